@@ -1,0 +1,13 @@
+/* resnet-cl public API (prefix rcl_): runtime, tensors, GEMM, layer ops,
+ * optimizers. All functions return RCL_OK (0) or a negative rcl_status. */
+#ifndef RCL_H
+#define RCL_H
+
+#include "rcl/status.h"
+#include "rcl/runtime.h"
+#include "rcl/tensor.h"
+#include "rcl/gemm.h"
+#include "rcl/ops.h"
+#include "rcl/optim.h"
+
+#endif

@@ -1,0 +1,91 @@
+/* Layer ops, each a forward/backward pair over explicit device tensors:
+ * outputs first, inputs next, sizes/descriptors last. Backward functions
+ * overwrite (never accumulate into) their gradient outputs; a gradient
+ * output passed as NULL is not computed. Semantics follow PyTorch. */
+#ifndef RCL_OPS_H
+#define RCL_OPS_H
+
+#include "rcl/tensor.h"
+
+/* ---- conv2d: im2col/col2im + GEMM; 1x1 stride-1 pad-0 goes straight to GEMM */
+typedef struct rcl_conv2d_desc {
+    int kh, kw;          /* kernel size */
+    int sh, sw;          /* stride */
+    int ph, pw;          /* zero padding */
+} rcl_conv2d_desc;
+/* floor((in + 2*pad - k) / stride) + 1 */
+int rcl_conv_out_size(int in, int k, int stride, int pad);
+/* x (N,C,H,W), w (OC,C,KH,KW), b (OC,1,1,1) or NULL -> y (N,OC,OH,OW) */
+int rcl_conv2d_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const rcl_tensor *w,
+                       const rcl_tensor *b, const rcl_conv2d_desc *d);
+/* dy (N,OC,OH,OW) -> dx (N,C,H,W), dw (OC,C,KH,KW), db (OC,1,1,1); any may be NULL */
+int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor *db,
+                        const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w,
+                        const rcl_conv2d_desc *d);
+
+/* ---- BatchNorm2d (PyTorch: biased batch variance to normalise, unbiased
+ * variance into running_var, running = (1-momentum)*running + momentum*batch) */
+/* x,y (N,C,H,W); gamma, beta, running_*, save_* (C,1,1,1).
+ * save_mean/save_invstd receive the batch mean and 1/sqrt(var_biased+eps). */
+int rcl_batchnorm_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_mean,
+                                rcl_tensor *save_invstd, rcl_tensor *running_mean,
+                                rcl_tensor *running_var, const rcl_tensor *x,
+                                const rcl_tensor *gamma, const rcl_tensor *beta, float momentum,
+                                float eps);
+/* eval mode: y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta */
+int rcl_batchnorm_forward_eval(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
+                               const rcl_tensor *gamma, const rcl_tensor *beta,
+                               const rcl_tensor *running_mean, const rcl_tensor *running_var,
+                               float eps);
+/* training-mode backward from the saved batch statistics */
+int rcl_batchnorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, rcl_tensor *dbeta,
+                           const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *gamma,
+                           const rcl_tensor *save_mean, const rcl_tensor *save_invstd);
+
+/* ---- ReLU: y = max(x, 0); backward dx = dy * (y > 0) (PyTorch uses the output) */
+int rcl_relu_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x);
+int rcl_relu_backward(rcl_ctx *ctx, rcl_tensor *dx, const rcl_tensor *dy, const rcl_tensor *y);
+
+/* ---- MaxPool2d (floor mode, -inf padding; the first maximum in window scan
+ * order wins on ties, NaN propagates, as PyTorch) */
+typedef struct rcl_pool_desc {
+    int k;        /* square window */
+    int stride;
+    int pad;      /* <= k/2 */
+} rcl_pool_desc;
+/* x (N,C,H,W) -> y (N,C,OH,OW); idx int32[N*C*OH*OW] = argmax offset h*W+w */
+int rcl_maxpool2d_forward(rcl_ctx *ctx, rcl_tensor *y, cl_mem idx, const rcl_tensor *x,
+                          const rcl_pool_desc *d);
+/* dy (N,C,OH,OW), idx -> dx (N,C,H,W) (gather, deterministic) */
+int rcl_maxpool2d_backward(rcl_ctx *ctx, rcl_tensor *dx, const rcl_tensor *dy, cl_mem idx,
+                           const rcl_pool_desc *d);
+
+/* ---- global average pool: x (N,C,H,W) -> y (N,C,1,1) */
+int rcl_avgpool_global_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x);
+int rcl_avgpool_global_backward(rcl_ctx *ctx, rcl_tensor *dx, const rcl_tensor *dy);
+
+/* ---- elementwise add (residual): y = a + b, same shapes; y may alias a or b.
+ * Its backward is the identity to both inputs. */
+int rcl_add(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *a, const rcl_tensor *b);
+
+/* ---- option-A shortcut of the paper's CIFAR nets: y = x[:, :, ::s, ::s]
+ * zero-padded to y->c channels, (y->c - x->c)/2 zero channels each side.
+ * x (N,C,H,W) -> y (N,C2,ceil(H/s),ceil(W/s)), C2 >= C, C2-C even. */
+int rcl_shortcut_pad_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, int stride);
+int rcl_shortcut_pad_backward(rcl_ctx *ctx, rcl_tensor *dx, const rcl_tensor *dy, int stride);
+
+/* ---- Linear: y = x W^T + b. x (N,IN) as (N,C,H,W) with IN = C*H*W,
+ * w (OUT,IN,1,1), b (OUT,1,1,1) or NULL -> y (N,OUT,1,1) */
+int rcl_linear_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const rcl_tensor *w,
+                       const rcl_tensor *b);
+int rcl_linear_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor *db,
+                        const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w);
+
+/* ---- softmax cross-entropy, mean over the batch (log-sum-exp, stable).
+ * logits (N,K,1,1), labels int32[N] in [0,K) -> loss (1,1,1,1) = mean;
+ * dlogits (N,K,1,1) = (softmax - onehot)/N, or NULL; correct: int32[1]
+ * receives the number of rows whose argmax equals the label, or NULL. */
+int rcl_softmax_xent(rcl_ctx *ctx, rcl_tensor *loss, rcl_tensor *dlogits, cl_mem correct,
+                     const rcl_tensor *logits, cl_mem labels);
+
+#endif

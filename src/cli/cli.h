@@ -1,0 +1,21 @@
+/* Shared declarations of the resnet-cl subcommands. Only the CLI exits. */
+#ifndef RCL_CLI_H
+#define RCL_CLI_H
+
+#include "rcl.h"
+
+typedef struct cli_globals {
+    int device;   /* -1: not given on the command line */
+} cli_globals;
+
+/* Parse a decimal integer in [lo, hi]; 0 on success. */
+int cli_parse_int(const char *s, long lo, long hi, int *out);
+int cli_parse_float(const char *s, float *out);
+/* Print "resnet-cl: <what>: <strerror>: <detail>" for a failed call. */
+void cli_report(const char *what, int status);
+/* Open the user's device (reports and returns non-zero on failure). */
+int cli_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_options *opt);
+
+int cli_devices(const cli_globals *g, int argc, char **argv);
+
+#endif

@@ -1,0 +1,58 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int cli_parse_int(const char *s, long lo, long hi, int *out)
+{
+    if (!s || !*s) return -1;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int cli_parse_float(const char *s, float *out)
+{
+    if (!s || !*s) return -1;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v)) return -1;
+    *out = (float)v;
+    return 0;
+}
+
+void cli_report(const char *what, int status)
+{
+    const char *d = rcl_last_error();
+    if (d && *d) fprintf(stderr, "resnet-cl: %s: %s: %s\n", what, rcl_strerror(status), d);
+    else fprintf(stderr, "resnet-cl: %s: %s\n", what, rcl_strerror(status));
+}
+
+int cli_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_options *opt)
+{
+    int idx = rcl_device_default_index(g->device);
+    rcl_device_info devs[RCL_MAX_DEVICES];
+    int n = 0;
+    int st = rcl_devices_list(devs, RCL_MAX_DEVICES, &n);
+    if (st != RCL_OK) {
+        fprintf(stderr, "resnet-cl: no OpenCL device found (install an OpenCL driver, e.g. "
+                        "pocl-opencl-icd; see README)\n");
+        return st;
+    }
+    if (idx < 0 || idx >= n) {
+        fprintf(stderr, "resnet-cl: device %d does not exist; %d device%s found:", idx, n,
+                n == 1 ? "" : "s");
+        for (int i = 0; i < n; i++) fprintf(stderr, " [%d] %s%s", i, devs[i].name, i + 1 < n ? ";" : "");
+        fprintf(stderr, "\n");
+        return RCL_ERR_DEVICE_INDEX;
+    }
+    st = rcl_ctx_create(ctx, idx, opt);
+    if (st != RCL_OK) cli_report("opening device", st);
+    return st;
+}

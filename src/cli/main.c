@@ -1,0 +1,51 @@
+/* resnet-cl command line: global flags, then a subcommand. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: resnet-cl [--device N] <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  devices            list OpenCL devices (index, platform, name, type, driver, memory, CUs)\n"
+            "\n"
+            "global options:\n"
+            "  --device N         OpenCL device index from 'resnet-cl devices' (default: $RESNET_CL_DEVICE or 0)\n"
+            "  -h, --help         this help\n");
+}
+
+int main(int argc, char **argv)
+{
+    cli_globals g = {.device = -1};
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--device")) {
+            if (i + 1 >= argc || cli_parse_int(argv[i + 1], 0, 1 << 20, &g.device)) {
+                fprintf(stderr, "resnet-cl: --device needs a non-negative integer\n");
+                return 2;
+            }
+            i++;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "resnet-cl: unknown option '%s' (see resnet-cl --help)\n", a);
+            return 2;
+        } else break;
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[i];
+    int sub_argc = argc - i;
+    char **sub_argv = argv + i;
+    if (!strcmp(cmd, "devices")) return cli_devices(&g, sub_argc, sub_argv);
+    fprintf(stderr, "resnet-cl: unknown command '%s' (see resnet-cl --help)\n", cmd);
+    return 2;
+}

@@ -1,0 +1,67 @@
+/* Test harness: runs a cmocka group once per OpenCL device, plus helpers for
+ * random data, tolerance checks and finite differences in double. */
+#ifndef RCL_TEST_HARNESS_H
+#define RCL_TEST_HARNESS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "rcl.h"
+
+/* The context of the device under test (valid inside tests). */
+extern rcl_ctx *T_CTX;
+
+/* Run `tests` on every device (or the one named by --device N). Returns the
+ * number of failures (non-zero if no device exists or the index is bad). */
+int rcl_test_main(int argc, char **argv, const char *suite, const struct CMUnitTest *tests,
+                  size_t n);
+#define RCL_TEST_MAIN(suite, tests)                                                     \
+    int main(int argc, char **argv)                                                     \
+    {                                                                                   \
+        return rcl_test_main(argc, argv, suite, tests, sizeof(tests) / sizeof(tests[0])); \
+    }
+
+/* Assert a library call succeeded, printing the status and detail if not. */
+#define T_OK(expr)                                                                       \
+    do {                                                                                 \
+        int t_st_ = (expr);                                                              \
+        if (t_st_ != RCL_OK)                                                             \
+            fail_msg("%s -> %s: %s", #expr, rcl_strerror(t_st_), rcl_last_error());      \
+    } while (0)
+
+/* Deterministic uniform random numbers in [lo, hi). */
+typedef struct tu_rng { uint64_t s; } tu_rng;
+tu_rng tu_rng_seed(uint64_t seed);
+double tu_uniform(tu_rng *r, double lo, double hi);
+void tu_fill(tu_rng *r, float *x, size_t n, double lo, double hi);
+/* Values of magnitude in [gap, hi] with random sign: keeps finite differences
+ * away from the kinks of ReLU / max. */
+void tu_fill_away_from_zero(tu_rng *r, float *x, size_t n, double gap, double hi);
+
+double *tu_f2d(const float *x, size_t n);   /* malloc'd copy */
+float *tu_d2f(const double *x, size_t n);   /* malloc'd copy */
+
+/* |got - want| <= atol + rtol*|want| everywhere; prints the worst element
+ * on failure and returns 0, else 1. */
+int tu_close_f(const char *what, const float *got, const double *want, size_t n, double rtol,
+               double atol);
+int tu_close_d(const char *what, const double *got, const double *want, size_t n, double rtol,
+               double atol);
+
+/* Central finite differences of f at x (modified in place, restored):
+ * grad[i] = (f(x+h e_i) - f(x-h e_i)) / 2h. */
+typedef double (*tu_scalar_fn)(void *ud, const double *x);
+void tu_fd_grad(tu_scalar_fn f, void *ud, double *x, size_t n, double h, double *grad);
+
+/* Device tensor created and filled from host floats (NULL data: zeros). */
+void tu_tensor(rcl_tensor *t, int n, int c, int h, int w, const float *data);
+/* malloc'd host copy of a device tensor. */
+float *tu_read(const rcl_tensor *t);
+/* Int32 buffer from host data. */
+cl_mem tu_ibuf(const int *data, size_t n);
+void tu_iread(cl_mem b, int *out, size_t n);
+
+#endif
