@@ -16,6 +16,9 @@ void cli_report(const char *what, int status);
 /* Open the user's device (reports and returns non-zero on failure). */
 int cli_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_options *opt);
 
+/* One line: the bad index and the devices that exist. */
+void cli_report_bad_device(int idx, const rcl_device_info *devs, int n);
+
 int cli_devices(const cli_globals *g, int argc, char **argv);
 
 #endif

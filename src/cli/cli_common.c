@@ -34,6 +34,15 @@ void cli_report(const char *what, int status)
     else fprintf(stderr, "resnet-cl: %s: %s\n", what, rcl_strerror(status));
 }
 
+void cli_report_bad_device(int idx, const rcl_device_info *devs, int n)
+{
+    fprintf(stderr, "resnet-cl: device %d does not exist; %d device%s found:", idx, n,
+            n == 1 ? "" : "s");
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, " [%d] %s (%s)%s", i, devs[i].name, devs[i].platform_name, i + 1 < n ? ";" : "");
+    fprintf(stderr, "\n");
+}
+
 int cli_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_options *opt)
 {
     int idx = rcl_device_default_index(g->device);
@@ -46,10 +55,7 @@ int cli_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_options *
         return st;
     }
     if (idx < 0 || idx >= n) {
-        fprintf(stderr, "resnet-cl: device %d does not exist; %d device%s found:", idx, n,
-                n == 1 ? "" : "s");
-        for (int i = 0; i < n; i++) fprintf(stderr, " [%d] %s%s", i, devs[i].name, i + 1 < n ? ";" : "");
-        fprintf(stderr, "\n");
+        cli_report_bad_device(idx, devs, n);
         return RCL_ERR_DEVICE_INDEX;
     }
     st = rcl_ctx_create(ctx, idx, opt);

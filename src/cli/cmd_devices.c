@@ -5,7 +5,6 @@
 
 int cli_devices(const cli_globals *g, int argc, char **argv)
 {
-    (void)g;
     if (argc > 1) {
         fprintf(stderr, "resnet-cl devices: unexpected argument '%s'\n", argv[1]);
         return 2;
@@ -18,14 +17,20 @@ int cli_devices(const cli_globals *g, int argc, char **argv)
                         "pocl-opencl-icd\n", rcl_last_error());
         return 1;
     }
-    printf("%-3s %-28s %-36s %-5s %-14s %10s %9s %4s\n", "#", "platform", "device", "type", "driver",
+    int sel = rcl_device_default_index(g->device);
+    if (sel < 0 || sel >= n) {
+        cli_report_bad_device(sel, devs, n);
+        return 1;
+    }
+    printf("  %-3s %-28s %-36s %-5s %-14s %10s %9s %4s\n", "#", "platform", "device", "type", "driver",
            "global MiB", "alloc MiB", "CUs");
     for (int i = 0; i < n; i++) {
         const rcl_device_info *d = &devs[i];
-        printf("%-3d %-28.28s %-36.36s %-5s %-14.14s %10llu %9llu %4u\n", d->index, d->platform_name,
+        printf("%c %-3d %-28.28s %-36.36s %-5s %-14.14s %10llu %9llu %4u\n", i == sel ? '*' : ' ', d->index, d->platform_name,
                d->name, rcl_device_type_name(d->type), d->driver_version,
                (unsigned long long)(d->global_mem >> 20), (unsigned long long)(d->max_alloc >> 20),
                d->compute_units);
     }
+    printf("(* = selected by --device / $RESNET_CL_DEVICE)\n");
     return 0;
 }

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Build (via ci/setup.sh) and run the whole test suite on every OpenCL device.
+# RCL_TEST_DEVICES=K registers every device test once per device 0..K-1, so
+# that fewer than K devices fails loudly (CI uses 2: PoCL and Mesa rusticl).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RUSTICL_ENABLE="${RUSTICL_ENABLE:-llvmpipe}"
+RCL_CMAKE_ARGS="-DRCL_TEST_DEVICES=${RCL_TEST_DEVICES:-0} ${RCL_CMAKE_ARGS:-}" ci/setup.sh
+build/resnet-cl devices
+cd build
+ctest --output-on-failure -j"${RCL_TEST_JOBS:-1}" --timeout 900
