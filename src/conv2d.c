@@ -106,18 +106,18 @@ static int im2col_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *w
     return rcl_ctx_kernel(ctx, "im2col.cl", name, opts, k);
 }
 
-/* im2col or col2im ("name") of images n0 .. n0+nb-1 */
-static int launch_cols(rcl_ctx *ctx, const char *name, cl_mem dst, cl_mem src, int n0, int nb,
+/* im2col (x -> col) or col2im (col -> dx) of images n0 .. n0+nb-1 */
+static int launch_cols(rcl_ctx *ctx, int is_im2col, cl_mem dst, cl_mem src, int n0, int nb,
                        const conv_geom *g, const rcl_conv2d_desc *d)
 {
+    const char *name = is_im2col ? "im2col" : "col2im";
     cl_kernel k;
     size_t wg;
     RCL_TRY(im2col_kernel(ctx, name, &k, &wg));
-    int is_im2col = name[0] == 'i';
     size_t gl[2], lo[2] = {wg, 1};
     if (is_im2col) gl[0] = (size_t)nb * g->P, gl[1] = (size_t)g->CKK;
     else gl[0] = (size_t)nb * g->C * g->H * g->W, gl[1] = 1;
-    return RCL_LAUNCH(ctx, k, is_im2col ? "im2col" : "col2im", is_im2col ? 2 : 1, gl, lo,
+    return RCL_LAUNCH(ctx, k, name, is_im2col ? 2 : 1, gl, lo,
                       RCL_MEM(dst), RCL_MEM(src), RCL_I32(n0), RCL_I32(nb), RCL_I32(g->C),
                       RCL_I32(g->H), RCL_I32(g->W), RCL_I32(g->KH), RCL_I32(g->KW),
                       RCL_I32(d->sh), RCL_I32(d->sw), RCL_I32(d->ph), RCL_I32(d->pw),
@@ -161,7 +161,7 @@ int rcl_conv2d_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const r
     for (int n0 = 0; n0 < g.N; n0 += nb) {
         int cur = g.N - n0 < nb ? g.N - n0 : nb;
         int np = cur * g.P;
-        RCL_TRY(launch_cols(ctx, "im2col", col, x->buf, n0, cur, &g, d));
+        RCL_TRY(launch_cols(ctx, 1, col, x->buf, n0, cur, &g, d));
         RCL_TRY(rcl_gemm(ctx, 0, 0, g.OC, np, g.CKK, 1.0f, w->buf, 0, g.CKK, col, 0, np, 0.0f,
                          tmp, 0, np, "conv_fwd_gemm"));
         size_t total = (size_t)g.OC * np;
@@ -224,14 +224,14 @@ int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor
                            RCL_MEM(dy->buf), RCL_I32(n0), RCL_I32(cur), RCL_I32(g.OC),
                            RCL_I32(g.P)));
         if (dw) {
-            RCL_TRY(launch_cols(ctx, "im2col", col, x->buf, n0, cur, &g, d));
+            RCL_TRY(launch_cols(ctx, 1, col, x->buf, n0, cur, &g, d));
             RCL_TRY(rcl_gemm(ctx, 0, 1, g.OC, g.CKK, np, 1.0f, tmp, 0, np, col, 0, np,
                              n0 ? 1.0f : 0.0f, dw->buf, 0, g.CKK, "conv_bwd_weight_gemm"));
         }
         if (dx) {
             RCL_TRY(rcl_gemm(ctx, 1, 0, g.CKK, np, g.OC, 1.0f, w->buf, 0, g.CKK, tmp, 0, np, 0.0f,
                              col, 0, np, "conv_bwd_data_gemm"));
-            RCL_TRY(launch_cols(ctx, "col2im", dx->buf, col, n0, cur, &g, d));
+            RCL_TRY(launch_cols(ctx, 0, dx->buf, col, n0, cur, &g, d));
         }
     }
     return RCL_OK;
