@@ -1,0 +1,299 @@
+/* conv2d: reference backward vs finite differences, device forward and
+ * backward vs the reference, over the im2col path (several strides, pads,
+ * non-square kernels), the 1x1 GEMM path, a multi-chunk run (small column
+ * budget, counted through the profiler), and invalid arguments. */
+#include "harness.h"
+#include "ref/ref_conv2d.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* loss = sum(conv(x, w) + b) * proj); `which` selects the argument varied */
+typedef struct conv_fd {
+    const ref_conv2d_shape *s;
+    const double *x, *w, *b, *proj;
+    int which;   /* 0 x, 1 w, 2 b */
+    double *y;
+} conv_fd;
+
+static double conv_loss(void *ud, const double *v)
+{
+    conv_fd *f = ud;
+    ref_conv2d_forward(f->y, f->which == 0 ? v : f->x, f->which == 1 ? v : f->w,
+                       f->which == 2 ? v : f->b, f->s);
+    size_t ny = (size_t)f->s->n * f->s->oc * f->s->oh * f->s->ow;
+    double acc = 0;
+    for (size_t i = 0; i < ny; i++) acc += f->y[i] * f->proj[i];
+    return acc;
+}
+
+static void fd_check(const char *what, conv_fd *f, int which, const double *v, size_t n,
+                     const double *want)
+{
+    double *copy = malloc(n * sizeof *copy), *g = malloc(n * sizeof *g);
+    memcpy(copy, v, n * sizeof *copy);
+    f->which = which;
+    tu_fd_grad(conv_loss, f, copy, n, 1e-3, g);
+    /* the loss is linear in each argument: central differences are exact
+     * up to rounding */
+    assert_true(tu_close_d(what, want, g, n, 1e-7, 1e-8));
+    free(copy), free(g);
+}
+
+typedef struct conv_case_t {
+    int n, c, h, w, oc, kh, kw, sh, sw, ph, pw;
+    int bias;
+    int fd;   /* check the reference against finite differences */
+} conv_case_t;
+
+static void conv_case(const conv_case_t *cc, uint64_t seed)
+{
+    ref_conv2d_shape s = {cc->n, cc->c, cc->h, cc->w, cc->oc, cc->kh, cc->kw,
+                          cc->sh, cc->sw, cc->ph, cc->pw, 0, 0};
+    assert_true(ref_conv2d_shape_init(&s));
+    assert_int_equal(rcl_conv_out_size(s.h, s.kh, s.sh, s.ph), s.oh);
+    assert_int_equal(rcl_conv_out_size(s.w, s.kw, s.sw, s.pw), s.ow);
+    size_t nx = (size_t)s.n * s.c * s.h * s.w, nw = (size_t)s.oc * s.c * s.kh * s.kw;
+    size_t ny = (size_t)s.n * s.oc * s.oh * s.ow, nb = (size_t)s.oc;
+
+    tu_rng r = tu_rng_seed(seed);
+    float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc(nb * 4), *dy = malloc(ny * 4);
+    tu_fill(&r, x, nx, -1, 1);
+    tu_fill(&r, w, nw, -1, 1);
+    tu_fill(&r, b, nb, -1, 1);
+    tu_fill(&r, dy, ny, -1, 1);
+    double *xd = tu_f2d(x, nx), *wd = tu_f2d(w, nw), *bd = tu_f2d(b, nb), *dyd = tu_f2d(dy, ny);
+    double *yref = malloc(ny * 8), *dxref = malloc(nx * 8), *dwref = malloc(nw * 8);
+    double *dbref = malloc(nb * 8);
+    ref_conv2d_forward(yref, xd, wd, cc->bias ? bd : NULL, &s);
+    ref_conv2d_backward(dxref, dwref, dbref, dyd, xd, wd, &s);
+
+    if (cc->fd) {
+        double *ytmp = malloc(ny * 8);
+        conv_fd f = {&s, xd, wd, bd, dyd, 0, ytmp};
+        fd_check("conv ref dx vs fd", &f, 0, xd, nx, dxref);
+        fd_check("conv ref dw vs fd", &f, 1, wd, nw, dwref);
+        fd_check("conv ref db vs fd", &f, 2, bd, nb, dbref);
+        free(ytmp);
+    }
+
+    rcl_tensor tx, tw, tb, ty, tdy, tdx, tdw, tdb;
+    tu_tensor(&tx, s.n, s.c, s.h, s.w, x);
+    tu_tensor(&tw, s.oc, s.c, s.kh, s.kw, w);
+    tu_tensor(&tb, s.oc, 1, 1, 1, b);
+    tu_tensor(&ty, s.n, s.oc, s.oh, s.ow, NULL);
+    tu_tensor(&tdy, s.n, s.oc, s.oh, s.ow, dy);
+    tu_tensor(&tdx, s.n, s.c, s.h, s.w, NULL);
+    tu_tensor(&tdw, s.oc, s.c, s.kh, s.kw, NULL);
+    tu_tensor(&tdb, s.oc, 1, 1, 1, NULL);
+    /* garbage in the outputs: forward and backward must overwrite */
+    T_OK(rcl_tensor_fill(T_CTX, &ty, 1234.5f));
+    T_OK(rcl_tensor_fill(T_CTX, &tdx, 1234.5f));
+    T_OK(rcl_tensor_fill(T_CTX, &tdw, 1234.5f));
+    T_OK(rcl_tensor_fill(T_CTX, &tdb, 1234.5f));
+    rcl_conv2d_desc d = {s.kh, s.kw, s.sh, s.sw, s.ph, s.pw};
+    T_OK(rcl_conv2d_forward(T_CTX, &ty, &tx, &tw, cc->bias ? &tb : NULL, &d));
+    T_OK(rcl_conv2d_backward(T_CTX, &tdx, &tdw, &tdb, &tdy, &tx, &tw, &d));
+    float *y = tu_read(&ty), *dx = tu_read(&tdx), *dw = tu_read(&tdw), *db = tu_read(&tdb);
+    assert_true(tu_close_f("conv forward", y, yref, ny, 1e-4, 1e-4));
+    assert_true(tu_close_f("conv dx", dx, dxref, nx, 1e-4, 1e-4));
+    assert_true(tu_close_f("conv dw", dw, dwref, nw, 1e-4, 1e-4));
+    assert_true(tu_close_f("conv db", db, dbref, nb, 1e-4, 1e-4));
+    free(dx), free(dw);
+
+    /* each gradient alone (the others NULL) gives the same result */
+    T_OK(rcl_tensor_fill(T_CTX, &tdx, 1234.5f));
+    T_OK(rcl_tensor_fill(T_CTX, &tdw, 1234.5f));
+    T_OK(rcl_conv2d_backward(T_CTX, &tdx, NULL, NULL, &tdy, &tx, &tw, &d));
+    T_OK(rcl_conv2d_backward(T_CTX, NULL, &tdw, NULL, &tdy, &tx, &tw, &d));
+    dx = tu_read(&tdx), dw = tu_read(&tdw);
+    assert_true(tu_close_f("conv dx alone", dx, dxref, nx, 1e-4, 1e-4));
+    assert_true(tu_close_f("conv dw alone", dw, dwref, nw, 1e-4, 1e-4));
+
+    rcl_tensor *all[] = {&tx, &tw, &tb, &ty, &tdy, &tdx, &tdw, &tdb};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rcl_tensor_destroy(all[i]);
+    free(x), free(w), free(b), free(dy), free(xd), free(wd), free(bd), free(dyd);
+    free(yref), free(dxref), free(dwref), free(dbref), free(y), free(dx), free(dw), free(db);
+}
+
+static void test_conv_3x3(void **state)
+{
+    (void)state;
+    conv_case(&(conv_case_t){3, 5, 7, 7, 4, 3, 3, 1, 1, 1, 1, 1, 1}, 1);
+    conv_case(&(conv_case_t){3, 5, 7, 7, 4, 3, 3, 1, 1, 1, 1, 0, 0}, 2);
+    /* stride 2 pad 1 on odd, non-square sizes */
+    conv_case(&(conv_case_t){2, 3, 9, 7, 4, 3, 3, 2, 2, 1, 1, 0, 1}, 3);
+    conv_case(&(conv_case_t){3, 4, 7, 5, 6, 3, 3, 2, 2, 1, 1, 1, 1}, 4);
+    /* pad 0, and pad > k/2 with stride 3 */
+    conv_case(&(conv_case_t){2, 3, 6, 5, 2, 3, 3, 1, 1, 0, 0, 1, 1}, 5);
+    conv_case(&(conv_case_t){2, 2, 5, 5, 3, 3, 3, 3, 3, 2, 2, 1, 1}, 6);
+}
+
+static void test_conv_stem(void **state)
+{
+    (void)state;
+    /* ResNet stem: 7x7 stride 2 pad 3 */
+    conv_case(&(conv_case_t){2, 3, 11, 11, 4, 7, 7, 2, 2, 3, 3, 0, 1}, 11);
+    conv_case(&(conv_case_t){2, 3, 16, 13, 8, 7, 7, 2, 2, 3, 3, 1, 0}, 12);
+}
+
+static void test_conv_1x1(void **state)
+{
+    (void)state;
+    /* stride 1 pad 0: the direct GEMM path */
+    conv_case(&(conv_case_t){3, 5, 7, 7, 6, 1, 1, 1, 1, 0, 0, 1, 1}, 21);
+    conv_case(&(conv_case_t){2, 16, 5, 3, 8, 1, 1, 1, 1, 0, 0, 0, 0}, 22);
+    /* stride 2 (projection shortcut): through im2col */
+    conv_case(&(conv_case_t){3, 5, 7, 7, 6, 1, 1, 2, 2, 0, 0, 0, 1}, 23);
+    conv_case(&(conv_case_t){2, 4, 8, 8, 8, 1, 1, 2, 2, 0, 0, 1, 0}, 24);
+}
+
+static void test_conv_nonsquare_kernel(void **state)
+{
+    (void)state;
+    /* 3x2 kernel, different strides and pads per axis */
+    conv_case(&(conv_case_t){2, 3, 8, 6, 4, 3, 2, 2, 1, 1, 0, 1, 1}, 31);
+    conv_case(&(conv_case_t){2, 2, 7, 9, 3, 2, 3, 1, 2, 0, 1, 0, 1}, 32);
+}
+
+static int im2col_launches;
+static void count_im2col(void *user, const char *tag, cl_event ev)
+{
+    (void)user, (void)ev;
+    if (!strcmp(tag, "im2col")) im2col_launches++;
+}
+
+static void test_conv_multichunk(void **state)
+{
+    (void)state;
+    /* 11 images, 3x3 pad 1 on 16x14x14: col is 144 x 196 floats = 110 KiB
+     * per image, so a 1 MiB budget gives 9 images per chunk, balanced into
+     * 2 chunks (6 + 5); the weight gradient accumulates over them. Run on a
+     * profiling context to count the im2col launches. */
+    rcl_ctx *keep = T_CTX, *prof;
+    rcl_ctx_options opt = {.profiling = 1};
+    T_OK(rcl_ctx_create(&prof, rcl_ctx_device(keep)->index, &opt));
+    T_CTX = prof;
+    T_OK(rcl_ctx_set_param(prof, "conv", "COL_BUDGET_MB", 1));
+    rcl_ctx_set_profiler(prof, count_im2col, NULL);
+    im2col_launches = 0;
+    conv_case(&(conv_case_t){11, 16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 0}, 41);
+    /* forward 2, backward all 2, dx alone 0, dw alone 2 */
+    assert_int_equal(im2col_launches, 6);
+    /* stride 2, non-square: 5 images of 8 x 3*3 x 8*7 floats = 16 KiB each
+     * fit one 1 MiB chunk; shows the count above is not a constant */
+    im2col_launches = 0;
+    conv_case(&(conv_case_t){5, 8, 15, 13, 8, 3, 3, 2, 2, 1, 1, 1, 0}, 42);
+    assert_int_equal(im2col_launches, 3);
+    T_CTX = keep;
+    rcl_ctx_destroy(prof);
+}
+
+/* Hand-computed: x = 1..9 on 3x3; no kernel flip (cross-correlation). */
+static void test_conv_exact(void **state)
+{
+    (void)state;
+    float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    float w1[4] = {1, 0, 0, 0}, ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1}, y[4];
+    rcl_tensor tx, tw1, tw3, ty;
+    tu_tensor(&tx, 1, 1, 3, 3, x);
+    tu_tensor(&tw1, 1, 1, 2, 2, w1);
+    tu_tensor(&tw3, 1, 1, 3, 3, ones);
+    tu_tensor(&ty, 1, 1, 2, 2, NULL);
+    T_OK(rcl_conv2d_forward(T_CTX, &ty, &tx, &tw1, NULL, &(rcl_conv2d_desc){2, 2, 1, 1, 0, 0}));
+    T_OK(rcl_tensor_read(T_CTX, &ty, y));
+    const double want1[4] = {1, 2, 4, 5};
+    assert_true(tu_close_f("conv exact 2x2", y, want1, 4, 0, 0));
+    T_OK(rcl_conv2d_forward(T_CTX, &ty, &tx, &tw3, NULL, &(rcl_conv2d_desc){3, 3, 2, 2, 1, 1}));
+    T_OK(rcl_tensor_read(T_CTX, &ty, y));
+    const double want3[4] = {12, 16, 24, 28};
+    assert_true(tu_close_f("conv exact 3x3 s2 p1", y, want3, 4, 0, 0));
+    /* the reference agrees */
+    ref_conv2d_shape s = {1, 1, 3, 3, 1, 3, 3, 2, 2, 1, 1, 0, 0};
+    assert_true(ref_conv2d_shape_init(&s));
+    double xd[9], wd[9], yd[4];
+    for (int i = 0; i < 9; i++) xd[i] = x[i], wd[i] = 1;
+    ref_conv2d_forward(yd, xd, wd, NULL, &s);
+    assert_true(tu_close_d("ref exact 3x3 s2 p1", yd, want3, 4, 0, 0));
+    rcl_tensor_destroy(&tx), rcl_tensor_destroy(&tw1), rcl_tensor_destroy(&tw3);
+    rcl_tensor_destroy(&ty);
+}
+
+static void test_conv_out_size(void **state)
+{
+    (void)state;
+    assert_int_equal(rcl_conv_out_size(7, 3, 1, 1), 7);
+    assert_int_equal(rcl_conv_out_size(9, 3, 2, 1), 5);
+    assert_int_equal(rcl_conv_out_size(224, 7, 2, 3), 112);
+    assert_int_equal(rcl_conv_out_size(56, 1, 2, 0), 28);
+    assert_int_equal(rcl_conv_out_size(8, 3, 2, 1), 4);
+    assert_true(rcl_conv_out_size(3, 5, 1, 0) < 1);
+    assert_true(rcl_conv_out_size(7, 3, 0, 0) < 1);
+    assert_true(rcl_conv_out_size(7, 3, 1, -1) < 1);
+}
+
+static void test_conv_invalid(void **state)
+{
+    (void)state;
+    rcl_tensor x, w, w4, y, ybad, b, bbad, dx, dxbad, dw;
+    tu_tensor(&x, 2, 3, 5, 5, NULL);
+    tu_tensor(&w, 4, 3, 3, 3, NULL);
+    tu_tensor(&w4, 4, 4, 3, 3, NULL);
+    tu_tensor(&y, 2, 4, 5, 5, NULL);
+    tu_tensor(&ybad, 2, 4, 4, 5, NULL);
+    tu_tensor(&b, 4, 1, 1, 1, NULL);
+    tu_tensor(&bbad, 3, 1, 1, 1, NULL);
+    tu_tensor(&dx, 2, 3, 5, 5, NULL);
+    tu_tensor(&dxbad, 2, 3, 5, 4, NULL);
+    tu_tensor(&dw, 4, 3, 3, 3, NULL);
+    rcl_conv2d_desc ok = {3, 3, 1, 1, 1, 1};
+    T_OK(rcl_conv2d_forward(T_CTX, &y, &x, &w, &b, &ok));
+    T_OK(rcl_conv2d_backward(T_CTX, &dx, &dw, &b, &y, &x, &w, &ok));
+    assert_int_equal(rcl_conv2d_forward(T_CTX, &y, &x, &w4, NULL, &ok), RCL_ERR_INVALID);
+    assert_int_equal(rcl_conv2d_forward(T_CTX, &ybad, &x, &w, NULL, &ok), RCL_ERR_INVALID);
+    assert_int_equal(rcl_conv2d_forward(T_CTX, &y, &x, &w, &bbad, &ok), RCL_ERR_INVALID);
+    rcl_conv2d_desc bad[] = {
+        {3, 3, 0, 1, 1, 1},   /* stride 0 */
+        {3, 3, 1, 1, -1, 1},  /* negative pad */
+        {0, 3, 1, 1, 1, 1},   /* kernel 0 */
+        {3, 2, 1, 1, 1, 1},   /* kernel does not match w */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(rcl_conv2d_forward(T_CTX, &y, &x, &w, NULL, &bad[i]), RCL_ERR_INVALID);
+        assert_int_equal(rcl_conv2d_backward(T_CTX, &dx, &dw, NULL, &y, &x, &w, &bad[i]),
+                         RCL_ERR_INVALID);
+    }
+    /* no output: 5x5 kernel on a 3x3 image without padding */
+    rcl_tensor xs, w5, y1;
+    tu_tensor(&xs, 1, 3, 3, 3, NULL);
+    tu_tensor(&w5, 4, 3, 5, 5, NULL);
+    tu_tensor(&y1, 1, 4, 1, 1, NULL);
+    assert_int_equal(rcl_conv2d_forward(T_CTX, &y1, &xs, &w5, NULL,
+                                        &(rcl_conv2d_desc){5, 5, 1, 1, 0, 0}),
+                     RCL_ERR_INVALID);
+    /* backward: wrong dy, dx, dw, db shapes */
+    assert_int_equal(rcl_conv2d_backward(T_CTX, &dx, NULL, NULL, &ybad, &x, &w, &ok),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_conv2d_backward(T_CTX, &dxbad, NULL, NULL, &y, &x, &w, &ok),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_conv2d_backward(T_CTX, NULL, &w4, NULL, &y, &x, &w, &ok),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_conv2d_backward(T_CTX, NULL, NULL, &bbad, &y, &x, &w, &ok),
+                     RCL_ERR_INVALID);
+    rcl_tensor *all[] = {&x, &w, &w4, &y, &ybad, &b, &bbad, &dx, &dxbad, &dw, &xs, &w5, &y1};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rcl_tensor_destroy(all[i]);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_conv_out_size),
+    cmocka_unit_test(test_conv_exact),
+    cmocka_unit_test(test_conv_3x3),
+    cmocka_unit_test(test_conv_stem),
+    cmocka_unit_test(test_conv_1x1),
+    cmocka_unit_test(test_conv_nonsquare_kernel),
+    cmocka_unit_test(test_conv_multichunk),
+    cmocka_unit_test(test_conv_invalid),
+};
+
+RCL_TEST_MAIN("conv2d", tests)
