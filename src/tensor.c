@@ -28,6 +28,20 @@ void rcl_buffer_release(cl_mem *buf)
     }
 }
 
+int rcl_buffer_write(rcl_ctx *ctx, cl_mem buf, size_t bytes, const void *src)
+{
+    RCL_CL(clEnqueueWriteBuffer(ctx->queue, buf, CL_TRUE, 0, bytes, src, 0, NULL, NULL),
+           "clEnqueueWriteBuffer");
+    return RCL_OK;
+}
+
+int rcl_buffer_read(rcl_ctx *ctx, cl_mem buf, size_t bytes, void *dst)
+{
+    RCL_CL(clEnqueueReadBuffer(ctx->queue, buf, CL_TRUE, 0, bytes, dst, 0, NULL, NULL),
+           "clEnqueueReadBuffer");
+    return RCL_OK;
+}
+
 int rcl_tensor_create(rcl_ctx *ctx, rcl_tensor *t, int n, int c, int h, int w)
 {
     memset(t, 0, sizeof *t);

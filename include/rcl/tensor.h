@@ -26,5 +26,8 @@ int rcl_tensor_copy(rcl_ctx *ctx, rcl_tensor *dst, const rcl_tensor *src);
 /* Raw buffers (for index/label arrays etc.). */
 int rcl_buffer_create(rcl_ctx *ctx, cl_mem *buf, size_t bytes);
 void rcl_buffer_release(cl_mem *buf);
+/* Blocking copies of `bytes` from the start of a raw buffer. */
+int rcl_buffer_write(rcl_ctx *ctx, cl_mem buf, size_t bytes, const void *src);
+int rcl_buffer_read(rcl_ctx *ctx, cl_mem buf, size_t bytes, void *dst);
 
 #endif

@@ -1,0 +1,85 @@
+/* ResNet models: a layer pipeline built on the host from named modules,
+ * with parameters under torchvision's state_dict names.
+ *
+ *   rcl_model *m;  rcl_model_create(&m, ctx, "resnet18", &cfg);
+ *   rcl_model_forward(m, &x, 1, &logits);   x (N,3,H,W), N <= cfg.batch
+ *   rcl_model_backward(m, &dlogits);        fills every param->grad
+ */
+#ifndef RCL_MODEL_H
+#define RCL_MODEL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rcl/tensor.h"
+
+typedef struct rcl_param {
+    char name[96];        /* torchvision state_dict name, e.g. "layer1.0.conv1.weight" */
+    rcl_tensor value;
+    rcl_tensor grad;
+    rcl_tensor state[2];  /* optimizer state (Adam m, v / SGD momentum), lazily created */
+    int ndim;             /* PyTorch's view: 4 conv weight, 2 linear weight, 1 vector */
+} rcl_param;
+
+/* Non-trainable state saved in checkpoints: BN running statistics. */
+typedef struct rcl_buffer {
+    char name[96];        /* "bn1.running_mean", "bn1.running_var" */
+    rcl_tensor *t;
+} rcl_buffer;
+
+/* Integer counters saved in checkpoints: BN num_batches_tracked. */
+typedef struct rcl_counter {
+    char name[96];        /* "bn1.num_batches_tracked" */
+    int64_t *value;
+} rcl_counter;
+
+typedef enum rcl_stride_on {
+    RCL_STRIDE_ON_3X3 = 0,  /* torchvision v1.5 (default): stride on the 3x3 of a Bottleneck */
+    RCL_STRIDE_ON_1X1 = 1   /* the paper / v1: stride on the first 1x1 */
+} rcl_stride_on;
+
+typedef struct rcl_model_config {
+    int num_classes;      /* 10 */
+    int in_channels;      /* 3 */
+    int in_h, in_w;       /* input image size, e.g. 32x32 or 224x224 */
+    int batch;            /* largest batch the buffers hold */
+    uint64_t seed;        /* initialisation seed */
+    rcl_stride_on stride_on;
+    float bn_momentum;    /* 0.1 */
+    float bn_eps;         /* 1e-5 */
+} rcl_model_config;
+rcl_model_config rcl_model_config_default(void);
+
+typedef struct rcl_model rcl_model;
+
+/* Architectures: resnet18/34/50/101/152 (torchvision layout), resnet20/32/
+ * 44/56/110 (paper's CIFAR nets, option-A shortcuts), plain<depth> twins of
+ * all of these without shortcuts ("plain18", "plain20", ...), and
+ * "basicblock" (the course's one-block verification model). */
+int rcl_model_create(rcl_model **m, rcl_ctx *ctx, const char *arch, const rcl_model_config *cfg);
+void rcl_model_destroy(rcl_model *m);
+/* Names accepted by rcl_model_create, NULL-terminated. */
+const char *const *rcl_model_arch_names(void);
+
+/* Forward x (N,C,H,W) with N <= cfg.batch; `train` selects batch statistics
+ * (and updates running stats) vs eval mode. *logits points into the model
+ * (valid until the next forward) with shape (N,classes,1,1). */
+int rcl_model_forward(rcl_model *m, const rcl_tensor *x, int train, const rcl_tensor **logits);
+/* Backward from dlogits (N,classes,1,1) of the last training forward: every
+ * parameter's grad is overwritten. */
+int rcl_model_backward(rcl_model *m, const rcl_tensor *dlogits);
+
+/* Parameters, buffers, counters in torchvision state_dict order. */
+int rcl_model_params(rcl_model *m, rcl_param ***params); /* returns count */
+int rcl_model_buffers(rcl_model *m, rcl_buffer **bufs);   /* returns count */
+int rcl_model_counters(rcl_model *m, rcl_counter **ctrs); /* returns count */
+int64_t rcl_model_param_count(const rcl_model *m);
+/* Multiply-accumulates x2 for one image's forward pass. */
+double rcl_model_flops(const rcl_model *m);
+const rcl_model_config *rcl_model_get_config(const rcl_model *m);
+rcl_ctx *rcl_model_ctx(const rcl_model *m);
+
+/* One line per layer (name, kind, output shape, params), then totals. */
+void rcl_model_summary(const rcl_model *m, FILE *out);
+
+#endif
