@@ -67,9 +67,11 @@ typedef struct rcl_st_file {
 /* Read and validate `path` into *f (which must not be open). The header
  * length, JSON and every tensor's dtype/shape/offsets are checked against the
  * file size before the data is allocated; the JSON subset is strict (see
- * src/json.h), duplicate names are rejected. RCL_ERR_IO: missing/unreadable file; RCL_ERR_FORMAT: malformed
- * or truncated (rcl_last_error() names the file and the problem);
- * RCL_ERR_NOMEM. On error *f is left closed (rcl_st_close is harmless). */
+ * src/json.h), duplicate names are rejected.
+ * RCL_ERR_IO: missing/unreadable file or not a regular file;
+ * RCL_ERR_FORMAT: malformed or truncated (rcl_last_error() names the file and
+ * the problem); RCL_ERR_NOMEM. On error *f is left closed (rcl_st_close is
+ * harmless). */
 int rcl_st_open(rcl_st_file *f, const char *path);
 /* Free everything; *f is zeroed. Safe on a zeroed or already closed struct. */
 void rcl_st_close(rcl_st_file *f);
