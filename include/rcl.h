@@ -9,5 +9,6 @@
 #include "rcl/gemm.h"
 #include "rcl/ops.h"
 #include "rcl/optim.h"
+#include "rcl/safetensors.h"
 
 #endif

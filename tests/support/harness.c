@@ -37,7 +37,7 @@ int rcl_test_main(int argc, char **argv, const char *suite, const struct CMUnitT
             failures++;
             continue;
         }
-        char name[400];
+        char name[640];
         snprintf(name, sizeof name, "%s@dev%d (%s / %s)", suite, d, devs[d].platform_name,
                  devs[d].name);
         failures += _cmocka_run_group_tests(name, tests, n, NULL, NULL);
