@@ -11,14 +11,27 @@
  * bn_stats is two-pass (mean first, then the sum of squared deviations from
  * it), so data with a large mean relative to its spread keeps its variance.
  *
- * Elementwise kernels (bn_apply, bn_apply_eval, bn_bwd_dx): one work-item
- * per element i of x, channel c = (i / HW) % C.
+ * Elementwise kernels (bn_apply, bn_apply_eval, bn_bwd_dx): a 2-D range,
+ * dim 0 = hw in [0, HW) (rounded up to WG), dim 1 = plane p = n*C + c; the
+ * item handles x[p*HW + hw] with channel c = p % C (no per-element division).
  */
 
 /* Work-group size of the per-channel reductions (power of two). */
 #ifndef BN_WG
 #define BN_WG 256
 #endif
+
+/* Advance (n, hw) of flat index j = n*HW + hw by BN_WG = sn*HW + shw
+ * without a division. */
+#define BN_STEP(n, hw)                                                        \
+    do {                                                                      \
+        (n) += sn;                                                            \
+        (hw) += shw;                                                          \
+        if ((hw) >= HW) {                                                     \
+            (hw) -= HW;                                                       \
+            (n)++;                                                            \
+        }                                                                     \
+    } while (0)
 
 /* Sum of the BN_WG values in red[], result returned to every item. */
 static float bn_group_sum(__local float *red, float v)
@@ -47,17 +60,18 @@ void bn_stats(__global float *save_mean, __global float *save_invstd,
     __local float red[BN_WG];
     const int c = get_group_id(0);
     const int l = get_local_id(0);
+    const int sn = BN_WG / HW, shw = BN_WG - sn * HW;
     float s = 0.0f;
-    for (int j = l; j < M; j += BN_WG) {
-        const int n = j / HW;
-        s += x[(n * C + c) * HW + (j - n * HW)];
+    for (int j = l, n = l / HW, hw = l - n * HW; j < M; j += BN_WG) {
+        s += x[(n * C + c) * HW + hw];
+        BN_STEP(n, hw);
     }
     const float mean = bn_group_sum(red, s) / (float)M;
     float q = 0.0f;
-    for (int j = l; j < M; j += BN_WG) {
-        const int n = j / HW;
-        const float d = x[(n * C + c) * HW + (j - n * HW)] - mean;
+    for (int j = l, n = l / HW, hw = l - n * HW; j < M; j += BN_WG) {
+        const float d = x[(n * C + c) * HW + hw] - mean;
         q += d * d;
+        BN_STEP(n, hw);
     }
     const float var = bn_group_sum(red, q) / (float)M;
     if (l == 0) {
@@ -75,11 +89,13 @@ void bn_stats(__global float *save_mean, __global float *save_invstd,
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_apply(__global float *y, __global const float *x, __global const float *mean,
               __global const float *invstd, __global const float *gamma,
-              __global const float *beta, const int C, const int HW, const int n)
+              __global const float *beta, const int C, const int HW)
 {
-    const int i = get_global_id(0);
-    if (i < n) {
-        const int c = (i / HW) % C;
+    const int hw = get_global_id(0);
+    const int plane = get_global_id(1);
+    if (hw < HW) {
+        const int c = plane % C;
+        const int i = plane * HW + hw;
         y[i] = (x[i] - mean[c]) * invstd[c] * gamma[c] + beta[c];
     }
 }
@@ -88,12 +104,13 @@ void bn_apply(__global float *y, __global const float *x, __global const float *
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_apply_eval(__global float *y, __global const float *x, __global const float *rmean,
                    __global const float *rvar, __global const float *gamma,
-                   __global const float *beta, const float eps, const int C, const int HW,
-                   const int n)
+                   __global const float *beta, const float eps, const int C, const int HW)
 {
-    const int i = get_global_id(0);
-    if (i < n) {
-        const int c = (i / HW) % C;
+    const int hw = get_global_id(0);
+    const int plane = get_global_id(1);
+    if (hw < HW) {
+        const int c = plane % C;
+        const int i = plane * HW + hw;
         y[i] = (x[i] - rmean[c]) * (1.0f / sqrt(rvar[c] + eps)) * gamma[c] + beta[c];
     }
 }
@@ -109,13 +126,14 @@ void bn_bwd_reduce(__global float *sdy, __global float *sdyx, __global const flo
     const int c = get_group_id(0);
     const int l = get_local_id(0);
     const float mu = mean[c], is = invstd[c];
+    const int sn = BN_WG / HW, shw = BN_WG - sn * HW;
     float a = 0.0f, b = 0.0f;
-    for (int j = l; j < M; j += BN_WG) {
-        const int n = j / HW;
-        const int i = (n * C + c) * HW + (j - n * HW);
+    for (int j = l, n = l / HW, hw = l - n * HW; j < M; j += BN_WG) {
+        const int i = (n * C + c) * HW + hw;
         const float g = dy[i];
         a += g;
         b += g * ((x[i] - mu) * is);
+        BN_STEP(n, hw);
     }
     a = bn_group_sum(red, a);
     b = bn_group_sum(red, b);
@@ -130,11 +148,13 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_bwd_dx(__global float *dx, __global const float *dy, __global const float *x,
                __global const float *mean, __global const float *invstd,
                __global const float *gamma, __global const float *sdy,
-               __global const float *sdyx, const int C, const int HW, const int M, const int n)
+               __global const float *sdyx, const int C, const int HW, const int M)
 {
-    const int i = get_global_id(0);
-    if (i < n) {
-        const int c = (i / HW) % C;
+    const int hw = get_global_id(0);
+    const int plane = get_global_id(1);
+    if (hw < HW) {
+        const int c = plane % C;
+        const int i = plane * HW + hw;
         const float is = invstd[c];
         const float xhat = (x[i] - mean[c]) * is;
         const float fm = (float)M;

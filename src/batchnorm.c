@@ -75,10 +75,10 @@ int rcl_batchnorm_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_me
                        RCL_MEM(save_invstd->buf), RCL_MEM(rm), RCL_MEM(rv), RCL_MEM(x->buf),
                        RCL_I32(C), RCL_I32(HW), RCL_I32(M), RCL_F32(momentum), RCL_F32(eps),
                        RCL_I32(update)));
-    size_t n = rcl_t_count(x);
-    return RCL_LAUNCH(ctx, ka, "bn", 1, &n, &wg, RCL_MEM(y->buf), RCL_MEM(x->buf),
+    size_t g2[2] = {(size_t)HW, (size_t)x->n * C}, l2[2] = {wg, 1};
+    return RCL_LAUNCH(ctx, ka, "bn", 2, g2, l2, RCL_MEM(y->buf), RCL_MEM(x->buf),
                       RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf),
-                      RCL_MEM(beta->buf), RCL_I32(C), RCL_I32(HW), RCL_I32(n));
+                      RCL_MEM(beta->buf), RCL_I32(C), RCL_I32(HW));
 }
 
 /* x,y (N,C,H,W); per-channel vectors (C,1,1,1) */
@@ -100,10 +100,10 @@ int rcl_batchnorm_forward_eval(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
     cl_kernel k;
     size_t wg;
     RCL_TRY(bn_kernel(ctx, "bn_apply_eval", &k, &wg, NULL));
-    size_t n = rcl_t_count(x);
-    return RCL_LAUNCH(ctx, k, "bn", 1, &n, &wg, RCL_MEM(y->buf), RCL_MEM(x->buf),
+    size_t g2[2] = {(size_t)HW, (size_t)x->n * C}, l2[2] = {wg, 1};
+    return RCL_LAUNCH(ctx, k, "bn", 2, g2, l2, RCL_MEM(y->buf), RCL_MEM(x->buf),
                       RCL_MEM(running_mean->buf), RCL_MEM(running_var->buf), RCL_MEM(gamma->buf),
-                      RCL_MEM(beta->buf), RCL_F32(eps), RCL_I32(C), RCL_I32(HW), RCL_I32(n));
+                      RCL_MEM(beta->buf), RCL_F32(eps), RCL_I32(C), RCL_I32(HW));
 }
 
 /* dy, x, dx (N,C,H,W); gamma, save_*, dgamma, dbeta (C,1,1,1); dx/dgamma/dbeta may be NULL */
@@ -141,9 +141,9 @@ int rcl_batchnorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, rcl
     if (!dx) return RCL_OK;
     cl_kernel kd;
     RCL_TRY(bn_kernel(ctx, "bn_bwd_dx", &kd, NULL, NULL));
-    size_t n = rcl_t_count(x);
-    return RCL_LAUNCH(ctx, kd, "bn", 1, &n, &wg, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
+    size_t g2[2] = {(size_t)HW, (size_t)x->n * C}, l2[2] = {wg, 1};
+    return RCL_LAUNCH(ctx, kd, "bn", 2, g2, l2, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
                       RCL_MEM(x->buf), RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf),
                       RCL_MEM(gamma->buf), RCL_MEM(sdy), RCL_MEM(sdyx), RCL_I32(C), RCL_I32(HW),
-                      RCL_I32(M), RCL_I32(n));
+                      RCL_I32(M));
 }
