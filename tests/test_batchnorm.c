@@ -1,0 +1,240 @@
+/* BatchNorm2d: reference backward vs finite differences, device training
+ * forward (y, saved stats, running stats over two calls), eval forward and
+ * backward (dx, dgamma, dbeta, also with NULL outputs) vs the reference,
+ * large-mean data, channel counts above the reduction work-group size, a
+ * non-default work-group size, and invalid arguments. */
+#include "harness.h"
+#include "ref/ref_batchnorm.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#define MOMENTUM 0.1
+#define EPS 1e-5
+
+typedef struct { int n, c, h, w; const double *proj; double *y; } bn_fd;
+
+/* loss = sum(bn_train(x; gamma, beta) * proj), p = [x, gamma, beta] */
+static double bn_loss(void *ud, const double *p)
+{
+    bn_fd *f = ud;
+    size_t cnt = (size_t)f->n * f->c * f->h * f->w;
+    ref_batchnorm_forward_train(f->y, NULL, NULL, NULL, NULL, p, p + cnt, p + cnt + f->c, f->n,
+                                f->c, f->h, f->w, MOMENTUM, EPS);
+    double s = 0;
+    for (size_t i = 0; i < cnt; i++) s += f->y[i] * f->proj[i];
+    return s;
+}
+
+/* Reference gradients vs central differences of the reference forward. */
+static void bn_check_fd(int n, int c, int h, int w, const double *x, const double *gamma,
+                        const double *beta, const double *dy)
+{
+    size_t cnt = (size_t)n * c * h * w, np = cnt + 2 * (size_t)c;
+    double *p = malloc(np * sizeof *p), *g = malloc(np * sizeof *g);
+    double *y = malloc(cnt * sizeof *y), *sm = malloc(c * sizeof *sm), *si = malloc(c * sizeof *si);
+    double *ref = malloc(np * sizeof *ref);
+    for (size_t i = 0; i < cnt; i++) p[i] = x[i];
+    for (int i = 0; i < c; i++) p[cnt + i] = gamma[i], p[cnt + c + i] = beta[i];
+    ref_batchnorm_forward_train(y, sm, si, NULL, NULL, x, gamma, beta, n, c, h, w, MOMENTUM, EPS);
+    ref_batchnorm_backward(ref, ref + cnt, ref + cnt + c, dy, x, gamma, sm, si, n, c, h, w);
+    bn_fd f = {n, c, h, w, dy, y};
+    tu_fd_grad(bn_loss, &f, p, np, 1e-6, g);
+    assert_true(tu_close_d("bn ref dx vs fd", ref, g, cnt, 1e-5, 1e-6));
+    assert_true(tu_close_d("bn ref dgamma vs fd", ref + cnt, g + cnt, c, 1e-5, 1e-6));
+    assert_true(tu_close_d("bn ref dbeta vs fd", ref + cnt + c, g + cnt + c, c, 1e-5, 1e-6));
+    free(p), free(g), free(y), free(sm), free(si), free(ref);
+}
+
+/* x = offset + U(-1,1); fd: also check the reference against finite differences. */
+static void bn_case(int n, int c, int h, int w, double offset, int fd, uint64_t seed)
+{
+    tu_rng r = tu_rng_seed(seed);
+    size_t cnt = (size_t)n * c * h * w;
+    const double M = (double)n * h * w;
+    float *x = malloc(cnt * sizeof *x), *x2 = malloc(cnt * sizeof *x2), *dy = malloc(cnt * sizeof *dy);
+    float *gamma = malloc(c * sizeof *gamma), *beta = malloc(c * sizeof *beta);
+    float *rm = malloc(c * sizeof *rm), *rv = malloc(c * sizeof *rv);
+    tu_fill(&r, x, cnt, offset - 1, offset + 1);
+    tu_fill(&r, x2, cnt, offset - 2, offset + 3);
+    tu_fill(&r, dy, cnt, -1, 1);
+    tu_fill(&r, gamma, c, 0.5, 1.5);
+    tu_fill(&r, beta, c, -0.5, 0.5);
+    tu_fill(&r, rm, c, -0.2, 0.2);
+    tu_fill(&r, rv, c, 0.5, 1.5);
+    double *xd = tu_f2d(x, cnt), *x2d = tu_f2d(x2, cnt), *dyd = tu_f2d(dy, cnt);
+    double *gd = tu_f2d(gamma, c), *bd = tu_f2d(beta, c), *rmd = tu_f2d(rm, c), *rvd = tu_f2d(rv, c);
+    if (fd) bn_check_fd(n, c, h, w, xd, gd, bd, dyd);
+
+    /* reference: two training calls (x2 then x, so the saved stats are x's) */
+    double *yref = malloc(cnt * sizeof *yref), *sm = malloc(c * sizeof *sm), *si = malloc(c * sizeof *si);
+    ref_batchnorm_forward_train(yref, sm, si, rmd, rvd, x2d, gd, bd, n, c, h, w, MOMENTUM, EPS);
+    ref_batchnorm_forward_train(yref, sm, si, rmd, rvd, xd, gd, bd, n, c, h, w, MOMENTUM, EPS);
+    double *yeval = malloc(cnt * sizeof *yeval);
+    ref_batchnorm_forward_eval(yeval, xd, gd, bd, rmd, rvd, n, c, h, w, EPS);
+    double *dxref = malloc(cnt * sizeof *dxref), *dgref = malloc(c * sizeof *dgref),
+           *dbref = malloc(c * sizeof *dbref);
+    ref_batchnorm_backward(dxref, dgref, dbref, dyd, xd, gd, sm, si, n, c, h, w);
+
+    rcl_tensor tx, tx2, ty, tdy, tdx, tg, tb, trm, trv, tsm, tsi, tdg, tdb;
+    tu_tensor(&tx, n, c, h, w, x);
+    tu_tensor(&tx2, n, c, h, w, x2);
+    tu_tensor(&ty, n, c, h, w, NULL);
+    tu_tensor(&tdy, n, c, h, w, dy);
+    tu_tensor(&tdx, n, c, h, w, NULL);
+    tu_tensor(&tg, c, 1, 1, 1, gamma);
+    tu_tensor(&tb, c, 1, 1, 1, beta);
+    tu_tensor(&trm, c, 1, 1, 1, rm);
+    tu_tensor(&trv, c, 1, 1, 1, rv);
+    tu_tensor(&tsm, c, 1, 1, 1, NULL);
+    tu_tensor(&tsi, c, 1, 1, 1, NULL);
+    tu_tensor(&tdg, c, 1, 1, 1, NULL);
+    tu_tensor(&tdb, c, 1, 1, 1, NULL);
+    T_OK(rcl_batchnorm_forward_train(T_CTX, &ty, &tsm, &tsi, &trm, &trv, &tx2, &tg, &tb,
+                                     (float)MOMENTUM, (float)EPS));
+    T_OK(rcl_batchnorm_forward_train(T_CTX, &ty, &tsm, &tsi, &trm, &trv, &tx, &tg, &tb,
+                                     (float)MOMENTUM, (float)EPS));
+    float *y = tu_read(&ty), *gsm = tu_read(&tsm), *gsi = tu_read(&tsi);
+    float *grm = tu_read(&trm), *grv = tu_read(&trv);
+    assert_true(tu_close_f("bn train y", y, yref, cnt, 1e-4, 1e-4));
+    assert_true(tu_close_f("bn save_mean", gsm, sm, c, 1e-6, 1e-5));
+    assert_true(tu_close_f("bn save_invstd", gsi, si, c, 1e-4, 0));
+    assert_true(tu_close_f("bn running_mean", grm, rmd, c, 1e-6, 1e-5));
+    assert_true(tu_close_f("bn running_var", grv, rvd, c, 1e-4, 1e-6));
+
+    T_OK(rcl_batchnorm_forward_eval(T_CTX, &ty, &tx, &tg, &tb, &trm, &trv, (float)EPS));
+    float *ye = tu_read(&ty);
+    /* (x - rmean) loses ~|x|*2^-24 in float; scale the tolerance with the offset */
+    assert_true(tu_close_f("bn eval y", ye, yeval, cnt, 1e-4, 1e-4 * (1 + fabs(offset))));
+
+    T_OK(rcl_batchnorm_backward(T_CTX, &tdx, &tdg, &tdb, &tdy, &tx, &tg, &tsm, &tsi));
+    float *dx = tu_read(&tdx), *dg = tu_read(&tdg), *db = tu_read(&tdb);
+    const double sum_atol = 1e-6 * M + 1e-5; /* float sums over M terms */
+    assert_true(tu_close_f("bn dx", dx, dxref, cnt, 1e-4, 1e-4));
+    assert_true(tu_close_f("bn dgamma", dg, dgref, c, 1e-4, sum_atol));
+    assert_true(tu_close_f("bn dbeta", db, dbref, c, 1e-4, sum_atol));
+
+    /* dx alone (sums go to scratch), then dgamma/dbeta alone */
+    T_OK(rcl_tensor_fill(T_CTX, &tdx, 7.0f));
+    T_OK(rcl_batchnorm_backward(T_CTX, &tdx, NULL, NULL, &tdy, &tx, &tg, &tsm, &tsi));
+    float *dx2 = tu_read(&tdx);
+    assert_true(tu_close_f("bn dx (no dgamma/dbeta)", dx2, dxref, cnt, 1e-4, 1e-4));
+    T_OK(rcl_tensor_fill(T_CTX, &tdg, 7.0f));
+    T_OK(rcl_tensor_fill(T_CTX, &tdb, 7.0f));
+    T_OK(rcl_batchnorm_backward(T_CTX, NULL, &tdg, &tdb, &tdy, &tx, &tg, &tsm, &tsi));
+    float *dg2 = tu_read(&tdg), *db2 = tu_read(&tdb);
+    assert_true(tu_close_f("bn dgamma (no dx)", dg2, dgref, c, 1e-4, sum_atol));
+    assert_true(tu_close_f("bn dbeta (no dx)", db2, dbref, c, 1e-4, sum_atol));
+
+    rcl_tensor *ts[] = {&tx, &tx2, &ty, &tdy, &tdx, &tg, &tb, &trm, &trv, &tsm, &tsi, &tdg, &tdb};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) rcl_tensor_destroy(ts[i]);
+    void *hs[] = {x, x2, dy, gamma, beta, rm, rv, xd, x2d, dyd, gd, bd, rmd, rvd, yref, sm, si,
+                  yeval, dxref, dgref, dbref, y, gsm, gsi, grm, grv, ye, dx, dg, db, dx2, dg2, db2};
+    for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) free(hs[i]);
+}
+
+static void test_bn_small_fd(void **state)
+{
+    (void)state;
+    bn_case(3, 5, 7, 7, 0.0, 1, 11);
+    bn_case(2, 3, 1, 1, 0.0, 1, 12);   /* M = 2 */
+    bn_case(1, 2, 3, 1, 0.5, 1, 13);   /* N = 1, M = 3 */
+    bn_case(2, 3, 5, 4, 100.0, 1, 14); /* large mean */
+}
+
+static void test_bn_larger(void **state)
+{
+    (void)state;
+    bn_case(4, 300, 3, 3, 0.0, 0, 21);   /* C above the work-group size */
+    bn_case(2, 3, 33, 17, 0.0, 0, 22);   /* M = 1122 > work-group size */
+    bn_case(8, 4, 16, 16, 100.0, 0, 23); /* large mean, M = 2048 */
+    bn_case(16, 16, 32, 32, -3.0, 0, 24); /* M = 16384 */
+}
+
+static void test_bn_small_workgroup(void **state)
+{
+    (void)state;
+    T_OK(rcl_ctx_set_param(T_CTX, "bn_stats", "BN_WG", 32));
+    T_OK(rcl_ctx_set_param(T_CTX, "bn", "WG", 32));
+    bn_case(2, 40, 9, 11, 100.0, 0, 31);
+    bn_case(2, 3, 1, 1, 0.0, 0, 32);
+    T_OK(rcl_ctx_set_param(T_CTX, "bn_stats", "BN_WG", 256));
+    T_OK(rcl_ctx_set_param(T_CTX, "bn", "WG", 64));
+}
+
+/* Eval mode is fine with one value per channel (training is not). */
+static void test_bn_eval_single(void **state)
+{
+    (void)state;
+    float x[3] = {1.5f, -2.0f, 0.25f}, g[3] = {1.0f, 2.0f, 0.5f}, b[3] = {0.0f, 0.1f, -0.3f};
+    float rm[3] = {0.5f, -1.0f, 0.0f}, rv[3] = {4.0f, 0.25f, 1.0f};
+    rcl_tensor tx, ty, tg, tb, trm, trv;
+    tu_tensor(&tx, 1, 3, 1, 1, x);
+    tu_tensor(&ty, 1, 3, 1, 1, NULL);
+    tu_tensor(&tg, 3, 1, 1, 1, g);
+    tu_tensor(&tb, 3, 1, 1, 1, b);
+    tu_tensor(&trm, 3, 1, 1, 1, rm);
+    tu_tensor(&trv, 3, 1, 1, 1, rv);
+    T_OK(rcl_batchnorm_forward_eval(T_CTX, &ty, &tx, &tg, &tb, &trm, &trv, 1e-5f));
+    double xd[3], gd[3], bd[3], rmd[3], rvd[3], want[3];
+    for (int i = 0; i < 3; i++) xd[i] = x[i], gd[i] = g[i], bd[i] = b[i], rmd[i] = rm[i], rvd[i] = rv[i];
+    ref_batchnorm_forward_eval(want, xd, gd, bd, rmd, rvd, 1, 3, 1, 1, 1e-5);
+    float *y = tu_read(&ty);
+    assert_true(tu_close_f("bn eval 1x3x1x1", y, want, 3, 1e-6, 1e-6));
+    free(y);
+    rcl_tensor *ts[] = {&tx, &ty, &tg, &tb, &trm, &trv};
+    for (size_t i = 0; i < 6; i++) rcl_tensor_destroy(ts[i]);
+}
+
+static void test_bn_invalid(void **state)
+{
+    (void)state;
+    rcl_tensor x1, y1, x, y, yb, v, vb, s1, s2;
+    tu_tensor(&x1, 1, 3, 1, 1, NULL);
+    tu_tensor(&y1, 1, 3, 1, 1, NULL);
+    tu_tensor(&x, 2, 3, 4, 5, NULL);
+    tu_tensor(&y, 2, 3, 4, 5, NULL);
+    tu_tensor(&yb, 2, 3, 5, 4, NULL);
+    tu_tensor(&v, 3, 1, 1, 1, NULL);
+    tu_tensor(&vb, 4, 1, 1, 1, NULL);
+    tu_tensor(&s1, 3, 1, 1, 1, NULL);
+    tu_tensor(&s2, 3, 1, 1, 1, NULL);
+    /* M = N*H*W = 1 in training */
+    assert_int_equal(rcl_batchnorm_forward_train(T_CTX, &y1, &s1, &s2, &v, &v, &x1, &v, &v, 0.1f,
+                                                 1e-5f),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_batchnorm_forward_train(T_CTX, &yb, &s1, &s2, &v, &v, &x, &v, &v, 0.1f,
+                                                 1e-5f),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_batchnorm_forward_train(T_CTX, &y, &s1, &s2, &v, &v, &x, &vb, &v, 0.1f,
+                                                 1e-5f),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_batchnorm_forward_train(T_CTX, &y, &s1, &vb, &v, &v, &x, &v, &v, 0.1f,
+                                                 1e-5f),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_batchnorm_forward_train(T_CTX, &y, &s1, &s2, &v, NULL, &x, &v, &v, 0.1f,
+                                                 1e-5f),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_batchnorm_forward_eval(T_CTX, &y, &x, &v, &v, &vb, &v, 1e-5f),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_batchnorm_forward_eval(T_CTX, &yb, &x, &v, &v, &v, &v, 1e-5f),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_batchnorm_backward(T_CTX, &yb, &s1, &s2, &y, &x, &v, &v, &v),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_batchnorm_backward(T_CTX, &y, &vb, &s2, &y, &x, &v, &v, &v),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_batchnorm_backward(T_CTX, &y, &s1, &s2, &yb, &x, &v, &v, &v),
+                     RCL_ERR_INVALID);
+    rcl_tensor *ts[] = {&x1, &y1, &x, &y, &yb, &v, &vb, &s1, &s2};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) rcl_tensor_destroy(ts[i]);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_bn_small_fd),
+    cmocka_unit_test(test_bn_larger),
+    cmocka_unit_test(test_bn_small_workgroup),
+    cmocka_unit_test(test_bn_eval_single),
+    cmocka_unit_test(test_bn_invalid),
+};
+
+RCL_TEST_MAIN("batchnorm", tests)
