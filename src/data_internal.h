@@ -1,0 +1,35 @@
+/* Helpers shared by the data pipeline's .c files (not installed). */
+#ifndef RCL_DATA_INTERNAL_H
+#define RCL_DATA_INTERNAL_H
+
+#include "rcl/data.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Read a whole file into a malloc'd buffer. RCL_ERR_NOT_FOUND if it does
+ * not exist, RCL_ERR_IO on other failures (message names the file). */
+int rcl_read_file(const char *path, uint8_t **buf, size_t *len);
+
+/* malloc'd "a/b" (NULL on allocation failure). */
+char *rcl_path_join(const char *a, const char *b);
+
+/* 1 if path is a directory / a regular file. */
+int rcl_is_dir(const char *path);
+int rcl_is_file(const char *path);
+
+/* Names in directory `dir` (not starting with '.') sorted by strcmp;
+ * want_dirs selects subdirectories (1) or regular files (0). The list and
+ * each name are malloc'd; free with rcl_free_names. */
+int rcl_list_dir(const char *dir, int want_dirs, char ***names, int *count);
+void rcl_free_names(char **names, int count);
+
+/* Load the class-folder / CIFAR binary layouts (split already resolved). */
+int rcl_dataset_load_folder(rcl_dataset *ds, const char *dir, const rcl_dataset_options *o);
+int rcl_dataset_load_cifar_bin(rcl_dataset *ds, const char *dir, const char *split,
+                               const rcl_dataset_options *o);
+/* Directory holding CIFAR batches under root (root itself or
+ * root/cifar-10-batches-bin), malloc'd, or NULL if none. */
+char *rcl_cifar_bin_dir(const char *root);
+
+#endif
