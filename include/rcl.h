@@ -10,5 +10,11 @@
 #include "rcl/ops.h"
 #include "rcl/optim.h"
 #include "rcl/safetensors.h"
+#include "rcl/data.h"
+#include "rcl/rng.h"
+#include "rcl/model.h"
+#include "rcl/optimizer.h"
+#include "rcl/checkpoint.h"
+#include "rcl/trainer.h"
 
 #endif

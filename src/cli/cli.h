@@ -20,5 +20,6 @@ int cli_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_options *
 void cli_report_bad_device(int idx, const rcl_device_info *devs, int n);
 
 int cli_devices(const cli_globals *g, int argc, char **argv);
+int cli_train(const cli_globals *g, int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static void usage(FILE *f)
             "\n"
             "commands:\n"
             "  devices            list OpenCL devices (index, platform, name, type, driver, memory, CUs)\n"
+            "  train              train a ResNet on CIFAR-10 (the course recipe by default)\n"
             "\n"
             "global options:\n"
             "  --device N         OpenCL device index from 'resnet-cl devices' (default: $RESNET_CL_DEVICE or 0)\n"
@@ -46,6 +47,7 @@ int main(int argc, char **argv)
     int sub_argc = argc - i;
     char **sub_argv = argv + i;
     if (!strcmp(cmd, "devices")) return cli_devices(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "train")) return cli_train(&g, sub_argc, sub_argv);
     fprintf(stderr, "resnet-cl: unknown command '%s' (see resnet-cl --help)\n", cmd);
     return 2;
 }

@@ -1,0 +1,43 @@
+/* Checkpoints: safetensors files with every parameter, BN running statistic
+ * and num_batches_tracked under torchvision state_dict names, plus the
+ * optimizer state ("optim.<param>.exp_avg", ".exp_avg_sq" or
+ * ".momentum_buffer", "optim.step") and training progress in __metadata__.
+ * Written to a temporary file, flushed, then renamed. */
+#ifndef RCL_CHECKPOINT_H
+#define RCL_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "rcl/model.h"
+#include "rcl/optimizer.h"
+
+typedef struct rcl_train_progress {
+    int epoch;            /* epochs completed */
+    uint64_t seed;        /* data/augmentation seed of the run */
+    float lr;             /* learning rate in force after `epoch` */
+    double best_acc;      /* best test accuracy so far, in [0,1] */
+} rcl_train_progress;
+
+/* Save model (+ optimizer state if `opt`, + progress if `prog`). */
+int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_progress *prog,
+                        const char *path);
+
+/* Load weights, BN statistics and counters into `m` (its architecture must
+ * match: every tensor present with the same shape, F32; counters I64).
+ * When `opt` is non-NULL the optimizer state must be in the file and is
+ * restored; when `prog` is non-NULL the progress metadata is restored.
+ * Files written by PyTorch (safetensors.torch.save_file(model.state_dict()))
+ * load with opt = prog = NULL. A truncated or corrupt file is refused with
+ * RCL_ERR_FORMAT naming the file and the problem. */
+int rcl_checkpoint_load(rcl_model *m, rcl_optimizer *opt, rcl_train_progress *prog,
+                        const char *path);
+
+/* Architecture recorded in a checkpoint's metadata ("arch"), number of
+ * classes and input size, for commands that build the model from a file. */
+typedef struct rcl_checkpoint_info {
+    char arch[32];
+    int num_classes, in_h, in_w;
+} rcl_checkpoint_info;
+int rcl_checkpoint_info_read(const char *path, rcl_checkpoint_info *info);
+
+#endif

@@ -1,0 +1,362 @@
+/* resnet-cl train: the course recipe by default (resnet18, Adam lr 0.001,
+ * batch 100, 80 epochs, lr divided by 3 every 20 epochs, pad-4 crop + flip). */
+#include "cli.h"
+#include "rcl/checkpoint.h"
+#include "rcl/trainer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct train_opts {
+    const char *model, *data, *out, *resume;
+    int epochs, batch, seed, log_interval, per_class_train, per_class_test, augment, normalize;
+    int stride_on_1x1, save;
+    rcl_optim_kind optim;
+    float lr, momentum, weight_decay;
+    int nesterov;
+    rcl_lr_schedule sched;
+} train_opts;
+
+static void train_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: resnet-cl [--device N] train [options]\n"
+            "  --model M            architecture (default resnet18; see 'resnet-cl summary --list')\n"
+            "  --data DIR           CIFAR-10 binary batches or train/ test/ class folders\n"
+            "                       (default: data/cifar-10-batches-bin, fetched by data/get_cifar10.sh)\n"
+            "  --epochs E           default 80\n"
+            "  --batch-size B       default 100\n"
+            "  --optimizer adam|sgd default adam\n"
+            "  --lr LR              default 0.001\n"
+            "  --momentum M         SGD momentum (default 0.9)\n"
+            "  --nesterov           SGD with Nesterov momentum\n"
+            "  --weight-decay WD    L2 weight decay (default 0)\n"
+            "  --step-size S        divide lr by --lr-factor every S epochs (default 20)\n"
+            "  --lr-factor F        default 3\n"
+            "  --milestones A,B,..  divide lr at these epochs instead of every --step-size\n"
+            "  --seed S             initialisation, shuffling and augmentation seed (default 0)\n"
+            "  --no-augment         no random crop / flip\n"
+            "  --normalize          subtract CIFAR-10 mean and divide by std per channel\n"
+            "  --paper-stride       Bottleneck stride on the first 1x1 (paper) instead of the 3x3\n"
+            "  --train-per-class K  use only the first K training images of each class\n"
+            "  --test-per-class K   use only the first K test images of each class\n"
+            "  --log-interval N     progress line every N steps (default 100)\n"
+            "  --out DIR            checkpoints and log.jsonl (default runs/<model>)\n"
+            "  --resume FILE        continue from a checkpoint written by train\n"
+            "  --no-save            do not write checkpoints\n");
+}
+
+static int parse_milestones(const char *s, rcl_lr_schedule *sc)
+{
+    sc->nmilestones = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int v;
+        if (sc->nmilestones >= 16 || cli_parse_int(tok, 1, 1000000, &v)) return -1;
+        sc->milestones[sc->nmilestones++] = v;
+    }
+    return sc->nmilestones ? 0 : -1;
+}
+
+static int parse_train_args(int argc, char **argv, train_opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0, takes = 1;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            train_usage(stdout);
+            return 1;
+        } else if (!strcmp(a, "--model")) o->model = v, bad = !v;
+        else if (!strcmp(a, "--data")) o->data = v, bad = !v;
+        else if (!strcmp(a, "--out")) o->out = v, bad = !v;
+        else if (!strcmp(a, "--resume")) o->resume = v, bad = !v;
+        else if (!strcmp(a, "--epochs")) bad = cli_parse_int(v, 1, 100000, &o->epochs);
+        else if (!strcmp(a, "--batch-size")) bad = cli_parse_int(v, 2, 1 << 16, &o->batch);
+        else if (!strcmp(a, "--seed")) bad = cli_parse_int(v, 0, 2147483647, &o->seed);
+        else if (!strcmp(a, "--log-interval")) bad = cli_parse_int(v, 1, 1 << 30, &o->log_interval);
+        else if (!strcmp(a, "--train-per-class")) bad = cli_parse_int(v, 1, 1 << 30, &o->per_class_train);
+        else if (!strcmp(a, "--test-per-class")) bad = cli_parse_int(v, 1, 1 << 30, &o->per_class_test);
+        else if (!strcmp(a, "--step-size")) bad = cli_parse_int(v, 0, 1 << 30, &o->sched.step_size);
+        else if (!strcmp(a, "--lr")) bad = cli_parse_float(v, &o->lr) || !(o->lr > 0);
+        else if (!strcmp(a, "--lr-factor")) bad = cli_parse_float(v, &o->sched.factor) || !(o->sched.factor > 0);
+        else if (!strcmp(a, "--momentum")) bad = cli_parse_float(v, &o->momentum) || o->momentum < 0;
+        else if (!strcmp(a, "--weight-decay")) bad = cli_parse_float(v, &o->weight_decay) || o->weight_decay < 0;
+        else if (!strcmp(a, "--milestones")) bad = !v || parse_milestones(v, &o->sched);
+        else if (!strcmp(a, "--optimizer")) {
+            if (v && !strcmp(v, "adam")) o->optim = RCL_OPTIM_ADAM;
+            else if (v && !strcmp(v, "sgd")) o->optim = RCL_OPTIM_SGD;
+            else bad = 1;
+        } else {
+            takes = 0;
+            if (!strcmp(a, "--nesterov")) o->nesterov = 1;
+            else if (!strcmp(a, "--no-augment")) o->augment = 0;
+            else if (!strcmp(a, "--normalize")) o->normalize = 1;
+            else if (!strcmp(a, "--paper-stride")) o->stride_on_1x1 = 1;
+            else if (!strcmp(a, "--no-save")) o->save = 0;
+            else {
+                fprintf(stderr, "resnet-cl train: unknown option '%s' (see resnet-cl train --help)\n", a);
+                return 2;
+            }
+        }
+        if (bad) {
+            fprintf(stderr, "resnet-cl train: bad or missing value for %s%s%s\n", a, v ? ": " : "",
+                    v ? v : "");
+            return 2;
+        }
+        i += takes;
+    }
+    return 0;
+}
+
+static const char *find_data(const char *given)
+{
+    if (given) return given;
+    static const char *cands[] = {"data/cifar-10-batches-bin", "data", NULL};
+    for (int i = 0; cands[i]; i++) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/data_batch_1.bin", cands[i]);
+        if (access(p, R_OK) == 0) return cands[i];
+    }
+    return NULL;
+}
+
+static int make_dir_p(const char *path)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return (mkdir(tmp, 0755) && errno != EEXIST) ? -1 : 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void progress_bar(int step, int steps, double ips, float loss)
+{
+    int width = 30, done = steps ? step * width / steps : 0;
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < done ? '=' : (i == done ? '>' : ' ');
+    bar[width] = 0;
+    printf("\r  [%s] %d/%d  %.1f img/s  loss %.4f ", bar, step, steps, ips, loss);
+    fflush(stdout);
+}
+
+/* The cleanup-on-exit state of one training run. */
+typedef struct train_run {
+    rcl_ctx *ctx;
+    rcl_model *model;
+    rcl_dataset train_ds, test_ds;
+    rcl_loader *train_ld, *test_ld;
+    rcl_batch batch;
+    rcl_optimizer opt;
+    FILE *log;
+} train_run;
+
+static void run_free(train_run *r)
+{
+    if (r->log) fclose(r->log);
+    rcl_loader_destroy(r->train_ld);
+    rcl_loader_destroy(r->test_ld);
+    rcl_batch_free(&r->batch);
+    rcl_model_destroy(r->model);
+    rcl_dataset_destroy(&r->train_ds);
+    rcl_dataset_destroy(&r->test_ds);
+    rcl_ctx_destroy(r->ctx);
+}
+
+static int train_loop(const train_opts *o, train_run *r, int start_epoch, double best_acc,
+                      const char *ckpt_path)
+{
+    int steps = rcl_loader_num_batches(r->train_ld);
+    int tty = isatty(fileno(stdout));
+    for (int epoch = start_epoch; epoch < o->epochs; epoch++) {
+        float lr = rcl_lr_at(&o->sched, epoch);
+        rcl_optimizer_set_lr(&r->opt, lr);
+        double t0 = now_s(), loss_sum = 0, win_loss = 0;
+        int correct = 0, seen = 0, win = 0, n = 0, st;
+        if ((st = rcl_loader_begin_epoch(r->train_ld, epoch))) return cli_report("loader", st), 1;
+        for (int step = 1;; step++) {
+            if ((st = rcl_loader_next(r->train_ld, r->batch.host_x, r->batch.host_labels, &n)))
+                return cli_report("loading a batch", st), 1;
+            if (n == 0) break;
+            if (n < 2) break; /* BatchNorm cannot train on a single image */
+            rcl_step_result res;
+            st = rcl_batch_upload(&r->batch, r->ctx, n);
+            if (!st) st = rcl_train_step(r->model, &r->opt, &r->batch, n, &res);
+            if (st == RCL_ERR_NAN) {
+                if (tty) printf("\n");
+                fprintf(stderr, "resnet-cl: loss became %s at epoch %d step %d; stopping (try a lower --lr)\n",
+                        rcl_last_error() + 8, epoch + 1, step);
+                return 1;
+            }
+            if (st) return cli_report("training step", st), 1;
+            loss_sum += (double)res.loss * n;
+            win_loss += res.loss;
+            win++;
+            correct += res.correct;
+            seen += n;
+            if (tty) progress_bar(step, steps, seen / (now_s() - t0), res.loss);
+            if (step % o->log_interval == 0) {
+                if (tty) printf("\r\033[K");
+                printf("Epoch [%d/%d], step [%d/%d] Loss: %.4f\n", epoch + 1, o->epochs, step, steps,
+                       win_loss / win);
+                fflush(stdout);
+                win_loss = 0;
+                win = 0;
+            }
+        }
+        if (tty) printf("\r\033[K");
+        double test_loss = 0;
+        int test_correct = 0, test_total = 0;
+        if ((st = rcl_evaluate(r->model, &r->batch, r->test_ld, &test_loss, &test_correct, &test_total)))
+            return cli_report("evaluating", st), 1;
+        double secs = now_s() - t0, acc = test_total ? (double)test_correct / test_total : 0;
+        printf("Test set: Average loss: %.4f, Accuracy: %d/%d (%.0f%%)\n", test_loss, test_correct,
+               test_total, 100.0 * acc);
+        printf("epoch %d: %.1f s, %.1f train img/s, lr %g\n", epoch + 1, secs, seen / secs, (double)lr);
+        fflush(stdout);
+        if (acc > best_acc) best_acc = acc;
+        if (r->log) {
+            fprintf(r->log,
+                    "{\"epoch\": %d, \"lr\": %.9g, \"train_loss\": %.6f, \"train_acc\": %.6f, "
+                    "\"test_loss\": %.6f, \"test_acc\": %.6f, \"seconds\": %.3f}\n",
+                    epoch + 1, (double)lr, seen ? loss_sum / seen : 0, seen ? (double)correct / seen : 0,
+                    test_loss, acc, secs);
+            fflush(r->log);
+        }
+        if (ckpt_path) {
+            rcl_train_progress prog = {.epoch = epoch + 1, .seed = (uint64_t)o->seed,
+                                       .lr = rcl_lr_at(&o->sched, epoch + 1), .best_acc = best_acc};
+            if ((st = rcl_checkpoint_save(r->model, &r->opt, &prog, ckpt_path)))
+                return cli_report("writing checkpoint", st), 1;
+        }
+    }
+    return 0;
+}
+
+int cli_train(const cli_globals *g, int argc, char **argv)
+{
+    train_opts o = {.model = "resnet18", .epochs = 80, .batch = 100, .seed = 0,
+                    .log_interval = 100, .augment = 1, .save = 1, .optim = RCL_OPTIM_ADAM,
+                    .lr = 0.001f, .momentum = 0.9f,
+                    .sched = {.factor = 3.0f, .step_size = 20}};
+    int pst = parse_train_args(argc, argv, &o);
+    if (pst) return pst == 1 ? 0 : pst;
+    o.sched.lr0 = o.lr;
+    const char *data = find_data(o.data);
+    if (!data) {
+        fprintf(stderr, "resnet-cl: CIFAR-10 not found in data/cifar-10-batches-bin; run "
+                        "data/get_cifar10.sh to download it, or pass --data DIR (binary batches, or "
+                        "train/ and test/ class folders)\n");
+        return 1;
+    }
+    train_run r = {0};
+    int st;
+    rcl_dataset_options dopt = {.per_class_limit = o.per_class_train};
+    if ((st = rcl_dataset_load(&r.train_ds, data, "train", &dopt))) {
+        cli_report("loading training data", st);
+        return run_free(&r), 1;
+    }
+    dopt.per_class_limit = o.per_class_test;
+    if ((st = rcl_dataset_load(&r.test_ds, data, "test", &dopt))) {
+        cli_report("loading test data", st);
+        return run_free(&r), 1;
+    }
+    if (cli_open_device(g, &r.ctx, NULL)) return run_free(&r), 1;
+    rcl_model_config mc = rcl_model_config_default();
+    mc.num_classes = r.train_ds.num_classes;
+    mc.in_channels = r.train_ds.c;
+    mc.in_h = r.train_ds.h;
+    mc.in_w = r.train_ds.w;
+    mc.batch = o.batch;
+    mc.seed = (uint64_t)o.seed;
+    mc.stride_on = o.stride_on_1x1 ? RCL_STRIDE_ON_1X1 : RCL_STRIDE_ON_3X3;
+    if ((st = rcl_model_create(&r.model, r.ctx, o.model, &mc))) {
+        cli_report("building the model", st);
+        return run_free(&r), 1;
+    }
+    rcl_loader_options lo = {.batch_size = o.batch, .shuffle = 1, .augment = o.augment, .pad = 4,
+                             .seed = (uint64_t)o.seed, .normalize = o.normalize,
+                             .mean = {0.4914f, 0.4822f, 0.4465f}, .std = {0.2470f, 0.2435f, 0.2616f}};
+    if ((st = rcl_loader_create(&r.train_ld, &r.train_ds, &lo))) {
+        cli_report("creating the training loader", st);
+        return run_free(&r), 1;
+    }
+    lo.shuffle = 0;
+    lo.augment = 0;
+    if ((st = rcl_loader_create(&r.test_ld, &r.test_ds, &lo)) || (st = rcl_batch_init(&r.batch, r.model))) {
+        cli_report("creating the test loader", st);
+        return run_free(&r), 1;
+    }
+    rcl_adam_hparams ah = rcl_adam_defaults();
+    ah.lr = o.lr;
+    ah.weight_decay = o.weight_decay;
+    rcl_sgd_hparams sh = {.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay,
+                          .nesterov = o.nesterov};
+    if ((st = rcl_optimizer_init(&r.opt, r.model, o.optim, &ah, &sh))) {
+        cli_report("optimizer", st);
+        return run_free(&r), 1;
+    }
+    int start_epoch = 0;
+    double best_acc = 0;
+    if (o.resume) {
+        rcl_train_progress prog;
+        if ((st = rcl_checkpoint_load(r.model, &r.opt, &prog, o.resume))) {
+            cli_report("resuming", st);
+            return run_free(&r), 1;
+        }
+        if (prog.seed != (uint64_t)o.seed)
+            fprintf(stderr, "resnet-cl: note: checkpoint was trained with --seed %llu; using it\n",
+                    (unsigned long long)prog.seed);
+        o.seed = (int)prog.seed;
+        start_epoch = prog.epoch;
+        best_acc = prog.best_acc;
+        printf("resumed from %s after epoch %d\n", o.resume, start_epoch);
+        if (start_epoch >= o.epochs) {
+            fprintf(stderr, "resnet-cl: %s already finished %d epochs (--epochs %d)\n", o.resume,
+                    start_epoch, o.epochs);
+            return run_free(&r), 1;
+        }
+    }
+    char out_dir[512], ckpt[600], logp[600];
+    snprintf(out_dir, sizeof out_dir, "%s", o.out ? o.out : "runs");
+    if (!o.out) snprintf(out_dir, sizeof out_dir, "runs/%s", o.model);
+    snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", out_dir);
+    snprintf(logp, sizeof logp, "%s/log.jsonl", out_dir);
+    if (o.save) {
+        if (make_dir_p(out_dir)) {
+            fprintf(stderr, "resnet-cl: cannot create output directory %s: %s\n", out_dir, strerror(errno));
+            return run_free(&r), 1;
+        }
+        r.log = fopen(logp, o.resume ? "a" : "w");
+        if (!r.log) {
+            fprintf(stderr, "resnet-cl: cannot write %s: %s\n", logp, strerror(errno));
+            return run_free(&r), 1;
+        }
+    }
+    const rcl_device_info *d = rcl_ctx_device(r.ctx);
+    printf("device %d: %s (%s); model %s, %lld parameters; %d train / %d test images from %s\n",
+           d->index, d->name, d->platform_name, o.model, (long long)rcl_model_param_count(r.model),
+           r.train_ds.n, r.test_ds.n, data);
+    fflush(stdout);
+    int rc = train_loop(&o, &r, start_epoch, best_acc, o.save ? ckpt : NULL);
+    run_free(&r);
+    return rc;
+}
