@@ -21,5 +21,6 @@ void cli_report_bad_device(int idx, const rcl_device_info *devs, int n);
 
 int cli_devices(const cli_globals *g, int argc, char **argv);
 int cli_train(const cli_globals *g, int argc, char **argv);
+int cli_bench(const cli_globals *g, int argc, char **argv);
 
 #endif

@@ -13,6 +13,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  devices            list OpenCL devices (index, platform, name, type, driver, memory, CUs)\n"
             "  train              train a ResNet on CIFAR-10 (the course recipe by default)\n"
+            "  bench              training/inference throughput and per-layer-type breakdown\n"
             "\n"
             "global options:\n"
             "  --device N         OpenCL device index from 'resnet-cl devices' (default: $RESNET_CL_DEVICE or 0)\n"
@@ -48,6 +49,7 @@ int main(int argc, char **argv)
     char **sub_argv = argv + i;
     if (!strcmp(cmd, "devices")) return cli_devices(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "train")) return cli_train(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "bench")) return cli_bench(&g, sub_argc, sub_argv);
     fprintf(stderr, "resnet-cl: unknown command '%s' (see resnet-cl --help)\n", cmd);
     return 2;
 }
