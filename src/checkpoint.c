@@ -121,8 +121,10 @@ int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_
             snprintf(val, sizeof val, "%.9g", prog->best_acc);
             st = rcl_st_writer_metadata(&w, "best_acc", val);
         }
+        META_INT("normalize", prog->normalize);
     }
 #undef META_INT
+    if (!st && m->class_names) st = rcl_st_writer_metadata(&w, "classes", m->class_names);
     if (!st) st = rcl_st_write(&w, path);
     rcl_st_writer_free(&w);
     pool_free(&pool);
@@ -213,6 +215,8 @@ int rcl_checkpoint_load(rcl_model *m, rcl_optimizer *opt, rcl_train_progress *pr
             prog->seed = strtoull(seed, NULL, 10);
             prog->lr = strtof(lr, NULL);
             prog->best_acc = strtod(best, NULL);
+            const char *nz = rcl_st_metadata(&f, "normalize");
+            prog->normalize = nz && !strcmp(nz, "1");
         }
     }
     free(scratch);
@@ -233,12 +237,34 @@ int rcl_checkpoint_info_read(const char *path, rcl_checkpoint_info *info)
     if (!st) st = parse_meta_int(&f, path, "num_classes", &k);
     if (!st) st = parse_meta_int(&f, path, "in_h", &h);
     if (!st) st = parse_meta_int(&f, path, "in_w", &w);
+    if (!st && (k < 1 || h < 1 || w < 1 || k > (1 << 24) || h > (1 << 16) || w > (1 << 16)))
+        st = rcl_fail(RCL_ERR_FORMAT, "%s: implausible classes/input size in metadata", path);
     if (!st) {
         snprintf(info->arch, sizeof info->arch, "%s", arch);
         info->num_classes = (int)k;
         info->in_h = (int)h;
         info->in_w = (int)w;
+        const char *s1 = rcl_st_metadata(&f, "stride_on_1x1"), *nz = rcl_st_metadata(&f, "normalize");
+        const char *cls = rcl_st_metadata(&f, "classes");
+        info->stride_on_1x1 = s1 && !strcmp(s1, "1");
+        info->normalize = nz && !strcmp(nz, "1");
+        if (cls) {
+            size_t n = strlen(cls) + 1;
+            info->class_names = malloc(n);
+            if (info->class_names) memcpy(info->class_names, cls, n);
+        }
     }
     rcl_st_close(&f);
     return st;
+}
+
+void rcl_checkpoint_set_class_names(rcl_model *m, const char *csv)
+{
+    free(m->class_names);
+    m->class_names = NULL;
+    if (csv) {
+        size_t n = strlen(csv) + 1;
+        m->class_names = malloc(n);
+        if (m->class_names) memcpy(m->class_names, csv, n);
+    }
 }

@@ -137,6 +137,7 @@ void rcl_model_destroy(rcl_model *m)
     free(m->params);
     free(m->bufs);
     free(m->ctrs);
+    free(m->class_names);
     free(m);
 }
 

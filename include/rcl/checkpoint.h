@@ -16,6 +16,7 @@ typedef struct rcl_train_progress {
     uint64_t seed;        /* data/augmentation seed of the run */
     float lr;             /* learning rate in force after `epoch` */
     double best_acc;      /* best test accuracy so far, in [0,1] */
+    int normalize;        /* inputs were mean/std normalised (CIFAR-10 statistics) */
 } rcl_train_progress;
 
 /* Save model (+ optimizer state if `opt`, + progress if `prog`). */
@@ -37,7 +38,13 @@ int rcl_checkpoint_load(rcl_model *m, rcl_optimizer *opt, rcl_train_progress *pr
 typedef struct rcl_checkpoint_info {
     char arch[32];
     int num_classes, in_h, in_w;
+    int stride_on_1x1;    /* Bottleneck stride placement (paper variant) */
+    int normalize;        /* see rcl_train_progress */
+    char *class_names;    /* comma-separated, malloc'd (free()), or NULL */
 } rcl_checkpoint_info;
 int rcl_checkpoint_info_read(const char *path, rcl_checkpoint_info *info);
+
+/* Class names to record with the next save (comma-separated), or NULL. */
+void rcl_checkpoint_set_class_names(rcl_model *m, const char *csv);
 
 #endif

@@ -3,6 +3,7 @@
 #define RCL_CLI_H
 
 #include "rcl.h"
+#include "rcl/checkpoint.h"
 
 typedef struct cli_globals {
     int device;   /* -1: not given on the command line */
@@ -16,11 +17,20 @@ void cli_report(const char *what, int status);
 /* Open the user's device (reports and returns non-zero on failure). */
 int cli_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_options *opt);
 
+/* Comma-joined class names (malloc'd; NULL on failure). */
+char *cli_join_names(char **names, int n);
+/* Build a model from a checkpoint's metadata and load its weights. */
+int cli_model_from_checkpoint(rcl_ctx *ctx, const char *path, int batch, rcl_model **m,
+                              rcl_checkpoint_info *info);
+
 /* One line: the bad index and the devices that exist. */
 void cli_report_bad_device(int idx, const rcl_device_info *devs, int n);
 
 int cli_devices(const cli_globals *g, int argc, char **argv);
 int cli_train(const cli_globals *g, int argc, char **argv);
 int cli_bench(const cli_globals *g, int argc, char **argv);
+int cli_eval(const cli_globals *g, int argc, char **argv);
+int cli_predict(const cli_globals *g, int argc, char **argv);
+int cli_summary(const cli_globals *g, int argc, char **argv);
 
 #endif

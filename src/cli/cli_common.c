@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int cli_parse_int(const char *s, long lo, long hi, int *out)
 {
@@ -60,5 +61,40 @@ int cli_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_options *
     }
     st = rcl_ctx_create(ctx, idx, opt);
     if (st != RCL_OK) cli_report("opening device", st);
+    return st;
+}
+
+char *cli_join_names(char **names, int n)
+{
+    size_t len = 1;
+    for (int i = 0; i < n; i++) len += strlen(names[i]) + 1;
+    char *s = malloc(len);
+    if (!s) return NULL;
+    s[0] = 0;
+    for (int i = 0; i < n; i++) {
+        if (i) strcat(s, ",");
+        strcat(s, names[i]);
+    }
+    return s;
+}
+
+int cli_model_from_checkpoint(rcl_ctx *ctx, const char *path, int batch, rcl_model **m,
+                              rcl_checkpoint_info *info)
+{
+    *m = NULL;
+    int st = rcl_checkpoint_info_read(path, info);
+    if (st) return st;
+    rcl_model_config mc = rcl_model_config_default();
+    mc.num_classes = info->num_classes;
+    mc.in_h = info->in_h;
+    mc.in_w = info->in_w;
+    mc.batch = batch;
+    mc.stride_on = info->stride_on_1x1 ? RCL_STRIDE_ON_1X1 : RCL_STRIDE_ON_3X3;
+    st = rcl_model_create(m, ctx, info->arch, &mc);
+    if (!st) st = rcl_checkpoint_load(*m, NULL, NULL, path);
+    if (st) {
+        rcl_model_destroy(*m);
+        *m = NULL;
+    }
     return st;
 }

@@ -243,7 +243,8 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
         }
         if (ckpt_path) {
             rcl_train_progress prog = {.epoch = epoch + 1, .seed = (uint64_t)o->seed,
-                                       .lr = rcl_lr_at(&o->sched, epoch + 1), .best_acc = best_acc};
+                                       .lr = rcl_lr_at(&o->sched, epoch + 1), .best_acc = best_acc,
+                                       .normalize = o->normalize};
             if ((st = rcl_checkpoint_save(r->model, &r->opt, &prog, ckpt_path)))
                 return cli_report("writing checkpoint", st), 1;
         }
@@ -292,6 +293,9 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         cli_report("building the model", st);
         return run_free(&r), 1;
     }
+    char *csv = cli_join_names(r.train_ds.class_names, r.train_ds.num_classes);
+    rcl_checkpoint_set_class_names(r.model, csv);
+    free(csv);
     rcl_loader_options lo = {.batch_size = o.batch, .shuffle = 1, .augment = o.augment, .pad = 4,
                              .seed = (uint64_t)o.seed, .normalize = o.normalize,
                              .mean = {0.4914f, 0.4822f, 0.4465f}, .std = {0.2470f, 0.2435f, 0.2616f}};

@@ -14,6 +14,9 @@ static void usage(FILE *f)
             "  devices            list OpenCL devices (index, platform, name, type, driver, memory, CUs)\n"
             "  train              train a ResNet on CIFAR-10 (the course recipe by default)\n"
             "  bench              training/inference throughput and per-layer-type breakdown\n"
+            "  eval               test-set loss and accuracy of a checkpoint\n"
+            "  predict            top-5 classes of image files from a checkpoint\n"
+            "  summary            layers, output shapes, parameters and FLOPs of a model\n"
             "\n"
             "global options:\n"
             "  --device N         OpenCL device index from 'resnet-cl devices' (default: $RESNET_CL_DEVICE or 0)\n"
@@ -50,6 +53,9 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "devices")) return cli_devices(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "train")) return cli_train(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "bench")) return cli_bench(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "eval")) return cli_eval(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "predict")) return cli_predict(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "summary")) return cli_summary(&g, sub_argc, sub_argv);
     fprintf(stderr, "resnet-cl: unknown command '%s' (see resnet-cl --help)\n", cmd);
     return 2;
 }

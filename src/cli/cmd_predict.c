@@ -1,0 +1,129 @@
+/* resnet-cl predict: top-5 classes with probabilities for image files. */
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Name of class k from a comma-separated list, into buf. */
+static const char *class_name(const char *csv, int k, char *buf, size_t cap)
+{
+    const char *p = csv;
+    for (int i = 0; p && i < k; i++) {
+        p = strchr(p, ',');
+        if (p) p++;
+    }
+    if (!p) {
+        snprintf(buf, cap, "class %d", k);
+        return buf;
+    }
+    size_t n = strcspn(p, ",");
+    if (n >= cap) n = cap - 1;
+    memcpy(buf, p, n);
+    buf[n] = 0;
+    return buf;
+}
+
+static int predict_one(rcl_model *m, const rcl_checkpoint_info *info, rcl_tensor *x,
+                       const char *path)
+{
+    rcl_image img = {0};
+    int st = rcl_image_load(path, &img);
+    if (st) return st;
+    int H = info->in_h, W = info->in_w;
+    size_t plane = (size_t)H * W;
+    uint8_t *px = img.data, *resized = NULL;
+    if (img.h != H || img.w != W) {
+        resized = malloc(3 * plane);
+        if (!resized) st = rcl_fail(RCL_ERR_NOMEM, "resize");
+        else st = rcl_resize_bilinear(resized, H, W, img.data, 3, img.h, img.w);
+        px = resized;
+    }
+    float *f = st ? NULL : malloc(3 * plane * sizeof *f);
+    if (!st && !f) st = rcl_fail(RCL_ERR_NOMEM, "image");
+    static const float mean[3] = {0.4914f, 0.4822f, 0.4465f}, sd[3] = {0.2470f, 0.2435f, 0.2616f};
+    for (size_t i = 0; !st && i < 3 * plane; i++) {
+        float v = px[i] / 255.0f;
+        f[i] = info->normalize ? (v - mean[i / plane]) / sd[i / plane] : v;
+    }
+    rcl_ctx *ctx = rcl_model_ctx(m);
+    const rcl_tensor *logits = NULL;
+    rcl_tensor x1 = *x;
+    x1.n = 1;
+    if (!st) st = rcl_tensor_write(ctx, &x1, f);
+    if (!st) st = rcl_model_forward(m, &x1, 0, &logits);
+    int K = info->num_classes;
+    float *l = st ? NULL : malloc((size_t)K * sizeof *l);
+    if (!st && !l) st = rcl_fail(RCL_ERR_NOMEM, "logits");
+    if (!st) st = rcl_tensor_read(ctx, logits, l);
+    if (!st) {
+        double mx = l[0], sum = 0;
+        for (int k = 1; k < K; k++) mx = l[k] > mx ? l[k] : mx;
+        for (int k = 0; k < K; k++) sum += exp(l[k] - mx);
+        printf("%s:\n", path);
+        int used[5] = {-1, -1, -1, -1, -1};
+        for (int t = 0; t < 5 && t < K; t++) {
+            int best = -1;
+            for (int k = 0; k < K; k++) {
+                int taken = 0;
+                for (int u = 0; u < t; u++) taken |= used[u] == k;
+                if (!taken && (best < 0 || l[k] > l[best])) best = k;
+            }
+            used[t] = best;
+            char name[128];
+            printf("  %6.2f%%  %s\n", 100.0 * exp(l[best] - mx) / sum,
+                   class_name(info->class_names, best, name, sizeof name));
+        }
+    }
+    free(l);
+    free(f);
+    free(resized);
+    rcl_image_free(&img);
+    return st;
+}
+
+int cli_predict(const cli_globals *g, int argc, char **argv)
+{
+    const char *ckpt = NULL;
+    int first_image = argc;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--checkpoint") && i + 1 < argc) ckpt = argv[++i];
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: resnet-cl [--device N] predict --checkpoint FILE IMAGE...\n"
+                   "  prints the top-5 classes with probabilities for each JPEG/PNG image\n");
+            return 0;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "resnet-cl predict: unknown option '%s'\n", argv[i]);
+            return 2;
+        } else {
+            first_image = i;
+            break;
+        }
+    }
+    if (!ckpt || first_image >= argc) {
+        fprintf(stderr, "resnet-cl predict: need --checkpoint FILE and at least one image\n");
+        return 2;
+    }
+    rcl_ctx *ctx = NULL;
+    if (cli_open_device(g, &ctx, NULL)) return 1;
+    rcl_model *m = NULL;
+    rcl_checkpoint_info info = {0};
+    rcl_tensor x = {0};
+    int st = cli_model_from_checkpoint(ctx, ckpt, 1, &m, &info);
+    if (st) cli_report("loading checkpoint", st);
+    else if ((st = rcl_tensor_create(ctx, &x, 1, 3, info.in_h, info.in_w))) cli_report("input", st);
+    int failed = st != 0;
+    for (int i = first_image; !st && i < argc; i++) {
+        int s = predict_one(m, &info, &x, argv[i]);
+        if (s) {
+            cli_report(argv[i], s);
+            failed = 1;
+        }
+    }
+    rcl_tensor_destroy(&x);
+    rcl_model_destroy(m);
+    free(info.class_names);
+    rcl_ctx_destroy(ctx);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,211 @@
+/* Checkpoints: save/load round trip (weights, BN statistics, counters,
+ * optimizer state, progress), PyTorch-style files without metadata, and
+ * refusal of truncated, corrupt or mismatched files. */
+#include "harness.h"
+#include "rcl/checkpoint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static rcl_model *make(const char *arch, uint64_t seed)
+{
+    rcl_model_config c = rcl_model_config_default();
+    c.in_h = c.in_w = 16;
+    c.batch = 2;
+    c.seed = seed;
+    rcl_model *m = NULL;
+    T_OK(rcl_model_create(&m, T_CTX, arch, &c));
+    return m;
+}
+
+/* One Adam training step so that BN stats, counters and optimizer state
+ * are non-trivial. */
+static void one_step(rcl_model *m, rcl_optimizer *o)
+{
+    rcl_tensor x, dl;
+    float hx[2 * 3 * 16 * 16];
+    tu_rng r = tu_rng_seed(9);
+    tu_fill(&r, hx, sizeof hx / sizeof hx[0], 0, 1);
+    tu_tensor(&x, 2, 3, 16, 16, hx);
+    tu_tensor(&dl, 2, 10, 1, 1, NULL);
+    T_OK(rcl_tensor_fill(T_CTX, &dl, 0.05f));
+    const rcl_tensor *l;
+    T_OK(rcl_model_forward(m, &x, 1, &l));
+    T_OK(rcl_model_backward(m, &dl));
+    T_OK(rcl_optimizer_step(o));
+    rcl_tensor_destroy(&x);
+    rcl_tensor_destroy(&dl);
+}
+
+static void assert_same_tensor(const rcl_tensor *a, const rcl_tensor *b)
+{
+    float *x = tu_read(a), *y = tu_read(b);
+    assert_memory_equal(x, y, rcl_tensor_bytes(a));
+    free(x);
+    free(y);
+}
+
+static char *tmp_path(const char *name)
+{
+    static char dir[64];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/tmp/rcl-ckpt-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+    }
+    char *p = malloc(256);
+    snprintf(p, 256, "%s/%s", dir, name);
+    return p;
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    rcl_model *a = make("resnet20", 1), *b = make("resnet20", 2);
+    rcl_optimizer oa, ob;
+    T_OK(rcl_optimizer_init(&oa, a, RCL_OPTIM_ADAM, NULL, NULL));
+    T_OK(rcl_optimizer_init(&ob, b, RCL_OPTIM_ADAM, NULL, NULL));
+    one_step(a, &oa);
+    char *path = tmp_path("a.safetensors");
+    rcl_train_progress pa = {.epoch = 3, .seed = 77, .lr = 0.0005f, .best_acc = 0.5, .normalize = 1};
+    rcl_checkpoint_set_class_names(a, "cat,dog");
+    T_OK(rcl_checkpoint_save(a, &oa, &pa, path));
+    rcl_train_progress pb = {0};
+    T_OK(rcl_checkpoint_load(b, &ob, &pb, path));
+    assert_int_equal(pb.epoch, 3);
+    assert_int_equal(pb.seed, 77);
+    assert_true(pb.lr == 0.0005f && pb.best_acc == 0.5 && pb.normalize == 1);
+    assert_int_equal(ob.step, 1);
+    rcl_param **ps_a, **ps_b;
+    int np = rcl_model_params(a, &ps_a);
+    rcl_model_params(b, &ps_b);
+    for (int i = 0; i < np; i++) {
+        assert_same_tensor(&ps_a[i]->value, &ps_b[i]->value);
+        assert_same_tensor(&ps_a[i]->state[0], &ps_b[i]->state[0]);
+        assert_same_tensor(&ps_a[i]->state[1], &ps_b[i]->state[1]);
+    }
+    rcl_buffer *ba, *bb;
+    int nb = rcl_model_buffers(a, &ba);
+    rcl_model_buffers(b, &bb);
+    for (int i = 0; i < nb; i++) assert_same_tensor(ba[i].t, bb[i].t);
+    rcl_counter *ca, *cb;
+    int nc = rcl_model_counters(a, &ca);
+    rcl_model_counters(b, &cb);
+    for (int i = 0; i < nc; i++) {
+        assert_int_equal(*ca[i].value, 1);
+        assert_int_equal(*cb[i].value, 1);
+    }
+    rcl_checkpoint_info info;
+    T_OK(rcl_checkpoint_info_read(path, &info));
+    assert_string_equal(info.arch, "resnet20");
+    assert_int_equal(info.num_classes, 10);
+    assert_int_equal(info.in_h, 16);
+    assert_string_equal(info.class_names, "cat,dog");
+    free(info.class_names);
+    /* the file is plain safetensors with torchvision names and shapes */
+    rcl_st_file f;
+    T_OK(rcl_st_open(&f, path));
+    const rcl_st_tensor *t = rcl_st_find(&f, "layer2.0.conv1.weight");
+    assert_non_null(t);
+    assert_int_equal(t->ndim, 4);
+    assert_true(t->shape[0] == 32 && t->shape[1] == 16 && t->shape[2] == 3 && t->shape[3] == 3);
+    t = rcl_st_find(&f, "fc.weight");
+    assert_true(t && t->ndim == 2 && t->shape[0] == 10 && t->shape[1] == 64);
+    t = rcl_st_find(&f, "bn1.num_batches_tracked");
+    assert_true(t && t->ndim == 0 && t->dtype == RCL_ST_I64);
+    assert_non_null(rcl_st_find(&f, "optim.layer1.0.bn1.weight.exp_avg_sq"));
+    rcl_st_close(&f);
+
+    /* wrong architecture and optimizer kind are refused */
+    rcl_model *c = make("resnet32", 1);
+    assert_int_equal(rcl_checkpoint_load(c, NULL, NULL, path), RCL_ERR_FORMAT);
+    assert_non_null(strstr(rcl_last_error(), "resnet20"));
+    rcl_optimizer os;
+    rcl_sgd_hparams sh = {.lr = 0.1f, .momentum = 0.9f};
+    T_OK(rcl_optimizer_init(&os, b, RCL_OPTIM_SGD, NULL, &sh));
+    assert_int_equal(rcl_checkpoint_load(b, &os, NULL, path), RCL_ERR_FORMAT);
+    rcl_model_destroy(c);
+    rcl_model_destroy(a);
+    rcl_model_destroy(b);
+    unlink(path);
+    free(path);
+}
+
+static void test_pytorch_style_file(void **state)
+{
+    (void)state;
+    /* A state_dict written by safetensors.torch.save_file has no metadata
+     * and no optimizer state: weights-only load must work. */
+    rcl_model *a = make("basicblock", 3), *b = make("basicblock", 4);
+    char *full = tmp_path("full.safetensors"), *plain = tmp_path("plain.safetensors");
+    T_OK(rcl_checkpoint_save(a, NULL, NULL, full));
+    rcl_st_file f;
+    T_OK(rcl_st_open(&f, full));
+    rcl_st_writer w;
+    rcl_st_writer_init(&w);
+    for (size_t i = 0; i < f.n_tensors; i++) {
+        const rcl_st_tensor *t = rcl_st_tensor_at(&f, i);
+        T_OK(rcl_st_writer_add(&w, t->name, t->dtype, t->ndim, t->shape, t->data));
+    }
+    T_OK(rcl_st_write(&w, plain));
+    rcl_st_writer_free(&w);
+    rcl_st_close(&f);
+    T_OK(rcl_checkpoint_load(b, NULL, NULL, plain));
+    rcl_param **pa, **pb;
+    int np = rcl_model_params(a, &pa);
+    rcl_model_params(b, &pb);
+    for (int i = 0; i < np; i++) assert_same_tensor(&pa[i]->value, &pb[i]->value);
+    rcl_train_progress prog;
+    assert_int_equal(rcl_checkpoint_load(b, NULL, &prog, plain), RCL_ERR_FORMAT); /* no progress */
+    rcl_checkpoint_info info;
+    assert_int_equal(rcl_checkpoint_info_read(plain, &info), RCL_ERR_FORMAT);
+    rcl_model_destroy(a);
+    rcl_model_destroy(b);
+    unlink(full);
+    unlink(plain);
+    free(full);
+    free(plain);
+}
+
+static void test_bad_files(void **state)
+{
+    (void)state;
+    rcl_model *a = make("basicblock", 3);
+    char *path = tmp_path("t.safetensors");
+    T_OK(rcl_checkpoint_save(a, NULL, NULL, path));
+    FILE *fp = fopen(path, "rb");
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    fclose(fp);
+    /* truncated at several points: refused, model untouched by a failed header */
+    long cuts[] = {0, 7, 8, 100, size / 2, size - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        T_OK(rcl_checkpoint_save(a, NULL, NULL, path));
+        assert_int_equal(truncate(path, cuts[i]), 0);
+        int st = rcl_checkpoint_load(a, NULL, NULL, path);
+        assert_int_equal(st, RCL_ERR_FORMAT);
+        assert_non_null(strstr(rcl_last_error(), path));
+    }
+    /* huge header length */
+    T_OK(rcl_checkpoint_save(a, NULL, NULL, path));
+    fp = fopen(path, "r+b");
+    unsigned char big[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+    fwrite(big, 1, 8, fp);
+    fclose(fp);
+    assert_int_equal(rcl_checkpoint_load(a, NULL, NULL, path), RCL_ERR_FORMAT);
+    assert_int_equal(rcl_checkpoint_load(a, NULL, NULL, "/nonexistent/x.safetensors"), RCL_ERR_IO);
+    /* a save into a missing directory fails and leaves nothing */
+    assert_int_equal(rcl_checkpoint_save(a, NULL, NULL, "/nonexistent/dir/x.safetensors"), RCL_ERR_IO);
+    unlink(path);
+    free(path);
+    rcl_model_destroy(a);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_round_trip),
+    cmocka_unit_test(test_pytorch_style_file),
+    cmocka_unit_test(test_bad_files),
+};
+
+RCL_TEST_MAIN("checkpoint", tests)
