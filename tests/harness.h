@@ -64,4 +64,16 @@ float *tu_read(const rcl_tensor *t);
 cl_mem tu_ibuf(const int *data, size_t n);
 void tu_iread(cl_mem b, int *out, size_t n);
 
+/* Extracted CIFAR-10 JPEG tree (train/CLASS/NNNN.jpg, test/...), malloc'd
+ * path; extracted from $RESNET_CL_DATA on first use. */
+char *tu_cifar_jpeg_root(void);
+
+/* Run `$RESNET_CL_BIN <printf args>` with stderr merged into *out (malloc'd,
+ * may be NULL); returns the exit status. */
+int tu_run(char **out, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 #endif

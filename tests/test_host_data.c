@@ -107,35 +107,6 @@ static void write_cifar(const char *path, int f, size_t bytes)
 static const char *const std_names[10] = {"airplane", "automobile", "bird", "cat", "deer",
                                           "dog", "frog", "horse", "ship", "truck"};
 
-/* Root of the extracted CIFAR-10 JPEG tree ($RESNET_CL_BUILD_DIR/cifar10-jpeg),
- * extracted once (into a temporary name, then renamed: safe if two tests
- * race). */
-static char *cifar_jpeg_root(void)
-{
-    const char *data = getenv("RESNET_CL_DATA"), *build = getenv("RESNET_CL_BUILD_DIR");
-    if (!data || !build) fail_msg("RESNET_CL_DATA / RESNET_CL_BUILD_DIR not set (run via ctest)");
-    char *tarball = join(data, "cifar10/cifar10-jpeg.tar.gz");
-    char *root = join(build, "cifar10-jpeg");
-    char *probe = join(root, "test/truck/0999.jpg");
-    struct stat sb;
-    if (stat(probe, &sb) != 0) {
-        if (stat(tarball, &sb) != 0)
-            fail_msg("%s missing: configure with -DRCL_DATA_DIR=<shared data dir>", tarball);
-        char *tmp = malloc(strlen(build) + 40);
-        sprintf(tmp, "%s/cifar10-jpeg.tmpXXXXXX", build);
-        assert_non_null(mkdtemp(tmp));
-        char cmd[8192];
-        snprintf(cmd, sizeof cmd, "tar xzf '%s' -C '%s'", tarball, tmp);
-        assert_int_equal(system(cmd), 0);
-        if (rename(tmp, root) != 0) rm_rf(tmp);   /* someone else won the race */
-        free(tmp);
-        assert_int_equal(stat(probe, &sb), 0);
-    }
-    free(tarball);
-    free(probe);
-    return root;
-}
-
 /* --------------------------------------------------- CIFAR-10 binary files */
 
 static void test_cifar_bin_roundtrip(void **state)
@@ -299,7 +270,7 @@ static void test_cifar_bin_errors(void **state)
 static void test_cifar_jpeg_tree(void **state)
 {
     (void)state;
-    char *root = cifar_jpeg_root();
+    char *root = tu_cifar_jpeg_root();
     rcl_dataset ds;
     rcl_dataset_options o = {.per_class_limit = 200};
     T_OK(rcl_dataset_load(&ds, root, "train", &o));
@@ -635,7 +606,7 @@ static void test_truncated_jpeg(void **state)
 {
     (void)state;
 #ifdef RCL_HAVE_JPEG
-    char *root = cifar_jpeg_root();
+    char *root = tu_cifar_jpeg_root();
     char *src = join(root, "test/cat/0000.jpg");
     size_t n;
     uint8_t *b = read_bytes(src, &n);

@@ -1,0 +1,68 @@
+/* The command line's handling of bad input: one clear line naming the
+ * problem and a non-zero exit. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+static void expect(int want_rc, const char *needle, const char *args)
+{
+    char *out = NULL;
+    int rc = tu_run(&out, "%s", args);
+    if (rc != want_rc || !strstr(out, needle) || count_lines(out) != 1)
+        fail_msg("resnet-cl %s: rc %d (want %d), output:\n%s(want one line containing '%s')", args,
+                 rc, want_rc, out, needle);
+    free(out);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    expect(1, "device 99 does not exist", "--device 99 devices");
+    expect(1, "device 99 does not exist", "--device 99 summary --model resnet20");
+    expect(2, "--device needs a non-negative integer", "--device x devices");
+    expect(2, "unknown command 'fly'", "fly");
+    expect(2, "unknown option '--wat'", "train --wat");
+    expect(2, "bad or missing value for --epochs: x", "train --epochs x");
+    expect(2, "bad or missing value for --lr: -1", "train --lr -1");
+    expect(1, "not found", "train --data /nonexistent/cifar");
+    expect(1, "unknown model 'resnet19'", "summary --model resnet19");
+    expect(1, "no data set found", "eval --checkpoint /nonexistent/m.safetensors --data /nonexistent/d");
+    char *root = tu_cifar_jpeg_root(), args[1024];
+    snprintf(args, sizeof args, "eval --checkpoint /nonexistent/m.safetensors --data %s --per-class 1", root);
+    expect(1, "/nonexistent/m.safetensors", args);
+    free(root);
+    expect(1, "/nonexistent/c.safetensors", "predict --checkpoint /nonexistent/c.safetensors x.jpg");
+}
+
+static void test_help_and_devices(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(tu_run(&out, "--help"), 0);
+    assert_non_null(strstr(out, "train"));
+    free(out);
+    assert_int_equal(tu_run(&out, "devices"), 0);
+    assert_non_null(strstr(out, "platform"));
+    free(out);
+    assert_int_equal(tu_run(&out, "summary --list"), 0);
+    assert_non_null(strstr(out, "resnet152"));
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_help_and_devices),
+    };
+    return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}
