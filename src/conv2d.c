@@ -106,7 +106,8 @@ static int im2col_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *w
     return rcl_ctx_kernel(ctx, "im2col.cl", name, opts, k);
 }
 
-/* im2col (x -> col) or col2im (col -> dx) of images n0 .. n0+nb-1 */
+/* im2col (x -> col) or col2im (col -> dx) of images n0 .. n0+nb-1: a 2-D
+ * range (images, col rows) or (images, channels), see cl/im2col.cl */
 static int launch_cols(rcl_ctx *ctx, int is_im2col, cl_mem dst, cl_mem src, int n0, int nb,
                        const conv_geom *g, const rcl_conv2d_desc *d)
 {
@@ -114,10 +115,8 @@ static int launch_cols(rcl_ctx *ctx, int is_im2col, cl_mem dst, cl_mem src, int 
     cl_kernel k;
     size_t wg;
     RCL_TRY(im2col_kernel(ctx, name, &k, &wg));
-    size_t gl[2], lo[2] = {wg, 1};
-    if (is_im2col) gl[0] = (size_t)nb * g->P, gl[1] = (size_t)g->CKK;
-    else gl[0] = (size_t)nb * g->C * g->H * g->W, gl[1] = 1;
-    return RCL_LAUNCH(ctx, k, name, is_im2col ? 2 : 1, gl, lo,
+    size_t gl[2] = {(size_t)nb, (size_t)(is_im2col ? g->CKK : g->C)}, lo[2] = {wg, 1};
+    return RCL_LAUNCH(ctx, k, name, 2, gl, lo,
                       RCL_MEM(dst), RCL_MEM(src), RCL_I32(n0), RCL_I32(nb), RCL_I32(g->C),
                       RCL_I32(g->H), RCL_I32(g->W), RCL_I32(g->KH), RCL_I32(g->KW),
                       RCL_I32(d->sh), RCL_I32(d->sw), RCL_I32(d->ph), RCL_I32(d->pw),
@@ -164,8 +163,8 @@ int rcl_conv2d_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const r
         RCL_TRY(launch_cols(ctx, 1, col, x->buf, n0, cur, &g, d));
         RCL_TRY(rcl_gemm(ctx, 0, 0, g.OC, np, g.CKK, 1.0f, w->buf, 0, g.CKK, col, 0, np, 0.0f,
                          tmp, 0, np, "conv_fwd_gemm"));
-        size_t total = (size_t)g.OC * np;
-        RCL_TRY(RCL_LAUNCH(ctx, reorder, "reorder", 1, &total, &wg, RCL_MEM(y->buf), RCL_MEM(tmp),
+        size_t gl[2] = {(size_t)cur, (size_t)g.OC}, lo[2] = {wg, 1};
+        RCL_TRY(RCL_LAUNCH(ctx, reorder, "reorder", 2, gl, lo, RCL_MEM(y->buf), RCL_MEM(tmp),
                            RCL_MEM(b ? b->buf : tmp), RCL_I32(b != NULL), RCL_I32(n0),
                            RCL_I32(cur), RCL_I32(g.OC), RCL_I32(g.P)));
     }
@@ -219,8 +218,8 @@ int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor
     for (int n0 = 0; n0 < g.N; n0 += nb) {
         int cur = g.N - n0 < nb ? g.N - n0 : nb;
         int np = cur * g.P;
-        size_t total = (size_t)g.OC * np;
-        RCL_TRY(RCL_LAUNCH(ctx, reorder, "reorder", 1, &total, &wg, RCL_MEM(tmp),
+        size_t gl[2] = {(size_t)cur, (size_t)g.OC}, lo[2] = {wg, 1};
+        RCL_TRY(RCL_LAUNCH(ctx, reorder, "reorder", 2, gl, lo, RCL_MEM(tmp),
                            RCL_MEM(dy->buf), RCL_I32(n0), RCL_I32(cur), RCL_I32(g.OC),
                            RCL_I32(g.P)));
         if (dw) {
