@@ -1,6 +1,8 @@
 /* conv2d host side: im2col/col2im + GEMM over chunks of nb images (kernels in
- * cl/im2col.cl, cl/bias.cl). A 1x1 stride-1 pad-0 conv skips im2col and
- * runs one GEMM per image on the tensors themselves.
+ * cl/im2col.cl, cl/bias.cl). A 1x1 stride-1 pad-0 conv of a single image
+ * skips im2col and runs one GEMM on the tensors themselves; with more images
+ * it takes the chunked path (one large GEMM per chunk beats a GEMM call per
+ * image by far, even with the layout copies).
  *
  * Chunk of nb images, P = OH*OW, CKK = C*KH*KW, NP = nb*P:
  *   forward      col[CKK,NP] = im2col(x);  Y'[OC,NP] = W[OC,CKK] col;  y <- reorder(Y') (+b)
@@ -29,7 +31,7 @@ int rcl_conv_out_size(int in, int k, int stride, int pad)
 /* Validated geometry of one conv call. */
 typedef struct conv_geom {
     int N, C, H, W, OC, KH, KW, OH, OW, P, CKK;
-    int direct;   /* 1x1, stride 1, pad 0: GEMM on the tensors */
+    int direct;   /* 1x1, stride 1, pad 0, one image: GEMM on the tensors */
 } conv_geom;
 
 static int shape_is(const rcl_tensor *t, int n, int c, int h, int w)
@@ -63,7 +65,8 @@ static int conv_geometry(const char *what, const rcl_tensor *x, const rcl_tensor
     if (rcl_t_count(x) > INT_MAX || (size_t)g->N * g->OC * g->P > INT_MAX ||
         rcl_t_count(w) > INT_MAX)
         return rcl_fail(RCL_ERR_UNSUPPORTED, "%s: tensor of 2^31 or more elements", what);
-    g->direct = d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0;
+    g->direct = d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 &&
+                d->pw == 0 && g->N == 1;
     return RCL_OK;
 }
 
