@@ -6,51 +6,60 @@
  *              j = nl*P + oh*OW + ow     in [0, NP)    (column, nl = n - n0)
  *   col[r, j] = x[n0+nl, c, oh*SH - PH + kh, ow*SW - PW + kw]  (0 outside)
  *
- * Every kernel is a 2-D range whose dimension 0 runs over the chunk's images
- * nl in [0, NB) (rounded up to WG) and whose dimension 1 carries a row or
- * channel index; each work-item loops over one whole P- or H*W-plane, so
+ * Every kernel is a 2-D range (NG, D1): dimension 0 runs over NG =
+ * ceil(NB/IPI) groups of IPI consecutive images (rounded up to WG), dimension
+ * 1 carries a row or channel index d. Work-item (i, d) handles the images
+ * nl in [i*IPI, min(NB, i*IPI + IPI)), one whole P- or H*W-plane each, so
  * the per-element work has no integer division (the divisions of
- * get_global_id(1) are uniform over a work-group) and the inner loops run
- * over contiguous memory:
+ * get_global_id(1) are uniform over a work-group, and IPI > 1 amortises the
+ * per-item set-up over several small planes) and the inner loops run over
+ * contiguous memory. Per image nl of the item:
  *
- *                          dim 1
- *   im2col       (NB, CKK)  r     item (nl, r) writes col[r, nl*P .. nl*P+P)
- *   col2im       (NB, C)    c     item (nl, c) overwrites the plane
- *                                 dx[n0+nl, c]: zeroes it, then adds the col
- *                                 rows r = (c*KH + kh)*KW + kw in order
- *                                 (kh, kw) row-major (gather: deterministic,
- *                                 no atomics; each dx value is the sum over
- *                                 (kh, kw) in that order, as before)
- *   reorder_fwd  (NB, OC)   oc    y[n0+nl, oc, p] = ycol[oc, nl*P + p] (+ b[oc])
- *   reorder_bwd  (NB, OC)   oc    dycol[oc, nl*P + p] = dy[n0+nl, oc, p]
+ *                 D1    d
+ *   im2col        CKK   r    writes col[r, nl*P .. nl*P+P); the IPI images
+ *                            of an item form one contiguous span of IPI*P
+ *   col2im        C     c    overwrites the plane dx[n0+nl, c]: zeroes it,
+ *                            then adds the col rows r = (c*KH + kh)*KW + kw
+ *                            in (kh, kw) row-major order (gather:
+ *                            deterministic, no atomics)
+ *   reorder_fwd   OC    oc   y[n0+nl, oc, p] = ycol[oc, nl*P + p] (+ b[oc])
+ *   reorder_bwd   OC    oc   dycol[oc, nl*P + p] = dy[n0+nl, oc, p]
+ *
+ *         dim 1 (r) ->
+ *   dim 0 | item (0, r): images 0 .. IPI-1     | item (0, r+1) ...
+ *     |   | item (1, r): images IPI .. 2*IPI-1 | ...
+ *     v
+ *
+ * The host picks IPI = ceil(SPAN / plane size) for a tunable number of
+ * floats SPAN (a kernel argument: no recompile).
  *
  * For a row (kh, kw) the output columns that read inside the image are
  * oh in [oh_lo, oh_hi), ow in [ow_lo, ow_hi) (valid_range below); the rest
  * of the plane is zero padding.
  *
  * Indices are int: every buffer holds fewer than 2^31 floats.
- * Tunable: WG (work-group size along dimension 0, common.h). */
+ * Tunables: WG (work-group size along dimension 0, common.h); host-side
+ * im2col.SPAN (floats per work-item that set IPI, see src/conv2d.c). */
 
-/* [lo, hi) of the o in [0, O) with 0 <= o*S - Pd + k < I. */
+/* [lo, hi) of the o in [0, O) with 0 <= o*S - Pd + k < I. The divisions
+ * are unconditional, so the compiler may hoist them out of work-item loops. */
 static void valid_range(int *lo, int *hi, const int O, const int I, const int S, const int Pd,
                         const int k)
 {
-    const int a = Pd - k;          /* need o*S >= a */
-    const int b = I - 1 + Pd - k;  /* need o*S <= b */
-    int l = a > 0 ? (a + S - 1) / S : 0;
-    int h = b >= 0 ? b / S + 1 : 0;
-    l = min(l, O);
-    h = clamp(h, l, O);
+    const int a = Pd - k;          /* need o*S >= a: o >= ceil(max(a,0)/S) */
+    const int b = I - 1 + Pd - k;  /* need o*S <= b: o < floor(b/S) + 1, none if b < 0 */
+    const int l = min((max(a, 0) + S - 1) / S, O);
+    const int h = (max(b, -1) + S) / S;
     *lo = l;
-    *hi = h;
+    *hi = clamp(h, l, O);
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void im2col(__global float *restrict col, __global const float *restrict x, const int n0,
-            const int nb, const int C, const int H, const int W, const int KH, const int KW,
-            const int SH, const int SW, const int PH, const int PW, const int OH, const int OW)
+            const int nb, const int ipi, const int C, const int H, const int W, const int KH,
+            const int KW, const int SH, const int SW, const int PH, const int PW, const int OH,
+            const int OW)
 {
-    const int nl = get_global_id(0);
     const int r = get_global_id(1);
     const int c = r / (KH * KW);
     const int k = r - c * (KH * KW);
@@ -59,44 +68,50 @@ void im2col(__global float *restrict col, __global const float *restrict x, cons
     int oh_lo, oh_hi, ow_lo, ow_hi;
     valid_range(&oh_lo, &oh_hi, OH, H, SH, PH, kh);
     valid_range(&ow_lo, &ow_hi, OW, W, SW, PW, kw);
-    if (nl >= nb) return;
     const int P = OH * OW;
-    __global float *dst = col + r * (nb * P) + nl * P;
-    __global const float *src = x + ((n0 + nl) * C + c) * (H * W);
-    for (int i = 0; i < oh_lo * OW; i++) dst[i] = 0.0f;
-    for (int oh = oh_lo; oh < oh_hi; oh++) {
-        __global float *d = dst + oh * OW;
-        const int s0 = (oh * SH - PH + kh) * W - PW + kw;
-        for (int ow = 0; ow < ow_lo; ow++) d[ow] = 0.0f;
-        for (int ow = ow_lo; ow < ow_hi; ow++) d[ow] = src[s0 + ow * SW];
-        for (int ow = ow_hi; ow < OW; ow++) d[ow] = 0.0f;
+    const int nl0 = get_global_id(0) * ipi;
+    const int nl1 = min(nl0 + ipi, nb);
+    for (int nl = nl0; nl < nl1; nl++) {
+        __global float *dst = col + r * (nb * P) + nl * P;
+        __global const float *src = x + ((n0 + nl) * C + c) * (H * W);
+        for (int i = 0; i < oh_lo * OW; i++) dst[i] = 0.0f;
+        for (int oh = oh_lo; oh < oh_hi; oh++) {
+            __global float *d = dst + oh * OW;
+            const int s0 = (oh * SH - PH + kh) * W - PW + kw;
+            for (int ow = 0; ow < ow_lo; ow++) d[ow] = 0.0f;
+            for (int ow = ow_lo; ow < ow_hi; ow++) d[ow] = src[s0 + ow * SW];
+            for (int ow = ow_hi; ow < OW; ow++) d[ow] = 0.0f;
+        }
+        for (int i = oh_hi * OW; i < P; i++) dst[i] = 0.0f;
     }
-    for (int i = oh_hi * OW; i < P; i++) dst[i] = 0.0f;
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void col2im(__global float *restrict dx, __global const float *restrict col, const int n0,
-            const int nb, const int C, const int H, const int W, const int KH, const int KW,
-            const int SH, const int SW, const int PH, const int PW, const int OH, const int OW)
+            const int nb, const int ipi, const int C, const int H, const int W, const int KH,
+            const int KW, const int SH, const int SW, const int PH, const int PW, const int OH,
+            const int OW)
 {
-    const int nl = get_global_id(0);
     const int c = get_global_id(1);
-    if (nl >= nb) return;
     const int P = OH * OW;
     const int NP = nb * P;
-    __global float *dst = dx + ((n0 + nl) * C + c) * (H * W);
-    for (int i = 0; i < H * W; i++) dst[i] = 0.0f;
-    for (int kh = 0; kh < KH; kh++) {
-        int oh_lo, oh_hi;
-        valid_range(&oh_lo, &oh_hi, OH, H, SH, PH, kh);
-        for (int kw = 0; kw < KW; kw++) {
-            int ow_lo, ow_hi;
-            valid_range(&ow_lo, &ow_hi, OW, W, SW, PW, kw);
-            __global const float *src = col + ((c * KH + kh) * KW + kw) * NP + nl * P;
-            for (int oh = oh_lo; oh < oh_hi; oh++) {
-                const int d0 = (oh * SH - PH + kh) * W - PW + kw;
-                const int s0 = oh * OW;
-                for (int ow = ow_lo; ow < ow_hi; ow++) dst[d0 + ow * SW] += src[s0 + ow];
+    const int nl0 = get_global_id(0) * ipi;
+    const int nl1 = min(nl0 + ipi, nb);
+    for (int nl = nl0; nl < nl1; nl++) {
+        __global float *dst = dx + ((n0 + nl) * C + c) * (H * W);
+        for (int i = 0; i < H * W; i++) dst[i] = 0.0f;
+        for (int kh = 0; kh < KH; kh++) {
+            int oh_lo, oh_hi;
+            valid_range(&oh_lo, &oh_hi, OH, H, SH, PH, kh);
+            for (int kw = 0; kw < KW; kw++) {
+                int ow_lo, ow_hi;
+                valid_range(&ow_lo, &ow_hi, OW, W, SW, PW, kw);
+                __global const float *src = col + ((c * KH + kh) * KW + kw) * NP + nl * P;
+                for (int oh = oh_lo; oh < oh_hi; oh++) {
+                    const int d0 = (oh * SH - PH + kh) * W - PW + kw;
+                    const int s0 = oh * OW;
+                    for (int ow = ow_lo; ow < ow_hi; ow++) dst[d0 + ow * SW] += src[s0 + ow];
+                }
             }
         }
     }
@@ -106,28 +121,32 @@ void col2im(__global float *restrict dx, __global const float *restrict col, con
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void reorder_fwd(__global float *restrict y, __global const float *restrict ycol,
                  __global const float *restrict b, const int has_bias, const int n0,
-                 const int nb, const int OC, const int P)
+                 const int nb, const int ipi, const int OC, const int P)
 {
-    const int nl = get_global_id(0);
     const int oc = get_global_id(1);
     const float bv = has_bias ? b[oc] : 0.0f;
-    if (nl >= nb) return;
-    __global float *d = y + ((n0 + nl) * OC + oc) * P;
-    __global const float *s = ycol + oc * (nb * P) + nl * P;
-    if (has_bias)
-        for (int p = 0; p < P; p++) d[p] = s[p] + bv;
-    else
-        for (int p = 0; p < P; p++) d[p] = s[p];
+    const int nl0 = get_global_id(0) * ipi;
+    const int nl1 = min(nl0 + ipi, nb);
+    for (int nl = nl0; nl < nl1; nl++) {
+        __global float *d = y + ((n0 + nl) * OC + oc) * P;
+        __global const float *s = ycol + oc * (nb * P) + nl * P;
+        if (has_bias)
+            for (int p = 0; p < P; p++) d[p] = s[p] + bv;
+        else
+            for (int p = 0; p < P; p++) d[p] = s[p];
+    }
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void reorder_bwd(__global float *restrict dycol, __global const float *restrict dy, const int n0,
-                 const int nb, const int OC, const int P)
+                 const int nb, const int ipi, const int OC, const int P)
 {
-    const int nl = get_global_id(0);
     const int oc = get_global_id(1);
-    if (nl >= nb) return;
-    __global float *d = dycol + oc * (nb * P) + nl * P;
-    __global const float *s = dy + ((n0 + nl) * OC + oc) * P;
-    for (int p = 0; p < P; p++) d[p] = s[p];
+    const int nl0 = get_global_id(0) * ipi;
+    const int nl1 = min(nl0 + ipi, nb);
+    for (int nl = nl0; nl < nl1; nl++) {
+        __global float *d = dycol + oc * (nb * P) + nl * P;
+        __global const float *s = dy + ((n0 + nl) * OC + oc) * P;
+        for (int p = 0; p < P; p++) d[p] = s[p];
+    }
 }
