@@ -3,13 +3,15 @@
  * add: one work-item per element, y[i] = a[i] + b[i] (y may alias a or b:
  * each item reads its own element before writing it).
  *
- * shortcut_forward: one work-item per element o of y (N,C2,OH,OW) with
+ * shortcut_forward: 2-D range (n, c2) over (N, C2), dimension 0 rounded up
+ * to WG; work-item (n, c2) writes the plane y[n, c2] (N,C2,OH,OW) with
  * OH = ceil(H/S), OW = ceil(W/S), PAD = (C2-C)/2 zero channels each side:
  *
  *      y[n, c2, oh, ow] = x[n, c2-PAD, oh*S, ow*S]   if PAD <= c2 < PAD+C
  *                       = 0                          otherwise
  *
- * shortcut_backward: one work-item per element i of dx (N,C,H,W):
+ * shortcut_backward: 2-D range (n, c) over (N, C); work-item (n, c) zeroes
+ * the plane dx[n, c] (N,C,H,W), then writes its strided positions:
  *
  *      dx[n, c, h, w] = dy[n, c+PAD, h/S, w/S]   if h%S == 0 and w%S == 0
  *                     = 0                        otherwise
@@ -26,32 +28,35 @@ void add_forward(__global float *y, __global const float *a, __global const floa
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void shortcut_forward(__global float *y, __global const float *x, const int C, const int H,
-                      const int W, const int C2, const int OH, const int OW, const int S,
-                      const int PAD, const int total)
+void shortcut_forward(__global float *y, __global const float *x, const int N, const int C,
+                      const int H, const int W, const int C2, const int OH, const int OW,
+                      const int S, const int PAD)
 {
-    const int o = get_global_id(0);
-    if (o >= total) return;
-    const int ow = o % OW;
-    const int oh = (o / OW) % OH;
-    const int c2 = (o / (OW * OH)) % C2;
-    const int n = o / (OW * OH * C2);
+    const int n = get_global_id(0);
+    const int c2 = get_global_id(1);
+    if (n >= N) return;
+    __global float *d = y + (n * C2 + c2) * (OH * OW);
     const int c = c2 - PAD;
-    y[o] = (c >= 0 && c < C) ? x[((n * C + c) * H + oh * S) * W + ow * S] : 0.0f;
+    if (c < 0 || c >= C) {
+        for (int o = 0; o < OH * OW; o++) d[o] = 0.0f;
+        return;
+    }
+    __global const float *s = x + (n * C + c) * (H * W);
+    for (int oh = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++) d[oh * OW + ow] = s[(oh * S) * W + ow * S];
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void shortcut_backward(__global float *dx, __global const float *dy, const int C, const int H,
-                       const int W, const int C2, const int OH, const int OW, const int S,
-                       const int PAD, const int total)
+void shortcut_backward(__global float *dx, __global const float *dy, const int N, const int C,
+                       const int H, const int W, const int C2, const int OH, const int OW,
+                       const int S, const int PAD)
 {
-    const int i = get_global_id(0);
-    if (i >= total) return;
-    const int w = i % W;
-    const int h = (i / W) % H;
-    const int c = (i / (W * H)) % C;
-    const int n = i / (W * H * C);
-    dx[i] = (h % S == 0 && w % S == 0)
-                ? dy[((n * C2 + c + PAD) * OH + h / S) * OW + w / S]
-                : 0.0f;
+    const int n = get_global_id(0);
+    const int c = get_global_id(1);
+    if (n >= N) return;
+    __global float *d = dx + (n * C + c) * (H * W);
+    __global const float *s = dy + (n * C2 + c + PAD) * (OH * OW);
+    for (int i = 0; i < H * W; i++) d[i] = 0.0f;
+    for (int oh = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++) d[(oh * S) * W + ow * S] = s[oh * OW + ow];
 }

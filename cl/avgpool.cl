@@ -1,42 +1,36 @@
 /* Global average pool over planes of HW = H*W values, R = N*C rows.
  *
- * avgpool_forward: one work-group of AP_WG items per row r = n*C + c
- * (group id = r). Item l adds x[r*HW + l], x[r*HW + l + AP_WG], ... and the
- * group folds the partials in a __local tree; item 0 writes y[r] = sum/HW.
+ * Both kernels: 1-D range over the rows r = n*C + c in [0, R) (rounded up to
+ * WG); work-item r handles the contiguous plane x[r*HW .. r*HW + HW):
  *
- *      row r:  hw = 0  1 ... AP_WG-1 | AP_WG ... | ...   (HW values)
- *      item :  l  = 0  1 ... AP_WG-1 | 0     ... | ...
+ *      row r:  x[r*HW + 0]  x[r*HW + 1]  ...  x[r*HW + HW-1]
+ *      item r: sums them in order (four interleaved partials, then the
+ *              tail; deterministic) -> y[r] = sum/HW        (forward)
+ *              writes dx[r*HW + hw] = dy[r] / HW for every hw (backward)
  *
- * avgpool_backward: one work-item per element i of dx (N,C,H,W):
- * dx[i] = dy[i / HW] / HW.
+ * Tunable: WG (work-group size, common.h).
  */
 
-/* Work-group size of the per-row reduction (power of two). */
-#ifndef AP_WG
-#define AP_WG 64
-#endif
-
-__kernel __attribute__((reqd_work_group_size(AP_WG, 1, 1)))
-void avgpool_forward(__global float *y, __global const float *x, const int HW)
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void avgpool_forward(__global float *y, __global const float *x, const int HW, const int R)
 {
-    __local float red[AP_WG];
-    const int r = get_group_id(0);
-    const int l = get_local_id(0);
-    __global const float *xr = x + (size_t)r * HW;
-    float s = 0.0f;
-    for (int j = l; j < HW; j += AP_WG) s += xr[j];
-    red[l] = s;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = AP_WG / 2; h > 0; h >>= 1) {
-        if (l < h) red[l] += red[l + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (l == 0) y[r] = red[0] / (float)HW;
+    const int r = get_global_id(0);
+    if (r >= R) return;
+    __global const float *xr = x + r * HW;
+    float4 a = 0.0f;
+    int i = 0;
+    for (; i + 4 <= HW; i += 4) a += vload4(0, xr + i);
+    float s = (a.x + a.y) + (a.z + a.w);
+    for (; i < HW; i++) s += xr[i];
+    y[r] = s / (float)HW;
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void avgpool_backward(__global float *dx, __global const float *dy, const int HW, const int n)
+void avgpool_backward(__global float *dx, __global const float *dy, const int HW, const int R)
 {
-    const int i = get_global_id(0);
-    if (i < n) dx[i] = dy[i / HW] / (float)HW;
+    const int r = get_global_id(0);
+    if (r >= R) return;
+    const float v = dy[r] / (float)HW;
+    __global float *d = dx + r * HW;
+    for (int i = 0; i < HW; i++) d[i] = v;
 }

@@ -1,87 +1,98 @@
-/* BatchNorm2d over x (N,C,H,W), statistics per channel c over M = N*H*W.
+/* BatchNorm2d over x (N,C,H,W), statistics per channel c over M = N*HW.
  *
- * Reductions (bn_stats, bn_bwd_reduce): one work-group of BN_WG items per
- * channel (group id = c). Item l visits the channel's elements j = l, l+BN_WG,
- * ... of the flattened (n, hw) range [0, M), at x[(n*C + c)*HW + hw], keeps a
- * private float partial and the group folds the partials in a __local tree:
+ * Plane kernels: a 2-D range, dimension 0 = image n in [0, N) (rounded up
+ * to WG), dimension 1 = channel c (uniform over a work-group, so the
+ * per-channel values are loaded once per group). Work-item (n, c) loops over
+ * the contiguous plane x[(n*C + c)*HW .. +HW) (no division per element):
  *
- *      channel c:  j = 0   1  ...  BN_WG-1 | BN_WG ... | ...   (M elements)
- *      item      : l = 0   1  ...  BN_WG-1 | 0     ... | ...
+ *      dim 1 (c) ->   c=0        c=1       ...
+ *      dim 0 (n)   | plane 0,0 | plane 0,1 | ...     item (n, c) = one plane
+ *                  | plane 1,0 | plane 1,1 | ...
  *
- * bn_stats is two-pass (mean first, then the sum of squared deviations from
- * it), so data with a large mean relative to its spread keeps its variance.
+ *   bn_plane_stats  part[c*N + n] = (sum of the plane, sum of squared
+ *                   deviations from the plane's own mean)
+ *   bn_apply, bn_apply_eval, bn_bwd_dx   elementwise over the plane
+ *   bn_bwd_plane    part[c*N + n] = (sum dy, sum dy*xhat) over the plane
  *
- * Elementwise kernels (bn_apply, bn_apply_eval, bn_bwd_dx): a 2-D range,
- * dim 0 = hw in [0, HW) (rounded up to WG), dim 1 = plane p = n*C + c; the
- * item handles x[p*HW + hw] with channel c = p % C (no per-element division).
+ * Per-channel kernels: 1-D over c in [0, C) (rounded up to BN_WG); item c
+ * folds the N plane partials of its channel in order n = 0 .. N-1
+ * (deterministic, no atomics):
+ *
+ *   bn_stats        mean = sum/M; var = (sum_n m2_n + HW*(mean_n - mean)^2)/M
+ *                   (exact decomposition into within- and between-plane
+ *                   parts: data with a large mean keeps its variance)
+ *   bn_bwd_reduce   sdy[c] = sum_n, sdyx[c] = sum_n (dbeta, dgamma)
+ *
+ * Plane sums use four interleaved float partials (float4), then the tail.
+ * part holds float2 pairs: part[2*(c*N + n)] and part[2*(c*N + n) + 1].
  */
 
-/* Work-group size of the per-channel reductions (power of two). */
+/* Work-group size of the per-channel kernels bn_stats / bn_bwd_reduce. */
 #ifndef BN_WG
-#define BN_WG 256
+#define BN_WG 64
 #endif
 
-/* Advance (n, hw) of flat index j = n*HW + hw by BN_WG = sn*HW + shw
- * without a division. */
-#define BN_STEP(n, hw)                                                        \
-    do {                                                                      \
-        (n) += sn;                                                            \
-        (hw) += shw;                                                          \
-        if ((hw) >= HW) {                                                     \
-            (hw) -= HW;                                                       \
-            (n)++;                                                            \
-        }                                                                     \
-    } while (0)
-
-/* Sum of the BN_WG values in red[], result returned to every item. */
-static float bn_group_sum(__local float *red, float v)
+/* Sum and sum of squared deviations from its own mean of p[0 .. n). */
+static float2 plane_moments(__global const float *p, const int n)
 {
-    const int l = get_local_id(0);
-    red[l] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = BN_WG / 2; s > 0; s >>= 1) {
-        if (l < s) red[l] += red[l + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
+    float4 a = 0.0f;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) a += vload4(0, p + i);
+    float s = (a.x + a.y) + (a.z + a.w);
+    for (; i < n; i++) s += p[i];
+    const float m = s / (float)n;
+    float4 q4 = 0.0f;
+    i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const float4 d = vload4(0, p + i) - m;
+        q4 += d * d;
     }
-    const float r = red[0];
-    barrier(CLK_LOCAL_MEM_FENCE); /* red[] may be reused right after */
-    return r;
+    float q = (q4.x + q4.y) + (q4.z + q4.w);
+    for (; i < n; i++) {
+        const float d = p[i] - m;
+        q += d * d;
+    }
+    return (float2)(s, q);
 }
 
-/* Batch mean and 1/sqrt(var_biased + eps) of channel get_group_id(0); with
- * update != 0 also running = (1-momentum)*running + momentum*batch
- * (unbiased variance into running_var). M > 1. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void bn_plane_stats(__global float *part, __global const float *x, const int N, const int C,
+                    const int HW)
+{
+    const int n = get_global_id(0);
+    const int c = get_global_id(1);
+    if (n >= N) return;
+    vstore2(plane_moments(x + (n * C + c) * HW, HW), c * N + n, part);
+}
+
+/* Batch mean and 1/sqrt(var_biased + eps) of channel c from the plane
+ * partials; with update != 0 also running = (1-momentum)*running +
+ * momentum*batch (unbiased variance into running_var). M = N*HW > 1. */
 __kernel __attribute__((reqd_work_group_size(BN_WG, 1, 1)))
 void bn_stats(__global float *save_mean, __global float *save_invstd,
               __global float *running_mean, __global float *running_var,
-              __global const float *x, const int C, const int HW, const int M,
+              __global const float *part, const int N, const int C, const int HW,
               const float momentum, const float eps, const int update)
 {
-    __local float red[BN_WG];
-    const int c = get_group_id(0);
-    const int l = get_local_id(0);
-    const int sn = BN_WG / HW, shw = BN_WG - sn * HW;
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    __global const float *pc = part + 2 * c * N;
+    const float M = (float)N * (float)HW;
     float s = 0.0f;
-    for (int j = l, n = l / HW, hw = l - n * HW; j < M; j += BN_WG) {
-        s += x[(n * C + c) * HW + hw];
-        BN_STEP(n, hw);
-    }
-    const float mean = bn_group_sum(red, s) / (float)M;
+    for (int n = 0; n < N; n++) s += pc[2 * n];
+    const float mean = s / M;
     float q = 0.0f;
-    for (int j = l, n = l / HW, hw = l - n * HW; j < M; j += BN_WG) {
-        const float d = x[(n * C + c) * HW + hw] - mean;
-        q += d * d;
-        BN_STEP(n, hw);
+    for (int n = 0; n < N; n++) {
+        const float d = pc[2 * n] / (float)HW - mean;
+        q += pc[2 * n + 1] + (float)HW * d * d;
     }
-    const float var = bn_group_sum(red, q) / (float)M;
-    if (l == 0) {
-        save_mean[c] = mean;
-        save_invstd[c] = 1.0f / sqrt(var + eps);
-        if (update) {
-            const float unbiased = var * ((float)M / (float)(M - 1));
-            running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
-            running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased;
-        }
+    const float var = q / M;
+    save_mean[c] = mean;
+    save_invstd[c] = 1.0f / sqrt(var + eps);
+    if (update) {
+        const float unbiased = var * (M / (M - 1.0f));
+        running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
+        running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased;
     }
 }
 
@@ -89,58 +100,74 @@ void bn_stats(__global float *save_mean, __global float *save_invstd,
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_apply(__global float *y, __global const float *x, __global const float *mean,
               __global const float *invstd, __global const float *gamma,
-              __global const float *beta, const int C, const int HW)
+              __global const float *beta, const int N, const int C, const int HW)
 {
-    const int hw = get_global_id(0);
-    const int plane = get_global_id(1);
-    if (hw < HW) {
-        const int c = plane % C;
-        const int i = plane * HW + hw;
-        y[i] = (x[i] - mean[c]) * invstd[c] * gamma[c] + beta[c];
-    }
+    const int n = get_global_id(0);
+    const int c = get_global_id(1);
+    const float mu = mean[c], is = invstd[c], g = gamma[c], b = beta[c];
+    if (n >= N) return;
+    const int base = (n * C + c) * HW;
+    for (int i = base; i < base + HW; i++) y[i] = (x[i] - mu) * is * g + b;
 }
 
 /* y = (x - rmean[c]) / sqrt(rvar[c] + eps) * gamma[c] + beta[c] (eval mode). */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_apply_eval(__global float *y, __global const float *x, __global const float *rmean,
                    __global const float *rvar, __global const float *gamma,
-                   __global const float *beta, const float eps, const int C, const int HW)
+                   __global const float *beta, const float eps, const int N, const int C,
+                   const int HW)
 {
-    const int hw = get_global_id(0);
-    const int plane = get_global_id(1);
-    if (hw < HW) {
-        const int c = plane % C;
-        const int i = plane * HW + hw;
-        y[i] = (x[i] - rmean[c]) * (1.0f / sqrt(rvar[c] + eps)) * gamma[c] + beta[c];
-    }
+    const int n = get_global_id(0);
+    const int c = get_global_id(1);
+    const float mu = rmean[c], is = 1.0f / sqrt(rvar[c] + eps), g = gamma[c], b = beta[c];
+    if (n >= N) return;
+    const int base = (n * C + c) * HW;
+    for (int i = base; i < base + HW; i++) y[i] = (x[i] - mu) * is * g + b;
 }
 
-/* Per channel: sdy[c] = sum(dy), sdyx[c] = sum(dy * xhat), xhat = (x-mean)*invstd.
- * These are dbeta and dgamma. */
-__kernel __attribute__((reqd_work_group_size(BN_WG, 1, 1)))
-void bn_bwd_reduce(__global float *sdy, __global float *sdyx, __global const float *dy,
-                   __global const float *x, __global const float *mean,
-                   __global const float *invstd, const int C, const int HW, const int M)
+/* Plane partials of sum(dy) and sum(dy * xhat), xhat = (x-mean)*invstd. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void bn_bwd_plane(__global float *part, __global const float *dy, __global const float *x,
+                  __global const float *mean, __global const float *invstd, const int N,
+                  const int C, const int HW)
 {
-    __local float red[BN_WG];
-    const int c = get_group_id(0);
-    const int l = get_local_id(0);
+    const int n = get_global_id(0);
+    const int c = get_global_id(1);
     const float mu = mean[c], is = invstd[c];
-    const int sn = BN_WG / HW, shw = BN_WG - sn * HW;
+    if (n >= N) return;
+    __global const float *g = dy + (n * C + c) * HW;
+    __global const float *xp = x + (n * C + c) * HW;
+    float4 a4 = 0.0f, b4 = 0.0f;
+    int i = 0;
+    for (; i + 4 <= HW; i += 4) {
+        const float4 gv = vload4(0, g + i);
+        a4 += gv;
+        b4 += gv * ((vload4(0, xp + i) - mu) * is);
+    }
+    float a = (a4.x + a4.y) + (a4.z + a4.w), b = (b4.x + b4.y) + (b4.z + b4.w);
+    for (; i < HW; i++) {
+        a += g[i];
+        b += g[i] * ((xp[i] - mu) * is);
+    }
+    vstore2((float2)(a, b), c * N + n, part);
+}
+
+/* Per channel: sdy[c] = sum(dy), sdyx[c] = sum(dy * xhat) from the plane
+ * partials. These are dbeta and dgamma. */
+__kernel __attribute__((reqd_work_group_size(BN_WG, 1, 1)))
+void bn_bwd_reduce(__global float *sdy, __global float *sdyx, __global const float *part,
+                   const int N, const int C)
+{
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    __global const float *pc = part + 2 * c * N;
     float a = 0.0f, b = 0.0f;
-    for (int j = l, n = l / HW, hw = l - n * HW; j < M; j += BN_WG) {
-        const int i = (n * C + c) * HW + hw;
-        const float g = dy[i];
-        a += g;
-        b += g * ((x[i] - mu) * is);
-        BN_STEP(n, hw);
+    for (int n = 0; n < N; n++) {
+        a += pc[2 * n];
+        b += pc[2 * n + 1];
     }
-    a = bn_group_sum(red, a);
-    b = bn_group_sum(red, b);
-    if (l == 0) {
-        sdy[c] = a;
-        sdyx[c] = b;
-    }
+    sdy[c] = a;
+    sdyx[c] = b;
 }
 
 /* dx = gamma*invstd/M * (M*dy - sum(dy) - xhat*sum(dy*xhat)). */
@@ -148,16 +175,16 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_bwd_dx(__global float *dx, __global const float *dy, __global const float *x,
                __global const float *mean, __global const float *invstd,
                __global const float *gamma, __global const float *sdy,
-               __global const float *sdyx, const int C, const int HW, const int M)
+               __global const float *sdyx, const int N, const int C, const int HW)
 {
-    const int hw = get_global_id(0);
-    const int plane = get_global_id(1);
-    if (hw < HW) {
-        const int c = plane % C;
-        const int i = plane * HW + hw;
-        const float is = invstd[c];
-        const float xhat = (x[i] - mean[c]) * is;
-        const float fm = (float)M;
-        dx[i] = gamma[c] * is / fm * (fm * dy[i] - sdy[c] - xhat * sdyx[c]);
+    const int n = get_global_id(0);
+    const int c = get_global_id(1);
+    const float mu = mean[c], is = invstd[c], fm = (float)N * (float)HW;
+    const float k = gamma[c] * is / fm, s1 = sdy[c], s2 = sdyx[c];
+    if (n >= N) return;
+    const int base = (n * C + c) * HW;
+    for (int i = base; i < base + HW; i++) {
+        const float xhat = (x[i] - mu) * is;
+        dx[i] = k * (fm * dy[i] - s1 - xhat * s2);
     }
 }

@@ -6,104 +6,147 @@
  *              j = nl*P + oh*OW + ow     in [0, NP)    (column, nl = n - n0)
  *   col[r, j] = x[n0+nl, c, oh*SH - PH + kh, ow*SW - PW + kw]  (0 outside)
  *
- * im2col:       2-D range (NP, CKK); work-item (j, r) writes col[r, j]
- *               (consecutive work-items write consecutive columns).
- * col2im:       1-D range over the chunk's NB*C*H*W input pixels; the
- *               work-item of pixel (nl, c, ih, iw) sums every col entry that
- *               read it (gather: deterministic, no atomics) and overwrites dx.
- * reorder_fwd:  1-D over NB*OC*P; y[n0+nl, oc, p] = ycol[oc, nl*P + p] (+ b[oc]).
- * reorder_bwd:  1-D over OC*NP;   dycol[oc, nl*P + p] = dy[n0+nl, oc, p].
+ * Every kernel is a 2-D range (NG, D1): dimension 0 runs over NG =
+ * ceil(NB/IPI) groups of IPI consecutive images (rounded up to WG), dimension
+ * 1 carries a row or channel index d. Work-item (i, d) handles the images
+ * nl in [i*IPI, min(NB, i*IPI + IPI)), one whole P- or H*W-plane each, so
+ * the per-element work has no integer division (the divisions of
+ * get_global_id(1) are uniform over a work-group, and IPI > 1 amortises the
+ * per-item set-up over several small planes) and the inner loops run over
+ * contiguous memory. Per image nl of the item:
+ *
+ *                 D1    d
+ *   im2col        CKK   r    writes col[r, nl*P .. nl*P+P); the IPI images
+ *                            of an item form one contiguous span of IPI*P
+ *   col2im        C     c    overwrites the plane dx[n0+nl, c]: zeroes it,
+ *                            then adds the col rows r = (c*KH + kh)*KW + kw
+ *                            in (kh, kw) row-major order (gather:
+ *                            deterministic, no atomics)
+ *   reorder_fwd   OC    oc   y[n0+nl, oc, p] = ycol[oc, nl*P + p] (+ b[oc])
+ *   reorder_bwd   OC    oc   dycol[oc, nl*P + p] = dy[n0+nl, oc, p]
+ *
+ *         dim 1 (r) ->
+ *   dim 0 | item (0, r): images 0 .. IPI-1     | item (0, r+1) ...
+ *     |   | item (1, r): images IPI .. 2*IPI-1 | ...
+ *     v
+ *
+ * The host picks IPI = ceil(SPAN / plane size) for a tunable number of
+ * floats SPAN (a kernel argument: no recompile).
+ *
+ * For a row (kh, kw) the output columns that read inside the image are
+ * oh in [oh_lo, oh_hi), ow in [ow_lo, ow_hi) (valid_range below); the rest
+ * of the plane is zero padding.
  *
  * Indices are int: every buffer holds fewer than 2^31 floats.
- * Tunable: WG (work-group size along dimension 0, common.h). */
+ * Tunables: WG (work-group size along dimension 0, common.h); host-side
+ * im2col.SPAN (floats per work-item that set IPI, see src/conv2d.c). */
+
+/* [lo, hi) of the o in [0, O) with 0 <= o*S - Pd + k < I. The divisions
+ * are unconditional, so the compiler may hoist them out of work-item loops. */
+static void valid_range(int *lo, int *hi, const int O, const int I, const int S, const int Pd,
+                        const int k)
+{
+    const int a = Pd - k;          /* need o*S >= a: o >= ceil(max(a,0)/S) */
+    const int b = I - 1 + Pd - k;  /* need o*S <= b: o < floor(b/S) + 1, none if b < 0 */
+    const int l = min((max(a, 0) + S - 1) / S, O);
+    const int h = (max(b, -1) + S) / S;
+    *lo = l;
+    *hi = clamp(h, l, O);
+}
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void im2col(__global float *col, __global const float *x, const int n0, const int nb,
-            const int C, const int H, const int W, const int KH, const int KW, const int SH,
-            const int SW, const int PH, const int PW, const int OH, const int OW)
+void im2col(__global float *restrict col, __global const float *restrict x, const int n0,
+            const int nb, const int ipi, const int C, const int H, const int W, const int KH,
+            const int KW, const int SH, const int SW, const int PH, const int PW, const int OH,
+            const int OW)
 {
-    const int j = get_global_id(0);
     const int r = get_global_id(1);
-    const int P = OH * OW;
-    const int NP = nb * P;
-    const int CKK = C * KH * KW;
-    if (j >= NP || r >= CKK) return;
-    const int nl = j / P;
-    const int p = j - nl * P;
-    const int oh = p / OW;
-    const int ow = p - oh * OW;
     const int c = r / (KH * KW);
     const int k = r - c * (KH * KW);
     const int kh = k / KW;
     const int kw = k - kh * KW;
-    const int ih = oh * SH - PH + kh;
-    const int iw = ow * SW - PW + kw;
-    float v = 0.0f;
-    if (ih >= 0 && ih < H && iw >= 0 && iw < W)
-        v = x[((n0 + nl) * C + c) * (H * W) + ih * W + iw];
-    col[r * NP + j] = v;
+    int oh_lo, oh_hi, ow_lo, ow_hi;
+    valid_range(&oh_lo, &oh_hi, OH, H, SH, PH, kh);
+    valid_range(&ow_lo, &ow_hi, OW, W, SW, PW, kw);
+    const int P = OH * OW;
+    const int nl0 = get_global_id(0) * ipi;
+    const int nl1 = min(nl0 + ipi, nb);
+    for (int nl = nl0; nl < nl1; nl++) {
+        __global float *dst = col + r * (nb * P) + nl * P;
+        __global const float *src = x + ((n0 + nl) * C + c) * (H * W);
+        for (int i = 0; i < oh_lo * OW; i++) dst[i] = 0.0f;
+        for (int oh = oh_lo; oh < oh_hi; oh++) {
+            __global float *d = dst + oh * OW;
+            const int s0 = (oh * SH - PH + kh) * W - PW + kw;
+            for (int ow = 0; ow < ow_lo; ow++) d[ow] = 0.0f;
+            for (int ow = ow_lo; ow < ow_hi; ow++) d[ow] = src[s0 + ow * SW];
+            for (int ow = ow_hi; ow < OW; ow++) d[ow] = 0.0f;
+        }
+        for (int i = oh_hi * OW; i < P; i++) dst[i] = 0.0f;
+    }
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void col2im(__global float *dx, __global const float *col, const int n0, const int nb,
-            const int C, const int H, const int W, const int KH, const int KW, const int SH,
-            const int SW, const int PH, const int PW, const int OH, const int OW)
+void col2im(__global float *restrict dx, __global const float *restrict col, const int n0,
+            const int nb, const int ipi, const int C, const int H, const int W, const int KH,
+            const int KW, const int SH, const int SW, const int PH, const int PW, const int OH,
+            const int OW)
 {
-    const int i = get_global_id(0);
-    const int HW = H * W;
-    if (i >= nb * C * HW) return;
-    const int nl = i / (C * HW);
-    const int rem = i - nl * (C * HW);
-    const int c = rem / HW;
-    const int hw = rem - c * HW;
-    const int ih = hw / W;
-    const int iw = hw - ih * W;
+    const int c = get_global_id(1);
     const int P = OH * OW;
     const int NP = nb * P;
-    float s = 0.0f;
-    for (int kh = 0; kh < KH; kh++) {
-        const int th = ih + PH - kh;
-        if (th < 0 || th % SH != 0) continue;
-        const int oh = th / SH;
-        if (oh >= OH) continue;
-        for (int kw = 0; kw < KW; kw++) {
-            const int tw = iw + PW - kw;
-            if (tw < 0 || tw % SW != 0) continue;
-            const int ow = tw / SW;
-            if (ow >= OW) continue;
-            const int r = (c * KH + kh) * KW + kw;
-            s += col[r * NP + nl * P + oh * OW + ow];
+    const int nl0 = get_global_id(0) * ipi;
+    const int nl1 = min(nl0 + ipi, nb);
+    for (int nl = nl0; nl < nl1; nl++) {
+        __global float *dst = dx + ((n0 + nl) * C + c) * (H * W);
+        for (int i = 0; i < H * W; i++) dst[i] = 0.0f;
+        for (int kh = 0; kh < KH; kh++) {
+            int oh_lo, oh_hi;
+            valid_range(&oh_lo, &oh_hi, OH, H, SH, PH, kh);
+            for (int kw = 0; kw < KW; kw++) {
+                int ow_lo, ow_hi;
+                valid_range(&ow_lo, &ow_hi, OW, W, SW, PW, kw);
+                __global const float *src = col + ((c * KH + kh) * KW + kw) * NP + nl * P;
+                for (int oh = oh_lo; oh < oh_hi; oh++) {
+                    const int d0 = (oh * SH - PH + kh) * W - PW + kw;
+                    const int s0 = oh * OW;
+                    for (int ow = ow_lo; ow < ow_hi; ow++) dst[d0 + ow * SW] += src[s0 + ow];
+                }
+            }
         }
     }
-    dx[n0 * C * HW + i] = s;
 }
 
 /* has_bias == 0: b is not read (the host passes any valid buffer). */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void reorder_fwd(__global float *y, __global const float *ycol, __global const float *b,
-                 const int has_bias, const int n0, const int nb, const int OC, const int P)
+void reorder_fwd(__global float *restrict y, __global const float *restrict ycol,
+                 __global const float *restrict b, const int has_bias, const int n0,
+                 const int nb, const int ipi, const int OC, const int P)
 {
-    const int i = get_global_id(0);
-    if (i >= nb * OC * P) return;
-    const int nl = i / (OC * P);
-    const int rem = i - nl * (OC * P);
-    const int oc = rem / P;
-    const int p = rem - oc * P;
-    float v = ycol[oc * (nb * P) + nl * P + p];
-    if (has_bias) v += b[oc];
-    y[n0 * OC * P + i] = v;
+    const int oc = get_global_id(1);
+    const float bv = has_bias ? b[oc] : 0.0f;
+    const int nl0 = get_global_id(0) * ipi;
+    const int nl1 = min(nl0 + ipi, nb);
+    for (int nl = nl0; nl < nl1; nl++) {
+        __global float *d = y + ((n0 + nl) * OC + oc) * P;
+        __global const float *s = ycol + oc * (nb * P) + nl * P;
+        if (has_bias)
+            for (int p = 0; p < P; p++) d[p] = s[p] + bv;
+        else
+            for (int p = 0; p < P; p++) d[p] = s[p];
+    }
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void reorder_bwd(__global float *dycol, __global const float *dy, const int n0, const int nb,
-                 const int OC, const int P)
+void reorder_bwd(__global float *restrict dycol, __global const float *restrict dy, const int n0,
+                 const int nb, const int ipi, const int OC, const int P)
 {
-    const int i = get_global_id(0);
-    const int NP = nb * P;
-    if (i >= OC * NP) return;
-    const int oc = i / NP;
-    const int j = i - oc * NP;
-    const int nl = j / P;
-    const int p = j - nl * P;
-    dycol[i] = dy[((n0 + nl) * OC + oc) * P + p];
+    const int oc = get_global_id(1);
+    const int nl0 = get_global_id(0) * ipi;
+    const int nl1 = min(nl0 + ipi, nb);
+    for (int nl = nl0; nl < nl1; nl++) {
+        __global float *d = dycol + oc * (nb * P) + nl * P;
+        __global const float *s = dy + ((n0 + nl) * OC + oc) * P;
+        for (int p = 0; p < P; p++) d[p] = s[p];
+    }
 }

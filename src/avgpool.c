@@ -5,15 +5,11 @@
 #include <limits.h>
 #include <stdio.h>
 
-static int avgpool_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg,
-                          size_t *ap_wg)
+static int avgpool_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg)
 {
-    size_t w = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "avgpool", "WG", 64));
-    size_t a = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "avgpool", "AP_WG", 64));
+    *wg = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "avgpool", "WG", 64));
     char opts[64];
-    snprintf(opts, sizeof opts, "-DWG=%zu -DAP_WG=%zu", w, a);
-    if (wg) *wg = w;
-    if (ap_wg) *ap_wg = a;
+    snprintf(opts, sizeof opts, "-DWG=%zu", *wg);
     return rcl_ctx_kernel(ctx, "avgpool.cl", name, opts, k);
 }
 
@@ -36,11 +32,11 @@ int rcl_avgpool_global_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x)
 {
     RCL_TRY(avgpool_check(x, y, "avgpool_global_forward"));
     cl_kernel k;
-    size_t ap_wg;
-    RCL_TRY(avgpool_kernel(ctx, "avgpool_forward", &k, NULL, &ap_wg));
-    size_t g = (size_t)x->n * x->c * ap_wg;
-    return RCL_LAUNCH(ctx, k, "pool", 1, &g, &ap_wg, RCL_MEM(y->buf), RCL_MEM(x->buf),
-                      RCL_I32(x->h * x->w));
+    size_t wg;
+    RCL_TRY(avgpool_kernel(ctx, "avgpool_forward", &k, &wg));
+    size_t rows = (size_t)x->n * x->c;
+    return RCL_LAUNCH(ctx, k, "pool", 1, &rows, &wg, RCL_MEM(y->buf), RCL_MEM(x->buf),
+                      RCL_I32(x->h * x->w), RCL_I32(rows));
 }
 
 /* dy (N,C,1,1) -> dx (N,C,H,W) */
@@ -50,8 +46,8 @@ int rcl_avgpool_global_backward(rcl_ctx *ctx, rcl_tensor *dx, const rcl_tensor *
     RCL_TRY(avgpool_check(dx, dy, "avgpool_global_backward"));
     cl_kernel k;
     size_t wg;
-    RCL_TRY(avgpool_kernel(ctx, "avgpool_backward", &k, &wg, NULL));
-    size_t n = rcl_t_count(dx);
-    return RCL_LAUNCH(ctx, k, "pool", 1, &n, &wg, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
-                      RCL_I32(dx->h * dx->w), RCL_I32(n));
+    RCL_TRY(avgpool_kernel(ctx, "avgpool_backward", &k, &wg));
+    size_t rows = (size_t)dx->n * dx->c;
+    return RCL_LAUNCH(ctx, k, "pool", 1, &rows, &wg, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
+                      RCL_I32(dx->h * dx->w), RCL_I32(rows));
 }

@@ -1,6 +1,8 @@
 /* conv2d host side: im2col/col2im + GEMM over chunks of nb images (kernels in
- * cl/im2col.cl, cl/bias.cl). A 1x1 stride-1 pad-0 conv skips im2col and
- * runs one GEMM per image on the tensors themselves.
+ * cl/im2col.cl, cl/bias.cl). A 1x1 stride-1 pad-0 conv of a single image
+ * skips im2col and runs one GEMM on the tensors themselves; with more images
+ * it takes the chunked path (one large GEMM per chunk beats a GEMM call per
+ * image by far, even with the layout copies).
  *
  * Chunk of nb images, P = OH*OW, CKK = C*KH*KW, NP = nb*P:
  *   forward      col[CKK,NP] = im2col(x);  Y'[OC,NP] = W[OC,CKK] col;  y <- reorder(Y') (+b)
@@ -29,7 +31,7 @@ int rcl_conv_out_size(int in, int k, int stride, int pad)
 /* Validated geometry of one conv call. */
 typedef struct conv_geom {
     int N, C, H, W, OC, KH, KW, OH, OW, P, CKK;
-    int direct;   /* 1x1, stride 1, pad 0: GEMM on the tensors */
+    int direct;   /* 1x1, stride 1, pad 0, one image: GEMM on the tensors */
 } conv_geom;
 
 static int shape_is(const rcl_tensor *t, int n, int c, int h, int w)
@@ -63,7 +65,8 @@ static int conv_geometry(const char *what, const rcl_tensor *x, const rcl_tensor
     if (rcl_t_count(x) > INT_MAX || (size_t)g->N * g->OC * g->P > INT_MAX ||
         rcl_t_count(w) > INT_MAX)
         return rcl_fail(RCL_ERR_UNSUPPORTED, "%s: tensor of 2^31 or more elements", what);
-    g->direct = d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0;
+    g->direct = d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 &&
+                d->pw == 0 && g->N == 1;
     return RCL_OK;
 }
 
@@ -106,7 +109,19 @@ static int im2col_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *w
     return rcl_ctx_kernel(ctx, "im2col.cl", name, opts, k);
 }
 
-/* im2col (x -> col) or col2im (col -> dx) of images n0 .. n0+nb-1 */
+/* Images per work-item of the cl/im2col.cl kernels: enough planes of
+ * `plane` floats to fill the tunable span im2col.SPAN (default 64 floats),
+ * so tiny planes (4x4, 2x2, 1x1 maps) do not pay a work-item each. */
+static int images_per_item(rcl_ctx *ctx, int plane, int nb)
+{
+    int span = rcl_ctx_param(ctx, "im2col", "SPAN", 64);
+    int ipi = span > plane ? (span + plane - 1) / plane : 1;
+    return ipi < nb ? ipi : nb;
+}
+
+/* im2col (x -> col) or col2im (col -> dx) of images n0 .. n0+nb-1: a 2-D
+ * range (image groups, col rows) or (image groups, channels), see
+ * cl/im2col.cl */
 static int launch_cols(rcl_ctx *ctx, int is_im2col, cl_mem dst, cl_mem src, int n0, int nb,
                        const conv_geom *g, const rcl_conv2d_desc *d)
 {
@@ -114,14 +129,31 @@ static int launch_cols(rcl_ctx *ctx, int is_im2col, cl_mem dst, cl_mem src, int 
     cl_kernel k;
     size_t wg;
     RCL_TRY(im2col_kernel(ctx, name, &k, &wg));
-    size_t gl[2], lo[2] = {wg, 1};
-    if (is_im2col) gl[0] = (size_t)nb * g->P, gl[1] = (size_t)g->CKK;
-    else gl[0] = (size_t)nb * g->C * g->H * g->W, gl[1] = 1;
-    return RCL_LAUNCH(ctx, k, name, is_im2col ? 2 : 1, gl, lo,
-                      RCL_MEM(dst), RCL_MEM(src), RCL_I32(n0), RCL_I32(nb), RCL_I32(g->C),
-                      RCL_I32(g->H), RCL_I32(g->W), RCL_I32(g->KH), RCL_I32(g->KW),
-                      RCL_I32(d->sh), RCL_I32(d->sw), RCL_I32(d->ph), RCL_I32(d->pw),
-                      RCL_I32(g->OH), RCL_I32(g->OW));
+    int ipi = images_per_item(ctx, is_im2col ? g->P : g->H * g->W, nb);
+    size_t gl[2] = {(size_t)((nb + ipi - 1) / ipi), (size_t)(is_im2col ? g->CKK : g->C)};
+    size_t lo[2] = {wg, 1};
+    return RCL_LAUNCH(ctx, k, name, 2, gl, lo, RCL_MEM(dst), RCL_MEM(src), RCL_I32(n0),
+                      RCL_I32(nb), RCL_I32(ipi), RCL_I32(g->C), RCL_I32(g->H), RCL_I32(g->W),
+                      RCL_I32(g->KH), RCL_I32(g->KW), RCL_I32(d->sh), RCL_I32(d->sw),
+                      RCL_I32(d->ph), RCL_I32(d->pw), RCL_I32(g->OH), RCL_I32(g->OW));
+}
+
+/* reorder_fwd (tmp -> y, + bias) or reorder_bwd (dy -> tmp) of images
+ * n0 .. n0+nb-1 */
+static int launch_reorder(rcl_ctx *ctx, int fwd, cl_mem dst, cl_mem src, cl_mem b, int n0,
+                          int nb, const conv_geom *g)
+{
+    cl_kernel k;
+    size_t wg;
+    RCL_TRY(im2col_kernel(ctx, fwd ? "reorder_fwd" : "reorder_bwd", &k, &wg));
+    int ipi = images_per_item(ctx, g->P, nb);
+    size_t gl[2] = {(size_t)((nb + ipi - 1) / ipi), (size_t)g->OC}, lo[2] = {wg, 1};
+    if (fwd)
+        return RCL_LAUNCH(ctx, k, "reorder", 2, gl, lo, RCL_MEM(dst), RCL_MEM(src),
+                          RCL_MEM(b ? b : src), RCL_I32(b != NULL), RCL_I32(n0), RCL_I32(nb),
+                          RCL_I32(ipi), RCL_I32(g->OC), RCL_I32(g->P));
+    return RCL_LAUNCH(ctx, k, "reorder", 2, gl, lo, RCL_MEM(dst), RCL_MEM(src), RCL_I32(n0),
+                      RCL_I32(nb), RCL_I32(ipi), RCL_I32(g->OC), RCL_I32(g->P));
 }
 
 /* 1x1 stride 1 pad 0: y[n] = W[OC,C] x[n][C,HW] per image */
@@ -155,19 +187,13 @@ int rcl_conv2d_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const r
     cl_mem col, tmp;
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, (size_t)g.CKK * nb * g.P * sizeof(float), &col));
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)g.OC * nb * g.P * sizeof(float), &tmp));
-    cl_kernel reorder;
-    size_t wg;
-    RCL_TRY(im2col_kernel(ctx, "reorder_fwd", &reorder, &wg));
     for (int n0 = 0; n0 < g.N; n0 += nb) {
         int cur = g.N - n0 < nb ? g.N - n0 : nb;
         int np = cur * g.P;
         RCL_TRY(launch_cols(ctx, 1, col, x->buf, n0, cur, &g, d));
         RCL_TRY(rcl_gemm(ctx, 0, 0, g.OC, np, g.CKK, 1.0f, w->buf, 0, g.CKK, col, 0, np, 0.0f,
                          tmp, 0, np, "conv_fwd_gemm"));
-        size_t total = (size_t)g.OC * np;
-        RCL_TRY(RCL_LAUNCH(ctx, reorder, "reorder", 1, &total, &wg, RCL_MEM(y->buf), RCL_MEM(tmp),
-                           RCL_MEM(b ? b->buf : tmp), RCL_I32(b != NULL), RCL_I32(n0),
-                           RCL_I32(cur), RCL_I32(g.OC), RCL_I32(g.P)));
+        RCL_TRY(launch_reorder(ctx, 1, y->buf, tmp, b ? b->buf : NULL, n0, cur, &g));
     }
     return RCL_OK;
 }
@@ -213,16 +239,10 @@ int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor
     cl_mem col, tmp;
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, (size_t)g.CKK * nb * g.P * sizeof(float), &col));
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)g.OC * nb * g.P * sizeof(float), &tmp));
-    cl_kernel reorder;
-    size_t wg;
-    RCL_TRY(im2col_kernel(ctx, "reorder_bwd", &reorder, &wg));
     for (int n0 = 0; n0 < g.N; n0 += nb) {
         int cur = g.N - n0 < nb ? g.N - n0 : nb;
         int np = cur * g.P;
-        size_t total = (size_t)g.OC * np;
-        RCL_TRY(RCL_LAUNCH(ctx, reorder, "reorder", 1, &total, &wg, RCL_MEM(tmp),
-                           RCL_MEM(dy->buf), RCL_I32(n0), RCL_I32(cur), RCL_I32(g.OC),
-                           RCL_I32(g.P)));
+        RCL_TRY(launch_reorder(ctx, 0, tmp, dy->buf, NULL, n0, cur, &g));
         if (dw) {
             RCL_TRY(launch_cols(ctx, 1, col, x->buf, n0, cur, &g, d));
             RCL_TRY(rcl_gemm(ctx, 0, 1, g.OC, g.CKK, np, 1.0f, tmp, 0, np, col, 0, np,

@@ -51,10 +51,10 @@ int rcl_maxpool2d_forward(rcl_ctx *ctx, rcl_tensor *y, cl_mem idx, const rcl_ten
     cl_kernel k;
     size_t wg;
     RCL_TRY(pool_kernel(ctx, "maxpool_forward", &k, &wg));
-    size_t n = rcl_t_count(y);
-    return RCL_LAUNCH(ctx, k, "pool", 1, &n, &wg, RCL_MEM(y->buf), RCL_MEM(idx), RCL_MEM(x->buf),
+    size_t nc = (size_t)x->n * x->c;
+    return RCL_LAUNCH(ctx, k, "pool", 1, &nc, &wg, RCL_MEM(y->buf), RCL_MEM(idx), RCL_MEM(x->buf),
                       RCL_I32(x->h), RCL_I32(x->w), RCL_I32(y->h), RCL_I32(y->w), RCL_I32(d->k),
-                      RCL_I32(d->stride), RCL_I32(d->pad), RCL_I32(n));
+                      RCL_I32(d->stride), RCL_I32(d->pad), RCL_I32(nc));
 }
 
 /* dy (N,C,OH,OW), idx -> dx (N,C,H,W) */
@@ -66,9 +66,8 @@ int rcl_maxpool2d_backward(rcl_ctx *ctx, rcl_tensor *dx, const rcl_tensor *dy, c
     cl_kernel k;
     size_t wg;
     RCL_TRY(pool_kernel(ctx, "maxpool_backward", &k, &wg));
-    size_t n = rcl_t_count(dx);
-    return RCL_LAUNCH(ctx, k, "pool", 1, &n, &wg, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
+    size_t nc = (size_t)dx->n * dx->c;
+    return RCL_LAUNCH(ctx, k, "pool", 1, &nc, &wg, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
                       RCL_MEM(idx), RCL_I32(dx->h), RCL_I32(dx->w), RCL_I32(dy->h),
-                      RCL_I32(dy->w), RCL_I32(d->k), RCL_I32(d->stride), RCL_I32(d->pad),
-                      RCL_I32(n));
+                      RCL_I32(dy->w), RCL_I32(nc));
 }

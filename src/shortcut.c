@@ -38,10 +38,10 @@ int rcl_shortcut_pad_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, i
     cl_kernel k;
     size_t wg;
     RCL_TRY(shortcut_kernel(ctx, "shortcut_forward", &k, &wg));
-    size_t n = rcl_t_count(y);
-    return RCL_LAUNCH(ctx, k, "add", 1, &n, &wg, RCL_MEM(y->buf), RCL_MEM(x->buf), RCL_I32(x->c),
-                      RCL_I32(x->h), RCL_I32(x->w), RCL_I32(y->c), RCL_I32(y->h), RCL_I32(y->w),
-                      RCL_I32(stride), RCL_I32((y->c - x->c) / 2), RCL_I32(n));
+    size_t gl[2] = {(size_t)y->n, (size_t)y->c}, lo[2] = {wg, 1};
+    return RCL_LAUNCH(ctx, k, "add", 2, gl, lo, RCL_MEM(y->buf), RCL_MEM(x->buf), RCL_I32(x->n),
+                      RCL_I32(x->c), RCL_I32(x->h), RCL_I32(x->w), RCL_I32(y->c), RCL_I32(y->h),
+                      RCL_I32(y->w), RCL_I32(stride), RCL_I32((y->c - x->c) / 2));
 }
 
 /* dy (N,C2,ceil(H/s),ceil(W/s)) -> dx (N,C,H,W) */
@@ -52,9 +52,9 @@ int rcl_shortcut_pad_backward(rcl_ctx *ctx, rcl_tensor *dx, const rcl_tensor *dy
     cl_kernel k;
     size_t wg;
     RCL_TRY(shortcut_kernel(ctx, "shortcut_backward", &k, &wg));
-    size_t n = rcl_t_count(dx);
-    return RCL_LAUNCH(ctx, k, "add", 1, &n, &wg, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
-                      RCL_I32(dx->c), RCL_I32(dx->h), RCL_I32(dx->w), RCL_I32(dy->c),
-                      RCL_I32(dy->h), RCL_I32(dy->w), RCL_I32(stride),
-                      RCL_I32((dy->c - dx->c) / 2), RCL_I32(n));
+    size_t gl[2] = {(size_t)dx->n, (size_t)dx->c}, lo[2] = {wg, 1};
+    return RCL_LAUNCH(ctx, k, "add", 2, gl, lo, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
+                      RCL_I32(dx->n), RCL_I32(dx->c), RCL_I32(dx->h), RCL_I32(dx->w),
+                      RCL_I32(dy->c), RCL_I32(dy->h), RCL_I32(dy->w), RCL_I32(stride),
+                      RCL_I32((dy->c - dx->c) / 2));
 }

@@ -66,10 +66,10 @@ static void test_avgpool_shapes(void **state)
 static void test_avgpool_small_workgroup(void **state)
 {
     (void)state;
-    T_OK(rcl_ctx_set_param(T_CTX, "avgpool", "AP_WG", 8));
+    T_OK(rcl_ctx_set_param(T_CTX, "avgpool", "WG", 8));
     ap_case(3, 5, 7, 7, 0, 11);
     ap_case(2, 3, 1, 1, 0, 12);
-    T_OK(rcl_ctx_set_param(T_CTX, "avgpool", "AP_WG", 64));
+    T_OK(rcl_ctx_set_param(T_CTX, "avgpool", "WG", 64));
 }
 
 static void test_avgpool_invalid(void **state)

@@ -141,7 +141,10 @@ static void test_conv_stem(void **state)
 static void test_conv_1x1(void **state)
 {
     (void)state;
-    /* stride 1 pad 0: the direct GEMM path */
+    /* stride 1 pad 0, one image: the direct GEMM path */
+    conv_case(&(conv_case_t){1, 5, 7, 7, 6, 1, 1, 1, 1, 0, 0, 1, 1}, 25);
+    conv_case(&(conv_case_t){1, 16, 5, 3, 8, 1, 1, 1, 1, 0, 0, 0, 0}, 26);
+    /* stride 1 pad 0, several images: through im2col */
     conv_case(&(conv_case_t){3, 5, 7, 7, 6, 1, 1, 1, 1, 0, 0, 1, 1}, 21);
     conv_case(&(conv_case_t){2, 16, 5, 3, 8, 1, 1, 1, 1, 0, 0, 0, 0}, 22);
     /* stride 2 (projection shortcut): through im2col */

@@ -76,7 +76,7 @@ static double median(double *v, int n)
 int cli_bench(const cli_globals *g, int argc, char **argv)
 {
     const char *model = "resnet18";
-    int batch = 100, steps = 5, warmup = 2, size = 32, classes = 10;
+    int batch = 100, steps = 5, warmup = 2, size = 32, classes = 10, profile = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -86,9 +86,14 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
         else if (!strcmp(a, "--warmup")) bad = cli_parse_int(v, 0, 100000, &warmup);
         else if (!strcmp(a, "--size")) bad = cli_parse_int(v, 8, 4096, &size);
         else if (!strcmp(a, "--classes")) bad = cli_parse_int(v, 1, 1 << 20, &classes);
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        else if (!strcmp(a, "--no-profile")) {
+            profile = 0;
+            continue;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf("usage: resnet-cl [--device N] bench [--model M] [--batch-size B] [--steps S]\n"
-                   "                 [--warmup W] [--size PIXELS] [--classes K]\n"
+                   "                 [--warmup W] [--size PIXELS] [--classes K] [--no-profile]\n"
+                   "       --no-profile: time the steps without OpenCL profiling events (no\n"
+                   "                     per-layer breakdown)\n"
                    "       resnet-cl [--device N] bench gemm ...   (GEMM paths, see bench gemm --help)\n");
             return 0;
         } else {
@@ -102,7 +107,7 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
         i++;
     }
     rcl_ctx *ctx = NULL;
-    rcl_ctx_options co = {.profiling = 1};
+    rcl_ctx_options co = {.profiling = profile};
     if (cli_open_device(g, &ctx, &co)) return 1;
     rcl_model_config mc = rcl_model_config_default();
     mc.batch = batch;
@@ -163,12 +168,14 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
                tt, steps, batch / tt, 3 * fl * batch / tt / 1e9);
         printf("inference:     %.3f s median of %d -> %.1f images/s, %.2f GFLOPS\n", ti, steps,
                batch / ti, fl * batch / ti / 1e9);
-        printf("\nper-layer-type device time in a training step (OpenCL profiling events):\n");
-        printf("  %-22s %10s %7s\n", "kernel / GEMM", "ms/step", "share");
-        for (int k = 0; k < train_prof.ntags; k++)
-            printf("  %-22s %10.2f %6.1f%%\n", train_prof.names[k], train_prof.ms[k] / steps,
-                   100.0 * train_prof.ms[k] / steps / kernel_ms);
-        printf("  %-22s %10.2f\n  %-22s %10.2f\n", "sum of kernels", kernel_ms, "wall clock", tt * 1000);
+        if (profile) {
+            printf("\nper-layer-type device time in a training step (OpenCL profiling events):\n");
+            printf("  %-22s %10s %7s\n", "kernel / GEMM", "ms/step", "share");
+            for (int k = 0; k < train_prof.ntags; k++)
+                printf("  %-22s %10.2f %6.1f%%\n", train_prof.names[k], train_prof.ms[k] / steps,
+                       100.0 * train_prof.ms[k] / steps / kernel_ms);
+            printf("  %-22s %10.2f\n  %-22s %10.2f\n", "sum of kernels", kernel_ms, "wall clock", tt * 1000);
+        }
     }
     rcl_ctx_set_profiler(ctx, NULL, NULL);
     free(prof.evs);
