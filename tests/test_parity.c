@@ -334,10 +334,16 @@ static void run_parity(const char *arch)
     train_forward_backward(&r, 1);
     check_grads(&r);
     t[2] = now_s();
-    check_steps(&r, RCL_OPTIM_ADAM);
+    /* resnet50's optimizer checks are smoke tests (see TOLS) and cost 6 more
+     * passes (about 4 minutes on llvmpipe, whose GEMM runs at ~30 MFLOP/s):
+     * only with RESNET_CL_PARITY_FULL=1. */
+    const char *full = getenv("RESNET_CL_PARITY_FULL");
+    int steps = strcmp(arch, "resnet50") || (full && atoi(full));
+    if (steps) check_steps(&r, RCL_OPTIM_ADAM);
     t[3] = now_s();
-    check_steps(&r, RCL_OPTIM_SGD);
+    if (steps) check_steps(&r, RCL_OPTIM_SGD);
     t[4] = now_s();
+    if (!steps) printf("  %s: optimizer steps skipped (RESNET_CL_PARITY_FULL=1 runs them)\n", arch);
     printf("  %s: %.1f s eval, %.1f s train step + grads, %.1f s Adam x%d, %.1f s SGD x%d\n", arch,
            t[1] - t[0], t[2] - t[1], t[3] - t[2], STEPS, t[4] - t[3], STEPS);
 
