@@ -6,8 +6,8 @@
 #include <limits.h>
 #include <stdio.h>
 
-const char *const rcl_gemm_tiled_names[RCL_GEMM_TILED_NPARAMS] = {"MWI", "NWI", "VW",
-                                                                  "KU",  "WGM", "WGN"};
+const char *const rcl_gemm_tiled_names[RCL_GEMM_TILED_NPARAMS] = {"MWI", "NWI", "VW", "KU",
+                                                                  "KB",  "WGM", "WGN"};
 
 int *rcl_gemm_tiled_field(rcl_gemm_tiled_params *p, int i)
 {
@@ -16,17 +16,22 @@ int *rcl_gemm_tiled_field(rcl_gemm_tiled_params *p, int i)
     case 1: return &p->nwi;
     case 2: return &p->vw;
     case 3: return &p->ku;
-    case 4: return &p->wgm;
-    case 5: return &p->wgn;
+    case 4: return &p->kb;
+    case 5: return &p->wgm;
+    case 6: return &p->wgn;
     default: return NULL;
     }
 }
 
 rcl_gemm_tiled_params rcl_gemm_tiled_defaults(int trans_a, int trans_b)
 {
-    if (trans_b && !trans_a) /* dot form: 4x4 dot products, 16 k lanes */
-        return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 4, .vw = 16, .ku = 1, .wgm = 1, .wgn = 8};
-    return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 32, .vw = 16, .ku = 2, .wgm = 1, .wgn = 8};
+    /* picked on PoCL 3.1 / 2-core AVX2 (16 vector registers) */
+    if (trans_b && !trans_a) /* dot form: 4x2 dot products, 8 k lanes */
+        return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 2, .vw = 8, .ku = 2, .kb = 0, .wgm = 1,
+                                       .wgn = 8};
+    /* outer form: 4 x 16 tile = 8 accumulator vectors; k blocks of 128 */
+    return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 16, .vw = 8, .ku = 2, .kb = 128, .wgm = 4,
+                                   .wgn = 4};
 }
 
 int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_b)
@@ -35,10 +40,12 @@ int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_
     if (p->mwi < 1 || p->nwi < 1 || p->ku < 1 || p->wgm < 1 || p->wgn < 1) return 0;
     if (p->vw != 1 && p->vw != 2 && p->vw != 4 && p->vw != 8 && p->vw != 16) return 0;
     if (!dot && p->nwi % p->vw) return 0;
-    /* accumulator floats per work-item: keep the register tile sane */
-    int acc = dot ? p->mwi * p->nwi * p->vw : p->mwi * p->nwi;
-    if (acc > 1024 || p->mwi > 16 || p->nwi > 128 || p->ku > 16) return 0;
+    /* the kernel unrolls at most 16 rows and 16 vectors (cl/gemm.cl) */
+    if (p->mwi > 16 || (dot ? p->nwi : p->nwi / p->vw) > 16 || p->ku > 16) return 0;
+    int acc = dot ? p->mwi * p->nwi * p->vw : p->mwi * p->nwi; /* accumulator floats */
+    if (acc > 1024) return 0;
     if (p->wgm * p->wgn > 1024) return 0;
+    if (p->kb < 0 || p->kb > 65536 || (dot && p->kb % p->vw)) return 0;
     return 1;
 }
 
@@ -79,8 +86,9 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
         return rcl_fail(RCL_ERR_UNSUPPORTED, "gemm %s: work-group %dx%d exceeds device limit %zu",
                         tag, p->wgn, p->wgm, ctx->dev.max_wg_size);
     char opts[160];
-    snprintf(opts, sizeof opts, "-DTA=%d -DTB=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d -DWGM=%d -DWGN=%d",
-             trans_a ? 1 : 0, trans_b ? 1 : 0, p->mwi, p->nwi, p->vw, p->ku, p->wgm, p->wgn);
+    snprintf(opts, sizeof opts, "-DTA=%d -DTB=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d -DKB=%d -DWGM=%d -DWGN=%d",
+             trans_a ? 1 : 0, trans_b ? 1 : 0, p->mwi, p->nwi, p->vw, p->ku, p->kb, p->wgm,
+             p->wgn);
     cl_kernel k;
     RCL_TRY(rcl_ctx_kernel(ctx, "gemm.cl", "gemm", opts, &k));
     size_t global[2] = {(size_t)(N + p->nwi - 1) / p->nwi, (size_t)(M + p->mwi - 1) / p->mwi};

@@ -102,12 +102,14 @@ static void test_tiled_default(void **state)
     assert_int_equal(run_all(VIA_PATH, RCL_GEMM_TILED, NULL), 0);
 }
 
-/* non-default sets: scalar 1x1, odd tiles, wide work-groups; each valid in
- * both the outer-product and the dot form */
+/* non-default sets: scalar 1x1, odd tiles, k blocks that do not divide K,
+ * 2-D work-groups, 16-wide vectors; each valid in both the outer-product and
+ * the dot form */
 static const rcl_gemm_tiled_params PSETS[] = {
-    {.mwi = 1, .nwi = 1, .vw = 1, .ku = 1, .wgm = 1, .wgn = 1},
-    {.mwi = 3, .nwi = 8, .vw = 4, .ku = 3, .wgm = 2, .wgn = 4},
-    {.mwi = 2, .nwi = 16, .vw = 2, .ku = 4, .wgm = 4, .wgn = 2},
+    {.mwi = 1, .nwi = 1, .vw = 1, .ku = 1, .kb = 0, .wgm = 1, .wgn = 1},
+    {.mwi = 3, .nwi = 8, .vw = 4, .ku = 3, .kb = 4, .wgm = 2, .wgn = 4},
+    {.mwi = 2, .nwi = 16, .vw = 2, .ku = 4, .kb = 6, .wgm = 4, .wgn = 2},
+    {.mwi = 2, .nwi = 16, .vw = 16, .ku = 1, .kb = 32, .wgm = 1, .wgn = 2},
 };
 
 static void test_tiled_params(void **state)
@@ -199,12 +201,17 @@ static void test_invalid(void **state)
                      RCL_ERR_INVALID);
     assert_int_equal(rcl_gemm(T_CTX, 0, 0, 2, 2, -1, 1, b, 0, 2, b, 0, 2, 0, b, 0, 2, "t"),
                      RCL_ERR_INVALID);
-    rcl_gemm_tiled_params p = {.mwi = 2, .nwi = 6, .vw = 4, .ku = 1, .wgm = 1, .wgn = 1};
+    rcl_gemm_tiled_params p = {.mwi = 2, .nwi = 6, .vw = 4, .ku = 1, .kb = 0, .wgm = 1, .wgn = 1};
     assert_false(rcl_gemm_tiled_valid(&p, 0, 0)); /* nwi % vw */
     assert_true(rcl_gemm_tiled_valid(&p, 0, 1));  /* dot form: vw runs along k */
     assert_int_equal(rcl_gemm_with(T_CTX, RCL_GEMM_TILED, &p, 0, 0, 2, 2, 2, 1, b, 0, 2, b, 0, 2,
                                    0, b, 0, 2, "t"),
                      RCL_ERR_INVALID);
+    p.kb = 6; /* dot form: k blocks must hold whole vectors */
+    assert_false(rcl_gemm_tiled_valid(&p, 0, 1));
+    p.nwi = 8;
+    assert_true(rcl_gemm_tiled_valid(&p, 1, 0));
+    p.kb = 0;
     p.vw = 3;
     assert_false(rcl_gemm_tiled_valid(&p, 0, 1));
     /* lda smaller than the stored row */

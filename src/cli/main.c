@@ -46,6 +46,7 @@ int main(int argc, char **argv)
     int sub_argc = argc - i;
     char **sub_argv = argv + i;
     if (!strcmp(cmd, "devices")) return cli_devices(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "bench")) { int cli_bench(const cli_globals *, int, char **); return cli_bench(&g, sub_argc, sub_argv); }
     fprintf(stderr, "resnet-cl: unknown command '%s' (see resnet-cl --help)\n", cmd);
     return 2;
 }
