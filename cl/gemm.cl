@@ -18,13 +18,16 @@
  *
  * The inner loop over k has two forms, chosen at compile time by TA/TB:
  *  outer product (NN, TN, TT): per k, the MWI scalars op(A)[m0+i, k] times the
- *      NV = NWI/VW vectors op(B)[k, n0+v*VW .. +VW) (one vloadVW each when
- *      TB == 0), accumulated into acc[MWI][NV] (floatVW).
+ *      NV = NWI/VW vectors op(B)[k, n0+v*VW .. +VW) (one vector load each
+ *      when TB == 0), accumulated into acc_<i>_<v> (floatVW), i < MWI, v < NV.
  *  dot (NT, i.e. C = A B^T of weight gradients): rows of A and rows of B are
- *      both contiguous in k, so acc[MWI][NWI] (floatVW) holds VW-lane partial
- *      dot products over k, summed across lanes at the end.
- * k advances KU steps per unrolled block (KU*VW floats in the dot form); the
- * K tail runs step by step.
+ *      both contiguous in k, so acc_<i>_<j> (floatVW), j < NWI, holds VW-lane
+ *      partial dot products over k, summed across lanes at the end.
+ * The k loop runs KU steps per iteration (KU*VW floats in the dot form); the
+ * K tail runs step by step. With KB > 0 the k range is cut into blocks of KB
+ * with a work-group barrier after each, so that drivers running the
+ * work-items of a group one after another (PoCL) sweep the whole group over
+ * one block at a time while it is in cache.
  * Edges: rows/columns past M/N are clamped to M-1/N-1 for loads (no branch in
  * the k loop) and skipped on store. Only an outer-product tile that crosses N
  * builds its op(B) vectors from clamped scalar loads (slower, edge only).
@@ -43,30 +46,33 @@
 #endif
 
 /* ---- tunables */
+/* defaults here are those of PoCL on AVX2; the host passes every value
+ * (rcl_gemm_tiled_defaults, or the tune cache) */
 #ifndef MWI
-#define MWI 4           /* rows of C per work-item */
+#define MWI 4           /* rows of C per work-item, 1..16 */
 #endif
 #ifndef NWI
-#define NWI 16          /* columns of C per work-item (outer form: multiple of VW) */
+#define NWI 16          /* columns of C per work-item (outer form: multiple of VW, NWI/VW <= 16;
+                           dot form: <= 16) */
 #endif
 #ifndef VW
 #define VW 8            /* vector width: along n (outer form) or k (dot form); 1,2,4,8,16 */
 #endif
 #ifndef KU
-#define KU 2            /* unroll of the k loop (steps per block) */
+#define KU 2            /* k steps per loop iteration */
 #endif
 #ifndef KB
-#define KB 0            /* k block between work-group barriers, 0: none. A kernel
+#define KB 128          /* k block between work-group barriers, 0: none. A kernel
                            compiler that runs work-items in a loop (PoCL) then
                            sweeps the whole work-group over one k block at a time,
                            so the block of op(A)/op(B) stays in cache (dot form:
                            a multiple of VW) */
 #endif
 #ifndef WGM
-#define WGM 1           /* work-group size along M (dimension 1) */
+#define WGM 4           /* work-group size along M (dimension 1) */
 #endif
 #ifndef WGN
-#define WGN 8           /* work-group size along N (dimension 0) */
+#define WGN 4           /* work-group size along N (dimension 0) */
 #endif
 
 /* ---- derived */

@@ -155,7 +155,7 @@ int rcl_gemm_with(rcl_ctx *ctx, rcl_gemm_path path, const rcl_gemm_tiled_params 
     if (M <= 0 || N <= 0 || K <= 0)
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: M=%d N=%d K=%d", tag, M, N, K);
     if (path == RCL_GEMM_TILED) {
-        rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(trans_a, trans_b);
+        rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(rcl_gemm_vec_width(ctx), trans_a, trans_b);
         return rcl_gemm_tiled(ctx, p ? p : &d, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B,
                               off_b, ldb, beta, C, off_c, ldc, tag);
     }

@@ -34,8 +34,14 @@ typedef struct rcl_gemm_tiled_params {
 extern const char *const rcl_gemm_tiled_names[RCL_GEMM_TILED_NPARAMS]; /* "MWI", ... */
 int *rcl_gemm_tiled_field(rcl_gemm_tiled_params *p, int i); /* i-th named field */
 
-/* Defaults for a transposition kind (NT uses the dot form). */
-rcl_gemm_tiled_params rcl_gemm_tiled_defaults(int trans_a, int trans_b);
+/* Defaults for a transposition kind (NT uses the dot form) on a device
+ * whose preferred float vector width is `vec_width` (rcl_gemm_vec_width):
+ * explicit vectors where the compiler wants them (CPU drivers like PoCL
+ * report 8 or 16), scalar tiles where it vectorizes across work-items
+ * (GPUs, llvmpipe report 1). */
+rcl_gemm_tiled_params rcl_gemm_tiled_defaults(int vec_width, int trans_a, int trans_b);
+/* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT of ctx's device (1 if unknown). */
+int rcl_gemm_vec_width(const rcl_ctx *ctx);
 /* 1 if `p` is a valid parameter set (vw in 1,2,4,8,16; outer form: nwi % vw
  * == 0; all positive; register tile and work-group not absurd). */
 int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_b);

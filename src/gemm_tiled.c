@@ -23,15 +23,34 @@ int *rcl_gemm_tiled_field(rcl_gemm_tiled_params *p, int i)
     }
 }
 
-rcl_gemm_tiled_params rcl_gemm_tiled_defaults(int trans_a, int trans_b)
+int rcl_gemm_vec_width(const rcl_ctx *ctx)
 {
-    /* picked on PoCL 3.1 / 2-core AVX2 (16 vector registers) */
-    if (trans_b && !trans_a) /* dot form: 4x2 dot products, 8 k lanes */
-        return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 2, .vw = 8, .ku = 2, .kb = 0, .wgm = 1,
+    cl_uint w = 1;
+    if (clGetDeviceInfo(ctx->dev.device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof w, &w,
+                        NULL) != CL_SUCCESS || w < 1)
+        w = 1;
+    return (int)w;
+}
+
+rcl_gemm_tiled_params rcl_gemm_tiled_defaults(int vec_width, int trans_a, int trans_b)
+{
+    int dot = trans_b && !trans_a;
+    if (vec_width < 4) {
+        /* SIMD across work-items: small scalar tiles, 2-D work-groups */
+        if (dot)
+            return (rcl_gemm_tiled_params){.mwi = 2, .nwi = 2, .vw = 1, .ku = 1, .kb = 0,
+                                           .wgm = 4, .wgn = 8};
+        return (rcl_gemm_tiled_params){.mwi = 2, .nwi = 4, .vw = 1, .ku = 1, .kb = 0, .wgm = 4,
                                        .wgn = 8};
-    /* outer form: 4 x 16 tile = 8 accumulator vectors; k blocks of 128 */
-    return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 16, .vw = 8, .ku = 2, .kb = 128, .wgm = 4,
-                                   .wgn = 4};
+    }
+    /* explicit vectors; picked on PoCL 3.1 / 2-core AVX2 (width 8, 16 registers) */
+    int vw = vec_width >= 16 ? 16 : vec_width >= 8 ? 8 : 4;
+    if (dot) /* 4x2 dot products over vw k lanes */
+        return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 2, .vw = vw, .ku = 2, .kb = 0, .wgm = 1,
+                                       .wgn = 8};
+    /* outer form: 4 x 2 accumulator vectors; k blocks of 128 */
+    return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 2 * vw, .vw = vw, .ku = 2, .kb = 128,
+                                   .wgm = 4, .wgn = 4};
 }
 
 int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_b)
@@ -52,7 +71,7 @@ int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_
 rcl_gemm_tiled_params rcl_gemm_tiled_from_table(const rcl_ctx *ctx, const char *key, int trans_a,
                                                 int trans_b)
 {
-    rcl_gemm_tiled_params p = rcl_gemm_tiled_defaults(trans_a, trans_b);
+    rcl_gemm_tiled_params p = rcl_gemm_tiled_defaults(rcl_gemm_vec_width(ctx), trans_a, trans_b);
     for (int i = 0; i < RCL_GEMM_TILED_NPARAMS; i++) {
         int *f = rcl_gemm_tiled_field(&p, i);
         *f = rcl_ctx_param(ctx, key, rcl_gemm_tiled_names[i], *f);

@@ -87,13 +87,22 @@ static int run_case(const gcase *c, int ta, int tb, via_t via, rcl_gemm_path pat
     return ok;
 }
 
-static int run_all(via_t via, rcl_gemm_path path, const rcl_gemm_tiled_params *p)
+/* every case in every transposition; p_outer / p_dot: tiled parameters of
+ * the two kernel forms (NULL: defaults) */
+static int run_all2(via_t via, rcl_gemm_path path, const rcl_gemm_tiled_params *p_outer,
+                    const rcl_gemm_tiled_params *p_dot)
 {
     int bad = 0;
     for (int t = 0; t < 4; t++)
         for (int i = 0; i < NCASES; i++)
-            bad += !run_case(&CASES[i], t >> 1, t & 1, via, path, p, 0, (uint64_t)(100 * t + i));
+            bad += !run_case(&CASES[i], t >> 1, t & 1, via, path, t == 1 ? p_dot : p_outer, 0,
+                             (uint64_t)(100 * t + i));
     return bad;
+}
+
+static int run_all(via_t via, rcl_gemm_path path, const rcl_gemm_tiled_params *p)
+{
+    return run_all2(via, path, p, p);
 }
 
 static void test_tiled_default(void **state)
@@ -103,25 +112,41 @@ static void test_tiled_default(void **state)
 }
 
 /* non-default sets: scalar 1x1, odd tiles, k blocks that do not divide K,
- * 2-D work-groups, 16-wide vectors; each valid in both the outer-product and
- * the dot form */
-static const rcl_gemm_tiled_params PSETS[] = {
+ * 2-D work-groups, 2/4/16-wide vectors; separate lists for the outer-product
+ * form (NN, TN, TT) and the dot form (NT), kept small in registers so that
+ * drivers that vectorize across work-items (llvmpipe) compile them quickly.
+ * Few use k blocks: barriers are slow on llvmpipe (the defaults of vector
+ * devices and PSETS_*[2] cover them). */
+static const rcl_gemm_tiled_params PSETS_OUTER[] = {
     {.mwi = 1, .nwi = 1, .vw = 1, .ku = 1, .kb = 0, .wgm = 1, .wgn = 1},
-    {.mwi = 3, .nwi = 8, .vw = 4, .ku = 3, .kb = 4, .wgm = 2, .wgn = 4},
-    {.mwi = 2, .nwi = 16, .vw = 2, .ku = 4, .kb = 6, .wgm = 4, .wgn = 2},
-    {.mwi = 2, .nwi = 16, .vw = 16, .ku = 1, .kb = 32, .wgm = 1, .wgn = 2},
+    {.mwi = 3, .nwi = 8, .vw = 4, .ku = 3, .kb = 0, .wgm = 2, .wgn = 4},
+    {.mwi = 2, .nwi = 6, .vw = 2, .ku = 4, .kb = 6, .wgm = 4, .wgn = 2},
+    {.mwi = 1, .nwi = 16, .vw = 16, .ku = 1, .kb = 0, .wgm = 1, .wgn = 2},
 };
+static const rcl_gemm_tiled_params PSETS_DOT[] = {
+    {.mwi = 1, .nwi = 1, .vw = 1, .ku = 1, .kb = 0, .wgm = 1, .wgn = 1},
+    {.mwi = 3, .nwi = 2, .vw = 4, .ku = 3, .kb = 0, .wgm = 2, .wgn = 4},
+    {.mwi = 2, .nwi = 3, .vw = 2, .ku = 4, .kb = 6, .wgm = 4, .wgn = 2},
+    {.mwi = 1, .nwi = 2, .vw = 16, .ku = 1, .kb = 32, .wgm = 1, .wgn = 2},
+};
+#define NPSETS ((int)(sizeof PSETS_OUTER / sizeof PSETS_OUTER[0]))
 
 static void test_tiled_params(void **state)
 {
     (void)state;
     int bad = 0;
-    for (size_t s = 0; s < sizeof PSETS / sizeof PSETS[0]; s++) {
+    for (int s = 0; s < NPSETS; s++) {
         for (int t = 0; t < 4; t++)
-            assert_true(rcl_gemm_tiled_valid(&PSETS[s], t >> 1, t & 1));
-        bad += run_all(VIA_PATH, RCL_GEMM_TILED, &PSETS[s]);
+            assert_true(rcl_gemm_tiled_valid(t == 1 ? &PSETS_DOT[s] : &PSETS_OUTER[s], t >> 1, t & 1));
+        bad += run_all2(VIA_PATH, RCL_GEMM_TILED, &PSETS_OUTER[s], &PSETS_DOT[s]);
     }
     assert_int_equal(bad, 0);
+    /* the defaults of both device styles are valid */
+    for (int t = 0; t < 4; t++)
+        for (int w = 1; w <= 16; w *= 2) {
+            rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(w, t >> 1, t & 1);
+            assert_true(rcl_gemm_tiled_valid(&d, t >> 1, t & 1));
+        }
 }
 
 static void test_tiled_beta_zero_ignores_c(void **state)
@@ -144,7 +169,7 @@ static void test_dispatch(void **state)
     (void)state;
     /* empty table: CLBlast */
     assert_int_equal(run_all(VIA_DISPATCH, RCL_GEMM_CLBLAST, NULL), 0);
-    /* every class of the cases routed to the tiled kernel with PSETS[1] */
+    /* every class of the cases routed to the tiled kernel with PSETS_*[1] */
     char cls[48], key[64];
     for (int t = 0; t < 4; t++)
         for (int i = 0; i < NCASES; i++) {
@@ -152,7 +177,7 @@ static void test_dispatch(void **state)
             rcl_gemm_class(t >> 1, t & 1, c->M, c->N, c->K, cls, sizeof cls);
             snprintf(key, sizeof key, RCL_GEMM_KEY_PREFIX "%s", cls);
             T_OK(rcl_ctx_set_param(T_CTX, key, "PATH", RCL_GEMM_TILED));
-            rcl_gemm_tiled_params p = PSETS[1];
+            rcl_gemm_tiled_params p = t == 1 ? PSETS_DOT[1] : PSETS_OUTER[1];
             for (int f = 0; f < RCL_GEMM_TILED_NPARAMS; f++)
                 T_OK(rcl_ctx_set_param(T_CTX, key, rcl_gemm_tiled_names[f],
                                        *rcl_gemm_tiled_field(&p, f)));

@@ -263,7 +263,7 @@ int main(int argc, char **argv)
         int dot = kind == 1;
         const tune_space *sp = dot ? &TUNE_OURS_DOT : &TUNE_OURS_OUTER;
         static int pts[MAX_POINTS * 7];
-        rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(kind >> 1, kind & 1);
+        rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(pr.vec_width, kind >> 1, kind & 1);
         for (int f = 0; f < 7; f++) pts[f] = *rcl_gemm_tiled_field(&d, f);
         int np = 1 + tune_space_points(sp, pts + 7, MAX_POINTS - 1, 777 + (uint64_t)kind);
         for (int i = 1; i < np; i++) /* drop a repeat of the defaults */

@@ -287,6 +287,7 @@ int trial_probe(int device, tune_probe *out)
             const rcl_device_info *d = rcl_ctx_device(ctx);
             snprintf(p.name, sizeof p.name, "%s", d->name);
             p.compute_units = d->compute_units;
+            p.vec_width = rcl_gemm_vec_width(ctx);
             p.max_alloc = d->max_alloc;
             p.ok = rcl_tune_device_key(ctx, p.key, sizeof p.key) == RCL_OK &&
                    rcl_tune_cache_path(ctx, p.path, sizeof p.path) == RCL_OK;

@@ -55,6 +55,7 @@ typedef struct tune_probe {
     int ok;
     char name[256];
     unsigned compute_units;
+    int vec_width;    /* rcl_gemm_vec_width */
     uint64_t max_alloc;
     char key[1200];   /* rcl_tune_device_key */
     char path[1024];  /* rcl_tune_cache_path */
