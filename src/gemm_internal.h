@@ -16,6 +16,7 @@
 #define RCL_GEMM_INTERNAL_H
 
 #include "rcl/gemm.h"
+#include "rcl/status.h"
 
 #include <stddef.h>
 

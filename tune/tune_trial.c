@@ -104,9 +104,17 @@ static void child_main(const trial_job *job, int start, int fd)
             _exit(1);
         }
     }
+    /* fault injection for testing the parent: "crash=I" or "hang=I" makes
+     * candidate I of every job crash or hang */
+    const char *inj = getenv("RESNET_CL_TUNE_INJECT");
+    int inj_crash = -1, inj_hang = -1;
+    if (inj && sscanf(inj, "crash=%d", &inj_crash) != 1) inj_crash = -1;
+    if (inj && sscanf(inj, "hang=%d", &inj_hang) != 1) inj_hang = -1;
     for (int i = start; i < job->npoints; i++) {
         snprintf(line, sizeof line, "S %d\n", i);
         say(fd, line);
+        if (i == inj_crash) abort();
+        while (i == inj_hang) pause();
         const int *v = job->points + (size_t)i * job->nparams;
         int st = RCL_OK, path = RCL_GEMM_CLBLAST;
         rcl_gemm_tiled_params p = {0};
