@@ -16,5 +16,6 @@
 #include "rcl/optimizer.h"
 #include "rcl/checkpoint.h"
 #include "rcl/trainer.h"
+#include "rcl/tune_cache.h"
 
 #endif

@@ -1,7 +1,14 @@
 /* Single-precision GEMM on device buffers, row-major:
  *   C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C
  * op(X) = X or X^T; lda/ldb/ldc are row strides of the stored matrices;
- * offsets are in floats. Dispatches to CLBlast (default) or a tuned path. */
+ * offsets are in floats.
+ * Dispatch: the shape class "<NN|NT|TN|TT>_m<log2 M>_n<log2 N>_k<log2 K>"
+ * (floor, capped at 13) selects CLBlast (default) or resnet-cl's own
+ * register-tiled kernel (cl/gemm.cl) with parameters from the context's
+ * tunable table, key "gemm.<class>" (PATH 0/1, MWI NWI VW KU KB WGM WGN);
+ * CLBlast's own parameters come from key "gemm.clblast". The table is
+ * filled from the tune cache (rcl/tune_cache.h) that resnet-cl-tune writes.
+ * Internals: src/gemm_internal.h. */
 #ifndef RCL_GEMM_H
 #define RCL_GEMM_H
 

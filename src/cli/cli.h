@@ -6,7 +6,8 @@
 #include "rcl/checkpoint.h"
 
 typedef struct cli_globals {
-    int device;   /* -1: not given on the command line */
+    int device;          /* -1: not given on the command line */
+    int no_tune_cache;   /* --no-tune-cache */
 } cli_globals;
 
 /* Parse a decimal integer in [lo, hi]; 0 on success. */
@@ -14,8 +15,9 @@ int cli_parse_int(const char *s, long lo, long hi, int *out);
 int cli_parse_float(const char *s, float *out);
 /* Print "resnet-cl: <what>: <strerror>: <detail>" for a failed call. */
 void cli_report(const char *what, int status);
-/* Open the user's device (reports and returns non-zero on failure). */
-int cli_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_options *opt);
+/* Open the user's device (reports and returns non-zero on failure); with
+ * `tuned`, load its tune cache unless --no-tune-cache, saying so on stderr. */
+int cli_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_options *opt, int tuned);
 
 /* Comma-joined class names (malloc'd; NULL on failure). */
 char *cli_join_names(char **names, int n);
@@ -29,6 +31,8 @@ void cli_report_bad_device(int idx, const rcl_device_info *devs, int n);
 int cli_devices(const cli_globals *g, int argc, char **argv);
 int cli_train(const cli_globals *g, int argc, char **argv);
 int cli_bench(const cli_globals *g, int argc, char **argv);
+/* argv[1] == "gemm" */
+int cli_bench_gemm(const cli_globals *g, int argc, char **argv);
 int cli_eval(const cli_globals *g, int argc, char **argv);
 int cli_predict(const cli_globals *g, int argc, char **argv);
 int cli_summary(const cli_globals *g, int argc, char **argv);

@@ -44,7 +44,7 @@ void cli_report_bad_device(int idx, const rcl_device_info *devs, int n)
     fprintf(stderr, "\n");
 }
 
-int cli_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_options *opt)
+int cli_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_options *opt, int tuned)
 {
     int idx = rcl_device_default_index(g->device);
     rcl_device_info devs[RCL_MAX_DEVICES];
@@ -60,8 +60,17 @@ int cli_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_options *
         return RCL_ERR_DEVICE_INDEX;
     }
     st = rcl_ctx_create(ctx, idx, opt);
-    if (st != RCL_OK) cli_report("opening device", st);
-    return st;
+    if (st != RCL_OK) {
+        cli_report("opening device", st);
+        return st;
+    }
+    if (tuned && !g->no_tune_cache) {
+        char msg[1200];
+        int ts = rcl_tune_cache_load(*ctx, NULL, msg, sizeof msg);
+        if (ts == RCL_OK) fprintf(stderr, "resnet-cl: %s\n", msg);
+        else if (ts != RCL_ERR_NOT_FOUND) fprintf(stderr, "resnet-cl: warning: tune cache ignored: %s\n", msg);
+    }
+    return RCL_OK;
 }
 
 char *cli_join_names(char **names, int n)

@@ -75,6 +75,7 @@ static double median(double *v, int n)
 
 int cli_bench(const cli_globals *g, int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "gemm")) return cli_bench_gemm(g, argc, argv);
     const char *model = "resnet18";
     int batch = 100, steps = 5, warmup = 2, size = 32, classes = 10, profile = 1;
     for (int i = 1; i < argc; i++) {
@@ -108,7 +109,7 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
     }
     rcl_ctx *ctx = NULL;
     rcl_ctx_options co = {.profiling = profile};
-    if (cli_open_device(g, &ctx, &co)) return 1;
+    if (cli_open_device(g, &ctx, &co, 1)) return 1;
     rcl_model_config mc = rcl_model_config_default();
     mc.batch = batch;
     mc.in_h = mc.in_w = size;

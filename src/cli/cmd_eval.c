@@ -44,7 +44,7 @@ int cli_eval(const cli_globals *g, int argc, char **argv)
         return 1;
     }
     rcl_ctx *ctx = NULL;
-    if (cli_open_device(g, &ctx, NULL)) {
+    if (cli_open_device(g, &ctx, NULL, 1)) {
         rcl_dataset_destroy(&ds);
         return 1;
     }

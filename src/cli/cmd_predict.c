@@ -106,7 +106,7 @@ int cli_predict(const cli_globals *g, int argc, char **argv)
         return 2;
     }
     rcl_ctx *ctx = NULL;
-    if (cli_open_device(g, &ctx, NULL)) return 1;
+    if (cli_open_device(g, &ctx, NULL, 1)) return 1;
     rcl_model *m = NULL;
     rcl_checkpoint_info info = {0};
     rcl_tensor x = {0};

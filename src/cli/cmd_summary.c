@@ -33,7 +33,7 @@ int cli_summary(const cli_globals *g, int argc, char **argv)
         i += takes;
     }
     rcl_ctx *ctx = NULL;
-    if (cli_open_device(g, &ctx, NULL)) return 1;
+    if (cli_open_device(g, &ctx, NULL, 0)) return 1;
     rcl_model_config mc = rcl_model_config_default();
     mc.num_classes = classes;
     mc.in_h = h;

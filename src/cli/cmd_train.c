@@ -280,7 +280,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         cli_report("loading test data", st);
         return run_free(&r), 1;
     }
-    if (cli_open_device(g, &r.ctx, NULL)) return run_free(&r), 1;
+    if (cli_open_device(g, &r.ctx, NULL, 1)) return run_free(&r), 1;
     rcl_model_config mc = rcl_model_config_default();
     mc.num_classes = r.train_ds.num_classes;
     mc.in_channels = r.train_ds.c;

@@ -20,6 +20,7 @@ static void usage(FILE *f)
             "\n"
             "global options:\n"
             "  --device N         OpenCL device index from 'resnet-cl devices' (default: $RESNET_CL_DEVICE or 0)\n"
+            "  --no-tune-cache    ignore the tuned kernel parameters of resnet-cl-tune\n"
             "  -h, --help         this help\n");
 }
 
@@ -35,6 +36,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             i++;
+        } else if (!strcmp(a, "--no-tune-cache")) {
+            g.no_tune_cache = 1;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;

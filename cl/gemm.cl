@@ -1,0 +1,369 @@
+/* Register-tiled SGEMM, row-major, no local memory (host side src/gemm_tiled.c):
+ *   C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C    (beta == 0: C is not read)
+ *   op(A)[m,k] = TA ? A[k*lda + m] : A[m*lda + k]
+ *   op(B)[k,n] = TB ? B[n*ldb + k] : B[k*ldb + n]
+ * off_a/off_b/off_c (in floats) are added to the buffer pointers.
+ *
+ * Work-item (i0, i1) = (get_global_id(0), get_global_id(1)) owns one MWI x NWI
+ * tile of C; a work-group of WGN x WGM work-items owns (WGM*MWI) x (WGN*NWI):
+ *
+ *                 n0 = i0*NWI
+ *                 |<-- NWI -->|
+ *        +--------+-----------+---- N
+ *        |        |           |
+ *   m0 = +--------#===========#
+ *  i1*MWI|        # acc tile  #  MWI rows of C, read rows m0.. of op(A)
+ *        +--------#===========#
+ *        M         NWI columns of C, read columns n0.. of op(B)
+ *
+ * The inner loop over k has two forms, chosen at compile time by TA/TB:
+ *  outer product (NN, TN, TT): per k, the MWI scalars op(A)[m0+i, k] times the
+ *      NV = NWI/VW vectors op(B)[k, n0+v*VW .. +VW) (one vector load each
+ *      when TB == 0), accumulated into acc_<i>_<v> (floatVW), i < MWI, v < NV.
+ *  dot (NT, i.e. C = A B^T of weight gradients): rows of A and rows of B are
+ *      both contiguous in k, so acc_<i>_<j> (floatVW), j < NWI, holds VW-lane
+ *      partial dot products over k, summed across lanes at the end.
+ * The k loop runs KU steps per iteration (KU*VW floats in the dot form); the
+ * K tail runs step by step. With KB > 0 the k range is cut into blocks of KB
+ * with a work-group barrier after each, so that drivers running the
+ * work-items of a group one after another (PoCL) sweep the whole group over
+ * one block at a time while it is in cache.
+ * Edges: rows/columns past M/N are clamped to M-1/N-1 for loads (no branch in
+ * the k loop) and skipped on store. Only an outer-product tile that crosses N
+ * builds its op(B) vectors from clamped scalar loads (slower, edge only).
+ * The register tile is unrolled by the preprocessor (REPA/REPB below) into
+ * scalar variables acc_<i>_<v>: kernel compilers that wrap work-item loops
+ * around the body (PoCL) do not unroll nested loops over private arrays and
+ * would keep the accumulators in memory.
+ * Indices are int: every buffer holds fewer than 2^31 floats. */
+
+/* ---- layout (set by the host; not tunables) */
+#ifndef TA
+#define TA 0            /* 1: A is stored K x M (op(A) = A^T) */
+#endif
+#ifndef TB
+#define TB 0            /* 1: B is stored N x K (op(B) = B^T) */
+#endif
+
+/* ---- tunables */
+/* defaults here are those of PoCL on AVX2; the host passes every value
+ * (rcl_gemm_tiled_defaults, or the tune cache) */
+#ifndef MWI
+#define MWI 4           /* rows of C per work-item, 1..16 */
+#endif
+#ifndef NWI
+#define NWI 16          /* columns of C per work-item (outer form: multiple of VW, NWI/VW <= 16;
+                           dot form: <= 16) */
+#endif
+#ifndef VW
+#define VW 8            /* vector width: along n (outer form) or k (dot form); 1,2,4,8,16 */
+#endif
+#ifndef KU
+#define KU 2            /* k steps per loop iteration */
+#endif
+#ifndef KB
+#define KB 128          /* k block between work-group barriers, 0: none. A kernel
+                           compiler that runs work-items in a loop (PoCL) then
+                           sweeps the whole work-group over one k block at a time,
+                           so the block of op(A)/op(B) stays in cache (dot form:
+                           a multiple of VW) */
+#endif
+#ifndef WGM
+#define WGM 4           /* work-group size along M (dimension 1) */
+#endif
+#ifndef WGN
+#define WGN 4           /* work-group size along N (dimension 0) */
+#endif
+
+/* ---- derived */
+#define DOT_FORM (TB && !TA)
+/* NV = NWI / VW: vectors per row of the tile (outer form), as a literal for REPB */
+#if NWI / VW == 1
+#define NV 1
+#elif NWI / VW == 2
+#define NV 2
+#elif NWI / VW == 3
+#define NV 3
+#elif NWI / VW == 4
+#define NV 4
+#elif NWI / VW == 5
+#define NV 5
+#elif NWI / VW == 6
+#define NV 6
+#elif NWI / VW == 7
+#define NV 7
+#elif NWI / VW == 8
+#define NV 8
+#elif NWI / VW == 9
+#define NV 9
+#elif NWI / VW == 10
+#define NV 10
+#elif NWI / VW == 11
+#define NV 11
+#elif NWI / VW == 12
+#define NV 12
+#elif NWI / VW == 13
+#define NV 13
+#elif NWI / VW == 14
+#define NV 14
+#elif NWI / VW == 15
+#define NV 15
+#elif NWI / VW == 16
+#define NV 16
+#else
+#define NV 0
+#endif
+
+#if VW == 1
+#define floatV float
+#define VLOAD(p) (*(p))
+#define VSTORE(x, p) (*(p) = (x))
+#elif VW == 2
+#define floatV float2
+#define VSTORE(x, p) vstore2((x), 0, (p))
+#elif VW == 4
+#define floatV float4
+#define VSTORE(x, p) vstore4((x), 0, (p))
+#elif VW == 8
+#define floatV float8
+#define VSTORE(x, p) vstore8((x), 0, (p))
+#elif VW == 16
+#define floatV float16
+#define VSTORE(x, p) vstore16((x), 0, (p))
+#else
+#error "VW must be 1, 2, 4, 8 or 16"
+#endif
+#if VW > 1
+/* unaligned vector loads: a typedef may lower the alignment, and compilers
+ * emit one unaligned vector load for it (vloadn is assembled from pieces by
+ * some, e.g. PoCL) */
+typedef floatV floatV_u __attribute__((aligned(4)));
+#define VLOAD(p) (*(const __global floatV_u *)(p))
+#define VLOADP(p) (*(const floatV_u *)(p))
+#else
+#define VLOADP(p) (*(p))
+#endif
+
+#if MWI < 1 || MWI > 16 || NWI < 1 || KU < 1 || WGM < 1 || WGN < 1
+#error "need 1 <= MWI <= 16 and positive NWI, KU, WGM, WGN"
+#endif
+#if KB < 0 || (DOT_FORM && KB % VW != 0)
+#error "KB must be 0 or positive (dot form: a multiple of VW)"
+#endif
+#if DOT_FORM && NWI > 16
+#error "dot form: NWI <= 16"
+#endif
+#if !DOT_FORM && ((NWI % VW) != 0 || NV < 1)
+#error "outer form: NWI must be a multiple of VW, NWI/VW <= 16"
+#endif
+
+/* fused multiply-add (mad() is split into mul + add by some compilers) */
+#define FMA(a, b, c) fma((a), (b), (c))
+
+/* REPA(n, X, a) expands to X(0, a) X(1, a) ... X(n-1, a); REPB is the same,
+ * a second family so that the two can nest. n is a literal 1..16. */
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define REPA(n, X, a) CAT(REPA_, n)(X, a)
+#define REPA_1(X, a) X(0, a)
+#define REPA_2(X, a) REPA_1(X, a) X(1, a)
+#define REPA_3(X, a) REPA_2(X, a) X(2, a)
+#define REPA_4(X, a) REPA_3(X, a) X(3, a)
+#define REPA_5(X, a) REPA_4(X, a) X(4, a)
+#define REPA_6(X, a) REPA_5(X, a) X(5, a)
+#define REPA_7(X, a) REPA_6(X, a) X(6, a)
+#define REPA_8(X, a) REPA_7(X, a) X(7, a)
+#define REPA_9(X, a) REPA_8(X, a) X(8, a)
+#define REPA_10(X, a) REPA_9(X, a) X(9, a)
+#define REPA_11(X, a) REPA_10(X, a) X(10, a)
+#define REPA_12(X, a) REPA_11(X, a) X(11, a)
+#define REPA_13(X, a) REPA_12(X, a) X(12, a)
+#define REPA_14(X, a) REPA_13(X, a) X(13, a)
+#define REPA_15(X, a) REPA_14(X, a) X(14, a)
+#define REPA_16(X, a) REPA_15(X, a) X(15, a)
+#define REPB(n, X, a) CAT(REPB_, n)(X, a)
+#define REPB_1(X, a) X(0, a)
+#define REPB_2(X, a) REPB_1(X, a) X(1, a)
+#define REPB_3(X, a) REPB_2(X, a) X(2, a)
+#define REPB_4(X, a) REPB_3(X, a) X(3, a)
+#define REPB_5(X, a) REPB_4(X, a) X(4, a)
+#define REPB_6(X, a) REPB_5(X, a) X(5, a)
+#define REPB_7(X, a) REPB_6(X, a) X(6, a)
+#define REPB_8(X, a) REPB_7(X, a) X(7, a)
+#define REPB_9(X, a) REPB_8(X, a) X(8, a)
+#define REPB_10(X, a) REPB_9(X, a) X(9, a)
+#define REPB_11(X, a) REPB_10(X, a) X(10, a)
+#define REPB_12(X, a) REPB_11(X, a) X(11, a)
+#define REPB_13(X, a) REPB_12(X, a) X(12, a)
+#define REPB_14(X, a) REPB_13(X, a) X(13, a)
+#define REPB_15(X, a) REPB_14(X, a) X(14, a)
+#define REPB_16(X, a) REPB_15(X, a) X(15, a)
+
+/* sum of the lanes of a floatV */
+inline float vsum(floatV x)
+{
+    float t[VW];
+    VSTORE(x, t);
+    float s = 0.0f;
+    for (int l = 0; l < VW; l++) s += t[l];
+    return s;
+}
+
+/* C[idx] = alpha*s + beta*C[idx] (C not read when beta == 0) */
+inline void put(__global float *C, const int idx, const float s, const float alpha,
+                const float beta)
+{
+    C[idx] = beta == 0.0f ? alpha * s : alpha * s + beta * C[idx];
+}
+
+#if !DOT_FORM
+/* op(B)[k, n .. n+VW) with columns clamped to N-1 (edge tiles; TT) */
+inline floatV gather_b(__global const float *B, const int k, const int n, const int N,
+                       const int ldb)
+{
+    float t[VW];
+    for (int l = 0; l < VW; l++) {
+        const int c = min(n + l, N - 1);
+        t[l] = TB ? B[c * ldb + k] : B[k * ldb + c];
+    }
+    return VLOADP(t);
+}
+
+/* C[m, n .. n+VW) from one accumulator vector, skipping m >= M, n >= N */
+inline void put_vec(__global float *C, const int m, const int n, const int M, const int N,
+                    const int ldc, const floatV acc, const float alpha, const float beta)
+{
+    if (m >= M) return;
+    __global float *c = C + m * ldc + n;
+    if (n + VW <= N) {
+        floatV r = alpha * acc;
+        if (beta != 0.0f) r = FMA((floatV)(beta), VLOAD(c), r);
+        VSTORE(r, c);
+    } else {
+        float t[VW];
+        VSTORE(acc, t);
+        for (int l = 0; l < VW && n + l < N; l++) put(C, m * ldc + n + l, t[l], alpha, beta);
+    }
+}
+#endif
+
+/* ---- outer-product form: acc_<i>_<v> += op(A)[m0+i, k] * op(B)[k, n0+v*VW ..) */
+#if TA
+#define A_AT(i, kk) A[ao_##i + (kk) * lda]           /* ao_i = clamped m */
+#define AO_INIT(i, _) const int ao_##i = min(m0 + (i), M - 1);
+#else
+#define A_AT(i, kk) A[ao_##i + (kk)]                 /* ao_i = clamped m * lda */
+#define AO_INIT(i, _) const int ao_##i = min(m0 + (i), M - 1) * lda;
+#endif
+#if TB
+#define B_FAST(v, kk) gather_b(B, (kk), n0 + (v) * VW, N, ldb)
+#else
+#define B_FAST(v, kk) VLOAD(B + (kk) * ldb + n0 + (v) * VW)
+#endif
+#define B_EDGE(v, kk) gather_b(B, (kk), n0 + (v) * VW, N, ldb)
+
+#define O_ACC_CELL(v, i) floatV acc_##i##_##v = (floatV)(0.0f);
+#define O_ACC_ROW(i, _) REPB(NV, O_ACC_CELL, i)
+#define O_LOAD_A(i, kk) const float a_##i = A_AT(i, kk);
+#define O_LOAD_B_FAST(v, kk) const floatV b_##v = B_FAST(v, kk);
+#define O_LOAD_B_EDGE(v, kk) const floatV b_##v = B_EDGE(v, kk);
+#define O_FMA_CELL(v, i) acc_##i##_##v = FMA((floatV)(a_##i), b_##v, acc_##i##_##v);
+#define O_FMA_ROW(i, _) REPB(NV, O_FMA_CELL, i)
+#define O_STEP(kk, LOAD_B)                                                      \
+    {                                                                           \
+        REPA(MWI, O_LOAD_A, kk)                                                 \
+        REPB(NV, LOAD_B, kk)                                                    \
+        REPA(MWI, O_FMA_ROW, _)                                                 \
+    }
+#define O_PUT_CELL(v, i) put_vec(C, m0 + (i), n0 + (v) * VW, M, N, ldc, acc_##i##_##v, alpha, beta);
+#define O_PUT_ROW(i, _) REPB(NV, O_PUT_CELL, i)
+
+/* ---- dot form: acc_<i>_<j> += A[m0+i, k .. k+VW) * B[n0+j, k .. k+VW) */
+#define D_ROWA(i, _) __global const float *ar_##i = A + min(m0 + (i), M - 1) * lda;
+#define D_ROWB(j, _) __global const float *br_##j = B + min(n0 + (j), N - 1) * ldb;
+#define D_ACC_CELL(j, i) floatV acc_##i##_##j = (floatV)(0.0f);
+#define D_ACC_ROW(i, _) REPB(NWI, D_ACC_CELL, i)
+#define D_LOAD_A(i, kk) const floatV a_##i = VLOAD(ar_##i + (kk));
+#define D_LOAD_B(j, kk) const floatV b_##j = VLOAD(br_##j + (kk));
+#define D_FMA_CELL(j, i) acc_##i##_##j = FMA(a_##i, b_##j, acc_##i##_##j);
+#define D_FMA_ROW(i, _) REPB(NWI, D_FMA_CELL, i)
+#define D_STEP(kk)                                                              \
+    {                                                                           \
+        REPA(MWI, D_LOAD_A, kk)                                                 \
+        REPB(NWI, D_LOAD_B, kk)                                                 \
+        REPA(MWI, D_FMA_ROW, _)                                                 \
+    }
+#define D_SUM_CELL(j, i) float s_##i##_##j = vsum(acc_##i##_##j);
+#define D_SUM_ROW(i, _) REPB(NWI, D_SUM_CELL, i)
+#define D_TAIL_CELL(j, i) s_##i##_##j = FMA(ar_##i[k], br_##j[k], s_##i##_##j);
+#define D_TAIL_ROW(i, _) REPB(NWI, D_TAIL_CELL, i)
+#define D_PUT_CELL(j, i)                                                        \
+    if (m0 + (i) < M && n0 + (j) < N) put(C, (m0 + (i)) * ldc + n0 + (j), s_##i##_##j, alpha, beta);
+#define D_PUT_ROW(i, _) REPB(NWI, D_PUT_CELL, i)
+
+__kernel __attribute__((reqd_work_group_size(WGN, WGM, 1)))
+void gemm(const int M, const int N, const int K, const float alpha,
+          __global const float *A, const int off_a, const int lda,
+          __global const float *B, const int off_b, const int ldb, const float beta,
+          __global float *C, const int off_c, const int ldc)
+{
+    const int n0 = get_global_id(0) * NWI;
+    const int m0 = get_global_id(1) * MWI;
+#if KB == 0
+    if (m0 >= M || n0 >= N) return;
+#endif
+    /* with barriers every work-item runs the loops (loads are clamped) and
+     * only the stores are skipped */
+    A += off_a;
+    B += off_b;
+    C += off_c;
+    int k = 0;
+#if DOT_FORM
+    REPA(MWI, D_ROWA, _)
+    REPB(NWI, D_ROWB, _)
+    REPA(MWI, D_ACC_ROW, _)
+#define D_BLOCK(kend)                                                           \
+    for (; k + KU * VW <= (kend); k += KU * VW) {                               \
+        for (int u = 0; u < KU; u++) D_STEP(k + u * VW)       \
+    }                                                                           \
+    for (; k + VW <= (kend); k += VW) D_STEP(k)
+#if KB > 0
+    for (int kb = 0; kb < K; kb += KB) {
+        k = kb;
+        D_BLOCK(min(kb + KB, K))
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+#else
+    D_BLOCK(K)
+#endif
+    /* k: first column not covered by whole vectors */
+    REPA(MWI, D_SUM_ROW, _)
+    for (; k < K; k++) {
+        REPA(MWI, D_TAIL_ROW, _)
+    }
+    REPA(MWI, D_PUT_ROW, _)
+#else
+    REPA(MWI, AO_INIT, _)
+    REPA(MWI, O_ACC_ROW, _)
+    const int full_n = n0 + NWI <= N;
+#define O_BLOCK(kend)                                                           \
+    if (full_n) {                                                               \
+        for (; k + KU <= (kend); k += KU) {                                     \
+            for (int u = 0; u < KU; u++) O_STEP(k + u, O_LOAD_B_FAST) \
+        }                                                                       \
+        for (; k < (kend); k++) O_STEP(k, O_LOAD_B_FAST)                        \
+    } else {                                                                    \
+        for (; k < (kend); k++) O_STEP(k, O_LOAD_B_EDGE)                        \
+    }
+#if KB > 0
+    for (int kb = 0; kb < K; kb += KB) {
+        k = kb;
+        O_BLOCK(min(kb + KB, K))
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+#else
+    O_BLOCK(K)
+#endif
+    REPA(MWI, O_PUT_ROW, _)
+#endif
+}

@@ -1,0 +1,239 @@
+/* resnet-cl bench gemm: GFLOPS of every GEMM path on the conv/linear GEMM
+ * shapes of a training step (whole calls: CLBlast's pad/transpose kernels,
+ * our edge handling, all included), against cblas_sgemm when built with
+ * OpenBLAS. */
+#include "cli.h"
+#include "gemm_internal.h"
+#include "rcl/tune_cache.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef RCL_HAVE_BLAS
+#include <cblas.h>
+#endif
+
+enum { P_CLB, P_TILED, P_TILED_T, P_CLB_T, P_AUTO, P_BLAS, NPATHS };
+static const char *const PATH_NAMES[NPATHS] = {"clblast", "ours", "ours-tuned",
+                                               "clblast-tuned", "auto", "openblas"};
+
+#define MAX_SHAPES 256
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: resnet-cl bench gemm [--device N] [--model resnet18] [--batch-size B]\n"
+            "                            [--image-size S] [--reps R] [--no-tune-cache]\n"
+            "Times the GEMMs of one training step through each path: CLBlast with its\n"
+            "database (clblast), CLBlast with the tuned parameters (clblast-tuned), our\n"
+            "kernel with default (ours) and tuned (ours-tuned) parameters, the dispatcher\n"
+            "as training uses it (auto) and cblas_sgemm (openblas, if built with it).\n"
+            "GFLOPS = 2MNK / median wall time of R runs after one warm-up run.\n");
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* has the table tiled parameters for this shape's class? */
+static int tuned_tiled(rcl_ctx *ctx, const rcl_gemm_shape *s, rcl_gemm_tiled_params *p)
+{
+    char cls[48], key[64];
+    rcl_gemm_class(s->ta, s->tb, s->M, s->N, s->K, cls, sizeof cls);
+    snprintf(key, sizeof key, RCL_GEMM_KEY_PREFIX "%s", cls);
+    if (rcl_ctx_param(ctx, key, "MWI", -1) < 0) return 0;
+    *p = rcl_gemm_tiled_from_table(ctx, key, s->ta, s->tb);
+    return 1;
+}
+
+static int clblast_tuned(rcl_ctx *ctx, int *x, int *mi)
+{
+    int have = 1;
+    for (int i = 0; i < RCL_XGEMM_NPARAMS; i++) {
+        x[i] = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, rcl_xgemm_names[i], -1);
+        if (x[i] < 0) have = 0;
+    }
+    *mi = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, "XGEMM_MIN_INDIRECT_SIZE", 0);
+    return have || *mi > 0;
+}
+
+#ifdef RCL_HAVE_BLAS
+static double time_blas(const rcl_gemm_shape *s, int reps)
+{
+    size_t na = (size_t)s->M * s->K, nb = (size_t)s->K * s->N, nc = (size_t)s->M * s->N;
+    float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b), *c = malloc(nc * sizeof *c);
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return -1;
+    }
+    for (size_t i = 0; i < na; i++) a[i] = (float)((i * 7919) % 2001) / 1000.0f - 1.0f;
+    for (size_t i = 0; i < nb; i++) b[i] = (float)((i * 104729) % 2001) / 1000.0f - 1.0f;
+    int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    double best[64];
+    if (reps > 64) reps = 64;
+    for (int r = -1; r < reps; r++) {
+        double t0 = now_s();
+        cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
+                    s->tb ? CblasTrans : CblasNoTrans, s->M, s->N, s->K, 1.0f, a, lda, b, ldb,
+                    0.0f, c, s->N);
+        if (r >= 0) best[r] = now_s() - t0;
+    }
+    /* median */
+    for (int i = 1; i < reps; i++)
+        for (int j = i; j > 0 && best[j] < best[j - 1]; j--) {
+            double t = best[j];
+            best[j] = best[j - 1];
+            best[j - 1] = t;
+        }
+    free(a), free(b), free(c);
+    return reps % 2 ? best[reps / 2] : 0.5 * (best[reps / 2 - 1] + best[reps / 2]);
+}
+#endif
+
+int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "gemm")) {
+        if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+            usage(stdout);
+            return 0;
+        }
+        fprintf(stderr, "resnet-cl bench: expected 'gemm'\n");
+        usage(stderr);
+        return 2;
+    }
+    cli_globals gl = *g;
+    int batch = 100, image = 32, reps = 5, use_cache = !g->no_tune_cache;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--device") && v && !cli_parse_int(v, 0, 1 << 20, &gl.device)) i++;
+        else if (!strcmp(a, "--batch-size") && v && !cli_parse_int(v, 1, 1 << 16, &batch)) i++;
+        else if (!strcmp(a, "--image-size") && v && !cli_parse_int(v, 8, 4096, &image)) i++;
+        else if (!strcmp(a, "--reps") && v && !cli_parse_int(v, 1, 64, &reps)) i++;
+        else if (!strcmp(a, "--model") && v && !strcmp(v, "resnet18")) i++;
+        else if (!strcmp(a, "--no-tune-cache")) use_cache = 0;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "resnet-cl bench gemm: bad or incomplete option '%s' (only --model "
+                            "resnet18 is known)\n", a);
+            return 2;
+        }
+    }
+    rcl_ctx *ctx = NULL;
+    if (cli_open_device(&gl, &ctx, NULL, 0) != RCL_OK) return 1;
+    const rcl_device_info *dev = rcl_ctx_device(ctx);
+    printf("device %d: %s (%s), %u compute units\n", dev->index, dev->name, dev->platform_version,
+           dev->compute_units);
+    if (use_cache) {
+        char msg[1200];
+        int st = rcl_tune_cache_load(ctx, NULL, msg, sizeof msg);
+        printf("%s%s\n", st == RCL_ERR_FORMAT ? "warning: " : "", msg);
+    }
+    static rcl_gemm_shape shapes[MAX_SHAPES];
+    int ns = 0;
+    int st = rcl_gemm_shapes_resnet18(rcl_ctx_param(ctx, "conv", "COL_BUDGET_MB", 256),
+                                      dev->max_alloc, batch, image, 10, shapes, MAX_SHAPES, &ns);
+    if (st != RCL_OK) {
+        cli_report("shapes", st);
+        rcl_ctx_destroy(ctx);
+        return 1;
+    }
+    static double secs[MAX_SHAPES][NPATHS];
+    int xg[RCL_XGEMM_NPARAMS], mi = 0;
+    int have_clb_t = clblast_tuned(ctx, xg, &mi);
+    for (int p = 0; p < NPATHS; p++) {
+        for (int i = 0; i < ns; i++) secs[i][p] = -1;
+#ifndef RCL_HAVE_BLAS
+        if (p == P_BLAS) continue;
+#endif
+        if (p == P_CLB_T && !have_clb_t) continue;
+        if (p == P_CLB_T) { /* process-wide for the device: after the default runs */
+            st = rcl_gemm_clblast_override(ctx, have_clb_t && xg[0] >= 0 ? xg : NULL, mi);
+            if (st != RCL_OK) {
+                cli_report("applying the tuned CLBlast parameters", st);
+                continue;
+            }
+        }
+        fprintf(stderr, "timing %s ...\n", PATH_NAMES[p]);
+        for (int i = 0; i < ns; i++) {
+            const rcl_gemm_shape *s = &shapes[i];
+#ifdef RCL_HAVE_BLAS
+            if (p == P_BLAS) {
+                secs[i][p] = time_blas(s, reps);
+                continue;
+            }
+#endif
+            rcl_gemm_tiled_params tp;
+            if (p == P_TILED_T && !tuned_tiled(ctx, s, &tp)) continue;
+            int path = p == P_CLB || p == P_CLB_T ? RCL_GEMM_CLBLAST
+                       : p == P_AUTO              ? RCL_GEMM_DISPATCH
+                                                  : RCL_GEMM_TILED;
+            rcl_gemm_bufs b;
+            st = rcl_gemm_bufs_create(ctx, s, (uint64_t)i + 1, &b);
+            if (st == RCL_OK) {
+                st = rcl_gemm_time_shape(ctx, path, p == P_TILED_T ? &tp : NULL, s, &b, 1, reps,
+                                         &secs[i][p]);
+                rcl_gemm_bufs_release(&b);
+            }
+            if (st != RCL_OK) {
+                cli_report(PATH_NAMES[p], st);
+                secs[i][p] = -1;
+            }
+        }
+    }
+    /* table: GFLOPS per shape and path */
+    printf("\nresnet18, batch %d, %dx%d input: GEMMs of one training step (GFLOPS; x = calls)\n",
+           batch, image, image);
+    printf("%-28s %-2s %5s %6s %6s %3s", "first layer", "op", "M", "N", "K", "x");
+    for (int p = 0; p < NPATHS; p++) printf(" %13s", PATH_NAMES[p]);
+    printf(" %10s\n", "auto/oblas");
+    double tot[NPATHS] = {0}, flops = 0;
+    int complete[NPATHS];
+    for (int p = 0; p < NPATHS; p++) complete[p] = 1;
+    for (int i = 0; i < ns; i++) {
+        const rcl_gemm_shape *s = &shapes[i];
+        double f = rcl_gemm_flops(s);
+        flops += f * s->count;
+        printf("%-28.28s %c%c %5d %6d %6d %3d", s->what, s->ta ? 'T' : 'N', s->tb ? 'T' : 'N',
+               s->M, s->N, s->K, s->count);
+        for (int p = 0; p < NPATHS; p++) {
+            /* tuned paths fall back to the untuned time where nothing is tuned */
+            double t = secs[i][p];
+            if (t < 0 && p == P_TILED_T) t = secs[i][P_TILED];
+            if (t < 0 && p == P_CLB_T && !have_clb_t) t = secs[i][P_CLB];
+            if (t > 0) {
+                printf(" %13.1f", f / t * 1e-9);
+                tot[p] += t * s->count;
+            } else {
+                printf(" %13s", "-");
+                complete[p] = 0;
+            }
+        }
+        if (secs[i][P_AUTO] > 0 && secs[i][P_BLAS] > 0)
+            printf(" %9.0f%%", 100.0 * secs[i][P_BLAS] / secs[i][P_AUTO]);
+        printf("\n");
+    }
+    printf("%-28s %-2s %5s %6s %6s %3s", "total (GFLOPS)", "", "", "", "", "");
+    for (int p = 0; p < NPATHS; p++) {
+        if (complete[p] && tot[p] > 0) printf(" %13.1f", flops / tot[p] * 1e-9);
+        else printf(" %13s", "-");
+    }
+    if (complete[P_AUTO] && complete[P_BLAS] && tot[P_AUTO] > 0 && tot[P_BLAS] > 0)
+        printf(" %9.0f%%", 100.0 * tot[P_BLAS] / tot[P_AUTO]);
+    printf("\n%-28s %-2s %5s %6s %6s %3s", "total (ms per step)", "", "", "", "", "");
+    for (int p = 0; p < NPATHS; p++) {
+        if (complete[p] && tot[p] > 0) printf(" %13.1f", tot[p] * 1e3);
+        else printf(" %13s", "-");
+    }
+    printf("\n%.2f GFLOP per step in %d distinct GEMM shapes. Tuned columns repeat the untuned "
+           "time where nothing is tuned.\n",
+           flops * 1e-9, ns);
+    rcl_ctx_destroy(ctx);
+    return 0;
+}

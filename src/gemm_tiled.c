@@ -1,0 +1,119 @@
+/* Host side of our register-tiled GEMM (cl/gemm.cl). Edges are handled in
+ * the kernel (clamped loads, masked stores), so no padded copies are made. */
+#include "gemm_internal.h"
+#include "internal.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+const char *const rcl_gemm_tiled_names[RCL_GEMM_TILED_NPARAMS] = {"MWI", "NWI", "VW", "KU",
+                                                                  "KB",  "WGM", "WGN"};
+
+int *rcl_gemm_tiled_field(rcl_gemm_tiled_params *p, int i)
+{
+    switch (i) {
+    case 0: return &p->mwi;
+    case 1: return &p->nwi;
+    case 2: return &p->vw;
+    case 3: return &p->ku;
+    case 4: return &p->kb;
+    case 5: return &p->wgm;
+    case 6: return &p->wgn;
+    default: return NULL;
+    }
+}
+
+int rcl_gemm_vec_width(const rcl_ctx *ctx)
+{
+    cl_uint w = 1;
+    if (clGetDeviceInfo(ctx->dev.device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof w, &w,
+                        NULL) != CL_SUCCESS || w < 1)
+        w = 1;
+    return (int)w;
+}
+
+rcl_gemm_tiled_params rcl_gemm_tiled_defaults(int vec_width, int trans_a, int trans_b)
+{
+    int dot = trans_b && !trans_a;
+    if (vec_width < 4) {
+        /* SIMD across work-items: small scalar tiles, 2-D work-groups */
+        if (dot)
+            return (rcl_gemm_tiled_params){.mwi = 2, .nwi = 2, .vw = 1, .ku = 1, .kb = 0,
+                                           .wgm = 4, .wgn = 8};
+        return (rcl_gemm_tiled_params){.mwi = 2, .nwi = 4, .vw = 1, .ku = 1, .kb = 0, .wgm = 4,
+                                       .wgn = 8};
+    }
+    /* explicit vectors; picked on PoCL 3.1 / 2-core AVX2 (width 8, 16 registers) */
+    int vw = vec_width >= 16 ? 16 : vec_width >= 8 ? 8 : 4;
+    if (dot) /* 4x2 dot products over vw k lanes */
+        return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 2, .vw = vw, .ku = 2, .kb = 0, .wgm = 1,
+                                       .wgn = 8};
+    /* outer form: 4 x 2 accumulator vectors; k blocks of 128 */
+    return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 2 * vw, .vw = vw, .ku = 2, .kb = 128,
+                                   .wgm = 4, .wgn = 4};
+}
+
+int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_b)
+{
+    int dot = trans_b && !trans_a;
+    if (p->mwi < 1 || p->nwi < 1 || p->ku < 1 || p->wgm < 1 || p->wgn < 1) return 0;
+    if (p->vw != 1 && p->vw != 2 && p->vw != 4 && p->vw != 8 && p->vw != 16) return 0;
+    if (!dot && p->nwi % p->vw) return 0;
+    /* the kernel unrolls at most 16 rows and 16 vectors (cl/gemm.cl) */
+    if (p->mwi > 16 || (dot ? p->nwi : p->nwi / p->vw) > 16 || p->ku > 16) return 0;
+    int acc = dot ? p->mwi * p->nwi * p->vw : p->mwi * p->nwi; /* accumulator floats */
+    if (acc > 1024) return 0;
+    if (p->wgm * p->wgn > 1024) return 0;
+    if (p->kb < 0 || p->kb > 65536 || (dot && p->kb % p->vw)) return 0;
+    return 1;
+}
+
+rcl_gemm_tiled_params rcl_gemm_tiled_from_table(const rcl_ctx *ctx, const char *key, int trans_a,
+                                                int trans_b)
+{
+    rcl_gemm_tiled_params p = rcl_gemm_tiled_defaults(rcl_gemm_vec_width(ctx), trans_a, trans_b);
+    for (int i = 0; i < RCL_GEMM_TILED_NPARAMS; i++) {
+        int *f = rcl_gemm_tiled_field(&p, i);
+        *f = rcl_ctx_param(ctx, key, rcl_gemm_tiled_names[i], *f);
+    }
+    return p;
+}
+
+/* Does [off, off + extent) of a row-major rows x cols matrix with stride ld fit in int? */
+static int fits_int(size_t off, int rows, int cols, int ld)
+{
+    uint64_t end = (uint64_t)off + (uint64_t)(rows - 1) * (uint64_t)ld + (uint64_t)cols;
+    return end <= (uint64_t)INT_MAX;
+}
+
+int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int trans_b, int M,
+                   int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem B,
+                   size_t off_b, int ldb, float beta, cl_mem C, size_t off_c, int ldc,
+                   const char *tag)
+{
+    if (!p || !rcl_gemm_tiled_valid(p, trans_a, trans_b))
+        return rcl_fail(RCL_ERR_INVALID, "gemm %s: invalid tiled parameters", tag);
+    int ar = trans_a ? K : M, ac = trans_a ? M : K;
+    int br = trans_b ? N : K, bc = trans_b ? K : N;
+    if (lda < ac || ldb < bc || ldc < N)
+        return rcl_fail(RCL_ERR_INVALID, "gemm %s: lda %d ldb %d ldc %d too small", tag, lda, ldb,
+                        ldc);
+    if (!fits_int(off_a, ar, ac, lda) || !fits_int(off_b, br, bc, ldb) ||
+        !fits_int(off_c, M, N, ldc))
+        return rcl_fail(RCL_ERR_UNSUPPORTED, "gemm %s: matrix of 2^31 or more floats", tag);
+    if ((size_t)p->wgm * p->wgn > ctx->dev.max_wg_size)
+        return rcl_fail(RCL_ERR_UNSUPPORTED, "gemm %s: work-group %dx%d exceeds device limit %zu",
+                        tag, p->wgn, p->wgm, ctx->dev.max_wg_size);
+    char opts[160];
+    snprintf(opts, sizeof opts, "-DTA=%d -DTB=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d -DKB=%d -DWGM=%d -DWGN=%d",
+             trans_a ? 1 : 0, trans_b ? 1 : 0, p->mwi, p->nwi, p->vw, p->ku, p->kb, p->wgm,
+             p->wgn);
+    cl_kernel k;
+    RCL_TRY(rcl_ctx_kernel(ctx, "gemm.cl", "gemm", opts, &k));
+    size_t global[2] = {(size_t)(N + p->nwi - 1) / p->nwi, (size_t)(M + p->mwi - 1) / p->mwi};
+    size_t local[2] = {(size_t)p->wgn, (size_t)p->wgm};
+    return RCL_LAUNCH(ctx, k, tag, 2, global, local, RCL_I32(M), RCL_I32(N), RCL_I32(K),
+                      RCL_F32(alpha), RCL_MEM(A), RCL_I32(off_a), RCL_I32(lda), RCL_MEM(B),
+                      RCL_I32(off_b), RCL_I32(ldb), RCL_F32(beta), RCL_MEM(C), RCL_I32(off_c),
+                      RCL_I32(ldc));
+}

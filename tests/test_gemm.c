@@ -1,0 +1,259 @@
+/* GEMM: our register-tiled kernel (default and non-default parameters),
+ * CLBlast (database and overridden parameters) and the dispatcher against a
+ * double-precision reference, over odd shapes, offsets, ld > cols, all four
+ * transpose combinations and alpha/beta; elements of C outside the matrix
+ * must stay untouched. */
+#include "gemm_internal.h"
+#include "harness.h"
+#include "ref/ref_gemm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct gcase {
+    int M, N, K;
+    int off_a, off_b, off_c;  /* floats before each matrix */
+    int pad;                  /* ld = cols + pad */
+    float alpha, beta;
+} gcase;
+
+static const gcase CASES[] = {
+    {1, 1, 1, 0, 0, 0, 0, 1.0f, 0.0f},
+    {7, 33, 127, 3, 5, 1, 2, 1.0f, 0.0f},
+    {33, 7, 1, 0, 1, 7, 0, 0.5f, -1.5f},
+    {127, 1, 7, 2, 0, 0, 3, -1.0f, 1.0f},
+    {1, 127, 33, 1, 1, 1, 1, 1.0f, 1.0f},
+    {37, 61, 9, 0, 0, 5, 0, 2.0f, 0.25f},
+    {16, 64, 40, 0, 0, 0, 0, 1.0f, 0.0f},
+    {64, 100, 147, 4, 0, 9, 0, 1.0f, 0.0f},
+    {130, 70, 300, 0, 3, 0, 5, 0.75f, 0.5f},
+};
+#define NCASES ((int)(sizeof CASES / sizeof CASES[0]))
+
+typedef enum { VIA_PATH, VIA_DISPATCH } via_t;
+
+static cl_mem make_buf(const float *h, size_t n)
+{
+    cl_mem b;
+    T_OK(rcl_buffer_create(T_CTX, &b, n * sizeof(float)));
+    cl_int e = clEnqueueWriteBuffer(rcl_ctx_queue(T_CTX), b, CL_TRUE, 0, n * sizeof(float), h, 0,
+                                    NULL, NULL);
+    assert_int_equal(e, CL_SUCCESS);
+    return b;
+}
+
+/* One case; returns 1 if C matches the reference (and is untouched outside). */
+static int run_case(const gcase *c, int ta, int tb, via_t via, rcl_gemm_path path,
+                    const rcl_gemm_tiled_params *p, int nan_c, uint64_t seed)
+{
+    tu_rng r = tu_rng_seed(seed);
+    int ar = ta ? c->K : c->M, ac = ta ? c->M : c->K;
+    int br = tb ? c->N : c->K, bc = tb ? c->K : c->N;
+    int lda = ac + c->pad, ldb = bc + c->pad, ldc = c->N + c->pad;
+    size_t na = (size_t)c->off_a + (size_t)ar * lda, nb = (size_t)c->off_b + (size_t)br * ldb;
+    size_t nc = (size_t)c->off_c + (size_t)c->M * ldc;
+    float *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *C = malloc(nc * sizeof *C);
+    tu_fill(&r, A, na, -1, 1);
+    tu_fill(&r, B, nb, -1, 1);
+    tu_fill(&r, C, nc, -1, 1);
+    if (nan_c)
+        for (size_t i = 0; i < nc; i++) C[i] = NAN;
+    double *Ad = tu_f2d(A, na), *Bd = tu_f2d(B, nb), *Cd = tu_f2d(C, nc);
+    ref_gemm(ta, tb, c->M, c->N, c->K, c->alpha, Ad + c->off_a, lda, Bd + c->off_b, ldb, c->beta,
+             Cd + c->off_c, ldc);
+    cl_mem a = make_buf(A, na), b = make_buf(B, nb), cm = make_buf(C, nc);
+    if (via == VIA_DISPATCH)
+        T_OK(rcl_gemm(T_CTX, ta, tb, c->M, c->N, c->K, c->alpha, a, c->off_a, lda, b, c->off_b,
+                      ldb, c->beta, cm, c->off_c, ldc, "test"));
+    else
+        T_OK(rcl_gemm_with(T_CTX, path, p, ta, tb, c->M, c->N, c->K, c->alpha, a, c->off_a, lda,
+                           b, c->off_b, ldb, c->beta, cm, c->off_c, ldc, "test"));
+    float *got = malloc(nc * sizeof *got);
+    cl_int e = clEnqueueReadBuffer(rcl_ctx_queue(T_CTX), cm, CL_TRUE, 0, nc * sizeof(float), got,
+                                   0, NULL, NULL);
+    assert_int_equal(e, CL_SUCCESS);
+    char what[160];
+    snprintf(what, sizeof what, "gemm %c%c M=%d N=%d K=%d off %d/%d/%d pad %d a=%g b=%g",
+             ta ? 'T' : 'N', tb ? 'T' : 'N', c->M, c->N, c->K, c->off_a, c->off_b, c->off_c,
+             c->pad, c->alpha, c->beta);
+    /* products of [-1,1] values: rounding grows with K */
+    int ok = tu_close_f(what, got, Cd, nc, 1e-4, 2e-6 * c->K + 1e-6);
+    rcl_buffer_release(&a);
+    rcl_buffer_release(&b);
+    rcl_buffer_release(&cm);
+    free(A), free(B), free(C), free(Ad), free(Bd), free(Cd), free(got);
+    return ok;
+}
+
+/* every case in every transposition; p_outer / p_dot: tiled parameters of
+ * the two kernel forms (NULL: defaults) */
+static int run_all2(via_t via, rcl_gemm_path path, const rcl_gemm_tiled_params *p_outer,
+                    const rcl_gemm_tiled_params *p_dot)
+{
+    int bad = 0;
+    for (int t = 0; t < 4; t++)
+        for (int i = 0; i < NCASES; i++)
+            bad += !run_case(&CASES[i], t >> 1, t & 1, via, path, t == 1 ? p_dot : p_outer, 0,
+                             (uint64_t)(100 * t + i));
+    return bad;
+}
+
+static int run_all(via_t via, rcl_gemm_path path, const rcl_gemm_tiled_params *p)
+{
+    return run_all2(via, path, p, p);
+}
+
+static void test_tiled_default(void **state)
+{
+    (void)state;
+    assert_int_equal(run_all(VIA_PATH, RCL_GEMM_TILED, NULL), 0);
+}
+
+/* non-default sets: scalar 1x1, odd tiles, k blocks that do not divide K,
+ * 2-D work-groups, 2/4/16-wide vectors; separate lists for the outer-product
+ * form (NN, TN, TT) and the dot form (NT), kept small in registers so that
+ * drivers that vectorize across work-items (llvmpipe) compile them quickly.
+ * Few use k blocks: barriers are slow on llvmpipe (the defaults of vector
+ * devices and PSETS_*[2] cover them). */
+static const rcl_gemm_tiled_params PSETS_OUTER[] = {
+    {.mwi = 1, .nwi = 1, .vw = 1, .ku = 1, .kb = 0, .wgm = 1, .wgn = 1},
+    {.mwi = 3, .nwi = 8, .vw = 4, .ku = 3, .kb = 0, .wgm = 2, .wgn = 4},
+    {.mwi = 2, .nwi = 6, .vw = 2, .ku = 4, .kb = 6, .wgm = 4, .wgn = 2},
+    {.mwi = 1, .nwi = 16, .vw = 16, .ku = 1, .kb = 0, .wgm = 1, .wgn = 2},
+};
+static const rcl_gemm_tiled_params PSETS_DOT[] = {
+    {.mwi = 1, .nwi = 1, .vw = 1, .ku = 1, .kb = 0, .wgm = 1, .wgn = 1},
+    {.mwi = 3, .nwi = 2, .vw = 4, .ku = 3, .kb = 0, .wgm = 2, .wgn = 4},
+    {.mwi = 2, .nwi = 3, .vw = 2, .ku = 4, .kb = 6, .wgm = 4, .wgn = 2},
+    {.mwi = 1, .nwi = 2, .vw = 16, .ku = 1, .kb = 32, .wgm = 1, .wgn = 2},
+};
+#define NPSETS ((int)(sizeof PSETS_OUTER / sizeof PSETS_OUTER[0]))
+
+static void test_tiled_params(void **state)
+{
+    (void)state;
+    int bad = 0;
+    for (int s = 0; s < NPSETS; s++) {
+        for (int t = 0; t < 4; t++)
+            assert_true(rcl_gemm_tiled_valid(t == 1 ? &PSETS_DOT[s] : &PSETS_OUTER[s], t >> 1, t & 1));
+        bad += run_all2(VIA_PATH, RCL_GEMM_TILED, &PSETS_OUTER[s], &PSETS_DOT[s]);
+    }
+    assert_int_equal(bad, 0);
+    /* the defaults of both device styles are valid */
+    for (int t = 0; t < 4; t++)
+        for (int w = 1; w <= 16; w *= 2) {
+            rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(w, t >> 1, t & 1);
+            assert_true(rcl_gemm_tiled_valid(&d, t >> 1, t & 1));
+        }
+}
+
+static void test_tiled_beta_zero_ignores_c(void **state)
+{
+    (void)state;
+    const gcase c = {37, 61, 9, 1, 2, 3, 1, 1.0f, 0.0f};
+    /* NaN in C (inside and outside the matrix) must not leak in with beta 0 */
+    for (int t = 0; t < 4; t++)
+        assert_true(run_case(&c, t >> 1, t & 1, VIA_PATH, RCL_GEMM_TILED, NULL, 1, 7));
+}
+
+static void test_clblast_default(void **state)
+{
+    (void)state;
+    assert_int_equal(run_all(VIA_PATH, RCL_GEMM_CLBLAST, NULL), 0);
+}
+
+static void test_dispatch(void **state)
+{
+    (void)state;
+    /* empty table: CLBlast */
+    assert_int_equal(run_all(VIA_DISPATCH, RCL_GEMM_CLBLAST, NULL), 0);
+    /* every class of the cases routed to the tiled kernel with PSETS_*[1] */
+    char cls[48], key[64];
+    for (int t = 0; t < 4; t++)
+        for (int i = 0; i < NCASES; i++) {
+            const gcase *c = &CASES[i];
+            rcl_gemm_class(t >> 1, t & 1, c->M, c->N, c->K, cls, sizeof cls);
+            snprintf(key, sizeof key, RCL_GEMM_KEY_PREFIX "%s", cls);
+            T_OK(rcl_ctx_set_param(T_CTX, key, "PATH", RCL_GEMM_TILED));
+            rcl_gemm_tiled_params p = t == 1 ? PSETS_DOT[1] : PSETS_OUTER[1];
+            for (int f = 0; f < RCL_GEMM_TILED_NPARAMS; f++)
+                T_OK(rcl_ctx_set_param(T_CTX, key, rcl_gemm_tiled_names[f],
+                                       *rcl_gemm_tiled_field(&p, f)));
+        }
+    assert_int_equal(run_all(VIA_DISPATCH, RCL_GEMM_CLBLAST, NULL), 0);
+    /* the class name */
+    assert_string_equal(rcl_gemm_class(0, 1, 64, 147, 25600, cls, sizeof cls), "NT_m6_n7_k13");
+    assert_string_equal(rcl_gemm_class(1, 0, 1, 2, 3, cls, sizeof cls), "TN_m0_n1_k1");
+    /* back to CLBlast for the remaining tests */
+    for (int t = 0; t < 4; t++)
+        for (int i = 0; i < NCASES; i++) {
+            const gcase *c = &CASES[i];
+            rcl_gemm_class(t >> 1, t & 1, c->M, c->N, c->K, cls, sizeof cls);
+            snprintf(key, sizeof key, RCL_GEMM_KEY_PREFIX "%s", cls);
+            T_OK(rcl_ctx_set_param(T_CTX, key, "PATH", RCL_GEMM_CLBLAST));
+        }
+}
+
+/* Non-default CLBlast parameters through the table: small tiles, local
+ * memory for A, and XGEMM_MIN_INDIRECT_SIZE 8 so that nearly every case takes
+ * the indirect (pad/transpose + Xgemm) path. Runs last: the override is
+ * process-wide for the device. */
+static void test_clblast_override(void **state)
+{
+    (void)state;
+    /* GEMMK KREG KWG KWI MDIMA MDIMC MWG NDIMB NDIMC NWG SA SB STRM STRN VWM VWN */
+    const int x[RCL_XGEMM_NPARAMS] = {0, 1, 16, 2, 8, 8, 32, 8, 8, 64, 1, 0, 0, 1, 2, 4};
+    assert_true(rcl_xgemm_valid(x));
+    for (int i = 0; i < RCL_XGEMM_NPARAMS; i++)
+        T_OK(rcl_ctx_set_param(T_CTX, RCL_GEMM_CLBLAST_KEY, rcl_xgemm_names[i], x[i]));
+    T_OK(rcl_ctx_set_param(T_CTX, RCL_GEMM_CLBLAST_KEY, "XGEMM_MIN_INDIRECT_SIZE", 8));
+    rcl_gemm_reset(T_CTX);
+    assert_int_equal(run_all(VIA_DISPATCH, RCL_GEMM_CLBLAST, NULL), 0);
+    /* the CLBlast < 1.6.3 trap is refused */
+    int bad[RCL_XGEMM_NPARAMS] = {1, 1, 16, 2, 8, 8, 32, 8, 8, 64, 0, 0, 0, 0, 1, 1};
+    assert_false(rcl_xgemm_valid(bad));
+    assert_int_equal(rcl_gemm_clblast_override(T_CTX, bad, 0), RCL_ERR_INVALID);
+}
+
+static void test_invalid(void **state)
+{
+    (void)state;
+    cl_mem b;
+    T_OK(rcl_buffer_create(T_CTX, &b, 64 * sizeof(float)));
+    assert_int_equal(rcl_gemm(T_CTX, 0, 0, 0, 2, 2, 1, b, 0, 2, b, 0, 2, 0, b, 0, 2, "t"),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_gemm(T_CTX, 0, 0, 2, 2, -1, 1, b, 0, 2, b, 0, 2, 0, b, 0, 2, "t"),
+                     RCL_ERR_INVALID);
+    rcl_gemm_tiled_params p = {.mwi = 2, .nwi = 6, .vw = 4, .ku = 1, .kb = 0, .wgm = 1, .wgn = 1};
+    assert_false(rcl_gemm_tiled_valid(&p, 0, 0)); /* nwi % vw */
+    assert_true(rcl_gemm_tiled_valid(&p, 0, 1));  /* dot form: vw runs along k */
+    assert_int_equal(rcl_gemm_with(T_CTX, RCL_GEMM_TILED, &p, 0, 0, 2, 2, 2, 1, b, 0, 2, b, 0, 2,
+                                   0, b, 0, 2, "t"),
+                     RCL_ERR_INVALID);
+    p.kb = 6; /* dot form: k blocks must hold whole vectors */
+    assert_false(rcl_gemm_tiled_valid(&p, 0, 1));
+    p.nwi = 8;
+    assert_true(rcl_gemm_tiled_valid(&p, 1, 0));
+    p.kb = 0;
+    p.vw = 3;
+    assert_false(rcl_gemm_tiled_valid(&p, 0, 1));
+    /* lda smaller than the stored row */
+    assert_int_equal(rcl_gemm_with(T_CTX, RCL_GEMM_TILED, NULL, 0, 0, 2, 2, 4, 1, b, 0, 3, b, 0, 2,
+                                   0, b, 0, 2, "t"),
+                     RCL_ERR_INVALID);
+    rcl_buffer_release(&b);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_invalid),
+    cmocka_unit_test(test_tiled_default),
+    cmocka_unit_test(test_tiled_beta_zero_ignores_c),
+    cmocka_unit_test(test_tiled_params),
+    cmocka_unit_test(test_clblast_default),
+    cmocka_unit_test(test_dispatch),
+    cmocka_unit_test(test_clblast_override),
+};
+
+RCL_TEST_MAIN("gemm", tests)

@@ -1,0 +1,428 @@
+/* resnet-cl-tune: tune the GEMM paths for the shapes of a training step and
+ * write the device's tune cache.
+ *
+ *   resnet-cl-tune --device N [--budget SECONDS] [--shapes resnet18-cifar|FILE]
+ *                  [--batch-size B] [--dry-run]
+ *
+ * Phases (all OpenCL work runs in forked children, tune_trial.c):
+ *   A  CLBlast with its database on every shape (the untuned baseline)
+ *   B  CLBlast Xgemm + XGEMM_MIN_INDIRECT_SIZE candidates (one set per device:
+ *      overriding CLBlast recompiles it) on the classes with the most time
+ *   C  the best CLBlast set on every shape
+ *   D  our kernel per transposition kind: defaults first, then the space of
+ *      tune_space.c (whole grid if small, else a random sample) until its
+ *      share of the budget is spent; each class notes its best candidate
+ *   E  confirmation: the defaults and each class's winner timed again with
+ *      more runs; each class takes the best of these timings
+ * Then each class picks the faster of CLBlast (tuned if that won) and our
+ * best, the table is printed and the cache written (rcl/tune_cache.h). */
+#include "rcl/tune_cache.h"
+#include "tune_space.h"
+#include "tune_trial.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_SHAPES 256
+#define MAX_CLASSES 128
+#define MAX_POINTS 400
+
+typedef struct tclass {
+    char name[48];
+    int shapes[16];   /* indices into the shape list */
+    int n;
+    double t_default, t_clb, t_ours;   /* weighted seconds per step, <0: unknown */
+    int ours_point;   /* index into the kind's point list, -1: none */
+    int kind;         /* 0 NN, 1 NT, 2 TN, 3 TT */
+    rcl_gemm_tiled_params ours;
+    int choose_ours;
+} tclass;
+
+static struct {
+    int tty;
+    double t0, budget;
+    const char *phase;
+} G;
+
+static void progress(void *ud, int done, int total)
+{
+    (void)ud;
+    if (!G.tty) return;
+    int w = 30, f = total ? done * w / total : w;
+    double el = tune_now() - G.t0;
+    fprintf(stderr, "\r%-34.34s [", G.phase);
+    for (int i = 0; i < w; i++) fputc(i < f ? '#' : '.', stderr);
+    fprintf(stderr, "] %3d/%-3d  %4.0fs of %.0fs ", done, total, el, G.budget);
+    fflush(stderr);
+}
+
+static void phase(const char *name)
+{
+    G.phase = name;
+    if (G.tty) progress(NULL, 0, 1);
+    else fprintf(stderr, "%s ...\n", name);
+}
+
+static void end_phase(void)
+{
+    if (G.tty) fprintf(stderr, "\n");
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: resnet-cl-tune --device N [--budget SECONDS] [--shapes resnet18-cifar|FILE]\n"
+            "                      [--batch-size B] [--dry-run]\n"
+            "Tunes CLBlast and resnet-cl's own GEMM kernel for the GEMM shapes of a\n"
+            "training step and writes the device's tune cache, which resnet-cl loads at\n"
+            "start. --budget bounds the search (default 600 s; the whole run stays\n"
+            "within about budget + 1 minute). FILE: lines 'TA TB M N K [count]'.\n"
+            "--dry-run: print the table, do not write the cache.\n");
+}
+
+static double weighted(const rcl_gemm_shape *sh, const tclass *c, const double *secs)
+{
+    double t = 0;
+    for (int j = 0; j < c->n; j++) {
+        double s = secs[c->shapes[j]];
+        if (s < 0) return -1;
+        t += s * sh[c->shapes[j]].count;
+    }
+    return t;
+}
+
+int main(int argc, char **argv)
+{
+    int device = -1, batch = 100, dry = 0;
+    double budget = 600;
+    const char *shapes_arg = "resnet18-cifar";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--device") && v) device = atoi(v), i++;
+        else if (!strcmp(a, "--budget") && v) budget = atof(v), i++;
+        else if (!strcmp(a, "--shapes") && v) shapes_arg = v, i++;
+        else if (!strcmp(a, "--batch-size") && v) batch = atoi(v), i++;
+        else if (!strcmp(a, "--dry-run")) dry = 1;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "resnet-cl-tune: bad or incomplete option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (device < 0) device = rcl_device_default_index(-1);
+    if (budget < 10 || batch < 1) {
+        fprintf(stderr, "resnet-cl-tune: --budget must be >= 10 s and --batch-size >= 1\n");
+        return 2;
+    }
+    G.tty = isatty(2);
+    G.t0 = tune_now();
+    G.budget = budget;
+    double deadline = G.t0 + budget;
+
+    tune_probe pr;
+    if (trial_probe(device, &pr) != 0) {
+        fprintf(stderr, "resnet-cl-tune: cannot open device %d: %s\n", device, pr.error);
+        return 1;
+    }
+    printf("device %d: %s, %u compute units\n", device, pr.name, pr.compute_units);
+
+    static rcl_gemm_shape sh[MAX_SHAPES];
+    int ns = 0, st;
+    if (!strcmp(shapes_arg, "resnet18-cifar"))
+        st = rcl_gemm_shapes_resnet18(256, pr.max_alloc, batch, 32, 10, sh, MAX_SHAPES, &ns);
+    else st = rcl_gemm_shapes_file(shapes_arg, sh, MAX_SHAPES, &ns);
+    if (st != RCL_OK) {
+        fprintf(stderr, "resnet-cl-tune: shapes: %s\n", rcl_last_error());
+        return 1;
+    }
+    /* shape classes */
+    static tclass cl[MAX_CLASSES];
+    int nc = 0;
+    for (int i = 0; i < ns; i++) {
+        char name[48];
+        rcl_gemm_class(sh[i].ta, sh[i].tb, sh[i].M, sh[i].N, sh[i].K, name, sizeof name);
+        int c = 0;
+        while (c < nc && strcmp(cl[c].name, name)) c++;
+        if (c == nc) {
+            if (nc == MAX_CLASSES) continue;
+            memset(&cl[nc], 0, sizeof cl[nc]);
+            snprintf(cl[nc].name, sizeof cl[nc].name, "%s", name);
+            cl[nc].kind = sh[i].ta * 2 + sh[i].tb;
+            cl[nc].ours_point = -1;
+            nc++;
+        }
+        if (cl[c].n < 16) cl[c].shapes[cl[c].n++] = i;
+    }
+    printf("%d GEMM shapes in %d classes (batch %d)\n", ns, nc, batch);
+
+    static double secs[MAX_SHAPES];
+    static int status[MAX_POINTS];
+    static double psecs[(size_t)MAX_POINTS * MAX_SHAPES];
+    trial_results res = {status, psecs, 0};
+
+    /* ---- A: CLBlast default on everything */
+    phase("A: CLBlast default");
+    trial_job ja = {.device = device, .kind = TRIAL_CLBLAST_DEFAULT, .shapes = sh, .nshapes = ns,
+                    .points = (int[1]){0}, .npoints = 1, .nparams = 1, .warm = 0, .reps = 1,
+                    .trial_timeout_s = 600, .deadline = 0, .min_points = 1};
+    if (trial_run(&ja, &res, progress, NULL) || status[0] != TRIAL_OK) {
+        end_phase();
+        fprintf(stderr, "resnet-cl-tune: CLBlast default failed on this device (status %d)\n",
+                status[0]);
+        return 1;
+    }
+    end_phase();
+    double t_default = 0;
+    for (int i = 0; i < ns; i++) secs[i] = psecs[i];
+    for (int c = 0; c < nc; c++) {
+        cl[c].t_default = weighted(sh, &cl[c], secs);
+        cl[c].t_clb = cl[c].t_default;
+        cl[c].t_ours = -1;
+        t_default += cl[c].t_default;
+    }
+    double remaining = deadline - tune_now();
+
+    /* ---- B: CLBlast candidates on the (up to) 3 classes with the most time */
+    int top[3] = {-1, -1, -1};
+    for (int c = 0; c < nc; c++)
+        for (int k = 0; k < 3; k++)
+            if (top[k] < 0 || cl[c].t_default > cl[top[k]].t_default) {
+                for (int m = 2; m > k; m--) top[m] = top[m - 1];
+                top[k] = c;
+                break;
+            }
+    static rcl_gemm_shape sub[48];
+    int nsub = 0;
+    double t_sub_default = 0;
+    for (int k = 0; k < 3; k++)
+        if (top[k] >= 0)
+            for (int j = 0; j < cl[top[k]].n && nsub < 48; j++) {
+                sub[nsub] = sh[cl[top[k]].shapes[j]];
+                t_sub_default += secs[cl[top[k]].shapes[j]] * sub[nsub].count;
+                nsub++;
+            }
+    static int clb_pts[MAX_POINTS * 17];
+    int nclb = tune_space_points(&TUNE_CLBLAST, clb_pts, MAX_POINTS, 12345);
+    int best_clb = -1;
+    double best_clb_t = t_sub_default;
+    if (nclb > 0 && remaining > 0) {
+        phase("B: CLBlast parameters");
+        trial_job jb = {.device = device, .kind = TRIAL_CLBLAST, .shapes = sub, .nshapes = nsub,
+                        .points = clb_pts, .npoints = nclb, .nparams = 17, .warm = 0, .reps = 2,
+                        .trial_timeout_s = 60 + 3 * t_sub_default, .deadline = tune_now() + 0.25 * remaining,
+                        .min_points = 1};
+        trial_run(&jb, &res, progress, NULL);
+        end_phase();
+        int tried = 0;
+        for (int i = 0; i < nclb; i++) {
+            if (status[i] != TRIAL_NOT_RUN) tried++;
+            if (status[i] != TRIAL_OK) continue;
+            double t = 0;
+            for (int s = 0; s < nsub; s++) t += psecs[(size_t)i * nsub + s] * sub[s].count;
+            if (t < best_clb_t) best_clb_t = t, best_clb = i;
+        }
+        printf("CLBlast: %d of %d candidates tried; best %.1f ms vs default %.1f ms on the top "
+               "classes\n", tried, nclb, best_clb_t * 1e3, t_sub_default * 1e3);
+    }
+    /* ---- C: best CLBlast set on everything */
+    if (best_clb >= 0) {
+        phase("C: CLBlast tuned");
+        trial_job jc = {.device = device, .kind = TRIAL_CLBLAST, .shapes = sh, .nshapes = ns,
+                        .points = clb_pts + (size_t)best_clb * 17, .npoints = 1, .nparams = 17,
+                        .warm = 0, .reps = 2, .trial_timeout_s = 60 + 3 * t_default,
+                        .deadline = 0, .min_points = 1};
+        trial_run(&jc, &res, progress, NULL);
+        end_phase();
+        if (status[0] == TRIAL_OK) {
+            double tot = 0;
+            for (int c = 0; c < nc; c++) {
+                cl[c].t_clb = weighted(sh, &cl[c], psecs);
+                tot += cl[c].t_clb;
+            }
+            if (tot >= t_default) best_clb = -1; /* no gain over the whole step */
+        } else best_clb = -1;
+        if (best_clb < 0)
+            for (int c = 0; c < nc; c++) cl[c].t_clb = cl[c].t_default;
+    }
+    /* ---- D: our kernel, per transposition kind (15% of what is left stays
+     * for the confirmation phase E) */
+    remaining = 0.85 * (deadline - tune_now());
+    double d_end = tune_now() + remaining;
+    double kind_t[4] = {0}, all_t = 0;
+    for (int c = 0; c < nc; c++) kind_t[cl[c].kind] += cl[c].t_default, all_t += cl[c].t_default;
+    static const char *kind_name[4] = {"D: ours NN", "D: ours NT", "D: ours TN", "D: ours TT"};
+    for (int kind = 0; kind < 4; kind++) {
+        static rcl_gemm_shape ks[MAX_SHAPES];
+        static int kidx[MAX_SHAPES];
+        int nk = 0;
+        for (int i = 0; i < ns; i++)
+            if (sh[i].ta * 2 + sh[i].tb == kind) kidx[nk] = i, ks[nk++] = sh[i];
+        if (!nk) continue;
+        int dot = kind == 1;
+        const tune_space *sp = dot ? &TUNE_OURS_DOT : &TUNE_OURS_OUTER;
+        static int pts[MAX_POINTS * 7];
+        rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(pr.vec_width, kind >> 1, kind & 1);
+        for (int f = 0; f < 7; f++) pts[f] = *rcl_gemm_tiled_field(&d, f);
+        int np = 1 + tune_space_points(sp, pts + 7, MAX_POINTS - 1, 777 + (uint64_t)kind);
+        for (int i = 1; i < np; i++) /* drop a repeat of the defaults */
+            if (!memcmp(pts + (size_t)i * 7, pts, 7 * sizeof(int))) {
+                memmove(pts + (size_t)i * 7, pts + (size_t)(i + 1) * 7,
+                        (size_t)(np - i - 1) * 7 * sizeof(int));
+                np--;
+                break;
+            }
+        double share = all_t > 0 ? kind_t[kind] / all_t : 0.25;
+        if (share < 0.1) share = 0.1;
+        phase(kind_name[kind]);
+        trial_job jd = {.device = device, .kind = TRIAL_OURS, .shapes = ks, .nshapes = nk,
+                        .points = pts, .npoints = np, .nparams = 7, .warm = 1, .reps = 3,
+                        .trial_timeout_s = 60 + 4 * kind_t[kind],
+                        .deadline = tune_now() + share * (remaining > 0 ? remaining : 0),
+                        .min_points = 1};
+        trial_run(&jd, &res, progress, NULL);
+        end_phase();
+        int tried = 0, failed = 0;
+        for (int i = 0; i < np; i++) {
+            if (status[i] == TRIAL_NOT_RUN) continue;
+            tried++;
+            if (status[i] != TRIAL_OK) {
+                failed++;
+                continue;
+            }
+            for (int c = 0; c < nc; c++) {
+                if (cl[c].kind != kind) continue;
+                double t = 0;
+                for (int j = 0; j < cl[c].n; j++) {
+                    int k = 0;
+                    while (k < nk && kidx[k] != cl[c].shapes[j]) k++;
+                    t += psecs[(size_t)i * nk + k] * sh[cl[c].shapes[j]].count;
+                }
+                if (cl[c].t_ours < 0 || t < cl[c].t_ours) {
+                    cl[c].t_ours = t;
+                    cl[c].ours_point = i;
+                    for (int f = 0; f < 7; f++)
+                        *rcl_gemm_tiled_field(&cl[c].ours, f) = pts[(size_t)i * 7 + f];
+                }
+            }
+        }
+        printf("%s: %d of %d candidates tried (%d rejected: wrong result, error, crash or "
+               "timeout)\n", kind_name[kind] + 3, tried, np, failed);
+        remaining = d_end - tune_now();
+        all_t -= kind_t[kind];
+    }
+
+    /* ---- E: confirm. The search picks each class's minimum over many noisy
+     * timings (winner's curse), so every class's winner and the defaults
+     * are timed again together, with more runs, and only these timings
+     * decide. */
+    for (int kind = 0; kind < 4; kind++) {
+        static rcl_gemm_shape ks[MAX_SHAPES];
+        static int kidx[MAX_SHAPES];
+        int nk = 0;
+        for (int i = 0; i < ns; i++)
+            if (sh[i].ta * 2 + sh[i].tb == kind) kidx[nk] = i, ks[nk++] = sh[i];
+        if (!nk) continue;
+        static int pts[MAX_CLASSES * 7 + 7];
+        rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(pr.vec_width, kind >> 1, kind & 1);
+        int np = 1;
+        for (int f = 0; f < 7; f++) pts[f] = *rcl_gemm_tiled_field(&d, f);
+        for (int c = 0; c < nc; c++) {
+            if (cl[c].kind != kind || cl[c].ours_point < 0) continue;
+            int v[7], dup = 0;
+            for (int f = 0; f < 7; f++) v[f] = *rcl_gemm_tiled_field(&cl[c].ours, f);
+            for (int j = 0; j < np && !dup; j++) dup = !memcmp(pts + (size_t)j * 7, v, sizeof v);
+            if (!dup) memcpy(pts + (size_t)np++ * 7, v, sizeof v);
+        }
+        phase(kind == 0 ? "E: confirm NN" : kind == 1 ? "E: confirm NT" : kind == 2 ? "E: confirm TN" : "E: confirm TT");
+        trial_job je = {.device = device, .kind = TRIAL_OURS, .shapes = ks, .nshapes = nk,
+                        .points = pts, .npoints = np, .nparams = 7, .warm = 1, .reps = 5,
+                        .trial_timeout_s = 60 + 6 * kind_t[kind], .deadline = 0, .min_points = np};
+        trial_run(&je, &res, progress, NULL);
+        end_phase();
+        for (int c = 0; c < nc; c++) {
+            if (cl[c].kind != kind) continue;
+            cl[c].t_ours = -1;
+            cl[c].ours_point = -1;
+            for (int i = 0; i < np; i++) {
+                if (status[i] != TRIAL_OK) continue;
+                double t = 0;
+                for (int j = 0; j < cl[c].n; j++) {
+                    int k = 0;
+                    while (k < nk && kidx[k] != cl[c].shapes[j]) k++;
+                    t += psecs[(size_t)i * nk + k] * sh[cl[c].shapes[j]].count;
+                }
+                if (cl[c].t_ours < 0 || t < cl[c].t_ours) {
+                    cl[c].t_ours = t;
+                    cl[c].ours_point = i;
+                    for (int f = 0; f < 7; f++)
+                        *rcl_gemm_tiled_field(&cl[c].ours, f) = pts[(size_t)i * 7 + f];
+                }
+            }
+        }
+    }
+
+    /* ---- choose, print, write */
+    printf("\n%-16s %5s %12s %12s %12s  %-8s %8s  %s\n", "class", "calls", "default ms",
+           "clblast* ms", "ours* ms", "chosen", "speedup", "our parameters MWI NWI VW KU KB WGM WGN");
+    double tot_def = 0, tot_new = 0;
+    static rcl_tune_entry ent[MAX_CLASSES * 8 + 32];
+    int ne = 0;
+    if (best_clb >= 0)
+        for (int f = 0; f < 17; f++) {
+            rcl_tune_entry *e = &ent[ne++];
+            snprintf(e->key, sizeof e->key, "%s", RCL_GEMM_CLBLAST_KEY);
+            snprintf(e->param, sizeof e->param, "%s",
+                     f < RCL_XGEMM_NPARAMS ? rcl_xgemm_names[f] : "XGEMM_MIN_INDIRECT_SIZE");
+            e->value = clb_pts[(size_t)best_clb * 17 + f];
+        }
+    for (int c = 0; c < nc; c++) {
+        tclass *k = &cl[c];
+        int calls = 0;
+        for (int j = 0; j < k->n; j++) calls += sh[k->shapes[j]].count;
+        k->choose_ours = k->t_ours > 0 && (k->t_clb < 0 || k->t_ours < k->t_clb);
+        double t = k->choose_ours ? k->t_ours : k->t_clb;
+        tot_def += k->t_default;
+        tot_new += t;
+        printf("%-16s %5d %12.2f %12.2f %12.2f  %-8s %7.2fx", k->name, calls, k->t_default * 1e3,
+               k->t_clb * 1e3, k->t_ours * 1e3, k->choose_ours ? "ours" : "clblast",
+               t > 0 ? k->t_default / t : 0);
+        if (k->choose_ours)
+            printf("  %d %d %d %d %d %d %d", k->ours.mwi, k->ours.nwi, k->ours.vw, k->ours.ku,
+                   k->ours.kb, k->ours.wgm, k->ours.wgn);
+        printf("\n");
+        char key[64];
+        snprintf(key, sizeof key, RCL_GEMM_KEY_PREFIX "%.47s", k->name);
+        rcl_tune_entry *e = &ent[ne++];
+        snprintf(e->key, sizeof e->key, "%s", key);
+        snprintf(e->param, sizeof e->param, "PATH");
+        e->value = k->choose_ours ? RCL_GEMM_TILED : RCL_GEMM_CLBLAST;
+        if (k->choose_ours)
+            for (int f = 0; f < RCL_GEMM_TILED_NPARAMS; f++) {
+                e = &ent[ne++];
+                snprintf(e->key, sizeof e->key, "%s", key);
+                snprintf(e->param, sizeof e->param, "%s", rcl_gemm_tiled_names[f]);
+                e->value = *rcl_gemm_tiled_field(&k->ours, f);
+            }
+    }
+    printf("%-16s %5s %12.2f %12s %12s  %-8s %7.2fx\n", "total", "", tot_def * 1e3, "", "", "",
+           tot_new > 0 ? tot_def / tot_new : 0);
+    printf("CLBlast parameters: %s\n", best_clb >= 0 ? "tuned set" : "its database (no gain found)");
+    printf("tuning took %.0f s\n", tune_now() - G.t0);
+    if (dry) {
+        printf("dry run: cache not written\n");
+        return 0;
+    }
+    st = rcl_tune_file_write(pr.path, pr.key, ent, ne);
+    if (st != RCL_OK) {
+        fprintf(stderr, "resnet-cl-tune: writing %s: %s\n", pr.path, rcl_last_error());
+        return 1;
+    }
+    printf("wrote %s (%d entries)\n", pr.path, ne);
+    return 0;
+}

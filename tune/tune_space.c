@@ -1,0 +1,132 @@
+/* The tuner's search spaces (see tune_space.h). */
+#include "tune_space.h"
+
+#include "gemm_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- our kernel: the constraints are the kernel's own (rcl_gemm_tiled_valid)
+ * plus a register budget: accumulators + loaded vectors within 32 vectors */
+static int ours_valid(const int *v, int dot)
+{
+    rcl_gemm_tiled_params p = {v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+    if (!rcl_gemm_tiled_valid(&p, dot ? 0 : 1, dot ? 1 : 0)) return 0;
+    int regs = dot ? p.mwi * p.nwi + p.mwi + p.nwi : p.mwi * (p.nwi / p.vw) + p.nwi / p.vw + 1;
+    if (regs > 32) return 0;
+    if (p.wgm * p.wgn > 256) return 0;
+    return 1;
+}
+static int outer_valid(const int *v) { return ours_valid(v, 0); }
+static int dot_valid(const int *v) { return ours_valid(v, 1); }
+
+const tune_space TUNE_OURS_OUTER = {
+    "ours.outer", 7,
+    {{"MWI", 6, {1, 2, 3, 4, 6, 8}},
+     {"NWI", 6, {4, 8, 16, 24, 32, 64}},
+     {"VW", 4, {1, 4, 8, 16}},
+     {"KU", 3, {1, 2, 4}},
+     {"KB", 5, {0, 32, 64, 128, 256}},
+     {"WGM", 4, {1, 2, 4, 8}},
+     {"WGN", 5, {1, 2, 4, 8, 16}}},
+    outer_valid};
+
+const tune_space TUNE_OURS_DOT = {
+    "ours.dot", 7,
+    {{"MWI", 5, {1, 2, 3, 4, 6}},
+     {"NWI", 5, {1, 2, 3, 4, 6}},
+     {"VW", 4, {1, 4, 8, 16}},
+     {"KU", 3, {1, 2, 4}},
+     {"KB", 4, {0, 256, 512, 1024}},
+     {"WGM", 3, {1, 2, 4}},
+     {"WGN", 4, {1, 4, 8, 16}}},
+    dot_valid};
+
+/* ---- CLBlast: a curated Xgemm space (GEMMK=0: the 2-D register tiling of
+ * GEMMK=1 is wrong before 1.6.3 unless MWG == NWG, and slow on CPUs) */
+static int clblast_valid(const int *v)
+{
+    if (!rcl_xgemm_valid(v)) return 0;
+    /* threads per work-group */
+    int t = v[5] * v[8]; /* MDIMC * NDIMC */
+    return t >= 16 && t <= 256;
+}
+
+const tune_space TUNE_CLBLAST = {
+    "clblast", 17,
+    {{"GEMMK", 1, {0}},
+     {"KREG", 1, {1}},
+     {"KWG", 2, {16, 32}},
+     {"KWI", 2, {2, 8}},
+     {"MDIMA", 2, {8, 16}},
+     {"MDIMC", 2, {8, 16}},
+     {"MWG", 3, {32, 64, 128}},
+     {"NDIMB", 2, {8, 16}},
+     {"NDIMC", 2, {8, 16}},
+     {"NWG", 3, {32, 64, 128}},
+     {"SA", 2, {0, 1}},
+     {"SB", 2, {0, 1}},
+     {"STRM", 1, {0}},
+     {"STRN", 1, {0}},
+     {"VWM", 4, {1, 2, 4, 8}},
+     {"VWN", 4, {1, 2, 4, 8}},
+     {"XGEMM_MIN_INDIRECT_SIZE", 4, {64, 128, 256, 512}}},
+    clblast_valid};
+
+double tune_space_size(const tune_space *s)
+{
+    double n = 1;
+    for (int i = 0; i < s->nparams; i++) n *= s->params[i].nvalues;
+    return n;
+}
+
+static void point_of(const tune_space *s, uint64_t idx, int *v)
+{
+    for (int i = s->nparams - 1; i >= 0; i--) {
+        const tune_param *p = &s->params[i];
+        v[i] = p->values[idx % (uint64_t)p->nvalues];
+        idx /= (uint64_t)p->nvalues;
+    }
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+int tune_space_points(const tune_space *s, int *out, int cap, uint64_t seed)
+{
+    double total = tune_space_size(s);
+    int np = s->nparams, n = 0;
+    int v[TUNE_MAX_PARAMS];
+    /* count valid points when the grid is small enough to walk */
+    if (total <= 2e6) {
+        int valid = 0;
+        for (uint64_t i = 0; i < (uint64_t)total; i++) {
+            point_of(s, i, v);
+            valid += s->valid(v);
+        }
+        if (valid <= cap) {
+            for (uint64_t i = 0; i < (uint64_t)total; i++) {
+                point_of(s, i, v);
+                if (s->valid(v)) memcpy(out + (size_t)n++ * np, v, sizeof(int) * (size_t)np);
+            }
+            return n;
+        }
+    }
+    /* random sample without repeats */
+    uint64_t st = seed;
+    for (long tries = 0; n < cap && tries < 200L * cap; tries++) {
+        uint64_t idx = rng_next(&st) % (uint64_t)total;
+        point_of(s, idx, v);
+        if (!s->valid(v)) continue;
+        int dup = 0;
+        for (int j = 0; j < n && !dup; j++)
+            dup = !memcmp(out + (size_t)j * np, v, sizeof(int) * (size_t)np);
+        if (!dup) memcpy(out + (size_t)n++ * np, v, sizeof(int) * (size_t)np);
+    }
+    return n;
+}

@@ -1,0 +1,40 @@
+/* Search spaces of the tuner, CLBlast style: each kernel declares its
+ * parameters with their candidate values, plus a constraint function. */
+#ifndef RCL_TUNE_SPACE_H
+#define RCL_TUNE_SPACE_H
+
+#include <stdint.h>
+
+#define TUNE_MAX_PARAMS 17
+#define TUNE_MAX_VALUES 8
+
+typedef struct tune_param {
+    const char *name;
+    int nvalues;
+    int values[TUNE_MAX_VALUES];
+} tune_param;
+
+typedef struct tune_space {
+    const char *name;                    /* "ours.outer", "ours.dot", "clblast" */
+    int nparams;
+    tune_param params[TUNE_MAX_PARAMS];
+    int (*valid)(const int *v);          /* constraints on one point */
+} tune_space;
+
+/* Our kernel, outer-product form (NN, TN, TT): MWI NWI VW KU KB WGM WGN */
+extern const tune_space TUNE_OURS_OUTER;
+/* Our kernel, dot form (NT): same names */
+extern const tune_space TUNE_OURS_DOT;
+/* CLBlast: the 16 Xgemm parameters (rcl_xgemm_names order), then
+ * XGEMM_MIN_INDIRECT_SIZE */
+extern const tune_space TUNE_CLBLAST;
+
+/* Number of points of the full grid (before constraints). */
+double tune_space_size(const tune_space *s);
+
+/* Up to `cap` distinct valid points into out[i*nparams ..]: the whole grid
+ * in order if it has at most `cap` valid points, else a random sample
+ * (seeded). Returns the count. */
+int tune_space_points(const tune_space *s, int *out, int cap, uint64_t seed);
+
+#endif
