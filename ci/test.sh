@@ -7,5 +7,10 @@ cd "$(dirname "$0")/.."
 export RUSTICL_ENABLE="${RUSTICL_ENABLE:-llvmpipe}"
 RCL_CMAKE_ARGS="-DRCL_TEST_DEVICES=${RCL_TEST_DEVICES:-0} ${RCL_CMAKE_ARGS:-}" ci/setup.sh
 build/resnet-cl devices
+# Tune GEMM for device 0 once (the CLI training tests use its cache); a valid
+# cache is kept. RCL_TUNE_BUDGET=0 skips tuning.
+if [ "${RCL_TUNE_BUDGET:-120}" != 0 ]; then
+  build/resnet-cl-tune --device 0 --if-missing --budget "${RCL_TUNE_BUDGET:-120}"
+fi
 cd build
 ctest --output-on-failure -j"${RCL_TEST_JOBS:-1}" --timeout 900

@@ -173,7 +173,11 @@ int rcl_gemm(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float 
     char cls[48], key[64];
     rcl_gemm_class(trans_a, trans_b, M, N, K, cls, sizeof cls);
     snprintf(key, sizeof key, RCL_GEMM_KEY_PREFIX "%s", cls);
-    if (rcl_ctx_param(ctx, key, "PATH", RCL_GEMM_CLBLAST) == RCL_GEMM_TILED) {
+    /* A class the tuner did not see takes the path the tuner chose for most
+     * of the step's GEMM time on this device ("gemm DEFAULT_PATH"); with no
+     * tune cache at all, CLBlast. */
+    int fallback = rcl_ctx_param(ctx, "gemm", "DEFAULT_PATH", RCL_GEMM_CLBLAST);
+    if (rcl_ctx_param(ctx, key, "PATH", fallback) == RCL_GEMM_TILED) {
         rcl_gemm_tiled_params p = rcl_gemm_tiled_from_table(ctx, key, trans_a, trans_b);
         return rcl_gemm_tiled(ctx, &p, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b,
                               ldb, beta, C, off_c, ldc, tag);

@@ -2,7 +2,7 @@
  * write the device's tune cache.
  *
  *   resnet-cl-tune --device N [--budget SECONDS] [--shapes resnet18-cifar|FILE]
- *                  [--batch-size B] [--dry-run]
+ *                  [--batch-size B] [--dry-run] [--if-missing]
  *
  * Phases (all OpenCL work runs in forked children, tune_trial.c):
  *   A  CLBlast with its database on every shape (the untuned baseline)
@@ -75,12 +75,13 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: resnet-cl-tune --device N [--budget SECONDS] [--shapes resnet18-cifar|FILE]\n"
-            "                      [--batch-size B] [--dry-run]\n"
+            "                      [--batch-size B] [--dry-run] [--if-missing]\n"
             "Tunes CLBlast and resnet-cl's own GEMM kernel for the GEMM shapes of a\n"
             "training step and writes the device's tune cache, which resnet-cl loads at\n"
             "start. --budget bounds the search (default 600 s; the whole run stays\n"
             "within about budget + 1 minute). FILE: lines 'TA TB M N K [count]'.\n"
-            "--dry-run: print the table, do not write the cache.\n");
+            "--dry-run: print the table, do not write the cache.\n"
+            "--if-missing: do nothing when a valid cache for the device exists.\n");
 }
 
 static double weighted(const rcl_gemm_shape *sh, const tclass *c, const double *secs)
@@ -96,7 +97,7 @@ static double weighted(const rcl_gemm_shape *sh, const tclass *c, const double *
 
 int main(int argc, char **argv)
 {
-    int device = -1, batch = 100, dry = 0;
+    int device = -1, batch = 100, dry = 0, if_missing = 0;
     double budget = 600;
     const char *shapes_arg = "resnet18-cifar";
     for (int i = 1; i < argc; i++) {
@@ -106,6 +107,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--shapes") && v) shapes_arg = v, i++;
         else if (!strcmp(a, "--batch-size") && v) batch = atoi(v), i++;
         else if (!strcmp(a, "--dry-run")) dry = 1;
+        else if (!strcmp(a, "--if-missing")) if_missing = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
@@ -131,6 +133,16 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("device %d: %s, %u compute units\n", device, pr.name, pr.compute_units);
+    if (if_missing) {
+        rcl_tune_entry *have = NULL;
+        int nhave = 0;
+        char msg[512];
+        if (rcl_tune_file_read(pr.path, pr.key, &have, &nhave, msg, sizeof msg) == RCL_OK) {
+            free(have);
+            printf("tune cache present: %s (%d entries); nothing to do\n", pr.path, nhave);
+            return 0;
+        }
+    }
 
     static rcl_gemm_shape sh[MAX_SHAPES];
     int ns = 0, st;
@@ -410,6 +422,17 @@ int main(int argc, char **argv)
                 e->value = *rcl_gemm_tiled_field(&k->ours, f);
             }
     }
+    /* Classes the tuner did not see (other models, batch sizes) take the
+     * path that won most of this step's time. */
+    double t_ours_won = 0, t_all = 0;
+    for (int c = 0; c < nc; c++) {
+        t_all += cl[c].t_default;
+        if (cl[c].choose_ours) t_ours_won += cl[c].t_default;
+    }
+    rcl_tune_entry *dp = &ent[ne++];
+    snprintf(dp->key, sizeof dp->key, "gemm");
+    snprintf(dp->param, sizeof dp->param, "DEFAULT_PATH");
+    dp->value = t_ours_won * 2 > t_all ? RCL_GEMM_TILED : RCL_GEMM_CLBLAST;
     printf("%-16s %5s %12.2f %12s %12s  %-8s %7.2fx\n", "total", "", tot_def * 1e3, "", "", "",
            tot_new > 0 ? tot_def / tot_new : 0);
     printf("CLBlast parameters: %s\n", best_clb >= 0 ? "tuned set" : "its database (no gain found)");
