@@ -35,7 +35,7 @@ static void test_bad_input(void **state)
     expect(2, "bad or missing value for --lr: -1", "train --lr -1");
     expect(1, "not found", "train --data /nonexistent/cifar");
     expect(1, "unknown model 'resnet19'", "summary --model resnet19");
-    expect(1, "no data set found", "eval --checkpoint /nonexistent/m.safetensors --data /nonexistent/d");
+    expect(1, "/nonexistent/m.safetensors", "eval --checkpoint /nonexistent/m.safetensors --data /nonexistent/d");
     char *root = tu_cifar_jpeg_root(), args[1024];
     snprintf(args, sizeof args, "eval --checkpoint /nonexistent/m.safetensors --data %s --per-class 1", root);
     expect(1, "/nonexistent/m.safetensors", args);

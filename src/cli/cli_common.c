@@ -107,3 +107,12 @@ int cli_model_from_checkpoint(rcl_ctx *ctx, const char *path, int batch, rcl_mod
     }
     return st;
 }
+
+int cli_check_checkpoint(const char *path)
+{
+    rcl_checkpoint_info info = {0};
+    int st = rcl_checkpoint_info_read(path, &info);
+    free(info.class_names);
+    if (st) cli_report("loading checkpoint", st);
+    return st;
+}

@@ -36,6 +36,7 @@ int cli_eval(const cli_globals *g, int argc, char **argv)
         fprintf(stderr, "resnet-cl eval: --checkpoint and --data are required\n");
         return 2;
     }
+    if (cli_check_checkpoint(ckpt)) return 1;
     rcl_dataset ds = {0};
     rcl_dataset_options dopt = {.per_class_limit = per_class};
     int st = rcl_dataset_load(&ds, data, split, &dopt);
