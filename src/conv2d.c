@@ -169,6 +169,15 @@ static int conv_forward_direct(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
 }
 
 /* x (N,C,H,W), w (OC,C,KH,KW), b (OC,1,1,1) or NULL -> y (N,OC,OH,OW) */
+/* Images per chunk, and the scratch buffers for one chunk: col
+ * [CKK, nb*P] and the reordered output/gradient [OC, nb*P]. */
+static int conv_chunk_buffers(rcl_ctx *ctx, const conv_geom *g, int *nb, cl_mem *col, cl_mem *tmp)
+{
+    RCL_TRY(conv_chunk(ctx, g, nb));
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, (size_t)g->CKK * *nb * g->P * sizeof(float), col));
+    return rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)g->OC * *nb * g->P * sizeof(float), tmp);
+}
+
 int rcl_conv2d_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const rcl_tensor *w,
                        const rcl_tensor *b, const rcl_conv2d_desc *d)
 {
@@ -183,10 +192,8 @@ int rcl_conv2d_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const r
         return b ? rcl_bias_add(ctx, y->buf, b->buf, g.N, g.OC, g.P) : RCL_OK;
     }
     int nb;
-    RCL_TRY(conv_chunk(ctx, &g, &nb));
     cl_mem col, tmp;
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, (size_t)g.CKK * nb * g.P * sizeof(float), &col));
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)g.OC * nb * g.P * sizeof(float), &tmp));
+    RCL_TRY(conv_chunk_buffers(ctx, &g, &nb, &col, &tmp));
     for (int n0 = 0; n0 < g.N; n0 += nb) {
         int cur = g.N - n0 < nb ? g.N - n0 : nb;
         int np = cur * g.P;
@@ -235,10 +242,8 @@ int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor
     if (g.direct) return conv_backward_direct(ctx, dx, dw, dy, x, w, &g);
 
     int nb;
-    RCL_TRY(conv_chunk(ctx, &g, &nb));
     cl_mem col, tmp;
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, (size_t)g.CKK * nb * g.P * sizeof(float), &col));
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)g.OC * nb * g.P * sizeof(float), &tmp));
+    RCL_TRY(conv_chunk_buffers(ctx, &g, &nb, &col, &tmp));
     for (int n0 = 0; n0 < g.N; n0 += nb) {
         int cur = g.N - n0 < nb ? g.N - n0 : nb;
         int np = cur * g.P;

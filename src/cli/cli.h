@@ -25,6 +25,9 @@ char *cli_join_names(char **names, int n);
 int cli_model_from_checkpoint(rcl_ctx *ctx, const char *path, int batch, rcl_model **m,
                               rcl_checkpoint_info *info);
 
+/* Monotonic clock in seconds. */
+double cli_now_s(void);
+
 /* Validate a checkpoint's header before any device work (reports errors). */
 int cli_check_checkpoint(const char *path);
 

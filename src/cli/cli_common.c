@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int cli_parse_int(const char *s, long lo, long hi, int *out)
 {
@@ -115,4 +116,11 @@ int cli_check_checkpoint(const char *path)
     free(info.class_names);
     if (st) cli_report("loading checkpoint", st);
     return st;
+}
+
+double cli_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }

@@ -54,13 +54,6 @@ static void drain(prof_acc *p, int keep)
     p->n = 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -136,10 +129,10 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
     double *train_t = calloc((size_t)steps, sizeof(double)), *infer_t = calloc((size_t)steps, sizeof(double));
     rcl_step_result r;
     for (int i = 0; !st && i < warmup + steps; i++) {
-        double t0 = now_s();
+        double t0 = cli_now_s();
         st = rcl_train_step(m, &opt, &b, batch, &r);
         if (!st) st = rcl_ctx_finish(ctx);
-        double t = now_s() - t0;
+        double t = cli_now_s() - t0;
         drain(&prof, i >= warmup);
         if (i >= warmup) train_t[i - warmup] = t;
         if (!st && isatty(fileno(stderr))) fprintf(stderr, "\r  train step %d/%d: %.3f s ", i + 1, warmup + steps, t);
@@ -150,11 +143,11 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
     memset(prof.ms, 0, sizeof prof.ms);
     prof.ntags = 0;
     for (int i = 0; !st && i < warmup + steps; i++) {
-        double t0 = now_s();
+        double t0 = cli_now_s();
         st = rcl_eval_step(m, &b, batch, &r);
         if (!st) st = rcl_ctx_finish(ctx);
         drain(&prof, 0);
-        if (i >= warmup) infer_t[i - warmup] = now_s() - t0;
+        if (i >= warmup) infer_t[i - warmup] = cli_now_s() - t0;
     }
     if (st) cli_report("bench", st);
     else {

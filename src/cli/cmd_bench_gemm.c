@@ -33,13 +33,6 @@ static void usage(FILE *f)
             "GFLOPS = 2MNK / median wall time of R runs after one warm-up run.\n");
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* has the table tiled parameters for this shape's class? */
 static int tuned_tiled(rcl_ctx *ctx, const rcl_gemm_shape *s, rcl_gemm_tiled_params *p)
 {
@@ -77,11 +70,11 @@ static double time_blas(const rcl_gemm_shape *s, int reps)
     double best[64];
     if (reps > 64) reps = 64;
     for (int r = -1; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = cli_now_s();
         cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
                     s->tb ? CblasTrans : CblasNoTrans, s->M, s->N, s->K, 1.0f, a, lda, b, ldb,
                     0.0f, c, s->N);
-        if (r >= 0) best[r] = now_s() - t0;
+        if (r >= 0) best[r] = cli_now_s() - t0;
     }
     /* median */
     for (int i = 1; i < reps; i++)

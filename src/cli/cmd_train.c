@@ -141,13 +141,6 @@ static int make_dir_p(const char *path)
     return (mkdir(tmp, 0755) && errno != EEXIST) ? -1 : 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void progress_bar(int step, int steps, double ips, float loss)
 {
     int width = 30, done = steps ? step * width / steps : 0;
@@ -189,7 +182,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
     for (int epoch = start_epoch; epoch < o->epochs; epoch++) {
         float lr = rcl_lr_at(&o->sched, epoch);
         rcl_optimizer_set_lr(&r->opt, lr);
-        double t0 = now_s(), loss_sum = 0, win_loss = 0;
+        double t0 = cli_now_s(), loss_sum = 0, win_loss = 0;
         int correct = 0, seen = 0, win = 0, n = 0, st;
         if ((st = rcl_loader_begin_epoch(r->train_ld, epoch))) return cli_report("loader", st), 1;
         for (int step = 1;; step++) {
@@ -212,7 +205,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
             win++;
             correct += res.correct;
             seen += n;
-            if (tty) progress_bar(step, steps, seen / (now_s() - t0), res.loss);
+            if (tty) progress_bar(step, steps, seen / (cli_now_s() - t0), res.loss);
             if (step % o->log_interval == 0) {
                 if (tty) printf("\r\033[K");
                 printf("Epoch [%d/%d], step [%d/%d] Loss: %.4f\n", epoch + 1, o->epochs, step, steps,
@@ -227,7 +220,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
         int test_correct = 0, test_total = 0;
         if ((st = rcl_evaluate(r->model, &r->batch, r->test_ld, &test_loss, &test_correct, &test_total)))
             return cli_report("evaluating", st), 1;
-        double secs = now_s() - t0, acc = test_total ? (double)test_correct / test_total : 0;
+        double secs = cli_now_s() - t0, acc = test_total ? (double)test_correct / test_total : 0;
         printf("Test set: Average loss: %.4f, Accuracy: %d/%d (%.0f%%)\n", test_loss, test_correct,
                test_total, 100.0 * acc);
         printf("epoch %d: %.1f s, %.1f train img/s, lr %g\n", epoch + 1, secs, seen / secs, (double)lr);
