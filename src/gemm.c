@@ -129,11 +129,16 @@ int rcl_gemm_clblast(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K
                      cl_mem A, size_t off_a, int lda, cl_mem B, size_t off_b, int ldb, float beta,
                      cl_mem C, size_t off_c, int ldc, const char *tag)
 {
+    /* Called column-major with the operands swapped: row-major C = op(A) op(B)
+     * is column-major C^T = op(B)^T op(A)^T over the same storage. CLBlast's
+     * row-major path would transpose C through a temporary buffer (an extra
+     * kernel and allocation per call, and the returned event covers only
+     * that copy). */
     cl_event ev = NULL;
     CLBlastStatusCode s = CLBlastSgemm(
-        CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
-        trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, (size_t)M, (size_t)N, (size_t)K, alpha,
-        A, off_a, (size_t)lda, B, off_b, (size_t)ldb, beta, C, off_c, (size_t)ldc, &ctx->queue,
+        CLBlastLayoutColMajor, trans_b ? CLBlastTransposeYes : CLBlastTransposeNo,
+        trans_a ? CLBlastTransposeYes : CLBlastTransposeNo, (size_t)N, (size_t)M, (size_t)K, alpha,
+        B, off_b, (size_t)ldb, A, off_a, (size_t)lda, beta, C, off_c, (size_t)ldc, &ctx->queue,
         rcl_event_slot(ctx, &ev));
     if (s != CLBlastSuccess) {
         if (s == CLBlastOpenCLOutOfResources || s == CLBlastOpenCLOutOfHostMemory ||

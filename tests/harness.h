@@ -70,10 +70,13 @@ char *tu_cifar_jpeg_root(void);
 
 /* Run `$RESNET_CL_BIN <printf args>` with stderr merged into *out (malloc'd,
  * may be NULL); returns the exit status. */
-int tu_run(char **out, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
+#define TU_PRINTF_2_3 __attribute__((format(printf, 2, 3)))
+#else
+#define TU_PRINTF_2_3
 #endif
-    ;
+int tu_run(char **out, const char *fmt, ...) TU_PRINTF_2_3;
+/* The same for build/resnet-cl-tune (RESNET_CL_BUILD_DIR). */
+int tu_run_tune(char **out, const char *fmt, ...) TU_PRINTF_2_3;
 
 #endif

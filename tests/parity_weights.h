@@ -4,7 +4,7 @@
  *
  *   u_i = splitmix64(fnv1a64(name) + (i+1) * 0x9E3779B97F4A7C15) -> [-1, 1)
  *   conv weight u*sqrt(3/fan_in), fc weight u/sqrt(fan_in), fc bias 0.1u,
- *   BN weight 1+0.1u, BN bias 0.1u, running_mean 0.1u,
+ *   BN weight 1+0.1u (0.1(1+0.1u) for layer*.bn2/bn3), BN bias 0.1u, running_mean 0.1u,
  *   running_var 1+0.05(u+1), "input" (u+1)/2; computed in double, stored
  *   as float. */
 #ifndef RCL_TEST_PARITY_WEIGHTS_H

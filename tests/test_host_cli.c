@@ -43,6 +43,27 @@ static void test_bad_input(void **state)
     expect(1, "/nonexistent/c.safetensors", "predict --checkpoint /nonexistent/c.safetensors x.jpg");
 }
 
+static void expect_tune(const char *needle, const char *args)
+{
+    char *out = NULL;
+    int rc = tu_run_tune(&out, "%s", args);
+    if (rc != 2 || !strstr(out, needle) || count_lines(out) != 1)
+        fail_msg("resnet-cl-tune %s: rc %d (want 2), output:\n%s(want one line containing '%s')",
+                 args, rc, out, needle);
+    free(out);
+}
+
+/* resnet-cl-tune's numbers are parsed strictly: no silent 0 */
+static void test_tune_bad_input(void **state)
+{
+    (void)state;
+    expect_tune("bad value 'x' for --device", "--device x --dry-run");
+    expect_tune("bad value '-1' for --device", "--device -1 --dry-run");
+    expect_tune("bad value '5x' for --budget", "--budget 5x --dry-run");
+    expect_tune("bad value '0' for --batch-size", "--batch-size 0 --dry-run");
+    expect_tune("bad or incomplete option '--wat'", "--wat");
+}
+
 static void test_help_and_devices(void **state)
 {
     (void)state;
@@ -63,6 +84,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_help_and_devices),
+        cmocka_unit_test(test_tune_bad_input),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -21,7 +21,7 @@ static double now_s(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-enum { BATCH = 4, SIZE = 32, CLASSES = 10, STEPS = 3 };
+enum { BATCH = 8, SIZE = 32, CLASSES = 10, STEPS = 3 };
 
 /* Error metrics, each the maximum over a category's values of a normalised
  * |got - want| (make_fixture.py's errors() computes the same for PyTorch's
@@ -32,7 +32,7 @@ enum { BATCH = 4, SIZE = 32, CLASSES = 10, STEPS = 3 };
  *   param after steps: (|err| - 2^-22 |want|)+ / RMS of p_3 - p_0
  *   |p_3 - p_0|:       (|err| - 2^-22 |p_3|)+ / |want|   (float32 rounding of p)
  *   BN running stat: / (|want| + RMS of the 16 wanted samples)
- * Tolerances per model: see TOLS and docs/parity.md for why some are loose. */
+ * Tolerances: see TOLS and docs/parity.md. */
 enum { C_EVAL, C_LOGITS, C_LOSS, C_GRAD, C_GNORM, C_GSUM, C_ADAM, C_ADAM_DN, C_ADAM_BN, C_SGD,
        C_SGD_DN, C_SGD_BN, C_COUNT };
 static const char *const CAT[C_COUNT] = {"eval_logits", "logits", "loss", "grad", "grad_norm",
@@ -44,29 +44,21 @@ typedef struct model_tols {
     const char *arch;
     double tol[C_COUNT];
 } model_tols;
-/* Each tolerance is a few times the worst error measured on PoCL and rusticl
- * and by PyTorch's own float32 run (docs/parity.md has the table). Why most
- * are far above 1e-4 (measured, see docs/parity.md):
- *  - ReLU kinks: the fixtures' pre-ReLU values come within ~1e-6 of the BN
- *    output's std of zero (about 1e6 ReLUs per pass), which is the float32
- *    forward error, so some element's mask differs from float64's (found in
- *    resnet18 layer2.1.bn1, and in resnet20 after one SGD step on PoCL). The
- *    forward is continuous there, but the backward jumps: one flipped
- *    element moves every gradient below it by ~1e-3 of its norm.
- *  - Chaos: at 32x32, layer4 runs at 1x1 (resnet18/50), so its BatchNorms
- *    normalise 4 values; float32 rounding grows ~1.3x per Bottleneck and
- *    ~2.5x per layer4 block: PyTorch's own float32 resnet50 has train logits
- *    3e-3 and gradients ~27% (element) / 2% (norm) off the float64 answer.
- *  - Adam's first steps move each element by ~ +-lr whatever |g| is, so an
- *    element whose gradient sign is decided by rounding moves 2*lr the other
- *    way (errors of ~1 RMS step even in PyTorch float32).
- * Eval mode (running stats, no batch statistics) is well conditioned: 1e-4
- * for every model; resnet20 is well conditioned up to the gradient. */
+/* One set of tolerances for every model: the logits, loss and gradient ones
+ * are the issue's "about 1e-4 relative" (the worst measured is 5.6e-5, the
+ * resnet50 gradient samples on rusticl; PyTorch's own float32 1.7e-5);
+ * docs/parity.md has the table. The fixture is built to be well conditioned
+ * (batch 8, and a block's 2nd/3rd BatchNorm gamma near 0.1): with gamma 1 and
+ * batch 4 these nets are chaotic at initialisation and float32 rounding alone
+ * (PyTorch's included) moves resnet50's gradients by percents.
+ * Adam is looser by nature: its first steps move each element by about
+ * +-lr whatever |g| is, so an element whose tiny gradient's sign is decided by
+ * rounding lands 2*lr*steps away, ~0.1 RMS steps even in PyTorch float32. */
 static const model_tols TOLS[] = {
     /*            eval  logits loss  grad  gnorm gsum  adam  adam_dn adam_bn sgd  sgd_dn sgd_bn */
-    {"resnet20", {1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 0.1, 1e-2, 1e-3, 0.1, 1e-2, 1e-3}},
-    {"resnet18", {1e-4, 2e-4, 1e-4, 0.05, 1e-2, 0.1, 3, 0.03, 0.1, 1, 0.05, 0.2}},
-    {"resnet50", {1e-4, 0.02, 2e-3, 3, 0.2, 4, 10, 0.5, 2, 25, 2, 30}},
+    {"resnet20", {1e-5, 1e-5, 1e-5, 1e-4, 1e-4, 1e-4, 0.3, 0.02, 0.01, 2e-4, 1e-4, 1e-5}},
+    {"resnet18", {1e-5, 1e-5, 1e-5, 1e-4, 1e-4, 1e-4, 0.3, 0.02, 0.01, 2e-4, 1e-4, 1e-5}},
+    {"resnet50", {1e-5, 1e-5, 1e-5, 1e-4, 1e-4, 1e-4, 0.3, 0.02, 0.01, 2e-4, 1e-4, 1e-5}},
 };
 
 typedef struct check_stat {
@@ -334,16 +326,10 @@ static void run_parity(const char *arch)
     train_forward_backward(&r, 1);
     check_grads(&r);
     t[2] = now_s();
-    /* resnet50's optimizer checks are smoke tests (see TOLS) and cost 6 more
-     * passes (about 4 minutes on llvmpipe, whose GEMM runs at ~30 MFLOP/s):
-     * only with RESNET_CL_PARITY_FULL=1. */
-    const char *full = getenv("RESNET_CL_PARITY_FULL");
-    int steps = strcmp(arch, "resnet50") || (full && atoi(full));
-    if (steps) check_steps(&r, RCL_OPTIM_ADAM);
+    check_steps(&r, RCL_OPTIM_ADAM);
     t[3] = now_s();
-    if (steps) check_steps(&r, RCL_OPTIM_SGD);
+    check_steps(&r, RCL_OPTIM_SGD);
     t[4] = now_s();
-    if (!steps) printf("  %s: optimizer steps skipped (RESNET_CL_PARITY_FULL=1 runs them)\n", arch);
     printf("  %s: %.1f s eval, %.1f s train step + grads, %.1f s Adam x%d, %.1f s SGD x%d\n", arch,
            t[1] - t[0], t[2] - t[1], t[3] - t[2], STEPS, t[4] - t[3], STEPS);
 

@@ -20,6 +20,7 @@
 #include "tune_space.h"
 #include "tune_trial.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,34 @@ static double weighted(const rcl_gemm_shape *sh, const tclass *c, const double *
     return t;
 }
 
+/* strict number parsing: the whole string, in range (a bad value is an
+ * error, never a silent 0) */
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = s && *s ? strtol(s, &end, 10) : 0;
+    if (!s || !*s || errno || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = s && *s ? strtod(s, &end) : 0;
+    if (!s || !*s || errno || *end || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+static int bad_value(const char *opt, const char *v, const char *want)
+{
+    fprintf(stderr, "resnet-cl-tune: bad value '%s' for %s (want %s)\n", v, opt, want);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     int device = -1, batch = 100, dry = 0, if_missing = 0;
@@ -102,18 +131,25 @@ int main(int argc, char **argv)
     const char *shapes_arg = "resnet18-cifar";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--device") && v) device = atoi(v), i++;
-        else if (!strcmp(a, "--budget") && v) budget = atof(v), i++;
-        else if (!strcmp(a, "--shapes") && v) shapes_arg = v, i++;
-        else if (!strcmp(a, "--batch-size") && v) batch = atoi(v), i++;
+        long n;
+        if (!strcmp(a, "--device") && v) {
+            if (parse_long(v, 0, 1000, &n)) return bad_value(a, v, "a device index, see resnet-cl devices");
+            device = (int)n, i++;
+        } else if (!strcmp(a, "--budget") && v) {
+            if (parse_seconds(v, &budget)) return bad_value(a, v, "seconds");
+            i++;
+        } else if (!strcmp(a, "--shapes") && v) shapes_arg = v, i++;
+        else if (!strcmp(a, "--batch-size") && v) {
+            if (parse_long(v, 1, 1 << 20, &n)) return bad_value(a, v, "a positive integer");
+            batch = (int)n, i++;
+        }
         else if (!strcmp(a, "--dry-run")) dry = 1;
         else if (!strcmp(a, "--if-missing")) if_missing = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
         } else {
-            fprintf(stderr, "resnet-cl-tune: bad or incomplete option '%s'\n", a);
-            usage(stderr);
+            fprintf(stderr, "resnet-cl-tune: bad or incomplete option '%s' (see --help)\n", a);
             return 2;
         }
     }

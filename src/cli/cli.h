@@ -8,6 +8,7 @@
 typedef struct cli_globals {
     int device;          /* -1: not given on the command line */
     int no_tune_cache;   /* --no-tune-cache */
+    double t_start;      /* cli_now_s() when main() began */
 } cli_globals;
 
 /* Parse a decimal integer in [lo, hi]; 0 on success. */

@@ -174,9 +174,21 @@ static void run_free(train_run *r)
     rcl_ctx_destroy(r->ctx);
 }
 
-static int train_loop(const train_opts *o, train_run *r, int start_epoch, double best_acc,
-                      const char *ckpt_path)
+/* One line after the process's first training step: how long the start
+ * took, and how many OpenCL programs came from the disk cache. */
+static void report_startup(const train_run *r, double t_start, double t_data)
 {
+    rcl_ctx_stats cs = rcl_ctx_get_stats(r->ctx);
+    printf("first training step done %.2f s after start (data %.2f s; OpenCL programs: %d from "
+           "cache, %d compiled)\n",
+           cli_now_s() - t_start, t_data, cs.programs_loaded, cs.programs_built);
+    fflush(stdout);
+}
+
+static int train_loop(const train_opts *o, train_run *r, int start_epoch, double best_acc,
+                      const char *ckpt_path, double t_start, double t_data)
+{
+    int first = 1;
     int steps = rcl_loader_num_batches(r->train_ld);
     int tty = isatty(fileno(stdout));
     for (int epoch = start_epoch; epoch < o->epochs; epoch++) {
@@ -193,6 +205,11 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
             rcl_step_result res;
             st = rcl_batch_upload(&r->batch, r->ctx, n);
             if (!st) st = rcl_train_step(r->model, &r->opt, &r->batch, n, &res);
+            if (!st && first) {
+                first = 0;
+                if (tty) printf("\r\033[K");
+                report_startup(r, t_start, t_data);
+            }
             if (st == RCL_ERR_NAN) {
                 if (tty) printf("\n");
                 fprintf(stderr, "resnet-cl: loss became %s at epoch %d step %d; stopping (try a lower --lr)\n",
@@ -263,6 +280,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     }
     train_run r = {0};
     int st;
+    double t_data = cli_now_s();
     rcl_dataset_options dopt = {.per_class_limit = o.per_class_train};
     if ((st = rcl_dataset_load(&r.train_ds, data, "train", &dopt))) {
         cli_report("loading training data", st);
@@ -273,6 +291,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         cli_report("loading test data", st);
         return run_free(&r), 1;
     }
+    t_data = cli_now_s() - t_data;
     if (cli_open_device(g, &r.ctx, NULL, 1)) return run_free(&r), 1;
     rcl_model_config mc = rcl_model_config_default();
     mc.num_classes = r.train_ds.num_classes;
@@ -353,7 +372,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
            d->index, d->name, d->platform_name, o.model, (long long)rcl_model_param_count(r.model),
            r.train_ds.n, r.test_ds.n, data);
     fflush(stdout);
-    int rc = train_loop(&o, &r, start_epoch, best_acc, o.save ? ckpt : NULL);
+    int rc = train_loop(&o, &r, start_epoch, best_acc, o.save ? ckpt : NULL, g->t_start, t_data);
     run_free(&r);
     return rc;
 }

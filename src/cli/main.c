@@ -26,7 +26,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    cli_globals g = {.device = -1};
+    cli_globals g = {.device = -1, .t_start = cli_now_s()};
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];

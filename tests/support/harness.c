@@ -12,8 +12,11 @@ int rcl_test_main(int argc, char **argv, const char *suite, const struct CMUnitT
     int only = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--device") && i + 1 < argc) only = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--filter") && i + 1 < argc)
+            cmocka_set_test_filter(argv[++i]); /* run only tests matching this name/pattern */
         else {
-            fprintf(stderr, "%s: unknown argument '%s' (use --device N)\n", argv[0], argv[i]);
+            fprintf(stderr, "%s: unknown argument '%s' (use --device N, --filter PATTERN)\n",
+                    argv[0], argv[i]);
             return 2;
         }
     }

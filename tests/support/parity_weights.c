@@ -27,7 +27,7 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && !strcmp(s + a - b, suffix);
 }
 
-typedef enum { K_INPUT, K_MEAN, K_VAR, K_CONV, K_FC, K_FC_BIAS, K_BN_W, K_BN_B } pw_kind;
+typedef enum { K_INPUT, K_MEAN, K_VAR, K_CONV, K_FC, K_FC_BIAS, K_BN_W, K_BN_W_LATE, K_BN_B } pw_kind;
 
 int pw_generate(float *out, size_t n, const char *name, int ndim, size_t fan_in)
 {
@@ -38,6 +38,9 @@ int pw_generate(float *out, size_t n, const char *name, int ndim, size_t fan_in)
     else if (ndim == 4 && fan_in) k = K_CONV;
     else if (ndim == 2 && fan_in) k = K_FC;
     else if (ndim == 1 && !strcmp(name, "fc.bias")) k = K_FC_BIAS;
+    else if (ndim == 1 && !strncmp(name, "layer", 5) &&
+             (ends_with(name, "bn2.weight") || ends_with(name, "bn3.weight")))
+        k = K_BN_W_LATE; /* a block's 2nd/3rd BN: gamma near 0.1 (docs/parity.md) */
     else if (ndim == 1 && ends_with(name, ".weight")) k = K_BN_W;
     else if (ndim == 1 && ends_with(name, ".bias")) k = K_BN_B;
     else return rcl_fail(RCL_ERR_INVALID, "parity weights: no formula for '%s' (ndim %d)", name, ndim);
@@ -53,6 +56,7 @@ int pw_generate(float *out, size_t n, const char *name, int ndim, size_t fan_in)
         case K_CONV: v = u * conv_scale; break;
         case K_FC: v = u / fc_div; break;
         case K_BN_W: v = 1 + 0.1 * u; break;
+        case K_BN_W_LATE: v = (1 + 0.1 * u) * 0.1; break;
         default: v = 0.1 * u; break; /* running_mean, fc bias, BN bias */
         }
         out[i] = (float)v;
