@@ -18,6 +18,7 @@ enum { X_GEMMK, X_KREG, X_KWG, X_KWI, X_MDIMA, X_MDIMC, X_MWG, X_NDIMB,
 /* per-context state: whether "gemm.clblast" has been applied */
 typedef struct gemm_state {
     int clblast_applied;
+    rcl_gemm_recorder *rec;  /* non-NULL: record shapes, compute nothing */
 } gemm_state;
 
 static gemm_state *state_of(rcl_ctx *ctx)
@@ -40,6 +41,14 @@ static int floor_log2(int x)
     int b = 0;
     while (x > 1) x >>= 1, b++;
     return b;
+}
+
+int rcl_gemm_record(rcl_ctx *ctx, rcl_gemm_recorder *rec)
+{
+    gemm_state *s = state_of(ctx);
+    if (!s) return rcl_fail(RCL_ERR_NOMEM, "gemm state");
+    s->rec = rec;
+    return RCL_OK;
 }
 
 const char *rcl_gemm_class(int trans_a, int trans_b, int M, int N, int K, char *buf, size_t cap)
@@ -175,6 +184,13 @@ int rcl_gemm(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float 
 {
     if (M <= 0 || N <= 0 || K <= 0)
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: M=%d N=%d K=%d", tag, M, N, K);
+    gemm_state *gs = state_of(ctx);
+    if (gs && gs->rec) {
+        char what[48]; /* rcl_gemm_shape.what keeps the first 39 characters */
+        snprintf(what, sizeof what, "%.24s #%d", tag ? tag : "gemm", ++gs->rec->calls % 1000000);
+        rcl_gemm_recorder_add(gs->rec, trans_a, trans_b, M, N, K, 1, what);
+        return RCL_OK;
+    }
     char cls[48], key[64];
     rcl_gemm_class(trans_a, trans_b, M, N, K, cls, sizeof cls);
     snprintf(key, sizeof key, RCL_GEMM_KEY_PREFIX "%s", cls);

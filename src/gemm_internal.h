@@ -103,8 +103,28 @@ typedef struct rcl_gemm_shape {
  * cap). */
 int rcl_gemm_shapes_resnet18(int col_budget_mb, uint64_t max_alloc, int batch, int hw,
                              int classes, rcl_gemm_shape *out, int cap, int *n);
+/* The GEMMs of one training step (train forward + backward at batch B,
+ * hw x hw input, `classes` outputs) of any model rcl_model_create knows,
+ * recorded from the real layer code on ctx's device (so chunking follows
+ * the device and the conv.COL_BUDGET_MB in ctx's table): the model is built
+ * and run once with every GEMM recorded instead of computed. `what` is the
+ * GEMM's profiling tag and its call number, e.g. "conv_bwd_weight_gemm #12". */
+int rcl_gemm_shapes_model(rcl_ctx *ctx, const char *arch, int batch, int hw, int classes,
+                          rcl_gemm_shape *out, int cap, int *n);
 /* Shapes from a text file, one "TA TB M N K [count]" per line, '#' comments. */
 int rcl_gemm_shapes_file(const char *path, rcl_gemm_shape *out, int cap, int *n);
+
+/* Record instead of compute: while a recorder is set on ctx, rcl_gemm()
+ * only adds its shape to it (identical shapes merged into count; overflow
+ * set when cap is exceeded) and enqueues nothing. NULL stops recording. */
+typedef struct rcl_gemm_recorder {
+    rcl_gemm_shape *v;
+    int n, cap, overflow;
+    int calls;
+} rcl_gemm_recorder;
+int rcl_gemm_record(rcl_ctx *ctx, rcl_gemm_recorder *rec);
+void rcl_gemm_recorder_add(rcl_gemm_recorder *r, int ta, int tb, int M, int N, int K, int count,
+                           const char *what);
 
 /* Device buffers for one shape (tight lds), filled with values in [-1, 1)
  * from `seed`. */

@@ -9,6 +9,8 @@
  * grad TN (OUT, IN, N). */
 #include "gemm_internal.h"
 #include "internal.h"
+#include "rcl/model.h"
+#include "rcl/tensor.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,12 +18,10 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct shape_list {
-    rcl_gemm_shape *v;
-    int n, cap, overflow;
-} shape_list;
+typedef rcl_gemm_recorder shape_list;
 
-static void add(shape_list *l, int ta, int tb, int M, int N, int K, int count, const char *what)
+void rcl_gemm_recorder_add(rcl_gemm_recorder *l, int ta, int tb, int M, int N, int K, int count,
+                           const char *what)
 {
     for (int i = 0; i < l->n; i++) {
         rcl_gemm_shape *s = &l->v[i];
@@ -37,6 +37,11 @@ static void add(shape_list *l, int ta, int tb, int M, int N, int K, int count, c
     rcl_gemm_shape *s = &l->v[l->n++];
     *s = (rcl_gemm_shape){.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .count = count};
     snprintf(s->what, sizeof s->what, "%s", what);
+}
+
+static void add(shape_list *l, int ta, int tb, int M, int N, int K, int count, const char *what)
+{
+    rcl_gemm_recorder_add(l, ta, tb, M, N, K, count, what);
 }
 
 /* images per chunk, as conv_chunk() in src/conv2d.c */
@@ -92,7 +97,7 @@ int rcl_gemm_shapes_resnet18(int mb, uint64_t max_alloc, int batch, int hw, int 
     if (batch < 1 || hw < 8 || classes < 1)
         return rcl_fail(RCL_ERR_INVALID, "resnet18 shapes: batch %d, image %d, classes %d", batch,
                         hw, classes);
-    shape_list l = {out, 0, cap, 0};
+    shape_list l = {out, 0, cap, 0, 0};
     /* stem 7x7/2 pad 3, then 3x3/2 pad 1 max pool */
     conv(&l, mb, max_alloc, "conv1", batch, 3, 64, 7, 2, 3, hw, 0);
     int s = (hw + 6 - 7) / 2 + 1;
@@ -124,12 +129,46 @@ int rcl_gemm_shapes_resnet18(int mb, uint64_t max_alloc, int batch, int hw, int 
     return RCL_OK;
 }
 
+int rcl_gemm_shapes_model(rcl_ctx *ctx, const char *arch, int batch, int hw, int classes,
+                          rcl_gemm_shape *out, int cap, int *n)
+{
+    *n = 0;
+    if (batch < 2 || hw < 8 || classes < 1)
+        return rcl_fail(RCL_ERR_INVALID, "%s shapes: batch %d (>= 2), image %d, classes %d", arch,
+                        batch, hw, classes);
+    rcl_model_config cfg = rcl_model_config_default();
+    cfg.batch = batch;
+    cfg.in_h = cfg.in_w = hw;
+    cfg.num_classes = classes;
+    rcl_model *m = NULL;
+    rcl_tensor x = {0}, dlogits = {0};
+    const rcl_tensor *logits = NULL;
+    rcl_gemm_recorder rec = {out, 0, cap, 0, 0};
+    int st = rcl_model_create(&m, ctx, arch, &cfg);
+    if (st == RCL_OK) st = rcl_tensor_create(ctx, &x, batch, cfg.in_channels, hw, hw);
+    if (st == RCL_OK) st = rcl_tensor_create(ctx, &dlogits, batch, classes, 1, 1);
+    if (st == RCL_OK) st = rcl_tensor_fill(ctx, &x, 0.5f);
+    if (st == RCL_OK) st = rcl_tensor_fill(ctx, &dlogits, 0.0f);
+    if (st == RCL_OK) st = rcl_gemm_record(ctx, &rec);
+    if (st == RCL_OK) st = rcl_model_forward(m, &x, 1, &logits);
+    if (st == RCL_OK) st = rcl_model_backward(m, &dlogits);
+    if (st == RCL_OK) st = rcl_ctx_finish(ctx);
+    rcl_gemm_record(ctx, NULL);
+    rcl_tensor_destroy(&dlogits);
+    rcl_tensor_destroy(&x);
+    rcl_model_destroy(m);
+    if (st != RCL_OK) return st;
+    *n = rec.n;
+    if (rec.overflow) return rcl_fail(RCL_ERR_INVALID, "%s shapes: more than %d", arch, cap);
+    return RCL_OK;
+}
+
 int rcl_gemm_shapes_file(const char *path, rcl_gemm_shape *out, int cap, int *n)
 {
     *n = 0;
     FILE *f = fopen(path, "r");
     if (!f) return rcl_fail(RCL_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-    shape_list l = {out, 0, cap, 0};
+    shape_list l = {out, 0, cap, 0, 0};
     char line[256];
     int lineno = 0;
     while (fgets(line, sizeof line, f)) {

@@ -196,6 +196,57 @@ static void test_dispatch(void **state)
         }
 }
 
+/* The tuner's and bench's shapes of a model come from recording the real
+ * layer code (rcl_gemm_shapes_model): for resnet18 they must equal the
+ * hand-derived list (rcl_gemm_shapes_resnet18), counts included, and
+ * recording must compute nothing (the GEMM is skipped). */
+static void test_shapes_recorded(void **state)
+{
+    (void)state;
+    enum { CAP = 64, B = 6 };
+    rcl_gemm_shape rec[CAP], want[CAP];
+    int nr = 0, nw = 0;
+    T_OK(rcl_gemm_shapes_model(T_CTX, "resnet18", B, 32, 10, rec, CAP, &nr));
+    T_OK(rcl_gemm_shapes_resnet18(rcl_ctx_param(T_CTX, "conv", "COL_BUDGET_MB", 256),
+                                  rcl_ctx_device(T_CTX)->max_alloc, B, 32, 10, want, CAP, &nw));
+    assert_int_equal(nr, nw);
+    for (int i = 0; i < nw; i++) {
+        const rcl_gemm_shape *w = &want[i];
+        int found = -1;
+        for (int j = 0; j < nr && found < 0; j++)
+            if (rec[j].ta == w->ta && rec[j].tb == w->tb && rec[j].M == w->M && rec[j].N == w->N &&
+                rec[j].K == w->K)
+                found = j;
+        if (found < 0 || rec[found].count != w->count)
+            fail_msg("%s (%d %d %d %d %d) x%d: recorded %s", w->what, w->ta, w->tb, w->M, w->N,
+                     w->K, w->count, found < 0 ? "never" : "with another count");
+    }
+    /* a Bottleneck model records too (1x1 convs run per image) */
+    T_OK(rcl_gemm_shapes_model(T_CTX, "resnet50", 2, 32, 10, rec, CAP, &nr));
+    assert_true(nr > 20);
+    /* recording computes nothing */
+    float one = 1.0f, got = 0;
+    cl_mem a, b, c;
+    T_OK(rcl_buffer_create(T_CTX, &a, sizeof one));
+    T_OK(rcl_buffer_create(T_CTX, &b, sizeof one));
+    T_OK(rcl_buffer_create(T_CTX, &c, sizeof one));
+    assert_int_equal(CL_SUCCESS, clEnqueueWriteBuffer(rcl_ctx_queue(T_CTX), a, CL_TRUE, 0, sizeof one, &one, 0, NULL, NULL));
+    assert_int_equal(CL_SUCCESS, clEnqueueWriteBuffer(rcl_ctx_queue(T_CTX), b, CL_TRUE, 0, sizeof one, &one, 0, NULL, NULL));
+    assert_int_equal(CL_SUCCESS, clEnqueueWriteBuffer(rcl_ctx_queue(T_CTX), c, CL_TRUE, 0, sizeof got, &got, 0, NULL, NULL));
+    rcl_gemm_shape one_shape[1];
+    rcl_gemm_recorder r = {one_shape, 0, 1, 0, 0};
+    T_OK(rcl_gemm_record(T_CTX, &r));
+    T_OK(rcl_gemm(T_CTX, 0, 0, 1, 1, 1, 1.0f, a, 0, 1, b, 0, 1, 0.0f, c, 0, 1, "rec"));
+    T_OK(rcl_gemm_record(T_CTX, NULL));
+    assert_int_equal(CL_SUCCESS, clEnqueueReadBuffer(rcl_ctx_queue(T_CTX), c, CL_TRUE, 0, sizeof got, &got, 0, NULL, NULL));
+    assert_true(got == 0.0f);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(one_shape[0].what, "rec #1");
+    rcl_buffer_release(&a);
+    rcl_buffer_release(&b);
+    rcl_buffer_release(&c);
+}
+
 /* Non-default CLBlast parameters through the table: small tiles, local
  * memory for A, and XGEMM_MIN_INDIRECT_SIZE 8 so that nearly every case takes
  * the indirect (pad/transpose + Xgemm) path. Runs last: the override is
@@ -253,6 +304,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_tiled_params),
     cmocka_unit_test(test_clblast_default),
     cmocka_unit_test(test_dispatch),
+    cmocka_unit_test(test_shapes_recorded),
     cmocka_unit_test(test_clblast_override),
 };
 

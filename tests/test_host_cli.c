@@ -35,6 +35,7 @@ static void test_bad_input(void **state)
     expect(2, "bad or missing value for --lr: -1", "train --lr -1");
     expect(1, "not found", "train --data /nonexistent/cifar");
     expect(1, "unknown model 'resnet19'", "summary --model resnet19");
+    expect(2, "unknown model 'resnet19'", "bench gemm --model resnet19");
     expect(1, "/nonexistent/m.safetensors", "eval --checkpoint /nonexistent/m.safetensors --data /nonexistent/d");
     char *root = tu_cifar_jpeg_root(), args[1024];
     snprintf(args, sizeof args, "eval --checkpoint /nonexistent/m.safetensors --data %s --per-class 1", root);
@@ -62,6 +63,7 @@ static void test_tune_bad_input(void **state)
     expect_tune("bad value '5x' for --budget", "--budget 5x --dry-run");
     expect_tune("bad value '0' for --batch-size", "--batch-size 0 --dry-run");
     expect_tune("bad or incomplete option '--wat'", "--wat");
+    expect_tune("unknown model 'resnet19'", "--model resnet19 --dry-run");
 }
 
 static void test_help_and_devices(void **state)

@@ -75,10 +75,14 @@ static void end_phase(void)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: resnet-cl-tune --device N [--budget SECONDS] [--shapes resnet18-cifar|FILE]\n"
-            "                      [--batch-size B] [--dry-run] [--if-missing]\n"
+            "usage: resnet-cl-tune --device N [--model M] [--batch-size B] [--image-size S]\n"
+            "                      [--classes K] [--budget SECONDS] [--shapes FILE]\n"
+            "                      [--dry-run] [--if-missing]\n"
             "Tunes CLBlast and resnet-cl's own GEMM kernel for the GEMM shapes of a\n"
-            "training step and writes the device's tune cache, which resnet-cl loads at\n"
+            "training step of model M (default resnet18, batch 100, 32x32 input, 10\n"
+            "classes; the shapes are recorded from the real layer code on the device)\n"
+            "and writes the device's tune cache, which resnet-cl loads at start;\n"
+            "classes tuned earlier for other models or batch sizes are kept.\n"
             "start. --budget bounds the search (default 600 s; the whole run stays\n"
             "within about budget + 1 minute). FILE: lines 'TA TB M N K [count]'.\n"
             "--dry-run: print the table, do not write the cache.\n"
@@ -126,9 +130,9 @@ static int bad_value(const char *opt, const char *v, const char *want)
 
 int main(int argc, char **argv)
 {
-    int device = -1, batch = 100, dry = 0, if_missing = 0;
+    int device = -1, batch = 100, dry = 0, if_missing = 0, image = 32, classes = 10;
     double budget = 600;
-    const char *shapes_arg = "resnet18-cifar";
+    const char *shapes_arg = NULL, *model = "resnet18";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
@@ -139,6 +143,14 @@ int main(int argc, char **argv)
             if (parse_seconds(v, &budget)) return bad_value(a, v, "seconds");
             i++;
         } else if (!strcmp(a, "--shapes") && v) shapes_arg = v, i++;
+        else if (!strcmp(a, "--model") && v) model = v, i++;
+        else if (!strcmp(a, "--image-size") && v) {
+            if (parse_long(v, 8, 4096, &n)) return bad_value(a, v, "an integer in 8..4096");
+            image = (int)n, i++;
+        } else if (!strcmp(a, "--classes") && v) {
+            if (parse_long(v, 1, 1 << 20, &n)) return bad_value(a, v, "a positive integer");
+            classes = (int)n, i++;
+        }
         else if (!strcmp(a, "--batch-size") && v) {
             if (parse_long(v, 1, 1 << 20, &n)) return bad_value(a, v, "a positive integer");
             batch = (int)n, i++;
@@ -154,8 +166,14 @@ int main(int argc, char **argv)
         }
     }
     if (device < 0) device = rcl_device_default_index(-1);
-    if (budget < 10 || batch < 1) {
-        fprintf(stderr, "resnet-cl-tune: --budget must be >= 10 s and --batch-size >= 1\n");
+    if (budget < 10 || batch < 2) {
+        fprintf(stderr, "resnet-cl-tune: --budget must be >= 10 s and --batch-size >= 2\n");
+        return 2;
+    }
+    int known = 0;
+    for (const char *const *m = rcl_model_arch_names(); *m; m++) known |= !strcmp(*m, model);
+    if (!known) {
+        fprintf(stderr, "resnet-cl-tune: unknown model '%s' (see resnet-cl summary --list)\n", model);
         return 2;
     }
     G.tty = isatty(2);
@@ -182,13 +200,24 @@ int main(int argc, char **argv)
 
     static rcl_gemm_shape sh[MAX_SHAPES];
     int ns = 0, st;
-    if (!strcmp(shapes_arg, "resnet18-cifar"))
+    if (shapes_arg && !strcmp(shapes_arg, "resnet18-cifar"))
         st = rcl_gemm_shapes_resnet18(256, pr.max_alloc, batch, 32, 10, sh, MAX_SHAPES, &ns);
-    else st = rcl_gemm_shapes_file(shapes_arg, sh, MAX_SHAPES, &ns);
+    else if (shapes_arg) st = rcl_gemm_shapes_file(shapes_arg, sh, MAX_SHAPES, &ns);
+    else {
+        char err[256];
+        st = trial_collect_shapes(device, model, batch, image, classes, sh, MAX_SHAPES, &ns, err,
+                                  sizeof err) ? RCL_ERR_INVALID : RCL_OK;
+        if (st != RCL_OK) {
+            fprintf(stderr, "resnet-cl-tune: collecting the GEMM shapes of %s: %s\n", model, err);
+            return 1;
+        }
+    }
     if (st != RCL_OK) {
         fprintf(stderr, "resnet-cl-tune: shapes: %s\n", rcl_last_error());
         return 1;
     }
+    if (!shapes_arg) printf("model %s, batch %d, %dx%d input, %d classes\n", model, batch, image,
+                            image, classes);
     /* shape classes */
     static tclass cl[MAX_CLASSES];
     int nc = 0;
@@ -419,7 +448,7 @@ int main(int argc, char **argv)
     printf("\n%-16s %5s %12s %12s %12s  %-8s %8s  %s\n", "class", "calls", "default ms",
            "clblast* ms", "ours* ms", "chosen", "speedup", "our parameters MWI NWI VW KU KB WGM WGN");
     double tot_def = 0, tot_new = 0;
-    static rcl_tune_entry ent[MAX_CLASSES * 8 + 32];
+    static rcl_tune_entry ent[4096];
     int ne = 0;
     if (best_clb >= 0)
         for (int f = 0; f < 17; f++) {
@@ -477,6 +506,23 @@ int main(int argc, char **argv)
         printf("dry run: cache not written\n");
         return 0;
     }
+    /* Keep what an earlier run (another model or batch size) tuned for
+     * classes this run did not see, and its CLBlast set if this run has none. */
+    rcl_tune_entry *old = NULL;
+    int nold = 0, kept = 0;
+    char omsg[512];
+    if (rcl_tune_file_read(pr.path, pr.key, &old, &nold, omsg, sizeof omsg) == RCL_OK) {
+        int ne_run = ne; /* compare with this run's entries only */
+        for (int i = 0; i < nold && ne < (int)(sizeof ent / sizeof ent[0]); i++) {
+            int have = 0;
+            for (int j = 0; j < ne_run && !have; j++)
+                have = !strcmp(ent[j].key, old[i].key) &&
+                       (strcmp(old[i].key, "gemm") || !strcmp(ent[j].param, old[i].param));
+            if (!have) ent[ne++] = old[i], kept++;
+        }
+        free(old);
+    }
+    if (kept) printf("kept %d entries of the earlier cache for classes not tuned here\n", kept);
     st = rcl_tune_file_write(pr.path, pr.key, ent, ne);
     if (st != RCL_OK) {
         fprintf(stderr, "resnet-cl-tune: writing %s: %s\n", pr.path, rcl_last_error());

@@ -331,3 +331,72 @@ int trial_probe(int device, tune_probe *out)
     }
     return out->ok ? 0 : -1;
 }
+
+/* write all of buf to fd; 0 on success */
+static int write_all(int fd, const void *buf, size_t n)
+{
+    const char *c = buf;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w <= 0) return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static size_t read_all(int fd, void *buf, size_t n)
+{
+    char *c = buf;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, c + got, n - got);
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    return got;
+}
+
+int trial_collect_shapes(int device, const char *arch, int batch, int hw, int classes,
+                         rcl_gemm_shape *out, int cap, int *n, char *err, size_t err_cap)
+{
+    *n = 0;
+    int fds[2];
+    if (pipe(fds)) return snprintf(err, err_cap, "pipe: %s", strerror(errno)), -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return snprintf(err, err_cap, "fork: %s", strerror(errno)), -1;
+    if (pid == 0) {
+        /* child: status int, message[256], count int, shapes */
+        close(fds[0]);
+        quiet_stderr();
+        char msg[256] = "";
+        int cnt = 0, ok = 0;
+        rcl_ctx *ctx = NULL;
+        if (rcl_ctx_create(&ctx, device, NULL) == RCL_OK &&
+            rcl_gemm_shapes_model(ctx, arch, batch, hw, classes, out, cap, &cnt) == RCL_OK)
+            ok = 1;
+        else snprintf(msg, sizeof msg, "%s", rcl_last_error());
+        rcl_ctx_destroy(ctx);
+        if (write_all(fds[1], &ok, sizeof ok) || write_all(fds[1], msg, sizeof msg) ||
+            write_all(fds[1], &cnt, sizeof cnt) ||
+            write_all(fds[1], out, (size_t)cnt * sizeof *out))
+            _exit(1);
+        _exit(0);
+    }
+    close(fds[1]);
+    int ok = 0, cnt = 0;
+    char msg[256] = "";
+    int good = read_all(fds[0], &ok, sizeof ok) == sizeof ok &&
+               read_all(fds[0], msg, sizeof msg) == sizeof msg &&
+               read_all(fds[0], &cnt, sizeof cnt) == sizeof cnt && cnt >= 0 && cnt <= cap &&
+               read_all(fds[0], out, (size_t)cnt * sizeof *out) == (size_t)cnt * sizeof *out;
+    close(fds[0]);
+    int wst;
+    waitpid(pid, &wst, 0);
+    if (!good) return snprintf(err, err_cap, "shape collection child died"), -1;
+    msg[sizeof msg - 1] = 0;
+    if (!ok) return snprintf(err, err_cap, "%s", msg), -1;
+    *n = cnt;
+    return 0;
+}

@@ -63,6 +63,12 @@ typedef struct tune_probe {
 } tune_probe;
 int trial_probe(int device, tune_probe *out);
 
+/* The GEMM shapes of one training step of model `arch` (batch, hw x hw
+ * input, classes), recorded by a child on the device
+ * (rcl_gemm_shapes_model). 0 on success; -1 with `err` filled. */
+int trial_collect_shapes(int device, const char *arch, int batch, int hw, int classes,
+                         rcl_gemm_shape *out, int cap, int *n, char *err, size_t err_cap);
+
 double tune_now(void);
 
 #endif

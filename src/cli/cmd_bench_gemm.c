@@ -24,13 +24,14 @@ static const char *const PATH_NAMES[NPATHS] = {"clblast", "ours", "ours-tuned",
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: resnet-cl bench gemm [--device N] [--model resnet18] [--batch-size B]\n"
+            "usage: resnet-cl bench gemm [--device N] [--model M] [--batch-size B]\n"
             "                            [--image-size S] [--reps R] [--no-tune-cache]\n"
             "Times the GEMMs of one training step through each path: CLBlast with its\n"
             "database (clblast), CLBlast with the tuned parameters (clblast-tuned), our\n"
             "kernel with default (ours) and tuned (ours-tuned) parameters, the dispatcher\n"
             "as training uses it (auto) and cblas_sgemm (openblas, if built with it).\n"
-            "GFLOPS = 2MNK / median wall time of R runs after one warm-up run.\n");
+            "GFLOPS = 2MNK / median wall time of R runs after one warm-up run.\n"
+            "M: any model of 'resnet-cl summary --list' (default resnet18, 10 classes).\n");
 }
 
 /* has the table tiled parameters for this shape's class? */
@@ -101,22 +102,29 @@ int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
     }
     cli_globals gl = *g;
     int batch = 100, image = 32, reps = 5, use_cache = !g->no_tune_cache;
+    const char *model = "resnet18";
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--device") && v && !cli_parse_int(v, 0, 1 << 20, &gl.device)) i++;
         else if (!strcmp(a, "--batch-size") && v && !cli_parse_int(v, 1, 1 << 16, &batch)) i++;
         else if (!strcmp(a, "--image-size") && v && !cli_parse_int(v, 8, 4096, &image)) i++;
         else if (!strcmp(a, "--reps") && v && !cli_parse_int(v, 1, 64, &reps)) i++;
-        else if (!strcmp(a, "--model") && v && !strcmp(v, "resnet18")) i++;
+        else if (!strcmp(a, "--model") && v) model = v, i++;
         else if (!strcmp(a, "--no-tune-cache")) use_cache = 0;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
         } else {
-            fprintf(stderr, "resnet-cl bench gemm: bad or incomplete option '%s' (only --model "
-                            "resnet18 is known)\n", a);
+            fprintf(stderr, "resnet-cl bench gemm: bad or incomplete option '%s' (see --help)\n", a);
             return 2;
         }
+    }
+    int known = 0;
+    for (const char *const *m = rcl_model_arch_names(); *m; m++) known |= !strcmp(*m, model);
+    if (!known) {
+        fprintf(stderr, "resnet-cl bench gemm: unknown model '%s' (see resnet-cl summary --list)\n",
+                model);
+        return 2;
     }
     rcl_ctx *ctx = NULL;
     if (cli_open_device(&gl, &ctx, NULL, 0) != RCL_OK) return 1;
@@ -130,8 +138,12 @@ int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
     }
     static rcl_gemm_shape shapes[MAX_SHAPES];
     int ns = 0;
-    int st = rcl_gemm_shapes_resnet18(rcl_ctx_param(ctx, "conv", "COL_BUDGET_MB", 256),
-                                      dev->max_alloc, batch, image, 10, shapes, MAX_SHAPES, &ns);
+    /* resnet18: the hand-derived list (layer names; test_gemm checks it equals
+     * the recorded one); other models: recorded from the layer code */
+    int st = !strcmp(model, "resnet18")
+                 ? rcl_gemm_shapes_resnet18(rcl_ctx_param(ctx, "conv", "COL_BUDGET_MB", 256),
+                                            dev->max_alloc, batch, image, 10, shapes, MAX_SHAPES, &ns)
+                 : rcl_gemm_shapes_model(ctx, model, batch, image, 10, shapes, MAX_SHAPES, &ns);
     if (st != RCL_OK) {
         cli_report("shapes", st);
         rcl_ctx_destroy(ctx);
@@ -181,7 +193,7 @@ int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
         }
     }
     /* table: GFLOPS per shape and path */
-    printf("\nresnet18, batch %d, %dx%d input: GEMMs of one training step (GFLOPS; x = calls)\n",
+    printf("\n%s, batch %d, %dx%d input: GEMMs of one training step (GFLOPS; x = calls)\n", model,
            batch, image, image);
     printf("%-28s %-2s %5s %6s %6s %3s", "first layer", "op", "M", "N", "K", "x");
     for (int p = 0; p < NPATHS; p++) printf(" %13s", PATH_NAMES[p]);
