@@ -111,4 +111,7 @@ int rcl_check_same(const rcl_tensor *a, const rcl_tensor *b, const char *what);
 #define RCL_FNV_INIT 0xcbf29ce484222325ull
 uint64_t rcl_fnv1a(uint64_t h, const void *data, size_t len);
 
+/* mkdir -p (mode 0755); 0 on success, -1 with errno set (fs_util.c). */
+int rcl_mkdir_p(const char *path);
+
 #endif

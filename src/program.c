@@ -32,20 +32,6 @@ const char *rcl_cache_dir(char *buf, size_t cap)
 }
 
 /* mkdir -p */
-static int make_dirs(const char *path)
-{
-    char tmp[1024];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-    return 0;
-}
 
 static char *str_dup(const char *s)
 {
@@ -141,7 +127,7 @@ static void store_cached(rcl_ctx *ctx, const char *key, cl_program prog)
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
-    if (make_dirs(dir)) {
+    if (rcl_mkdir_p(dir)) {
         free(bin);
         return;
     }

@@ -60,19 +60,6 @@ int rcl_tune_cache_path(const rcl_ctx *ctx, char *buf, size_t cap)
     return RCL_OK;
 }
 
-static int make_dirs(const char *path)
-{
-    char tmp[1024];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -1;
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-    return 0;
-}
 
 static int valid_name(const char *s, size_t cap)
 {
@@ -111,7 +98,7 @@ int rcl_tune_file_write(const char *path, const char *device_key, const rcl_tune
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = 0;
-        if (make_dirs(dir)) {
+        if (rcl_mkdir_p(dir)) {
             free(text);
             return rcl_fail(RCL_ERR_IO, "cannot create directory %s: %s", dir, strerror(errno));
         }

@@ -203,7 +203,7 @@ static void test_dispatch(void **state)
 static void test_shapes_recorded(void **state)
 {
     (void)state;
-    enum { CAP = 64, B = 6 };
+    enum { CAP = 64, B = 3 };
     rcl_gemm_shape rec[CAP], want[CAP];
     int nr = 0, nw = 0;
     T_OK(rcl_gemm_shapes_model(T_CTX, "resnet18", B, 32, 10, rec, CAP, &nr));

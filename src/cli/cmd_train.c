@@ -1,6 +1,7 @@
 /* resnet-cl train: the course recipe by default (resnet18, Adam lr 0.001,
  * batch 100, 80 epochs, lr divided by 3 every 20 epochs, pad-4 crop + flip). */
 #include "cli.h"
+#include "internal.h" /* rcl_mkdir_p */
 #include "rcl/checkpoint.h"
 #include "rcl/trainer.h"
 
@@ -128,18 +129,6 @@ static const char *find_data(const char *given)
     return NULL;
 }
 
-static int make_dir_p(const char *path)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return (mkdir(tmp, 0755) && errno != EEXIST) ? -1 : 0;
-}
 
 static void progress_bar(int step, int steps, double ips, float loss)
 {
@@ -357,7 +346,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", out_dir);
     snprintf(logp, sizeof logp, "%s/log.jsonl", out_dir);
     if (o.save) {
-        if (make_dir_p(out_dir)) {
+        if (rcl_mkdir_p(out_dir)) {
             fprintf(stderr, "resnet-cl: cannot create output directory %s: %s\n", out_dir, strerror(errno));
             return run_free(&r), 1;
         }
