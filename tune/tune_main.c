@@ -128,6 +128,83 @@ static int bad_value(const char *opt, const char *v, const char *want)
     return 2;
 }
 
+/* ---- F: the non-GEMM kernels (TUNE_KPARAMS), one parameter at a time
+ * from the defaults, timed in whole training steps of the model with the
+ * GEMM choices `ent` applied. Appends the winners to ent (returns how
+ * many) and prints default vs tuned device time per parameter. */
+static int tune_other_kernels(int device, const char *model, int batch, int image, int classes,
+                              rcl_tune_entry *ent, int ne, int cap, double deadline)
+{
+    static const char *const tags[] = {"im2col", "col2im", "reorder", "optim", "bn",
+                                       "relu",   "pool",   "add",     "loss",  "bias"};
+    enum { NT = sizeof tags / sizeof tags[0], NK_MAX = 16 };
+    int nk = TUNE_NKPARAMS < NK_MAX ? TUNE_NKPARAMS : NK_MAX;
+    static int pts[(1 + NK_MAX * TUNE_MAX_VALUES) * NK_MAX];
+    static int owner[1 + NK_MAX * TUNE_MAX_VALUES]; /* kparam varied by point i (-1: none) */
+    static int status[1 + NK_MAX * TUNE_MAX_VALUES];
+    static double secs[(1 + NK_MAX * TUNE_MAX_VALUES) * NT];
+    int np = 1;
+    for (int k = 0; k < nk; k++) pts[k] = TUNE_KPARAMS[k].def;
+    owner[0] = -1;
+    for (int k = 0; k < nk; k++)
+        for (int j = 0; j < TUNE_KPARAMS[k].nvalues; j++) {
+            memcpy(pts + (size_t)np * nk, pts, (size_t)nk * sizeof(int));
+            pts[(size_t)np * nk + k] = TUNE_KPARAMS[k].values[j];
+            owner[np++] = k;
+        }
+    trial_model tm = {model, batch, image, classes, ent, ne, tags};
+    trial_results res = {status, secs, 0};
+    phase("F: other kernels");
+    trial_job jf = {.device = device, .kind = TRIAL_KERNELS, .nshapes = NT, .points = pts,
+                    .npoints = np, .nparams = nk, .warm = 1, .reps = 3, .trial_timeout_s = 300,
+                    .deadline = deadline, .min_points = 1, .model = &tm};
+    int rc = trial_run(&jf, &res, progress, NULL);
+    end_phase();
+    if (rc || status[0] != TRIAL_OK) {
+        printf("other kernels: the default training step failed on this device; left at "
+               "their defaults\n");
+        return 0;
+    }
+    printf("\n%-22s %8s %12s %8s %12s  %s\n", "kernel parameter", "default", "ms/step", "tuned",
+           "ms/step", "tried");
+    int added = 0, tried_all = 0;
+    for (int k = 0; k < nk; k++) {
+        const tune_kparam *kp = &TUNE_KPARAMS[k];
+        double t_def = 0;
+        for (int t = 0; t < NT; t++)
+            if (strstr(kp->tags, tags[t])) t_def += secs[t];
+        double best_t = t_def;
+        int best_v = kp->def, tried = 0, wrong = 0;
+        for (int i = 1; i < np; i++) {
+            if (owner[i] != k || status[i] == TRIAL_NOT_RUN) continue;
+            tried++;
+            if (status[i] != TRIAL_OK) {
+                wrong++;
+                continue;
+            }
+            double t = 0;
+            for (int s = 0; s < NT; s++)
+                if (strstr(kp->tags, tags[s])) t += secs[(size_t)i * NT + s];
+            /* 3% margin: timings of the default and a candidate are separate runs */
+            if (t < 0.97 * best_t) best_t = t, best_v = pts[(size_t)i * nk + k];
+        }
+        tried_all += tried;
+        char key[40];
+        snprintf(key, sizeof key, "%s %s", kp->key, kp->param);
+        printf("%-22s %8d %12.2f %8d %12.2f  %d of %d%s\n", key, kp->def, t_def * 1e3, best_v,
+               best_t * 1e3, tried, kp->nvalues, wrong ? " (some rejected)" : "");
+        if (best_v != kp->def && ne + added < cap) {
+            rcl_tune_entry *e = &ent[ne + added++];
+            snprintf(e->key, sizeof e->key, "%s", kp->key);
+            snprintf(e->param, sizeof e->param, "%s", kp->param);
+            e->value = best_v;
+        }
+    }
+    printf("other kernels: %d of %d candidates timed in training steps of %s (batch %d)\n",
+           tried_all, np - 1, model, batch);
+    return added;
+}
+
 int main(int argc, char **argv)
 {
     int device = -1, batch = 100, dry = 0, if_missing = 0, image = 32, classes = 10;
@@ -329,7 +406,10 @@ int main(int argc, char **argv)
     }
     /* ---- D: our kernel, per transposition kind (15% of what is left stays
      * for the confirmation phase E) */
-    remaining = 0.85 * (deadline - tune_now());
+    /* phase F (the other kernels, in whole training steps) gets the last
+     * 20% of the budget when the shapes come from a model */
+    double f_reserve = shapes_arg ? 0 : 0.2 * budget;
+    remaining = 0.85 * (deadline - f_reserve - tune_now());
     double d_end = tune_now() + remaining;
     double kind_t[4] = {0}, all_t = 0;
     for (int c = 0; c < nc; c++) kind_t[cl[c].kind] += cl[c].t_default, all_t += cl[c].t_default;
@@ -501,6 +581,8 @@ int main(int argc, char **argv)
     printf("%-16s %5s %12.2f %12s %12s  %-8s %7.2fx\n", "total", "", tot_def * 1e3, "", "", "",
            tot_new > 0 ? tot_def / tot_new : 0);
     printf("CLBlast parameters: %s\n", best_clb >= 0 ? "tuned set" : "its database (no gain found)");
+    if (!shapes_arg) ne += tune_other_kernels(device, model, batch, image, classes, ent, ne,
+                                              (int)(sizeof ent / sizeof ent[0]), deadline);
     printf("tuning took %.0f s\n", tune_now() - G.t0);
     if (dry) {
         printf("dry run: cache not written\n");
@@ -516,8 +598,10 @@ int main(int argc, char **argv)
         for (int i = 0; i < nold && ne < (int)(sizeof ent / sizeof ent[0]); i++) {
             int have = 0;
             for (int j = 0; j < ne_run && !have; j++)
+                /* a GEMM class ("gemm.<class>", "gemm.clblast") is replaced
+                 * as a whole; other entries one parameter at a time */
                 have = !strcmp(ent[j].key, old[i].key) &&
-                       (strcmp(old[i].key, "gemm") || !strcmp(ent[j].param, old[i].param));
+                       (!strncmp(old[i].key, "gemm.", 5) || !strcmp(ent[j].param, old[i].param));
             if (!have) ent[ne++] = old[i], kept++;
         }
         free(old);

@@ -8,12 +8,26 @@
 
 #include "gemm_internal.h"
 #include "rcl.h"
+#include "rcl/tune_cache.h"
 
 typedef enum trial_kind {
     TRIAL_CLBLAST_DEFAULT,  /* CLBlast with its database (points ignored, one trial) */
     TRIAL_CLBLAST,          /* points: 16 Xgemm values + XGEMM_MIN_INDIRECT_SIZE */
-    TRIAL_OURS              /* points: MWI NWI VW KU KB WGM WGN */
+    TRIAL_OURS,             /* points: MWI NWI VW KU KB WGM WGN */
+    TRIAL_KERNELS           /* points: one value per TUNE_KPARAMS entry; a whole
+                               training step of job->model is timed per point,
+                               "shapes" are the profiling tags (job->tags) */
 } trial_kind;
+
+/* TRIAL_KERNELS: the model whose training step is timed, and the tunable
+ * table entries (e.g. the GEMM winners) applied before any point. */
+typedef struct trial_model {
+    const char *arch;
+    int batch, hw, classes;
+    const rcl_tune_entry *base;
+    int nbase;
+    const char *const *tags;   /* job->nshapes profiling tags to report */
+} trial_model;
 
 typedef enum trial_status {
     TRIAL_NOT_RUN = -1,
@@ -35,7 +49,14 @@ typedef struct trial_job {
     double trial_timeout_s;  /* per candidate (child setup gets extra) */
     double deadline;         /* tune_now() after which no new candidate starts; 0: none */
     int min_points;          /* run at least this many even past the deadline */
+    const trial_model *model; /* TRIAL_KERNELS only */
 } trial_job;
+
+/* The TRIAL_KERNELS child (tune_kernels.c): reports "S i" / "R i status
+ * t_tag..." lines on fd like the GEMM child. */
+void trial_kernels_child(const trial_job *job, int start, int fd);
+void trial_say(int fd, const char *s);
+void trial_quiet_stderr(void);
 
 /* Result of candidate i: status[i], secs[i*nshapes + s] (median seconds). */
 typedef struct trial_results {
