@@ -82,8 +82,10 @@ static void usage(FILE *f)
             "training step of model M (default resnet18, batch 100, 32x32 input, 10\n"
             "classes; the shapes are recorded from the real layer code on the device)\n"
             "and writes the device's tune cache, which resnet-cl loads at start;\n"
-            "classes tuned earlier for other models or batch sizes are kept.\n"
-            "start. --budget bounds the search (default 600 s; the whole run stays\n"
+            "classes tuned earlier for other models or batch sizes are kept. The\n"
+            "last 20%% of the budget tunes the other kernels (TUNE_KPARAMS in\n"
+            "tune/tune_space.c) in whole training steps of M (not with --shapes).\n"
+            "--budget bounds the search (default 600 s; the whole run stays\n"
             "within about budget + 1 minute). FILE: lines 'TA TB M N K [count]'.\n"
             "--dry-run: print the table, do not write the cache.\n"
             "--if-missing: do nothing when a valid cache for the device exists.\n");
