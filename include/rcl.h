@@ -17,5 +17,6 @@
 #include "rcl/checkpoint.h"
 #include "rcl/trainer.h"
 #include "rcl/tune_cache.h"
+#include "rcl/profile.h"
 
 #endif

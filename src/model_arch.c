@@ -14,6 +14,13 @@ static const char *const ARCHS[] = {
 
 const char *const *rcl_model_arch_names(void) { return ARCHS; }
 
+int rcl_model_arch_known(const char *arch)
+{
+    for (int i = 0; arch && ARCHS[i]; i++)
+        if (!strcmp(ARCHS[i], arch)) return 1;
+    return 0;
+}
+
 /* torchvision layout: 7x7/2 stem, 3x3/2 max pool, four stages, avgpool, fc. */
 static int build_imagenet_style(rcl_model *m, const int blocks[4], int bottleneck, shortcut_kind sc)
 {

@@ -1,5 +1,6 @@
 /* Runtime: device list, kernel build errors, the on-disk program cache
- * (hit on second start, corrupt entries detected and rebuilt). */
+ * (hit on second start, corrupt entries detected and rebuilt), profiling
+ * tags (rcl_prof). */
 #include "harness.h"
 
 #include <stdio.h>
@@ -149,12 +150,54 @@ static void test_tensor_basics(void **state)
     assert_int_equal(rcl_buffer_create(T_CTX, &m, (size_t)too_big), RCL_ERR_DEVICE_NOMEM);
 }
 
+/* rcl_prof: device time per tag from a profiling context; drain without
+ * `keep` and reset leave the totals as documented. */
+static void test_profile_tags(void **state)
+{
+    (void)state;
+    rcl_ctx *ctx = NULL;
+    rcl_ctx_options opt = {.profiling = 1};
+    T_OK(rcl_ctx_create(&ctx, rcl_ctx_device(T_CTX)->index, &opt));
+    rcl_tensor x, y;
+    T_OK(rcl_tensor_create(ctx, &x, 4, 16, 128, 128));
+    T_OK(rcl_tensor_create(ctx, &y, 4, 16, 128, 128));
+    T_OK(rcl_tensor_fill(ctx, &x, -1.0f));
+    rcl_prof p = {0};
+    rcl_prof_attach(ctx, &p);
+    T_OK(rcl_relu_forward(ctx, &y, &x));
+    T_OK(rcl_ctx_finish(ctx));
+    assert_int_equal(p.n, 1); /* one kernel, one event */
+    rcl_prof_drain(&p, 1);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(p.ntags, 1);
+    assert_string_equal(p.names[0], "relu");
+    double ms = rcl_prof_ms(&p, "relu");
+    assert_true(ms > 0);
+    assert_true(rcl_prof_ms(&p, "bn") == 0);
+    T_OK(rcl_relu_forward(ctx, &y, &x));
+    T_OK(rcl_ctx_finish(ctx));
+    rcl_prof_drain(&p, 0); /* not counted */
+    assert_true(rcl_prof_ms(&p, "relu") == ms);
+    rcl_prof_reset(&p);
+    assert_int_equal(p.ntags, 0);
+    assert_true(rcl_prof_ms(&p, "relu") == 0);
+    rcl_prof_detach(ctx);
+    T_OK(rcl_relu_forward(ctx, &y, &x)); /* detached: nothing collected */
+    T_OK(rcl_ctx_finish(ctx));
+    assert_int_equal(p.n, 0);
+    rcl_prof_free(&p);
+    rcl_tensor_destroy(&x);
+    rcl_tensor_destroy(&y);
+    rcl_ctx_destroy(ctx);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_device_list),
     cmocka_unit_test(test_missing_kernel),
     cmocka_unit_test(test_build_error_has_log),
     cmocka_unit_test(test_disk_cache),
     cmocka_unit_test(test_tensor_basics),
+    cmocka_unit_test(test_profile_tags),
 };
 
 RCL_TEST_MAIN("runtime", tests)

@@ -9,6 +9,7 @@
 #include "tune_space.h"
 #include "tune_trial.h"
 
+#include "rcl/profile.h"
 #include "rcl/trainer.h"
 
 #include <math.h>
@@ -16,47 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-typedef struct tag_acc {
-    const trial_job *job;
-    cl_event *evs;
-    int *tag;     /* index into job->model->tags, -1: not reported */
-    int n, cap;
-} tag_acc;
-
-static void on_event(void *user, const char *tag, cl_event ev)
-{
-    tag_acc *a = user;
-    if (a->n == a->cap) {
-        int cap = a->cap ? 2 * a->cap : 4096;
-        cl_event *e = realloc(a->evs, (size_t)cap * sizeof *e);
-        int *t = realloc(a->tag, (size_t)cap * sizeof *t);
-        if (!e || !t) return;
-        a->evs = e, a->tag = t, a->cap = cap;
-    }
-    int k = -1;
-    for (int i = 0; i < a->job->nshapes && k < 0; i++)
-        if (!strcmp(a->job->model->tags[i], tag)) k = i;
-    clRetainEvent(ev);
-    a->evs[a->n] = ev;
-    a->tag[a->n++] = k;
-}
-
-/* add the finished events' device seconds to secs[tag] (if secs) and release them */
-static void drain(tag_acc *a, double *secs)
-{
-    for (int i = 0; i < a->n; i++) {
-        cl_ulong t0 = 0, t1 = 0;
-        if (secs && a->tag[i] >= 0 &&
-            clGetEventProfilingInfo(a->evs[i], CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) ==
-                CL_SUCCESS &&
-            clGetEventProfilingInfo(a->evs[i], CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) ==
-                CL_SUCCESS)
-            secs[a->tag[i]] += (double)(t1 - t0) * 1e-9;
-        clReleaseEvent(a->evs[i]);
-    }
-    a->n = 0;
-}
 
 static void set_point(rcl_ctx *ctx, const int *v)
 {
@@ -136,33 +96,37 @@ void trial_kernels_child(const trial_job *job, int start, int fd)
         trial_say(fd, line);
         _exit(1);
     }
-    tag_acc acc = {job, NULL, NULL, 0, 0};
-    rcl_ctx_set_profiler(ctx, on_event, &acc);
+    rcl_prof prof = {0};
+    rcl_prof_attach(ctx, &prof);
     for (int i = start; i < job->npoints; i++) {
         snprintf(line, sizeof line, "S %d\n", i);
         trial_say(fd, line);
         set_point(ctx, job->points + (size_t)i * job->nparams);
-        double loss = 0, gsq = 0, secs[64] = {0};
+        double loss = 0, gsq = 0;
         int status = TRIAL_OK;
         /* first step: compiles what changed; its answer must be the defaults' */
         st = step(m, &opt, &b, tm->batch, &loss, &gsq, host);
-        drain(&acc, NULL);
+        rcl_prof_drain(&prof, 0);
         if (st != RCL_OK) status = TRIAL_ERROR;
         else if (!close_to(loss, ref_loss) || !close_to(gsq, ref_gsq)) status = TRIAL_WRONG;
         for (int w = 1; w < job->warm && status == TRIAL_OK; w++) {
             if (step(m, &opt, &b, tm->batch, &loss, NULL, host) != RCL_OK) status = TRIAL_ERROR;
-            drain(&acc, NULL);
+            rcl_prof_drain(&prof, 0);
         }
+        rcl_prof_reset(&prof);
         for (int r = 0; r < job->reps && status == TRIAL_OK; r++) {
             if (step(m, &opt, &b, tm->batch, &loss, NULL, host) != RCL_OK) status = TRIAL_ERROR;
-            drain(&acc, secs);
+            rcl_prof_drain(&prof, 1);
         }
+        /* device seconds per step of each reported tag */
         size_t len = (size_t)snprintf(line, sizeof line, "R %d %d", i, status);
-        for (int t = 0; t < job->nshapes && t < 64 && status == TRIAL_OK; t++)
-            len += (size_t)snprintf(line + len, sizeof line - len, " %.9g", secs[t] / job->reps);
+        for (int t = 0; t < job->nshapes && status == TRIAL_OK; t++)
+            len += (size_t)snprintf(line + len, sizeof line - len, " %.9g",
+                                    rcl_prof_ms(&prof, tm->tags[t]) * 1e-3 / job->reps);
         snprintf(line + len, sizeof line - len, "\n");
         trial_say(fd, line);
     }
-    rcl_ctx_set_profiler(ctx, NULL, NULL);
+    rcl_prof_detach(ctx);
+    rcl_prof_free(&prof);
     _exit(0);
 }

@@ -16,11 +16,11 @@
  *      more runs; each class takes the best of these timings
  * Then each class picks the faster of CLBlast (tuned if that won) and our
  * best, the table is printed and the cache written (rcl/tune_cache.h). */
+#include "cli/cli_parse.h"
 #include "rcl/tune_cache.h"
 #include "tune_space.h"
 #include "tune_trial.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,32 +102,49 @@ static double weighted(const rcl_gemm_shape *sh, const tclass *c, const double *
     return t;
 }
 
-/* strict number parsing: the whole string, in range (a bad value is an
- * error, never a silent 0) */
-static int parse_long(const char *s, long lo, long hi, long *out)
+/* The shapes of one transposition kind (ta*2 + tb): copies into ks, their
+ * indices in sh into kidx; returns how many. */
+static int kind_shapes(const rcl_gemm_shape *sh, int ns, int kind, rcl_gemm_shape *ks, int *kidx)
 {
-    char *end = NULL;
-    errno = 0;
-    long v = s && *s ? strtol(s, &end, 10) : 0;
-    if (!s || !*s || errno || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
+    int nk = 0;
+    for (int i = 0; i < ns; i++)
+        if (sh[i].ta * 2 + sh[i].tb == kind) kidx[nk] = i, ks[nk++] = sh[i];
+    return nk;
 }
 
-static int parse_seconds(const char *s, double *out)
+/* Class c's step time under candidate i of a job over the kind's nk shapes
+ * (psecs[i*nk + k], kidx: kind index -> shape index); keeps it in c->ours
+ * if it beats c->t_ours. */
+static void take_if_faster(tclass *c, int i, const double *psecs, const int *kidx, int nk,
+                           const rcl_gemm_shape *sh, const int *pts)
 {
-    char *end = NULL;
-    errno = 0;
-    double v = s && *s ? strtod(s, &end) : 0;
-    if (!s || !*s || errno || *end || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
+    double t = 0;
+    for (int j = 0; j < c->n; j++) {
+        int k = 0;
+        while (k < nk && kidx[k] != c->shapes[j]) k++;
+        t += psecs[(size_t)i * nk + k] * sh[c->shapes[j]].count;
+    }
+    if (c->t_ours < 0 || t < c->t_ours) {
+        c->t_ours = t;
+        c->ours_point = i;
+        for (int f = 0; f < 7; f++) *rcl_gemm_tiled_field(&c->ours, f) = pts[(size_t)i * 7 + f];
+    }
 }
 
 static int bad_value(const char *opt, const char *v, const char *want)
 {
     fprintf(stderr, "resnet-cl-tune: bad value '%s' for %s (want %s)\n", v, opt, want);
     return 2;
+}
+
+/* device seconds per step of the kernels kp moves: the sum of its tags'
+ * entries in one result row (secs[t] for tags[t]) */
+static double kparam_time(const tune_kparam *kp, const char *const *tags, int nt, const double *secs)
+{
+    double t = 0;
+    for (int i = 0; i < nt; i++)
+        if (strstr(kp->tags, tags[i])) t += secs[i];
+    return t;
 }
 
 /* ---- F: the non-GEMM kernels (TUNE_KPARAMS), one parameter at a time
@@ -172,10 +189,7 @@ static int tune_other_kernels(int device, const char *model, int batch, int imag
     int added = 0, tried_all = 0;
     for (int k = 0; k < nk; k++) {
         const tune_kparam *kp = &TUNE_KPARAMS[k];
-        double t_def = 0;
-        for (int t = 0; t < NT; t++)
-            if (strstr(kp->tags, tags[t])) t_def += secs[t];
-        double best_t = t_def;
+        double t_def = kparam_time(kp, tags, NT, secs), best_t = t_def;
         int best_v = kp->def, tried = 0, wrong = 0;
         for (int i = 1; i < np; i++) {
             if (owner[i] != k || status[i] == TRIAL_NOT_RUN) continue;
@@ -184,9 +198,7 @@ static int tune_other_kernels(int device, const char *model, int batch, int imag
                 wrong++;
                 continue;
             }
-            double t = 0;
-            for (int s = 0; s < NT; s++)
-                if (strstr(kp->tags, tags[s])) t += secs[(size_t)i * NT + s];
+            double t = kparam_time(kp, tags, NT, secs + (size_t)i * NT);
             /* 3% margin: timings of the default and a candidate are separate runs */
             if (t < 0.97 * best_t) best_t = t, best_v = pts[(size_t)i * nk + k];
         }
@@ -214,25 +226,27 @@ int main(int argc, char **argv)
     const char *shapes_arg = NULL, *model = "resnet18";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
+        /* numbers parsed strictly (cli_parse.c): a bad value is an error, never a silent 0 */
         if (!strcmp(a, "--device") && v) {
-            if (parse_long(v, 0, 1000, &n)) return bad_value(a, v, "a device index, see resnet-cl devices");
-            device = (int)n, i++;
-        } else if (!strcmp(a, "--budget") && v) {
-            if (parse_seconds(v, &budget)) return bad_value(a, v, "seconds");
+            if (cli_parse_int(v, 0, 1000, &device))
+                return bad_value(a, v, "a device index, see resnet-cl devices");
             i++;
+        } else if (!strcmp(a, "--budget") && v) {
+            float b;
+            if (cli_parse_float(v, &b)) return bad_value(a, v, "seconds");
+            budget = b, i++;
         } else if (!strcmp(a, "--shapes") && v) shapes_arg = v, i++;
         else if (!strcmp(a, "--model") && v) model = v, i++;
         else if (!strcmp(a, "--image-size") && v) {
-            if (parse_long(v, 8, 4096, &n)) return bad_value(a, v, "an integer in 8..4096");
-            image = (int)n, i++;
+            if (cli_parse_int(v, 8, 4096, &image)) return bad_value(a, v, "an integer in 8..4096");
+            i++;
         } else if (!strcmp(a, "--classes") && v) {
-            if (parse_long(v, 1, 1 << 20, &n)) return bad_value(a, v, "a positive integer");
-            classes = (int)n, i++;
+            if (cli_parse_int(v, 1, 1 << 20, &classes)) return bad_value(a, v, "a positive integer");
+            i++;
         }
         else if (!strcmp(a, "--batch-size") && v) {
-            if (parse_long(v, 1, 1 << 20, &n)) return bad_value(a, v, "a positive integer");
-            batch = (int)n, i++;
+            if (cli_parse_int(v, 1, 1 << 20, &batch)) return bad_value(a, v, "a positive integer");
+            i++;
         }
         else if (!strcmp(a, "--dry-run")) dry = 1;
         else if (!strcmp(a, "--if-missing")) if_missing = 1;
@@ -249,9 +263,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "resnet-cl-tune: --budget must be >= 10 s and --batch-size >= 2\n");
         return 2;
     }
-    int known = 0;
-    for (const char *const *m = rcl_model_arch_names(); *m; m++) known |= !strcmp(*m, model);
-    if (!known) {
+    if (!rcl_model_arch_known(model)) {
         fprintf(stderr, "resnet-cl-tune: unknown model '%s' (see resnet-cl summary --list)\n", model);
         return 2;
     }
@@ -419,9 +431,7 @@ int main(int argc, char **argv)
     for (int kind = 0; kind < 4; kind++) {
         static rcl_gemm_shape ks[MAX_SHAPES];
         static int kidx[MAX_SHAPES];
-        int nk = 0;
-        for (int i = 0; i < ns; i++)
-            if (sh[i].ta * 2 + sh[i].tb == kind) kidx[nk] = i, ks[nk++] = sh[i];
+        int nk = kind_shapes(sh, ns, kind, ks, kidx);
         if (!nk) continue;
         int dot = kind == 1;
         const tune_space *sp = dot ? &TUNE_OURS_DOT : &TUNE_OURS_OUTER;
@@ -454,21 +464,8 @@ int main(int argc, char **argv)
                 failed++;
                 continue;
             }
-            for (int c = 0; c < nc; c++) {
-                if (cl[c].kind != kind) continue;
-                double t = 0;
-                for (int j = 0; j < cl[c].n; j++) {
-                    int k = 0;
-                    while (k < nk && kidx[k] != cl[c].shapes[j]) k++;
-                    t += psecs[(size_t)i * nk + k] * sh[cl[c].shapes[j]].count;
-                }
-                if (cl[c].t_ours < 0 || t < cl[c].t_ours) {
-                    cl[c].t_ours = t;
-                    cl[c].ours_point = i;
-                    for (int f = 0; f < 7; f++)
-                        *rcl_gemm_tiled_field(&cl[c].ours, f) = pts[(size_t)i * 7 + f];
-                }
-            }
+            for (int c = 0; c < nc; c++)
+                if (cl[c].kind == kind) take_if_faster(&cl[c], i, psecs, kidx, nk, sh, pts);
         }
         printf("%s: %d of %d candidates tried (%d rejected: wrong result, error, crash or "
                "timeout)\n", kind_name[kind] + 3, tried, np, failed);
@@ -483,9 +480,7 @@ int main(int argc, char **argv)
     for (int kind = 0; kind < 4; kind++) {
         static rcl_gemm_shape ks[MAX_SHAPES];
         static int kidx[MAX_SHAPES];
-        int nk = 0;
-        for (int i = 0; i < ns; i++)
-            if (sh[i].ta * 2 + sh[i].tb == kind) kidx[nk] = i, ks[nk++] = sh[i];
+        int nk = kind_shapes(sh, ns, kind, ks, kidx);
         if (!nk) continue;
         static int pts[MAX_CLASSES * 7 + 7];
         rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(pr.vec_width, kind >> 1, kind & 1);
@@ -508,21 +503,8 @@ int main(int argc, char **argv)
             if (cl[c].kind != kind) continue;
             cl[c].t_ours = -1;
             cl[c].ours_point = -1;
-            for (int i = 0; i < np; i++) {
-                if (status[i] != TRIAL_OK) continue;
-                double t = 0;
-                for (int j = 0; j < cl[c].n; j++) {
-                    int k = 0;
-                    while (k < nk && kidx[k] != cl[c].shapes[j]) k++;
-                    t += psecs[(size_t)i * nk + k] * sh[cl[c].shapes[j]].count;
-                }
-                if (cl[c].t_ours < 0 || t < cl[c].t_ours) {
-                    cl[c].t_ours = t;
-                    cl[c].ours_point = i;
-                    for (int f = 0; f < 7; f++)
-                        *rcl_gemm_tiled_field(&cl[c].ours, f) = pts[(size_t)i * 7 + f];
-                }
-            }
+            for (int i = 0; i < np; i++)
+                if (status[i] == TRIAL_OK) take_if_faster(&cl[c], i, psecs, kidx, nk, sh, pts);
         }
     }
 

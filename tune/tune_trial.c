@@ -282,6 +282,31 @@ int trial_run(const trial_job *job, trial_results *res, trial_progress_fn fn, vo
     return 0;
 }
 
+/* write all of buf to fd; 0 on success */
+static int write_all(int fd, const void *buf, size_t n)
+{
+    const char *c = buf;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w <= 0) return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static size_t read_all(int fd, void *buf, size_t n)
+{
+    char *c = buf;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, c + got, n - got);
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    return got;
+}
+
 int trial_probe(int device, tune_probe *out)
 {
     memset(out, 0, sizeof *out);
@@ -309,59 +334,19 @@ int trial_probe(int device, tune_probe *out)
             if (!p.ok) snprintf(p.error, sizeof p.error, "%s", rcl_last_error());
             rcl_ctx_destroy(ctx);
         }
-        const char *c = (const char *)&p;
-        size_t n = sizeof p;
-        while (n) {
-            ssize_t w = write(fds[1], c, n);
-            if (w <= 0) _exit(1);
-            c += w;
-            n -= (size_t)w;
-        }
-        _exit(0);
+        _exit(write_all(fds[1], &p, sizeof p) ? 1 : 0);
     }
     close(fds[1]);
-    char *c = (char *)out;
-    size_t n = sizeof *out;
-    while (n) {
-        ssize_t r = read(fds[0], c, n);
-        if (r <= 0) break;
-        c += r;
-        n -= (size_t)r;
-    }
+    int complete = read_all(fds[0], out, sizeof *out) == sizeof *out;
     close(fds[0]);
     int wst;
     waitpid(pid, &wst, 0);
-    if (n) {
+    if (!complete) {
         memset(out, 0, sizeof *out);
         snprintf(out->error, sizeof out->error, "probe child died");
         return -1;
     }
     return out->ok ? 0 : -1;
-}
-
-/* write all of buf to fd; 0 on success */
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const char *c = buf;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w <= 0) return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static size_t read_all(int fd, void *buf, size_t n)
-{
-    char *c = buf;
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, c + got, n - got);
-        if (r <= 0) break;
-        got += (size_t)r;
-    }
-    return got;
 }
 
 int trial_collect_shapes(int device, const char *arch, int batch, int hw, int classes,

@@ -60,6 +60,8 @@ int rcl_model_create(rcl_model **m, rcl_ctx *ctx, const char *arch, const rcl_mo
 void rcl_model_destroy(rcl_model *m);
 /* Names accepted by rcl_model_create, NULL-terminated. */
 const char *const *rcl_model_arch_names(void);
+/* 1 if `arch` is one of them (check a command line before opening a device). */
+int rcl_model_arch_known(const char *arch);
 
 /* Forward x (N,C,H,W) with N <= cfg.batch; `train` selects batch statistics
  * (and updates running stats) vs eval mode. *logits points into the model

@@ -2,6 +2,7 @@
 #ifndef RCL_CLI_H
 #define RCL_CLI_H
 
+#include "cli_parse.h"
 #include "rcl.h"
 #include "rcl/checkpoint.h"
 
@@ -11,9 +12,6 @@ typedef struct cli_globals {
     double t_start;      /* cli_now_s() when main() began */
 } cli_globals;
 
-/* Parse a decimal integer in [lo, hi]; 0 on success. */
-int cli_parse_int(const char *s, long lo, long hi, int *out);
-int cli_parse_float(const char *s, float *out);
 /* Print "resnet-cl: <what>: <strerror>: <detail>" for a failed call. */
 void cli_report(const char *what, int status);
 /* Open the user's device (reports and returns non-zero on failure); with

@@ -7,28 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-int cli_parse_int(const char *s, long lo, long hi, int *out)
-{
-    if (!s || !*s) return -1;
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
-int cli_parse_float(const char *s, float *out)
-{
-    if (!s || !*s) return -1;
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v)) return -1;
-    *out = (float)v;
-    return 0;
-}
-
 void cli_report(const char *what, int status)
 {
     const char *d = rcl_last_error();

@@ -2,6 +2,7 @@
  * synthetic data, with a per-layer-type breakdown from OpenCL profiling
  * events (warm-up excluded, median over steps). */
 #include "cli.h"
+#include "rcl/profile.h"
 #include "rcl/trainer.h"
 
 #include <math.h>
@@ -10,49 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define MAX_TAGS 32
-
-typedef struct prof_acc {
-    cl_event *evs;
-    const char **tags;
-    int n, cap;
-    const char *names[MAX_TAGS];
-    double ms[MAX_TAGS];    /* accumulated over the measured steps */
-    int ntags;
-} prof_acc;
-
-static void on_event(void *user, const char *tag, cl_event ev)
-{
-    prof_acc *p = user;
-    if (p->n == p->cap) {
-        int cap = p->cap ? 2 * p->cap : 4096;
-        cl_event *e = realloc(p->evs, (size_t)cap * sizeof *e);
-        const char **t = realloc(p->tags, (size_t)cap * sizeof *t);
-        if (!e || !t) return;
-        p->evs = e, p->tags = t, p->cap = cap;
-    }
-    clRetainEvent(ev);
-    p->evs[p->n] = ev;
-    p->tags[p->n++] = tag;
-}
-
-/* Sum the finished events into per-tag totals (if `keep`) and release them. */
-static void drain(prof_acc *p, int keep)
-{
-    for (int i = 0; i < p->n; i++) {
-        cl_ulong t0 = 0, t1 = 0;
-        if (keep && clGetEventProfilingInfo(p->evs[i], CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) == CL_SUCCESS &&
-            clGetEventProfilingInfo(p->evs[i], CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS) {
-            int k = 0;
-            while (k < p->ntags && strcmp(p->names[k], p->tags[i])) k++;
-            if (k == p->ntags && p->ntags < MAX_TAGS) p->names[p->ntags++] = p->tags[i];
-            if (k < MAX_TAGS) p->ms[k] += (double)(t1 - t0) * 1e-6;
-        }
-        clReleaseEvent(p->evs[i]);
-    }
-    p->n = 0;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -110,7 +68,7 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
     rcl_model *m = NULL;
     rcl_batch b = {0};
     rcl_optimizer opt;
-    prof_acc prof = {0};
+    rcl_prof prof = {0}; /* training steps after warm-up */
     int st = rcl_model_create(&m, ctx, model, &mc);
     if (!st) st = rcl_batch_init(&b, m);
     if (!st) st = rcl_optimizer_init(&opt, m, RCL_OPTIM_ADAM, NULL, NULL);
@@ -125,7 +83,7 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
     for (size_t i = 0; i < nx; i++) b.host_x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f;
     for (int i = 0; i < batch; i++) b.host_labels[i] = i % classes;
     st = rcl_batch_upload(&b, ctx, batch);
-    rcl_ctx_set_profiler(ctx, on_event, &prof);
+    rcl_prof_attach(ctx, &prof);
     double *train_t = calloc((size_t)steps, sizeof(double)), *infer_t = calloc((size_t)steps, sizeof(double));
     rcl_step_result r;
     for (int i = 0; !st && i < warmup + steps; i++) {
@@ -133,20 +91,16 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
         st = rcl_train_step(m, &opt, &b, batch, &r);
         if (!st) st = rcl_ctx_finish(ctx);
         double t = cli_now_s() - t0;
-        drain(&prof, i >= warmup);
+        rcl_prof_drain(&prof, i >= warmup);
         if (i >= warmup) train_t[i - warmup] = t;
         if (!st && isatty(fileno(stderr))) fprintf(stderr, "\r  train step %d/%d: %.3f s ", i + 1, warmup + steps, t);
     }
     if (isatty(fileno(stderr))) fprintf(stderr, "\r\033[K");
-    prof_acc train_prof = prof;
-    train_prof.evs = NULL, train_prof.tags = NULL;
-    memset(prof.ms, 0, sizeof prof.ms);
-    prof.ntags = 0;
     for (int i = 0; !st && i < warmup + steps; i++) {
         double t0 = cli_now_s();
         st = rcl_eval_step(m, &b, batch, &r);
         if (!st) st = rcl_ctx_finish(ctx);
-        drain(&prof, 0);
+        rcl_prof_drain(&prof, 0); /* inference: not counted */
         if (i >= warmup) infer_t[i - warmup] = cli_now_s() - t0;
     }
     if (st) cli_report("bench", st);
@@ -154,7 +108,7 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
         const rcl_device_info *d = rcl_ctx_device(ctx);
         double fl = rcl_model_flops(m), tt = median(train_t, steps), ti = median(infer_t, steps);
         double kernel_ms = 0;
-        for (int k = 0; k < train_prof.ntags; k++) kernel_ms += train_prof.ms[k] / steps;
+        for (int k = 0; k < prof.ntags; k++) kernel_ms += prof.ms[k] / steps;
         printf("device %d: %s (%s, driver %s)\n", d->index, d->name, d->platform_name, d->driver_version);
         printf("model %s, batch %d, %dx%d input, %.3f GFLOPs/image forward\n", model, batch, size,
                size, fl / 1e9);
@@ -165,15 +119,14 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
         if (profile) {
             printf("\nper-layer-type device time in a training step (OpenCL profiling events):\n");
             printf("  %-22s %10s %7s\n", "kernel / GEMM", "ms/step", "share");
-            for (int k = 0; k < train_prof.ntags; k++)
-                printf("  %-22s %10.2f %6.1f%%\n", train_prof.names[k], train_prof.ms[k] / steps,
-                       100.0 * train_prof.ms[k] / steps / kernel_ms);
+            for (int k = 0; k < prof.ntags; k++)
+                printf("  %-22s %10.2f %6.1f%%\n", prof.names[k], prof.ms[k] / steps,
+                       100.0 * prof.ms[k] / steps / kernel_ms);
             printf("  %-22s %10.2f\n  %-22s %10.2f\n", "sum of kernels", kernel_ms, "wall clock", tt * 1000);
         }
     }
-    rcl_ctx_set_profiler(ctx, NULL, NULL);
-    free(prof.evs);
-    free(prof.tags);
+    rcl_prof_detach(ctx);
+    rcl_prof_free(&prof);
     free(train_t);
     free(infer_t);
     rcl_batch_free(&b);

@@ -119,9 +119,7 @@ int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
             return 2;
         }
     }
-    int known = 0;
-    for (const char *const *m = rcl_model_arch_names(); *m; m++) known |= !strcmp(*m, model);
-    if (!known) {
+    if (!rcl_model_arch_known(model)) {
         fprintf(stderr, "resnet-cl bench gemm: unknown model '%s' (see resnet-cl summary --list)\n",
                 model);
         return 2;
