@@ -18,8 +18,6 @@
 #include <string.h>
 #include <time.h>
 
-typedef rcl_gemm_recorder shape_list;
-
 void rcl_gemm_recorder_add(rcl_gemm_recorder *l, int ta, int tb, int M, int N, int K, int count,
                            const char *what)
 {
@@ -39,11 +37,6 @@ void rcl_gemm_recorder_add(rcl_gemm_recorder *l, int ta, int tb, int M, int N, i
     snprintf(s->what, sizeof s->what, "%s", what);
 }
 
-static void add(shape_list *l, int ta, int tb, int M, int N, int K, int count, const char *what)
-{
-    rcl_gemm_recorder_add(l, ta, tb, M, N, K, count, what);
-}
-
 /* images per chunk, as conv_chunk() in src/conv2d.c */
 static int chunk_images(int mb, uint64_t max_alloc, int N, int CKK, int OC, int P)
 {
@@ -59,20 +52,20 @@ static int chunk_images(int mb, uint64_t max_alloc, int N, int CKK, int OC, int 
     return (N + chunks - 1) / chunks;
 }
 
-static void conv(shape_list *l, int mb, uint64_t max_alloc, const char *name, int batch, int C, int OC,
-                 int k, int stride, int pad, int hw, int data_grad)
+static void conv(rcl_gemm_recorder *l, int mb, uint64_t max_alloc, const char *name, int batch,
+                 int C, int OC, int k, int stride, int pad, int hw, int data_grad)
 {
     int o = (hw + 2 * pad - k) / stride + 1;
     int P = o * o, CKK = C * k * k;
     char w[48];
     if (k == 1 && stride == 1 && pad == 0) {
         snprintf(w, sizeof w, "%s fwd", name);
-        add(l, 0, 0, OC, P, C, batch, w);
+        rcl_gemm_recorder_add(l, 0, 0, OC, P, C, batch, w);
         snprintf(w, sizeof w, "%s wgrad", name);
-        add(l, 0, 1, OC, C, P, batch, w);
+        rcl_gemm_recorder_add(l, 0, 1, OC, C, P, batch, w);
         if (data_grad) {
             snprintf(w, sizeof w, "%s dgrad", name);
-            add(l, 1, 0, C, P, OC, batch, w);
+            rcl_gemm_recorder_add(l, 1, 0, C, P, OC, batch, w);
         }
         return;
     }
@@ -80,12 +73,12 @@ static void conv(shape_list *l, int mb, uint64_t max_alloc, const char *name, in
     for (int n0 = 0; n0 < batch; n0 += nb) {
         int np = (batch - n0 < nb ? batch - n0 : nb) * P;
         snprintf(w, sizeof w, "%s fwd", name);
-        add(l, 0, 0, OC, np, CKK, 1, w);
+        rcl_gemm_recorder_add(l, 0, 0, OC, np, CKK, 1, w);
         snprintf(w, sizeof w, "%s wgrad", name);
-        add(l, 0, 1, OC, CKK, np, 1, w);
+        rcl_gemm_recorder_add(l, 0, 1, OC, CKK, np, 1, w);
         if (data_grad) {
             snprintf(w, sizeof w, "%s dgrad", name);
-            add(l, 1, 0, CKK, np, OC, 1, w);
+            rcl_gemm_recorder_add(l, 1, 0, CKK, np, OC, 1, w);
         }
     }
 }
@@ -97,7 +90,7 @@ int rcl_gemm_shapes_resnet18(int mb, uint64_t max_alloc, int batch, int hw, int 
     if (batch < 1 || hw < 8 || classes < 1)
         return rcl_fail(RCL_ERR_INVALID, "resnet18 shapes: batch %d, image %d, classes %d", batch,
                         hw, classes);
-    shape_list l = {out, 0, cap, 0, 0};
+    rcl_gemm_recorder l = {out, 0, cap, 0, 0};
     /* stem 7x7/2 pad 3, then 3x3/2 pad 1 max pool */
     conv(&l, mb, max_alloc, "conv1", batch, 3, 64, 7, 2, 3, hw, 0);
     int s = (hw + 6 - 7) / 2 + 1;
@@ -121,9 +114,9 @@ int rcl_gemm_shapes_resnet18(int mb, uint64_t max_alloc, int batch, int hw, int 
             s = so;
         }
     }
-    add(&l, 0, 1, batch, classes, 512, 1, "fc fwd");
-    add(&l, 0, 0, batch, 512, classes, 1, "fc dgrad");
-    add(&l, 1, 0, classes, 512, batch, 1, "fc wgrad");
+    rcl_gemm_recorder_add(&l, 0, 1, batch, classes, 512, 1, "fc fwd");
+    rcl_gemm_recorder_add(&l, 0, 0, batch, 512, classes, 1, "fc dgrad");
+    rcl_gemm_recorder_add(&l, 1, 0, classes, 512, batch, 1, "fc wgrad");
     *n = l.n;
     if (l.overflow) return rcl_fail(RCL_ERR_INVALID, "resnet18 shapes: more than %d", cap);
     return RCL_OK;
@@ -168,7 +161,7 @@ int rcl_gemm_shapes_file(const char *path, rcl_gemm_shape *out, int cap, int *n)
     *n = 0;
     FILE *f = fopen(path, "r");
     if (!f) return rcl_fail(RCL_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-    shape_list l = {out, 0, cap, 0, 0};
+    rcl_gemm_recorder l = {out, 0, cap, 0, 0};
     char line[256];
     int lineno = 0;
     while (fgets(line, sizeof line, f)) {
@@ -186,7 +179,7 @@ int rcl_gemm_shapes_file(const char *path, rcl_gemm_shape *out, int cap, int *n)
         }
         char w[40];
         snprintf(w, sizeof w, "%s:%d", path, lineno);
-        add(&l, ta, tb, M, N, K, cnt, w);
+        rcl_gemm_recorder_add(&l, ta, tb, M, N, K, cnt, w);
     }
     fclose(f);
     *n = l.n;

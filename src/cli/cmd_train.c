@@ -129,7 +129,6 @@ static const char *find_data(const char *given)
     return NULL;
 }
 
-
 static void progress_bar(int step, int steps, double ips, float loss)
 {
     int width = 30, done = steps ? step * width / steps : 0;
