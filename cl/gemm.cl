@@ -5,7 +5,9 @@
  * off_a/off_b/off_c (in floats) are added to the buffer pointers.
  *
  * Work-item (i0, i1) = (get_global_id(0), get_global_id(1)) owns one MWI x NWI
- * tile of C; a work-group of WGN x WGM work-items owns (WGM*MWI) x (WGN*NWI):
+ * tile of C (with MS = 1 the group part of (i0, i1) is renumbered so that
+ * consecutive groups go down M); a work-group of WGN x WGM work-items owns
+ * (WGM*MWI) x (WGN*NWI):
  *
  *                 n0 = i0*NWI
  *                 |<-- NWI -->|
@@ -29,8 +31,10 @@
  * work-items of a group one after another (PoCL) sweep the whole group over
  * one block at a time while it is in cache.
  * Edges: rows/columns past M/N are clamped to M-1/N-1 for loads (no branch in
- * the k loop) and skipped on store. Only an outer-product tile that crosses N
- * builds its op(B) vectors from clamped scalar loads (slower, edge only).
+ * the k loop) and skipped on store. An outer-product tile that crosses N is
+ * moved left to end at N (its loads stay whole vectors; it stores only the
+ * columns from n_own = i0*NWI on, the rest belong to its left neighbour);
+ * only when N < NWI are its op(B) vectors built from clamped scalar loads.
  * The register tile is unrolled by the preprocessor (REPA/REPB below) into
  * scalar variables acc_<i>_<v>: kernel compilers that wrap work-item loops
  * around the body (PoCL) do not unroll nested loops over private arrays and
@@ -73,6 +77,13 @@
 #endif
 #ifndef WGN
 #define WGN 4           /* work-group size along N (dimension 0) */
+#endif
+#ifndef MS
+#define MS 1            /* order of the work-groups: 0 along N first (group
+                           (g0, g1) -> columns g0, rows g1), 1 along M first
+                           (the linear group id walks down M, so consecutive
+                           groups, run back to back or side by side, share
+                           one panel of op(B) in cache) */
 #endif
 
 /* ---- derived */
@@ -144,8 +155,8 @@ typedef floatV floatV_u __attribute__((aligned(4)));
 #define VLOADP(p) (*(p))
 #endif
 
-#if MWI < 1 || MWI > 16 || NWI < 1 || KU < 1 || WGM < 1 || WGN < 1
-#error "need 1 <= MWI <= 16 and positive NWI, KU, WGM, WGN"
+#if MWI < 1 || MWI > 16 || NWI < 1 || KU < 1 || WGM < 1 || WGN < 1 || (MS != 0 && MS != 1)
+#error "need 1 <= MWI <= 16, positive NWI, KU, WGM, WGN and MS 0 or 1"
 #endif
 #if KB < 0 || (DOT_FORM && KB % VW != 0)
 #error "KB must be 0 or positive (dot form: a multiple of VW)"
@@ -229,20 +240,23 @@ inline floatV gather_b(__global const float *B, const int k, const int n, const 
     return VLOADP(t);
 }
 
-/* C[m, n .. n+VW) from one accumulator vector, skipping m >= M, n >= N */
-inline void put_vec(__global float *C, const int m, const int n, const int M, const int N,
-                    const int ldc, const floatV acc, const float alpha, const float beta)
+/* C[m, n .. n+VW) from one accumulator vector, skipping m >= M and columns
+ * outside [n_lo, N) */
+inline void put_vec(__global float *C, const int m, const int n, const int n_lo, const int M,
+                    const int N, const int ldc, const floatV acc, const float alpha,
+                    const float beta)
 {
     if (m >= M) return;
     __global float *c = C + m * ldc + n;
-    if (n + VW <= N) {
+    if (n >= n_lo && n + VW <= N) {
         floatV r = alpha * acc;
         if (beta != 0.0f) r = FMA((floatV)(beta), VLOAD(c), r);
         VSTORE(r, c);
     } else {
         float t[VW];
         VSTORE(acc, t);
-        for (int l = 0; l < VW && n + l < N; l++) put(C, m * ldc + n + l, t[l], alpha, beta);
+        for (int l = 0; l < VW && n + l < N; l++)
+            if (n + l >= n_lo) put(C, m * ldc + n + l, t[l], alpha, beta);
     }
 }
 #endif
@@ -275,7 +289,7 @@ inline void put_vec(__global float *C, const int m, const int n, const int M, co
         REPB(NV, LOAD_B, kk)                                                    \
         REPA(MWI, O_FMA_ROW, _)                                                 \
     }
-#define O_PUT_CELL(v, i) put_vec(C, m0 + (i), n0 + (v) * VW, M, N, ldc, acc_##i##_##v, alpha, beta);
+#define O_PUT_CELL(v, i) put_vec(C, m0 + (i), n0 + (v) * VW, n_own, M, N, ldc, acc_##i##_##v, alpha, beta);
 #define O_PUT_ROW(i, _) REPB(NV, O_PUT_CELL, i)
 
 /* ---- dot form: acc_<i>_<j> += A[m0+i, k .. k+VW) * B[n0+j, k .. k+VW) */
@@ -307,10 +321,25 @@ void gemm(const int M, const int N, const int K, const float alpha,
           __global const float *B, const int off_b, const int ldb, const float beta,
           __global float *C, const int off_c, const int ldc)
 {
-    const int n0 = get_global_id(0) * NWI;
+#if MS
+    /* consecutive work-groups walk down M, sharing one op(B) panel */
+    const int lin = get_group_id(0) + get_group_id(1) * get_num_groups(0);
+    const int gm = lin % get_num_groups(1), gn = lin / get_num_groups(1);
+    const int n_own = (gn * WGN + get_local_id(0)) * NWI;
+    const int m0 = (gm * WGM + get_local_id(1)) * MWI;
+#else
+    const int n_own = get_global_id(0) * NWI; /* first column this work-item stores */
     const int m0 = get_global_id(1) * MWI;
+#endif
 #if KB == 0
-    if (m0 >= M || n0 >= N) return;
+    if (m0 >= M || n_own >= N) return;
+#endif
+#if DOT_FORM
+    const int n0 = n_own;
+#else
+    /* a tile crossing N is moved left to end at N, so that all its op(B)
+     * loads are whole vectors; it then stores only its own columns n_own.. */
+    const int n0 = N >= NWI && n_own + NWI > N ? N - NWI : n_own;
 #endif
     /* with barriers every work-item runs the loops (loads are clamped) and
      * only the stores are skipped */
@@ -345,7 +374,7 @@ void gemm(const int M, const int N, const int K, const float alpha,
 #else
     REPA(MWI, AO_INIT, _)
     REPA(MWI, O_ACC_ROW, _)
-    const int full_n = n0 + NWI <= N;
+    const int full_n = n0 + NWI <= N; /* 0 only when N < NWI */
 #define O_BLOCK(kend)                                                           \
     if (full_n) {                                                               \
         for (; k + KU <= (kend); k += KU) {                                     \

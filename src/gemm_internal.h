@@ -8,7 +8,7 @@
  *   RCL_GEMM_TILED    cl/gemm.cl with rcl_gemm_tiled_params.
  * rcl_gemm() picks the path per shape class from the tunable table:
  *   key "gemm.<class>" (see rcl_gemm_class), param "PATH" (0 CLBlast, 1 tiled;
- *   default 0) and, for the tiled path, MWI NWI VW KU KB WGM WGN.
+ *   default 0) and, for the tiled path, MWI NWI VW KU KB WGM WGN MS XB.
  * CLBlast's parameters cannot vary per class: overriding them makes CLBlast
  * drop its compiled program, so one set per device ("gemm.clblast": the 16
  * Xgemm names below + XGEMM_MIN_INDIRECT_SIZE) is applied once. */
@@ -29,9 +29,13 @@ typedef struct rcl_gemm_tiled_params {
     int ku;         /* k unroll */
     int kb;         /* k block between work-group barriers (0: none) */
     int wgm, wgn;   /* work-group size along M, N */
+    int ms;         /* work-group order: 0 along N first, 1 along M first */
+    int xb;         /* 1 (only with op(B) = B^T): transpose B into a K x N
+                       scratch first, then run the outer-product form (NN
+                       or TN) on it; the transpose is part of the call */
 } rcl_gemm_tiled_params;
 
-#define RCL_GEMM_TILED_NPARAMS 7
+#define RCL_GEMM_TILED_NPARAMS 9
 extern const char *const rcl_gemm_tiled_names[RCL_GEMM_TILED_NPARAMS]; /* "MWI", ... */
 int *rcl_gemm_tiled_field(rcl_gemm_tiled_params *p, int i); /* i-th named field */
 
@@ -44,7 +48,8 @@ rcl_gemm_tiled_params rcl_gemm_tiled_defaults(int vec_width, int trans_a, int tr
 /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT of ctx's device (1 if unknown). */
 int rcl_gemm_vec_width(const rcl_ctx *ctx);
 /* 1 if `p` is a valid parameter set (vw in 1,2,4,8,16; outer form: nwi % vw
- * == 0; all positive; register tile and work-group not absurd). */
+ * == 0; all positive; register tile and work-group not absurd; ms, xb 0 or
+ * 1, xb only with trans_b). The form is the dot form for NT without xb. */
 int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_b);
 /* Read "gemm.<class>" MWI.. from the table, falling back to the defaults. */
 rcl_gemm_tiled_params rcl_gemm_tiled_from_table(const rcl_ctx *ctx, const char *key, int trans_a,

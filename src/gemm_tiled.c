@@ -1,5 +1,6 @@
 /* Host side of our register-tiled GEMM (cl/gemm.cl). Edges are handled in
- * the kernel (clamped loads, masked stores), so no padded copies are made. */
+ * the kernel (clamped loads, masked stores), so no padded copies are made;
+ * the one copy is the optional transpose of B (XB). */
 #include "gemm_internal.h"
 #include "internal.h"
 
@@ -7,7 +8,8 @@
 #include <stdio.h>
 
 const char *const rcl_gemm_tiled_names[RCL_GEMM_TILED_NPARAMS] = {"MWI", "NWI", "VW", "KU",
-                                                                  "KB",  "WGM", "WGN"};
+                                                                  "KB",  "WGM", "WGN", "MS",
+                                                                  "XB"};
 
 int *rcl_gemm_tiled_field(rcl_gemm_tiled_params *p, int i)
 {
@@ -19,6 +21,8 @@ int *rcl_gemm_tiled_field(rcl_gemm_tiled_params *p, int i)
     case 4: return &p->kb;
     case 5: return &p->wgm;
     case 6: return &p->wgn;
+    case 7: return &p->ms;
+    case 8: return &p->xb;
     default: return NULL;
     }
 }
@@ -47,15 +51,17 @@ rcl_gemm_tiled_params rcl_gemm_tiled_defaults(int vec_width, int trans_a, int tr
     int vw = vec_width >= 16 ? 16 : vec_width >= 8 ? 8 : 4;
     if (dot) /* 4x2 dot products over vw k lanes */
         return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 2, .vw = vw, .ku = 2, .kb = 0, .wgm = 1,
-                                       .wgn = 8};
-    /* outer form: 4 x 2 accumulator vectors; k blocks of 128 */
+                                       .wgn = 8, .ms = 1};
+    /* outer form: 4 x 2 accumulator vectors; k blocks of 128; groups down M
+     * first (a group's op(B) panel stays in cache for the next group) */
     return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 2 * vw, .vw = vw, .ku = 2, .kb = 128,
-                                   .wgm = 4, .wgn = 4};
+                                   .wgm = 4, .wgn = 4, .ms = 1};
 }
 
 int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_b)
 {
-    int dot = trans_b && !trans_a;
+    if (p->xb != 0 && (p->xb != 1 || !trans_b)) return 0;
+    int dot = trans_b && !trans_a && !p->xb;
     if (p->mwi < 1 || p->nwi < 1 || p->ku < 1 || p->wgm < 1 || p->wgn < 1) return 0;
     if (p->vw != 1 && p->vw != 2 && p->vw != 4 && p->vw != 8 && p->vw != 16) return 0;
     if (!dot && p->nwi % p->vw) return 0;
@@ -65,6 +71,7 @@ int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_
     if (acc > 1024) return 0;
     if (p->wgm * p->wgn > 1024) return 0;
     if (p->kb < 0 || p->kb > 65536 || (dot && p->kb % p->vw)) return 0;
+    if (p->ms != 0 && p->ms != 1) return 0;
     return 1;
 }
 
@@ -104,10 +111,17 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
     if ((size_t)p->wgm * p->wgn > ctx->dev.max_wg_size)
         return rcl_fail(RCL_ERR_UNSUPPORTED, "gemm %s: work-group %dx%d exceeds device limit %zu",
                         tag, p->wgn, p->wgm, ctx->dev.max_wg_size);
-    char opts[160];
-    snprintf(opts, sizeof opts, "-DTA=%d -DTB=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d -DKB=%d -DWGM=%d -DWGN=%d",
+    if (p->xb) { /* op(B) = B^T (N x K, ldb) -> K x N, tight, in scratch */
+        cl_mem bt;
+        RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_GEMM, (size_t)K * N * sizeof(float), &bt));
+        RCL_TRY(rcl_transpose(ctx, bt, B, off_b, ldb, N, K, tag));
+        B = bt, off_b = 0, ldb = N, trans_b = 0;
+    }
+    char opts[192];
+    snprintf(opts, sizeof opts,
+             "-DTA=%d -DTB=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d -DKB=%d -DWGM=%d -DWGN=%d -DMS=%d",
              trans_a ? 1 : 0, trans_b ? 1 : 0, p->mwi, p->nwi, p->vw, p->ku, p->kb, p->wgm,
-             p->wgn);
+             p->wgn, p->ms);
     cl_kernel k;
     RCL_TRY(rcl_ctx_kernel(ctx, "gemm.cl", "gemm", opts, &k));
     size_t global[2] = {(size_t)(N + p->nwi - 1) / p->nwi, (size_t)(M + p->mwi - 1) / p->mwi};

@@ -28,7 +28,13 @@ typedef struct rcl_param_entry {
 } rcl_param_entry;
 
 /* Scratch slots: each op uses fixed slots, valid only during one call. */
-enum { RCL_SCRATCH_COL = 0, RCL_SCRATCH_TMP = 1, RCL_SCRATCH_RED = 2, RCL_SCRATCH_SLOTS = 4 };
+enum {
+    RCL_SCRATCH_COL = 0,
+    RCL_SCRATCH_TMP = 1,
+    RCL_SCRATCH_RED = 2,
+    RCL_SCRATCH_GEMM = 3, /* the GEMM dispatcher's transposed operand */
+    RCL_SCRATCH_SLOTS = 4
+};
 
 struct rcl_ctx {
     rcl_device_info dev;
@@ -99,6 +105,12 @@ size_t rcl_wg_clamp(const rcl_ctx *ctx, size_t want);
 /* A device buffer of at least `bytes` in scratch slot `slot` (grown on
  * demand, owned by the context). */
 int rcl_scratch(rcl_ctx *ctx, int slot, size_t bytes, cl_mem *out);
+
+/* out[c*rows + r] = in[off + r*ld + c] for r < rows, c < cols (a rows x cols
+ * row-major matrix with stride ld becomes cols x rows, tight); cl/transpose.cl,
+ * tunable "transpose" TS. `tag`: profiling tag (NULL: "transpose"). */
+int rcl_transpose(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int rows, int cols,
+                  const char *tag);
 
 /* Shape helpers. */
 static inline size_t rcl_t_count(const rcl_tensor *t)

@@ -4,6 +4,7 @@
  * transpose combinations and alpha/beta; elements of C outside the matrix
  * must stay untouched. */
 #include "gemm_internal.h"
+#include "internal.h"
 #include "harness.h"
 #include "ref/ref_gemm.h"
 
@@ -112,22 +113,22 @@ static void test_tiled_default(void **state)
 }
 
 /* non-default sets: scalar 1x1, odd tiles, k blocks that do not divide K,
- * 2-D work-groups, 2/4/16-wide vectors; separate lists for the outer-product
+ * 2-D work-groups, 2/4/16-wide vectors, both work-group orders (MS); separate lists for the outer-product
  * form (NN, TN, TT) and the dot form (NT), kept small in registers so that
  * drivers that vectorize across work-items (llvmpipe) compile them quickly.
  * Few use k blocks: barriers are slow on llvmpipe (the defaults of vector
  * devices and PSETS_*[2] cover them). */
 static const rcl_gemm_tiled_params PSETS_OUTER[] = {
     {.mwi = 1, .nwi = 1, .vw = 1, .ku = 1, .kb = 0, .wgm = 1, .wgn = 1},
-    {.mwi = 3, .nwi = 8, .vw = 4, .ku = 3, .kb = 0, .wgm = 2, .wgn = 4},
+    {.mwi = 3, .nwi = 8, .vw = 4, .ku = 3, .kb = 0, .wgm = 2, .wgn = 4, .ms = 1},
     {.mwi = 2, .nwi = 6, .vw = 2, .ku = 4, .kb = 6, .wgm = 4, .wgn = 2},
-    {.mwi = 1, .nwi = 16, .vw = 16, .ku = 1, .kb = 0, .wgm = 1, .wgn = 2},
+    {.mwi = 1, .nwi = 16, .vw = 16, .ku = 1, .kb = 0, .wgm = 1, .wgn = 2, .ms = 1},
 };
 static const rcl_gemm_tiled_params PSETS_DOT[] = {
     {.mwi = 1, .nwi = 1, .vw = 1, .ku = 1, .kb = 0, .wgm = 1, .wgn = 1},
-    {.mwi = 3, .nwi = 2, .vw = 4, .ku = 3, .kb = 0, .wgm = 2, .wgn = 4},
+    {.mwi = 3, .nwi = 2, .vw = 4, .ku = 3, .kb = 0, .wgm = 2, .wgn = 4, .ms = 1},
     {.mwi = 2, .nwi = 3, .vw = 2, .ku = 4, .kb = 6, .wgm = 4, .wgn = 2},
-    {.mwi = 1, .nwi = 2, .vw = 16, .ku = 1, .kb = 32, .wgm = 1, .wgn = 2},
+    {.mwi = 1, .nwi = 2, .vw = 16, .ku = 1, .kb = 32, .wgm = 1, .wgn = 2, .ms = 1},
 };
 #define NPSETS ((int)(sizeof PSETS_OUTER / sizeof PSETS_OUTER[0]))
 
@@ -147,6 +148,65 @@ static void test_tiled_params(void **state)
             rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(w, t >> 1, t & 1);
             assert_true(rcl_gemm_tiled_valid(&d, t >> 1, t & 1));
         }
+}
+
+/* XB: op(B) = B^T transposed into scratch first, then the outer form (NT
+ * becomes NN, TT becomes TN); odd blocks of the transpose (TS 3 and 8)
+ * against the double reference, all cases */
+static void test_tiled_xb(void **state)
+{
+    (void)state;
+    int bad = 0;
+    for (int s = 1; s < 3; s++) {
+        rcl_gemm_tiled_params p = PSETS_OUTER[s];
+        p.xb = 1;
+        assert_false(rcl_gemm_tiled_valid(&p, 0, 0)); /* XB needs op(B) = B^T */
+        assert_false(rcl_gemm_tiled_valid(&p, 1, 0));
+        T_OK(rcl_ctx_set_param(T_CTX, "transpose", "TS", s == 1 ? 3 : 8));
+        for (int t = 1; t < 4; t += 2) {
+            assert_true(rcl_gemm_tiled_valid(&p, t >> 1, 1));
+            for (int i = 0; i < NCASES; i++)
+                bad += !run_case(&CASES[i], t >> 1, 1, VIA_PATH, RCL_GEMM_TILED, &p, s == 2,
+                                 (uint64_t)(500 + 100 * t + i));
+        }
+    }
+    T_OK(rcl_ctx_set_param(T_CTX, "transpose", "TS", 8));
+    assert_int_equal(bad, 0);
+}
+
+/* rcl_transpose against the plain loop: odd shapes, offset, ld > cols,
+ * several block edges; nothing past rows*cols is written */
+static void test_transpose(void **state)
+{
+    (void)state;
+    static const int SH[][4] = {{1, 1, 0, 1}, {7, 33, 3, 35}, {33, 7, 0, 7}, {100, 4608 / 16, 5, 300}, {17, 64, 1, 64}};
+    static const int TS[] = {1, 3, 8, 16};
+    tu_rng r = tu_rng_seed(42);
+    int bad = 0;
+    for (int s = 0; s < (int)(sizeof SH / sizeof SH[0]); s++)
+        for (int j = 0; j < (int)(sizeof TS / sizeof TS[0]); j++) {
+            int rows = SH[s][0], cols = SH[s][1], off = SH[s][2], ld = SH[s][3];
+            size_t nin = (size_t)off + (size_t)rows * ld, nout = (size_t)rows * cols + 5;
+            float *in = malloc(nin * sizeof *in), *out = malloc(nout * sizeof *out);
+            tu_fill(&r, in, nin, -1, 1);
+            for (size_t i = 0; i < nout; i++) out[i] = 7.0f;
+            cl_mem bi = make_buf(in, nin), bo = make_buf(out, nout);
+            T_OK(rcl_ctx_set_param(T_CTX, "transpose", "TS", TS[j]));
+            T_OK(rcl_transpose(T_CTX, bo, bi, (size_t)off, ld, rows, cols, NULL));
+            assert_int_equal(clEnqueueReadBuffer(rcl_ctx_queue(T_CTX), bo, CL_TRUE, 0,
+                                                 nout * sizeof(float), out, 0, NULL, NULL),
+                             CL_SUCCESS);
+            for (int c = 0; c < cols; c++)
+                for (int i = 0; i < rows; i++)
+                    bad += out[(size_t)c * rows + i] != in[off + (size_t)i * ld + c];
+            for (size_t i = (size_t)rows * cols; i < nout; i++) bad += out[i] != 7.0f;
+            rcl_buffer_release(&bi);
+            rcl_buffer_release(&bo);
+            free(in), free(out);
+        }
+    T_OK(rcl_ctx_set_param(T_CTX, "transpose", "TS", 8));
+    assert_int_equal(bad, 0);
+    assert_int_equal(rcl_transpose(T_CTX, NULL, NULL, 0, 2, 3, 4, NULL), RCL_ERR_INVALID);
 }
 
 static void test_tiled_beta_zero_ignores_c(void **state)
@@ -301,6 +361,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_invalid),
     cmocka_unit_test(test_tiled_default),
     cmocka_unit_test(test_tiled_beta_zero_ignores_c),
+    cmocka_unit_test(test_tiled_xb),
+    cmocka_unit_test(test_transpose),
     cmocka_unit_test(test_tiled_params),
     cmocka_unit_test(test_clblast_default),
     cmocka_unit_test(test_dispatch),

@@ -9,13 +9,18 @@
  *   B  CLBlast Xgemm + XGEMM_MIN_INDIRECT_SIZE candidates (one set per device:
  *      overriding CLBlast recompiles it) on the classes with the most time
  *   C  the best CLBlast set on every shape
- *   D  our kernel per transposition kind: defaults first, then the space of
- *      tune_space.c (whole grid if small, else a random sample) until its
- *      share of the budget is spent; each class notes its best candidate
+ *   D  our kernel per transposition kind: the defaults, their one-parameter
+ *      neighbours, then a random sample of the space of tune_space.c
+ *      (tune_space_around), until its share of the budget is spent; where
+ *      op(B) = B^T every other candidate transposes B first (XB 1, outer
+ *      form from its own defaults); each class notes its best candidate
+ *   F  (model shapes only) the other kernels' parameters, TUNE_KPARAMS
  *   E  confirmation: the defaults and each class's winner timed again with
  *      more runs; each class takes the best of these timings
  * Then each class picks the faster of CLBlast (tuned if that won) and our
- * best, the table is printed and the cache written (rcl/tune_cache.h). */
+ * best, the table is printed and the cache written (rcl/tune_cache.h).
+ * RESNET_CL_TUNE_DEBUG=1 prints every timed candidate of phases D and E
+ * (its parameters and each class's time) to stderr. */
 #include "cli/cli_parse.h"
 #include "rcl/tune_cache.h"
 #include "tune_space.h"
@@ -30,6 +35,7 @@
 #define MAX_SHAPES 256
 #define MAX_CLASSES 128
 #define MAX_POINTS 400
+#define NTP RCL_GEMM_TILED_NPARAMS /* our kernel's parameters per point */
 
 typedef struct tclass {
     char name[48];
@@ -124,10 +130,15 @@ static void take_if_faster(tclass *c, int i, const double *psecs, const int *kid
         while (k < nk && kidx[k] != c->shapes[j]) k++;
         t += psecs[(size_t)i * nk + k] * sh[c->shapes[j]].count;
     }
+    if (getenv("RESNET_CL_TUNE_DEBUG")) {
+        fprintf(stderr, "cand %d:", i);
+        for (int f = 0; f < NTP; f++) fprintf(stderr, " %d", pts[(size_t)i * NTP + f]);
+        fprintf(stderr, " -> %s %.2f ms\n", c->name, t * 1e3);
+    }
     if (c->t_ours < 0 || t < c->t_ours) {
         c->t_ours = t;
         c->ours_point = i;
-        for (int f = 0; f < 7; f++) *rcl_gemm_tiled_field(&c->ours, f) = pts[(size_t)i * 7 + f];
+        for (int f = 0; f < NTP; f++) *rcl_gemm_tiled_field(&c->ours, f) = pts[(size_t)i * NTP + f];
     }
 }
 
@@ -435,22 +446,42 @@ int main(int argc, char **argv)
         if (!nk) continue;
         int dot = kind == 1;
         const tune_space *sp = dot ? &TUNE_OURS_DOT : &TUNE_OURS_OUTER;
-        static int pts[MAX_POINTS * 7];
+        static int pts[MAX_POINTS * NTP], alt[MAX_POINTS * NTP], base[NTP];
+        /* the defaults, their one-parameter neighbours, then random points */
         rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(pr.vec_width, kind >> 1, kind & 1);
-        for (int f = 0; f < 7; f++) pts[f] = *rcl_gemm_tiled_field(&d, f);
-        int np = 1 + tune_space_points(sp, pts + 7, MAX_POINTS - 1, 777 + (uint64_t)kind);
-        for (int i = 1; i < np; i++) /* drop a repeat of the defaults */
-            if (!memcmp(pts + (size_t)i * 7, pts, 7 * sizeof(int))) {
-                memmove(pts + (size_t)i * 7, pts + (size_t)(i + 1) * 7,
-                        (size_t)(np - i - 1) * 7 * sizeof(int));
-                np--;
-                break;
+        for (int f = 0; f < NTP; f++) base[f] = *rcl_gemm_tiled_field(&d, f);
+        /* op(B) = B^T: half of the candidates for each form */
+        int cap = kind & 1 ? MAX_POINTS / 2 : MAX_POINTS;
+        int np = tune_space_around(sp, base, pts, cap, 777 + (uint64_t)kind);
+        if (kind & 1) {
+            /* op(B) = B^T: every other candidate transposes B first (XB 1)
+             * and runs the outer form, starting from the outer defaults;
+             * the defaults stay first */
+            rcl_gemm_tiled_params o = rcl_gemm_tiled_defaults(pr.vec_width, kind >> 1, 0);
+            for (int f = 0; f < NTP; f++) base[f] = *rcl_gemm_tiled_field(&o, f);
+            int na = tune_space_around(&TUNE_OURS_OUTER, base, alt, MAX_POINTS - np,
+                                       778 + (uint64_t)kind);
+            for (int i = 0; i < na; i++) alt[(size_t)i * NTP + NTP - 1] = 1;
+            int m = np - 1 < na ? np - 1 : na; /* pairs to interleave */
+            static int mix[MAX_POINTS * NTP];
+            int n = 1;
+            memcpy(mix, pts, NTP * sizeof(int));
+            for (int i = 0; i < m; i++) {
+                memcpy(mix + (size_t)n++ * NTP, alt + (size_t)i * NTP, NTP * sizeof(int));
+                memcpy(mix + (size_t)n++ * NTP, pts + (size_t)(i + 1) * NTP, NTP * sizeof(int));
             }
+            for (int i = m + 1; i < np; i++)
+                memcpy(mix + (size_t)n++ * NTP, pts + (size_t)i * NTP, NTP * sizeof(int));
+            for (int i = m; i < na; i++)
+                memcpy(mix + (size_t)n++ * NTP, alt + (size_t)i * NTP, NTP * sizeof(int));
+            memcpy(pts, mix, (size_t)n * NTP * sizeof(int));
+            np = n;
+        }
         double share = all_t > 0 ? kind_t[kind] / all_t : 0.25;
         if (share < 0.1) share = 0.1;
         phase(kind_name[kind]);
         trial_job jd = {.device = device, .kind = TRIAL_OURS, .shapes = ks, .nshapes = nk,
-                        .points = pts, .npoints = np, .nparams = 7, .warm = 1, .reps = 3,
+                        .points = pts, .npoints = np, .nparams = NTP, .warm = 1, .reps = 3,
                         .trial_timeout_s = 60 + 4 * kind_t[kind],
                         .deadline = tune_now() + share * (remaining > 0 ? remaining : 0),
                         .min_points = 1};
@@ -482,20 +513,20 @@ int main(int argc, char **argv)
         static int kidx[MAX_SHAPES];
         int nk = kind_shapes(sh, ns, kind, ks, kidx);
         if (!nk) continue;
-        static int pts[MAX_CLASSES * 7 + 7];
+        static int pts[MAX_CLASSES * NTP + NTP];
         rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(pr.vec_width, kind >> 1, kind & 1);
         int np = 1;
-        for (int f = 0; f < 7; f++) pts[f] = *rcl_gemm_tiled_field(&d, f);
+        for (int f = 0; f < NTP; f++) pts[f] = *rcl_gemm_tiled_field(&d, f);
         for (int c = 0; c < nc; c++) {
             if (cl[c].kind != kind || cl[c].ours_point < 0) continue;
-            int v[7], dup = 0;
-            for (int f = 0; f < 7; f++) v[f] = *rcl_gemm_tiled_field(&cl[c].ours, f);
-            for (int j = 0; j < np && !dup; j++) dup = !memcmp(pts + (size_t)j * 7, v, sizeof v);
-            if (!dup) memcpy(pts + (size_t)np++ * 7, v, sizeof v);
+            int v[NTP], dup = 0;
+            for (int f = 0; f < NTP; f++) v[f] = *rcl_gemm_tiled_field(&cl[c].ours, f);
+            for (int j = 0; j < np && !dup; j++) dup = !memcmp(pts + (size_t)j * NTP, v, sizeof v);
+            if (!dup) memcpy(pts + (size_t)np++ * NTP, v, sizeof v);
         }
         phase(kind == 0 ? "E: confirm NN" : kind == 1 ? "E: confirm NT" : kind == 2 ? "E: confirm TN" : "E: confirm TT");
         trial_job je = {.device = device, .kind = TRIAL_OURS, .shapes = ks, .nshapes = nk,
-                        .points = pts, .npoints = np, .nparams = 7, .warm = 1, .reps = 5,
+                        .points = pts, .npoints = np, .nparams = NTP, .warm = 1, .reps = 5,
                         .trial_timeout_s = 60 + 6 * kind_t[kind], .deadline = 0, .min_points = np};
         trial_run(&je, &res, progress, NULL);
         end_phase();
@@ -510,7 +541,7 @@ int main(int argc, char **argv)
 
     /* ---- choose, print, write */
     printf("\n%-16s %5s %12s %12s %12s  %-8s %8s  %s\n", "class", "calls", "default ms",
-           "clblast* ms", "ours* ms", "chosen", "speedup", "our parameters MWI NWI VW KU KB WGM WGN");
+           "clblast* ms", "ours* ms", "chosen", "speedup", "our parameters MWI NWI VW KU KB WGM WGN MS XB");
     double tot_def = 0, tot_new = 0;
     static rcl_tune_entry ent[4096];
     int ne = 0;
@@ -534,8 +565,8 @@ int main(int argc, char **argv)
                k->t_clb * 1e3, k->t_ours * 1e3, k->choose_ours ? "ours" : "clblast",
                t > 0 ? k->t_default / t : 0);
         if (k->choose_ours)
-            printf("  %d %d %d %d %d %d %d", k->ours.mwi, k->ours.nwi, k->ours.vw, k->ours.ku,
-                   k->ours.kb, k->ours.wgm, k->ours.wgn);
+            printf("  %d %d %d %d %d %d %d %d %d", k->ours.mwi, k->ours.nwi, k->ours.vw, k->ours.ku,
+                   k->ours.kb, k->ours.wgm, k->ours.wgn, k->ours.ms, k->ours.xb);
         printf("\n");
         char key[64];
         snprintf(key, sizeof key, RCL_GEMM_KEY_PREFIX "%.47s", k->name);

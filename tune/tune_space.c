@@ -7,10 +7,12 @@
 #include <string.h>
 
 /* ---- our kernel: the constraints are the kernel's own (rcl_gemm_tiled_valid)
- * plus a register budget: accumulators + loaded vectors within 32 vectors */
+ * plus a register budget: accumulators + loaded vectors within 32 vectors.
+ * XB is 0 in both spaces; for op(B) = B^T the tuner adds points of the outer
+ * space with XB = 1 (B transposed first). */
 static int ours_valid(const int *v, int dot)
 {
-    rcl_gemm_tiled_params p = {v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+    rcl_gemm_tiled_params p = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]};
     if (!rcl_gemm_tiled_valid(&p, dot ? 0 : 1, dot ? 1 : 0)) return 0;
     int regs = dot ? p.mwi * p.nwi + p.mwi + p.nwi : p.mwi * (p.nwi / p.vw) + p.nwi / p.vw + 1;
     if (regs > 32) return 0;
@@ -21,25 +23,29 @@ static int outer_valid(const int *v) { return ours_valid(v, 0); }
 static int dot_valid(const int *v) { return ours_valid(v, 1); }
 
 const tune_space TUNE_OURS_OUTER = {
-    "ours.outer", 7,
+    "ours.outer", 9,
     {{"MWI", 6, {1, 2, 3, 4, 6, 8}},
      {"NWI", 6, {4, 8, 16, 24, 32, 64}},
      {"VW", 4, {1, 4, 8, 16}},
      {"KU", 3, {1, 2, 4}},
      {"KB", 5, {0, 32, 64, 128, 256}},
      {"WGM", 4, {1, 2, 4, 8}},
-     {"WGN", 5, {1, 2, 4, 8, 16}}},
+     {"WGN", 5, {1, 2, 4, 8, 16}},
+     {"MS", 2, {1, 0}},
+     {"XB", 1, {0}}},
     outer_valid};
 
 const tune_space TUNE_OURS_DOT = {
-    "ours.dot", 7,
+    "ours.dot", 9,
     {{"MWI", 5, {1, 2, 3, 4, 6}},
      {"NWI", 5, {1, 2, 3, 4, 6}},
      {"VW", 4, {1, 4, 8, 16}},
      {"KU", 3, {1, 2, 4}},
      {"KB", 4, {0, 256, 512, 1024}},
      {"WGM", 3, {1, 2, 4}},
-     {"WGN", 4, {1, 4, 8, 16}}},
+     {"WGN", 4, {1, 4, 8, 16}},
+     {"MS", 2, {1, 0}},
+     {"XB", 1, {0}}},
     dot_valid};
 
 /* ---- CLBlast: a curated Xgemm space (GEMMK=0: the 2-D register tiling of
@@ -89,6 +95,8 @@ const tune_kparam TUNE_KPARAMS[] = {
     {"add", "WG", "add", 64, 3, {128, 32, 256}},
     {"softmax_xent", "RED_WG", "loss", 256, 2, {64, 128}},
     {"bias", "RED_WG", "bias", 256, 2, {64, 128}},
+    /* only where a GEMM class chose XB (its time counts as the GEMM's) */
+    {"transpose", "TS", "conv_bwd_weight_gemm,linear_gemm", 8, 3, {4, 16, 2}},
 };
 const int TUNE_NKPARAMS = (int)(sizeof TUNE_KPARAMS / sizeof TUNE_KPARAMS[0]);
 
@@ -147,5 +155,37 @@ int tune_space_points(const tune_space *s, int *out, int cap, uint64_t seed)
             dup = !memcmp(out + (size_t)j * np, v, sizeof(int) * (size_t)np);
         if (!dup) memcpy(out + (size_t)n++ * np, v, sizeof(int) * (size_t)np);
     }
+    return n;
+}
+
+static int has_point(const int *pts, int n, int np, const int *v)
+{
+    for (int j = 0; j < n; j++)
+        if (!memcmp(pts + (size_t)j * np, v, sizeof(int) * (size_t)np)) return 1;
+    return 0;
+}
+
+int tune_space_around(const tune_space *s, const int *base, int *out, int cap, uint64_t seed)
+{
+    int np = s->nparams, n = 0;
+    int v[TUNE_MAX_PARAMS];
+    if (cap < 1) return 0;
+    memcpy(out, base, sizeof(int) * (size_t)np);
+    n = 1;
+    for (int i = 0; i < np && n < cap; i++)
+        for (int k = 0; k < s->params[i].nvalues && n < cap; k++) {
+            memcpy(v, base, sizeof(int) * (size_t)np);
+            v[i] = s->params[i].values[k];
+            if (v[i] == base[i] || !s->valid(v) || has_point(out, n, np, v)) continue;
+            memcpy(out + (size_t)n++ * np, v, sizeof(int) * (size_t)np);
+        }
+    if (n >= cap) return n;
+    int *rnd = malloc(sizeof(int) * (size_t)np * (size_t)cap);
+    if (!rnd) return n;
+    int nr = tune_space_points(s, rnd, cap, seed);
+    for (int j = 0; j < nr && n < cap; j++)
+        if (!has_point(out, n, np, rnd + (size_t)j * np))
+            memcpy(out + (size_t)n++ * np, rnd + (size_t)j * np, sizeof(int) * (size_t)np);
+    free(rnd);
     return n;
 }

@@ -21,7 +21,8 @@ typedef struct tune_space {
     int (*valid)(const int *v);          /* constraints on one point */
 } tune_space;
 
-/* Our kernel, outer-product form (NN, TN, TT): MWI NWI VW KU KB WGM WGN */
+/* Our kernel, outer-product form (NN, TN, TT): MWI NWI VW KU KB WGM WGN MS XB
+ * (rcl_gemm_tiled_names order) */
 extern const tune_space TUNE_OURS_OUTER;
 /* Our kernel, dot form (NT): same names */
 extern const tune_space TUNE_OURS_DOT;
@@ -48,6 +49,14 @@ extern const int TUNE_NKPARAMS;
 
 /* Number of points of the full grid (before constraints). */
 double tune_space_size(const tune_space *s);
+
+/* Candidates around a known-good point: `base` first, then every valid
+ * point of s that differs from it in one parameter (parameter by parameter,
+ * in the order of s's values), then a random sample of s (seeded) without
+ * repeats; at most `cap` points into out[i*nparams ..]. Under a budget the
+ * search thus tries the one-parameter neighbourhood of the defaults before
+ * far-away points. Returns the count. */
+int tune_space_around(const tune_space *s, const int *base, int *out, int cap, uint64_t seed);
 
 /* Up to `cap` distinct valid points into out[i*nparams ..]: the whole grid
  * in order if it has at most `cap` valid points, else a random sample

@@ -1,0 +1,80 @@
+/* The tuner's search spaces (tune/tune_space.c): every declared candidate
+ * list is valid for our kernel, and tune_space_around puts the base point
+ * and its one-parameter neighbours first. No device needed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "gemm_internal.h"
+#include "tune_space.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { CAP = 400 };
+
+static int distance(const int *a, const int *b, int n)
+{
+    int d = 0;
+    for (int i = 0; i < n; i++) d += a[i] != b[i];
+    return d;
+}
+
+static void check_around(const tune_space *sp, int ta, int tb)
+{
+    rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(8, ta, tb);
+    int base[TUNE_MAX_PARAMS], np = sp->nparams;
+    assert_int_equal(np, RCL_GEMM_TILED_NPARAMS);
+    for (int f = 0; f < np; f++) {
+        assert_string_equal(sp->params[f].name, rcl_gemm_tiled_names[f]);
+        base[f] = *rcl_gemm_tiled_field(&d, f);
+    }
+    static int pts[CAP * TUNE_MAX_PARAMS];
+    int n = tune_space_around(sp, base, pts, CAP, 5);
+    assert_true(n > 30 && n <= CAP);
+    assert_memory_equal(pts, base, sizeof(int) * (size_t)np);
+    /* the neighbours: every valid one-parameter change, before any other point */
+    int want = 0;
+    for (int i = 0; i < np; i++)
+        for (int k = 0; k < sp->params[i].nvalues; k++) {
+            int v[TUNE_MAX_PARAMS];
+            memcpy(v, base, sizeof v);
+            v[i] = sp->params[i].values[k];
+            if (v[i] != base[i] && sp->valid(v)) want++;
+        }
+    assert_true(want >= 10);
+    for (int j = 1; j <= want; j++) assert_int_equal(distance(pts + j * np, base, np), 1);
+    assert_true(distance(pts + (want + 1) * np, base, np) > 1);
+    /* all distinct, all valid parameter sets of the kernel */
+    for (int j = 0; j < n; j++) {
+        rcl_gemm_tiled_params p;
+        for (int f = 0; f < np; f++) *rcl_gemm_tiled_field(&p, f) = pts[j * np + f];
+        assert_true(rcl_gemm_tiled_valid(&p, ta, tb));
+        for (int k = 0; k < j; k++) assert_true(distance(pts + j * np, pts + k * np, np) > 0);
+    }
+    /* a small cap is respected */
+    assert_int_equal(tune_space_around(sp, base, pts, 3, 5), 3);
+}
+
+static void test_around_outer(void **state)
+{
+    (void)state;
+    check_around(&TUNE_OURS_OUTER, 0, 0);
+}
+
+static void test_around_dot(void **state)
+{
+    (void)state;
+    check_around(&TUNE_OURS_DOT, 0, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_around_outer),
+        cmocka_unit_test(test_around_dot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
