@@ -32,7 +32,8 @@ typedef struct rcl_gemm_tiled_params {
     int ms;         /* work-group order: 0 along N first, 1 along M first */
     int xb;         /* 1 (only with op(B) = B^T): transpose B into a K x N
                        scratch first, then run the outer-product form (NN
-                       or TN) on it; the transpose is part of the call */
+                       or TN) on it; the transpose is part of the call
+                       (profiling tag "transpose") */
 } rcl_gemm_tiled_params;
 
 #define RCL_GEMM_TILED_NPARAMS 9

@@ -114,7 +114,7 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
     if (p->xb) { /* op(B) = B^T (N x K, ldb) -> K x N, tight, in scratch */
         cl_mem bt;
         RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_GEMM, (size_t)K * N * sizeof(float), &bt));
-        RCL_TRY(rcl_transpose(ctx, bt, B, off_b, ldb, N, K, tag));
+        RCL_TRY(rcl_transpose(ctx, bt, B, off_b, ldb, N, K, "transpose"));
         B = bt, off_b = 0, ldb = N, trans_b = 0;
     }
     char opts[192];

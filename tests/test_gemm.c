@@ -113,8 +113,9 @@ static void test_tiled_default(void **state)
 }
 
 /* non-default sets: scalar 1x1, odd tiles, k blocks that do not divide K,
- * 2-D work-groups, 2/4/16-wide vectors, both work-group orders (MS); separate lists for the outer-product
- * form (NN, TN, TT) and the dot form (NT), kept small in registers so that
+ * 2-D work-groups, 2/4/16-wide vectors, both work-group orders (MS);
+ * separate lists for the outer-product form (NN, TN, TT) and the dot form
+ * (NT), kept small in registers so that
  * drivers that vectorize across work-items (llvmpipe) compile them quickly.
  * Few use k blocks: barriers are slow on llvmpipe (the defaults of vector
  * devices and PSETS_*[2] cover them). */

@@ -166,7 +166,8 @@ static int tune_other_kernels(int device, const char *model, int batch, int imag
                               rcl_tune_entry *ent, int ne, int cap, double deadline)
 {
     static const char *const tags[] = {"im2col", "col2im", "reorder", "optim", "bn",
-                                       "relu",   "pool",   "add",     "loss",  "bias"};
+                                       "relu",   "pool",   "add",     "loss",  "bias",
+                                       "transpose"};
     enum { NT = sizeof tags / sizeof tags[0], NK_MAX = 16 };
     int nk = TUNE_NKPARAMS < NK_MAX ? TUNE_NKPARAMS : NK_MAX;
     static int pts[(1 + NK_MAX * TUNE_MAX_VALUES) * NK_MAX];

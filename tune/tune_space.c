@@ -95,8 +95,8 @@ const tune_kparam TUNE_KPARAMS[] = {
     {"add", "WG", "add", 64, 3, {128, 32, 256}},
     {"softmax_xent", "RED_WG", "loss", 256, 2, {64, 128}},
     {"bias", "RED_WG", "bias", 256, 2, {64, 128}},
-    /* only where a GEMM class chose XB (its time counts as the GEMM's) */
-    {"transpose", "TS", "conv_bwd_weight_gemm,linear_gemm", 8, 3, {4, 16, 2}},
+    /* only used where a GEMM class chose XB */
+    {"transpose", "TS", "transpose", 8, 3, {4, 16, 2}},
 };
 const int TUNE_NKPARAMS = (int)(sizeof TUNE_KPARAMS / sizeof TUNE_KPARAMS[0]);
 
