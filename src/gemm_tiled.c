@@ -4,7 +4,6 @@
 #include "gemm_internal.h"
 #include "internal.h"
 
-#include <limits.h>
 #include <stdio.h>
 
 const char *const rcl_gemm_tiled_names[RCL_GEMM_TILED_NPARAMS] = {"MWI", "NWI", "VW", "KU",
@@ -86,13 +85,6 @@ rcl_gemm_tiled_params rcl_gemm_tiled_from_table(const rcl_ctx *ctx, const char *
     return p;
 }
 
-/* Does [off, off + extent) of a row-major rows x cols matrix with stride ld fit in int? */
-static int fits_int(size_t off, int rows, int cols, int ld)
-{
-    uint64_t end = (uint64_t)off + (uint64_t)(rows - 1) * (uint64_t)ld + (uint64_t)cols;
-    return end <= (uint64_t)INT_MAX;
-}
-
 int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int trans_b, int M,
                    int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem B,
                    size_t off_b, int ldb, float beta, cl_mem C, size_t off_c, int ldc,
@@ -105,8 +97,8 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
     if (lda < ac || ldb < bc || ldc < N)
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: lda %d ldb %d ldc %d too small", tag, lda, ldb,
                         ldc);
-    if (!fits_int(off_a, ar, ac, lda) || !fits_int(off_b, br, bc, ldb) ||
-        !fits_int(off_c, M, N, ldc))
+    if (!rcl_fits_int(off_a, ar, ac, lda) || !rcl_fits_int(off_b, br, bc, ldb) ||
+        !rcl_fits_int(off_c, M, N, ldc))
         return rcl_fail(RCL_ERR_UNSUPPORTED, "gemm %s: matrix of 2^31 or more floats", tag);
     if ((size_t)p->wgm * p->wgn > ctx->dev.max_wg_size)
         return rcl_fail(RCL_ERR_UNSUPPORTED, "gemm %s: work-group %dx%d exceeds device limit %zu",
@@ -114,7 +106,7 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
     if (p->xb) { /* op(B) = B^T (N x K, ldb) -> K x N, tight, in scratch */
         cl_mem bt;
         RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_GEMM, (size_t)K * N * sizeof(float), &bt));
-        RCL_TRY(rcl_transpose(ctx, bt, B, off_b, ldb, N, K, "transpose"));
+        RCL_TRY(rcl_transpose(ctx, bt, B, off_b, ldb, N, K));
         B = bt, off_b = 0, ldb = N, trans_b = 0;
     }
     char opts[192];

@@ -6,7 +6,9 @@
 #include "rcl/status.h"
 #include "rcl/tensor.h"
 
+#include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct rcl_kernel_entry {
     char *name;
@@ -106,11 +108,18 @@ size_t rcl_wg_clamp(const rcl_ctx *ctx, size_t want);
  * demand, owned by the context). */
 int rcl_scratch(rcl_ctx *ctx, int slot, size_t bytes, cl_mem *out);
 
+/* Does [off, off + extent) of a row-major rows x cols matrix (rows, cols >= 1)
+ * with stride ld stay below 2^31 floats, so that kernels can index it with int? */
+static inline int rcl_fits_int(size_t off, int rows, int cols, int ld)
+{
+    uint64_t end = (uint64_t)off + (uint64_t)(rows - 1) * (uint64_t)ld + (uint64_t)cols;
+    return end <= (uint64_t)INT_MAX;
+}
+
 /* out[c*rows + r] = in[off + r*ld + c] for r < rows, c < cols (a rows x cols
  * row-major matrix with stride ld becomes cols x rows, tight); cl/transpose.cl,
- * tunable "transpose" TS. `tag`: profiling tag (NULL: "transpose"). */
-int rcl_transpose(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int rows, int cols,
-                  const char *tag);
+ * tunable "transpose" TS, profiling tag "transpose". */
+int rcl_transpose(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int rows, int cols);
 
 /* Shape helpers. */
 static inline size_t rcl_t_count(const rcl_tensor *t)

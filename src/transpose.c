@@ -1,15 +1,13 @@
 /* Matrix transpose host side (kernel in cl/transpose.cl). */
 #include "internal.h"
 
-#include <limits.h>
 #include <stdio.h>
 
-int rcl_transpose(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int rows, int cols,
-                  const char *tag)
+int rcl_transpose(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int rows, int cols)
 {
     if (rows <= 0 || cols <= 0 || ld < cols)
         return rcl_fail(RCL_ERR_INVALID, "transpose: rows %d cols %d ld %d", rows, cols, ld);
-    if ((uint64_t)off + (uint64_t)(rows - 1) * (uint64_t)ld + (uint64_t)cols > INT_MAX)
+    if (!rcl_fits_int(off, rows, cols, ld))
         return rcl_fail(RCL_ERR_UNSUPPORTED, "transpose: matrix of 2^31 or more floats");
     int ts = rcl_ctx_param(ctx, "transpose", "TS", 8);
     if (ts < 1 || ts > 32) return rcl_fail(RCL_ERR_INVALID, "transpose: TS %d not in 1..32", ts);
@@ -18,6 +16,6 @@ int rcl_transpose(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int r
     cl_kernel k;
     RCL_TRY(rcl_ctx_kernel(ctx, "transpose.cl", "transpose", opts, &k));
     size_t global[2] = {(size_t)(cols + ts - 1) / ts, (size_t)(rows + ts - 1) / ts};
-    return RCL_LAUNCH(ctx, k, tag ? tag : "transpose", 2, global, NULL, RCL_MEM(out), RCL_MEM(in),
-                      RCL_I32(off), RCL_I32(ld), RCL_I32(rows), RCL_I32(cols));
+    return RCL_LAUNCH(ctx, k, "transpose", 2, global, NULL, RCL_MEM(out), RCL_MEM(in), RCL_I32(off),
+                      RCL_I32(ld), RCL_I32(rows), RCL_I32(cols));
 }

@@ -14,11 +14,13 @@
  *      (tune_space_around), until its share of the budget is spent; where
  *      op(B) = B^T every other candidate transposes B first (XB 1, outer
  *      form from its own defaults); each class notes its best candidate
- *   F  (model shapes only) the other kernels' parameters, TUNE_KPARAMS
  *   E  confirmation: the defaults and each class's winner timed again with
  *      more runs; each class takes the best of these timings
  * Then each class picks the faster of CLBlast (tuned if that won) and our
- * best, the table is printed and the cache written (rcl/tune_cache.h).
+ * best and the table is printed;
+ *   F  (model shapes only) tunes the other kernels' parameters, TUNE_KPARAMS,
+ *      in whole training steps with those GEMM choices applied;
+ * and the cache is written (rcl/tune_cache.h).
  * RESNET_CL_TUNE_DEBUG=1 prints every timed candidate of phases D and E
  * (its parameters and each class's time) to stderr. */
 #include "cli/cli_parse.h"
@@ -462,19 +464,14 @@ int main(int argc, char **argv)
             for (int f = 0; f < NTP; f++) base[f] = *rcl_gemm_tiled_field(&o, f);
             int na = tune_space_around(&TUNE_OURS_OUTER, base, alt, MAX_POINTS - np,
                                        778 + (uint64_t)kind);
-            for (int i = 0; i < na; i++) alt[(size_t)i * NTP + NTP - 1] = 1;
-            int m = np - 1 < na ? np - 1 : na; /* pairs to interleave */
+            for (int i = 0; i < na; i++) alt[(size_t)i * NTP + NTP - 1] = 1; /* XB: last */
             static int mix[MAX_POINTS * NTP];
-            int n = 1;
+            int n = 1, i = 1, j = 0; /* pts[0] (the defaults) stays first */
             memcpy(mix, pts, NTP * sizeof(int));
-            for (int i = 0; i < m; i++) {
-                memcpy(mix + (size_t)n++ * NTP, alt + (size_t)i * NTP, NTP * sizeof(int));
-                memcpy(mix + (size_t)n++ * NTP, pts + (size_t)(i + 1) * NTP, NTP * sizeof(int));
+            while (i < np || j < na) {
+                if (j < na) memcpy(mix + (size_t)n++ * NTP, alt + (size_t)j++ * NTP, NTP * sizeof(int));
+                if (i < np) memcpy(mix + (size_t)n++ * NTP, pts + (size_t)i++ * NTP, NTP * sizeof(int));
             }
-            for (int i = m + 1; i < np; i++)
-                memcpy(mix + (size_t)n++ * NTP, pts + (size_t)i * NTP, NTP * sizeof(int));
-            for (int i = m; i < na; i++)
-                memcpy(mix + (size_t)n++ * NTP, alt + (size_t)i * NTP, NTP * sizeof(int));
             memcpy(pts, mix, (size_t)n * NTP * sizeof(int));
             np = n;
         }
@@ -520,10 +517,9 @@ int main(int argc, char **argv)
         for (int f = 0; f < NTP; f++) pts[f] = *rcl_gemm_tiled_field(&d, f);
         for (int c = 0; c < nc; c++) {
             if (cl[c].kind != kind || cl[c].ours_point < 0) continue;
-            int v[NTP], dup = 0;
+            int v[NTP];
             for (int f = 0; f < NTP; f++) v[f] = *rcl_gemm_tiled_field(&cl[c].ours, f);
-            for (int j = 0; j < np && !dup; j++) dup = !memcmp(pts + (size_t)j * NTP, v, sizeof v);
-            if (!dup) memcpy(pts + (size_t)np++ * NTP, v, sizeof v);
+            if (!tune_points_have(pts, np, NTP, v)) memcpy(pts + (size_t)np++ * NTP, v, sizeof v);
         }
         phase(kind == 0 ? "E: confirm NN" : kind == 1 ? "E: confirm NT" : kind == 2 ? "E: confirm TN" : "E: confirm TT");
         trial_job je = {.device = device, .kind = TRIAL_OURS, .shapes = ks, .nshapes = nk,

@@ -100,6 +100,13 @@ const tune_kparam TUNE_KPARAMS[] = {
 };
 const int TUNE_NKPARAMS = (int)(sizeof TUNE_KPARAMS / sizeof TUNE_KPARAMS[0]);
 
+int tune_points_have(const int *pts, int n, int np, const int *v)
+{
+    for (int j = 0; j < n; j++)
+        if (!memcmp(pts + (size_t)j * np, v, sizeof(int) * (size_t)np)) return 1;
+    return 0;
+}
+
 double tune_space_size(const tune_space *s)
 {
     double n = 1;
@@ -149,20 +156,10 @@ int tune_space_points(const tune_space *s, int *out, int cap, uint64_t seed)
     for (long tries = 0; n < cap && tries < 200L * cap; tries++) {
         uint64_t idx = rng_next(&st) % (uint64_t)total;
         point_of(s, idx, v);
-        if (!s->valid(v)) continue;
-        int dup = 0;
-        for (int j = 0; j < n && !dup; j++)
-            dup = !memcmp(out + (size_t)j * np, v, sizeof(int) * (size_t)np);
-        if (!dup) memcpy(out + (size_t)n++ * np, v, sizeof(int) * (size_t)np);
+        if (!s->valid(v) || tune_points_have(out, n, np, v)) continue;
+        memcpy(out + (size_t)n++ * np, v, sizeof(int) * (size_t)np);
     }
     return n;
-}
-
-static int has_point(const int *pts, int n, int np, const int *v)
-{
-    for (int j = 0; j < n; j++)
-        if (!memcmp(pts + (size_t)j * np, v, sizeof(int) * (size_t)np)) return 1;
-    return 0;
 }
 
 int tune_space_around(const tune_space *s, const int *base, int *out, int cap, uint64_t seed)
@@ -176,7 +173,7 @@ int tune_space_around(const tune_space *s, const int *base, int *out, int cap, u
         for (int k = 0; k < s->params[i].nvalues && n < cap; k++) {
             memcpy(v, base, sizeof(int) * (size_t)np);
             v[i] = s->params[i].values[k];
-            if (v[i] == base[i] || !s->valid(v) || has_point(out, n, np, v)) continue;
+            if (v[i] == base[i] || !s->valid(v) || tune_points_have(out, n, np, v)) continue;
             memcpy(out + (size_t)n++ * np, v, sizeof(int) * (size_t)np);
         }
     if (n >= cap) return n;
@@ -184,7 +181,7 @@ int tune_space_around(const tune_space *s, const int *base, int *out, int cap, u
     if (!rnd) return n;
     int nr = tune_space_points(s, rnd, cap, seed);
     for (int j = 0; j < nr && n < cap; j++)
-        if (!has_point(out, n, np, rnd + (size_t)j * np))
+        if (!tune_points_have(out, n, np, rnd + (size_t)j * np))
             memcpy(out + (size_t)n++ * np, rnd + (size_t)j * np, sizeof(int) * (size_t)np);
     free(rnd);
     return n;

@@ -58,6 +58,9 @@ double tune_space_size(const tune_space *s);
  * far-away points. Returns the count. */
 int tune_space_around(const tune_space *s, const int *base, int *out, int cap, uint64_t seed);
 
+/* 1 if the np-parameter point v equals one of pts[0 .. n). */
+int tune_points_have(const int *pts, int n, int np, const int *v);
+
 /* Up to `cap` distinct valid points into out[i*nparams ..]: the whole grid
  * in order if it has at most `cap` valid points, else a random sample
  * (seeded). Returns the count. */
