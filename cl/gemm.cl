@@ -48,6 +48,12 @@
 #ifndef TB
 #define TB 0            /* 1: B is stored N x K (op(B) = B^T) */
 #endif
+#ifndef PA
+#define PA 0            /* 1 (outer form only): A is op(A) packed in panels of MWI
+                           rows, panel p = rows p*MWI.. at A[p*K*MWI + k*MWI + i]
+                           (cl/pack.cl), so each work-item reads one contiguous
+                           stream; TA is then ignored */
+#endif
 
 /* ---- tunables */
 /* defaults here are those of PoCL on AVX2; the host passes every value
@@ -161,6 +167,9 @@ typedef floatV floatV_u __attribute__((aligned(4)));
 #if KB < 0 || (DOT_FORM && KB % VW != 0)
 #error "KB must be 0 or positive (dot form: a multiple of VW)"
 #endif
+#if DOT_FORM && PA
+#error "PA: outer form only"
+#endif
 #if DOT_FORM && NWI > 16
 #error "dot form: NWI <= 16"
 #endif
@@ -262,7 +271,10 @@ inline void put_vec(__global float *C, const int m, const int n, const int n_lo,
 #endif
 
 /* ---- outer-product form: acc_<i>_<v> += op(A)[m0+i, k] * op(B)[k, n0+v*VW ..) */
-#if TA
+#if PA
+#define A_AT(i, kk) A[ap + (kk) * MWI + (i)]         /* ap = clamped panel start */
+#define AO_INIT(i, _)
+#elif TA
 #define A_AT(i, kk) A[ao_##i + (kk) * lda]           /* ao_i = clamped m */
 #define AO_INIT(i, _) const int ao_##i = min(m0 + (i), M - 1);
 #else
@@ -372,6 +384,9 @@ void gemm(const int M, const int N, const int K, const float alpha,
     }
     REPA(MWI, D_PUT_ROW, _)
 #else
+#if PA
+    const int ap = min(m0, M - 1) / MWI * K * MWI;
+#endif
     REPA(MWI, AO_INIT, _)
     REPA(MWI, O_ACC_ROW, _)
     const int full_n = n0 + NWI <= N; /* 0 only when N < NWI */

@@ -34,9 +34,13 @@ typedef struct rcl_gemm_tiled_params {
                        scratch first, then run the outer-product form (NN
                        or TN) on it; the transpose is part of the call
                        (profiling tag "transpose") */
+    int xa;         /* 1 (outer form only): pack op(A) into panels of mwi
+                       rows first (cl/pack.cl, profiling tag "pack"), so
+                       that each work-item streams its rows of A
+                       contiguously */
 } rcl_gemm_tiled_params;
 
-#define RCL_GEMM_TILED_NPARAMS 9
+#define RCL_GEMM_TILED_NPARAMS 10
 extern const char *const rcl_gemm_tiled_names[RCL_GEMM_TILED_NPARAMS]; /* "MWI", ... */
 int *rcl_gemm_tiled_field(rcl_gemm_tiled_params *p, int i); /* i-th named field */
 
@@ -49,8 +53,9 @@ rcl_gemm_tiled_params rcl_gemm_tiled_defaults(int vec_width, int trans_a, int tr
 /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT of ctx's device (1 if unknown). */
 int rcl_gemm_vec_width(const rcl_ctx *ctx);
 /* 1 if `p` is a valid parameter set (vw in 1,2,4,8,16; outer form: nwi % vw
- * == 0; all positive; register tile and work-group not absurd; ms, xb 0 or
- * 1, xb only with trans_b). The form is the dot form for NT without xb. */
+ * == 0; all positive; register tile and work-group not absurd; ms, xb, xa 0
+ * or 1, xb only with trans_b, xa only in the outer form). The form is the
+ * dot form for NT without xb. */
 int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_b);
 /* Read "gemm.<class>" MWI.. from the table, falling back to the defaults. */
 rcl_gemm_tiled_params rcl_gemm_tiled_from_table(const rcl_ctx *ctx, const char *key, int trans_a,

@@ -8,7 +8,7 @@
 
 const char *const rcl_gemm_tiled_names[RCL_GEMM_TILED_NPARAMS] = {"MWI", "NWI", "VW", "KU",
                                                                   "KB",  "WGM", "WGN", "MS",
-                                                                  "XB"};
+                                                                  "XB",  "XA"};
 
 int *rcl_gemm_tiled_field(rcl_gemm_tiled_params *p, int i)
 {
@@ -22,6 +22,7 @@ int *rcl_gemm_tiled_field(rcl_gemm_tiled_params *p, int i)
     case 6: return &p->wgn;
     case 7: return &p->ms;
     case 8: return &p->xb;
+    case 9: return &p->xa;
     default: return NULL;
     }
 }
@@ -51,6 +52,11 @@ rcl_gemm_tiled_params rcl_gemm_tiled_defaults(int vec_width, int trans_a, int tr
     if (dot) /* 4x2 dot products over vw k lanes */
         return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 2, .vw = vw, .ku = 2, .kb = 0, .wgm = 1,
                                        .wgn = 8, .ms = 1};
+    if (trans_a && !trans_b) /* TN: op(A) packed into panels first (reading A^T
+                              * in place strides a page per k), then 4 x 3
+                              * accumulator vectors, no k blocks */
+        return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 3 * vw, .vw = vw, .ku = 4, .kb = 0,
+                                       .wgm = 8, .wgn = 8, .ms = 0, .xa = 1};
     /* outer form: 4 x 2 accumulator vectors; k blocks of 128; groups down M
      * first (a group's op(B) panel stays in cache for the next group) */
     return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 2 * vw, .vw = vw, .ku = 2, .kb = 128,
@@ -71,6 +77,7 @@ int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_
     if (p->wgm * p->wgn > 1024) return 0;
     if (p->kb < 0 || p->kb > 65536 || (dot && p->kb % p->vw)) return 0;
     if (p->ms != 0 && p->ms != 1) return 0;
+    if (p->xa != 0 && (p->xa != 1 || dot)) return 0;
     return 1;
 }
 
@@ -109,11 +116,19 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
         RCL_TRY(rcl_transpose(ctx, bt, B, off_b, ldb, N, K));
         B = bt, off_b = 0, ldb = N, trans_b = 0;
     }
-    char opts[192];
+    if (p->xa) { /* op(A) -> panels of mwi rows, ceil(M/mwi)*mwi x K floats */
+        cl_mem ap;
+        size_t n = (size_t)(M + p->mwi - 1) / p->mwi * p->mwi * (size_t)K;
+        RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_GEMM_A, n * sizeof(float), &ap));
+        RCL_TRY(rcl_pack_panels(ctx, ap, A, off_a, lda, trans_a, M, K, p->mwi));
+        A = ap, off_a = 0;
+    }
+    char opts[200];
     snprintf(opts, sizeof opts,
-             "-DTA=%d -DTB=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d -DKB=%d -DWGM=%d -DWGN=%d -DMS=%d",
-             trans_a ? 1 : 0, trans_b ? 1 : 0, p->mwi, p->nwi, p->vw, p->ku, p->kb, p->wgm,
-             p->wgn, p->ms);
+             "-DTA=%d -DTB=%d -DPA=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d -DKB=%d -DWGM=%d "
+             "-DWGN=%d -DMS=%d",
+             trans_a ? 1 : 0, trans_b ? 1 : 0, p->xa, p->mwi, p->nwi, p->vw, p->ku, p->kb,
+             p->wgm, p->wgn, p->ms);
     cl_kernel k;
     RCL_TRY(rcl_ctx_kernel(ctx, "gemm.cl", "gemm", opts, &k));
     size_t global[2] = {(size_t)(N + p->nwi - 1) / p->nwi, (size_t)(M + p->mwi - 1) / p->mwi};

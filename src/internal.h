@@ -34,8 +34,9 @@ enum {
     RCL_SCRATCH_COL = 0,
     RCL_SCRATCH_TMP = 1,
     RCL_SCRATCH_RED = 2,
-    RCL_SCRATCH_GEMM = 3, /* the GEMM dispatcher's transposed operand */
-    RCL_SCRATCH_SLOTS = 4
+    RCL_SCRATCH_GEMM = 3,   /* the tiled GEMM's transposed op(B) (XB) */
+    RCL_SCRATCH_GEMM_A = 4, /* the tiled GEMM's packed op(A) (XA) */
+    RCL_SCRATCH_SLOTS = 5
 };
 
 struct rcl_ctx {
@@ -120,6 +121,13 @@ static inline int rcl_fits_int(size_t off, int rows, int cols, int ld)
  * row-major matrix with stride ld becomes cols x rows, tight); cl/transpose.cl,
  * tunable "transpose" TS, profiling tag "transpose". */
 int rcl_transpose(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int rows, int cols);
+
+/* out[p*K*R + k*R + i] = op(A)[p*R + i, k] for p < ceil(M/R), i < R, k < K,
+ * zero for rows p*R + i >= M; op(A)[m, k] = trans ? in[off + k*ld + m] :
+ * in[off + m*ld + k]. out holds ceil(M/R)*R*K floats. cl/pack.cl, profiling
+ * tag "pack". */
+int rcl_pack_panels(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int trans, int M,
+                    int K, int R);
 
 /* Shape helpers. */
 static inline size_t rcl_t_count(const rcl_tensor *t)

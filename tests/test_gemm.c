@@ -212,6 +212,88 @@ static void test_transpose(void **state)
     assert_int_equal(rcl_transpose(T_CTX, NULL, NULL, 0, 2, 3, 4), RCL_ERR_INVALID);
 }
 
+/* XA: op(A) packed into panels of MWI rows first (cl/pack.cl), then the
+ * outer form reads the panels; NN, TN, and NT and TT through XB, odd tiles
+ * (MWI 3, 2, 1), k chunks of the pack that do not divide K (KC 5), NaN-filled
+ * C once, against the double reference */
+static void test_tiled_xa(void **state)
+{
+    (void)state;
+    static const int KC[] = {5, 1, 16};
+    int bad = 0;
+    for (int s = 1; s < NPSETS; s++) {
+        rcl_gemm_tiled_params p = PSETS_OUTER[s];
+        p.xa = 1;
+        T_OK(rcl_ctx_set_param(T_CTX, "pack", "KC", KC[s - 1]));
+        for (int t = 0; t < 4; t++) {
+            /* first set: all four kinds; then TN, TT; then NN (each kind compiles
+             * a variant: slow on llvmpipe) */
+            if ((s == 2 && t < 2) || (s == 3 && t > 0)) continue;
+            p.xb = t & 1; /* NT only through XB (the dot form reads A in place) */
+            assert_true(rcl_gemm_tiled_valid(&p, t >> 1, t & 1));
+            for (int i = 0; i < NCASES; i++)
+                bad += !run_case(&CASES[i], t >> 1, t & 1, VIA_PATH, RCL_GEMM_TILED, &p, s == 2,
+                                 (uint64_t)(900 + 100 * t + i));
+        }
+        p.xb = 0;
+        assert_false(rcl_gemm_tiled_valid(&p, 0, 1)); /* dot form: no XA */
+        p.xa = 2;
+        assert_false(rcl_gemm_tiled_valid(&p, 1, 0));
+    }
+    T_OK(rcl_ctx_set_param(T_CTX, "pack", "KC", 16));
+    assert_int_equal(bad, 0);
+}
+
+/* rcl_pack_panels against the plain loop: both layouts, odd M (zero rows
+ * in the last panel), K not a multiple of KC, offset, ld > cols; nothing
+ * past ceil(M/R)*R*K floats is written */
+static void test_pack(void **state)
+{
+    (void)state;
+    /* M, K, off, pad, R */
+    static const int SH[][5] = {{1, 1, 0, 0, 1},   {7, 33, 3, 2, 3},  {33, 7, 0, 0, 4},
+                                {100, 147, 5, 3, 16}, {17, 64, 1, 0, 6}, {64, 9, 0, 1, 4}};
+    static const int KC[] = {1, 5, 16};
+    tu_rng r = tu_rng_seed(43);
+    int bad = 0;
+    for (int s = 0; s < (int)(sizeof SH / sizeof SH[0]); s++)
+        for (int trans = 0; trans < 2; trans++) {
+            int j = (s + trans) % 3; /* one chunk per case: each variant compiles */
+            {
+                int M = SH[s][0], K = SH[s][1], off = SH[s][2], R = SH[s][4];
+                int rows = trans ? K : M, cols = trans ? M : K, ld = cols + SH[s][3];
+                size_t nin = (size_t)off + (size_t)rows * ld;
+                size_t np = (size_t)(M + R - 1) / R, nout = np * R * K + 5;
+                float *in = malloc(nin * sizeof *in), *out = malloc(nout * sizeof *out);
+                tu_fill(&r, in, nin, -1, 1);
+                for (size_t i = 0; i < nout; i++) out[i] = 7.0f;
+                cl_mem bi = make_buf(in, nin), bo = make_buf(out, nout);
+                T_OK(rcl_ctx_set_param(T_CTX, "pack", "KC", KC[j]));
+                T_OK(rcl_pack_panels(T_CTX, bo, bi, (size_t)off, ld, trans, M, K, R));
+                assert_int_equal(clEnqueueReadBuffer(rcl_ctx_queue(T_CTX), bo, CL_TRUE, 0,
+                                                     nout * sizeof(float), out, 0, NULL, NULL),
+                                 CL_SUCCESS);
+                for (size_t p = 0; p < np; p++)
+                    for (int k = 0; k < K; k++)
+                        for (int i = 0; i < R; i++) {
+                            int m = (int)p * R + i;
+                            float want = m >= M ? 0.0f
+                                         : trans ? in[off + (size_t)k * ld + m]
+                                                 : in[off + (size_t)m * ld + k];
+                            bad += out[(p * K + k) * R + i] != want;
+                        }
+                for (size_t i = np * R * K; i < nout; i++) bad += out[i] != 7.0f;
+                rcl_buffer_release(&bi);
+                rcl_buffer_release(&bo);
+                free(in), free(out);
+            }
+        }
+    T_OK(rcl_ctx_set_param(T_CTX, "pack", "KC", 16));
+    assert_int_equal(bad, 0);
+    assert_int_equal(rcl_pack_panels(T_CTX, NULL, NULL, 0, 2, 0, 3, 4, 2), RCL_ERR_INVALID);
+    assert_int_equal(rcl_pack_panels(T_CTX, NULL, NULL, 0, 4, 0, 3, 4, 17), RCL_ERR_INVALID);
+}
+
 static void test_tiled_beta_zero_ignores_c(void **state)
 {
     (void)state;
@@ -366,6 +448,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_tiled_beta_zero_ignores_c),
     cmocka_unit_test(test_tiled_xb),
     cmocka_unit_test(test_transpose),
+    cmocka_unit_test(test_tiled_xa),
+    cmocka_unit_test(test_pack),
     cmocka_unit_test(test_tiled_params),
     cmocka_unit_test(test_clblast_default),
     cmocka_unit_test(test_dispatch),

@@ -13,7 +13,8 @@
  *      neighbours, then a random sample of the space of tune_space.c
  *      (tune_space_around), until its share of the budget is spent; where
  *      op(B) = B^T every other candidate transposes B first (XB 1, outer
- *      form from its own defaults); each class notes its best candidate
+ *      form from its own defaults); XA (op(A) packed first) is one of the
+ *      outer space's parameters; each class notes its best candidate
  *   E  confirmation: the defaults and each class's winner timed again with
  *      more runs; each class takes the best of these timings
  * Then each class picks the faster of CLBlast (tuned if that won) and our
@@ -38,6 +39,7 @@
 #define MAX_CLASSES 128
 #define MAX_POINTS 400
 #define NTP RCL_GEMM_TILED_NPARAMS /* our kernel's parameters per point */
+#define F_XB 8                     /* index of XB (rcl_gemm_tiled_names) */
 
 typedef struct tclass {
     char name[48];
@@ -169,7 +171,7 @@ static int tune_other_kernels(int device, const char *model, int batch, int imag
 {
     static const char *const tags[] = {"im2col", "col2im", "reorder", "optim", "bn",
                                        "relu",   "pool",   "add",     "loss",  "bias",
-                                       "transpose"};
+                                       "transpose", "pack"};
     enum { NT = sizeof tags / sizeof tags[0], NK_MAX = 16 };
     int nk = TUNE_NKPARAMS < NK_MAX ? TUNE_NKPARAMS : NK_MAX;
     static int pts[(1 + NK_MAX * TUNE_MAX_VALUES) * NK_MAX];
@@ -464,7 +466,7 @@ int main(int argc, char **argv)
             for (int f = 0; f < NTP; f++) base[f] = *rcl_gemm_tiled_field(&o, f);
             int na = tune_space_around(&TUNE_OURS_OUTER, base, alt, MAX_POINTS - np,
                                        778 + (uint64_t)kind);
-            for (int i = 0; i < na; i++) alt[(size_t)i * NTP + NTP - 1] = 1; /* XB: last */
+            for (int i = 0; i < na; i++) alt[(size_t)i * NTP + F_XB] = 1;
             static int mix[MAX_POINTS * NTP];
             int n = 1, i = 1, j = 0; /* pts[0] (the defaults) stays first */
             memcpy(mix, pts, NTP * sizeof(int));
@@ -538,7 +540,7 @@ int main(int argc, char **argv)
 
     /* ---- choose, print, write */
     printf("\n%-16s %5s %12s %12s %12s  %-8s %8s  %s\n", "class", "calls", "default ms",
-           "clblast* ms", "ours* ms", "chosen", "speedup", "our parameters MWI NWI VW KU KB WGM WGN MS XB");
+           "clblast* ms", "ours* ms", "chosen", "speedup", "our parameters MWI NWI VW KU KB WGM WGN MS XB XA");
     double tot_def = 0, tot_new = 0;
     static rcl_tune_entry ent[4096];
     int ne = 0;
@@ -562,8 +564,8 @@ int main(int argc, char **argv)
                k->t_clb * 1e3, k->t_ours * 1e3, k->choose_ours ? "ours" : "clblast",
                t > 0 ? k->t_default / t : 0);
         if (k->choose_ours)
-            printf("  %d %d %d %d %d %d %d %d %d", k->ours.mwi, k->ours.nwi, k->ours.vw, k->ours.ku,
-                   k->ours.kb, k->ours.wgm, k->ours.wgn, k->ours.ms, k->ours.xb);
+            for (int f = 0; f < RCL_GEMM_TILED_NPARAMS; f++)
+                printf("%s%d", f ? " " : "  ", *rcl_gemm_tiled_field(&k->ours, f));
         printf("\n");
         char key[64];
         snprintf(key, sizeof key, RCL_GEMM_KEY_PREFIX "%.47s", k->name);

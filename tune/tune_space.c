@@ -9,10 +9,11 @@
 /* ---- our kernel: the constraints are the kernel's own (rcl_gemm_tiled_valid)
  * plus a register budget: accumulators + loaded vectors within 32 vectors.
  * XB is 0 in both spaces; for op(B) = B^T the tuner adds points of the outer
- * space with XB = 1 (B transposed first). */
+ * space with XB = 1 (B transposed first). XA (op(A) packed first) is searched
+ * in the outer space only: the dot form reads A in place. */
 static int ours_valid(const int *v, int dot)
 {
-    rcl_gemm_tiled_params p = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]};
+    rcl_gemm_tiled_params p = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
     if (!rcl_gemm_tiled_valid(&p, dot ? 0 : 1, dot ? 1 : 0)) return 0;
     int regs = dot ? p.mwi * p.nwi + p.mwi + p.nwi : p.mwi * (p.nwi / p.vw) + p.nwi / p.vw + 1;
     if (regs > 32) return 0;
@@ -23,7 +24,7 @@ static int outer_valid(const int *v) { return ours_valid(v, 0); }
 static int dot_valid(const int *v) { return ours_valid(v, 1); }
 
 const tune_space TUNE_OURS_OUTER = {
-    "ours.outer", 9,
+    "ours.outer", 10,
     {{"MWI", 6, {1, 2, 3, 4, 6, 8}},
      {"NWI", 6, {4, 8, 16, 24, 32, 64}},
      {"VW", 4, {1, 4, 8, 16}},
@@ -32,11 +33,12 @@ const tune_space TUNE_OURS_OUTER = {
      {"WGM", 4, {1, 2, 4, 8}},
      {"WGN", 5, {1, 2, 4, 8, 16}},
      {"MS", 2, {1, 0}},
-     {"XB", 1, {0}}},
+     {"XB", 1, {0}},
+     {"XA", 2, {0, 1}}},
     outer_valid};
 
 const tune_space TUNE_OURS_DOT = {
-    "ours.dot", 9,
+    "ours.dot", 10,
     {{"MWI", 5, {1, 2, 3, 4, 6}},
      {"NWI", 5, {1, 2, 3, 4, 6}},
      {"VW", 4, {1, 4, 8, 16}},
@@ -45,7 +47,8 @@ const tune_space TUNE_OURS_DOT = {
      {"WGM", 3, {1, 2, 4}},
      {"WGN", 4, {1, 4, 8, 16}},
      {"MS", 2, {1, 0}},
-     {"XB", 1, {0}}},
+     {"XB", 1, {0}},
+     {"XA", 1, {0}}},
     dot_valid};
 
 /* ---- CLBlast: a curated Xgemm space (GEMMK=0: the 2-D register tiling of
@@ -97,6 +100,8 @@ const tune_kparam TUNE_KPARAMS[] = {
     {"bias", "RED_WG", "bias", 256, 2, {64, 128}},
     /* only used where a GEMM class chose XB */
     {"transpose", "TS", "transpose", 8, 3, {4, 16, 2}},
+    /* only used where a GEMM class chose XA */
+    {"pack", "KC", "pack", 16, 3, {64, 32, 8}},
 };
 const int TUNE_NKPARAMS = (int)(sizeof TUNE_KPARAMS / sizeof TUNE_KPARAMS[0]);
 

@@ -21,7 +21,7 @@ typedef struct tune_space {
     int (*valid)(const int *v);          /* constraints on one point */
 } tune_space;
 
-/* Our kernel, outer-product form (NN, TN, TT): MWI NWI VW KU KB WGM WGN MS XB
+/* Our kernel, outer-product form (NN, TN, TT): MWI NWI VW KU KB WGM WGN MS XB XA
  * (rcl_gemm_tiled_names order) */
 extern const tune_space TUNE_OURS_OUTER;
 /* Our kernel, dot form (NT): same names */
