@@ -36,6 +36,8 @@ static void test_bad_input(void **state)
     expect(1, "not found", "train --data /nonexistent/cifar");
     expect(1, "unknown model 'resnet19'", "summary --model resnet19");
     expect(2, "unknown model 'resnet19'", "bench gemm --model resnet19");
+    expect(2, "bad or incomplete option '--rounds'", "bench gemm --rounds 0");
+    expect(2, "bad or incomplete option '--rounds'", "bench gemm --rounds 16");
     expect(1, "/nonexistent/m.safetensors", "eval --checkpoint /nonexistent/m.safetensors --data /nonexistent/d");
     char *root = tu_cifar_jpeg_root(), args[1024];
     snprintf(args, sizeof args, "eval --checkpoint /nonexistent/m.safetensors --data %s --per-class 1", root);

@@ -20,17 +20,23 @@ static const char *const PATH_NAMES[NPATHS] = {"clblast", "ours", "ours-tuned",
                                                "clblast-tuned", "auto", "openblas"};
 
 #define MAX_SHAPES 256
+#define MAX_ROUNDS 15
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: resnet-cl bench gemm [--device N] [--model M] [--batch-size B]\n"
-            "                            [--image-size S] [--reps R] [--no-tune-cache]\n"
+            "                            [--image-size S] [--reps R] [--rounds N]\n"
+            "                            [--no-tune-cache]\n"
             "Times the GEMMs of one training step through each path: CLBlast with its\n"
             "database (clblast), CLBlast with the tuned parameters (clblast-tuned), our\n"
             "kernel with default (ours) and tuned (ours-tuned) parameters, the dispatcher\n"
             "as training uses it (auto) and cblas_sgemm (openblas, if built with it).\n"
-            "GFLOPS = 2MNK / median wall time of R runs after one warm-up run.\n"
+            "GFLOPS = 2MNK / time, where time is the median wall time of R runs after\n"
+            "one warm-up run (default 5), and for every path but the two CLBlast ones\n"
+            "(CLBlast's overrides cannot be undone) the median of that over N rounds\n"
+            "(default 3) of the whole table: a burst of load on a shared machine then\n"
+            "spoils one round, not the result.\n"
             "M: any model of 'resnet-cl summary --list' (default resnet18, 10 classes).\n");
 }
 
@@ -56,6 +62,18 @@ static int clblast_tuned(rcl_ctx *ctx, int *x, int *mi)
     return have || *mi > 0;
 }
 
+/* median of v[0 .. n) (sorts v) */
+static double median_of(double *v, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 #ifdef RCL_HAVE_BLAS
 static double time_blas(const rcl_gemm_shape *s, int reps)
 {
@@ -77,15 +95,8 @@ static double time_blas(const rcl_gemm_shape *s, int reps)
                     0.0f, c, s->N);
         if (r >= 0) best[r] = cli_now_s() - t0;
     }
-    /* median */
-    for (int i = 1; i < reps; i++)
-        for (int j = i; j > 0 && best[j] < best[j - 1]; j--) {
-            double t = best[j];
-            best[j] = best[j - 1];
-            best[j - 1] = t;
-        }
     free(a), free(b), free(c);
-    return reps % 2 ? best[reps / 2] : 0.5 * (best[reps / 2 - 1] + best[reps / 2]);
+    return median_of(best, reps);
 }
 #endif
 
@@ -101,7 +112,7 @@ int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
         return 2;
     }
     cli_globals gl = *g;
-    int batch = 100, image = 32, reps = 5, use_cache = !g->no_tune_cache;
+    int batch = 100, image = 32, reps = 5, rounds = 3, use_cache = !g->no_tune_cache;
     const char *model = "resnet18";
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -109,6 +120,7 @@ int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
         else if (!strcmp(a, "--batch-size") && v && !cli_parse_int(v, 1, 1 << 16, &batch)) i++;
         else if (!strcmp(a, "--image-size") && v && !cli_parse_int(v, 8, 4096, &image)) i++;
         else if (!strcmp(a, "--reps") && v && !cli_parse_int(v, 1, 64, &reps)) i++;
+        else if (!strcmp(a, "--rounds") && v && !cli_parse_int(v, 1, MAX_ROUNDS, &rounds)) i++;
         else if (!strcmp(a, "--model") && v) model = v, i++;
         else if (!strcmp(a, "--no-tune-cache")) use_cache = 0;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -147,49 +159,64 @@ int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
         rcl_ctx_destroy(ctx);
         return 1;
     }
-    static double secs[MAX_SHAPES][NPATHS];
+    static double secs[MAX_SHAPES][NPATHS], rsecs[MAX_ROUNDS][MAX_SHAPES][NPATHS];
     int xg[RCL_XGEMM_NPARAMS], mi = 0;
     int have_clb_t = clblast_tuned(ctx, xg, &mi);
-    for (int p = 0; p < NPATHS; p++) {
-        for (int i = 0; i < ns; i++) secs[i][p] = -1;
+    for (int r = 0; r < rounds; r++) {
+        for (int p = 0; p < NPATHS; p++) {
+            double(*sr)[NPATHS] = rsecs[r];
+            for (int i = 0; i < ns; i++) sr[i][p] = -1;
+            /* CLBlast's overrides are process-wide and cannot be undone: its
+             * two paths run in the first round only */
+            if (r > 0 && (p == P_CLB || p == P_CLB_T)) continue;
 #ifndef RCL_HAVE_BLAS
-        if (p == P_BLAS) continue;
+            if (p == P_BLAS) continue;
 #endif
-        if (p == P_CLB_T && !have_clb_t) continue;
-        if (p == P_CLB_T) { /* process-wide for the device: after the default runs */
-            st = rcl_gemm_clblast_override(ctx, have_clb_t && xg[0] >= 0 ? xg : NULL, mi);
-            if (st != RCL_OK) {
-                cli_report("applying the tuned CLBlast parameters", st);
-                continue;
+            if (p == P_CLB_T && !have_clb_t) continue;
+            if (p == P_CLB_T) { /* process-wide for the device: after the default runs */
+                st = rcl_gemm_clblast_override(ctx, have_clb_t && xg[0] >= 0 ? xg : NULL, mi);
+                if (st != RCL_OK) {
+                    cli_report("applying the tuned CLBlast parameters", st);
+                    continue;
+                }
             }
-        }
-        fprintf(stderr, "timing %s ...\n", PATH_NAMES[p]);
-        for (int i = 0; i < ns; i++) {
-            const rcl_gemm_shape *s = &shapes[i];
+            fprintf(stderr, "round %d/%d: timing %s ...\n", r + 1, rounds, PATH_NAMES[p]);
+            for (int i = 0; i < ns; i++) {
+                const rcl_gemm_shape *s = &shapes[i];
 #ifdef RCL_HAVE_BLAS
-            if (p == P_BLAS) {
-                secs[i][p] = time_blas(s, reps);
-                continue;
-            }
+                if (p == P_BLAS) {
+                    sr[i][p] = time_blas(s, reps);
+                    continue;
+                }
 #endif
-            rcl_gemm_tiled_params tp;
-            if (p == P_TILED_T && !tuned_tiled(ctx, s, &tp)) continue;
-            int path = p == P_CLB || p == P_CLB_T ? RCL_GEMM_CLBLAST
-                       : p == P_AUTO              ? RCL_GEMM_DISPATCH
-                                                  : RCL_GEMM_TILED;
-            rcl_gemm_bufs b;
-            st = rcl_gemm_bufs_create(ctx, s, (uint64_t)i + 1, &b);
-            if (st == RCL_OK) {
-                st = rcl_gemm_time_shape(ctx, path, p == P_TILED_T ? &tp : NULL, s, &b, 1, reps,
-                                         &secs[i][p]);
-                rcl_gemm_bufs_release(&b);
-            }
-            if (st != RCL_OK) {
-                cli_report(PATH_NAMES[p], st);
-                secs[i][p] = -1;
+                rcl_gemm_tiled_params tp;
+                if (p == P_TILED_T && !tuned_tiled(ctx, s, &tp)) continue;
+                int path = p == P_CLB || p == P_CLB_T ? RCL_GEMM_CLBLAST
+                           : p == P_AUTO              ? RCL_GEMM_DISPATCH
+                                                      : RCL_GEMM_TILED;
+                rcl_gemm_bufs b;
+                st = rcl_gemm_bufs_create(ctx, s, (uint64_t)i + 1, &b);
+                if (st == RCL_OK) {
+                    st = rcl_gemm_time_shape(ctx, path, p == P_TILED_T ? &tp : NULL, s, &b, 1, reps,
+                                             &sr[i][p]);
+                    rcl_gemm_bufs_release(&b);
+                }
+                if (st != RCL_OK) {
+                    cli_report(PATH_NAMES[p], st);
+                    sr[i][p] = -1;
+                }
             }
         }
     }
+    /* per shape and path: the median over the rounds that timed it */
+    for (int i = 0; i < ns; i++)
+        for (int p = 0; p < NPATHS; p++) {
+            double v[MAX_ROUNDS];
+            int n = 0;
+            for (int r = 0; r < rounds; r++)
+                if (rsecs[r][i][p] > 0) v[n++] = rsecs[r][i][p];
+            secs[i][p] = n ? median_of(v, n) : -1;
+        }
     /* table: GFLOPS per shape and path */
     printf("\n%s, batch %d, %dx%d input: GEMMs of one training step (GFLOPS; x = calls)\n", model,
            batch, image, image);
@@ -237,6 +264,24 @@ int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
     printf("\n%.2f GFLOP per step in %d distinct GEMM shapes. Tuned columns repeat the untuned "
            "time where nothing is tuned.\n",
            flops * 1e-9, ns);
+    if (rounds > 1) { /* the spread of the rounds shows the machine's noise */
+        printf("total GFLOPS of each round:\n");
+        for (int p = 0; p < NPATHS; p++) {
+            if (p == P_CLB || p == P_CLB_T || !complete[p]) continue;
+            printf("  %-13s", PATH_NAMES[p]);
+            for (int r = 0; r < rounds; r++) {
+                double t = 0;
+                for (int i = 0; i < ns; i++) {
+                    double x = rsecs[r][i][p];
+                    if (x < 0 && p == P_TILED_T) x = rsecs[r][i][P_TILED];
+                    t = x > 0 && t >= 0 ? t + x * shapes[i].count : -1;
+                }
+                if (t > 0) printf(" %6.1f", flops / t * 1e-9);
+                else printf(" %6s", "-");
+            }
+            printf("\n");
+        }
+    }
     rcl_ctx_destroy(ctx);
     return 0;
 }
