@@ -2,6 +2,8 @@
  *   C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C    (beta == 0: C is not read)
  *   op(A)[m,k] = TA ? A[k*lda + m] : A[m*lda + k]
  *   op(B)[k,n] = TB ? B[n*ldb + k] : B[k*ldb + n]
+ *   PA = 1 (the host's XA): A holds op(A) packed by cl/pack.cl instead,
+ *   op(A)[m,k] = A[(m/MWI)*K*MWI + k*MWI + m%MWI]
  * off_a/off_b/off_c (in floats) are added to the buffer pointers.
  *
  * Work-item (i0, i1) = (get_global_id(0), get_global_id(1)) owns one MWI x NWI

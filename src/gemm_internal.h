@@ -57,7 +57,8 @@ int rcl_gemm_vec_width(const rcl_ctx *ctx);
  * or 1, xb only with trans_b, xa only in the outer form). The form is the
  * dot form for NT without xb. */
 int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_b);
-/* Read "gemm.<class>" MWI.. from the table, falling back to the defaults. */
+/* Read "gemm.<class>" MWI.. from the table, falling back to the defaults
+ * (XA to 0 where the class has entries but no XA: tuned before XA). */
 rcl_gemm_tiled_params rcl_gemm_tiled_from_table(const rcl_ctx *ctx, const char *key, int trans_a,
                                                 int trans_b);
 

@@ -85,6 +85,9 @@ rcl_gemm_tiled_params rcl_gemm_tiled_from_table(const rcl_ctx *ctx, const char *
                                                 int trans_b)
 {
     rcl_gemm_tiled_params p = rcl_gemm_tiled_defaults(rcl_gemm_vec_width(ctx), trans_a, trans_b);
+    /* a class tuned before XA existed (no "XA" entry) keeps reading A in
+     * place, as it was timed, whatever the defaults say */
+    if (rcl_ctx_param(ctx, key, "MWI", -1) >= 0) p.xa = 0;
     for (int i = 0; i < RCL_GEMM_TILED_NPARAMS; i++) {
         int *f = rcl_gemm_tiled_field(&p, i);
         *f = rcl_ctx_param(ctx, key, rcl_gemm_tiled_names[i], *f);

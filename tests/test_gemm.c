@@ -331,6 +331,18 @@ static void test_dispatch(void **state)
     /* the class name */
     assert_string_equal(rcl_gemm_class(0, 1, 64, 147, 25600, cls, sizeof cls), "NT_m6_n7_k13");
     assert_string_equal(rcl_gemm_class(1, 0, 1, 2, 3, cls, sizeof cls), "TN_m0_n1_k1");
+    /* reading a class from the table: no entries -> the defaults; entries
+     * without XA (tuned before XA existed) -> XA 0, not the defaults' XA */
+    int vw = rcl_gemm_vec_width(T_CTX);
+    rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(vw, 1, 0);
+    rcl_gemm_tiled_params got = rcl_gemm_tiled_from_table(T_CTX, "gemm.TN_none", 1, 0);
+    assert_memory_equal(&got, &d, sizeof d);
+    T_OK(rcl_ctx_set_param(T_CTX, "gemm.TN_old", "MWI", 2));
+    got = rcl_gemm_tiled_from_table(T_CTX, "gemm.TN_old", 1, 0);
+    assert_int_equal(got.mwi, 2);
+    assert_int_equal(got.xa, 0);
+    T_OK(rcl_ctx_set_param(T_CTX, "gemm.TN_old", "XA", 1));
+    assert_int_equal(rcl_gemm_tiled_from_table(T_CTX, "gemm.TN_old", 1, 0).xa, 1);
     /* back to CLBlast for the remaining tests */
     for (int t = 0; t < 4; t++)
         for (int i = 0; i < NCASES; i++) {
