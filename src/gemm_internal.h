@@ -8,7 +8,7 @@
  *   RCL_GEMM_TILED    cl/gemm.cl with rcl_gemm_tiled_params.
  * rcl_gemm() picks the path per shape class from the tunable table:
  *   key "gemm.<class>" (see rcl_gemm_class), param "PATH" (0 CLBlast, 1 tiled;
- *   default 0) and, for the tiled path, MWI NWI VW KU KB WGM WGN MS XB.
+ *   default 0) and, for the tiled path, MWI NWI VW KU KB WGM WGN MS XB XA.
  * CLBlast's parameters cannot vary per class: overriding them makes CLBlast
  * drop its compiled program, so one set per device ("gemm.clblast": the 16
  * Xgemm names below + XGEMM_MIN_INDIRECT_SIZE) is applied once. */
@@ -43,6 +43,10 @@ typedef struct rcl_gemm_tiled_params {
 #define RCL_GEMM_TILED_NPARAMS 10
 extern const char *const rcl_gemm_tiled_names[RCL_GEMM_TILED_NPARAMS]; /* "MWI", ... */
 int *rcl_gemm_tiled_field(rcl_gemm_tiled_params *p, int i); /* i-th named field */
+/* All fields as RCL_GEMM_TILED_NPARAMS ints in rcl_gemm_tiled_names order
+ * (the tuner's points), and back. */
+void rcl_gemm_tiled_to_ints(const rcl_gemm_tiled_params *p, int *v);
+rcl_gemm_tiled_params rcl_gemm_tiled_from_ints(const int *v);
 
 /* Defaults for a transposition kind (NT uses the dot form) on a device
  * whose preferred float vector width is `vec_width` (rcl_gemm_vec_width):

@@ -245,12 +245,6 @@ static double now_s(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 int rcl_gemm_time_shape(rcl_ctx *ctx, int path, const rcl_gemm_tiled_params *p,
                         const rcl_gemm_shape *s, const rcl_gemm_bufs *b, int warm, int reps,
                         double *median_s)
@@ -266,8 +260,7 @@ int rcl_gemm_time_shape(rcl_ctx *ctx, int path, const rcl_gemm_tiled_params *p,
         RCL_TRY(rcl_ctx_finish(ctx));
         t[i] = now_s() - t0;
     }
-    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
-    *median_s = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+    *median_s = rcl_median(t, reps);
     return RCL_OK;
 }
 

@@ -1,6 +1,7 @@
 /* Host side of our register-tiled GEMM (cl/gemm.cl). Edges are handled in
  * the kernel (clamped loads, masked stores), so no padded copies are made;
- * the one copy is the optional transpose of B (XB). */
+ * the only copies are the optional transpose of B (XB) and packing of A
+ * (XA). */
 #include "gemm_internal.h"
 #include "internal.h"
 
@@ -25,6 +26,19 @@ int *rcl_gemm_tiled_field(rcl_gemm_tiled_params *p, int i)
     case 9: return &p->xa;
     default: return NULL;
     }
+}
+
+void rcl_gemm_tiled_to_ints(const rcl_gemm_tiled_params *p, int *v)
+{
+    rcl_gemm_tiled_params c = *p;
+    for (int i = 0; i < RCL_GEMM_TILED_NPARAMS; i++) v[i] = *rcl_gemm_tiled_field(&c, i);
+}
+
+rcl_gemm_tiled_params rcl_gemm_tiled_from_ints(const int *v)
+{
+    rcl_gemm_tiled_params p = {0};
+    for (int i = 0; i < RCL_GEMM_TILED_NPARAMS; i++) *rcl_gemm_tiled_field(&p, i) = v[i];
+    return p;
 }
 
 int rcl_gemm_vec_width(const rcl_ctx *ctx)

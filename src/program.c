@@ -8,11 +8,9 @@
  * that the driver refuses, is counted in stats.cache_rejected and rebuilt. */
 #include "internal.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define COMMON_HEADER "common.h"
@@ -30,8 +28,6 @@ const char *rcl_cache_dir(char *buf, size_t cap)
     }
     return (n > 0 && (size_t)n < cap) ? buf : NULL;
 }
-
-/* mkdir -p */
 
 static char *str_dup(const char *s)
 {

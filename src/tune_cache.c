@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAGIC_LINE "resnet-cl tune cache v1"
@@ -59,7 +58,6 @@ int rcl_tune_cache_path(const rcl_ctx *ctx, char *buf, size_t cap)
     if (n < 0 || (size_t)n >= cap) return rcl_fail(RCL_ERR_INVALID, "tune cache path too long");
     return RCL_OK;
 }
-
 
 static int valid_name(const char *s, size_t cap)
 {

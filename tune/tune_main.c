@@ -39,7 +39,6 @@
 #define MAX_CLASSES 128
 #define MAX_POINTS 400
 #define NTP RCL_GEMM_TILED_NPARAMS /* our kernel's parameters per point */
-#define F_XB 8                     /* index of XB (rcl_gemm_tiled_names) */
 
 typedef struct tclass {
     char name[48];
@@ -142,7 +141,7 @@ static void take_if_faster(tclass *c, int i, const double *psecs, const int *kid
     if (c->t_ours < 0 || t < c->t_ours) {
         c->t_ours = t;
         c->ours_point = i;
-        for (int f = 0; f < NTP; f++) *rcl_gemm_tiled_field(&c->ours, f) = pts[(size_t)i * NTP + f];
+        c->ours = rcl_gemm_tiled_from_ints(pts + (size_t)i * NTP);
     }
 }
 
@@ -454,7 +453,7 @@ int main(int argc, char **argv)
         static int pts[MAX_POINTS * NTP], alt[MAX_POINTS * NTP], base[NTP];
         /* the defaults, their one-parameter neighbours, then random points */
         rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(pr.vec_width, kind >> 1, kind & 1);
-        for (int f = 0; f < NTP; f++) base[f] = *rcl_gemm_tiled_field(&d, f);
+        rcl_gemm_tiled_to_ints(&d, base);
         /* op(B) = B^T: half of the candidates for each form */
         int cap = kind & 1 ? MAX_POINTS / 2 : MAX_POINTS;
         int np = tune_space_around(sp, base, pts, cap, 777 + (uint64_t)kind);
@@ -463,10 +462,14 @@ int main(int argc, char **argv)
              * and runs the outer form, starting from the outer defaults;
              * the defaults stay first */
             rcl_gemm_tiled_params o = rcl_gemm_tiled_defaults(pr.vec_width, kind >> 1, 0);
-            for (int f = 0; f < NTP; f++) base[f] = *rcl_gemm_tiled_field(&o, f);
+            rcl_gemm_tiled_to_ints(&o, base);
             int na = tune_space_around(&TUNE_OURS_OUTER, base, alt, MAX_POINTS - np,
                                        778 + (uint64_t)kind);
-            for (int i = 0; i < na; i++) alt[(size_t)i * NTP + F_XB] = 1;
+            for (int i = 0; i < na; i++) {
+                rcl_gemm_tiled_params x = rcl_gemm_tiled_from_ints(alt + (size_t)i * NTP);
+                x.xb = 1;
+                rcl_gemm_tiled_to_ints(&x, alt + (size_t)i * NTP);
+            }
             static int mix[MAX_POINTS * NTP];
             int n = 1, i = 1, j = 0; /* pts[0] (the defaults) stays first */
             memcpy(mix, pts, NTP * sizeof(int));
@@ -516,11 +519,11 @@ int main(int argc, char **argv)
         static int pts[MAX_CLASSES * NTP + NTP];
         rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(pr.vec_width, kind >> 1, kind & 1);
         int np = 1;
-        for (int f = 0; f < NTP; f++) pts[f] = *rcl_gemm_tiled_field(&d, f);
+        rcl_gemm_tiled_to_ints(&d, pts);
         for (int c = 0; c < nc; c++) {
             if (cl[c].kind != kind || cl[c].ours_point < 0) continue;
             int v[NTP];
-            for (int f = 0; f < NTP; f++) v[f] = *rcl_gemm_tiled_field(&cl[c].ours, f);
+            rcl_gemm_tiled_to_ints(&cl[c].ours, v);
             if (!tune_points_have(pts, np, NTP, v)) memcpy(pts + (size_t)np++ * NTP, v, sizeof v);
         }
         phase(kind == 0 ? "E: confirm NN" : kind == 1 ? "E: confirm NT" : kind == 2 ? "E: confirm TN" : "E: confirm TT");

@@ -13,7 +13,7 @@
  * in the outer space only: the dot form reads A in place. */
 static int ours_valid(const int *v, int dot)
 {
-    rcl_gemm_tiled_params p = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
+    rcl_gemm_tiled_params p = rcl_gemm_tiled_from_ints(v);
     if (!rcl_gemm_tiled_valid(&p, dot ? 0 : 1, dot ? 1 : 0)) return 0;
     int regs = dot ? p.mwi * p.nwi + p.mwi + p.nwi : p.mwi * (p.nwi / p.vw) + p.nwi / p.vw + 1;
     if (regs > 32) return 0;

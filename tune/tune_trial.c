@@ -129,7 +129,7 @@ static void child_main(const trial_job *job, int start, int fd)
             st = rcl_gemm_clblast_override(ctx, v, v[RCL_XGEMM_NPARAMS]);
         } else if (job->kind == TRIAL_OURS) {
             path = RCL_GEMM_TILED;
-            for (int f = 0; f < RCL_GEMM_TILED_NPARAMS; f++) *rcl_gemm_tiled_field(&p, f) = v[f];
+            p = rcl_gemm_tiled_from_ints(v);
         }
         int status = st == RCL_OK ? TRIAL_OK : TRIAL_ERROR;
         char times[6000];

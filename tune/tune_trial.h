@@ -13,7 +13,8 @@
 typedef enum trial_kind {
     TRIAL_CLBLAST_DEFAULT,  /* CLBlast with its database (points ignored, one trial) */
     TRIAL_CLBLAST,          /* points: 16 Xgemm values + XGEMM_MIN_INDIRECT_SIZE */
-    TRIAL_OURS,             /* points: MWI NWI VW KU KB WGM WGN */
+    TRIAL_OURS,             /* points: rcl_gemm_tiled_names order
+                               (rcl_gemm_tiled_from_ints) */
     TRIAL_KERNELS           /* points: one value per TUNE_KPARAMS entry; a whole
                                training step of job->model is timed per point,
                                "shapes" are the profiling tags (job->tags) */

@@ -2,6 +2,7 @@
  * synthetic data, with a per-layer-type breakdown from OpenCL profiling
  * events (warm-up excluded, median over steps). */
 #include "cli.h"
+#include "internal.h" /* rcl_median */
 #include "rcl/profile.h"
 #include "rcl/trainer.h"
 
@@ -11,18 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 int cli_bench(const cli_globals *g, int argc, char **argv)
 {
@@ -106,7 +95,8 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
     if (st) cli_report("bench", st);
     else {
         const rcl_device_info *d = rcl_ctx_device(ctx);
-        double fl = rcl_model_flops(m), tt = median(train_t, steps), ti = median(infer_t, steps);
+        double fl = rcl_model_flops(m);
+        double tt = rcl_median(train_t, steps), ti = rcl_median(infer_t, steps);
         double kernel_ms = 0;
         for (int k = 0; k < prof.ntags; k++) kernel_ms += prof.ms[k] / steps;
         printf("device %d: %s (%s, driver %s)\n", d->index, d->name, d->platform_name, d->driver_version);

@@ -4,6 +4,7 @@
  * OpenBLAS. */
 #include "cli.h"
 #include "gemm_internal.h"
+#include "internal.h" /* rcl_median */
 #include "rcl/tune_cache.h"
 
 #include <stdio.h>
@@ -40,6 +41,16 @@ static void usage(FILE *f)
             "M: any model of 'resnet-cl summary --list' (default resnet18, 10 classes).\n");
 }
 
+/* one shape's time through path p from its row of times (-1: not timed);
+ * the tuned paths fall back to the untuned time where nothing is tuned */
+static double path_secs(const double *row, int p, int have_clb_t)
+{
+    double t = row[p];
+    if (t < 0 && p == P_TILED_T) t = row[P_TILED];
+    if (t < 0 && p == P_CLB_T && !have_clb_t) t = row[P_CLB];
+    return t;
+}
+
 /* has the table tiled parameters for this shape's class? */
 static int tuned_tiled(rcl_ctx *ctx, const rcl_gemm_shape *s, rcl_gemm_tiled_params *p)
 {
@@ -60,18 +71,6 @@ static int clblast_tuned(rcl_ctx *ctx, int *x, int *mi)
     }
     *mi = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, "XGEMM_MIN_INDIRECT_SIZE", 0);
     return have || *mi > 0;
-}
-
-/* median of v[0 .. n) (sorts v) */
-static double median_of(double *v, int n)
-{
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            double t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 #ifdef RCL_HAVE_BLAS
@@ -96,7 +95,7 @@ static double time_blas(const rcl_gemm_shape *s, int reps)
         if (r >= 0) best[r] = cli_now_s() - t0;
     }
     free(a), free(b), free(c);
-    return median_of(best, reps);
+    return rcl_median(best, reps);
 }
 #endif
 
@@ -215,7 +214,7 @@ int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
             int n = 0;
             for (int r = 0; r < rounds; r++)
                 if (rsecs[r][i][p] > 0) v[n++] = rsecs[r][i][p];
-            secs[i][p] = n ? median_of(v, n) : -1;
+            secs[i][p] = n ? rcl_median(v, n) : -1;
         }
     /* table: GFLOPS per shape and path */
     printf("\n%s, batch %d, %dx%d input: GEMMs of one training step (GFLOPS; x = calls)\n", model,
@@ -233,10 +232,7 @@ int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
         printf("%-28.28s %c%c %5d %6d %6d %3d", s->what, s->ta ? 'T' : 'N', s->tb ? 'T' : 'N',
                s->M, s->N, s->K, s->count);
         for (int p = 0; p < NPATHS; p++) {
-            /* tuned paths fall back to the untuned time where nothing is tuned */
-            double t = secs[i][p];
-            if (t < 0 && p == P_TILED_T) t = secs[i][P_TILED];
-            if (t < 0 && p == P_CLB_T && !have_clb_t) t = secs[i][P_CLB];
+            double t = path_secs(secs[i], p, have_clb_t);
             if (t > 0) {
                 printf(" %13.1f", f / t * 1e-9);
                 tot[p] += t * s->count;
@@ -272,8 +268,7 @@ int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
             for (int r = 0; r < rounds; r++) {
                 double t = 0;
                 for (int i = 0; i < ns; i++) {
-                    double x = rsecs[r][i][p];
-                    if (x < 0 && p == P_TILED_T) x = rsecs[r][i][P_TILED];
+                    double x = path_secs(rsecs[r][i], p, have_clb_t);
                     t = x > 0 && t >= 0 ? t + x * shapes[i].count : -1;
                 }
                 if (t > 0) printf(" %6.1f", flops / t * 1e-9);
