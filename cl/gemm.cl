@@ -50,6 +50,13 @@
 #ifndef TB
 #define TB 0            /* 1: B is stored N x K (op(B) = B^T) */
 #endif
+#ifndef PB
+#define PB 0            /* 1 (outer form only): B is op(B) packed in panels of NWI
+                           columns, zero-padded to a whole panel, panel q =
+                           columns q*NWI.. at B[q*K*NWI + k*NWI + j] (cl/pack.cl),
+                           so each work-item reads one contiguous stream of
+                           whole vectors; TB is then ignored */
+#endif
 #ifndef PA
 #define PA 0            /* 1 (outer form only): A is op(A) packed in panels of MWI
                            rows, panel p = rows p*MWI.. at A[p*K*MWI + k*MWI + i]
@@ -169,8 +176,8 @@ typedef floatV floatV_u __attribute__((aligned(4)));
 #if KB < 0 || (DOT_FORM && KB % VW != 0)
 #error "KB must be 0 or positive (dot form: a multiple of VW)"
 #endif
-#if DOT_FORM && PA
-#error "PA: outer form only"
+#if DOT_FORM && (PA || PB)
+#error "PA, PB: outer form only"
 #endif
 #if DOT_FORM && NWI > 16
 #error "dot form: NWI <= 16"
@@ -283,7 +290,9 @@ inline void put_vec(__global float *C, const int m, const int n, const int n_lo,
 #define A_AT(i, kk) A[ao_##i + (kk)]                 /* ao_i = clamped m * lda */
 #define AO_INIT(i, _) const int ao_##i = min(m0 + (i), M - 1) * lda;
 #endif
-#if TB
+#if PB
+#define B_FAST(v, kk) VLOAD(B + bp + (kk) * NWI + (v) * VW) /* bp = clamped panel start */
+#elif TB
 #define B_FAST(v, kk) gather_b(B, (kk), n0 + (v) * VW, N, ldb)
 #else
 #define B_FAST(v, kk) VLOAD(B + (kk) * ldb + n0 + (v) * VW)
@@ -350,6 +359,8 @@ void gemm(const int M, const int N, const int K, const float alpha,
 #endif
 #if DOT_FORM
     const int n0 = n_own;
+#elif PB
+    const int n0 = n_own; /* panels are whole: no tile crosses N */
 #else
     /* a tile crossing N is moved left to end at N, so that all its op(B)
      * loads are whole vectors; it then stores only its own columns n_own.. */
@@ -389,9 +400,14 @@ void gemm(const int M, const int N, const int K, const float alpha,
 #if PA
     const int ap = min(m0, M - 1) / MWI * K * MWI;
 #endif
+#if PB
+    const int bp = min(n0, N - 1) / NWI * K * NWI;
+    const int full_n = 1;
+#else
+    const int full_n = n0 + NWI <= N; /* 0 only when N < NWI */
+#endif
     REPA(MWI, AO_INIT, _)
     REPA(MWI, O_ACC_ROW, _)
-    const int full_n = n0 + NWI <= N; /* 0 only when N < NWI */
 #define O_BLOCK(kend)                                                           \
     if (full_n) {                                                               \
         for (; k + KU <= (kend); k += KU) {                                     \

@@ -20,7 +20,7 @@
 #define TRANS 0         /* 1: in is stored K x M */
 #endif
 #ifndef R
-#define R 4             /* rows per panel (the GEMM's MWI), 1..16 */
+#define R 4             /* rows per panel (the GEMM's MWI, or NWI when packing op(B)), 1..256 */
 #endif
 
 /* ---- tunable */
@@ -28,8 +28,8 @@
 #define KC 16           /* k columns per work-item, 1..64 */
 #endif
 
-#if R < 1 || R > 16 || KC < 1 || KC > 64
-#error "need 1 <= R <= 16 and 1 <= KC <= 64"
+#if R < 1 || R > 256 || KC < 1 || KC > 64
+#error "need 1 <= R <= 256 and 1 <= KC <= 64"
 #endif
 
 #if TRANS

@@ -30,10 +30,15 @@ typedef struct rcl_gemm_tiled_params {
     int kb;         /* k block between work-group barriers (0: none) */
     int wgm, wgn;   /* work-group size along M, N */
     int ms;         /* work-group order: 0 along N first, 1 along M first */
-    int xb;         /* 1 (only with op(B) = B^T): transpose B into a K x N
-                       scratch first, then run the outer-product form (NN
-                       or TN) on it; the transpose is part of the call
-                       (profiling tag "transpose") */
+    int xb;         /* op(B) copied first (a scratch copy; the copy is part
+                       of the call):
+                       1 (only with op(B) = B^T): B transposed into K x N
+                       (profiling tag "transpose"), then the outer form
+                       (NN or TN) on it;
+                       2: op(B) packed into panels of nwi columns
+                       (cl/pack.cl, tag "pack"), each work-item then
+                       streams one contiguous panel; any kind, always the
+                       outer form */
     int xa;         /* 1 (outer form only): pack op(A) into panels of mwi
                        rows first (cl/pack.cl, profiling tag "pack"), so
                        that each work-item streams its rows of A
@@ -48,17 +53,21 @@ int *rcl_gemm_tiled_field(rcl_gemm_tiled_params *p, int i); /* i-th named field 
 void rcl_gemm_tiled_to_ints(const rcl_gemm_tiled_params *p, int *v);
 rcl_gemm_tiled_params rcl_gemm_tiled_from_ints(const int *v);
 
-/* Defaults for a transposition kind (NT uses the dot form) on a device
+/* Defaults for a transposition kind on a device
  * whose preferred float vector width is `vec_width` (rcl_gemm_vec_width):
  * explicit vectors where the compiler wants them (CPU drivers like PoCL
  * report 8 or 16), scalar tiles where it vectorizes across work-items
- * (GPUs, llvmpipe report 1). */
+ * (GPUs, llvmpipe report 1). On vector devices every kind runs the outer
+ * form on packed operands (NN, NT, TT: XB 2; TN, TT: XA 1); elsewhere NT
+ * runs the dot form. */
 rcl_gemm_tiled_params rcl_gemm_tiled_defaults(int vec_width, int trans_a, int trans_b);
+/* The dot form's defaults (NT without XB; the tuner's starting point for it). */
+rcl_gemm_tiled_params rcl_gemm_tiled_dot_defaults(int vec_width);
 /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT of ctx's device (1 if unknown). */
 int rcl_gemm_vec_width(const rcl_ctx *ctx);
 /* 1 if `p` is a valid parameter set (vw in 1,2,4,8,16; outer form: nwi % vw
- * == 0; all positive; register tile and work-group not absurd; ms, xb, xa 0
- * or 1, xb only with trans_b, xa only in the outer form). The form is the
+ * == 0; all positive; register tile and work-group not absurd; ms, xa 0 or
+ * 1, xb 0..2, xb 1 only with trans_b, xa only in the outer form). The form is the
  * dot form for NT without xb. */
 int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_b);
 /* Read "gemm.<class>" MWI.. from the table, falling back to the defaults

@@ -1,7 +1,7 @@
 /* Host side of our register-tiled GEMM (cl/gemm.cl). Edges are handled in
  * the kernel (clamped loads, masked stores), so no padded copies are made;
- * the only copies are the optional transpose of B (XB) and packing of A
- * (XA). */
+ * the only copies are the optional transpose (XB 1) or packing (XB 2) of
+ * op(B) and packing of op(A) (XA). */
 #include "gemm_internal.h"
 #include "internal.h"
 
@@ -50,36 +50,47 @@ int rcl_gemm_vec_width(const rcl_ctx *ctx)
     return (int)w;
 }
 
+rcl_gemm_tiled_params rcl_gemm_tiled_dot_defaults(int vec_width)
+{
+    if (vec_width < 4)
+        return (rcl_gemm_tiled_params){.mwi = 2, .nwi = 2, .vw = 1, .ku = 1, .kb = 0, .wgm = 4,
+                                       .wgn = 8};
+    /* 4x2 dot products over vw k lanes */
+    int vw = vec_width >= 16 ? 16 : vec_width >= 8 ? 8 : 4;
+    return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 2, .vw = vw, .ku = 2, .kb = 0, .wgm = 1,
+                                   .wgn = 8, .ms = 1};
+}
+
 rcl_gemm_tiled_params rcl_gemm_tiled_defaults(int vec_width, int trans_a, int trans_b)
 {
-    int dot = trans_b && !trans_a;
     if (vec_width < 4) {
         /* SIMD across work-items: small scalar tiles, 2-D work-groups */
-        if (dot)
-            return (rcl_gemm_tiled_params){.mwi = 2, .nwi = 2, .vw = 1, .ku = 1, .kb = 0,
-                                           .wgm = 4, .wgn = 8};
+        if (trans_b && !trans_a) return rcl_gemm_tiled_dot_defaults(vec_width);
         return (rcl_gemm_tiled_params){.mwi = 2, .nwi = 4, .vw = 1, .ku = 1, .kb = 0, .wgm = 4,
                                        .wgn = 8};
     }
-    /* explicit vectors; picked on PoCL 3.1 / 2-core AVX2 (width 8, 16 registers) */
+    /* explicit vectors; picked on PoCL 3.1 / 2-core AVX2 (width 8, 16
+     * registers): 4 x 3 accumulator vectors (12 of the 16 registers, +3 for
+     * op(B), +1 for the broadcast op(A)), no k blocks, every kind in the
+     * outer form on packed operands. */
     int vw = vec_width >= 16 ? 16 : vec_width >= 8 ? 8 : 4;
-    if (dot) /* 4x2 dot products over vw k lanes */
-        return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 2, .vw = vw, .ku = 2, .kb = 0, .wgm = 1,
-                                       .wgn = 8, .ms = 1};
-    if (trans_a && !trans_b) /* TN: op(A) packed into panels first (reading A^T
-                              * in place strides a page per k), then 4 x 3
-                              * accumulator vectors, no k blocks */
+    if (trans_a && !trans_b) /* TN: op(A) = A^T packed into panels first
+                              * (reading it in place strides a page per k);
+                              * B is read in place, groups of 8x8 */
         return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 3 * vw, .vw = vw, .ku = 4, .kb = 0,
                                        .wgm = 8, .wgn = 8, .ms = 0, .xa = 1};
-    /* outer form: 4 x 2 accumulator vectors; k blocks of 128; groups down M
-     * first (a group's op(B) panel stays in cache for the next group) */
-    return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 2 * vw, .vw = vw, .ku = 2, .kb = 128,
-                                   .wgm = 4, .wgn = 4, .ms = 1};
+    /* NN, NT, TT: op(B) packed into panels of nwi columns (each work-item
+     * then streams one contiguous panel instead of a row of B per k, and
+     * NT needs no dot products); a group of 16 work-items goes down M
+     * over one panel, which stays in cache; TT packs op(A) as well */
+    return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 3 * vw, .vw = vw, .ku = 4, .kb = 0,
+                                   .wgm = 16, .wgn = 1, .ms = 1, .xb = 2,
+                                   .xa = trans_a && trans_b};
 }
 
 int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_b)
 {
-    if (p->xb != 0 && (p->xb != 1 || !trans_b)) return 0;
+    if (p->xb < 0 || p->xb > 2 || (p->xb == 1 && !trans_b)) return 0;
     int dot = trans_b && !trans_a && !p->xb;
     if (p->mwi < 1 || p->nwi < 1 || p->ku < 1 || p->wgm < 1 || p->wgn < 1) return 0;
     if (p->vw != 1 && p->vw != 2 && p->vw != 4 && p->vw != 8 && p->vw != 16) return 0;
@@ -127,7 +138,15 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
     if ((size_t)p->wgm * p->wgn > ctx->dev.max_wg_size)
         return rcl_fail(RCL_ERR_UNSUPPORTED, "gemm %s: work-group %dx%d exceeds device limit %zu",
                         tag, p->wgn, p->wgm, ctx->dev.max_wg_size);
-    if (p->xb) { /* op(B) = B^T (N x K, ldb) -> K x N, tight, in scratch */
+    if (p->xb == 2) { /* op(B) -> panels of nwi columns, K x ceil(N/nwi)*nwi floats */
+        cl_mem bp;
+        size_t n = (size_t)(N + p->nwi - 1) / p->nwi * p->nwi * (size_t)K;
+        RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_GEMM, n * sizeof(float), &bp));
+        /* panel q of op(B) = rows q*nwi.. of op(B)^T, which is B read the
+         * other way round */
+        RCL_TRY(rcl_pack_panels(ctx, bp, B, off_b, ldb, !trans_b, N, K, p->nwi));
+        B = bp, off_b = 0, ldb = N, trans_b = 0;
+    } else if (p->xb) { /* op(B) = B^T (N x K, ldb) -> K x N, tight, in scratch */
         cl_mem bt;
         RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_GEMM, (size_t)K * N * sizeof(float), &bt));
         RCL_TRY(rcl_transpose(ctx, bt, B, off_b, ldb, N, K));
@@ -142,9 +161,9 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
     }
     char opts[200];
     snprintf(opts, sizeof opts,
-             "-DTA=%d -DTB=%d -DPA=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d -DKB=%d -DWGM=%d "
+             "-DTA=%d -DTB=%d -DPA=%d -DPB=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d -DKB=%d -DWGM=%d "
              "-DWGN=%d -DMS=%d",
-             trans_a ? 1 : 0, trans_b ? 1 : 0, p->xa, p->mwi, p->nwi, p->vw, p->ku, p->kb,
+             trans_a ? 1 : 0, trans_b ? 1 : 0, p->xa, p->xb == 2, p->mwi, p->nwi, p->vw, p->ku, p->kb,
              p->wgm, p->wgn, p->ms);
     cl_kernel k;
     RCL_TRY(rcl_ctx_kernel(ctx, "gemm.cl", "gemm", opts, &k));

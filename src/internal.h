@@ -124,8 +124,9 @@ int rcl_transpose(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int r
 
 /* out[p*K*R + k*R + i] = op(A)[p*R + i, k] for p < ceil(M/R), i < R, k < K,
  * zero for rows p*R + i >= M; op(A)[m, k] = trans ? in[off + k*ld + m] :
- * in[off + m*ld + k]. out holds ceil(M/R)*R*K floats. cl/pack.cl, profiling
- * tag "pack". */
+ * in[off + m*ld + k]; 1 <= R <= 256. out holds ceil(M/R)*R*K floats.
+ * cl/pack.cl, profiling tag "pack". Packing op(B) (K x N) into panels of R
+ * columns is the same call on op(B)^T: trans = !trans_b, M = N. */
 int rcl_pack_panels(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int trans, int M,
                     int K, int R);
 

@@ -6,7 +6,7 @@
 int rcl_pack_panels(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int trans, int M,
                     int K, int R)
 {
-    if (M <= 0 || K <= 0 || R < 1 || R > 16 || ld < (trans ? M : K))
+    if (M <= 0 || K <= 0 || R < 1 || R > 256 || ld < (trans ? M : K))
         return rcl_fail(RCL_ERR_INVALID, "pack: M %d K %d R %d ld %d", M, K, R, ld);
     size_t panels = (size_t)(M + R - 1) / R;
     if (!rcl_fits_int(off, trans ? K : M, trans ? M : K, ld) ||

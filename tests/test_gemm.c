@@ -244,15 +244,50 @@ static void test_tiled_xa(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* XB 2: op(B) packed into panels of NWI columns first (cl/pack.cl, the
+ * last panel zero-padded), then the outer form reads whole panels; all
+ * four kinds, odd tiles (NWI 8, 6, 16 with N not a multiple), k blocks
+ * (KB 6), with and without XA, NaN-filled C once, against the double
+ * reference */
+static void test_tiled_xb2(void **state)
+{
+    (void)state;
+    static const int KC[] = {3, 16, 1};
+    int bad = 0;
+    for (int s = 1; s < NPSETS; s++) {
+        rcl_gemm_tiled_params p = PSETS_OUTER[s];
+        p.xb = 2;
+        T_OK(rcl_ctx_set_param(T_CTX, "pack", "KC", KC[s - 1]));
+        for (int t = 0; t < 4; t++) {
+            /* first set: all four kinds; then NT, TN with XA; then NN, TT
+             * with XA (each variant compiles: slow on llvmpipe) */
+            if ((s == 2 && (t == 0 || t == 3)) || (s == 3 && (t == 1 || t == 2))) continue;
+            p.xa = s > 1;
+            assert_true(rcl_gemm_tiled_valid(&p, t >> 1, t & 1));
+            for (int i = 0; i < NCASES; i++)
+                bad += !run_case(&CASES[i], t >> 1, t & 1, VIA_PATH, RCL_GEMM_TILED, &p, s == 3,
+                                 (uint64_t)(1300 + 100 * t + i));
+        }
+        p.xb = 3;
+        assert_false(rcl_gemm_tiled_valid(&p, 0, 0));
+        p.xb = -1;
+        assert_false(rcl_gemm_tiled_valid(&p, 0, 1));
+    }
+    T_OK(rcl_ctx_set_param(T_CTX, "pack", "KC", 16));
+    assert_int_equal(bad, 0);
+}
+
 /* rcl_pack_panels against the plain loop: both layouts, odd M (zero rows
- * in the last panel), K not a multiple of KC, offset, ld > cols; nothing
+ * in the last panel), K not a multiple of KC, offset, ld > cols, panels
+ * of up to 48 rows (op(B) panels are NWI wide); nothing
  * past ceil(M/R)*R*K floats is written */
 static void test_pack(void **state)
 {
     (void)state;
     /* M, K, off, pad, R */
     static const int SH[][5] = {{1, 1, 0, 0, 1},   {7, 33, 3, 2, 3},  {33, 7, 0, 0, 4},
-                                {100, 147, 5, 3, 16}, {17, 64, 1, 0, 6}, {64, 9, 0, 1, 4}};
+                                {100, 147, 5, 3, 16}, {17, 64, 1, 0, 6}, {64, 9, 0, 1, 4},
+                                {50, 20, 2, 1, 24}, {100, 33, 0, 0, 48}};
     static const int KC[] = {1, 5, 16};
     tu_rng r = tu_rng_seed(43);
     int bad = 0;
@@ -291,7 +326,7 @@ static void test_pack(void **state)
     T_OK(rcl_ctx_set_param(T_CTX, "pack", "KC", 16));
     assert_int_equal(bad, 0);
     assert_int_equal(rcl_pack_panels(T_CTX, NULL, NULL, 0, 2, 0, 3, 4, 2), RCL_ERR_INVALID);
-    assert_int_equal(rcl_pack_panels(T_CTX, NULL, NULL, 0, 4, 0, 3, 4, 17), RCL_ERR_INVALID);
+    assert_int_equal(rcl_pack_panels(T_CTX, NULL, NULL, 0, 4, 0, 3, 4, 257), RCL_ERR_INVALID);
 }
 
 static void test_tiled_beta_zero_ignores_c(void **state)
@@ -461,6 +496,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_tiled_xb),
     cmocka_unit_test(test_transpose),
     cmocka_unit_test(test_tiled_xa),
+    cmocka_unit_test(test_tiled_xb2),
     cmocka_unit_test(test_pack),
     cmocka_unit_test(test_tiled_params),
     cmocka_unit_test(test_clblast_default),

@@ -22,9 +22,8 @@ static int distance(const int *a, const int *b, int n)
     return d;
 }
 
-static void check_around(const tune_space *sp, int ta, int tb)
+static void check_around(const tune_space *sp, rcl_gemm_tiled_params d, int ta, int tb)
 {
-    rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(8, ta, tb);
     int base[TUNE_MAX_PARAMS], np = sp->nparams;
     assert_int_equal(np, RCL_GEMM_TILED_NPARAMS);
     for (int f = 0; f < np; f++) {
@@ -61,13 +60,19 @@ static void check_around(const tune_space *sp, int ta, int tb)
 static void test_around_outer(void **state)
 {
     (void)state;
-    check_around(&TUNE_OURS_OUTER, 0, 0);
+    /* around the defaults of every kind of an 8-wide device; the space's
+     * XB 0 stands for XB 1 where op(B) = B^T (tune_main.c) */
+    for (int t = 0; t < 4; t++) {
+        rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(8, t >> 1, t & 1);
+        assert_int_not_equal(d.xb, 1);
+        check_around(&TUNE_OURS_OUTER, d, 1, 0);
+    }
 }
 
 static void test_around_dot(void **state)
 {
     (void)state;
-    check_around(&TUNE_OURS_DOT, 0, 1);
+    check_around(&TUNE_OURS_DOT, rcl_gemm_tiled_dot_defaults(8), 0, 1);
 }
 
 int main(void)

@@ -10,11 +10,12 @@
  *      overriding CLBlast recompiles it) on the classes with the most time
  *   C  the best CLBlast set on every shape
  *   D  our kernel per transposition kind: the defaults, their one-parameter
- *      neighbours, then a random sample of the space of tune_space.c
- *      (tune_space_around), until its share of the budget is spent; where
- *      op(B) = B^T every other candidate transposes B first (XB 1, outer
- *      form from its own defaults); XA (op(A) packed first) is one of the
- *      outer space's parameters; each class notes its best candidate
+ *      neighbours, then a random sample of the outer-form space of
+ *      tune_space.c (tune_space_around), until its share of the budget is
+ *      spent; for NT every other candidate is one of the dot-form space
+ *      instead. XA (op(A) packed first) and XB (op(B) packed first, or, where
+ *      op(B) = B^T, transposed first) are parameters of the outer space;
+ *      each class notes its best candidate
  *   E  confirmation: the defaults and each class's winner timed again with
  *      more runs; each class takes the best of these timings
  * Then each class picks the faster of CLBlast (tuned if that won) and our
@@ -448,34 +449,37 @@ int main(int argc, char **argv)
         static int kidx[MAX_SHAPES];
         int nk = kind_shapes(sh, ns, kind, ks, kidx);
         if (!nk) continue;
-        int dot = kind == 1;
-        const tune_space *sp = dot ? &TUNE_OURS_DOT : &TUNE_OURS_OUTER;
         static int pts[MAX_POINTS * NTP], alt[MAX_POINTS * NTP], base[NTP];
-        /* the defaults, their one-parameter neighbours, then random points */
+        /* the defaults, their one-parameter neighbours, then random points:
+         * of the outer space and, for NT, of the dot space (half each) */
         rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(pr.vec_width, kind >> 1, kind & 1);
-        rcl_gemm_tiled_to_ints(&d, base);
-        /* op(B) = B^T: half of the candidates for each form */
-        int cap = kind & 1 ? MAX_POINTS / 2 : MAX_POINTS;
-        int np = tune_space_around(sp, base, pts, cap, 777 + (uint64_t)kind);
-        if (kind & 1) {
-            /* op(B) = B^T: every other candidate transposes B first (XB 1)
-             * and runs the outer form, starting from the outer defaults;
-             * the defaults stay first */
-            rcl_gemm_tiled_params o = rcl_gemm_tiled_defaults(pr.vec_width, kind >> 1, 0);
-            rcl_gemm_tiled_to_ints(&o, base);
-            int na = tune_space_around(&TUNE_OURS_OUTER, base, alt, MAX_POINTS - np,
+        int dot_default = kind == 1 && !d.xb;
+        /* outer points start from the defaults (from NN's where those are
+         * the dot form); the space's XB is 0 or 2, and 0 means XB 1 (B
+         * transposed first) where op(B) = B^T */
+        rcl_gemm_tiled_params o = dot_default ? rcl_gemm_tiled_defaults(pr.vec_width, 0, 0) : d;
+        if (o.xb == 1) o.xb = 0;
+        rcl_gemm_tiled_to_ints(&o, base);
+        int np = tune_space_around(&TUNE_OURS_OUTER, base, pts, kind == 1 ? MAX_POINTS / 2 : MAX_POINTS,
+                                   777 + (uint64_t)kind);
+        for (int i = 0; i < np && (kind & 1); i++) {
+            rcl_gemm_tiled_params x = rcl_gemm_tiled_from_ints(pts + (size_t)i * NTP);
+            if (!x.xb) x.xb = 1;
+            rcl_gemm_tiled_to_ints(&x, pts + (size_t)i * NTP);
+        }
+        if (kind == 1) {
+            rcl_gemm_tiled_params dd = rcl_gemm_tiled_dot_defaults(pr.vec_width);
+            rcl_gemm_tiled_to_ints(&dd, base);
+            int na = tune_space_around(&TUNE_OURS_DOT, base, alt, MAX_POINTS - np,
                                        778 + (uint64_t)kind);
-            for (int i = 0; i < na; i++) {
-                rcl_gemm_tiled_params x = rcl_gemm_tiled_from_ints(alt + (size_t)i * NTP);
-                x.xb = 1;
-                rcl_gemm_tiled_to_ints(&x, alt + (size_t)i * NTP);
-            }
+            /* interleaved, the list holding the defaults first */
+            const int *first = dot_default ? alt : pts, *second = dot_default ? pts : alt;
+            int n1 = dot_default ? na : np, n2 = dot_default ? np : na;
             static int mix[MAX_POINTS * NTP];
-            int n = 1, i = 1, j = 0; /* pts[0] (the defaults) stays first */
-            memcpy(mix, pts, NTP * sizeof(int));
-            while (i < np || j < na) {
-                if (j < na) memcpy(mix + (size_t)n++ * NTP, alt + (size_t)j++ * NTP, NTP * sizeof(int));
-                if (i < np) memcpy(mix + (size_t)n++ * NTP, pts + (size_t)i++ * NTP, NTP * sizeof(int));
+            int n = 0, i = 0, j = 0;
+            while (i < n1 || j < n2) {
+                if (i < n1) memcpy(mix + (size_t)n++ * NTP, first + (size_t)i++ * NTP, NTP * sizeof(int));
+                if (j < n2) memcpy(mix + (size_t)n++ * NTP, second + (size_t)j++ * NTP, NTP * sizeof(int));
             }
             memcpy(pts, mix, (size_t)n * NTP * sizeof(int));
             np = n;

@@ -8,9 +8,9 @@
 
 /* ---- our kernel: the constraints are the kernel's own (rcl_gemm_tiled_valid)
  * plus a register budget: accumulators + loaded vectors within 32 vectors.
- * XB is 0 in both spaces; for op(B) = B^T the tuner adds points of the outer
- * space with XB = 1 (B transposed first). XA (op(A) packed first) is searched
- * in the outer space only: the dot form reads A in place. */
+ * XA (op(A) packed first) and XB (op(B) packed first, 2) are searched in
+ * the outer space only: the dot form reads both in place. Where op(B) =
+ * B^T the tuner runs the outer space's XB 0 as XB 1 (B transposed first). */
 static int ours_valid(const int *v, int dot)
 {
     rcl_gemm_tiled_params p = rcl_gemm_tiled_from_ints(v);
@@ -30,10 +30,10 @@ const tune_space TUNE_OURS_OUTER = {
      {"VW", 4, {1, 4, 8, 16}},
      {"KU", 3, {1, 2, 4}},
      {"KB", 5, {0, 32, 64, 128, 256}},
-     {"WGM", 4, {1, 2, 4, 8}},
+     {"WGM", 5, {1, 2, 4, 8, 16}},
      {"WGN", 5, {1, 2, 4, 8, 16}},
      {"MS", 2, {1, 0}},
-     {"XB", 1, {0}},
+     {"XB", 2, {0, 2}},
      {"XA", 2, {0, 1}}},
     outer_valid};
 
@@ -98,9 +98,9 @@ const tune_kparam TUNE_KPARAMS[] = {
     {"add", "WG", "add", 64, 3, {128, 32, 256}},
     {"softmax_xent", "RED_WG", "loss", 256, 2, {64, 128}},
     {"bias", "RED_WG", "bias", 256, 2, {64, 128}},
-    /* only used where a GEMM class chose XB */
+    /* only used where a GEMM class chose XB 1 */
     {"transpose", "TS", "transpose", 8, 3, {4, 16, 2}},
-    /* only used where a GEMM class chose XA */
+    /* only used where a GEMM class chose XA or XB 2 */
     {"pack", "KC", "pack", 16, 3, {64, 32, 8}},
 };
 const int TUNE_NKPARAMS = (int)(sizeof TUNE_KPARAMS / sizeof TUNE_KPARAMS[0]);
