@@ -4,6 +4,11 @@
  *   op(B)[k,n] = TB ? B[n*ldb + k] : B[k*ldb + n]
  *   PA = 1 (the host's XA): A holds op(A) packed by cl/pack.cl instead,
  *   op(A)[m,k] = A[(m/MWI)*K*MWI + k*MWI + m%MWI]
+ *   PB = 1 (the host's XB 2): B holds op(B) packed by cl/pack.cl instead,
+ *   op(B)[k,n] = B[(n/NWI)*K*NWI + k*NWI + n%NWI]
+ *   LB = 1 (the host's XB 3): B as TB says, but before each k block the
+ *   work-group copies its block of op(B) into local memory in the PB
+ *   layout (stage_b), and the work-items read it there
  * off_a/off_b/off_c (in floats) are added to the buffer pointers.
  *
  * Work-item (i0, i1) = (get_global_id(0), get_global_id(1)) owns one MWI x NWI
@@ -57,6 +62,12 @@
                            so each work-item reads one contiguous stream of
                            whole vectors; TB is then ignored */
 #endif
+#ifndef LB
+#define LB 0            /* 1 (outer form, KB > 0): before each k block the work-group
+                           copies its block of op(B), KB x WGN*NWI, into local
+                           memory as WGN panels [KB][NWI] (stage_b), and each
+                           work-item reads its panel there; no host-side copy */
+#endif
 #ifndef PA
 #define PA 0            /* 1 (outer form only): A is op(A) packed in panels of MWI
                            rows, panel p = rows p*MWI.. at A[p*K*MWI + k*MWI + i]
@@ -102,7 +113,7 @@
 #endif
 
 /* ---- derived */
-#define DOT_FORM (TB && !TA)
+#define DOT_FORM (TB && !TA && !LB) /* LB stages op(B) whatever TB is */
 /* NV = NWI / VW: vectors per row of the tile (outer form), as a literal for REPB */
 #if NWI / VW == 1
 #define NV 1
@@ -166,8 +177,10 @@
 typedef floatV floatV_u __attribute__((aligned(4)));
 #define VLOAD(p) (*(const __global floatV_u *)(p))
 #define VLOADP(p) (*(const floatV_u *)(p))
+#define VLOADL(p) (*(const __local floatV *)(p)) /* aligned: panels are NWI*4-byte rows */
 #else
 #define VLOADP(p) (*(p))
+#define VLOADL(p) (*(p))
 #endif
 
 #if MWI < 1 || MWI > 16 || NWI < 1 || KU < 1 || WGM < 1 || WGN < 1 || (MS != 0 && MS != 1)
@@ -176,8 +189,11 @@ typedef floatV floatV_u __attribute__((aligned(4)));
 #if KB < 0 || (DOT_FORM && KB % VW != 0)
 #error "KB must be 0 or positive (dot form: a multiple of VW)"
 #endif
-#if DOT_FORM && (PA || PB)
-#error "PA, PB: outer form only"
+#if DOT_FORM && (PA || PB || LB)
+#error "PA, PB, LB: outer form only"
+#endif
+#if LB && (PB || KB == 0)
+#error "LB: with k blocks (KB > 0), not with PB"
 #endif
 #if DOT_FORM && NWI > 16
 #error "dot form: NWI <= 16"
@@ -279,6 +295,46 @@ inline void put_vec(__global float *C, const int m, const int n, const int n_lo,
 }
 #endif
 
+#if LB
+/* The work-group's block of op(B), rows kb .. kb+KB, columns ng0 ..
+ * ng0+WGN*NWI (clamped to N-1; zeros past K), into lb as WGN panels:
+ * lb[(w*KB + kk)*NWI + j] = op(B)[kb + kk, ng0 + w*NWI + j].
+ * TB == 0: work-item lid copies rows kk = lid, lid + WGN*WGM, ... as whole
+ * vectors (scalars where the group's columns cross N);
+ * TB == 1: it copies columns c = lid, lid + WGN*WGM, ..., each a
+ * contiguous run of B, scattered into its panel. */
+inline void stage_b(__local float *lb, __global const float *B, const int kb, const int K,
+                    const int N, const int ldb, const int ng0, const int lid)
+{
+#if TB
+    for (int c = lid; c < WGN * NWI; c += WGN * WGM) {
+        __global const float *src = B + min(ng0 + c, N - 1) * ldb;
+        __local float *dst = lb + (c / NWI) * KB * NWI + c % NWI;
+        const int kn = min(KB, K - kb);
+        for (int kk = 0; kk < kn; kk++) dst[kk * NWI] = src[kb + kk];
+        for (int kk = kn; kk < KB; kk++) dst[kk * NWI] = 0.0f;
+    }
+#else
+    const int whole = ng0 + WGN * NWI <= N;
+    for (int kk = lid; kk < KB; kk += WGN * WGM) {
+        const int kg = kb + kk;
+        __global const float *src = B + min(kg, K - 1) * ldb;
+        for (int w = 0; w < WGN; w++) {
+            __local float *dst = lb + (w * KB + kk) * NWI;
+            if (kg >= K) {
+                for (int j = 0; j < NWI; j++) dst[j] = 0.0f;
+            } else if (whole) {
+                for (int v = 0; v < NWI / VW; v++)
+                    *(__local floatV *)(dst + v * VW) = VLOAD(src + ng0 + w * NWI + v * VW);
+            } else {
+                for (int j = 0; j < NWI; j++) dst[j] = src[min(ng0 + w * NWI + j, N - 1)];
+            }
+        }
+    }
+#endif
+}
+#endif
+
 /* ---- outer-product form: acc_<i>_<v> += op(A)[m0+i, k] * op(B)[k, n0+v*VW ..) */
 #if PA
 #define A_AT(i, kk) A[ap + (kk) * MWI + (i)]         /* ap = clamped panel start */
@@ -290,7 +346,9 @@ inline void put_vec(__global float *C, const int m, const int n, const int n_lo,
 #define A_AT(i, kk) A[ao_##i + (kk)]                 /* ao_i = clamped m * lda */
 #define AO_INIT(i, _) const int ao_##i = min(m0 + (i), M - 1) * lda;
 #endif
-#if PB
+#if LB
+#define B_FAST(v, kk) VLOADL(lbw + ((kk) - kb) * NWI + (v) * VW) /* this work-item's panel */
+#elif PB
 #define B_FAST(v, kk) VLOAD(B + bp + (kk) * NWI + (v) * VW) /* bp = clamped panel start */
 #elif TB
 #define B_FAST(v, kk) gather_b(B, (kk), n0 + (v) * VW, N, ldb)
@@ -359,7 +417,7 @@ void gemm(const int M, const int N, const int K, const float alpha,
 #endif
 #if DOT_FORM
     const int n0 = n_own;
-#elif PB
+#elif PB || LB
     const int n0 = n_own; /* panels are whole: no tile crosses N */
 #else
     /* a tile crossing N is moved left to end at N, so that all its op(B)
@@ -403,6 +461,12 @@ void gemm(const int M, const int N, const int K, const float alpha,
 #if PB
     const int bp = min(n0, N - 1) / NWI * K * NWI;
     const int full_n = 1;
+#elif LB
+    __local float lb[KB * WGN * NWI];
+    __local const float *lbw = lb + get_local_id(0) * KB * NWI;
+    const int ng0 = n_own - (int)get_local_id(0) * NWI;
+    const int lid = get_local_id(1) * WGN + get_local_id(0);
+    const int full_n = 1;
 #else
     const int full_n = n0 + NWI <= N; /* 0 only when N < NWI */
 #endif
@@ -420,6 +484,10 @@ void gemm(const int M, const int N, const int K, const float alpha,
 #if KB > 0
     for (int kb = 0; kb < K; kb += KB) {
         k = kb;
+#if LB
+        stage_b(lb, B, kb, K, N, ldb, ng0, lid);
+        barrier(CLK_LOCAL_MEM_FENCE);
+#endif
         O_BLOCK(min(kb + KB, K))
         barrier(CLK_LOCAL_MEM_FENCE);
     }

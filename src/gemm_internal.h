@@ -38,7 +38,10 @@ typedef struct rcl_gemm_tiled_params {
                        2: op(B) packed into panels of nwi columns
                        (cl/pack.cl, tag "pack"), each work-item then
                        streams one contiguous panel; any kind, always the
-                       outer form */
+                       outer form;
+                       3: no copy: before each k block (KB > 0) the
+                       work-group stages its KB x wgn*nwi block of op(B)
+                       in local memory as panels; any kind, outer form */
     int xa;         /* 1 (outer form only): pack op(A) into panels of mwi
                        rows first (cl/pack.cl, profiling tag "pack"), so
                        that each work-item streams its rows of A
@@ -67,7 +70,9 @@ rcl_gemm_tiled_params rcl_gemm_tiled_dot_defaults(int vec_width);
 int rcl_gemm_vec_width(const rcl_ctx *ctx);
 /* 1 if `p` is a valid parameter set (vw in 1,2,4,8,16; outer form: nwi % vw
  * == 0; all positive; register tile and work-group not absurd; ms, xa 0 or
- * 1, xb 0..2, xb 1 only with trans_b, xa only in the outer form). The form is the
+ * 1, xb 0..3, xb 1 only with trans_b, xb 3 only with kb > 0 and kb *
+ * wgn * nwi <= 8192 floats (32 KiB of local memory), xa only in the outer
+ * form). The form is the
  * dot form for NT without xb. */
 int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_b);
 /* Read "gemm.<class>" MWI.. from the table, falling back to the defaults

@@ -1,7 +1,8 @@
 /* Host side of our register-tiled GEMM (cl/gemm.cl). Edges are handled in
  * the kernel (clamped loads, masked stores), so no padded copies are made;
  * the only copies are the optional transpose (XB 1) or packing (XB 2) of
- * op(B) and packing of op(A) (XA). */
+ * op(B) and packing of op(A) (XA); XB 3 copies blocks of op(B) into local
+ * memory inside the kernel. */
 #include "gemm_internal.h"
 #include "internal.h"
 
@@ -90,7 +91,10 @@ rcl_gemm_tiled_params rcl_gemm_tiled_defaults(int vec_width, int trans_a, int tr
 
 int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_b)
 {
-    if (p->xb < 0 || p->xb > 2 || (p->xb == 1 && !trans_b)) return 0;
+    if (p->xb < 0 || p->xb > 3 || (p->xb == 1 && !trans_b)) return 0;
+    /* XB 3 stages k blocks in local memory: KB x WGN*NWI floats, within
+     * the 32 KiB every OpenCL device has */
+    if (p->xb == 3 && (p->kb <= 0 || (long)p->kb * p->wgn * p->nwi > 8192)) return 0;
     int dot = trans_b && !trans_a && !p->xb;
     if (p->mwi < 1 || p->nwi < 1 || p->ku < 1 || p->wgm < 1 || p->wgn < 1) return 0;
     if (p->vw != 1 && p->vw != 2 && p->vw != 4 && p->vw != 8 && p->vw != 16) return 0;
@@ -135,6 +139,10 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
     if (!rcl_fits_int(off_a, ar, ac, lda) || !rcl_fits_int(off_b, br, bc, ldb) ||
         !rcl_fits_int(off_c, M, N, ldc))
         return rcl_fail(RCL_ERR_UNSUPPORTED, "gemm %s: matrix of 2^31 or more floats", tag);
+    if (p->xb == 3 && ctx->dev.local_mem &&
+        (uint64_t)p->kb * p->wgn * p->nwi * sizeof(float) > ctx->dev.local_mem)
+        return rcl_fail(RCL_ERR_UNSUPPORTED, "gemm %s: XB 3 block of %d x %d floats exceeds the "
+                        "device's local memory", tag, p->kb, p->wgn * p->nwi);
     if ((size_t)p->wgm * p->wgn > ctx->dev.max_wg_size)
         return rcl_fail(RCL_ERR_UNSUPPORTED, "gemm %s: work-group %dx%d exceeds device limit %zu",
                         tag, p->wgn, p->wgm, ctx->dev.max_wg_size);
@@ -146,7 +154,7 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
          * other way round */
         RCL_TRY(rcl_pack_panels(ctx, bp, B, off_b, ldb, !trans_b, N, K, p->nwi));
         B = bp, off_b = 0, ldb = N, trans_b = 0;
-    } else if (p->xb) { /* op(B) = B^T (N x K, ldb) -> K x N, tight, in scratch */
+    } else if (p->xb == 1) { /* op(B) = B^T (N x K, ldb) -> K x N, tight, in scratch */
         cl_mem bt;
         RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_GEMM, (size_t)K * N * sizeof(float), &bt));
         RCL_TRY(rcl_transpose(ctx, bt, B, off_b, ldb, N, K));
@@ -159,11 +167,11 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
         RCL_TRY(rcl_pack_panels(ctx, ap, A, off_a, lda, trans_a, M, K, p->mwi));
         A = ap, off_a = 0;
     }
-    char opts[200];
+    char opts[240];
     snprintf(opts, sizeof opts,
-             "-DTA=%d -DTB=%d -DPA=%d -DPB=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d -DKB=%d -DWGM=%d "
+             "-DTA=%d -DTB=%d -DPA=%d -DPB=%d -DLB=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d -DKB=%d -DWGM=%d "
              "-DWGN=%d -DMS=%d",
-             trans_a ? 1 : 0, trans_b ? 1 : 0, p->xa, p->xb == 2, p->mwi, p->nwi, p->vw, p->ku, p->kb,
+             trans_a ? 1 : 0, trans_b ? 1 : 0, p->xa, p->xb == 2, p->xb == 3, p->mwi, p->nwi, p->vw, p->ku, p->kb,
              p->wgm, p->wgn, p->ms);
     cl_kernel k;
     RCL_TRY(rcl_ctx_kernel(ctx, "gemm.cl", "gemm", opts, &k));

@@ -268,12 +268,41 @@ static void test_tiled_xb2(void **state)
                 bad += !run_case(&CASES[i], t >> 1, t & 1, VIA_PATH, RCL_GEMM_TILED, &p, s == 3,
                                  (uint64_t)(1300 + 100 * t + i));
         }
-        p.xb = 3;
+        p.xb = 4;
         assert_false(rcl_gemm_tiled_valid(&p, 0, 0));
         p.xb = -1;
         assert_false(rcl_gemm_tiled_valid(&p, 0, 1));
     }
     T_OK(rcl_ctx_set_param(T_CTX, "pack", "KC", 16));
+    assert_int_equal(bad, 0);
+}
+
+/* XB 3: each work-group stages its k blocks of op(B) in local memory (no
+ * host copy); all four kinds, k blocks that do not divide K (KB 5, 6),
+ * groups whose columns cross N (the scalar staging), with XA once,
+ * NaN-filled C once, against the double reference; validity rules */
+static void test_tiled_xb3(void **state)
+{
+    (void)state;
+    int bad = 0;
+    for (int s = 1; s < 3; s++) {
+        rcl_gemm_tiled_params p = PSETS_OUTER[s];
+        p.xb = 3;
+        p.kb = 0;
+        assert_false(rcl_gemm_tiled_valid(&p, 0, 0)); /* needs k blocks */
+        p.kb = 9000 / (p.wgn * p.nwi);
+        assert_false(rcl_gemm_tiled_valid(&p, 0, 0)); /* over 32 KiB of local memory */
+        p.kb = s == 1 ? 5 : 6;
+        for (int t = 0; t < 4; t++) {
+            /* first set: all four kinds; then NT and TN with XA */
+            if (s == 2 && (t == 0 || t == 3)) continue;
+            p.xa = s == 2;
+            assert_true(rcl_gemm_tiled_valid(&p, t >> 1, t & 1));
+            for (int i = 0; i < NCASES; i++)
+                bad += !run_case(&CASES[i], t >> 1, t & 1, VIA_PATH, RCL_GEMM_TILED, &p, s == 2,
+                                 (uint64_t)(1700 + 100 * t + i));
+        }
+    }
     assert_int_equal(bad, 0);
 }
 
@@ -497,6 +526,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_transpose),
     cmocka_unit_test(test_tiled_xa),
     cmocka_unit_test(test_tiled_xb2),
+    cmocka_unit_test(test_tiled_xb3),
     cmocka_unit_test(test_pack),
     cmocka_unit_test(test_tiled_params),
     cmocka_unit_test(test_clblast_default),

@@ -13,8 +13,9 @@
  *      neighbours, then a random sample of the outer-form space of
  *      tune_space.c (tune_space_around), until its share of the budget is
  *      spent; for NT every other candidate is one of the dot-form space
- *      instead. XA (op(A) packed first) and XB (op(B) packed first, or, where
- *      op(B) = B^T, transposed first) are parameters of the outer space;
+ *      instead. XA (op(A) packed first) and XB (op(B) packed first, staged
+ *      in local memory, or, where op(B) = B^T, transposed first) are
+ *      parameters of the outer space;
  *      each class notes its best candidate
  *   E  confirmation: the defaults and each class's winner timed again with
  *      more runs; each class takes the best of these timings

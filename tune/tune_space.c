@@ -8,8 +8,9 @@
 
 /* ---- our kernel: the constraints are the kernel's own (rcl_gemm_tiled_valid)
  * plus a register budget: accumulators + loaded vectors within 32 vectors.
- * XA (op(A) packed first) and XB (op(B) packed first, 2) are searched in
- * the outer space only: the dot form reads both in place. Where op(B) =
+ * XA (op(A) packed first) and XB (op(B) packed first, 2, or staged in
+ * local memory per k block, 3) are searched in the outer space only: the
+ * dot form reads both in place. Where op(B) =
  * B^T the tuner runs the outer space's XB 0 as XB 1 (B transposed first). */
 static int ours_valid(const int *v, int dot)
 {
@@ -33,7 +34,7 @@ const tune_space TUNE_OURS_OUTER = {
      {"WGM", 5, {1, 2, 4, 8, 16}},
      {"WGN", 5, {1, 2, 4, 8, 16}},
      {"MS", 2, {1, 0}},
-     {"XB", 2, {0, 2}},
+     {"XB", 3, {0, 2, 3}},
      {"XA", 2, {0, 1}}},
     outer_valid};
 
