@@ -71,14 +71,16 @@ rcl_gemm_tiled_params rcl_gemm_tiled_defaults(int vec_width, int trans_a, int tr
                                        .wgn = 8};
     }
     /* explicit vectors; picked on PoCL 3.1 / 2-core AVX2 (width 8, 16
-     * registers): 4 x 3 accumulator vectors (12 of the 16 registers, +3 for
-     * op(B), +1 for the broadcast op(A)), no k blocks, every kind in the
-     * outer form on packed operands. */
+     * registers): 12 accumulator vectors (4 x 3 or 6 x 2, + the op(B)
+     * vectors + 1 for the broadcast op(A) = 16 or 15 registers), no k
+     * blocks, every kind in the outer form on packed operands. */
     int vw = vec_width >= 16 ? 16 : vec_width >= 8 ? 8 : 4;
     if (trans_a && !trans_b) /* TN: op(A) = A^T packed into panels first
                               * (reading it in place strides a page per k);
-                              * B is read in place, groups of 8x8 */
-        return (rcl_gemm_tiled_params){.mwi = 4, .nwi = 3 * vw, .vw = vw, .ku = 4, .kb = 0,
+                              * B is read in place; 6 x 2 vectors (N is as
+                              * small as 100 here: 2*vw columns waste less
+                              * of the last tile), groups of 8x8 */
+        return (rcl_gemm_tiled_params){.mwi = 6, .nwi = 2 * vw, .vw = vw, .ku = 4, .kb = 0,
                                        .wgm = 8, .wgn = 8, .ms = 0, .xa = 1};
     /* NN, NT, TT: op(B) packed into panels of nwi columns (each work-item
      * then streams one contiguous panel instead of a row of B per k, and
