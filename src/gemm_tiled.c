@@ -171,10 +171,10 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
     }
     char opts[240];
     snprintf(opts, sizeof opts,
-             "-DTA=%d -DTB=%d -DPA=%d -DPB=%d -DLB=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d -DKB=%d -DWGM=%d "
-             "-DWGN=%d -DMS=%d",
-             trans_a ? 1 : 0, trans_b ? 1 : 0, p->xa, p->xb == 2, p->xb == 3, p->mwi, p->nwi, p->vw, p->ku, p->kb,
-             p->wgm, p->wgn, p->ms);
+             "-DTA=%d -DTB=%d -DPA=%d -DPB=%d -DLB=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d "
+             "-DKB=%d -DWGM=%d -DWGN=%d -DMS=%d",
+             trans_a ? 1 : 0, trans_b ? 1 : 0, p->xa, p->xb == 2, p->xb == 3, p->mwi, p->nwi,
+             p->vw, p->ku, p->kb, p->wgm, p->wgn, p->ms);
     cl_kernel k;
     RCL_TRY(rcl_ctx_kernel(ctx, "gemm.cl", "gemm", opts, &k));
     size_t global[2] = {(size_t)(N + p->nwi - 1) / p->nwi, (size_t)(M + p->mwi - 1) / p->mwi};

@@ -117,8 +117,8 @@ static void test_tiled_default(void **state)
  * separate lists for the outer-product form (NN, TN, TT) and the dot form
  * (NT), kept small in registers so that drivers that vectorize across
  * work-items (llvmpipe) compile them quickly.
- * Few use k blocks: barriers are slow on llvmpipe (the defaults of vector
- * devices and PSETS_*[2] cover them). */
+ * Few use k blocks: barriers are slow on llvmpipe (PSETS_*[2], PSETS_DOT[3]
+ * and test_tiled_xb3 cover them). */
 static const rcl_gemm_tiled_params PSETS_OUTER[] = {
     {.mwi = 1, .nwi = 1, .vw = 1, .ku = 1, .kb = 0, .wgm = 1, .wgn = 1},
     {.mwi = 3, .nwi = 8, .vw = 4, .ku = 3, .kb = 0, .wgm = 2, .wgn = 4, .ms = 1},

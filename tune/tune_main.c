@@ -13,10 +13,10 @@
  *      neighbours, then a random sample of the outer-form space of
  *      tune_space.c (tune_space_around), until its share of the budget is
  *      spent; for NT every other candidate is one of the dot-form space
- *      instead. XA (op(A) packed first) and XB (op(B) packed first, staged
- *      in local memory, or, where op(B) = B^T, transposed first) are
- *      parameters of the outer space;
- *      each class notes its best candidate
+ *      instead (the defaults and a few seeds first). XA (op(A) packed
+ *      first) and XB (op(B) packed first, staged in local memory, or, where
+ *      op(B) = B^T, transposed first) are parameters of the outer space.
+ *      Each class notes its best candidate
  *   E  confirmation: the defaults and each class's winner timed again with
  *      more runs; each class takes the best of these timings
  * Then each class picks the faster of CLBlast (tuned if that won) and our
@@ -456,7 +456,7 @@ int main(int argc, char **argv)
         rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(pr.vec_width, kind >> 1, kind & 1);
         int dot_default = kind == 1 && !d.xb;
         /* outer points start from the defaults (from NN's where those are
-         * the dot form); the space's XB is 0 or 2, and 0 means XB 1 (B
+         * the dot form); the space's XB is 0, 2 or 3, and 0 means XB 1 (B
          * transposed first) where op(B) = B^T */
         rcl_gemm_tiled_params o = dot_default ? rcl_gemm_tiled_defaults(pr.vec_width, 0, 0) : d;
         if (o.xb == 1) o.xb = 0;
