@@ -415,10 +415,8 @@ void gemm(const int M, const int N, const int K, const float alpha,
 #if KB == 0
     if (m0 >= M || n_own >= N) return;
 #endif
-#if DOT_FORM
-    const int n0 = n_own;
-#elif PB || LB
-    const int n0 = n_own; /* panels are whole: no tile crosses N */
+#if DOT_FORM || PB || LB
+    const int n0 = n_own; /* dot form: no vectors along n; PB/LB: panels are whole */
 #else
     /* a tile crossing N is moved left to end at N, so that all its op(B)
      * loads are whole vectors; it then stores only its own columns n_own.. */

@@ -34,7 +34,7 @@ enum {
     RCL_SCRATCH_COL = 0,
     RCL_SCRATCH_TMP = 1,
     RCL_SCRATCH_RED = 2,
-    RCL_SCRATCH_GEMM = 3,   /* the tiled GEMM's transposed op(B) (XB) */
+    RCL_SCRATCH_GEMM = 3,   /* the tiled GEMM's transposed or packed op(B) (XB 1, 2) */
     RCL_SCRATCH_GEMM_A = 4, /* the tiled GEMM's packed op(A) (XA) */
     RCL_SCRATCH_SLOTS = 5
 };

@@ -106,6 +106,18 @@ static int run_all(via_t via, rcl_gemm_path path, const rcl_gemm_tiled_params *p
     return run_all2(via, path, p, p);
 }
 
+/* every case in transposition t (trans_a = t >> 1, trans_b = t & 1) through
+ * our kernel with p, which must be valid there; case i uses seed + i */
+static int run_kind(const rcl_gemm_tiled_params *p, int t, int nan_c, uint64_t seed)
+{
+    assert_true(rcl_gemm_tiled_valid(p, t >> 1, t & 1));
+    int bad = 0;
+    for (int i = 0; i < NCASES; i++)
+        bad += !run_case(&CASES[i], t >> 1, t & 1, VIA_PATH, RCL_GEMM_TILED, p, nan_c,
+                         seed + (uint64_t)i);
+    return bad;
+}
+
 static void test_tiled_default(void **state)
 {
     (void)state;
@@ -164,12 +176,7 @@ static void test_tiled_xb(void **state)
         assert_false(rcl_gemm_tiled_valid(&p, 0, 0)); /* XB needs op(B) = B^T */
         assert_false(rcl_gemm_tiled_valid(&p, 1, 0));
         T_OK(rcl_ctx_set_param(T_CTX, "transpose", "TS", s == 1 ? 3 : 8));
-        for (int t = 1; t < 4; t += 2) {
-            assert_true(rcl_gemm_tiled_valid(&p, t >> 1, 1));
-            for (int i = 0; i < NCASES; i++)
-                bad += !run_case(&CASES[i], t >> 1, 1, VIA_PATH, RCL_GEMM_TILED, &p, s == 2,
-                                 (uint64_t)(500 + 100 * t + i));
-        }
+        for (int t = 1; t < 4; t += 2) bad += run_kind(&p, t, s == 2, (uint64_t)(500 + 100 * t));
     }
     T_OK(rcl_ctx_set_param(T_CTX, "transpose", "TS", 8));
     assert_int_equal(bad, 0);
@@ -230,10 +237,7 @@ static void test_tiled_xa(void **state)
              * a variant: slow on llvmpipe) */
             if ((s == 2 && t < 2) || (s == 3 && t > 0)) continue;
             p.xb = t & 1; /* NT only through XB (the dot form reads A in place) */
-            assert_true(rcl_gemm_tiled_valid(&p, t >> 1, t & 1));
-            for (int i = 0; i < NCASES; i++)
-                bad += !run_case(&CASES[i], t >> 1, t & 1, VIA_PATH, RCL_GEMM_TILED, &p, s == 2,
-                                 (uint64_t)(900 + 100 * t + i));
+            bad += run_kind(&p, t, s == 2, (uint64_t)(900 + 100 * t));
         }
         p.xb = 0;
         assert_false(rcl_gemm_tiled_valid(&p, 0, 1)); /* dot form: no XA */
@@ -263,10 +267,7 @@ static void test_tiled_xb2(void **state)
              * with XA (each variant compiles: slow on llvmpipe) */
             if ((s == 2 && (t == 0 || t == 3)) || (s == 3 && (t == 1 || t == 2))) continue;
             p.xa = s > 1;
-            assert_true(rcl_gemm_tiled_valid(&p, t >> 1, t & 1));
-            for (int i = 0; i < NCASES; i++)
-                bad += !run_case(&CASES[i], t >> 1, t & 1, VIA_PATH, RCL_GEMM_TILED, &p, s == 3,
-                                 (uint64_t)(1300 + 100 * t + i));
+            bad += run_kind(&p, t, s == 3, (uint64_t)(1300 + 100 * t));
         }
         p.xb = 4;
         assert_false(rcl_gemm_tiled_valid(&p, 0, 0));
@@ -297,10 +298,7 @@ static void test_tiled_xb3(void **state)
             /* first set: all four kinds; then NT and TN with XA */
             if (s == 2 && (t == 0 || t == 3)) continue;
             p.xa = s == 2;
-            assert_true(rcl_gemm_tiled_valid(&p, t >> 1, t & 1));
-            for (int i = 0; i < NCASES; i++)
-                bad += !run_case(&CASES[i], t >> 1, t & 1, VIA_PATH, RCL_GEMM_TILED, &p, s == 2,
-                                 (uint64_t)(1700 + 100 * t + i));
+            bad += run_kind(&p, t, s == 2, (uint64_t)(1700 + 100 * t));
         }
     }
     assert_int_equal(bad, 0);
@@ -323,34 +321,32 @@ static void test_pack(void **state)
     for (int s = 0; s < (int)(sizeof SH / sizeof SH[0]); s++)
         for (int trans = 0; trans < 2; trans++) {
             int j = (s + trans) % 3; /* one chunk per case: each variant compiles */
-            {
-                int M = SH[s][0], K = SH[s][1], off = SH[s][2], R = SH[s][4];
-                int rows = trans ? K : M, cols = trans ? M : K, ld = cols + SH[s][3];
-                size_t nin = (size_t)off + (size_t)rows * ld;
-                size_t np = (size_t)(M + R - 1) / R, nout = np * R * K + 5;
-                float *in = malloc(nin * sizeof *in), *out = malloc(nout * sizeof *out);
-                tu_fill(&r, in, nin, -1, 1);
-                for (size_t i = 0; i < nout; i++) out[i] = 7.0f;
-                cl_mem bi = make_buf(in, nin), bo = make_buf(out, nout);
-                T_OK(rcl_ctx_set_param(T_CTX, "pack", "KC", KC[j]));
-                T_OK(rcl_pack_panels(T_CTX, bo, bi, (size_t)off, ld, trans, M, K, R));
-                assert_int_equal(clEnqueueReadBuffer(rcl_ctx_queue(T_CTX), bo, CL_TRUE, 0,
-                                                     nout * sizeof(float), out, 0, NULL, NULL),
-                                 CL_SUCCESS);
-                for (size_t p = 0; p < np; p++)
-                    for (int k = 0; k < K; k++)
-                        for (int i = 0; i < R; i++) {
-                            int m = (int)p * R + i;
-                            float want = m >= M ? 0.0f
-                                         : trans ? in[off + (size_t)k * ld + m]
-                                                 : in[off + (size_t)m * ld + k];
-                            bad += out[(p * K + k) * R + i] != want;
-                        }
-                for (size_t i = np * R * K; i < nout; i++) bad += out[i] != 7.0f;
-                rcl_buffer_release(&bi);
-                rcl_buffer_release(&bo);
-                free(in), free(out);
-            }
+            int M = SH[s][0], K = SH[s][1], off = SH[s][2], R = SH[s][4];
+            int rows = trans ? K : M, cols = trans ? M : K, ld = cols + SH[s][3];
+            size_t nin = (size_t)off + (size_t)rows * ld;
+            size_t np = (size_t)(M + R - 1) / R, nout = np * R * K + 5;
+            float *in = malloc(nin * sizeof *in), *out = malloc(nout * sizeof *out);
+            tu_fill(&r, in, nin, -1, 1);
+            for (size_t i = 0; i < nout; i++) out[i] = 7.0f;
+            cl_mem bi = make_buf(in, nin), bo = make_buf(out, nout);
+            T_OK(rcl_ctx_set_param(T_CTX, "pack", "KC", KC[j]));
+            T_OK(rcl_pack_panels(T_CTX, bo, bi, (size_t)off, ld, trans, M, K, R));
+            assert_int_equal(clEnqueueReadBuffer(rcl_ctx_queue(T_CTX), bo, CL_TRUE, 0,
+                                                 nout * sizeof(float), out, 0, NULL, NULL),
+                             CL_SUCCESS);
+            for (size_t p = 0; p < np; p++)
+                for (int k = 0; k < K; k++)
+                    for (int i = 0; i < R; i++) {
+                        int m = (int)p * R + i;
+                        float want = m >= M ? 0.0f
+                                     : trans ? in[off + (size_t)k * ld + m]
+                                             : in[off + (size_t)m * ld + k];
+                        bad += out[(p * K + k) * R + i] != want;
+                    }
+            for (size_t i = np * R * K; i < nout; i++) bad += out[i] != 7.0f;
+            rcl_buffer_release(&bi);
+            rcl_buffer_release(&bo);
+            free(in), free(out);
         }
     T_OK(rcl_ctx_set_param(T_CTX, "pack", "KC", 16));
     assert_int_equal(bad, 0);

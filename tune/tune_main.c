@@ -236,6 +236,37 @@ static int tune_other_kernels(int device, const char *model, int batch, int imag
     return added;
 }
 
+/* Right after pts[0] (the defaults o), changes of two or more parameters
+ * that its one-parameter neighbours cannot reach: XB 3 (local staging)
+ * with k blocks of 128 and 256 (XB 3 needs KB > 0; groups of 16 down M
+ * where o's block would not fit), and the other tile of 12 accumulator
+ * vectors (4 x 3 <-> 6 x 2). Points already in pts are skipped; the list
+ * (np >= 2) stays within MAX_POINTS. Returns the new count. */
+static int insert_seeds(const rcl_gemm_tiled_params *o, int *pts, int np)
+{
+    int seeds[3 * NTP], ns = 0;
+    for (int j = 0; j < 3; j++) {
+        rcl_gemm_tiled_params x = *o;
+        if (j < 2) {
+            x.xb = 3;
+            x.kb = j ? 256 : 128;
+            if (!rcl_gemm_tiled_valid(&x, 1, 0)) x.wgm = 16, x.wgn = 1, x.ms = 1;
+        } else if (x.nwi == 3 * x.vw) {
+            x.mwi = 6, x.nwi = 2 * x.vw;
+        } else if (x.nwi == 2 * x.vw) {
+            x.mwi = 4, x.nwi = 3 * x.vw;
+        }
+        int v[NTP];
+        rcl_gemm_tiled_to_ints(&x, v);
+        if (TUNE_OURS_OUTER.valid(v) && !tune_points_have(pts, np, NTP, v))
+            memcpy(seeds + (size_t)ns++ * NTP, v, sizeof v);
+    }
+    if (np + ns > MAX_POINTS) np = MAX_POINTS - ns;
+    memmove(pts + (size_t)(1 + ns) * NTP, pts + NTP, (size_t)(np - 1) * NTP * sizeof(int));
+    memcpy(pts + NTP, seeds, (size_t)ns * NTP * sizeof(int));
+    return np + ns;
+}
+
 int main(int argc, char **argv)
 {
     int device = -1, batch = 100, dry = 0, if_missing = 0, image = 32, classes = 10;
@@ -463,35 +494,7 @@ int main(int argc, char **argv)
         rcl_gemm_tiled_to_ints(&o, base);
         int np = tune_space_around(&TUNE_OURS_OUTER, base, pts, kind == 1 ? MAX_POINTS / 2 : MAX_POINTS,
                                    777 + (uint64_t)kind);
-        /* right after the defaults, changes of two or more parameters the
-         * neighbours cannot reach: XB 3 (local staging) with k blocks (XB 3
-         * needs KB > 0; groups of 16 down M where the defaults' block would
-         * not fit), and the other tile of 12 accumulator vectors (4 x 3 <->
-         * 6 x 2) */
-        if (o.xb != 3 && np > 1) {
-            static int seeds[3 * NTP];
-            int ns_ = 0;
-            for (int j = 0; j < 3; j++) {
-                rcl_gemm_tiled_params x = o;
-                if (j < 2) {
-                    x.xb = 3;
-                    x.kb = j ? 256 : 128;
-                    if (!rcl_gemm_tiled_valid(&x, 1, 0)) x.wgm = 16, x.wgn = 1, x.ms = 1;
-                } else if (x.nwi == 3 * x.vw) { /* the other 12-vector tile */
-                    x.mwi = 6, x.nwi = 2 * x.vw;
-                } else if (x.nwi == 2 * x.vw) {
-                    x.mwi = 4, x.nwi = 3 * x.vw;
-                }
-                int v[NTP];
-                rcl_gemm_tiled_to_ints(&x, v);
-                if (TUNE_OURS_OUTER.valid(v) && !tune_points_have(pts, np, NTP, v))
-                    memcpy(seeds + (size_t)ns_++ * NTP, v, sizeof v);
-            }
-            if (np + ns_ > MAX_POINTS) np = MAX_POINTS - ns_;
-            memmove(pts + (size_t)(1 + ns_) * NTP, pts + NTP, (size_t)(np - 1) * NTP * sizeof(int));
-            memcpy(pts + NTP, seeds, (size_t)ns_ * NTP * sizeof(int));
-            np += ns_;
-        }
+        if (o.xb != 3 && np > 1) np = insert_seeds(&o, pts, np);
         for (int i = 0; i < np && (kind & 1); i++) {
             rcl_gemm_tiled_params x = rcl_gemm_tiled_from_ints(pts + (size_t)i * NTP);
             if (!x.xb) x.xb = 1;

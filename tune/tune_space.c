@@ -10,8 +10,8 @@
  * plus a register budget: accumulators + loaded vectors within 32 vectors.
  * XA (op(A) packed first) and XB (op(B) packed first, 2, or staged in
  * local memory per k block, 3) are searched in the outer space only: the
- * dot form reads both in place. Where op(B) =
- * B^T the tuner runs the outer space's XB 0 as XB 1 (B transposed first). */
+ * dot form reads both in place. Where op(B) = B^T the tuner runs the outer
+ * space's XB 0 as XB 1 (B transposed first). */
 static int ours_valid(const int *v, int dot)
 {
     rcl_gemm_tiled_params p = rcl_gemm_tiled_from_ints(v);
