@@ -22,12 +22,14 @@ static void set_msg(char *msg, size_t cap, const char *fmt, const char *a, const
 int rcl_tune_device_key(const rcl_ctx *ctx, char *buf, size_t cap)
 {
     const rcl_device_info *d = rcl_ctx_device(ctx);
-    const char *pt = getenv("POCL_MAX_PTHREAD_COUNT"), *cu = getenv("POCL_CPU_MAX_CU_COUNT");
+    /* PoCL's thread count and pinning change which kernel parameters win */
+    const char *pt = getenv("POCL_MAX_PTHREAD_COUNT"), *cu = getenv("POCL_CPU_MAX_CU_COUNT"),
+               *af = getenv("POCL_AFFINITY");
     int n = snprintf(buf, cap,
                      "platform %s\ndevice %s\ndriver %s\ncompute_units %u\n"
-                     "env POCL_MAX_PTHREAD_COUNT=%s POCL_CPU_MAX_CU_COUNT=%s",
+                     "env POCL_MAX_PTHREAD_COUNT=%s POCL_CPU_MAX_CU_COUNT=%s POCL_AFFINITY=%s",
                      d->platform_version, d->name, d->driver_version, d->compute_units,
-                     pt && *pt ? pt : "-", cu && *cu ? cu : "-");
+                     pt && *pt ? pt : "-", cu && *cu ? cu : "-", af && *af ? af : "-");
     if (n < 0 || (size_t)n >= cap) return rcl_fail(RCL_ERR_INVALID, "tune cache key too long");
     /* the key is line-based: no stray newlines or carriage returns inside fields */
     for (char *p = buf; *p; p++)

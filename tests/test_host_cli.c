@@ -78,6 +78,20 @@ static void test_help_and_devices(void **state)
     assert_int_equal(tu_run(&out, "devices"), 0);
     assert_non_null(strstr(out, "platform"));
     free(out);
+    /* PoCL's workers are pinned unless the environment says otherwise */
+    char saved[64] = "";
+    const char *af = getenv("POCL_AFFINITY");
+    if (af) snprintf(saved, sizeof saved, "%s", af);
+    unsetenv("POCL_AFFINITY");
+    assert_int_equal(tu_run(&out, "devices"), 0);
+    assert_non_null(strstr(out, "POCL_AFFINITY=1 (pinned"));
+    free(out);
+    setenv("POCL_AFFINITY", "0", 1);
+    assert_int_equal(tu_run(&out, "devices"), 0);
+    assert_non_null(strstr(out, "POCL_AFFINITY=0 (not pinned)"));
+    free(out);
+    if (af) setenv("POCL_AFFINITY", saved, 1);
+    else unsetenv("POCL_AFFINITY");
     assert_int_equal(tu_run(&out, "summary --list"), 0);
     assert_non_null(strstr(out, "resnet152"));
     free(out);

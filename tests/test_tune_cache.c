@@ -153,6 +153,14 @@ static void test_foreign_and_stale(void **state)
     assert_int_equal(setenv("POCL_MAX_PTHREAD_COUNT", "1", 1), 0);
     expect_rejected(path, RCL_ERR_FORMAT, "stale");
     unsetenv("POCL_MAX_PTHREAD_COUNT");
+    /* ... PoCL's thread pinning too (resnet-cl sets POCL_AFFINITY=1) */
+    char saved[64] = "";
+    const char *af = getenv("POCL_AFFINITY");
+    if (af) snprintf(saved, sizeof saved, "%s", af);
+    assert_int_equal(setenv("POCL_AFFINITY", strcmp(saved, "0") ? "0" : "1", 1), 0);
+    expect_rejected(path, RCL_ERR_FORMAT, "stale");
+    if (af) setenv("POCL_AFFINITY", saved, 1);
+    else unsetenv("POCL_AFFINITY");
     /* not a cache file at all */
     spit(path, "hello\n", 6);
     expect_rejected(path, RCL_ERR_FORMAT, "ignoring");

@@ -26,6 +26,7 @@
  * and the cache is written (rcl/tune_cache.h).
  * RESNET_CL_TUNE_DEBUG=1 prints every timed candidate of phases D and E
  * (its parameters and each class's time) to stderr. */
+#include "cli/cli_env.h"
 #include "cli/cli_parse.h"
 #include "rcl/tune_cache.h"
 #include "tune_space.h"
@@ -272,6 +273,7 @@ int main(int argc, char **argv)
     int device = -1, batch = 100, dry = 0, if_missing = 0, image = 32, classes = 10;
     double budget = 600;
     const char *shapes_arg = NULL, *model = "resnet18";
+    cli_env_pin_pocl_workers(); /* as resnet-cl does; before any OpenCL call */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         /* numbers parsed strictly (cli_parse.c): a bad value is an error, never a silent 0 */

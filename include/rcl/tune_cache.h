@@ -8,7 +8,7 @@
  *   device <device name>
  *   driver <driver version>
  *   compute_units <n>
- *   env POCL_MAX_PTHREAD_COUNT=<value|-> POCL_CPU_MAX_CU_COUNT=<value|->
+ *   env POCL_MAX_PTHREAD_COUNT=<value|-> POCL_CPU_MAX_CU_COUNT=<value|-> POCL_AFFINITY=<value|->
  *   entries <n>
  *   param <key> <param> <value>         (n lines, e.g. "param gemm.NN_m6_n12_k9 PATH 1")
  *   checksum <16 hex digits: FNV-1a 64 of every byte before this line>

@@ -2,6 +2,8 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 int cli_devices(const cli_globals *g, int argc, char **argv)
 {
@@ -32,5 +34,9 @@ int cli_devices(const cli_globals *g, int argc, char **argv)
                d->compute_units);
     }
     printf("(* = selected by --device / $RESNET_CL_DEVICE)\n");
+    const char *af = getenv("POCL_AFFINITY"); /* set by main (cli_env.h) */
+    printf("PoCL worker threads: POCL_AFFINITY=%s (%s)\n", af ? af : "unset",
+           af && !strcmp(af, "1") ? "pinned one per core; POCL_AFFINITY=0 leaves them free"
+                                  : "not pinned");
     return 0;
 }

@@ -1,5 +1,6 @@
 /* resnet-cl command line: global flags, then a subcommand. */
 #include "cli.h"
+#include "cli_env.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     cli_globals g = {.device = -1, .t_start = cli_now_s()};
+    cli_env_pin_pocl_workers(); /* before any OpenCL call */
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
