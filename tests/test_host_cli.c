@@ -1,6 +1,10 @@
 /* The command line's handling of bad input: one clear line naming the
  * problem and a non-zero exit. */
+#define _GNU_SOURCE /* sched_setaffinity */
 #include "harness.h"
+
+#include <sched.h>
+#include <unistd.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +94,23 @@ static void test_help_and_devices(void **state)
     assert_int_equal(tu_run(&out, "devices"), 0);
     assert_non_null(strstr(out, "POCL_AFFINITY=0 (not pinned)"));
     free(out);
+    /* ... and left unset where the process may not use every CPU (PoCL
+     * would pin worker 0 to CPU 0): run it confined to the last CPU */
+    unsetenv("POCL_AFFINITY");
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t all, last;
+    if (ncpu > 1 && ncpu <= CPU_SETSIZE && sched_getaffinity(0, sizeof all, &all) == 0 &&
+        CPU_COUNT(&all) == ncpu) {
+        CPU_ZERO(&last);
+        CPU_SET((int)ncpu - 1, &last);
+        assert_int_equal(sched_setaffinity(0, sizeof last, &last), 0);
+        int rc = tu_run(&out, "devices");
+        assert_int_equal(sched_setaffinity(0, sizeof all, &all), 0);
+        assert_int_equal(rc, 0);
+        if (!strstr(out, "POCL_AFFINITY=unset (not pinned)"))
+            fail_msg("confined to CPU %ld, resnet-cl devices said:\n%s", ncpu - 1, out);
+        free(out);
+    }
     if (af) setenv("POCL_AFFINITY", saved, 1);
     else unsetenv("POCL_AFFINITY");
     assert_int_equal(tu_run(&out, "summary --list"), 0);

@@ -5,11 +5,13 @@
 
 /* Pin PoCL's CPU worker threads, one per core (POCL_AFFINITY=1), unless the
  * environment already says otherwise. Unpinned, the workers sleep between
- * kernels and Linux often wakes two of them on one core: measured on a
+ * kernels and are at times woken two on one core: measured on a
  * 2-core VM, about a third of GEMM timings ran at half speed (README,
- * "Speed"). Must run before the first OpenCL call (PoCL reads it when its
- * pthread device starts); other drivers ignore the variable. Returns the
- * value in effect. */
+ * "Tuning and speed"). Not where the process may not run on every CPU
+ * (taskset, a container's cpuset): PoCL pins worker i to CPU i. Must run
+ * before the first OpenCL call (PoCL reads the variable when its pthread
+ * device starts); other drivers ignore it. Returns the value in effect
+ * ("unset" when left unset). */
 const char *cli_env_pin_pocl_workers(void);
 
 #endif
