@@ -4,6 +4,7 @@
  * writes a cache that loads, and keeps an earlier run's entries for classes
  * it did not see. */
 #include "harness.h"
+#include "cli/cli_env.h"
 #include "rcl/tune_cache.h"
 
 #include <stdio.h>
@@ -37,9 +38,9 @@ static void test_tuner_run(void **state)
     snprintf(sub, sizeof sub, "%s/resnet-cl/programs", dir);
     if (access(old_programs, F_OK) == 0) assert_int_equal(symlink(old_programs, sub), 0);
     assert_int_equal(setenv("XDG_CACHE_HOME", dir, 1), 0);
-    /* the tuner pins PoCL's workers unless told otherwise (cli_env.h), and
-     * the pinning is part of the cache key: the same here */
-    if (!getenv("POCL_AFFINITY")) assert_int_equal(setenv("POCL_AFFINITY", "1", 1), 0);
+    /* the pinning of PoCL's workers is part of the cache key: the tuner's
+     * rule here too, so that this process computes the tuner's key */
+    cli_env_pin_pocl_workers();
 
     /* an earlier run's cache: a class resnet20 does not have, and a kernel entry */
     const rcl_tune_entry earlier[] = {
