@@ -68,6 +68,14 @@ void tu_iread(cl_mem b, int *out, size_t n);
  * path; extracted from $RESNET_CL_DATA on first use. */
 char *tu_cifar_jpeg_root(void);
 
+/* An environment variable as it was (tu_env_save), to put back after a test
+ * changed it (tu_env_restore). */
+typedef struct tu_env {
+    char name[64], value[512];
+    int set;
+} tu_env;
+void tu_env_save(tu_env *e, const char *name);
+void tu_env_restore(const tu_env *e);
 /* Run `$RESNET_CL_BIN <printf args>` with stderr merged into *out (malloc'd,
  * may be NULL); returns the exit status. */
 #if defined(__GNUC__)

@@ -83,9 +83,8 @@ static void test_help_and_devices(void **state)
     assert_non_null(strstr(out, "platform"));
     free(out);
     /* PoCL's workers are pinned unless the environment says otherwise */
-    char saved[64] = "";
-    const char *af = getenv("POCL_AFFINITY");
-    if (af) snprintf(saved, sizeof saved, "%s", af);
+    tu_env af;
+    tu_env_save(&af, "POCL_AFFINITY");
     unsetenv("POCL_AFFINITY");
     assert_int_equal(tu_run(&out, "devices"), 0);
     assert_non_null(strstr(out, "POCL_AFFINITY=1 (pinned"));
@@ -111,8 +110,7 @@ static void test_help_and_devices(void **state)
             fail_msg("confined to CPU %ld, resnet-cl devices said:\n%s", ncpu - 1, out);
         free(out);
     }
-    if (af) setenv("POCL_AFFINITY", saved, 1);
-    else unsetenv("POCL_AFFINITY");
+    tu_env_restore(&af);
     assert_int_equal(tu_run(&out, "summary --list"), 0);
     assert_non_null(strstr(out, "resnet152"));
     free(out);
