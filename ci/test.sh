@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Build (via ci/setup.sh) and run the whole test suite on every OpenCL device.
-# RCL_TEST_DEVICES=K registers every device test once per device 0..K-1, so
-# that fewer than K devices fails loudly (CI uses 2: PoCL and Mesa rusticl).
+# Build (via ci/setup.sh) and run the whole test suite on every OpenCL device:
+# device tests get one ctest entry per device found (test.devN), the CLI
+# training tests run once on the first device that is not a software
+# rasterizer, host tests once. RCL_TEST_DEVICES=K registers device tests for
+# devices 0..K-1 instead, so that fewer than K devices fails loudly.
+# RCL_TEST_JOBS: parallel ctest jobs (default: the number of CPUs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUSTICL_ENABLE="${RUSTICL_ENABLE:-llvmpipe}"
@@ -13,4 +16,4 @@ if [ "${RCL_TUNE_BUDGET:-120}" != 0 ]; then
   build/resnet-cl-tune --device 0 --if-missing --budget "${RCL_TUNE_BUDGET:-120}"
 fi
 cd build
-ctest --output-on-failure -j"${RCL_TEST_JOBS:-1}" --timeout 900
+ctest --output-on-failure -j"${RCL_TEST_JOBS:-$(nproc)}" --timeout 900

@@ -150,17 +150,18 @@ int rcl_model_forward(rcl_model *m, const rcl_tensor *x, int train, const rcl_te
                         x->w, c->batch, c->in_channels, c->in_h, c->in_w);
     if (train && x->n < 2)
         return rcl_fail(RCL_ERR_INVALID, "training needs a batch of at least 2 (BatchNorm)");
-    const rcl_tensor *in = x;
+    /* Every module sees the input's n, never the buffers' batch: module i's
+     * input is the first n images of module i-1's output. */
+    rcl_tensor in = *x;
     for (int i = 0; i < m->nmods; i++) {
         rcl_module *mod = m->mods[i];
-        RCL_TRY(mod->ops->forward(mod, m, in, train));
-        in = &mod->y;
+        RCL_TRY(mod->ops->forward(mod, m, &in, train));
+        in = rcl_view_n(&mod->y, x->n);
     }
     m->x_last = *x;
     m->last_train = train;
-    static _Thread_local rcl_tensor view;
-    view = rcl_view_n(&m->mods[m->nmods - 1]->y, x->n);
-    *logits = &view;
+    m->logits = in; /* owned by the model: valid until its next forward */
+    *logits = &m->logits;
     return RCL_OK;
 }
 

@@ -44,6 +44,7 @@ struct rcl_model {
     int nctrs;
     rcl_rng rng;
     rcl_tensor x_last;      /* input of the last forward (borrowed handle) */
+    rcl_tensor logits;      /* view of the last forward's logits (n of its input) */
     char *class_names;      /* comma-separated, recorded in checkpoints */
     int last_train;
 };

@@ -24,6 +24,18 @@ int rcl_test_main(int argc, char **argv, const char *suite, const struct CMUnitT
         return rcl_test_main(argc, argv, suite, tests, sizeof(tests) / sizeof(tests[0])); \
     }
 
+/* The CLI training tests (test_train_*): without --device they run on one
+ * device, the first that is not a software rasterizer (Mesa's llvmpipe
+ * trains an epoch in hours), or the one RESNET_CL_TEST_TRAIN_DEVICE names;
+ * they print which and why. --device N still forces N. */
+int rcl_test_main_fast(int argc, char **argv, const char *suite, const struct CMUnitTest *tests,
+                       size_t n);
+#define RCL_TEST_MAIN_FAST(suite, tests)                                                \
+    int main(int argc, char **argv)                                                     \
+    {                                                                                   \
+        return rcl_test_main_fast(argc, argv, suite, tests, sizeof(tests) / sizeof(tests[0])); \
+    }
+
 /* Assert a library call succeeded, printing the status and detail if not. */
 #define T_OK(expr)                                                                       \
     do {                                                                                 \

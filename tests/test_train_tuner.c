@@ -84,4 +84,4 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_tuner_run),
 };
 
-RCL_TEST_MAIN("train_tuner", tests)
+RCL_TEST_MAIN_FAST("train_tuner", tests)

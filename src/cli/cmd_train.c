@@ -285,7 +285,10 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     mc.in_channels = r.train_ds.c;
     mc.in_h = r.train_ds.h;
     mc.in_w = r.train_ds.w;
-    mc.batch = o.batch;
+    /* The model's buffers hold the largest batch either loader yields: a
+     * --batch-size above the data costs no memory (steps use the tensor's n). */
+    int most = r.train_ds.n > r.test_ds.n ? r.train_ds.n : r.test_ds.n;
+    mc.batch = o.batch < most ? o.batch : most;
     mc.seed = (uint64_t)o.seed;
     mc.stride_on = o.stride_on_1x1 ? RCL_STRIDE_ON_1X1 : RCL_STRIDE_ON_3X3;
     if ((st = rcl_model_create(&r.model, r.ctx, o.model, &mc))) {
@@ -295,19 +298,6 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     char *csv = cli_join_names(r.train_ds.class_names, r.train_ds.num_classes);
     rcl_checkpoint_set_class_names(r.model, csv);
     free(csv);
-    rcl_loader_options lo = {.batch_size = o.batch, .shuffle = 1, .augment = o.augment, .pad = 4,
-                             .seed = (uint64_t)o.seed, .normalize = o.normalize,
-                             .mean = {0.4914f, 0.4822f, 0.4465f}, .std = {0.2470f, 0.2435f, 0.2616f}};
-    if ((st = rcl_loader_create(&r.train_ld, &r.train_ds, &lo))) {
-        cli_report("creating the training loader", st);
-        return run_free(&r), 1;
-    }
-    lo.shuffle = 0;
-    lo.augment = 0;
-    if ((st = rcl_loader_create(&r.test_ld, &r.test_ds, &lo)) || (st = rcl_batch_init(&r.batch, r.model))) {
-        cli_report("creating the test loader", st);
-        return run_free(&r), 1;
-    }
     rcl_adam_hparams ah = rcl_adam_defaults();
     ah.lr = o.lr;
     ah.weight_decay = o.weight_decay;
@@ -337,6 +327,21 @@ int cli_train(const cli_globals *g, int argc, char **argv)
                     start_epoch, o.epochs);
             return run_free(&r), 1;
         }
+    }
+    /* The loaders come after --resume: data order and augmentation follow the
+     * checkpoint's seed, not the command line's. */
+    rcl_loader_options lo = {.batch_size = o.batch, .shuffle = 1, .augment = o.augment, .pad = 4,
+                             .seed = (uint64_t)o.seed, .normalize = o.normalize,
+                             .mean = {0.4914f, 0.4822f, 0.4465f}, .std = {0.2470f, 0.2435f, 0.2616f}};
+    if ((st = rcl_loader_create(&r.train_ld, &r.train_ds, &lo))) {
+        cli_report("creating the training loader", st);
+        return run_free(&r), 1;
+    }
+    lo.shuffle = 0;
+    lo.augment = 0;
+    if ((st = rcl_loader_create(&r.test_ld, &r.test_ds, &lo)) || (st = rcl_batch_init(&r.batch, r.model))) {
+        cli_report("creating the test loader", st);
+        return run_free(&r), 1;
     }
     char out_dir[512], ckpt[600], logp[600];
     snprintf(out_dir, sizeof out_dir, "%s", o.out ? o.out : "runs");

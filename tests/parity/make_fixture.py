@@ -30,6 +30,10 @@ Recorded per model, batch 8 at 32x32, 10 classes:
                               ||p_3 - p_0||
   adam/<buffer>/sample        BN running_mean / running_var samples after them
   sgd/...                     the same for SGD(lr 0.01, momentum 0.9, wd 5e-4)
+  partial/...                 a partial batch: eval_logits, logits, loss, grad/...
+                              and adam/... (as above) on the first 5 images and
+                              labels only; the C test runs them on a model built
+                              for batch 8 (its buffers hold the 8-image pass)
 """
 import os
 import sys
@@ -42,6 +46,7 @@ from safetensors.torch import save_file
 
 COMMAND = "python3 tests/parity/make_fixture.py"
 BATCH, SIZE, CLASSES, NSAMPLE, STEPS = 8, 32, 10, 16, 3
+PARTIAL = 5  # the partial-batch case: the model is built for BATCH, trained on 5
 ADAM = dict(lr=1e-3)
 SGD = dict(lr=0.01, momentum=0.9, weight_decay=5e-4)
 M64 = (1 << 64) - 1
@@ -297,8 +302,36 @@ def make(arch, dtype=torch.float64):
             if not name.endswith("num_batches_tracked"):
                 out[f"{tag}/{name}/sample"] = samples(name, b)
 
+    # the partial batch: the first PARTIAL images, same checks
+    xp, yp = x[:PARTIAL], y[:PARTIAL]
+    load_generated(model)
+    model.eval()
+    with torch.no_grad():
+        out["partial/eval_logits"] = model(xp)
+    model.train()
+    model.zero_grad(set_to_none=True)
+    logits = model(xp)
+    loss = F.cross_entropy(logits, yp)
+    loss.backward()
+    out["partial/logits"] = logits.detach()
+    out["partial/loss"] = loss.detach().reshape(1)
+    for name, p in model.named_parameters():
+        out[f"partial/grad/{name}/sample"] = samples(name, p.grad)
+        out[f"partial/grad/{name}/norm"] = p.grad.norm().reshape(1)
+        out[f"partial/grad/{name}/sum"] = p.grad.sum().reshape(1)
+    load_generated(model)
+    p0 = {n: p.detach().clone() for n, p in model.named_parameters()}
+    train_steps(model, xp, yp, torch.optim.Adam(model.parameters(), **ADAM))
+    for name, p in model.named_parameters():
+        out[f"partial/adam/{name}/sample"] = samples(name, p)
+        out[f"partial/adam/{name}/dnorm"] = (p.detach() - p0[name]).norm().reshape(1)
+        out[f"partial/adam/{name}/pnorm"] = p.detach().norm().reshape(1)
+    for name, b in model.named_buffers():
+        if not name.endswith("num_batches_tracked"):
+            out[f"partial/adam/{name}/sample"] = samples(name, b)
+
     nparams = sum(p.numel() for p in model.parameters())
-    meta = {"model": arch, "batch": str(BATCH), "size": str(SIZE), "classes": str(CLASSES),
+    meta = {"model": arch, "batch": str(BATCH), "partial": str(PARTIAL), "size": str(SIZE), "classes": str(CLASSES),
             "samples": str(NSAMPLE), "steps": str(STEPS),
             "param_tensors": str(len(list(model.parameters()))), "params": str(nparams),
             "adam": "lr=1e-3 betas=(0.9,0.999) eps=1e-8 weight_decay=0",
@@ -316,8 +349,11 @@ CATEGORIES = ("eval_logits", "logits", "loss", "grad", "grad_norm", "grad_sum",
 ROUND = 2.0**-22  # a few float32 roundings of an updated parameter, relative
 
 
-def errors(ref, got, numel):
+def errors(ref, got, numel, pre=""):
+    """`pre` "partial/": the partial-batch case (its Adam run only)."""
     e = dict.fromkeys(CATEGORIES, 0.0)
+    ref = {k[len(pre):]: v for k, v in ref.items() if k.startswith(pre)} if pre else ref
+    got = {k[len(pre):]: v for k, v in got.items() if k.startswith(pre)} if pre else got
 
     def upd(cat, v):
         e[cat] = max(e[cat], float(v))
@@ -334,6 +370,8 @@ def errors(ref, got, numel):
         upd("grad_sum", ((got[g + "sum"] - ref[g + "sum"]).abs() / ref[g + "norm"]).max())
         for tag in ("adam", "sgd"):
             t = f"{tag}/{name}/"
+            if t + "sample" not in ref:
+                continue
             want, dn = ref[t + "sample"], ref[t + "dnorm"]
             err = ((got[t + "sample"] - want).abs() - ROUND * want.abs()).clamp(min=0)
             upd(tag, (err / (dn / n**0.5)).max())
@@ -358,6 +396,9 @@ def main():
         f32, _, _ = make(arch, torch.float32)
         for cat, v in errors(ref, f32, numel).items():
             meta[f"torch_f32_err.{cat}"] = f"{v:.3g}"
+        for cat, v in errors(ref, f32, numel, "partial/").items():
+            if not cat.startswith("sgd"):
+                meta[f"torch_f32_err.partial.{cat}"] = f"{v:.3g}"
         tensors = {k: v for k, v in ref.items() if not k.endswith("/pnorm")}
         path = os.path.join(here, f"{arch}.safetensors")
         save_file(tensors, path, metadata=meta)

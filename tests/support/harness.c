@@ -6,8 +6,18 @@
 
 rcl_ctx *T_CTX;
 
-int rcl_test_main(int argc, char **argv, const char *suite, const struct CMUnitTest *tests,
-                  size_t n)
+/* A software rasterizer posing as an OpenCL device: correct, but far too
+ * slow for the CLI training tests. */
+static int slow_device(const rcl_device_info *d)
+{
+    static const char *const names[] = {"llvmpipe", "softpipe", "lavapipe", "swiftshader"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strstr(d->name, names[i])) return 1;
+    return 0;
+}
+
+static int run_main(int argc, char **argv, const char *suite, const struct CMUnitTest *tests,
+                    size_t n, int fast)
 {
     int only = -1;
     for (int i = 1; i < argc; i++) {
@@ -31,6 +41,28 @@ int rcl_test_main(int argc, char **argv, const char *suite, const struct CMUnitT
         fprintf(stderr, "%s: device %d does not exist (%d found)\n", suite, only, nd);
         return 1;
     }
+    if (nd == 0) {
+        fprintf(stderr, "%s: no OpenCL device found (install PoCL: ci/setup.sh)\n", suite);
+        return 1;
+    }
+    if (fast && only < 0) {
+        const char *env = getenv("RESNET_CL_TEST_TRAIN_DEVICE");
+        if (env && *env) {
+            only = atoi(env);
+            if (only < 0 || only >= nd) {
+                fprintf(stderr, "%s: RESNET_CL_TEST_TRAIN_DEVICE=%s: no such device (%d found)\n",
+                        suite, env, nd);
+                return 1;
+            }
+            printf("%s: training tests on device %d (RESNET_CL_TEST_TRAIN_DEVICE)\n", suite, only);
+        } else {
+            only = 0;
+            while (only < nd - 1 && slow_device(&devs[only])) only++;
+            printf("%s: training tests on device %d (%s), the first that is not a software "
+                   "rasterizer; RESNET_CL_TEST_TRAIN_DEVICE=N or --device N picks another\n",
+                   suite, only, devs[only].name);
+        }
+    }
     int failures = 0;
     for (int d = 0; d < nd; d++) {
         if (only >= 0 && d != only) continue;
@@ -48,4 +80,16 @@ int rcl_test_main(int argc, char **argv, const char *suite, const struct CMUnitT
         T_CTX = NULL;
     }
     return failures ? 1 : 0;
+}
+
+int rcl_test_main(int argc, char **argv, const char *suite, const struct CMUnitTest *tests,
+                  size_t n)
+{
+    return run_main(argc, argv, suite, tests, n, 0);
+}
+
+int rcl_test_main_fast(int argc, char **argv, const char *suite, const struct CMUnitTest *tests,
+                       size_t n)
+{
+    return run_main(argc, argv, suite, tests, n, 1);
 }
