@@ -3,8 +3,8 @@
  * double-precision reference, over odd shapes, offsets, ld > cols, all four
  * transpose combinations and alpha/beta; elements of C outside the matrix
  * must stay untouched. */
-#include "gemm_internal.h"
-#include "internal.h"
+#include "gemm/gemm_internal.h"
+#include "runtime/internal.h"
 #include "harness.h"
 #include "ref/ref_gemm.h"
 

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gemm_internal.h"
+#include "gemm/gemm_internal.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "json.h"
+#include "io/json.h"
 #include "rcl/safetensors.h"
 #include "rcl/status.h"
 

@@ -4,7 +4,7 @@
  * writes a cache that loads, and keeps an earlier run's entries for classes
  * it did not see. */
 #include "harness.h"
-#include "cli/cli_env.h"
+#include "tools/cli_env.h"
 #include "rcl/tune_cache.h"
 
 #include <stdio.h>

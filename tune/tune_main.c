@@ -26,8 +26,8 @@
  * and the cache is written (rcl/tune_cache.h).
  * RESNET_CL_TUNE_DEBUG=1 prints every timed candidate of phases D and E
  * (its parameters and each class's time) to stderr. */
-#include "cli/cli_env.h"
-#include "cli/cli_parse.h"
+#include "tools/cli_env.h"
+#include "tools/cli_parse.h"
 #include "rcl/tune_cache.h"
 #include "tune_space.h"
 #include "tune_trial.h"

@@ -2,7 +2,7 @@
 #ifndef RCL_CLI_H
 #define RCL_CLI_H
 
-#include "cli_parse.h"
+#include "tools/cli_parse.h"
 #include "rcl.h"
 #include "rcl/checkpoint.h"
 

@@ -1,8 +1,8 @@
 /* resnet-cl bench: training-step and inference throughput of a model on
  * synthetic data, with a per-layer-type breakdown from OpenCL profiling
  * events (warm-up excluded, median over steps). */
-#include "cli.h"
-#include "internal.h" /* rcl_median */
+#include "cli/cli.h"
+#include "runtime/internal.h" /* rcl_median */
 #include "rcl/profile.h"
 #include "rcl/trainer.h"
 

@@ -2,9 +2,9 @@
  * shapes of a training step (whole calls: CLBlast's pad/transpose kernels,
  * our edge handling, all included), against cblas_sgemm when built with
  * OpenBLAS. */
-#include "cli.h"
-#include "gemm_internal.h"
-#include "internal.h" /* rcl_median */
+#include "cli/cli.h"
+#include "gemm/gemm_internal.h"
+#include "runtime/internal.h" /* rcl_median */
 #include "rcl/tune_cache.h"
 
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* resnet-cl devices: the flat device list. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>

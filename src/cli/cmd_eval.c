@@ -1,5 +1,5 @@
 /* resnet-cl eval: test-set loss and accuracy of a checkpoint. */
-#include "cli.h"
+#include "cli/cli.h"
 #include "rcl/trainer.h"
 
 #include <stdio.h>

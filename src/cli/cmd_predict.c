@@ -1,5 +1,5 @@
 /* resnet-cl predict: top-5 classes with probabilities for image files. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <math.h>
 #include <stdio.h>

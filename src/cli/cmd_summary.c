@@ -1,5 +1,5 @@
 /* resnet-cl summary: per-layer output shapes and parameters, totals. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <stdio.h>
 #include <string.h>

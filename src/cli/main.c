@@ -1,6 +1,6 @@
 /* resnet-cl command line: global flags, then a subcommand. */
-#include "cli.h"
-#include "cli_env.h"
+#include "cli/cli.h"
+#include "tools/cli_env.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,276 @@
+/* JPEG (libjpeg-turbo) and PNG (libpng) decoding to uint8 RGB CHW. Both
+ * libraries report errors through our own handlers that longjmp back here,
+ * never through their default exit(). */
+#include "data/data_internal.h"
+
+#include "rcl/status.h"
+
+#include <limits.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef RCL_HAVE_JPEG
+#include <jpeglib.h>
+#include <jerror.h>
+#endif
+#ifdef RCL_HAVE_PNG
+#include <png.h>
+#endif
+
+/* Largest accepted image side and pixel count (guards allocations). */
+#define RCL_IMAGE_MAX_SIDE 32768
+#define RCL_IMAGE_MAX_PIXELS ((size_t)1 << 28)
+
+void rcl_image_free(rcl_image *img)
+{
+    if (!img) return;
+    free(img->data);
+    img->data = NULL;
+    img->h = img->w = 0;
+}
+
+static int check_dims(const char *name, unsigned long w, unsigned long h)
+{
+    if (w == 0 || h == 0 || w > RCL_IMAGE_MAX_SIDE || h > RCL_IMAGE_MAX_SIDE ||
+        (size_t)w * h > RCL_IMAGE_MAX_PIXELS)
+        return rcl_fail(RCL_ERR_FORMAT, "%s: unsupported image size %lux%lu", name, w, h);
+    return RCL_OK;
+}
+
+#ifdef RCL_HAVE_JPEG
+typedef struct jpeg_err {
+    struct jpeg_error_mgr pub;
+    jmp_buf jb;
+    char msg[JMSG_LENGTH_MAX];
+} jpeg_err;
+
+static void jpeg_on_error(j_common_ptr ci)
+{
+    jpeg_err *e = (jpeg_err *)ci->err;
+    (*ci->err->format_message)(ci, e->msg);
+    longjmp(e->jb, 1);
+}
+
+/* Warnings are silent, except a premature end of data (libjpeg would pad
+ * the image with grey and carry on): that is a truncated file, an error. */
+static void jpeg_on_message(j_common_ptr ci, int level)
+{
+    if (level >= 0) return;
+    ci->err->num_warnings++;
+    if (ci->err->msg_code == JWRN_JPEG_EOF) jpeg_on_error(ci);
+}
+
+static int decode_jpeg(const uint8_t *buf, size_t len, const char *name, rcl_image *img)
+{
+    struct jpeg_decompress_struct ci;
+    jpeg_err je;
+    uint8_t *volatile row = NULL;
+    uint8_t *volatile out = NULL;
+    memset(&ci, 0, sizeof ci);
+    ci.err = jpeg_std_error(&je.pub);
+    je.pub.error_exit = jpeg_on_error;
+    je.pub.emit_message = jpeg_on_message;
+    je.msg[0] = '\0';
+    if (setjmp(je.jb)) {
+        jpeg_destroy_decompress(&ci);
+        free(row);
+        free(out);
+        return rcl_fail(RCL_ERR_FORMAT, "%s: corrupt or truncated JPEG: %s", name, je.msg);
+    }
+    jpeg_create_decompress(&ci);
+    jpeg_mem_src(&ci, (unsigned char *)buf, (unsigned long)len);
+    jpeg_read_header(&ci, TRUE);
+    int cmyk = ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK;
+    ci.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;   /* greyscale -> RGB by libjpeg */
+    jpeg_start_decompress(&ci);
+    int st = check_dims(name, ci.output_width, ci.output_height);
+    int comps = ci.output_components;
+    if (st == RCL_OK && comps != (cmyk ? 4 : 3))
+        st = rcl_fail(RCL_ERR_FORMAT, "%s: unexpected JPEG output with %d components", name,
+                      comps);
+    if (st != RCL_OK) {
+        jpeg_destroy_decompress(&ci);
+        return st;
+    }
+    size_t w = ci.output_width, h = ci.output_height, plane = w * h;
+    row = malloc(w * (size_t)comps);
+    out = malloc(3 * plane);
+    if (!row || !out) {
+        jpeg_destroy_decompress(&ci);
+        free(row);
+        free(out);
+        return rcl_fail(RCL_ERR_NOMEM, "%s: cannot allocate a %zux%zu image", name, w, h);
+    }
+    /* Adobe CMYK JPEGs store inverted values (as PIL's "CMYK;I"). */
+    int inverted = cmyk && ci.saw_Adobe_marker;
+    while (ci.output_scanline < ci.output_height) {
+        size_t y = ci.output_scanline;
+        JSAMPROW rp = row;
+        jpeg_read_scanlines(&ci, &rp, 1);
+        uint8_t *r = out + y * w, *g = r + plane, *b = g + plane;
+        const uint8_t *s = row;
+        if (!cmyk) {
+            for (size_t x = 0; x < w; x++, s += 3) {
+                r[x] = s[0];
+                g[x] = s[1];
+                b[x] = s[2];
+            }
+        } else {
+            for (size_t x = 0; x < w; x++, s += 4) {
+                unsigned k = inverted ? s[3] : 255u - s[3];
+                unsigned v[3];
+                for (int c = 0; c < 3; c++) {
+                    unsigned t = (inverted ? s[c] : 255u - s[c]) * k + 128;
+                    v[c] = (t + (t >> 8)) >> 8;   /* round(a*k/255) */
+                }
+                r[x] = (uint8_t)v[0];
+                g[x] = (uint8_t)v[1];
+                b[x] = (uint8_t)v[2];
+            }
+        }
+    }
+    jpeg_finish_decompress(&ci);
+    jpeg_destroy_decompress(&ci);
+    free(row);
+    img->data = out;
+    img->w = (int)w;
+    img->h = (int)h;
+    return RCL_OK;
+}
+#endif
+
+#ifdef RCL_HAVE_PNG
+typedef struct png_src {
+    const uint8_t *p;
+    size_t len, pos;
+    char msg[256];
+} png_src;
+
+static void png_on_error(png_structp png, png_const_charp msg)
+{
+    png_src *s = png_get_error_ptr(png);
+    snprintf(s->msg, sizeof s->msg, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void png_on_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg;
+}
+
+static void png_read_mem(png_structp png, png_bytep out, png_size_t n)
+{
+    png_src *s = png_get_io_ptr(png);
+    if (n > s->len - s->pos) png_error(png, "unexpected end of file (truncated)");
+    memcpy(out, s->p + s->pos, n);
+    s->pos += n;
+}
+
+static int decode_png(const uint8_t *buf, size_t len, const char *name, rcl_image *img)
+{
+    png_src src = {buf, len, 0, ""};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_on_error,
+                                             png_on_warning);
+    if (!png) return rcl_fail(RCL_ERR_NOMEM, "%s: cannot create PNG reader", name);
+    png_infop info = png_create_info_struct(png);
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return rcl_fail(RCL_ERR_NOMEM, "%s: cannot create PNG reader", name);
+    }
+    uint8_t *volatile pix = NULL;
+    png_bytep *volatile rows = NULL;
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &info, NULL);
+        free(pix);
+        free(rows);
+        return rcl_fail(RCL_ERR_FORMAT, "%s: corrupt or truncated PNG: %s", name, src.msg);
+    }
+    png_set_read_fn(png, &src, png_read_mem);
+    png_read_info(png, info);
+    png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    int st = check_dims(name, w, h);
+    if (st != RCL_OK) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return st;
+    }
+    int ct = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
+    if (ct == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if ((ct & PNG_COLOR_MASK_COLOR) == 0 && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if (depth == 16) png_set_strip_16(png);                 /* high byte */
+    /* Alpha dropped, also the alpha libpng makes from a palette's tRNS. */
+    if ((ct & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS))
+        png_set_strip_alpha(png);
+    if ((ct & PNG_COLOR_MASK_COLOR) == 0) png_set_gray_to_rgb(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    size_t rowbytes = png_get_rowbytes(png, info);
+    if (rowbytes != (size_t)w * 3) png_error(png, "unexpected row layout after conversion");
+    pix = malloc((size_t)h * rowbytes + 3 * (size_t)w * h);
+    rows = malloc((size_t)h * sizeof(png_bytep));
+    if (!pix || !rows) png_error(png, "out of memory");
+    for (png_uint_32 y = 0; y < h; y++) rows[y] = pix + (size_t)y * rowbytes;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    png_destroy_read_struct(&png, &info, NULL);
+    free(rows);
+    /* Interleaved rows -> planes (written after the interleaved copy). */
+    size_t plane = (size_t)w * h;
+    uint8_t *out = malloc(3 * plane);
+    if (!out) {
+        free(pix);
+        return rcl_fail(RCL_ERR_NOMEM, "%s: cannot allocate a %ux%u image", name, (unsigned)w,
+                        (unsigned)h);
+    }
+    const uint8_t *s = pix;
+    for (size_t i = 0; i < plane; i++, s += 3) {
+        out[i] = s[0];
+        out[plane + i] = s[1];
+        out[2 * plane + i] = s[2];
+    }
+    free(pix);
+    img->data = out;
+    img->w = (int)w;
+    img->h = (int)h;
+    return RCL_OK;
+}
+#endif
+
+int rcl_image_decode(const uint8_t *buf, size_t len, const char *name, rcl_image *img)
+{
+    if (!img || (!buf && len)) return rcl_fail(RCL_ERR_INVALID, "rcl_image_decode: NULL argument");
+    img->data = NULL;
+    img->h = img->w = 0;
+    if (!name) name = "(memory)";
+    static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (len >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF) {
+#ifdef RCL_HAVE_JPEG
+        return decode_jpeg(buf, len, name, img);
+#else
+        return rcl_fail(RCL_ERR_UNSUPPORTED, "%s: JPEG support not built (no libjpeg)", name);
+#endif
+    }
+    if (len >= 8 && memcmp(buf, png_sig, 8) == 0) {
+#ifdef RCL_HAVE_PNG
+        return decode_png(buf, len, name, img);
+#else
+        return rcl_fail(RCL_ERR_UNSUPPORTED, "%s: PNG support not built (no libpng)", name);
+#endif
+    }
+    return rcl_fail(RCL_ERR_FORMAT, "%s: not a JPEG or PNG file (%zu bytes)", name, len);
+}
+
+int rcl_image_load(const char *path, rcl_image *img)
+{
+    if (!path || !img) return rcl_fail(RCL_ERR_INVALID, "rcl_image_load: NULL argument");
+    img->data = NULL;
+    img->h = img->w = 0;
+    uint8_t *buf;
+    size_t len;
+    RCL_TRY(rcl_read_file(path, &buf, &len));
+    int st = rcl_image_decode(buf, len, path, img);
+    free(buf);
+    return st;
+}

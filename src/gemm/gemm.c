@@ -1,0 +1,206 @@
+/* GEMM dispatch (see gemm_internal.h): per shape class, CLBlast (the default
+ * when nothing is tuned) or our register-tiled kernel with the class's
+ * parameters from the tunable table. */
+#include "gemm/gemm_internal.h"
+#include "runtime/internal.h"
+
+#include <clblast_c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const rcl_xgemm_names[RCL_XGEMM_NPARAMS] = {
+    "GEMMK", "KREG", "KWG", "KWI", "MDIMA", "MDIMC", "MWG", "NDIMB",
+    "NDIMC", "NWG",  "SA",  "SB",  "STRM",  "STRN",  "VWM", "VWN"};
+enum { X_GEMMK, X_KREG, X_KWG, X_KWI, X_MDIMA, X_MDIMC, X_MWG, X_NDIMB,
+       X_NDIMC, X_NWG, X_SA, X_SB, X_STRM, X_STRN, X_VWM, X_VWN };
+
+/* per-context state: whether "gemm.clblast" has been applied */
+typedef struct gemm_state {
+    int clblast_applied;
+    rcl_gemm_hook hook;      /* non-NULL: called instead of computing */
+    void *hook_user;
+} gemm_state;
+
+static gemm_state *state_of(rcl_ctx *ctx)
+{
+    if (!ctx->gemm_state) {
+        ctx->gemm_state = calloc(1, sizeof(gemm_state));
+        ctx->gemm_state_free = free;
+    }
+    return ctx->gemm_state;
+}
+
+void rcl_gemm_reset(rcl_ctx *ctx)
+{
+    gemm_state *s = state_of(ctx);
+    if (s) s->clblast_applied = 0;
+}
+
+static int floor_log2(int x)
+{
+    int b = 0;
+    while (x > 1) x >>= 1, b++;
+    return b;
+}
+
+int rcl_gemm_set_hook(rcl_ctx *ctx, rcl_gemm_hook hook, void *user)
+{
+    gemm_state *s = state_of(ctx);
+    if (!s) return rcl_fail(RCL_ERR_NOMEM, "gemm state");
+    s->hook = hook;
+    s->hook_user = user;
+    return RCL_OK;
+}
+
+const char *rcl_gemm_class(int trans_a, int trans_b, int M, int N, int K, char *buf, size_t cap)
+{
+    int m = floor_log2(M), n = floor_log2(N), k = floor_log2(K);
+    if (m > 13) m = 13;
+    if (n > 13) n = 13;
+    if (k > 13) k = 13;
+    snprintf(buf, cap, "%c%c_m%d_n%d_k%d", trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k);
+    return buf;
+}
+
+static int is_pow2(int x) { return x > 0 && (x & (x - 1)) == 0; }
+
+int rcl_xgemm_valid(const int *v)
+{
+    for (int i = 0; i < RCL_XGEMM_NPARAMS; i++)
+        if (v[i] < 0) return 0;
+    if (v[X_GEMMK] > 1 || v[X_SA] > 1 || v[X_SB] > 1 || v[X_STRM] > 1 || v[X_STRN] > 1) return 0;
+    if (!is_pow2(v[X_VWM]) || !is_pow2(v[X_VWN]) || v[X_VWM] > 16 || v[X_VWN] > 16) return 0;
+    if (!v[X_MWG] || !v[X_NWG] || !v[X_KWG] || !v[X_KWI] || !v[X_MDIMC] || !v[X_NDIMC] ||
+        !v[X_MDIMA] || !v[X_NDIMB] || !v[X_KREG])
+        return 0;
+    if (v[X_MWG] % (v[X_MDIMC] * v[X_VWM]) || v[X_NWG] % (v[X_NDIMC] * v[X_VWN])) return 0;
+    if (v[X_KWG] % v[X_KWI]) return 0;
+    if (v[X_GEMMK] == 0) {
+        if (v[X_KREG] != 1) return 0;
+        if (v[X_MWG] % (v[X_MDIMA] * v[X_VWM]) || v[X_NWG] % (v[X_NDIMB] * v[X_VWN])) return 0;
+        int t = v[X_MDIMC] * v[X_NDIMC];
+        if (t % v[X_MDIMA] || t % v[X_NDIMB]) return 0;
+        if (v[X_KWG] % (t / v[X_MDIMA]) || v[X_KWG] % (t / v[X_NDIMB])) return 0;
+    } else {
+        /* 2D register tiling: no local memory, one KREG-wide k block; CLBlast
+         * < 1.6.3 is wrong with MWG != NWG */
+        if (v[X_MWG] != v[X_NWG]) return 0;
+        if (v[X_MDIMA] != v[X_MDIMC] || v[X_NDIMB] != v[X_NDIMC] || v[X_SA] || v[X_SB]) return 0;
+        if (v[X_KWG] % v[X_KREG] || v[X_KREG] % v[X_VWN]) return 0;
+    }
+    return 1;
+}
+
+int rcl_gemm_clblast_override(rcl_ctx *ctx, const int *xgemm, int min_indirect)
+{
+    if (xgemm) {
+        if (!rcl_xgemm_valid(xgemm))
+            return rcl_fail(RCL_ERR_INVALID, "CLBlast Xgemm parameters violate its constraints");
+        size_t vals[RCL_XGEMM_NPARAMS];
+        for (int i = 0; i < RCL_XGEMM_NPARAMS; i++) vals[i] = (size_t)xgemm[i];
+        CLBlastStatusCode s = CLBlastOverrideParameters(ctx->dev.device, "Xgemm",
+                                                        CLBlastPrecisionSingle, RCL_XGEMM_NPARAMS,
+                                                        (const char **)rcl_xgemm_names, vals);
+        if (s != CLBlastSuccess)
+            return rcl_fail(RCL_ERR_GEMM, "CLBlastOverrideParameters(Xgemm) failed: status %d",
+                            (int)s);
+    }
+    if (min_indirect > 0) {
+        const char *name[1] = {"XGEMM_MIN_INDIRECT_SIZE"};
+        size_t val[1] = {(size_t)min_indirect};
+        CLBlastStatusCode s = CLBlastOverrideParameters(ctx->dev.device, "GemmRoutine",
+                                                        CLBlastPrecisionSingle, 1, name, val);
+        if (s != CLBlastSuccess)
+            return rcl_fail(RCL_ERR_GEMM, "CLBlastOverrideParameters(GemmRoutine) failed: status %d",
+                            (int)s);
+    }
+    return RCL_OK;
+}
+
+/* Apply "gemm.clblast" from the table once per context (all 16 Xgemm
+ * names must be present, else CLBlast's database stays). */
+static int apply_clblast_table(rcl_ctx *ctx)
+{
+    gemm_state *s = state_of(ctx);
+    if (!s) return rcl_fail(RCL_ERR_NOMEM, "gemm state");
+    if (s->clblast_applied) return RCL_OK;
+    int v[RCL_XGEMM_NPARAMS], have = 1;
+    for (int i = 0; i < RCL_XGEMM_NPARAMS; i++) {
+        v[i] = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, rcl_xgemm_names[i], -1);
+        if (v[i] < 0) have = 0;
+    }
+    int mi = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, "XGEMM_MIN_INDIRECT_SIZE", 0);
+    s->clblast_applied = 1;
+    if (have || mi > 0) RCL_TRY(rcl_gemm_clblast_override(ctx, have ? v : NULL, mi));
+    return RCL_OK;
+}
+
+int rcl_gemm_clblast(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                     cl_mem A, size_t off_a, int lda, cl_mem B, size_t off_b, int ldb, float beta,
+                     cl_mem C, size_t off_c, int ldc, const char *tag)
+{
+    /* Called column-major with the operands swapped: row-major C = op(A) op(B)
+     * is column-major C^T = op(B)^T op(A)^T over the same storage. CLBlast's
+     * row-major path would transpose C through a temporary buffer (an extra
+     * kernel and allocation per call, and the returned event covers only
+     * that copy). */
+    cl_event ev = NULL;
+    CLBlastStatusCode s = CLBlastSgemm(
+        CLBlastLayoutColMajor, trans_b ? CLBlastTransposeYes : CLBlastTransposeNo,
+        trans_a ? CLBlastTransposeYes : CLBlastTransposeNo, (size_t)N, (size_t)M, (size_t)K, alpha,
+        B, off_b, (size_t)ldb, A, off_a, (size_t)lda, beta, C, off_c, (size_t)ldc, &ctx->queue,
+        rcl_event_slot(ctx, &ev));
+    if (s != CLBlastSuccess) {
+        if (s == CLBlastOpenCLOutOfResources || s == CLBlastOpenCLOutOfHostMemory ||
+            s == CLBlastTempBufferAllocFailure)
+            return rcl_fail(RCL_ERR_DEVICE_NOMEM, "CLBlastSgemm %s (%dx%dx%d): out of resources (%d)",
+                            tag, M, N, K, (int)s);
+        return rcl_fail(RCL_ERR_GEMM, "CLBlastSgemm %s (%dx%dx%d) failed: status %d", tag, M, N, K,
+                        (int)s);
+    }
+    rcl_profile_event(ctx, tag, ev);
+    return RCL_OK;
+}
+
+int rcl_gemm_with(rcl_ctx *ctx, rcl_gemm_path path, const rcl_gemm_tiled_params *p, int trans_a,
+                  int trans_b, int M, int N, int K, float alpha, cl_mem A, size_t off_a, int lda,
+                  cl_mem B, size_t off_b, int ldb, float beta, cl_mem C, size_t off_c, int ldc,
+                  const char *tag)
+{
+    if (M <= 0 || N <= 0 || K <= 0)
+        return rcl_fail(RCL_ERR_INVALID, "gemm %s: M=%d N=%d K=%d", tag, M, N, K);
+    if (path == RCL_GEMM_TILED) {
+        rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(rcl_gemm_vec_width(ctx), trans_a, trans_b);
+        return rcl_gemm_tiled(ctx, p ? p : &d, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B,
+                              off_b, ldb, beta, C, off_c, ldc, tag);
+    }
+    if (path != RCL_GEMM_CLBLAST) return rcl_fail(RCL_ERR_INVALID, "gemm %s: path %d", tag, path);
+    return rcl_gemm_clblast(ctx, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b, ldb,
+                            beta, C, off_c, ldc, tag);
+}
+
+int rcl_gemm(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha, cl_mem A,
+             size_t off_a, int lda, cl_mem B, size_t off_b, int ldb, float beta, cl_mem C,
+             size_t off_c, int ldc, const char *tag)
+{
+    if (M <= 0 || N <= 0 || K <= 0)
+        return rcl_fail(RCL_ERR_INVALID, "gemm %s: M=%d N=%d K=%d", tag, M, N, K);
+    gemm_state *gs = state_of(ctx);
+    if (gs && gs->hook) return gs->hook(gs->hook_user, trans_a, trans_b, M, N, K, tag);
+    char cls[48], key[64];
+    rcl_gemm_class(trans_a, trans_b, M, N, K, cls, sizeof cls);
+    snprintf(key, sizeof key, RCL_GEMM_KEY_PREFIX "%s", cls);
+    /* A class the tuner did not see takes the path the tuner chose for most
+     * of the step's GEMM time on this device ("gemm DEFAULT_PATH"); with no
+     * tune cache at all, CLBlast. */
+    int fallback = rcl_ctx_param(ctx, "gemm", "DEFAULT_PATH", RCL_GEMM_CLBLAST);
+    if (rcl_ctx_param(ctx, key, "PATH", fallback) == RCL_GEMM_TILED) {
+        rcl_gemm_tiled_params p = rcl_gemm_tiled_from_table(ctx, key, trans_a, trans_b);
+        return rcl_gemm_tiled(ctx, &p, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b,
+                              ldb, beta, C, off_c, ldc, tag);
+    }
+    RCL_TRY(apply_clblast_table(ctx));
+    return rcl_gemm_clblast(ctx, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b, ldb,
+                            beta, C, off_c, ldc, tag);
+}

@@ -1,0 +1,254 @@
+/* safetensors writer: header JSON in serde_json's compact form, tensors in
+ * the order added, written to a temporary file that is fsync'ed and renamed
+ * over the destination. */
+#include "rcl/safetensors.h"
+#include "rcl/status.h"
+#include "io/json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct rcl_st_wtensor {
+    char *name;
+    rcl_st_dtype dtype;
+    int ndim;
+    int64_t *shape;
+    size_t nbytes;
+    const void *data;
+};
+
+struct rcl_st_wmeta {
+    char *key, *value;
+};
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+void rcl_st_writer_init(rcl_st_writer *w) { memset(w, 0, sizeof *w); }
+
+void rcl_st_writer_free(rcl_st_writer *w)
+{
+    if (!w) return;
+    for (size_t k = 0; k < w->n_tensors; k++) {
+        free(w->tensors[k].name);
+        free(w->tensors[k].shape);
+    }
+    for (size_t k = 0; k < w->n_meta; k++) {
+        free(w->meta[k].key);
+        free(w->meta[k].value);
+    }
+    free(w->tensors);
+    free(w->meta);
+    memset(w, 0, sizeof *w);
+}
+
+int rcl_st_writer_add(rcl_st_writer *w, const char *name, rcl_st_dtype dtype, int ndim,
+                      const int64_t *shape, const void *data)
+{
+    if (!w || !name) return rcl_fail(RCL_ERR_INVALID, "rcl_st_writer_add: NULL argument");
+    size_t esize = rcl_st_dtype_size(dtype);
+    if (!esize) return rcl_fail(RCL_ERR_INVALID, "rcl_st_writer_add '%s': bad dtype %d", name, (int)dtype);
+    if (ndim < 0 || (ndim > 0 && !shape))
+        return rcl_fail(RCL_ERR_INVALID, "rcl_st_writer_add '%s': bad ndim %d / shape", name, ndim);
+    if (!json_utf8_valid(name, strlen(name)) || strcmp(name, "__metadata__") == 0)
+        return rcl_fail(RCL_ERR_INVALID, "rcl_st_writer_add: invalid tensor name '%s'", name);
+    for (size_t k = 0; k < w->n_tensors; k++)
+        if (strcmp(w->tensors[k].name, name) == 0)
+            return rcl_fail(RCL_ERR_INVALID, "rcl_st_writer_add: duplicate tensor name '%s'", name);
+    size_t numel = 1;
+    int overflow = 0;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 0)
+            return rcl_fail(RCL_ERR_INVALID, "rcl_st_writer_add '%s': shape[%d] = %lld < 0", name, d,
+                            (long long)shape[d]);
+        uint64_t v = (uint64_t)shape[d];
+        if (v > SIZE_MAX || (v && numel > SIZE_MAX / v)) overflow = 1;
+        else numel *= (size_t)v;
+    }
+    if (overflow || numel > SIZE_MAX / esize)
+        return rcl_fail(RCL_ERR_INVALID, "rcl_st_writer_add '%s': size overflows", name);
+    size_t nbytes = numel * esize;
+    if (nbytes && !data) return rcl_fail(RCL_ERR_INVALID, "rcl_st_writer_add '%s': NULL data", name);
+
+    if (w->n_tensors == w->cap_tensors) {
+        size_t nc = w->cap_tensors ? w->cap_tensors * 2 : 16;
+        struct rcl_st_wtensor *t = realloc(w->tensors, nc * sizeof *t);
+        if (!t) return rcl_fail(RCL_ERR_NOMEM, "rcl_st_writer_add");
+        w->tensors = t;
+        w->cap_tensors = nc;
+    }
+    struct rcl_st_wtensor *t = &w->tensors[w->n_tensors];
+    t->name = dup_str(name);
+    t->shape = malloc((ndim ? (size_t)ndim : 1) * sizeof *t->shape);
+    if (!t->name || !t->shape) {
+        free(t->name);
+        free(t->shape);
+        return rcl_fail(RCL_ERR_NOMEM, "rcl_st_writer_add");
+    }
+    if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    t->dtype = dtype;
+    t->ndim = ndim;
+    t->nbytes = nbytes;
+    t->data = data;
+    w->n_tensors++;
+    return RCL_OK;
+}
+
+int rcl_st_writer_metadata(rcl_st_writer *w, const char *key, const char *value)
+{
+    if (!w || !key || !value) return rcl_fail(RCL_ERR_INVALID, "rcl_st_writer_metadata: NULL argument");
+    if (!json_utf8_valid(key, strlen(key)) || !json_utf8_valid(value, strlen(value)))
+        return rcl_fail(RCL_ERR_INVALID, "rcl_st_writer_metadata '%s': text is not valid UTF-8", key);
+    for (size_t k = 0; k < w->n_meta; k++)
+        if (strcmp(w->meta[k].key, key) == 0)
+            return rcl_fail(RCL_ERR_INVALID, "rcl_st_writer_metadata: duplicate key '%s'", key);
+    if (w->n_meta == w->cap_meta) {
+        size_t nc = w->cap_meta ? w->cap_meta * 2 : 8;
+        struct rcl_st_wmeta *m = realloc(w->meta, nc * sizeof *m);
+        if (!m) return rcl_fail(RCL_ERR_NOMEM, "rcl_st_writer_metadata");
+        w->meta = m;
+        w->cap_meta = nc;
+    }
+    struct rcl_st_wmeta *m = &w->meta[w->n_meta];
+    m->key = dup_str(key);
+    m->value = dup_str(value);
+    if (!m->key || !m->value) {
+        free(m->key);
+        free(m->value);
+        return rcl_fail(RCL_ERR_NOMEM, "rcl_st_writer_metadata");
+    }
+    w->n_meta++;
+    return RCL_OK;
+}
+
+/* Header JSON padded with spaces to a multiple of 8; *data_total = bytes of
+ * the byte buffer. */
+static int build_header(const rcl_st_writer *w, json_buf *b, size_t *data_total)
+{
+    size_t off = 0;
+    json_buf_puts(b, "{");
+    if (w->n_meta) {
+        json_buf_puts(b, "\"__metadata__\":{");
+        for (size_t k = 0; k < w->n_meta; k++) {
+            if (k) json_buf_puts(b, ",");
+            json_buf_string(b, w->meta[k].key);
+            json_buf_puts(b, ":");
+            json_buf_string(b, w->meta[k].value);
+        }
+        json_buf_puts(b, "}");
+    }
+    for (size_t k = 0; k < w->n_tensors; k++) {
+        const struct rcl_st_wtensor *t = &w->tensors[k];
+        if (k || w->n_meta) json_buf_puts(b, ",");
+        json_buf_string(b, t->name);
+        json_buf_puts(b, ":{\"dtype\":");
+        json_buf_string(b, rcl_st_dtype_name(t->dtype));
+        json_buf_puts(b, ",\"shape\":[");
+        for (int d = 0; d < t->ndim; d++) {
+            if (d) json_buf_puts(b, ",");
+            json_buf_u64(b, (uint64_t)t->shape[d]);
+        }
+        json_buf_puts(b, "],\"data_offsets\":[");
+        if (t->nbytes > SIZE_MAX - off) return rcl_fail(RCL_ERR_INVALID, "rcl_st_write: total size overflows");
+        json_buf_u64(b, off);
+        json_buf_puts(b, ",");
+        off += t->nbytes;
+        json_buf_u64(b, off);
+        json_buf_puts(b, "]}");
+    }
+    json_buf_puts(b, "}");
+    while (!b->oom && b->len % 8) json_buf_puts(b, " ");
+    if (b->oom) return rcl_fail(RCL_ERR_NOMEM, "rcl_st_write: header");
+    *data_total = off;
+    return RCL_OK;
+}
+
+static int write_all(FILE *fp, const void *p, size_t n, const char *tmp)
+{
+    if (n && fwrite(p, 1, n, fp) != n) return rcl_fail(RCL_ERR_IO, "%s: write: %s", tmp, strerror(errno));
+    return RCL_OK;
+}
+
+static int write_body(FILE *fp, const rcl_st_writer *w, const json_buf *hdr, const char *tmp)
+{
+    unsigned char lenb[8];
+    uint64_t n = hdr->len;
+    for (int k = 0; k < 8; k++) lenb[k] = (unsigned char)(n >> (8 * k));
+    RCL_TRY(write_all(fp, lenb, 8, tmp));
+    RCL_TRY(write_all(fp, hdr->p, hdr->len, tmp));
+    for (size_t k = 0; k < w->n_tensors; k++)
+        RCL_TRY(write_all(fp, w->tensors[k].data, w->tensors[k].nbytes, tmp));
+    if (fflush(fp) != 0) return rcl_fail(RCL_ERR_IO, "%s: flush: %s", tmp, strerror(errno));
+    if (fsync(fileno(fp)) != 0) return rcl_fail(RCL_ERR_IO, "%s: fsync: %s", tmp, strerror(errno));
+    return RCL_OK;
+}
+
+/* Best effort: make the rename itself durable. */
+static void sync_parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? malloc((size_t)(slash - path) + 2) : dup_str(".");
+    if (!dir) return;
+    if (slash) {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+int rcl_st_write(const rcl_st_writer *w, const char *path)
+{
+    if (!w || !path) return rcl_fail(RCL_ERR_INVALID, "rcl_st_write: NULL argument");
+    const uint16_t one = 1;
+    if (*(const unsigned char *)&one != 1)
+        return rcl_fail(RCL_ERR_UNSUPPORTED, "%s: big-endian hosts are not supported", path);
+    json_buf hdr = {0};
+    size_t total = 0;
+    int rc = build_header(w, &hdr, &total);
+    if (rc) {
+        json_buf_free(&hdr);
+        return rc;
+    }
+    size_t tlen = strlen(path) + 32;
+    char *tmp = malloc(tlen);
+    if (!tmp) {
+        json_buf_free(&hdr);
+        return rcl_fail(RCL_ERR_NOMEM, "rcl_st_write");
+    }
+    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
+
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!fp) {
+        rc = rcl_fail(RCL_ERR_IO, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+    } else {
+        rc = write_body(fp, w, &hdr, tmp);
+        if (fclose(fp) != 0 && !rc) rc = rcl_fail(RCL_ERR_IO, "%s: close: %s", tmp, strerror(errno));
+        if (!rc && rename(tmp, path) != 0)
+            rc = rcl_fail(RCL_ERR_IO, "rename %s -> %s: %s", tmp, path, strerror(errno));
+        if (rc) unlink(tmp);
+        else sync_parent_dir(path);
+    }
+    free(tmp);
+    json_buf_free(&hdr);
+    return rc;
+}

@@ -1,0 +1,124 @@
+/* Model internals: modules (one struct per kind, with an ops table) and the
+ * conv/BN layer helpers they are built from. */
+#ifndef RCL_MODEL_INTERNAL_H
+#define RCL_MODEL_INTERNAL_H
+
+#include "runtime/internal.h"
+#include "rcl/model.h"
+#include "rcl/ops.h"
+#include "rcl/rng.h"
+
+typedef struct rcl_module rcl_module;
+
+typedef struct rcl_module_ops {
+    const char *kind;
+    /* x (N, in) -> self->y (N, out); train selects BN batch statistics */
+    int (*forward)(rcl_module *self, rcl_model *m, const rcl_tensor *x, int train);
+    /* dy (N, out) -> dx (N, in) (NULL: not needed) and parameter grads */
+    int (*backward)(rcl_module *self, rcl_model *m, const rcl_tensor *x, const rcl_tensor *dy,
+                    rcl_tensor *dx);
+    void (*destroy)(rcl_module *self);
+} rcl_module_ops;
+
+struct rcl_module {
+    const rcl_module_ops *ops;
+    char name[64];
+    int out_c, out_h, out_w;
+    rcl_tensor y;     /* output at the model's largest batch */
+    rcl_tensor dy;    /* gradient of the output */
+    int64_t params;
+    double flops;     /* per image */
+};
+
+struct rcl_model {
+    rcl_ctx *ctx;
+    rcl_model_config cfg;
+    char arch[32];
+    rcl_module **mods;
+    int nmods;
+    rcl_param **params;
+    int nparams;
+    rcl_buffer *bufs;
+    int nbufs;
+    rcl_counter *ctrs;
+    int nctrs;
+    rcl_rng rng;
+    rcl_tensor x_last;      /* input of the last forward (borrowed handle) */
+    rcl_tensor logits;      /* view of the last forward's logits (n of its input) */
+    char *class_names;      /* comma-separated, recorded in checkpoints */
+    int last_train;
+};
+
+/* First n images of t (NCHW is contiguous per image). */
+static inline rcl_tensor rcl_view_n(const rcl_tensor *t, int n)
+{
+    rcl_tensor v = *t;
+    v.n = n;
+    return v;
+}
+
+/* ---- registry (model.c) */
+/* ndim: the tensor's rank in PyTorch (4 conv weight, 2 linear weight, 1 vector). */
+int model_add_param(rcl_model *m, rcl_param **out, const char *name, int ndim, int n, int c, int h,
+                    int w);
+int model_add_buffer(rcl_model *m, const char *name, rcl_tensor *t);
+int model_add_counter(rcl_model *m, const char *name, int64_t *v);
+int model_add_module(rcl_model *m, rcl_module *mod);
+/* Allocate mod->y and mod->dy at the model's batch. */
+int module_alloc_io(rcl_model *m, rcl_module *mod, int c, int h, int w);
+void module_free_io(rcl_module *mod);
+/* A work tensor at the model's batch (for module intermediates). */
+int model_tensor(rcl_model *m, rcl_tensor *t, int c, int h, int w);
+
+/* ---- initialisation (init.c), torchvision defaults */
+int init_kaiming_normal_fan_out(rcl_model *m, rcl_param *p); /* conv weights, ReLU gain */
+int init_linear_default(rcl_model *m, rcl_param *w, rcl_param *b); /* U(+-1/sqrt(fan_in)) */
+int init_constant(rcl_model *m, rcl_tensor *t, float v);
+
+/* ---- conv layer (no bias: ResNet convs are followed by BN) */
+typedef struct conv_layer {
+    rcl_conv2d_desc d;
+    rcl_param *w;
+    int in_c, out_c;
+} conv_layer;
+int conv_layer_init(rcl_model *m, conv_layer *l, const char *name, int in_c, int out_c, int k,
+                    int stride, int pad);
+int conv_layer_forward(rcl_model *m, conv_layer *l, rcl_tensor *y, const rcl_tensor *x);
+int conv_layer_backward(rcl_model *m, conv_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
+                        const rcl_tensor *x);
+double conv_layer_flops(const conv_layer *l, int out_h, int out_w);
+
+/* ---- BatchNorm2d layer */
+typedef struct bn_layer {
+    rcl_param *gamma, *beta;
+    rcl_tensor running_mean, running_var, save_mean, save_invstd;
+    int64_t num_batches_tracked;
+} bn_layer;
+int bn_layer_init(rcl_model *m, bn_layer *l, const char *name, int c);
+int bn_layer_forward(rcl_model *m, bn_layer *l, rcl_tensor *y, const rcl_tensor *x, int train);
+int bn_layer_backward(rcl_model *m, bn_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
+                      const rcl_tensor *x);
+void bn_layer_free(bn_layer *l);
+
+/* ---- module constructors (modules_*.c) */
+typedef enum shortcut_kind {
+    SHORTCUT_NONE = 0,       /* plain nets: no shortcut at all */
+    SHORTCUT_IDENTITY_OR_PROJ, /* identity, or 1x1 conv + BN when shape changes */
+    SHORTCUT_OPTION_A        /* identity, or subsample + zero-pad channels */
+} shortcut_kind;
+
+int module_stem_create(rcl_model *m, const char *conv_name, const char *bn_name, int in_c,
+                       int out_c, int k, int stride, int pad, int in_h, int in_w);
+int module_maxpool_create(rcl_model *m, const char *name, int k, int stride, int pad, int c,
+                          int in_h, int in_w);
+int module_avgpool_create(rcl_model *m, const char *name, int c, int in_h, int in_w);
+int module_linear_create(rcl_model *m, const char *name, int in_features, int out_features);
+int module_basic_create(rcl_model *m, const char *name, int in_c, int planes, int stride,
+                        shortcut_kind sc, int in_h, int in_w);
+int module_bottleneck_create(rcl_model *m, const char *name, int in_c, int planes, int stride,
+                             shortcut_kind sc, rcl_stride_on stride_on, int in_h, int in_w);
+
+/* The last module's output shape. */
+void model_out_shape(const rcl_model *m, int *c, int *h, int *w);
+
+#endif

@@ -1,0 +1,137 @@
+/* BasicBlock: 3x3 conv-BN-ReLU, 3x3 conv-BN, + shortcut, ReLU.
+ * Shortcut: identity when shape is kept, else a 1x1 conv + BN projection
+ * ("downsample.0/1") or, for the paper's CIFAR nets, option A (subsample +
+ * zero channels); plain nets have none.
+ *
+ *   x ─conv1─t1─bn1,relu─r1─conv2─t2─bn2─┐
+ *   └──────── shortcut (x | bn_d(conv_d(x)) | pad(x)) ──(+)─relu─ y       */
+#include "model/model_internal.h"
+
+#include <stdlib.h>
+
+typedef struct basic_module {
+    rcl_module base;
+    conv_layer conv1, conv2, convd;
+    bn_layer bn1, bn2, bnd;
+    int proj, opt_a, identity, stride;
+    rcl_tensor t1, r1, t2, tp, bp, sp;  /* activations */
+    rcl_tensor gs, g1, g2, gx;          /* gradients */
+} basic_module;
+
+static int basic_forward(rcl_module *self, rcl_model *m, const rcl_tensor *x, int train)
+{
+    basic_module *b = (basic_module *)self;
+    int n = x->n;
+    rcl_tensor t1 = rcl_view_n(&b->t1, n), r1 = rcl_view_n(&b->r1, n), t2 = rcl_view_n(&b->t2, n);
+    rcl_tensor y = rcl_view_n(&self->y, n);
+    RCL_TRY(conv_layer_forward(m, &b->conv1, &t1, x));
+    RCL_TRY(bn_layer_forward(m, &b->bn1, &r1, &t1, train));
+    RCL_TRY(rcl_relu_forward(m->ctx, &r1, &r1));
+    RCL_TRY(conv_layer_forward(m, &b->conv2, &t2, &r1));
+    RCL_TRY(bn_layer_forward(m, &b->bn2, &y, &t2, train));
+    if (b->proj) {
+        rcl_tensor tp = rcl_view_n(&b->tp, n), bp = rcl_view_n(&b->bp, n);
+        RCL_TRY(conv_layer_forward(m, &b->convd, &tp, x));
+        RCL_TRY(bn_layer_forward(m, &b->bnd, &bp, &tp, train));
+        RCL_TRY(rcl_add(m->ctx, &y, &y, &bp));
+    } else if (b->opt_a) {
+        rcl_tensor sp = rcl_view_n(&b->sp, n);
+        RCL_TRY(rcl_shortcut_pad_forward(m->ctx, &sp, x, b->stride));
+        RCL_TRY(rcl_add(m->ctx, &y, &y, &sp));
+    } else if (b->identity) {
+        RCL_TRY(rcl_add(m->ctx, &y, &y, x));
+    }
+    return rcl_relu_forward(m->ctx, &y, &y);
+}
+
+static int basic_backward(rcl_module *self, rcl_model *m, const rcl_tensor *x,
+                          const rcl_tensor *dy, rcl_tensor *dx)
+{
+    basic_module *b = (basic_module *)self;
+    int n = x->n;
+    rcl_tensor y = rcl_view_n(&self->y, n), t1 = rcl_view_n(&b->t1, n), r1 = rcl_view_n(&b->r1, n),
+               t2 = rcl_view_n(&b->t2, n);
+    rcl_tensor gs = rcl_view_n(&b->gs, n), g1 = rcl_view_n(&b->g1, n), g2 = rcl_view_n(&b->g2, n);
+    RCL_TRY(rcl_relu_backward(m->ctx, &gs, dy, &y));
+    RCL_TRY(bn_layer_backward(m, &b->bn2, &g2, &gs, &t2));
+    RCL_TRY(conv_layer_backward(m, &b->conv2, &g1, &g2, &r1));
+    RCL_TRY(rcl_relu_backward(m->ctx, &g1, &g1, &r1));
+    RCL_TRY(bn_layer_backward(m, &b->bn1, &g2, &g1, &t1));
+    RCL_TRY(conv_layer_backward(m, &b->conv1, dx, &g2, x));
+    if (b->proj) {
+        rcl_tensor tp = rcl_view_n(&b->tp, n), gx = rcl_view_n(&b->gx, n);
+        RCL_TRY(bn_layer_backward(m, &b->bnd, &g1, &gs, &tp));
+        RCL_TRY(conv_layer_backward(m, &b->convd, dx ? &gx : NULL, &g1, x));
+        if (dx) RCL_TRY(rcl_add(m->ctx, dx, dx, &gx));
+    } else if (b->opt_a) {
+        if (dx) {
+            rcl_tensor gx = rcl_view_n(&b->gx, n);
+            RCL_TRY(rcl_shortcut_pad_backward(m->ctx, &gx, &gs, b->stride));
+            RCL_TRY(rcl_add(m->ctx, dx, dx, &gx));
+        }
+    } else if (dx && b->identity) {
+        RCL_TRY(rcl_add(m->ctx, dx, dx, &gs));
+    }
+    return RCL_OK;
+}
+
+static void basic_destroy(rcl_module *self)
+{
+    basic_module *b = (basic_module *)self;
+    module_free_io(self);
+    bn_layer_free(&b->bn1);
+    bn_layer_free(&b->bn2);
+    bn_layer_free(&b->bnd);
+    rcl_tensor *ts[] = {&b->t1, &b->r1, &b->t2, &b->tp, &b->bp, &b->sp,
+                        &b->gs, &b->g1, &b->g2, &b->gx};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) rcl_tensor_destroy(ts[i]);
+    free(b);
+}
+
+static const rcl_module_ops basic_ops = {"basicblock", basic_forward, basic_backward,
+                                         basic_destroy};
+
+int module_basic_create(rcl_model *m, const char *name, int in_c, int planes, int stride,
+                        shortcut_kind sc, int in_h, int in_w)
+{
+    basic_module *b = calloc(1, sizeof *b);
+    if (!b) return rcl_fail(RCL_ERR_NOMEM, "module");
+    b->base.ops = &basic_ops;
+    snprintf(b->base.name, sizeof b->base.name, "%s", name);
+    b->stride = stride;
+    int oh = rcl_conv_out_size(in_h, 3, stride, 1), ow = rcl_conv_out_size(in_w, 3, stride, 1);
+    int reshape = stride != 1 || in_c != planes;
+    b->proj = reshape && sc == SHORTCUT_IDENTITY_OR_PROJ;
+    b->opt_a = reshape && sc == SHORTCUT_OPTION_A;
+    b->identity = !reshape && sc != SHORTCUT_NONE;
+    char ln[96];
+    int st = RCL_OK;
+    if (oh < 1 || ow < 1) st = rcl_fail(RCL_ERR_INVALID, "%s: input %dx%d too small", name, in_h, in_w);
+    if (b->opt_a && (planes < in_c || (planes - in_c) % 2))
+        st = rcl_fail(RCL_ERR_INVALID, "%s: option-A shortcut %d -> %d channels", name, in_c, planes);
+#define SUB(suffix) (snprintf(ln, sizeof ln, "%s." suffix, name), ln)
+    if (!st) st = conv_layer_init(m, &b->conv1, SUB("conv1"), in_c, planes, 3, stride, 1);
+    if (!st) st = bn_layer_init(m, &b->bn1, SUB("bn1"), planes);
+    if (!st) st = conv_layer_init(m, &b->conv2, SUB("conv2"), planes, planes, 3, 1, 1);
+    if (!st) st = bn_layer_init(m, &b->bn2, SUB("bn2"), planes);
+    if (!st && b->proj) st = conv_layer_init(m, &b->convd, SUB("downsample.0"), in_c, planes, 1, stride, 0);
+    if (!st && b->proj) st = bn_layer_init(m, &b->bnd, SUB("downsample.1"), planes);
+#undef SUB
+    if (!st) st = module_alloc_io(m, &b->base, planes, oh, ow);
+    rcl_tensor *outs[] = {&b->t1, &b->r1, &b->t2, &b->gs, &b->g1, &b->g2};
+    for (size_t i = 0; !st && i < sizeof outs / sizeof outs[0]; i++)
+        st = model_tensor(m, outs[i], planes, oh, ow);
+    if (!st && b->proj) st = model_tensor(m, &b->tp, planes, oh, ow);
+    if (!st && b->proj) st = model_tensor(m, &b->bp, planes, oh, ow);
+    if (!st && b->opt_a) st = model_tensor(m, &b->sp, planes, oh, ow);
+    if (!st && (b->proj || b->opt_a)) st = model_tensor(m, &b->gx, in_c, in_h, in_w);
+    if (st) {
+        basic_destroy(&b->base);
+        return st;
+    }
+    b->base.params = (int64_t)planes * in_c * 9 + 2 * planes + (int64_t)planes * planes * 9 +
+                     2 * planes + (b->proj ? (int64_t)planes * in_c + 2 * planes : 0);
+    b->base.flops = conv_layer_flops(&b->conv1, oh, ow) + conv_layer_flops(&b->conv2, oh, ow) +
+                    (b->proj ? conv_layer_flops(&b->convd, oh, ow) : 0);
+    return model_add_module(m, &b->base);
+}

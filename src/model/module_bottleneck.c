@@ -1,0 +1,144 @@
+/* Bottleneck (expansion 4): 1x1 conv-BN-ReLU (width), 3x3 conv-BN-ReLU,
+ * 1x1 conv-BN (4*width), + shortcut, ReLU. Stride sits on the 3x3
+ * (torchvision v1.5, default) or on the first 1x1 (the paper, v1).
+ *
+ *   x ─c1─t1─bn1,relu─r1─c2─t2─bn2,relu─r2─c3─t3─bn3─┐
+ *   └──────── shortcut (x | bn_d(conv_d(x))) ─────────(+)─relu─ y     */
+#include "model/model_internal.h"
+
+#include <stdlib.h>
+
+typedef struct bottleneck_module {
+    rcl_module base;
+    conv_layer c1, c2, c3, cd;
+    bn_layer b1, b2, b3, bd;
+    int proj, identity;
+    rcl_tensor t1, r1, t2, r2, t3, tp, bp;   /* activations */
+    rcl_tensor gs, g3, gb, gb2, ga, ga2, gx; /* gradients */
+} bottleneck_module;
+
+#define V(field) rcl_tensor field = rcl_view_n(&b->field, n)
+
+static int bottleneck_forward(rcl_module *self, rcl_model *m, const rcl_tensor *x, int train)
+{
+    bottleneck_module *b = (bottleneck_module *)self;
+    int n = x->n;
+    V(t1); V(r1); V(t2); V(r2); V(t3);
+    rcl_tensor y = rcl_view_n(&self->y, n);
+    RCL_TRY(conv_layer_forward(m, &b->c1, &t1, x));
+    RCL_TRY(bn_layer_forward(m, &b->b1, &r1, &t1, train));
+    RCL_TRY(rcl_relu_forward(m->ctx, &r1, &r1));
+    RCL_TRY(conv_layer_forward(m, &b->c2, &t2, &r1));
+    RCL_TRY(bn_layer_forward(m, &b->b2, &r2, &t2, train));
+    RCL_TRY(rcl_relu_forward(m->ctx, &r2, &r2));
+    RCL_TRY(conv_layer_forward(m, &b->c3, &t3, &r2));
+    RCL_TRY(bn_layer_forward(m, &b->b3, &y, &t3, train));
+    if (b->proj) {
+        V(tp); V(bp);
+        RCL_TRY(conv_layer_forward(m, &b->cd, &tp, x));
+        RCL_TRY(bn_layer_forward(m, &b->bd, &bp, &tp, train));
+        RCL_TRY(rcl_add(m->ctx, &y, &y, &bp));
+    } else if (b->identity) {
+        RCL_TRY(rcl_add(m->ctx, &y, &y, x));
+    }
+    return rcl_relu_forward(m->ctx, &y, &y);
+}
+
+static int bottleneck_backward(rcl_module *self, rcl_model *m, const rcl_tensor *x,
+                               const rcl_tensor *dy, rcl_tensor *dx)
+{
+    bottleneck_module *b = (bottleneck_module *)self;
+    int n = x->n;
+    V(t1); V(r1); V(t2); V(r2); V(t3);
+    V(gs); V(g3); V(gb); V(gb2); V(ga); V(ga2);
+    rcl_tensor y = rcl_view_n(&self->y, n);
+    RCL_TRY(rcl_relu_backward(m->ctx, &gs, dy, &y));
+    RCL_TRY(bn_layer_backward(m, &b->b3, &g3, &gs, &t3));
+    RCL_TRY(conv_layer_backward(m, &b->c3, &gb, &g3, &r2));
+    RCL_TRY(rcl_relu_backward(m->ctx, &gb, &gb, &r2));
+    RCL_TRY(bn_layer_backward(m, &b->b2, &gb2, &gb, &t2));
+    RCL_TRY(conv_layer_backward(m, &b->c2, &ga, &gb2, &r1));
+    RCL_TRY(rcl_relu_backward(m->ctx, &ga, &ga, &r1));
+    RCL_TRY(bn_layer_backward(m, &b->b1, &ga2, &ga, &t1));
+    RCL_TRY(conv_layer_backward(m, &b->c1, dx, &ga2, x));
+    if (b->proj) {
+        V(tp); V(gx);
+        RCL_TRY(bn_layer_backward(m, &b->bd, &g3, &gs, &tp));
+        RCL_TRY(conv_layer_backward(m, &b->cd, dx ? &gx : NULL, &g3, x));
+        if (dx) RCL_TRY(rcl_add(m->ctx, dx, dx, &gx));
+    } else if (b->identity && dx) {
+        RCL_TRY(rcl_add(m->ctx, dx, dx, &gs));
+    }
+    return RCL_OK;
+}
+#undef V
+
+static void bottleneck_destroy(rcl_module *self)
+{
+    bottleneck_module *b = (bottleneck_module *)self;
+    module_free_io(self);
+    bn_layer *bns[] = {&b->b1, &b->b2, &b->b3, &b->bd};
+    for (int i = 0; i < 4; i++) bn_layer_free(bns[i]);
+    rcl_tensor *ts[] = {&b->t1, &b->r1, &b->t2, &b->r2, &b->t3, &b->tp, &b->bp,
+                        &b->gs, &b->g3, &b->gb, &b->gb2, &b->ga, &b->ga2, &b->gx};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) rcl_tensor_destroy(ts[i]);
+    free(b);
+}
+
+static const rcl_module_ops bottleneck_ops = {"bottleneck", bottleneck_forward,
+                                              bottleneck_backward, bottleneck_destroy};
+
+int module_bottleneck_create(rcl_model *m, const char *name, int in_c, int planes, int stride,
+                             shortcut_kind sc, rcl_stride_on stride_on, int in_h, int in_w)
+{
+    bottleneck_module *b = calloc(1, sizeof *b);
+    if (!b) return rcl_fail(RCL_ERR_NOMEM, "module");
+    b->base.ops = &bottleneck_ops;
+    snprintf(b->base.name, sizeof b->base.name, "%s", name);
+    int width = planes, out_c = planes * 4;
+    int s1 = stride_on == RCL_STRIDE_ON_1X1 ? stride : 1;
+    int s2 = stride_on == RCL_STRIDE_ON_1X1 ? 1 : stride;
+    int h1 = rcl_conv_out_size(in_h, 1, s1, 0), w1 = rcl_conv_out_size(in_w, 1, s1, 0);
+    int oh = rcl_conv_out_size(h1, 3, s2, 1), ow = rcl_conv_out_size(w1, 3, s2, 1);
+    int reshape = stride != 1 || in_c != out_c;
+    b->proj = reshape && sc != SHORTCUT_NONE;
+    b->identity = !reshape && sc != SHORTCUT_NONE;
+    char ln[96];
+    int st = RCL_OK;
+    if (oh < 1 || ow < 1) st = rcl_fail(RCL_ERR_INVALID, "%s: input %dx%d too small", name, in_h, in_w);
+#define SUB(suffix) (snprintf(ln, sizeof ln, "%s." suffix, name), ln)
+    if (!st) st = conv_layer_init(m, &b->c1, SUB("conv1"), in_c, width, 1, s1, 0);
+    if (!st) st = bn_layer_init(m, &b->b1, SUB("bn1"), width);
+    if (!st) st = conv_layer_init(m, &b->c2, SUB("conv2"), width, width, 3, s2, 1);
+    if (!st) st = bn_layer_init(m, &b->b2, SUB("bn2"), width);
+    if (!st) st = conv_layer_init(m, &b->c3, SUB("conv3"), width, out_c, 1, 1, 0);
+    if (!st) st = bn_layer_init(m, &b->b3, SUB("bn3"), out_c);
+    if (!st && b->proj) st = conv_layer_init(m, &b->cd, SUB("downsample.0"), in_c, out_c, 1, stride, 0);
+    if (!st && b->proj) st = bn_layer_init(m, &b->bd, SUB("downsample.1"), out_c);
+#undef SUB
+    if (!st) st = module_alloc_io(m, &b->base, out_c, oh, ow);
+    if (!st) st = model_tensor(m, &b->t1, width, h1, w1);
+    if (!st) st = model_tensor(m, &b->r1, width, h1, w1);
+    if (!st) st = model_tensor(m, &b->ga, width, h1, w1);
+    if (!st) st = model_tensor(m, &b->ga2, width, h1, w1);
+    if (!st) st = model_tensor(m, &b->t2, width, oh, ow);
+    if (!st) st = model_tensor(m, &b->r2, width, oh, ow);
+    if (!st) st = model_tensor(m, &b->gb, width, oh, ow);
+    if (!st) st = model_tensor(m, &b->gb2, width, oh, ow);
+    if (!st) st = model_tensor(m, &b->t3, out_c, oh, ow);
+    if (!st) st = model_tensor(m, &b->gs, out_c, oh, ow);
+    if (!st) st = model_tensor(m, &b->g3, out_c, oh, ow);
+    if (!st && b->proj) st = model_tensor(m, &b->tp, out_c, oh, ow);
+    if (!st && b->proj) st = model_tensor(m, &b->bp, out_c, oh, ow);
+    if (!st && b->proj) st = model_tensor(m, &b->gx, in_c, in_h, in_w);
+    if (st) {
+        bottleneck_destroy(&b->base);
+        return st;
+    }
+    b->base.params = (int64_t)width * in_c + 2 * width + (int64_t)width * width * 9 + 2 * width +
+                     (int64_t)out_c * width + 2 * out_c +
+                     (b->proj ? (int64_t)out_c * in_c + 2 * out_c : 0);
+    b->base.flops = conv_layer_flops(&b->c1, h1, w1) + conv_layer_flops(&b->c2, oh, ow) +
+                    conv_layer_flops(&b->c3, oh, ow) + (b->proj ? conv_layer_flops(&b->cd, oh, ow) : 0);
+    return model_add_module(m, &b->base);
+}

@@ -1,0 +1,32 @@
+/* Residual add host side (kernels in cl/add.cl). */
+#include "runtime/internal.h"
+#include "rcl/ops.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+/* Kernel `name` of add.cl (src/shortcut.c builds the same program). */
+static int add_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg)
+{
+    *wg = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "add", "WG", 64));
+    char opts[64];
+    snprintf(opts, sizeof opts, "-DWG=%zu", *wg);
+    return rcl_ctx_kernel(ctx, "add.cl", name, opts, k);
+}
+
+/* a, b, y (N,C,H,W), y may alias a or b */
+int rcl_add(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *a, const rcl_tensor *b)
+{
+    if (!y || !a || !b || !y->buf || !a->buf || !b->buf)
+        return rcl_fail(RCL_ERR_INVALID, "add: missing tensor");
+    RCL_TRY(rcl_check_same(y, a, "add"));
+    RCL_TRY(rcl_check_same(a, b, "add"));
+    if (rcl_t_count(y) > (size_t)INT_MAX)
+        return rcl_fail(RCL_ERR_INVALID, "add: tensor too large for int indexing");
+    cl_kernel k;
+    size_t wg;
+    RCL_TRY(add_kernel(ctx, "add_forward", &k, &wg));
+    size_t n = rcl_t_count(y);
+    return RCL_LAUNCH(ctx, k, "add", 1, &n, &wg, RCL_MEM(y->buf), RCL_MEM(a->buf),
+                      RCL_MEM(b->buf), RCL_I32(n));
+}

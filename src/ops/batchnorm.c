@@ -1,0 +1,163 @@
+/* BatchNorm2d host side (kernels in cl/batchnorm.cl): plane kernels over a
+ * 2-D range (images, channels), per-channel folds over a 1-D range of C;
+ * the plane partials (2 floats per plane) live in scratch slot COL. */
+#include "runtime/internal.h"
+#include "rcl/ops.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+/* Kernel `name` of batchnorm.cl; *wg receives the plane-kernel work-group
+ * size, *bn_wg the per-channel one. One program per option pair. */
+static int bn_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg, size_t *bn_wg)
+{
+    size_t w = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "bn", "WG", 64));
+    size_t b = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "bn_stats", "BN_WG", 64));
+    char opts[64];
+    snprintf(opts, sizeof opts, "-DWG=%zu -DBN_WG=%zu", w, b);
+    if (wg) *wg = w;
+    if (bn_wg) *bn_wg = b;
+    return rcl_ctx_kernel(ctx, "batchnorm.cl", name, opts, k);
+}
+
+/* A per-channel vector must hold exactly C floats, e.g. (C,1,1,1). */
+static int bn_check_vec(const rcl_tensor *t, int c, const char *op, const char *what)
+{
+    if (!t || !t->buf) return rcl_fail(RCL_ERR_INVALID, "%s: %s missing", op, what);
+    if (rcl_t_count(t) != (size_t)c)
+        return rcl_fail(RCL_ERR_INVALID, "%s: %s (%d,%d,%d,%d) must hold C=%d values", op, what,
+                        t->n, t->c, t->h, t->w, c);
+    return RCL_OK;
+}
+
+static int bn_check_x(const rcl_tensor *x, const char *op)
+{
+    if (!x || !x->buf || x->n <= 0 || x->c <= 0 || x->h <= 0 || x->w <= 0)
+        return rcl_fail(RCL_ERR_INVALID, "%s: empty or missing input", op);
+    if (rcl_t_count(x) > (size_t)INT_MAX)
+        return rcl_fail(RCL_ERR_INVALID, "%s: tensor too large for int indexing", op);
+    return RCL_OK;
+}
+
+/* x,y (N,C,H,W); per-channel vectors (C,1,1,1); running_* may both be NULL
+ * (no running-stat update, as track_running_stats=False). */
+int rcl_batchnorm_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_mean,
+                                rcl_tensor *save_invstd, rcl_tensor *running_mean,
+                                rcl_tensor *running_var, const rcl_tensor *x,
+                                const rcl_tensor *gamma, const rcl_tensor *beta, float momentum,
+                                float eps)
+{
+    static const char op[] = "batchnorm_forward_train";
+    RCL_TRY(bn_check_x(x, op));
+    if (!y) return rcl_fail(RCL_ERR_INVALID, "%s: y missing", op);
+    RCL_TRY(rcl_check_same(y, x, op));
+    const int C = x->c, HW = x->h * x->w, M = x->n * HW;
+    if (M < 2)
+        return rcl_fail(RCL_ERR_INVALID,
+                        "%s: need more than 1 value per channel in training (N*H*W = %d)", op, M);
+    if (!(eps > 0.0f)) return rcl_fail(RCL_ERR_INVALID, "%s: eps must be > 0", op);
+    RCL_TRY(bn_check_vec(save_mean, C, op, "save_mean"));
+    RCL_TRY(bn_check_vec(save_invstd, C, op, "save_invstd"));
+    RCL_TRY(bn_check_vec(gamma, C, op, "gamma"));
+    RCL_TRY(bn_check_vec(beta, C, op, "beta"));
+    const int update = running_mean || running_var;
+    if (update) {
+        RCL_TRY(bn_check_vec(running_mean, C, op, "running_mean"));
+        RCL_TRY(bn_check_vec(running_var, C, op, "running_var"));
+    }
+
+    cl_kernel kp, ks, ka;
+    size_t wg, bn_wg;
+    RCL_TRY(bn_kernel(ctx, "bn_plane_stats", &kp, &wg, &bn_wg));
+    RCL_TRY(bn_kernel(ctx, "bn_stats", &ks, NULL, NULL));
+    RCL_TRY(bn_kernel(ctx, "bn_apply", &ka, NULL, NULL));
+    const int N = x->n;
+    cl_mem part;
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
+    size_t g2[2] = {(size_t)N, (size_t)C}, l2[2] = {wg, 1};
+    RCL_TRY(RCL_LAUNCH(ctx, kp, "bn", 2, g2, l2, RCL_MEM(part), RCL_MEM(x->buf), RCL_I32(N),
+                       RCL_I32(C), RCL_I32(HW)));
+    size_t gs = (size_t)C;
+    cl_mem rm = update ? running_mean->buf : save_mean->buf;
+    cl_mem rv = update ? running_var->buf : save_invstd->buf;
+    RCL_TRY(RCL_LAUNCH(ctx, ks, "bn", 1, &gs, &bn_wg, RCL_MEM(save_mean->buf),
+                       RCL_MEM(save_invstd->buf), RCL_MEM(rm), RCL_MEM(rv), RCL_MEM(part),
+                       RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_F32(momentum), RCL_F32(eps),
+                       RCL_I32(update)));
+    return RCL_LAUNCH(ctx, ka, "bn", 2, g2, l2, RCL_MEM(y->buf), RCL_MEM(x->buf),
+                      RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf),
+                      RCL_MEM(beta->buf), RCL_I32(N), RCL_I32(C), RCL_I32(HW));
+}
+
+/* x,y (N,C,H,W); per-channel vectors (C,1,1,1) */
+int rcl_batchnorm_forward_eval(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
+                               const rcl_tensor *gamma, const rcl_tensor *beta,
+                               const rcl_tensor *running_mean, const rcl_tensor *running_var,
+                               float eps)
+{
+    static const char op[] = "batchnorm_forward_eval";
+    RCL_TRY(bn_check_x(x, op));
+    if (!y) return rcl_fail(RCL_ERR_INVALID, "%s: y missing", op);
+    RCL_TRY(rcl_check_same(y, x, op));
+    if (!(eps > 0.0f)) return rcl_fail(RCL_ERR_INVALID, "%s: eps must be > 0", op);
+    const int C = x->c, HW = x->h * x->w;
+    RCL_TRY(bn_check_vec(gamma, C, op, "gamma"));
+    RCL_TRY(bn_check_vec(beta, C, op, "beta"));
+    RCL_TRY(bn_check_vec(running_mean, C, op, "running_mean"));
+    RCL_TRY(bn_check_vec(running_var, C, op, "running_var"));
+    cl_kernel k;
+    size_t wg;
+    RCL_TRY(bn_kernel(ctx, "bn_apply_eval", &k, &wg, NULL));
+    size_t g2[2] = {(size_t)x->n, (size_t)C}, l2[2] = {wg, 1};
+    return RCL_LAUNCH(ctx, k, "bn", 2, g2, l2, RCL_MEM(y->buf), RCL_MEM(x->buf),
+                      RCL_MEM(running_mean->buf), RCL_MEM(running_var->buf), RCL_MEM(gamma->buf),
+                      RCL_MEM(beta->buf), RCL_F32(eps), RCL_I32(x->n), RCL_I32(C), RCL_I32(HW));
+}
+
+/* dy, x, dx (N,C,H,W); gamma, save_*, dgamma, dbeta (C,1,1,1); dx/dgamma/dbeta may be NULL */
+int rcl_batchnorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, rcl_tensor *dbeta,
+                           const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *gamma,
+                           const rcl_tensor *save_mean, const rcl_tensor *save_invstd)
+{
+    static const char op[] = "batchnorm_backward";
+    RCL_TRY(bn_check_x(x, op));
+    if (!dy) return rcl_fail(RCL_ERR_INVALID, "%s: dy missing", op);
+    RCL_TRY(rcl_check_same(dy, x, op));
+    if (dx) RCL_TRY(rcl_check_same(dx, x, op));
+    const int C = x->c, HW = x->h * x->w;
+    RCL_TRY(bn_check_vec(gamma, C, op, "gamma"));
+    RCL_TRY(bn_check_vec(save_mean, C, op, "save_mean"));
+    RCL_TRY(bn_check_vec(save_invstd, C, op, "save_invstd"));
+    if (dgamma) RCL_TRY(bn_check_vec(dgamma, C, op, "dgamma"));
+    if (dbeta) RCL_TRY(bn_check_vec(dbeta, C, op, "dbeta"));
+    if (!dx && !dgamma && !dbeta) return RCL_OK;
+
+    /* the sums land in dbeta/dgamma when given, else in scratch */
+    cl_mem sdy, sdyx;
+    if (dbeta) sdy = dbeta->buf;
+    else RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_RED, (size_t)C * sizeof(float), &sdy));
+    if (dgamma) sdyx = dgamma->buf;
+    else RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)C * sizeof(float), &sdyx));
+
+    cl_kernel kp, kr;
+    size_t wg, bn_wg;
+    RCL_TRY(bn_kernel(ctx, "bn_bwd_plane", &kp, &wg, &bn_wg));
+    RCL_TRY(bn_kernel(ctx, "bn_bwd_reduce", &kr, NULL, NULL));
+    const int N = x->n;
+    cl_mem part;
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
+    size_t g2[2] = {(size_t)N, (size_t)C}, l2[2] = {wg, 1};
+    RCL_TRY(RCL_LAUNCH(ctx, kp, "bn", 2, g2, l2, RCL_MEM(part), RCL_MEM(dy->buf),
+                       RCL_MEM(x->buf), RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf),
+                       RCL_I32(N), RCL_I32(C), RCL_I32(HW)));
+    size_t gs = (size_t)C;
+    RCL_TRY(RCL_LAUNCH(ctx, kr, "bn", 1, &gs, &bn_wg, RCL_MEM(sdy), RCL_MEM(sdyx), RCL_MEM(part),
+                       RCL_I32(N), RCL_I32(C)));
+    if (!dx) return RCL_OK;
+    cl_kernel kd;
+    RCL_TRY(bn_kernel(ctx, "bn_bwd_dx", &kd, NULL, NULL));
+    return RCL_LAUNCH(ctx, kd, "bn", 2, g2, l2, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
+                      RCL_MEM(x->buf), RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf),
+                      RCL_MEM(gamma->buf), RCL_MEM(sdy), RCL_MEM(sdyx), RCL_I32(N), RCL_I32(C),
+                      RCL_I32(HW));
+}

@@ -1,0 +1,263 @@
+/* conv2d host side: im2col/col2im + GEMM over chunks of nb images (kernels in
+ * cl/im2col.cl, cl/bias.cl). A 1x1 stride-1 pad-0 conv of a single image
+ * skips im2col and runs one GEMM on the tensors themselves; with more images
+ * it takes the chunked path (one large GEMM per chunk beats a GEMM call per
+ * image by far, even with the layout copies).
+ *
+ * Chunk of nb images, P = OH*OW, CKK = C*KH*KW, NP = nb*P:
+ *   forward      col[CKK,NP] = im2col(x);  Y'[OC,NP] = W[OC,CKK] col;  y <- reorder(Y') (+b)
+ *   backward     dY'[OC,NP] = reorder(dy)
+ *     weights    col = im2col(x);  dW (+)= dY' col^T   (beta 0 on the first chunk)
+ *     data       dcol[CKK,NP] = W^T dY';  dx <- col2im(dcol)
+ *     bias       db[oc] = sum_{n,p} dy[n,oc,p]
+ * col lives in scratch slot COL, Y'/dY' in slot TMP; nb keeps both under
+ * the tunable byte budget conv.COL_BUDGET_MB and the device's max_alloc. */
+#include "ops/bias.h"
+#include "runtime/internal.h"
+#include "rcl/gemm.h"
+#include "rcl/ops.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+int rcl_conv_out_size(int in, int k, int stride, int pad)
+{
+    if (in <= 0 || k <= 0 || stride <= 0 || pad < 0) return 0;
+    int num = in + 2 * pad - k;
+    if (num < 0) return 0;
+    return num / stride + 1;
+}
+
+/* Validated geometry of one conv call. */
+typedef struct conv_geom {
+    int N, C, H, W, OC, KH, KW, OH, OW, P, CKK;
+    int direct;   /* 1x1, stride 1, pad 0, one image: GEMM on the tensors */
+} conv_geom;
+
+static int shape_is(const rcl_tensor *t, int n, int c, int h, int w)
+{
+    return t->n == n && t->c == c && t->h == h && t->w == w;
+}
+
+static int conv_geometry(const char *what, const rcl_tensor *x, const rcl_tensor *w,
+                         const rcl_conv2d_desc *d, conv_geom *g)
+{
+    if (!x || !w || !d) return rcl_fail(RCL_ERR_INVALID, "%s: NULL x, w or descriptor", what);
+    if (d->kh <= 0 || d->kw <= 0 || d->sh <= 0 || d->sw <= 0 || d->ph < 0 || d->pw < 0)
+        return rcl_fail(RCL_ERR_INVALID, "%s: kernel %dx%d stride %dx%d pad %dx%d", what, d->kh,
+                        d->kw, d->sh, d->sw, d->ph, d->pw);
+    if (x->n <= 0 || x->c <= 0 || x->h <= 0 || x->w <= 0 || w->n <= 0)
+        return rcl_fail(RCL_ERR_INVALID, "%s: empty x (%d,%d,%d,%d) or w", what, x->n, x->c,
+                        x->h, x->w);
+    if (w->c != x->c || w->h != d->kh || w->w != d->kw)
+        return rcl_fail(RCL_ERR_INVALID,
+                        "%s: w (%d,%d,%d,%d) does not match x channels %d, kernel %dx%d", what,
+                        w->n, w->c, w->h, w->w, x->c, d->kh, d->kw);
+    g->N = x->n, g->C = x->c, g->H = x->h, g->W = x->w;
+    g->OC = w->n, g->KH = d->kh, g->KW = d->kw;
+    g->OH = rcl_conv_out_size(x->h, d->kh, d->sh, d->ph);
+    g->OW = rcl_conv_out_size(x->w, d->kw, d->sw, d->pw);
+    if (g->OH < 1 || g->OW < 1)
+        return rcl_fail(RCL_ERR_INVALID, "%s: no output for input %dx%d, kernel %dx%d, pad %dx%d",
+                        what, x->h, x->w, d->kh, d->kw, d->ph, d->pw);
+    g->P = g->OH * g->OW;
+    g->CKK = g->C * g->KH * g->KW;
+    if (rcl_t_count(x) > INT_MAX || (size_t)g->N * g->OC * g->P > INT_MAX ||
+        rcl_t_count(w) > INT_MAX)
+        return rcl_fail(RCL_ERR_UNSUPPORTED, "%s: tensor of 2^31 or more elements", what);
+    g->direct = d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 &&
+                d->pw == 0 && g->N == 1;
+    return RCL_OK;
+}
+
+static int bias_ok(const char *what, const rcl_tensor *b, int oc)
+{
+    if (b && rcl_t_count(b) != (size_t)oc)
+        return rcl_fail(RCL_ERR_INVALID, "%s: bias (%d,%d,%d,%d) is not %d values", what, b->n,
+                        b->c, b->h, b->w, oc);
+    return RCL_OK;
+}
+
+/* Images per chunk: col (CKK*P per image) and Y' (OC*P) within the budget. */
+static int conv_chunk(rcl_ctx *ctx, const conv_geom *g, int *nb)
+{
+    int mb = rcl_ctx_param(ctx, "conv", "COL_BUDGET_MB", 256);
+    if (mb < 1) mb = 1;
+    uint64_t budget = (uint64_t)mb << 20;
+    uint64_t max_alloc = rcl_ctx_device(ctx)->max_alloc;
+    if (max_alloc && max_alloc < budget) budget = max_alloc;
+    uint64_t per = (uint64_t)(g->CKK > g->OC ? g->CKK : g->OC) * (uint64_t)g->P;
+    if (max_alloc && per * sizeof(float) > max_alloc)
+        return rcl_fail(RCL_ERR_DEVICE_NOMEM,
+                        "conv2d: one image's column matrix (%llu bytes) exceeds max_alloc %llu",
+                        (unsigned long long)(per * sizeof(float)), (unsigned long long)max_alloc);
+    uint64_t n = budget / (per * sizeof(float));
+    if (n > (uint64_t)INT_MAX / per) n = (uint64_t)INT_MAX / per;
+    if (n < 1) n = 1;
+    if (n > (uint64_t)g->N) n = (uint64_t)g->N;
+    /* balance the chunks: same count, sizes as even as possible */
+    int chunks = (int)(((uint64_t)g->N + n - 1) / n);
+    *nb = (g->N + chunks - 1) / chunks;
+    return RCL_OK;
+}
+
+static int im2col_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg)
+{
+    *wg = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "im2col", "WG", 64));
+    char opts[64];
+    snprintf(opts, sizeof opts, "-DWG=%zu", *wg);
+    return rcl_ctx_kernel(ctx, "im2col.cl", name, opts, k);
+}
+
+/* Images per work-item of the cl/im2col.cl kernels: enough planes of
+ * `plane` floats to fill the tunable span im2col.SPAN (default 64 floats),
+ * so tiny planes (4x4, 2x2, 1x1 maps) do not pay a work-item each. */
+static int images_per_item(rcl_ctx *ctx, int plane, int nb)
+{
+    int span = rcl_ctx_param(ctx, "im2col", "SPAN", 64);
+    int ipi = span > plane ? (span + plane - 1) / plane : 1;
+    return ipi < nb ? ipi : nb;
+}
+
+/* im2col (x -> col) or col2im (col -> dx) of images n0 .. n0+nb-1: a 2-D
+ * range (image groups, col rows) or (image groups, channels), see
+ * cl/im2col.cl */
+static int launch_cols(rcl_ctx *ctx, int is_im2col, cl_mem dst, cl_mem src, int n0, int nb,
+                       const conv_geom *g, const rcl_conv2d_desc *d)
+{
+    const char *name = is_im2col ? "im2col" : "col2im";
+    cl_kernel k;
+    size_t wg;
+    RCL_TRY(im2col_kernel(ctx, name, &k, &wg));
+    int ipi = images_per_item(ctx, is_im2col ? g->P : g->H * g->W, nb);
+    size_t gl[2] = {(size_t)((nb + ipi - 1) / ipi), (size_t)(is_im2col ? g->CKK : g->C)};
+    size_t lo[2] = {wg, 1};
+    return RCL_LAUNCH(ctx, k, name, 2, gl, lo, RCL_MEM(dst), RCL_MEM(src), RCL_I32(n0),
+                      RCL_I32(nb), RCL_I32(ipi), RCL_I32(g->C), RCL_I32(g->H), RCL_I32(g->W),
+                      RCL_I32(g->KH), RCL_I32(g->KW), RCL_I32(d->sh), RCL_I32(d->sw),
+                      RCL_I32(d->ph), RCL_I32(d->pw), RCL_I32(g->OH), RCL_I32(g->OW));
+}
+
+/* reorder_fwd (tmp -> y, + bias) or reorder_bwd (dy -> tmp) of images
+ * n0 .. n0+nb-1 */
+static int launch_reorder(rcl_ctx *ctx, int fwd, cl_mem dst, cl_mem src, cl_mem b, int n0,
+                          int nb, const conv_geom *g)
+{
+    cl_kernel k;
+    size_t wg;
+    RCL_TRY(im2col_kernel(ctx, fwd ? "reorder_fwd" : "reorder_bwd", &k, &wg));
+    int ipi = images_per_item(ctx, g->P, nb);
+    size_t gl[2] = {(size_t)((nb + ipi - 1) / ipi), (size_t)g->OC}, lo[2] = {wg, 1};
+    if (fwd)
+        return RCL_LAUNCH(ctx, k, "reorder", 2, gl, lo, RCL_MEM(dst), RCL_MEM(src),
+                          RCL_MEM(b ? b : src), RCL_I32(b != NULL), RCL_I32(n0), RCL_I32(nb),
+                          RCL_I32(ipi), RCL_I32(g->OC), RCL_I32(g->P));
+    return RCL_LAUNCH(ctx, k, "reorder", 2, gl, lo, RCL_MEM(dst), RCL_MEM(src), RCL_I32(n0),
+                      RCL_I32(nb), RCL_I32(ipi), RCL_I32(g->OC), RCL_I32(g->P));
+}
+
+/* 1x1 stride 1 pad 0: y[n] = W[OC,C] x[n][C,HW] per image */
+static int conv_forward_direct(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
+                               const rcl_tensor *w, const conv_geom *g)
+{
+    size_t hw = (size_t)g->P;
+    for (int n = 0; n < g->N; n++)
+        RCL_TRY(rcl_gemm(ctx, 0, 0, g->OC, g->P, g->C, 1.0f, w->buf, 0, g->C, x->buf,
+                         n * g->C * hw, g->P, 0.0f, y->buf, n * g->OC * hw, g->P,
+                         "conv_fwd_gemm"));
+    return RCL_OK;
+}
+
+/* x (N,C,H,W), w (OC,C,KH,KW), b (OC,1,1,1) or NULL -> y (N,OC,OH,OW) */
+/* Images per chunk, and the scratch buffers for one chunk: col
+ * [CKK, nb*P] and the reordered output/gradient [OC, nb*P]. */
+static int conv_chunk_buffers(rcl_ctx *ctx, const conv_geom *g, int *nb, cl_mem *col, cl_mem *tmp)
+{
+    RCL_TRY(conv_chunk(ctx, g, nb));
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, (size_t)g->CKK * *nb * g->P * sizeof(float), col));
+    return rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)g->OC * *nb * g->P * sizeof(float), tmp);
+}
+
+int rcl_conv2d_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const rcl_tensor *w,
+                       const rcl_tensor *b, const rcl_conv2d_desc *d)
+{
+    conv_geom g;
+    RCL_TRY(conv_geometry("conv2d_forward", x, w, d, &g));
+    RCL_TRY(bias_ok("conv2d_forward", b, g.OC));
+    if (!y || !shape_is(y, g.N, g.OC, g.OH, g.OW))
+        return rcl_fail(RCL_ERR_INVALID, "conv2d_forward: y must be (%d,%d,%d,%d)", g.N, g.OC,
+                        g.OH, g.OW);
+    if (g.direct) {
+        RCL_TRY(conv_forward_direct(ctx, y, x, w, &g));
+        return b ? rcl_bias_add(ctx, y->buf, b->buf, g.N, g.OC, g.P) : RCL_OK;
+    }
+    int nb;
+    cl_mem col, tmp;
+    RCL_TRY(conv_chunk_buffers(ctx, &g, &nb, &col, &tmp));
+    for (int n0 = 0; n0 < g.N; n0 += nb) {
+        int cur = g.N - n0 < nb ? g.N - n0 : nb;
+        int np = cur * g.P;
+        RCL_TRY(launch_cols(ctx, 1, col, x->buf, n0, cur, &g, d));
+        RCL_TRY(rcl_gemm(ctx, 0, 0, g.OC, np, g.CKK, 1.0f, w->buf, 0, g.CKK, col, 0, np, 0.0f,
+                         tmp, 0, np, "conv_fwd_gemm"));
+        RCL_TRY(launch_reorder(ctx, 1, y->buf, tmp, b ? b->buf : NULL, n0, cur, &g));
+    }
+    return RCL_OK;
+}
+
+/* 1x1 stride 1 pad 0: dx[n] = W^T dy[n];  dW = sum_n dy[n] x[n]^T */
+static int conv_backward_direct(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw,
+                                const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w,
+                                const conv_geom *g)
+{
+    size_t hw = (size_t)g->P;
+    for (int n = 0; n < g->N; n++) {
+        if (dx)
+            RCL_TRY(rcl_gemm(ctx, 1, 0, g->C, g->P, g->OC, 1.0f, w->buf, 0, g->C, dy->buf,
+                             n * g->OC * hw, g->P, 0.0f, dx->buf, n * g->C * hw, g->P,
+                             "conv_bwd_data_gemm"));
+        if (dw)
+            RCL_TRY(rcl_gemm(ctx, 0, 1, g->OC, g->C, g->P, 1.0f, dy->buf, n * g->OC * hw, g->P,
+                             x->buf, n * g->C * hw, g->P, n ? 1.0f : 0.0f, dw->buf, 0, g->C,
+                             "conv_bwd_weight_gemm"));
+    }
+    return RCL_OK;
+}
+
+/* dy (N,OC,OH,OW) -> dx (N,C,H,W), dw (OC,C,KH,KW), db (OC,1,1,1); any may be NULL */
+int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor *db,
+                        const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w,
+                        const rcl_conv2d_desc *d)
+{
+    conv_geom g;
+    RCL_TRY(conv_geometry("conv2d_backward", x, w, d, &g));
+    if (!dy || !shape_is(dy, g.N, g.OC, g.OH, g.OW))
+        return rcl_fail(RCL_ERR_INVALID, "conv2d_backward: dy must be (%d,%d,%d,%d)", g.N, g.OC,
+                        g.OH, g.OW);
+    if (dx) RCL_TRY(rcl_check_same(dx, x, "conv2d_backward dx"));
+    if (dw) RCL_TRY(rcl_check_same(dw, w, "conv2d_backward dw"));
+    RCL_TRY(bias_ok("conv2d_backward db", db, g.OC));
+    if (db) RCL_TRY(rcl_bias_grad(ctx, db->buf, dy->buf, g.N, g.OC, g.P));
+    if (!dx && !dw) return RCL_OK;
+    if (g.direct) return conv_backward_direct(ctx, dx, dw, dy, x, w, &g);
+
+    int nb;
+    cl_mem col, tmp;
+    RCL_TRY(conv_chunk_buffers(ctx, &g, &nb, &col, &tmp));
+    for (int n0 = 0; n0 < g.N; n0 += nb) {
+        int cur = g.N - n0 < nb ? g.N - n0 : nb;
+        int np = cur * g.P;
+        RCL_TRY(launch_reorder(ctx, 0, tmp, dy->buf, NULL, n0, cur, &g));
+        if (dw) {
+            RCL_TRY(launch_cols(ctx, 1, col, x->buf, n0, cur, &g, d));
+            RCL_TRY(rcl_gemm(ctx, 0, 1, g.OC, g.CKK, np, 1.0f, tmp, 0, np, col, 0, np,
+                             n0 ? 1.0f : 0.0f, dw->buf, 0, g.CKK, "conv_bwd_weight_gemm"));
+        }
+        if (dx) {
+            RCL_TRY(rcl_gemm(ctx, 1, 0, g.CKK, np, g.OC, 1.0f, w->buf, 0, g.CKK, tmp, 0, np, 0.0f,
+                             col, 0, np, "conv_bwd_data_gemm"));
+            RCL_TRY(launch_cols(ctx, 0, dx->buf, col, n0, cur, &g, d));
+        }
+    }
+    return RCL_OK;
+}

@@ -1,0 +1,155 @@
+/* Context lifetime, kernel launches, profiling hook, tunable parameters. */
+#include "runtime/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rcl_program_cache_free(rcl_ctx *ctx); /* program.c */
+
+int rcl_ctx_create(rcl_ctx **out, int index, const rcl_ctx_options *opt)
+{
+    *out = NULL;
+    rcl_device_info devs[RCL_MAX_DEVICES];
+    int n = 0;
+    RCL_TRY(rcl_devices_list(devs, RCL_MAX_DEVICES, &n));
+    if (index < 0 || index >= n)
+        return rcl_fail(RCL_ERR_DEVICE_INDEX, "device %d does not exist (%d device%s found)",
+                        index, n, n == 1 ? "" : "s");
+    rcl_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return rcl_fail(RCL_ERR_NOMEM, "context");
+    ctx->dev = devs[index];
+    if (opt) ctx->opt = *opt;
+    if (getenv("RESNET_CL_NO_PROGRAM_CACHE")) ctx->opt.no_disk_cache = 1;
+    cl_int e = CL_SUCCESS;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->dev.platform, 0};
+    ctx->context = clCreateContext(props, 1, &ctx->dev.device, NULL, NULL, &e);
+    if (e != CL_SUCCESS) {
+        free(ctx);
+        return rcl_cl_fail(e, "clCreateContext");
+    }
+    cl_command_queue_properties qp = ctx->opt.profiling ? CL_QUEUE_PROFILING_ENABLE : 0;
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+    ctx->queue = clCreateCommandQueue(ctx->context, ctx->dev.device, qp, &e);
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+    if (e != CL_SUCCESS) {
+        clReleaseContext(ctx->context);
+        free(ctx);
+        return rcl_cl_fail(e, "clCreateCommandQueue");
+    }
+    *out = ctx;
+    return RCL_OK;
+}
+
+void rcl_ctx_destroy(rcl_ctx *ctx)
+{
+    if (!ctx) return;
+    if (ctx->queue) clFinish(ctx->queue);
+    if (ctx->gemm_state_free) ctx->gemm_state_free(ctx->gemm_state);
+    rcl_program_cache_free(ctx);
+    for (int i = 0; i < RCL_SCRATCH_SLOTS; i++) rcl_buffer_release(&ctx->scratch[i]);
+    free(ctx->params);
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    if (ctx->context) clReleaseContext(ctx->context);
+    free(ctx);
+}
+
+const rcl_device_info *rcl_ctx_device(const rcl_ctx *ctx) { return &ctx->dev; }
+cl_context rcl_ctx_cl_context(const rcl_ctx *ctx) { return ctx->context; }
+cl_command_queue rcl_ctx_queue(const rcl_ctx *ctx) { return ctx->queue; }
+rcl_ctx_stats rcl_ctx_get_stats(const rcl_ctx *ctx) { return ctx->stats; }
+
+int rcl_ctx_finish(rcl_ctx *ctx)
+{
+    RCL_CL(clFinish(ctx->queue), "clFinish");
+    return RCL_OK;
+}
+
+void rcl_ctx_set_profiler(rcl_ctx *ctx, rcl_profile_fn fn, void *user)
+{
+    ctx->prof_fn = ctx->opt.profiling ? fn : NULL;
+    ctx->prof_user = user;
+}
+
+void rcl_profile_event(rcl_ctx *ctx, const char *tag, cl_event ev)
+{
+    if (!ev) return;
+    if (ctx->prof_fn) ctx->prof_fn(ctx->prof_user, tag, ev);
+    clReleaseEvent(ev);
+}
+
+size_t rcl_wg_clamp(const rcl_ctx *ctx, size_t want)
+{
+    size_t lim = ctx->dev.max_wg_size ? ctx->dev.max_wg_size : 64;
+    size_t w = 1;
+    while (w * 2 <= want && w * 2 <= lim) w *= 2;
+    return w;
+}
+
+int rcl_launch(rcl_ctx *ctx, cl_kernel k, const char *tag, int dims, const size_t *global,
+               const size_t *local, const rcl_arg *args, int nargs)
+{
+    for (int i = 0; i < nargs; i++) {
+        cl_int e = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr);
+        if (e != CL_SUCCESS) {
+            char what[96];
+            snprintf(what, sizeof what, "clSetKernelArg(%s arg %d)", tag, i);
+            return rcl_cl_fail(e, what);
+        }
+    }
+    size_t g[3];
+    for (int d = 0; d < dims; d++) {
+        g[d] = local ? rcl_round_up(global[d], local[d]) : global[d];
+        if (g[d] == 0) return RCL_OK; /* nothing to do */
+    }
+    cl_event ev = NULL;
+    cl_int e = clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, g, local, 0, NULL,
+                                      rcl_event_slot(ctx, &ev));
+    if (e != CL_SUCCESS) {
+        char what[96];
+        snprintf(what, sizeof what, "clEnqueueNDRangeKernel(%s)", tag);
+        return rcl_cl_fail(e, what);
+    }
+    rcl_profile_event(ctx, tag, ev);
+    return RCL_OK;
+}
+
+int rcl_ctx_param(const rcl_ctx *ctx, const char *key, const char *param, int def)
+{
+    for (int i = 0; i < ctx->nparams; i++)
+        if (!strcmp(ctx->params[i].key, key) && !strcmp(ctx->params[i].param, param))
+            return ctx->params[i].value;
+    return def;
+}
+
+int rcl_ctx_set_param(rcl_ctx *ctx, const char *key, const char *param, int value)
+{
+    if (strlen(key) >= sizeof ctx->params[0].key || strlen(param) >= sizeof ctx->params[0].param)
+        return rcl_fail(RCL_ERR_INVALID, "tunable name too long: %s.%s", key, param);
+    for (int i = 0; i < ctx->nparams; i++)
+        if (!strcmp(ctx->params[i].key, key) && !strcmp(ctx->params[i].param, param)) {
+            ctx->params[i].value = value;
+            return RCL_OK;
+        }
+    rcl_param_entry *p = realloc(ctx->params, (size_t)(ctx->nparams + 1) * sizeof *p);
+    if (!p) return rcl_fail(RCL_ERR_NOMEM, "tunable table");
+    ctx->params = p;
+    rcl_param_entry *n = &p[ctx->nparams++];
+    snprintf(n->key, sizeof n->key, "%s", key);
+    snprintf(n->param, sizeof n->param, "%s", param);
+    n->value = value;
+    return RCL_OK;
+}
+
+int rcl_check_same(const rcl_tensor *a, const rcl_tensor *b, const char *what)
+{
+    if (a->n != b->n || a->c != b->c || a->h != b->h || a->w != b->w)
+        return rcl_fail(RCL_ERR_INVALID, "%s: shape (%d,%d,%d,%d) != (%d,%d,%d,%d)", what, a->n,
+                        a->c, a->h, a->w, b->n, b->c, b->h, b->w);
+    return RCL_OK;
+}

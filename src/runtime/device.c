@@ -1,0 +1,106 @@
+/* Flat device list over all OpenCL platforms. */
+#include "runtime/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rcl_cl_fail(int cl_err, const char *what)
+{
+    int st = RCL_ERR_OPENCL;
+    if (cl_err == CL_MEM_OBJECT_ALLOCATION_FAILURE || cl_err == CL_OUT_OF_RESOURCES ||
+        cl_err == CL_INVALID_BUFFER_SIZE)
+        st = RCL_ERR_DEVICE_NOMEM;
+    return rcl_fail(st, "%s: %s (%d)", what, rcl_cl_error_name(cl_err), cl_err);
+}
+
+static void str_info_platform(cl_platform_id p, cl_platform_info what, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    if (clGetPlatformInfo(p, what, cap, buf, NULL) != CL_SUCCESS) buf[0] = 0;
+    buf[cap - 1] = 0;
+}
+
+static void str_info_device(cl_device_id d, cl_device_info what, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    if (clGetDeviceInfo(d, what, cap, buf, NULL) != CL_SUCCESS) buf[0] = 0;
+    buf[cap - 1] = 0;
+}
+
+int rcl_devices_list(rcl_device_info *out, int cap, int *count)
+{
+    cl_platform_id plats[16];
+    cl_uint np = 0;
+    *count = 0;
+    cl_int e = clGetPlatformIDs(16, plats, &np);
+    if (e != CL_SUCCESS || np == 0)
+        return rcl_fail(RCL_ERR_NO_PLATFORM, "no OpenCL platform found (clGetPlatformIDs: %s)",
+                        rcl_cl_error_name(e));
+    if (np > 16) np = 16;
+    int n = 0;
+    for (cl_uint p = 0; p < np; p++) {
+        cl_device_id devs[RCL_MAX_DEVICES];
+        cl_uint nd = 0;
+        /* A platform with no devices (Mesa Clover without a GPU) answers
+         * CL_DEVICE_NOT_FOUND: skip it quietly. */
+        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, RCL_MAX_DEVICES, devs, &nd) != CL_SUCCESS)
+            continue;
+        if (nd > RCL_MAX_DEVICES) nd = RCL_MAX_DEVICES;
+        for (cl_uint d = 0; d < nd; d++) {
+            if (n >= cap) break;
+            rcl_device_info *i = &out[n];
+            memset(i, 0, sizeof *i);
+            i->index = n;
+            i->platform = plats[p];
+            i->device = devs[d];
+            str_info_platform(plats[p], CL_PLATFORM_NAME, i->platform_name, sizeof i->platform_name);
+            str_info_platform(plats[p], CL_PLATFORM_VERSION, i->platform_version,
+                              sizeof i->platform_version);
+            str_info_device(devs[d], CL_DEVICE_NAME, i->name, sizeof i->name);
+            str_info_device(devs[d], CL_DRIVER_VERSION, i->driver_version, sizeof i->driver_version);
+            str_info_device(devs[d], CL_DEVICE_VERSION, i->device_version, sizeof i->device_version);
+            cl_ulong u = 0;
+            cl_uint cu = 0;
+            size_t wg = 0;
+            clGetDeviceInfo(devs[d], CL_DEVICE_TYPE, sizeof i->type, &i->type, NULL);
+            if (clGetDeviceInfo(devs[d], CL_DEVICE_GLOBAL_MEM_SIZE, sizeof u, &u, NULL) == CL_SUCCESS)
+                i->global_mem = u;
+            if (clGetDeviceInfo(devs[d], CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof u, &u, NULL) == CL_SUCCESS)
+                i->max_alloc = u;
+            if (clGetDeviceInfo(devs[d], CL_DEVICE_LOCAL_MEM_SIZE, sizeof u, &u, NULL) == CL_SUCCESS)
+                i->local_mem = u;
+            if (clGetDeviceInfo(devs[d], CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL) == CL_SUCCESS)
+                i->compute_units = cu;
+            if (clGetDeviceInfo(devs[d], CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL) == CL_SUCCESS)
+                i->max_wg_size = wg;
+            n++;
+        }
+    }
+    *count = n;
+    if (n == 0)
+        return rcl_fail(RCL_ERR_NO_PLATFORM,
+                        "no OpenCL device found on %u platform(s)", (unsigned)np);
+    return RCL_OK;
+}
+
+const char *rcl_device_type_name(cl_device_type t)
+{
+    if (t & CL_DEVICE_TYPE_GPU) return "GPU";
+    if (t & CL_DEVICE_TYPE_CPU) return "CPU";
+    if (t & CL_DEVICE_TYPE_ACCELERATOR) return "ACCELERATOR";
+    return "OTHER";
+}
+
+int rcl_device_default_index(int flag)
+{
+    if (flag >= 0) return flag;
+    const char *e = getenv("RESNET_CL_DEVICE");
+    if (e && *e) {
+        char *end = NULL;
+        long v = strtol(e, &end, 10);
+        if (end && *end == 0 && v >= 0 && v < 1000000) return (int)v;
+        return -1; /* malformed: caller reports it as out of range */
+    }
+    return 0;
+}

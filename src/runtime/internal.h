@@ -1,0 +1,143 @@
+/* Runtime internals shared by the library's device-side layers (gemm, ops,
+ * model, train): the context struct, kernel launches, scratch buffers.
+ * Not installed. */
+#ifndef RCL_INTERNAL_H
+#define RCL_INTERNAL_H
+
+#include "base/base.h"
+#include "rcl/runtime.h"
+#include "rcl/status.h"
+#include "rcl/tensor.h"
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rcl_kernel_entry {
+    char *name;
+    cl_kernel kernel;
+} rcl_kernel_entry;
+
+typedef struct rcl_program_entry {
+    char *file;
+    char *options;
+    cl_program program;
+    rcl_kernel_entry *kernels;
+    int nkernels;
+} rcl_program_entry;
+
+typedef struct rcl_param_entry {
+    char key[64];
+    char param[32];
+    int value;
+} rcl_param_entry;
+
+/* Scratch slots: each op uses fixed slots, valid only during one call. */
+enum {
+    RCL_SCRATCH_COL = 0,
+    RCL_SCRATCH_TMP = 1,
+    RCL_SCRATCH_RED = 2,
+    RCL_SCRATCH_GEMM = 3,   /* the tiled GEMM's transposed or packed op(B) (XB 1, 2) */
+    RCL_SCRATCH_GEMM_A = 4, /* the tiled GEMM's packed op(A) (XA) */
+    RCL_SCRATCH_SLOTS = 5
+};
+
+struct rcl_ctx {
+    rcl_device_info dev;
+    cl_context context;
+    cl_command_queue queue;
+    rcl_ctx_options opt;
+    rcl_program_entry *programs;
+    int nprograms;
+    rcl_ctx_stats stats;
+    rcl_profile_fn prof_fn;
+    void *prof_user;
+    rcl_param_entry *params;
+    int nparams;
+    cl_mem scratch[RCL_SCRATCH_SLOTS];  /* grow-only work buffers */
+    size_t scratch_bytes[RCL_SCRATCH_SLOTS];
+    void *gemm_state;   /* owned by gemm.c */
+    void (*gemm_state_free)(void *);
+};
+
+/* Map an OpenCL error to a status, recording `what` and the error's name. */
+int rcl_cl_fail(int cl_err, const char *what);
+#define RCL_CL(call, what)                                                    \
+    do {                                                                      \
+        cl_int rcl_cl_e_ = (call);                                            \
+        if (rcl_cl_e_ != CL_SUCCESS) return rcl_cl_fail(rcl_cl_e_, (what));   \
+    } while (0)
+
+/* One kernel argument: a pointer to the value and its size (ptr NULL with
+ * a size means __local memory of that many bytes). */
+typedef struct rcl_arg {
+    size_t size;
+    const void *ptr;
+} rcl_arg;
+#define RCL_MEM(m) ((rcl_arg){sizeof(cl_mem), &(cl_mem){(m)}})
+#define RCL_I32(v) ((rcl_arg){sizeof(cl_int), &(cl_int){(cl_int)(v)}})
+#define RCL_F32(v) ((rcl_arg){sizeof(cl_float), &(cl_float){(cl_float)(v)}})
+#define RCL_LOCAL(bytes) ((rcl_arg){(bytes), NULL})
+
+/* Set `args` and enqueue `k` over `global` (rounded up to a multiple of
+ * `local` when `local` is given; kernels bound-check). `tag` is the
+ * profiling category. */
+int rcl_launch(rcl_ctx *ctx, cl_kernel k, const char *tag, int dims,
+               const size_t *global, const size_t *local,
+               const rcl_arg *args, int nargs);
+#define RCL_LAUNCH(ctx, k, tag, dims, g, l, ...)                              \
+    rcl_launch((ctx), (k), (tag), (dims), (g), (l),                           \
+               (const rcl_arg[]){__VA_ARGS__},                                \
+               (int)(sizeof((const rcl_arg[]){__VA_ARGS__}) / sizeof(rcl_arg)))
+
+/* Hand a finished-enqueue event to the profiler (or release it). */
+void rcl_profile_event(rcl_ctx *ctx, const char *tag, cl_event ev);
+/* Pointer to pass as the `event` out-parameter of an enqueue: NULL when not
+ * profiling. */
+static inline cl_event *rcl_event_slot(rcl_ctx *ctx, cl_event *slot)
+{
+    return ctx->prof_fn ? slot : NULL;
+}
+
+/* Round x up to a multiple of m. */
+static inline size_t rcl_round_up(size_t x, size_t m)
+{
+    return m ? (x + m - 1) / m * m : x;
+}
+
+/* Largest power of two <= both `want` and the device's work-group limit. */
+size_t rcl_wg_clamp(const rcl_ctx *ctx, size_t want);
+
+/* A device buffer of at least `bytes` in scratch slot `slot` (grown on
+ * demand, owned by the context). */
+int rcl_scratch(rcl_ctx *ctx, int slot, size_t bytes, cl_mem *out);
+
+/* Does [off, off + extent) of a row-major rows x cols matrix (rows, cols >= 1)
+ * with stride ld stay below 2^31 floats, so that kernels can index it with int? */
+static inline int rcl_fits_int(size_t off, int rows, int cols, int ld)
+{
+    uint64_t end = (uint64_t)off + (uint64_t)(rows - 1) * (uint64_t)ld + (uint64_t)cols;
+    return end <= (uint64_t)INT_MAX;
+}
+
+/* out[c*rows + r] = in[off + r*ld + c] for r < rows, c < cols (a rows x cols
+ * row-major matrix with stride ld becomes cols x rows, tight); cl/transpose.cl,
+ * tunable "transpose" TS, profiling tag "transpose". */
+int rcl_transpose(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int rows, int cols);
+
+/* out[p*K*R + k*R + i] = op(A)[p*R + i, k] for p < ceil(M/R), i < R, k < K,
+ * zero for rows p*R + i >= M; op(A)[m, k] = trans ? in[off + k*ld + m] :
+ * in[off + m*ld + k]; 1 <= R <= 256. out holds ceil(M/R)*R*K floats.
+ * cl/pack.cl, profiling tag "pack". Packing op(B) (K x N) into panels of R
+ * columns is the same call on op(B)^T: trans = !trans_b, M = N. */
+int rcl_pack_panels(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int trans, int M,
+                    int K, int R);
+
+/* Shape helpers. */
+static inline size_t rcl_t_count(const rcl_tensor *t)
+{
+    return (size_t)t->n * t->c * t->h * t->w;
+}
+int rcl_check_same(const rcl_tensor *a, const rcl_tensor *b, const char *what);
+
+#endif

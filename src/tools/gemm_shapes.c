@@ -1,0 +1,284 @@
+/* GEMM shapes of a training step, for the tuner and the bench. The conv
+ * part mirrors the calls of src/conv2d.c (keep in sync):
+ *   forward      NN  M=OC   N=np  K=CKK
+ *   weight grad  NT  M=OC   N=CKK K=np
+ *   data grad    TN  M=CKK  N=np  K=OC
+ * per chunk of nb images (np = nb*P, the last chunk possibly smaller); a
+ * 1x1 stride-1 pad-0 conv runs per image with np = P and K = C. Linear
+ * (src/linear.c): forward NT (N, OUT, IN), data grad NN (N, IN, OUT), weight
+ * grad TN (OUT, IN, N). */
+#include "gemm/gemm_internal.h"
+#include "runtime/internal.h"
+#include "rcl/model.h"
+#include "rcl/tensor.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int record_hook(void *user, int ta, int tb, int M, int N, int K, const char *tag)
+{
+    rcl_gemm_recorder *r = user;
+    char what[48]; /* rcl_gemm_shape.what keeps the first 39 characters */
+    snprintf(what, sizeof what, "%.24s #%d", tag ? tag : "gemm", ++r->calls % 1000000);
+    rcl_gemm_recorder_add(r, ta, tb, M, N, K, 1, what);
+    return 0;
+}
+
+int rcl_gemm_record(rcl_ctx *ctx, rcl_gemm_recorder *rec)
+{
+    return rcl_gemm_set_hook(ctx, rec ? record_hook : NULL, rec);
+}
+
+void rcl_gemm_recorder_add(rcl_gemm_recorder *l, int ta, int tb, int M, int N, int K, int count,
+                           const char *what)
+{
+    for (int i = 0; i < l->n; i++) {
+        rcl_gemm_shape *s = &l->v[i];
+        if (s->ta == ta && s->tb == tb && s->M == M && s->N == N && s->K == K) {
+            s->count += count;
+            return;
+        }
+    }
+    if (l->n >= l->cap) {
+        l->overflow = 1;
+        return;
+    }
+    rcl_gemm_shape *s = &l->v[l->n++];
+    *s = (rcl_gemm_shape){.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .count = count};
+    snprintf(s->what, sizeof s->what, "%s", what);
+}
+
+/* images per chunk, as conv_chunk() in src/conv2d.c */
+static int chunk_images(int mb, uint64_t max_alloc, int N, int CKK, int OC, int P)
+{
+    if (mb < 1) mb = 1;
+    uint64_t budget = (uint64_t)mb << 20;
+    if (max_alloc && max_alloc < budget) budget = max_alloc;
+    uint64_t per = (uint64_t)(CKK > OC ? CKK : OC) * (uint64_t)P;
+    uint64_t n = budget / (per * sizeof(float));
+    if (n > (uint64_t)INT32_MAX / per) n = (uint64_t)INT32_MAX / per;
+    if (n < 1) n = 1;
+    if (n > (uint64_t)N) n = (uint64_t)N;
+    int chunks = (int)(((uint64_t)N + n - 1) / n);
+    return (N + chunks - 1) / chunks;
+}
+
+static void conv(rcl_gemm_recorder *l, int mb, uint64_t max_alloc, const char *name, int batch,
+                 int C, int OC, int k, int stride, int pad, int hw, int data_grad)
+{
+    int o = (hw + 2 * pad - k) / stride + 1;
+    int P = o * o, CKK = C * k * k;
+    char w[48];
+    if (k == 1 && stride == 1 && pad == 0) {
+        snprintf(w, sizeof w, "%s fwd", name);
+        rcl_gemm_recorder_add(l, 0, 0, OC, P, C, batch, w);
+        snprintf(w, sizeof w, "%s wgrad", name);
+        rcl_gemm_recorder_add(l, 0, 1, OC, C, P, batch, w);
+        if (data_grad) {
+            snprintf(w, sizeof w, "%s dgrad", name);
+            rcl_gemm_recorder_add(l, 1, 0, C, P, OC, batch, w);
+        }
+        return;
+    }
+    int nb = chunk_images(mb, max_alloc, batch, CKK, OC, P);
+    for (int n0 = 0; n0 < batch; n0 += nb) {
+        int np = (batch - n0 < nb ? batch - n0 : nb) * P;
+        snprintf(w, sizeof w, "%s fwd", name);
+        rcl_gemm_recorder_add(l, 0, 0, OC, np, CKK, 1, w);
+        snprintf(w, sizeof w, "%s wgrad", name);
+        rcl_gemm_recorder_add(l, 0, 1, OC, CKK, np, 1, w);
+        if (data_grad) {
+            snprintf(w, sizeof w, "%s dgrad", name);
+            rcl_gemm_recorder_add(l, 1, 0, CKK, np, OC, 1, w);
+        }
+    }
+}
+
+int rcl_gemm_shapes_resnet18(int mb, uint64_t max_alloc, int batch, int hw, int classes,
+                             rcl_gemm_shape *out, int cap, int *n)
+{
+    *n = 0;
+    if (batch < 1 || hw < 8 || classes < 1)
+        return rcl_fail(RCL_ERR_INVALID, "resnet18 shapes: batch %d, image %d, classes %d", batch,
+                        hw, classes);
+    rcl_gemm_recorder l = {out, 0, cap, 0, 0};
+    /* stem 7x7/2 pad 3, then 3x3/2 pad 1 max pool */
+    conv(&l, mb, max_alloc, "conv1", batch, 3, 64, 7, 2, 3, hw, 0);
+    int s = (hw + 6 - 7) / 2 + 1;
+    s = (s + 2 - 3) / 2 + 1;
+    int c = 64;
+    const int widths[4] = {64, 128, 256, 512};
+    for (int st = 0; st < 4; st++) {
+        for (int b = 0; b < 2; b++) {
+            int oc = widths[st], stride = (st > 0 && b == 0) ? 2 : 1;
+            char nm[32];
+            snprintf(nm, sizeof nm, "layer%d.%d.conv1", st + 1, b);
+            conv(&l, mb, max_alloc, nm, batch, c, oc, 3, stride, 1, s, 1);
+            int so = (s + 2 - 3) / stride + 1;
+            snprintf(nm, sizeof nm, "layer%d.%d.conv2", st + 1, b);
+            conv(&l, mb, max_alloc, nm, batch, oc, oc, 3, 1, 1, so, 1);
+            if (stride != 1 || c != oc) {
+                snprintf(nm, sizeof nm, "layer%d.%d.downsample", st + 1, b);
+                conv(&l, mb, max_alloc, nm, batch, c, oc, 1, stride, 0, s, 1);
+            }
+            c = oc;
+            s = so;
+        }
+    }
+    rcl_gemm_recorder_add(&l, 0, 1, batch, classes, 512, 1, "fc fwd");
+    rcl_gemm_recorder_add(&l, 0, 0, batch, 512, classes, 1, "fc dgrad");
+    rcl_gemm_recorder_add(&l, 1, 0, classes, 512, batch, 1, "fc wgrad");
+    *n = l.n;
+    if (l.overflow) return rcl_fail(RCL_ERR_INVALID, "resnet18 shapes: more than %d", cap);
+    return RCL_OK;
+}
+
+int rcl_gemm_shapes_model(rcl_ctx *ctx, const char *arch, int batch, int hw, int classes,
+                          rcl_gemm_shape *out, int cap, int *n)
+{
+    *n = 0;
+    if (batch < 2 || hw < 8 || classes < 1)
+        return rcl_fail(RCL_ERR_INVALID, "%s shapes: batch %d (>= 2), image %d, classes %d", arch,
+                        batch, hw, classes);
+    rcl_model_config cfg = rcl_model_config_default();
+    cfg.batch = batch;
+    cfg.in_h = cfg.in_w = hw;
+    cfg.num_classes = classes;
+    rcl_model *m = NULL;
+    rcl_tensor x = {0}, dlogits = {0};
+    const rcl_tensor *logits = NULL;
+    rcl_gemm_recorder rec = {out, 0, cap, 0, 0};
+    int st = rcl_model_create(&m, ctx, arch, &cfg);
+    if (st == RCL_OK) st = rcl_tensor_create(ctx, &x, batch, cfg.in_channels, hw, hw);
+    if (st == RCL_OK) st = rcl_tensor_create(ctx, &dlogits, batch, classes, 1, 1);
+    if (st == RCL_OK) st = rcl_tensor_fill(ctx, &x, 0.5f);
+    if (st == RCL_OK) st = rcl_tensor_fill(ctx, &dlogits, 0.0f);
+    if (st == RCL_OK) st = rcl_gemm_record(ctx, &rec);
+    if (st == RCL_OK) st = rcl_model_forward(m, &x, 1, &logits);
+    if (st == RCL_OK) st = rcl_model_backward(m, &dlogits);
+    if (st == RCL_OK) st = rcl_ctx_finish(ctx);
+    rcl_gemm_record(ctx, NULL);
+    rcl_tensor_destroy(&dlogits);
+    rcl_tensor_destroy(&x);
+    rcl_model_destroy(m);
+    if (st != RCL_OK) return st;
+    *n = rec.n;
+    if (rec.overflow) return rcl_fail(RCL_ERR_INVALID, "%s shapes: more than %d", arch, cap);
+    return RCL_OK;
+}
+
+int rcl_gemm_shapes_file(const char *path, rcl_gemm_shape *out, int cap, int *n)
+{
+    *n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return rcl_fail(RCL_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+    rcl_gemm_recorder l = {out, 0, cap, 0, 0};
+    char line[256];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *h = strchr(line, '#');
+        if (h) *h = 0;
+        int ta, tb, M, N, K, cnt = 1, got;
+        char extra[2];
+        got = sscanf(line, "%d %d %d %d %d %d %1s", &ta, &tb, &M, &N, &K, &cnt, extra);
+        if (got <= 0) continue; /* blank or comment */
+        if ((got != 5 && got != 6) || (ta != 0 && ta != 1) || (tb != 0 && tb != 1) || M < 1 ||
+            N < 1 || K < 1 || cnt < 1) {
+            fclose(f);
+            return rcl_fail(RCL_ERR_FORMAT, "%s:%d: expected 'TA TB M N K [count]'", path, lineno);
+        }
+        char w[40];
+        snprintf(w, sizeof w, "%s:%d", path, lineno);
+        rcl_gemm_recorder_add(&l, ta, tb, M, N, K, cnt, w);
+    }
+    fclose(f);
+    *n = l.n;
+    if (l.overflow) return rcl_fail(RCL_ERR_INVALID, "%s: more than %d shapes", path, cap);
+    if (!l.n) return rcl_fail(RCL_ERR_FORMAT, "%s: no shapes", path);
+    return RCL_OK;
+}
+
+/* ---- buffers and timing */
+static int fill_buf(rcl_ctx *ctx, cl_mem *m, size_t n, uint64_t *state)
+{
+    float *h = malloc(n * sizeof *h);
+    if (!h) return rcl_fail(RCL_ERR_NOMEM, "gemm bench host buffer");
+    for (size_t i = 0; i < n; i++) {
+        *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+        h[i] = (float)((double)(*state >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+    }
+    int st = rcl_buffer_create(ctx, m, n * sizeof(float));
+    if (st == RCL_OK) {
+        cl_int e = clEnqueueWriteBuffer(ctx->queue, *m, CL_TRUE, 0, n * sizeof(float), h, 0, NULL,
+                                        NULL);
+        if (e != CL_SUCCESS) st = rcl_cl_fail(e, "clEnqueueWriteBuffer");
+    }
+    free(h);
+    return st;
+}
+
+int rcl_gemm_bufs_create(rcl_ctx *ctx, const rcl_gemm_shape *s, uint64_t seed, rcl_gemm_bufs *b)
+{
+    memset(b, 0, sizeof *b);
+    b->lda = s->ta ? s->M : s->K;
+    b->ldb = s->tb ? s->K : s->N;
+    b->ldc = s->N;
+    uint64_t st = seed * 0x9E3779B97F4A7C15ull + 1;
+    int r = fill_buf(ctx, &b->A, (size_t)s->M * s->K, &st);
+    if (r == RCL_OK) r = fill_buf(ctx, &b->B, (size_t)s->K * s->N, &st);
+    if (r == RCL_OK) r = fill_buf(ctx, &b->C, (size_t)s->M * s->N, &st);
+    if (r != RCL_OK) rcl_gemm_bufs_release(b);
+    return r;
+}
+
+void rcl_gemm_bufs_release(rcl_gemm_bufs *b)
+{
+    rcl_buffer_release(&b->A);
+    rcl_buffer_release(&b->B);
+    rcl_buffer_release(&b->C);
+}
+
+int rcl_gemm_run_shape(rcl_ctx *ctx, int path, const rcl_gemm_tiled_params *p,
+                       const rcl_gemm_shape *s, const rcl_gemm_bufs *b)
+{
+    if (path == RCL_GEMM_DISPATCH)
+        return rcl_gemm(ctx, s->ta, s->tb, s->M, s->N, s->K, 1.0f, b->A, 0, b->lda, b->B, 0,
+                        b->ldb, 0.0f, b->C, 0, b->ldc, "gemm_bench");
+    return rcl_gemm_with(ctx, (rcl_gemm_path)path, p, s->ta, s->tb, s->M, s->N, s->K, 1.0f, b->A,
+                         0, b->lda, b->B, 0, b->ldb, 0.0f, b->C, 0, b->ldc, "gemm_bench");
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int rcl_gemm_time_shape(rcl_ctx *ctx, int path, const rcl_gemm_tiled_params *p,
+                        const rcl_gemm_shape *s, const rcl_gemm_bufs *b, int warm, int reps,
+                        double *median_s)
+{
+    for (int i = 0; i < warm; i++) RCL_TRY(rcl_gemm_run_shape(ctx, path, p, s, b));
+    RCL_TRY(rcl_ctx_finish(ctx));
+    if (reps < 1) reps = 1;
+    double t[64];
+    if (reps > 64) reps = 64;
+    for (int i = 0; i < reps; i++) {
+        double t0 = now_s();
+        RCL_TRY(rcl_gemm_run_shape(ctx, path, p, s, b));
+        RCL_TRY(rcl_ctx_finish(ctx));
+        t[i] = now_s() - t0;
+    }
+    *median_s = rcl_median(t, reps);
+    return RCL_OK;
+}
+
+double rcl_gemm_flops(const rcl_gemm_shape *s)
+{
+    return 2.0 * (double)s->M * (double)s->N * (double)s->K;
+}

@@ -1,0 +1,270 @@
+/* Checkpoint save/load over safetensors (see include/rcl/checkpoint.h). */
+#include "model/model_internal.h"
+#include "rcl/checkpoint.h"
+#include "rcl/safetensors.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FORMAT_TAG "resnet-cl-checkpoint-1"
+
+/* Host copies of device tensors kept alive until the write. */
+typedef struct host_pool {
+    void **blocks;
+    int n;
+} host_pool;
+
+static void *pool_alloc(host_pool *p, size_t bytes)
+{
+    void **nb = realloc(p->blocks, (size_t)(p->n + 1) * sizeof *nb);
+    if (!nb) return NULL;
+    p->blocks = nb;
+    void *b = malloc(bytes ? bytes : 1);
+    if (b) p->blocks[p->n++] = b;
+    return b;
+}
+
+static void pool_free(host_pool *p)
+{
+    for (int i = 0; i < p->n; i++) free(p->blocks[i]);
+    free(p->blocks);
+}
+
+/* PyTorch's shape of a tensor of rank `ndim` (4: NCHW as is; 2: (n, c*h*w);
+ * 1: flat). */
+static void torch_shape(const rcl_tensor *t, int ndim, int64_t shape[4])
+{
+    shape[0] = t->n, shape[1] = t->c, shape[2] = t->h, shape[3] = t->w;
+    if (ndim == 2) shape[1] = (int64_t)t->c * t->h * t->w;
+    if (ndim == 1) shape[0] = (int64_t)rcl_tensor_count(t);
+}
+
+/* Add a device tensor under `name` with PyTorch's rank `ndim` (4: NCHW as
+ * is; 2: (n, c*h*w); 1: flat). */
+static int add_tensor(rcl_st_writer *w, host_pool *pool, rcl_ctx *ctx, const char *name,
+                      const rcl_tensor *t, int ndim)
+{
+    float *h = pool_alloc(pool, rcl_tensor_bytes(t));
+    if (!h) return rcl_fail(RCL_ERR_NOMEM, "checkpoint buffer");
+    RCL_TRY(rcl_tensor_read(ctx, t, h));
+    int64_t shape[4];
+    torch_shape(t, ndim, shape);
+    return rcl_st_writer_add(w, name, RCL_ST_F32, ndim, shape, h);
+}
+
+int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_progress *prog,
+                        const char *path)
+{
+    rcl_st_writer w;
+    rcl_st_writer_init(&w);
+    host_pool pool = {0};
+    rcl_ctx *ctx = m->ctx;
+    char key[160], val[64];
+    int st = RCL_OK;
+    rcl_param **ps;
+    int np = rcl_model_params(m, &ps);
+    /* I64 counters first, so that every tensor's data stays aligned. */
+    for (int i = 0; !st && i < m->nctrs; i++) {
+        int64_t *v = pool_alloc(&pool, sizeof *v);
+        if (!v) st = rcl_fail(RCL_ERR_NOMEM, "checkpoint");
+        else {
+            *v = *m->ctrs[i].value;
+            st = rcl_st_writer_add(&w, m->ctrs[i].name, RCL_ST_I64, 0, NULL, v);
+        }
+    }
+    if (!st && opt) {
+        int64_t *stp = pool_alloc(&pool, sizeof *stp);
+        if (!stp) st = rcl_fail(RCL_ERR_NOMEM, "checkpoint");
+        else {
+            *stp = opt->step;
+            st = rcl_st_writer_add(&w, "optim.step", RCL_ST_I64, 0, NULL, stp);
+        }
+    }
+    for (int i = 0; !st && i < np; i++)
+        st = add_tensor(&w, &pool, ctx, ps[i]->name, &ps[i]->value, ps[i]->ndim);
+    for (int i = 0; !st && i < m->nbufs; i++)
+        st = add_tensor(&w, &pool, ctx, m->bufs[i].name, m->bufs[i].t, 1);
+    if (!st && opt) {
+        int ns = rcl_optimizer_state_count(opt);
+        for (int i = 0; !st && i < np; i++)
+            for (int s = 0; !st && s < ns; s++) {
+                snprintf(key, sizeof key, "optim.%s.%s", ps[i]->name, rcl_optimizer_state_name(opt, s));
+                st = add_tensor(&w, &pool, ctx, key, &ps[i]->state[s], ps[i]->ndim);
+            }
+        if (!st) st = rcl_st_writer_metadata(&w, "optimizer", opt->kind == RCL_OPTIM_ADAM ? "adam" : "sgd");
+    }
+    const rcl_model_config *c = &m->cfg;
+    if (!st) st = rcl_st_writer_metadata(&w, "format", FORMAT_TAG);
+    if (!st) st = rcl_st_writer_metadata(&w, "arch", m->arch);
+#define META_INT(k, v)                                                                        \
+    if (!st) {                                                                                \
+        snprintf(val, sizeof val, "%lld", (long long)(v));                                    \
+        st = rcl_st_writer_metadata(&w, k, val);                                              \
+    }
+    META_INT("num_classes", c->num_classes);
+    META_INT("in_h", c->in_h);
+    META_INT("in_w", c->in_w);
+    META_INT("stride_on_1x1", c->stride_on == RCL_STRIDE_ON_1X1);
+    if (prog) {
+        META_INT("epoch", prog->epoch);
+        if (!st) {
+            snprintf(val, sizeof val, "%" PRIu64, prog->seed);
+            st = rcl_st_writer_metadata(&w, "seed", val);
+        }
+        if (!st) {
+            snprintf(val, sizeof val, "%.9g", prog->lr);
+            st = rcl_st_writer_metadata(&w, "lr", val);
+        }
+        if (!st) {
+            snprintf(val, sizeof val, "%.9g", prog->best_acc);
+            st = rcl_st_writer_metadata(&w, "best_acc", val);
+        }
+        META_INT("normalize", prog->normalize);
+    }
+#undef META_INT
+    if (!st && m->class_names) st = rcl_st_writer_metadata(&w, "classes", m->class_names);
+    if (!st) st = rcl_st_write(&w, path);
+    rcl_st_writer_free(&w);
+    pool_free(&pool);
+    return st;
+}
+
+static int load_f32(rcl_ctx *ctx, const rcl_st_file *f, const char *path, const char *name,
+                    rcl_tensor *t, int ndim, float *scratch)
+{
+    const rcl_st_tensor *st = rcl_st_find(f, name);
+    if (!st) return rcl_fail(RCL_ERR_FORMAT, "%s: tensor '%s' is missing", path, name);
+    size_t n = rcl_tensor_count(t);
+    int64_t shape[4];
+    torch_shape(t, ndim, shape);
+    int same = st->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = st->shape[d] == shape[d];
+    if (st->dtype != RCL_ST_F32 || !same || st->numel != n)
+        return rcl_fail(RCL_ERR_FORMAT, "%s: tensor '%s' is %s with %zu elements in %d dims, expected F32 with %zu in %d",
+                        path, name, rcl_st_dtype_name(st->dtype), st->numel, st->ndim, n, ndim);
+    RCL_TRY(rcl_st_read(f, name, RCL_ST_F32, scratch, n));
+    return rcl_tensor_write(ctx, t, scratch);
+}
+
+static int parse_meta_int(const rcl_st_file *f, const char *path, const char *key, long long *out)
+{
+    const char *v = rcl_st_metadata(f, key);
+    char *end = NULL;
+    if (!v) return rcl_fail(RCL_ERR_FORMAT, "%s: metadata '%s' is missing", path, key);
+    *out = strtoll(v, &end, 10);
+    if (!*v || *end) return rcl_fail(RCL_ERR_FORMAT, "%s: metadata '%s' is not an integer", path, key);
+    return RCL_OK;
+}
+
+int rcl_checkpoint_load(rcl_model *m, rcl_optimizer *opt, rcl_train_progress *prog,
+                        const char *path)
+{
+    rcl_st_file f;
+    RCL_TRY(rcl_st_open(&f, path));
+    int st = RCL_OK;
+    const char *arch = rcl_st_metadata(&f, "arch");
+    if (arch && strcmp(arch, m->arch))
+        st = rcl_fail(RCL_ERR_FORMAT, "%s holds a %s, not a %s", path, arch, m->arch);
+    size_t maxn = 1;
+    rcl_param **ps;
+    int np = rcl_model_params(m, &ps);
+    for (int i = 0; i < np; i++)
+        if (rcl_tensor_count(&ps[i]->value) > maxn) maxn = rcl_tensor_count(&ps[i]->value);
+    float *scratch = malloc(maxn * sizeof *scratch);
+    if (!st && !scratch) st = rcl_fail(RCL_ERR_NOMEM, "checkpoint");
+    for (int i = 0; !st && i < np; i++)
+        st = load_f32(m->ctx, &f, path, ps[i]->name, &ps[i]->value, ps[i]->ndim, scratch);
+    for (int i = 0; !st && i < m->nbufs; i++)
+        st = load_f32(m->ctx, &f, path, m->bufs[i].name, m->bufs[i].t, 1, scratch);
+    for (int i = 0; !st && i < m->nctrs; i++) {
+        int64_t v;
+        st = rcl_st_read(&f, m->ctrs[i].name, RCL_ST_I64, &v, 1);
+        if (st == RCL_ERR_NOT_FOUND)
+            st = rcl_fail(RCL_ERR_FORMAT, "%s: tensor '%s' is missing", path, m->ctrs[i].name);
+        if (!st) *m->ctrs[i].value = v;
+    }
+    if (!st && opt) {
+        const char *kind = rcl_st_metadata(&f, "optimizer");
+        const char *want = opt->kind == RCL_OPTIM_ADAM ? "adam" : "sgd";
+        if (!kind || strcmp(kind, want))
+            st = rcl_fail(RCL_ERR_FORMAT, "%s: optimizer state is %s, expected %s", path,
+                          kind ? kind : "absent", want);
+        int ns = rcl_optimizer_state_count(opt);
+        char key[160];
+        for (int i = 0; !st && i < np; i++)
+            for (int s = 0; !st && s < ns; s++) {
+                snprintf(key, sizeof key, "optim.%s.%s", ps[i]->name, rcl_optimizer_state_name(opt, s));
+                st = load_f32(m->ctx, &f, path, key, &ps[i]->state[s], ps[i]->ndim, scratch);
+            }
+        int64_t step = 0;
+        if (!st) st = rcl_st_read(&f, "optim.step", RCL_ST_I64, &step, 1);
+        if (st == RCL_ERR_NOT_FOUND) st = rcl_fail(RCL_ERR_FORMAT, "%s: optim.step is missing", path);
+        if (!st) opt->step = step;
+    }
+    if (!st && prog) {
+        long long ep = 0;
+        st = parse_meta_int(&f, path, "epoch", &ep);
+        const char *seed = rcl_st_metadata(&f, "seed"), *lr = rcl_st_metadata(&f, "lr"),
+                   *best = rcl_st_metadata(&f, "best_acc");
+        if (!st && (!seed || !lr || !best))
+            st = rcl_fail(RCL_ERR_FORMAT, "%s: training progress metadata is missing", path);
+        if (!st) {
+            prog->epoch = (int)ep;
+            prog->seed = strtoull(seed, NULL, 10);
+            prog->lr = strtof(lr, NULL);
+            prog->best_acc = strtod(best, NULL);
+            const char *nz = rcl_st_metadata(&f, "normalize");
+            prog->normalize = nz && !strcmp(nz, "1");
+        }
+    }
+    free(scratch);
+    rcl_st_close(&f);
+    if (!st) st = rcl_ctx_finish(m->ctx);
+    return st;
+}
+
+int rcl_checkpoint_info_read(const char *path, rcl_checkpoint_info *info)
+{
+    rcl_st_file f;
+    RCL_TRY(rcl_st_open(&f, path));
+    memset(info, 0, sizeof *info);
+    int st = RCL_OK;
+    const char *arch = rcl_st_metadata(&f, "arch");
+    long long k = 0, h = 0, w = 0;
+    if (!arch) st = rcl_fail(RCL_ERR_FORMAT, "%s: no 'arch' metadata (not a resnet-cl checkpoint)", path);
+    if (!st) st = parse_meta_int(&f, path, "num_classes", &k);
+    if (!st) st = parse_meta_int(&f, path, "in_h", &h);
+    if (!st) st = parse_meta_int(&f, path, "in_w", &w);
+    if (!st && (k < 1 || h < 1 || w < 1 || k > (1 << 24) || h > (1 << 16) || w > (1 << 16)))
+        st = rcl_fail(RCL_ERR_FORMAT, "%s: implausible classes/input size in metadata", path);
+    if (!st) {
+        snprintf(info->arch, sizeof info->arch, "%s", arch);
+        info->num_classes = (int)k;
+        info->in_h = (int)h;
+        info->in_w = (int)w;
+        const char *s1 = rcl_st_metadata(&f, "stride_on_1x1"), *nz = rcl_st_metadata(&f, "normalize");
+        const char *cls = rcl_st_metadata(&f, "classes");
+        info->stride_on_1x1 = s1 && !strcmp(s1, "1");
+        info->normalize = nz && !strcmp(nz, "1");
+        if (cls) {
+            size_t n = strlen(cls) + 1;
+            info->class_names = malloc(n);
+            if (info->class_names) memcpy(info->class_names, cls, n);
+        }
+    }
+    rcl_st_close(&f);
+    return st;
+}
+
+void rcl_checkpoint_set_class_names(rcl_model *m, const char *csv)
+{
+    free(m->class_names);
+    m->class_names = NULL;
+    if (csv) {
+        size_t n = strlen(csv) + 1;
+        m->class_names = malloc(n);
+        if (m->class_names) memcpy(m->class_names, csv, n);
+    }
+}

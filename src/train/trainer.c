@@ -1,0 +1,115 @@
+/* Training / evaluation steps and the LR schedule. */
+#include "runtime/internal.h"
+#include "rcl/ops.h"
+#include "rcl/trainer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rcl_batch_init(rcl_batch *b, rcl_model *m)
+{
+    memset(b, 0, sizeof *b);
+    const rcl_model_config *c = rcl_model_get_config(m);
+    rcl_ctx *ctx = rcl_model_ctx(m);
+    RCL_TRY(rcl_tensor_create(ctx, &b->x, c->batch, c->in_channels, c->in_h, c->in_w));
+    RCL_TRY(rcl_buffer_create(ctx, &b->labels, (size_t)c->batch * sizeof(cl_int)));
+    RCL_TRY(rcl_tensor_create(ctx, &b->dlogits, c->batch, c->num_classes, 1, 1));
+    RCL_TRY(rcl_tensor_create(ctx, &b->loss, 1, 1, 1, 1));
+    RCL_TRY(rcl_buffer_create(ctx, &b->correct, sizeof(cl_int)));
+    b->host_x = malloc(rcl_tensor_bytes(&b->x));
+    b->host_labels = malloc((size_t)c->batch * sizeof(int));
+    if (!b->host_x || !b->host_labels) return rcl_fail(RCL_ERR_NOMEM, "batch buffers");
+    return RCL_OK;
+}
+
+void rcl_batch_free(rcl_batch *b)
+{
+    rcl_tensor_destroy(&b->x);
+    rcl_buffer_release(&b->labels);
+    rcl_tensor_destroy(&b->dlogits);
+    rcl_tensor_destroy(&b->loss);
+    rcl_buffer_release(&b->correct);
+    free(b->host_x);
+    free(b->host_labels);
+    memset(b, 0, sizeof *b);
+}
+
+int rcl_batch_upload(rcl_batch *b, rcl_ctx *ctx, int n)
+{
+    if (n < 1 || n > b->x.n) return rcl_fail(RCL_ERR_INVALID, "batch of %d (max %d)", n, b->x.n);
+    rcl_tensor x = b->x;
+    x.n = n;
+    RCL_TRY(rcl_tensor_write(ctx, &x, b->host_x));
+    return rcl_buffer_write(ctx, b->labels, (size_t)n * sizeof(int), b->host_labels);
+}
+
+static int loss_step(rcl_model *m, rcl_batch *b, int n, int train, rcl_step_result *r)
+{
+    rcl_ctx *ctx = rcl_model_ctx(m);
+    rcl_tensor x = b->x, dl = b->dlogits;
+    x.n = n;
+    dl.n = n;
+    const rcl_tensor *logits;
+    RCL_TRY(rcl_model_forward(m, &x, train, &logits));
+    RCL_TRY(rcl_softmax_xent(ctx, &b->loss, train ? &dl : NULL, b->correct, logits, b->labels));
+    cl_int correct = 0;
+    RCL_TRY(rcl_tensor_read(ctx, &b->loss, &r->loss));
+    RCL_TRY(rcl_buffer_read(ctx, b->correct, sizeof correct, &correct));
+    r->correct = correct;
+    r->n = n;
+    if (!isfinite(r->loss)) return rcl_fail(RCL_ERR_NAN, "loss is %f", (double)r->loss);
+    return RCL_OK;
+}
+
+int rcl_train_step(rcl_model *m, rcl_optimizer *opt, rcl_batch *b, int n, rcl_step_result *r)
+{
+    RCL_TRY(loss_step(m, b, n, 1, r));
+    rcl_tensor dl = b->dlogits;
+    dl.n = n;
+    RCL_TRY(rcl_model_backward(m, &dl));
+    return rcl_optimizer_step(opt);
+}
+
+int rcl_eval_step(rcl_model *m, rcl_batch *b, int n, rcl_step_result *r)
+{
+    return loss_step(m, b, n, 0, r);
+}
+
+int rcl_evaluate(rcl_model *m, rcl_batch *b, rcl_loader *ld, double *mean_loss, int *correct,
+                 int *total)
+{
+    rcl_ctx *ctx = rcl_model_ctx(m);
+    double loss_sum = 0;
+    int corr = 0, tot = 0, n = 0;
+    RCL_TRY(rcl_loader_begin_epoch(ld, 0));
+    for (;;) {
+        RCL_TRY(rcl_loader_next(ld, b->host_x, b->host_labels, &n));
+        if (n == 0) break;
+        RCL_TRY(rcl_batch_upload(b, ctx, n));
+        rcl_step_result r;
+        RCL_TRY(rcl_eval_step(m, b, n, &r));
+        loss_sum += (double)r.loss * n;
+        corr += r.correct;
+        tot += n;
+    }
+    *mean_loss = tot ? loss_sum / tot : 0;
+    *correct = corr;
+    *total = tot;
+    return RCL_OK;
+}
+
+float rcl_lr_at(const rcl_lr_schedule *s, int epoch)
+{
+    float lr = s->lr0;
+    for (int e = 1; e <= epoch; e++) {
+        int hit = 0;
+        if (s->nmilestones) {
+            for (int i = 0; i < s->nmilestones; i++) hit |= s->milestones[i] == e;
+        } else if (s->step_size > 0) {
+            hit = e % s->step_size == 0;
+        }
+        if (hit) lr /= s->factor;
+    }
+    return lr;
+}
