@@ -2,6 +2,7 @@
 #include "tune_space.h"
 
 #include "gemm/gemm_internal.h"
+#include "base/base.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -129,14 +130,6 @@ static void point_of(const tune_space *s, uint64_t idx, int *v)
     }
 }
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 int tune_space_points(const tune_space *s, int *out, int cap, uint64_t seed)
 {
     double total = tune_space_size(s);
@@ -160,7 +153,7 @@ int tune_space_points(const tune_space *s, int *out, int cap, uint64_t seed)
     /* random sample without repeats */
     uint64_t st = seed;
     for (long tries = 0; n < cap && tries < 200L * cap; tries++) {
-        uint64_t idx = rng_next(&st) % (uint64_t)total;
+        uint64_t idx = rcl_splitmix64_next(&st) % (uint64_t)total;
         point_of(s, idx, v);
         if (!s->valid(v) || tune_points_have(out, n, np, v)) continue;
         memcpy(out + (size_t)n++ * np, v, sizeof(int) * (size_t)np);

@@ -83,8 +83,6 @@ typedef struct rcl_cl_source {
 } rcl_cl_source;
 const rcl_cl_source *rcl_cl_source_find(const char *name);
 
-#endif
-
 /* Profiling hook: when the context was created with `profiling`, every
  * kernel launch and GEMM calls `fn(user, tag, event)` after enqueueing; the
  * callee may retain the event. `tag` names the layer type, e.g. "bn". */
@@ -96,3 +94,5 @@ void rcl_ctx_set_profiler(rcl_ctx *ctx, rcl_profile_fn fn, void *user);
  * "bn_stats", `param` a macro such as "WG". */
 int rcl_ctx_param(const rcl_ctx *ctx, const char *key, const char *param, int def);
 int rcl_ctx_set_param(rcl_ctx *ctx, const char *key, const char *param, int value);
+
+#endif

@@ -2,25 +2,36 @@
 #ifndef RCL_STATUS_H
 #define RCL_STATUS_H
 
-typedef enum rcl_status {
-    RCL_OK = 0,
-    RCL_ERR_INVALID = -1,       /* bad argument or shape */
-    RCL_ERR_NOMEM = -2,         /* host allocation failed */
-    RCL_ERR_NO_PLATFORM = -3,   /* no OpenCL platform / device at all */
-    RCL_ERR_DEVICE_INDEX = -4,  /* device index out of range */
-    RCL_ERR_OPENCL = -5,        /* an OpenCL call failed */
-    RCL_ERR_BUILD = -6,         /* a kernel failed to compile */
-    RCL_ERR_DEVICE_NOMEM = -7,  /* device out of memory / buffer too large */
-    RCL_ERR_GEMM = -8,          /* CLBlast returned an error */
-    RCL_ERR_IO = -9,            /* file could not be opened/read/written */
-    RCL_ERR_FORMAT = -10,       /* file content is malformed or truncated */
-    RCL_ERR_NOT_FOUND = -11,    /* named item (kernel, tensor, file) missing */
-    RCL_ERR_NAN = -12,          /* a non-finite loss or value */
-    RCL_ERR_UNSUPPORTED = -13   /* valid request the device/build cannot do */
-} rcl_status;
+/* The one table of status codes: X(NAME, code, message). It gives the enum
+ * (RCL_<NAME> = code), rcl_strerror (the message) and rcl_status_name
+ * ("RCL_<NAME>"); add new codes here only. */
+#define RCL_STATUS_TABLE(X)                                                               \
+    X(OK, 0, "success")                                                                   \
+    X(ERR_INVALID, -1, "invalid argument")               /* bad argument or shape */      \
+    X(ERR_NOMEM, -2, "out of host memory")               /* host allocation failed */     \
+    X(ERR_NO_PLATFORM, -3, "no OpenCL platform or device found")                          \
+    X(ERR_DEVICE_INDEX, -4, "device index out of range")                                  \
+    X(ERR_OPENCL, -5, "OpenCL call failed")                                               \
+    X(ERR_BUILD, -6, "OpenCL kernel build failed")       /* a kernel failed to compile */ \
+    X(ERR_DEVICE_NOMEM, -7, "out of device memory")      /* or buffer too large */        \
+    X(ERR_GEMM, -8, "CLBlast GEMM failed")               /* CLBlast returned an error */  \
+    X(ERR_IO, -9, "I/O error")                           /* open/read/write failed */     \
+    X(ERR_FORMAT, -10, "malformed or truncated file")    /* bad file content */           \
+    X(ERR_NOT_FOUND, -11, "not found")                   /* kernel, tensor, file */       \
+    X(ERR_NAN, -12, "non-finite value")                  /* a non-finite loss or value */ \
+    X(ERR_UNSUPPORTED, -13, "unsupported")               /* valid, but not here */ 
 
-/* Human-readable text for a status code (never NULL). */
+#define RCL_STATUS_ENUM_(name, code, msg) RCL_##name = code,
+typedef enum rcl_status { RCL_STATUS_TABLE(RCL_STATUS_ENUM_) } rcl_status;
+#undef RCL_STATUS_ENUM_
+
+/* Human-readable text for a status code, e.g. "invalid argument"; "unknown
+ * error" for a code not in the table (never NULL). */
 const char *rcl_strerror(int status);
+
+/* Name of a status code, e.g. "RCL_ERR_INVALID"; "RCL_ERR_UNKNOWN" for a
+ * code not in the table (never NULL). */
+const char *rcl_status_name(int status);
 
 /* Last detail message recorded by the library on this thread (e.g. an
  * OpenCL error name, a file name, a build log excerpt); "" if none. */

@@ -1,5 +1,7 @@
 #include "rcl/rng.h"
 
+#include "base/base.h"
+
 #include <math.h>
 
 #define RCL_TWO_PI 6.283185307179586476925286766559
@@ -11,13 +13,7 @@ void rcl_rng_seed(rcl_rng *r, uint64_t seed)
     r->spare = 0;
 }
 
-uint64_t rcl_rng_u64(rcl_rng *r)
-{
-    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+uint64_t rcl_rng_u64(rcl_rng *r) { return rcl_splitmix64_next(&r->state); }
 
 double rcl_rng_uniform(rcl_rng *r) { return (double)(rcl_rng_u64(r) >> 11) / 9007199254740992.0; }
 

@@ -7,23 +7,24 @@ static _Thread_local char last_error[8192];
 
 const char *rcl_strerror(int status)
 {
+#define RCL_STATUS_MSG_(name, code, msg) \
+    case code: return msg;
     switch (status) {
-    case RCL_OK: return "success";
-    case RCL_ERR_INVALID: return "invalid argument";
-    case RCL_ERR_NOMEM: return "out of host memory";
-    case RCL_ERR_NO_PLATFORM: return "no OpenCL platform or device found";
-    case RCL_ERR_DEVICE_INDEX: return "device index out of range";
-    case RCL_ERR_OPENCL: return "OpenCL call failed";
-    case RCL_ERR_BUILD: return "OpenCL kernel build failed";
-    case RCL_ERR_DEVICE_NOMEM: return "out of device memory";
-    case RCL_ERR_GEMM: return "CLBlast GEMM failed";
-    case RCL_ERR_IO: return "I/O error";
-    case RCL_ERR_FORMAT: return "malformed or truncated file";
-    case RCL_ERR_NOT_FOUND: return "not found";
-    case RCL_ERR_NAN: return "non-finite value";
-    case RCL_ERR_UNSUPPORTED: return "unsupported";
+        RCL_STATUS_TABLE(RCL_STATUS_MSG_)
     default: return "unknown error";
     }
+#undef RCL_STATUS_MSG_
+}
+
+const char *rcl_status_name(int status)
+{
+#define RCL_STATUS_NAME_(name, code, msg) \
+    case code: return "RCL_" #name;
+    switch (status) {
+        RCL_STATUS_TABLE(RCL_STATUS_NAME_)
+    default: return "RCL_ERR_UNKNOWN";
+    }
+#undef RCL_STATUS_NAME_
 }
 
 const char *rcl_last_error(void) { return last_error; }

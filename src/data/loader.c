@@ -14,6 +14,7 @@
  * producer is not filling, then resets every slot and the counters. */
 #include "rcl/data.h"
 #include "rcl/status.h"
+#include "base/base.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -45,21 +46,10 @@ struct rcl_loader {
     int quit, active, filling, epoch, next_fill, next_take;
 };
 
-/* ---- PRNG: splitmix64 (Steele, Lea, Flood 2014) */
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
+/* ---- PRNG: splitmix64 (base/base.h) */
 typedef struct sm64 { uint64_t s; } sm64;
 
-static uint64_t sm_next(sm64 *r)
-{
-    r->s += 0x9e3779b97f4a7c15ULL;
-    return mix64(r->s);
-}
+static uint64_t sm_next(sm64 *r) { return rcl_splitmix64_next(&r->s); }
 
 /* Uniform integer in [0, n), n >= 1 (Lemire's unbiased multiply-shift). */
 static uint32_t sm_below(sm64 *r, uint32_t n)
@@ -79,8 +69,9 @@ static uint32_t sm_below(sm64 *r, uint32_t n)
 /* Independent streams: 0 = epoch permutation, 1 + position = sample. */
 static sm64 stream(uint64_t seed, int epoch, uint64_t which)
 {
-    sm64 r = {mix64(mix64(seed ^ 0x5eed5eed5eed5eedULL) + mix64((uint64_t)epoch + 0x100000000ULL) +
-                    mix64(which ^ 0xa5a5a5a5a5a5a5a5ULL))};
+    sm64 r = {rcl_splitmix64_mix(rcl_splitmix64_mix(seed ^ 0x5eed5eed5eed5eedULL) +
+                                 rcl_splitmix64_mix((uint64_t)epoch + 0x100000000ULL) +
+                                 rcl_splitmix64_mix(which ^ 0xa5a5a5a5a5a5a5a5ULL))};
     return r;
 }
 

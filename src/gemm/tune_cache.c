@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MAGIC_LINE "resnet-cl tune cache v1"
 #define MAX_ENTRIES 100000
@@ -93,7 +92,7 @@ int rcl_tune_file_write(const char *path, const char *device_key, const rcl_tune
     uint64_t h = rcl_fnv1a(RCL_FNV_INIT, text, len);
     len += (size_t)snprintf(text + len, cap - len, "checksum %016llx\n", (unsigned long long)h);
 
-    char dir[1024], tmp[1100];
+    char dir[1024];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
@@ -103,22 +102,9 @@ int rcl_tune_file_write(const char *path, const char *device_key, const rcl_tune
             return rcl_fail(RCL_ERR_IO, "cannot create directory %s: %s", dir, strerror(errno));
         }
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        free(text);
-        return rcl_fail(RCL_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    }
-    int ok = fwrite(text, 1, len, f) == len;
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
+    int st = rcl_atomic_write_buf(path, text, len);
     free(text);
-    if (!ok || rename(tmp, path) != 0) {
-        int err = errno;
-        remove(tmp);
-        return rcl_fail(RCL_ERR_IO, "cannot write %s: %s", path, strerror(err));
-    }
-    return RCL_OK;
+    return st;
 }
 
 /* Next '\n'-terminated line of [*p, end) into line (without '\n'); 0 at

@@ -1,16 +1,15 @@
 /* safetensors writer: header JSON in serde_json's compact form, tensors in
- * the order added, written to a temporary file that is fsync'ed and renamed
- * over the destination. */
+ * the order added, written atomically (rcl_atomic_write: a temporary file
+ * that is fsync'ed and renamed over the destination). */
 #include "rcl/safetensors.h"
 #include "rcl/status.h"
 #include "io/json.h"
+#include "base/base.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct rcl_st_wtensor {
     char *name;
@@ -172,43 +171,29 @@ static int build_header(const rcl_st_writer *w, json_buf *b, size_t *data_total)
     return RCL_OK;
 }
 
-static int write_all(FILE *fp, const void *p, size_t n, const char *tmp)
+typedef struct {
+    const rcl_st_writer *w;
+    const json_buf *hdr;
+    const char *path;
+} st_body;
+
+static int write_all(FILE *fp, const void *p, size_t n, const char *path)
 {
-    if (n && fwrite(p, 1, n, fp) != n) return rcl_fail(RCL_ERR_IO, "%s: write: %s", tmp, strerror(errno));
+    if (n && fwrite(p, 1, n, fp) != n) return rcl_fail(RCL_ERR_IO, "%s: write: %s", path, strerror(errno));
     return RCL_OK;
 }
 
-static int write_body(FILE *fp, const rcl_st_writer *w, const json_buf *hdr, const char *tmp)
+static int write_body(FILE *fp, void *user)
 {
+    const st_body *b = user;
     unsigned char lenb[8];
-    uint64_t n = hdr->len;
+    uint64_t n = b->hdr->len;
     for (int k = 0; k < 8; k++) lenb[k] = (unsigned char)(n >> (8 * k));
-    RCL_TRY(write_all(fp, lenb, 8, tmp));
-    RCL_TRY(write_all(fp, hdr->p, hdr->len, tmp));
-    for (size_t k = 0; k < w->n_tensors; k++)
-        RCL_TRY(write_all(fp, w->tensors[k].data, w->tensors[k].nbytes, tmp));
-    if (fflush(fp) != 0) return rcl_fail(RCL_ERR_IO, "%s: flush: %s", tmp, strerror(errno));
-    if (fsync(fileno(fp)) != 0) return rcl_fail(RCL_ERR_IO, "%s: fsync: %s", tmp, strerror(errno));
+    RCL_TRY(write_all(fp, lenb, 8, b->path));
+    RCL_TRY(write_all(fp, b->hdr->p, b->hdr->len, b->path));
+    for (size_t k = 0; k < b->w->n_tensors; k++)
+        RCL_TRY(write_all(fp, b->w->tensors[k].data, b->w->tensors[k].nbytes, b->path));
     return RCL_OK;
-}
-
-/* Best effort: make the rename itself durable. */
-static void sync_parent_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? malloc((size_t)(slash - path) + 2) : dup_str(".");
-    if (!dir) return;
-    if (slash) {
-        size_t n = slash == path ? 1 : (size_t)(slash - path);
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
 }
 
 int rcl_st_write(const rcl_st_writer *w, const char *path)
@@ -220,35 +205,10 @@ int rcl_st_write(const rcl_st_writer *w, const char *path)
     json_buf hdr = {0};
     size_t total = 0;
     int rc = build_header(w, &hdr, &total);
-    if (rc) {
-        json_buf_free(&hdr);
-        return rc;
+    if (!rc) {
+        st_body b = {w, &hdr, path};
+        rc = rcl_atomic_write(path, write_body, &b);
     }
-    size_t tlen = strlen(path) + 32;
-    char *tmp = malloc(tlen);
-    if (!tmp) {
-        json_buf_free(&hdr);
-        return rcl_fail(RCL_ERR_NOMEM, "rcl_st_write");
-    }
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!fp) {
-        rc = rcl_fail(RCL_ERR_IO, "%s: %s", tmp, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-    } else {
-        rc = write_body(fp, w, &hdr, tmp);
-        if (fclose(fp) != 0 && !rc) rc = rcl_fail(RCL_ERR_IO, "%s: close: %s", tmp, strerror(errno));
-        if (!rc && rename(tmp, path) != 0)
-            rc = rcl_fail(RCL_ERR_IO, "rename %s -> %s: %s", tmp, path, strerror(errno));
-        if (rc) unlink(tmp);
-        else sync_parent_dir(path);
-    }
-    free(tmp);
     json_buf_free(&hdr);
     return rc;
 }

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define COMMON_HEADER "common.h"
 static const char MAGIC[8] = {'R', 'C', 'L', 'P', 'R', 'O', 'G', '1'};
@@ -106,9 +105,26 @@ reject:
     return NULL;
 }
 
+typedef struct {
+    const unsigned char *hdr;
+    const char *key;
+    size_t keylen;
+    const unsigned char *bin;
+    size_t binlen;
+} cache_entry;
+
+static int write_entry(FILE *f, void *user)
+{
+    const cache_entry *c = user;
+    if (fwrite(c->hdr, 1, 32, f) != 32 || fwrite(c->key, 1, c->keylen, f) != c->keylen ||
+        fwrite(c->bin, 1, c->binlen, f) != c->binlen)
+        return rcl_fail(RCL_ERR_IO, "program cache entry: write failed");
+    return RCL_OK;
+}
+
 static void store_cached(rcl_ctx *ctx, const char *key, cl_program prog)
 {
-    char path[1024], tmp[1100], dir[1024];
+    char path[1024], dir[1024];
     if (ctx->opt.no_disk_cache || entry_path(ctx, key, path, sizeof path)) return;
     size_t bl = 0;
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof bl, &bl, NULL) != CL_SUCCESS || !bl)
@@ -134,16 +150,10 @@ static void store_cached(rcl_ctx *ctx, const char *key, cl_program prog)
     put_u64(hdr + 16, bl);
     uint64_t h = rcl_fnv1a(RCL_FNV_INIT, key, keylen);
     put_u64(hdr + 24, rcl_fnv1a(h, bin, bl));
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    int ok = f && fwrite(hdr, 1, 32, f) == 32 && fwrite(key, 1, keylen, f) == keylen &&
-             fwrite(bin, 1, bl, f) == bl;
-    if (f) {
-        ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-        ok = (fclose(f) == 0) && ok;
-    }
-    if (ok) ok = rename(tmp, path) == 0;
-    if (!ok) remove(tmp);
+    /* a failed store only costs a rebuild next time */
+    cache_entry c = {hdr, key, keylen, bin, bl};
+    if (rcl_atomic_write(path, write_entry, &c) != RCL_OK && ctx->opt.verbose)
+        fprintf(stderr, "resnet-cl: not caching program: %s\n", rcl_last_error());
     free(bin);
 }
 
