@@ -1,7 +1,7 @@
 /* The tuner's search spaces (see tune_space.h). */
 #include "tune_space.h"
 
-#include "gemm/gemm_internal.h"
+#include "gemm/gemm_params.h"
 
 #include <stdlib.h>
 #include <string.h>
