@@ -4,6 +4,7 @@
  * transpose combinations and alpha/beta; elements of C outside the matrix
  * must stay untouched. */
 #include "gemm/gemm_internal.h"
+#include "tools/gemm_tools.h"
 #include "runtime/internal.h"
 #include "harness.h"
 #include "ref/ref_gemm.h"

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gemm/gemm_internal.h"
+#include "tools/gemm_tools.h"
 
 #include <math.h>
 #include <stdio.h>

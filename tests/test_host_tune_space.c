@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gemm/gemm_internal.h"
+#include "gemm/gemm_params.h"
 #include "tune_space.h"
 
 #include <stdlib.h>

@@ -28,6 +28,7 @@
  * (its parameters and each class's time) to stderr. */
 #include "tools/cli_env.h"
 #include "tools/cli_parse.h"
+#include "ops/conv2d_chunk.h" /* RCL_CONV_COL_BUDGET_MB_DEFAULT */
 #include "rcl/tune_cache.h"
 #include "tune_space.h"
 #include "tune_trial.h"
@@ -342,7 +343,7 @@ int main(int argc, char **argv)
     static rcl_gemm_shape sh[MAX_SHAPES];
     int ns = 0, st;
     if (shapes_arg && !strcmp(shapes_arg, "resnet18-cifar"))
-        st = rcl_gemm_shapes_resnet18(256, pr.max_alloc, batch, 32, 10, sh, MAX_SHAPES, &ns);
+        st = rcl_gemm_shapes_resnet18(RCL_CONV_COL_BUDGET_MB_DEFAULT, pr.max_alloc, batch, 32, 10, sh, MAX_SHAPES, &ns);
     else if (shapes_arg) st = rcl_gemm_shapes_file(shapes_arg, sh, MAX_SHAPES, &ns);
     else {
         char err[256];

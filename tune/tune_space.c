@@ -1,8 +1,8 @@
 /* The tuner's search spaces (see tune_space.h). */
 #include "tune_space.h"
 
-#include "gemm/gemm_internal.h"
 #include "base/base.h"
+#include "gemm/gemm_params.h"
 
 #include <stdlib.h>
 #include <string.h>

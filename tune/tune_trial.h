@@ -6,7 +6,7 @@
 #ifndef RCL_TUNE_TRIAL_H
 #define RCL_TUNE_TRIAL_H
 
-#include "gemm/gemm_internal.h"
+#include "tools/gemm_tools.h"
 #include "rcl.h"
 #include "rcl/tune_cache.h"
 

@@ -8,7 +8,7 @@
  * tunable table, key "gemm.<class>" (PATH 0/1, MWI NWI VW KU KB WGM WGN);
  * CLBlast's own parameters come from key "gemm.clblast". The table is
  * filled from the tune cache (rcl/tune_cache.h) that resnet-cl-tune writes.
- * Internals: src/gemm_internal.h. */
+ * Internals: src/gemm/gemm_params.h. */
 #ifndef RCL_GEMM_H
 #define RCL_GEMM_H
 

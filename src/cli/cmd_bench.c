@@ -2,7 +2,7 @@
  * synthetic data, with a per-layer-type breakdown from OpenCL profiling
  * events (warm-up excluded, median over steps). */
 #include "cli/cli.h"
-#include "runtime/internal.h" /* rcl_median */
+#include "base/base.h" /* rcl_median */
 #include "rcl/profile.h"
 #include "rcl/trainer.h"
 

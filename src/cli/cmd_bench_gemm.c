@@ -3,8 +3,9 @@
  * our edge handling, all included), against cblas_sgemm when built with
  * OpenBLAS. */
 #include "cli/cli.h"
-#include "gemm/gemm_internal.h"
-#include "runtime/internal.h" /* rcl_median */
+#include "tools/gemm_tools.h"
+#include "base/base.h" /* rcl_median */
+#include "ops/conv2d_chunk.h" /* RCL_CONV_COL_BUDGET_MB_DEFAULT */
 #include "rcl/tune_cache.h"
 
 #include <stdio.h>
@@ -149,9 +150,10 @@ int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
     int ns = 0;
     /* resnet18: the hand-derived list (layer names; test_gemm checks it equals
      * the recorded one); other models: recorded from the layer code */
+    int budget_mb = rcl_ctx_param(ctx, "conv", "COL_BUDGET_MB", RCL_CONV_COL_BUDGET_MB_DEFAULT);
     int st = !strcmp(model, "resnet18")
-                 ? rcl_gemm_shapes_resnet18(rcl_ctx_param(ctx, "conv", "COL_BUDGET_MB", 256),
-                                            dev->max_alloc, batch, image, 10, shapes, MAX_SHAPES, &ns)
+                 ? rcl_gemm_shapes_resnet18(budget_mb, dev->max_alloc, batch, image, 10, shapes,
+                                            MAX_SHAPES, &ns)
                  : rcl_gemm_shapes_model(ctx, model, batch, image, 10, shapes, MAX_SHAPES, &ns);
     if (st != RCL_OK) {
         cli_report("shapes", st);

@@ -1,7 +1,7 @@
 /* resnet-cl train: the course recipe by default (resnet18, Adam lr 0.001,
  * batch 100, 80 epochs, lr divided by 3 every 20 epochs, pad-4 crop + flip). */
 #include "cli/cli.h"
-#include "runtime/internal.h" /* rcl_mkdir_p */
+#include "base/base.h" /* rcl_mkdir_p */
 #include "rcl/checkpoint.h"
 #include "rcl/trainer.h"
 

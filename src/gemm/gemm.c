@@ -1,4 +1,4 @@
-/* GEMM dispatch (see gemm_internal.h): per shape class, CLBlast (the default
+/* GEMM dispatch (see gemm_params.h): per shape class, CLBlast (the default
  * when nothing is tuned) or our register-tiled kernel with the class's
  * parameters from the tunable table. */
 #include "gemm/gemm_internal.h"

@@ -11,8 +11,10 @@
  *     data       dcol[CKK,NP] = W^T dY';  dx <- col2im(dcol)
  *     bias       db[oc] = sum_{n,p} dy[n,oc,p]
  * col lives in scratch slot COL, Y'/dY' in slot TMP; nb keeps both under
- * the tunable byte budget conv.COL_BUDGET_MB and the device's max_alloc. */
+ * the tunable byte budget conv.COL_BUDGET_MB and the device's max_alloc
+ * (the rule: conv2d_chunk.c, shared with the tools' GEMM shapes). */
 #include "ops/bias.h"
+#include "ops/conv2d_chunk.h"
 #include "runtime/internal.h"
 #include "rcl/gemm.h"
 #include "rcl/ops.h"
@@ -65,8 +67,7 @@ static int conv_geometry(const char *what, const rcl_tensor *x, const rcl_tensor
     if (rcl_t_count(x) > INT_MAX || (size_t)g->N * g->OC * g->P > INT_MAX ||
         rcl_t_count(w) > INT_MAX)
         return rcl_fail(RCL_ERR_UNSUPPORTED, "%s: tensor of 2^31 or more elements", what);
-    g->direct = d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 &&
-                d->pw == 0 && g->N == 1;
+    g->direct = rcl_conv_is_direct(g->N, d->kh, d->kw, d->sh, d->sw, d->ph, d->pw);
     return RCL_OK;
 }
 
@@ -81,23 +82,15 @@ static int bias_ok(const char *what, const rcl_tensor *b, int oc)
 /* Images per chunk: col (CKK*P per image) and Y' (OC*P) within the budget. */
 static int conv_chunk(rcl_ctx *ctx, const conv_geom *g, int *nb)
 {
-    int mb = rcl_ctx_param(ctx, "conv", "COL_BUDGET_MB", 256);
-    if (mb < 1) mb = 1;
-    uint64_t budget = (uint64_t)mb << 20;
     uint64_t max_alloc = rcl_ctx_device(ctx)->max_alloc;
-    if (max_alloc && max_alloc < budget) budget = max_alloc;
     uint64_t per = (uint64_t)(g->CKK > g->OC ? g->CKK : g->OC) * (uint64_t)g->P;
     if (max_alloc && per * sizeof(float) > max_alloc)
         return rcl_fail(RCL_ERR_DEVICE_NOMEM,
                         "conv2d: one image's column matrix (%llu bytes) exceeds max_alloc %llu",
                         (unsigned long long)(per * sizeof(float)), (unsigned long long)max_alloc);
-    uint64_t n = budget / (per * sizeof(float));
-    if (n > (uint64_t)INT_MAX / per) n = (uint64_t)INT_MAX / per;
-    if (n < 1) n = 1;
-    if (n > (uint64_t)g->N) n = (uint64_t)g->N;
-    /* balance the chunks: same count, sizes as even as possible */
-    int chunks = (int)(((uint64_t)g->N + n - 1) / n);
-    *nb = (g->N + chunks - 1) / chunks;
+    *nb = rcl_conv_chunk_images(
+        rcl_ctx_param(ctx, "conv", "COL_BUDGET_MB", RCL_CONV_COL_BUDGET_MB_DEFAULT), max_alloc,
+        g->N, g->CKK, g->OC, g->P);
     return RCL_OK;
 }
 

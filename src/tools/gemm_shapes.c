@@ -1,22 +1,21 @@
 /* GEMM shapes of a training step, for the tuner and the bench. The conv
- * part mirrors the calls of src/conv2d.c (keep in sync):
+ * part mirrors the calls of src/ops/conv2d.c, with its batching rule
+ * (ops/conv2d_chunk.h):
  *   forward      NN  M=OC   N=np  K=CKK
  *   weight grad  NT  M=OC   N=CKK K=np
  *   data grad    TN  M=CKK  N=np  K=OC
  * per chunk of nb images (np = nb*P, the last chunk possibly smaller); a
- * 1x1 stride-1 pad-0 conv runs per image with np = P and K = C. Linear
- * (src/linear.c): forward NT (N, OUT, IN), data grad NN (N, IN, OUT), weight
- * grad TN (OUT, IN, N). */
-#include "gemm/gemm_internal.h"
-#include "runtime/internal.h"
+ * 1x1 stride-1 pad-0 conv of a single image runs directly with np = P and
+ * K = C. Linear (src/ops/linear.c): forward NT (N, OUT, IN), data grad NN
+ * (N, IN, OUT), weight grad TN (OUT, IN, N). */
+#include "tools/gemm_tools.h"
+#include "ops/conv2d_chunk.h"
 #include "rcl/model.h"
 #include "rcl/tensor.h"
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static int record_hook(void *user, int ta, int tb, int M, int N, int K, const char *tag)
 {
@@ -51,28 +50,13 @@ void rcl_gemm_recorder_add(rcl_gemm_recorder *l, int ta, int tb, int M, int N, i
     snprintf(s->what, sizeof s->what, "%s", what);
 }
 
-/* images per chunk, as conv_chunk() in src/conv2d.c */
-static int chunk_images(int mb, uint64_t max_alloc, int N, int CKK, int OC, int P)
-{
-    if (mb < 1) mb = 1;
-    uint64_t budget = (uint64_t)mb << 20;
-    if (max_alloc && max_alloc < budget) budget = max_alloc;
-    uint64_t per = (uint64_t)(CKK > OC ? CKK : OC) * (uint64_t)P;
-    uint64_t n = budget / (per * sizeof(float));
-    if (n > (uint64_t)INT32_MAX / per) n = (uint64_t)INT32_MAX / per;
-    if (n < 1) n = 1;
-    if (n > (uint64_t)N) n = (uint64_t)N;
-    int chunks = (int)(((uint64_t)N + n - 1) / n);
-    return (N + chunks - 1) / chunks;
-}
-
 static void conv(rcl_gemm_recorder *l, int mb, uint64_t max_alloc, const char *name, int batch,
                  int C, int OC, int k, int stride, int pad, int hw, int data_grad)
 {
     int o = (hw + 2 * pad - k) / stride + 1;
     int P = o * o, CKK = C * k * k;
     char w[48];
-    if (k == 1 && stride == 1 && pad == 0) {
+    if (rcl_conv_is_direct(batch, k, k, stride, stride, pad, pad)) {
         snprintf(w, sizeof w, "%s fwd", name);
         rcl_gemm_recorder_add(l, 0, 0, OC, P, C, batch, w);
         snprintf(w, sizeof w, "%s wgrad", name);
@@ -83,7 +67,7 @@ static void conv(rcl_gemm_recorder *l, int mb, uint64_t max_alloc, const char *n
         }
         return;
     }
-    int nb = chunk_images(mb, max_alloc, batch, CKK, OC, P);
+    int nb = rcl_conv_chunk_images(mb, max_alloc, batch, CKK, OC, P);
     for (int n0 = 0; n0 < batch; n0 += nb) {
         int np = (batch - n0 < nb ? batch - n0 : nb) * P;
         snprintf(w, sizeof w, "%s fwd", name);
@@ -200,85 +184,4 @@ int rcl_gemm_shapes_file(const char *path, rcl_gemm_shape *out, int cap, int *n)
     if (l.overflow) return rcl_fail(RCL_ERR_INVALID, "%s: more than %d shapes", path, cap);
     if (!l.n) return rcl_fail(RCL_ERR_FORMAT, "%s: no shapes", path);
     return RCL_OK;
-}
-
-/* ---- buffers and timing */
-static int fill_buf(rcl_ctx *ctx, cl_mem *m, size_t n, uint64_t *state)
-{
-    float *h = malloc(n * sizeof *h);
-    if (!h) return rcl_fail(RCL_ERR_NOMEM, "gemm bench host buffer");
-    for (size_t i = 0; i < n; i++) {
-        *state = *state * 6364136223846793005ull + 1442695040888963407ull;
-        h[i] = (float)((double)(*state >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
-    }
-    int st = rcl_buffer_create(ctx, m, n * sizeof(float));
-    if (st == RCL_OK) {
-        cl_int e = clEnqueueWriteBuffer(ctx->queue, *m, CL_TRUE, 0, n * sizeof(float), h, 0, NULL,
-                                        NULL);
-        if (e != CL_SUCCESS) st = rcl_cl_fail(e, "clEnqueueWriteBuffer");
-    }
-    free(h);
-    return st;
-}
-
-int rcl_gemm_bufs_create(rcl_ctx *ctx, const rcl_gemm_shape *s, uint64_t seed, rcl_gemm_bufs *b)
-{
-    memset(b, 0, sizeof *b);
-    b->lda = s->ta ? s->M : s->K;
-    b->ldb = s->tb ? s->K : s->N;
-    b->ldc = s->N;
-    uint64_t st = seed * 0x9E3779B97F4A7C15ull + 1;
-    int r = fill_buf(ctx, &b->A, (size_t)s->M * s->K, &st);
-    if (r == RCL_OK) r = fill_buf(ctx, &b->B, (size_t)s->K * s->N, &st);
-    if (r == RCL_OK) r = fill_buf(ctx, &b->C, (size_t)s->M * s->N, &st);
-    if (r != RCL_OK) rcl_gemm_bufs_release(b);
-    return r;
-}
-
-void rcl_gemm_bufs_release(rcl_gemm_bufs *b)
-{
-    rcl_buffer_release(&b->A);
-    rcl_buffer_release(&b->B);
-    rcl_buffer_release(&b->C);
-}
-
-int rcl_gemm_run_shape(rcl_ctx *ctx, int path, const rcl_gemm_tiled_params *p,
-                       const rcl_gemm_shape *s, const rcl_gemm_bufs *b)
-{
-    if (path == RCL_GEMM_DISPATCH)
-        return rcl_gemm(ctx, s->ta, s->tb, s->M, s->N, s->K, 1.0f, b->A, 0, b->lda, b->B, 0,
-                        b->ldb, 0.0f, b->C, 0, b->ldc, "gemm_bench");
-    return rcl_gemm_with(ctx, (rcl_gemm_path)path, p, s->ta, s->tb, s->M, s->N, s->K, 1.0f, b->A,
-                         0, b->lda, b->B, 0, b->ldb, 0.0f, b->C, 0, b->ldc, "gemm_bench");
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-int rcl_gemm_time_shape(rcl_ctx *ctx, int path, const rcl_gemm_tiled_params *p,
-                        const rcl_gemm_shape *s, const rcl_gemm_bufs *b, int warm, int reps,
-                        double *median_s)
-{
-    for (int i = 0; i < warm; i++) RCL_TRY(rcl_gemm_run_shape(ctx, path, p, s, b));
-    RCL_TRY(rcl_ctx_finish(ctx));
-    if (reps < 1) reps = 1;
-    double t[64];
-    if (reps > 64) reps = 64;
-    for (int i = 0; i < reps; i++) {
-        double t0 = now_s();
-        RCL_TRY(rcl_gemm_run_shape(ctx, path, p, s, b));
-        RCL_TRY(rcl_ctx_finish(ctx));
-        t[i] = now_s() - t0;
-    }
-    *median_s = rcl_median(t, reps);
-    return RCL_OK;
-}
-
-double rcl_gemm_flops(const rcl_gemm_shape *s)
-{
-    return 2.0 * (double)s->M * (double)s->N * (double)s->K;
 }
