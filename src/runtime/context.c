@@ -52,7 +52,8 @@ void rcl_ctx_destroy(rcl_ctx *ctx)
     if (ctx->queue) clFinish(ctx->queue);
     if (ctx->gemm_state_free) ctx->gemm_state_free(ctx->gemm_state);
     rcl_program_cache_free(ctx);
-    for (int i = 0; i < RCL_SCRATCH_SLOTS; i++) rcl_buffer_release(&ctx->scratch[i]);
+    for (int i = 0; i < RCL_SCRATCH_SLOTS; i++) /* not rcl_buffer_release: tensor.c calls us */
+        if (ctx->scratch[i]) clReleaseMemObject(ctx->scratch[i]);
     free(ctx->params);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->context) clReleaseContext(ctx->context);
