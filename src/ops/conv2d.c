@@ -81,7 +81,7 @@ static int bias_ok(const char *what, const rcl_tensor *b, int oc)
 /* Images per chunk: col (CKK*P per image) and Y' (OC*P) within the budget. */
 static int conv_chunk(rcl_ctx *ctx, const conv_geom *g, int *nb)
 {
-    int mb = rcl_ctx_param(ctx, "conv", "COL_BUDGET_MB", 256);
+    int mb = rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB);
     if (mb < 1) mb = 1;
     uint64_t budget = (uint64_t)mb << 20;
     uint64_t max_alloc = rcl_ctx_device(ctx)->max_alloc;
@@ -103,18 +103,18 @@ static int conv_chunk(rcl_ctx *ctx, const conv_geom *g, int *nb)
 
 static int im2col_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg)
 {
-    *wg = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "im2col", "WG", 64));
+    *wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_IM2COL_WG));
     char opts[64];
     snprintf(opts, sizeof opts, "-DWG=%zu", *wg);
     return rcl_ctx_kernel(ctx, "im2col.cl", name, opts, k);
 }
 
 /* Images per work-item of the cl/im2col.cl kernels: enough planes of
- * `plane` floats to fill the tunable span im2col.SPAN (default 64 floats),
+ * `plane` floats to fill the tunable span im2col.SPAN (runtime/tunables.def),
  * so tiny planes (4x4, 2x2, 1x1 maps) do not pay a work-item each. */
 static int images_per_item(rcl_ctx *ctx, int plane, int nb)
 {
-    int span = rcl_ctx_param(ctx, "im2col", "SPAN", 64);
+    int span = rcl_tun(ctx, RCL_TUN_IM2COL_SPAN);
     int ipi = span > plane ? (span + plane - 1) / plane : 1;
     return ipi < nb ? ipi : nb;
 }
