@@ -8,7 +8,11 @@
  *
  * step_size = lr/(1-b1^t) and bc2_sqrt = sqrt(1-b2^t) come from the host
  * (computed in double). g is read only.
- * Tunable: WG (work-group size, common.h). */
+ * Tunable: WG (work-group size). */
+
+#ifndef WG
+#error "WG (work-group size) is passed by the host: src/runtime/tunables.def"
+#endif
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void adam_step(__global float *p, __global const float *g, __global float *m,

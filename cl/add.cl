@@ -16,8 +16,12 @@
  *      dx[n, c, h, w] = dy[n, c+PAD, h/S, w/S]   if h%S == 0 and w%S == 0
  *                     = 0                        otherwise
  *
- * Tunable: WG (work-group size, common.h).
+ * Tunable: WG (work-group size).
  */
+
+#ifndef WG
+#error "WG (work-group size) is passed by the host: src/runtime/tunables.def"
+#endif
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void add_forward(__global float *y, __global const float *a, __global const float *b,

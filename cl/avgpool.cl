@@ -8,8 +8,12 @@
  *              tail; deterministic) -> y[r] = sum/HW        (forward)
  *              writes dx[r*HW + hw] = dy[r] / HW for every hw (backward)
  *
- * Tunable: WG (work-group size, common.h).
+ * Tunable: WG (work-group size).
  */
+
+#ifndef WG
+#error "WG (work-group size) is passed by the host: src/runtime/tunables.def"
+#endif
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void avgpool_forward(__global float *y, __global const float *x, const int HW, const int R)

@@ -27,9 +27,12 @@
  * part holds float2 pairs: part[2*(c*N + n)] and part[2*(c*N + n) + 1].
  */
 
+#ifndef WG
+#error "WG (work-group size) is passed by the host: src/runtime/tunables.def"
+#endif
 /* Work-group size of the per-channel kernels bn_stats / bn_bwd_reduce. */
 #ifndef BN_WG
-#define BN_WG 64
+#error "BN_WG (work-group size of the per-channel kernels) is passed by the host: src/runtime/tunables.def"
 #endif
 
 /* Sum and sum of squared deviations from its own mean of p[0 .. n). */

@@ -10,10 +10,13 @@
  * bias_add:   1-D over the N*C*P elements; y[i] += b[(i / P) % C].
  *
  * Tunables: RED_WG (reduction work-group size, a power of two),
- *           WG (elementwise work-group size, common.h). */
+ *           WG (elementwise work-group size). */
 
+#ifndef WG
+#error "WG (work-group size) is passed by the host: src/runtime/tunables.def"
+#endif
 #ifndef RED_WG
-#define RED_WG 256   /* work-items per channel in bias_grad; power of two */
+#error "RED_WG (work-items per channel in bias_grad; power of two) is passed by the host: src/runtime/tunables.def"
 #endif
 
 __kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))

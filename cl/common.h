@@ -1,11 +1,8 @@
-/* Prepended to every program in cl/. Host passes tunables as -D options;
- * each kernel file gives its own defaults with #ifndef. */
+/* Prepended to every program in cl/. Tunables (WG, BN_WG, RED_WG, TS, KC)
+ * have no default here: the host always passes them as -D options, with
+ * the values of src/runtime/tunables.def (or the tune cache); a kernel file
+ * that uses one stops with #error when it is missing. */
 #ifndef RCL_CL_COMMON_H
 #define RCL_CL_COMMON_H
-
-/* Work-group size for plain elementwise kernels (1-D). */
-#ifndef WG
-#define WG 64
-#endif
 
 #endif

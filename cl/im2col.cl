@@ -38,7 +38,7 @@
  * of the plane is zero padding.
  *
  * Indices are int: every buffer holds fewer than 2^31 floats.
- * Tunables: WG (work-group size along dimension 0, common.h); host-side
+ * Tunables: WG (work-group size along dimension 0); host-side
  * im2col.SPAN (floats per work-item that set IPI, see src/conv2d.c). */
 
 /* [lo, hi) of the o in [0, O) with 0 <= o*S - Pd + k < I. The divisions
@@ -53,6 +53,10 @@ static void valid_range(int *lo, int *hi, const int O, const int I, const int S,
     *lo = l;
     *hi = clamp(h, l, O);
 }
+
+#ifndef WG
+#error "WG (work-group size) is passed by the host: src/runtime/tunables.def"
+#endif
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void im2col(__global float *restrict col, __global const float *restrict x, const int n0,

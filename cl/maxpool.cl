@@ -24,8 +24,12 @@
  * thus receives the sum over the windows whose winner it is, in row-major
  * window order (one item per plane: no atomics, deterministic).
  *
- * Tunable: WG (work-group size, common.h).
+ * Tunable: WG (work-group size).
  */
+
+#ifndef WG
+#error "WG (work-group size) is passed by the host: src/runtime/tunables.def"
+#endif
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void maxpool_forward(__global float *y, __global int *idx, __global const float *x,

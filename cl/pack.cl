@@ -25,7 +25,7 @@
 
 /* ---- tunable */
 #ifndef KC
-#define KC 16           /* k columns per work-item, 1..64 */
+#error "KC (k columns per work-item, 1..64) is passed by the host: src/runtime/tunables.def"
 #endif
 
 #if R < 1 || R > 256 || KC < 1 || KC > 64

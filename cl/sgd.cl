@@ -8,7 +8,11 @@
  *                   p[i] -= lr*gr
  *
  * buf is not touched when momentum == 0; g is read only.
- * Tunable: WG (work-group size, common.h). */
+ * Tunable: WG (work-group size). */
+
+#ifndef WG
+#error "WG (work-group size) is passed by the host: src/runtime/tunables.def"
+#endif
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void sgd_step(__global float *p, __global const float *g, __global float *buf, const int n,

@@ -19,11 +19,14 @@
  *     loss[0] = sum / N and correct[0] = number of hits (if want_correct).
  *   The order depends only on N and RED_WG, so the result is deterministic.
  *
- * Tunables: WG (xent_rows work-group size, common.h), RED_WG. */
+ * Tunables: WG (xent_rows work-group size), RED_WG. */
 
 /* Work-group size of the single-group reduction (power of two). */
+#ifndef WG
+#error "WG (work-group size) is passed by the host: src/runtime/tunables.def"
+#endif
 #ifndef RED_WG
-#define RED_WG 256
+#error "RED_WG (work-group size of the reduction) is passed by the host: src/runtime/tunables.def"
 #endif
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))

@@ -14,7 +14,7 @@
 
 /* ---- tunable */
 #ifndef TS
-#define TS 8            /* block edge per work-item, 1..32 */
+#error "TS (block edge per work-item, 1..32) is passed by the host: src/runtime/tunables.def"
 #endif
 #if TS < 1 || TS > 32
 #error "TS must be 1..32"

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "gemm/gemm_params.h"
+#include "runtime/tunables.h"
 #include "tune_space.h"
 
 #include <stdlib.h>
@@ -75,11 +76,40 @@ static void test_around_dot(void **state)
     check_around(&TUNE_OURS_DOT, rcl_gemm_tiled_dot_defaults(8), 0, 1);
 }
 
+/* TUNE_KPARAMS is the TUNED rows of runtime/tunables.def: names and default
+ * from the library's table, candidates distinct, positive, without the
+ * default, within TUNE_MAX_VALUES */
+static void test_kparams_from_table(void **state)
+{
+    (void)state;
+    assert_true(TUNE_NKPARAMS >= 1 && TUNE_NKPARAMS <= RCL_TUN_COUNT);
+    for (int k = 0; k < TUNE_NKPARAMS; k++) {
+        const tune_kparam *kp = &TUNE_KPARAMS[k];
+        assert_true(kp->id >= 0 && kp->id < RCL_TUN_COUNT);
+        const rcl_tunable_info *t = &rcl_tunables[kp->id];
+        assert_string_equal(kp->key, t->key);
+        assert_string_equal(kp->param, t->param);
+        assert_int_equal(kp->def, t->def);
+        assert_non_null(kp->tags);
+        assert_true(kp->tags[0]);
+        assert_true(kp->nvalues >= 1 && kp->nvalues <= TUNE_MAX_VALUES);
+        for (int j = 0; j < kp->nvalues; j++) {
+            assert_true(kp->values[j] > 0);
+            assert_int_not_equal(kp->values[j], kp->def);
+            for (int i = 0; i < j; i++) assert_int_not_equal(kp->values[i], kp->values[j]);
+        }
+        for (int i = 0; i < k; i++) assert_int_not_equal(TUNE_KPARAMS[i].id, kp->id);
+    }
+    /* the tuner's first: the im2col span (the largest share of a step) */
+    assert_int_equal(TUNE_KPARAMS[0].id, RCL_TUN_IM2COL_SPAN);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_around_outer),
         cmocka_unit_test(test_around_dot),
+        cmocka_unit_test(test_kparams_from_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
  * foreign and missing files are rejected with a message and change nothing. */
 #include "harness.h"
 #include "rcl/tune_cache.h"
+#include "runtime/internal.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -73,6 +74,8 @@ static void test_round_trip(void **state)
     for (int i = 0; i < NE; i++)
         assert_int_equal(rcl_ctx_param(T_CTX, ENTRIES[i].key, ENTRIES[i].param, 12345),
                          ENTRIES[i].value);
+    /* a table tunable is resolved to its slot at load: ops read it by id */
+    assert_int_equal(rcl_tun(T_CTX, RCL_TUN_RELU_WG), -3);
     /* direct reader agrees */
     char key[1200];
     T_OK(rcl_tune_device_key(T_CTX, key, sizeof key));

@@ -3,6 +3,7 @@
 
 #include "base/base.h"
 #include "gemm/gemm_params.h"
+#include "runtime/tunables.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -84,26 +85,20 @@ const tune_space TUNE_CLBLAST = {
      {"XGEMM_MIN_INDIRECT_SIZE", 4, {64, 128, 256, 512}}},
     clblast_valid};
 
-/* In order of their typical share of a resnet18 training step on a CPU
- * (im2col/col2im 16%, optimizer 5%, BN 3%, ReLU 2%, pooling 1%, add 1%):
- * the tuner runs them in this order until its budget is spent. Values
- * nearest the default first. */
+/* The TUNED rows of src/runtime/tunables.def, in its order (the order the
+ * tuner runs them in): names, default, tags and candidates all come from
+ * that one declaration. */
+#define RCL_TV(...) __VA_ARGS__
+#define TUNE_ROW_TUNED(id, key, param, def, tags, ...)                                 \
+    {key, param, tags, def, (int)(sizeof((const int[]){__VA_ARGS__}) / sizeof(int)),     \
+     {__VA_ARGS__}, RCL_TUN_##id},
+#define TUNE_ROW_FIXED(id, key, param, def, tags, ...)
+#define TUNE_ROW(search, ...) TUNE_ROW_##search(__VA_ARGS__)
 const tune_kparam TUNE_KPARAMS[] = {
-    {"im2col", "SPAN", "im2col,col2im,reorder", 64, 4, {256, 16, 1024, 4096}},
-    {"im2col", "WG", "im2col,col2im,reorder", 64, 4, {32, 128, 16, 256}},
-    {"adam", "WG", "optim", 64, 4, {128, 256, 32, 16}},
-    {"bn", "WG", "bn", 64, 4, {128, 32, 256, 16}},
-    {"bn_stats", "BN_WG", "bn", 64, 3, {128, 32, 256}},
-    {"relu", "WG", "relu", 64, 4, {128, 32, 256, 16}},
-    {"maxpool", "WG", "pool", 64, 3, {128, 32, 256}},
-    {"avgpool", "WG", "pool", 64, 3, {128, 32, 256}},
-    {"add", "WG", "add", 64, 3, {128, 32, 256}},
-    {"softmax_xent", "RED_WG", "loss", 256, 2, {64, 128}},
-    {"bias", "RED_WG", "bias", 256, 2, {64, 128}},
-    /* only used where a GEMM class chose XB 1 */
-    {"transpose", "TS", "transpose", 8, 3, {4, 16, 2}},
-    /* only used where a GEMM class chose XA or XB 2 */
-    {"pack", "KC", "pack", 16, 3, {64, 32, 8}},
+#define RCL_TUNABLE(id, key, param, def, file, search, tags, cands) \
+    TUNE_ROW(search, id, key, param, def, tags, cands)
+#include "runtime/tunables.def"
+#undef RCL_TUNABLE
 };
 const int TUNE_NKPARAMS = (int)(sizeof TUNE_KPARAMS / sizeof TUNE_KPARAMS[0]);
 

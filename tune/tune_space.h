@@ -30,19 +30,21 @@ extern const tune_space TUNE_OURS_DOT;
  * XGEMM_MIN_INDIRECT_SIZE */
 extern const tune_space TUNE_CLBLAST;
 
-/* The other kernels of cl/ (everything but the GEMM): one work-group or
- * work-per-item parameter each, read by the library from the tunable table
- * as rcl_ctx_param(ctx, key, param, def). Constraints: WG values are powers
- * of two and the library clamps them to the device's maximum work-group
- * size (rcl_wg_clamp); SPAN (floats per im2col/col2im work-item) is any
- * positive value. `tags` are the profiling tags (resnet-cl bench) whose
- * device time the parameter moves: the tuner's objective for it. */
+/* The other kernels of cl/ (everything but the GEMM): the parameters
+ * src/runtime/tunables.def marks TUNED, in its order, read by the library
+ * from the context with rcl_tun(ctx, id) (by name: rcl_ctx_param(ctx, key,
+ * param, def)). Constraints: WG values are powers of two and the library
+ * clamps them to the device's maximum work-group size (rcl_wg_clamp); SPAN
+ * (floats per im2col/col2im work-item) is any positive value. `tags` are
+ * the profiling tags (resnet-cl bench) whose device time the parameter
+ * moves: the tuner's objective for it. */
 typedef struct tune_kparam {
     const char *key, *param;
     const char *tags;            /* comma-separated */
     int def;                     /* the library's default */
     int nvalues;
     int values[TUNE_MAX_VALUES]; /* candidates, the default excluded */
+    int id;                      /* rcl_tunable_id */
 } tune_kparam;
 extern const tune_kparam TUNE_KPARAMS[];
 extern const int TUNE_NKPARAMS;

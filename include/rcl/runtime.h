@@ -91,7 +91,10 @@ void rcl_ctx_set_profiler(rcl_ctx *ctx, rcl_profile_fn fn, void *user);
 
 /* Tunable kernel parameters (filled from the tune cache, see tune/). A value
  * not set reads as `def`. `key` names a kernel and shape class, e.g.
- * "bn_stats", `param` a macro such as "WG". */
+ * "bn_stats", `param` a macro such as "WG". The names of
+ * src/runtime/tunables.def map to the context's slot of that tunable (which
+ * the library reads by index, its default until set); others (the GEMM's
+ * per-class entries) to a table by name. */
 int rcl_ctx_param(const rcl_ctx *ctx, const char *key, const char *param, int def);
 int rcl_ctx_set_param(rcl_ctx *ctx, const char *key, const char *param, int value);
 

@@ -194,7 +194,7 @@ int rcl_gemm(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float 
     /* A class the tuner did not see takes the path the tuner chose for most
      * of the step's GEMM time on this device ("gemm DEFAULT_PATH"); with no
      * tune cache at all, CLBlast. */
-    int fallback = rcl_ctx_param(ctx, "gemm", "DEFAULT_PATH", RCL_GEMM_CLBLAST);
+    int fallback = rcl_tun(ctx, RCL_TUN_GEMM_DEFAULT_PATH);
     if (rcl_ctx_param(ctx, key, "PATH", fallback) == RCL_GEMM_TILED) {
         rcl_gemm_tiled_params p = rcl_gemm_tiled_from_table(ctx, key, trans_a, trans_b);
         return rcl_gemm_tiled(ctx, &p, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b,

@@ -12,7 +12,7 @@ int rcl_pack_panels(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int
     if (!rcl_fits_int(off, trans ? K : M, trans ? M : K, ld) ||
         panels * R * (size_t)K > (size_t)INT_MAX)
         return rcl_fail(RCL_ERR_UNSUPPORTED, "pack: matrix of 2^31 or more floats");
-    int kc = rcl_ctx_param(ctx, "pack", "KC", 16);
+    int kc = rcl_tun(ctx, RCL_TUN_PACK_KC);
     if (kc < 1 || kc > 64) return rcl_fail(RCL_ERR_INVALID, "pack: KC %d not in 1..64", kc);
     char opts[48];
     snprintf(opts, sizeof opts, "-DTRANS=%d -DR=%d -DKC=%d", trans ? 1 : 0, R, kc);

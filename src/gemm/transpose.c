@@ -9,7 +9,7 @@ int rcl_transpose(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int r
         return rcl_fail(RCL_ERR_INVALID, "transpose: rows %d cols %d ld %d", rows, cols, ld);
     if (!rcl_fits_int(off, rows, cols, ld))
         return rcl_fail(RCL_ERR_UNSUPPORTED, "transpose: matrix of 2^31 or more floats");
-    int ts = rcl_ctx_param(ctx, "transpose", "TS", 8);
+    int ts = rcl_tun(ctx, RCL_TUN_TRANSPOSE_TS);
     if (ts < 1 || ts > 32) return rcl_fail(RCL_ERR_INVALID, "transpose: TS %d not in 1..32", ts);
     char opts[32];
     snprintf(opts, sizeof opts, "-DTS=%d", ts);

@@ -38,7 +38,7 @@ int rcl_adam_step(rcl_ctx *ctx, rcl_tensor *p, const rcl_tensor *g, rcl_tensor *
     float step_size = (float)((double)hp->lr / bc1);
     float bc2_sqrt = (float)sqrt(bc2);
 
-    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "adam", "WG", 64));
+    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_ADAM_WG));
     char opts[32];
     snprintf(opts, sizeof opts, "-DWG=%zu", wg);
     cl_kernel k;

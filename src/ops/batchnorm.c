@@ -11,8 +11,8 @@
  * size, *bn_wg the per-channel one. One program per option pair. */
 static int bn_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg, size_t *bn_wg)
 {
-    size_t w = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "bn", "WG", 64));
-    size_t b = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "bn_stats", "BN_WG", 64));
+    size_t w = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_BN_WG));
+    size_t b = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_BN_STATS_WG));
     char opts[64];
     snprintf(opts, sizeof opts, "-DWG=%zu -DBN_WG=%zu", w, b);
     if (wg) *wg = w;

@@ -5,8 +5,8 @@
 
 static int bias_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg, size_t *red_wg)
 {
-    *wg = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "bias", "WG", 64));
-    *red_wg = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "bias", "RED_WG", 256));
+    *wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_BIAS_WG));
+    *red_wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_BIAS_RED_WG));
     char opts[64];
     snprintf(opts, sizeof opts, "-DWG=%zu -DRED_WG=%zu", *wg, *red_wg);
     return rcl_ctx_kernel(ctx, "bias.cl", name, opts, k);

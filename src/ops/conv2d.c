@@ -88,26 +88,25 @@ static int conv_chunk(rcl_ctx *ctx, const conv_geom *g, int *nb)
         return rcl_fail(RCL_ERR_DEVICE_NOMEM,
                         "conv2d: one image's column matrix (%llu bytes) exceeds max_alloc %llu",
                         (unsigned long long)(per * sizeof(float)), (unsigned long long)max_alloc);
-    *nb = rcl_conv_chunk_images(
-        rcl_ctx_param(ctx, "conv", "COL_BUDGET_MB", RCL_CONV_COL_BUDGET_MB_DEFAULT), max_alloc,
-        g->N, g->CKK, g->OC, g->P);
+    *nb = rcl_conv_chunk_images(rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB), max_alloc, g->N, g->CKK,
+                                g->OC, g->P);
     return RCL_OK;
 }
 
 static int im2col_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg)
 {
-    *wg = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "im2col", "WG", 64));
+    *wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_IM2COL_WG));
     char opts[64];
     snprintf(opts, sizeof opts, "-DWG=%zu", *wg);
     return rcl_ctx_kernel(ctx, "im2col.cl", name, opts, k);
 }
 
 /* Images per work-item of the cl/im2col.cl kernels: enough planes of
- * `plane` floats to fill the tunable span im2col.SPAN (default 64 floats),
+ * `plane` floats to fill the tunable span im2col.SPAN (runtime/tunables.def),
  * so tiny planes (4x4, 2x2, 1x1 maps) do not pay a work-item each. */
 static int images_per_item(rcl_ctx *ctx, int plane, int nb)
 {
-    int span = rcl_ctx_param(ctx, "im2col", "SPAN", 64);
+    int span = rcl_tun(ctx, RCL_TUN_IM2COL_SPAN);
     int ipi = span > plane ? (span + plane - 1) / plane : 1;
     return ipi < nb ? ipi : nb;
 }

@@ -4,11 +4,13 @@
 #ifndef RCL_OPS_CONV2D_CHUNK_H
 #define RCL_OPS_CONV2D_CHUNK_H
 
+#include "runtime/tunables.h"
+
 #include <stdint.h>
 
-/* Default of the tunable conv.COL_BUDGET_MB: the byte budget (MiB) of one
- * chunk's column matrix and reordered output. */
-#define RCL_CONV_COL_BUDGET_MB_DEFAULT 256
+/* Default of the tunable conv.COL_BUDGET_MB (src/runtime/tunables.def): the
+ * byte budget (MiB) of one chunk's column matrix and reordered output. */
+#define RCL_CONV_COL_BUDGET_MB_DEFAULT (rcl_tunables[RCL_TUN_CONV_COL_BUDGET_MB].def)
 
 /* 1 if a conv of N images with this kernel, stride and padding runs as
  * one GEMM per image on the tensors themselves (1x1, stride 1, pad 0, a

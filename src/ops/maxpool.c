@@ -7,7 +7,7 @@
 
 static int pool_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg)
 {
-    *wg = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "maxpool", "WG", 64));
+    *wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_MAXPOOL_WG));
     char opts[64];
     snprintf(opts, sizeof opts, "-DWG=%zu", *wg);
     return rcl_ctx_kernel(ctx, "maxpool.cl", name, opts, k);

@@ -6,7 +6,7 @@
 
 static int relu_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg)
 {
-    *wg = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "relu", "WG", 64));
+    *wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_RELU_WG));
     char opts[64];
     snprintf(opts, sizeof opts, "-DWG=%zu", *wg);
     return rcl_ctx_kernel(ctx, "relu.cl", name, opts, k);

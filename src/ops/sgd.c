@@ -33,7 +33,7 @@ int rcl_sgd_step(rcl_ctx *ctx, rcl_tensor *p, const rcl_tensor *g, rcl_tensor *b
     size_t n = rcl_t_count(p);
     if (n > INT_MAX) return rcl_fail(RCL_ERR_INVALID, "sgd_step: tensor too large");
 
-    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "sgd", "WG", 64));
+    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_SGD_WG));
     char opts[32];
     snprintf(opts, sizeof opts, "-DWG=%zu", wg);
     cl_kernel k;

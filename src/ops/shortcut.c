@@ -8,7 +8,7 @@
 /* Kernel `name` of add.cl, with the options of src/add.c (one program). */
 static int shortcut_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg)
 {
-    *wg = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "add", "WG", 64));
+    *wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_ADD_WG));
     char opts[64];
     snprintf(opts, sizeof opts, "-DWG=%zu", *wg);
     return rcl_ctx_kernel(ctx, "add.cl", name, opts, k);

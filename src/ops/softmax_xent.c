@@ -42,8 +42,8 @@ int rcl_softmax_xent(rcl_ctx *ctx, rcl_tensor *loss, rcl_tensor *dlogits, cl_mem
     if (correct && mem_size(correct) < sizeof(cl_int))
         return rcl_fail(RCL_ERR_INVALID, "softmax_xent: correct buffer smaller than one int32");
 
-    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "softmax_xent", "WG", 64));
-    size_t rwg = rcl_wg_clamp(ctx, (size_t)rcl_ctx_param(ctx, "softmax_xent", "RED_WG", 256));
+    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_SOFTMAX_XENT_WG));
+    size_t rwg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_SOFTMAX_XENT_RED_WG));
     char opts[64];
     snprintf(opts, sizeof opts, "-DWG=%zu -DRED_WG=%zu", wg, rwg);
     cl_kernel krows, kred;

@@ -19,6 +19,7 @@ int rcl_ctx_create(rcl_ctx **out, int index, const rcl_ctx_options *opt)
     rcl_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return rcl_fail(RCL_ERR_NOMEM, "context");
     ctx->dev = devs[index];
+    for (int i = 0; i < RCL_TUN_COUNT; i++) ctx->tun[i] = rcl_tunables[i].def;
     if (opt) ctx->opt = *opt;
     if (getenv("RESNET_CL_NO_PROGRAM_CACHE")) ctx->opt.no_disk_cache = 1;
     cl_int e = CL_SUCCESS;
@@ -120,8 +121,12 @@ int rcl_launch(rcl_ctx *ctx, cl_kernel k, const char *tag, int dims, const size_
     return RCL_OK;
 }
 
+/* By name: the table's tunables (runtime/tunables.def) map to their slot
+ * by id, once per call; the library itself reads those with rcl_tun. */
 int rcl_ctx_param(const rcl_ctx *ctx, const char *key, const char *param, int def)
 {
+    int id = rcl_tunable_find(key, param);
+    if (id >= 0) return ctx->tun_set[id] ? ctx->tun[id] : def;
     for (int i = 0; i < ctx->nparams; i++)
         if (!strcmp(ctx->params[i].key, key) && !strcmp(ctx->params[i].param, param))
             return ctx->params[i].value;
@@ -132,6 +137,12 @@ int rcl_ctx_set_param(rcl_ctx *ctx, const char *key, const char *param, int valu
 {
     if (strlen(key) >= sizeof ctx->params[0].key || strlen(param) >= sizeof ctx->params[0].param)
         return rcl_fail(RCL_ERR_INVALID, "tunable name too long: %s.%s", key, param);
+    int id = rcl_tunable_find(key, param);
+    if (id >= 0) {
+        ctx->tun[id] = value;
+        ctx->tun_set[id] = 1;
+        return RCL_OK;
+    }
     for (int i = 0; i < ctx->nparams; i++)
         if (!strcmp(ctx->params[i].key, key) && !strcmp(ctx->params[i].param, param)) {
             ctx->params[i].value = value;

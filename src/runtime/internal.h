@@ -8,6 +8,7 @@
 #include "rcl/runtime.h"
 #include "rcl/status.h"
 #include "rcl/tensor.h"
+#include "runtime/tunables.h"
 
 #include <limits.h>
 #include <stddef.h>
@@ -26,6 +27,8 @@ typedef struct rcl_program_entry {
     int nkernels;
 } rcl_program_entry;
 
+/* A tunable outside the table of runtime/tunables.def: the GEMM's
+ * per-shape-class entries ("gemm.NN_m6_n12_k9" MWI, "gemm.clblast" ...). */
 typedef struct rcl_param_entry {
     char key[64];
     char param[32];
@@ -52,13 +55,25 @@ struct rcl_ctx {
     rcl_ctx_stats stats;
     rcl_profile_fn prof_fn;
     void *prof_user;
-    rcl_param_entry *params;
+    int tun[RCL_TUN_COUNT];             /* tunables by id: defaults, then the tune cache */
+    unsigned char tun_set[RCL_TUN_COUNT]; /* set by rcl_ctx_set_param (the tune cache) */
+    rcl_param_entry *params;            /* the other tunables, by name */
     int nparams;
     cl_mem scratch[RCL_SCRATCH_SLOTS];  /* grow-only work buffers */
     size_t scratch_bytes[RCL_SCRATCH_SLOTS];
     void *gemm_state;   /* owned by gemm.c */
     void (*gemm_state_free)(void *);
 };
+
+/* Every embedded cl/ source (cmake/embed_cl.cmake), ended by a NULL name. */
+const rcl_cl_source *rcl_cl_source_list(void);
+
+/* The context's value of tunable `id` (runtime/tunables.def): its default
+ * unless the tune cache or rcl_ctx_set_param set it. */
+static inline int rcl_tun(const rcl_ctx *ctx, rcl_tunable_id id)
+{
+    return ctx->tun[id];
+}
 
 /* Map an OpenCL error to a status, recording `what` and the error's name. */
 int rcl_cl_fail(int cl_err, const char *what);

@@ -1,0 +1,30 @@
+/* The table of tunable parameters declared in src/runtime/tunables.def:
+ * one enum entry per parameter, its names, default and kernel file. The
+ * context holds one value per entry (rcl_tun in runtime/internal.h), set to
+ * the defaults when it is created and overwritten by the tune cache, so a
+ * launch reads its parameters by index. */
+#ifndef RCL_TUNABLES_H
+#define RCL_TUNABLES_H
+
+typedef enum rcl_tunable_id {
+#define RCL_TUNABLE(id, key, param, def, file, search, tags, cands) RCL_TUN_##id,
+#include "runtime/tunables.def"
+#undef RCL_TUNABLE
+    RCL_TUN_COUNT
+} rcl_tunable_id;
+
+typedef struct rcl_tunable_info {
+    const char *key;    /* e.g. "bn_stats" */
+    const char *param;  /* e.g. "BN_WG"; the kernel macro where file is set */
+    int def;            /* default value */
+    const char *file;   /* cl/ file that takes -D<param>, or NULL (host side) */
+} rcl_tunable_info;
+
+/* Indexed by rcl_tunable_id. */
+extern const rcl_tunable_info rcl_tunables[RCL_TUN_COUNT];
+
+/* The id of (key, param), or -1 when it is not in the table (the GEMM's
+ * per-class entries, anything unknown). */
+int rcl_tunable_find(const char *key, const char *param);
+
+#endif

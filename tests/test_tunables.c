@@ -1,0 +1,116 @@
+/* Tunables on a device: a fresh context holds the defaults of
+ * src/runtime/tunables.def, and every kernel file of the table is compiled
+ * with -D<PARAM>=<that default> (WG-type values after rcl_wg_clamp) when
+ * nothing overrides it; rcl_ctx_set_param by name lands in the slot the
+ * library reads by id. */
+#include "harness.h"
+#include "runtime/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The value of -D<name>= in `options`, or -1 when absent. */
+static long option_value(const char *options, const char *name)
+{
+    char want[64];
+    int n = snprintf(want, sizeof want, "-D%s=", name);
+    for (const char *p = strstr(options, want); p; p = strstr(p + 1, want))
+        if (p == options || p[-1] == ' ') return strtol(p + n, NULL, 10);
+    return -1;
+}
+
+static int is_wg(const char *param)
+{
+    size_t n = strlen(param);
+    return n >= 2 && !strcmp(param + n - 2, "WG");
+}
+
+/* Build every kernel file of the table on ctx: a resnet18 training step
+ * (conv/im2col, BN, ReLU, max and average pooling, add, linear/bias,
+ * softmax-xent, Adam), an SGD step, a transpose and a panel packing. */
+static void run_everything(rcl_ctx *ctx)
+{
+    rcl_model_config mc = rcl_model_config_default();
+    mc.batch = 2;
+    mc.in_h = mc.in_w = 32;
+    mc.num_classes = 10;
+    rcl_model *m = NULL;
+    T_OK(rcl_model_create(&m, ctx, "resnet18", &mc));
+    rcl_batch b = {0};
+    T_OK(rcl_batch_init(&b, m));
+    size_t nx = rcl_tensor_count(&b.x);
+    for (size_t i = 0; i < nx; i++) b.host_x[i] = (float)(i % 17) / 17.0f;
+    for (int i = 0; i < mc.batch; i++) b.host_labels[i] = i;
+    T_OK(rcl_batch_upload(&b, ctx, mc.batch));
+    rcl_optimizer opt;
+    rcl_step_result r;
+    T_OK(rcl_optimizer_init(&opt, m, RCL_OPTIM_ADAM, NULL, NULL));
+    T_OK(rcl_train_step(m, &opt, &b, mc.batch, &r));
+    rcl_sgd_hparams sgd = {.lr = 0.01f, .momentum = 0.9f};
+    T_OK(rcl_optimizer_init(&opt, m, RCL_OPTIM_SGD, NULL, &sgd));
+    T_OK(rcl_optimizer_step(&opt));
+    cl_mem in, out;
+    T_OK(rcl_scratch(ctx, RCL_SCRATCH_TMP, 64 * sizeof(float), &in));
+    T_OK(rcl_scratch(ctx, RCL_SCRATCH_RED, 64 * sizeof(float), &out));
+    T_OK(rcl_transpose(ctx, out, in, 0, 8, 8, 8));
+    T_OK(rcl_pack_panels(ctx, out, in, 0, 8, 0, 8, 8, 4));
+    T_OK(rcl_ctx_finish(ctx));
+    rcl_batch_free(&b);
+    rcl_model_destroy(m);
+}
+
+static void test_defaults_reach_kernels(void **state)
+{
+    (void)state;
+    rcl_ctx *ctx = NULL;
+    T_OK(rcl_ctx_create(&ctx, rcl_ctx_device(T_CTX)->index, NULL));
+    for (int i = 0; i < RCL_TUN_COUNT; i++) {
+        assert_int_equal(rcl_tun(ctx, (rcl_tunable_id)i), rcl_tunables[i].def);
+        /* not set: the by-name lookup still answers its caller's default */
+        assert_int_equal(rcl_ctx_param(ctx, rcl_tunables[i].key, rcl_tunables[i].param, -7), -7);
+    }
+    run_everything(ctx);
+    for (int i = 0; i < RCL_TUN_COUNT; i++) {
+        const rcl_tunable_info *t = &rcl_tunables[i];
+        if (!t->file) continue;
+        long want = is_wg(t->param) ? (long)rcl_wg_clamp(ctx, (size_t)t->def) : t->def;
+        int built = 0;
+        for (int p = 0; p < ctx->nprograms; p++) {
+            if (strcmp(ctx->programs[p].file, t->file)) continue;
+            built++;
+            long got = option_value(ctx->programs[p].options, t->param);
+            if (got != want)
+                fail_msg("cl/%s built with \"%s\": %s %s should be %ld (default %d)", t->file,
+                         ctx->programs[p].options, t->key, t->param, want, t->def);
+        }
+        if (!built) fail_msg("cl/%s (tunable %s %s) was not built", t->file, t->key, t->param);
+    }
+    rcl_ctx_destroy(ctx);
+}
+
+static void test_set_by_name_read_by_id(void **state)
+{
+    (void)state;
+    rcl_ctx *ctx = NULL;
+    T_OK(rcl_ctx_create(&ctx, rcl_ctx_device(T_CTX)->index, NULL));
+    for (int i = 0; i < RCL_TUN_COUNT; i++)
+        T_OK(rcl_ctx_set_param(ctx, rcl_tunables[i].key, rcl_tunables[i].param, 1000 + i));
+    for (int i = 0; i < RCL_TUN_COUNT; i++) {
+        assert_int_equal(rcl_tun(ctx, (rcl_tunable_id)i), 1000 + i);
+        assert_int_equal(rcl_ctx_param(ctx, rcl_tunables[i].key, rcl_tunables[i].param, -7),
+                         1000 + i);
+    }
+    /* names outside the table (the GEMM's classes) keep their own table */
+    assert_int_equal(ctx->nparams, 0);
+    T_OK(rcl_ctx_set_param(ctx, "gemm.NN_m6_n12_k9", "MWI", 6));
+    assert_int_equal(rcl_ctx_param(ctx, "gemm.NN_m6_n12_k9", "MWI", -1), 6);
+    assert_int_equal(ctx->nparams, 1);
+    rcl_ctx_destroy(ctx);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_defaults_reach_kernels),
+    cmocka_unit_test(test_set_by_name_read_by_id),
+};
+RCL_TEST_MAIN("tunables", tests)
