@@ -761,15 +761,15 @@ static void test_json_parser(void **state)
         size_t n = 0;
         for (int k = 0; k < depth; k++) buf[n++] = '[';
         for (int k = 0; k < depth; k++) buf[n++] = ']';
-        int rc = json_parse(buf, n, &v, &e);
+        int rc = rcl_json_parse(buf, n, &v, &e);
         assert_int_equal(rc, depth <= JSON_MAX_DEPTH ? 0 : -1);
-        json_free(&v);
+        rcl_json_free(&v);
     }
     char text[] = " {\"k\" : [0, 18446744073709551615, -5, \"s\\u0041\"], \"e\":{}} ";
-    assert_int_equal(json_parse(text, strlen(text), &v, &e), 0);
+    assert_int_equal(rcl_json_parse(text, strlen(text), &v, &e), 0);
     assert_int_equal(v.kind, JSON_OBJECT);
     assert_int_equal(v.n, 2);
-    const json_value *k = json_get(&v, "k");
+    const json_value *k = rcl_json_get(&v, "k");
     assert_non_null(k);
     assert_int_equal(k->kind, JSON_ARRAY);
     assert_int_equal(k->n, 4);
@@ -777,14 +777,14 @@ static void test_json_parser(void **state)
     assert_true(k->u.items[2].u.num.neg && k->u.items[2].u.num.mag == 5);
     assert_string_equal(k->u.items[3].u.str, "sA");
     assert_int_equal(k->u.items[3].n, 2);
-    assert_null(json_get(&v, "missing"));
-    json_free(&v);
+    assert_null(rcl_json_get(&v, "missing"));
+    rcl_json_free(&v);
     char bad[] = "{\"a\":1,\"b\":2,\"c\":3,\"b\":4}";
-    assert_int_equal(json_parse(bad, strlen(bad), &v, &e), -1);
+    assert_int_equal(rcl_json_parse(bad, strlen(bad), &v, &e), -1);
     assert_string_equal(e.msg, "duplicate key in object");
-    assert_true(json_utf8_valid("\xf0\x9f\x99\x82", 4));
-    assert_false(json_utf8_valid("\xf0\x9f\x99", 3));
-    assert_false(json_utf8_valid("\xe0\x80\x80", 3));
+    assert_true(rcl_json_utf8_valid("\xf0\x9f\x99\x82", 4));
+    assert_false(rcl_json_utf8_valid("\xf0\x9f\x99", 3));
+    assert_false(rcl_json_utf8_valid("\xe0\x80\x80", 3));
 }
 
 static void test_dtype_names(void **state)

@@ -72,7 +72,7 @@ static size_t utf8_seq(const unsigned char *s, size_t avail)
     return n;
 }
 
-int json_utf8_valid(const char *s, size_t len)
+int rcl_json_utf8_valid(const char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
@@ -345,7 +345,7 @@ static int parse_value(parser *p, json_value *v)
     return fail(p, "unexpected character", p->i);
 }
 
-int json_parse(char *text, size_t len, json_value *out, json_error *err)
+int rcl_json_parse(char *text, size_t len, json_value *out, json_error *err)
 {
     parser p = {text, len, 0, 0, 0, err};
     if (err) {
@@ -359,26 +359,26 @@ int json_parse(char *text, size_t len, json_value *out, json_error *err)
         if (p.i != p.len) rc = fail(&p, "trailing characters after JSON value", p.i);
     }
     if (rc) {
-        json_free(out);
+        rcl_json_free(out);
         return p.oom ? -2 : -1;
     }
     return 0;
 }
 
-void json_free(json_value *v)
+void rcl_json_free(json_value *v)
 {
     if (!v) return;
     if (v->kind == JSON_OBJECT) {
-        for (size_t k = 0; k < v->n; k++) json_free(&v->u.members[k].value);
+        for (size_t k = 0; k < v->n; k++) rcl_json_free(&v->u.members[k].value);
         free(v->u.members);
     } else if (v->kind == JSON_ARRAY) {
-        for (size_t k = 0; k < v->n; k++) json_free(&v->u.items[k]);
+        for (size_t k = 0; k < v->n; k++) rcl_json_free(&v->u.items[k]);
         free(v->u.items);
     }
     memset(v, 0, sizeof *v);
 }
 
-const json_value *json_get(const json_value *obj, const char *key)
+const json_value *rcl_json_get(const json_value *obj, const char *key)
 {
     if (!obj || obj->kind != JSON_OBJECT) return NULL;
     for (size_t k = 0; k < obj->n; k++)
@@ -413,9 +413,9 @@ static void buf_put(json_buf *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-void json_buf_puts(json_buf *b, const char *s) { buf_put(b, s, strlen(s)); }
+void rcl_json_buf_puts(json_buf *b, const char *s) { buf_put(b, s, strlen(s)); }
 
-void json_buf_u64(json_buf *b, uint64_t v)
+void rcl_json_buf_u64(json_buf *b, uint64_t v)
 {
     char tmp[24];
     size_t n = sizeof tmp;
@@ -426,7 +426,7 @@ void json_buf_u64(json_buf *b, uint64_t v)
     buf_put(b, tmp + n, sizeof tmp - n);
 }
 
-void json_buf_string(json_buf *b, const char *s)
+void rcl_json_buf_string(json_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     buf_put(b, "\"", 1);
@@ -460,7 +460,7 @@ void json_buf_string(json_buf *b, const char *s)
     buf_put(b, "\"", 1);
 }
 
-void json_buf_free(json_buf *b)
+void rcl_json_buf_free(json_buf *b)
 {
     free(b->p);
     memset(b, 0, sizeof *b);

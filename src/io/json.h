@@ -45,16 +45,16 @@ typedef struct json_error {
 /* Parse text[0..len) into *out. Strings are decoded in place, so `text` is
  * modified and must outlive *out. Returns 0 on success; -1 on malformed
  * input (err filled, *out left empty) and -2 when out of memory. */
-int json_parse(char *text, size_t len, json_value *out, json_error *err);
+int rcl_json_parse(char *text, size_t len, json_value *out, json_error *err);
 
-/* Free what json_parse allocated (not the text). Safe on a zeroed value. */
-void json_free(json_value *v);
+/* Free what rcl_json_parse allocated (not the text). Safe on a zeroed value. */
+void rcl_json_free(json_value *v);
 
 /* Member `key` of an object, or NULL. */
-const json_value *json_get(const json_value *obj, const char *key);
+const json_value *rcl_json_get(const json_value *obj, const char *key);
 
 /* 1 if s[0..len) is well-formed UTF-8 (no overlongs/surrogates), else 0. */
-int json_utf8_valid(const char *s, size_t len);
+int rcl_json_utf8_valid(const char *s, size_t len);
 
 /* Growable output buffer, always NUL-terminated once non-empty; `oom` is set
  * (and further output dropped) when an allocation fails. Zero-initialise. */
@@ -63,11 +63,11 @@ typedef struct json_buf {
     size_t len, cap;
     int oom;
 } json_buf;
-void json_buf_puts(json_buf *b, const char *s);
-void json_buf_u64(json_buf *b, uint64_t v);
+void rcl_json_buf_puts(json_buf *b, const char *s);
+void rcl_json_buf_u64(json_buf *b, uint64_t v);
 /* A quoted JSON string, escaped like serde_json ("\\", "\"", \b \f \n \r \t,
  * other control characters as \u00xx; everything else verbatim). */
-void json_buf_string(json_buf *b, const char *s);
-void json_buf_free(json_buf *b);
+void rcl_json_buf_string(json_buf *b, const char *s);
+void rcl_json_buf_free(json_buf *b);
 
 #endif

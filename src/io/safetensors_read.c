@@ -95,8 +95,8 @@ static int parse_tensor(rcl_st_file *f, const json_member *m, rcl_st_tensor *t, 
         if (strcmp(key, "dtype") && strcmp(key, "shape") && strcmp(key, "data_offsets"))
             return bad(path, "tensor '%s': unknown field '%s'", name, key);
     }
-    const json_value *dt = json_get(e, "dtype"), *sh = json_get(e, "shape"),
-                     *off = json_get(e, "data_offsets");
+    const json_value *dt = rcl_json_get(e, "dtype"), *sh = rcl_json_get(e, "shape"),
+                     *off = rcl_json_get(e, "data_offsets");
     if (!dt || dt->kind != JSON_STRING)
         return bad(path, "tensor '%s': missing or non-string \"dtype\"", name);
     if (rcl_st_dtype_from_name(dt->u.str, &t->dtype) != RCL_OK)
@@ -188,7 +188,7 @@ static int parse_header(rcl_st_file *f, const json_value *root)
             continue;
         }
         ntens++;
-        const json_value *sh = json_get(&m->value, "shape");
+        const json_value *sh = rcl_json_get(&m->value, "shape");
         if (sh && sh->kind == JSON_ARRAY) ndims += sh->n;
     }
     if (ntens) {
@@ -261,11 +261,11 @@ static int open_file(rcl_st_file *f, const char *path, FILE *fp)
 
     json_value root;
     json_error err;
-    int jr = json_parse(f->header, (size_t)n, &root, &err);
+    int jr = rcl_json_parse(f->header, (size_t)n, &root, &err);
     if (jr == -2) return rcl_fail(RCL_ERR_NOMEM, "%s: parsing header", path);
     if (jr) return bad(path, "header JSON: %s at byte %zu", err.msg, err.pos);
     int rc = parse_header(f, &root);
-    json_free(&root);   /* strings live on in f->header */
+    rcl_json_free(&root);   /* strings live on in f->header */
     RCL_TRY(rc);
 
     f->data = malloc(f->data_bytes ? f->data_bytes : 1);

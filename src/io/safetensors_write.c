@@ -58,7 +58,7 @@ int rcl_st_writer_add(rcl_st_writer *w, const char *name, rcl_st_dtype dtype, in
     if (!esize) return rcl_fail(RCL_ERR_INVALID, "rcl_st_writer_add '%s': bad dtype %d", name, (int)dtype);
     if (ndim < 0 || (ndim > 0 && !shape))
         return rcl_fail(RCL_ERR_INVALID, "rcl_st_writer_add '%s': bad ndim %d / shape", name, ndim);
-    if (!json_utf8_valid(name, strlen(name)) || strcmp(name, "__metadata__") == 0)
+    if (!rcl_json_utf8_valid(name, strlen(name)) || strcmp(name, "__metadata__") == 0)
         return rcl_fail(RCL_ERR_INVALID, "rcl_st_writer_add: invalid tensor name '%s'", name);
     for (size_t k = 0; k < w->n_tensors; k++)
         if (strcmp(w->tensors[k].name, name) == 0)
@@ -105,7 +105,7 @@ int rcl_st_writer_add(rcl_st_writer *w, const char *name, rcl_st_dtype dtype, in
 int rcl_st_writer_metadata(rcl_st_writer *w, const char *key, const char *value)
 {
     if (!w || !key || !value) return rcl_fail(RCL_ERR_INVALID, "rcl_st_writer_metadata: NULL argument");
-    if (!json_utf8_valid(key, strlen(key)) || !json_utf8_valid(value, strlen(value)))
+    if (!rcl_json_utf8_valid(key, strlen(key)) || !rcl_json_utf8_valid(value, strlen(value)))
         return rcl_fail(RCL_ERR_INVALID, "rcl_st_writer_metadata '%s': text is not valid UTF-8", key);
     for (size_t k = 0; k < w->n_meta; k++)
         if (strcmp(w->meta[k].key, key) == 0)
@@ -134,38 +134,38 @@ int rcl_st_writer_metadata(rcl_st_writer *w, const char *key, const char *value)
 static int build_header(const rcl_st_writer *w, json_buf *b, size_t *data_total)
 {
     size_t off = 0;
-    json_buf_puts(b, "{");
+    rcl_json_buf_puts(b, "{");
     if (w->n_meta) {
-        json_buf_puts(b, "\"__metadata__\":{");
+        rcl_json_buf_puts(b, "\"__metadata__\":{");
         for (size_t k = 0; k < w->n_meta; k++) {
-            if (k) json_buf_puts(b, ",");
-            json_buf_string(b, w->meta[k].key);
-            json_buf_puts(b, ":");
-            json_buf_string(b, w->meta[k].value);
+            if (k) rcl_json_buf_puts(b, ",");
+            rcl_json_buf_string(b, w->meta[k].key);
+            rcl_json_buf_puts(b, ":");
+            rcl_json_buf_string(b, w->meta[k].value);
         }
-        json_buf_puts(b, "}");
+        rcl_json_buf_puts(b, "}");
     }
     for (size_t k = 0; k < w->n_tensors; k++) {
         const struct rcl_st_wtensor *t = &w->tensors[k];
-        if (k || w->n_meta) json_buf_puts(b, ",");
-        json_buf_string(b, t->name);
-        json_buf_puts(b, ":{\"dtype\":");
-        json_buf_string(b, rcl_st_dtype_name(t->dtype));
-        json_buf_puts(b, ",\"shape\":[");
+        if (k || w->n_meta) rcl_json_buf_puts(b, ",");
+        rcl_json_buf_string(b, t->name);
+        rcl_json_buf_puts(b, ":{\"dtype\":");
+        rcl_json_buf_string(b, rcl_st_dtype_name(t->dtype));
+        rcl_json_buf_puts(b, ",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
-            if (d) json_buf_puts(b, ",");
-            json_buf_u64(b, (uint64_t)t->shape[d]);
+            if (d) rcl_json_buf_puts(b, ",");
+            rcl_json_buf_u64(b, (uint64_t)t->shape[d]);
         }
-        json_buf_puts(b, "],\"data_offsets\":[");
+        rcl_json_buf_puts(b, "],\"data_offsets\":[");
         if (t->nbytes > SIZE_MAX - off) return rcl_fail(RCL_ERR_INVALID, "rcl_st_write: total size overflows");
-        json_buf_u64(b, off);
-        json_buf_puts(b, ",");
+        rcl_json_buf_u64(b, off);
+        rcl_json_buf_puts(b, ",");
         off += t->nbytes;
-        json_buf_u64(b, off);
-        json_buf_puts(b, "]}");
+        rcl_json_buf_u64(b, off);
+        rcl_json_buf_puts(b, "]}");
     }
-    json_buf_puts(b, "}");
-    while (!b->oom && b->len % 8) json_buf_puts(b, " ");
+    rcl_json_buf_puts(b, "}");
+    while (!b->oom && b->len % 8) rcl_json_buf_puts(b, " ");
     if (b->oom) return rcl_fail(RCL_ERR_NOMEM, "rcl_st_write: header");
     *data_total = off;
     return RCL_OK;
@@ -209,6 +209,6 @@ int rcl_st_write(const rcl_st_writer *w, const char *path)
         st_body b = {w, &hdr, path};
         rc = rcl_atomic_write(path, write_body, &b);
     }
-    json_buf_free(&hdr);
+    rcl_json_buf_free(&hdr);
     return rc;
 }

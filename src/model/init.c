@@ -14,7 +14,7 @@ static int upload(rcl_model *m, rcl_tensor *t, float *h)
 
 /* nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu"):
  * std = sqrt(2) / sqrt(fan_out), fan_out = out_channels * kh * kw. */
-int init_kaiming_normal_fan_out(rcl_model *m, rcl_param *p)
+int rcl_init_kaiming_normal_fan_out(rcl_model *m, rcl_param *p)
 {
     size_t n = rcl_tensor_count(&p->value);
     double fan_out = (double)p->value.n * p->value.h * p->value.w;
@@ -28,7 +28,7 @@ int init_kaiming_normal_fan_out(rcl_model *m, rcl_param *p)
 /* nn.Linear.reset_parameters: kaiming_uniform_(a=sqrt(5)) gives
  * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the weight; the bias uses the same
  * bound. */
-int init_linear_default(rcl_model *m, rcl_param *w, rcl_param *b)
+int rcl_init_linear_default(rcl_model *m, rcl_param *w, rcl_param *b)
 {
     size_t fan_in = (size_t)w->value.c * w->value.h * w->value.w;
     double bound = 1.0 / sqrt((double)fan_in);
@@ -44,4 +44,4 @@ int init_linear_default(rcl_model *m, rcl_param *w, rcl_param *b)
     return RCL_OK;
 }
 
-int init_constant(rcl_model *m, rcl_tensor *t, float v) { return rcl_tensor_fill(m->ctx, t, v); }
+int rcl_init_constant(rcl_model *m, rcl_tensor *t, float v) { return rcl_tensor_fill(m->ctx, t, v); }

@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 
-int conv_layer_init(rcl_model *m, conv_layer *l, const char *name, int in_c, int out_c, int k,
+int rcl_conv_layer_init(rcl_model *m, conv_layer *l, const char *name, int in_c, int out_c, int k,
                     int stride, int pad)
 {
     char pname[96];
@@ -13,51 +13,51 @@ int conv_layer_init(rcl_model *m, conv_layer *l, const char *name, int in_c, int
     l->in_c = in_c;
     l->out_c = out_c;
     snprintf(pname, sizeof pname, "%s.weight", name);
-    RCL_TRY(model_add_param(m, &l->w, pname, 4, out_c, in_c, k, k));
-    return init_kaiming_normal_fan_out(m, l->w);
+    RCL_TRY(rcl_model_add_param(m, &l->w, pname, 4, out_c, in_c, k, k));
+    return rcl_init_kaiming_normal_fan_out(m, l->w);
 }
 
-int conv_layer_forward(rcl_model *m, conv_layer *l, rcl_tensor *y, const rcl_tensor *x)
+int rcl_conv_layer_forward(rcl_model *m, conv_layer *l, rcl_tensor *y, const rcl_tensor *x)
 {
     return rcl_conv2d_forward(m->ctx, y, x, &l->w->value, NULL, &l->d);
 }
 
-int conv_layer_backward(rcl_model *m, conv_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
+int rcl_conv_layer_backward(rcl_model *m, conv_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
                         const rcl_tensor *x)
 {
     return rcl_conv2d_backward(m->ctx, dx, &l->w->grad, NULL, dy, x, &l->w->value, &l->d);
 }
 
-double conv_layer_flops(const conv_layer *l, int out_h, int out_w)
+double rcl_conv_layer_flops(const conv_layer *l, int out_h, int out_w)
 {
     return 2.0 * l->out_c * out_h * out_w * (double)l->in_c * l->d.kh * l->d.kw;
 }
 
-int bn_layer_init(rcl_model *m, bn_layer *l, const char *name, int c)
+int rcl_bn_layer_init(rcl_model *m, bn_layer *l, const char *name, int c)
 {
     char n[96];
     snprintf(n, sizeof n, "%s.weight", name);
-    RCL_TRY(model_add_param(m, &l->gamma, n, 1, c, 1, 1, 1));
-    RCL_TRY(init_constant(m, &l->gamma->value, 1.0f));
+    RCL_TRY(rcl_model_add_param(m, &l->gamma, n, 1, c, 1, 1, 1));
+    RCL_TRY(rcl_init_constant(m, &l->gamma->value, 1.0f));
     snprintf(n, sizeof n, "%s.bias", name);
-    RCL_TRY(model_add_param(m, &l->beta, n, 1, c, 1, 1, 1));
-    RCL_TRY(init_constant(m, &l->beta->value, 0.0f));
+    RCL_TRY(rcl_model_add_param(m, &l->beta, n, 1, c, 1, 1, 1));
+    RCL_TRY(rcl_init_constant(m, &l->beta->value, 0.0f));
     RCL_TRY(rcl_tensor_create(m->ctx, &l->running_mean, c, 1, 1, 1));
     RCL_TRY(rcl_tensor_create(m->ctx, &l->running_var, c, 1, 1, 1));
     RCL_TRY(rcl_tensor_create(m->ctx, &l->save_mean, c, 1, 1, 1));
     RCL_TRY(rcl_tensor_create(m->ctx, &l->save_invstd, c, 1, 1, 1));
-    RCL_TRY(init_constant(m, &l->running_mean, 0.0f));
-    RCL_TRY(init_constant(m, &l->running_var, 1.0f));
+    RCL_TRY(rcl_init_constant(m, &l->running_mean, 0.0f));
+    RCL_TRY(rcl_init_constant(m, &l->running_var, 1.0f));
     l->num_batches_tracked = 0;
     snprintf(n, sizeof n, "%s.running_mean", name);
-    RCL_TRY(model_add_buffer(m, n, &l->running_mean));
+    RCL_TRY(rcl_model_add_buffer(m, n, &l->running_mean));
     snprintf(n, sizeof n, "%s.running_var", name);
-    RCL_TRY(model_add_buffer(m, n, &l->running_var));
+    RCL_TRY(rcl_model_add_buffer(m, n, &l->running_var));
     snprintf(n, sizeof n, "%s.num_batches_tracked", name);
-    return model_add_counter(m, n, &l->num_batches_tracked);
+    return rcl_model_add_counter(m, n, &l->num_batches_tracked);
 }
 
-int bn_layer_forward(rcl_model *m, bn_layer *l, rcl_tensor *y, const rcl_tensor *x, int train)
+int rcl_bn_layer_forward(rcl_model *m, bn_layer *l, rcl_tensor *y, const rcl_tensor *x, int train)
 {
     if (!train)
         return rcl_batchnorm_forward_eval(m->ctx, y, x, &l->gamma->value, &l->beta->value,
@@ -68,14 +68,14 @@ int bn_layer_forward(rcl_model *m, bn_layer *l, rcl_tensor *y, const rcl_tensor 
                                        &l->beta->value, m->cfg.bn_momentum, m->cfg.bn_eps);
 }
 
-int bn_layer_backward(rcl_model *m, bn_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
+int rcl_bn_layer_backward(rcl_model *m, bn_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
                       const rcl_tensor *x)
 {
     return rcl_batchnorm_backward(m->ctx, dx, &l->gamma->grad, &l->beta->grad, dy, x,
                                   &l->gamma->value, &l->save_mean, &l->save_invstd);
 }
 
-void bn_layer_free(bn_layer *l)
+void rcl_bn_layer_free(bn_layer *l)
 {
     rcl_tensor_destroy(&l->running_mean);
     rcl_tensor_destroy(&l->running_var);

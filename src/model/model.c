@@ -21,7 +21,7 @@ static int grow(void **arr, int n, size_t elem)
     return RCL_OK;
 }
 
-int model_add_param(rcl_model *m, rcl_param **out, const char *name, int ndim, int n, int c, int h,
+int rcl_model_add_param(rcl_model *m, rcl_param **out, const char *name, int ndim, int n, int c, int h,
                     int w)
 {
     RCL_TRY(grow((void **)&m->params, m->nparams, sizeof *m->params));
@@ -37,7 +37,7 @@ int model_add_param(rcl_model *m, rcl_param **out, const char *name, int ndim, i
     return RCL_OK;
 }
 
-int model_add_buffer(rcl_model *m, const char *name, rcl_tensor *t)
+int rcl_model_add_buffer(rcl_model *m, const char *name, rcl_tensor *t)
 {
     RCL_TRY(grow((void **)&m->bufs, m->nbufs, sizeof *m->bufs));
     rcl_buffer *b = &m->bufs[m->nbufs++];
@@ -46,7 +46,7 @@ int model_add_buffer(rcl_model *m, const char *name, rcl_tensor *t)
     return RCL_OK;
 }
 
-int model_add_counter(rcl_model *m, const char *name, int64_t *v)
+int rcl_model_add_counter(rcl_model *m, const char *name, int64_t *v)
 {
     RCL_TRY(grow((void **)&m->ctrs, m->nctrs, sizeof *m->ctrs));
     rcl_counter *c = &m->ctrs[m->nctrs++];
@@ -55,7 +55,7 @@ int model_add_counter(rcl_model *m, const char *name, int64_t *v)
     return RCL_OK;
 }
 
-int model_add_module(rcl_model *m, rcl_module *mod)
+int rcl_model_add_module(rcl_model *m, rcl_module *mod)
 {
     int st = grow((void **)&m->mods, m->nmods, sizeof *m->mods);
     if (st != RCL_OK) {
@@ -66,27 +66,27 @@ int model_add_module(rcl_model *m, rcl_module *mod)
     return RCL_OK;
 }
 
-int model_tensor(rcl_model *m, rcl_tensor *t, int c, int h, int w)
+int rcl_model_tensor(rcl_model *m, rcl_tensor *t, int c, int h, int w)
 {
     return rcl_tensor_create(m->ctx, t, m->cfg.batch, c, h, w);
 }
 
-int module_alloc_io(rcl_model *m, rcl_module *mod, int c, int h, int w)
+int rcl_module_alloc_io(rcl_model *m, rcl_module *mod, int c, int h, int w)
 {
     mod->out_c = c;
     mod->out_h = h;
     mod->out_w = w;
-    RCL_TRY(model_tensor(m, &mod->y, c, h, w));
-    return model_tensor(m, &mod->dy, c, h, w);
+    RCL_TRY(rcl_model_tensor(m, &mod->y, c, h, w));
+    return rcl_model_tensor(m, &mod->dy, c, h, w);
 }
 
-void module_free_io(rcl_module *mod)
+void rcl_module_free_io(rcl_module *mod)
 {
     rcl_tensor_destroy(&mod->y);
     rcl_tensor_destroy(&mod->dy);
 }
 
-void model_out_shape(const rcl_model *m, int *c, int *h, int *w)
+void rcl_model_out_shape(const rcl_model *m, int *c, int *h, int *w)
 {
     if (m->nmods == 0) {
         *c = m->cfg.in_channels, *h = m->cfg.in_h, *w = m->cfg.in_w;

@@ -25,25 +25,25 @@ int rcl_model_arch_known(const char *arch)
 static int build_imagenet_style(rcl_model *m, const int blocks[4], int bottleneck, shortcut_kind sc)
 {
     const rcl_model_config *c = &m->cfg;
-    RCL_TRY(module_stem_create(m, "conv1", "bn1", c->in_channels, 64, 7, 2, 3, c->in_h, c->in_w));
+    RCL_TRY(rcl_module_stem_create(m, "conv1", "bn1", c->in_channels, 64, 7, 2, 3, c->in_h, c->in_w));
     int ch, h, w;
-    model_out_shape(m, &ch, &h, &w);
-    RCL_TRY(module_maxpool_create(m, "maxpool", 3, 2, 1, ch, h, w));
+    rcl_model_out_shape(m, &ch, &h, &w);
+    RCL_TRY(rcl_module_maxpool_create(m, "maxpool", 3, 2, 1, ch, h, w));
     static const int planes[4] = {64, 128, 256, 512};
     for (int s = 0; s < 4; s++)
         for (int b = 0; b < blocks[s]; b++) {
             char name[32];
             snprintf(name, sizeof name, "layer%d.%d", s + 1, b);
             int stride = (b == 0 && s > 0) ? 2 : 1;
-            model_out_shape(m, &ch, &h, &w);
+            rcl_model_out_shape(m, &ch, &h, &w);
             if (bottleneck)
-                RCL_TRY(module_bottleneck_create(m, name, ch, planes[s], stride, sc, c->stride_on, h, w));
+                RCL_TRY(rcl_module_bottleneck_create(m, name, ch, planes[s], stride, sc, c->stride_on, h, w));
             else
-                RCL_TRY(module_basic_create(m, name, ch, planes[s], stride, sc, h, w));
+                RCL_TRY(rcl_module_basic_create(m, name, ch, planes[s], stride, sc, h, w));
         }
-    model_out_shape(m, &ch, &h, &w);
-    RCL_TRY(module_avgpool_create(m, "avgpool", ch, h, w));
-    return module_linear_create(m, "fc", ch, c->num_classes);
+    rcl_model_out_shape(m, &ch, &h, &w);
+    RCL_TRY(rcl_module_avgpool_create(m, "avgpool", ch, h, w));
+    return rcl_module_linear_create(m, "fc", ch, c->num_classes);
 }
 
 /* He et al. Sec. 4.2: 3x3 stem with 16 filters, three stages of n blocks
@@ -51,19 +51,19 @@ static int build_imagenet_style(rcl_model *m, const int blocks[4], int bottlenec
 static int build_cifar_style(rcl_model *m, int n, shortcut_kind sc)
 {
     const rcl_model_config *c = &m->cfg;
-    RCL_TRY(module_stem_create(m, "conv1", "bn1", c->in_channels, 16, 3, 1, 1, c->in_h, c->in_w));
+    RCL_TRY(rcl_module_stem_create(m, "conv1", "bn1", c->in_channels, 16, 3, 1, 1, c->in_h, c->in_w));
     static const int planes[3] = {16, 32, 64};
     int ch, h, w;
     for (int s = 0; s < 3; s++)
         for (int b = 0; b < n; b++) {
             char name[32];
             snprintf(name, sizeof name, "layer%d.%d", s + 1, b);
-            model_out_shape(m, &ch, &h, &w);
-            RCL_TRY(module_basic_create(m, name, ch, planes[s], (b == 0 && s > 0) ? 2 : 1, sc, h, w));
+            rcl_model_out_shape(m, &ch, &h, &w);
+            RCL_TRY(rcl_module_basic_create(m, name, ch, planes[s], (b == 0 && s > 0) ? 2 : 1, sc, h, w));
         }
-    model_out_shape(m, &ch, &h, &w);
-    RCL_TRY(module_avgpool_create(m, "avgpool", ch, h, w));
-    return module_linear_create(m, "fc", ch, c->num_classes);
+    rcl_model_out_shape(m, &ch, &h, &w);
+    RCL_TRY(rcl_module_avgpool_create(m, "avgpool", ch, h, w));
+    return rcl_module_linear_create(m, "fc", ch, c->num_classes);
 }
 
 /* The course's verification model: BasicBlock(3, 64) at the input size,
@@ -71,13 +71,13 @@ static int build_cifar_style(rcl_model *m, int n, shortcut_kind sc)
 static int build_course_block(rcl_model *m)
 {
     const rcl_model_config *c = &m->cfg;
-    RCL_TRY(module_basic_create(m, "block", c->in_channels, 64, 1, SHORTCUT_IDENTITY_OR_PROJ,
+    RCL_TRY(rcl_module_basic_create(m, "block", c->in_channels, 64, 1, SHORTCUT_IDENTITY_OR_PROJ,
                                 c->in_h, c->in_w));
     int ch, h, w;
-    model_out_shape(m, &ch, &h, &w);
-    RCL_TRY(module_maxpool_create(m, "pool", 4, 4, 0, ch, h, w));
-    model_out_shape(m, &ch, &h, &w);
-    return module_linear_create(m, "fc", ch * h * w, c->num_classes);
+    rcl_model_out_shape(m, &ch, &h, &w);
+    RCL_TRY(rcl_module_maxpool_create(m, "pool", 4, 4, 0, ch, h, w));
+    rcl_model_out_shape(m, &ch, &h, &w);
+    return rcl_module_linear_create(m, "fc", ch * h * w, c->num_classes);
 }
 
 int rcl_model_arch_build(rcl_model *m, const char *arch)

@@ -59,21 +59,21 @@ static inline rcl_tensor rcl_view_n(const rcl_tensor *t, int n)
 
 /* ---- registry (model.c) */
 /* ndim: the tensor's rank in PyTorch (4 conv weight, 2 linear weight, 1 vector). */
-int model_add_param(rcl_model *m, rcl_param **out, const char *name, int ndim, int n, int c, int h,
+int rcl_model_add_param(rcl_model *m, rcl_param **out, const char *name, int ndim, int n, int c, int h,
                     int w);
-int model_add_buffer(rcl_model *m, const char *name, rcl_tensor *t);
-int model_add_counter(rcl_model *m, const char *name, int64_t *v);
-int model_add_module(rcl_model *m, rcl_module *mod);
+int rcl_model_add_buffer(rcl_model *m, const char *name, rcl_tensor *t);
+int rcl_model_add_counter(rcl_model *m, const char *name, int64_t *v);
+int rcl_model_add_module(rcl_model *m, rcl_module *mod);
 /* Allocate mod->y and mod->dy at the model's batch. */
-int module_alloc_io(rcl_model *m, rcl_module *mod, int c, int h, int w);
-void module_free_io(rcl_module *mod);
+int rcl_module_alloc_io(rcl_model *m, rcl_module *mod, int c, int h, int w);
+void rcl_module_free_io(rcl_module *mod);
 /* A work tensor at the model's batch (for module intermediates). */
-int model_tensor(rcl_model *m, rcl_tensor *t, int c, int h, int w);
+int rcl_model_tensor(rcl_model *m, rcl_tensor *t, int c, int h, int w);
 
 /* ---- initialisation (init.c), torchvision defaults */
-int init_kaiming_normal_fan_out(rcl_model *m, rcl_param *p); /* conv weights, ReLU gain */
-int init_linear_default(rcl_model *m, rcl_param *w, rcl_param *b); /* U(+-1/sqrt(fan_in)) */
-int init_constant(rcl_model *m, rcl_tensor *t, float v);
+int rcl_init_kaiming_normal_fan_out(rcl_model *m, rcl_param *p); /* conv weights, ReLU gain */
+int rcl_init_linear_default(rcl_model *m, rcl_param *w, rcl_param *b); /* U(+-1/sqrt(fan_in)) */
+int rcl_init_constant(rcl_model *m, rcl_tensor *t, float v);
 
 /* ---- conv layer (no bias: ResNet convs are followed by BN) */
 typedef struct conv_layer {
@@ -81,12 +81,12 @@ typedef struct conv_layer {
     rcl_param *w;
     int in_c, out_c;
 } conv_layer;
-int conv_layer_init(rcl_model *m, conv_layer *l, const char *name, int in_c, int out_c, int k,
+int rcl_conv_layer_init(rcl_model *m, conv_layer *l, const char *name, int in_c, int out_c, int k,
                     int stride, int pad);
-int conv_layer_forward(rcl_model *m, conv_layer *l, rcl_tensor *y, const rcl_tensor *x);
-int conv_layer_backward(rcl_model *m, conv_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
+int rcl_conv_layer_forward(rcl_model *m, conv_layer *l, rcl_tensor *y, const rcl_tensor *x);
+int rcl_conv_layer_backward(rcl_model *m, conv_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
                         const rcl_tensor *x);
-double conv_layer_flops(const conv_layer *l, int out_h, int out_w);
+double rcl_conv_layer_flops(const conv_layer *l, int out_h, int out_w);
 
 /* ---- BatchNorm2d layer */
 typedef struct bn_layer {
@@ -94,11 +94,11 @@ typedef struct bn_layer {
     rcl_tensor running_mean, running_var, save_mean, save_invstd;
     int64_t num_batches_tracked;
 } bn_layer;
-int bn_layer_init(rcl_model *m, bn_layer *l, const char *name, int c);
-int bn_layer_forward(rcl_model *m, bn_layer *l, rcl_tensor *y, const rcl_tensor *x, int train);
-int bn_layer_backward(rcl_model *m, bn_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
+int rcl_bn_layer_init(rcl_model *m, bn_layer *l, const char *name, int c);
+int rcl_bn_layer_forward(rcl_model *m, bn_layer *l, rcl_tensor *y, const rcl_tensor *x, int train);
+int rcl_bn_layer_backward(rcl_model *m, bn_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
                       const rcl_tensor *x);
-void bn_layer_free(bn_layer *l);
+void rcl_bn_layer_free(bn_layer *l);
 
 /* ---- module constructors (modules_*.c) */
 typedef enum shortcut_kind {
@@ -107,18 +107,18 @@ typedef enum shortcut_kind {
     SHORTCUT_OPTION_A        /* identity, or subsample + zero-pad channels */
 } shortcut_kind;
 
-int module_stem_create(rcl_model *m, const char *conv_name, const char *bn_name, int in_c,
+int rcl_module_stem_create(rcl_model *m, const char *conv_name, const char *bn_name, int in_c,
                        int out_c, int k, int stride, int pad, int in_h, int in_w);
-int module_maxpool_create(rcl_model *m, const char *name, int k, int stride, int pad, int c,
+int rcl_module_maxpool_create(rcl_model *m, const char *name, int k, int stride, int pad, int c,
                           int in_h, int in_w);
-int module_avgpool_create(rcl_model *m, const char *name, int c, int in_h, int in_w);
-int module_linear_create(rcl_model *m, const char *name, int in_features, int out_features);
-int module_basic_create(rcl_model *m, const char *name, int in_c, int planes, int stride,
+int rcl_module_avgpool_create(rcl_model *m, const char *name, int c, int in_h, int in_w);
+int rcl_module_linear_create(rcl_model *m, const char *name, int in_features, int out_features);
+int rcl_module_basic_create(rcl_model *m, const char *name, int in_c, int planes, int stride,
                         shortcut_kind sc, int in_h, int in_w);
-int module_bottleneck_create(rcl_model *m, const char *name, int in_c, int planes, int stride,
+int rcl_module_bottleneck_create(rcl_model *m, const char *name, int in_c, int planes, int stride,
                              shortcut_kind sc, rcl_stride_on stride_on, int in_h, int in_w);
 
 /* The last module's output shape. */
-void model_out_shape(const rcl_model *m, int *c, int *h, int *w);
+void rcl_model_out_shape(const rcl_model *m, int *c, int *h, int *w);
 
 #endif

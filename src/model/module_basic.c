@@ -24,15 +24,15 @@ static int basic_forward(rcl_module *self, rcl_model *m, const rcl_tensor *x, in
     int n = x->n;
     rcl_tensor t1 = rcl_view_n(&b->t1, n), r1 = rcl_view_n(&b->r1, n), t2 = rcl_view_n(&b->t2, n);
     rcl_tensor y = rcl_view_n(&self->y, n);
-    RCL_TRY(conv_layer_forward(m, &b->conv1, &t1, x));
-    RCL_TRY(bn_layer_forward(m, &b->bn1, &r1, &t1, train));
+    RCL_TRY(rcl_conv_layer_forward(m, &b->conv1, &t1, x));
+    RCL_TRY(rcl_bn_layer_forward(m, &b->bn1, &r1, &t1, train));
     RCL_TRY(rcl_relu_forward(m->ctx, &r1, &r1));
-    RCL_TRY(conv_layer_forward(m, &b->conv2, &t2, &r1));
-    RCL_TRY(bn_layer_forward(m, &b->bn2, &y, &t2, train));
+    RCL_TRY(rcl_conv_layer_forward(m, &b->conv2, &t2, &r1));
+    RCL_TRY(rcl_bn_layer_forward(m, &b->bn2, &y, &t2, train));
     if (b->proj) {
         rcl_tensor tp = rcl_view_n(&b->tp, n), bp = rcl_view_n(&b->bp, n);
-        RCL_TRY(conv_layer_forward(m, &b->convd, &tp, x));
-        RCL_TRY(bn_layer_forward(m, &b->bnd, &bp, &tp, train));
+        RCL_TRY(rcl_conv_layer_forward(m, &b->convd, &tp, x));
+        RCL_TRY(rcl_bn_layer_forward(m, &b->bnd, &bp, &tp, train));
         RCL_TRY(rcl_add(m->ctx, &y, &y, &bp));
     } else if (b->opt_a) {
         rcl_tensor sp = rcl_view_n(&b->sp, n);
@@ -53,15 +53,15 @@ static int basic_backward(rcl_module *self, rcl_model *m, const rcl_tensor *x,
                t2 = rcl_view_n(&b->t2, n);
     rcl_tensor gs = rcl_view_n(&b->gs, n), g1 = rcl_view_n(&b->g1, n), g2 = rcl_view_n(&b->g2, n);
     RCL_TRY(rcl_relu_backward(m->ctx, &gs, dy, &y));
-    RCL_TRY(bn_layer_backward(m, &b->bn2, &g2, &gs, &t2));
-    RCL_TRY(conv_layer_backward(m, &b->conv2, &g1, &g2, &r1));
+    RCL_TRY(rcl_bn_layer_backward(m, &b->bn2, &g2, &gs, &t2));
+    RCL_TRY(rcl_conv_layer_backward(m, &b->conv2, &g1, &g2, &r1));
     RCL_TRY(rcl_relu_backward(m->ctx, &g1, &g1, &r1));
-    RCL_TRY(bn_layer_backward(m, &b->bn1, &g2, &g1, &t1));
-    RCL_TRY(conv_layer_backward(m, &b->conv1, dx, &g2, x));
+    RCL_TRY(rcl_bn_layer_backward(m, &b->bn1, &g2, &g1, &t1));
+    RCL_TRY(rcl_conv_layer_backward(m, &b->conv1, dx, &g2, x));
     if (b->proj) {
         rcl_tensor tp = rcl_view_n(&b->tp, n), gx = rcl_view_n(&b->gx, n);
-        RCL_TRY(bn_layer_backward(m, &b->bnd, &g1, &gs, &tp));
-        RCL_TRY(conv_layer_backward(m, &b->convd, dx ? &gx : NULL, &g1, x));
+        RCL_TRY(rcl_bn_layer_backward(m, &b->bnd, &g1, &gs, &tp));
+        RCL_TRY(rcl_conv_layer_backward(m, &b->convd, dx ? &gx : NULL, &g1, x));
         if (dx) RCL_TRY(rcl_add(m->ctx, dx, dx, &gx));
     } else if (b->opt_a) {
         if (dx) {
@@ -78,10 +78,10 @@ static int basic_backward(rcl_module *self, rcl_model *m, const rcl_tensor *x,
 static void basic_destroy(rcl_module *self)
 {
     basic_module *b = (basic_module *)self;
-    module_free_io(self);
-    bn_layer_free(&b->bn1);
-    bn_layer_free(&b->bn2);
-    bn_layer_free(&b->bnd);
+    rcl_module_free_io(self);
+    rcl_bn_layer_free(&b->bn1);
+    rcl_bn_layer_free(&b->bn2);
+    rcl_bn_layer_free(&b->bnd);
     rcl_tensor *ts[] = {&b->t1, &b->r1, &b->t2, &b->tp, &b->bp, &b->sp,
                         &b->gs, &b->g1, &b->g2, &b->gx};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) rcl_tensor_destroy(ts[i]);
@@ -91,7 +91,7 @@ static void basic_destroy(rcl_module *self)
 static const rcl_module_ops basic_ops = {"basicblock", basic_forward, basic_backward,
                                          basic_destroy};
 
-int module_basic_create(rcl_model *m, const char *name, int in_c, int planes, int stride,
+int rcl_module_basic_create(rcl_model *m, const char *name, int in_c, int planes, int stride,
                         shortcut_kind sc, int in_h, int in_w)
 {
     basic_module *b = calloc(1, sizeof *b);
@@ -110,28 +110,28 @@ int module_basic_create(rcl_model *m, const char *name, int in_c, int planes, in
     if (b->opt_a && (planes < in_c || (planes - in_c) % 2))
         st = rcl_fail(RCL_ERR_INVALID, "%s: option-A shortcut %d -> %d channels", name, in_c, planes);
 #define SUB(suffix) (snprintf(ln, sizeof ln, "%s." suffix, name), ln)
-    if (!st) st = conv_layer_init(m, &b->conv1, SUB("conv1"), in_c, planes, 3, stride, 1);
-    if (!st) st = bn_layer_init(m, &b->bn1, SUB("bn1"), planes);
-    if (!st) st = conv_layer_init(m, &b->conv2, SUB("conv2"), planes, planes, 3, 1, 1);
-    if (!st) st = bn_layer_init(m, &b->bn2, SUB("bn2"), planes);
-    if (!st && b->proj) st = conv_layer_init(m, &b->convd, SUB("downsample.0"), in_c, planes, 1, stride, 0);
-    if (!st && b->proj) st = bn_layer_init(m, &b->bnd, SUB("downsample.1"), planes);
+    if (!st) st = rcl_conv_layer_init(m, &b->conv1, SUB("conv1"), in_c, planes, 3, stride, 1);
+    if (!st) st = rcl_bn_layer_init(m, &b->bn1, SUB("bn1"), planes);
+    if (!st) st = rcl_conv_layer_init(m, &b->conv2, SUB("conv2"), planes, planes, 3, 1, 1);
+    if (!st) st = rcl_bn_layer_init(m, &b->bn2, SUB("bn2"), planes);
+    if (!st && b->proj) st = rcl_conv_layer_init(m, &b->convd, SUB("downsample.0"), in_c, planes, 1, stride, 0);
+    if (!st && b->proj) st = rcl_bn_layer_init(m, &b->bnd, SUB("downsample.1"), planes);
 #undef SUB
-    if (!st) st = module_alloc_io(m, &b->base, planes, oh, ow);
+    if (!st) st = rcl_module_alloc_io(m, &b->base, planes, oh, ow);
     rcl_tensor *outs[] = {&b->t1, &b->r1, &b->t2, &b->gs, &b->g1, &b->g2};
     for (size_t i = 0; !st && i < sizeof outs / sizeof outs[0]; i++)
-        st = model_tensor(m, outs[i], planes, oh, ow);
-    if (!st && b->proj) st = model_tensor(m, &b->tp, planes, oh, ow);
-    if (!st && b->proj) st = model_tensor(m, &b->bp, planes, oh, ow);
-    if (!st && b->opt_a) st = model_tensor(m, &b->sp, planes, oh, ow);
-    if (!st && (b->proj || b->opt_a)) st = model_tensor(m, &b->gx, in_c, in_h, in_w);
+        st = rcl_model_tensor(m, outs[i], planes, oh, ow);
+    if (!st && b->proj) st = rcl_model_tensor(m, &b->tp, planes, oh, ow);
+    if (!st && b->proj) st = rcl_model_tensor(m, &b->bp, planes, oh, ow);
+    if (!st && b->opt_a) st = rcl_model_tensor(m, &b->sp, planes, oh, ow);
+    if (!st && (b->proj || b->opt_a)) st = rcl_model_tensor(m, &b->gx, in_c, in_h, in_w);
     if (st) {
         basic_destroy(&b->base);
         return st;
     }
     b->base.params = (int64_t)planes * in_c * 9 + 2 * planes + (int64_t)planes * planes * 9 +
                      2 * planes + (b->proj ? (int64_t)planes * in_c + 2 * planes : 0);
-    b->base.flops = conv_layer_flops(&b->conv1, oh, ow) + conv_layer_flops(&b->conv2, oh, ow) +
-                    (b->proj ? conv_layer_flops(&b->convd, oh, ow) : 0);
-    return model_add_module(m, &b->base);
+    b->base.flops = rcl_conv_layer_flops(&b->conv1, oh, ow) + rcl_conv_layer_flops(&b->conv2, oh, ow) +
+                    (b->proj ? rcl_conv_layer_flops(&b->convd, oh, ow) : 0);
+    return rcl_model_add_module(m, &b->base);
 }

@@ -25,18 +25,18 @@ static int bottleneck_forward(rcl_module *self, rcl_model *m, const rcl_tensor *
     int n = x->n;
     V(t1); V(r1); V(t2); V(r2); V(t3);
     rcl_tensor y = rcl_view_n(&self->y, n);
-    RCL_TRY(conv_layer_forward(m, &b->c1, &t1, x));
-    RCL_TRY(bn_layer_forward(m, &b->b1, &r1, &t1, train));
+    RCL_TRY(rcl_conv_layer_forward(m, &b->c1, &t1, x));
+    RCL_TRY(rcl_bn_layer_forward(m, &b->b1, &r1, &t1, train));
     RCL_TRY(rcl_relu_forward(m->ctx, &r1, &r1));
-    RCL_TRY(conv_layer_forward(m, &b->c2, &t2, &r1));
-    RCL_TRY(bn_layer_forward(m, &b->b2, &r2, &t2, train));
+    RCL_TRY(rcl_conv_layer_forward(m, &b->c2, &t2, &r1));
+    RCL_TRY(rcl_bn_layer_forward(m, &b->b2, &r2, &t2, train));
     RCL_TRY(rcl_relu_forward(m->ctx, &r2, &r2));
-    RCL_TRY(conv_layer_forward(m, &b->c3, &t3, &r2));
-    RCL_TRY(bn_layer_forward(m, &b->b3, &y, &t3, train));
+    RCL_TRY(rcl_conv_layer_forward(m, &b->c3, &t3, &r2));
+    RCL_TRY(rcl_bn_layer_forward(m, &b->b3, &y, &t3, train));
     if (b->proj) {
         V(tp); V(bp);
-        RCL_TRY(conv_layer_forward(m, &b->cd, &tp, x));
-        RCL_TRY(bn_layer_forward(m, &b->bd, &bp, &tp, train));
+        RCL_TRY(rcl_conv_layer_forward(m, &b->cd, &tp, x));
+        RCL_TRY(rcl_bn_layer_forward(m, &b->bd, &bp, &tp, train));
         RCL_TRY(rcl_add(m->ctx, &y, &y, &bp));
     } else if (b->identity) {
         RCL_TRY(rcl_add(m->ctx, &y, &y, x));
@@ -53,18 +53,18 @@ static int bottleneck_backward(rcl_module *self, rcl_model *m, const rcl_tensor 
     V(gs); V(g3); V(gb); V(gb2); V(ga); V(ga2);
     rcl_tensor y = rcl_view_n(&self->y, n);
     RCL_TRY(rcl_relu_backward(m->ctx, &gs, dy, &y));
-    RCL_TRY(bn_layer_backward(m, &b->b3, &g3, &gs, &t3));
-    RCL_TRY(conv_layer_backward(m, &b->c3, &gb, &g3, &r2));
+    RCL_TRY(rcl_bn_layer_backward(m, &b->b3, &g3, &gs, &t3));
+    RCL_TRY(rcl_conv_layer_backward(m, &b->c3, &gb, &g3, &r2));
     RCL_TRY(rcl_relu_backward(m->ctx, &gb, &gb, &r2));
-    RCL_TRY(bn_layer_backward(m, &b->b2, &gb2, &gb, &t2));
-    RCL_TRY(conv_layer_backward(m, &b->c2, &ga, &gb2, &r1));
+    RCL_TRY(rcl_bn_layer_backward(m, &b->b2, &gb2, &gb, &t2));
+    RCL_TRY(rcl_conv_layer_backward(m, &b->c2, &ga, &gb2, &r1));
     RCL_TRY(rcl_relu_backward(m->ctx, &ga, &ga, &r1));
-    RCL_TRY(bn_layer_backward(m, &b->b1, &ga2, &ga, &t1));
-    RCL_TRY(conv_layer_backward(m, &b->c1, dx, &ga2, x));
+    RCL_TRY(rcl_bn_layer_backward(m, &b->b1, &ga2, &ga, &t1));
+    RCL_TRY(rcl_conv_layer_backward(m, &b->c1, dx, &ga2, x));
     if (b->proj) {
         V(tp); V(gx);
-        RCL_TRY(bn_layer_backward(m, &b->bd, &g3, &gs, &tp));
-        RCL_TRY(conv_layer_backward(m, &b->cd, dx ? &gx : NULL, &g3, x));
+        RCL_TRY(rcl_bn_layer_backward(m, &b->bd, &g3, &gs, &tp));
+        RCL_TRY(rcl_conv_layer_backward(m, &b->cd, dx ? &gx : NULL, &g3, x));
         if (dx) RCL_TRY(rcl_add(m->ctx, dx, dx, &gx));
     } else if (b->identity && dx) {
         RCL_TRY(rcl_add(m->ctx, dx, dx, &gs));
@@ -76,9 +76,9 @@ static int bottleneck_backward(rcl_module *self, rcl_model *m, const rcl_tensor 
 static void bottleneck_destroy(rcl_module *self)
 {
     bottleneck_module *b = (bottleneck_module *)self;
-    module_free_io(self);
+    rcl_module_free_io(self);
     bn_layer *bns[] = {&b->b1, &b->b2, &b->b3, &b->bd};
-    for (int i = 0; i < 4; i++) bn_layer_free(bns[i]);
+    for (int i = 0; i < 4; i++) rcl_bn_layer_free(bns[i]);
     rcl_tensor *ts[] = {&b->t1, &b->r1, &b->t2, &b->r2, &b->t3, &b->tp, &b->bp,
                         &b->gs, &b->g3, &b->gb, &b->gb2, &b->ga, &b->ga2, &b->gx};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) rcl_tensor_destroy(ts[i]);
@@ -88,7 +88,7 @@ static void bottleneck_destroy(rcl_module *self)
 static const rcl_module_ops bottleneck_ops = {"bottleneck", bottleneck_forward,
                                               bottleneck_backward, bottleneck_destroy};
 
-int module_bottleneck_create(rcl_model *m, const char *name, int in_c, int planes, int stride,
+int rcl_module_bottleneck_create(rcl_model *m, const char *name, int in_c, int planes, int stride,
                              shortcut_kind sc, rcl_stride_on stride_on, int in_h, int in_w)
 {
     bottleneck_module *b = calloc(1, sizeof *b);
@@ -107,30 +107,30 @@ int module_bottleneck_create(rcl_model *m, const char *name, int in_c, int plane
     int st = RCL_OK;
     if (oh < 1 || ow < 1) st = rcl_fail(RCL_ERR_INVALID, "%s: input %dx%d too small", name, in_h, in_w);
 #define SUB(suffix) (snprintf(ln, sizeof ln, "%s." suffix, name), ln)
-    if (!st) st = conv_layer_init(m, &b->c1, SUB("conv1"), in_c, width, 1, s1, 0);
-    if (!st) st = bn_layer_init(m, &b->b1, SUB("bn1"), width);
-    if (!st) st = conv_layer_init(m, &b->c2, SUB("conv2"), width, width, 3, s2, 1);
-    if (!st) st = bn_layer_init(m, &b->b2, SUB("bn2"), width);
-    if (!st) st = conv_layer_init(m, &b->c3, SUB("conv3"), width, out_c, 1, 1, 0);
-    if (!st) st = bn_layer_init(m, &b->b3, SUB("bn3"), out_c);
-    if (!st && b->proj) st = conv_layer_init(m, &b->cd, SUB("downsample.0"), in_c, out_c, 1, stride, 0);
-    if (!st && b->proj) st = bn_layer_init(m, &b->bd, SUB("downsample.1"), out_c);
+    if (!st) st = rcl_conv_layer_init(m, &b->c1, SUB("conv1"), in_c, width, 1, s1, 0);
+    if (!st) st = rcl_bn_layer_init(m, &b->b1, SUB("bn1"), width);
+    if (!st) st = rcl_conv_layer_init(m, &b->c2, SUB("conv2"), width, width, 3, s2, 1);
+    if (!st) st = rcl_bn_layer_init(m, &b->b2, SUB("bn2"), width);
+    if (!st) st = rcl_conv_layer_init(m, &b->c3, SUB("conv3"), width, out_c, 1, 1, 0);
+    if (!st) st = rcl_bn_layer_init(m, &b->b3, SUB("bn3"), out_c);
+    if (!st && b->proj) st = rcl_conv_layer_init(m, &b->cd, SUB("downsample.0"), in_c, out_c, 1, stride, 0);
+    if (!st && b->proj) st = rcl_bn_layer_init(m, &b->bd, SUB("downsample.1"), out_c);
 #undef SUB
-    if (!st) st = module_alloc_io(m, &b->base, out_c, oh, ow);
-    if (!st) st = model_tensor(m, &b->t1, width, h1, w1);
-    if (!st) st = model_tensor(m, &b->r1, width, h1, w1);
-    if (!st) st = model_tensor(m, &b->ga, width, h1, w1);
-    if (!st) st = model_tensor(m, &b->ga2, width, h1, w1);
-    if (!st) st = model_tensor(m, &b->t2, width, oh, ow);
-    if (!st) st = model_tensor(m, &b->r2, width, oh, ow);
-    if (!st) st = model_tensor(m, &b->gb, width, oh, ow);
-    if (!st) st = model_tensor(m, &b->gb2, width, oh, ow);
-    if (!st) st = model_tensor(m, &b->t3, out_c, oh, ow);
-    if (!st) st = model_tensor(m, &b->gs, out_c, oh, ow);
-    if (!st) st = model_tensor(m, &b->g3, out_c, oh, ow);
-    if (!st && b->proj) st = model_tensor(m, &b->tp, out_c, oh, ow);
-    if (!st && b->proj) st = model_tensor(m, &b->bp, out_c, oh, ow);
-    if (!st && b->proj) st = model_tensor(m, &b->gx, in_c, in_h, in_w);
+    if (!st) st = rcl_module_alloc_io(m, &b->base, out_c, oh, ow);
+    if (!st) st = rcl_model_tensor(m, &b->t1, width, h1, w1);
+    if (!st) st = rcl_model_tensor(m, &b->r1, width, h1, w1);
+    if (!st) st = rcl_model_tensor(m, &b->ga, width, h1, w1);
+    if (!st) st = rcl_model_tensor(m, &b->ga2, width, h1, w1);
+    if (!st) st = rcl_model_tensor(m, &b->t2, width, oh, ow);
+    if (!st) st = rcl_model_tensor(m, &b->r2, width, oh, ow);
+    if (!st) st = rcl_model_tensor(m, &b->gb, width, oh, ow);
+    if (!st) st = rcl_model_tensor(m, &b->gb2, width, oh, ow);
+    if (!st) st = rcl_model_tensor(m, &b->t3, out_c, oh, ow);
+    if (!st) st = rcl_model_tensor(m, &b->gs, out_c, oh, ow);
+    if (!st) st = rcl_model_tensor(m, &b->g3, out_c, oh, ow);
+    if (!st && b->proj) st = rcl_model_tensor(m, &b->tp, out_c, oh, ow);
+    if (!st && b->proj) st = rcl_model_tensor(m, &b->bp, out_c, oh, ow);
+    if (!st && b->proj) st = rcl_model_tensor(m, &b->gx, in_c, in_h, in_w);
     if (st) {
         bottleneck_destroy(&b->base);
         return st;
@@ -138,7 +138,7 @@ int module_bottleneck_create(rcl_model *m, const char *name, int in_c, int plane
     b->base.params = (int64_t)width * in_c + 2 * width + (int64_t)width * width * 9 + 2 * width +
                      (int64_t)out_c * width + 2 * out_c +
                      (b->proj ? (int64_t)out_c * in_c + 2 * out_c : 0);
-    b->base.flops = conv_layer_flops(&b->c1, h1, w1) + conv_layer_flops(&b->c2, oh, ow) +
-                    conv_layer_flops(&b->c3, oh, ow) + (b->proj ? conv_layer_flops(&b->cd, oh, ow) : 0);
-    return model_add_module(m, &b->base);
+    b->base.flops = rcl_conv_layer_flops(&b->c1, h1, w1) + rcl_conv_layer_flops(&b->c2, oh, ow) +
+                    rcl_conv_layer_flops(&b->c3, oh, ow) + (b->proj ? rcl_conv_layer_flops(&b->cd, oh, ow) : 0);
+    return rcl_model_add_module(m, &b->base);
 }

@@ -19,8 +19,8 @@ static int stem_forward(rcl_module *self, rcl_model *m, const rcl_tensor *x, int
 {
     stem_module *s = (stem_module *)self;
     rcl_tensor t = rcl_view_n(&s->t, x->n), y = rcl_view_n(&self->y, x->n);
-    RCL_TRY(conv_layer_forward(m, &s->conv, &t, x));
-    RCL_TRY(bn_layer_forward(m, &s->bn, &y, &t, train));
+    RCL_TRY(rcl_conv_layer_forward(m, &s->conv, &t, x));
+    RCL_TRY(rcl_bn_layer_forward(m, &s->bn, &y, &t, train));
     return rcl_relu_forward(m->ctx, &y, &y);
 }
 
@@ -32,15 +32,15 @@ static int stem_backward(rcl_module *self, rcl_model *m, const rcl_tensor *x, co
     rcl_tensor y = rcl_view_n(&self->y, n), t = rcl_view_n(&s->t, n);
     rcl_tensor g = rcl_view_n(&s->g, n), gt = rcl_view_n(&s->gt, n);
     RCL_TRY(rcl_relu_backward(m->ctx, &g, dy, &y));
-    RCL_TRY(bn_layer_backward(m, &s->bn, &gt, &g, &t));
-    return conv_layer_backward(m, &s->conv, dx, &gt, x);
+    RCL_TRY(rcl_bn_layer_backward(m, &s->bn, &gt, &g, &t));
+    return rcl_conv_layer_backward(m, &s->conv, dx, &gt, x);
 }
 
 static void stem_destroy(rcl_module *self)
 {
     stem_module *s = (stem_module *)self;
-    module_free_io(self);
-    bn_layer_free(&s->bn);
+    rcl_module_free_io(self);
+    rcl_bn_layer_free(&s->bn);
     rcl_tensor_destroy(&s->t);
     rcl_tensor_destroy(&s->g);
     rcl_tensor_destroy(&s->gt);
@@ -49,7 +49,7 @@ static void stem_destroy(rcl_module *self)
 
 static const rcl_module_ops stem_ops = {"conv-bn-relu", stem_forward, stem_backward, stem_destroy};
 
-int module_stem_create(rcl_model *m, const char *conv_name, const char *bn_name, int in_c,
+int rcl_module_stem_create(rcl_model *m, const char *conv_name, const char *bn_name, int in_c,
                        int out_c, int k, int stride, int pad, int in_h, int in_w)
 {
     stem_module *s = calloc(1, sizeof *s);
@@ -59,19 +59,19 @@ int module_stem_create(rcl_model *m, const char *conv_name, const char *bn_name,
     int oh = rcl_conv_out_size(in_h, k, stride, pad), ow = rcl_conv_out_size(in_w, k, stride, pad);
     int st = RCL_OK;
     if (oh < 1 || ow < 1) st = rcl_fail(RCL_ERR_INVALID, "%s: input %dx%d too small", conv_name, in_h, in_w);
-    if (!st) st = conv_layer_init(m, &s->conv, conv_name, in_c, out_c, k, stride, pad);
-    if (!st) st = bn_layer_init(m, &s->bn, bn_name, out_c);
-    if (!st) st = module_alloc_io(m, &s->base, out_c, oh, ow);
-    if (!st) st = model_tensor(m, &s->t, out_c, oh, ow);
-    if (!st) st = model_tensor(m, &s->g, out_c, oh, ow);
-    if (!st) st = model_tensor(m, &s->gt, out_c, oh, ow);
+    if (!st) st = rcl_conv_layer_init(m, &s->conv, conv_name, in_c, out_c, k, stride, pad);
+    if (!st) st = rcl_bn_layer_init(m, &s->bn, bn_name, out_c);
+    if (!st) st = rcl_module_alloc_io(m, &s->base, out_c, oh, ow);
+    if (!st) st = rcl_model_tensor(m, &s->t, out_c, oh, ow);
+    if (!st) st = rcl_model_tensor(m, &s->g, out_c, oh, ow);
+    if (!st) st = rcl_model_tensor(m, &s->gt, out_c, oh, ow);
     if (st) {
         stem_destroy(&s->base);
         return st;
     }
     s->base.params = (int64_t)out_c * in_c * k * k + 2 * out_c;
-    s->base.flops = conv_layer_flops(&s->conv, oh, ow);
-    return model_add_module(m, &s->base);
+    s->base.flops = rcl_conv_layer_flops(&s->conv, oh, ow);
+    return rcl_model_add_module(m, &s->base);
 }
 
 /* ------------------------------------------------------------- maxpool */
@@ -101,7 +101,7 @@ static int maxpool_backward(rcl_module *self, rcl_model *m, const rcl_tensor *x,
 static void maxpool_destroy(rcl_module *self)
 {
     maxpool_module *p = (maxpool_module *)self;
-    module_free_io(self);
+    rcl_module_free_io(self);
     rcl_buffer_release(&p->idx);
     free(p);
 }
@@ -109,7 +109,7 @@ static void maxpool_destroy(rcl_module *self)
 static const rcl_module_ops maxpool_ops = {"maxpool", maxpool_forward, maxpool_backward,
                                            maxpool_destroy};
 
-int module_maxpool_create(rcl_model *m, const char *name, int k, int stride, int pad, int c,
+int rcl_module_maxpool_create(rcl_model *m, const char *name, int k, int stride, int pad, int c,
                           int in_h, int in_w)
 {
     maxpool_module *p = calloc(1, sizeof *p);
@@ -120,13 +120,13 @@ int module_maxpool_create(rcl_model *m, const char *name, int k, int stride, int
     int oh = rcl_conv_out_size(in_h, k, stride, pad), ow = rcl_conv_out_size(in_w, k, stride, pad);
     int st = RCL_OK;
     if (oh < 1 || ow < 1) st = rcl_fail(RCL_ERR_INVALID, "%s: input %dx%d too small", name, in_h, in_w);
-    if (!st) st = module_alloc_io(m, &p->base, c, oh, ow);
+    if (!st) st = rcl_module_alloc_io(m, &p->base, c, oh, ow);
     if (!st) st = rcl_buffer_create(m->ctx, &p->idx, rcl_tensor_count(&p->base.y) * sizeof(cl_int));
     if (st) {
         maxpool_destroy(&p->base);
         return st;
     }
-    return model_add_module(m, &p->base);
+    return rcl_model_add_module(m, &p->base);
 }
 
 /* ------------------------------------------------------------- avgpool */
@@ -147,14 +147,14 @@ static int avgpool_backward(rcl_module *self, rcl_model *m, const rcl_tensor *x,
 
 static void avgpool_destroy(rcl_module *self)
 {
-    module_free_io(self);
+    rcl_module_free_io(self);
     free(self);
 }
 
 static const rcl_module_ops avgpool_ops = {"avgpool", avgpool_forward, avgpool_backward,
                                            avgpool_destroy};
 
-int module_avgpool_create(rcl_model *m, const char *name, int c, int in_h, int in_w)
+int rcl_module_avgpool_create(rcl_model *m, const char *name, int c, int in_h, int in_w)
 {
     (void)in_h;
     (void)in_w;
@@ -162,12 +162,12 @@ int module_avgpool_create(rcl_model *m, const char *name, int c, int in_h, int i
     if (!a) return rcl_fail(RCL_ERR_NOMEM, "module");
     a->ops = &avgpool_ops;
     snprintf(a->name, sizeof a->name, "%s", name);
-    int st = module_alloc_io(m, a, c, 1, 1);
+    int st = rcl_module_alloc_io(m, a, c, 1, 1);
     if (st) {
         avgpool_destroy(a);
         return st;
     }
-    return model_add_module(m, a);
+    return rcl_model_add_module(m, a);
 }
 
 /* -------------------------------------------------------------- linear */
@@ -193,14 +193,14 @@ static int linear_backward(rcl_module *self, rcl_model *m, const rcl_tensor *x,
 
 static void linear_destroy(rcl_module *self)
 {
-    module_free_io(self);
+    rcl_module_free_io(self);
     free(self);
 }
 
 static const rcl_module_ops linear_ops = {"linear", linear_forward, linear_backward,
                                           linear_destroy};
 
-int module_linear_create(rcl_model *m, const char *name, int in_features, int out_features)
+int rcl_module_linear_create(rcl_model *m, const char *name, int in_features, int out_features)
 {
     linear_module *l = calloc(1, sizeof *l);
     if (!l) return rcl_fail(RCL_ERR_NOMEM, "module");
@@ -208,16 +208,16 @@ int module_linear_create(rcl_model *m, const char *name, int in_features, int ou
     snprintf(l->base.name, sizeof l->base.name, "%s", name);
     char pn[96];
     snprintf(pn, sizeof pn, "%s.weight", name);
-    int st = model_add_param(m, &l->w, pn, 2, out_features, in_features, 1, 1);
+    int st = rcl_model_add_param(m, &l->w, pn, 2, out_features, in_features, 1, 1);
     snprintf(pn, sizeof pn, "%s.bias", name);
-    if (!st) st = model_add_param(m, &l->b, pn, 1, out_features, 1, 1, 1);
-    if (!st) st = init_linear_default(m, l->w, l->b);
-    if (!st) st = module_alloc_io(m, &l->base, out_features, 1, 1);
+    if (!st) st = rcl_model_add_param(m, &l->b, pn, 1, out_features, 1, 1, 1);
+    if (!st) st = rcl_init_linear_default(m, l->w, l->b);
+    if (!st) st = rcl_module_alloc_io(m, &l->base, out_features, 1, 1);
     if (st) {
         linear_destroy(&l->base);
         return st;
     }
     l->base.params = (int64_t)out_features * in_features + out_features;
     l->base.flops = 2.0 * out_features * in_features;
-    return model_add_module(m, &l->base);
+    return rcl_model_add_module(m, &l->base);
 }
