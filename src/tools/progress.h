@@ -14,6 +14,10 @@ typedef struct cli_progress {
     double t0;          /* cli_progress_start's time */
     double t_drawn;     /* last redraw, -1: none since start or clear */
     int drawn;          /* the bar is on the line */
+    int pending;        /* the last update was not drawn (too soon) */
+    long done, total;   /* the last update's state */
+    double items;
+    char extra[96];
 } cli_progress;
 
 /* Start a bar on f (stdout or stderr). Where f is not a terminal a labelled
@@ -28,7 +32,8 @@ void cli_progress_update(cli_progress *p, long done, long total, double items, c
 /* Erase the bar, so that a line can be printed; the next update draws it
  * again. */
 void cli_progress_clear(cli_progress *p);
-/* End the bar: keep its last state as a line of its own (keep), or erase it. */
+/* End the bar: keep its last state (the last update's, drawn or not) as a
+ * line of its own (keep), or erase it. */
 void cli_progress_finish(cli_progress *p, int keep);
 
 #endif
