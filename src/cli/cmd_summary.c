@@ -25,9 +25,12 @@ int cli_summary(const cli_globals *g, int argc, char **argv)
         switch (c) {
         case O_MODEL: model = go.arg; break;
         case O_CLASSES: bad = cli_getopt_int(&go, 1, 1 << 20, &classes); break;
-        case O_INPUT: {
-            char tail;
-            if (sscanf(go.arg, "%dx%d%c", &h, &w, &tail) != 2 || h < 1 || w < 1 || h > 8192 || w > 8192)
+        case O_INPUT: { /* HxW, each side parsed strictly */
+            char hs[16];
+            const char *x = strchr(go.arg, 'x');
+            size_t n = x ? (size_t)(x - go.arg) : 0;
+            if (n) snprintf(hs, sizeof hs, "%.*s", (int)(n < sizeof hs ? n : sizeof hs - 1), go.arg);
+            if (!n || n >= sizeof hs || cli_parse_int(hs, 1, 8192, &h) || cli_parse_int(x + 1, 1, 8192, &w))
                 bad = cli_getopt_bad(&go, "HxW, e.g. 32x32, each side 1..8192");
             break;
         }
