@@ -32,22 +32,68 @@ static void test_bad_input(void **state)
     (void)state;
     expect(1, "device 99 does not exist", "--device 99 devices");
     expect(1, "device 99 does not exist", "--device 99 summary --model resnet20");
-    expect(2, "--device needs a non-negative integer", "--device x devices");
+    expect(2, "bad value 'x' for --device (want a non-negative integer)", "--device x devices");
     expect(2, "unknown command 'fly'", "fly");
     expect(2, "unknown option '--wat'", "train --wat");
-    expect(2, "bad or missing value for --epochs: x", "train --epochs x");
-    expect(2, "bad or missing value for --lr: -1", "train --lr -1");
+    expect(2, "bad value 'x' for --epochs", "train --epochs x");
+    expect(2, "bad value '-1' for --lr", "train --lr -1");
     expect(1, "not found", "train --data /nonexistent/cifar");
     expect(1, "unknown model 'resnet19'", "summary --model resnet19");
     expect(2, "unknown model 'resnet19'", "bench gemm --model resnet19");
-    expect(2, "bad or incomplete option '--rounds'", "bench gemm --rounds 0");
-    expect(2, "bad or incomplete option '--rounds'", "bench gemm --rounds 16");
+    expect(2, "bad value '0' for --rounds (want an integer in 1..15)", "bench gemm --rounds 0");
+    expect(2, "bad value '16' for --rounds", "bench gemm --rounds 16");
     expect(1, "/nonexistent/m.safetensors", "eval --checkpoint /nonexistent/m.safetensors --data /nonexistent/d");
     char *root = tu_cifar_jpeg_root(), args[1024];
     snprintf(args, sizeof args, "eval --checkpoint /nonexistent/m.safetensors --data %s --per-class 1", root);
     expect(1, "/nonexistent/m.safetensors", args);
     free(root);
     expect(1, "/nonexistent/c.safetensors", "predict --checkpoint /nonexistent/c.safetensors x.jpg");
+}
+
+/* getopt_long (tools/cli_parse.h): every command reports an unknown option,
+ * a missing value, a bad number and a value given to a flag the same way,
+ * and takes --opt=value as well as --opt value */
+static void test_getopt(void **state)
+{
+    (void)state;
+    /* global options (before the command) */
+    expect(2, "resnet-cl: unknown option '--wat' (see resnet-cl --help)", "--wat devices");
+    expect(2, "resnet-cl: missing value for --device", "--device");
+    expect(2, "bad value 'x' for --device", "--device=x devices");
+    expect(1, "device 99 does not exist", "--device=99 devices");
+    /* a subcommand's option before the subcommand is a global one */
+    expect(2, "resnet-cl: unknown option '--epochs'", "--epochs 1 train");
+    /* train */
+    expect(2, "resnet-cl train: unknown option '--wat' (see resnet-cl train --help)", "train --wat=3");
+    expect(2, "resnet-cl train: missing value for --epochs (see resnet-cl train --help)", "train --epochs");
+    expect(2, "bad value 'x' for --epochs (want an integer in 1..100000)", "train --epochs=x");
+    expect(2, "bad value '5x' for --batch-size", "train --batch-size 5x");
+    expect(2, "bad value '0' for --lr (want a number > 0)", "train --lr=0");
+    expect(2, "bad value 'rms' for --optimizer (want adam or sgd)", "train --optimizer=rms");
+    expect(2, "bad value '3,x' for --milestones", "train --milestones 3,x");
+    expect(2, "option --nesterov takes no value", "train --nesterov=1");
+    expect(2, "ambiguous option '--n'", "train --n");
+    expect(2, "unexpected argument 'extra'", "train extra");
+    /* the = form reaches the strict parser, then the data: options all good */
+    expect(1, "not found", "train --epochs=1 --lr=0.01 --batch-size=8 --data=/nonexistent/cifar");
+    /* other commands */
+    expect(2, "resnet-cl eval: bad value '0' for --per-class", "eval --per-class=0");
+    expect(2, "resnet-cl summary: bad value '32x' for --input", "summary --input 32x");
+    expect(2, "resnet-cl bench: missing value for --steps", "bench --steps");
+    expect(2, "resnet-cl bench gemm: unknown option '--wat'", "bench gemm --wat");
+    expect(2, "resnet-cl devices: unexpected argument 'x'", "devices x");
+    expect(2, "resnet-cl predict: missing value for --checkpoint", "predict --checkpoint");
+    /* --help for each command: usage on stdout, exit 0 */
+    static const char *const helps[] = {"train", "eval", "predict", "summary", "bench", "bench gemm",
+                                        "devices"};
+    for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++) {
+        char *out = NULL, args[64];
+        snprintf(args, sizeof args, "%s --help", helps[i]);
+        int rc = tu_run(&out, "%s", args);
+        if (rc != 0 || !strstr(out, "usage: resnet-cl"))
+            fail_msg("resnet-cl %s: rc %d, output:\n%s", args, rc, out);
+        free(out);
+    }
 }
 
 static void expect_tune(const char *needle, const char *args)
@@ -68,8 +114,21 @@ static void test_tune_bad_input(void **state)
     expect_tune("bad value '-1' for --device", "--device -1 --dry-run");
     expect_tune("bad value '5x' for --budget", "--budget 5x --dry-run");
     expect_tune("bad value '0' for --batch-size", "--batch-size 0 --dry-run");
-    expect_tune("bad or incomplete option '--wat'", "--wat");
     expect_tune("unknown model 'resnet19'", "--model resnet19 --dry-run");
+    /* getopt_long: unknown option, missing value, bad number, --opt=value */
+    expect_tune("resnet-cl-tune: unknown option '--wat' (see resnet-cl-tune --help)", "--wat");
+    expect_tune("resnet-cl-tune: missing value for --budget (see resnet-cl-tune --help)",
+                "--dry-run --budget");
+    expect_tune("bad value '5' for --budget (want seconds, at least 10)", "--budget=5 --dry-run");
+    expect_tune("bad value '1' for --batch-size", "--batch-size=1 --dry-run");
+    expect_tune("bad value 'x' for --device", "--device=x --dry-run");
+    expect_tune("option --dry-run takes no value", "--dry-run=yes");
+    expect_tune("unexpected argument 'extra'", "--dry-run extra");
+    expect_tune("unknown model 'resnet19'", "--model=resnet19 --dry-run");
+    char *out = NULL;
+    assert_int_equal(tu_run_tune(&out, "--help"), 0);
+    assert_non_null(strstr(out, "usage: resnet-cl-tune"));
+    free(out);
 }
 
 static void test_help_and_devices(void **state)
@@ -120,6 +179,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_getopt),
         cmocka_unit_test(test_help_and_devices),
         cmocka_unit_test(test_tune_bad_input),
     };

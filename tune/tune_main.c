@@ -29,6 +29,7 @@
 #include "tools/cli_env.h"
 #include "tools/cli_parse.h"
 #include "ops/conv2d_chunk.h" /* RCL_CONV_COL_BUDGET_MB_DEFAULT */
+#include "tools/progress.h"
 #include "rcl/tune_cache.h"
 #include "tune_space.h"
 #include "tune_trial.h"
@@ -55,34 +56,29 @@ typedef struct tclass {
     int choose_ours;
 } tclass;
 
+/* the progress bar of the running phase (tools/progress.h), on stderr */
 static struct {
-    int tty;
+    cli_progress bar;
     double t0, budget;
-    const char *phase;
 } G;
 
 static void progress(void *ud, int done, int total)
 {
     (void)ud;
-    if (!G.tty) return;
-    int w = 30, f = total ? done * w / total : w;
-    double el = tune_now() - G.t0;
-    fprintf(stderr, "\r%-34.34s [", G.phase);
-    for (int i = 0; i < w; i++) fputc(i < f ? '#' : '.', stderr);
-    fprintf(stderr, "] %3d/%-3d  %4.0fs of %.0fs ", done, total, el, G.budget);
-    fflush(stderr);
+    char extra[64];
+    snprintf(extra, sizeof extra, "%4.0fs of %.0fs", tune_now() - G.t0, G.budget);
+    cli_progress_update(&G.bar, done, total, done, extra);
 }
 
 static void phase(const char *name)
 {
-    G.phase = name;
-    if (G.tty) progress(NULL, 0, 1);
-    else fprintf(stderr, "%s ...\n", name);
+    cli_progress_start(&G.bar, stderr, name, NULL);
+    progress(NULL, 0, 1);
 }
 
 static void end_phase(void)
 {
-    if (G.tty) fprintf(stderr, "\n");
+    cli_progress_finish(&G.bar, 1);
 }
 
 static void usage(FILE *f)
@@ -96,8 +92,8 @@ static void usage(FILE *f)
             "classes; the shapes are recorded from the real layer code on the device)\n"
             "and writes the device's tune cache, which resnet-cl loads at start;\n"
             "classes tuned earlier for other models or batch sizes are kept. The\n"
-            "last 20%% of the budget tunes the other kernels (TUNE_KPARAMS in\n"
-            "tune/tune_space.c) in whole training steps of M (not with --shapes).\n"
+            "last 20%% of the budget tunes the other kernels (the TUNED rows of\n"
+            "src/runtime/tunables.def) in whole training steps of M (not with --shapes).\n"
             "--budget bounds the search (default 600 s; the whole run stays\n"
             "within about budget + 1 minute). FILE: lines 'TA TB M N K [count]'.\n"
             "--dry-run: print the table, do not write the cache.\n"
@@ -147,12 +143,6 @@ static void take_if_faster(tclass *c, int i, const double *psecs, const int *kid
         c->ours_point = i;
         c->ours = rcl_gemm_tiled_from_ints(pts + (size_t)i * NTP);
     }
-}
-
-static int bad_value(const char *opt, const char *v, const char *want)
-{
-    fprintf(stderr, "resnet-cl-tune: bad value '%s' for %s (want %s)\n", v, opt, want);
-    return 2;
 }
 
 /* device seconds per step of the kernels kp moves: the sum of its tags'
@@ -275,50 +265,54 @@ int main(int argc, char **argv)
     double budget = 600;
     const char *shapes_arg = NULL, *model = "resnet18";
     cli_env_pin_pocl_workers(); /* as resnet-cl does; before any OpenCL call */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        /* numbers parsed strictly (cli_parse.c): a bad value is an error, never a silent 0 */
-        if (!strcmp(a, "--device") && v) {
-            if (cli_parse_int(v, 0, 1000, &device))
-                return bad_value(a, v, "a device index, see resnet-cl devices");
-            i++;
-        } else if (!strcmp(a, "--budget") && v) {
-            float b;
-            if (cli_parse_float(v, &b)) return bad_value(a, v, "seconds");
-            budget = b, i++;
-        } else if (!strcmp(a, "--shapes") && v) shapes_arg = v, i++;
-        else if (!strcmp(a, "--model") && v) model = v, i++;
-        else if (!strcmp(a, "--image-size") && v) {
-            if (cli_parse_int(v, 8, 4096, &image)) return bad_value(a, v, "an integer in 8..4096");
-            i++;
-        } else if (!strcmp(a, "--classes") && v) {
-            if (cli_parse_int(v, 1, 1 << 20, &classes)) return bad_value(a, v, "a positive integer");
-            i++;
+    enum { O_DEVICE = CLI_OPT_FIRST, O_BUDGET, O_SHAPES, O_MODEL, O_IMAGE, O_CLASSES, O_BATCH,
+           O_DRY_RUN, O_IF_MISSING };
+    static const struct option opts[] = {
+        {"device", required_argument, NULL, O_DEVICE},
+        {"model", required_argument, NULL, O_MODEL},
+        {"batch-size", required_argument, NULL, O_BATCH},
+        {"image-size", required_argument, NULL, O_IMAGE},
+        {"classes", required_argument, NULL, O_CLASSES},
+        {"budget", required_argument, NULL, O_BUDGET},
+        {"shapes", required_argument, NULL, O_SHAPES},
+        {"dry-run", no_argument, NULL, O_DRY_RUN},
+        {"if-missing", no_argument, NULL, O_IF_MISSING},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    /* numbers parsed strictly (cli_parse.c): a bad value is an error, never a silent 0 */
+    cli_getopt go;
+    cli_getopt_init(&go, "resnet-cl-tune", argc, argv, opts);
+    for (int c; (c = cli_getopt_next(&go)) != -1;) {
+        int bad = 0;
+        float b;
+        switch (c) {
+        case O_DEVICE:
+            if (cli_parse_int(go.arg, 0, 1000, &device))
+                bad = cli_getopt_bad(&go, "a device index, see resnet-cl devices");
+            break;
+        case O_BUDGET:
+            if (cli_parse_float(go.arg, &b) || b < 10) bad = cli_getopt_bad(&go, "seconds, at least 10");
+            else budget = b;
+            break;
+        case O_SHAPES: shapes_arg = go.arg; break;
+        case O_MODEL: model = go.arg; break;
+        case O_IMAGE: bad = cli_getopt_int(&go, 8, 4096, &image); break;
+        case O_CLASSES: bad = cli_getopt_int(&go, 1, 1 << 20, &classes); break;
+        case O_BATCH: bad = cli_getopt_int(&go, 2, 1 << 20, &batch); break;
+        case O_DRY_RUN: dry = 1; break;
+        case O_IF_MISSING: if_missing = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: return 2;
         }
-        else if (!strcmp(a, "--batch-size") && v) {
-            if (cli_parse_int(v, 1, 1 << 20, &batch)) return bad_value(a, v, "a positive integer");
-            i++;
-        }
-        else if (!strcmp(a, "--dry-run")) dry = 1;
-        else if (!strcmp(a, "--if-missing")) if_missing = 1;
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "resnet-cl-tune: bad or incomplete option '%s' (see --help)\n", a);
-            return 2;
-        }
+        if (bad) return 2;
     }
+    if (cli_getopt_no_operands(&go)) return 2;
     if (device < 0) device = rcl_device_default_index(-1);
-    if (budget < 10 || batch < 2) {
-        fprintf(stderr, "resnet-cl-tune: --budget must be >= 10 s and --batch-size >= 2\n");
-        return 2;
-    }
     if (!rcl_model_arch_known(model)) {
         fprintf(stderr, "resnet-cl-tune: unknown model '%s' (see resnet-cl summary --list)\n", model);
         return 2;
     }
-    G.tty = isatty(2);
     G.t0 = tune_now();
     G.budget = budget;
     double deadline = G.t0 + budget;

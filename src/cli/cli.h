@@ -36,7 +36,7 @@ void cli_report_bad_device(int idx, const rcl_device_info *devs, int n);
 int cli_devices(const cli_globals *g, int argc, char **argv);
 int cli_train(const cli_globals *g, int argc, char **argv);
 int cli_bench(const cli_globals *g, int argc, char **argv);
-/* argv[1] == "gemm" */
+/* argv: "gemm" and its options (bench passes argv + 1) */
 int cli_bench_gemm(const cli_globals *g, int argc, char **argv);
 int cli_eval(const cli_globals *g, int argc, char **argv);
 int cli_predict(const cli_globals *g, int argc, char **argv);

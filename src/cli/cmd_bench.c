@@ -15,38 +15,45 @@
 
 int cli_bench(const cli_globals *g, int argc, char **argv)
 {
-    if (argc >= 2 && !strcmp(argv[1], "gemm")) return cli_bench_gemm(g, argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "gemm")) return cli_bench_gemm(g, argc - 1, argv + 1);
     const char *model = "resnet18";
     int batch = 100, steps = 5, warmup = 2, size = 32, classes = 10, profile = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    enum { O_MODEL = CLI_OPT_FIRST, O_BATCH, O_STEPS, O_WARMUP, O_SIZE, O_CLASSES, O_NO_PROFILE };
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, O_MODEL},
+        {"batch-size", required_argument, NULL, O_BATCH},
+        {"steps", required_argument, NULL, O_STEPS},
+        {"warmup", required_argument, NULL, O_WARMUP},
+        {"size", required_argument, NULL, O_SIZE},
+        {"classes", required_argument, NULL, O_CLASSES},
+        {"no-profile", no_argument, NULL, O_NO_PROFILE},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    cli_getopt go;
+    cli_getopt_init(&go, "resnet-cl bench", argc, argv, opts);
+    for (int c; (c = cli_getopt_next(&go)) != -1;) {
         int bad = 0;
-        if (!strcmp(a, "--model")) bad = !(model = v);
-        else if (!strcmp(a, "--batch-size")) bad = cli_parse_int(v, 2, 1 << 16, &batch);
-        else if (!strcmp(a, "--steps")) bad = cli_parse_int(v, 1, 100000, &steps);
-        else if (!strcmp(a, "--warmup")) bad = cli_parse_int(v, 0, 100000, &warmup);
-        else if (!strcmp(a, "--size")) bad = cli_parse_int(v, 8, 4096, &size);
-        else if (!strcmp(a, "--classes")) bad = cli_parse_int(v, 1, 1 << 20, &classes);
-        else if (!strcmp(a, "--no-profile")) {
-            profile = 0;
-            continue;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        switch (c) {
+        case O_MODEL: model = go.arg; break;
+        case O_BATCH: bad = cli_getopt_int(&go, 2, 1 << 16, &batch); break;
+        case O_STEPS: bad = cli_getopt_int(&go, 1, 100000, &steps); break;
+        case O_WARMUP: bad = cli_getopt_int(&go, 0, 100000, &warmup); break;
+        case O_SIZE: bad = cli_getopt_int(&go, 8, 4096, &size); break;
+        case O_CLASSES: bad = cli_getopt_int(&go, 1, 1 << 20, &classes); break;
+        case O_NO_PROFILE: profile = 0; break;
+        case 'h':
             printf("usage: resnet-cl [--device N] bench [--model M] [--batch-size B] [--steps S]\n"
                    "                 [--warmup W] [--size PIXELS] [--classes K] [--no-profile]\n"
                    "       --no-profile: time the steps without OpenCL profiling events (no\n"
                    "                     per-layer breakdown)\n"
                    "       resnet-cl [--device N] bench gemm ...   (GEMM paths, see bench gemm --help)\n");
             return 0;
-        } else {
-            fprintf(stderr, "resnet-cl bench: unknown option '%s'\n", a);
-            return 2;
+        default: return 2;
         }
-        if (bad) {
-            fprintf(stderr, "resnet-cl bench: bad or missing value for %s\n", a);
-            return 2;
-        }
-        i++;
+        if (bad) return 2;
     }
+    if (cli_getopt_no_operands(&go)) return 2;
     rcl_ctx *ctx = NULL;
     rcl_ctx_options co = {.profiling = profile};
     if (cli_open_device(g, &ctx, &co, 1)) return 1;

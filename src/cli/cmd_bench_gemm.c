@@ -102,35 +102,39 @@ static double time_blas(const rcl_gemm_shape *s, int reps)
 
 int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "gemm")) {
-        if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-            usage(stdout);
-            return 0;
-        }
-        fprintf(stderr, "resnet-cl bench: expected 'gemm'\n");
-        usage(stderr);
-        return 2;
-    }
     cli_globals gl = *g;
     int batch = 100, image = 32, reps = 5, rounds = 3, use_cache = !g->no_tune_cache;
     const char *model = "resnet18";
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--device") && v && !cli_parse_int(v, 0, 1 << 20, &gl.device)) i++;
-        else if (!strcmp(a, "--batch-size") && v && !cli_parse_int(v, 1, 1 << 16, &batch)) i++;
-        else if (!strcmp(a, "--image-size") && v && !cli_parse_int(v, 8, 4096, &image)) i++;
-        else if (!strcmp(a, "--reps") && v && !cli_parse_int(v, 1, 64, &reps)) i++;
-        else if (!strcmp(a, "--rounds") && v && !cli_parse_int(v, 1, MAX_ROUNDS, &rounds)) i++;
-        else if (!strcmp(a, "--model") && v) model = v, i++;
-        else if (!strcmp(a, "--no-tune-cache")) use_cache = 0;
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "resnet-cl bench gemm: bad or incomplete option '%s' (see --help)\n", a);
-            return 2;
+    enum { O_DEVICE = CLI_OPT_FIRST, O_MODEL, O_BATCH, O_IMAGE, O_REPS, O_ROUNDS, O_NO_TUNE_CACHE };
+    static const struct option opts[] = {
+        {"device", required_argument, NULL, O_DEVICE},
+        {"model", required_argument, NULL, O_MODEL},
+        {"batch-size", required_argument, NULL, O_BATCH},
+        {"image-size", required_argument, NULL, O_IMAGE},
+        {"reps", required_argument, NULL, O_REPS},
+        {"rounds", required_argument, NULL, O_ROUNDS},
+        {"no-tune-cache", no_argument, NULL, O_NO_TUNE_CACHE},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    cli_getopt go;
+    cli_getopt_init(&go, "resnet-cl bench gemm", argc, argv, opts);
+    for (int c; (c = cli_getopt_next(&go)) != -1;) {
+        int bad = 0;
+        switch (c) {
+        case O_DEVICE: bad = cli_getopt_int(&go, 0, 1 << 20, &gl.device); break;
+        case O_MODEL: model = go.arg; break;
+        case O_BATCH: bad = cli_getopt_int(&go, 1, 1 << 16, &batch); break;
+        case O_IMAGE: bad = cli_getopt_int(&go, 8, 4096, &image); break;
+        case O_REPS: bad = cli_getopt_int(&go, 1, 64, &reps); break;
+        case O_ROUNDS: bad = cli_getopt_int(&go, 1, MAX_ROUNDS, &rounds); break;
+        case O_NO_TUNE_CACHE: use_cache = 0; break;
+        case 'h': usage(stdout); return 0;
+        default: return 2;
         }
+        if (bad) return 2;
     }
+    if (cli_getopt_no_operands(&go)) return 2;
     if (!rcl_model_arch_known(model)) {
         fprintf(stderr, "resnet-cl bench gemm: unknown model '%s' (see resnet-cl summary --list)\n",
                 model);

@@ -7,10 +7,17 @@
 
 int cli_devices(const cli_globals *g, int argc, char **argv)
 {
-    if (argc > 1) {
-        fprintf(stderr, "resnet-cl devices: unexpected argument '%s'\n", argv[1]);
-        return 2;
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    cli_getopt go;
+    cli_getopt_init(&go, "resnet-cl devices", argc, argv, opts);
+    for (int c; (c = cli_getopt_next(&go)) != -1;) {
+        if (c != 'h') return 2;
+        printf("usage: resnet-cl [--device N] devices\n"
+               "  lists the OpenCL devices (index, platform, name, type, driver, memory, CUs);\n"
+               "  * marks the one --device / $RESNET_CL_DEVICE selects\n");
+        return 0;
     }
+    if (cli_getopt_no_operands(&go)) return 2;
     rcl_device_info devs[RCL_MAX_DEVICES];
     int n = 0;
     int st = rcl_devices_list(devs, RCL_MAX_DEVICES, &n);

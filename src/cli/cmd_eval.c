@@ -10,28 +10,35 @@ int cli_eval(const cli_globals *g, int argc, char **argv)
 {
     const char *ckpt = NULL, *data = NULL, *split = "test";
     int batch = 100, per_class = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    enum { O_CHECKPOINT = CLI_OPT_FIRST, O_DATA, O_SPLIT, O_BATCH, O_PER_CLASS };
+    static const struct option opts[] = {
+        {"checkpoint", required_argument, NULL, O_CHECKPOINT},
+        {"data", required_argument, NULL, O_DATA},
+        {"split", required_argument, NULL, O_SPLIT},
+        {"batch-size", required_argument, NULL, O_BATCH},
+        {"per-class", required_argument, NULL, O_PER_CLASS},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    cli_getopt go;
+    cli_getopt_init(&go, "resnet-cl eval", argc, argv, opts);
+    for (int c; (c = cli_getopt_next(&go)) != -1;) {
         int bad = 0;
-        if (!strcmp(a, "--checkpoint")) bad = !(ckpt = v);
-        else if (!strcmp(a, "--data")) bad = !(data = v);
-        else if (!strcmp(a, "--split")) bad = !(split = v);
-        else if (!strcmp(a, "--batch-size")) bad = cli_parse_int(v, 1, 1 << 16, &batch);
-        else if (!strcmp(a, "--per-class")) bad = cli_parse_int(v, 1, 1 << 30, &per_class);
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        switch (c) {
+        case O_CHECKPOINT: ckpt = go.arg; break;
+        case O_DATA: data = go.arg; break;
+        case O_SPLIT: split = go.arg; break;
+        case O_BATCH: bad = cli_getopt_int(&go, 1, 1 << 16, &batch); break;
+        case O_PER_CLASS: bad = cli_getopt_int(&go, 1, 1 << 30, &per_class); break;
+        case 'h':
             printf("usage: resnet-cl [--device N] eval --checkpoint FILE --data DIR [--split test|train]\n"
                    "                 [--batch-size B] [--per-class K]\n");
             return 0;
-        } else {
-            fprintf(stderr, "resnet-cl eval: unknown option '%s'\n", a);
-            return 2;
+        default: return 2;
         }
-        if (bad) {
-            fprintf(stderr, "resnet-cl eval: bad or missing value for %s\n", a);
-            return 2;
-        }
-        i++;
+        if (bad) return 2;
     }
+    if (cli_getopt_no_operands(&go)) return 2;
     if (!ckpt || !data) {
         fprintf(stderr, "resnet-cl eval: --checkpoint and --data are required\n");
         return 2;

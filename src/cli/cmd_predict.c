@@ -86,21 +86,26 @@ static int predict_one(rcl_model *m, const rcl_checkpoint_info *info, rcl_tensor
 int cli_predict(const cli_globals *g, int argc, char **argv)
 {
     const char *ckpt = NULL;
-    int first_image = argc;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--checkpoint") && i + 1 < argc) ckpt = argv[++i];
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+    enum { O_CHECKPOINT = CLI_OPT_FIRST };
+    static const struct option opts[] = {
+        {"checkpoint", required_argument, NULL, O_CHECKPOINT},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    cli_getopt go;
+    cli_getopt_init(&go, "resnet-cl predict", argc, argv, opts);
+    for (int c; (c = cli_getopt_next(&go)) != -1;) {
+        switch (c) {
+        case O_CHECKPOINT: ckpt = go.arg; break;
+        case 'h':
             printf("usage: resnet-cl [--device N] predict --checkpoint FILE IMAGE...\n"
                    "  prints the top-5 classes with probabilities for each JPEG/PNG image\n");
             return 0;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "resnet-cl predict: unknown option '%s'\n", argv[i]);
-            return 2;
-        } else {
-            first_image = i;
-            break;
+        default: return 2;
         }
     }
+    /* the images: everything from the first operand (or after "--") on */
+    int first_image = cli_getopt_operand(&go);
     if (!ckpt || first_image >= argc) {
         fprintf(stderr, "resnet-cl predict: need --checkpoint FILE and at least one image\n");
         return 2;

@@ -8,30 +8,45 @@ int cli_summary(const cli_globals *g, int argc, char **argv)
 {
     const char *model = "resnet18";
     int classes = 10, h = 32, w = 32, paper = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0, takes = 1;
-        if (!strcmp(a, "--model")) bad = !(model = v);
-        else if (!strcmp(a, "--classes")) bad = cli_parse_int(v, 1, 1 << 20, &classes);
-        else if (!strcmp(a, "--input")) bad = !v || sscanf(v, "%dx%d", &h, &w) != 2 || h < 1 || w < 1 || h > 8192 || w > 8192;
-        else if (!strcmp(a, "--paper-stride")) takes = 0, paper = 1;
-        else if (!strcmp(a, "--list")) {
+    enum { O_MODEL = CLI_OPT_FIRST, O_CLASSES, O_INPUT, O_PAPER_STRIDE, O_LIST };
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, O_MODEL},
+        {"classes", required_argument, NULL, O_CLASSES},
+        {"input", required_argument, NULL, O_INPUT},
+        {"paper-stride", no_argument, NULL, O_PAPER_STRIDE},
+        {"list", no_argument, NULL, O_LIST},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    cli_getopt go;
+    cli_getopt_init(&go, "resnet-cl summary", argc, argv, opts);
+    for (int c; (c = cli_getopt_next(&go)) != -1;) {
+        int bad = 0;
+        switch (c) {
+        case O_MODEL: model = go.arg; break;
+        case O_CLASSES: bad = cli_getopt_int(&go, 1, 1 << 20, &classes); break;
+        case O_INPUT: { /* HxW, each side parsed strictly */
+            char hs[16];
+            const char *x = strchr(go.arg, 'x');
+            size_t n = x ? (size_t)(x - go.arg) : 0;
+            if (n) snprintf(hs, sizeof hs, "%.*s", (int)(n < sizeof hs ? n : sizeof hs - 1), go.arg);
+            if (!n || n >= sizeof hs || cli_parse_int(hs, 1, 8192, &h) || cli_parse_int(x + 1, 1, 8192, &w))
+                bad = cli_getopt_bad(&go, "HxW, e.g. 32x32, each side 1..8192");
+            break;
+        }
+        case O_PAPER_STRIDE: paper = 1; break;
+        case O_LIST:
             for (const char *const *n = rcl_model_arch_names(); *n; n++) printf("%s\n", *n);
             return 0;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        case 'h':
             printf("usage: resnet-cl [--device N] summary --model M [--classes K] [--input HxW]\n"
                    "                 [--paper-stride] | --list\n");
             return 0;
-        } else {
-            fprintf(stderr, "resnet-cl summary: unknown option '%s'\n", a);
-            return 2;
+        default: return 2;
         }
-        if (bad) {
-            fprintf(stderr, "resnet-cl summary: bad or missing value for %s\n", a);
-            return 2;
-        }
-        i += takes;
+        if (bad) return 2;
     }
+    if (cli_getopt_no_operands(&go)) return 2;
     rcl_ctx *ctx = NULL;
     if (cli_open_device(g, &ctx, NULL, 0)) return 1;
     rcl_model_config mc = rcl_model_config_default();

@@ -2,6 +2,7 @@
  * batch 100, 80 epochs, lr divided by 3 every 20 epochs, pad-4 crop + flip). */
 #include "cli/cli.h"
 #include "base/base.h" /* rcl_mkdir_p */
+#include "tools/progress.h"
 #include "rcl/checkpoint.h"
 #include "rcl/trainer.h"
 
@@ -65,55 +66,81 @@ static int parse_milestones(const char *s, rcl_lr_schedule *sc)
     return sc->nmilestones ? 0 : -1;
 }
 
+/* Returns 0 to train, 1 after --help, 2 after a usage error (printed). */
 static int parse_train_args(int argc, char **argv, train_opts *o)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0, takes = 1;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            train_usage(stdout);
-            return 1;
-        } else if (!strcmp(a, "--model")) o->model = v, bad = !v;
-        else if (!strcmp(a, "--data")) o->data = v, bad = !v;
-        else if (!strcmp(a, "--out")) o->out = v, bad = !v;
-        else if (!strcmp(a, "--resume")) o->resume = v, bad = !v;
-        else if (!strcmp(a, "--epochs")) bad = cli_parse_int(v, 1, 100000, &o->epochs);
-        else if (!strcmp(a, "--batch-size")) bad = cli_parse_int(v, 2, 1 << 16, &o->batch);
-        else if (!strcmp(a, "--seed")) bad = cli_parse_int(v, 0, 2147483647, &o->seed);
-        else if (!strcmp(a, "--log-interval")) bad = cli_parse_int(v, 1, 1 << 30, &o->log_interval);
-        else if (!strcmp(a, "--train-per-class")) bad = cli_parse_int(v, 1, 1 << 30, &o->per_class_train);
-        else if (!strcmp(a, "--test-per-class")) bad = cli_parse_int(v, 1, 1 << 30, &o->per_class_test);
-        else if (!strcmp(a, "--step-size")) bad = cli_parse_int(v, 0, 1 << 30, &o->sched.step_size);
-        else if (!strcmp(a, "--lr")) bad = cli_parse_float(v, &o->lr) || !(o->lr > 0);
-        else if (!strcmp(a, "--lr-factor")) bad = cli_parse_float(v, &o->sched.factor) || !(o->sched.factor > 0);
-        else if (!strcmp(a, "--momentum")) bad = cli_parse_float(v, &o->momentum) || o->momentum < 0;
-        else if (!strcmp(a, "--weight-decay")) bad = cli_parse_float(v, &o->weight_decay) || o->weight_decay < 0;
-        else if (!strcmp(a, "--milestones")) bad = !v || parse_milestones(v, &o->sched);
-        else if (!strcmp(a, "--optimizer")) {
-            if (v && !strcmp(v, "adam")) o->optim = RCL_OPTIM_ADAM;
-            else if (v && !strcmp(v, "sgd")) o->optim = RCL_OPTIM_SGD;
-            else bad = 1;
-        } else {
-            takes = 0;
-            if (!strcmp(a, "--nesterov")) o->nesterov = 1;
-            else if (!strcmp(a, "--no-augment")) o->augment = 0;
-            else if (!strcmp(a, "--normalize")) o->normalize = 1;
-            else if (!strcmp(a, "--paper-stride")) o->stride_on_1x1 = 1;
-            else if (!strcmp(a, "--no-save")) o->save = 0;
-            else {
-                fprintf(stderr, "resnet-cl train: unknown option '%s' (see resnet-cl train --help)\n", a);
-                return 2;
-            }
+    enum {
+        O_MODEL = CLI_OPT_FIRST, O_DATA, O_OUT, O_RESUME, O_EPOCHS, O_BATCH, O_SEED, O_LOG_INTERVAL,
+        O_TRAIN_PER_CLASS, O_TEST_PER_CLASS, O_STEP_SIZE, O_LR, O_LR_FACTOR, O_MOMENTUM,
+        O_WEIGHT_DECAY, O_MILESTONES, O_OPTIMIZER, O_NESTEROV, O_NO_AUGMENT, O_NORMALIZE,
+        O_PAPER_STRIDE, O_NO_SAVE,
+    };
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, O_MODEL},
+        {"data", required_argument, NULL, O_DATA},
+        {"epochs", required_argument, NULL, O_EPOCHS},
+        {"batch-size", required_argument, NULL, O_BATCH},
+        {"optimizer", required_argument, NULL, O_OPTIMIZER},
+        {"lr", required_argument, NULL, O_LR},
+        {"momentum", required_argument, NULL, O_MOMENTUM},
+        {"nesterov", no_argument, NULL, O_NESTEROV},
+        {"weight-decay", required_argument, NULL, O_WEIGHT_DECAY},
+        {"step-size", required_argument, NULL, O_STEP_SIZE},
+        {"lr-factor", required_argument, NULL, O_LR_FACTOR},
+        {"milestones", required_argument, NULL, O_MILESTONES},
+        {"seed", required_argument, NULL, O_SEED},
+        {"no-augment", no_argument, NULL, O_NO_AUGMENT},
+        {"normalize", no_argument, NULL, O_NORMALIZE},
+        {"paper-stride", no_argument, NULL, O_PAPER_STRIDE},
+        {"train-per-class", required_argument, NULL, O_TRAIN_PER_CLASS},
+        {"test-per-class", required_argument, NULL, O_TEST_PER_CLASS},
+        {"log-interval", required_argument, NULL, O_LOG_INTERVAL},
+        {"out", required_argument, NULL, O_OUT},
+        {"resume", required_argument, NULL, O_RESUME},
+        {"no-save", no_argument, NULL, O_NO_SAVE},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    cli_getopt g;
+    cli_getopt_init(&g, "resnet-cl train", argc, argv, opts);
+    for (int c; (c = cli_getopt_next(&g)) != -1;) {
+        int bad = 0;
+        switch (c) {
+        case 'h': train_usage(stdout); return 1;
+        case O_MODEL: o->model = g.arg; break;
+        case O_DATA: o->data = g.arg; break;
+        case O_OUT: o->out = g.arg; break;
+        case O_RESUME: o->resume = g.arg; break;
+        case O_EPOCHS: bad = cli_getopt_int(&g, 1, 100000, &o->epochs); break;
+        case O_BATCH: bad = cli_getopt_int(&g, 2, 1 << 16, &o->batch); break;
+        case O_SEED: bad = cli_getopt_int(&g, 0, 2147483647, &o->seed); break;
+        case O_LOG_INTERVAL: bad = cli_getopt_int(&g, 1, 1 << 30, &o->log_interval); break;
+        case O_TRAIN_PER_CLASS: bad = cli_getopt_int(&g, 1, 1 << 30, &o->per_class_train); break;
+        case O_TEST_PER_CLASS: bad = cli_getopt_int(&g, 1, 1 << 30, &o->per_class_test); break;
+        case O_STEP_SIZE: bad = cli_getopt_int(&g, 0, 1 << 30, &o->sched.step_size); break;
+        case O_LR: bad = cli_getopt_float(&g, 0, 0, &o->lr); break;
+        case O_LR_FACTOR: bad = cli_getopt_float(&g, 0, 0, &o->sched.factor); break;
+        case O_MOMENTUM: bad = cli_getopt_float(&g, 0, 1, &o->momentum); break;
+        case O_WEIGHT_DECAY: bad = cli_getopt_float(&g, 0, 1, &o->weight_decay); break;
+        case O_MILESTONES:
+            if (parse_milestones(g.arg, &o->sched))
+                bad = cli_getopt_bad(&g, "up to 16 comma-separated epochs, e.g. 30,60");
+            break;
+        case O_OPTIMIZER:
+            if (!strcmp(g.arg, "adam")) o->optim = RCL_OPTIM_ADAM;
+            else if (!strcmp(g.arg, "sgd")) o->optim = RCL_OPTIM_SGD;
+            else bad = cli_getopt_bad(&g, "adam or sgd");
+            break;
+        case O_NESTEROV: o->nesterov = 1; break;
+        case O_NO_AUGMENT: o->augment = 0; break;
+        case O_NORMALIZE: o->normalize = 1; break;
+        case O_PAPER_STRIDE: o->stride_on_1x1 = 1; break;
+        case O_NO_SAVE: o->save = 0; break;
+        default: return 2;
         }
-        if (bad) {
-            fprintf(stderr, "resnet-cl train: bad or missing value for %s%s%s\n", a, v ? ": " : "",
-                    v ? v : "");
-            return 2;
-        }
-        i += takes;
+        if (bad) return 2;
     }
-    return 0;
+    return cli_getopt_no_operands(&g);
 }
 
 static const char *find_data(const char *given)
@@ -126,16 +153,6 @@ static const char *find_data(const char *given)
         if (access(p, R_OK) == 0) return cands[i];
     }
     return NULL;
-}
-
-static void progress_bar(int step, int steps, double ips, float loss)
-{
-    int width = 30, done = steps ? step * width / steps : 0;
-    char bar[64];
-    for (int i = 0; i < width; i++) bar[i] = i < done ? '=' : (i == done ? '>' : ' ');
-    bar[width] = 0;
-    printf("\r  [%s] %d/%d  %.1f img/s  loss %.4f ", bar, step, steps, ips, loss);
-    fflush(stdout);
 }
 
 /* The cleanup-on-exit state of one training run. */
@@ -177,16 +194,17 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
 {
     int first = 1;
     int steps = rcl_loader_num_batches(r->train_ld);
-    int tty = isatty(fileno(stdout));
+    cli_progress bar;
     for (int epoch = start_epoch; epoch < o->epochs; epoch++) {
         float lr = rcl_lr_at(&o->sched, epoch);
         rcl_optimizer_set_lr(&r->opt, lr);
         double t0 = cli_now_s(), loss_sum = 0, win_loss = 0;
+        cli_progress_start(&bar, stdout, NULL, "img/s");
         int correct = 0, seen = 0, win = 0, n = 0, st;
         if ((st = rcl_loader_begin_epoch(r->train_ld, epoch))) return cli_report("loader", st), 1;
         for (int step = 1;; step++) {
             if ((st = rcl_loader_next(r->train_ld, r->batch.host_x, r->batch.host_labels, &n)))
-                return cli_report("loading a batch", st), 1;
+                return cli_progress_finish(&bar, 1), cli_report("loading a batch", st), 1;
             if (n == 0) break;
             if (n < 2) break; /* BatchNorm cannot train on a single image */
             rcl_step_result res;
@@ -194,24 +212,26 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
             if (!st) st = rcl_train_step(r->model, &r->opt, &r->batch, n, &res);
             if (!st && first) {
                 first = 0;
-                if (tty) printf("\r\033[K");
+                cli_progress_clear(&bar);
                 report_startup(r, t_start, t_data);
             }
             if (st == RCL_ERR_NAN) {
-                if (tty) printf("\n");
+                cli_progress_finish(&bar, 1);
                 fprintf(stderr, "resnet-cl: loss became %s at epoch %d step %d; stopping (try a lower --lr)\n",
                         rcl_last_error() + 8, epoch + 1, step);
                 return 1;
             }
-            if (st) return cli_report("training step", st), 1;
+            if (st) return cli_progress_finish(&bar, 1), cli_report("training step", st), 1;
             loss_sum += (double)res.loss * n;
             win_loss += res.loss;
             win++;
             correct += res.correct;
             seen += n;
-            if (tty) progress_bar(step, steps, seen / (cli_now_s() - t0), res.loss);
+            char loss[32];
+            snprintf(loss, sizeof loss, "loss %.4f", res.loss);
+            cli_progress_update(&bar, step, steps, seen, loss);
             if (step % o->log_interval == 0) {
-                if (tty) printf("\r\033[K");
+                cli_progress_clear(&bar);
                 printf("Epoch [%d/%d], step [%d/%d] Loss: %.4f\n", epoch + 1, o->epochs, step, steps,
                        win_loss / win);
                 fflush(stdout);
@@ -219,7 +239,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
                 win = 0;
             }
         }
-        if (tty) printf("\r\033[K");
+        cli_progress_finish(&bar, 0);
         double test_loss = 0;
         int test_correct = 0, test_total = 0;
         if ((st = rcl_evaluate(r->model, &r->batch, r->test_ld, &test_loss, &test_correct, &test_total)))

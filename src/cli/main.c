@@ -1,4 +1,5 @@
-/* resnet-cl command line: global flags, then a subcommand. */
+/* resnet-cl command line: global flags, then a subcommand with its own
+ * (each parsed with getopt_long, tools/cli_parse.h). */
 #include "cli/cli.h"
 #include "tools/cli_env.h"
 
@@ -29,25 +30,26 @@ int main(int argc, char **argv)
 {
     cli_globals g = {.device = -1, .t_start = cli_now_s()};
     cli_env_pin_pocl_workers(); /* before any OpenCL call */
-    int i = 1;
-    for (; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--device")) {
-            if (i + 1 >= argc || cli_parse_int(argv[i + 1], 0, 1 << 20, &g.device)) {
-                fprintf(stderr, "resnet-cl: --device needs a non-negative integer\n");
-                return 2;
-            }
-            i++;
-        } else if (!strcmp(a, "--no-tune-cache")) {
-            g.no_tune_cache = 1;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "resnet-cl: unknown option '%s' (see resnet-cl --help)\n", a);
-            return 2;
-        } else break;
+    enum { O_DEVICE = CLI_OPT_FIRST, O_NO_TUNE_CACHE };
+    static const struct option opts[] = {
+        {"device", required_argument, NULL, O_DEVICE},
+        {"no-tune-cache", no_argument, NULL, O_NO_TUNE_CACHE},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    cli_getopt go;
+    cli_getopt_init(&go, "resnet-cl", argc, argv, opts);
+    for (int c; (c = cli_getopt_next(&go)) != -1;) {
+        switch (c) {
+        case O_DEVICE:
+            if (cli_getopt_int(&go, 0, 1 << 20, &g.device)) return 2;
+            break;
+        case O_NO_TUNE_CACHE: g.no_tune_cache = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: return 2;
+        }
     }
+    int i = cli_getopt_operand(&go);
     if (i >= argc) {
         usage(stderr);
         return 2;
