@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rcl/norm.h"
 #include "rcl/tensor.h"
 
 typedef struct rcl_param {
@@ -38,6 +39,49 @@ typedef enum rcl_stride_on {
     RCL_STRIDE_ON_1X1 = 1   /* the paper / v1: stride on the first 1x1 */
 } rcl_stride_on;
 
+/* The normalization every conv of the model is followed by (docs/semantics.md).
+ * Parameters keep torchvision's names whatever the kind ("layer1.0.bn1.weight"). */
+typedef enum rcl_norm_kind {
+    RCL_NORM_BN = 0,  /* BatchNorm2d */
+    RCL_NORM_GN,      /* GroupNorm(groups, C) */
+    RCL_NORM_LN,      /* GroupNorm(1, C): LayerNorm over (C,H,W), per-channel affine */
+    RCL_NORM_IN,      /* GroupNorm(C, C): InstanceNorm with per-channel affine */
+    RCL_NORM_LRN,     /* LocalResponseNorm, no parameters */
+    RCL_NORM_BRN,     /* Batch Renormalization */
+    RCL_NORM_WS,      /* Weight Standardization of every conv + GroupNorm(groups, C) */
+    RCL_NORM_NONE,    /* none: every conv gets a bias */
+    RCL_NORM_COUNT
+} rcl_norm_kind;
+
+typedef struct rcl_norm_config {
+    rcl_norm_kind kind;   /* RCL_NORM_BN */
+    int groups;           /* gn, ws: 32; the largest divisor of C not above it */
+    float momentum;       /* bn, brn running statistics: 0.1 */
+    float eps;            /* bn, brn, gn, ln, in, ws: 1e-5 */
+    rcl_lrn_desc lrn;     /* size 5, alpha 1e-4, beta 0.75, k 1 */
+    float brn_r_max, brn_d_max; /* final clips: 3, 5 */
+    int brn_warmup;       /* steps with r_max 1, d_max 0: 5000 */
+    int brn_ramp;         /* steps over which they then grow to the final values: 20000 */
+} rcl_norm_config;
+
+/* Weight initialization (torch.nn.init's formulas; docs/semantics.md). */
+typedef enum rcl_init_scheme {
+    RCL_INIT_DEFAULT = 0,     /* torchvision: conv kaiming_normal fan_out/ReLU, Linear default */
+    RCL_INIT_KAIMING_NORMAL,
+    RCL_INIT_KAIMING_UNIFORM,
+    RCL_INIT_XAVIER_NORMAL,
+    RCL_INIT_XAVIER_UNIFORM,
+    RCL_INIT_ORTHOGONAL,
+    RCL_INIT_COUNT
+} rcl_init_scheme;
+
+typedef struct rcl_init_config {
+    rcl_init_scheme scheme;   /* RCL_INIT_DEFAULT */
+    int fan_out;              /* kaiming: 1 mode fan_out, 0 fan_in (torch's default) */
+    float gain;               /* 0: the scheme's default (kaiming sqrt(2), xavier and orthogonal 1) */
+    int zero_init_residual;   /* the last norm gamma of every residual branch set to 0 */
+} rcl_init_config;
+
 typedef struct rcl_model_config {
     int num_classes;      /* 10 */
     int in_channels;      /* 3 */
@@ -45,8 +89,8 @@ typedef struct rcl_model_config {
     int batch;            /* largest batch the buffers hold */
     uint64_t seed;        /* initialisation seed */
     rcl_stride_on stride_on;
-    float bn_momentum;    /* 0.1 */
-    float bn_eps;         /* 1e-5 */
+    rcl_norm_config norm;
+    rcl_init_config init;
 } rcl_model_config;
 rcl_model_config rcl_model_config_default(void);
 

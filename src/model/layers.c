@@ -61,11 +61,11 @@ int rcl_bn_layer_forward(rcl_model *m, bn_layer *l, rcl_tensor *y, const rcl_ten
 {
     if (!train)
         return rcl_batchnorm_forward_eval(m->ctx, y, x, &l->gamma->value, &l->beta->value,
-                                          &l->running_mean, &l->running_var, m->cfg.bn_eps);
+                                          &l->running_mean, &l->running_var, m->cfg.norm.eps);
     l->num_batches_tracked++;
     return rcl_batchnorm_forward_train(m->ctx, y, &l->save_mean, &l->save_invstd,
                                        &l->running_mean, &l->running_var, x, &l->gamma->value,
-                                       &l->beta->value, m->cfg.bn_momentum, m->cfg.bn_eps);
+                                       &l->beta->value, m->cfg.norm.momentum, m->cfg.norm.eps);
 }
 
 int rcl_bn_layer_backward(rcl_model *m, bn_layer *l, rcl_tensor *dx, const rcl_tensor *dy,

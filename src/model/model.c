@@ -9,7 +9,12 @@ rcl_model_config rcl_model_config_default(void)
 {
     rcl_model_config c = {.num_classes = 10, .in_channels = 3, .in_h = 32, .in_w = 32,
                           .batch = 100, .seed = 0, .stride_on = RCL_STRIDE_ON_3X3,
-                          .bn_momentum = 0.1f, .bn_eps = 1e-5f};
+                          .norm = {.kind = RCL_NORM_BN, .groups = 32, .momentum = 0.1f,
+                                   .eps = 1e-5f,
+                                   .lrn = {.size = 5, .alpha = 1e-4f, .beta = 0.75f, .k = 1.0f},
+                                   .brn_r_max = 3.0f, .brn_d_max = 5.0f, .brn_warmup = 5000,
+                                   .brn_ramp = 20000},
+                          .init = {.scheme = RCL_INIT_DEFAULT}};
     return c;
 }
 
