@@ -64,6 +64,7 @@ void trial_kernels_child(const trial_job *job, int start, int fd)
         rcl_ctx_set_param(ctx, tm->base[i].key, tm->base[i].param, tm->base[i].value);
     rcl_model_config mc = rcl_model_config_default();
     mc.batch = tm->batch;
+    mc.norm = tm->norm;
     mc.in_h = mc.in_w = tm->hw;
     mc.num_classes = tm->classes;
     rcl_model *m = NULL;

@@ -27,6 +27,7 @@
  * RESNET_CL_TUNE_DEBUG=1 prints every timed candidate of phases D and E
  * (its parameters and each class's time) to stderr. */
 #include "tools/cli_env.h"
+#include "tools/cli_model_opts.h"
 #include "tools/cli_parse.h"
 #include "ops/conv2d_chunk.h" /* RCL_CONV_COL_BUDGET_MB_DEFAULT */
 #include "tools/progress.h"
@@ -97,7 +98,9 @@ static void usage(FILE *f)
             "--budget bounds the search (default 600 s; the whole run stays\n"
             "within about budget + 1 minute). FILE: lines 'TA TB M N K [count]'.\n"
             "--dry-run: print the table, do not write the cache.\n"
-            "--if-missing: do nothing when a valid cache for the device exists.\n");
+            "--if-missing: do nothing when a valid cache for the device exists.\n"
+            "Model options (phase F times the chosen normalization's kernels; the init\n"
+            "options are accepted and do not matter here):\n" CLI_MODEL_OPTIONS_HELP);
 }
 
 static double weighted(const rcl_gemm_shape *sh, const tclass *c, const double *secs)
@@ -159,7 +162,8 @@ static double kparam_time(const tune_kparam *kp, const char *const *tags, int nt
  * from the defaults, timed in whole training steps of the model with the
  * GEMM choices `ent` applied. Appends the winners to ent (returns how
  * many) and prints default vs tuned device time per parameter. */
-static int tune_other_kernels(int device, const char *model, int batch, int image, int classes,
+static int tune_other_kernels(int device, const char *model, const rcl_norm_config *norm,
+                              int batch, int image, int classes,
                               rcl_tune_entry *ent, int ne, int cap, double deadline)
 {
     static const char *const tags[] = {"im2col", "col2im", "reorder", "optim", "bn",
@@ -180,7 +184,7 @@ static int tune_other_kernels(int device, const char *model, int batch, int imag
             pts[(size_t)np * nk + k] = TUNE_KPARAMS[k].values[j];
             owner[np++] = k;
         }
-    trial_model tm = {model, batch, image, classes, ent, ne, tags};
+    trial_model tm = {model, *norm, batch, image, classes, ent, ne, tags};
     trial_results res = {status, secs, 0};
     phase("F: other kernels");
     trial_job jf = {.device = device, .kind = TRIAL_KERNELS, .nshapes = NT, .points = pts,
@@ -264,6 +268,7 @@ int main(int argc, char **argv)
     int device = -1, batch = 100, dry = 0, if_missing = 0, image = 32, classes = 10;
     double budget = 600;
     const char *shapes_arg = NULL, *model = "resnet18";
+    rcl_model_config mc = rcl_model_config_default(); /* --norm etc. (phase F) */
     cli_env_pin_pocl_workers(); /* as resnet-cl does; before any OpenCL call */
     enum { O_DEVICE = CLI_OPT_FIRST, O_BUDGET, O_SHAPES, O_MODEL, O_IMAGE, O_CLASSES, O_BATCH,
            O_DRY_RUN, O_IF_MISSING };
@@ -277,6 +282,7 @@ int main(int argc, char **argv)
         {"shapes", required_argument, NULL, O_SHAPES},
         {"dry-run", no_argument, NULL, O_DRY_RUN},
         {"if-missing", no_argument, NULL, O_IF_MISSING},
+        CLI_MODEL_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -303,7 +309,9 @@ int main(int argc, char **argv)
         case O_DRY_RUN: dry = 1; break;
         case O_IF_MISSING: if_missing = 1; break;
         case 'h': usage(stdout); return 0;
-        default: return 2;
+        default:
+            if (c < CLI_MO_FIRST || c >= CLI_MO_LAST) return 2;
+            bad = cli_model_opt(&go, c, &mc);
         }
         if (bad) return 2;
     }
@@ -632,7 +640,7 @@ int main(int argc, char **argv)
     printf("%-16s %5s %12.2f %12s %12s  %-8s %7.2fx\n", "total", "", tot_def * 1e3, "", "", "",
            tot_new > 0 ? tot_def / tot_new : 0);
     printf("CLBlast parameters: %s\n", best_clb >= 0 ? "tuned set" : "its database (no gain found)");
-    if (!shapes_arg) ne += tune_other_kernels(device, model, batch, image, classes, ent, ne,
+    if (!shapes_arg) ne += tune_other_kernels(device, model, &mc.norm, batch, image, classes, ent, ne,
                                               (int)(sizeof ent / sizeof ent[0]), deadline);
     printf("tuning took %.0f s\n", tune_now() - G.t0);
     if (dry) {

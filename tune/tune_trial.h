@@ -24,6 +24,7 @@ typedef enum trial_kind {
  * table entries (e.g. the GEMM winners) applied before any point. */
 typedef struct trial_model {
     const char *arch;
+    rcl_norm_config norm;      /* the model's normalization (phase F tunes its kernels) */
     int batch, hw, classes;
     const rcl_tune_entry *base;
     int nbase;

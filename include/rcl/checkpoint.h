@@ -40,6 +40,8 @@ typedef struct rcl_checkpoint_info {
     int num_classes, in_h, in_w;
     int stride_on_1x1;    /* Bottleneck stride placement (paper variant) */
     int normalize;        /* see rcl_train_progress */
+    rcl_norm_config norm; /* the model's normalization ("norm", "norm_config"; bn if absent) */
+    rcl_init_config init; /* its initialization ("init", "init_config") */
     char *class_names;    /* comma-separated, malloc'd (free()), or NULL */
 } rcl_checkpoint_info;
 int rcl_checkpoint_info_read(const char *path, rcl_checkpoint_info *info);

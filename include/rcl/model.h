@@ -82,6 +82,13 @@ typedef struct rcl_init_config {
     int zero_init_residual;   /* the last norm gamma of every residual branch set to 0 */
 } rcl_init_config;
 
+/* "bn", "gn", "ln", "in", "lrn", "brn", "ws", "none" */
+const char *rcl_norm_kind_name(rcl_norm_kind k);
+int rcl_norm_kind_parse(const char *name, rcl_norm_kind *out);  /* RCL_ERR_INVALID if unknown */
+/* The groups a gn/ws layer of c channels uses for a requested `groups`: the
+ * largest divisor of c not above it. */
+int rcl_norm_groups(int c, int groups);
+
 typedef struct rcl_model_config {
     int num_classes;      /* 10 */
     int in_channels;      /* 3 */

@@ -78,6 +78,8 @@ int cli_model_from_checkpoint(rcl_ctx *ctx, const char *path, int batch, rcl_mod
     mc.in_w = info->in_w;
     mc.batch = batch;
     mc.stride_on = info->stride_on_1x1 ? RCL_STRIDE_ON_1X1 : RCL_STRIDE_ON_3X3;
+    mc.norm = info->norm;
+    mc.init = info->init;
     st = rcl_model_create(m, ctx, info->arch, &mc);
     if (!st) st = rcl_checkpoint_load(*m, NULL, NULL, path);
     if (st) {

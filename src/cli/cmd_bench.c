@@ -2,6 +2,7 @@
  * synthetic data, with a per-layer-type breakdown from OpenCL profiling
  * events (warm-up excluded, median over steps). */
 #include "cli/cli.h"
+#include "tools/cli_model_opts.h"
 #include "base/base.h" /* rcl_median */
 #include "rcl/profile.h"
 #include "rcl/trainer.h"
@@ -18,6 +19,7 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "gemm")) return cli_bench_gemm(g, argc - 1, argv + 1);
     const char *model = "resnet18";
     int batch = 100, steps = 5, warmup = 2, size = 32, classes = 10, profile = 1;
+    rcl_model_config mc = rcl_model_config_default();
     enum { O_MODEL = CLI_OPT_FIRST, O_BATCH, O_STEPS, O_WARMUP, O_SIZE, O_CLASSES, O_NO_PROFILE };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL},
@@ -27,6 +29,7 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
         {"size", required_argument, NULL, O_SIZE},
         {"classes", required_argument, NULL, O_CLASSES},
         {"no-profile", no_argument, NULL, O_NO_PROFILE},
+        CLI_MODEL_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -47,9 +50,12 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
                    "                 [--warmup W] [--size PIXELS] [--classes K] [--no-profile]\n"
                    "       --no-profile: time the steps without OpenCL profiling events (no\n"
                    "                     per-layer breakdown)\n"
-                   "       resnet-cl [--device N] bench gemm ...   (GEMM paths, see bench gemm --help)\n");
+                   "       resnet-cl [--device N] bench gemm ...   (GEMM paths, see bench gemm --help)\n"
+                   "model options:\n" CLI_MODEL_OPTIONS_HELP);
             return 0;
-        default: return 2;
+        default:
+            if (c < CLI_MO_FIRST || c >= CLI_MO_LAST) return 2;
+            bad = cli_model_opt(&go, c, &mc);
         }
         if (bad) return 2;
     }
@@ -57,7 +63,6 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
     rcl_ctx *ctx = NULL;
     rcl_ctx_options co = {.profiling = profile};
     if (cli_open_device(g, &ctx, &co, 1)) return 1;
-    rcl_model_config mc = rcl_model_config_default();
     mc.batch = batch;
     mc.in_h = mc.in_w = size;
     mc.num_classes = classes;

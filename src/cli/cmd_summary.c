@@ -1,5 +1,6 @@
 /* resnet-cl summary: per-layer output shapes and parameters, totals. */
 #include "cli/cli.h"
+#include "tools/cli_model_opts.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,7 @@ int cli_summary(const cli_globals *g, int argc, char **argv)
 {
     const char *model = "resnet18";
     int classes = 10, h = 32, w = 32, paper = 0;
+    rcl_model_config mc = rcl_model_config_default();
     enum { O_MODEL = CLI_OPT_FIRST, O_CLASSES, O_INPUT, O_PAPER_STRIDE, O_LIST };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL},
@@ -15,6 +17,7 @@ int cli_summary(const cli_globals *g, int argc, char **argv)
         {"input", required_argument, NULL, O_INPUT},
         {"paper-stride", no_argument, NULL, O_PAPER_STRIDE},
         {"list", no_argument, NULL, O_LIST},
+        CLI_MODEL_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -40,16 +43,18 @@ int cli_summary(const cli_globals *g, int argc, char **argv)
             return 0;
         case 'h':
             printf("usage: resnet-cl [--device N] summary --model M [--classes K] [--input HxW]\n"
-                   "                 [--paper-stride] | --list\n");
+                   "                 [--paper-stride] [model options] | --list\n"
+                   "model options:\n" CLI_MODEL_OPTIONS_HELP);
             return 0;
-        default: return 2;
+        default:
+            if (c >= CLI_MO_FIRST && c < CLI_MO_LAST) bad = cli_model_opt(&go, c, &mc);
+            else return 2;
         }
         if (bad) return 2;
     }
     if (cli_getopt_no_operands(&go)) return 2;
     rcl_ctx *ctx = NULL;
     if (cli_open_device(g, &ctx, NULL, 0)) return 1;
-    rcl_model_config mc = rcl_model_config_default();
     mc.num_classes = classes;
     mc.in_h = h;
     mc.in_w = w;
@@ -59,7 +64,9 @@ int cli_summary(const cli_globals *g, int argc, char **argv)
     int st = rcl_model_create(&m, ctx, model, &mc);
     if (st) cli_report("building the model", st);
     else {
-        printf("%s, %d classes, input 3x%dx%d\n", model, classes, h, w);
+        char desc[320];
+        cli_model_describe(&mc, desc, sizeof desc);
+        printf("%s, %d classes, input 3x%dx%d, %s\n", model, classes, h, w, desc);
         rcl_model_summary(m, stdout);
     }
     rcl_model_destroy(m);

@@ -1,6 +1,7 @@
 /* resnet-cl train: the course recipe by default (resnet18, Adam lr 0.001,
  * batch 100, 80 epochs, lr divided by 3 every 20 epochs, pad-4 crop + flip). */
 #include "cli/cli.h"
+#include "tools/cli_model_opts.h"
 #include "base/base.h" /* rcl_mkdir_p */
 #include "tools/progress.h"
 #include "rcl/checkpoint.h"
@@ -22,6 +23,8 @@ typedef struct train_opts {
     float lr, momentum, weight_decay;
     int nesterov;
     rcl_lr_schedule sched;
+    rcl_model_config mc;  /* norm and init (model options) */
+    int model_opts;       /* any given on the command line */
 } train_opts;
 
 static void train_usage(FILE *f)
@@ -50,7 +53,9 @@ static void train_usage(FILE *f)
             "  --log-interval N     progress line every N steps (default 100)\n"
             "  --out DIR            checkpoints and log.jsonl (default runs/<model>)\n"
             "  --resume FILE        continue from a checkpoint written by train\n"
-            "  --no-save            do not write checkpoints\n");
+            "  --no-save            do not write checkpoints\n"
+            "model options (recorded in checkpoints; --resume, eval and predict use them):\n"
+            CLI_MODEL_OPTIONS_HELP);
 }
 
 static int parse_milestones(const char *s, rcl_lr_schedule *sc)
@@ -98,6 +103,7 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         {"out", required_argument, NULL, O_OUT},
         {"resume", required_argument, NULL, O_RESUME},
         {"no-save", no_argument, NULL, O_NO_SAVE},
+        CLI_MODEL_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -112,7 +118,7 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         case O_OUT: o->out = g.arg; break;
         case O_RESUME: o->resume = g.arg; break;
         case O_EPOCHS: bad = cli_getopt_int(&g, 1, 100000, &o->epochs); break;
-        case O_BATCH: bad = cli_getopt_int(&g, 2, 1 << 16, &o->batch); break;
+        case O_BATCH: bad = cli_getopt_int(&g, 1, 1 << 16, &o->batch); break;
         case O_SEED: bad = cli_getopt_int(&g, 0, 2147483647, &o->seed); break;
         case O_LOG_INTERVAL: bad = cli_getopt_int(&g, 1, 1 << 30, &o->log_interval); break;
         case O_TRAIN_PER_CLASS: bad = cli_getopt_int(&g, 1, 1 << 30, &o->per_class_train); break;
@@ -136,7 +142,10 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         case O_NORMALIZE: o->normalize = 1; break;
         case O_PAPER_STRIDE: o->stride_on_1x1 = 1; break;
         case O_NO_SAVE: o->save = 0; break;
-        default: return 2;
+        default:
+            if (c < CLI_MO_FIRST || c >= CLI_MO_LAST) return 2;
+            bad = cli_model_opt(&g, c, &o->mc);
+            o->model_opts = 1;
         }
         if (bad) return 2;
     }
@@ -274,7 +283,8 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     train_opts o = {.model = "resnet18", .epochs = 80, .batch = 100, .seed = 0,
                     .log_interval = 100, .augment = 1, .save = 1, .optim = RCL_OPTIM_ADAM,
                     .lr = 0.001f, .momentum = 0.9f,
-                    .sched = {.factor = 3.0f, .step_size = 20}};
+                    .sched = {.factor = 3.0f, .step_size = 20},
+                    .mc = rcl_model_config_default()};
     int pst = parse_train_args(argc, argv, &o);
     if (pst) return pst == 1 ? 0 : pst;
     o.sched.lr0 = o.lr;
@@ -300,7 +310,22 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     }
     t_data = cli_now_s() - t_data;
     if (cli_open_device(g, &r.ctx, NULL, 1)) return run_free(&r), 1;
-    rcl_model_config mc = rcl_model_config_default();
+    rcl_model_config mc = o.mc;
+    if (o.resume) { /* the checkpoint's normalization and initialization */
+        rcl_checkpoint_info info = {0};
+        if ((st = rcl_checkpoint_info_read(o.resume, &info))) {
+            cli_report("resuming", st);
+            return run_free(&r), 1;
+        }
+        free(info.class_names);
+        if (o.model_opts &&
+            (info.norm.kind != mc.norm.kind || info.init.scheme != mc.init.scheme))
+            fprintf(stderr, "resnet-cl: note: %s was trained with --norm %s --init %s; using them\n",
+                    o.resume, rcl_norm_kind_name(info.norm.kind),
+                    rcl_init_scheme_name(info.init.scheme));
+        mc.norm = info.norm;
+        mc.init = info.init;
+    }
     mc.num_classes = r.train_ds.num_classes;
     mc.in_channels = r.train_ds.c;
     mc.in_h = r.train_ds.h;
@@ -380,9 +405,11 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         }
     }
     const rcl_device_info *d = rcl_ctx_device(r.ctx);
-    printf("device %d: %s (%s); model %s, %lld parameters; %d train / %d test images from %s\n",
-           d->index, d->name, d->platform_name, o.model, (long long)rcl_model_param_count(r.model),
-           r.train_ds.n, r.test_ds.n, data);
+    char desc[320];
+    cli_model_describe(&mc, desc, sizeof desc);
+    printf("device %d: %s (%s); model %s, %lld parameters; %d train / %d test images from %s\n"
+           "%s\n", d->index, d->name, d->platform_name, o.model,
+           (long long)rcl_model_param_count(r.model), r.train_ds.n, r.test_ds.n, data, desc);
     fflush(stdout);
     int rc = train_loop(&o, &r, start_epoch, best_acc, o.save ? ckpt : NULL, g->t_start, t_data);
     run_free(&r);

@@ -45,3 +45,14 @@ int rcl_init_linear_default(rcl_model *m, rcl_param *w, rcl_param *b)
 }
 
 int rcl_init_constant(rcl_model *m, rcl_tensor *t, float v) { return rcl_tensor_fill(m->ctx, t, v); }
+
+/* U(-1/sqrt(fan_in), 1/sqrt(fan_in)): nn.Conv2d's and nn.Linear's default bias. */
+int rcl_init_uniform_fan_in(rcl_model *m, rcl_param *p, int fan_in)
+{
+    size_t n = rcl_tensor_count(&p->value);
+    double bound = 1.0 / sqrt((double)fan_in);
+    float *h = malloc(n * sizeof *h);
+    if (!h) return rcl_fail(RCL_ERR_NOMEM, "init");
+    for (size_t i = 0; i < n; i++) h[i] = (float)((2 * rcl_rng_uniform(&m->rng) - 1) * bound);
+    return upload(m, &p->value, h);
+}

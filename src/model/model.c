@@ -60,6 +60,13 @@ int rcl_model_add_counter(rcl_model *m, const char *name, int64_t *v)
     return RCL_OK;
 }
 
+int rcl_model_add_norm(rcl_model *m, rcl_norm_layer *l)
+{
+    RCL_TRY(grow((void **)&m->norms, m->nnorms, sizeof *m->norms));
+    m->norms[m->nnorms++] = l;
+    return RCL_OK;
+}
+
 int rcl_model_add_module(rcl_model *m, rcl_module *mod)
 {
     int st = grow((void **)&m->mods, m->nmods, sizeof *m->mods);
@@ -110,6 +117,17 @@ int rcl_model_create(rcl_model **out, rcl_ctx *ctx, const char *arch, const rcl_
     if (c.num_classes < 1 || c.in_channels < 1 || c.in_h < 1 || c.in_w < 1 || c.batch < 1)
         return rcl_fail(RCL_ERR_INVALID, "model config: classes %d, input %dx%dx%d, batch %d",
                         c.num_classes, c.in_channels, c.in_h, c.in_w, c.batch);
+    const rcl_norm_config *nc = &c.norm;
+    if ((unsigned)nc->kind >= RCL_NORM_COUNT || nc->groups < 1 || !(nc->eps > 0) ||
+        !(nc->momentum >= 0 && nc->momentum <= 1) || nc->lrn.size < 1 || !(nc->lrn.k > 0) ||
+        !(nc->brn_r_max >= 1) || !(nc->brn_d_max >= 0) || nc->brn_warmup < 0 || nc->brn_ramp < 0)
+        return rcl_fail(RCL_ERR_INVALID, "model config: normalization kind %d, groups %d, eps %g, "
+                        "momentum %g, lrn size %d k %g, brn r_max %g d_max %g warmup %d ramp %d",
+                        (int)nc->kind, nc->groups, nc->eps, nc->momentum, nc->lrn.size, nc->lrn.k,
+                        nc->brn_r_max, nc->brn_d_max, nc->brn_warmup, nc->brn_ramp);
+    if ((unsigned)c.init.scheme >= RCL_INIT_COUNT || c.init.gain < 0)
+        return rcl_fail(RCL_ERR_INVALID, "model config: init scheme %d, gain %g", (int)c.init.scheme,
+                        c.init.gain);
     rcl_model *m = calloc(1, sizeof *m);
     if (!m) return rcl_fail(RCL_ERR_NOMEM, "model");
     m->ctx = ctx;
@@ -143,6 +161,7 @@ void rcl_model_destroy(rcl_model *m)
     free(m->bufs);
     free(m->ctrs);
     free(m->class_names);
+    free(m->norms);
     free(m);
 }
 
@@ -153,8 +172,10 @@ int rcl_model_forward(rcl_model *m, const rcl_tensor *x, int train, const rcl_te
         return rcl_fail(RCL_ERR_INVALID,
                         "model input (%d,%d,%d,%d) does not fit (<=%d,%d,%d,%d)", x->n, x->c, x->h,
                         x->w, c->batch, c->in_channels, c->in_h, c->in_w);
-    if (train && x->n < 2)
-        return rcl_fail(RCL_ERR_INVALID, "training needs a batch of at least 2 (BatchNorm)");
+    if (train && x->n < 2 && (c->norm.kind == RCL_NORM_BN || c->norm.kind == RCL_NORM_BRN))
+        return rcl_fail(RCL_ERR_INVALID, "training with %s needs a batch of at least 2 (batch "
+                        "statistics); use --norm gn, ln, in, lrn, ws or none for a batch of 1",
+                        rcl_norm_kind_name(c->norm.kind));
     /* Every module sees the input's n, never the buffers' batch: module i's
      * input is the first n images of module i-1's output. */
     rcl_tensor in = *x;

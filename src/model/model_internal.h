@@ -5,10 +5,12 @@
 
 #include "runtime/internal.h"
 #include "rcl/model.h"
+#include "rcl/norm.h"
 #include "rcl/ops.h"
 #include "rcl/rng.h"
 
 typedef struct rcl_module rcl_module;
+typedef struct rcl_norm_layer rcl_norm_layer;
 
 typedef struct rcl_module_ops {
     const char *kind;
@@ -46,6 +48,8 @@ struct rcl_model {
     rcl_tensor x_last;      /* input of the last forward (borrowed handle) */
     rcl_tensor logits;      /* view of the last forward's logits (n of its input) */
     char *class_names;      /* comma-separated, recorded in checkpoints */
+    rcl_norm_layer **norms; /* every norm layer, in build order (owned by modules) */
+    int nnorms;
     int last_train;
 };
 
@@ -74,31 +78,53 @@ int rcl_model_tensor(rcl_model *m, rcl_tensor *t, int c, int h, int w);
 int rcl_init_kaiming_normal_fan_out(rcl_model *m, rcl_param *p); /* conv weights, ReLU gain */
 int rcl_init_linear_default(rcl_model *m, rcl_param *w, rcl_param *b); /* U(+-1/sqrt(fan_in)) */
 int rcl_init_constant(rcl_model *m, rcl_tensor *t, float v);
+/* U(+-1/sqrt(fan_in)): the default conv bias (norm none) */
+int rcl_init_uniform_fan_in(rcl_model *m, rcl_param *p, int fan_in);
 
-/* ---- conv layer (no bias: ResNet convs are followed by BN) */
+/* ---- conv layer (layers.c): no bias when a norm follows (the ResNet way); a
+ * bias "<name>.bias" when the model has no normalization (PyTorch's conv
+ * default); under norm "ws" the weight is standardized on every forward and
+ * the backward goes through the standardization (the raw weight is the
+ * parameter, as in checkpoints). */
 typedef struct conv_layer {
     rcl_conv2d_desc d;
-    rcl_param *w;
+    rcl_param *w, *b;          /* b NULL unless the model's norm is none */
     int in_c, out_c;
+    int ws;                    /* weight standardization */
+    rcl_tensor w_hat, ws_mean, ws_std, dw_hat;
 } conv_layer;
 int rcl_conv_layer_init(rcl_model *m, conv_layer *l, const char *name, int in_c, int out_c, int k,
-                    int stride, int pad);
+                        int stride, int pad);
 int rcl_conv_layer_forward(rcl_model *m, conv_layer *l, rcl_tensor *y, const rcl_tensor *x);
 int rcl_conv_layer_backward(rcl_model *m, conv_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
-                        const rcl_tensor *x);
+                            const rcl_tensor *x);
 double rcl_conv_layer_flops(const conv_layer *l, int out_h, int out_w);
+int64_t rcl_conv_layer_params(const conv_layer *l);
+void rcl_conv_layer_free(conv_layer *l);
 
-/* ---- BatchNorm2d layer */
-typedef struct bn_layer {
-    rcl_param *gamma, *beta;
-    rcl_tensor running_mean, running_var, save_mean, save_invstd;
+/* ---- the model's normalization layer (norm_layer.c): one interface over
+ * every rcl_norm_kind, chosen by m->cfg.norm */
+struct rcl_norm_layer {
+    rcl_norm_kind kind;
+    char name[80];             /* torchvision's, e.g. "layer1.0.bn1" */
+    int c, groups;             /* groups: gn, ln (1), in (C), ws */
+    rcl_param *gamma, *beta;   /* NULL for lrn and none */
+    rcl_tensor running_mean, running_var;   /* bn, brn */
+    rcl_tensor save_mean, save_invstd;      /* bn, brn: C; group kinds: batch * groups */
+    rcl_tensor save_r, save_d;              /* brn */
     int64_t num_batches_tracked;
-} bn_layer;
-int rcl_bn_layer_init(rcl_model *m, bn_layer *l, const char *name, int c);
-int rcl_bn_layer_forward(rcl_model *m, bn_layer *l, rcl_tensor *y, const rcl_tensor *x, int train);
-int rcl_bn_layer_backward(rcl_model *m, bn_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
-                      const rcl_tensor *x);
-void rcl_bn_layer_free(bn_layer *l);
+};
+int rcl_norm_layer_init(rcl_model *m, rcl_norm_layer *l, const char *name, int c);
+int rcl_norm_layer_forward(rcl_model *m, rcl_norm_layer *l, rcl_tensor *y, const rcl_tensor *x,
+                           int train);
+int rcl_norm_layer_backward(rcl_model *m, rcl_norm_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
+                            const rcl_tensor *x);
+/* gamma := 0 (zero_init_residual); nothing for kinds without parameters */
+int rcl_norm_layer_zero_gamma(rcl_model *m, rcl_norm_layer *l);
+int64_t rcl_norm_layer_params(const rcl_norm_layer *l);
+void rcl_norm_layer_free(rcl_norm_layer *l);
+/* Registered in the model (for summary): called by rcl_norm_layer_init. */
+int rcl_model_add_norm(rcl_model *m, rcl_norm_layer *l);
 
 /* ---- module constructors (modules_*.c) */
 typedef enum shortcut_kind {

@@ -12,7 +12,7 @@
 typedef struct basic_module {
     rcl_module base;
     conv_layer conv1, conv2, convd;
-    bn_layer bn1, bn2, bnd;
+    rcl_norm_layer bn1, bn2, bnd;
     int proj, opt_a, identity, stride;
     rcl_tensor t1, r1, t2, tp, bp, sp;  /* activations */
     rcl_tensor gs, g1, g2, gx;          /* gradients */
@@ -25,14 +25,14 @@ static int basic_forward(rcl_module *self, rcl_model *m, const rcl_tensor *x, in
     rcl_tensor t1 = rcl_view_n(&b->t1, n), r1 = rcl_view_n(&b->r1, n), t2 = rcl_view_n(&b->t2, n);
     rcl_tensor y = rcl_view_n(&self->y, n);
     RCL_TRY(rcl_conv_layer_forward(m, &b->conv1, &t1, x));
-    RCL_TRY(rcl_bn_layer_forward(m, &b->bn1, &r1, &t1, train));
+    RCL_TRY(rcl_norm_layer_forward(m, &b->bn1, &r1, &t1, train));
     RCL_TRY(rcl_relu_forward(m->ctx, &r1, &r1));
     RCL_TRY(rcl_conv_layer_forward(m, &b->conv2, &t2, &r1));
-    RCL_TRY(rcl_bn_layer_forward(m, &b->bn2, &y, &t2, train));
+    RCL_TRY(rcl_norm_layer_forward(m, &b->bn2, &y, &t2, train));
     if (b->proj) {
         rcl_tensor tp = rcl_view_n(&b->tp, n), bp = rcl_view_n(&b->bp, n);
         RCL_TRY(rcl_conv_layer_forward(m, &b->convd, &tp, x));
-        RCL_TRY(rcl_bn_layer_forward(m, &b->bnd, &bp, &tp, train));
+        RCL_TRY(rcl_norm_layer_forward(m, &b->bnd, &bp, &tp, train));
         RCL_TRY(rcl_add(m->ctx, &y, &y, &bp));
     } else if (b->opt_a) {
         rcl_tensor sp = rcl_view_n(&b->sp, n);
@@ -53,14 +53,14 @@ static int basic_backward(rcl_module *self, rcl_model *m, const rcl_tensor *x,
                t2 = rcl_view_n(&b->t2, n);
     rcl_tensor gs = rcl_view_n(&b->gs, n), g1 = rcl_view_n(&b->g1, n), g2 = rcl_view_n(&b->g2, n);
     RCL_TRY(rcl_relu_backward(m->ctx, &gs, dy, &y));
-    RCL_TRY(rcl_bn_layer_backward(m, &b->bn2, &g2, &gs, &t2));
+    RCL_TRY(rcl_norm_layer_backward(m, &b->bn2, &g2, &gs, &t2));
     RCL_TRY(rcl_conv_layer_backward(m, &b->conv2, &g1, &g2, &r1));
     RCL_TRY(rcl_relu_backward(m->ctx, &g1, &g1, &r1));
-    RCL_TRY(rcl_bn_layer_backward(m, &b->bn1, &g2, &g1, &t1));
+    RCL_TRY(rcl_norm_layer_backward(m, &b->bn1, &g2, &g1, &t1));
     RCL_TRY(rcl_conv_layer_backward(m, &b->conv1, dx, &g2, x));
     if (b->proj) {
         rcl_tensor tp = rcl_view_n(&b->tp, n), gx = rcl_view_n(&b->gx, n);
-        RCL_TRY(rcl_bn_layer_backward(m, &b->bnd, &g1, &gs, &tp));
+        RCL_TRY(rcl_norm_layer_backward(m, &b->bnd, &g1, &gs, &tp));
         RCL_TRY(rcl_conv_layer_backward(m, &b->convd, dx ? &gx : NULL, &g1, x));
         if (dx) RCL_TRY(rcl_add(m->ctx, dx, dx, &gx));
     } else if (b->opt_a) {
@@ -79,9 +79,12 @@ static void basic_destroy(rcl_module *self)
 {
     basic_module *b = (basic_module *)self;
     rcl_module_free_io(self);
-    rcl_bn_layer_free(&b->bn1);
-    rcl_bn_layer_free(&b->bn2);
-    rcl_bn_layer_free(&b->bnd);
+    rcl_norm_layer_free(&b->bn1);
+    rcl_norm_layer_free(&b->bn2);
+    rcl_norm_layer_free(&b->bnd);
+    rcl_conv_layer_free(&b->conv1);
+    rcl_conv_layer_free(&b->conv2);
+    rcl_conv_layer_free(&b->convd);
     rcl_tensor *ts[] = {&b->t1, &b->r1, &b->t2, &b->tp, &b->bp, &b->sp,
                         &b->gs, &b->g1, &b->g2, &b->gx};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) rcl_tensor_destroy(ts[i]);
@@ -111,11 +114,11 @@ int rcl_module_basic_create(rcl_model *m, const char *name, int in_c, int planes
         st = rcl_fail(RCL_ERR_INVALID, "%s: option-A shortcut %d -> %d channels", name, in_c, planes);
 #define SUB(suffix) (snprintf(ln, sizeof ln, "%s." suffix, name), ln)
     if (!st) st = rcl_conv_layer_init(m, &b->conv1, SUB("conv1"), in_c, planes, 3, stride, 1);
-    if (!st) st = rcl_bn_layer_init(m, &b->bn1, SUB("bn1"), planes);
+    if (!st) st = rcl_norm_layer_init(m, &b->bn1, SUB("bn1"), planes);
     if (!st) st = rcl_conv_layer_init(m, &b->conv2, SUB("conv2"), planes, planes, 3, 1, 1);
-    if (!st) st = rcl_bn_layer_init(m, &b->bn2, SUB("bn2"), planes);
+    if (!st) st = rcl_norm_layer_init(m, &b->bn2, SUB("bn2"), planes);
     if (!st && b->proj) st = rcl_conv_layer_init(m, &b->convd, SUB("downsample.0"), in_c, planes, 1, stride, 0);
-    if (!st && b->proj) st = rcl_bn_layer_init(m, &b->bnd, SUB("downsample.1"), planes);
+    if (!st && b->proj) st = rcl_norm_layer_init(m, &b->bnd, SUB("downsample.1"), planes);
 #undef SUB
     if (!st) st = rcl_module_alloc_io(m, &b->base, planes, oh, ow);
     rcl_tensor *outs[] = {&b->t1, &b->r1, &b->t2, &b->gs, &b->g1, &b->g2};
@@ -129,8 +132,17 @@ int rcl_module_basic_create(rcl_model *m, const char *name, int in_c, int planes
         basic_destroy(&b->base);
         return st;
     }
-    b->base.params = (int64_t)planes * in_c * 9 + 2 * planes + (int64_t)planes * planes * 9 +
-                     2 * planes + (b->proj ? (int64_t)planes * in_c + 2 * planes : 0);
+    b->base.params = rcl_conv_layer_params(&b->conv1) + rcl_norm_layer_params(&b->bn1) +
+                     rcl_conv_layer_params(&b->conv2) + rcl_norm_layer_params(&b->bn2) +
+                     rcl_conv_layer_params(&b->convd) + rcl_norm_layer_params(&b->bnd);
+    /* torchvision's zero_init_residual: the branch starts as zero (blocks with a shortcut) */
+    if (m->cfg.init.zero_init_residual && (b->proj || b->opt_a || b->identity)) {
+        int zst = rcl_norm_layer_zero_gamma(m, &b->bn2);
+        if (zst) {
+            basic_destroy(&b->base);
+            return zst;
+        }
+    }
     b->base.flops = rcl_conv_layer_flops(&b->conv1, oh, ow) + rcl_conv_layer_flops(&b->conv2, oh, ow) +
                     (b->proj ? rcl_conv_layer_flops(&b->convd, oh, ow) : 0);
     return rcl_model_add_module(m, &b->base);

@@ -11,7 +11,7 @@
 typedef struct bottleneck_module {
     rcl_module base;
     conv_layer c1, c2, c3, cd;
-    bn_layer b1, b2, b3, bd;
+    rcl_norm_layer b1, b2, b3, bd;
     int proj, identity;
     rcl_tensor t1, r1, t2, r2, t3, tp, bp;   /* activations */
     rcl_tensor gs, g3, gb, gb2, ga, ga2, gx; /* gradients */
@@ -26,17 +26,17 @@ static int bottleneck_forward(rcl_module *self, rcl_model *m, const rcl_tensor *
     V(t1); V(r1); V(t2); V(r2); V(t3);
     rcl_tensor y = rcl_view_n(&self->y, n);
     RCL_TRY(rcl_conv_layer_forward(m, &b->c1, &t1, x));
-    RCL_TRY(rcl_bn_layer_forward(m, &b->b1, &r1, &t1, train));
+    RCL_TRY(rcl_norm_layer_forward(m, &b->b1, &r1, &t1, train));
     RCL_TRY(rcl_relu_forward(m->ctx, &r1, &r1));
     RCL_TRY(rcl_conv_layer_forward(m, &b->c2, &t2, &r1));
-    RCL_TRY(rcl_bn_layer_forward(m, &b->b2, &r2, &t2, train));
+    RCL_TRY(rcl_norm_layer_forward(m, &b->b2, &r2, &t2, train));
     RCL_TRY(rcl_relu_forward(m->ctx, &r2, &r2));
     RCL_TRY(rcl_conv_layer_forward(m, &b->c3, &t3, &r2));
-    RCL_TRY(rcl_bn_layer_forward(m, &b->b3, &y, &t3, train));
+    RCL_TRY(rcl_norm_layer_forward(m, &b->b3, &y, &t3, train));
     if (b->proj) {
         V(tp); V(bp);
         RCL_TRY(rcl_conv_layer_forward(m, &b->cd, &tp, x));
-        RCL_TRY(rcl_bn_layer_forward(m, &b->bd, &bp, &tp, train));
+        RCL_TRY(rcl_norm_layer_forward(m, &b->bd, &bp, &tp, train));
         RCL_TRY(rcl_add(m->ctx, &y, &y, &bp));
     } else if (b->identity) {
         RCL_TRY(rcl_add(m->ctx, &y, &y, x));
@@ -53,17 +53,17 @@ static int bottleneck_backward(rcl_module *self, rcl_model *m, const rcl_tensor 
     V(gs); V(g3); V(gb); V(gb2); V(ga); V(ga2);
     rcl_tensor y = rcl_view_n(&self->y, n);
     RCL_TRY(rcl_relu_backward(m->ctx, &gs, dy, &y));
-    RCL_TRY(rcl_bn_layer_backward(m, &b->b3, &g3, &gs, &t3));
+    RCL_TRY(rcl_norm_layer_backward(m, &b->b3, &g3, &gs, &t3));
     RCL_TRY(rcl_conv_layer_backward(m, &b->c3, &gb, &g3, &r2));
     RCL_TRY(rcl_relu_backward(m->ctx, &gb, &gb, &r2));
-    RCL_TRY(rcl_bn_layer_backward(m, &b->b2, &gb2, &gb, &t2));
+    RCL_TRY(rcl_norm_layer_backward(m, &b->b2, &gb2, &gb, &t2));
     RCL_TRY(rcl_conv_layer_backward(m, &b->c2, &ga, &gb2, &r1));
     RCL_TRY(rcl_relu_backward(m->ctx, &ga, &ga, &r1));
-    RCL_TRY(rcl_bn_layer_backward(m, &b->b1, &ga2, &ga, &t1));
+    RCL_TRY(rcl_norm_layer_backward(m, &b->b1, &ga2, &ga, &t1));
     RCL_TRY(rcl_conv_layer_backward(m, &b->c1, dx, &ga2, x));
     if (b->proj) {
         V(tp); V(gx);
-        RCL_TRY(rcl_bn_layer_backward(m, &b->bd, &g3, &gs, &tp));
+        RCL_TRY(rcl_norm_layer_backward(m, &b->bd, &g3, &gs, &tp));
         RCL_TRY(rcl_conv_layer_backward(m, &b->cd, dx ? &gx : NULL, &g3, x));
         if (dx) RCL_TRY(rcl_add(m->ctx, dx, dx, &gx));
     } else if (b->identity && dx) {
@@ -77,8 +77,10 @@ static void bottleneck_destroy(rcl_module *self)
 {
     bottleneck_module *b = (bottleneck_module *)self;
     rcl_module_free_io(self);
-    bn_layer *bns[] = {&b->b1, &b->b2, &b->b3, &b->bd};
-    for (int i = 0; i < 4; i++) rcl_bn_layer_free(bns[i]);
+    rcl_norm_layer *bns[] = {&b->b1, &b->b2, &b->b3, &b->bd};
+    for (int i = 0; i < 4; i++) rcl_norm_layer_free(bns[i]);
+    conv_layer *cs[] = {&b->c1, &b->c2, &b->c3, &b->cd};
+    for (int i = 0; i < 4; i++) rcl_conv_layer_free(cs[i]);
     rcl_tensor *ts[] = {&b->t1, &b->r1, &b->t2, &b->r2, &b->t3, &b->tp, &b->bp,
                         &b->gs, &b->g3, &b->gb, &b->gb2, &b->ga, &b->ga2, &b->gx};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) rcl_tensor_destroy(ts[i]);
@@ -108,13 +110,13 @@ int rcl_module_bottleneck_create(rcl_model *m, const char *name, int in_c, int p
     if (oh < 1 || ow < 1) st = rcl_fail(RCL_ERR_INVALID, "%s: input %dx%d too small", name, in_h, in_w);
 #define SUB(suffix) (snprintf(ln, sizeof ln, "%s." suffix, name), ln)
     if (!st) st = rcl_conv_layer_init(m, &b->c1, SUB("conv1"), in_c, width, 1, s1, 0);
-    if (!st) st = rcl_bn_layer_init(m, &b->b1, SUB("bn1"), width);
+    if (!st) st = rcl_norm_layer_init(m, &b->b1, SUB("bn1"), width);
     if (!st) st = rcl_conv_layer_init(m, &b->c2, SUB("conv2"), width, width, 3, s2, 1);
-    if (!st) st = rcl_bn_layer_init(m, &b->b2, SUB("bn2"), width);
+    if (!st) st = rcl_norm_layer_init(m, &b->b2, SUB("bn2"), width);
     if (!st) st = rcl_conv_layer_init(m, &b->c3, SUB("conv3"), width, out_c, 1, 1, 0);
-    if (!st) st = rcl_bn_layer_init(m, &b->b3, SUB("bn3"), out_c);
+    if (!st) st = rcl_norm_layer_init(m, &b->b3, SUB("bn3"), out_c);
     if (!st && b->proj) st = rcl_conv_layer_init(m, &b->cd, SUB("downsample.0"), in_c, out_c, 1, stride, 0);
-    if (!st && b->proj) st = rcl_bn_layer_init(m, &b->bd, SUB("downsample.1"), out_c);
+    if (!st && b->proj) st = rcl_norm_layer_init(m, &b->bd, SUB("downsample.1"), out_c);
 #undef SUB
     if (!st) st = rcl_module_alloc_io(m, &b->base, out_c, oh, ow);
     if (!st) st = rcl_model_tensor(m, &b->t1, width, h1, w1);
@@ -135,9 +137,18 @@ int rcl_module_bottleneck_create(rcl_model *m, const char *name, int in_c, int p
         bottleneck_destroy(&b->base);
         return st;
     }
-    b->base.params = (int64_t)width * in_c + 2 * width + (int64_t)width * width * 9 + 2 * width +
-                     (int64_t)out_c * width + 2 * out_c +
-                     (b->proj ? (int64_t)out_c * in_c + 2 * out_c : 0);
+    b->base.params = rcl_conv_layer_params(&b->c1) + rcl_norm_layer_params(&b->b1) +
+                     rcl_conv_layer_params(&b->c2) + rcl_norm_layer_params(&b->b2) +
+                     rcl_conv_layer_params(&b->c3) + rcl_norm_layer_params(&b->b3) +
+                     rcl_conv_layer_params(&b->cd) + rcl_norm_layer_params(&b->bd);
+    /* torchvision's zero_init_residual: the branch starts as zero (blocks with a shortcut) */
+    if (m->cfg.init.zero_init_residual && (b->proj || b->identity)) {
+        int zst = rcl_norm_layer_zero_gamma(m, &b->b3);
+        if (zst) {
+            bottleneck_destroy(&b->base);
+            return zst;
+        }
+    }
     b->base.flops = rcl_conv_layer_flops(&b->c1, h1, w1) + rcl_conv_layer_flops(&b->c2, oh, ow) +
                     rcl_conv_layer_flops(&b->c3, oh, ow) + (b->proj ? rcl_conv_layer_flops(&b->cd, oh, ow) : 0);
     return rcl_model_add_module(m, &b->base);

@@ -9,7 +9,7 @@
 typedef struct stem_module {
     rcl_module base;
     conv_layer conv;
-    bn_layer bn;
+    rcl_norm_layer bn;
     rcl_tensor t;   /* conv output */
     rcl_tensor g;   /* grad wrt BN output */
     rcl_tensor gt;  /* grad wrt conv output */
@@ -20,7 +20,7 @@ static int stem_forward(rcl_module *self, rcl_model *m, const rcl_tensor *x, int
     stem_module *s = (stem_module *)self;
     rcl_tensor t = rcl_view_n(&s->t, x->n), y = rcl_view_n(&self->y, x->n);
     RCL_TRY(rcl_conv_layer_forward(m, &s->conv, &t, x));
-    RCL_TRY(rcl_bn_layer_forward(m, &s->bn, &y, &t, train));
+    RCL_TRY(rcl_norm_layer_forward(m, &s->bn, &y, &t, train));
     return rcl_relu_forward(m->ctx, &y, &y);
 }
 
@@ -32,7 +32,7 @@ static int stem_backward(rcl_module *self, rcl_model *m, const rcl_tensor *x, co
     rcl_tensor y = rcl_view_n(&self->y, n), t = rcl_view_n(&s->t, n);
     rcl_tensor g = rcl_view_n(&s->g, n), gt = rcl_view_n(&s->gt, n);
     RCL_TRY(rcl_relu_backward(m->ctx, &g, dy, &y));
-    RCL_TRY(rcl_bn_layer_backward(m, &s->bn, &gt, &g, &t));
+    RCL_TRY(rcl_norm_layer_backward(m, &s->bn, &gt, &g, &t));
     return rcl_conv_layer_backward(m, &s->conv, dx, &gt, x);
 }
 
@@ -40,7 +40,8 @@ static void stem_destroy(rcl_module *self)
 {
     stem_module *s = (stem_module *)self;
     rcl_module_free_io(self);
-    rcl_bn_layer_free(&s->bn);
+    rcl_norm_layer_free(&s->bn);
+    rcl_conv_layer_free(&s->conv);
     rcl_tensor_destroy(&s->t);
     rcl_tensor_destroy(&s->g);
     rcl_tensor_destroy(&s->gt);
@@ -60,7 +61,7 @@ int rcl_module_stem_create(rcl_model *m, const char *conv_name, const char *bn_n
     int st = RCL_OK;
     if (oh < 1 || ow < 1) st = rcl_fail(RCL_ERR_INVALID, "%s: input %dx%d too small", conv_name, in_h, in_w);
     if (!st) st = rcl_conv_layer_init(m, &s->conv, conv_name, in_c, out_c, k, stride, pad);
-    if (!st) st = rcl_bn_layer_init(m, &s->bn, bn_name, out_c);
+    if (!st) st = rcl_norm_layer_init(m, &s->bn, bn_name, out_c);
     if (!st) st = rcl_module_alloc_io(m, &s->base, out_c, oh, ow);
     if (!st) st = rcl_model_tensor(m, &s->t, out_c, oh, ow);
     if (!st) st = rcl_model_tensor(m, &s->g, out_c, oh, ow);
@@ -69,7 +70,7 @@ int rcl_module_stem_create(rcl_model *m, const char *conv_name, const char *bn_n
         stem_destroy(&s->base);
         return st;
     }
-    s->base.params = (int64_t)out_c * in_c * k * k + 2 * out_c;
+    s->base.params = rcl_conv_layer_params(&s->conv) + rcl_norm_layer_params(&s->bn);
     s->base.flops = rcl_conv_layer_flops(&s->conv, oh, ow);
     return rcl_model_add_module(m, &s->base);
 }

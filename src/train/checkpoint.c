@@ -107,6 +107,22 @@ int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_
     META_INT("in_h", c->in_h);
     META_INT("in_w", c->in_w);
     META_INT("stride_on_1x1", c->stride_on == RCL_STRIDE_ON_1X1);
+    /* the model's normalization and initialization: eval, predict and
+     * --resume rebuild the same model from these */
+    if (!st) st = rcl_st_writer_metadata(&w, "norm", rcl_norm_kind_name(c->norm.kind));
+    if (!st) {
+        const rcl_norm_config *n = &c->norm;
+        snprintf(val, sizeof val, "groups=%d eps=%.9g momentum=%.9g lrn=%d,%.9g,%.9g,%.9g "
+                 "brn=%.9g,%.9g,%d,%d", n->groups, n->eps, n->momentum, n->lrn.size, n->lrn.alpha,
+                 n->lrn.beta, n->lrn.k, n->brn_r_max, n->brn_d_max, n->brn_warmup, n->brn_ramp);
+        st = rcl_st_writer_metadata(&w, "norm_config", val);
+    }
+    if (!st) st = rcl_st_writer_metadata(&w, "init", rcl_init_scheme_name(c->init.scheme));
+    if (!st) {
+        snprintf(val, sizeof val, "mode=%s gain=%.9g zero_init_residual=%d",
+                 c->init.fan_out ? "fan_out" : "fan_in", c->init.gain, c->init.zero_init_residual);
+        st = rcl_st_writer_metadata(&w, "init_config", val);
+    }
     if (prog) {
         META_INT("epoch", prog->epoch);
         if (!st) {
@@ -158,6 +174,34 @@ static int parse_meta_int(const rcl_st_file *f, const char *path, const char *ke
     return RCL_OK;
 }
 
+/* The model config's norm and init fields from a checkpoint's metadata;
+ * files written before they were recorded are BatchNorm with the default
+ * init. */
+static int read_model_choices(const rcl_st_file *f, const char *path, rcl_norm_config *n,
+                              rcl_init_config *i)
+{
+    rcl_model_config d = rcl_model_config_default();
+    *n = d.norm;
+    *i = d.init;
+    const char *kind = rcl_st_metadata(f, "norm"), *nc = rcl_st_metadata(f, "norm_config");
+    const char *init = rcl_st_metadata(f, "init"), *ic = rcl_st_metadata(f, "init_config");
+    if (kind && rcl_norm_kind_parse(kind, &n->kind))
+        return rcl_fail(RCL_ERR_FORMAT, "%s: unknown normalization '%s' in metadata", path, kind);
+    if (nc && sscanf(nc, "groups=%d eps=%g momentum=%g lrn=%d,%g,%g,%g brn=%g,%g,%d,%d", &n->groups,
+                     &n->eps, &n->momentum, &n->lrn.size, &n->lrn.alpha, &n->lrn.beta, &n->lrn.k,
+                     &n->brn_r_max, &n->brn_d_max, &n->brn_warmup, &n->brn_ramp) != 11)
+        return rcl_fail(RCL_ERR_FORMAT, "%s: malformed norm_config metadata '%s'", path, nc);
+    if (init && rcl_init_scheme_parse(init, &i->scheme))
+        return rcl_fail(RCL_ERR_FORMAT, "%s: unknown init scheme '%s' in metadata", path, init);
+    char mode[16] = "";
+    if (ic && (sscanf(ic, "mode=%15s gain=%g zero_init_residual=%d", mode, &i->gain,
+                      &i->zero_init_residual) != 3 ||
+               (strcmp(mode, "fan_in") && strcmp(mode, "fan_out"))))
+        return rcl_fail(RCL_ERR_FORMAT, "%s: malformed init_config metadata '%s'", path, ic);
+    i->fan_out = !strcmp(mode, "fan_out");
+    return RCL_OK;
+}
+
 int rcl_checkpoint_load(rcl_model *m, rcl_optimizer *opt, rcl_train_progress *prog,
                         const char *path)
 {
@@ -167,6 +211,12 @@ int rcl_checkpoint_load(rcl_model *m, rcl_optimizer *opt, rcl_train_progress *pr
     const char *arch = rcl_st_metadata(&f, "arch");
     if (arch && strcmp(arch, m->arch))
         st = rcl_fail(RCL_ERR_FORMAT, "%s holds a %s, not a %s", path, arch, m->arch);
+    rcl_norm_config nc;
+    rcl_init_config ic;
+    if (!st) st = read_model_choices(&f, path, &nc, &ic);
+    if (!st && nc.kind != m->cfg.norm.kind)
+        st = rcl_fail(RCL_ERR_FORMAT, "%s holds a model with norm %s, not %s", path,
+                      rcl_norm_kind_name(nc.kind), rcl_norm_kind_name(m->cfg.norm.kind));
     size_t maxn = 1;
     rcl_param **ps;
     int np = rcl_model_params(m, &ps);
@@ -239,6 +289,7 @@ int rcl_checkpoint_info_read(const char *path, rcl_checkpoint_info *info)
     if (!st) st = parse_meta_int(&f, path, "in_w", &w);
     if (!st && (k < 1 || h < 1 || w < 1 || k > (1 << 24) || h > (1 << 16) || w > (1 << 16)))
         st = rcl_fail(RCL_ERR_FORMAT, "%s: implausible classes/input size in metadata", path);
+    if (!st) st = read_model_choices(&f, path, &info->norm, &info->init);
     if (!st) {
         snprintf(info->arch, sizeof info->arch, "%s", arch);
         info->num_classes = (int)k;
