@@ -260,6 +260,13 @@ void rcl_model_summary(const rcl_model *m, FILE *out)
                 (long long)d->params, d->flops / 1e6);
     }
     fprintf(out, "total parameters: %lld\n", (long long)rcl_model_param_count(m));
+    if (m->cfg.norm.kind == RCL_NORM_GN || m->cfg.norm.kind == RCL_NORM_WS) {
+        fprintf(out, "%s groups per layer (requested %d; the largest divisor of C not above it):\n",
+                rcl_norm_kind_name(m->cfg.norm.kind), m->cfg.norm.groups);
+        for (int i = 0; i < m->nnorms; i++)
+            fprintf(out, "  %-24s C %4d  groups %4d\n", m->norms[i]->name, m->norms[i]->c,
+                    m->norms[i]->groups);
+    }
     fprintf(out, "forward FLOPs per image: %.4g G (2 x multiply-adds of conv and fc layers)\n",
             rcl_model_flops(m) / 1e9);
 }

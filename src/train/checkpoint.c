@@ -61,7 +61,7 @@ int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_
     rcl_st_writer_init(&w);
     host_pool pool = {0};
     rcl_ctx *ctx = m->ctx;
-    char key[160], val[64];
+    char key[160], val[256];
     int st = RCL_OK;
     rcl_param **ps;
     int np = rcl_model_params(m, &ps);
