@@ -214,7 +214,7 @@ int rcl_checkpoint_load(rcl_model *m, rcl_optimizer *opt, rcl_train_progress *pr
     rcl_norm_config nc;
     rcl_init_config ic;
     if (!st) st = read_model_choices(&f, path, &nc, &ic);
-    if (!st && nc.kind != m->cfg.norm.kind)
+    if (!st && rcl_st_metadata(&f, "norm") && nc.kind != m->cfg.norm.kind)
         st = rcl_fail(RCL_ERR_FORMAT, "%s holds a model with norm %s, not %s", path,
                       rcl_norm_kind_name(nc.kind), rcl_norm_kind_name(m->cfg.norm.kind));
     size_t maxn = 1;
