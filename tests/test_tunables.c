@@ -28,7 +28,8 @@ static int is_wg(const char *param)
 
 /* Build every kernel file of the table on ctx: a resnet18 training step
  * (conv/im2col, BN, ReLU, max and average pooling, add, linear/bias,
- * softmax-xent, Adam), an SGD step, a transpose and a panel packing. */
+ * softmax-xent, Adam), an SGD step, a transpose, a panel packing and the
+ * ops outside the model. */
 static void run_everything(rcl_ctx *ctx)
 {
     rcl_model_config mc = rcl_model_config_default();
@@ -55,6 +56,22 @@ static void run_everything(rcl_ctx *ctx)
     T_OK(rcl_scratch(ctx, RCL_SCRATCH_RED, 64 * sizeof(float), &out));
     T_OK(rcl_transpose(ctx, out, in, 0, 8, 8, 8));
     T_OK(rcl_pack_panels(ctx, out, in, 0, 8, 0, 8, 8, 4));
+    /* ops outside the model: Batch Renormalization (batchrenorm.cl) */
+    {
+        rcl_tensor x, y, v[8];
+        T_OK(rcl_tensor_create(ctx, &x, 2, 3, 2, 2));
+        T_OK(rcl_tensor_create(ctx, &y, 2, 3, 2, 2));
+        for (int i = 0; i < 8; i++) T_OK(rcl_tensor_create(ctx, &v[i], 3, 1, 1, 1));
+        T_OK(rcl_tensor_fill(ctx, &x, 1.0f));
+        for (int i = 0; i < 8; i++) T_OK(rcl_tensor_fill(ctx, &v[i], 1.0f));
+        T_OK(rcl_batchrenorm_forward_train(ctx, &y, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &x,
+                                           &v[6], &v[7], 0.1f, 1e-5f, 3.0f, 5.0f));
+        T_OK(rcl_batchrenorm_backward(ctx, &y, &v[4], &v[5], &x, &x, &v[6], &v[0], &v[1], &v[2],
+                                      &v[3]));
+        rcl_tensor_destroy(&x);
+        rcl_tensor_destroy(&y);
+        for (int i = 0; i < 8; i++) rcl_tensor_destroy(&v[i]);
+    }
     T_OK(rcl_ctx_finish(ctx));
     rcl_batch_free(&b);
     rcl_model_destroy(m);
