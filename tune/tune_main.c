@@ -168,8 +168,8 @@ static int tune_other_kernels(int device, const char *model, const rcl_norm_conf
 {
     static const char *const tags[] = {"im2col", "col2im", "reorder", "optim", "bn",
                                        "relu",   "pool",   "add",     "loss",  "bias",
-                                       "transpose", "pack"};
-    enum { NT = sizeof tags / sizeof tags[0], NK_MAX = 16 };
+                                       "transpose", "pack", "norm"};
+    enum { NT = sizeof tags / sizeof tags[0], NK_MAX = 32 };
     int nk = TUNE_NKPARAMS < NK_MAX ? TUNE_NKPARAMS : NK_MAX;
     static int pts[(1 + NK_MAX * TUNE_MAX_VALUES) * NK_MAX];
     static int owner[1 + NK_MAX * TUNE_MAX_VALUES]; /* kparam varied by point i (-1: none) */
@@ -178,12 +178,17 @@ static int tune_other_kernels(int device, const char *model, const rcl_norm_conf
     int np = 1;
     for (int k = 0; k < nk; k++) pts[k] = TUNE_KPARAMS[k].def;
     owner[0] = -1;
-    for (int k = 0; k < nk; k++)
+    for (int k = 0; k < nk; k++) {
+        /* the kernels of the norms other than BatchNorm (tag "norm") run only
+         * in a model that uses one: no candidates otherwise */
+        if (norm->kind == RCL_NORM_BN && TUNE_KPARAMS[k].tags && strstr(TUNE_KPARAMS[k].tags, "norm"))
+            continue;
         for (int j = 0; j < TUNE_KPARAMS[k].nvalues; j++) {
             memcpy(pts + (size_t)np * nk, pts, (size_t)nk * sizeof(int));
             pts[(size_t)np * nk + k] = TUNE_KPARAMS[k].values[j];
             owner[np++] = k;
         }
+    }
     trial_model tm = {model, *norm, batch, image, classes, ent, ne, tags};
     trial_results res = {status, secs, 0};
     phase("F: other kernels");
