@@ -85,6 +85,17 @@ static void run_everything(rcl_ctx *ctx)
     T_OK(rcl_tensor_fill(ctx, &gv, 1.0f));
     T_OK(rcl_groupnorm_forward(ctx, &gy, &gm, &gi, &gx, &gv, &gv, 2, 1e-5f));
     T_OK(rcl_groupnorm_backward(ctx, &gdx, &gdv, NULL, &gy, &gx, &gv, &gm, &gi, 2));
+    /* LocalResponseNorm and Weight Standardization, forward and backward */
+    rcl_lrn_desc lrn = {.size = 3, .alpha = 1e-4f, .beta = 0.75f, .k = 1.0f};
+    T_OK(rcl_lrn_forward(ctx, &gy, &gx, &lrn));
+    T_OK(rcl_lrn_backward(ctx, &gdx, &gy, &gx, &lrn));
+    rcl_tensor wm, ws; /* gx as a weight: O = 2 rows of 36 */
+    T_OK(rcl_tensor_create(ctx, &wm, 2, 1, 1, 1));
+    T_OK(rcl_tensor_create(ctx, &ws, 2, 1, 1, 1));
+    T_OK(rcl_weight_std_forward(ctx, &gy, &wm, &ws, &gx, 1e-5f));
+    T_OK(rcl_weight_std_backward(ctx, &gdx, &gy, &gy, &ws, 1e-5f));
+    rcl_tensor_destroy(&wm);
+    rcl_tensor_destroy(&ws);
     T_OK(rcl_ctx_finish(ctx));
     rcl_tensor *gts[] = {&gx, &gy, &gdx, &gv, &gdv, &gm, &gi};
     for (size_t i = 0; i < sizeof gts / sizeof gts[0]; i++) rcl_tensor_destroy(gts[i]);
