@@ -14,7 +14,7 @@ int rcl_conv_layer_init(rcl_model *m, conv_layer *l, const char *name, int in_c,
     l->out_c = out_c;
     snprintf(pname, sizeof pname, "%s.weight", name);
     RCL_TRY(rcl_model_add_param(m, &l->w, pname, 4, out_c, in_c, k, k));
-    return rcl_init_kaiming_normal_fan_out(m, l->w);
+    return rcl_init_conv_weight(m, l->w);
 }
 
 int rcl_conv_layer_forward(rcl_model *m, conv_layer *l, rcl_tensor *y, const rcl_tensor *x)
