@@ -8,6 +8,7 @@
 #include "rcl/tensor.h"
 #include "rcl/gemm.h"
 #include "rcl/ops.h"
+#include "rcl/norm.h"
 #include "rcl/optim.h"
 #include "rcl/safetensors.h"
 #include "rcl/data.h"

@@ -29,7 +29,7 @@ static int is_wg(const char *param)
 /* Build every kernel file of the table on ctx: a resnet18 training step
  * (conv/im2col, BN, ReLU, max and average pooling, add, linear/bias,
  * softmax-xent, Adam), an SGD step, a transpose, a panel packing and the
- * ops outside the model. */
+ * norm ops outside the default model (each forward and backward). */
 static void run_everything(rcl_ctx *ctx)
 {
     rcl_model_config mc = rcl_model_config_default();
@@ -72,7 +72,33 @@ static void run_everything(rcl_ctx *ctx)
         rcl_tensor_destroy(&y);
         for (int i = 0; i < 8; i++) rcl_tensor_destroy(&v[i]);
     }
+    /* GroupNorm (rcl/norm.h; not in the default model): forward and backward */
+    rcl_tensor gx, gy, gdx, gv, gdv, gm, gi;
+    T_OK(rcl_tensor_create(ctx, &gx, 2, 4, 3, 3));
+    T_OK(rcl_tensor_create(ctx, &gy, 2, 4, 3, 3));
+    T_OK(rcl_tensor_create(ctx, &gdx, 2, 4, 3, 3));
+    T_OK(rcl_tensor_create(ctx, &gv, 4, 1, 1, 1));
+    T_OK(rcl_tensor_create(ctx, &gdv, 4, 1, 1, 1));
+    T_OK(rcl_tensor_create(ctx, &gm, 4, 1, 1, 1));
+    T_OK(rcl_tensor_create(ctx, &gi, 4, 1, 1, 1));
+    T_OK(rcl_tensor_fill(ctx, &gx, 0.5f));
+    T_OK(rcl_tensor_fill(ctx, &gv, 1.0f));
+    T_OK(rcl_groupnorm_forward(ctx, &gy, &gm, &gi, &gx, &gv, &gv, 2, 1e-5f));
+    T_OK(rcl_groupnorm_backward(ctx, &gdx, &gdv, NULL, &gy, &gx, &gv, &gm, &gi, 2));
+    /* LocalResponseNorm and Weight Standardization, forward and backward */
+    rcl_lrn_desc lrn = {.size = 3, .alpha = 1e-4f, .beta = 0.75f, .k = 1.0f};
+    T_OK(rcl_lrn_forward(ctx, &gy, &gx, &lrn));
+    T_OK(rcl_lrn_backward(ctx, &gdx, &gy, &gx, &lrn));
+    rcl_tensor wm, ws; /* gx as a weight: O = 2 rows of 36 */
+    T_OK(rcl_tensor_create(ctx, &wm, 2, 1, 1, 1));
+    T_OK(rcl_tensor_create(ctx, &ws, 2, 1, 1, 1));
+    T_OK(rcl_weight_std_forward(ctx, &gy, &wm, &ws, &gx, 1e-5f));
+    T_OK(rcl_weight_std_backward(ctx, &gdx, &gy, &gy, &ws, 1e-5f));
+    rcl_tensor_destroy(&wm);
+    rcl_tensor_destroy(&ws);
     T_OK(rcl_ctx_finish(ctx));
+    rcl_tensor *gts[] = {&gx, &gy, &gdx, &gv, &gdv, &gm, &gi};
+    for (size_t i = 0; i < sizeof gts / sizeof gts[0]; i++) rcl_tensor_destroy(gts[i]);
     rcl_batch_free(&b);
     rcl_model_destroy(m);
 }

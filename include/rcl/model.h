@@ -76,12 +76,19 @@ typedef enum rcl_init_scheme {
 } rcl_init_scheme;
 
 typedef struct rcl_init_config {
-    rcl_init_scheme scheme;   /* RCL_INIT_DEFAULT */
+    rcl_init_scheme scheme;   /* RCL_INIT_DEFAULT; conv and Linear weights (the Linear */
+                              /* bias keeps nn.Linear's U(+-1/sqrt(fan_in))) */
     int fan_out;              /* kaiming: 1 mode fan_out, 0 fan_in (torch's default) */
     float gain;               /* 0: the scheme's default (kaiming sqrt(2), xavier and orthogonal 1) */
     int zero_init_residual;   /* the last norm gamma of every residual branch set to 0 */
 } rcl_init_config;
 
+/* "default", "kaiming-normal", "kaiming-uniform", "xavier-normal",
+ * "xavier-uniform", "orthogonal"; "unknown" out of range (never NULL). */
+const char *rcl_init_scheme_name(rcl_init_scheme s);
+/* The scheme named `name` (as rcl_init_scheme_name; '_' may stand for '-'),
+ * RCL_ERR_INVALID for an unknown name (*out untouched). */
+int rcl_init_scheme_parse(const char *name, rcl_init_scheme *out);
 /* "bn", "gn", "ln", "in", "lrn", "brn", "ws", "none" */
 const char *rcl_norm_kind_name(rcl_norm_kind k);
 int rcl_norm_kind_parse(const char *name, rcl_norm_kind *out);  /* RCL_ERR_INVALID if unknown */

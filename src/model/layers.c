@@ -16,7 +16,7 @@ int rcl_conv_layer_init(rcl_model *m, conv_layer *l, const char *name, int in_c,
     l->out_c = out_c;
     snprintf(pname, sizeof pname, "%s.weight", name);
     RCL_TRY(rcl_model_add_param(m, &l->w, pname, 4, out_c, in_c, k, k));
-    RCL_TRY(rcl_init_kaiming_normal_fan_out(m, l->w));
+    RCL_TRY(rcl_init_conv_weight(m, l->w));
     if (m->cfg.norm.kind == RCL_NORM_NONE) {
         /* nn.Conv2d's default bias: U(+-1/sqrt(fan_in)) */
         snprintf(pname, sizeof pname, "%s.bias", name);

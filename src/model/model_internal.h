@@ -74,7 +74,21 @@ void rcl_module_free_io(rcl_module *mod);
 /* A work tensor at the model's batch (for module intermediates). */
 int rcl_model_tensor(rcl_model *m, rcl_tensor *t, int c, int h, int w);
 
-/* ---- initialisation (init.c), torchvision defaults */
+/* ---- initialisation (init.c), from m->rng (docs/semantics.md) */
+/* Host fill of a weight (o, c, kh, kw) under cfg (a linear weight (o, in) is
+ * c = in, kh = kw = 1, is_conv 0), torch.nn.init's formulas with
+ * fan_in = c*kh*kw, fan_out = o*kh*kw. RCL_INIT_DEFAULT: conv (is_conv)
+ * kaiming_normal fan_out ReLU, linear U(+-1/sqrt(fan_in)). cfg->gain 0 is
+ * the scheme's default; RCL_ERR_INVALID for a bad shape, gain or scheme. */
+int rcl_init_fill(float *out, int o, int c, int kh, int kw, int is_conv, const rcl_init_config *cfg,
+                  rcl_rng *rng);
+/* nn.Linear's bias, U(+-1/sqrt(fan_in)), under every scheme. */
+void rcl_init_linear_bias_fill(float *out, int n, int fan_in, rcl_rng *rng);
+/* Fill and upload under m->cfg.init: a conv weight (O, C, KH, KW); a linear
+ * weight (O, I, 1, 1) then its bias (b may be NULL). */
+int rcl_init_conv_weight(rcl_model *m, rcl_param *p);
+int rcl_init_linear(rcl_model *m, rcl_param *w, rcl_param *b);
+/* torchvision's defaults whatever m->cfg.init says */
 int rcl_init_kaiming_normal_fan_out(rcl_model *m, rcl_param *p); /* conv weights, ReLU gain */
 int rcl_init_linear_default(rcl_model *m, rcl_param *w, rcl_param *b); /* U(+-1/sqrt(fan_in)) */
 int rcl_init_constant(rcl_model *m, rcl_tensor *t, float v);

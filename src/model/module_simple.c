@@ -212,7 +212,7 @@ int rcl_module_linear_create(rcl_model *m, const char *name, int in_features, in
     int st = rcl_model_add_param(m, &l->w, pn, 2, out_features, in_features, 1, 1);
     snprintf(pn, sizeof pn, "%s.bias", name);
     if (!st) st = rcl_model_add_param(m, &l->b, pn, 1, out_features, 1, 1, 1);
-    if (!st) st = rcl_init_linear_default(m, l->w, l->b);
+    if (!st) st = rcl_init_linear(m, l->w, l->b); /* weight: m->cfg.init; bias: nn.Linear default */
     if (!st) st = rcl_module_alloc_io(m, &l->base, out_features, 1, 1);
     if (st) {
         linear_destroy(&l->base);
