@@ -5,7 +5,10 @@ Command (from the repository root; needs only torch, numpy, safetensors):
 
     python3 tests/parity/make_fixture.py
 
-It rewrites tests/parity/{resnet18,resnet50,resnet20}.safetensors. The output
+It rewrites tests/parity/<fixture>.safetensors for every name in FIXTURES
+(resnet18, resnet50, resnet20 with BatchNorm; resnet20 and resnet18 with
+gn, ln, in (resnet20 only) and none as <model>_<norm>; one or more names as arguments
+rewrite just those). The output
 is deterministic (float64 on the CPU), so rerunning it leaves the committed
 files unchanged unless the script changes. See docs/parity.md.
 
@@ -116,12 +119,33 @@ def load_generated(model):
 
 
 # ------------------------------------------------------------------ models
+# The normalization of the model being built (make() sets it): "bn", or
+# through the norm_layer hook "gn" (GroupNorm(largest divisor of C <= 32, C)),
+# "ln" (GroupNorm(1, C)), "in" (GroupNorm(C, C)), "none" (identity, and a
+# bias on every conv).
+NORM = "bn"
+
+
+def norm_layer(c):
+    if NORM == "bn":
+        return nn.BatchNorm2d(c)
+    if NORM == "gn":
+        return nn.GroupNorm(max(g for g in range(1, min(32, c) + 1) if c % g == 0), c)
+    if NORM == "ln":
+        return nn.GroupNorm(1, c)
+    if NORM == "in":
+        return nn.GroupNorm(c, c)
+    if NORM == "none":
+        return nn.Identity()
+    raise ValueError(NORM)
+
+
 def conv3x3(i, o, stride=1):
-    return nn.Conv2d(i, o, 3, stride, 1, bias=False)
+    return nn.Conv2d(i, o, 3, stride, 1, bias=NORM == "none")
 
 
 def conv1x1(i, o, stride=1):
-    return nn.Conv2d(i, o, 1, stride, bias=False)
+    return nn.Conv2d(i, o, 1, stride, bias=NORM == "none")
 
 
 class BasicBlock(nn.Module):
@@ -130,10 +154,10 @@ class BasicBlock(nn.Module):
     def __init__(self, inplanes, planes, stride=1, downsample=None):
         super().__init__()
         self.conv1 = conv3x3(inplanes, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes)
+        self.bn1 = norm_layer(planes)
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = conv3x3(planes, planes)
-        self.bn2 = nn.BatchNorm2d(planes)
+        self.bn2 = norm_layer(planes)
         self.downsample = downsample
 
     def forward(self, x):
@@ -150,11 +174,11 @@ class Bottleneck(nn.Module):
     def __init__(self, inplanes, planes, stride=1, downsample=None):
         super().__init__()
         self.conv1 = conv1x1(inplanes, planes)
-        self.bn1 = nn.BatchNorm2d(planes)
+        self.bn1 = norm_layer(planes)
         self.conv2 = conv3x3(planes, planes, stride)
-        self.bn2 = nn.BatchNorm2d(planes)
+        self.bn2 = norm_layer(planes)
         self.conv3 = conv1x1(planes, planes * 4)
-        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.bn3 = norm_layer(planes * 4)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
 
@@ -172,8 +196,8 @@ class ResNet(nn.Module):
     def __init__(self, block, layers, num_classes):
         super().__init__()
         self.inplanes = 64
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=NORM == "none")
+        self.bn1 = norm_layer(64)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         self.layer1 = self._make_layer(block, 64, layers[0])
@@ -187,7 +211,7 @@ class ResNet(nn.Module):
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
             downsample = nn.Sequential(conv1x1(self.inplanes, planes * block.expansion, stride),
-                                       nn.BatchNorm2d(planes * block.expansion))
+                                       norm_layer(planes * block.expansion))
         layers = [block(self.inplanes, planes, stride, downsample)]
         self.inplanes = planes * block.expansion
         layers += [block(self.inplanes, planes) for _ in range(1, blocks)]
@@ -205,9 +229,9 @@ class CifarBlock(nn.Module):
     def __init__(self, inplanes, planes, stride=1):
         super().__init__()
         self.conv1 = conv3x3(inplanes, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes)
+        self.bn1 = norm_layer(planes)
         self.conv2 = conv3x3(planes, planes)
-        self.bn2 = nn.BatchNorm2d(planes)
+        self.bn2 = norm_layer(planes)
         self.pad = (planes - inplanes) // 2
         self.subsample = stride != 1 or inplanes != planes
 
@@ -224,7 +248,7 @@ class CifarResNet(nn.Module):
     def __init__(self, n, num_classes):
         super().__init__()
         self.conv1 = conv3x3(3, 16)
-        self.bn1 = nn.BatchNorm2d(16)
+        self.bn1 = norm_layer(16)
         inplanes = 16
         for s, planes in enumerate((16, 32, 64)):
             blocks = []
@@ -240,6 +264,12 @@ class CifarResNet(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+# <model> (BatchNorm) or <model>_<norm>: the fixture files' names
+FIXTURES = ("resnet18", "resnet50", "resnet20", "resnet20_gn", "resnet20_ln", "resnet20_in",
+            "resnet20_none", "resnet18_gn", "resnet18_ln", "resnet18_none")
+# (no resnet18_in: at 32x32 resnet18's layer4 maps are 1x1, where InstanceNorm
+# outputs beta exactly and no gradient reaches the convs before it; float32
+# results there are rounding noise with nothing to compare)
 MODELS = {
     "resnet18": lambda: ResNet(BasicBlock, [2, 2, 2, 2], CLASSES),
     "resnet50": lambda: ResNet(Bottleneck, [3, 4, 6, 3], CLASSES),
@@ -260,8 +290,10 @@ def train_steps(model, x, y, opt):
         opt.step()
 
 
-def make(arch, dtype=torch.float64):
+def make(arch, dtype=torch.float64, norm="bn"):
     """The fixture tensors computed in `dtype`, and metadata."""
+    global NORM
+    NORM = norm
     torch.manual_seed(0)  # nothing random is used; this only pins torch's state
     model = MODELS[arch]().to(dtype)
     x = gen_value("input", (BATCH, 3, SIZE, SIZE)).to(dtype)
@@ -271,7 +303,7 @@ def make(arch, dtype=torch.float64):
     # a few generated tensors, one per formula, to check the C generator
     shapes = {n: tuple(t.shape) for n, t in model.state_dict().items()}
     shapes["input"] = tuple(x.shape)
-    for name in GEN_CHECK:
+    for name in (n for n in GEN_CHECK if n in shapes):
         out[f"gen/{name}/sample"] = samples(name, gen_value(name, shapes[name]))
 
     load_generated(model)
@@ -302,7 +334,9 @@ def make(arch, dtype=torch.float64):
             if not name.endswith("num_batches_tracked"):
                 out[f"{tag}/{name}/sample"] = samples(name, b)
 
-    # the partial batch: the first PARTIAL images, same checks
+    # the partial batch (BatchNorm fixtures): the first PARTIAL images, same checks
+    if norm != "bn":
+        return finish(model, arch, norm, out)
     xp, yp = x[:PARTIAL], y[:PARTIAL]
     load_generated(model)
     model.eval()
@@ -330,8 +364,13 @@ def make(arch, dtype=torch.float64):
         if not name.endswith("num_batches_tracked"):
             out[f"partial/adam/{name}/sample"] = samples(name, b)
 
+    return finish(model, arch, norm, out)
+
+
+def finish(model, arch, norm, out):
     nparams = sum(p.numel() for p in model.parameters())
-    meta = {"model": arch, "batch": str(BATCH), "partial": str(PARTIAL), "size": str(SIZE), "classes": str(CLASSES),
+    meta = {"model": arch, "norm": norm, "batch": str(BATCH),
+            "partial": str(PARTIAL if norm == "bn" else 0), "size": str(SIZE), "classes": str(CLASSES),
             "samples": str(NSAMPLE), "steps": str(STEPS),
             "param_tensors": str(len(list(model.parameters()))), "params": str(nparams),
             "adam": "lr=1e-3 betas=(0.9,0.999) eps=1e-8 weight_decay=0",
@@ -389,18 +428,21 @@ def errors(ref, got, numel, pre=""):
 def main():
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     here = os.path.dirname(os.path.abspath(__file__))
-    for arch in (sys.argv[1:] or MODELS):
-        ref, meta, numel = make(arch)
+    for name in (sys.argv[1:] or FIXTURES):
+        arch, _, norm = name.partition("_")
+        norm = norm or "bn"
+        ref, meta, numel = make(arch, norm=norm)
         # The same in float32: how far PyTorch's own float32 lands from the
         # exact answer, under the C test's metrics (recorded as metadata).
-        f32, _, _ = make(arch, torch.float32)
+        f32, _, _ = make(arch, torch.float32, norm=norm)
         for cat, v in errors(ref, f32, numel).items():
             meta[f"torch_f32_err.{cat}"] = f"{v:.3g}"
-        for cat, v in errors(ref, f32, numel, "partial/").items():
-            if not cat.startswith("sgd"):
-                meta[f"torch_f32_err.partial.{cat}"] = f"{v:.3g}"
+        if norm == "bn":
+            for cat, v in errors(ref, f32, numel, "partial/").items():
+                if not cat.startswith("sgd"):
+                    meta[f"torch_f32_err.partial.{cat}"] = f"{v:.3g}"
         tensors = {k: v for k, v in ref.items() if not k.endswith("/pnorm")}
-        path = os.path.join(here, f"{arch}.safetensors")
+        path = os.path.join(here, f"{name}.safetensors")
         save_file(tensors, path, metadata=meta)
         print(f"{path}: {len(tensors)} tensors, {os.path.getsize(path)} bytes, "
               f"loss {ref['loss'].item():.6f}")
