@@ -48,6 +48,28 @@ static void test_bad_input(void **state)
     expect(1, "/nonexistent/m.safetensors", args);
     free(root);
     expect(1, "/nonexistent/c.safetensors", "predict --checkpoint /nonexistent/c.safetensors x.jpg");
+    expect(2, "bad value 'batchnorm' for --norm (want bn, gn, ln, in, lrn, brn, ws or none)",
+           "train --norm batchnorm");
+    expect(2, "bad value 'he' for --init", "summary --init he");
+    expect(2, "bad value '0' for --groups", "bench --groups 0");
+    expect(2, "bad value 'fan' for --init-mode (want fan_in or fan_out)", "train --init-mode fan");
+    expect(2, "bad value '0.5' for --brn-r-max", "train --brn-r-max 0.5");
+}
+
+/* train --help lists every normalization and init scheme; summary shows the
+ * groups gn uses per layer */
+static void test_norm_help(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(tu_run(&out, "train --help"), 0);
+    for (int k = 0; k < RCL_NORM_COUNT; k++)
+        if (!strstr(out, rcl_norm_kind_name((rcl_norm_kind)k)))
+            fail_msg("train --help does not name --norm %s", rcl_norm_kind_name((rcl_norm_kind)k));
+    for (int k = 0; k < RCL_INIT_COUNT; k++)
+        if (!strstr(out, rcl_init_scheme_name((rcl_init_scheme)k)))
+            fail_msg("train --help does not name --init %s", rcl_init_scheme_name((rcl_init_scheme)k));
+    free(out);
 }
 
 /* getopt_long (tools/cli_parse.h): every command reports an unknown option,
@@ -180,6 +202,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_getopt),
+        cmocka_unit_test(test_norm_help),
         cmocka_unit_test(test_help_and_devices),
         cmocka_unit_test(test_tune_bad_input),
     };

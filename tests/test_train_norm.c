@@ -82,7 +82,29 @@ static void test_every_init(void **state)
     }
 }
 
+/* summary prints torchvision's parameter counts (10 classes, norm_layer
+ * GroupNorm(32, C) / identity + conv bias: see test_norm_model.c) and the
+ * groups gn uses per layer */
+static void test_summary(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(tu_run(&out, "--device %d summary --model resnet50 --norm gn", dev()), 0);
+    assert_non_null(strstr(out, "total parameters: 23528522\n"));
+    assert_non_null(strstr(out, "gn groups per layer (requested 32"));
+    assert_non_null(strstr(out, "layer1.0.bn1"));
+    free(out);
+    assert_int_equal(tu_run(&out, "--device %d summary --model resnet50 --norm none", dev()), 0);
+    assert_non_null(strstr(out, "total parameters: 23501962\n"));
+    free(out);
+    assert_int_equal(tu_run(&out, "--device %d summary --model resnet20 --norm gn --groups 12", dev()), 0);
+    /* 16 channels: the largest divisor of 16 not above 12 is 8 */
+    assert_non_null(strstr(out, "C   16  groups    8"));
+    free(out);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_summary),
     cmocka_unit_test(test_every_norm),
     cmocka_unit_test(test_every_init),
 };
