@@ -142,7 +142,7 @@ static void test_every_kind_trains(void **state)
     static const char *const archs[] = {"resnet20", "resnet50"};
     for (int a = 0; a < 2; a++)
         for (int k = 0; k < RCL_NORM_COUNT; k++) {
-            int size = a ? 32 : 16;
+            int size = 16; /* resnet50: layer3 and layer4 on 1x1 maps, cheap on llvmpipe */
             rcl_model *m = make(archs[a], (rcl_norm_kind)k, 10, size, 4);
             float l = train_step(m, 3, 4, size, 7); /* a partial batch */
             printf("  %s --norm %s: loss %.4f\n", archs[a], rcl_norm_kind_name((rcl_norm_kind)k), l);
