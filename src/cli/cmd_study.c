@@ -811,7 +811,7 @@ static void write_report(const study *s, int plots)
     sb_printf(&b, "- budget: ");
     int e0 = s->runs[0].epochs, same = 1;
     for (int i = 0; i < s->nruns; i++) same &= s->runs[i].epochs == e0;
-    if (same) sb_printf(&b, "%d epochs per run", e0);
+    if (same) sb_printf(&b, "%d epoch%s per run", e0, e0 == 1 ? "" : "s");
     else sb_printf(&b, "epochs per run differ (see the table)");
     const char *tpc = sv_last_value(&s->base, "--train-per-class");
     const char *epc = sv_last_value(&s->base, "--test-per-class");
