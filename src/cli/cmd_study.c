@@ -22,6 +22,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #ifndef RCL_GIT_COMMIT
 #define RCL_GIT_COMMIT "unknown"
@@ -246,7 +249,7 @@ static void study_usage(FILE *f)
             "  --out DIR            default runs/study-NAME\n"
             "Any other option is a train option given to every run (e.g. --data DIR); see\n"
             "'resnet-cl train --help'. --out, --resume and --no-save are the study's to set.\n"
-            "spec file: one item per line, '#' starts a comment line:\n"
+            "spec file: one item per line; '#' at the start or after a space starts a comment:\n"
             "  name: my-study                  the study's name (default: the file's name)\n"
             "  base: --model resnet20 --epochs 10     train options of every variant\n"
             "  variant gn: --norm gn           a variant: its name ([A-Za-z0-9._-]) and options\n"
@@ -351,6 +354,11 @@ static int spec_study(study *s, const char *path)
     for (char *line = strtok(text, "\n"); line && !rc; line = strtok(NULL, "\n")) {
         lineno++;
         while (isspace((unsigned char)*line)) line++;
+        for (char *h = line; *h; h++) /* a comment: '#' at the start or after white space */
+            if (*h == '#' && (h == line || isspace((unsigned char)h[-1]))) {
+                *h = 0;
+                break;
+            }
         size_t len = strlen(line);
         while (len && isspace((unsigned char)line[len - 1])) line[--len] = 0;
         if (!*line || *line == '#') continue;
@@ -552,17 +560,37 @@ static int run_check_signature(const run *r)
 
 /* ---- child processes */
 
+static volatile pid_t g_child;
+
+/* SIGTERM / SIGHUP to the study while a run trains: passed on to the run,
+ * whose death by that signal then stops the study. */
+static void forward_signal(int sig)
+{
+    if (g_child > 0) kill(g_child, sig);
+}
+
 /* Run self with argv (NULL-terminated, argv[0] ignored), stdout and stderr
- * to `log` (appended; NULL: /dev/null). Returns the wait status, or -1. */
+ * to `log` (appended; NULL: /dev/null). Ctrl-C reaches the child (same
+ * process group) and the study waits for it; on Linux a child dies with a
+ * killed study. Returns the wait status, or -1. */
 static int spawn_wait(const char *self, char **argv, const char *log)
 {
-    struct sigaction ign = {0}, old_int, old_quit;
+    struct sigaction ign = {0}, fwd = {0}, old_int, old_quit, old_term, old_hup;
     ign.sa_handler = SIG_IGN;
     sigemptyset(&ign.sa_mask);
+    fwd.sa_handler = forward_signal;
+    sigemptyset(&fwd.sa_mask);
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
+#ifdef __linux__
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) _exit(126);
+#else
+        (void)parent;
+#endif
         int fd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0644) : open("/dev/null", O_WRONLY);
         int in = open("/dev/null", O_RDONLY);
         if (fd < 0 || in < 0) _exit(126);
@@ -572,16 +600,22 @@ static int spawn_wait(const char *self, char **argv, const char *log)
         execv(self, argv);
         _exit(127);
     }
+    g_child = pid;
     sigaction(SIGINT, &ign, &old_int);
     sigaction(SIGQUIT, &ign, &old_quit);
+    sigaction(SIGTERM, &fwd, &old_term);
+    sigaction(SIGHUP, &fwd, &old_hup);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) {
             status = -1;
             break;
         }
+    g_child = 0;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
     return status;
 }
 
