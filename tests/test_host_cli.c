@@ -105,9 +105,32 @@ static void test_getopt(void **state)
     expect(2, "resnet-cl bench gemm: unknown option '--wat'", "bench gemm --wat");
     expect(2, "resnet-cl devices: unexpected argument 'x'", "devices x");
     expect(2, "resnet-cl predict: missing value for --checkpoint", "predict --checkpoint");
+    expect(2, "resnet-cl study: missing study NAME", "study");
+    expect(2, "resnet-cl study: unknown study 'nope'", "study nope");
+    expect(2, "study depth sets --model per variant", "study depth --model resnet20");
+    expect(2, "bad value '0' for --seeds", "study norm --seeds 0");
+    expect(2, "--resume: the study sets --out and --resume", "study norm --resume x.safetensors");
+    expect(2, "no variant 'zz' in study norm (bn, gn, ln, in, lrn, brn, ws, none)", "study norm --variants bn,zz");
+    expect(2, "cannot read spec file /nonexistent/spec.txt", "study --spec /nonexistent/spec.txt");
+    {
+        char spec[] = "/tmp/rcl-spec-XXXXXX";
+        int fd = mkstemp(spec);
+        assert_true(fd >= 0);
+        FILE *f = fdopen(fd, "w");
+        fprintf(f, "base: --epochs 1\nvariant a: --norm gn\nvariant a: --norm bn\n");
+        fclose(f);
+        char args[128];
+        snprintf(args, sizeof args, "study --spec %s", spec);
+        expect(2, ":3: variant 'a' given twice", args);
+        f = fopen(spec, "w");
+        fprintf(f, "# no variants\nbase: --epochs 1\nvariants b --norm gn\n");
+        fclose(f);
+        expect(2, ":3: want 'base: OPTIONS', 'variant NAME: OPTIONS' or 'name: NAME'", args);
+        unlink(spec);
+    }
     /* --help for each command: usage on stdout, exit 0 */
     static const char *const helps[] = {"train", "eval", "predict", "summary", "bench", "bench gemm",
-                                        "devices"};
+                                        "devices", "study"};
     for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++) {
         char *out = NULL, args[64];
         snprintf(args, sizeof args, "%s --help", helps[i]);

@@ -10,6 +10,9 @@ typedef struct cli_globals {
     int device;          /* -1: not given on the command line */
     int no_tune_cache;   /* --no-tune-cache */
     double t_start;      /* cli_now_s() when main() began */
+    int argc;            /* main's arguments (study records its command line) */
+    char **argv;
+    const char *argv0;
 } cli_globals;
 
 /* Print "resnet-cl: <what>: <strerror>: <detail>" for a failed call. */
@@ -41,5 +44,6 @@ int cli_bench_gemm(const cli_globals *g, int argc, char **argv);
 int cli_eval(const cli_globals *g, int argc, char **argv);
 int cli_predict(const cli_globals *g, int argc, char **argv);
 int cli_summary(const cli_globals *g, int argc, char **argv);
+int cli_study(const cli_globals *g, int argc, char **argv);
 
 #endif

@@ -19,6 +19,8 @@ static void usage(FILE *f)
             "  eval               test-set loss and accuracy of a checkpoint\n"
             "  predict            top-5 classes of image files from a checkpoint\n"
             "  summary            layers, output shapes, parameters and FLOPs of a model\n"
+            "  study              train the variants of a comparison (norm, init, depth, plain, or\n"
+            "                     --spec FILE) and write a report with plots\n"
             "\n"
             "global options:\n"
             "  --device N         OpenCL device index from 'resnet-cl devices' (default: $RESNET_CL_DEVICE or 0)\n"
@@ -28,7 +30,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    cli_globals g = {.device = -1, .t_start = cli_now_s()};
+    cli_globals g = {.device = -1, .t_start = cli_now_s(), .argc = argc, .argv = argv, .argv0 = argv[0]};
     cli_env_pin_pocl_workers(); /* before any OpenCL call */
     enum { O_DEVICE = CLI_OPT_FIRST, O_NO_TUNE_CACHE };
     static const struct option opts[] = {
@@ -63,6 +65,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "eval")) return cli_eval(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "predict")) return cli_predict(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "summary")) return cli_summary(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "study")) return cli_study(&g, sub_argc, sub_argv);
     fprintf(stderr, "resnet-cl: unknown command '%s' (see resnet-cl --help)\n", cmd);
     return 2;
 }
