@@ -4,6 +4,7 @@
  * loads identically), PNGs written here with libpng (exact decode), the
  * greyscale ImageNet sample, truncated / corrupt files, bilinear resize. */
 #include "harness.h"
+#include "data/data_internal.h"
 #include "rcl/data.h"
 
 #include <errno.h>
@@ -750,6 +751,49 @@ static void test_image_load_errors(void **state)
     free(tmp);
 }
 
+/* The in-memory CIFAR-10 batch checks the fuzz target tests/fuzz/fuzz_cifar_bin.c
+ * drives: whole records only, labels 0..9, per-class limit, meta names. */
+static void test_cifar_bin_memory(void **state)
+{
+    (void)state;
+    enum { R = 3073 };
+    uint8_t *buf = calloc(3, R);
+    assert_non_null(buf);
+    buf[0] = 1, buf[R] = 1, buf[2 * R] = 9;
+    assert_int_equal(rcl_cifar_bin_check(buf, 3 * R, 0, "mem"), RCL_OK);
+    assert_int_equal(rcl_cifar_bin_check(buf, 3 * R, 3, "mem"), RCL_OK);
+    assert_int_equal(rcl_cifar_bin_check(buf, 3 * R, 2, "mem"), RCL_ERR_FORMAT);
+    assert_int_equal(rcl_cifar_bin_check(buf, 3 * R - 1, 0, "mem"), RCL_ERR_FORMAT);
+    assert_int_equal(rcl_cifar_bin_check(buf, 0, 0, "mem"), RCL_OK);
+    rcl_dataset ds = {0};
+    ds.pixels = malloc(3 * 3072);
+    ds.labels = malloc(3 * sizeof(int32_t));
+    int per_class[10] = {0};
+    rcl_cifar_bin_append(&ds, buf, 3, per_class, 1); /* one of class 1, one of class 9 */
+    assert_int_equal(ds.n, 2);
+    assert_int_equal(ds.labels[0], 1);
+    assert_int_equal(ds.labels[1], 9);
+    free(ds.pixels);
+    free(ds.labels);
+    buf[R] = 10;
+    assert_int_equal(rcl_cifar_bin_check(buf, 3 * R, 0, "mem"), RCL_ERR_FORMAT);
+    assert_non_null(strstr(rcl_last_error(), "record 1 has label 10"));
+    free(buf);
+
+    char *names[3] = {0};
+    const char *meta = " a \r\n\n\tb\nc\nignored";
+    assert_int_equal(rcl_cifar_bin_parse_names(names, 3, (const uint8_t *)meta, strlen(meta), "m"),
+                     RCL_OK);
+    assert_string_equal(names[0], "a");
+    assert_string_equal(names[1], "b");
+    assert_string_equal(names[2], "c");
+    for (int i = 0; i < 3; i++) free(names[i]), names[i] = NULL;
+    assert_int_equal(rcl_cifar_bin_parse_names(names, 3, (const uint8_t *)"x\n\ny", 4, "m"),
+                     RCL_ERR_FORMAT);
+    for (int i = 0; i < 3; i++) free(names[i]);
+    assert_int_equal(rcl_cifar_bin_parse_names(names, 3, NULL, 0, "m"), RCL_ERR_FORMAT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -766,6 +810,7 @@ int main(void)
 #endif
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_image_load_errors),
+        cmocka_unit_test(test_cifar_bin_memory),
     };
     return cmocka_run_group_tests_name("host_data", tests, NULL, NULL);
 }
