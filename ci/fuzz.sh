@@ -9,7 +9,9 @@
 # sanitizer report, printing the reproducer's path and a hexdump of its
 # head. Environment: CC (default clang), BUILD_DIR (default build-fuzz),
 # FUZZ_TARGETS (default: all), RCL_DATA_DIR (default ../shared/data),
-# JOBS (build parallelism, default nproc).
+# JOBS (build parallelism, default nproc), FUZZ_KEEP=1 (start from the
+# corpora the previous run grew in $BUILD/fuzz-run, plus the seeds, instead
+# of the seeds alone: for campaigns split into several runs).
 set -uo pipefail
 SECS=${1:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +29,11 @@ cmake --build "$BUILD" -j "$JOBS" >"$BUILD/build.log" 2>&1 || { tail -40 "$BUILD
 echo "ci/fuzz.sh: built $BUILD in $(( $(date +%s) - t0 )) s"
 
 RUN="$BUILD/fuzz-run"
-rm -rf "$RUN"
+if [ "${FUZZ_KEEP:-0}" = 1 ]; then
+  rm -rf "$RUN"/*/artifacts "$RUN"/*/log.txt
+else
+  rm -rf "$RUN"
+fi
 mkdir -p "$RUN"
 # a few real images (never committed): CIFAR-10 JPEGs and their records
 REAL="$RUN/real"
