@@ -23,8 +23,9 @@ JOBS=${JOBS:-$(nproc)}
 t0=$(date +%s)
 
 command -v "${CC:-clang}" >/dev/null || { echo "ci/fuzz.sh: ${CC:-clang} not found (install clang and libclang-rt-dev)" >&2; exit 1; }
-CC=${CC:-clang} cmake -S . -B "$BUILD" -DRCL_FUZZ=ON -DRCL_BUILD_TESTS=OFF >"$BUILD.configure.log" 2>&1 ||
-  { cat "$BUILD.configure.log" >&2; exit 1; }
+mkdir -p "$BUILD"
+CC=${CC:-clang} cmake -S . -B "$BUILD" -DRCL_FUZZ=ON -DRCL_BUILD_TESTS=OFF >"$BUILD/configure.log" 2>&1 ||
+  { cat "$BUILD/configure.log" >&2; exit 1; }
 cmake --build "$BUILD" -j "$JOBS" >"$BUILD/build.log" 2>&1 || { tail -40 "$BUILD/build.log" >&2; exit 1; }
 echo "ci/fuzz.sh: built $BUILD in $(( $(date +%s) - t0 )) s"
 
