@@ -3,6 +3,7 @@
  * published output, through the shared inline and through rcl_rng. */
 #include "harness.h"
 #include "base/base.h"
+#include "runtime/internal.h"
 
 #include <string.h>
 
@@ -63,12 +64,50 @@ static void test_splitmix64(void **state)
     assert_true(rcl_rng_u64(&r) == 0x35db6426726e5376ull);
 }
 
+/* Program-cache entry validation (runtime/internal.h; the fuzz target
+ * tests/fuzz/fuzz_program_entry.c): exact size, checksum, key. */
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void test_program_entry_check(void **state)
+{
+    (void)state;
+    const char *key = "rcl-program-v1\nkey";
+    const unsigned char bin[5] = {1, 2, 3, 4, 5};
+    size_t kl = strlen(key), len = 32 + kl + sizeof bin;
+    unsigned char e[64];
+    memcpy(e, "RCLPROG1", 8);
+    put64(e + 8, kl);
+    put64(e + 16, sizeof bin);
+    memcpy(e + 32, key, kl);
+    memcpy(e + 32 + kl, bin, sizeof bin);
+    put64(e + 24, rcl_fnv1a(RCL_FNV_INIT, e + 32, kl + sizeof bin));
+    size_t off = 0, bl = 0;
+    assert_int_equal(rcl_program_entry_check(e, len, key, &off, &bl), 0);
+    assert_int_equal(off, 32 + kl);
+    assert_int_equal(bl, sizeof bin);
+    assert_int_equal(rcl_program_entry_check(e, len - 1, key, &off, &bl), -1);  /* truncated */
+    assert_int_equal(rcl_program_entry_check(e, len + 1, key, &off, &bl), -1);  /* trailing byte */
+    assert_int_equal(rcl_program_entry_check(e, 31, key, &off, &bl), -1);       /* short header */
+    assert_int_equal(rcl_program_entry_check(e, len, "rcl-program-v1\nkez", &off, &bl), -1);
+    e[len - 1] ^= 1; /* checksum */
+    assert_int_equal(rcl_program_entry_check(e, len, key, &off, &bl), -1);
+    e[len - 1] ^= 1;
+    put64(e + 16, (uint64_t)-1 - kl + 33); /* lengths whose sum wraps to the real size */
+    assert_int_equal(rcl_program_entry_check(e, len, key, &off, &bl), -1);
+    put64(e + 16, 0); /* empty binary */
+    assert_int_equal(rcl_program_entry_check(e, 32 + kl, key, &off, &bl), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_status_unknown),
         cmocka_unit_test(test_splitmix64),
+        cmocka_unit_test(test_program_entry_check),
     };
     return cmocka_run_group_tests_name("host_base", tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
  * loads identically), PNGs written here with libpng (exact decode), the
  * greyscale ImageNet sample, truncated / corrupt files, bilinear resize. */
 #include "harness.h"
+#include "data/data_internal.h"
 #include "rcl/data.h"
 
 #include <errno.h>
@@ -750,6 +751,115 @@ static void test_image_load_errors(void **state)
     free(tmp);
 }
 
+/* The in-memory CIFAR-10 batch checks the fuzz target tests/fuzz/fuzz_cifar_bin.c
+ * drives: whole records only, labels 0..9, per-class limit, meta names. */
+static void test_cifar_bin_memory(void **state)
+{
+    (void)state;
+    enum { R = 3073 };
+    uint8_t *buf = calloc(3, R);
+    assert_non_null(buf);
+    buf[0] = 1, buf[R] = 1, buf[2 * R] = 9;
+    assert_int_equal(rcl_cifar_bin_check(buf, 3 * R, 0, "mem"), RCL_OK);
+    assert_int_equal(rcl_cifar_bin_check(buf, 3 * R, 3, "mem"), RCL_OK);
+    assert_int_equal(rcl_cifar_bin_check(buf, 3 * R, 2, "mem"), RCL_ERR_FORMAT);
+    assert_int_equal(rcl_cifar_bin_check(buf, 3 * R - 1, 0, "mem"), RCL_ERR_FORMAT);
+    assert_int_equal(rcl_cifar_bin_check(buf, 0, 0, "mem"), RCL_OK);
+    rcl_dataset ds = {0};
+    ds.pixels = malloc(3 * 3072);
+    ds.labels = malloc(3 * sizeof(int32_t));
+    int per_class[10] = {0};
+    rcl_cifar_bin_append(&ds, buf, 3, per_class, 1); /* one of class 1, one of class 9 */
+    assert_int_equal(ds.n, 2);
+    assert_int_equal(ds.labels[0], 1);
+    assert_int_equal(ds.labels[1], 9);
+    free(ds.pixels);
+    free(ds.labels);
+    buf[R] = 10;
+    assert_int_equal(rcl_cifar_bin_check(buf, 3 * R, 0, "mem"), RCL_ERR_FORMAT);
+    assert_non_null(strstr(rcl_last_error(), "record 1 has label 10"));
+    free(buf);
+
+    char *names[3] = {0};
+    const char *meta = " a \r\n\n\tb\nc\nignored";
+    assert_int_equal(rcl_cifar_bin_parse_names(names, 3, (const uint8_t *)meta, strlen(meta), "m"),
+                     RCL_OK);
+    assert_string_equal(names[0], "a");
+    assert_string_equal(names[1], "b");
+    assert_string_equal(names[2], "c");
+    for (int i = 0; i < 3; i++) free(names[i]), names[i] = NULL;
+    assert_int_equal(rcl_cifar_bin_parse_names(names, 3, (const uint8_t *)"x\n\ny", 4, "m"),
+                     RCL_ERR_FORMAT);
+    for (int i = 0; i < 3; i++) free(names[i]);
+    assert_int_equal(rcl_cifar_bin_parse_names(names, 3, NULL, 0, "m"), RCL_ERR_FORMAT);
+}
+
+/* Found by tests/fuzz/fuzz_image.c: a ~1 KB JPEG whose header claims
+ * 16384x16384 made the decoder allocate 1.7 GB (progressive) and run for
+ * 6-12 s before failing. An image may claim at most 16384 pixels per byte
+ * of its file above 2^24 pixels; the check comes before libjpeg's
+ * jpeg_start_decompress allocates anything. */
+static uint32_t crc32_of(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+    }
+    return ~c;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+static void test_image_claims_too_many_pixels(void **state)
+{
+    (void)state;
+    rcl_image img;
+#ifdef RCL_HAVE_JPEG
+    char *root = tu_cifar_jpeg_root();
+    char *src = join(root, "test/cat/0000.jpg");
+    size_t n;
+    uint8_t *b = read_bytes(src, &n);
+    assert_int_equal(rcl_image_decode(b, n, "cat.jpg", &img), RCL_OK); /* as it is */
+    rcl_image_free(&img);
+    size_t sof = 2;
+    while (sof + 9 < n && !(b[sof] == 0xFF && (b[sof + 1] == 0xC0 || b[sof + 1] == 0xC2))) sof++;
+    assert_true(sof + 9 < n);
+    b[sof + 5] = 0x40, b[sof + 6] = 0x00, b[sof + 7] = 0x40, b[sof + 8] = 0x00; /* 16384 x 16384 */
+    expect_error(rcl_image_decode(b, n, "big.jpg", &img), RCL_ERR_FORMAT,
+                 "claims 16384x16384 pixels");
+    assert_null(img.data);
+    free(b);
+    free(src);
+    free(root);
+#endif
+#ifdef RCL_HAVE_PNG
+    char *tmp = tmp_dir();
+    char *p = join(tmp, "small.png");
+    uint8_t px[8 * 8 * 3] = {0}, *rows[8];
+    for (int y = 0; y < 8; y++) rows[y] = px + y * 24;
+    write_png(p, 8, 8, PNG_COLOR_TYPE_RGB, 8, 0, rows, NULL, 0, NULL, 0);
+    size_t pn;
+    uint8_t *pb = read_bytes(p, &pn);
+    assert_int_equal(rcl_image_decode(pb, pn, "small.png", &img), RCL_OK);
+    rcl_image_free(&img);
+    put_be32(pb + 16, 16384); /* IHDR width, height, then its CRC */
+    put_be32(pb + 20, 16384);
+    put_be32(pb + 29, crc32_of(pb + 12, 17));
+    expect_error(rcl_image_decode(pb, pn, "big.png", &img), RCL_ERR_FORMAT,
+                 "claims 16384x16384 pixels");
+    assert_null(img.data);
+    free(pb);
+    free(p);
+    rm_rf(tmp);
+    free(tmp);
+#endif
+    (void)img;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -766,6 +876,8 @@ int main(void)
 #endif
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_image_load_errors),
+        cmocka_unit_test(test_cifar_bin_memory),
+        cmocka_unit_test(test_image_claims_too_many_pixels),
     };
     return cmocka_run_group_tests_name("host_data", tests, NULL, NULL);
 }

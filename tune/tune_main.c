@@ -26,6 +26,7 @@
  * and the cache is written (rcl/tune_cache.h).
  * RESNET_CL_TUNE_DEBUG=1 prints every timed candidate of phases D and E
  * (its parameters and each class's time) to stderr. */
+#include "tune_main.h"
 #include "tools/cli_env.h"
 #include "tools/cli_model_opts.h"
 #include "tools/cli_parse.h"
@@ -268,7 +269,7 @@ static int insert_seeds(const rcl_gemm_tiled_params *o, int *pts, int np)
     return np + ns;
 }
 
-int main(int argc, char **argv)
+int tune_main(int argc, char **argv)
 {
     int device = -1, batch = 100, dry = 0, if_missing = 0, image = 32, classes = 10;
     double budget = 600;
@@ -326,6 +327,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "resnet-cl-tune: unknown model '%s' (see resnet-cl summary --list)\n", model);
         return 2;
     }
+    if (cli_parse_only) return CLI_PARSED;
     G.t0 = tune_now();
     G.budget = budget;
     double deadline = G.t0 + budget;

@@ -36,6 +36,9 @@ int cli_check_checkpoint(const char *path);
 /* One line: the bad index and the devices that exist. */
 void cli_report_bad_device(int idx, const rcl_device_info *devs, int n);
 
+/* The whole program: global options, then the subcommand (main.c calls it). */
+int cli_main(int argc, char **argv);
+
 int cli_devices(const cli_globals *g, int argc, char **argv);
 int cli_train(const cli_globals *g, int argc, char **argv);
 int cli_bench(const cli_globals *g, int argc, char **argv);

@@ -60,6 +60,7 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
         if (bad) return 2;
     }
     if (cli_getopt_no_operands(&go)) return 2;
+    if (cli_parse_only) return CLI_PARSED;
     rcl_ctx *ctx = NULL;
     rcl_ctx_options co = {.profiling = profile};
     if (cli_open_device(g, &ctx, &co, 1)) return 1;

@@ -140,6 +140,7 @@ int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
                 model);
         return 2;
     }
+    if (cli_parse_only) return CLI_PARSED;
     rcl_ctx *ctx = NULL;
     if (cli_open_device(&gl, &ctx, NULL, 0) != RCL_OK) return 1;
     const rcl_device_info *dev = rcl_ctx_device(ctx);

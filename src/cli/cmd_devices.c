@@ -18,6 +18,7 @@ int cli_devices(const cli_globals *g, int argc, char **argv)
         return 0;
     }
     if (cli_getopt_no_operands(&go)) return 2;
+    if (cli_parse_only) return CLI_PARSED;
     rcl_device_info devs[RCL_MAX_DEVICES];
     int n = 0;
     int st = rcl_devices_list(devs, RCL_MAX_DEVICES, &n);

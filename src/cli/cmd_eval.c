@@ -43,6 +43,7 @@ int cli_eval(const cli_globals *g, int argc, char **argv)
         fprintf(stderr, "resnet-cl eval: --checkpoint and --data are required\n");
         return 2;
     }
+    if (cli_parse_only) return CLI_PARSED;
     if (cli_check_checkpoint(ckpt)) return 1;
     rcl_dataset ds = {0};
     rcl_dataset_options dopt = {.per_class_limit = per_class};

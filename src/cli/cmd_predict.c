@@ -110,6 +110,7 @@ int cli_predict(const cli_globals *g, int argc, char **argv)
         fprintf(stderr, "resnet-cl predict: need --checkpoint FILE and at least one image\n");
         return 2;
     }
+    if (cli_parse_only) return CLI_PARSED;
     if (cli_check_checkpoint(ckpt)) return 1;
     rcl_ctx *ctx = NULL;
     if (cli_open_device(g, &ctx, NULL, 1)) return 1;

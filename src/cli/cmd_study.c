@@ -1136,10 +1136,10 @@ int cli_study(const cli_globals *g, int argc, char **argv)
     if (name) rc = builtin_study(&s, name, model);
     else rc = spec_study(&s, spec);
     if (!rc && variants) rc = filter_variants(&s, variants);
-    if (rc) {
+    if (rc || cli_parse_only) { /* the fuzz target stops after parsing */
         sv_free(&extra);
         study_free(&s);
-        return rc;
+        return rc ? rc : CLI_PARSED;
     }
     /* base: the study's (or spec's), then the budget and options given here */
     if (name && !s.epochs_given) sv_pushf(&s.base, "--epochs=%d", STUDY_DEFAULT_EPOCHS);

@@ -53,6 +53,7 @@ int cli_summary(const cli_globals *g, int argc, char **argv)
         if (bad) return 2;
     }
     if (cli_getopt_no_operands(&go)) return 2;
+    if (cli_parse_only) return CLI_PARSED;
     rcl_ctx *ctx = NULL;
     if (cli_open_device(g, &ctx, NULL, 0)) return 1;
     mc.num_classes = classes;

@@ -287,6 +287,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
                     .mc = rcl_model_config_default()};
     int pst = parse_train_args(argc, argv, &o);
     if (pst) return pst == 1 ? 0 : pst;
+    if (cli_parse_only) return CLI_PARSED;
     o.sched.lr0 = o.lr;
     const char *data = find_data(o.data);
     if (!data) {

@@ -50,6 +50,30 @@ char *rcl_cifar_bin_dir(const char *root)
     return NULL;
 }
 
+int rcl_cifar_bin_parse_names(char **names, int n, const uint8_t *buf, size_t len,
+                              const char *what)
+{
+    int k = 0;
+    size_t i = 0;
+    while (i < len && k < n) {
+        size_t e = i;
+        while (e < len && buf[e] != '\n') e++;
+        size_t a = i, b = e;
+        while (a < b && isspace(buf[a])) a++;
+        while (b > a && isspace(buf[b - 1])) b--;
+        if (b > a) {
+            names[k] = malloc(b - a + 1);
+            if (!names[k]) return rcl_fail(RCL_ERR_NOMEM, "CIFAR-10: out of memory");
+            memcpy(names[k], buf + a, b - a);
+            names[k][b - a] = '\0';
+            k++;
+        }
+        i = e + 1;
+    }
+    if (k < n) return rcl_fail(RCL_ERR_FORMAT, "%s: has %d class names, expected %d", what, k, n);
+    return RCL_OK;
+}
+
 /* Class names: batches.meta.txt (first 10 non-empty lines) if present. */
 static int load_names(rcl_dataset *ds, const char *dir)
 {
@@ -60,30 +84,12 @@ static int load_names(rcl_dataset *ds, const char *dir)
     if (!meta) return rcl_fail(RCL_ERR_NOMEM, "CIFAR-10: out of memory");
     uint8_t *buf = NULL;
     size_t len = 0;
-    int st = RCL_OK, k = 0;
+    int st = RCL_OK;
     if (rcl_is_file(meta)) {
         st = rcl_read_file(meta, &buf, &len);
-        size_t i = 0;
-        while (st == RCL_OK && i < len && k < CIFAR_CLASSES) {
-            size_t e = i;
-            while (e < len && buf[e] != '\n') e++;
-            size_t a = i, b = e;
-            while (a < b && isspace(buf[a])) a++;
-            while (b > a && isspace(buf[b - 1])) b--;
-            if (b > a) {
-                ds->class_names[k] = malloc(b - a + 1);
-                if (!ds->class_names[k]) { st = rcl_fail(RCL_ERR_NOMEM, "CIFAR-10: out of memory"); break; }
-                memcpy(ds->class_names[k], buf + a, b - a);
-                ds->class_names[k][b - a] = '\0';
-                k++;
-            }
-            i = e + 1;
-        }
-        if (st == RCL_OK && k < CIFAR_CLASSES)
-            st = rcl_fail(RCL_ERR_FORMAT, "%s: has %d class names, expected %d", meta, k,
-                          CIFAR_CLASSES);
+        if (st == RCL_OK) st = rcl_cifar_bin_parse_names(ds->class_names, CIFAR_CLASSES, buf, len, meta);
     } else {
-        for (; k < CIFAR_CLASSES; k++) {
+        for (int k = 0; k < CIFAR_CLASSES; k++) {
             ds->class_names[k] = malloc(strlen(cifar_names[k]) + 1);
             if (!ds->class_names[k]) { st = rcl_fail(RCL_ERR_NOMEM, "CIFAR-10: out of memory"); break; }
             strcpy(ds->class_names[k], cifar_names[k]);
@@ -117,6 +123,33 @@ static int check_files(char **paths, int nfiles, const char *split)
     return RCL_OK;
 }
 
+int rcl_cifar_bin_check(const uint8_t *buf, size_t len, size_t records, const char *what)
+{
+    if (len % CIFAR_RECORD || (records && len / CIFAR_RECORD != records))
+        return rcl_fail(RCL_ERR_FORMAT, "%s: truncated: %zu bytes, expected %zu records of %d bytes",
+                        what, len, records ? records : len / CIFAR_RECORD + 1, CIFAR_RECORD);
+    for (size_t r = 0; r < len / CIFAR_RECORD; r++) {
+        const uint8_t *rec = buf + r * CIFAR_RECORD;
+        if (rec[0] >= CIFAR_CLASSES)
+            return rcl_fail(RCL_ERR_FORMAT, "%s: record %zu has label %u, expected 0..9", what, r,
+                            rec[0]);
+    }
+    return RCL_OK;
+}
+
+void rcl_cifar_bin_append(rcl_dataset *ds, const uint8_t *buf, size_t records, int *per_class,
+                          int limit)
+{
+    for (size_t r = 0; r < records; r++) {
+        const uint8_t *rec = buf + r * CIFAR_RECORD;
+        if (limit > 0 && per_class[rec[0]] >= limit) continue;
+        per_class[rec[0]]++;
+        ds->labels[ds->n] = rec[0];
+        memcpy(ds->pixels + (size_t)ds->n * CIFAR_PIXELS, rec + 1, CIFAR_PIXELS);
+        ds->n++;
+    }
+}
+
 /* Read one batch file into buf, validate labels, append the kept records. */
 static int read_batch(rcl_dataset *ds, const char *path, uint8_t *buf, int *per_class, int limit)
 {
@@ -126,23 +159,8 @@ static int read_batch(rcl_dataset *ds, const char *path, uint8_t *buf, int *per_
     int err = ferror(f);
     fclose(f);
     if (err) return rcl_fail(RCL_ERR_IO, "%s: read error", path);
-    if (got != (size_t)CIFAR_FILE_BYTES)
-        return rcl_fail(RCL_ERR_FORMAT, "%s: truncated: read %zu of %lld bytes", path, got,
-                        CIFAR_FILE_BYTES);
-    for (int r = 0; r < CIFAR_RECORDS; r++) {
-        const uint8_t *rec = buf + (size_t)r * CIFAR_RECORD;
-        if (rec[0] >= CIFAR_CLASSES)
-            return rcl_fail(RCL_ERR_FORMAT, "%s: record %d has label %u, expected 0..9", path, r,
-                            rec[0]);
-    }
-    for (int r = 0; r < CIFAR_RECORDS; r++) {
-        const uint8_t *rec = buf + (size_t)r * CIFAR_RECORD;
-        if (limit > 0 && per_class[rec[0]] >= limit) continue;
-        per_class[rec[0]]++;
-        ds->labels[ds->n] = rec[0];
-        memcpy(ds->pixels + (size_t)ds->n * CIFAR_PIXELS, rec + 1, CIFAR_PIXELS);
-        ds->n++;
-    }
+    RCL_TRY(rcl_cifar_bin_check(buf, got, CIFAR_RECORDS, path));
+    rcl_cifar_bin_append(ds, buf, CIFAR_RECORDS, per_class, limit);
     return RCL_OK;
 }
 

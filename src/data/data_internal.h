@@ -32,4 +32,18 @@ int rcl_dataset_load_cifar_bin(rcl_dataset *ds, const char *dir, const char *spl
  * root/cifar-10-batches-bin), malloc'd, or NULL if none. */
 char *rcl_cifar_bin_dir(const char *root);
 
+/* CIFAR-10 binary batches in memory (`what` names the source in messages;
+ * records of 1 label byte + 3 x 32 x 32 pixels):
+ *  - check: len is a whole number of records (exactly `records` of them
+ *    unless 0) and every label is 0..9; RCL_ERR_FORMAT otherwise;
+ *  - append: the first `records` records of a checked buffer to ds, which
+ *    has room for them, keeping at most `limit` per class (0: all);
+ *  - parse_names: the first n non-empty lines (trimmed) of a
+ *    batches.meta.txt into names[0..n) (malloc'd; RCL_ERR_FORMAT if fewer). */
+int rcl_cifar_bin_check(const uint8_t *buf, size_t len, size_t records, const char *what);
+void rcl_cifar_bin_append(rcl_dataset *ds, const uint8_t *buf, size_t records, int *per_class,
+                          int limit);
+int rcl_cifar_bin_parse_names(char **names, int n, const uint8_t *buf, size_t len,
+                              const char *what);
+
 #endif

@@ -22,6 +22,13 @@
 /* Largest accepted image side and pixel count (guards allocations). */
 #define RCL_IMAGE_MAX_SIDE 32768
 #define RCL_IMAGE_MAX_PIXELS ((size_t)1 << 28)
+/* Above RCL_IMAGE_FREE_PIXELS, an image must not claim more than
+ * RCL_IMAGE_PIXELS_PER_BYTE pixels per byte of its file: a ~1 KB JPEG
+ * header claiming 16384x16384 made the decoder allocate 1.7 GB and spend
+ * 12 s (found by tests/fuzz/fuzz_image.c). Photographs take 1-3 bits per
+ * pixel; zlib cannot exceed 1032:1, i.e. 8256 one-bit pixels per byte. */
+#define RCL_IMAGE_FREE_PIXELS ((size_t)1 << 24)
+#define RCL_IMAGE_PIXELS_PER_BYTE 16384
 
 void rcl_image_free(rcl_image *img)
 {
@@ -31,11 +38,14 @@ void rcl_image_free(rcl_image *img)
     img->h = img->w = 0;
 }
 
-static int check_dims(const char *name, unsigned long w, unsigned long h)
+static int check_dims(const char *name, unsigned long w, unsigned long h, size_t len)
 {
     if (w == 0 || h == 0 || w > RCL_IMAGE_MAX_SIDE || h > RCL_IMAGE_MAX_SIDE ||
         (size_t)w * h > RCL_IMAGE_MAX_PIXELS)
         return rcl_fail(RCL_ERR_FORMAT, "%s: unsupported image size %lux%lu", name, w, h);
+    if ((size_t)w * h > RCL_IMAGE_FREE_PIXELS && (size_t)w * h / RCL_IMAGE_PIXELS_PER_BYTE > len)
+        return rcl_fail(RCL_ERR_FORMAT, "%s: corrupt: claims %lux%lu pixels in a %zu-byte file",
+                        name, w, h, len);
     return RCL_OK;
 }
 
@@ -82,10 +92,17 @@ static int decode_jpeg(const uint8_t *buf, size_t len, const char *name, rcl_ima
     jpeg_create_decompress(&ci);
     jpeg_mem_src(&ci, (unsigned char *)buf, (unsigned long)len);
     jpeg_read_header(&ci, TRUE);
+    /* before jpeg_start_decompress, which allocates whole-image buffers for
+     * progressive files */
+    int st = check_dims(name, ci.image_width, ci.image_height, len);
+    if (st != RCL_OK) {
+        jpeg_destroy_decompress(&ci);
+        return st;
+    }
     int cmyk = ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK;
     ci.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;   /* greyscale -> RGB by libjpeg */
     jpeg_start_decompress(&ci);
-    int st = check_dims(name, ci.output_width, ci.output_height);
+    st = check_dims(name, ci.output_width, ci.output_height, len);
     int comps = ci.output_components;
     if (st == RCL_OK && comps != (cmyk ? 4 : 3))
         st = rcl_fail(RCL_ERR_FORMAT, "%s: unexpected JPEG output with %d components", name,
@@ -191,7 +208,7 @@ static int decode_png(const uint8_t *buf, size_t len, const char *name, rcl_imag
     png_set_read_fn(png, &src, png_read_mem);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
-    int st = check_dims(name, w, h);
+    int st = check_dims(name, w, h, len);
     if (st != RCL_OK) {
         png_destroy_read_struct(&png, &info, NULL);
         return st;

@@ -155,4 +155,14 @@ static inline size_t rcl_t_count(const rcl_tensor *t)
 }
 int rcl_check_same(const rcl_tensor *a, const rcl_tensor *b, const char *what);
 
+/* Program cache entries (format in program.c): 0 if entry[0..len) is a
+ * whole, intact entry for `key` (magic, key length, binary length of 1 byte
+ * to RCL_PROGRAM_MAX_BINARY, exact size, checksum, key bytes), with the
+ * binary at entry + *bin_off, *bin_len bytes; -1 if it must be rejected.
+ * Host only (no OpenCL call): the fuzz target tests/fuzz/fuzz_program_entry.c
+ * calls it. */
+#define RCL_PROGRAM_MAX_BINARY ((uint64_t)1 << 30)
+int rcl_program_entry_check(const unsigned char *entry, size_t len, const char *key,
+                            size_t *bin_off, size_t *bin_len);
+
 #endif

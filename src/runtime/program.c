@@ -58,6 +58,21 @@ static int entry_path(const rcl_ctx *ctx, const char *key, char *path, size_t ca
     return (n > 0 && (size_t)n < cap) ? 0 : -1;
 }
 
+int rcl_program_entry_check(const unsigned char *entry, size_t len, const char *key,
+                            size_t *bin_off, size_t *bin_len)
+{
+    size_t keylen = strlen(key);
+    if (len < 32 || memcmp(entry, MAGIC, 8)) return -1;
+    uint64_t klen = get_u64(entry + 8), blen = get_u64(entry + 16), sum = get_u64(entry + 24);
+    if (klen != keylen || blen == 0 || blen > RCL_PROGRAM_MAX_BINARY) return -1;
+    if (len - 32 != klen + blen) return -1; /* truncated, or trailing garbage */
+    if (rcl_fnv1a(RCL_FNV_INIT, entry + 32, (size_t)(klen + blen)) != sum) return -1;
+    if (memcmp(entry + 32, key, keylen)) return -1; /* hash collision or stale */
+    *bin_off = 32 + (size_t)klen;
+    *bin_len = (size_t)blen;
+    return 0;
+}
+
 /* Try the disk cache; returns a built program or NULL. */
 static cl_program load_cached(rcl_ctx *ctx, const char *key, const char *options)
 {
@@ -68,18 +83,19 @@ static cl_program load_cached(rcl_ctx *ctx, const char *key, const char *options
     cl_program prog = NULL;
     unsigned char hdr[32];
     unsigned char *data = NULL;
-    size_t keylen = strlen(key);
+    size_t keylen = strlen(key), bin_off = 0, bl = 0;
+    /* the size the header announces, then the whole entry in memory */
     if (fread(hdr, 1, 32, f) != 32 || memcmp(hdr, MAGIC, 8)) goto reject;
-    uint64_t klen = get_u64(hdr + 8), blen = get_u64(hdr + 16), sum = get_u64(hdr + 24);
-    if (klen != keylen || blen == 0 || blen > ((uint64_t)1 << 30)) goto reject;
-    data = malloc((size_t)(klen + blen));
+    uint64_t klen = get_u64(hdr + 8), blen = get_u64(hdr + 16);
+    if (klen != keylen || blen == 0 || blen > RCL_PROGRAM_MAX_BINARY) goto reject;
+    size_t total = 32 + (size_t)(klen + blen);
+    data = malloc(total);
     if (!data) goto reject;
-    if (fread(data, 1, (size_t)(klen + blen), f) != klen + blen) goto reject;
+    memcpy(data, hdr, 32);
+    if (fread(data + 32, 1, total - 32, f) != total - 32) goto reject;
     if (fgetc(f) != EOF) goto reject; /* trailing garbage */
-    if (rcl_fnv1a(RCL_FNV_INIT, data, (size_t)(klen + blen)) != sum) goto reject;
-    if (memcmp(data, key, keylen)) goto reject; /* hash collision or stale */
-    const unsigned char *bin = data + klen;
-    size_t bl = (size_t)blen;
+    if (rcl_program_entry_check(data, total, key, &bin_off, &bl)) goto reject;
+    const unsigned char *bin = data + bin_off;
     cl_int bst = CL_SUCCESS, e = CL_SUCCESS;
     prog = clCreateProgramWithBinary(ctx->context, 1, &ctx->dev.device, &bl, &bin, &bst, &e);
     if (e != CL_SUCCESS || bst != CL_SUCCESS) {

@@ -112,6 +112,8 @@ int cli_getopt_next(cli_getopt *g)
     return c;
 }
 
+int cli_parse_only = 0;
+
 int cli_getopt_operand(const cli_getopt *g)
 {
     (void)g;

@@ -64,4 +64,11 @@ int cli_getopt_float(const cli_getopt *g, double above, int or_equal, float *out
 /* Print "bad value 'v' for --opt (want <want>)"; returns 2. */
 int cli_getopt_bad(const cli_getopt *g, const char *want);
 
+/* Parse only (the fuzz target tests/fuzz/fuzz_cli.c sets it): every command
+ * of resnet-cl and resnet-cl-tune returns CLI_PARSED right after its
+ * command line has been parsed and checked, before it reads a file, opens a
+ * device or starts work. 0 in the programs. */
+extern int cli_parse_only;
+enum { CLI_PARSED = 0 };
+
 #endif
