@@ -9,7 +9,8 @@
 # sanitizer report, printing the reproducer's path and a hexdump of its
 # head. Environment: CC (default clang), BUILD_DIR (default build-fuzz),
 # FUZZ_TARGETS (default: all), RCL_DATA_DIR (default ../shared/data),
-# JOBS (build parallelism, default nproc), FUZZ_KEEP=1 (start from the
+# JOBS (build parallelism, default nproc), FUZZ_SEED (libFuzzer -seed, default 1:
+# the same mutations on every run, so a CI finding reproduces), FUZZ_KEEP=1 (start from the
 # corpora the previous run grew in $BUILD/fuzz-run, plus the seeds, instead
 # of the seeds alone: for campaigns split into several runs).
 set -uo pipefail
@@ -68,7 +69,7 @@ PY
       ;;
     esac
   fi
-  args=(-max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+  args=(-seed="${FUZZ_SEED:-1}" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
         -artifact_prefix="$dir/artifacts/")
   [ -f "tests/fuzz/$t.dict" ] && args+=(-dict="tests/fuzz/$t.dict")
   [ "$t" = cli ] && args+=(-close_fd_mask=3)

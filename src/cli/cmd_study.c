@@ -159,15 +159,30 @@ static int sv_has(const strv *a, const char *name)
     return 0;
 }
 
+/* The text of regular file `path` from byte `from` on, malloc'd; NULL with
+ * errno set when it cannot be read (EISDIR for a directory, EFBIG above
+ * 256 MiB: no spec or log of ours is that large). */
 static char *read_text(const char *path, long from)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
+    struct stat st;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode) || st.st_size > (256L << 20)) {
+        int e = errno;
+        if (!e || S_ISDIR(st.st_mode)) e = S_ISDIR(st.st_mode) ? EISDIR : EFBIG;
+        fclose(f);
+        errno = e;
+        return NULL;
+    }
+    long n = (long)st.st_size;
     if (from > n || from < 0) from = 0;
-    fseek(f, from, SEEK_SET);
     char *b = malloc((size_t)(n - from) + 1);
+    if (!b || fseek(f, from, SEEK_SET)) {
+        free(b);
+        fclose(f);
+        errno = ENOMEM;
+        return NULL;
+    }
     size_t got = fread(b, 1, (size_t)(n - from), f);
     b[got] = 0;
     fclose(f);
