@@ -76,6 +76,10 @@ float *tu_read(const rcl_tensor *t);
 cl_mem tu_ibuf(const int *data, size_t n);
 void tu_iread(cl_mem b, int *out, size_t n);
 
+/* The whole file at path, malloc'd and NUL-terminated (*len its size when
+ * len is given), or NULL when it cannot be opened. */
+char *tu_read_file(const char *path, size_t *len);
+
 /* Extracted CIFAR-10 JPEG tree (train/CLASS/NNNN.jpg, test/...), malloc'd
  * path; extracted from $RESNET_CL_DATA on first use. */
 char *tu_cifar_jpeg_root(void);

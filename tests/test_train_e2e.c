@@ -10,21 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) n = 0;
-    b[n] = 0;
-    fclose(f);
-    if (len) *len = (size_t)n;
-    return b;
-}
-
 static char *tmp_dir(void)
 {
     char *d = malloc(64);
@@ -56,7 +41,7 @@ static void test_basicblock_learns(void **state)
 
     char path[512], args[2048];
     snprintf(path, sizeof path, "%s/log.jsonl", out_dir);
-    char *log = read_file(path, NULL);
+    char *log = tu_read_file(path, NULL);
     assert_non_null(log);
     assert_non_null(strstr(log, "{\"epoch\": 1, \"lr\": 0.001"));
     free(log);
@@ -95,7 +80,7 @@ static void assert_same_file(const char *a, const char *b, const char *name)
     snprintf(pa, sizeof pa, "%s/%s", a, name);
     snprintf(pb, sizeof pb, "%s/%s", b, name);
     size_t la, lb;
-    char *fa = read_file(pa, &la), *fb = read_file(pb, &lb);
+    char *fa = tu_read_file(pa, &la), *fb = tu_read_file(pb, &lb);
     assert_non_null(fa);
     assert_non_null(fb);
     assert_int_equal(la, lb);
@@ -110,7 +95,7 @@ static void assert_same_epoch2(const char *a, const char *b)
     char pa[512], pb[512];
     snprintf(pa, sizeof pa, "%s/log.jsonl", a);
     snprintf(pb, sizeof pb, "%s/log.jsonl", b);
-    char *la_ = read_file(pa, NULL), *lb_ = read_file(pb, NULL);
+    char *la_ = tu_read_file(pa, NULL), *lb_ = tu_read_file(pb, NULL);
     assert_non_null(la_);
     assert_non_null(lb_);
     char *sa = strstr(la_, "{\"epoch\": 2"), *sb = strstr(lb_, "{\"epoch\": 2");

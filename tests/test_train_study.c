@@ -16,21 +16,12 @@
 
 static int dev(void) { return rcl_ctx_device(T_CTX)->index; }
 
+/* dir/name's whole text (tu_read_file), or NULL */
 static char *slurp(const char *dir, const char *name, size_t *len)
 {
     char path[1300];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) n = 0;
-    b[n] = 0;
-    fclose(f);
-    if (len) *len = (size_t)n;
-    return b;
+    return tu_read_file(path, len);
 }
 
 static int exists(const char *dir, const char *name)

@@ -10,12 +10,9 @@ int cli_model_opt(const cli_getopt *g, int val, rcl_model_config *cfg)
     rcl_init_config *i = &cfg->init;
     switch (val) {
     case CLI_MO_NORM:
-        for (int k = 0; k < RCL_NORM_COUNT; k++)
-            if (!strcmp(g->arg, rcl_norm_kind_name((rcl_norm_kind)k))) {
-                n->kind = (rcl_norm_kind)k;
-                return 0;
-            }
-        return cli_getopt_bad(g, "bn, gn, ln, in, lrn, brn, ws or none");
+        if (rcl_norm_kind_parse(g->arg, &n->kind))
+            return cli_getopt_bad(g, "bn, gn, ln, in, lrn, brn, ws or none");
+        return 0;
     case CLI_MO_GROUPS: return cli_getopt_int(g, 1, 1 << 16, &n->groups);
     case CLI_MO_LRN_SIZE: return cli_getopt_int(g, 1, 1 << 16, &n->lrn.size);
     case CLI_MO_LRN_ALPHA: return cli_getopt_float(g, 0, 1, &n->lrn.alpha);
@@ -67,8 +64,8 @@ void cli_model_describe(const rcl_model_config *cfg, char *buf, size_t cap)
     default: snprintf(norm, sizeof norm, "%s (eps %g)", rcl_norm_kind_name(n->kind), n->eps);
     }
     int k = i->scheme == RCL_INIT_KAIMING_NORMAL || i->scheme == RCL_INIT_KAIMING_UNIFORM;
-    snprintf(init, sizeof init, "%s%s%s", rcl_init_scheme_name(i->scheme),
-             k ? (i->fan_out ? " fan_out" : " fan_in") : "", "");
+    snprintf(init, sizeof init, "%s%s", rcl_init_scheme_name(i->scheme),
+             k ? (i->fan_out ? " fan_out" : " fan_in") : "");
     if (i->gain > 0) snprintf(init + strlen(init), sizeof init - strlen(init), " gain %g", i->gain);
     if (i->zero_init_residual)
         snprintf(init + strlen(init), sizeof init - strlen(init), ", zero-init-residual");

@@ -15,6 +15,21 @@ static char *join2(const char *a, const char *b)
     return p;
 }
 
+char *tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (fread(b, 1, (size_t)n, f) != (size_t)n) n = 0;
+    b[n] = 0;
+    fclose(f);
+    if (len) *len = (size_t)n;
+    return b;
+}
+
 char *tu_cifar_jpeg_root(void)
 {
     const char *data = getenv("RESNET_CL_DATA"), *build = getenv("RESNET_CL_BUILD_DIR");
