@@ -6,7 +6,8 @@
  *  - injected faults (RESNET_CL_FAULT_LAUNCH / READ / ALLOC / WRITE) in a
  *    training run resumed for epoch 2 give one line naming the kernel or the
  *    file, exit status 1, and leave epoch 1's checkpoint as it was, loadable;
- *  - a read-only output directory likewise (skipped as root). */
+ *  - a read-only output directory likewise (skipped as root), and a real
+ *    full disk, a small tmpfs (skipped where it cannot be mounted). */
 #include "harness.h"
 #include "base/base.h" /* rcl_fault_reset, rcl_fnv1a */
 
@@ -377,6 +378,56 @@ static void test_read_only_dir(void **state)
     cleanup(&r);
 }
 
+/* A real full disk: a tmpfs with room for one checkpoint and not two (the
+ * new one is written beside the old before the rename). Needs mount
+ * permission (root outside a restricted container); skipped, and says so,
+ * without it. */
+static void test_real_disk_full(void **state)
+{
+    (void)state;
+    run_dir r;
+    first_epoch(&r);
+    size_t len = 0;
+    char *d = tu_read_file(r.ckpt, &len);
+    assert_non_null(d);
+    free(d);
+    char mnt[64], cmd[700];
+    snprintf(mnt, sizeof mnt, "/tmp/rcl-faults-mnt-XXXXXX");
+    assert_non_null(mkdtemp(mnt));
+    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=%zuk tmpfs %s 2>/dev/null", len * 3 / 2 / 1024 + 32,
+             mnt);
+    if (system(cmd) != 0) {
+        printf("skipped the real full-disk case: cannot mount a tmpfs here (needs root and mount "
+               "permission); the injected case (RESNET_CL_FAULT_WRITE) covers the same path\n");
+        rmdir(mnt);
+        cleanup(&r);
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "cp -p %s/last.safetensors %s/log.jsonl %s/", r.dir, r.dir, mnt);
+    int cp_rc = system(cmd);
+    char ckpt[256];
+    snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", mnt);
+    char *out = NULL;
+    int rc = cp_rc ? -1
+                   : tu_run(&out, "--device %d " TRAIN_ARGS " --data %s --epochs 2 --out %s --resume %s",
+                            dev(), r.root, mnt, ckpt);
+    uint64_t h = cp_rc ? 0 : file_hash(ckpt);
+    int temps = count_temps(mnt);
+    snprintf(cmd, sizeof cmd, "umount %s && rmdir %s", mnt, mnt);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(cp_rc, 0);
+    printf("real full disk (tmpfs of %zu KiB): exit status %d\n%s", len * 3 / 2 / 1024 + 32, rc, out);
+    assert_int_equal(rc, 1);
+    char want[700];
+    snprintf(want, sizeof want, "resnet-cl: cannot write checkpoint %s: No space left on device; "
+             "the previous checkpoint is intact", ckpt);
+    assert_string_equal(line_with(out, "cannot write checkpoint"), want);
+    assert_true(h == r.hash);
+    assert_int_equal(temps, 0);
+    free(out);
+    cleanup(&r);
+}
+
 /* Last: the shared epoch-1 directory goes. */
 static void test_cleanup(void **state)
 {
@@ -401,6 +452,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_alloc_fault),
         cmocka_unit_test(test_disk_full),
         cmocka_unit_test(test_read_only_dir),
+        cmocka_unit_test(test_real_disk_full),
         cmocka_unit_test(test_cleanup),
     };
     return rcl_test_main(argc, argv, "faults", tests, sizeof tests / sizeof tests[0]);
