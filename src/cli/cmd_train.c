@@ -230,7 +230,9 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
                         rcl_last_error() + 8, epoch + 1, step);
                 return 1;
             }
-            if (st) return cli_progress_finish(&bar, 1), cli_report_run_failure("training step", st, ckpt_path, 0), 1;
+            if (st)
+                return cli_progress_finish(&bar, 1),
+                       cli_report_run_failure("training step", st, ckpt_path, 0), 1;
             loss_sum += (double)res.loss * n;
             win_loss += res.loss;
             win++;

@@ -75,8 +75,8 @@ struct rcl_ctx {
 /* A context that allocates nothing: it has `like`'s device description and
  * tunables (or the defaults when NULL) and counts the bytes of every buffer
  * created on it (model memory estimates, model.c). Kernels, launches,
- * reads and GEMMs are refused (RCL_ERR_UNSUPPORTED). Free with
- * rcl_ctx_destroy. */
+ * reads and scratch buffers are refused (RCL_ERR_UNSUPPORTED): it can
+ * build a model, not run one. Free with rcl_ctx_destroy. */
 int rcl_ctx_create_counting(rcl_ctx **out, const rcl_ctx *like);
 
 /* Every embedded cl/ source (cmake/embed_cl.cmake), ended by a NULL name. */
