@@ -77,6 +77,8 @@ static void test_estimate_within_25_percent(void **state)
         T_OK(rcl_model_estimate_memory(T_CTX, c->arch, &mc, 1, &est));
         assert_int_equal(est.total, est.params + est.grads + est.optim + est.activations + est.io +
                                         est.scratch);
+        assert_true(est.largest >= (uint64_t)c->batch * 3 * c->size * c->size * 4);
+        assert_true(est.largest < est.total);
         uint64_t got = measured_bytes(&mc, c->arch);
         double ratio = (double)est.total / (double)got;
         print_message("%-10s --norm %s batch %3d %3dx%-3d: estimate %8.2f MiB (params %.2f, "
@@ -151,6 +153,8 @@ static void test_cli_refuses_huge_batch(void **state)
     rcl_model_memory e;
     T_OK(rcl_model_estimate_memory(T_CTX, "resnet50", &mc, 1, &e));
     assert_true(e.total <= rcl_ctx_device(T_CTX)->global_mem);
+    uint64_t max_alloc = rcl_ctx_device(T_CTX)->max_alloc;
+    assert_true(!max_alloc || e.largest <= max_alloc);
     free(out);
 }
 

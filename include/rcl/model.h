@@ -156,6 +156,8 @@ typedef struct rcl_model_memory {
                               norm partial sums and, where a tune cache sends GEMMs to the
                               tiled kernel, one packed copy of the largest GEMM operands */
     uint64_t total;        /* the sum */
+    uint64_t largest;      /* the model's largest single buffer (against the device's
+                              largest allocation) */
 } rcl_model_memory;
 
 /* The estimate for `arch` under `cfg` (its batch) on the device of `ctx`
@@ -166,8 +168,9 @@ int rcl_model_estimate_memory(const rcl_ctx *ctx, const char *arch, const rcl_mo
                               int train, rcl_model_memory *out);
 
 /* The largest batch b <= cfg->batch whose estimate fits in `limit` bytes
- * (bisection over the estimate; 0 if not even batch 1 fits), in *batch; the
- * estimate at cfg->batch in *at_cfg (may be NULL). */
+ * and whose largest buffer fits the device's largest allocation (bisection
+ * over the estimate; 0 if not even batch 1 fits), in *batch; the estimate
+ * at cfg->batch in *at_cfg (may be NULL). */
 int rcl_model_max_batch(const rcl_ctx *ctx, const char *arch, const rcl_model_config *cfg, int train,
                         uint64_t limit, int *batch, rcl_model_memory *at_cfg);
 

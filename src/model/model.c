@@ -296,6 +296,7 @@ typedef struct conv_shape {
  * fixed + per_image * batch, plus the scratch formula over the conv shapes. */
 typedef struct mem_profile {
     uint64_t params, fixed, per_image; /* activations */
+    uint64_t largest1, largest2;       /* the largest buffer at batch 1 and 2 */
     conv_shape *convs;
     int nconvs;
     int max_c;            /* channels of the widest norm layer */
@@ -322,7 +323,7 @@ static int uses_tiled_gemm(const rcl_ctx *ctx)
 /* Build `arch` at `batch` on a counting context: its activation bytes (all
  * but params and grads), and the conv shapes (prof->convs, when wanted). */
 static int count_build(const rcl_ctx *like, const char *arch, const rcl_model_config *cfg, int batch,
-                       uint64_t *act, mem_profile *prof)
+                       uint64_t *act, uint64_t *largest, mem_profile *prof)
 {
     rcl_ctx *cc = NULL;
     RCL_TRY(rcl_ctx_create_counting(&cc, like));
@@ -334,6 +335,7 @@ static int count_build(const rcl_ctx *like, const char *arch, const rcl_model_co
         uint64_t pv = 0;
         for (int i = 0; i < m->nparams; i++) pv += rcl_tensor_bytes(&m->params[i]->value);
         *act = cc->counted_bytes - 2 * pv;
+        *largest = cc->counted_largest;
         if (prof) {
             prof->params = pv;
             for (int i = 0; i < m->nnorms; i++) {
@@ -374,8 +376,8 @@ static int profile_model(const rcl_ctx *ctx, const char *arch, const rcl_model_c
 {
     memset(p, 0, sizeof *p);
     uint64_t a1 = 0, a2 = 0;
-    RCL_TRY(count_build(ctx, arch, cfg, 1, &a1, p));
-    int st = count_build(ctx, arch, cfg, 2, &a2, NULL);
+    RCL_TRY(count_build(ctx, arch, cfg, 1, &a1, &p->largest1, p));
+    int st = count_build(ctx, arch, cfg, 2, &a2, &p->largest2, NULL);
     if (st != RCL_OK) {
         free(p->convs);
         p->convs = NULL;
@@ -432,6 +434,9 @@ static rcl_model_memory memory_at(const mem_profile *p, int n, int train)
     uint64_t red = max_u64(2 * (uint64_t)p->max_c * 4, 2 * (uint64_t)n * 4);
     r.scratch = col + tmp + red + (p->gemm_tiled ? gb + ga : 0);
     r.total = r.params + r.grads + r.optim + r.activations + r.io + r.scratch;
+    uint64_t grow = p->largest2 > p->largest1 ? p->largest2 - p->largest1 : 0;
+    r.largest = max_u64(p->largest1 + grow * (uint64_t)(n - 1),
+                        (uint64_t)n * p->in_c * p->in_h * p->in_w * 4);
     return r;
 }
 
@@ -458,7 +463,8 @@ int rcl_model_max_batch(const rcl_ctx *ctx, const char *arch, const rcl_model_co
     int lo = 0, hi = c.batch; /* memory_at(lo) fits (or lo = 0); find the largest */
     while (lo < hi) {
         int mid = lo + (hi - lo + 1) / 2;
-        if (memory_at(&p, mid, train).total <= limit) lo = mid;
+        rcl_model_memory e = memory_at(&p, mid, train);
+        if (e.total <= limit && (!p.max_alloc || e.largest <= p.max_alloc)) lo = mid;
         else hi = mid - 1;
     }
     *batch = lo;

@@ -69,7 +69,7 @@ struct rcl_ctx {
      * buffer creation only adds to counted_bytes and hands out NULL, and
      * writes, fills, copies and finish do nothing. */
     int counting;
-    uint64_t counted_bytes;
+    uint64_t counted_bytes, counted_largest;
 };
 
 /* A context that allocates nothing: it has `like`'s device description and

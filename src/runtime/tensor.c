@@ -51,6 +51,7 @@ int rcl_buffer_create(rcl_ctx *ctx, cl_mem *buf, size_t bytes)
                         bytes, (unsigned long long)ctx->dev.max_alloc);
     if (ctx->counting) {
         ctx->counted_bytes += bytes;
+        if (bytes > ctx->counted_largest) ctx->counted_largest = bytes;
         return RCL_OK;
     }
     cl_int e = CL_SUCCESS;
