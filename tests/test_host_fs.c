@@ -166,6 +166,7 @@ static void test_directory_missing(void **state)
     assert_int_equal(rcl_atomic_write_buf(p, "x", 1), RCL_ERR_IO);
     assert_non_null(strstr(rcl_last_error(), "no/such/dir/x.txt"));
     assert_non_null(strstr(rcl_last_error(), strerror(ENOENT)));
+    assert_int_equal(rcl_atomic_write_errno(), ENOENT);
     assert_int_equal(count_temps(g_dir), 0);
 }
 
@@ -188,6 +189,7 @@ static void test_directory_not_writable(void **state)
     chmod(sub, 0755);
     assert_int_equal(st, RCL_ERR_IO);
     assert_non_null(strstr(rcl_last_error(), "target.txt"));
+    assert_int_equal(rcl_atomic_write_errno(), EACCES);
     expect_content(p, "original\n");
     assert_int_equal(count_temps(sub), 0);
 }
@@ -208,6 +210,34 @@ static void test_target_is_directory(void **state)
     assert_true(S_ISDIR(sb.st_mode));
     expect_content(inner, "inside\n");
     assert_int_equal(count_temps(g_dir), 0);
+}
+
+/* RESNET_CL_FAULT_WRITE=N (the test hook of a full disk): the Nth atomic
+ * write of the process fails with ENOSPC, only that one; the target keeps
+ * its old content and no temporary file is left. */
+static void test_injected_disk_full(void **state)
+{
+    (void)state;
+    tu_env saved;
+    tu_env_save(&saved, "RESNET_CL_FAULT_WRITE");
+    setenv("RESNET_CL_FAULT_WRITE", "2", 1);
+    rcl_fault_reset();
+    const char *p = tpath("full.txt");
+    T_OK(rcl_atomic_write_buf(p, "epoch 1\n", 8)); /* the 1st */
+    assert_int_equal(rcl_atomic_write_errno(), 0);
+    assert_int_equal(rcl_atomic_write_buf(p, "epoch 2\n", 8), RCL_ERR_IO); /* the 2nd */
+    assert_int_equal(rcl_atomic_write_errno(), ENOSPC);
+    char want[600];
+    snprintf(want, sizeof want, "cannot write %s: %s (flush of ", p, strerror(ENOSPC));
+    if (strncmp(rcl_last_error(), want, strlen(want)))
+        fail_msg("message '%s', wanted it to start with '%s'", rcl_last_error(), want);
+    expect_content(p, "epoch 1\n");
+    assert_int_equal(count_temps(g_dir), 0);
+    T_OK(rcl_atomic_write_buf(p, "epoch 3\n", 8)); /* only the 2nd fails */
+    expect_content(p, "epoch 3\n");
+    tu_env_restore(&saved);
+    rcl_fault_reset();
+    T_OK(rcl_atomic_write_buf(p, "later\n", 6));
 }
 
 static void test_bad_arguments(void **state)
@@ -231,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_directory_missing),
         cmocka_unit_test(test_directory_not_writable),
         cmocka_unit_test(test_target_is_directory),
+        cmocka_unit_test(test_injected_disk_full),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests_name("host_fs", tests, setup, teardown);

@@ -139,6 +139,41 @@ double rcl_model_flops(const rcl_model *m);
 const rcl_model_config *rcl_model_get_config(const rcl_model *m);
 rcl_ctx *rcl_model_ctx(const rcl_model *m);
 
+/* Device memory of a model at a batch, estimated without allocating on the
+ * device (docs/errors.md): the model is built once at batch 1 and once at
+ * batch 2 on a context that only counts its buffers (the same code path as
+ * rcl_model_create, so parameters, gradients, every layer's outputs and
+ * saved statistics are exact), and the context's work buffers follow from
+ * the conv layers' shapes and conv2d's chunking rule. */
+typedef struct rcl_model_memory {
+    uint64_t params;       /* parameter values */
+    uint64_t grads;        /* their gradients */
+    uint64_t optim;        /* training only: optimizer state, two tensors per parameter (Adam) */
+    uint64_t activations;  /* the rest of the model: layer outputs and their gradients,
+                              saved statistics, running statistics */
+    uint64_t io;           /* the batch: input, labels, logits' gradient, loss */
+    uint64_t scratch;      /* the context's work buffers: im2col columns, reordered outputs,
+                              norm partial sums and, where a tune cache sends GEMMs to the
+                              tiled kernel, one packed copy of the largest GEMM operands */
+    uint64_t total;        /* the sum */
+    uint64_t largest;      /* the model's largest single buffer (against the device's
+                              largest allocation) */
+} rcl_model_memory;
+
+/* The estimate for `arch` under `cfg` (its batch) on the device of `ctx`
+ * (its largest allocation and tunables shape the chunking; NULL: no limit,
+ * defaults); `train` adds the optimizer state. Errors as rcl_model_create
+ * (a bad arch or config, a buffer above the device's largest allocation). */
+int rcl_model_estimate_memory(const rcl_ctx *ctx, const char *arch, const rcl_model_config *cfg,
+                              int train, rcl_model_memory *out);
+
+/* The largest batch b <= cfg->batch whose estimate fits in `limit` bytes
+ * and whose largest buffer fits the device's largest allocation (bisection
+ * over the estimate; 0 if not even batch 1 fits), in *batch; the estimate
+ * at cfg->batch in *at_cfg (may be NULL). */
+int rcl_model_max_batch(const rcl_ctx *ctx, const char *arch, const rcl_model_config *cfg, int train,
+                        uint64_t limit, int *batch, rcl_model_memory *at_cfg);
+
 /* One line per layer (name, kind, output shape, params), then totals. */
 void rcl_model_summary(const rcl_model *m, FILE *out);
 

@@ -37,6 +37,19 @@ int rcl_devices_list(rcl_device_info *out, int cap, int *count);
 /* "GPU", "CPU", "ACCELERATOR" or "OTHER". */
 const char *rcl_device_type_name(cl_device_type t);
 
+/* The memory a model on device `d` may plan for: its global memory and, for
+ * a CPU device (whose buffers are host memory: PoCL, rusticl on llvmpipe),
+ * at most the host memory available now (MemAvailable of /proc/meminfo).
+ * *host_avail (may be NULL) receives that host figure, 0 when not used. */
+uint64_t rcl_device_memory_limit(const rcl_device_info *d, uint64_t *host_avail);
+
+/* Device memory held by the library's buffers in this process, all
+ * contexts together (every rcl_buffer_create, scratch included; a buffer
+ * counts until OpenCL destroys it): *live now, *peak the most since the
+ * last rcl_device_bytes_reset_peak. Either pointer may be NULL. */
+void rcl_device_bytes(uint64_t *live, uint64_t *peak);
+void rcl_device_bytes_reset_peak(void);
+
 /* Device index chosen by the user: `flag` if >= 0, else $RESNET_CL_DEVICE,
  * else 0. */
 int rcl_device_default_index(int flag);

@@ -45,7 +45,34 @@ int rcl_mkdir_p(const char *path);
 typedef int (*rcl_write_fn)(FILE *f, void *user);
 int rcl_atomic_write(const char *path, rcl_write_fn fn, void *user);
 
+/* The errno of the system failure that made this thread's last
+ * rcl_atomic_write fail (ENOSPC, EACCES, EROFS, ...; also a failed write
+ * inside `fn` when the stream has its error flag set), 0 if it succeeded or
+ * failed otherwise. The message (rcl_last_error) reads "cannot write P:
+ * <strerror> (<step> of <temporary file>)". */
+int rcl_atomic_write_errno(void);
+
 /* rcl_atomic_write of the bytes data[0 .. len). */
 int rcl_atomic_write_buf(const char *path, const void *data, size_t len);
+
+/* Test hooks (fault.c, docs/errors.md): RESNET_CL_FAULT_<KIND>=N in the
+ * environment makes the Nth event of that kind in the process fail, once:
+ * LAUNCH a kernel enqueue (CL_OUT_OF_RESOURCES), READ a device-to-host read
+ * (CL_OUT_OF_RESOURCES), ALLOC a device buffer creation
+ * (CL_MEM_OBJECT_ALLOCATION_FAILURE), WRITE an rcl_atomic_write (ENOSPC at
+ * the flush: the temporary file is removed, the target left as it was).
+ * Read once, at the first event. */
+typedef enum rcl_fault_kind {
+    RCL_FAULT_LAUNCH = 0,
+    RCL_FAULT_READ,
+    RCL_FAULT_ALLOC,
+    RCL_FAULT_WRITE,
+    RCL_FAULT_KINDS
+} rcl_fault_kind;
+/* Counts one event of `kind`; 1 if it is the one to fail. */
+int rcl_fault_hit(rcl_fault_kind kind);
+/* Re-read the environment and restart the counts (tests that set the
+ * variables in-process). */
+void rcl_fault_reset(void);
 
 #endif

@@ -38,6 +38,9 @@ int rcl_mkdir_p(const char *path)
  * where the writers have always created 0666 less the umask.) */
 static atomic_uint tmp_counter;
 
+/* errno of the last rcl_atomic_write's system failure on this thread */
+static _Thread_local int last_write_errno;
+
 /* Create the temporary file; its name is left in *tmp (malloc'ed). */
 static int open_temp(const char *path, char **tmp, int *fd)
 {
@@ -54,8 +57,10 @@ static int open_temp(const char *path, char **tmp, int *fd)
             return RCL_OK;
         }
         if (errno != EEXIST) {
-            int st = rcl_fail(RCL_ERR_IO, "cannot write %s: cannot create %s: %s", path, name,
-                              strerror(errno));
+            int err = errno;
+            last_write_errno = err;
+            int st = rcl_fail(RCL_ERR_IO, "cannot write %s: %s (create %s)", path,
+                              strerror(err), name);
             free(name);
             return st;
         }
@@ -88,15 +93,27 @@ static void sync_dir_of(const char *path)
     free(dir);
 }
 
+int rcl_atomic_write_errno(void) { return last_write_errno; }
+
+/* Record a system failure of step `step` on the temporary file: "cannot
+ * write P: <strerror> (<step> of P.tmp.*)", errno kept for
+ * rcl_atomic_write_errno. */
+static int write_fail(const char *path, const char *tmp, const char *step, int err)
+{
+    last_write_errno = err;
+    return rcl_fail(RCL_ERR_IO, "cannot write %s: %s (%s of %s)", path, strerror(err), step, tmp);
+}
+
 int rcl_atomic_write(const char *path, rcl_write_fn fn, void *user)
 {
+    last_write_errno = 0;
     if (!path || !*path || !fn) return rcl_fail(RCL_ERR_INVALID, "rcl_atomic_write: bad arguments");
     char *tmp = NULL;
     int fd = -1;
     RCL_TRY(open_temp(path, &tmp, &fd));
     FILE *f = fdopen(fd, "wb");
     if (!f) {
-        int st = rcl_fail(RCL_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+        int st = write_fail(path, tmp, "fdopen", errno);
         close(fd);
         unlink(tmp);
         free(tmp);
@@ -104,17 +121,14 @@ int rcl_atomic_write(const char *path, rcl_write_fn fn, void *user)
     }
     errno = 0;
     int st = fn(f, user);
-    if (st == RCL_OK && ferror(f))
-        st = rcl_fail(RCL_ERR_IO, "cannot write %s: write: %s", tmp,
-                      strerror(errno ? errno : EIO));
-    if (st == RCL_OK && fflush(f) != 0)
-        st = rcl_fail(RCL_ERR_IO, "cannot write %s: flush: %s", tmp, strerror(errno));
-    if (st == RCL_OK && fsync(fileno(f)) != 0)
-        st = rcl_fail(RCL_ERR_IO, "cannot write %s: fsync: %s", tmp, strerror(errno));
-    if (fclose(f) != 0 && st == RCL_OK)
-        st = rcl_fail(RCL_ERR_IO, "cannot write %s: close: %s", tmp, strerror(errno));
-    if (st == RCL_OK && rename(tmp, path) != 0)
-        st = rcl_fail(RCL_ERR_IO, "cannot write %s: rename %s: %s", path, tmp, strerror(errno));
+    if (st != RCL_OK && ferror(f) && errno) last_write_errno = errno; /* fn's write failed */
+    if (st == RCL_OK && ferror(f)) st = write_fail(path, tmp, "write", errno ? errno : EIO);
+    if (st == RCL_OK && rcl_fault_hit(RCL_FAULT_WRITE)) /* test hook: a full disk */
+        st = write_fail(path, tmp, "flush", ENOSPC);
+    if (st == RCL_OK && fflush(f) != 0) st = write_fail(path, tmp, "flush", errno);
+    if (st == RCL_OK && fsync(fileno(f)) != 0) st = write_fail(path, tmp, "fsync", errno);
+    if (fclose(f) != 0 && st == RCL_OK) st = write_fail(path, tmp, "close", errno);
+    if (st == RCL_OK && rename(tmp, path) != 0) st = write_fail(path, tmp, "rename", errno);
     if (st != RCL_OK) unlink(tmp);
     else sync_dir_of(path);
     free(tmp);

@@ -27,6 +27,24 @@ char *cli_join_names(char **names, int n);
 int cli_model_from_checkpoint(rcl_ctx *ctx, const char *path, int batch, rcl_model **m,
                               rcl_checkpoint_info *info);
 
+/* Does `arch` at mc->batch fit on the device of ctx (estimate against
+ * rcl_device_memory_limit, before anything is allocated)? 0: it fits; 1:
+ * it does not, and msg holds the line to print ("resnet50 at batch 256
+ * (224x224) needs about 14.2 GiB of device memory; device 0 (...) has 11.6
+ * GiB; the largest batch that fits is 180 (--batch-size)"); a negative
+ * status when the estimate itself failed (rcl_last_error says why). */
+int cli_memory_fits(rcl_ctx *ctx, const char *arch, const rcl_model_config *mc, int train,
+                    char *msg, size_t cap);
+/* cli_memory_fits that prints its line (or the estimate's error) to
+ * stderr; non-zero when the command must stop. */
+int cli_check_memory(rcl_ctx *ctx, const char *arch, const rcl_model_config *mc, int train);
+/* A failed training step, evaluation or checkpoint write, in one line that
+ * ends with the state of the checkpoint at ckpt (NULL: not saving): "...;
+ * the last checkpoint P is intact (continue with --resume P)". For a write
+ * of ckpt itself that failed with a system error: "cannot write checkpoint
+ * P: No space left on device; the previous checkpoint is intact". */
+void cli_report_run_failure(const char *what, int status, const char *ckpt, int writing);
+
 /* Monotonic clock in seconds. */
 double cli_now_s(void);
 

@@ -71,6 +71,10 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
     rcl_batch b = {0};
     rcl_optimizer opt;
     rcl_prof prof = {0}; /* training steps after warm-up */
+    if (cli_check_memory(ctx, model, &mc, 1)) { /* before allocating */
+        rcl_ctx_destroy(ctx);
+        return 1;
+    }
     int st = rcl_model_create(&m, ctx, model, &mc);
     if (!st) st = rcl_batch_init(&b, m);
     if (!st) st = rcl_optimizer_init(&opt, m, RCL_OPTIM_ADAM, NULL, NULL);

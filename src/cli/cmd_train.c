@@ -230,7 +230,9 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
                         rcl_last_error() + 8, epoch + 1, step);
                 return 1;
             }
-            if (st) return cli_progress_finish(&bar, 1), cli_report("training step", st), 1;
+            if (st)
+                return cli_progress_finish(&bar, 1),
+                       cli_report_run_failure("training step", st, ckpt_path, 0), 1;
             loss_sum += (double)res.loss * n;
             win_loss += res.loss;
             win++;
@@ -252,7 +254,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
         double test_loss = 0;
         int test_correct = 0, test_total = 0;
         if ((st = rcl_evaluate(r->model, &r->batch, r->test_ld, &test_loss, &test_correct, &test_total)))
-            return cli_report("evaluating", st), 1;
+            return cli_report_run_failure("evaluating", st, ckpt_path, 0), 1;
         double secs = cli_now_s() - t0, acc = test_total ? (double)test_correct / test_total : 0;
         printf("Test set: Average loss: %.4f, Accuracy: %d/%d (%.0f%%)\n", test_loss, test_correct,
                test_total, 100.0 * acc);
@@ -272,7 +274,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
                                        .lr = rcl_lr_at(&o->sched, epoch + 1), .best_acc = best_acc,
                                        .normalize = o->normalize};
             if ((st = rcl_checkpoint_save(r->model, &r->opt, &prog, ckpt_path)))
-                return cli_report("writing checkpoint", st), 1;
+                return cli_report_run_failure("writing checkpoint", st, ckpt_path, 1), 1;
         }
     }
     return 0;
@@ -337,6 +339,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     mc.batch = o.batch < most ? o.batch : most;
     mc.seed = (uint64_t)o.seed;
     mc.stride_on = o.stride_on_1x1 ? RCL_STRIDE_ON_1X1 : RCL_STRIDE_ON_3X3;
+    if (cli_check_memory(r.ctx, o.model, &mc, 1)) return run_free(&r), 1; /* before allocating */
     if ((st = rcl_model_create(&r.model, r.ctx, o.model, &mc))) {
         cli_report("building the model", st);
         return run_free(&r), 1;

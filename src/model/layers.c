@@ -14,6 +14,7 @@ int rcl_conv_layer_init(rcl_model *m, conv_layer *l, const char *name, int in_c,
     l->d = (rcl_conv2d_desc){.kh = k, .kw = k, .sh = stride, .sw = stride, .ph = pad, .pw = pad};
     l->in_c = in_c;
     l->out_c = out_c;
+    RCL_TRY(rcl_model_note_conv(m, name, in_c, out_c, k, stride, pad));
     snprintf(pname, sizeof pname, "%s.weight", name);
     RCL_TRY(rcl_model_add_param(m, &l->w, pname, 4, out_c, in_c, k, k));
     RCL_TRY(rcl_init_conv_weight(m, l->w));

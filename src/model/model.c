@@ -2,6 +2,9 @@
  * model_arch.c, modules in module_*.c. */
 #include "model/model_internal.h"
 
+#include "gemm/gemm_internal.h" /* RCL_GEMM_TILED */
+#include "ops/conv2d_chunk.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,6 +165,7 @@ void rcl_model_destroy(rcl_model *m)
     free(m->ctrs);
     free(m->class_names);
     free(m->norms);
+    free(m->convs);
     free(m);
 }
 
@@ -269,4 +273,201 @@ void rcl_model_summary(const rcl_model *m, FILE *out)
     }
     fprintf(out, "forward FLOPs per image: %.4g G (2 x multiply-adds of conv and fc layers)\n",
             rcl_model_flops(m) / 1e9);
+}
+
+/* ---- memory estimate */
+
+int rcl_model_note_conv(rcl_model *m, const char *name, int in_c, int out_c, int k, int stride,
+                        int pad)
+{
+    RCL_TRY(grow((void **)&m->convs, m->nconvs, sizeof *m->convs));
+    m->convs[m->nconvs++] = (rcl_conv_note){.c = in_c, .oc = out_c, .k = k, .stride = stride,
+                                            .pad = pad, .mod = m->nmods,
+                                            .downsample = strstr(name, "downsample") != NULL};
+    return RCL_OK;
+}
+
+/* A conv layer's shape for the scratch formula. */
+typedef struct conv_shape {
+    int ckk, oc, p, direct1; /* direct1: 1x1 stride 1 pad 0 (runs in place for one image) */
+} conv_shape;
+
+/* What the estimate needs of a model, from builds at batch 1 and 2: bytes =
+ * fixed + per_image * batch, plus the scratch formula over the conv shapes. */
+typedef struct mem_profile {
+    uint64_t params, fixed, per_image; /* activations */
+    uint64_t largest1, largest2;       /* the largest buffer at batch 1 and 2 */
+    conv_shape *convs;
+    int nconvs;
+    int max_c;            /* channels of the widest norm layer */
+    int max_groups;       /* groups of the group-norm kinds (batch x groups partial sums) */
+    int norm_kind;
+    int in_c, in_h, in_w, classes;
+    uint64_t budget, max_alloc;
+    int gemm_tiled;       /* the context sends some GEMMs to the tiled kernel (tune cache) */
+} mem_profile;
+
+/* Does ctx send any GEMM to the tiled kernel (which packs operands into the
+ * context's GEMM scratch)? Only a tune cache does; CLBlast's own temporary
+ * buffers are not ours to count. */
+static int uses_tiled_gemm(const rcl_ctx *ctx)
+{
+    if (!ctx) return 0;
+    if (rcl_tun(ctx, RCL_TUN_GEMM_DEFAULT_PATH) == RCL_GEMM_TILED) return 1;
+    for (int i = 0; i < ctx->nparams; i++)
+        if (!strcmp(ctx->params[i].param, "PATH") && ctx->params[i].value == RCL_GEMM_TILED)
+            return 1;
+    return 0;
+}
+
+/* Build `arch` at `batch` on a counting context: its activation bytes (all
+ * but params and grads), and the conv shapes (prof->convs, when wanted). */
+static int count_build(const rcl_ctx *like, const char *arch, const rcl_model_config *cfg, int batch,
+                       uint64_t *act, uint64_t *largest, mem_profile *prof)
+{
+    rcl_ctx *cc = NULL;
+    RCL_TRY(rcl_ctx_create_counting(&cc, like));
+    rcl_model_config c = *cfg;
+    c.batch = batch;
+    rcl_model *m = NULL;
+    int st = rcl_model_create(&m, cc, arch, &c);
+    if (st == RCL_OK) {
+        uint64_t pv = 0;
+        for (int i = 0; i < m->nparams; i++) pv += rcl_tensor_bytes(&m->params[i]->value);
+        *act = cc->counted_bytes - 2 * pv;
+        *largest = cc->counted_largest;
+        if (prof) {
+            prof->params = pv;
+            for (int i = 0; i < m->nnorms; i++) {
+                if (m->norms[i]->c > prof->max_c) prof->max_c = m->norms[i]->c;
+                if (m->norms[i]->groups > prof->max_groups) prof->max_groups = m->norms[i]->groups;
+            }
+            prof->convs = calloc((size_t)m->nconvs + 1, sizeof *prof->convs);
+            if (!prof->convs) st = rcl_fail(RCL_ERR_NOMEM, "memory estimate");
+            /* each conv's input resolution: a module's first conv (and its
+             * shortcut projection) reads the module's input, every other
+             * conv the previous conv's output */
+            int mod = -1, in_h = 0, in_w = 0, cur_h = 0, cur_w = 0;
+            for (int i = 0; st == RCL_OK && i < m->nconvs; i++) {
+                const rcl_conv_note *n = &m->convs[i];
+                if (n->mod != mod) {
+                    mod = n->mod;
+                    if (mod == 0 || mod > m->nmods) in_h = c.in_h, in_w = c.in_w;
+                    else in_h = m->mods[mod - 1]->out_h, in_w = m->mods[mod - 1]->out_w;
+                    cur_h = in_h, cur_w = in_w;
+                }
+                int h = n->downsample ? in_h : cur_h, w = n->downsample ? in_w : cur_w;
+                int oh = rcl_conv_out_size(h, n->k, n->stride, n->pad);
+                int ow = rcl_conv_out_size(w, n->k, n->stride, n->pad);
+                if (!n->downsample) cur_h = oh, cur_w = ow;
+                prof->convs[prof->nconvs++] = (conv_shape){
+                    .ckk = n->c * n->k * n->k, .oc = n->oc, .p = oh * ow,
+                    .direct1 = n->k == 1 && n->stride == 1 && n->pad == 0};
+            }
+        }
+    }
+    rcl_model_destroy(m);
+    rcl_ctx_destroy(cc);
+    return st;
+}
+
+static int profile_model(const rcl_ctx *ctx, const char *arch, const rcl_model_config *cfg,
+                         mem_profile *p)
+{
+    memset(p, 0, sizeof *p);
+    uint64_t a1 = 0, a2 = 0;
+    RCL_TRY(count_build(ctx, arch, cfg, 1, &a1, &p->largest1, p));
+    int st = count_build(ctx, arch, cfg, 2, &a2, &p->largest2, NULL);
+    if (st != RCL_OK) {
+        free(p->convs);
+        p->convs = NULL;
+        return st;
+    }
+    p->per_image = a2 > a1 ? a2 - a1 : 0;
+    p->fixed = a1 > p->per_image ? a1 - p->per_image : 0;
+    p->norm_kind = (int)cfg->norm.kind;
+    p->in_c = cfg->in_channels, p->in_h = cfg->in_h, p->in_w = cfg->in_w;
+    p->classes = cfg->num_classes;
+    int budget_mb = ctx ? rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB) : RCL_CONV_COL_BUDGET_MB_DEFAULT;
+    p->budget = (uint64_t)(budget_mb < 1 ? 1 : budget_mb) << 20;
+    p->max_alloc = ctx ? ctx->dev.max_alloc : 0;
+    p->gemm_tiled = uses_tiled_gemm(ctx);
+    return RCL_OK;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+/* The estimate at batch n. Scratch slots (runtime/internal.h) grow to the
+ * largest request: COL the im2col columns of a chunk (conv2d.c) or a norm's
+ * partial sums, TMP a chunk's reordered output; with the tiled GEMM, GEMM
+ * and GEMM_A one packed copy of the largest op(B) and op(A) (XB/XA). */
+static rcl_model_memory memory_at(const mem_profile *p, int n, int train)
+{
+    rcl_model_memory r = {0};
+    r.params = r.grads = p->params;
+    r.optim = train ? 2 * p->params : 0;
+    r.activations = p->fixed + p->per_image * (uint64_t)n;
+    r.io = (uint64_t)n * ((uint64_t)p->in_c * p->in_h * p->in_w + 1 + (uint64_t)p->classes) * 4 + 8;
+    uint64_t col = 0, tmp = 0, gb = 0, ga = 0, act_max = 0;
+    for (int i = 0; i < p->nconvs; i++) {
+        const conv_shape *c = &p->convs[i];
+        uint64_t w = (uint64_t)c->oc * c->ckk * 4;
+        act_max = max_u64(act_max, (uint64_t)n * c->oc * c->p * 4);
+        if (c->direct1 && n == 1) { /* one GEMM per image on the tensors */
+            ga = max_u64(ga, w);
+            gb = max_u64(gb, (uint64_t)c->ckk * c->p * 4);
+            continue;
+        }
+        int nb = rcl_conv_chunk_images((int)(p->budget >> 20), p->max_alloc, n, c->ckk, c->oc, c->p);
+        uint64_t cb = (uint64_t)c->ckk * nb * c->p * 4, tb = (uint64_t)c->oc * nb * c->p * 4;
+        col = max_u64(col, cb);
+        tmp = max_u64(tmp, tb);
+        gb = max_u64(gb, max_u64(cb, tb));
+        ga = max_u64(ga, max_u64(w, tb));
+    }
+    uint64_t part = 2 * (uint64_t)n * p->max_c * 4; /* bn / brn partial sums */
+    if (p->norm_kind == RCL_NORM_GN || p->norm_kind == RCL_NORM_LN || p->norm_kind == RCL_NORM_IN ||
+        p->norm_kind == RCL_NORM_WS)
+        part = 2 * (uint64_t)n * p->max_groups * 4;
+    if (p->norm_kind == RCL_NORM_LRN) part = act_max;
+    col = max_u64(col, part);
+    uint64_t red = max_u64(2 * (uint64_t)p->max_c * 4, 2 * (uint64_t)n * 4);
+    r.scratch = col + tmp + red + (p->gemm_tiled ? gb + ga : 0);
+    r.total = r.params + r.grads + r.optim + r.activations + r.io + r.scratch;
+    uint64_t grow = p->largest2 > p->largest1 ? p->largest2 - p->largest1 : 0;
+    r.largest = max_u64(p->largest1 + grow * (uint64_t)(n - 1),
+                        (uint64_t)n * p->in_c * p->in_h * p->in_w * 4);
+    return r;
+}
+
+int rcl_model_estimate_memory(const rcl_ctx *ctx, const char *arch, const rcl_model_config *cfg,
+                              int train, rcl_model_memory *out)
+{
+    memset(out, 0, sizeof *out);
+    rcl_model_config c = cfg ? *cfg : rcl_model_config_default();
+    mem_profile p;
+    RCL_TRY(profile_model(ctx, arch, &c, &p));
+    *out = memory_at(&p, c.batch, train);
+    free(p.convs);
+    return RCL_OK;
+}
+
+int rcl_model_max_batch(const rcl_ctx *ctx, const char *arch, const rcl_model_config *cfg, int train,
+                        uint64_t limit, int *batch, rcl_model_memory *at_cfg)
+{
+    *batch = 0;
+    rcl_model_config c = cfg ? *cfg : rcl_model_config_default();
+    mem_profile p;
+    RCL_TRY(profile_model(ctx, arch, &c, &p));
+    if (at_cfg) *at_cfg = memory_at(&p, c.batch, train);
+    int lo = 0, hi = c.batch; /* memory_at(lo) fits (or lo = 0); find the largest */
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        rcl_model_memory e = memory_at(&p, mid, train);
+        if (e.total <= limit && (!p.max_alloc || e.largest <= p.max_alloc)) lo = mid;
+        else hi = mid - 1;
+    }
+    *batch = lo;
+    free(p.convs);
+    return RCL_OK;
 }

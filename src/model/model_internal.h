@@ -32,6 +32,14 @@ struct rcl_module {
     double flops;     /* per image */
 };
 
+/* A conv layer as built, for the memory estimate's scratch (model.c): its
+ * input resolution follows from the modules around it. */
+typedef struct rcl_conv_note {
+    int c, oc, k, stride, pad;
+    int mod;          /* index of the module it belongs to (built before it is added) */
+    int downsample;   /* a shortcut projection: reads the module's input */
+} rcl_conv_note;
+
 struct rcl_model {
     rcl_ctx *ctx;
     rcl_model_config cfg;
@@ -51,6 +59,8 @@ struct rcl_model {
     rcl_norm_layer **norms; /* every norm layer, in build order (owned by modules) */
     int nnorms;
     int last_train;
+    rcl_conv_note *convs;   /* every conv layer, in build order */
+    int nconvs;
 };
 
 /* First n images of t (NCHW is contiguous per image). */
@@ -73,6 +83,11 @@ int rcl_module_alloc_io(rcl_model *m, rcl_module *mod, int c, int h, int w);
 void rcl_module_free_io(rcl_module *mod);
 /* A work tensor at the model's batch (for module intermediates). */
 int rcl_model_tensor(rcl_model *m, rcl_tensor *t, int c, int h, int w);
+
+/* Record a conv layer for the memory estimate (rcl_conv_layer_init calls
+ * it): a name containing "downsample" is a shortcut projection. */
+int rcl_model_note_conv(rcl_model *m, const char *name, int in_c, int out_c, int k, int stride,
+                        int pad);
 
 /* ---- initialisation (init.c), from m->rng (docs/semantics.md) */
 /* Host fill of a weight (o, c, kh, kw) under cfg (a linear weight (o, in) is

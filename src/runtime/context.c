@@ -47,6 +47,26 @@ int rcl_ctx_create(rcl_ctx **out, int index, const rcl_ctx_options *opt)
     return RCL_OK;
 }
 
+int rcl_ctx_create_counting(rcl_ctx **out, const rcl_ctx *like)
+{
+    *out = NULL;
+    rcl_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return rcl_fail(RCL_ERR_NOMEM, "context");
+    if (like) {
+        ctx->dev = like->dev;
+        memcpy(ctx->tun, like->tun, sizeof ctx->tun);
+        memcpy(ctx->tun_set, like->tun_set, sizeof ctx->tun_set);
+    } else {
+        for (int i = 0; i < RCL_TUN_COUNT; i++) ctx->tun[i] = rcl_tunables[i].def;
+    }
+    ctx->dev.platform = NULL;
+    ctx->dev.device = NULL;
+    ctx->opt.no_disk_cache = 1;
+    ctx->counting = 1;
+    *out = ctx;
+    return RCL_OK;
+}
+
 void rcl_ctx_destroy(rcl_ctx *ctx)
 {
     if (!ctx) return;
@@ -68,6 +88,7 @@ rcl_ctx_stats rcl_ctx_get_stats(const rcl_ctx *ctx) { return ctx->stats; }
 
 int rcl_ctx_finish(rcl_ctx *ctx)
 {
+    if (ctx->counting) return RCL_OK;
     RCL_CL(clFinish(ctx->queue), "clFinish");
     return RCL_OK;
 }
@@ -93,9 +114,36 @@ size_t rcl_wg_clamp(const rcl_ctx *ctx, size_t want)
     return w;
 }
 
+/* A failed enqueue of kernel k: its name (clGetKernelInfo) and the error's. */
+static int launch_fail(rcl_ctx *ctx, cl_kernel k, const char *tag, cl_int e)
+{
+    char kname[128] = "?";
+    if (clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof kname, kname, NULL) != CL_SUCCESS)
+        snprintf(kname, sizeof kname, "?");
+    kname[sizeof kname - 1] = 0;
+    if (e == CL_MEM_OBJECT_ALLOCATION_FAILURE || e == CL_OUT_OF_HOST_MEMORY) {
+        char has[32], held[32];
+        uint64_t live = 0;
+        rcl_device_bytes(&live, NULL);
+        return rcl_fail(RCL_ERR_DEVICE_NOMEM,
+                        "kernel %s (%s): clEnqueueNDRangeKernel: %s: the device could not back "
+                        "its buffers; device %d (%s) has %s, %s of it held by resnet-cl",
+                        kname, tag, rcl_cl_error_name(e), ctx->dev.index, ctx->dev.name,
+                        rcl_bytes_str(ctx->dev.global_mem, has, sizeof has),
+                        rcl_bytes_str(live, held, sizeof held));
+    }
+    const char *name = rcl_cl_error_name(e);
+    char num[32] = "";
+    if (!strcmp(name, "CL_UNKNOWN_ERROR")) snprintf(num, sizeof num, " %d", (int)e);
+    return rcl_fail(RCL_ERR_OPENCL, "kernel %s (%s): clEnqueueNDRangeKernel: %s%s%s", kname, tag,
+                    name, num,
+                    e == CL_OUT_OF_RESOURCES ? " (the device ran out of resources or was lost)" : "");
+}
+
 int rcl_launch(rcl_ctx *ctx, cl_kernel k, const char *tag, int dims, const size_t *global,
                const size_t *local, const rcl_arg *args, int nargs)
 {
+    if (ctx->counting) return rcl_fail(RCL_ERR_UNSUPPORTED, "launch on a counting context");
     for (int i = 0; i < nargs; i++) {
         cl_int e = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr);
         if (e != CL_SUCCESS) {
@@ -110,13 +158,13 @@ int rcl_launch(rcl_ctx *ctx, cl_kernel k, const char *tag, int dims, const size_
         if (g[d] == 0) return RCL_OK; /* nothing to do */
     }
     cl_event ev = NULL;
-    cl_int e = clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, g, local, 0, NULL,
-                                      rcl_event_slot(ctx, &ev));
-    if (e != CL_SUCCESS) {
-        char what[96];
-        snprintf(what, sizeof what, "clEnqueueNDRangeKernel(%s)", tag);
-        return rcl_cl_fail(e, what);
-    }
+    cl_int e = rcl_fault_hit(RCL_FAULT_LAUNCH) /* test hook */
+                   ? CL_OUT_OF_RESOURCES
+                   : clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, g, local, 0, NULL,
+                                            rcl_event_slot(ctx, &ev));
+    if (e != CL_SUCCESS) return launch_fail(ctx, k, tag, e);
+    ctx->last_kernel = k;
+    ctx->last_tag = tag;
     rcl_profile_event(ctx, tag, ev);
     return RCL_OK;
 }

@@ -4,14 +4,56 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int rcl_cl_fail(int cl_err, const char *what)
 {
     int st = RCL_ERR_OPENCL;
     if (cl_err == CL_MEM_OBJECT_ALLOCATION_FAILURE || cl_err == CL_OUT_OF_RESOURCES ||
-        cl_err == CL_INVALID_BUFFER_SIZE)
+        cl_err == CL_OUT_OF_HOST_MEMORY || cl_err == CL_INVALID_BUFFER_SIZE)
         st = RCL_ERR_DEVICE_NOMEM;
-    return rcl_fail(st, "%s: %s (%d)", what, rcl_cl_error_name(cl_err), cl_err);
+    const char *name = rcl_cl_error_name(cl_err);
+    if (strcmp(name, "CL_UNKNOWN_ERROR")) return rcl_fail(st, "%s: %s", what, name);
+    return rcl_fail(st, "%s: OpenCL error %d", what, cl_err);
+}
+
+const char *rcl_bytes_str(uint64_t b, char *buf, size_t cap)
+{
+    if (b >= (1ull << 30)) snprintf(buf, cap, "%.2f GiB", (double)b / (1ull << 30));
+    else if (b >= (1ull << 20)) snprintf(buf, cap, "%.1f MiB", (double)b / (1ull << 20));
+    else if (b >= 1024) snprintf(buf, cap, "%.1f KiB", (double)b / 1024);
+    else snprintf(buf, cap, "%llu bytes", (unsigned long long)b);
+    return buf;
+}
+
+/* MemAvailable of /proc/meminfo (free memory plus what the kernel can
+ * reclaim), else free pages (sysconf), else 0. */
+static uint64_t host_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        unsigned long long kb = 0;
+        int found = 0;
+        while (!found && fgets(line, sizeof line, f))
+            found = sscanf(line, "MemAvailable: %llu kB", &kb) == 1;
+        fclose(f);
+        if (found) return (uint64_t)kb * 1024;
+    }
+#if defined(_SC_AVPHYS_PAGES) && defined(_SC_PAGESIZE)
+    long pages = sysconf(_SC_AVPHYS_PAGES), ps = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && ps > 0) return (uint64_t)pages * (uint64_t)ps;
+#endif
+    return 0;
+}
+
+uint64_t rcl_device_memory_limit(const rcl_device_info *d, uint64_t *host_avail)
+{
+    uint64_t lim = d->global_mem, host = 0;
+    if (d->type & CL_DEVICE_TYPE_CPU) host = host_available();
+    if (host_avail) *host_avail = host;
+    if (host && (!lim || host < lim)) lim = host;
+    return lim;
 }
 
 static void str_info_platform(cl_platform_id p, cl_platform_info what, char *buf, size_t cap)

@@ -63,7 +63,21 @@ struct rcl_ctx {
     size_t scratch_bytes[RCL_SCRATCH_SLOTS];
     void *gemm_state;   /* owned by gemm.c */
     void (*gemm_state_free)(void *);
+    cl_kernel last_kernel;  /* the last kernel enqueued (named when a later read fails) */
+    const char *last_tag;
+    /* A counting context (rcl_ctx_create_counting): no OpenCL objects;
+     * buffer creation only adds to counted_bytes and hands out NULL, and
+     * writes, fills, copies and finish do nothing. */
+    int counting;
+    uint64_t counted_bytes, counted_largest;
 };
+
+/* A context that allocates nothing: it has `like`'s device description and
+ * tunables (or the defaults when NULL) and counts the bytes of every buffer
+ * created on it (model memory estimates, model.c). Kernels, launches,
+ * reads and scratch buffers are refused (RCL_ERR_UNSUPPORTED): it can
+ * build a model, not run one. Free with rcl_ctx_destroy. */
+int rcl_ctx_create_counting(rcl_ctx **out, const rcl_ctx *like);
 
 /* Every embedded cl/ source (cmake/embed_cl.cmake), ended by a NULL name. */
 const rcl_cl_source *rcl_cl_source_list(void);
@@ -75,8 +89,12 @@ static inline int rcl_tun(const rcl_ctx *ctx, rcl_tunable_id id)
     return ctx->tun[id];
 }
 
-/* Map an OpenCL error to a status, recording `what` and the error's name. */
+/* Map an OpenCL error to a status, recording `what` and the error's name
+ * (CL_MEM_OBJECT_ALLOCATION_FAILURE, CL_OUT_OF_RESOURCES,
+ * CL_OUT_OF_HOST_MEMORY, CL_INVALID_BUFFER_SIZE: RCL_ERR_DEVICE_NOMEM). */
 int rcl_cl_fail(int cl_err, const char *what);
+/* "1.50 GiB", "12.0 MiB", "512 bytes" (buf of at least 32 bytes). */
+const char *rcl_bytes_str(uint64_t bytes, char *buf, size_t cap);
 #define RCL_CL(call, what)                                                    \
     do {                                                                      \
         cl_int rcl_cl_e_ = (call);                                            \

@@ -231,6 +231,7 @@ static int build_program(rcl_ctx *ctx, const char *file, const char *options, cl
 int rcl_ctx_kernel(rcl_ctx *ctx, const char *file, const char *name, const char *options,
                    cl_kernel *out)
 {
+    if (ctx->counting) return rcl_fail(RCL_ERR_UNSUPPORTED, "kernel %s on a counting context", name);
     if (!options) options = "";
     rcl_program_entry *pe = NULL;
     for (int i = 0; i < ctx->nprograms; i++)
