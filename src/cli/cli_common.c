@@ -10,14 +10,24 @@
 void cli_report(const char *what, int status)
 {
     const char *d = rcl_last_error();
-    if (d && *d) fprintf(stderr, "resnet-cl: %s: %s: %s\n", what, rcl_strerror(status), d);
+    /* RCL_ERR_FORMAT's text ("malformed or truncated file") is wrong for a
+     * valid file of the wrong kind (another model, an image of another size);
+     * the detail names the file and the problem either way */
+    if (d && *d && status == RCL_ERR_FORMAT) fprintf(stderr, "resnet-cl: %s: %s\n", what, d);
+    else if (d && *d) fprintf(stderr, "resnet-cl: %s: %s: %s\n", what, rcl_strerror(status), d);
     else fprintf(stderr, "resnet-cl: %s: %s\n", what, rcl_strerror(status));
 }
 
 void cli_report_bad_device(int idx, const rcl_device_info *devs, int n)
 {
-    fprintf(stderr, "resnet-cl: device %d does not exist; %d device%s found:", idx, n,
-            n == 1 ? "" : "s");
+    const char *env = getenv("RESNET_CL_DEVICE");
+    if (idx < 0 && env) /* rcl_device_default_index: malformed variable */
+        fprintf(stderr, "resnet-cl: RESNET_CL_DEVICE='%s' is not a device index (want a number "
+                        "from resnet-cl devices, or unset it); %d device%s found:", env, n,
+                n == 1 ? "" : "s");
+    else
+        fprintf(stderr, "resnet-cl: device %d does not exist; %d device%s found:", idx, n,
+                n == 1 ? "" : "s");
     for (int i = 0; i < n; i++)
         fprintf(stderr, " [%d] %s (%s)%s", i, devs[i].name, devs[i].platform_name, i + 1 < n ? ";" : "");
     fprintf(stderr, "\n");
@@ -96,6 +106,20 @@ int cli_check_checkpoint(const char *path)
     free(info.class_names);
     if (st) cli_report("loading checkpoint", st);
     return st;
+}
+
+int cli_check_classes(const rcl_dataset *train, const rcl_dataset *test)
+{
+    int st = rcl_dataset_check_classes(train, "train/", test, "test/");
+    if (st) {
+        fprintf(stderr, "resnet-cl: %s\n", rcl_last_error());
+        return st;
+    }
+    if (train->num_classes == 1)
+        fprintf(stderr, "resnet-cl: warning: the data has one class (%s): every prediction is "
+                        "that class, so accuracy is 100%% whatever the model learns\n",
+                train->class_names[0]);
+    return RCL_OK;
 }
 
 double cli_now_s(void)

@@ -6,6 +6,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The data must be what the checkpoint was trained on: its image size and
+ * its classes, by name when the file records them (labels are positions
+ * in the class list, so a renamed or extra class would be scored against
+ * the wrong label). Reports and returns non-zero if not. */
+static int check_data(const char *ckpt, const char *data, const char *split, const rcl_dataset *ds)
+{
+    rcl_checkpoint_info info = {0};
+    int st = rcl_checkpoint_info_read(ckpt, &info);
+    if (st) {
+        cli_report("loading checkpoint", st);
+        return st;
+    }
+    char what[1024];
+    snprintf(what, sizeof what, "the data (%s, split %s)", data, split);
+    if (info.class_names) {
+        char from[1024];
+        snprintf(from, sizeof from, "the checkpoint (%s)", ckpt);
+        if ((st = rcl_dataset_check_class_csv(ds, what, info.class_names, from)))
+            fprintf(stderr, "resnet-cl: %s\n", rcl_last_error());
+    } else if (ds->num_classes != info.num_classes) {
+        fprintf(stderr, "resnet-cl: %s has %d classes but %s has %d\n", ckpt, info.num_classes,
+                what, ds->num_classes);
+        st = RCL_ERR_INVALID;
+    }
+    if (!st && (ds->h != info.in_h || ds->w != info.in_w)) {
+        fprintf(stderr, "resnet-cl: %s expects %dx%d images; %s has %dx%d\n", ckpt, info.in_h,
+                info.in_w, what, ds->h, ds->w);
+        st = RCL_ERR_INVALID;
+    }
+    free(info.class_names);
+    return st;
+}
+
 int cli_eval(const cli_globals *g, int argc, char **argv)
 {
     const char *ckpt = NULL, *data = NULL, *split = "test";
@@ -52,6 +85,10 @@ int cli_eval(const cli_globals *g, int argc, char **argv)
         cli_report("loading data", st);
         return 1;
     }
+    if (check_data(ckpt, data, split, &ds)) {
+        rcl_dataset_destroy(&ds);
+        return 1;
+    }
     rcl_ctx *ctx = NULL;
     if (cli_open_device(g, &ctx, NULL, 1)) {
         rcl_dataset_destroy(&ds);
@@ -63,11 +100,6 @@ int cli_eval(const cli_globals *g, int argc, char **argv)
     rcl_loader *ld = NULL;
     st = cli_model_from_checkpoint(ctx, ckpt, batch, &m, &info);
     if (st) cli_report("loading checkpoint", st);
-    else if (ds.h != info.in_h || ds.w != info.in_w || ds.num_classes != info.num_classes) {
-        fprintf(stderr, "resnet-cl: %s expects %dx%d images in %d classes; %s has %dx%d in %d\n", ckpt,
-                info.in_h, info.in_w, info.num_classes, data, ds.h, ds.w, ds.num_classes);
-        st = RCL_ERR_INVALID;
-    }
     rcl_loader_options lo = {.batch_size = batch, .normalize = info.normalize,
                              .mean = {0.4914f, 0.4822f, 0.4465f}, .std = {0.2470f, 0.2435f, 0.2616f}};
     if (!st && ((st = rcl_batch_init(&b, m)) || (st = rcl_loader_create(&ld, &ds, &lo))))
@@ -76,7 +108,8 @@ int cli_eval(const cli_globals *g, int argc, char **argv)
     int correct = 0, total = 0;
     if (!st && (st = rcl_evaluate(m, &b, ld, &loss, &correct, &total))) cli_report("evaluating", st);
     if (!st)
-        printf("Test set: Average loss: %.4f, Accuracy: %d/%d (%.0f%%)\n", loss, correct, total,
+        printf("%s set: Average loss: %.4f, Accuracy: %d/%d (%.0f%%)\n",
+               strcmp(split, "train") ? "Test" : "Train", loss, correct, total,
                total ? 100.0 * correct / total : 0.0);
     rcl_loader_destroy(ld);
     rcl_batch_free(&b);

@@ -59,6 +59,14 @@ static int collect(const char *dir, char **classes, int nclasses, int limit, fol
         }
         rcl_free_names(files, nfiles);
         free(cdir);
+        /* an empty folder would still take a label and shift the labels of
+         * every class after it (and no longer match a checkpoint's) */
+        if (st == RCL_OK && kept == 0)
+            st = rcl_fail(RCL_ERR_FORMAT,
+                          "%s: class folder '%s' has no .jpg/.jpeg/.png files; add its images or "
+                          "remove the folder (every folder is a class: an empty one shifts the "
+                          "labels of the classes after it)",
+                          dir, classes[k]);
     }
     if (st != RCL_OK) {
         free_items(items, n);
@@ -84,8 +92,9 @@ static int decode_into(rcl_dataset *ds, const folder_item *it, int i, int resize
     } else if (img.h != ds->h || img.w != ds->w) {
         st = rcl_fail(RCL_ERR_FORMAT,
                       "%s: image is %dx%d (HxW) but the split's first image is %dx%d; "
-                      "set the resize option to load images of different sizes",
-                      it->path, img.h, img.w, ds->h, ds->w);
+                      "every image of a split must have one size: resize the odd ones "
+                      "(e.g. with ImageMagick: mogrify -resize %dx%d! FILE) or remove them",
+                      it->path, img.h, img.w, ds->h, ds->w, ds->w, ds->h);
     } else {
         memcpy(dst, img.data, rcl_dataset_image_size(ds));
     }
