@@ -59,14 +59,6 @@ static int collect(const char *dir, char **classes, int nclasses, int limit, fol
         }
         rcl_free_names(files, nfiles);
         free(cdir);
-        /* an empty folder would still take a label and shift the labels of
-         * every class after it (and no longer match a checkpoint's) */
-        if (st == RCL_OK && kept == 0)
-            st = rcl_fail(RCL_ERR_FORMAT,
-                          "%s: class folder '%s' has no .jpg/.jpeg/.png files; add its images or "
-                          "remove the folder (every folder is a class: an empty one shifts the "
-                          "labels of the classes after it)",
-                          dir, classes[k]);
     }
     if (st != RCL_OK) {
         free_items(items, n);
@@ -123,6 +115,22 @@ int rcl_dataset_load_folder(rcl_dataset *ds, const char *dir, const rcl_dataset_
         st = rcl_fail(RCL_ERR_NOT_FOUND, "%s: %d class folders but no .jpg/.jpeg/.png files", dir,
                       nclasses);
         goto done;
+    }
+
+    /* An empty class folder would still take a label and shift the labels
+     * of every class after it (and no longer match a checkpoint's). Items
+     * are in label order. */
+    for (int k = 0, i = 0; k < nclasses; k++) {
+        int kept = 0;
+        for (; i < n && items[i].label == k; i++) kept++;
+        if (kept == 0) {
+            st = rcl_fail(RCL_ERR_FORMAT,
+                          "%s: class folder '%s' has no .jpg/.jpeg/.png files; add its images or "
+                          "remove the folder (every folder is a class: an empty one shifts the "
+                          "labels of the classes after it)",
+                          dir, classes[k]);
+            goto done;
+        }
     }
 
     /* Image size from the first image unless resizing. */
