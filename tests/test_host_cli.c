@@ -4,7 +4,10 @@
 #include "harness.h"
 
 #include <sched.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "base/base.h" /* rcl_fnv1a: the checkpoint checksum */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +225,119 @@ static void test_help_and_devices(void **state)
     free(out);
 }
 
+/* A checkpoint header without device work: one fc.weight tensor and the
+ * given metadata (key, value pairs, NULL-terminated); with `sum`, the
+ * data_fnv1a64 checksum of the data, then `flip` XOR-ed into its byte 3
+ * (the exponent of a float). */
+static void write_header_only(const char *path, const char *const *meta, int sum, unsigned flip)
+{
+    float w[4] = {0.1f, -0.2f, 0.3f, 0.05f};
+    int64_t shape[2] = {2, 2};
+    rcl_st_writer wr;
+    rcl_st_writer_init(&wr);
+    for (int i = 0; meta && meta[i]; i += 2) T_OK(rcl_st_writer_metadata(&wr, meta[i], meta[i + 1]));
+    if (sum) {
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx",
+                 (unsigned long long)rcl_fnv1a(RCL_FNV_INIT, w, sizeof w));
+        T_OK(rcl_st_writer_metadata(&wr, "data_fnv1a64", hex));
+    }
+    ((unsigned char *)w)[3] ^= (unsigned char)flip;
+    T_OK(rcl_st_writer_add(&wr, "fc.weight", RCL_ST_F32, 2, shape, w));
+    T_OK(rcl_st_write(&wr, path));
+    rcl_st_writer_free(&wr);
+}
+
+/* root/split/cls/0000.jpg as links to the shared CIFAR-10 JPEGs */
+static void link_class(const char *root, const char *split, const char *cls, const char *from)
+{
+    char *data = tu_cifar_jpeg_root(), cmd[4096];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/%s/%s' && ln -sf '%s/%s/%s/0000.jpg' '%s/%s/%s/0000.jpg'",
+             root, split, cls, data, split, from, root, split, cls);
+    assert_int_equal(system(cmd), 0);
+    free(data);
+}
+
+/* Issue #15's new-user messages that need no device: the data checked
+ * against a checkpoint's class names, a checksum mismatch, a state dict
+ * without our metadata, a malformed RESNET_CL_DEVICE, the tuner without
+ * --device, get_cifar10.sh offline. */
+static void test_integrity_messages(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rcl-cli-XXXXXX", ck[256], args[1024];
+    assert_non_null(mkdtemp(dir));
+    snprintf(ck, sizeof ck, "%s/c.safetensors", dir);
+    static const char *const meta[] = {"arch", "resnet20", "num_classes", "3", "in_h", "32",
+                                       "in_w", "32", "classes", "cat,dog,frog", NULL};
+    write_header_only(ck, meta, 1, 0);
+    /* renamed and extra test classes: refused before any device work, both lists named */
+    link_class(dir, "test", "cat", "cat");
+    link_class(dir, "test", "dog", "dog");
+    link_class(dir, "test", "horse", "horse");
+    snprintf(args, sizeof args, "eval --checkpoint %s --data %s", ck, dir);
+    expect(1, "class lists differ: the checkpoint (", args);
+    expect(1, "has 3 (cat, dog, frog), the data (", args);
+    expect(1, "has 3 (cat, dog, horse); label 2 is 'frog' in one and 'horse' in the other", args);
+    link_class(dir, "test", "frog", "frog");
+    expect(1, "label 3 ('horse') exists only in the data", args);
+    /* an empty class folder: refused, named */
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -r '%s/test/horse' && mkdir '%s/test/bird'", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    expect(1, "class folder 'bird' has no .jpg/.jpeg/.png files", args);
+    /* one flipped exponent bit in fc.weight: checksum mismatch (eval and predict) */
+    write_header_only(ck, meta, 1, 0x40);
+    expect(1, "tensor data checksum mismatch (file corrupted?)", args);
+    snprintf(args, sizeof args, "predict --checkpoint %s x.jpg", ck);
+    expect(1, "tensor data checksum mismatch (file corrupted?)", args);
+    /* a state dict without our metadata (as safetensors.torch.save_file writes) */
+    write_header_only(ck, NULL, 0, 0);
+    snprintf(args, sizeof args, "eval --checkpoint %s --data %s", ck, dir);
+    expect(1, "not a resnet-cl checkpoint: metadata 'arch', 'num_classes', 'in_h' and 'in_w' are missing", args);
+    char *out = NULL;
+    tu_run(&out, "%s", args);
+    if (strstr(out, "malformed")) fail_msg("valid file called malformed:\n%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+
+    /* RESNET_CL_DEVICE that is not a number */
+    tu_env dev;
+    tu_env_save(&dev, "RESNET_CL_DEVICE");
+    setenv("RESNET_CL_DEVICE", "abc", 1);
+    expect(1, "RESNET_CL_DEVICE='abc' is not a device index", "devices");
+    expect(1, "RESNET_CL_DEVICE='abc' is not a device index", "summary --model resnet20");
+    expect_tune("RESNET_CL_DEVICE='abc' is not a device index", "--dry-run");
+    /* the tuner never starts a tune of a default device */
+    unsetenv("RESNET_CL_DEVICE");
+    expect_tune("--device N is required", "");
+    expect_tune("--device N is required", "--model resnet20 --budget 10");
+    tu_env_restore(&dev);
+    expect_tune("BatchNorm's training statistics need at least 2 samples", "--device 0 --batch-size 1");
+
+    /* get_cifar10.sh offline: one line saying what failed and what to do */
+    const char *src = getenv("RESNET_CL_SOURCE_DIR");
+    assert_non_null(src);
+    char dl[] = "/tmp/rcl-dl-XXXXXX";
+    assert_non_null(mkdtemp(dl));
+    snprintf(cmd, sizeof cmd,
+             "CIFAR10_URL=http://127.0.0.1:9/cifar-10-binary.tar.gz bash '%s/data/get_cifar10.sh' '%s' 2>&1 >/dev/null",
+             src, dl);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[2048] = "";
+    size_t n = fread(line, 1, sizeof line - 1, p);
+    line[n] = 0;
+    int status = pclose(p);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 1 || count_lines(line) != 1 ||
+        !strstr(line, "data/get_cifar10.sh: could not download http://127.0.0.1:9/cifar-10-binary.tar.gz (") ||
+        !strstr(line, "check the network or download it by hand and put it in"))
+        fail_msg("get_cifar10.sh offline: status %d, stderr:\n%s", status, line);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dl);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_norm_help),
         cmocka_unit_test(test_help_and_devices),
         cmocka_unit_test(test_tune_bad_input),
+        cmocka_unit_test(test_integrity_messages),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }
