@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/base.h" /* rcl_fnv1a: the checkpoint checksum */
+#include "tools/cli_data.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +339,66 @@ static void test_integrity_messages(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The train-time class check (tools/cli_data.h) as train calls it: its
+ * one line, in a temporary file. */
+static int check_classes(const rcl_dataset *tr, const rcl_dataset *te, const char *resume, char *msg,
+                         size_t cap)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    int st = cli_check_classes(f, tr, te, resume);
+    rewind(f);
+    size_t n = fread(msg, 1, cap - 1, f);
+    msg[n] = 0;
+    fclose(f);
+    return st;
+}
+
+static void test_train_class_check(void **state)
+{
+    (void)state;
+    rcl_dataset tr, te;
+    char msg[4096];
+    T_OK(rcl_dataset_alloc(&tr, 2, 3, 2, 2, 3));
+    T_OK(rcl_dataset_alloc(&te, 2, 3, 2, 2, 3));
+    assert_int_equal(check_classes(&tr, &te, NULL, msg, sizeof msg), 0);
+    assert_string_equal(msg, "");
+    /* a renamed test class */
+    snprintf(te.class_names[2], 16, "two");
+    assert_int_equal(check_classes(&tr, &te, NULL, msg, sizeof msg), RCL_ERR_INVALID);
+    if (count_lines(msg) != 1 || !strstr(msg, "resnet-cl: class lists differ: train/ has 3 (0, 1, 2), "
+                                              "test/ has 3 (0, 1, two); label 2 is '2' in one and 'two'"))
+        fail_msg("renamed class: %s", msg);
+    rcl_dataset_destroy(&te);
+    /* an extra test class (was: "loss is nan" after a whole epoch) */
+    T_OK(rcl_dataset_alloc(&te, 2, 3, 2, 2, 4));
+    assert_int_equal(check_classes(&tr, &te, NULL, msg, sizeof msg), RCL_ERR_INVALID);
+    if (!strstr(msg, "label 3 ('3') exists only in test/")) fail_msg("extra class: %s", msg);
+    rcl_dataset_destroy(&te);
+    /* the checkpoint a run resumes must have the data's classes */
+    T_OK(rcl_dataset_alloc(&te, 2, 3, 2, 2, 3));
+    char dir[] = "/tmp/rcl-cls-XXXXXX", ck[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(ck, sizeof ck, "%s/c.safetensors", dir);
+    static const char *const meta[] = {"arch", "resnet20", "num_classes", "3", "in_h", "2",
+                                       "in_w", "2", "classes", "0,1,x", NULL};
+    write_header_only(ck, meta, 0, 0);
+    assert_int_equal(check_classes(&tr, &te, ck, msg, sizeof msg), RCL_ERR_INVALID);
+    if (!strstr(msg, "has 3 (0, 1, x), train/ has 3 (0, 1, 2)")) fail_msg("resume: %s", msg);
+    unlink(ck);
+    rmdir(dir);
+    rcl_dataset_destroy(&tr);
+    rcl_dataset_destroy(&te);
+    /* one class: trains, with a warning */
+    T_OK(rcl_dataset_alloc(&tr, 2, 3, 2, 2, 1));
+    T_OK(rcl_dataset_alloc(&te, 2, 3, 2, 2, 1));
+    assert_int_equal(check_classes(&tr, &te, NULL, msg, sizeof msg), 0);
+    if (count_lines(msg) != 1 || !strstr(msg, "resnet-cl: warning: the data has one class (0)"))
+        fail_msg("one class: %s", msg);
+    rcl_dataset_destroy(&tr);
+    rcl_dataset_destroy(&te);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_help_and_devices),
         cmocka_unit_test(test_tune_bad_input),
         cmocka_unit_test(test_integrity_messages),
+        cmocka_unit_test(test_train_class_check),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -27,11 +27,6 @@ char *cli_join_names(char **names, int n);
 int cli_model_from_checkpoint(rcl_ctx *ctx, const char *path, int batch, rcl_model **m,
                               rcl_checkpoint_info *info);
 
-/* train/ and test/ must name the same classes in the same order: prints
- * both lists and returns non-zero if not; warns (stderr) on a single
- * class. */
-int cli_check_classes(const rcl_dataset *train, const rcl_dataset *test);
-
 /* Monotonic clock in seconds. */
 double cli_now_s(void);
 

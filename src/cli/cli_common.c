@@ -108,20 +108,6 @@ int cli_check_checkpoint(const char *path)
     return st;
 }
 
-int cli_check_classes(const rcl_dataset *train, const rcl_dataset *test)
-{
-    int st = rcl_dataset_check_classes(train, "train/", test, "test/");
-    if (st) {
-        fprintf(stderr, "resnet-cl: %s\n", rcl_last_error());
-        return st;
-    }
-    if (train->num_classes == 1)
-        fprintf(stderr, "resnet-cl: warning: the data has one class (%s): every prediction is "
-                        "that class, so accuracy is 100%% whatever the model learns\n",
-                train->class_names[0]);
-    return RCL_OK;
-}
-
 double cli_now_s(void)
 {
     struct timespec ts;
