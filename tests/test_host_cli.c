@@ -287,6 +287,8 @@ static void test_integrity_messages(void **state)
     snprintf(cmd, sizeof cmd, "rm -r '%s/test/horse' && mkdir '%s/test/bird'", dir, dir);
     assert_int_equal(system(cmd), 0);
     expect(1, "class folder 'bird' has no .jpg/.jpeg/.png files", args);
+    snprintf(cmd, sizeof cmd, "rmdir '%s/test/bird'", dir);
+    assert_int_equal(system(cmd), 0);
     /* one flipped exponent bit in fc.weight: checksum mismatch (eval and predict) */
     write_header_only(ck, meta, 1, 0x40);
     expect(1, "tensor data checksum mismatch (file corrupted?)", args);
@@ -300,6 +302,11 @@ static void test_integrity_messages(void **state)
     tu_run(&out, "%s", args);
     if (strstr(out, "malformed")) fail_msg("valid file called malformed:\n%s", out);
     free(out);
+    /* ... with --model: the classes from fc.weight's rows (2 here; the data has 3) */
+    snprintf(args, sizeof args, "eval --checkpoint %s --data %s --model resnet20", ck, dir);
+    expect(1, "has 2 classes but the data (", args);
+    expect(2, "bad value 'resnet19' for --model", "eval --checkpoint x --data y --model resnet19");
+    expect(2, "bad value '32' for --input (want HxW", "predict --checkpoint x --model resnet20 --input 32 a.jpg");
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
 

@@ -103,6 +103,33 @@ static void test_integrity_cli(void **state)
     snprintf(args, sizeof args, "--device %d eval --checkpoint %s --data %s", dev(), ck, data);
     expect(0, "Test set: Average loss: ", args);
 
+    /* the same weights without resnet-cl's metadata (a PyTorch state dict):
+     * refused with what is missing, evaluated alike with --model */
+    snprintf(bad, sizeof bad, "%s/plain.safetensors", dir);
+    {
+        rcl_st_file f;
+        T_OK(rcl_st_open(&f, ck));
+        rcl_st_writer w;
+        rcl_st_writer_init(&w);
+        for (size_t i = 0; i < f.n_tensors; i++) {
+            const rcl_st_tensor *t = rcl_st_tensor_at(&f, i);
+            if (strncmp(t->name, "optim.", 6))
+                T_OK(rcl_st_writer_add(&w, t->name, t->dtype, t->ndim, t->shape, t->data));
+        }
+        T_OK(rcl_st_write(&w, bad));
+        rcl_st_writer_free(&w);
+        rcl_st_close(&f);
+    }
+    snprintf(args, sizeof args, "--device %d eval --checkpoint %s --data %s", dev(), bad, data);
+    expect(1, "metadata 'arch', 'num_classes', 'in_h' and 'in_w' are missing", args);
+    char *e1 = NULL, *e2 = NULL;
+    assert_int_equal(tu_run(&e1, "--device %d eval --checkpoint %s --data %s", dev(), ck, data), 0);
+    assert_int_equal(tu_run(&e2, "--device %d eval --checkpoint %s --data %s --model resnet20", dev(), bad, data), 0);
+    const char *l1 = strstr(e1, "Test set:"), *l2 = strstr(e2, "Test set:");
+    if (!l1 || !l2 || strcmp(l1, l2)) fail_msg("state dict with --model:\n%s\nvs the checkpoint:\n%s", e2, e1);
+    free(e1);
+    free(e2);
+
     /* test data whose third class is another one: refused, both lists named */
     link_class(other, "test", "cat", "cat");
     link_class(other, "test", "dog", "dog");
