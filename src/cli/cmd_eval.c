@@ -1,4 +1,4 @@
-/* resnet-cl eval: test-set loss and accuracy of a checkpoint. */
+/* resnet-cl eval: a split's loss and accuracy under a checkpoint. */
 #include "cli/cli.h"
 #include "rcl/trainer.h"
 #include "tools/cli_model_opts.h"
@@ -11,26 +11,25 @@
  * its classes, by name when the file records them (labels are positions
  * in the class list, so a renamed or extra class would be scored against
  * the wrong label). Reports and returns non-zero if not. */
-static int check_data(const char *ckpt, const rcl_checkpoint_info *ip, const char *data,
+static int check_data(const char *ckpt, const rcl_checkpoint_info *info, const char *data,
                       const char *split, const rcl_dataset *ds)
 {
-    const rcl_checkpoint_info info = *ip;
     int st = RCL_OK;
     char what[1024];
     snprintf(what, sizeof what, "the data (%s, split %s)", data, split);
-    if (info.class_names) {
+    if (info->class_names) {
         char from[1024];
         snprintf(from, sizeof from, "the checkpoint (%s)", ckpt);
-        if ((st = rcl_dataset_check_class_csv(ds, what, info.class_names, from)))
+        if ((st = rcl_dataset_check_class_csv(ds, what, info->class_names, from)))
             fprintf(stderr, "resnet-cl: %s\n", rcl_last_error());
-    } else if (ds->num_classes != info.num_classes) {
-        fprintf(stderr, "resnet-cl: %s has %d classes but %s has %d\n", ckpt, info.num_classes,
+    } else if (ds->num_classes != info->num_classes) {
+        fprintf(stderr, "resnet-cl: %s has %d classes but %s has %d\n", ckpt, info->num_classes,
                 what, ds->num_classes);
         st = RCL_ERR_INVALID;
     }
-    if (!st && (ds->h != info.in_h || ds->w != info.in_w)) {
-        fprintf(stderr, "resnet-cl: %s expects %dx%d images; %s has %dx%d\n", ckpt, info.in_h,
-                info.in_w, what, ds->h, ds->w);
+    if (!st && (ds->h != info->in_h || ds->w != info->in_w)) {
+        fprintf(stderr, "resnet-cl: %s expects %dx%d images; %s has %dx%d\n", ckpt, info->in_h,
+                info->in_w, what, ds->h, ds->w);
         st = RCL_ERR_INVALID;
     }
     return st;
