@@ -4,10 +4,21 @@
 #include "harness.h"
 #include "rcl/checkpoint.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Expect `st` == want and the detail message to contain `needle`. */
+static void expect_fail(int st, int want, const char *needle)
+{
+    if (st != want)
+        fail_msg("got %s (%d), expected %s: %s", rcl_strerror(st), st, rcl_strerror(want),
+                 rcl_last_error());
+    if (!strstr(rcl_last_error(), needle))
+        fail_msg("message \"%s\" does not mention \"%s\"", rcl_last_error(), needle);
+}
 
 static rcl_model *make(const char *arch, uint64_t seed)
 {
@@ -159,7 +170,8 @@ static void test_pytorch_style_file(void **state)
     rcl_train_progress prog;
     assert_int_equal(rcl_checkpoint_load(b, NULL, &prog, plain), RCL_ERR_FORMAT); /* no progress */
     rcl_checkpoint_info info;
-    assert_int_equal(rcl_checkpoint_info_read(plain, &info), RCL_ERR_FORMAT);
+    expect_fail(rcl_checkpoint_info_read(plain, &info), RCL_ERR_FORMAT,
+                "metadata 'arch', 'num_classes', 'in_h' and 'in_w' are missing");
     rcl_model_destroy(a);
     rcl_model_destroy(b);
     unlink(full);
@@ -202,10 +214,150 @@ static void test_bad_files(void **state)
     rcl_model_destroy(a);
 }
 
+/* Rewrite `path` with one byte of tensor `name` XOR-ed with `mask`
+ * (offset `byte` into its data), keeping the header as it is. */
+static void flip_byte(const char *path, const char *name, size_t byte, unsigned char mask)
+{
+    rcl_st_file f;
+    T_OK(rcl_st_open(&f, path));
+    const rcl_st_tensor *t = rcl_st_find(&f, name);
+    assert_non_null(t);
+    assert_true(byte < t->nbytes);
+    /* the data section starts after the 8-byte length and the header */
+    uint64_t hlen = 0;
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    unsigned char lb[8];
+    assert_int_equal(fread(lb, 1, 8, fp), 8);
+    for (int k = 7; k >= 0; k--) hlen = (hlen << 8) | lb[k];
+    long pos = (long)(8 + hlen + t->offset + byte);
+    rcl_st_close(&f);
+    assert_int_equal(fseek(fp, pos, SEEK_SET), 0);
+    int c = fgetc(fp);
+    assert_true(c != EOF);
+    assert_int_equal(fseek(fp, pos, SEEK_SET), 0);
+    assert_int_equal(fputc(c ^ mask, fp), c ^ mask);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* The tensor data's checksum (metadata data_fnv1a64) is verified on load: a
+ * flipped exponent bit in fc.weight is refused by rcl_checkpoint_load and
+ * rcl_checkpoint_info_read; a file without the entry (from elsewhere) still
+ * loads. */
+static void test_checksum(void **state)
+{
+    (void)state;
+    rcl_model *a = make("resnet20", 5), *b = make("resnet20", 6);
+    char *path = tmp_path("sum.safetensors"), *nosum = tmp_path("nosum.safetensors");
+    T_OK(rcl_checkpoint_save(a, NULL, NULL, path));
+    rcl_st_file f;
+    T_OK(rcl_st_open(&f, path));
+    const char *sum = rcl_st_metadata(&f, "data_fnv1a64");
+    assert_non_null(sum);
+    assert_int_equal(strlen(sum), 16);
+    rcl_st_close(&f);
+    T_OK(rcl_checkpoint_load(b, NULL, NULL, path));
+    /* byte 3 of a little-endian float holds the sign and the top 7 exponent
+     * bits: 0x40 turns a weight of ~0.1 into ~1e37 */
+    flip_byte(path, "fc.weight", 3, 0x40);
+    expect_fail(rcl_checkpoint_load(b, NULL, NULL, path), RCL_ERR_FORMAT,
+                "tensor data checksum mismatch (file corrupted?)");
+    assert_non_null(strstr(rcl_last_error(), path));
+    rcl_checkpoint_info info;
+    expect_fail(rcl_checkpoint_info_read(path, &info), RCL_ERR_FORMAT, "checksum mismatch");
+    /* the same bytes without the checksum entry load (nothing to check) */
+    T_OK(rcl_st_open(&f, path));
+    rcl_st_writer w;
+    rcl_st_writer_init(&w);
+    for (size_t i = 0; i < f.n_meta; i++)
+        if (strcmp(f.meta[i].key, "data_fnv1a64")) T_OK(rcl_st_writer_metadata(&w, f.meta[i].key, f.meta[i].value));
+    for (size_t i = 0; i < f.n_tensors; i++) {
+        const rcl_st_tensor *t = rcl_st_tensor_at(&f, i);
+        T_OK(rcl_st_writer_add(&w, t->name, t->dtype, t->ndim, t->shape, t->data));
+    }
+    T_OK(rcl_st_write(&w, nosum));
+    rcl_st_writer_free(&w);
+    rcl_st_close(&f);
+    T_OK(rcl_checkpoint_info_read(nosum, &info));
+    free(info.class_names);
+    T_OK(rcl_checkpoint_load(b, NULL, NULL, nosum));
+    /* a flip in the optimizer state or a counter is caught the same way */
+    rcl_optimizer oa;
+    T_OK(rcl_optimizer_init(&oa, a, RCL_OPTIM_ADAM, NULL, NULL));
+    one_step(a, &oa);
+    rcl_train_progress pa = {.epoch = 1, .seed = 1, .lr = 0.001f};
+    T_OK(rcl_checkpoint_save(a, &oa, &pa, path));
+    flip_byte(path, "optim.conv1.weight.exp_avg", 0, 0x01);
+    expect_fail(rcl_checkpoint_load(a, &oa, &pa, path), RCL_ERR_FORMAT, "checksum mismatch");
+    T_OK(rcl_checkpoint_save(a, &oa, &pa, path));
+    flip_byte(path, "bn1.num_batches_tracked", 0, 0x01);
+    expect_fail(rcl_checkpoint_load(a, &oa, &pa, path), RCL_ERR_FORMAT, "checksum mismatch");
+    rcl_model_destroy(a);
+    rcl_model_destroy(b);
+    unlink(path);
+    unlink(nosum);
+    free(path);
+    free(nosum);
+}
+
+/* Set element 0 of a device tensor to v. */
+static void poke(rcl_tensor *t, float v)
+{
+    float *h = tu_read(t);
+    h[0] = v;
+    T_OK(rcl_tensor_write(T_CTX, t, h));
+    free(h);
+}
+
+/* NaN/inf weights or BN statistics (a diverged run saved, or a file from
+ * elsewhere) are refused with the tensor's name, even with a valid checksum:
+ * eval, predict and --resume all load through rcl_checkpoint_load. */
+static void test_non_finite(void **state)
+{
+    (void)state;
+    rcl_model *a = make("resnet20", 7), *b = make("resnet20", 8);
+    char *path = tmp_path("nan.safetensors");
+    rcl_param **ps;
+    int np = rcl_model_params(a, &ps);
+    rcl_param *fc = NULL;
+    for (int i = 0; i < np; i++)
+        if (!strcmp(ps[i]->name, "fc.weight")) fc = ps[i];
+    assert_non_null(fc);
+    float *keep = tu_read(&fc->value);
+    poke(&fc->value, NAN);
+    T_OK(rcl_checkpoint_save(a, NULL, NULL, path));
+    expect_fail(rcl_checkpoint_load(b, NULL, NULL, path), RCL_ERR_NAN, "tensor 'fc.weight' holds NaN");
+    poke(&fc->value, INFINITY);
+    T_OK(rcl_checkpoint_save(a, NULL, NULL, path));
+    expect_fail(rcl_checkpoint_load(b, NULL, NULL, path), RCL_ERR_NAN, "tensor 'fc.weight' holds inf");
+    T_OK(rcl_tensor_write(T_CTX, &fc->value, keep));
+    free(keep);
+    /* a BN running statistic */
+    rcl_buffer *bufs;
+    int nb = rcl_model_buffers(a, &bufs);
+    rcl_buffer *rv = NULL;
+    for (int i = 0; i < nb; i++)
+        if (!strcmp(bufs[i].name, "layer1.0.bn2.running_var")) rv = &bufs[i];
+    assert_non_null(rv);
+    poke(rv->t, -INFINITY);
+    T_OK(rcl_checkpoint_save(a, NULL, NULL, path));
+    expect_fail(rcl_checkpoint_load(b, NULL, NULL, path), RCL_ERR_NAN,
+                "tensor 'layer1.0.bn2.running_var' holds inf");
+    poke(rv->t, 1.0f);
+    T_OK(rcl_checkpoint_save(a, NULL, NULL, path));
+    T_OK(rcl_checkpoint_load(b, NULL, NULL, path));
+    rcl_model_destroy(a);
+    rcl_model_destroy(b);
+    unlink(path);
+    free(path);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_round_trip),
     cmocka_unit_test(test_pytorch_style_file),
     cmocka_unit_test(test_bad_files),
+    cmocka_unit_test(test_checksum),
+    cmocka_unit_test(test_non_finite),
 };
 
 RCL_TEST_MAIN("checkpoint", tests)

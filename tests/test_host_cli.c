@@ -4,7 +4,11 @@
 #include "harness.h"
 
 #include <sched.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "base/base.h" /* rcl_fnv1a: the checkpoint checksum */
+#include "tools/cli_data.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +226,186 @@ static void test_help_and_devices(void **state)
     free(out);
 }
 
+/* A checkpoint header without device work: one fc.weight tensor and the
+ * given metadata (key, value pairs, NULL-terminated); with `sum`, the
+ * data_fnv1a64 checksum of the data, then `flip` XOR-ed into its byte 3
+ * (the exponent of a float). */
+static void write_header_only(const char *path, const char *const *meta, int sum, unsigned flip)
+{
+    float w[4] = {0.1f, -0.2f, 0.3f, 0.05f};
+    int64_t shape[2] = {2, 2};
+    rcl_st_writer wr;
+    rcl_st_writer_init(&wr);
+    for (int i = 0; meta && meta[i]; i += 2) T_OK(rcl_st_writer_metadata(&wr, meta[i], meta[i + 1]));
+    if (sum) {
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx",
+                 (unsigned long long)rcl_fnv1a(RCL_FNV_INIT, w, sizeof w));
+        T_OK(rcl_st_writer_metadata(&wr, "data_fnv1a64", hex));
+    }
+    ((unsigned char *)w)[3] ^= (unsigned char)flip;
+    T_OK(rcl_st_writer_add(&wr, "fc.weight", RCL_ST_F32, 2, shape, w));
+    T_OK(rcl_st_write(&wr, path));
+    rcl_st_writer_free(&wr);
+}
+
+/* root/split/cls/0000.jpg as links to the shared CIFAR-10 JPEGs */
+static void link_class(const char *root, const char *split, const char *cls, const char *from)
+{
+    char *data = tu_cifar_jpeg_root(), cmd[4096];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/%s/%s' && ln -sf '%s/%s/%s/0000.jpg' '%s/%s/%s/0000.jpg'",
+             root, split, cls, data, split, from, root, split, cls);
+    assert_int_equal(system(cmd), 0);
+    free(data);
+}
+
+/* Issue #15's new-user messages that need no device: the data checked
+ * against a checkpoint's class names, a checksum mismatch, a state dict
+ * without our metadata, a malformed RESNET_CL_DEVICE, the tuner without
+ * --device, get_cifar10.sh offline. */
+static void test_integrity_messages(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rcl-cli-XXXXXX", ck[256], args[1024];
+    assert_non_null(mkdtemp(dir));
+    snprintf(ck, sizeof ck, "%s/c.safetensors", dir);
+    static const char *const meta[] = {"arch", "resnet20", "num_classes", "3", "in_h", "32",
+                                       "in_w", "32", "classes", "cat,dog,frog", NULL};
+    write_header_only(ck, meta, 1, 0);
+    /* renamed and extra test classes: refused before any device work, both lists named */
+    link_class(dir, "test", "cat", "cat");
+    link_class(dir, "test", "dog", "dog");
+    link_class(dir, "test", "horse", "horse");
+    snprintf(args, sizeof args, "eval --checkpoint %s --data %s", ck, dir);
+    expect(1, "class lists differ: the checkpoint (", args);
+    expect(1, "has 3 (cat, dog, frog), the data (", args);
+    expect(1, "has 3 (cat, dog, horse); label 2 is 'frog' in one and 'horse' in the other", args);
+    link_class(dir, "test", "frog", "frog");
+    expect(1, "label 3 ('horse') exists only in the data", args);
+    /* an empty class folder: refused, named */
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -r '%s/test/horse' && mkdir '%s/test/bird'", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    expect(1, "class folder 'bird' has no .jpg/.jpeg/.png files", args);
+    snprintf(cmd, sizeof cmd, "rmdir '%s/test/bird'", dir);
+    assert_int_equal(system(cmd), 0);
+    /* one flipped exponent bit in fc.weight: checksum mismatch (eval and predict) */
+    write_header_only(ck, meta, 1, 0x40);
+    expect(1, "tensor data checksum mismatch (file corrupted?)", args);
+    snprintf(args, sizeof args, "predict --checkpoint %s x.jpg", ck);
+    expect(1, "tensor data checksum mismatch (file corrupted?)", args);
+    /* a state dict without our metadata (as safetensors.torch.save_file writes) */
+    write_header_only(ck, NULL, 0, 0);
+    snprintf(args, sizeof args, "eval --checkpoint %s --data %s", ck, dir);
+    expect(1, "not a resnet-cl checkpoint: metadata 'arch', 'num_classes', 'in_h' and 'in_w' are missing", args);
+    char *out = NULL;
+    tu_run(&out, "%s", args);
+    if (strstr(out, "malformed")) fail_msg("valid file called malformed:\n%s", out);
+    free(out);
+    /* ... with --model: the classes from fc.weight's rows (2 here; the data has 3) */
+    snprintf(args, sizeof args, "eval --checkpoint %s --data %s --model resnet20", ck, dir);
+    expect(1, "has 2 classes but the data (", args);
+    expect(2, "bad value 'resnet19' for --model", "eval --checkpoint x --data y --model resnet19");
+    expect(2, "bad value '32' for --input (want HxW", "predict --checkpoint x --model resnet20 --input 32 a.jpg");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+
+    /* RESNET_CL_DEVICE that is not a number */
+    tu_env dev;
+    tu_env_save(&dev, "RESNET_CL_DEVICE");
+    setenv("RESNET_CL_DEVICE", "abc", 1);
+    expect(1, "RESNET_CL_DEVICE='abc' is not a device index", "devices");
+    expect(1, "RESNET_CL_DEVICE='abc' is not a device index", "summary --model resnet20");
+    expect_tune("RESNET_CL_DEVICE='abc' is not a device index", "--dry-run");
+    /* the tuner never starts a tune of a default device */
+    unsetenv("RESNET_CL_DEVICE");
+    expect_tune("--device N is required", "");
+    expect_tune("--device N is required", "--model resnet20 --budget 10");
+    tu_env_restore(&dev);
+    expect_tune("BatchNorm's training statistics need at least 2 samples", "--device 0 --batch-size 1");
+
+    /* get_cifar10.sh offline: one line saying what failed and what to do */
+    const char *src = getenv("RESNET_CL_SOURCE_DIR");
+    assert_non_null(src);
+    char dl[] = "/tmp/rcl-dl-XXXXXX";
+    assert_non_null(mkdtemp(dl));
+    snprintf(cmd, sizeof cmd,
+             "CIFAR10_URL=http://127.0.0.1:9/cifar-10-binary.tar.gz bash '%s/data/get_cifar10.sh' '%s' 2>&1 >/dev/null",
+             src, dl);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[2048] = "";
+    size_t n = fread(line, 1, sizeof line - 1, p);
+    line[n] = 0;
+    int status = pclose(p);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 1 || count_lines(line) != 1 ||
+        !strstr(line, "data/get_cifar10.sh: could not download http://127.0.0.1:9/cifar-10-binary.tar.gz (") ||
+        !strstr(line, "check the network or download it by hand and put it in"))
+        fail_msg("get_cifar10.sh offline: status %d, stderr:\n%s", status, line);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dl);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The train-time class check (tools/cli_data.h) as train calls it: its
+ * one line, in a temporary file. */
+static int check_classes(const rcl_dataset *tr, const rcl_dataset *te, const char *resume, char *msg,
+                         size_t cap)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    int st = cli_check_classes(f, tr, te, resume);
+    rewind(f);
+    size_t n = fread(msg, 1, cap - 1, f);
+    msg[n] = 0;
+    fclose(f);
+    return st;
+}
+
+static void test_train_class_check(void **state)
+{
+    (void)state;
+    rcl_dataset tr, te;
+    char msg[4096];
+    T_OK(rcl_dataset_alloc(&tr, 2, 3, 2, 2, 3));
+    T_OK(rcl_dataset_alloc(&te, 2, 3, 2, 2, 3));
+    assert_int_equal(check_classes(&tr, &te, NULL, msg, sizeof msg), 0);
+    assert_string_equal(msg, "");
+    /* a renamed test class */
+    snprintf(te.class_names[2], 16, "two");
+    assert_int_equal(check_classes(&tr, &te, NULL, msg, sizeof msg), RCL_ERR_INVALID);
+    if (count_lines(msg) != 1 || !strstr(msg, "resnet-cl: class lists differ: train/ has 3 (0, 1, 2), "
+                                              "test/ has 3 (0, 1, two); label 2 is '2' in one and 'two'"))
+        fail_msg("renamed class: %s", msg);
+    rcl_dataset_destroy(&te);
+    /* an extra test class (was: "loss is nan" after a whole epoch) */
+    T_OK(rcl_dataset_alloc(&te, 2, 3, 2, 2, 4));
+    assert_int_equal(check_classes(&tr, &te, NULL, msg, sizeof msg), RCL_ERR_INVALID);
+    if (!strstr(msg, "label 3 ('3') exists only in test/")) fail_msg("extra class: %s", msg);
+    rcl_dataset_destroy(&te);
+    /* the checkpoint a run resumes must have the data's classes */
+    T_OK(rcl_dataset_alloc(&te, 2, 3, 2, 2, 3));
+    char dir[] = "/tmp/rcl-cls-XXXXXX", ck[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(ck, sizeof ck, "%s/c.safetensors", dir);
+    static const char *const meta[] = {"arch", "resnet20", "num_classes", "3", "in_h", "2",
+                                       "in_w", "2", "classes", "0,1,x", NULL};
+    write_header_only(ck, meta, 0, 0);
+    assert_int_equal(check_classes(&tr, &te, ck, msg, sizeof msg), RCL_ERR_INVALID);
+    if (!strstr(msg, "has 3 (0, 1, x), train/ has 3 (0, 1, 2)")) fail_msg("resume: %s", msg);
+    unlink(ck);
+    rmdir(dir);
+    rcl_dataset_destroy(&tr);
+    rcl_dataset_destroy(&te);
+    /* one class: trains, with a warning */
+    T_OK(rcl_dataset_alloc(&tr, 2, 3, 2, 2, 1));
+    T_OK(rcl_dataset_alloc(&te, 2, 3, 2, 2, 1));
+    assert_int_equal(check_classes(&tr, &te, NULL, msg, sizeof msg), 0);
+    if (count_lines(msg) != 1 || !strstr(msg, "resnet-cl: warning: the data has one class (0)"))
+        fail_msg("one class: %s", msg);
+    rcl_dataset_destroy(&tr);
+    rcl_dataset_destroy(&te);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +414,8 @@ int main(void)
         cmocka_unit_test(test_norm_help),
         cmocka_unit_test(test_help_and_devices),
         cmocka_unit_test(test_tune_bad_input),
+        cmocka_unit_test(test_integrity_messages),
+        cmocka_unit_test(test_train_class_check),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -542,6 +542,28 @@ static void test_png_folder(void **state)
     assert_int_equal(mkdir(empty, 0755), 0);
     expect_error(rcl_dataset_load(&ds, tmp, "test", NULL), RCL_ERR_NOT_FOUND, "no .jpg");
     free(empty);
+    /* an empty class folder among full ones is refused, naming it (it would
+     * shift the labels of the classes after it) */
+    char *mid = join(tmp, "train/mid");
+    assert_int_equal(mkdir(mid, 0755), 0);
+    expect_error(rcl_dataset_load(&ds, tmp, "train", &(rcl_dataset_options){.per_class_limit = 2}),
+                 RCL_ERR_FORMAT, "class folder 'mid' has no .jpg/.jpeg/.png files");
+    assert_null(ds.pixels);
+    free(mid);
+    /* an image of another size: the hint names no option that no command has */
+    char *big = join(tmp, "train/alpha/y.png");
+    uint8_t wide[4][18];
+    uint8_t *wrows[4] = {wide[0], wide[1], wide[2], wide[3]};
+    memset(wide, 7, sizeof wide);
+    write_png(big, 6, 4, PNG_COLOR_TYPE_RGB, 8, 0, wrows, NULL, 0, NULL, 0);
+    char *mid2 = join(tmp, "train/mid");
+    assert_int_equal(rmdir(mid2), 0);
+    free(mid2);
+    expect_error(rcl_dataset_load(&ds, tmp, "train", &(rcl_dataset_options){.per_class_limit = 2}),
+                 RCL_ERR_FORMAT, "y.png: image is 4x6 (HxW) but the split's first image is 4x4; "
+                                 "every image of a split must have one size");
+    assert_null(strstr(rcl_last_error(), "resize option"));
+    free(big);
     rm_rf(tmp);
     free(tmp);
 #else
@@ -860,12 +882,56 @@ static void test_image_claims_too_many_pixels(void **state)
     (void)img;
 }
 
+/* Class lists compared by name: a renamed, extra or missing class is
+ * refused with both lists in the message; long lists are cut. */
+static void test_class_lists(void **state)
+{
+    (void)state;
+    char *a[] = {"cat", "dog", "frog"}, *b[] = {"cat", "dog", "horse"}, *c[] = {"cat", "dog", "frog", "horse"};
+    T_OK(rcl_class_lists_check("train/", a, 3, "test/", a, 3));
+    expect_error(rcl_class_lists_check("train/", a, 3, "test/", b, 3), RCL_ERR_INVALID,
+                 "class lists differ: train/ has 3 (cat, dog, frog), test/ has 3 (cat, dog, horse); "
+                 "label 2 is 'frog' in one and 'horse' in the other");
+    expect_error(rcl_class_lists_check("train/", a, 3, "test/", c, 4), RCL_ERR_INVALID,
+                 "label 3 ('horse') exists only in test/");
+    expect_error(rcl_class_lists_check("train/", c, 4, "test/", a, 3), RCL_ERR_INVALID,
+                 "label 3 ('horse') exists only in train/");
+    /* a thousand classes: the message stays short and says how many were cut */
+    char *many[1000], *other[1000];
+    char names[1000][16];
+    for (int k = 0; k < 1000; k++) {
+        snprintf(names[k], sizeof names[k], "class%04d", k);
+        many[k] = other[k] = names[k];
+    }
+    other[999] = "zebra";
+    expect_error(rcl_class_lists_check("a", many, 1000, "b", other, 1000), RCL_ERR_INVALID,
+                 "label 999 is 'class0999' in one and 'zebra' in the other");
+    assert_non_null(strstr(rcl_last_error(), " more)"));
+    assert_true(strlen(rcl_last_error()) < 3000);
+    /* datasets and a checkpoint's comma-separated list */
+    rcl_dataset tr, te;
+    T_OK(rcl_dataset_alloc(&tr, 1, 3, 2, 2, 3));
+    T_OK(rcl_dataset_alloc(&te, 1, 3, 2, 2, 3));
+    T_OK(rcl_dataset_check_classes(&tr, "train/", &te, "test/"));
+    T_OK(rcl_dataset_check_class_csv(&tr, "data", "0,1,2", "ckpt"));
+    snprintf(te.class_names[1], 16, "one"); /* rcl_dataset_alloc: 16 bytes per name */
+    expect_error(rcl_dataset_check_classes(&tr, "train/", &te, "test/"), RCL_ERR_INVALID,
+                 "train/ has 3 (0, 1, 2), test/ has 3 (0, one, 2)");
+    expect_error(rcl_dataset_check_class_csv(&tr, "data", "0,1", "ckpt"), RCL_ERR_INVALID,
+                 "ckpt has 2 (0, 1), data has 3 (0, 1, 2); label 2 ('2') exists only in data");
+    expect_error(rcl_dataset_check_class_csv(&tr, "data", "0,1,2,3", "ckpt"), RCL_ERR_INVALID,
+                 "label 3 ('3') exists only in ckpt");
+    rcl_dataset_destroy(&tr);
+    rcl_dataset_destroy(&te);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cifar_bin_roundtrip),
         cmocka_unit_test(test_cifar_bin_errors),
         cmocka_unit_test(test_cifar_jpeg_tree),
+        cmocka_unit_test(test_class_lists),
         cmocka_unit_test(test_png_decode),
         cmocka_unit_test(test_png_folder),
         cmocka_unit_test(test_grey_jpeg),

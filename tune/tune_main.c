@@ -311,7 +311,11 @@ int tune_main(int argc, char **argv)
         case O_MODEL: model = go.arg; break;
         case O_IMAGE: bad = cli_getopt_int(&go, 8, 4096, &image); break;
         case O_CLASSES: bad = cli_getopt_int(&go, 1, 1 << 20, &classes); break;
-        case O_BATCH: bad = cli_getopt_int(&go, 2, 1 << 20, &batch); break;
+        case O_BATCH:
+            if (cli_parse_int(go.arg, 2, 1 << 20, &batch))
+                bad = cli_getopt_bad(&go, "an integer in 2..1048576: BatchNorm's training "
+                                          "statistics need at least 2 samples per batch");
+            break;
         case O_DRY_RUN: dry = 1; break;
         case O_IF_MISSING: if_missing = 1; break;
         case 'h': usage(stdout); return 0;
@@ -322,9 +326,21 @@ int tune_main(int argc, char **argv)
         if (bad) return 2;
     }
     if (cli_getopt_no_operands(&go)) return 2;
-    if (device < 0) device = rcl_device_default_index(-1);
     if (!rcl_model_arch_known(model)) {
         fprintf(stderr, "resnet-cl-tune: unknown model '%s' (see resnet-cl summary --list)\n", model);
+        return 2;
+    }
+    /* a tune runs for minutes on one device: never start on a default */
+    const char *env = getenv("RESNET_CL_DEVICE");
+    if (device < 0 && !(env && *env)) {
+        fprintf(stderr, "resnet-cl-tune: --device N is required: the OpenCL device to tune (index "
+                        "from resnet-cl devices, or set RESNET_CL_DEVICE); a tune takes about "
+                        "--budget (default 600 s) plus a minute\n");
+        return 2;
+    }
+    if (device < 0 && (device = rcl_device_default_index(-1)) < 0) {
+        fprintf(stderr, "resnet-cl-tune: RESNET_CL_DEVICE='%s' is not a device index (want a "
+                        "number from resnet-cl devices)\n", env);
         return 2;
     }
     if (cli_parse_only) return CLI_PARSED;

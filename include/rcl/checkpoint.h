@@ -2,7 +2,9 @@
  * and num_batches_tracked under torchvision state_dict names, plus the
  * optimizer state ("optim.<param>.exp_avg", ".exp_avg_sq" or
  * ".momentum_buffer", "optim.step") and training progress in __metadata__.
- * Written to a temporary file, flushed, then renamed. */
+ * Written to a temporary file, flushed, then renamed. The metadata entry
+ * "data_fnv1a64" holds the 64-bit FNV-1a of the byte buffer (every tensor's
+ * bytes in file order) as 16 lowercase hex digits. */
 #ifndef RCL_CHECKPOINT_H
 #define RCL_CHECKPOINT_H
 
@@ -19,7 +21,8 @@ typedef struct rcl_train_progress {
     int normalize;        /* inputs were mean/std normalised (CIFAR-10 statistics) */
 } rcl_train_progress;
 
-/* Save model (+ optimizer state if `opt`, + progress if `prog`). */
+/* Save model (+ optimizer state if `opt`, + progress if `prog`), with the
+ * data checksum. */
 int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_progress *prog,
                         const char *path);
 
@@ -29,7 +32,11 @@ int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_
  * restored; when `prog` is non-NULL the progress metadata is restored.
  * Files written by PyTorch (safetensors.torch.save_file(model.state_dict()))
  * load with opt = prog = NULL. A truncated or corrupt file is refused with
- * RCL_ERR_FORMAT naming the file and the problem. */
+ * RCL_ERR_FORMAT naming the file and the problem, among them a checksum
+ * ("data_fnv1a64") that does not match the data (files without one load
+ * unchecked); another architecture or norm kind is RCL_ERR_FORMAT too. A
+ * NaN or inf in a weight or BN statistic is RCL_ERR_NAN naming the tensor.
+ * On any error the model may hold part of the file. */
 int rcl_checkpoint_load(rcl_model *m, rcl_optimizer *opt, rcl_train_progress *prog,
                         const char *path);
 
@@ -44,6 +51,8 @@ typedef struct rcl_checkpoint_info {
     rcl_init_config init; /* its initialization ("init", "init_config") */
     char *class_names;    /* comma-separated, malloc'd (free()), or NULL */
 } rcl_checkpoint_info;
+/* RCL_ERR_FORMAT when the metadata is missing (a PyTorch state dict: the
+ * message says which) or the checksum does not match. */
 int rcl_checkpoint_info_read(const char *path, rcl_checkpoint_info *info);
 
 /* Class names to record with the next save (comma-separated), or NULL. */

@@ -75,11 +75,28 @@ typedef struct rcl_dataset {
  *  2. Class folders root/<split>/<class>/<file>.{jpg,jpeg,png} (extension case-
  *     insensitive, files directly in the class folder): classes = sorted
  *     subfolder names (label = index), files sorted by name. `split` NULL or
- *     "" reads root/<class>/... directly.
+ *     "" reads root/<class>/... directly. A class folder without image files
+ *     is refused (RCL_ERR_FORMAT naming it): it would take a label and shift
+ *     the labels of the classes after it. Every image of a split must have
+ *     the size of the first unless opts->resize is set (RCL_ERR_FORMAT).
  * Neither found -> RCL_ERR_NOT_FOUND saying what was looked for. On error
  * `ds` is left empty (zeroed). */
 int rcl_dataset_load(rcl_dataset *ds, const char *root, const char *split,
                      const rcl_dataset_options *opts);
+/* Class lists must agree wherever labels cross from one set to another
+ * (train -> test, a checkpoint -> data): label k is the k-th name. RCL_OK
+ * when both lists hold the same names in the same order; else
+ * RCL_ERR_INVALID with a message naming both sides (`*_what`, e.g.
+ * "train/") and giving both lists (long ones cut) and the first label that
+ * differs. */
+int rcl_class_lists_check(const char *a_what, char *const *a, int na, const char *b_what,
+                          char *const *b, int nb);
+int rcl_dataset_check_classes(const rcl_dataset *a, const char *a_what, const rcl_dataset *b,
+                              const char *b_what);
+/* The same against a comma-separated list (a checkpoint's "classes"
+ * metadata, rcl_checkpoint_info.class_names). */
+int rcl_dataset_check_class_csv(const rcl_dataset *ds, const char *ds_what, const char *csv,
+                                const char *csv_what);
 /* Allocate an uninitialised dataset of n images c x h x w with
  * `num_classes` classes named "0", "1", ... (for synthetic data / tests). */
 int rcl_dataset_alloc(rcl_dataset *ds, int n, int c, int h, int w, int num_classes);

@@ -23,9 +23,25 @@ int cli_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_options *
 
 /* Comma-joined class names (malloc'd; NULL on failure). */
 char *cli_join_names(char **names, int n);
-/* Build a model from a checkpoint's metadata and load its weights. */
-int cli_model_from_checkpoint(rcl_ctx *ctx, const char *path, int batch, rcl_model **m,
-                              rcl_checkpoint_info *info);
+
+/* How eval and predict build the model of a weights-only file (a PyTorch
+ * state dict without resnet-cl's metadata): --model (NULL: not given), the
+ * model options, the input size and --normalize. */
+typedef struct cli_weights_opts {
+    const char *arch;
+    rcl_model_config mc;   /* norm and init from the model options */
+    int in_h, in_w;
+    int normalize;
+} cli_weights_opts;
+/* The model a checkpoint holds (reports errors; free info->class_names):
+ * from its metadata, or, for a file without it and wo->arch given, from
+ * `wo` with the number of classes from fc.weight's rows. */
+int cli_checkpoint_info(const char *path, const cli_weights_opts *wo, rcl_checkpoint_info *info);
+/* Build the model `info` describes and load path's weights into it. */
+int cli_model_from_checkpoint(rcl_ctx *ctx, const char *path, int batch,
+                              const rcl_checkpoint_info *info, rcl_model **m);
+/* --input HxW into *h, *w (each 1..8192): 0, or 2 after printing. */
+int cli_getopt_hxw(const cli_getopt *g, int *h, int *w);
 
 /* Does `arch` at mc->batch fit on the device of ctx (estimate against
  * rcl_device_memory_limit, before anything is allocated)? 0: it fits; 1:
@@ -47,9 +63,6 @@ void cli_report_run_failure(const char *what, int status, const char *ckpt, int 
 
 /* Monotonic clock in seconds. */
 double cli_now_s(void);
-
-/* Validate a checkpoint's header before any device work (reports errors). */
-int cli_check_checkpoint(const char *path);
 
 /* One line: the bad index and the devices that exist. */
 void cli_report_bad_device(int idx, const rcl_device_info *devs, int n);

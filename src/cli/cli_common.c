@@ -12,14 +12,24 @@
 void cli_report(const char *what, int status)
 {
     const char *d = rcl_last_error();
-    if (d && *d) fprintf(stderr, "resnet-cl: %s: %s: %s\n", what, rcl_strerror(status), d);
+    /* RCL_ERR_FORMAT's text ("malformed or truncated file") is wrong for a
+     * valid file of the wrong kind (another model, an image of another size);
+     * the detail names the file and the problem either way */
+    if (d && *d && status == RCL_ERR_FORMAT) fprintf(stderr, "resnet-cl: %s: %s\n", what, d);
+    else if (d && *d) fprintf(stderr, "resnet-cl: %s: %s: %s\n", what, rcl_strerror(status), d);
     else fprintf(stderr, "resnet-cl: %s: %s\n", what, rcl_strerror(status));
 }
 
 void cli_report_bad_device(int idx, const rcl_device_info *devs, int n)
 {
-    fprintf(stderr, "resnet-cl: device %d does not exist; %d device%s found:", idx, n,
-            n == 1 ? "" : "s");
+    const char *env = getenv("RESNET_CL_DEVICE");
+    if (idx < 0 && env) /* rcl_device_default_index: malformed variable */
+        fprintf(stderr, "resnet-cl: RESNET_CL_DEVICE='%s' is not a device index (want a number "
+                        "from resnet-cl devices, or unset it); %d device%s found:", env, n,
+                n == 1 ? "" : "s");
+    else
+        fprintf(stderr, "resnet-cl: device %d does not exist; %d device%s found:", idx, n,
+                n == 1 ? "" : "s");
     for (int i = 0; i < n; i++)
         fprintf(stderr, " [%d] %s (%s)%s", i, devs[i].name, devs[i].platform_name, i + 1 < n ? ";" : "");
     fprintf(stderr, "\n");
@@ -68,12 +78,60 @@ char *cli_join_names(char **names, int n)
     return s;
 }
 
-int cli_model_from_checkpoint(rcl_ctx *ctx, const char *path, int batch, rcl_model **m,
-                              rcl_checkpoint_info *info)
+/* info from `wo` and fc.weight's rows for a file without resnet-cl's
+ * metadata: RCL_OK; RCL_ERR_FORMAT with a message; 1 when the file does
+ * have the metadata (its own error stands). */
+static int weights_only_info(const char *path, const cli_weights_opts *wo, rcl_checkpoint_info *info)
+{
+    rcl_st_file f;
+    int st = rcl_st_open(&f, path);
+    if (st) return st;
+    const rcl_st_tensor *fc = rcl_st_find(&f, "fc.weight");
+    if (rcl_st_metadata(&f, "arch")) {
+        st = 1;
+    } else if (!fc || fc->ndim != 2 || fc->shape[0] < 1 || fc->shape[0] > (1 << 24)) {
+        st = rcl_fail(RCL_ERR_FORMAT, "%s: no 2-d tensor 'fc.weight' to take the number of "
+                      "classes from", path);
+    } else {
+        memset(info, 0, sizeof *info);
+        snprintf(info->arch, sizeof info->arch, "%s", wo->arch);
+        info->num_classes = (int)fc->shape[0];
+        info->in_h = wo->in_h;
+        info->in_w = wo->in_w;
+        info->norm = wo->mc.norm;
+        info->init = wo->mc.init;
+        info->normalize = wo->normalize;
+    }
+    rcl_st_close(&f);
+    return st;
+}
+
+int cli_checkpoint_info(const char *path, const cli_weights_opts *wo, rcl_checkpoint_info *info)
+{
+    memset(info, 0, sizeof *info);
+    int st = rcl_checkpoint_info_read(path, info);
+    if (st == RCL_OK) {
+        if (wo && wo->arch && strcmp(wo->arch, info->arch))
+            fprintf(stderr, "resnet-cl: note: %s records its model (%s); --model %s ignored\n", path,
+                    info->arch, wo->arch);
+        return RCL_OK;
+    }
+    if (st == RCL_ERR_FORMAT && wo && wo->arch) {
+        char first[2048];
+        snprintf(first, sizeof first, "%s", rcl_last_error());
+        int ws = weights_only_info(path, wo, info);
+        if (ws == RCL_OK) return RCL_OK;
+        if (ws < 0) st = ws;
+        else rcl_fail(st, "%s", first);
+    }
+    cli_report("loading checkpoint", st);
+    return st;
+}
+
+int cli_model_from_checkpoint(rcl_ctx *ctx, const char *path, int batch,
+                              const rcl_checkpoint_info *info, rcl_model **m)
 {
     *m = NULL;
-    int st = rcl_checkpoint_info_read(path, info);
-    if (st) return st;
     rcl_model_config mc = rcl_model_config_default();
     mc.num_classes = info->num_classes;
     mc.in_h = info->in_h;
@@ -83,7 +141,7 @@ int cli_model_from_checkpoint(rcl_ctx *ctx, const char *path, int batch, rcl_mod
     mc.norm = info->norm;
     mc.init = info->init;
     char msg[1024];
-    st = cli_memory_fits(ctx, info->arch, &mc, 0, msg, sizeof msg);
+    int st = cli_memory_fits(ctx, info->arch, &mc, 0, msg, sizeof msg);
     if (st > 0) return rcl_fail(RCL_ERR_DEVICE_NOMEM, "%s", msg);
     if (st == RCL_OK) st = rcl_model_create(m, ctx, info->arch, &mc);
     if (!st) st = rcl_checkpoint_load(*m, NULL, NULL, path);
@@ -94,13 +152,15 @@ int cli_model_from_checkpoint(rcl_ctx *ctx, const char *path, int batch, rcl_mod
     return st;
 }
 
-int cli_check_checkpoint(const char *path)
+int cli_getopt_hxw(const cli_getopt *g, int *h, int *w)
 {
-    rcl_checkpoint_info info = {0};
-    int st = rcl_checkpoint_info_read(path, &info);
-    free(info.class_names);
-    if (st) cli_report("loading checkpoint", st);
-    return st;
+    char hs[16];
+    const char *x = strchr(g->arg, 'x');
+    size_t n = x ? (size_t)(x - g->arg) : 0;
+    if (n) snprintf(hs, sizeof hs, "%.*s", (int)(n < sizeof hs ? n : sizeof hs - 1), g->arg);
+    if (!n || n >= sizeof hs || cli_parse_int(hs, 1, 8192, h) || cli_parse_int(x + 1, 1, 8192, w))
+        return cli_getopt_bad(g, "HxW, e.g. 32x32, each side 1..8192");
+    return 0;
 }
 
 double cli_now_s(void)

@@ -1,5 +1,6 @@
 /* resnet-cl predict: top-5 classes with probabilities for image files. */
 #include "cli/cli.h"
+#include "tools/cli_model_opts.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -86,23 +87,45 @@ static int predict_one(rcl_model *m, const rcl_checkpoint_info *info, rcl_tensor
 int cli_predict(const cli_globals *g, int argc, char **argv)
 {
     const char *ckpt = NULL;
-    enum { O_CHECKPOINT = CLI_OPT_FIRST };
+    cli_weights_opts wo = {.mc = rcl_model_config_default(), .in_h = 32, .in_w = 32};
+    enum { O_CHECKPOINT = CLI_OPT_FIRST, O_MODEL, O_INPUT, O_NORMALIZE };
     static const struct option opts[] = {
         {"checkpoint", required_argument, NULL, O_CHECKPOINT},
+        {"model", required_argument, NULL, O_MODEL},
+        {"input", required_argument, NULL, O_INPUT},
+        {"normalize", no_argument, NULL, O_NORMALIZE},
+        CLI_MODEL_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {0},
     };
     cli_getopt go;
     cli_getopt_init(&go, "resnet-cl predict", argc, argv, opts);
     for (int c; (c = cli_getopt_next(&go)) != -1;) {
+        int bad = 0;
         switch (c) {
         case O_CHECKPOINT: ckpt = go.arg; break;
+        case O_MODEL:
+            if (!rcl_model_arch_known(go.arg))
+                bad = cli_getopt_bad(&go, "a model from resnet-cl summary --list");
+            wo.arch = go.arg;
+            break;
+        case O_INPUT: bad = cli_getopt_hxw(&go, &wo.in_h, &wo.in_w); break;
+        case O_NORMALIZE: wo.normalize = 1; break;
         case 'h':
-            printf("usage: resnet-cl [--device N] predict --checkpoint FILE IMAGE...\n"
-                   "  prints the top-5 classes with probabilities for each JPEG/PNG image\n");
+            printf("usage: resnet-cl [--device N] predict --checkpoint FILE [--model M [...]] IMAGE...\n"
+                   "  prints the top-5 classes with probabilities for each JPEG/PNG image\n"
+                   "  (resized to the model's input size). A file without resnet-cl's metadata\n"
+                   "  (a PyTorch state dict) needs the model given:\n"
+                   "  --model M            its architecture (classes from fc.weight's rows)\n"
+                   "  --input HxW          its input size (default 32x32)\n"
+                   "  --normalize          it was trained on mean/std-normalized inputs\n"
+                   CLI_MODEL_OPTIONS_HELP);
             return 0;
-        default: return 2;
+        default:
+            if (c < CLI_MO_FIRST || c >= CLI_MO_LAST) return 2;
+            bad = cli_model_opt(&go, c, &wo.mc);
         }
+        if (bad) return 2;
     }
     /* the images: everything from the first operand (or after "--") on */
     int first_image = cli_getopt_operand(&go);
@@ -111,13 +134,16 @@ int cli_predict(const cli_globals *g, int argc, char **argv)
         return 2;
     }
     if (cli_parse_only) return CLI_PARSED;
-    if (cli_check_checkpoint(ckpt)) return 1;
-    rcl_ctx *ctx = NULL;
-    if (cli_open_device(g, &ctx, NULL, 1)) return 1;
-    rcl_model *m = NULL;
     rcl_checkpoint_info info = {0};
+    if (cli_checkpoint_info(ckpt, &wo, &info)) return 1;
+    rcl_ctx *ctx = NULL;
+    if (cli_open_device(g, &ctx, NULL, 1)) {
+        free(info.class_names);
+        return 1;
+    }
+    rcl_model *m = NULL;
     rcl_tensor x = {0};
-    int st = cli_model_from_checkpoint(ctx, ckpt, 1, &m, &info);
+    int st = cli_model_from_checkpoint(ctx, ckpt, 1, &info, &m);
     if (st) cli_report("loading checkpoint", st);
     else if ((st = rcl_tensor_create(ctx, &x, 1, 3, info.in_h, info.in_w))) cli_report("input", st);
     int failed = st != 0;

@@ -1,6 +1,7 @@
 /* resnet-cl train: the course recipe by default (resnet18, Adam lr 0.001,
  * batch 100, 80 epochs, lr divided by 3 every 20 epochs, pad-4 crop + flip). */
 #include "cli/cli.h"
+#include "tools/cli_data.h"
 #include "tools/cli_model_opts.h"
 #include "base/base.h" /* rcl_mkdir_p */
 #include "tools/progress.h"
@@ -312,6 +313,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         return run_free(&r), 1;
     }
     t_data = cli_now_s() - t_data;
+    if (cli_check_classes(stderr, &r.train_ds, &r.test_ds, o.resume)) return run_free(&r), 1;
     if (cli_open_device(g, &r.ctx, NULL, 1)) return run_free(&r), 1;
     rcl_model_config mc = o.mc;
     if (o.resume) { /* the checkpoint's normalization and initialization */

@@ -84,8 +84,9 @@ static int decode_into(rcl_dataset *ds, const folder_item *it, int i, int resize
     } else if (img.h != ds->h || img.w != ds->w) {
         st = rcl_fail(RCL_ERR_FORMAT,
                       "%s: image is %dx%d (HxW) but the split's first image is %dx%d; "
-                      "set the resize option to load images of different sizes",
-                      it->path, img.h, img.w, ds->h, ds->w);
+                      "every image of a split must have one size: resize the odd ones "
+                      "(e.g. with ImageMagick: mogrify -resize %dx%d! FILE) or remove them",
+                      it->path, img.h, img.w, ds->h, ds->w, ds->w, ds->h);
     } else {
         memcpy(dst, img.data, rcl_dataset_image_size(ds));
     }
@@ -114,6 +115,22 @@ int rcl_dataset_load_folder(rcl_dataset *ds, const char *dir, const rcl_dataset_
         st = rcl_fail(RCL_ERR_NOT_FOUND, "%s: %d class folders but no .jpg/.jpeg/.png files", dir,
                       nclasses);
         goto done;
+    }
+
+    /* An empty class folder would still take a label and shift the labels
+     * of every class after it (and no longer match a checkpoint's). Items
+     * are in label order. */
+    for (int k = 0, i = 0; k < nclasses; k++) {
+        int kept = 0;
+        for (; i < n && items[i].label == k; i++) kept++;
+        if (kept == 0) {
+            st = rcl_fail(RCL_ERR_FORMAT,
+                          "%s: class folder '%s' has no .jpg/.jpeg/.png files; add its images or "
+                          "remove the folder (every folder is a class: an empty one shifts the "
+                          "labels of the classes after it)",
+                          dir, classes[k]);
+            goto done;
+        }
     }
 
     /* Image size from the first image unless resizing. */

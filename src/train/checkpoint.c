@@ -1,14 +1,19 @@
 /* Checkpoint save/load over safetensors (see include/rcl/checkpoint.h). */
+#include "base/base.h"
 #include "model/model_internal.h"
 #include "rcl/checkpoint.h"
 #include "rcl/safetensors.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define FORMAT_TAG "resnet-cl-checkpoint-1"
+/* Metadata key of the checksum of the byte buffer (every tensor's bytes in
+ * file order): 64-bit FNV-1a, 16 lowercase hex digits. */
+#define CHECKSUM_KEY "data_fnv1a64"
 
 /* Host copies of device tensors kept alive until the write. */
 typedef struct host_pool {
@@ -44,14 +49,44 @@ static void torch_shape(const rcl_tensor *t, int ndim, int64_t shape[4])
 /* Add a device tensor under `name` with PyTorch's rank `ndim` (4: NCHW as
  * is; 2: (n, c*h*w); 1: flat). */
 static int add_tensor(rcl_st_writer *w, host_pool *pool, rcl_ctx *ctx, const char *name,
-                      const rcl_tensor *t, int ndim)
+                      const rcl_tensor *t, int ndim, uint64_t *hash)
 {
     float *h = pool_alloc(pool, rcl_tensor_bytes(t));
     if (!h) return rcl_fail(RCL_ERR_NOMEM, "checkpoint buffer");
     RCL_TRY(rcl_tensor_read(ctx, t, h));
     int64_t shape[4];
     torch_shape(t, ndim, shape);
-    return rcl_st_writer_add(w, name, RCL_ST_F32, ndim, shape, h);
+    RCL_TRY(rcl_st_writer_add(w, name, RCL_ST_F32, ndim, shape, h));
+    *hash = rcl_fnv1a(*hash, h, rcl_tensor_bytes(t)); /* the writer writes in this order */
+    return RCL_OK;
+}
+
+/* The checksum of an open file's byte buffer: the tensors' bytes in offset
+ * order, which tile it exactly (rcl_st_open checks that). */
+static uint64_t data_checksum(const rcl_st_file *f)
+{
+    uint64_t h = RCL_FNV_INIT;
+    for (size_t i = 0; i < f->n_tensors; i++) {
+        const rcl_st_tensor *t = rcl_st_tensor_at(f, i);
+        h = rcl_fnv1a(h, t->data, t->nbytes);
+    }
+    return h;
+}
+
+/* Refuse a file whose recorded checksum does not match its bytes (files
+ * without one, e.g. from PyTorch, pass). */
+static int verify_checksum(const rcl_st_file *f, const char *path)
+{
+    const char *want = rcl_st_metadata(f, CHECKSUM_KEY);
+    if (!want) return RCL_OK;
+    char got[17];
+    snprintf(got, sizeof got, "%016" PRIx64, data_checksum(f));
+    if (strcmp(want, got) != 0)
+        return rcl_fail(RCL_ERR_FORMAT,
+                        "checkpoint %s: tensor data checksum mismatch (file corrupted?): metadata "
+                        "%s is %s, the data hashes to %s; use another copy of the file",
+                        path, CHECKSUM_KEY, want, got);
+    return RCL_OK;
 }
 
 int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_progress *prog,
@@ -65,6 +100,7 @@ int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_
     int st = RCL_OK;
     rcl_param **ps;
     int np = rcl_model_params(m, &ps);
+    uint64_t hash = RCL_FNV_INIT;
     /* I64 counters first, so that every tensor's data stays aligned. */
     for (int i = 0; !st && i < m->nctrs; i++) {
         int64_t *v = pool_alloc(&pool, sizeof *v);
@@ -72,6 +108,7 @@ int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_
         else {
             *v = *m->ctrs[i].value;
             st = rcl_st_writer_add(&w, m->ctrs[i].name, RCL_ST_I64, 0, NULL, v);
+            hash = rcl_fnv1a(hash, v, sizeof *v);
         }
     }
     if (!st && opt) {
@@ -80,18 +117,19 @@ int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_
         else {
             *stp = opt->step;
             st = rcl_st_writer_add(&w, "optim.step", RCL_ST_I64, 0, NULL, stp);
+            hash = rcl_fnv1a(hash, stp, sizeof *stp);
         }
     }
     for (int i = 0; !st && i < np; i++)
-        st = add_tensor(&w, &pool, ctx, ps[i]->name, &ps[i]->value, ps[i]->ndim);
+        st = add_tensor(&w, &pool, ctx, ps[i]->name, &ps[i]->value, ps[i]->ndim, &hash);
     for (int i = 0; !st && i < m->nbufs; i++)
-        st = add_tensor(&w, &pool, ctx, m->bufs[i].name, m->bufs[i].t, 1);
+        st = add_tensor(&w, &pool, ctx, m->bufs[i].name, m->bufs[i].t, 1, &hash);
     if (!st && opt) {
         int ns = rcl_optimizer_state_count(opt);
         for (int i = 0; !st && i < np; i++)
             for (int s = 0; !st && s < ns; s++) {
                 snprintf(key, sizeof key, "optim.%s.%s", ps[i]->name, rcl_optimizer_state_name(opt, s));
-                st = add_tensor(&w, &pool, ctx, key, &ps[i]->state[s], ps[i]->ndim);
+                st = add_tensor(&w, &pool, ctx, key, &ps[i]->state[s], ps[i]->ndim, &hash);
             }
         if (!st) st = rcl_st_writer_metadata(&w, "optimizer", opt->kind == RCL_OPTIM_ADAM ? "adam" : "sgd");
     }
@@ -141,14 +179,20 @@ int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_
     }
 #undef META_INT
     if (!st && m->class_names) st = rcl_st_writer_metadata(&w, "classes", m->class_names);
+    if (!st) {
+        snprintf(val, sizeof val, "%016" PRIx64, hash);
+        st = rcl_st_writer_metadata(&w, CHECKSUM_KEY, val);
+    }
     if (!st) st = rcl_st_write(&w, path);
     rcl_st_writer_free(&w);
     pool_free(&pool);
     return st;
 }
 
+/* `finite`: refuse NaN/inf (weights and BN statistics: a model holding one
+ * computes NaN or garbage for every input). */
 static int load_f32(rcl_ctx *ctx, const rcl_st_file *f, const char *path, const char *name,
-                    rcl_tensor *t, int ndim, float *scratch)
+                    rcl_tensor *t, int ndim, float *scratch, int finite)
 {
     const rcl_st_tensor *st = rcl_st_find(f, name);
     if (!st) return rcl_fail(RCL_ERR_FORMAT, "%s: tensor '%s' is missing", path, name);
@@ -161,6 +205,12 @@ static int load_f32(rcl_ctx *ctx, const rcl_st_file *f, const char *path, const 
         return rcl_fail(RCL_ERR_FORMAT, "%s: tensor '%s' is %s with %zu elements in %d dims, expected F32 with %zu in %d",
                         path, name, rcl_st_dtype_name(st->dtype), st->numel, st->ndim, n, ndim);
     RCL_TRY(rcl_st_read(f, name, RCL_ST_F32, scratch, n));
+    for (size_t i = 0; finite && i < n; i++)
+        if (!isfinite(scratch[i]))
+            return rcl_fail(RCL_ERR_NAN,
+                            "%s: tensor '%s' holds %s at element %zu: the model is broken (a "
+                            "diverged run or a corrupt file); use an earlier checkpoint",
+                            path, name, isnan(scratch[i]) ? "NaN" : "inf", i);
     return rcl_tensor_write(ctx, t, scratch);
 }
 
@@ -207,10 +257,11 @@ int rcl_checkpoint_load(rcl_model *m, rcl_optimizer *opt, rcl_train_progress *pr
 {
     rcl_st_file f;
     RCL_TRY(rcl_st_open(&f, path));
-    int st = RCL_OK;
+    int st = verify_checksum(&f, path);
     const char *arch = rcl_st_metadata(&f, "arch");
-    if (arch && strcmp(arch, m->arch))
-        st = rcl_fail(RCL_ERR_FORMAT, "%s holds a %s, not a %s", path, arch, m->arch);
+    if (!st && arch && strcmp(arch, m->arch))
+        st = rcl_fail(RCL_ERR_FORMAT, "%s holds a %s model, not the %s asked for (pass --model %s)",
+                      path, arch, m->arch, arch);
     rcl_norm_config nc;
     rcl_init_config ic;
     if (!st) st = read_model_choices(&f, path, &nc, &ic);
@@ -225,9 +276,9 @@ int rcl_checkpoint_load(rcl_model *m, rcl_optimizer *opt, rcl_train_progress *pr
     float *scratch = malloc(maxn * sizeof *scratch);
     if (!st && !scratch) st = rcl_fail(RCL_ERR_NOMEM, "checkpoint");
     for (int i = 0; !st && i < np; i++)
-        st = load_f32(m->ctx, &f, path, ps[i]->name, &ps[i]->value, ps[i]->ndim, scratch);
+        st = load_f32(m->ctx, &f, path, ps[i]->name, &ps[i]->value, ps[i]->ndim, scratch, 1);
     for (int i = 0; !st && i < m->nbufs; i++)
-        st = load_f32(m->ctx, &f, path, m->bufs[i].name, m->bufs[i].t, 1, scratch);
+        st = load_f32(m->ctx, &f, path, m->bufs[i].name, m->bufs[i].t, 1, scratch, 1);
     for (int i = 0; !st && i < m->nctrs; i++) {
         int64_t v;
         st = rcl_st_read(&f, m->ctrs[i].name, RCL_ST_I64, &v, 1);
@@ -246,7 +297,7 @@ int rcl_checkpoint_load(rcl_model *m, rcl_optimizer *opt, rcl_train_progress *pr
         for (int i = 0; !st && i < np; i++)
             for (int s = 0; !st && s < ns; s++) {
                 snprintf(key, sizeof key, "optim.%s.%s", ps[i]->name, rcl_optimizer_state_name(opt, s));
-                st = load_f32(m->ctx, &f, path, key, &ps[i]->state[s], ps[i]->ndim, scratch);
+                st = load_f32(m->ctx, &f, path, key, &ps[i]->state[s], ps[i]->ndim, scratch, 0);
             }
         int64_t step = 0;
         if (!st) st = rcl_st_read(&f, "optim.step", RCL_ST_I64, &step, 1);
@@ -283,7 +334,14 @@ int rcl_checkpoint_info_read(const char *path, rcl_checkpoint_info *info)
     int st = RCL_OK;
     const char *arch = rcl_st_metadata(&f, "arch");
     long long k = 0, h = 0, w = 0;
-    if (!arch) st = rcl_fail(RCL_ERR_FORMAT, "%s: no 'arch' metadata (not a resnet-cl checkpoint)", path);
+    if (!arch)
+        st = rcl_fail(RCL_ERR_FORMAT,
+                      "%s: not a resnet-cl checkpoint: metadata 'arch', 'num_classes', 'in_h' "
+                      "and 'in_w' are missing, so the model cannot be built from the file alone "
+                      "(a state dict saved by PyTorch has tensors only): give eval or predict "
+                      "--model M, and --norm etc. if the model is not BatchNorm",
+                      path);
+    if (!st) st = verify_checksum(&f, path);
     if (!st) st = parse_meta_int(&f, path, "num_classes", &k);
     if (!st) st = parse_meta_int(&f, path, "in_h", &h);
     if (!st) st = parse_meta_int(&f, path, "in_w", &w);

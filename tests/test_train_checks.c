@@ -1,0 +1,187 @@
+/* Data and checkpoint integrity through the CLI on a real checkpoint (issue
+ * #15): a tiny resnet20 run on 3 classes of the CIFAR-10 JPEGs, then eval /
+ * predict / --resume of damaged copies of its checkpoint (NaN weights, a
+ * flipped exponent bit), data whose classes differ from the checkpoint's,
+ * and eval --split train's line. Runs once, on the first device that is not
+ * a software rasterizer (test_train_*). */
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int dev(void) { return rcl_ctx_device(T_CTX)->index; }
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* root/split/cls/000k.jpg (k < 4) as links to the shared JPEGs of `from` */
+static void link_class(const char *root, const char *split, const char *cls, const char *from)
+{
+    char *data = tu_cifar_jpeg_root(), cmd[4096];
+    for (int k = 0; k < 4; k++) {
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s/%s/%s' && ln -sf '%s/%s/%s/000%d.jpg' '%s/%s/%s/000%d.jpg'",
+                 root, split, cls, data, split, from, k, root, split, cls, k);
+        assert_int_equal(system(cmd), 0);
+    }
+    free(data);
+}
+
+/* Copy checkpoint `src` to `dst` without its checksum entry (as a file from
+ * elsewhere), with element 0 of tensor `name` set to `v`. */
+static void copy_with(const char *src, const char *dst, const char *name, float v)
+{
+    rcl_st_file f;
+    T_OK(rcl_st_open(&f, src));
+    rcl_st_writer w;
+    rcl_st_writer_init(&w);
+    for (size_t i = 0; i < f.n_meta; i++)
+        if (strcmp(f.meta[i].key, "data_fnv1a64"))
+            T_OK(rcl_st_writer_metadata(&w, f.meta[i].key, f.meta[i].value));
+    float *changed = NULL;
+    for (size_t i = 0; i < f.n_tensors; i++) {
+        const rcl_st_tensor *t = rcl_st_tensor_at(&f, i);
+        const void *data = t->data;
+        if (!strcmp(t->name, name)) {
+            assert_int_equal(t->dtype, RCL_ST_F32);
+            changed = malloc(t->nbytes);
+            memcpy(changed, t->data, t->nbytes);
+            changed[0] = v;
+            data = changed;
+        }
+        T_OK(rcl_st_writer_add(&w, t->name, t->dtype, t->ndim, t->shape, data));
+    }
+    assert_non_null(changed);
+    T_OK(rcl_st_write(&w, dst));
+    rcl_st_writer_free(&w);
+    rcl_st_close(&f);
+    free(changed);
+}
+
+/* Run resnet-cl; expect status `rc` and one line of output containing
+ * `needle` (after the device / tune-cache notes). */
+static void expect(int rc_want, const char *needle, const char *args)
+{
+    char *out = NULL;
+    int rc = tu_run(&out, "%s", args);
+    /* drop the "loaded tune cache" note */
+    const char *body = out;
+    if (!strncmp(body, "resnet-cl: loaded tune cache", 28)) body = strchr(body, '\n') + 1;
+    if (rc != rc_want || !strstr(body, needle) || count_lines(body) != 1)
+        fail_msg("resnet-cl %s: rc %d (want %d), output:\n%s(want one line containing '%s')", args,
+                 rc, rc_want, out, needle);
+    free(out);
+}
+
+static void test_integrity_cli(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rcl-checks-XXXXXX", args[4096], ck[512], bad[512], data[512], other[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(other, sizeof other, "%s/other", dir);
+    const char *cls[3] = {"cat", "dog", "frog"};
+    for (int k = 0; k < 3; k++) {
+        link_class(data, "train", cls[k], cls[k]);
+        link_class(data, "test", cls[k], cls[k]);
+    }
+    char *out = NULL;
+    int rc = tu_run(&out, "--device %d train --model resnet20 --data %s --epochs 1 --batch-size 4 --out %s/run",
+                    dev(), data, dir);
+    if (rc != 0) fail_msg("train: rc %d\n%s", rc, out);
+    free(out);
+    snprintf(ck, sizeof ck, "%s/run/last.safetensors", dir);
+
+    /* eval --split train says which split it scored */
+    snprintf(args, sizeof args, "--device %d eval --checkpoint %s --data %s --split train", dev(), ck, data);
+    expect(0, "Train set: Average loss: ", args);
+    snprintf(args, sizeof args, "--device %d eval --checkpoint %s --data %s", dev(), ck, data);
+    expect(0, "Test set: Average loss: ", args);
+
+    /* the same weights without resnet-cl's metadata (a PyTorch state dict):
+     * refused with what is missing, evaluated alike with --model */
+    snprintf(bad, sizeof bad, "%s/plain.safetensors", dir);
+    {
+        rcl_st_file f;
+        T_OK(rcl_st_open(&f, ck));
+        rcl_st_writer w;
+        rcl_st_writer_init(&w);
+        for (size_t i = 0; i < f.n_tensors; i++) {
+            const rcl_st_tensor *t = rcl_st_tensor_at(&f, i);
+            if (strncmp(t->name, "optim.", 6))
+                T_OK(rcl_st_writer_add(&w, t->name, t->dtype, t->ndim, t->shape, t->data));
+        }
+        T_OK(rcl_st_write(&w, bad));
+        rcl_st_writer_free(&w);
+        rcl_st_close(&f);
+    }
+    snprintf(args, sizeof args, "--device %d eval --checkpoint %s --data %s", dev(), bad, data);
+    expect(1, "metadata 'arch', 'num_classes', 'in_h' and 'in_w' are missing", args);
+    char *e1 = NULL, *e2 = NULL;
+    assert_int_equal(tu_run(&e1, "--device %d eval --checkpoint %s --data %s", dev(), ck, data), 0);
+    assert_int_equal(tu_run(&e2, "--device %d eval --checkpoint %s --data %s --model resnet20", dev(), bad, data), 0);
+    const char *l1 = strstr(e1, "Test set:"), *l2 = strstr(e2, "Test set:");
+    if (!l1 || !l2 || strcmp(l1, l2)) fail_msg("state dict with --model:\n%s\nvs the checkpoint:\n%s", e2, e1);
+    free(e1);
+    free(e2);
+
+    /* test data whose third class is another one: refused, both lists named */
+    link_class(other, "test", "cat", "cat");
+    link_class(other, "test", "dog", "dog");
+    link_class(other, "test", "horse", "horse");
+    snprintf(args, sizeof args, "--device %d eval --checkpoint %s --data %s", dev(), ck, other);
+    expect(1, "has 3 (cat, dog, horse); label 2 is 'frog' in one and 'horse' in the other", args);
+
+    /* NaN / inf weights (a file without a checksum, so only the value check
+     * can catch them): refused by eval, predict and --resume, naming the tensor */
+    snprintf(bad, sizeof bad, "%s/nan.safetensors", dir);
+    copy_with(ck, bad, "fc.weight", NAN);
+    snprintf(args, sizeof args, "--device %d eval --checkpoint %s --data %s", dev(), bad, data);
+    expect(1, "tensor 'fc.weight' holds NaN", args);
+    snprintf(args, sizeof args, "--device %d predict --checkpoint %s %s/test/cat/0000.jpg", dev(), bad, data);
+    expect(1, "tensor 'fc.weight' holds NaN", args);
+    copy_with(ck, bad, "layer1.0.bn1.running_mean", INFINITY);
+    snprintf(args, sizeof args, "--device %d train --model resnet20 --data %s --batch-size 4 --epochs 2 --resume %s --out %s/run2",
+             dev(), data, bad, dir);
+    char *res = NULL;
+    rc = tu_run(&res, "%s", args);
+    if (rc != 1 || !strstr(res, "tensor 'layer1.0.bn1.running_mean' holds inf"))
+        fail_msg("resume of a checkpoint with inf: rc %d\n%s", rc, res);
+    free(res);
+
+    /* one flipped exponent bit in fc.weight of the real file: checksum mismatch */
+    rcl_st_file f;
+    T_OK(rcl_st_open(&f, ck));
+    const rcl_st_tensor *t = rcl_st_find(&f, "fc.weight");
+    assert_non_null(t);
+    size_t off = t->offset;
+    rcl_st_close(&f);
+    FILE *fp = fopen(ck, "r+b");
+    assert_non_null(fp);
+    unsigned char lb[8];
+    assert_int_equal(fread(lb, 1, 8, fp), 8);
+    unsigned long long hlen = 0;
+    for (int k = 7; k >= 0; k--) hlen = (hlen << 8) | lb[k];
+    long pos = (long)(8 + hlen + off + 3);
+    assert_int_equal(fseek(fp, pos, SEEK_SET), 0);
+    int c = fgetc(fp);
+    assert_int_equal(fseek(fp, pos, SEEK_SET), 0);
+    fputc(c ^ 0x40, fp);
+    assert_int_equal(fclose(fp), 0);
+    snprintf(args, sizeof args, "--device %d eval --checkpoint %s --data %s", dev(), ck, data);
+    expect(1, "tensor data checksum mismatch (file corrupted?)", args);
+
+    snprintf(args, sizeof args, "rm -rf '%s'", dir);
+    assert_int_equal(system(args), 0);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_integrity_cli),
+};
+
+RCL_TEST_MAIN_FAST("train_checks", tests)
