@@ -9,7 +9,11 @@
 # where a test expected a non-zero exit; the reports are printed at the end.
 # The OpenCL drivers' own reports are suppressed by ci/sanitizer/lsan.supp
 # (one reviewed entry per driver problem, none of ours).
-# Environment: BUILD_DIR (default build-asan), JOBS (default nproc),
+# Compiler: clang when installed (CI installs it for ci/fuzz.sh): its
+# UBSan writes to log_path like ASan. With gcc, whose UBSan reports go to
+# stderr only, UBSan aborts the process instead (abort_on_error), which
+# fails every test that checks its child's exit status.
+# Environment: CC, BUILD_DIR (default build-asan), JOBS (default nproc),
 # RCL_SAN_TESTS (ctest -R regex, default: all registered).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,13 +21,22 @@ cd "$ROOT"
 BUILD=${BUILD_DIR:-build-asan}
 JOBS=${JOBS:-$(nproc)}
 t0=$(date +%s)
+if [ -z "${CC:-}" ]; then
+  if command -v clang >/dev/null; then CC=clang; else CC=cc; fi
+fi
+export CC
+# a build configured with another compiler cannot be reconfigured in place
+if [ -f "$BUILD/CMakeCache.txt" ] &&
+   ! grep -q "^CMAKE_C_COMPILER:.*/$(basename "$(command -v "$CC")")\$" "$BUILD/CMakeCache.txt"; then
+  rm -rf "$BUILD"
+fi
 mkdir -p "$BUILD"
 # RCL_TEST_DEVICES=1: device tests for device 0 only (PoCL on CI runners)
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRCL_ASAN=ON -DRCL_UBSAN=ON \
   -DRCL_TEST_DEVICES=1 >"$BUILD/configure.log" 2>&1 || { cat "$BUILD/configure.log" >&2; exit 1; }
 cmake --build "$BUILD" -j "$JOBS" >"$BUILD/build.log" 2>&1 || { tail -40 "$BUILD/build.log" >&2; exit 1; }
 cc -shared -fPIC -O2 -o "$BUILD/keep_modules.so" ci/sanitizer/keep_modules.c || exit 1
-echo "ci/sanitize.sh: built $BUILD in $(( $(date +%s) - t0 )) s"
+echo "ci/sanitize.sh: built $BUILD with $CC in $(( $(date +%s) - t0 )) s"
 
 LOGS="$ROOT/$BUILD/san-logs"
 rm -rf "$LOGS"
@@ -36,7 +49,25 @@ export LD_PRELOAD="$ROOT/$BUILD/keep_modules.so"
 export ASAN_OPTIONS="verify_asan_link_order=0:detect_leaks=1:log_path=$LOGS/asan:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
 export LSAN_OPTIONS="suppressions=$ROOT/ci/sanitizer/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$LOGS/ubsan"
+"$CC" --version | head -1 | grep -qi clang || UBSAN_OPTIONS="$UBSAN_OPTIONS:abort_on_error=1"
 export RUSTICL_ENABLE="${RUSTICL_ENABLE:-llvmpipe}"
+# canary: the same flags and environment must turn a leak and an undefined
+# shift into reports in the log directory, or the job proves nothing
+"$CC" -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -o "$BUILD/canary" \
+  ci/sanitizer/canary.c || exit 1
+for kind in leak ub; do
+  "$BUILD/canary" "$kind" 2>/dev/null
+  crc=$?
+  n=$(find "$LOGS" -type f | wc -l)
+  # gcc's UBSan aborts instead of logging (see above)
+  [ "$kind" = ub ] && [ "$crc" -eq 134 ] && [[ "$UBSAN_OPTIONS" == *abort_on_error=1* ]] && n=1
+  if [ "$n" -ne 1 ]; then
+    echo "ci/sanitize.sh: the canary's '$kind' report did not reach $LOGS ($n files); fix the sanitizer options" >&2
+    exit 1
+  fi
+  rm -f "$LOGS"/*
+done
+echo "ci/sanitize.sh: canary reports (leak, undefined shift) captured"
 # the CLI training tests use device 0's tune cache when there is one; the
 # sanitizer job does not tune (the tests work from the defaults)
 cd "$BUILD"
