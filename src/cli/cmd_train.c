@@ -473,22 +473,21 @@ static int interrupted(const train_opts *o, train_run *r, int epoch, float lr, d
                        const epoch_pos *e, int trained_since_save)
 {
     int sig = g_signal;
-    fprintf(stderr, "\nresnet-cl: %s: interrupted at epoch %d step %d; ",
-            sig == SIGINT ? "SIGINT" : "SIGTERM", epoch + 1, e->step);
-    if (!r->ckpt) {
-        fprintf(stderr, "--no-save: no checkpoint written\n");
-        return 128 + sig;
-    }
-    if (trained_since_save) {
+    const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    if (r->ckpt && trained_since_save) {
         rcl_train_progress p = progress_at(o, epoch, lr, best_acc, e);
         if (save_checkpoint(r, &p, r->ckpt)) return 1;
     }
-    if (!r->last_good[0]) {
+    fprintf(stderr, "\nresnet-cl: %s: interrupted at epoch %d step %d; ", name, epoch + 1, e->step);
+    if (!r->ckpt) {
+        fprintf(stderr, "--no-save: no checkpoint written\n");
+    } else if (!r->last_good[0]) {
         fprintf(stderr, "nothing trained yet, no checkpoint written\n");
-        return 128 + sig;
+    } else {
+        fprintf(stderr, "checkpoint %s %s\n", trained_since_save ? "written to" : "unchanged:",
+                r->last_good);
+        print_resume_hint(r, r->last_good);
     }
-    fprintf(stderr, "checkpoint %s %s\n", trained_since_save ? "written to" : "unchanged:", r->last_good);
-    print_resume_hint(r, r->last_good);
     return 128 + sig;
 }
 
