@@ -1,7 +1,9 @@
 /* Crash-safe training through the CLI on real CIFAR-10 (tiny subsets):
  *  - test_kill_resume: a run killed with SIGKILL 24 times at random moments
- *    (a third of them inside a checkpoint write, widened by the test hook
- *    RESNET_CL_TEST_SLOW_WRITE) and resumed each time: the checkpoint on
+ *    (a third aimed inside a checkpoint write, held open by the test hook
+ *    RESNET_CL_TEST_SLOW_WRITE; the others anywhere in the process or in its
+ *    training, in units of the start-up and epoch times measured by the
+ *    uninterrupted run) and resumed each time: the checkpoint on
  *    disk always loads and never goes back, at most the current epoch's work
  *    is lost, the next start removes the temporaries a kill left, and the
  *    final weights, best.safetensors and log.jsonl equal an uninterrupted
@@ -11,7 +13,10 @@
  *    mid-epoch checkpoints, exit 143 / 130 and print a resume command, which
  *    continues exactly (same final checkpoint as an uninterrupted run); a
  *    second SIGINT during the checkpoint write stops at once, leaving the
- *    last complete checkpoint. */
+ *    last complete checkpoint.
+ *  - test_study_interrupt: Ctrl-C to a study stops its run with a
+ *    checkpoint inside epoch 1 (exit 130 of train, seen by the study as an
+ *    interruption); the same command again resumes that run and finishes. */
 #include "harness.h"
 
 #include <dirent.h>
@@ -68,6 +73,10 @@ typedef struct child {
     int interrupted;    /* "interrupted at epoch" */
 } child;
 
+/* Children started while this is set lead a process group of their own
+ * (kill(-pid, sig) then signals it and its children, as a terminal would). */
+static int g_new_group;
+
 /* Start the binary with `args` (split at spaces) and, when slow_ms > 0,
  * RESNET_CL_TEST_SLOW_WRITE=slow_ms in its environment. */
 static void child_start(child *c, int slow_ms, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -103,6 +112,7 @@ static void child_start(child *c, int slow_ms, const char *fmt, ...)
     c->pid = fork();
     assert_true(c->pid >= 0);
     if (c->pid == 0) {
+        if (g_new_group) setpgid(0, 0);
         int in = open("/dev/null", O_RDONLY);
         dup2(in, 0);
         dup2(p[1], 1);
@@ -288,6 +298,22 @@ static int same_log(const char *a, const char *b)
     return lines;
 }
 
+static char *read_log_lines(const char *dir)
+{
+    char p[800];
+    snprintf(p, sizeof p, "%s/log.jsonl", dir);
+    char *t = tu_read_file(p, NULL);
+    assert_non_null(t);
+    return t;
+}
+
+static int count_nl(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
 static uint64_t rng_next(uint64_t *s)
 {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
@@ -297,7 +323,7 @@ static uint64_t rng_next(uint64_t *s)
 }
 
 #define KILLS 24
-#define EPOCHS 30
+#define EPOCHS 40
 #define SLOW_MS 400
 
 static void test_kill_resume(void **state)
@@ -310,15 +336,21 @@ static void test_kill_resume(void **state)
              "--batch-size 10 --epochs %d --log-interval 1 --checkpoint-every 2", dev(), root, EPOCHS);
     /* the uninterrupted run */
     child c;
+    double t_ref = now_ms();
     child_start(&c, 0, "%s --out %s", common, ref);
+    while (!c.started && child_pump_until(&c, now_ms() + 100)) {}
+    double t_first = now_ms();
     int status = child_finish(&c);
     if (!WIFEXITED(status) || WEXITSTATUS(status)) fail_msg("reference run failed:\n%s", c.out);
     child_free(&c);
+    /* random kill moments in units of this machine's start-up and epoch */
+    double startup_ms = t_first - t_ref, epoch_ms = (now_ms() - t_first) / EPOCHS;
 
     const char *sv = getenv("RESNET_CL_TEST_KILL_SEED");
     uint64_t seed = sv ? strtoull(sv, NULL, 10) : 1, rng = seed;
-    printf("kill test: seed %llu (RESNET_CL_TEST_KILL_SEED), %d kills, checkpoint writes held %d ms "
-           "before the rename\n", (unsigned long long)seed, KILLS, SLOW_MS);
+    printf("kill test: seed %llu (RESNET_CL_TEST_KILL_SEED), %d kills; start-up %.0f ms, epoch %.0f ms "
+           "(4 steps, a checkpoint after step 2 and at the end); kills aimed inside a write hold it "
+           "%d ms before the rename\n", (unsigned long long)seed, KILLS, startup_ms, epoch_ms, SLOW_MS);
     loader_model lm;
     lm_init(&lm);
     int write_kills = 0, write_missed = 0;
@@ -328,7 +360,15 @@ static void test_kill_resume(void **state)
         int resume = file_in(dir, "last.safetensors");
         char temps_before[4096];
         int ntemps_before = list_temps(dir, temps_before, sizeof temps_before);
-        int slow = kills < KILLS ? SLOW_MS : 0; /* the hold changes no result */
+        /* a third aimed inside a checkpoint write (held open), a third at a
+         * random moment of the process, a third at one of its training */
+        int mode = (int)(rng_next(&rng) % 3), write_mode = mode == 0;
+        int hook = 1 + (int)(rng_next(&rng) % 3);
+        double u = (double)(rng_next(&rng) >> 11) / 9007199254740992.0;
+        int delay = (int)(write_mode ? u * SLOW_MS / 2
+                                     : mode == 1 ? u * (startup_ms + 1.5 * epoch_ms) : u * 1.5 * epoch_ms);
+        int slow = kills < KILLS && write_mode ? SLOW_MS : 0; /* the hold changes no result */
+        double t0 = now_ms();
         if (resume) child_start(&c, slow, "%s --out %s --resume %s/last.safetensors", common, dir, dir);
         else child_start(&c, slow, "%s --out %s", common, dir);
         resumed += resume;
@@ -337,13 +377,6 @@ static void test_kill_resume(void **state)
             status = child_finish(&c);
             if (!WIFEXITED(status) || WEXITSTATUS(status)) fail_msg("final leg failed:\n%s", c.out);
         } else {
-            double t0 = now_ms();
-            /* a third aimed inside a checkpoint write, a third at a random
-             * moment of the process, a third at one of its training */
-            int mode = (int)(rng_next(&rng) % 3), write_mode = mode == 0;
-            int hook = 1 + (int)(rng_next(&rng) % 3);
-            int delay = write_mode ? (int)(rng_next(&rng) % (SLOW_MS / 2))
-                                   : (int)(rng_next(&rng) % (mode == 1 ? 2500 : 1500));
             double t_hook = 0;
             if (write_mode) {
                 while (c.hooks < hook && child_pump_until(&c, now_ms() + 100)) {}
@@ -583,7 +616,61 @@ static void test_signals(void **state)
     free(root);
 }
 
+static void test_study_interrupt(void **state)
+{
+    (void)state;
+    char *root = tu_cifar_jpeg_root(), *dir = tmp_dir("study-sig");
+    char spec[600], args[2048], tlog[700];
+    snprintf(spec, sizeof spec, "%s.txt", dir);
+    FILE *f = fopen(spec, "w");
+    assert_non_null(f);
+    fputs("name: sig\nbase: --model basicblock --log-interval 1\nvariant a: --lr 0.001\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "--device %d study --spec %s --epochs 3 --train-per-class 6 "
+             "--test-per-class 1 --batch-size 10 --data %s --out %s", dev(), spec, root, dir);
+    snprintf(tlog, sizeof tlog, "%s/a/train.log", dir);
+    child c;
+    g_new_group = 1;
+    child_start(&c, 0, "%s", args);
+    g_new_group = 0;
+    /* the run's output goes to its train.log: Ctrl-C once it has trained */
+    for (;;) {
+        char *t = tu_read_file(tlog, NULL);
+        int trained = t && strstr(t, "Epoch [1/3], step [2/6]");
+        free(t);
+        if (trained) break;
+        if (!child_pump_until(&c, now_ms() + 20)) fail_msg("the study ended first:\n%s", c.out);
+    }
+    assert_int_equal(kill(-c.pid, SIGINT), 0);
+    int status = child_finish(&c);
+    printf("%s", c.out);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 130);
+    assert_non_null(strstr(c.out, "a interrupted (signal 2); rerun the same command to continue"));
+    char *t = tu_read_file(tlog, NULL);
+    assert_non_null(strstr(t, "SIGINT: interrupted at epoch 1 step "));
+    free(t);
+    child_free(&c);
+    child_start(&c, 0, "%s", args);
+    status = child_finish(&c);
+    printf("%s", c.out);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_non_null(strstr(c.out, "a: resuming"));
+    assert_non_null(strstr(c.out, "a: done in"));
+    child_free(&c);
+    char sub[700];
+    snprintf(sub, sizeof sub, "%s/a", dir);
+    char *log = read_log_lines(sub);
+    assert_int_equal(count_nl(log), 3);
+    free(log);
+    unlink(spec);
+    rm_rf(dir);
+    free(dir);
+    free(root);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_study_interrupt),
     cmocka_unit_test(test_signals),
     cmocka_unit_test(test_kill_resume),
 };
