@@ -237,7 +237,10 @@ static void test_run_folder(void **state)
     assert_memory_equal(ck1, ck2, n1); /* the same seed: the same run */
     free(ck2);
 
-    /* --resume with a conflicting --model */
+    /* --resume with --overwrite, or with a conflicting --model */
+    assert_int_equal(tu_run(&out, "%s --out %s --resume %s/last.safetensors --overwrite", common, x, x), 2);
+    assert_non_null(strstr(out, "--overwrite starts a new run and --resume continues one; give one of them"));
+    free(out);
     assert_int_equal(tu_run(&out, "%s --model resnet20 --epochs 3 --out %s --resume %s/last.safetensors",
                             common, x, x), 2);
     printf("%s", out);
