@@ -11,7 +11,9 @@
  *    (RESNET_CL_TEST_KILL_SEED, default 1) printed with every kill.
  *  - test_signals: SIGTERM inside epoch 1 and SIGINT inside epoch 2 write
  *    mid-epoch checkpoints, exit 143 / 130 and print a resume command, which
- *    continues exactly (same final checkpoint as an uninterrupted run); a
+ *    continues exactly (same final checkpoint as an uninterrupted run; a
+ *    resume without --batch-size takes the checkpoint's, another one is
+ *    refused inside an epoch); a
  *    second SIGINT during the checkpoint write stops at once, leaving the
  *    last complete checkpoint.
  *  - test_study_interrupt: Ctrl-C to a study stops its run with a
@@ -516,7 +518,7 @@ static void test_signals(void **state)
 {
     (void)state;
     char *root = tu_cifar_jpeg_root(), *ref = tmp_dir("sig-ref"), *dir = tmp_dir("sig");
-    char common[1024], args[1200];
+    char common[1024], args[2048];
     snprintf(common, sizeof common,
              "--device %d train --model basicblock --data %s --train-per-class 10 --test-per-class 1 "
              "--batch-size 10 --epochs 3 --log-interval 1", dev(), root);
@@ -545,6 +547,27 @@ static void test_signals(void **state)
     assert_non_null(strstr(c.out, want));
     char *ra = resume_args(c.out);
     child_free(&c);
+    /* another batch size cannot continue inside an epoch; none given takes
+     * the checkpoint's: a copy resumed so ends as the uninterrupted run */
+    char copy[128];
+    snprintf(copy, sizeof copy, "%s-copy", dir);
+    snprintf(args, sizeof args, "cp -r %s %s", dir, copy);
+    assert_int_equal(system(args), 0);
+    snprintf(args, sizeof args, "%s --batch-size 20 --out %s --resume %s/last.safetensors", common, copy, copy);
+    child_start(&c, 0, "%s", args);
+    status = child_finish(&c);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+    snprintf(want, sizeof want, "%s/last.safetensors stopped inside epoch 1 with --batch-size 10; resume "
+             "it with that batch size (not 20)", copy);
+    if (!strstr(c.out, want)) fail_msg("want '%s' in:\n%s", want, c.out);
+    child_free(&c);
+    child_start(&c, 0, "--device %d train --data %s --train-per-class 10 --test-per-class 1 --epochs 3 "
+                "--out %s --resume %s/last.safetensors", dev(), root, copy, copy);
+    status = child_finish(&c);
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) fail_msg("resume failed:\n%s", c.out);
+    child_free(&c);
+    same_tensors(ref, copy, "last.safetensors");
+    rm_rf(copy);
 
     /* the printed command resumes it; SIGINT inside epoch 2: 130 */
     status = signal_at(&c, 0, 2, 3, SIGINT, ra);
@@ -571,7 +594,8 @@ static void test_signals(void **state)
     assert_int_equal(same_log(ref, dir), 3);
     printf("signals: SIGTERM in epoch 1 (143) and SIGINT in epoch 2 (130), each resumed from its "
            "mid-epoch checkpoint by the printed command: final checkpoint equal to the uninterrupted "
-           "run's (%d tensors), log.jsonl the same 3 lines\n", nt);
+           "run's (%d tensors), log.jsonl the same 3 lines; inside an epoch --batch-size 20 was "
+           "refused, and a resume without --batch-size took the checkpoint's and matched too\n", nt);
 
     /* a second SIGINT during the interrupt's checkpoint write stops at once */
     rm_rf(dir);
