@@ -504,6 +504,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
         double t0 = cli_now_s();
         epoch_pos e = {0};
         if (epoch == start_epoch && resume_pos) e = *resume_pos;
+        long long seen0 = e.seen; /* images/s: of this process */
         cli_progress_start(&bar, stdout, NULL, "img/s");
         int n = 0, st;
         if ((st = rcl_loader_begin_epoch_at(r->train_ld, epoch, e.step)))
@@ -544,7 +545,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
             e.seen += n;
             char loss[32];
             snprintf(loss, sizeof loss, "loss %.4f", res.loss);
-            cli_progress_update(&bar, step, steps, (int)e.seen, loss);
+            cli_progress_update(&bar, step, steps, (double)(e.seen - seen0), loss);
             if (step % o->log_interval == 0) {
                 cli_progress_clear(&bar);
                 printf("Epoch [%d/%d], step [%d/%d] Loss: %.4f\n", epoch + 1, o->epochs, step, steps,
@@ -574,7 +575,8 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
         double secs = cli_now_s() - t0, acc = test_total ? (double)test_correct / test_total : 0;
         printf("Test set: Average loss: %.4f, Accuracy: %d/%d (%.0f%%)\n", test_loss, test_correct,
                test_total, 100.0 * acc);
-        printf("epoch %d: %.1f s, %.1f train img/s, lr %g\n", epoch + 1, secs, e.seen / secs, (double)lr);
+        printf("epoch %d: %.1f s, %.1f train img/s, lr %g\n", epoch + 1, secs, (e.seen - seen0) / secs,
+               (double)lr);
         fflush(stdout);
         int improved = acc > best_acc;
         if (improved) best_acc = acc;
