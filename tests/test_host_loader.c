@@ -1,6 +1,6 @@
 /* Batch loader (no OpenCL device): coverage of every sample once per epoch,
  * partial last batch, determinism in (seed, epoch) across instances and
- * buffer counts, pad + crop + flip exactness, normalisation, restarting
+ * buffer counts, starting an epoch at a batch, pad + crop + flip exactness, normalisation, restarting
  * and destroying mid-epoch, invalid arguments. */
 #include "harness.h"
 #include "rcl/data.h"
@@ -172,6 +172,44 @@ static void test_determinism(void **state)
     free(xa);
     free(xb);
     free(x0);
+    rcl_dataset_destroy(&ds);
+}
+
+/* begin_epoch_at(k) yields batches k.. of the whole epoch, bit for bit
+ * (order and augmentation), for every k; k = num_batches is an empty
+ * epoch, beyond it is refused. */
+static void test_begin_at_batch(void **state)
+{
+    (void)state;
+    enum { N = 100, H = 6, W = 6, BS = 16 };
+    size_t sample = 3 * H * W;
+    rcl_dataset ds;
+    make_indexed(&ds, N, H, W);
+    rcl_loader *ld;
+    rcl_loader_options o = {.batch_size = BS, .shuffle = 1, .augment = 1, .seed = 9};
+    T_OK(rcl_loader_create(&ld, &ds, &o));
+    size_t bytes = sizeof(float) * sample * N;
+    float *xa = malloc(bytes), *x = malloc(sizeof(float) * sample * BS);
+    int ya[N], y[BS], count;
+    assert_int_equal(run_epoch(ld, 5, BS, sample, xa, ya), N);
+    int nb = rcl_loader_num_batches(ld);
+    for (int k = 0; k <= nb; k++) {
+        T_OK(rcl_loader_begin_epoch_at(ld, 5, k));
+        int pos = k * BS;
+        for (;;) {
+            T_OK(rcl_loader_next(ld, x, y, &count));
+            if (!count) break;
+            assert_memory_equal(x, xa + sample * pos, sizeof(float) * sample * count);
+            assert_memory_equal(y, ya + pos, sizeof(int) * count);
+            pos += count;
+        }
+        assert_int_equal(pos, k == nb ? nb * BS : N);
+    }
+    assert_int_equal(rcl_loader_begin_epoch_at(ld, 5, nb + 1), RCL_ERR_INVALID);
+    assert_int_equal(rcl_loader_begin_epoch_at(ld, 5, -1), RCL_ERR_INVALID);
+    rcl_loader_destroy(ld);
+    free(xa);
+    free(x);
     rcl_dataset_destroy(&ds);
 }
 
@@ -441,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_epoch_covers_all),
         cmocka_unit_test(test_batch_sizes),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_begin_at_batch),
         cmocka_unit_test(test_augment_exact),
         cmocka_unit_test(test_augment_constant_border),
         cmocka_unit_test(test_normalize),

@@ -5,6 +5,8 @@
  * uninterrupted run bit for bit. */
 #include "harness.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,7 +178,155 @@ static void test_batch_size_invariant(void **state)
     free(root);
 }
 
+/* The file dir/name, or NULL. */
+static char *read_in(const char *dir, const char *name, size_t *len)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return tu_read_file(p, len);
+}
+
+static int exists_in(const char *dir, const char *name)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; s && *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* The output folder as a run's home: a fresh run into a folder holding a run
+ * is refused (or replaces it with --overwrite); --resume takes the model from
+ * the checkpoint and refuses a conflicting --model; a NaN loss names the
+ * epoch, the step and the last good checkpoint, which stays as it was;
+ * log.jsonl is trimmed to the checkpoint on resume; temporaries of dead
+ * processes are removed at start (only those); --no-save writes nothing. */
+static void test_run_folder(void **state)
+{
+    (void)state;
+    char *root = tu_cifar_jpeg_root(), *x = tmp_dir(), *y = tmp_dir(), *out = NULL;
+    char common[1024];
+    snprintf(common, sizeof common,
+             "--device %d train --data %s --train-per-class 4 --test-per-class 1 --batch-size 10 "
+             "--optimizer sgd --lr 0.01", dev(), root);
+    assert_int_equal(tu_run(&out, "%s --model basicblock --epochs 1 --out %s", common, x), 0);
+    free(out);
+    assert_true(exists_in(x, "last.safetensors") && exists_in(x, "best.safetensors"));
+    size_t n1, n2;
+    char *ck1 = read_in(x, "last.safetensors", &n1);
+
+    /* a second fresh run: refused, naming --resume and --overwrite */
+    assert_int_equal(tu_run(&out, "%s --model basicblock --epochs 1 --out %s", common, x), 1);
+    printf("%s", out);
+    assert_non_null(strstr(out, "already holds a run"));
+    char want[1200];
+    snprintf(want, sizeof want, "--resume %s/last.safetensors", x);
+    assert_non_null(strstr(out, want));
+    assert_non_null(strstr(out, "--overwrite"));
+    free(out);
+    assert_int_equal(tu_run(&out, "%s --model basicblock --epochs 1 --out %s --overwrite", common, x), 0);
+    assert_non_null(strstr(out, "note: --overwrite: removed the run in"));
+    free(out);
+    char *ck2 = read_in(x, "last.safetensors", &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(ck1, ck2, n1); /* the same seed: the same run */
+    free(ck2);
+
+    /* --resume with --overwrite, or with a conflicting --model */
+    assert_int_equal(tu_run(&out, "%s --out %s --resume %s/last.safetensors --overwrite", common, x, x), 2);
+    assert_non_null(strstr(out, "--overwrite starts a new run and --resume continues one; give one of them"));
+    free(out);
+    assert_int_equal(tu_run(&out, "%s --model resnet20 --epochs 3 --out %s --resume %s/last.safetensors",
+                            common, x, x), 2);
+    printf("%s", out);
+    assert_non_null(strstr(out, "--model resnet20 conflicts with"));
+    assert_non_null(strstr(out, "which holds a basicblock"));
+    free(out);
+
+    /* divergence in epoch 2 of a resume without --model: the checkpoint of
+     * epoch 1 stays, byte for byte, and so does the log */
+    assert_int_equal(tu_run(&out, "%s --lr 1e8 --epochs 3 --out %s --resume %s/last.safetensors", common,
+                            x, x), 1);
+    printf("%s", out);
+    assert_non_null(strstr(out, "resnet-cl: loss became "));
+    assert_non_null(strstr(out, " at epoch 2 "));
+    snprintf(want, sizeof want, "last good checkpoint: %s/last.safetensors (after epoch 1), left untouched", x);
+    assert_non_null(strstr(out, want));
+    free(out);
+    ck2 = read_in(x, "last.safetensors", &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(ck1, ck2, n1);
+    free(ck2);
+    char *log = read_in(x, "log.jsonl", NULL);
+    assert_int_equal(count_lines(log), 1);
+
+    /* log.jsonl follows the checkpoint: lines past it (a kill between the
+     * checkpoint and... a later run's lines, a torn line) are dropped */
+    char lp[600];
+    snprintf(lp, sizeof lp, "%s/log.jsonl", x);
+    FILE *f = fopen(lp, "a");
+    assert_non_null(f);
+    fprintf(f, "{\"epoch\": 2, \"lr\": 1, \"train_loss\": 1}\n{\"epoch\": 3, \"lr");
+    fclose(f);
+    /* stale temporaries: of a dead process (removed), of a live one and not
+     * ours (kept) */
+    long dead = 4194303;
+    while (dead > 1 && !(kill((pid_t)dead, 0) != 0 && errno == ESRCH)) dead--;
+    char stale[600], live[600], foreign[600];
+    snprintf(stale, sizeof stale, "%s/last.safetensors.tmp.%ld.0", x, dead);
+    snprintf(live, sizeof live, "%s/best.safetensors.tmp.%ld.3", x, (long)getpid());
+    snprintf(foreign, sizeof foreign, "%s/notes.txt.tmp.%ld", x, dead);
+    const char *made[] = {stale, live, foreign};
+    for (int i = 0; i < 3; i++) {
+        f = fopen(made[i], "w");
+        assert_non_null(f);
+        fputs("partial", f);
+        fclose(f);
+    }
+    assert_int_equal(tu_run(&out, "%s --epochs 2 --out %s --resume %s/last.safetensors", common, x, x), 0);
+    printf("%s", out);
+    snprintf(want, sizeof want, "note: removed %s, left by an interrupted run (process %ld)", stale, dead);
+    assert_non_null(strstr(out, want));
+    assert_non_null(strstr(out, "log.jsonl: dropped 2 lines past the checkpoint (it finished 1 epoch)"));
+    assert_int_equal(access(stale, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    assert_int_equal(access(foreign, F_OK), 0);
+    free(out);
+    free(log);
+    log = read_in(x, "log.jsonl", NULL);
+    assert_int_equal(count_lines(log), 2);
+    assert_non_null(strstr(log, "{\"epoch\": 1, "));
+    assert_non_null(strstr(log, "}\n{\"epoch\": 2, \"lr\": 0.0099999"));
+    free(log);
+
+    /* --no-save: nothing written, whatever happens; the help says so */
+    assert_int_equal(tu_run(&out, "%s --model basicblock --epochs 1 --no-save --out %s/a", common, y), 0);
+    free(out);
+    assert_int_equal(tu_run(&out, "%s --model basicblock --epochs 2 --no-save --lr 1e8 --out %s/b", common,
+                            y), 1);
+    assert_non_null(strstr(out, "last good checkpoint: none was written"));
+    free(out);
+    assert_false(exists_in(y, "a"));
+    assert_false(exists_in(y, "b"));
+    assert_int_equal(tu_run(&out, "train --help"), 0);
+    assert_non_null(strstr(out, "--no-save            write nothing: no checkpoints, no log.jsonl"));
+    free(out);
+    free(ck1);
+    char cmd[1300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", x, y);
+    assert_int_equal(system(cmd), 0);
+    free(x);
+    free(y);
+    free(root);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_run_folder),
     cmocka_unit_test(test_resume_matches),
     cmocka_unit_test(test_batch_size_invariant),
     cmocka_unit_test(test_basicblock_learns),

@@ -19,6 +19,16 @@ typedef struct rcl_train_progress {
     float lr;             /* learning rate in force after `epoch` */
     double best_acc;      /* best test accuracy so far, in [0,1] */
     int normalize;        /* inputs were mean/std normalised (CIFAR-10 statistics) */
+    /* Mid-epoch position (all 0 at an epoch boundary, and in files written
+     * before it was recorded): `step` batches of epoch `epoch` (0-based: the
+     * one in progress) are trained, with these running sums of its train
+     * loss/accuracy and of the progress lines' loss window. */
+    int step;
+    int batch_size;       /* the run's batch size (0: not recorded) */
+    double loss_sum;      /* sum of batch loss * batch images */
+    long long correct, seen;
+    double win_loss;      /* sum of batch losses since the last progress line */
+    int win;              /* batches in that window */
 } rcl_train_progress;
 
 /* Save model (+ optimizer state if `opt`, + progress if `prog`), with the
@@ -47,6 +57,7 @@ typedef struct rcl_checkpoint_info {
     int num_classes, in_h, in_w;
     int stride_on_1x1;    /* Bottleneck stride placement (paper variant) */
     int normalize;        /* see rcl_train_progress */
+    int batch_size;       /* the training run's batch size (0: not recorded) */
     rcl_norm_config norm; /* the model's normalization ("norm", "norm_config"; bn if absent) */
     rcl_init_config init; /* its initialization ("init", "init_config") */
     char *class_names;    /* comma-separated, malloc'd (free()), or NULL */
@@ -54,6 +65,12 @@ typedef struct rcl_checkpoint_info {
 /* RCL_ERR_FORMAT when the metadata is missing (a PyTorch state dict: the
  * message says which) or the checksum does not match. */
 int rcl_checkpoint_info_read(const char *path, rcl_checkpoint_info *info);
+
+/* Test hook: called by rcl_checkpoint_save after the whole file is written
+ * to its temporary name and before it is renamed over `path` (NULL: none).
+ * Process-wide; the CLI sets it for RESNET_CL_TEST_SLOW_WRITE. */
+typedef void (*rcl_checkpoint_write_hook)(const char *path, void *user);
+void rcl_checkpoint_set_write_hook(rcl_checkpoint_write_hook fn, void *user);
 
 /* Class names to record with the next save (comma-separated), or NULL. */
 void rcl_checkpoint_set_class_names(rcl_model *m, const char *csv);

@@ -137,6 +137,11 @@ void rcl_loader_destroy(rcl_loader *ld);
  * epoch reproduces it exactly. May be called mid-epoch (the rest of the
  * previous epoch is dropped). */
 int rcl_loader_begin_epoch(rcl_loader *ld, int epoch);
+/* As begin_epoch, but the first batch yielded is batch `first_batch`
+ * (0 .. num_batches; num_batches: the epoch is already over), with exactly
+ * the samples and augmentation it has in a whole epoch: how a checkpoint
+ * written mid-epoch continues. */
+int rcl_loader_begin_epoch_at(rcl_loader *ld, int epoch, int first_batch);
 /* Next batch: images (batch_size x c x h x w floats) and labels (batch_size
  * ints) receive *count samples; the last batch may be partial (drop_last =
  * False); *count = 0 marks the end of the epoch. Blocks until the batch is

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Element types, named as in the file ("F32", ...). */
 typedef enum rcl_st_dtype {
@@ -122,5 +123,8 @@ int rcl_st_writer_metadata(rcl_st_writer *w, const char *key, const char *value)
  * On error (RCL_ERR_IO, RCL_ERR_NOMEM) the temporary file is removed and
  * `path` is untouched. */
 int rcl_st_write(const rcl_st_writer *w, const char *path);
+/* The same bytes to an open stream (`name` for messages), for callers that
+ * do their own atomic write (checkpoints: rcl_checkpoint_set_write_hook). */
+int rcl_st_write_stream(const rcl_st_writer *w, FILE *f, const char *name);
 
 #endif

@@ -39,7 +39,11 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
         int bad = 0;
         switch (c) {
         case O_MODEL: model = go.arg; break;
-        case O_BATCH: bad = cli_getopt_int(&go, 2, 1 << 16, &batch); break;
+        case O_BATCH:
+            if (cli_parse_int(go.arg, 2, 1 << 16, &batch))
+                bad = cli_getopt_bad(&go, "an integer in 2..65536: the benchmark trains, and "
+                                          "BatchNorm's training statistics need at least 2 samples");
+            break;
         case O_STEPS: bad = cli_getopt_int(&go, 1, 100000, &steps); break;
         case O_WARMUP: bad = cli_getopt_int(&go, 0, 100000, &warmup); break;
         case O_SIZE: bad = cli_getopt_int(&go, 8, 4096, &size); break;

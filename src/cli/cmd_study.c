@@ -977,7 +977,7 @@ static int do_run(study *s, const cli_globals *g, run *r, int idx)
     char ckpt[700], tlog[700];
     snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", r->dir);
     snprintf(tlog, sizeof tlog, "%s/train.log", r->dir);
-    int resume = r->nep > 0 && access(ckpt, R_OK) == 0;
+    int resume = access(ckpt, R_OK) == 0; /* also one written inside epoch 1 */
     strv a = {0};
     child_argv(s, g, r, resume, &a);
     sbuf cmd = {0};
@@ -996,11 +996,13 @@ static int do_run(study *s, const cli_globals *g, run *r, int idx)
     int st = spawn_wait(s->self, a.v, tlog);
     sv_free(&a);
     run_read_log(r);
-    if (st >= 0 && WIFSIGNALED(st) &&
-        (WTERMSIG(st) == SIGINT || WTERMSIG(st) == SIGTERM || WTERMSIG(st) == SIGHUP ||
-         WTERMSIG(st) == SIGQUIT)) {
+    /* train exits 130 / 143 after checkpointing on SIGINT / SIGTERM */
+    int sig = st < 0 ? 0 : WIFSIGNALED(st) ? WTERMSIG(st)
+                      : WIFEXITED(st) && (WEXITSTATUS(st) == 130 || WEXITSTATUS(st) == 143)
+                          ? WEXITSTATUS(st) - 128 : 0;
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) {
         fprintf(stderr, "resnet-cl study: %s interrupted (signal %d); rerun the same command to "
-                        "continue\n", label, WTERMSIG(st));
+                        "continue\n", label, sig);
         r->status = r->nep ? RUN_PARTIAL : RUN_PENDING;
         return 1;
     }

@@ -8,8 +8,10 @@
 #include "rcl/checkpoint.h"
 #include "rcl/trainer.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,8 @@
 typedef struct train_opts {
     const char *model, *data, *out, *resume;
     int epochs, batch, seed, log_interval, per_class_train, per_class_test, augment, normalize;
-    int stride_on_1x1, save;
+    int stride_on_1x1, save, overwrite, checkpoint_every;
+    int model_given, batch_given;
     rcl_optim_kind optim;
     float lr, momentum, weight_decay;
     int nesterov;
@@ -52,9 +55,16 @@ static void train_usage(FILE *f)
             "  --train-per-class K  use only the first K training images of each class\n"
             "  --test-per-class K   use only the first K test images of each class\n"
             "  --log-interval N     progress line every N steps (default 100)\n"
-            "  --out DIR            checkpoints and log.jsonl (default runs/<model>)\n"
-            "  --resume FILE        continue from a checkpoint written by train\n"
-            "  --no-save            do not write checkpoints\n"
+            "  --out DIR            last.safetensors, best.safetensors and log.jsonl (default\n"
+            "                       runs/<model>); a folder that holds a run is refused\n"
+            "  --overwrite          start over in an --out that holds a run (deletes it)\n"
+            "  --resume FILE        continue from a checkpoint written by train (also one\n"
+            "                       written mid-epoch); model options and the batch size\n"
+            "                       come from it\n"
+            "  --checkpoint-every N also write last.safetensors every N steps\n"
+            "  --no-save            write nothing: no checkpoints, no log.jsonl\n"
+            "Ctrl-C or SIGTERM: finish the step, write a checkpoint, print how to resume\n"
+            "(exit 130 / 143); a second Ctrl-C stops at once.\n"
             "model options (recorded in checkpoints; --resume, eval and predict use them):\n"
             CLI_MODEL_OPTIONS_HELP);
 }
@@ -79,7 +89,7 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         O_MODEL = CLI_OPT_FIRST, O_DATA, O_OUT, O_RESUME, O_EPOCHS, O_BATCH, O_SEED, O_LOG_INTERVAL,
         O_TRAIN_PER_CLASS, O_TEST_PER_CLASS, O_STEP_SIZE, O_LR, O_LR_FACTOR, O_MOMENTUM,
         O_WEIGHT_DECAY, O_MILESTONES, O_OPTIMIZER, O_NESTEROV, O_NO_AUGMENT, O_NORMALIZE,
-        O_PAPER_STRIDE, O_NO_SAVE,
+        O_PAPER_STRIDE, O_NO_SAVE, O_OVERWRITE, O_CHECKPOINT_EVERY,
     };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL},
@@ -104,6 +114,8 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         {"out", required_argument, NULL, O_OUT},
         {"resume", required_argument, NULL, O_RESUME},
         {"no-save", no_argument, NULL, O_NO_SAVE},
+        {"overwrite", no_argument, NULL, O_OVERWRITE},
+        {"checkpoint-every", required_argument, NULL, O_CHECKPOINT_EVERY},
         CLI_MODEL_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -114,12 +126,12 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         int bad = 0;
         switch (c) {
         case 'h': train_usage(stdout); return 1;
-        case O_MODEL: o->model = g.arg; break;
+        case O_MODEL: o->model = g.arg; o->model_given = 1; break;
         case O_DATA: o->data = g.arg; break;
         case O_OUT: o->out = g.arg; break;
         case O_RESUME: o->resume = g.arg; break;
         case O_EPOCHS: bad = cli_getopt_int(&g, 1, 100000, &o->epochs); break;
-        case O_BATCH: bad = cli_getopt_int(&g, 1, 1 << 16, &o->batch); break;
+        case O_BATCH: bad = cli_getopt_int(&g, 1, 1 << 16, &o->batch); o->batch_given = 1; break;
         case O_SEED: bad = cli_getopt_int(&g, 0, 2147483647, &o->seed); break;
         case O_LOG_INTERVAL: bad = cli_getopt_int(&g, 1, 1 << 30, &o->log_interval); break;
         case O_TRAIN_PER_CLASS: bad = cli_getopt_int(&g, 1, 1 << 30, &o->per_class_train); break;
@@ -143,6 +155,8 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         case O_NORMALIZE: o->normalize = 1; break;
         case O_PAPER_STRIDE: o->stride_on_1x1 = 1; break;
         case O_NO_SAVE: o->save = 0; break;
+        case O_OVERWRITE: o->overwrite = 1; break;
+        case O_CHECKPOINT_EVERY: bad = cli_getopt_int(&g, 1, 1 << 30, &o->checkpoint_every); break;
         default:
             if (c < CLI_MO_FIRST || c >= CLI_MO_LAST) return 2;
             bad = cli_model_opt(&g, c, &o->mc);
@@ -165,6 +179,177 @@ static const char *find_data(const char *given)
     return NULL;
 }
 
+/* ---- signals: the handlers only set a flag, which the loop reads after
+ * every step. The first SIGINT or SIGTERM puts back the default actions, so
+ * that a second one stops the process at once (checkpoints are renamed into
+ * place, so the last complete one survives). */
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig)
+{
+    if (!g_signal) g_signal = sig;
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+}
+
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* RESNET_CL_TEST_SLOW_WRITE=MS (tests only): every checkpoint waits MS ms
+ * between its complete temporary file and the rename, so that a test's kill
+ * can land inside the write. */
+static void slow_write_hook(const char *path, void *user)
+{
+    int ms = *(const int *)user;
+    printf("test hook: %s is in its temporary file; renaming in %d ms\n", path, ms);
+    fflush(stdout);
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+static int setup_slow_write(void)
+{
+    static int ms;
+    const char *v = getenv("RESNET_CL_TEST_SLOW_WRITE");
+    if (!v || !*v) return 0;
+    if (cli_parse_int(v, 0, 600000, &ms)) {
+        fprintf(stderr, "resnet-cl: RESNET_CL_TEST_SLOW_WRITE=%s: expected milliseconds (0..600000); "
+                        "it is a test hook, unset it\n", v);
+        return 2;
+    }
+    rcl_checkpoint_set_write_hook(slow_write_hook, &ms);
+    return 0;
+}
+
+/* ---- the output folder */
+
+static int file_exists(const char *dir, const char *name)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+/* Temporary files of our own atomic writes ("<file>.tmp.<pid>[.<n>]" of our
+ * three files) whose process is gone: removed, with a note each. */
+static void remove_stale_temps(const char *dir)
+{
+    static const char *const ours[] = {"last.safetensors", "best.safetensors", "log.jsonl"};
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *rest = NULL;
+        for (int k = 0; k < 3 && !rest; k++) {
+            size_t n = strlen(ours[k]);
+            if (!strncmp(e->d_name, ours[k], n) && !strncmp(e->d_name + n, ".tmp.", 5))
+                rest = e->d_name + n + 5;
+        }
+        if (!rest || *rest < '0' || *rest > '9') continue;
+        char *end;
+        long pid = strtol(rest, &end, 10);
+        if (*end == '.') {
+            const char *c = end + 1;
+            if (!*c) continue;
+            while (*c >= '0' && *c <= '9') c++;
+            if (*c) continue;
+        } else if (*end) {
+            continue;
+        }
+        /* ours only: pid is this process (nothing written yet) or a dead one */
+        if (pid <= 0 || (pid != (long)getpid() && !(kill((pid_t)pid, 0) != 0 && errno == ESRCH)))
+            continue;
+        char p[1200];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (unlink(p) == 0)
+            printf("note: removed %s, left by an interrupted run (process %ld)\n", p, pid);
+    }
+    closedir(d);
+}
+
+/* log.jsonl follows the checkpoint: keep the lines of epochs 1..epochs
+ * (complete lines only), rewritten atomically when anything goes. */
+static int trim_log(const char *logp, int epochs)
+{
+    FILE *f = fopen(logp, "rb");
+    if (!f) return 0;
+    size_t cap = 1 << 16, n = 0, r;
+    char *buf = malloc(cap);
+    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0)
+        if ((n += r) == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) free(buf);
+            buf = nb;
+        }
+    fclose(f);
+    char *keep = buf ? malloc(n + 1) : NULL;
+    if (!keep) {
+        free(buf);
+        fprintf(stderr, "resnet-cl: out of memory reading %s\n", logp);
+        return 1;
+    }
+    size_t kn = 0;
+    int dropped = 0;
+    for (size_t i = 0; i < n;) {
+        char *nl = memchr(buf + i, '\n', n - i);
+        size_t len = nl ? (size_t)(nl - (buf + i)) + 1 : n - i;
+        int ep = 0;
+        if (nl && sscanf(buf + i, "{\"epoch\": %d,", &ep) == 1 && ep >= 1 && ep <= epochs) {
+            memcpy(keep + kn, buf + i, len);
+            kn += len;
+        } else {
+            dropped++;
+        }
+        i += len;
+    }
+    int rc = 0;
+    if (dropped) {
+        int st = rcl_atomic_write_buf(logp, keep, kn);
+        if (st) {
+            cli_report("rewriting the log", st);
+            rc = 1;
+        } else {
+            printf("note: %s: dropped %d line%s past the checkpoint (it finished %d epoch%s)\n", logp,
+                   dropped, dropped == 1 ? "" : "s", epochs, epochs == 1 ? "" : "s");
+        }
+    }
+    free(buf);
+    free(keep);
+    return rc;
+}
+
+/* A fresh run into a folder that holds one: refused, or with --overwrite
+ * the old run's files are deleted. */
+static int check_fresh_out(const train_opts *o, const char *out_dir)
+{
+    static const char *const files[] = {"last.safetensors", "best.safetensors", "log.jsonl"};
+    int held = file_exists(out_dir, files[0]) || file_exists(out_dir, files[2]);
+    if (!held) return 0;
+    if (!o->overwrite) {
+        fprintf(stderr, "resnet-cl: %s already holds a run (last.safetensors or log.jsonl); continue "
+                        "it with --resume %s/last.safetensors, start over with --overwrite, or pick "
+                        "another --out\n", out_dir, out_dir);
+        return 1;
+    }
+    for (int k = 0; k < 3; k++) {
+        char p[1200];
+        snprintf(p, sizeof p, "%s/%s", out_dir, files[k]);
+        if (unlink(p) != 0 && errno != ENOENT) {
+            fprintf(stderr, "resnet-cl: --overwrite: cannot remove %s: %s\n", p, strerror(errno));
+            return 1;
+        }
+    }
+    printf("note: --overwrite: removed the run in %s\n", out_dir);
+    return 0;
+}
+
 /* The cleanup-on-exit state of one training run. */
 typedef struct train_run {
     rcl_ctx *ctx;
@@ -173,12 +358,15 @@ typedef struct train_run {
     rcl_loader *train_ld, *test_ld;
     rcl_batch batch;
     rcl_optimizer opt;
-    FILE *log;
+    const cli_globals *g;
+    /* outputs (NULL / "" with --no-save) */
+    const char *ckpt, *best, *logp;
+    char last_good[600];   /* the last complete checkpoint, "" if none */
+    int good_epoch, good_step;
 } train_run;
 
 static void run_free(train_run *r)
 {
-    if (r->log) fclose(r->log);
     rcl_loader_destroy(r->train_ld);
     rcl_loader_destroy(r->test_ld);
     rcl_batch_free(&r->batch);
@@ -199,20 +387,135 @@ static void report_startup(const train_run *r, double t_start, double t_data)
     fflush(stdout);
 }
 
-static int train_loop(const train_opts *o, train_run *r, int start_epoch, double best_acc,
-                      const char *ckpt_path, double t_start, double t_data)
+static int save_checkpoint(train_run *r, const rcl_train_progress *p, const char *path)
 {
-    int first = 1;
+    int st = rcl_checkpoint_save(r->model, &r->opt, p, path);
+    if (st) return cli_report_run_failure("writing checkpoint", st, path, 1), 1;
+    if (path == r->ckpt) {
+        snprintf(r->last_good, sizeof r->last_good, "%s", path);
+        r->good_epoch = p->epoch;
+        r->good_step = p->step;
+    }
+    return 0;
+}
+
+/* "P (after epoch E)" / "P (epoch E, step S)" / "none was written". */
+static void describe_good(const train_run *r, char *buf, size_t cap)
+{
+    if (!r->last_good[0]) snprintf(buf, cap, "none was written");
+    else if (r->good_step) snprintf(buf, cap, "%s (epoch %d, step %d), left untouched", r->last_good,
+                                    r->good_epoch + 1, r->good_step);
+    else snprintf(buf, cap, "%s (after epoch %d), left untouched", r->last_good, r->good_epoch);
+}
+
+/* Shell-quote `a` into buf when it needs it. */
+static void put_arg(FILE *f, const char *a)
+{
+    if (*a && !a[strcspn(a, " \t\n'\"\\$`*?[]{}()<>|&;#~!")]) {
+        fprintf(f, " %s", a);
+        return;
+    }
+    fputs(" '", f);
+    for (; *a; a++) {
+        if (*a == '\'') fputs("'\\''", f);
+        else fputc(*a, f);
+    }
+    fputc('\'', f);
+}
+
+/* "resume with: resnet-cl <this command line without --resume/--overwrite>
+ * --resume P" */
+static void print_resume_hint(const train_run *r, const char *ckpt)
+{
+    fprintf(stderr, "resume with: resnet-cl");
+    const cli_globals *g = r->g;
+    for (int i = 1; i < g->argc; i++) {
+        const char *a = g->argv[i];
+        if (!strcmp(a, "--overwrite") || !strncmp(a, "--resume=", 9)) continue;
+        if (!strcmp(a, "--resume")) {
+            i++;
+            continue;
+        }
+        put_arg(stderr, a);
+    }
+    fprintf(stderr, " --resume");
+    put_arg(stderr, ckpt);
+    fprintf(stderr, "\n");
+}
+
+/* The training position inside an epoch. */
+typedef struct epoch_pos {
+    int step;               /* batches trained */
+    double loss_sum, win_loss;
+    long long correct, seen;
+    int win;
+} epoch_pos;
+
+static rcl_train_progress progress_at(const train_opts *o, int epochs_done, float lr,
+                                      double best_acc, const epoch_pos *e)
+{
+    rcl_train_progress p = {.epoch = epochs_done, .seed = (uint64_t)o->seed, .lr = lr,
+                            .best_acc = best_acc, .normalize = o->normalize,
+                            .batch_size = o->batch};
+    if (e) {
+        p.step = e->step;
+        p.loss_sum = e->loss_sum;
+        p.correct = e->correct;
+        p.seen = e->seen;
+        p.win_loss = e->win_loss;
+        p.win = e->win;
+    }
+    return p;
+}
+
+/* SIGINT/SIGTERM seen before a step: the checkpoint of the position (when
+ * anything trained since the last one), how to resume, 128 + signal. */
+static int interrupted(const train_opts *o, train_run *r, int epoch, float lr, double best_acc,
+                       const epoch_pos *e, int trained_since_save)
+{
+    int sig = g_signal;
+    const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    if (r->ckpt && trained_since_save) {
+        rcl_train_progress p = progress_at(o, epoch, lr, best_acc, e);
+        if (save_checkpoint(r, &p, r->ckpt)) return 1;
+    }
+    fprintf(stderr, "\nresnet-cl: %s: interrupted at epoch %d step %d; ", name, epoch + 1, e->step);
+    if (!r->ckpt) {
+        fprintf(stderr, "--no-save: no checkpoint written\n");
+    } else if (!r->last_good[0]) {
+        fprintf(stderr, "nothing trained yet, no checkpoint written\n");
+    } else {
+        fprintf(stderr, "checkpoint %s %s\n", trained_since_save ? "written to" : "unchanged:",
+                r->last_good);
+        print_resume_hint(r, r->last_good);
+    }
+    return 128 + sig;
+}
+
+static int train_loop(const train_opts *o, train_run *r, int start_epoch, double best_acc,
+                      const epoch_pos *resume_pos, double t_start, double t_data)
+{
+    int first = 1, trained_since_save = 0;
     int steps = rcl_loader_num_batches(r->train_ld);
     cli_progress bar;
+    char good[800];
     for (int epoch = start_epoch; epoch < o->epochs; epoch++) {
         float lr = rcl_lr_at(&o->sched, epoch);
         rcl_optimizer_set_lr(&r->opt, lr);
-        double t0 = cli_now_s(), loss_sum = 0, win_loss = 0;
+        double t0 = cli_now_s();
+        epoch_pos e = {0};
+        if (epoch == start_epoch && resume_pos) e = *resume_pos;
+        long long seen0 = e.seen; /* images/s: of this process */
         cli_progress_start(&bar, stdout, NULL, "img/s");
-        int correct = 0, seen = 0, win = 0, n = 0, st;
-        if ((st = rcl_loader_begin_epoch(r->train_ld, epoch))) return cli_report("loader", st), 1;
-        for (int step = 1;; step++) {
+        int n = 0, st;
+        if ((st = rcl_loader_begin_epoch_at(r->train_ld, epoch, e.step)))
+            return cli_report("loader", st), 1;
+        for (;;) {
+            if (g_signal) {
+                cli_progress_finish(&bar, 1);
+                return interrupted(o, r, epoch, lr, best_acc, &e, trained_since_save);
+            }
+            int step = e.step + 1;
             if ((st = rcl_loader_next(r->train_ld, r->batch.host_x, r->batch.host_labels, &n)))
                 return cli_progress_finish(&bar, 1), cli_report("loading a batch", st), 1;
             if (n == 0) break;
@@ -227,56 +530,87 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
             }
             if (st == RCL_ERR_NAN) {
                 cli_progress_finish(&bar, 1);
-                fprintf(stderr, "resnet-cl: loss became %s at epoch %d step %d; stopping (try a lower --lr)\n",
-                        rcl_last_error() + 8, epoch + 1, step);
+                describe_good(r, good, sizeof good);
+                fprintf(stderr, "resnet-cl: loss became %s at epoch %d step %d; stopping (try a lower "
+                                "--lr); last good checkpoint: %s\n",
+                        rcl_last_error() + 8, epoch + 1, step, good);
                 return 1;
             }
             if (st)
                 return cli_progress_finish(&bar, 1),
-                       cli_report_run_failure("training step", st, ckpt_path, 0), 1;
-            loss_sum += (double)res.loss * n;
-            win_loss += res.loss;
-            win++;
-            correct += res.correct;
-            seen += n;
+                       cli_report_run_failure("training step", st, r->ckpt, 0), 1;
+            e.step = step;
+            trained_since_save = 1;
+            e.loss_sum += (double)res.loss * n;
+            e.win_loss += res.loss;
+            e.win++;
+            e.correct += res.correct;
+            e.seen += n;
             char loss[32];
             snprintf(loss, sizeof loss, "loss %.4f", res.loss);
-            cli_progress_update(&bar, step, steps, seen, loss);
+            cli_progress_update(&bar, step, steps, (double)(e.seen - seen0), loss);
             if (step % o->log_interval == 0) {
                 cli_progress_clear(&bar);
                 printf("Epoch [%d/%d], step [%d/%d] Loss: %.4f\n", epoch + 1, o->epochs, step, steps,
-                       win_loss / win);
+                       e.win_loss / e.win);
                 fflush(stdout);
-                win_loss = 0;
-                win = 0;
+                e.win_loss = 0;
+                e.win = 0;
+            }
+            if (r->ckpt && o->checkpoint_every && step % o->checkpoint_every == 0 && step < steps) {
+                rcl_train_progress p = progress_at(o, epoch, lr, best_acc, &e);
+                if (save_checkpoint(r, &p, r->ckpt)) return cli_progress_finish(&bar, 1), 1;
+                trained_since_save = 0;
             }
         }
         cli_progress_finish(&bar, 0);
         double test_loss = 0;
         int test_correct = 0, test_total = 0;
-        if ((st = rcl_evaluate(r->model, &r->batch, r->test_ld, &test_loss, &test_correct, &test_total)))
-            return cli_report_run_failure("evaluating", st, ckpt_path, 0), 1;
+        st = rcl_evaluate(r->model, &r->batch, r->test_ld, &test_loss, &test_correct, &test_total);
+        if (st == RCL_ERR_NAN) {
+            describe_good(r, good, sizeof good);
+            fprintf(stderr, "resnet-cl: loss became %s at epoch %d in the test pass after step %d; "
+                            "stopping (try a lower --lr); last good checkpoint: %s\n",
+                    rcl_last_error() + 8, epoch + 1, e.step, good);
+            return 1;
+        }
+        if (st) return cli_report_run_failure("evaluating", st, r->ckpt, 0), 1;
         double secs = cli_now_s() - t0, acc = test_total ? (double)test_correct / test_total : 0;
         printf("Test set: Average loss: %.4f, Accuracy: %d/%d (%.0f%%)\n", test_loss, test_correct,
                test_total, 100.0 * acc);
-        printf("epoch %d: %.1f s, %.1f train img/s, lr %g\n", epoch + 1, secs, seen / secs, (double)lr);
+        printf("epoch %d: %.1f s, %.1f train img/s, lr %g\n", epoch + 1, secs, (e.seen - seen0) / secs,
+               (double)lr);
         fflush(stdout);
-        if (acc > best_acc) best_acc = acc;
-        if (r->log) {
-            fprintf(r->log,
+        int improved = acc > best_acc;
+        if (improved) best_acc = acc;
+        if (r->ckpt) {
+            /* best before last: a kill between them replays this epoch, which
+             * writes the same best again; then the log line */
+            rcl_train_progress p = progress_at(o, epoch + 1, rcl_lr_at(&o->sched, epoch + 1),
+                                               best_acc, NULL);
+            if (improved && save_checkpoint(r, &p, r->best)) return 1;
+            if (save_checkpoint(r, &p, r->ckpt)) return 1;
+            trained_since_save = 0;
+            FILE *lf = fopen(r->logp, "a");
+            if (!lf) {
+                fprintf(stderr, "resnet-cl: cannot write %s: %s\n", r->logp, strerror(errno));
+                return 1;
+            }
+            fprintf(lf,
                     "{\"epoch\": %d, \"lr\": %.9g, \"train_loss\": %.6f, \"train_acc\": %.6f, "
                     "\"test_loss\": %.6f, \"test_acc\": %.6f, \"seconds\": %.3f}\n",
-                    epoch + 1, (double)lr, seen ? loss_sum / seen : 0, seen ? (double)correct / seen : 0,
-                    test_loss, acc, secs);
-            fflush(r->log);
+                    epoch + 1, (double)lr, e.seen ? e.loss_sum / e.seen : 0,
+                    e.seen ? (double)e.correct / e.seen : 0, test_loss, acc, secs);
+            if (fclose(lf) != 0) {
+                fprintf(stderr, "resnet-cl: cannot write %s: %s\n", r->logp, strerror(errno));
+                return 1;
+            }
         }
-        if (ckpt_path) {
-            rcl_train_progress prog = {.epoch = epoch + 1, .seed = (uint64_t)o->seed,
-                                       .lr = rcl_lr_at(&o->sched, epoch + 1), .best_acc = best_acc,
-                                       .normalize = o->normalize};
-            if ((st = rcl_checkpoint_save(r->model, &r->opt, &prog, ckpt_path)))
-                return cli_report_run_failure("writing checkpoint", st, ckpt_path, 1), 1;
-        }
+    }
+    if (g_signal) { /* during the last test pass: the run is complete */
+        fprintf(stderr, "resnet-cl: %s after the last epoch; the run is complete%s%s\n",
+                g_signal == SIGINT ? "SIGINT" : "SIGTERM", r->last_good[0] ? ": " : "", r->last_good);
+        return 128 + g_signal;
     }
     return 0;
 }
@@ -291,7 +625,51 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     int pst = parse_train_args(argc, argv, &o);
     if (pst) return pst == 1 ? 0 : pst;
     if (cli_parse_only) return CLI_PARSED;
+    if ((pst = setup_slow_write())) return pst;
     o.sched.lr0 = o.lr;
+    if (o.resume && o.overwrite) {
+        fprintf(stderr, "resnet-cl: --overwrite starts a new run and --resume continues one; give "
+                        "one of them\n");
+        return 2;
+    }
+    /* --resume: the model and its options come from the checkpoint */
+    rcl_model_config mc = o.mc;
+    rcl_checkpoint_info info = {0};
+    int st;
+    if (o.resume) {
+        if ((st = rcl_checkpoint_info_read(o.resume, &info))) {
+            cli_report("resuming", st);
+            return 1;
+        }
+        free(info.class_names);
+        if (o.model_given && strcmp(o.model, info.arch)) {
+            fprintf(stderr, "resnet-cl: --model %s conflicts with %s, which holds a %s; drop --model "
+                            "to continue it\n", o.model, o.resume, info.arch);
+            return 2;
+        }
+        o.model = info.arch;
+        if (o.model_opts &&
+            (info.norm.kind != mc.norm.kind || info.init.scheme != mc.init.scheme))
+            fprintf(stderr, "resnet-cl: note: %s was trained with --norm %s --init %s; using them\n",
+                    o.resume, rcl_norm_kind_name(info.norm.kind),
+                    rcl_init_scheme_name(info.init.scheme));
+        mc.norm = info.norm;
+        mc.init = info.init;
+        o.stride_on_1x1 = info.stride_on_1x1;
+        if (info.normalize != o.normalize)
+            fprintf(stderr, "resnet-cl: note: %s was trained %s --normalize; using that\n", o.resume,
+                    info.normalize ? "with" : "without");
+        o.normalize = info.normalize;
+        if (info.batch_size && !o.batch_given) o.batch = info.batch_size;
+    }
+    char out_dir[512], ckpt[600], best[600], logp[600];
+    if (o.out) snprintf(out_dir, sizeof out_dir, "%s", o.out);
+    else snprintf(out_dir, sizeof out_dir, "runs/%s", o.model);
+    snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", out_dir);
+    snprintf(best, sizeof best, "%s/best.safetensors", out_dir);
+    snprintf(logp, sizeof logp, "%s/log.jsonl", out_dir);
+    if (o.save && !o.resume && !o.overwrite) /* before minutes of loading */
+        if (check_fresh_out(&o, out_dir)) return 1;
     const char *data = find_data(o.data);
     if (!data) {
         fprintf(stderr, "resnet-cl: CIFAR-10 not found in data/cifar-10-batches-bin; run "
@@ -299,8 +677,8 @@ int cli_train(const cli_globals *g, int argc, char **argv)
                         "train/ and test/ class folders)\n");
         return 1;
     }
-    train_run r = {0};
-    int st;
+    install_signal_handlers();
+    train_run r = {.g = g};
     double t_data = cli_now_s();
     rcl_dataset_options dopt = {.per_class_limit = o.per_class_train};
     if ((st = rcl_dataset_load(&r.train_ds, data, "train", &dopt))) {
@@ -315,22 +693,6 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     t_data = cli_now_s() - t_data;
     if (cli_check_classes(stderr, &r.train_ds, &r.test_ds, o.resume)) return run_free(&r), 1;
     if (cli_open_device(g, &r.ctx, NULL, 1)) return run_free(&r), 1;
-    rcl_model_config mc = o.mc;
-    if (o.resume) { /* the checkpoint's normalization and initialization */
-        rcl_checkpoint_info info = {0};
-        if ((st = rcl_checkpoint_info_read(o.resume, &info))) {
-            cli_report("resuming", st);
-            return run_free(&r), 1;
-        }
-        free(info.class_names);
-        if (o.model_opts &&
-            (info.norm.kind != mc.norm.kind || info.init.scheme != mc.init.scheme))
-            fprintf(stderr, "resnet-cl: note: %s was trained with --norm %s --init %s; using them\n",
-                    o.resume, rcl_norm_kind_name(info.norm.kind),
-                    rcl_init_scheme_name(info.init.scheme));
-        mc.norm = info.norm;
-        mc.init = info.init;
-    }
     mc.num_classes = r.train_ds.num_classes;
     mc.in_channels = r.train_ds.c;
     mc.in_h = r.train_ds.h;
@@ -360,6 +722,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     }
     int start_epoch = 0;
     double best_acc = 0;
+    epoch_pos pos = {0};
     if (o.resume) {
         rcl_train_progress prog;
         if ((st = rcl_checkpoint_load(r.model, &r.opt, &prog, o.resume))) {
@@ -372,12 +735,25 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         o.seed = (int)prog.seed;
         start_epoch = prog.epoch;
         best_acc = prog.best_acc;
-        printf("resumed from %s after epoch %d\n", o.resume, start_epoch);
+        pos = (epoch_pos){.step = prog.step, .loss_sum = prog.loss_sum, .win_loss = prog.win_loss,
+                          .correct = prog.correct, .seen = prog.seen, .win = prog.win};
+        if (pos.step && prog.batch_size != o.batch) {
+            fprintf(stderr, "resnet-cl: %s stopped inside epoch %d with --batch-size %d; resume it "
+                            "with that batch size (not %d)\n", o.resume, start_epoch + 1,
+                    prog.batch_size, o.batch);
+            return run_free(&r), 2;
+        }
+        if (pos.step) printf("resumed from %s at epoch %d step %d\n", o.resume, start_epoch + 1, pos.step);
+        else printf("resumed from %s after epoch %d\n", o.resume, start_epoch);
         if (start_epoch >= o.epochs) {
-            fprintf(stderr, "resnet-cl: %s already finished %d epochs (--epochs %d)\n", o.resume,
-                    start_epoch, o.epochs);
+            fprintf(stderr, "resnet-cl: %s already finished %d epoch%s (--epochs %d); raise --epochs "
+                            "to train further\n", o.resume, start_epoch, start_epoch == 1 ? "" : "s",
+                    o.epochs);
             return run_free(&r), 1;
         }
+        snprintf(r.last_good, sizeof r.last_good, "%s", o.resume);
+        r.good_epoch = start_epoch;
+        r.good_step = pos.step;
     }
     /* The loaders come after --resume: data order and augmentation follow the
      * checkpoint's seed, not the command line's. */
@@ -388,27 +764,29 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         cli_report("creating the training loader", st);
         return run_free(&r), 1;
     }
+    if (pos.step > rcl_loader_num_batches(r.train_ld)) {
+        fprintf(stderr, "resnet-cl: %s stopped at step %d of an epoch that now has %d steps; resume "
+                        "with the same data options (--train-per-class, --data)\n", o.resume,
+                pos.step, rcl_loader_num_batches(r.train_ld));
+        return run_free(&r), 1;
+    }
     lo.shuffle = 0;
     lo.augment = 0;
     if ((st = rcl_loader_create(&r.test_ld, &r.test_ds, &lo)) || (st = rcl_batch_init(&r.batch, r.model))) {
         cli_report("creating the test loader", st);
         return run_free(&r), 1;
     }
-    char out_dir[512], ckpt[600], logp[600];
-    snprintf(out_dir, sizeof out_dir, "%s", o.out ? o.out : "runs");
-    if (!o.out) snprintf(out_dir, sizeof out_dir, "runs/%s", o.model);
-    snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", out_dir);
-    snprintf(logp, sizeof logp, "%s/log.jsonl", out_dir);
     if (o.save) {
         if (rcl_mkdir_p(out_dir)) {
             fprintf(stderr, "resnet-cl: cannot create output directory %s: %s\n", out_dir, strerror(errno));
             return run_free(&r), 1;
         }
-        r.log = fopen(logp, o.resume ? "a" : "w");
-        if (!r.log) {
-            fprintf(stderr, "resnet-cl: cannot write %s: %s\n", logp, strerror(errno));
-            return run_free(&r), 1;
-        }
+        remove_stale_temps(out_dir);
+        if (!o.resume && check_fresh_out(&o, out_dir)) return run_free(&r), 1;
+        if (o.resume && trim_log(logp, start_epoch)) return run_free(&r), 1;
+        r.ckpt = ckpt;
+        r.best = best;
+        r.logp = logp;
     }
     const rcl_device_info *d = rcl_ctx_device(r.ctx);
     char desc[320];
@@ -417,7 +795,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
            "%s\n", d->index, d->name, d->platform_name, o.model,
            (long long)rcl_model_param_count(r.model), r.train_ds.n, r.test_ds.n, data, desc);
     fflush(stdout);
-    int rc = train_loop(&o, &r, start_epoch, best_acc, o.save ? ckpt : NULL, g->t_start, t_data);
+    int rc = train_loop(&o, &r, start_epoch, best_acc, o.resume ? &pos : NULL, g->t_start, t_data);
     run_free(&r);
     return rc;
 }

@@ -5,7 +5,7 @@
  * Determinism: the epoch's permutation is drawn from a PRNG keyed by
  * (seed, epoch) and each sample's augmentation from one keyed by
  * (seed, epoch, position in the epoch), so batches never depend on thread
- * timing and resuming at an epoch reproduces it.
+ * timing and resuming at an epoch, or at a batch inside one, reproduces it.
  *
  * Ring protocol (all state under `mu`): batch b lives in slot b % nslots.
  * The producer fills batch next_fill when its slot is FREE (FILLING while it
@@ -263,8 +263,16 @@ void rcl_loader_destroy(rcl_loader *ld)
 
 int rcl_loader_begin_epoch(rcl_loader *ld, int epoch)
 {
+    return rcl_loader_begin_epoch_at(ld, epoch, 0);
+}
+
+int rcl_loader_begin_epoch_at(rcl_loader *ld, int epoch, int first_batch)
+{
     if (!ld || epoch < 0)
         return rcl_fail(RCL_ERR_INVALID, "rcl_loader_begin_epoch: bad loader or epoch %d", epoch);
+    if (first_batch < 0 || first_batch > ld->nbatches)
+        return rcl_fail(RCL_ERR_INVALID, "rcl_loader_begin_epoch: batch %d of an epoch of %d",
+                        first_batch, ld->nbatches);
     pthread_mutex_lock(&ld->mu);
     while (ld->filling) pthread_cond_wait(&ld->cv_done, &ld->mu);
     int n = ld->ds->n;
@@ -280,7 +288,7 @@ int rcl_loader_begin_epoch(rcl_loader *ld, int epoch)
     }
     for (int i = 0; i < ld->nslots; i++) ld->slots[i].state = SLOT_FREE;
     ld->epoch = epoch;
-    ld->next_fill = ld->next_take = 0;
+    ld->next_fill = ld->next_take = first_batch;
     ld->active = 1;
     pthread_cond_broadcast(&ld->cv_work);
     pthread_mutex_unlock(&ld->mu);

@@ -196,6 +196,23 @@ static int write_body(FILE *fp, void *user)
     return RCL_OK;
 }
 
+int rcl_st_write_stream(const rcl_st_writer *w, FILE *f, const char *name)
+{
+    if (!w || !f || !name) return rcl_fail(RCL_ERR_INVALID, "rcl_st_write_stream: NULL argument");
+    const uint16_t one = 1;
+    if (*(const unsigned char *)&one != 1)
+        return rcl_fail(RCL_ERR_UNSUPPORTED, "%s: big-endian hosts are not supported", name);
+    json_buf hdr = {0};
+    size_t total = 0;
+    int rc = build_header(w, &hdr, &total);
+    if (!rc) {
+        st_body b = {w, &hdr, name};
+        rc = write_body(f, &b);
+    }
+    rcl_json_buf_free(&hdr);
+    return rc;
+}
+
 int rcl_st_write(const rcl_st_writer *w, const char *path)
 {
     if (!w || !path) return rcl_fail(RCL_ERR_INVALID, "rcl_st_write: NULL argument");

@@ -3,6 +3,7 @@
 #include "model/model_internal.h"
 #include "rcl/checkpoint.h"
 #include "rcl/safetensors.h"
+#include "base/base.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -89,6 +90,32 @@ static int verify_checksum(const rcl_st_file *f, const char *path)
     return RCL_OK;
 }
 
+static rcl_checkpoint_write_hook write_hook;
+static void *write_hook_user;
+
+void rcl_checkpoint_set_write_hook(rcl_checkpoint_write_hook fn, void *user)
+{
+    write_hook = fn;
+    write_hook_user = user;
+}
+
+typedef struct ckpt_body {
+    const rcl_st_writer *w;
+    const char *path;
+} ckpt_body;
+
+/* The file's bytes to the atomic writer's temporary file, then the hook. */
+static int write_ckpt(FILE *f, void *user)
+{
+    const ckpt_body *b = user;
+    RCL_TRY(rcl_st_write_stream(b->w, f, b->path));
+    if (write_hook) {
+        if (fflush(f) != 0) return rcl_fail(RCL_ERR_IO, "cannot write %s: flush", b->path);
+        write_hook(b->path, write_hook_user);
+    }
+    return RCL_OK;
+}
+
 int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_progress *prog,
                         const char *path)
 {
@@ -172,10 +199,24 @@ int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_
             st = rcl_st_writer_metadata(&w, "lr", val);
         }
         if (!st) {
-            snprintf(val, sizeof val, "%.9g", prog->best_acc);
+            snprintf(val, sizeof val, "%.17g", prog->best_acc); /* exact: best.safetensors */
             st = rcl_st_writer_metadata(&w, "best_acc", val);
         }
         META_INT("normalize", prog->normalize);
+        /* the mid-epoch position: doubles with 17 digits round-trip exactly */
+        META_INT("step", prog->step);
+        META_INT("batch_size", prog->batch_size);
+        META_INT("epoch_correct", prog->correct);
+        META_INT("epoch_seen", prog->seen);
+        META_INT("window_steps", prog->win);
+        if (!st) {
+            snprintf(val, sizeof val, "%.17g", prog->loss_sum);
+            st = rcl_st_writer_metadata(&w, "epoch_loss_sum", val);
+        }
+        if (!st) {
+            snprintf(val, sizeof val, "%.17g", prog->win_loss);
+            st = rcl_st_writer_metadata(&w, "window_loss", val);
+        }
     }
 #undef META_INT
     if (!st && m->class_names) st = rcl_st_writer_metadata(&w, "classes", m->class_names);
@@ -183,7 +224,10 @@ int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_
         snprintf(val, sizeof val, "%016" PRIx64, hash);
         st = rcl_st_writer_metadata(&w, CHECKSUM_KEY, val);
     }
-    if (!st) st = rcl_st_write(&w, path);
+    if (!st) {
+        ckpt_body b = {&w, path};
+        st = rcl_atomic_write(path, write_ckpt, &b);
+    }
     rcl_st_writer_free(&w);
     pool_free(&pool);
     return st;
@@ -249,6 +293,29 @@ static int read_model_choices(const rcl_st_file *f, const char *path, rcl_norm_c
                (strcmp(mode, "fan_in") && strcmp(mode, "fan_out"))))
         return rcl_fail(RCL_ERR_FORMAT, "%s: malformed init_config metadata '%s'", path, ic);
     i->fan_out = !strcmp(mode, "fan_out");
+    return RCL_OK;
+}
+
+/* The optional mid-epoch position (absent: an epoch boundary). */
+static int read_position(const rcl_st_file *f, const char *path, rcl_train_progress *p)
+{
+    static const char *const ikeys[] = {"step", "batch_size", "epoch_correct", "epoch_seen",
+                                        "window_steps"};
+    long long iv[5] = {0};
+    for (int k = 0; k < 5; k++)
+        if (rcl_st_metadata(f, ikeys[k])) {
+            RCL_TRY(parse_meta_int(f, path, ikeys[k], &iv[k]));
+            if (iv[k] < 0 || (k != 2 && k != 3 && iv[k] > (1 << 30)))
+                return rcl_fail(RCL_ERR_FORMAT, "%s: metadata '%s' is out of range", path, ikeys[k]);
+        }
+    p->step = (int)iv[0];
+    p->batch_size = (int)iv[1];
+    p->correct = iv[2];
+    p->seen = iv[3];
+    p->win = (int)iv[4];
+    const char *ls = rcl_st_metadata(f, "epoch_loss_sum"), *wl = rcl_st_metadata(f, "window_loss");
+    p->loss_sum = ls ? strtod(ls, NULL) : 0;
+    p->win_loss = wl ? strtod(wl, NULL) : 0;
     return RCL_OK;
 }
 
@@ -318,6 +385,7 @@ int rcl_checkpoint_load(rcl_model *m, rcl_optimizer *opt, rcl_train_progress *pr
             prog->best_acc = strtod(best, NULL);
             const char *nz = rcl_st_metadata(&f, "normalize");
             prog->normalize = nz && !strcmp(nz, "1");
+            st = read_position(&f, path, prog);
         }
     }
     free(scratch);
@@ -357,6 +425,9 @@ int rcl_checkpoint_info_read(const char *path, rcl_checkpoint_info *info)
         const char *cls = rcl_st_metadata(&f, "classes");
         info->stride_on_1x1 = s1 && !strcmp(s1, "1");
         info->normalize = nz && !strcmp(nz, "1");
+        const char *bs = rcl_st_metadata(&f, "batch_size");
+        long long b = bs ? strtoll(bs, NULL, 10) : 0;
+        info->batch_size = b > 0 && b <= (1 << 16) ? (int)b : 0;
         if (cls) {
             size_t n = strlen(cls) + 1;
             info->class_names = malloc(n);
