@@ -180,8 +180,43 @@ static void test_integrity_cli(void **state)
     assert_int_equal(system(args), 0);
 }
 
+/* --batch-size 1: refused up front with BatchNorm (it used to train zero
+ * steps an epoch without a word); trains with a per-sample norm; a last
+ * batch of one image is skipped with a note under BatchNorm */
+static void test_batch_of_one(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rcl-one-XXXXXX", args[4096], data[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(data, sizeof data, "%s/data", dir);
+    const char *cls[3] = {"cat", "dog", "frog"};
+    for (int k = 0; k < 3; k++) {
+        link_class(data, "train", cls[k], cls[k]);
+        link_class(data, "test", cls[k], cls[k]);
+    }
+    snprintf(args, sizeof args, "--device %d train --model resnet20 --data %s --epochs 1 --batch-size 1 --no-save",
+             dev(), data);
+    expect(2, "--batch-size 1 cannot train with --norm bn: its training statistics need at least 2", args);
+    char *out = NULL;
+    int rc = tu_run(&out, "--device %d train --model resnet20 --norm gn --data %s --epochs 1 --batch-size 1 "
+                          "--log-interval 12 --no-save", dev(), data);
+    if (rc != 0 || !strstr(out, "step [12/12]")) fail_msg("--norm gn --batch-size 1: rc %d\n%s", rc, out);
+    free(out);
+    /* 12 images in batches of 11: the second holds one */
+    rc = tu_run(&out, "--device %d train --model resnet20 --data %s --epochs 2 --batch-size 11 "
+                      "--log-interval 1 --no-save", dev(), data);
+    const char *note = "the epoch's last batch holds 1 image, which --norm bn cannot train on";
+    const char *first = out ? strstr(out, note) : NULL;
+    if (rc != 0 || !first || strstr(first + 1, note) || strstr(out, "step [2/2]"))
+        fail_msg("--batch-size 11 on 12 images: rc %d (want one note, no step 2)\n%s", rc, out);
+    free(out);
+    snprintf(args, sizeof args, "rm -rf '%s'", dir);
+    assert_int_equal(system(args), 0);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_integrity_cli),
+    cmocka_unit_test(test_batch_of_one),
 };
 
 RCL_TEST_MAIN_FAST("train_checks", tests)

@@ -495,8 +495,10 @@ static int interrupted(const train_opts *o, train_run *r, int epoch, float lr, d
 static int train_loop(const train_opts *o, train_run *r, int start_epoch, double best_acc,
                       const epoch_pos *resume_pos, double t_start, double t_data)
 {
-    int first = 1, trained_since_save = 0;
+    int first = 1, trained_since_save = 0, warned_single = 0;
     int steps = rcl_loader_num_batches(r->train_ld);
+    rcl_norm_kind norm = rcl_model_get_config(r->model)->norm.kind;
+    int batch_stats = norm == RCL_NORM_BN || norm == RCL_NORM_BRN;
     cli_progress bar;
     char good[800];
     for (int epoch = start_epoch; epoch < o->epochs; epoch++) {
@@ -519,7 +521,16 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
             if ((st = rcl_loader_next(r->train_ld, r->batch.host_x, r->batch.host_labels, &n)))
                 return cli_progress_finish(&bar, 1), cli_report("loading a batch", st), 1;
             if (n == 0) break;
-            if (n < 2) break; /* BatchNorm cannot train on a single image */
+            if (n < 2 && batch_stats) { /* BatchNorm cannot train on a single image */
+                if (!warned_single) {
+                    cli_progress_clear(&bar);
+                    fprintf(stderr, "resnet-cl: note: the epoch's last batch holds 1 image, which "
+                                    "--norm %s cannot train on; it is skipped every epoch\n",
+                            rcl_norm_kind_name(norm));
+                    warned_single = 1;
+                }
+                break;
+            }
             rcl_step_result res;
             st = rcl_batch_upload(&r->batch, r->ctx, n);
             if (!st) st = rcl_train_step(r->model, &r->opt, &r->batch, n, &res);
@@ -661,6 +672,13 @@ int cli_train(const cli_globals *g, int argc, char **argv)
                     info.normalize ? "with" : "without");
         o.normalize = info.normalize;
         if (info.batch_size && !o.batch_given) o.batch = info.batch_size;
+    }
+    if (o.batch < 2 && (mc.norm.kind == RCL_NORM_BN || mc.norm.kind == RCL_NORM_BRN)) {
+        fprintf(stderr, "resnet-cl: --batch-size 1 cannot train with --norm %s: its training "
+                        "statistics need at least 2 samples per batch; use --batch-size 2 or more, "
+                        "or a per-sample norm (--norm gn, ln, in, lrn, ws or none)\n",
+                rcl_norm_kind_name(mc.norm.kind));
+        return 2;
     }
     char out_dir[512], ckpt[600], best[600], logp[600];
     if (o.out) snprintf(out_dir, sizeof out_dir, "%s", o.out);
