@@ -192,8 +192,9 @@ typedef struct rcl_file_index {
 } rcl_file_index;
 
 typedef struct rcl_index_options {
-    const char *cache_dir;    /* NULL: <root>/.resnet-cl, or when that cannot be
-                                 written $XDG_CACHE_HOME/resnet-cl (~/.cache/...) */
+    const char *cache_dir;    /* NULL: $XDG_CACHE_HOME (or ~/.cache)/resnet-cl/
+                                 data-<hash of the split's path>; nothing is
+                                 written into the data unless asked */
     const char *classes_file; /* NULL: synset_words.txt / LOC_synset_mapping.txt
                                  when present, else the 1000 ILSVRC-2012 ids */
     int no_cache;             /* 1: neither read nor write the cache */

@@ -871,17 +871,17 @@ static int stamp_only(const char *dir, const char *root, const char *classes_fil
     return RCL_OK;
 }
 
-/* Where the cache goes: opt dir, <root>/.resnet-cl, or the user cache dir. */
-static char *pick_cache_dir(const char *root, const char *dir, const rcl_index_options *o)
+/* Where the cache goes: the given dir, else the user's cache dir
+ * ($XDG_CACHE_HOME or ~/.cache)/resnet-cl/data-<hash of the split's real
+ * path>: data sets are often read-only or shared, so nothing is written
+ * into them unless asked (--cache-dir). NULL: nowhere writable. */
+static char *pick_cache_dir(const char *dir, const rcl_index_options *o)
 {
     if (o && o->cache_dir) {
         if (rcl_mkdir_p(o->cache_dir) == 0 && access(o->cache_dir, W_OK) == 0)
             return dup_s(o->cache_dir);
         return NULL;
     }
-    char *local = rcl_path_join(root, ".resnet-cl");
-    if (local && (rcl_mkdir_p(local) == 0) && access(local, W_OK) == 0) return local;
-    free(local);
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     char base[4096];
     if (xdg && *xdg) snprintf(base, sizeof base, "%s/resnet-cl", xdg);
@@ -918,7 +918,7 @@ int rcl_file_index_open(rcl_file_index *ix, const char *root, const char *split,
     }
     char name[300];
     snprintf(name, sizeof name, "index-%s.tsv", has_split ? split : "all");
-    char *cdir = o.no_cache ? NULL : pick_cache_dir(root, dir, &o);
+    char *cdir = o.no_cache ? NULL : pick_cache_dir(dir, &o);
     char *cpath = cdir ? rcl_path_join(cdir, name) : NULL;
     uint64_t stamp = 0;
     int st = RCL_OK;

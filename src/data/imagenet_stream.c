@@ -383,10 +383,10 @@ int rcl_stream_begin_epoch(rcl_stream *s, int epoch)
     return RCL_OK;
 }
 
-int rcl_stream_next(rcl_stream *s, float *images, int *labels, int *count)
+/* One batch slot taken (its good samples copied out); *count 0 at the end
+ * of the epoch, or for a batch whose every file failed. */
+static int take_batch(rcl_stream *s, float *images, int *labels, int *count)
 {
-    if (!s || !images || !labels || !count)
-        return rcl_fail(RCL_ERR_INVALID, "rcl_stream_next: NULL argument");
     *count = 0;
     pthread_mutex_lock(&s->mu);
     if (!s->active) {
@@ -452,6 +452,19 @@ int rcl_stream_next(rcl_stream *s, float *images, int *labels, int *count)
     pthread_cond_broadcast(&s->cv_work);
     pthread_mutex_unlock(&s->mu);
     *count = m;
+    return st;
+}
+
+int rcl_stream_next(rcl_stream *s, float *images, int *labels, int *count)
+{
+    if (!s || !images || !labels || !count)
+        return rcl_fail(RCL_ERR_INVALID, "rcl_stream_next: NULL argument");
+    int st;
+    /* a batch of nothing but bad files is skipped whole: 0 means the end.
+     * next_take is only written by this (the consumer's) thread. */
+    do {
+        st = take_batch(s, images, labels, count);
+    } while (st == RCL_OK && *count == 0 && s->active && s->next_take < s->nbatches);
     return st;
 }
 
