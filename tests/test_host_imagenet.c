@@ -752,6 +752,64 @@ static void test_invalid(void **state)
     assert_int_equal(rcl_file_index_open(&ix, root, "../x", &nc), RCL_ERR_NOT_FOUND);
 }
 
+static void test_cli_commands(void **state)
+{
+    (void)state;
+    char root[512], cdir[600];
+    snprintf(root, sizeof root, "%s/cli", g_tmp);
+    snprintf(cdir, sizeof cdir, "%s/cli-cache", g_tmp);
+    make_train_tree(root, 5);
+    char *out = NULL;
+    /* mean-image: saved next to the index */
+    assert_int_equal(tu_run(&out, "mean-image --data '%s' --cache-dir '%s' --threads 2", root, cdir),
+                     0);
+    assert_non_null(strstr(out, "mean image of 5 images"));
+    free(out);
+    char mp[700];
+    snprintf(mp, sizeof mp, "%s/mean.bin", cdir);
+    float *mean;
+    int c, h, w;
+    int64_t count;
+    T_OK(rcl_mean_image_load(mp, &mean, &c, &h, &w, &count));
+    assert_true(c == 3 && h == 224 && w == 224 && count == 5);
+    for (int i = 0; i < 3 * 224 * 224; i++) assert_true(mean[i] >= 0 && mean[i] <= 1);
+    free(mean);
+    /* bench-loader: finds the index in the cache and subtracts the mean */
+    assert_int_equal(tu_run(&out, "bench-loader --data '%s' --cache-dir '%s' --images 12 "
+                                  "--batch-size 4 --threads 2",
+                            root, cdir),
+                     0);
+    assert_non_null(strstr(out, "read from the cache"));
+    assert_non_null(strstr(out, "subtracting the mean image"));
+    assert_non_null(strstr(out, "images/s: "));
+    assert_non_null(strstr(out, "crop/augment"));
+    free(out);
+    /* an undecodable file: named, counted; --strict-data stops */
+    sh("echo broken > '%s/train/%s/zz.JPEG'", root, g_wnids[1]);
+    assert_int_equal(tu_run(&out, "bench-loader --data '%s' --no-index-cache --images 12 "
+                                  "--batch-size 4",
+                            root),
+                     0);
+    assert_non_null(strstr(out, "skipped"));
+    assert_non_null(strstr(out, "zz.JPEG"));
+    free(out);
+    assert_int_equal(tu_run(&out, "bench-loader --data '%s' --no-index-cache --images 12 "
+                                  "--batch-size 4 --strict-data",
+                            root),
+                     1);
+    assert_non_null(strstr(out, "zz.JPEG"));
+    free(out);
+    /* bad input: one line, non-zero */
+    assert_int_equal(tu_run(&out, "bench-loader --data '%s/nowhere'", root), 1);
+    assert_non_null(strstr(out, "nowhere"));
+    free(out);
+    assert_int_equal(tu_run(&out, "bench-loader --threads 2"), 2);
+    assert_non_null(strstr(out, "--data DIR is required"));
+    free(out);
+    assert_int_equal(tu_run(&out, "mean-image --data '%s' --threads 0", root), 2);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -768,6 +826,7 @@ int main(void)
         cmocka_unit_test(test_eval_transforms),
         cmocka_unit_test(test_mean_file),
         cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_cli_commands),
     };
     return cmocka_run_group_tests_name("host_imagenet", tests, setup, teardown);
 }
