@@ -158,8 +158,10 @@ const char *rcl_imagenet_wnid(int k);
 int rcl_imagenet_wnid_label(const char *wnid);
 
 /* rcl_image_decode with libjpeg-turbo's DCT scaling: a JPEG is decoded at
- * the smallest scale k/8 (k = 1..8) whose shorter side is still at least
- * `min_short` (0: full size); PNG is always decoded at full size. */
+ * the smallest scale of 1/8, 1/4, 1/2 whose shorter side (ceil(side * k /
+ * 8)) is still at least `min_short`, else at full size (0: full size); the
+ * other eighths are slower than full size in libjpeg-turbo (no SIMD). PNG
+ * is always decoded at full size. */
 int rcl_image_decode_scaled(const uint8_t *buf, size_t len, const char *name, int min_short,
                             rcl_image *img);
 

@@ -103,11 +103,15 @@ static int decode_jpeg(const uint8_t *buf, size_t len, const char *name, int min
     int cmyk = ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK;
     ci.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;   /* greyscale -> RGB by libjpeg */
     if (min_short > 0) {
-        /* DCT scaling: the smallest k/8 whose shorter side (libjpeg rounds
-         * up: ceil(side * k / 8)) still reaches min_short. */
+        /* DCT scaling: the smallest k/8 of 1/8, 2/8, 4/8 whose shorter
+         * side (libjpeg rounds up: ceil(side * k / 8)) still reaches
+         * min_short, else full size. Only these scales: libjpeg-turbo's
+         * other ones (3/8, 5/8, 6/8, 7/8) have no SIMD inverse DCT and
+         * decode slower than the full size (measured on the ImageNet
+         * sample: 6/8 1.25 ms a photo, 8/8 1.0 ms, 4/8 0.88 ms). */
         unsigned long s = ci.image_width < ci.image_height ? ci.image_width : ci.image_height;
         int k = 1;
-        while (k < 8 && (s * (unsigned long)k + 7) / 8 < (unsigned long)min_short) k++;
+        while (k < 8 && (s * (unsigned long)k + 7) / 8 < (unsigned long)min_short) k *= 2;
         ci.scale_num = (unsigned)k;
         ci.scale_denom = 8;
     }
