@@ -170,6 +170,8 @@ def cli_corpus():
         "tune": "resnet-cl-tune\n--device\n0\n--model\nresnet20\n--batch-size\n8\n--image-size\n32\n--classes\n10\n"
                 "--budget\n60\n--shapes\n64x64x64\n--dry-run\n--if-missing\n--norm\nin",
         "tune_help": "resnet-cl-tune\n--help",
+        "bench_loader": "bench-loader\n--data\n/nonexistent\n--threads\n2\n--images\n64\n--eval\n--strict-data",
+        "mean_image": "mean-image\n--data\n/nonexistent\n--threads\n3\n--out\n/nonexistent/m.bin",
         "nul_split": "train\0--epochs\0002",
     }
     for k, v in lines.items():
