@@ -695,6 +695,75 @@ static void test_eval_transforms(void **state)
     rcl_file_index_destroy(&ix);
 }
 
+/* torchvision's TenCrop of Resize(256, bilinear, antialias=False) of the
+ * same photos (tests/ref/imagenet_crops_ref.txt, written by
+ * tests/ref/make_imagenet_crops_ref.py): channel sums and sampled pixels
+ * within decoder / rounding differences. */
+static void test_ten_crop_torchvision(void **state)
+{
+    (void)state;
+    const char *src = getenv("RESNET_CL_SOURCE_DIR");
+    if (!src) fail_msg("RESNET_CL_SOURCE_DIR not set (run via ctest)");
+    char path[4096], line[8192];
+    snprintf(path, sizeof path, "%s/tests/ref/imagenet_crops_ref.txt", src);
+    FILE *f = fopen(path, "r");
+    if (!f) fail_msg("cannot open %s", path);
+    size_t n = (size_t)3 * 224 * 224;
+    float *ten = malloc(sizeof(float) * n * 10);
+    int photos = 0, crops = 0, worst_px = 0;
+    double worst_mean = 0;
+    while (fgets(line, sizeof line, f)) {
+        char rel[512];
+        int h, w, rh, rw;
+        if (sscanf(line, "photo %511s %d %d %d %d", rel, &h, &w, &rh, &rw) == 5) {
+            char p[2048];
+            snprintf(p, sizeof p, "%s/%s", g_sample, rel);
+            rcl_image img;
+            T_OK(rcl_image_load(p, &img));
+            assert_int_equal(img.h, h);
+            assert_int_equal(img.w, w);
+            int gh, gw;
+            rcl_resize_short_dims(h, w, 256, &gh, &gw);
+            assert_int_equal(gh, rh);
+            assert_int_equal(gw, rw);
+            T_OK(rcl_imagenet_ten_crop(ten, &img, 256, 224, NULL));
+            rcl_image_free(&img);
+            photos++;
+            continue;
+        }
+        int k, used;
+        long long sum[3];
+        if (sscanf(line, "crop %d %lld %lld %lld%n", &k, &sum[0], &sum[1], &sum[2], &used) != 4)
+            continue;
+        assert_true(photos > 0 && k >= 0 && k < 10);
+        const float *c = ten + (size_t)k * n;
+        for (int ch = 0; ch < 3; ch++) {
+            double s = 0;
+            for (size_t i = 0; i < (size_t)224 * 224; i++)
+                s += (double)lrintf(c[(size_t)ch * 224 * 224 + i] * 255.0f);
+            double d = fabs(s - (double)sum[ch]) / (224.0 * 224.0);
+            if (d > worst_mean) worst_mean = d;
+        }
+        const char *q = line + used;
+        int ch, y, x, v, m;
+        while (sscanf(q, " %d:%d:%d:%d%n", &ch, &y, &x, &v, &m) == 4) {
+            int ours = (int)lrintf(c[((size_t)ch * 224 + y) * 224 + x] * 255.0f);
+            if (abs(ours - v) > worst_px) worst_px = abs(ours - v);
+            q += m;
+        }
+        crops++;
+    }
+    fclose(f);
+    free(ten);
+    assert_int_equal(photos, 4);
+    assert_int_equal(crops, 40);
+    print_message("ten-crop vs torchvision: worst channel-mean difference %.4f, worst pixel %d\n",
+                  worst_mean, worst_px);
+    if (worst_mean > 0.05 || worst_px > 2)
+        fail_msg("ten crops differ from torchvision's: channel mean by %.4f, a pixel by %d",
+                 worst_mean, worst_px);
+}
+
 static void test_mean_file(void **state)
 {
     (void)state;
@@ -824,6 +893,7 @@ int main(void)
         cmocka_unit_test(test_stream_corrupt_files),
         cmocka_unit_test(test_pca_lighting),
         cmocka_unit_test(test_eval_transforms),
+        cmocka_unit_test(test_ten_crop_torchvision),
         cmocka_unit_test(test_mean_file),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_cli_commands),
