@@ -526,6 +526,27 @@ static void test_stream_threads_deterministic(void **state)
     for (int i = 0; i < 40; i++) assert_int_equal(seen[10 * i], 1);
     float *c = run_epoch(&ix, o, 4, &n5, &y5, NULL);
     assert_true(memcmp(y1, y5, sizeof(int) * 40) != 0);
+    /* resuming epoch 3 at batch 4 gives the tail of epoch 3 */
+    rcl_stream *s;
+    T_OK(rcl_stream_create(&s, &ix, &o));
+    T_OK(rcl_stream_begin_epoch_at(s, 3, 4));
+    size_t sample = (size_t)3 * 224 * 224;
+    float *x = malloc(sizeof(float) * sample * 6);
+    int y[6], count, at = 24;
+    for (;;) {
+        T_OK(rcl_stream_next(s, x, y, &count));
+        if (count == 0) break;
+        assert_memory_equal(y, y1 + at, sizeof(int) * count);
+        assert_memory_equal(x, a + sample * at, sizeof(float) * sample * count);
+        at += count;
+    }
+    assert_int_equal(at, 40);
+    assert_int_equal(rcl_stream_begin_epoch_at(s, 3, 8), RCL_ERR_INVALID);   /* 7 batches */
+    T_OK(rcl_stream_begin_epoch_at(s, 3, 7));   /* the end: nothing left */
+    T_OK(rcl_stream_next(s, x, y, &count));
+    assert_int_equal(count, 0);
+    free(x);
+    rcl_stream_destroy(s);
     free(a);
     free(b);
     free(c);

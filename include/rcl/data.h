@@ -283,6 +283,10 @@ typedef struct rcl_stream rcl_stream;
 int rcl_stream_create(rcl_stream **s, const rcl_file_index *ix, const rcl_stream_options *o);
 void rcl_stream_destroy(rcl_stream *s);
 int rcl_stream_begin_epoch(rcl_stream *s, int epoch);
+/* The same epoch from batch `first_batch` on (0..num_batches): the batches
+ * it gives are the tail of that epoch, byte for byte (a run resumed in the
+ * middle of an epoch continues it exactly). */
+int rcl_stream_begin_epoch_at(rcl_stream *s, int epoch, int first_batch);
 /* Next batch (batch_size x 3 x crop x crop floats, labels); *count = 0 at
  * the end of the epoch. A file that cannot be read or decoded is left out
  * of its batch (*count is then smaller; rcl_stream_skipped names it) or,

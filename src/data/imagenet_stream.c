@@ -353,8 +353,17 @@ void rcl_stream_destroy(rcl_stream *s)
 
 int rcl_stream_begin_epoch(rcl_stream *s, int epoch)
 {
+    return rcl_stream_begin_epoch_at(s, epoch, 0);
+}
+
+int rcl_stream_begin_epoch_at(rcl_stream *s, int epoch, int first_batch)
+{
     if (!s || epoch < 0)
         return rcl_fail(RCL_ERR_INVALID, "rcl_stream_begin_epoch: bad loader or epoch %d", epoch);
+    if (first_batch < 0 || first_batch > s->nbatches)
+        return rcl_fail(RCL_ERR_INVALID,
+                        "rcl_stream_begin_epoch_at: batch %d not in 0..%d (the epoch's batches)",
+                        first_batch, s->nbatches);
     pthread_mutex_lock(&s->mu);
     s->active = 0;   /* no new claims while the ring is reset */
     while (s->busy > 0) pthread_cond_wait(&s->cv_done, &s->mu);
@@ -376,7 +385,8 @@ int rcl_stream_begin_epoch(rcl_stream *s, int epoch)
     s->stats.skipped = 0;
     s->failed = 0;
     s->epoch = epoch;
-    s->claim_b = s->claim_k = s->next_take = 0;
+    s->claim_b = s->next_take = first_batch;
+    s->claim_k = 0;
     s->active = 1;
     pthread_cond_broadcast(&s->cv_work);
     pthread_mutex_unlock(&s->mu);
