@@ -897,6 +897,13 @@ static void test_cli_commands(void **state)
     assert_non_null(strstr(out, "--data DIR is required"));
     free(out);
     assert_int_equal(tu_run(&out, "mean-image --data '%s' --threads 0", root), 2);
+    assert_non_null(strstr(out, "bad value '0' for --threads"));
+    free(out);
+    assert_int_equal(tu_run(&out, "bench-loader --help"), 0);
+    assert_non_null(strstr(out, "usage: resnet-cl bench-loader"));
+    free(out);
+    assert_int_equal(tu_run(&out, "mean-image --help"), 0);
+    assert_non_null(strstr(out, "usage: resnet-cl mean-image"));
     free(out);
 }
 
