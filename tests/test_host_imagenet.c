@@ -785,6 +785,39 @@ static void test_ten_crop_torchvision(void **state)
                  worst_mean, worst_px);
 }
 
+/* Display names for predict (rcl_class_words_load) */
+static void test_class_words(void **state)
+{
+    (void)state;
+    char p[600];
+    snprintf(p, sizeof p, "%s/words.txt", g_tmp);
+    FILE *f = fopen(p, "w");
+    fprintf(f, "n01440764 tench, Tinca tinca\nn01443537 goldfish, Carassius auratus\n"
+               "n01484850 : great white shark\n");
+    fclose(f);
+    char *ids[3] = {"n01484850", "n99999999", "n01440764"};
+    char **w;
+    T_OK(rcl_class_words_load(p, ids, 3, &w));
+    assert_string_equal(w[0], "great white shark");
+    assert_string_equal(w[1], "n99999999");   /* not in the file: the id */
+    assert_string_equal(w[2], "tench, Tinca tinca");
+    rcl_class_words_free(w, 3);
+    /* a file without class ids: by position */
+    T_OK(rcl_class_words_load(p, NULL, 4, &w));
+    assert_string_equal(w[1], "goldfish, Carassius auratus");
+    assert_string_equal(w[3], "class 3");
+    rcl_class_words_free(w, 4);
+    f = fopen(p, "w");
+    fprintf(f, "n01440764 tench\n/etc/passwd x\n");
+    fclose(f);
+    assert_int_equal(rcl_class_words_load(p, NULL, 2, &w), RCL_ERR_FORMAT);
+    assert_non_null(strstr(rcl_last_error(), "words.txt:2"));
+    char *out = NULL;
+    assert_int_equal(tu_run(&out, "predict --checkpoint x.safetensors --synset-words"), 2);
+    assert_non_null(strstr(out, "missing value for --synset-words"));
+    free(out);
+}
+
 static void test_mean_file(void **state)
 {
     (void)state;
@@ -922,6 +955,7 @@ int main(void)
         cmocka_unit_test(test_pca_lighting),
         cmocka_unit_test(test_eval_transforms),
         cmocka_unit_test(test_ten_crop_torchvision),
+        cmocka_unit_test(test_class_words),
         cmocka_unit_test(test_mean_file),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_cli_commands),

@@ -224,6 +224,16 @@ void rcl_file_index_destroy(rcl_file_index *ix);
 /* malloc'd "<cache_dir>/<name>" (NULL without a cache dir). */
 char *rcl_file_index_side_path(const rcl_file_index *ix, const char *name);
 
+/* Display names of n classes from a synset words file (synset_words.txt /
+ * LOC_synset_mapping.txt: "n01440764 tench, Tinca tinca"): class k with id
+ * ids[k] gets the words of that id; without ids (NULL: a file that records
+ * no class names) class k gets the words of the file's k-th line; a class
+ * the file does not name keeps its id (or "class k"). *words: n malloc'd
+ * strings (free with rcl_class_words_free). RCL_ERR_FORMAT naming the file
+ * and line for a file that is not a words file. */
+int rcl_class_words_load(const char *path, char *const *ids, int n, char ***words);
+void rcl_class_words_free(char **words, int n);
+
 /* Per-pixel mean image files: "RCLMEAN1", int32 c, h, w, int64 count,
  * then c*h*w little-endian float32 (values in [0, 1]), written atomically. */
 int rcl_mean_image_save(const char *path, const float *mean, int c, int h, int w, int64_t count);

@@ -956,3 +956,47 @@ int rcl_file_index_open(rcl_file_index *ix, const char *root, const char *split,
     ix->cache_path = cpath;
     return RCL_OK;
 }
+
+/* ------------------------------------------------------- display names */
+
+void rcl_class_words_free(char **words, int n)
+{
+    rcl_free_names(words, n);
+}
+
+int rcl_class_words_load(const char *path, char *const *ids, int n, char ***out)
+{
+    if (!path || !out || n < 0) return rcl_fail(RCL_ERR_INVALID, "rcl_class_words_load: bad arguments");
+    *out = NULL;
+    uint8_t *buf;
+    size_t len;
+    RCL_TRY(rcl_read_file(path, &buf, &len));
+    char **fid, **fwords;
+    int fn;
+    int st = rcl_parse_class_list(buf, len, path, &fid, &fwords, &fn);
+    free(buf);
+    if (st != RCL_OK) return st;
+    name_lookup l = {0};
+    char **w = calloc((size_t)(n > 0 ? n : 1), sizeof(char *));
+    if (!w || lookup_init(&l, fid, fn) != RCL_OK) st = rcl_fail(RCL_ERR_NOMEM, "%s: out of memory", path);
+    for (int k = 0; k < n && st == RCL_OK; k++) {
+        int j = ids ? (ids[k] ? lookup_find(&l, ids[k], strlen(ids[k])) : -1) : (k < fn ? k : -1);
+        if (j >= 0) w[k] = dup_s(fwords[j]);
+        else if (ids && ids[k]) w[k] = dup_s(ids[k]);
+        else {
+            char tmp[32];
+            snprintf(tmp, sizeof tmp, "class %d", k);
+            w[k] = dup_s(tmp);
+        }
+        if (!w[k]) st = rcl_fail(RCL_ERR_NOMEM, "%s: out of memory", path);
+    }
+    free(l.idx);
+    rcl_free_names(fid, fn);
+    rcl_free_names(fwords, fn);
+    if (st != RCL_OK) {
+        if (w) rcl_free_names(w, n);
+        return st;
+    }
+    *out = w;
+    return RCL_OK;
+}
