@@ -187,7 +187,7 @@ typedef struct rcl_file_index {
     char **class_ids;      /* label -> class id (WordNet id or folder name) */
     char **class_words;    /* label -> display name (synset words, else the id) */
     int classes_present;   /* classes with at least one file */
-    const char *class_source; /* where the class list came from, for messages */
+    char class_source[128];   /* where the class list came from, for messages */
     int from_cache;        /* 1: read from the cache, the tree was not walked */
     char *cache_dir;       /* where the index (and the mean image) live; NULL: none */
     char *cache_path;      /* the index file; NULL: not cached */

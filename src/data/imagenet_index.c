@@ -5,6 +5,7 @@
  * Cache file (index-<split>.tsv), one record a line:
  *   rcl-file-index 1
  *   stamp <16 hex digits>
+ *   source <where the class list came from>
  *   classes <K>
  *   <id> TAB <words>                      K lines, label order
  *   files <N>
@@ -359,6 +360,11 @@ int rcl_file_index_parse(rcl_file_index *ix, const uint8_t *buf, size_t len, uin
     snprintf(want, sizeof want, "stamp %016llx", (unsigned long long)stamp);
     if (!next_line(buf, len, &pos, &line, &ln) || ln != strlen(want) || memcmp(line, want, ln))
         BAD("%s: stale (the data changed since it was written)", what);
+    if (!next_line(buf, len, &pos, &line, &ln) || ln < 7 || memcmp(line, "source ", 7) ||
+        ln - 7 >= sizeof ix->class_source || memchr(line, '\0', ln))
+        BAD("%s: bad 'source' line", what);
+    memcpy(ix->class_source, line + 7, ln - 7);
+    ix->class_source[ln - 7] = '\0';
     if (!next_line(buf, len, &pos, &line, &ln) || ln < 9 || memcmp(line, "classes ", 8) ||
         parse_dec(line + 8, ln - 8, MAX_CLASSES, &k) || k < 1)
         BAD("%s: bad 'classes' line", what);
@@ -443,8 +449,9 @@ static int write_index(FILE *f, void *user)
 {
     const write_ctx *w = user;
     const rcl_file_index *ix = w->ix;
-    fprintf(f, "rcl-file-index 1\nstamp %016llx\nclasses %d\n", (unsigned long long)w->stamp,
-            ix->num_classes);
+    fprintf(f, "rcl-file-index 1\nstamp %016llx\nsource ", (unsigned long long)w->stamp);
+    for (const char *p = ix->class_source; *p; p++) fputc(*p == '\n' || *p == '\r' ? ' ' : *p, f);
+    fprintf(f, "\nclasses %d\n", ix->num_classes);
     for (int c = 0; c < ix->num_classes; c++) {
         fprintf(f, "%s\t", ix->class_ids[c]);
         for (const char *p = ix->class_words[c]; *p; p++) fputc(*p == '\t' || *p == '\n' || *p == '\r' ? ' ' : *p, f);
@@ -540,7 +547,7 @@ static int set_builtin_classes(rcl_file_index *ix)
         ix->class_words[k] = dup_s(rcl_imagenet_wnid(k));
         if (!ix->class_ids[k] || !ix->class_words[k]) return RCL_ERR_NOMEM;
     }
-    ix->class_source = "the 1000 ILSVRC-2012 classes";
+    snprintf(ix->class_source, sizeof ix->class_source, "the 1000 ILSVRC-2012 classes");
     return RCL_OK;
 }
 
@@ -573,7 +580,7 @@ static int set_present_classes(rcl_file_index *ix, char *const *names, int n)
     ix->num_classes = m;
     free(l.idx);
     free(u);
-    ix->class_source = "the classes present (sorted)";
+    snprintf(ix->class_source, sizeof ix->class_source, "the classes present (sorted)");
     return st;
 }
 
@@ -635,7 +642,6 @@ static int walk(rcl_file_index *ix, const char *dir, const char *root, const cha
     int ncls = 0, nfiles = 0, cap = 0, st = RCL_OK;
     int64_t *fsizes = NULL;
     name_lookup lk = {0};
-    static char source[64];
     uint64_t h = rcl_fnv1a(RCL_FNV_INIT, "rcl-file-index 1", 16);
     h = stamp_path(h, dir);
     RCL_TRY(rcl_list_dir(dir, 1, &cls, &ncls));
@@ -645,7 +651,7 @@ static int walk(rcl_file_index *ix, const char *dir, const char *root, const cha
     if (classes_file) {
         h = stamp_path(h, classes_file);
         if ((st = classes_from_file(ix, classes_file)) != RCL_OK) goto done;
-        ix->class_source = "the classes file";
+        snprintf(ix->class_source, sizeof ix->class_source, "the classes file %s", classes_file);
     } else {
         for (int i = 0; i < 2 && !words_path; i++) words_path = find_near(dir, root, WORDS_FILES[i]);
         if (words_path) h = stamp_path(h, words_path);
@@ -736,8 +742,7 @@ static int walk(rcl_file_index *ix, const char *dir, const char *root, const cha
     int npresent = flat ? nfiles : ncls;
     if (!ix->class_ids && words_path) {
         if ((st = classes_from_file(ix, words_path)) != RCL_OK) goto done;
-        snprintf(source, sizeof source, "%s", strrchr(words_path, '/') ? strrchr(words_path, '/') + 1 : words_path);
-        ix->class_source = source;
+        snprintf(ix->class_source, sizeof ix->class_source, "%s", words_path);
     }
     if (!ix->class_ids) {
         if (all_ilsvrc(present, npresent)) st = set_builtin_classes(ix);
@@ -762,7 +767,7 @@ static int walk(rcl_file_index *ix, const char *dir, const char *root, const cha
             if (st != RCL_OK) st = rcl_fail(st, "%s: out of memory", dir);
         }
     } else {
-        int shifted = ix->class_source && strcmp(ix->class_source, "the classes present (sorted)") == 0;
+        int shifted = strcmp(ix->class_source, "the classes present (sorted)") == 0;
         for (int k = 0; k < ncls && st == RCL_OK; k++) {
             int lab = label_of(&lk, cls[k]);
             if (lab < 0) {
@@ -928,10 +933,7 @@ int rcl_file_index_open(rcl_file_index *ix, const char *root, const char *split,
         if (rcl_read_file(cpath, &buf, &len) == RCL_OK) {
             st = rcl_file_index_parse(ix, buf, len, stamp, cpath);
             free(buf);
-            if (st == RCL_OK) {
-                ix->from_cache = 1;
-                ix->class_source = "the cached index";
-            }
+            if (st == RCL_OK) ix->from_cache = 1;
         }
     }
     if (!ix->from_cache) {
