@@ -100,8 +100,13 @@ int cli_bench_loader(const cli_globals *g, int argc, char **argv)
     int mc, mh, mw;
     int64_t mcount;
     if (mean_path && rcl_mean_image_load(mean_path, &mean, &mc, &mh, &mw, &mcount) == RCL_OK) {
-        if (mc == 3 && mh == 224 && mw == 224) so.mean = mean;
-        fprintf(stderr, "resnet-cl: subtracting the mean image %s\n", mean_path);
+        if (mc == 3 && mh == 224 && mw == 224) {
+            so.mean = mean;
+            fprintf(stderr, "resnet-cl: subtracting the mean image %s\n", mean_path);
+        } else {
+            fprintf(stderr, "resnet-cl: not using the mean image %s: it is %dx%dx%d, not 3x224x224\n",
+                    mean_path, mc, mh, mw);
+        }
     }
     free(mean_path);
     rcl_stream *s = NULL;
