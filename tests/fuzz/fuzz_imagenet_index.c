@@ -32,6 +32,18 @@ static uint64_t stamp_in(const uint8_t *d, size_t n)
     return 0;
 }
 
+/* A ".." component ("n01.." is a name, not one). */
+static int has_dotdot(const char *p)
+{
+    for (const char *c = p; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n == 2 && c[0] == '.' && c[1] == '.') return 1;
+        c += n;
+        if (*c == '/') c++;
+    }
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
@@ -43,9 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rcl_file_index_parse(&ix, d, n, stamp_in(d, n), "fuzz") == 0) {
             for (int i = 0; i < ix.n; i++) {
                 if (ix.labels[i] < 0 || ix.labels[i] >= ix.num_classes || ix.sizes[i] < 0) abort();
-                if (ix.paths[i][0] == '/' || strstr(ix.paths[i], "../") ||
-                    strcmp(ix.paths[i], "..") == 0)
-                    abort();
+                if (ix.paths[i][0] == '/' || has_dotdot(ix.paths[i])) abort();
             }
             if (ix.classes_present > ix.num_classes) abort();
             rcl_file_index_destroy(&ix);
