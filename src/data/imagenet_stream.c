@@ -259,8 +259,7 @@ int rcl_stream_create(rcl_stream **out, const rcl_file_index *ix, const rcl_stre
         return rcl_fail(RCL_ERR_INVALID, "rcl_stream_create: empty index");
     rcl_stream_options o = *opt;
     if (o.threads == 0) o.threads = 1;
-    if (o.prefetch == 0) o.prefetch = 2 + o.threads;
-    if (o.prefetch > 64) o.prefetch = 64;
+    if (o.prefetch == 0) o.prefetch = 3;   /* the workers share a batch: 3 slots keep them busy */
     if (o.crop == 0) o.crop = 224;
     if (o.scale_min == 0) o.scale_min = 256;
     if (o.scale_max == 0) o.scale_max = 480;
@@ -269,7 +268,7 @@ int rcl_stream_create(rcl_stream **out, const rcl_file_index *ix, const rcl_stre
         return rcl_fail(RCL_ERR_INVALID, "rcl_stream_create: batch_size %d", o.batch_size);
     if (o.threads < 1 || o.threads > 256)
         return rcl_fail(RCL_ERR_INVALID, "rcl_stream_create: threads %d not in 1..256", o.threads);
-    if (o.prefetch < 2)
+    if (o.prefetch < 2 || o.prefetch > 64)
         return rcl_fail(RCL_ERR_INVALID, "rcl_stream_create: prefetch %d not in 2..64", o.prefetch);
     if (o.crop < 1 || o.crop > 1024)
         return rcl_fail(RCL_ERR_INVALID, "rcl_stream_create: crop %d not in 1..1024", o.crop);
