@@ -48,6 +48,8 @@ struct rcl_stream {
     stream_slot *slots;
     pthread_t *threads;
     int nthreads;
+    uint8_t *crop_bufs;     /* threads x sample: each worker's uint8 crop */
+    int workers_started;
 
     pthread_mutex_t mu;
     pthread_cond_t cv_work, cv_done;
@@ -178,11 +180,11 @@ static int prepare(const rcl_stream *s, int idx, int epoch, int pos, float *dst,
 static void *worker(void *arg)
 {
     rcl_stream *s = arg;
-    uint8_t *crop_u8 = malloc(s->sample);
     pthread_mutex_lock(&s->mu);
+    uint8_t *crop_u8 = s->crop_bufs + (size_t)s->workers_started++ * s->sample;
     for (;;) {
         while (!s->quit &&
-               !(crop_u8 && s->active && s->claim_b < s->nbatches &&
+               !(s->active && s->claim_b < s->nbatches &&
                  s->claim_b < s->next_take + s->nslots))
             pthread_cond_wait(&s->cv_work, &s->mu);
         if (s->quit) break;
@@ -219,7 +221,6 @@ static void *worker(void *arg)
         pthread_cond_broadcast(&s->cv_done);
     }
     pthread_mutex_unlock(&s->mu);
-    free(crop_u8);
     return NULL;
 }
 
@@ -238,6 +239,7 @@ static void stream_free(rcl_stream *s)
     free(s->perm);
     free(s->mean);
     free(s->threads);
+    free(s->crop_bufs);
     rcl_free_names(s->skipped, s->nskipped);
     free(s);
 }
@@ -296,7 +298,8 @@ int rcl_stream_create(rcl_stream **out, const rcl_file_index *ix, const rcl_stre
     s->perm = malloc(sizeof(int) * (size_t)ix->n);
     s->slots = calloc((size_t)s->nslots, sizeof *s->slots);
     s->threads = calloc((size_t)o.threads, sizeof(pthread_t));
-    int ok = s->perm && s->slots && s->threads;
+    s->crop_bufs = malloc(s->sample * (size_t)o.threads);
+    int ok = s->perm && s->slots && s->threads && s->crop_bufs;
     if (ok && opt->mean) {
         s->mean = malloc(sizeof(float) * s->sample);
         ok = s->mean != NULL;
