@@ -36,7 +36,7 @@ declare -A PUB=(
   [gemm.h]=gemm [tune_cache.h]=gemm
   [ops.h]=ops [optim.h]=ops [norm.h]=ops
   [model.h]=model
-  [checkpoint.h]=train [trainer.h]=train [optimizer.h]=train
+  [checkpoint.h]=train [trainer.h]=train [optimizer.h]=train [plateau.h]=train
 )
 
 bad=0

@@ -18,7 +18,7 @@ SECS=${1:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 BUILD=${BUILD_DIR:-build-fuzz}
-TARGETS=${FUZZ_TARGETS:-"json safetensors tune_cache program_entry cifar_bin image cli"}
+TARGETS=${FUZZ_TARGETS:-"json safetensors tune_cache program_entry cifar_bin image imagenet_index cli"}
 DATA=${RCL_DATA_DIR:-$ROOT/../shared/data}
 JOBS=${JOBS:-$(nproc)}
 t0=$(date +%s)

@@ -15,6 +15,7 @@
 #include "rcl/rng.h"
 #include "rcl/model.h"
 #include "rcl/optimizer.h"
+#include "rcl/plateau.h"
 #include "rcl/checkpoint.h"
 #include "rcl/trainer.h"
 #include "rcl/tune_cache.h"

@@ -68,6 +68,25 @@ static void test_basicblock_learns(void **state)
     assert_int_equal(pct, 5);
     assert_non_null(strstr(pr, "airplane") || strstr(pr, "ship") || strstr(pr, "truck") ? "ok" : NULL);
     free(pr);
+    /* class names from a synset words file next to the checkpoint: words,
+     * then the class id the checkpoint records */
+    snprintf(args, sizeof args, "%s/synset_words.txt", out_dir);
+    FILE *wf = fopen(args, "w");
+    assert_non_null(wf);
+    static const char *const cifar[10] = {"airplane", "automobile", "bird", "cat", "deer",
+                                          "dog", "frog", "horse", "ship", "truck"};
+    for (int k = 0; k < 10; k++) fprintf(wf, "%s words for %s, %d\n", cifar[k], cifar[k], k);
+    fclose(wf);
+    snprintf(args, sizeof args, "--device %d predict --checkpoint %s/last.safetensors %s/test/ship/0000.jpg",
+             dev(), out_dir, root);
+    assert_int_equal(tu_run(&pr, "%s", args), 0);
+    int named = 0;
+    for (const char *p = pr; (p = strstr(p, "words for ")); p++) named++;
+    assert_int_equal(named, 5);
+    assert_non_null(strstr(pr, ") (") == NULL ? "ok" : NULL);
+    assert_non_null(strstr(pr, ", 8 (ship)") || strstr(pr, ", 0 (airplane)") || strstr(pr, ", 9 (truck)")
+                        ? "ok" : NULL);
+    free(pr);
     snprintf(args, sizeof args, "rm -rf %s", out_dir);
     assert_int_equal(system(args), 0);
     free(out);

@@ -151,4 +151,168 @@ int rcl_loader_next(rcl_loader *ld, float *images, int *labels, int *count);
 /* Batches per epoch: ceil(n / batch_size). */
 int rcl_loader_num_batches(const rcl_loader *ld);
 
+/* ------------------------------------------------------------- ImageNet
+ * Streaming image sets (docs/imagenet.md): a cached index of files, and a
+ * loader whose worker threads read, decode and augment each sample when
+ * its batch is due (nothing is held in memory but the batches in flight). */
+
+#define RCL_IMAGENET_CLASSES 1000
+/* The k-th ILSVRC-2012 class id ("n01440764" ...; NULL outside 0..999) and
+ * the label of a class id (-1 if it is not one of the 1000). */
+const char *rcl_imagenet_wnid(int k);
+int rcl_imagenet_wnid_label(const char *wnid);
+
+/* rcl_image_decode with libjpeg-turbo's DCT scaling: a JPEG is decoded at
+ * the smallest scale of 1/8, 1/4, 1/2 whose shorter side (ceil(side * k /
+ * 8)) is still at least `min_short`, else at full size (0: full size); the
+ * other eighths are slower than full size in libjpeg-turbo (no SIMD). PNG
+ * is always decoded at full size. */
+int rcl_image_decode_scaled(const uint8_t *buf, size_t len, const char *name, int min_short,
+                            rcl_image *img);
+
+/* The window rows top..top+ch-1, columns left..left+cw-1 of `src`
+ * (c x sh x sw) resized to rh x rw by rcl_resize_bilinear, computed for the
+ * window only: equal, byte for byte, to resizing and then cropping. */
+int rcl_resize_crop(uint8_t *dst, int ch, int cw, int top, int left, int rh, int rw,
+                    const uint8_t *src, int c, int sh, int sw);
+
+/* The size of an image whose shorter side is resized to `s` (torchvision's
+ * Resize(s): the longer side becomes int(s * long / short)). */
+void rcl_resize_short_dims(int h, int w, int s, int *rh, int *rw);
+
+/* A split's files, labels and byte sizes. Zero it or let
+ * rcl_file_index_open fill it; free with rcl_file_index_destroy. */
+typedef struct rcl_file_index {
+    char *dir;             /* the split directory; paths are relative to it */
+    int n;
+    char **paths;          /* n relative paths ("n01440764/x.JPEG") */
+    int32_t *labels;       /* n labels in [0, num_classes) */
+    int64_t *sizes;        /* n file sizes in bytes */
+    int num_classes;
+    char **class_ids;      /* label -> class id (WordNet id or folder name) */
+    char **class_words;    /* label -> display name (synset words, else the id) */
+    int classes_present;   /* classes with at least one file */
+    char class_source[128];   /* where the class list came from, for messages */
+    int from_cache;        /* 1: read from the cache, the tree was not walked */
+    char *cache_dir;       /* where the index (and the mean image) live; NULL: none */
+    char *cache_path;      /* the index file; NULL: not cached */
+} rcl_file_index;
+
+typedef struct rcl_index_options {
+    const char *cache_dir;    /* NULL: $XDG_CACHE_HOME (or ~/.cache)/resnet-cl/
+                                 data-<hash of the split's path>; nothing is
+                                 written into the data unless asked */
+    const char *classes_file; /* NULL: synset_words.txt / LOC_synset_mapping.txt
+                                 when present, else the 1000 ILSVRC-2012 ids */
+    int no_cache;             /* 1: neither read nor write the cache */
+} rcl_index_options;
+
+/* Index split `split` of `root` (root/<split>, or root itself when split is
+ * NULL or ""). Layouts:
+ *  - class folders <dir>/<class>/<file>.{JPEG,jpg,jpeg,png};
+ *  - a flat <dir>/<name>.JPEG with LOC_val_solution.csv (first id of each
+ *    PredictionString), or ILSVRC2012_validation_ground_truth.txt (line i:
+ *    the devkit's ILSVRC2012_ID of ILSVRC2012_val_<i>.JPEG) together with
+ *    ILSVRC2012_devkit_synsets.txt (the devkit's 1000 ids in ILSVRC2012_ID
+ *    order, one a line), looked for in dir, root and root/.. .
+ * Labels (docs/imagenet.md): from a classes file (opts->classes_file, or a
+ * synset words file "n01440764 tench, Tinca tinca" found in dir, root or
+ * root/..: its ids in its order); else, when every class is an ILSVRC-2012
+ * id, the sorted 1000 (a train/ with fewer classes keeps ImageNet's labels
+ * and 1000 outputs); else the sorted classes present (as ImageFolder).
+ * The index is cached as <cache dir>/index-<split>.tsv (written
+ * atomically) and reused while the stamp of the split directory, of each
+ * class folder and of the label files (mtime and size) is unchanged. */
+int rcl_file_index_open(rcl_file_index *ix, const char *root, const char *split,
+                        const rcl_index_options *opt);
+void rcl_file_index_destroy(rcl_file_index *ix);
+/* malloc'd "<cache_dir>/<name>" (NULL without a cache dir). */
+char *rcl_file_index_side_path(const rcl_file_index *ix, const char *name);
+
+/* Display names of n classes from a synset words file (synset_words.txt /
+ * LOC_synset_mapping.txt: "n01440764 tench, Tinca tinca"): class k with id
+ * ids[k] gets the words of that id; without ids (NULL: a file that records
+ * no class names) class k gets the words of the file's k-th line; a class
+ * the file does not name keeps its id (or "class k"). *words: n malloc'd
+ * strings (free with rcl_class_words_free). RCL_ERR_FORMAT naming the file
+ * and line for a file that is not a words file. */
+int rcl_class_words_load(const char *path, char *const *ids, int n, char ***words);
+void rcl_class_words_free(char **words, int n);
+
+/* Per-pixel mean image files: "RCLMEAN1", int32 c, h, w, int64 count,
+ * then c*h*w little-endian float32 (values in [0, 1]), written atomically. */
+int rcl_mean_image_save(const char *path, const float *mean, int c, int h, int w, int64_t count);
+/* *mean malloc'd; RCL_ERR_FORMAT naming the file when it is not one. */
+int rcl_mean_image_load(const char *path, float **mean, int *c, int *h, int *w, int64_t *count);
+
+/* AlexNet's PCA colour augmentation ("lighting", Krizhevsky et al. 2012, as
+ * fb.resnet.torch publishes it, on [0, 1] RGB): shift[i] = sum_j
+ * eigvec[i][j] * alpha[j] * eigval[j], added to channel i. */
+extern const float rcl_pca_eigval[3];
+extern const float rcl_pca_eigvec[3][3];
+void rcl_pca_shift(const float alpha[3], float shift[3]);
+
+/* The evaluation transforms on one decoded image (img: RGB CHW): shorter
+ * side resized to `resize` (rcl_resize_short_dims), then
+ *  - center: the centre crop x crop (torchvision CenterCrop rounding);
+ *  - ten: TenCrop: top-left, top-right, bottom-left, bottom-right, centre
+ *    of the image, then the same five of its horizontal flip;
+ * each written as float x/255 minus `mean` (crop x crop x 3 CHW, or NULL). */
+int rcl_imagenet_center_crop(float *dst, const rcl_image *img, int resize, int crop,
+                             const float *mean);
+int rcl_imagenet_ten_crop(float *dst, const rcl_image *img, int resize, int crop,
+                          const float *mean);
+
+typedef struct rcl_stream_options {
+    int batch_size;        /* > 0 */
+    int threads;           /* decoding workers; 0 = 1 */
+    int prefetch;          /* batch slots, 2..64 (each batch_size x 3 x crop x crop
+                              floats: 154 MB at 256 x 224 x 224); 0 = 3 */
+    int train;             /* 1: the paper's scale augmentation: shorter side
+                              random in [scale_min, scale_max], random crop x
+                              crop, horizontal flip p=0.5, PCA lighting;
+                              0: shorter side `resize`, centre crop */
+    int shuffle;           /* permute each epoch (seeded by seed, epoch) */
+    uint64_t seed;
+    int crop;              /* 0 = 224 */
+    int scale_min, scale_max; /* 0 = 256, 480 */
+    int resize;            /* evaluation: 0 = 256 */
+    float lighting;        /* PCA colour noise sigma (train only; paper 0.1); 0 off */
+    const float *mean;     /* per-pixel mean, 3 x crop x crop in [0, 1], subtracted;
+                              copied at create; NULL: none */
+    int full_decode;       /* 1: no DCT scaling (decode every JPEG at full size) */
+    int strict;            /* 1: an undecodable file fails rcl_stream_next */
+} rcl_stream_options;
+
+typedef struct rcl_stream_stats {
+    int64_t images;        /* samples prepared since create */
+    int64_t skipped;       /* undecodable files in the current epoch */
+    double read_s, decode_s, resize_s, augment_s; /* worker time per stage, summed */
+} rcl_stream_stats;
+
+typedef struct rcl_stream rcl_stream;
+
+/* A loader over an index (which must outlive it). Batches are x/255 (+ the
+ * lighting shift) - mean, float32 CHW, with the index's labels. Each
+ * sample's augmentation depends only on (seed, epoch, position in the
+ * epoch), so the batches are the same whatever `threads` is. */
+int rcl_stream_create(rcl_stream **s, const rcl_file_index *ix, const rcl_stream_options *o);
+void rcl_stream_destroy(rcl_stream *s);
+int rcl_stream_begin_epoch(rcl_stream *s, int epoch);
+/* The same epoch from batch `first_batch` on (0..num_batches): the batches
+ * it gives are the tail of that epoch, byte for byte (a run resumed in the
+ * middle of an epoch continues it exactly). */
+int rcl_stream_begin_epoch_at(rcl_stream *s, int epoch, int first_batch);
+/* Next batch (batch_size x 3 x crop x crop floats, labels); *count = 0 at
+ * the end of the epoch. A file that cannot be read or decoded is left out
+ * of its batch (*count is then smaller; rcl_stream_skipped names it) or,
+ * with strict, gives RCL_ERR_FORMAT / RCL_ERR_IO naming it (and again on
+ * every later call of the epoch). */
+int rcl_stream_next(rcl_stream *s, float *images, int *labels, int *count);
+int rcl_stream_num_batches(const rcl_stream *s);
+void rcl_stream_stats_get(const rcl_stream *s, rcl_stream_stats *st);
+/* The i-th file skipped in the current epoch (in epoch order), as one line
+ * "<path>: <why>"; NULL past the end. */
+const char *rcl_stream_skipped(const rcl_stream *s, int i);
+
 #endif

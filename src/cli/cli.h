@@ -67,6 +67,18 @@ double cli_now_s(void);
 /* One line: the bad index and the devices that exist. */
 void cli_report_bad_device(int idx, const rcl_device_info *devs, int n);
 
+/* Streaming data (cli_imagenet.c): the --data DIR [--split S]
+ * [--cache-dir D] [--no-index-cache] [--classes FILE] of bench-loader and
+ * mean-image. split NULL: DIR/train if it exists, else DIR itself. */
+typedef struct cli_index_args {
+    const char *data, *split, *cache_dir, *classes_file;
+    int no_cache;
+} cli_index_args;
+/* Open the index, printing one line about it (0) or the error (1). */
+int cli_index_open(const cli_index_args *a, rcl_file_index *ix);
+/* Name the files the current epoch skipped, and their count (stderr). */
+void cli_report_skipped(const rcl_stream *s, const char *when);
+
 /* The whole program: global options, then the subcommand (main.c calls it). */
 int cli_main(int argc, char **argv);
 
@@ -79,5 +91,7 @@ int cli_eval(const cli_globals *g, int argc, char **argv);
 int cli_predict(const cli_globals *g, int argc, char **argv);
 int cli_summary(const cli_globals *g, int argc, char **argv);
 int cli_study(const cli_globals *g, int argc, char **argv);
+int cli_bench_loader(const cli_globals *g, int argc, char **argv);
+int cli_mean_image(const cli_globals *g, int argc, char **argv);
 
 #endif

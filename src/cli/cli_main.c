@@ -23,6 +23,8 @@ static void usage(FILE *f)
             "  summary            layers, output shapes, parameters and FLOPs of a model\n"
             "  study              train the variants of a comparison (norm, init, depth, plain, or\n"
             "                     --spec FILE) and write a report with plots\n"
+            "  bench-loader       images/s and per-stage time of the ImageNet data pipeline\n"
+            "  mean-image         the per-pixel mean image of a training set (saved next to its index)\n"
             "\n"
             "global options:\n"
             "  --device N         OpenCL device index from 'resnet-cl devices' (default: $RESNET_CL_DEVICE or 0)\n"
@@ -68,6 +70,8 @@ int cli_main(int argc, char **argv)
     if (!strcmp(cmd, "predict")) return cli_predict(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "summary")) return cli_summary(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "study")) return cli_study(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "bench-loader")) return cli_bench_loader(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "mean-image")) return cli_mean_image(&g, sub_argc, sub_argv);
     fprintf(stderr, "resnet-cl: unknown command '%s' (see resnet-cl --help)\n", cmd);
     return 2;
 }

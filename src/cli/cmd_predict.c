@@ -7,6 +7,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Display names from a synset words file: --synset-words FILE, else
+ * synset_words.txt or LOC_synset_mapping.txt next to the checkpoint
+ * (docs/imagenet.md); NULL without one. Reports and returns 1 on a bad
+ * file. */
+static int load_words(const char *given, const char *ckpt, const rcl_checkpoint_info *info,
+                      char ***words)
+{
+    *words = NULL;
+    char path[4096];
+    const char *file = given;
+    if (!file) {
+        const char *slash = strrchr(ckpt, '/');
+        int dn = slash ? (int)(slash - ckpt) : 1;
+        const char *dir = slash ? ckpt : ".";
+        static const char *const names[] = {"synset_words.txt", "LOC_synset_mapping.txt"};
+        for (int i = 0; i < 2 && !file; i++) {
+            snprintf(path, sizeof path, "%.*s/%s", dn, dir, names[i]);
+            FILE *f = fopen(path, "r");
+            if (f) {
+                fclose(f);
+                file = path;
+            }
+        }
+        if (!file) return 0;
+    }
+    int K = info->num_classes;
+    char **ids = NULL;
+    if (info->class_names) {   /* the checkpoint's ids, split */
+        ids = calloc((size_t)K, sizeof(char *));
+        const char *p = info->class_names;
+        for (int k = 0; ids && k < K && p; k++) {
+            size_t n = strcspn(p, ",");
+            ids[k] = malloc(n + 1);
+            if (ids[k]) {
+                memcpy(ids[k], p, n);
+                ids[k][n] = 0;
+            }
+            p = p[n] ? p + n + 1 : NULL;
+        }
+    }
+    int st = info->class_names && !ids ? RCL_ERR_NOMEM : rcl_class_words_load(file, ids, K, words);
+    if (ids)
+        for (int k = 0; k < K; k++) free(ids[k]);
+    free(ids);
+    if (st) {
+        cli_report("reading the synset words", st);
+        return 1;
+    }
+    return 0;
+}
+
 /* Name of class k from a comma-separated list, into buf. */
 static const char *class_name(const char *csv, int k, char *buf, size_t cap)
 {
@@ -27,7 +78,7 @@ static const char *class_name(const char *csv, int k, char *buf, size_t cap)
 }
 
 static int predict_one(rcl_model *m, const rcl_checkpoint_info *info, rcl_tensor *x,
-                       const char *path)
+                       const char *path, char **words)
 {
     rcl_image img = {0};
     int st = rcl_image_load(path, &img);
@@ -73,8 +124,11 @@ static int predict_one(rcl_model *m, const rcl_checkpoint_info *info, rcl_tensor
             }
             used[t] = best;
             char name[128];
-            printf("  %6.2f%%  %s\n", 100.0 * exp(l[best] - mx) / sum,
-                   class_name(info->class_names, best, name, sizeof name));
+            const char *id = class_name(info->class_names, best, name, sizeof name);
+            if (words && strcmp(words[best], id) != 0 && info->class_names)
+                printf("  %6.2f%%  %s (%s)\n", 100.0 * exp(l[best] - mx) / sum, words[best], id);
+            else
+                printf("  %6.2f%%  %s\n", 100.0 * exp(l[best] - mx) / sum, words ? words[best] : id);
         }
     }
     free(l);
@@ -86,14 +140,15 @@ static int predict_one(rcl_model *m, const rcl_checkpoint_info *info, rcl_tensor
 
 int cli_predict(const cli_globals *g, int argc, char **argv)
 {
-    const char *ckpt = NULL;
+    const char *ckpt = NULL, *words_file = NULL;
     cli_weights_opts wo = {.mc = rcl_model_config_default(), .in_h = 32, .in_w = 32};
-    enum { O_CHECKPOINT = CLI_OPT_FIRST, O_MODEL, O_INPUT, O_NORMALIZE };
+    enum { O_CHECKPOINT = CLI_OPT_FIRST, O_MODEL, O_INPUT, O_NORMALIZE, O_WORDS };
     static const struct option opts[] = {
         {"checkpoint", required_argument, NULL, O_CHECKPOINT},
         {"model", required_argument, NULL, O_MODEL},
         {"input", required_argument, NULL, O_INPUT},
         {"normalize", no_argument, NULL, O_NORMALIZE},
+        {"synset-words", required_argument, NULL, O_WORDS},
         CLI_MODEL_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -111,6 +166,7 @@ int cli_predict(const cli_globals *g, int argc, char **argv)
             break;
         case O_INPUT: bad = cli_getopt_hxw(&go, &wo.in_h, &wo.in_w); break;
         case O_NORMALIZE: wo.normalize = 1; break;
+        case O_WORDS: words_file = go.arg; break;
         case 'h':
             printf("usage: resnet-cl [--device N] predict --checkpoint FILE [--model M [...]] IMAGE...\n"
                    "  prints the top-5 classes with probabilities for each JPEG/PNG image\n"
@@ -119,6 +175,9 @@ int cli_predict(const cli_globals *g, int argc, char **argv)
                    "  --model M            its architecture (classes from fc.weight's rows)\n"
                    "  --input HxW          its input size (default 32x32)\n"
                    "  --normalize          it was trained on mean/std-normalized inputs\n"
+                   "  --synset-words FILE  class names from FILE ('n01440764 tench, Tinca tinca'\n"
+                   "                       lines); default: synset_words.txt or\n"
+                   "                       LOC_synset_mapping.txt next to the checkpoint\n"
                    CLI_MODEL_OPTIONS_HELP);
             return 0;
         default:
@@ -136,8 +195,14 @@ int cli_predict(const cli_globals *g, int argc, char **argv)
     if (cli_parse_only) return CLI_PARSED;
     rcl_checkpoint_info info = {0};
     if (cli_checkpoint_info(ckpt, &wo, &info)) return 1;
+    char **words = NULL;
+    if (load_words(words_file, ckpt, &info, &words)) {
+        free(info.class_names);
+        return 1;
+    }
     rcl_ctx *ctx = NULL;
     if (cli_open_device(g, &ctx, NULL, 1)) {
+        rcl_class_words_free(words, info.num_classes);
         free(info.class_names);
         return 1;
     }
@@ -148,7 +213,7 @@ int cli_predict(const cli_globals *g, int argc, char **argv)
     else if ((st = rcl_tensor_create(ctx, &x, 1, 3, info.in_h, info.in_w))) cli_report("input", st);
     int failed = st != 0;
     for (int i = first_image; !st && i < argc; i++) {
-        int s = predict_one(m, &info, &x, argv[i]);
+        int s = predict_one(m, &info, &x, argv[i], words);
         if (s) {
             cli_report(argv[i], s);
             failed = 1;
@@ -156,6 +221,7 @@ int cli_predict(const cli_globals *g, int argc, char **argv)
     }
     rcl_tensor_destroy(&x);
     rcl_model_destroy(m);
+    rcl_class_words_free(words, info.num_classes);
     free(info.class_names);
     rcl_ctx_destroy(ctx);
     return failed ? 1 : 0;

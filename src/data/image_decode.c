@@ -72,7 +72,8 @@ static void jpeg_on_message(j_common_ptr ci, int level)
     if (ci->err->msg_code == JWRN_JPEG_EOF) jpeg_on_error(ci);
 }
 
-static int decode_jpeg(const uint8_t *buf, size_t len, const char *name, rcl_image *img)
+static int decode_jpeg(const uint8_t *buf, size_t len, const char *name, int min_short,
+                       uint8_t **hwc, int *oh, int *ow)
 {
     struct jpeg_decompress_struct ci;
     jpeg_err je;
@@ -101,6 +102,19 @@ static int decode_jpeg(const uint8_t *buf, size_t len, const char *name, rcl_ima
     }
     int cmyk = ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK;
     ci.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;   /* greyscale -> RGB by libjpeg */
+    if (min_short > 0) {
+        /* DCT scaling: the smallest k/8 of 1/8, 2/8, 4/8 whose shorter
+         * side (libjpeg rounds up: ceil(side * k / 8)) still reaches
+         * min_short, else full size. Only these scales: libjpeg-turbo's
+         * other ones (3/8, 5/8, 6/8, 7/8) have no SIMD inverse DCT and
+         * decode slower than the full size (measured on the ImageNet
+         * sample: 6/8 1.25 ms a photo, 8/8 1.0 ms, 4/8 0.88 ms). */
+        unsigned long s = ci.image_width < ci.image_height ? ci.image_width : ci.image_height;
+        int k = 1;
+        while (k < 8 && (s * (unsigned long)k + 7) / 8 < (unsigned long)min_short) k *= 2;
+        ci.scale_num = (unsigned)k;
+        ci.scale_denom = 8;
+    }
     jpeg_start_decompress(&ci);
     st = check_dims(name, ci.output_width, ci.output_height, len);
     int comps = ci.output_components;
@@ -111,9 +125,9 @@ static int decode_jpeg(const uint8_t *buf, size_t len, const char *name, rcl_ima
         jpeg_destroy_decompress(&ci);
         return st;
     }
-    size_t w = ci.output_width, h = ci.output_height, plane = w * h;
+    size_t w = ci.output_width, h = ci.output_height;
     row = malloc(w * (size_t)comps);
-    out = malloc(3 * plane);
+    out = malloc(3 * w * h);
     if (!row || !out) {
         jpeg_destroy_decompress(&ci);
         free(row);
@@ -124,36 +138,33 @@ static int decode_jpeg(const uint8_t *buf, size_t len, const char *name, rcl_ima
     int inverted = cmyk && ci.saw_Adobe_marker;
     while (ci.output_scanline < ci.output_height) {
         size_t y = ci.output_scanline;
-        JSAMPROW rp = row;
-        jpeg_read_scanlines(&ci, &rp, 1);
-        uint8_t *r = out + y * w, *g = r + plane, *b = g + plane;
-        const uint8_t *s = row;
-        if (!cmyk) {
-            for (size_t x = 0; x < w; x++, s += 3) {
-                r[x] = s[0];
-                g[x] = s[1];
-                b[x] = s[2];
-            }
+        uint8_t *d = out + y * w * 3;
+        if (!cmyk) {   /* RGB rows straight into the image */
+            JSAMPROW rp = d;
+            jpeg_read_scanlines(&ci, &rp, 1);
         } else {
-            for (size_t x = 0; x < w; x++, s += 4) {
+            JSAMPROW rp = row;
+            jpeg_read_scanlines(&ci, &rp, 1);
+            const uint8_t *s = row;
+            for (size_t x = 0; x < w; x++, s += 4, d += 3) {
                 unsigned k = inverted ? s[3] : 255u - s[3];
                 unsigned v[3];
                 for (int c = 0; c < 3; c++) {
                     unsigned t = (inverted ? s[c] : 255u - s[c]) * k + 128;
                     v[c] = (t + (t >> 8)) >> 8;   /* round(a*k/255) */
                 }
-                r[x] = (uint8_t)v[0];
-                g[x] = (uint8_t)v[1];
-                b[x] = (uint8_t)v[2];
+                d[0] = (uint8_t)v[0];
+                d[1] = (uint8_t)v[1];
+                d[2] = (uint8_t)v[2];
             }
         }
     }
     jpeg_finish_decompress(&ci);
     jpeg_destroy_decompress(&ci);
     free(row);
-    img->data = out;
-    img->w = (int)w;
-    img->h = (int)h;
+    *hwc = out;
+    *ow = (int)w;
+    *oh = (int)h;
     return RCL_OK;
 }
 #endif
@@ -186,7 +197,8 @@ static void png_read_mem(png_structp png, png_bytep out, png_size_t n)
     s->pos += n;
 }
 
-static int decode_png(const uint8_t *buf, size_t len, const char *name, rcl_image *img)
+static int decode_png(const uint8_t *buf, size_t len, const char *name, uint8_t **hwc, int *oh,
+                      int *ow)
 {
     png_src src = {buf, len, 0, ""};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_on_error,
@@ -225,7 +237,7 @@ static int decode_png(const uint8_t *buf, size_t len, const char *name, rcl_imag
     png_read_update_info(png, info);
     size_t rowbytes = png_get_rowbytes(png, info);
     if (rowbytes != (size_t)w * 3) png_error(png, "unexpected row layout after conversion");
-    pix = malloc((size_t)h * rowbytes + 3 * (size_t)w * h);
+    pix = malloc((size_t)h * rowbytes);
     rows = malloc((size_t)h * sizeof(png_bytep));
     if (!pix || !rows) png_error(png, "out of memory");
     for (png_uint_32 y = 0; y < h; y++) rows[y] = pix + (size_t)y * rowbytes;
@@ -233,50 +245,72 @@ static int decode_png(const uint8_t *buf, size_t len, const char *name, rcl_imag
     png_read_end(png, NULL);
     png_destroy_read_struct(&png, &info, NULL);
     free(rows);
-    /* Interleaved rows -> planes (written after the interleaved copy). */
-    size_t plane = (size_t)w * h;
-    uint8_t *out = malloc(3 * plane);
-    if (!out) {
-        free(pix);
-        return rcl_fail(RCL_ERR_NOMEM, "%s: cannot allocate a %ux%u image", name, (unsigned)w,
-                        (unsigned)h);
-    }
-    const uint8_t *s = pix;
-    for (size_t i = 0; i < plane; i++, s += 3) {
-        out[i] = s[0];
-        out[plane + i] = s[1];
-        out[2 * plane + i] = s[2];
-    }
-    free(pix);
-    img->data = out;
-    img->w = (int)w;
-    img->h = (int)h;
+    *hwc = pix;
+    *ow = (int)w;
+    *oh = (int)h;
     return RCL_OK;
 }
 #endif
 
-int rcl_image_decode(const uint8_t *buf, size_t len, const char *name, rcl_image *img)
+int rcl_image_decode_hwc(const uint8_t *buf, size_t len, const char *name, int min_short,
+                         uint8_t **hwc, int *h, int *w)
 {
-    if (!img || (!buf && len)) return rcl_fail(RCL_ERR_INVALID, "rcl_image_decode: NULL argument");
-    img->data = NULL;
-    img->h = img->w = 0;
+    if (!hwc || !h || !w || (!buf && len))
+        return rcl_fail(RCL_ERR_INVALID, "rcl_image_decode: NULL argument");
+    *hwc = NULL;
+    *h = *w = 0;
     if (!name) name = "(memory)";
+    (void)min_short;
     static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     if (len >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF) {
 #ifdef RCL_HAVE_JPEG
-        return decode_jpeg(buf, len, name, img);
+        return decode_jpeg(buf, len, name, min_short, hwc, h, w);
 #else
         return rcl_fail(RCL_ERR_UNSUPPORTED, "%s: JPEG support not built (no libjpeg)", name);
 #endif
     }
     if (len >= 8 && memcmp(buf, png_sig, 8) == 0) {
 #ifdef RCL_HAVE_PNG
-        return decode_png(buf, len, name, img);
+        return decode_png(buf, len, name, hwc, h, w);
 #else
         return rcl_fail(RCL_ERR_UNSUPPORTED, "%s: PNG support not built (no libpng)", name);
 #endif
     }
     return rcl_fail(RCL_ERR_FORMAT, "%s: not a JPEG or PNG file (%zu bytes)", name, len);
+}
+
+int rcl_image_decode_scaled(const uint8_t *buf, size_t len, const char *name, int min_short,
+                            rcl_image *img)
+{
+    if (!img) return rcl_fail(RCL_ERR_INVALID, "rcl_image_decode: NULL argument");
+    img->data = NULL;
+    img->h = img->w = 0;
+    uint8_t *hwc;
+    int h, w;
+    RCL_TRY(rcl_image_decode_hwc(buf, len, name, min_short, &hwc, &h, &w));
+    size_t plane = (size_t)h * w;
+    uint8_t *out = malloc(3 * plane);
+    if (!out) {
+        free(hwc);
+        return rcl_fail(RCL_ERR_NOMEM, "%s: cannot allocate a %dx%d image", name ? name : "(memory)",
+                        w, h);
+    }
+    const uint8_t *s = hwc;
+    for (size_t i = 0; i < plane; i++, s += 3) {   /* interleaved -> planes */
+        out[i] = s[0];
+        out[plane + i] = s[1];
+        out[2 * plane + i] = s[2];
+    }
+    free(hwc);
+    img->data = out;
+    img->h = h;
+    img->w = w;
+    return RCL_OK;
+}
+
+int rcl_image_decode(const uint8_t *buf, size_t len, const char *name, rcl_image *img)
+{
+    return rcl_image_decode_scaled(buf, len, name, 0, img);
 }
 
 int rcl_image_load(const char *path, rcl_image *img)

@@ -170,13 +170,34 @@ def cli_corpus():
         "tune": "resnet-cl-tune\n--device\n0\n--model\nresnet20\n--batch-size\n8\n--image-size\n32\n--classes\n10\n"
                 "--budget\n60\n--shapes\n64x64x64\n--dry-run\n--if-missing\n--norm\nin",
         "tune_help": "resnet-cl-tune\n--help",
+        "bench_loader": "bench-loader\n--data\n/nonexistent\n--threads\n2\n--images\n64\n--eval\n--strict-data",
+        "mean_image": "mean-image\n--data\n/nonexistent\n--threads\n3\n--out\n/nonexistent/m.bin",
         "nul_split": "train\0--epochs\0002",
     }
     for k, v in lines.items():
         put("cli", k + ".txt", v)
 
 
+def imagenet_index_corpus():
+    """Mode byte + an index cache, a class list, val ground truths, an image."""
+    w = ["n01440764", "n01443537", "n01484850"]
+    body = "classes 3\n" + "".join("%s\t%s words, more\n" % (x, x) for x in w)
+    body += "files 4\n0\t123\tn01440764/a.JPEG\n1\t0\tn01443537/b b.JPEG\n2\t99\tn01484850/c.png\n0\t5\tx/y/z.jpg\n"
+    put("imagenet_index", "index.tsv", b"\0" + ("rcl-file-index 1\nstamp 0123456789abcdef\nsource the 1000 ILSVRC-2012 classes\n" + body).encode())
+    put("imagenet_index", "index_stale.tsv", b"\0" + b"rcl-file-index 1\nstamp zz\nclasses 1\n")
+    put("imagenet_index", "synset_words.txt", b"\1" + b"n01440764 tench, Tinca tinca\nn01443537 goldfish\n\n")
+    put("imagenet_index", "loc_mapping.txt", b"\1" + b"n01440764 : tench\r\nn01443537 : goldfish\r\n")
+    put("imagenet_index", "LOC_val_solution.csv", b"\2" + b"ImageId,PredictionString\n"
+        b"ILSVRC2012_val_00000001,n01751748 1 2 3 4 \nILSVRC2012_val_00000002,n09193705 5 6 7 8 n09193705 1 1 2 2\n")
+    put("imagenet_index", "ground_truth.txt", b"\3" + b"490\n361\n171\n822\n297\n")
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (40, 24), pixels(40, 24, 3)).save(buf, "JPEG", quality=80)
+    put("imagenet_index", "scaled.jpg", b"\4\x10" + buf.getvalue())
+
+
 if __name__ == "__main__":
+    imagenet_index_corpus()
     images()
     cifar()
     st_corpus()
