@@ -135,6 +135,8 @@ int rcl_model_create(rcl_model **out, rcl_ctx *ctx, const char *arch, const rcl_
     if (!m) return rcl_fail(RCL_ERR_NOMEM, "model");
     m->ctx = ctx;
     m->cfg = c;
+    m->fold_bn = 1;
+    m->fold_gen = 1;
     snprintf(m->arch, sizeof m->arch, "%s", arch);
     rcl_rng_seed(&m->rng, c.seed);
     int st = rcl_model_arch_build(m, arch);
@@ -180,6 +182,7 @@ int rcl_model_forward(rcl_model *m, const rcl_tensor *x, int train, const rcl_te
         return rcl_fail(RCL_ERR_INVALID, "training with %s needs a batch of at least 2 (batch "
                         "statistics); use --norm gn, ln, in, lrn, ws or none for a batch of 1",
                         rcl_norm_kind_name(c->norm.kind));
+    if (train) rcl_model_fold_invalidate(m); /* BN running statistics move */
     /* Every module sees the input's n, never the buffers' batch: module i's
      * input is the first n images of module i-1's output. */
     rcl_tensor in = *x;
@@ -215,14 +218,23 @@ int rcl_model_backward(rcl_model *m, const rcl_tensor *dlogits)
     return RCL_OK;
 }
 
+void rcl_model_fold_invalidate(rcl_model *m) { m->fold_gen++; }
+
+void rcl_model_set_fold_bn(rcl_model *m, int on) { m->fold_bn = on != 0; }
+
+/* Whoever takes the parameters or buffers may write them (the optimizer,
+ * checkpoint loading): the folded eval weights are remade before their next
+ * use. */
 int rcl_model_params(rcl_model *m, rcl_param ***params)
 {
+    rcl_model_fold_invalidate(m);
     *params = m->params;
     return m->nparams;
 }
 
 int rcl_model_buffers(rcl_model *m, rcl_buffer **bufs)
 {
+    rcl_model_fold_invalidate(m);
     *bufs = m->bufs;
     return m->nbufs;
 }
