@@ -161,6 +161,8 @@ void rcl_model_destroy(rcl_model *m)
         rcl_tensor_destroy(&p->state[1]);
         free(p);
     }
+    for (int i = 0; i < 4; i++) rcl_buffer_release(&m->flat[i]);
+    free(m->flat_off);
     free(m->mods);
     free(m->params);
     free(m->bufs);
@@ -214,6 +216,75 @@ int rcl_model_backward(rcl_model *m, const rcl_tensor *dlogits)
         rcl_tensor dx;
         if (i > 0) dx = rcl_view_n(&m->mods[i - 1]->dy, n);
         RCL_TRY(mod->ops->backward(mod, m, &x, &dy, i > 0 ? &dx : NULL));
+    }
+    return RCL_OK;
+}
+
+/* Sub-buffer origins must be multiples of the device's base address
+ * alignment (bits): the same in floats, at least 1. */
+static size_t flat_align(const rcl_ctx *ctx)
+{
+    cl_uint bits = 0;
+    if (clGetDeviceInfo(ctx->dev.device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof bits, &bits, NULL) !=
+            CL_SUCCESS || bits < 32)
+        bits = 4096; /* the largest any driver asks for that we know of */
+    return bits / 32;
+}
+
+int rcl_model_flatten(rcl_model *m, int nstate)
+{
+    rcl_ctx *ctx = m->ctx;
+    if (ctx->counting || m->nparams == 0) return RCL_OK;
+    if (nstate < 0 || nstate > 2) return rcl_fail(RCL_ERR_INVALID, "flatten: %d state tensors", nstate);
+    if (!m->flat_off) {
+        size_t *off = calloc((size_t)m->nparams, sizeof *off);
+        if (!off) return rcl_fail(RCL_ERR_NOMEM, "flat parameters");
+        size_t a = flat_align(ctx), n = 0;
+        for (int i = 0; i < m->nparams; i++) {
+            off[i] = n;
+            n += (rcl_tensor_count(&m->params[i]->value) + a - 1) / a * a;
+        }
+        if ((uint64_t)n * sizeof(float) > ctx->dev.max_alloc && ctx->dev.max_alloc) {
+            free(off);
+            return rcl_fail(RCL_ERR_DEVICE_NOMEM, "flat parameters: %zu floats exceed the largest "
+                            "allocation", n);
+        }
+        m->flat_off = off;
+        m->flat_count = n;
+    }
+    for (int slot = 0; slot < 2 + nstate; slot++) {
+        if (m->flat[slot]) continue;
+        rcl_tensor flat = {NULL, (int)m->flat_count, 1, 1, 1};
+        RCL_TRY(rcl_tensor_create(ctx, &flat, (int)m->flat_count, 1, 1, 1));
+        int st = rcl_tensor_fill(ctx, &flat, 0.0f);
+        /* each tensor in turn: a view at its offset, its contents copied
+         * over, the old buffer released (every tensor always valid) */
+        for (int i = 0; st == RCL_OK && i < m->nparams; i++) {
+            rcl_param *p = m->params[i];
+            rcl_tensor *t = slot == 0 ? &p->value : slot == 1 ? &p->grad : &p->state[slot - 2];
+            const rcl_tensor *v = &p->value;
+            cl_buffer_region r = {m->flat_off[i] * sizeof(float), rcl_tensor_bytes(v)};
+            cl_int e = CL_SUCCESS;
+            cl_mem sub = clCreateSubBuffer(flat.buf, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION,
+                                           &r, &e);
+            if (e != CL_SUCCESS) {
+                st = rcl_cl_fail(e, "clCreateSubBuffer (flat parameters)");
+                break;
+            }
+            rcl_tensor view = {sub, v->n, v->c, v->h, v->w};
+            if (t->buf) st = rcl_tensor_copy(ctx, &view, t);
+            if (st != RCL_OK) {
+                rcl_buffer_release(&sub);
+                break;
+            }
+            rcl_tensor_destroy(t);
+            *t = view;
+        }
+        if (st != RCL_OK) {
+            rcl_tensor_destroy(&flat); /* freed once its views are */
+            return st;
+        }
+        m->flat[slot] = flat.buf;
     }
     return RCL_OK;
 }

@@ -61,6 +61,12 @@ struct rcl_model {
     int last_train;
     rcl_conv_note *convs;   /* every conv layer, in build order */
     int nconvs;
+    /* rcl_model_flatten: slot 0 values, 1 grads, 2.. optimizer state; each
+     * parameter's tensor of a slot is a sub-buffer of flat[slot] at float
+     * offset flat_off[i] (aligned for sub-buffers; the gaps are zeros) */
+    cl_mem flat[2 + 2];
+    size_t *flat_off;
+    size_t flat_count;      /* floats per flat buffer, gaps included */
     int fold_bn;            /* eval folds BN into the conv before it (default 1) */
     int64_t fold_gen;       /* bumped whenever weights or BN statistics may change */
 };
@@ -173,6 +179,12 @@ int rcl_norm_layer_backward_relu(rcl_model *m, rcl_norm_layer *l, rcl_tensor *dx
 int rcl_conv_norm_forward(rcl_model *m, conv_layer *c, rcl_norm_layer *l, rcl_tensor *t,
                           rcl_tensor *y, const rcl_tensor *x, const rcl_tensor *res, int relu,
                           int train);
+/* Move every parameter's value, grad and first nstate (<= 2) optimizer
+ * state tensors into one flat buffer per kind, each tensor becoming a
+ * sub-buffer view of it (contents kept; a missing state tensor is created,
+ * zero). Idempotent per slot. One launch can then update every parameter
+ * (the optimizer). Nothing to do on a counting context. */
+int rcl_model_flatten(rcl_model *m, int nstate);
 /* Mark the folded weights stale (weights or BN statistics may change). */
 void rcl_model_fold_invalidate(rcl_model *m);
 /* gamma := 0 (zero_init_residual); nothing for kinds without parameters */
