@@ -154,7 +154,8 @@ rcl_ctx *rcl_model_ctx(const rcl_model *m);
  * saved statistics are exact), and the context's work buffers follow from
  * the conv layers' shapes and conv2d's chunking rule. */
 typedef struct rcl_model_memory {
-    uint64_t params;       /* parameter values */
+    uint64_t params;       /* parameter values (eval with bn/brn: plus the conv weights
+                              with the BN folded in) */
     uint64_t grads;        /* their gradients */
     uint64_t optim;        /* training only: optimizer state, two tensors per parameter (Adam) */
     uint64_t activations;  /* the rest of the model: layer outputs and their gradients,

@@ -5,6 +5,7 @@
 #include "gemm/gemm_internal.h" /* RCL_GEMM_TILED */
 #include "ops/conv2d_chunk.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -231,6 +232,50 @@ static size_t flat_align(const rcl_ctx *ctx)
     return bits / 32;
 }
 
+/* The tensor of kind `slot` (0 value, 1 grad, 2.. state) of parameter p. */
+static rcl_tensor *slot_tensor(rcl_param *p, int slot)
+{
+    return slot == 0 ? &p->value : slot == 1 ? &p->grad : &p->state[slot - 2];
+}
+
+/* Move one kind into a flat buffer: each tensor in turn becomes a view of
+ * it at its offset, its contents copied over on the device and its own
+ * buffer released (every tensor stays valid, also after an error). The
+ * queue is drained at the end, so the released buffers are gone before the
+ * next kind: the device holds at most one extra copy of one kind, while
+ * the optimizer starts (the memory estimate counts it). */
+static int flatten_slot(rcl_model *m, int slot)
+{
+    rcl_ctx *ctx = m->ctx;
+    rcl_tensor flat = {NULL, 0, 0, 0, 0};
+    RCL_TRY(rcl_tensor_create(ctx, &flat, (int)m->flat_count, 1, 1, 1));
+    int st = rcl_tensor_fill(ctx, &flat, 0.0f);
+    for (int i = 0; st == RCL_OK && i < m->nparams; i++) {
+        rcl_tensor *t = slot_tensor(m->params[i], slot);
+        const rcl_tensor *v = &m->params[i]->value;
+        cl_buffer_region r = {m->flat_off[i] * sizeof(float), rcl_t_count(v) * sizeof(float)};
+        cl_int e = CL_SUCCESS;
+        cl_mem sub = clCreateSubBuffer(flat.buf, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION,
+                                       &r, &e);
+        if (e != CL_SUCCESS) {
+            st = rcl_cl_fail(e, "clCreateSubBuffer (flat parameters)");
+            break;
+        }
+        rcl_tensor view = {sub, v->n, v->c, v->h, v->w};
+        if (t->buf) st = rcl_tensor_copy(ctx, &view, t);
+        if (st != RCL_OK) {
+            rcl_buffer_release(&sub);
+            break;
+        }
+        rcl_tensor_destroy(t);
+        *t = view;
+    }
+    if (st == RCL_OK) st = rcl_ctx_finish(ctx);
+    if (st == RCL_OK) m->flat[slot] = flat.buf;
+    else rcl_tensor_destroy(&flat); /* freed once the views made so far are */
+    return st;
+}
+
 int rcl_model_flatten(rcl_model *m, int nstate)
 {
     rcl_ctx *ctx = m->ctx;
@@ -244,7 +289,8 @@ int rcl_model_flatten(rcl_model *m, int nstate)
             off[i] = n;
             n += (rcl_tensor_count(&m->params[i]->value) + a - 1) / a * a;
         }
-        if ((uint64_t)n * sizeof(float) > ctx->dev.max_alloc && ctx->dev.max_alloc) {
+        if (n > (size_t)INT_MAX ||
+            (ctx->dev.max_alloc && (uint64_t)n * sizeof(float) > ctx->dev.max_alloc)) {
             free(off);
             return rcl_fail(RCL_ERR_DEVICE_NOMEM, "flat parameters: %zu floats exceed the largest "
                             "allocation", n);
@@ -252,40 +298,8 @@ int rcl_model_flatten(rcl_model *m, int nstate)
         m->flat_off = off;
         m->flat_count = n;
     }
-    for (int slot = 0; slot < 2 + nstate; slot++) {
-        if (m->flat[slot]) continue;
-        rcl_tensor flat = {NULL, (int)m->flat_count, 1, 1, 1};
-        RCL_TRY(rcl_tensor_create(ctx, &flat, (int)m->flat_count, 1, 1, 1));
-        int st = rcl_tensor_fill(ctx, &flat, 0.0f);
-        /* each tensor in turn: a view at its offset, its contents copied
-         * over, the old buffer released (every tensor always valid) */
-        for (int i = 0; st == RCL_OK && i < m->nparams; i++) {
-            rcl_param *p = m->params[i];
-            rcl_tensor *t = slot == 0 ? &p->value : slot == 1 ? &p->grad : &p->state[slot - 2];
-            const rcl_tensor *v = &p->value;
-            cl_buffer_region r = {m->flat_off[i] * sizeof(float), rcl_tensor_bytes(v)};
-            cl_int e = CL_SUCCESS;
-            cl_mem sub = clCreateSubBuffer(flat.buf, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION,
-                                           &r, &e);
-            if (e != CL_SUCCESS) {
-                st = rcl_cl_fail(e, "clCreateSubBuffer (flat parameters)");
-                break;
-            }
-            rcl_tensor view = {sub, v->n, v->c, v->h, v->w};
-            if (t->buf) st = rcl_tensor_copy(ctx, &view, t);
-            if (st != RCL_OK) {
-                rcl_buffer_release(&sub);
-                break;
-            }
-            rcl_tensor_destroy(t);
-            *t = view;
-        }
-        if (st != RCL_OK) {
-            rcl_tensor_destroy(&flat); /* freed once its views are */
-            return st;
-        }
-        m->flat[slot] = flat.buf;
-    }
+    for (int slot = 0; slot < 2 + nstate; slot++)
+        if (!m->flat[slot]) RCL_TRY(flatten_slot(m, slot));
     return RCL_OK;
 }
 
@@ -488,6 +502,9 @@ static rcl_model_memory memory_at(const mem_profile *p, int n, int train)
 {
     rcl_model_memory r = {0};
     r.params = r.grads = p->params;
+    if (!train && (p->norm_kind == RCL_NORM_BN || p->norm_kind == RCL_NORM_BRN))
+        for (int i = 0; i < p->nconvs; i++) /* the folded copy of every conv (w and a bias) */
+            r.params += ((uint64_t)p->convs[i].oc * p->convs[i].ckk + p->convs[i].oc) * 4;
     r.optim = train ? 2 * p->params : 0;
     r.activations = p->fixed + p->per_image * (uint64_t)n;
     r.io = (uint64_t)n * ((uint64_t)p->in_c * p->in_h * p->in_w + 1 + (uint64_t)p->classes) * 4 + 8;
@@ -516,6 +533,9 @@ static rcl_model_memory memory_at(const mem_profile *p, int n, int train)
     col = max_u64(col, part);
     uint64_t red = max_u64(2 * (uint64_t)p->max_c * 4, 2 * (uint64_t)n * 4);
     r.scratch = col + tmp + red + (p->gemm_tiled ? gb + ga : 0);
+    /* training: the optimizer moves each kind into a flat buffer (one extra
+     * copy of the parameters while it starts, before any scratch exists) */
+    if (train) r.scratch = max_u64(r.scratch, p->params);
     r.total = r.params + r.grads + r.optim + r.activations + r.io + r.scratch;
     uint64_t grow = p->largest2 > p->largest1 ? p->largest2 - p->largest1 : 0;
     r.largest = max_u64(p->largest1 + grow * (uint64_t)(n - 1),

@@ -33,9 +33,12 @@ int rcl_optimizer_init(rcl_optimizer *o, rcl_model *m, rcl_optim_kind kind,
     rcl_param **ps;
     int np = rcl_model_params(m, &ps);
     int ns = rcl_optimizer_state_count(o);
-    /* one flat buffer per kind; if that fails (a model larger than the
-     * device's largest allocation) every tensor keeps its own buffer */
-    o->flat = !ctx->counting && rcl_model_flatten(m, ns) == RCL_OK;
+    /* one flat buffer per kind; where it does not fit (larger than the
+     * device's largest allocation, or no memory for it) every tensor keeps
+     * its own buffer; any other failure is the device's, and reported */
+    int fst = rcl_model_flatten(m, ns);
+    if (fst != RCL_OK && fst != RCL_ERR_DEVICE_NOMEM) return fst;
+    o->flat = fst == RCL_OK && !ctx->counting;
     for (int i = 0; i < np; i++)
         for (int s = 0; s < ns; s++) {
             rcl_tensor *t = &ps[i]->state[s];
