@@ -243,7 +243,7 @@ static rcl_tensor *slot_tensor(rcl_param *p, int slot)
  * buffer released (every tensor stays valid, also after an error). The
  * queue is drained at the end, so the released buffers are gone before the
  * next kind: the device holds at most one extra copy of one kind, while
- * the optimizer starts (the memory estimate counts it). */
+ * the optimizer starts, before its state exists (memory_at). */
 static int flatten_slot(rcl_model *m, int slot)
 {
     rcl_ctx *ctx = m->ctx;
@@ -533,9 +533,9 @@ static rcl_model_memory memory_at(const mem_profile *p, int n, int train)
     col = max_u64(col, part);
     uint64_t red = max_u64(2 * (uint64_t)p->max_c * 4, 2 * (uint64_t)n * 4);
     r.scratch = col + tmp + red + (p->gemm_tiled ? gb + ga : 0);
-    /* training: the optimizer moves each kind into a flat buffer (one extra
-     * copy of the parameters while it starts, before any scratch exists) */
-    if (train) r.scratch = max_u64(r.scratch, p->params);
+    /* (training: the optimizer's move into flat buffers holds one extra copy
+     * of the parameters for a moment, before its state and any scratch
+     * exist: below the two state copies counted in optim) */
     r.total = r.params + r.grads + r.optim + r.activations + r.io + r.scratch;
     uint64_t grow = p->largest2 > p->largest1 ? p->largest2 - p->largest1 : 0;
     r.largest = max_u64(p->largest1 + grow * (uint64_t)(n - 1),
