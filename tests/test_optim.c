@@ -3,9 +3,11 @@
  * gradient (unchanged) and optimizer state; invalid arguments. The model
  * optimizer's one launch over flat buffers against its per-tensor launches:
  * bit-identical parameters and state (Adam, SGD plain, momentum, nesterov,
- * weight decay). */
+ * weight decay), and the fallback to per-tensor buffers when the flat
+ * buffer cannot be allocated. */
 #include "harness.h"
 #include "ref/ref_optim.h"
+#include "base/base.h" /* rcl_fault_reset */
 #include "rcl/optimizer.h"
 
 #include <math.h>
@@ -242,14 +244,31 @@ static int same_bytes(const rcl_tensor *a, const rcl_tensor *b)
     return eq;
 }
 
+/* no_room: b's flat buffer allocation fails (an injected allocation fault),
+ * so its optimizer falls back to per-tensor buffers and launches */
 static void flat_case(rcl_optim_kind kind, const rcl_adam_hparams *adam, const rcl_sgd_hparams *sgd,
-                      uint64_t seed)
+                      uint64_t seed, int no_room)
 {
     rcl_model *a = tiny_model(), *b = tiny_model();
     rcl_optimizer oa, ob;
     T_OK(rcl_optimizer_init(&oa, a, kind, adam, sgd));
-    T_OK(rcl_optimizer_init(&ob, b, kind, adam, sgd));
+    if (no_room) {
+        setenv("RESNET_CL_FAULT_ALLOC", "1", 1); /* the next allocation: the flat values */
+        rcl_fault_reset();
+    }
+    int st = rcl_optimizer_init(&ob, b, kind, adam, sgd);
+    if (no_room) {
+        unsetenv("RESNET_CL_FAULT_ALLOC");
+        rcl_fault_reset();
+    }
+    T_OK(st);
     assert_int_equal(oa.flat, 1);
+    if (no_room) {
+        assert_int_equal(ob.flat, 0);
+        rcl_param **ps;
+        rcl_model_params(b, &ps);
+        assert_null(parent_of(ps[0]->value.buf)); /* still a buffer of its own */
+    }
     ob.flat = 0; /* the per-tensor launches */
     rcl_param **pa, **pb;
     int np = rcl_model_params(a, &pa);
@@ -298,15 +317,18 @@ static void test_optimizer_flat(void **state)
 {
     (void)state;
     rcl_adam_hparams ad = rcl_adam_defaults();
-    flat_case(RCL_OPTIM_ADAM, &ad, NULL, 71);
+    flat_case(RCL_OPTIM_ADAM, &ad, NULL, 71, 0);
     rcl_adam_hparams awd = {0.01f, 0.8f, 0.99f, 1e-6f, 0.05f};
-    flat_case(RCL_OPTIM_ADAM, &awd, NULL, 72);
+    flat_case(RCL_OPTIM_ADAM, &awd, NULL, 72, 0);
     rcl_sgd_hparams plain = {0.1f, 0, 0, 0, 0};
-    flat_case(RCL_OPTIM_SGD, NULL, &plain, 73);
+    flat_case(RCL_OPTIM_SGD, NULL, &plain, 73, 0);
     rcl_sgd_hparams mom = {0.1f, 0.9f, 0.1f, 1e-4f, 0};
-    flat_case(RCL_OPTIM_SGD, NULL, &mom, 74);
+    flat_case(RCL_OPTIM_SGD, NULL, &mom, 74, 0);
     rcl_sgd_hparams nest = {0.05f, 0.9f, 0, 5e-4f, 1};
-    flat_case(RCL_OPTIM_SGD, NULL, &nest, 75);
+    flat_case(RCL_OPTIM_SGD, NULL, &nest, 75, 0);
+    /* the chooser's other path: no room for the flat buffer */
+    flat_case(RCL_OPTIM_ADAM, &awd, NULL, 76, 1);
+    flat_case(RCL_OPTIM_SGD, NULL, &mom, 77, 1);
 }
 
 static const struct CMUnitTest tests[] = {
