@@ -1,7 +1,8 @@
 /* Residual add and the option-A shortcut of the CIFAR ResNets.
  *
  * add: one work-item per element, y[i] = a[i] + b[i] (y may alias a or b:
- * each item reads its own element before writing it).
+ * each item reads its own element before writing it); add_relu the same
+ * with ReLU applied (the eval path's end of a residual block).
  *
  * shortcut_forward: 2-D range (n, c2) over (N, C2), dimension 0 rounded up
  * to WG; work-item (n, c2) writes the plane y[n, c2] (N,C2,OH,OW) with
@@ -29,6 +30,18 @@ void add_forward(__global float *y, __global const float *a, __global const floa
 {
     const int i = get_global_id(0);
     if (i < n) y[i] = a[i] + b[i];
+}
+
+/* y[i] = relu(a[i] + b[i]): add_forward then relu_forward in one pass */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void add_relu_forward(__global float *y, __global const float *a, __global const float *b,
+                      const int n)
+{
+    const int i = get_global_id(0);
+    if (i < n) {
+        const float v = a[i] + b[i];
+        y[i] = v < 0.0f ? 0.0f : v;
+    }
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))

@@ -191,3 +191,130 @@ void bn_bwd_dx(__global float *dx, __global const float *dy, __global const floa
         dx[i] = k * (fm * dy[i] - s1 - xhat * s2);
     }
 }
+
+/* ---- Fused BatchNorm + (residual add) + ReLU, the same float operations
+ * in the same order as bn_apply / add_forward / relu_forward (one pass
+ * instead of three):
+ *
+ *   bn_apply_relu       y = relu((x - mean)*invstd*gamma + beta [+ res])
+ *   bn_apply_eval_relu  the same from the running statistics
+ *   bn_bwd_plane_relu   bn_bwd_plane of g = (y > 0 ? dy : 0), g computed on
+ *                       the fly; with has_dres also dres = g (the shortcut's
+ *                       gradient, written in the same pass)
+ *   bn_bwd_dx_relu      bn_bwd_dx of the same g
+ *
+ * res / dres are not touched when has_res / has_dres is 0 (the host passes
+ * another buffer of the call in their place). */
+static float relu1(const float v) { return v < 0.0f ? 0.0f : v; }
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void bn_apply_relu(__global float *y, __global const float *x, __global const float *res,
+                   __global const float *mean, __global const float *invstd,
+                   __global const float *gamma, __global const float *beta, const int N,
+                   const int C, const int HW, const int has_res)
+{
+    const int n = get_global_id(0);
+    const int c = get_global_id(1);
+    const float mu = mean[c], is = invstd[c], g = gamma[c], b = beta[c];
+    if (n >= N) return;
+    const int base = (n * C + c) * HW;
+    if (has_res)
+        for (int i = base; i < base + HW; i++) {
+            const float t = (x[i] - mu) * is * g + b;
+            y[i] = relu1(t + res[i]);
+        }
+    else
+        for (int i = base; i < base + HW; i++) y[i] = relu1((x[i] - mu) * is * g + b);
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void bn_apply_eval_relu(__global float *y, __global const float *x, __global const float *res,
+                        __global const float *rmean, __global const float *rvar,
+                        __global const float *gamma, __global const float *beta, const float eps,
+                        const int N, const int C, const int HW, const int has_res)
+{
+    const int n = get_global_id(0);
+    const int c = get_global_id(1);
+    const float mu = rmean[c], is = 1.0f / sqrt(rvar[c] + eps), g = gamma[c], b = beta[c];
+    if (n >= N) return;
+    const int base = (n * C + c) * HW;
+    if (has_res)
+        for (int i = base; i < base + HW; i++) {
+            const float t = (x[i] - mu) * is * g + b;
+            y[i] = relu1(t + res[i]);
+        }
+    else
+        for (int i = base; i < base + HW; i++) y[i] = relu1((x[i] - mu) * is * g + b);
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void bn_bwd_plane_relu(__global float *part, __global float *dres, __global const float *dy,
+                       __global const float *y, __global const float *x,
+                       __global const float *mean, __global const float *invstd, const int N,
+                       const int C, const int HW, const int has_dres)
+{
+    const int n = get_global_id(0);
+    const int c = get_global_id(1);
+    const float mu = mean[c], is = invstd[c];
+    if (n >= N) return;
+    const int base = (n * C + c) * HW;
+    __global const float *g = dy + base;
+    __global const float *yp = y + base;
+    __global const float *xp = x + base;
+    float4 a4 = 0.0f, b4 = 0.0f;
+    int i = 0;
+    for (; i + 4 <= HW; i += 4) {
+        const float4 gv = select((float4)0.0f, vload4(0, g + i), vload4(0, yp + i) > 0.0f);
+        if (has_dres) vstore4(gv, 0, dres + base + i);
+        a4 += gv;
+        b4 += gv * ((vload4(0, xp + i) - mu) * is);
+    }
+    float a = (a4.x + a4.y) + (a4.z + a4.w), b = (b4.x + b4.y) + (b4.z + b4.w);
+    for (; i < HW; i++) {
+        const float gi = yp[i] > 0.0f ? g[i] : 0.0f;
+        if (has_dres) dres[base + i] = gi;
+        a += gi;
+        b += gi * ((xp[i] - mu) * is);
+    }
+    vstore2((float2)(a, b), c * N + n, part);
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void bn_bwd_dx_relu(__global float *dx, __global const float *dy, __global const float *y,
+                    __global const float *x, __global const float *mean,
+                    __global const float *invstd, __global const float *gamma,
+                    __global const float *sdy, __global const float *sdyx, const int N,
+                    const int C, const int HW)
+{
+    const int n = get_global_id(0);
+    const int c = get_global_id(1);
+    const float mu = mean[c], is = invstd[c], fm = (float)N * (float)HW;
+    const float k = gamma[c] * is / fm, s1 = sdy[c], s2 = sdyx[c];
+    if (n >= N) return;
+    const int base = (n * C + c) * HW;
+    for (int i = base; i < base + HW; i++) {
+        const float xhat = (x[i] - mu) * is;
+        const float gi = y[i] > 0.0f ? dy[i] : 0.0f;
+        dx[i] = k * (fm * gi - s1 - xhat * s2);
+    }
+}
+
+/* BN folded into the conv before it (eval): per output channel o with
+ * s = gamma[o] / sqrt(rvar[o] + eps), over a 1-D range of O*K weights
+ * (rounded up to WG):
+ *   wf[o*K + k] = w[o*K + k] * s
+ *   bf[o]       = beta[o] - rmean[o] * s      (written by the item k == 0)
+ * so that conv(x, wf) + bf = bn_eval(conv(x, w)) up to float rounding. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void bn_fold(__global float *wf, __global float *bf, __global const float *w,
+             __global const float *gamma, __global const float *beta,
+             __global const float *rmean, __global const float *rvar, const float eps,
+             const int O, const int K)
+{
+    const int i = get_global_id(0);
+    if (i >= O * K) return;
+    const int o = i / K;
+    const float s = gamma[o] / sqrt(rvar[o] + eps);
+    wf[i] = w[i] * s;
+    if (i - o * K == 0) bf[o] = beta[o] - rmean[o] * s;
+}

@@ -1,9 +1,10 @@
 /* Residual add (incl. y aliasing a or b) and the option-A shortcut:
  * reference backward vs finite differences, device forward/backward vs the
  * reference (stride 2 on odd sizes, 16 -> 32 channels, stride 1), invalid
- * shapes. */
+ * shapes; the fused add + ReLU against add then ReLU (exact), in place too. */
 #include "harness.h"
 #include "ref/ref_add.h"
+#include "ref/ref_relu.h"
 
 #include <stdlib.h>
 
@@ -45,6 +46,43 @@ static void test_add_shapes(void **state)
         rcl_tensor_destroy(&ty);
         free(a), free(b), free(ad), free(bd), free(want), free(y), free(wantf), free(wantr),
             free(ya), free(yb), free(y2);
+    }
+}
+
+static void test_add_relu(void **state)
+{
+    (void)state;
+    const int shapes[][4] = {{1, 1, 1, 1}, {3, 5, 7, 7}, {2, 16, 9, 11}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int *d = shapes[s];
+        size_t cnt = (size_t)d[0] * d[1] * d[2] * d[3];
+        tu_rng r = tu_rng_seed(200 + s);
+        float *a = malloc(cnt * sizeof *a), *b = malloc(cnt * sizeof *b);
+        tu_fill(&r, a, cnt, -2, 2);
+        tu_fill(&r, b, cnt, -2, 2);
+        if (cnt == 1) a[0] = 0.5f, b[0] = -1.0f; /* a negative sum */
+        /* the float sum, rounded as the device rounds it, then ReLU */
+        double *want = malloc(cnt * sizeof *want);
+        size_t zeros = 0;
+        for (size_t i = 0; i < cnt; i++) want[i] = (double)(a[i] + b[i]);
+        ref_relu_forward(want, want, cnt);
+        for (size_t i = 0; i < cnt; i++) zeros += want[i] == 0.0;
+        assert_true(zeros > 0);
+        rcl_tensor ta, tb, ty;
+        tu_tensor(&ta, d[0], d[1], d[2], d[3], a);
+        tu_tensor(&tb, d[0], d[1], d[2], d[3], b);
+        tu_tensor(&ty, d[0], d[1], d[2], d[3], NULL);
+        T_OK(rcl_add_relu(T_CTX, &ty, &ta, &tb));
+        float *y = tu_read(&ty);
+        assert_true(tu_close_f("add_relu", y, want, cnt, 0, 0));
+        T_OK(rcl_add_relu(T_CTX, &ta, &ta, &tb)); /* in place */
+        float *ya = tu_read(&ta);
+        assert_true(tu_close_f("add_relu y==a", ya, want, cnt, 0, 0));
+        rcl_tensor_destroy(&ta);
+        rcl_tensor_destroy(&tb);
+        assert_int_equal(rcl_add_relu(T_CTX, &ty, &ty, &ta), RCL_ERR_INVALID); /* no buffer */
+        rcl_tensor_destroy(&ty);
+        free(a), free(b), free(want), free(y), free(ya);
     }
 }
 
@@ -150,6 +188,7 @@ static void test_shortcut_invalid(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_add_shapes),
     cmocka_unit_test(test_add_invalid),
+    cmocka_unit_test(test_add_relu),
     cmocka_unit_test(test_shortcut_shapes),
     cmocka_unit_test(test_shortcut_invalid),
 };

@@ -2,9 +2,15 @@
  * forward (y, saved stats, running stats over two calls), eval forward and
  * backward (dx, dgamma, dbeta, also with NULL outputs) vs the reference,
  * large-mean data, channel counts above the reduction work-group size, a
- * non-default work-group size, and invalid arguments. */
+ * non-default work-group size, and invalid arguments. The fused BN + (add)
+ * + ReLU ops: forward (train, eval) and gradients (dx, dgamma, dbeta, the
+ * residual's) against the double reference, finite differences and the
+ * unfused device ops; the eval fold into conv weights against the reference. */
 #include "harness.h"
+#include "ref/ref_add.h"
 #include "ref/ref_batchnorm.h"
+#include "ref/ref_conv2d.h"
+#include "ref/ref_relu.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -229,12 +235,280 @@ static void test_bn_invalid(void **state)
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) rcl_tensor_destroy(ts[i]);
 }
 
+/* ---- fused BN + (residual) + ReLU */
+
+typedef struct { int n, c, h, w, has_res; const double *proj; double *y; } bnr_fd;
+
+/* y = relu(bn_train(x) + res) in double (the unfused ops' composition) */
+static void ref_bnr_forward(double *y, double *sm, double *si, double *rm, double *rv,
+                            const double *x, const double *res, const double *g,
+                            const double *b, int n, int c, int h, int w)
+{
+    size_t cnt = (size_t)n * c * h * w;
+    ref_batchnorm_forward_train(y, sm, si, rm, rv, x, g, b, n, c, h, w, MOMENTUM, EPS);
+    if (res) ref_add(y, y, res, cnt);
+    ref_relu_forward(y, y, cnt);
+}
+
+/* loss = sum(relu(bn(x) + res) * proj), p = [x, gamma, beta, res] */
+static double bnr_loss(void *ud, const double *p)
+{
+    bnr_fd *f = ud;
+    size_t cnt = (size_t)f->n * f->c * f->h * f->w;
+    ref_bnr_forward(f->y, NULL, NULL, NULL, NULL, p, f->has_res ? p + cnt + 2 * f->c : NULL,
+                    p + cnt, p + cnt + f->c, f->n, f->c, f->h, f->w);
+    double s = 0;
+    for (size_t i = 0; i < cnt; i++) s += f->y[i] * f->proj[i];
+    return s;
+}
+
+static void bnr_case(int n, int c, int h, int w, int has_res, int fd, uint64_t seed)
+{
+    tu_rng r = tu_rng_seed(seed);
+    size_t cnt = (size_t)n * c * h * w, np = 2 * cnt + 2 * (size_t)c;
+    const double M = (double)n * h * w;
+    float *x = malloc(cnt * sizeof *x), *res = malloc(cnt * sizeof *res),
+          *dy = malloc(cnt * sizeof *dy);
+    float *gamma = malloc(c * sizeof *gamma), *beta = malloc(c * sizeof *beta);
+    float *rm = malloc(c * sizeof *rm), *rv = malloc(c * sizeof *rv);
+    tu_fill(&r, x, cnt, -1, 1);
+    tu_fill(&r, res, cnt, -1, 1);
+    tu_fill(&r, dy, cnt, -1, 1);
+    tu_fill(&r, gamma, c, 0.5, 1.5);
+    tu_fill(&r, beta, c, -0.5, 0.5);
+    tu_fill(&r, rm, c, -0.2, 0.2);
+    tu_fill(&r, rv, c, 0.5, 1.5);
+    double *xd = tu_f2d(x, cnt), *resd = tu_f2d(res, cnt), *dyd = tu_f2d(dy, cnt);
+    double *gd = tu_f2d(gamma, c), *bd = tu_f2d(beta, c), *rmd = tu_f2d(rm, c), *rvd = tu_f2d(rv, c);
+    const double *rp = has_res ? resd : NULL;
+
+    /* reference forward, running stats, and the backward through the mask */
+    double *yref = malloc(cnt * sizeof *yref), *sm = malloc(c * sizeof *sm),
+           *si = malloc(c * sizeof *si), *gref = malloc(cnt * sizeof *gref);
+    ref_bnr_forward(yref, sm, si, rmd, rvd, xd, rp, gd, bd, n, c, h, w);
+    ref_relu_backward(gref, dyd, yref, cnt);
+    double *grad = malloc(np * sizeof *grad); /* [dx, dgamma, dbeta, dres] */
+    ref_batchnorm_backward(grad, grad + cnt, grad + cnt + c, gref, xd, gd, sm, si, n, c, h, w);
+    for (size_t i = 0; i < cnt; i++) grad[cnt + 2 * c + i] = gref[i];
+    if (fd) {
+        double *p = malloc(np * sizeof *p), *g = malloc(np * sizeof *g), *yt = malloc(cnt * sizeof *yt);
+        for (size_t i = 0; i < cnt; i++) p[i] = xd[i], p[cnt + 2 * c + i] = resd[i];
+        for (int i = 0; i < c; i++) p[cnt + i] = gd[i], p[cnt + c + i] = bd[i];
+        bnr_fd f = {n, c, h, w, has_res, dyd, yt};
+        tu_fd_grad(bnr_loss, &f, p, has_res ? np : cnt + 2 * (size_t)c, 1e-6, g);
+        assert_true(tu_close_d("bn+relu ref dx vs fd", grad, g, cnt, 1e-5, 1e-6));
+        assert_true(tu_close_d("bn+relu ref dgamma,dbeta vs fd", grad + cnt, g + cnt, 2 * c, 1e-5, 1e-6));
+        if (has_res)
+            assert_true(tu_close_d("bn+relu ref dres vs fd", grad + cnt + 2 * c, g + cnt + 2 * c,
+                                   cnt, 1e-5, 1e-6));
+        free(p), free(g), free(yt);
+    }
+    double *yeval = malloc(cnt * sizeof *yeval);
+    ref_batchnorm_forward_eval(yeval, xd, gd, bd, rmd, rvd, n, c, h, w, EPS);
+    if (has_res) ref_add(yeval, yeval, resd, cnt);
+    ref_relu_forward(yeval, yeval, cnt);
+
+    rcl_tensor tx, tres, ty, tyu, tdy, tdx, tdxu, tdres, tgs, tg, tb, trm, trv, trm2, trv2, tsm,
+        tsi, tdg, tdb, tdgu, tdbu;
+    tu_tensor(&tx, n, c, h, w, x);
+    tu_tensor(&tres, n, c, h, w, res);
+    tu_tensor(&ty, n, c, h, w, NULL);
+    tu_tensor(&tyu, n, c, h, w, NULL);
+    tu_tensor(&tdy, n, c, h, w, dy);
+    tu_tensor(&tdx, n, c, h, w, NULL);
+    tu_tensor(&tdxu, n, c, h, w, NULL);
+    tu_tensor(&tdres, n, c, h, w, NULL);
+    tu_tensor(&tgs, n, c, h, w, NULL);
+    tu_tensor(&tg, c, 1, 1, 1, gamma);
+    tu_tensor(&tb, c, 1, 1, 1, beta);
+    tu_tensor(&trm, c, 1, 1, 1, rm);
+    tu_tensor(&trv, c, 1, 1, 1, rv);
+    tu_tensor(&trm2, c, 1, 1, 1, rm);
+    tu_tensor(&trv2, c, 1, 1, 1, rv);
+    tu_tensor(&tsm, c, 1, 1, 1, NULL);
+    tu_tensor(&tsi, c, 1, 1, 1, NULL);
+    tu_tensor(&tdg, c, 1, 1, 1, NULL);
+    tu_tensor(&tdb, c, 1, 1, 1, NULL);
+    tu_tensor(&tdgu, c, 1, 1, 1, NULL);
+    tu_tensor(&tdbu, c, 1, 1, 1, NULL);
+    const rcl_tensor *tr = has_res ? &tres : NULL;
+
+    /* unfused device path: bn, add, relu (running stats into trm2/trv2) */
+    T_OK(rcl_batchnorm_forward_train(T_CTX, &tyu, &tsm, &tsi, &trm2, &trv2, &tx, &tg, &tb,
+                                     (float)MOMENTUM, (float)EPS));
+    if (has_res) T_OK(rcl_add(T_CTX, &tyu, &tyu, &tres));
+    T_OK(rcl_relu_forward(T_CTX, &tyu, &tyu));
+    /* fused */
+    T_OK(rcl_batchnorm_relu_forward_train(T_CTX, &ty, &tsm, &tsi, &trm, &trv, &tx, tr, &tg, &tb,
+                                          (float)MOMENTUM, (float)EPS));
+    float *y = tu_read(&ty), *yu = tu_read(&tyu), *grm = tu_read(&trm), *grv = tu_read(&trv);
+    double *yud = tu_f2d(yu, cnt);
+    assert_true(tu_close_f("bn+relu train y", y, yref, cnt, 1e-4, 1e-4));
+    assert_true(tu_close_f("bn+relu train y vs unfused", y, yud, cnt, 1e-6, 1e-6));
+    assert_true(tu_close_f("bn+relu running_mean", grm, rmd, c, 1e-6, 1e-5));
+    assert_true(tu_close_f("bn+relu running_var", grv, rvd, c, 1e-4, 1e-6));
+    size_t zeros = 0;
+    for (size_t i = 0; i < cnt; i++) zeros += y[i] == 0.0f;
+    assert_true(zeros > 0 && zeros < cnt); /* the mask does something */
+
+    /* backward: fused (with dres) vs reference and vs relu_backward + bn backward */
+    T_OK(rcl_batchnorm_relu_backward(T_CTX, &tdx, &tdg, &tdb, has_res ? &tdres : NULL, &tdy, &ty,
+                                     &tx, &tg, &tsm, &tsi));
+    T_OK(rcl_relu_backward(T_CTX, &tgs, &tdy, &tyu));
+    T_OK(rcl_batchnorm_backward(T_CTX, &tdxu, &tdgu, &tdbu, &tgs, &tx, &tg, &tsm, &tsi));
+    float *dx = tu_read(&tdx), *dg = tu_read(&tdg), *db = tu_read(&tdb);
+    float *dxu = tu_read(&tdxu), *dgu = tu_read(&tdgu), *dbu = tu_read(&tdbu);
+    const double sum_atol = 1e-6 * M + 1e-5;
+    assert_true(tu_close_f("bn+relu dx", dx, grad, cnt, 1e-4, 1e-4));
+    assert_true(tu_close_f("bn+relu dgamma", dg, grad + cnt, c, 1e-4, sum_atol));
+    assert_true(tu_close_f("bn+relu dbeta", db, grad + cnt + c, c, 1e-4, sum_atol));
+    double *dxud = tu_f2d(dxu, cnt), *dgud = tu_f2d(dgu, c), *dbud = tu_f2d(dbu, c);
+    assert_true(tu_close_f("bn+relu dx vs unfused", dx, dxud, cnt, 1e-6, 1e-6));
+    assert_true(tu_close_f("bn+relu dgamma vs unfused", dg, dgud, c, 1e-6, 1e-6));
+    assert_true(tu_close_f("bn+relu dbeta vs unfused", db, dbud, c, 1e-6, 1e-6));
+    if (has_res) {
+        float *dr = tu_read(&tdres);
+        assert_true(tu_close_f("bn+relu dres", dr, gref, cnt, 0, 0));
+        free(dr);
+    }
+    /* dx alone, then dres alone (in place over a copy of dy) */
+    T_OK(rcl_tensor_fill(T_CTX, &tdx, 7.0f));
+    T_OK(rcl_batchnorm_relu_backward(T_CTX, &tdx, NULL, NULL, NULL, &tdy, &ty, &tx, &tg, &tsm,
+                                     &tsi));
+    float *dx2 = tu_read(&tdx);
+    assert_true(tu_close_f("bn+relu dx (alone)", dx2, grad, cnt, 1e-4, 1e-4));
+    T_OK(rcl_tensor_copy(T_CTX, &tdres, &tdy));
+    T_OK(rcl_batchnorm_relu_backward(T_CTX, NULL, NULL, NULL, &tdres, &tdres, &ty, &tx, &tg, &tsm,
+                                     &tsi));
+    float *dr2 = tu_read(&tdres);
+    assert_true(tu_close_f("bn+relu dres (in place)", dr2, gref, cnt, 0, 0));
+
+    /* eval: fused vs reference and vs the unfused eval ops */
+    T_OK(rcl_batchnorm_relu_forward_eval(T_CTX, &ty, &tx, tr, &tg, &tb, &trm, &trv, (float)EPS));
+    T_OK(rcl_batchnorm_forward_eval(T_CTX, &tyu, &tx, &tg, &tb, &trm, &trv, (float)EPS));
+    if (has_res) T_OK(rcl_add(T_CTX, &tyu, &tyu, &tres));
+    T_OK(rcl_relu_forward(T_CTX, &tyu, &tyu));
+    float *ye = tu_read(&ty), *yeu = tu_read(&tyu);
+    double *yeud = tu_f2d(yeu, cnt);
+    assert_true(tu_close_f("bn+relu eval y", ye, yeval, cnt, 1e-4, 1e-4));
+    assert_true(tu_close_f("bn+relu eval y vs unfused", ye, yeud, cnt, 1e-6, 1e-6));
+
+    rcl_tensor *ts[] = {&tx, &tres, &ty, &tyu, &tdy, &tdx, &tdxu, &tdres, &tgs, &tg, &tb, &trm,
+                        &trv, &trm2, &trv2, &tsm, &tsi, &tdg, &tdb, &tdgu, &tdbu};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) rcl_tensor_destroy(ts[i]);
+    void *hs[] = {x, res, dy, gamma, beta, rm, rv, xd, resd, dyd, gd, bd, rmd, rvd, yref, sm, si,
+                  gref, grad, yeval, y, yu, grm, grv, yud, dx, dg, db, dxu, dgu, dbu, dxud, dgud,
+                  dbud, dx2, dr2, ye, yeu, yeud};
+    for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) free(hs[i]);
+}
+
+static void test_bn_relu_fused(void **state)
+{
+    (void)state;
+    bnr_case(3, 5, 7, 7, 1, 1, 41);   /* odd shapes, residual, finite differences */
+    bnr_case(2, 3, 5, 3, 0, 1, 42);   /* no residual */
+    bnr_case(2, 3, 1, 1, 1, 1, 43);   /* M = 2 */
+    bnr_case(5, 300, 2, 3, 1, 0, 44); /* C above the work-group size, HW % 4 != 0 */
+    bnr_case(7, 16, 8, 8, 0, 0, 45);  /* float4 body only */
+    bnr_case(4, 16, 9, 9, 1, 0, 46);  /* float4 body + tail */
+}
+
+/* The fold: conv(x, wf) + bf against the double conv followed by eval BN. */
+static void test_bn_fold(void **state)
+{
+    (void)state;
+    const int N = 3, C = 5, H = 7, W = 6, O = 7, K = 3;
+    tu_rng r = tu_rng_seed(51);
+    size_t nx = (size_t)N * C * H * W, nw = (size_t)O * C * K * K;
+    float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w);
+    float g[7], b[7], rm[7], rv[7];
+    tu_fill(&r, x, nx, -1, 1);
+    tu_fill(&r, w, nw, -0.5, 0.5);
+    tu_fill(&r, g, O, 0.5, 1.5);
+    tu_fill(&r, b, O, -0.5, 0.5);
+    tu_fill(&r, rm, O, -0.3, 0.3);
+    tu_fill(&r, rv, O, 0.2, 2.0);
+    rcl_conv2d_desc d = {.kh = K, .kw = K, .sh = 2, .sw = 2, .ph = 1, .pw = 1};
+    ref_conv2d_shape s = {.n = N, .c = C, .h = H, .w = W, .oc = O, .kh = K, .kw = K, .sh = 2,
+                          .sw = 2, .ph = 1, .pw = 1};
+    assert_true(ref_conv2d_shape_init(&s) != 0);
+    size_t ny = (size_t)N * O * s.oh * s.ow;
+    double *xd = tu_f2d(x, nx), *wd = tu_f2d(w, nw), *yd = malloc(ny * sizeof *yd);
+    double gd[7], bd[7], rmd[7], rvd[7], wfd[7 * 5 * 9], bfd[7];
+    for (int o = 0; o < O; o++) gd[o] = g[o], bd[o] = b[o], rmd[o] = rm[o], rvd[o] = rv[o];
+    ref_conv2d_forward(yd, xd, wd, NULL, &s);
+    ref_batchnorm_forward_eval(yd, yd, gd, bd, rmd, rvd, N, O, s.oh, s.ow, EPS);
+    for (int o = 0; o < O; o++) {
+        double sc = gd[o] / sqrt(rvd[o] + EPS);
+        for (int k = 0; k < C * K * K; k++) wfd[o * C * K * K + k] = wd[o * C * K * K + k] * sc;
+        bfd[o] = bd[o] - rmd[o] * sc;
+    }
+    rcl_tensor tx, tw, twf, tbf, ty, tg, tb, trm, trv;
+    tu_tensor(&tx, N, C, H, W, x);
+    tu_tensor(&tw, O, C, K, K, w);
+    tu_tensor(&twf, O, C, K, K, NULL);
+    tu_tensor(&tbf, O, 1, 1, 1, NULL);
+    tu_tensor(&ty, N, O, s.oh, s.ow, NULL);
+    tu_tensor(&tg, O, 1, 1, 1, g);
+    tu_tensor(&tb, O, 1, 1, 1, b);
+    tu_tensor(&trm, O, 1, 1, 1, rm);
+    tu_tensor(&trv, O, 1, 1, 1, rv);
+    T_OK(rcl_batchnorm_fold(T_CTX, &twf, &tbf, &tw, &tg, &tb, &trm, &trv, (float)EPS));
+    float *wf = tu_read(&twf), *bf = tu_read(&tbf);
+    assert_true(tu_close_f("fold w", wf, wfd, nw, 1e-6, 1e-7));
+    assert_true(tu_close_f("fold b", bf, bfd, O, 1e-6, 1e-7));
+    T_OK(rcl_conv2d_forward(T_CTX, &ty, &tx, &twf, &tbf, &d));
+    float *y = tu_read(&ty);
+    assert_true(tu_close_f("conv(fold) vs conv+bn", y, yd, ny, 1e-5, 1e-5));
+    /* wrong shapes are refused */
+    assert_int_equal(rcl_batchnorm_fold(T_CTX, &twf, &tg, &tw, &tg, &tb, &trm, &tx, (float)EPS),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_batchnorm_fold(T_CTX, &tx, &tbf, &tw, &tg, &tb, &trm, &trv, (float)EPS),
+                     RCL_ERR_INVALID);
+    rcl_tensor *ts[] = {&tx, &tw, &twf, &tbf, &ty, &tg, &tb, &trm, &trv};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) rcl_tensor_destroy(ts[i]);
+    free(x), free(w), free(xd), free(wd), free(yd), free(wf), free(bf), free(y);
+}
+
+static void test_bn_relu_invalid(void **state)
+{
+    (void)state;
+    rcl_tensor x, y, yb, v, s1, s2;
+    tu_tensor(&x, 2, 3, 4, 5, NULL);
+    tu_tensor(&y, 2, 3, 4, 5, NULL);
+    tu_tensor(&yb, 2, 3, 5, 4, NULL);
+    tu_tensor(&v, 3, 1, 1, 1, NULL);
+    tu_tensor(&s1, 3, 1, 1, 1, NULL);
+    tu_tensor(&s2, 3, 1, 1, 1, NULL);
+    /* a residual of another shape */
+    assert_int_equal(rcl_batchnorm_relu_forward_train(T_CTX, &y, &s1, &s2, &v, &v, &x, &yb, &v,
+                                                      &v, 0.1f, 1e-5f),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_batchnorm_relu_forward_eval(T_CTX, &y, &x, &yb, &v, &v, &v, &v, 1e-5f),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_batchnorm_relu_backward(T_CTX, &y, &s1, &s2, &yb, &y, &y, &x, &v, &v,
+                                                 &v),
+                     RCL_ERR_INVALID);
+    /* the output y (the mask) of another shape, or missing */
+    assert_int_equal(rcl_batchnorm_relu_backward(T_CTX, &y, &s1, &s2, NULL, &y, &yb, &x, &v, &v,
+                                                 &v),
+                     RCL_ERR_INVALID);
+    assert_int_equal(rcl_batchnorm_relu_backward(T_CTX, &y, &s1, &s2, NULL, &y, NULL, &x, &v, &v,
+                                                 &v),
+                     RCL_ERR_INVALID);
+    rcl_tensor *ts[] = {&x, &y, &yb, &v, &s1, &s2};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) rcl_tensor_destroy(ts[i]);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bn_small_fd),
     cmocka_unit_test(test_bn_larger),
     cmocka_unit_test(test_bn_small_workgroup),
     cmocka_unit_test(test_bn_eval_single),
     cmocka_unit_test(test_bn_invalid),
+    cmocka_unit_test(test_bn_relu_fused),
+    cmocka_unit_test(test_bn_fold),
+    cmocka_unit_test(test_bn_relu_invalid),
 };
 
 RCL_TEST_MAIN("batchnorm", tests)

@@ -1,8 +1,14 @@
 /* Adam and SGD steps: device vs the double reference (PyTorch's
  * single-tensor code) after every one of several steps, for parameter,
- * gradient (unchanged) and optimizer state; invalid arguments. */
+ * gradient (unchanged) and optimizer state; invalid arguments. The model
+ * optimizer's one launch over flat buffers against its per-tensor launches:
+ * bit-identical parameters and state (Adam, SGD plain, momentum, nesterov,
+ * weight decay), and the fallback to per-tensor buffers when the flat
+ * buffer cannot be allocated. */
 #include "harness.h"
 #include "ref/ref_optim.h"
+#include "base/base.h" /* rcl_fault_reset */
+#include "rcl/optimizer.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -209,10 +215,127 @@ static void test_optim_invalid(void **state)
     rcl_tensor_destroy(&odd);
 }
 
+/* ---- rcl_optimizer: one launch over the flat buffers vs one per tensor */
+
+static rcl_model *tiny_model(void)
+{
+    rcl_model_config c = rcl_model_config_default();
+    c.in_h = c.in_w = 8;
+    c.batch = 2;
+    c.num_classes = 5;
+    rcl_model *m = NULL;
+    T_OK(rcl_model_create(&m, T_CTX, "resnet20", &c));
+    return m;
+}
+
+static cl_mem parent_of(cl_mem b)
+{
+    cl_mem p = NULL;
+    assert_int_equal(clGetMemObjectInfo(b, CL_MEM_ASSOCIATED_MEMOBJECT, sizeof p, &p, NULL),
+                     CL_SUCCESS);
+    return p;
+}
+
+static int same_bytes(const rcl_tensor *a, const rcl_tensor *b)
+{
+    float *x = tu_read(a), *y = tu_read(b);
+    int eq = !memcmp(x, y, rcl_tensor_bytes(a));
+    free(x), free(y);
+    return eq;
+}
+
+/* no_room: b's flat buffer allocation fails (an injected allocation fault),
+ * so its optimizer falls back to per-tensor buffers and launches */
+static void flat_case(rcl_optim_kind kind, const rcl_adam_hparams *adam, const rcl_sgd_hparams *sgd,
+                      uint64_t seed, int no_room)
+{
+    rcl_model *a = tiny_model(), *b = tiny_model();
+    rcl_optimizer oa, ob;
+    T_OK(rcl_optimizer_init(&oa, a, kind, adam, sgd));
+    if (no_room) {
+        setenv("RESNET_CL_FAULT_ALLOC", "1", 1); /* the next allocation: the flat values */
+        rcl_fault_reset();
+    }
+    int st = rcl_optimizer_init(&ob, b, kind, adam, sgd);
+    if (no_room) {
+        unsetenv("RESNET_CL_FAULT_ALLOC");
+        rcl_fault_reset();
+    }
+    T_OK(st);
+    assert_int_equal(oa.flat, 1);
+    if (no_room) {
+        assert_int_equal(ob.flat, 0);
+        rcl_param **ps;
+        rcl_model_params(b, &ps);
+        assert_null(parent_of(ps[0]->value.buf)); /* still a buffer of its own */
+    }
+    ob.flat = 0; /* the per-tensor launches */
+    rcl_param **pa, **pb;
+    int np = rcl_model_params(a, &pa);
+    assert_int_equal(rcl_model_params(b, &pb), np);
+    int ns = rcl_optimizer_state_count(&oa);
+    /* every tensor is a view of its kind's one buffer */
+    cl_mem pv = parent_of(pa[0]->value.buf), pg = parent_of(pa[0]->grad.buf);
+    assert_non_null(pv);
+    assert_non_null(pg);
+    assert_true(pv != pg);
+    for (int i = 0; i < np; i++) {
+        assert_true(parent_of(pa[i]->value.buf) == pv);
+        assert_true(parent_of(pa[i]->grad.buf) == pg);
+        for (int s = 0; s < ns; s++) assert_non_null(parent_of(pa[i]->state[s].buf));
+    }
+    tu_rng r = tu_rng_seed(seed);
+    float *before = tu_read(&pa[np - 1]->value);
+    for (int step = 1; step <= 4; step++) {
+        for (int i = 0; i < np; i++) {
+            size_t n = rcl_tensor_count(&pa[i]->grad);
+            float *g = malloc(n * sizeof *g);
+            tu_fill(&r, g, n, step % 2 ? -1 : -1e-3, step % 2 ? 1 : 1e-3);
+            T_OK(rcl_tensor_write(T_CTX, &pa[i]->grad, g));
+            T_OK(rcl_tensor_write(T_CTX, &pb[i]->grad, g));
+            free(g);
+        }
+        T_OK(rcl_optimizer_step(&oa));
+        T_OK(rcl_optimizer_step(&ob));
+        for (int i = 0; i < np; i++) {
+            if (!same_bytes(&pa[i]->value, &pb[i]->value))
+                fail_msg("step %d: %s differs between one launch and per-tensor launches", step,
+                         pa[i]->name);
+            for (int s = 0; s < ns; s++)
+                if (!same_bytes(&pa[i]->state[s], &pb[i]->state[s]))
+                    fail_msg("step %d: %s state %d differs", step, pa[i]->name, s);
+        }
+    }
+    float *after = tu_read(&pa[np - 1]->value);
+    assert_true(memcmp(before, after, rcl_tensor_bytes(&pa[np - 1]->value)) != 0); /* it moved */
+    free(before), free(after);
+    rcl_model_destroy(a);
+    rcl_model_destroy(b);
+}
+
+static void test_optimizer_flat(void **state)
+{
+    (void)state;
+    rcl_adam_hparams ad = rcl_adam_defaults();
+    flat_case(RCL_OPTIM_ADAM, &ad, NULL, 71, 0);
+    rcl_adam_hparams awd = {0.01f, 0.8f, 0.99f, 1e-6f, 0.05f};
+    flat_case(RCL_OPTIM_ADAM, &awd, NULL, 72, 0);
+    rcl_sgd_hparams plain = {0.1f, 0, 0, 0, 0};
+    flat_case(RCL_OPTIM_SGD, NULL, &plain, 73, 0);
+    rcl_sgd_hparams mom = {0.1f, 0.9f, 0.1f, 1e-4f, 0};
+    flat_case(RCL_OPTIM_SGD, NULL, &mom, 74, 0);
+    rcl_sgd_hparams nest = {0.05f, 0.9f, 0, 5e-4f, 1};
+    flat_case(RCL_OPTIM_SGD, NULL, &nest, 75, 0);
+    /* the chooser's other path: no room for the flat buffer */
+    flat_case(RCL_OPTIM_ADAM, &awd, NULL, 76, 1);
+    flat_case(RCL_OPTIM_SGD, NULL, &mom, 77, 1);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_adam),
     cmocka_unit_test(test_sgd),
     cmocka_unit_test(test_optim_invalid),
+    cmocka_unit_test(test_optimizer_flat),
 };
 
 RCL_TEST_MAIN("optim", tests)

@@ -129,7 +129,15 @@ int rcl_model_forward(rcl_model *m, const rcl_tensor *x, int train, const rcl_te
  * parameter's grad is overwritten. */
 int rcl_model_backward(rcl_model *m, const rcl_tensor *dlogits);
 
-/* Parameters, buffers, counters in torchvision state_dict order. */
+/* Eval mode folds every BatchNorm into the conv before it (weights scaled,
+ * a bias added; docs/semantics.md): on by default; off runs conv, BN, ReLU
+ * as in training (for comparisons). The folded copy is remade after
+ * anything that may change the weights or BN statistics: a training
+ * forward, or taking the parameters or buffers below. */
+void rcl_model_set_fold_bn(rcl_model *m, int on);
+
+/* Parameters, buffers, counters in torchvision state_dict order. The
+ * caller may write what it gets (the folded eval weights are remade). */
 int rcl_model_params(rcl_model *m, rcl_param ***params); /* returns count */
 int rcl_model_buffers(rcl_model *m, rcl_buffer **bufs);   /* returns count */
 int rcl_model_counters(rcl_model *m, rcl_counter **ctrs); /* returns count */
@@ -146,7 +154,8 @@ rcl_ctx *rcl_model_ctx(const rcl_model *m);
  * saved statistics are exact), and the context's work buffers follow from
  * the conv layers' shapes and conv2d's chunking rule. */
 typedef struct rcl_model_memory {
-    uint64_t params;       /* parameter values */
+    uint64_t params;       /* parameter values (eval with bn/brn: plus the conv weights
+                              with the BN folded in) */
     uint64_t grads;        /* their gradients */
     uint64_t optim;        /* training only: optimizer state, two tensors per parameter (Adam) */
     uint64_t activations;  /* the rest of the model: layer outputs and their gradients,

@@ -41,6 +41,31 @@ int rcl_batchnorm_forward_eval(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
 int rcl_batchnorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, rcl_tensor *dbeta,
                            const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *gamma,
                            const rcl_tensor *save_mean, const rcl_tensor *save_invstd);
+/* Fused BatchNorm + (residual add) + ReLU, the unfused ops' math in one
+ * pass: y = relu(bn(x) + res), res (N,C,H,W) or NULL (no add). Training
+ * statistics and running updates as rcl_batchnorm_forward_train. */
+int rcl_batchnorm_relu_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_mean,
+                                     rcl_tensor *save_invstd, rcl_tensor *running_mean,
+                                     rcl_tensor *running_var, const rcl_tensor *x,
+                                     const rcl_tensor *res, const rcl_tensor *gamma,
+                                     const rcl_tensor *beta, float momentum, float eps);
+int rcl_batchnorm_relu_forward_eval(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
+                                    const rcl_tensor *res, const rcl_tensor *gamma,
+                                    const rcl_tensor *beta, const rcl_tensor *running_mean,
+                                    const rcl_tensor *running_var, float eps);
+/* Its backward from the output y: g = dy * (y > 0); dres = g (the
+ * residual's gradient, or NULL); dx, dgamma, dbeta = rcl_batchnorm_backward
+ * of g. Any output may be NULL; dres may alias dy. */
+int rcl_batchnorm_relu_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma,
+                                rcl_tensor *dbeta, rcl_tensor *dres, const rcl_tensor *dy,
+                                const rcl_tensor *y, const rcl_tensor *x, const rcl_tensor *gamma,
+                                const rcl_tensor *save_mean, const rcl_tensor *save_invstd);
+/* Eval BN folded into the conv before it: s = gamma/sqrt(running_var+eps),
+ * wf = w * s per output channel, bf = beta - running_mean * s.
+ * w, wf (O,C,KH,KW); bf and the per-channel vectors (O,1,1,1). */
+int rcl_batchnorm_fold(rcl_ctx *ctx, rcl_tensor *wf, rcl_tensor *bf, const rcl_tensor *w,
+                       const rcl_tensor *gamma, const rcl_tensor *beta,
+                       const rcl_tensor *running_mean, const rcl_tensor *running_var, float eps);
 
 /* ---- ReLU: y = max(x, 0); backward dx = dy * (y > 0) (PyTorch uses the output) */
 int rcl_relu_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x);
@@ -67,6 +92,8 @@ int rcl_avgpool_global_backward(rcl_ctx *ctx, rcl_tensor *dx, const rcl_tensor *
 /* ---- elementwise add (residual): y = a + b, same shapes; y may alias a or b.
  * Its backward is the identity to both inputs. */
 int rcl_add(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *a, const rcl_tensor *b);
+/* y = relu(a + b) in one pass; y may alias a or b */
+int rcl_add_relu(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *a, const rcl_tensor *b);
 
 /* ---- option-A shortcut of the paper's CIFAR nets: y = x[:, :, ::s, ::s]
  * zero-padded to y->c channels, (y->c - x->c)/2 zero channels each side.

@@ -14,10 +14,16 @@ typedef struct rcl_optimizer {
     rcl_sgd_hparams sgd;
     int64_t step;          /* steps taken so far (PyTorch's state['step']) */
     rcl_model *model;
+    /* 1: one launch updates every parameter (set by init when the model's
+     * parameters, gradients and state could be moved into flat buffers);
+     * 0: one launch per tensor (the same kernel; set it to compare) */
+    int flat;
 } rcl_optimizer;
 
 /* Caller-owned. State tensors (Adam exp_avg/exp_avg_sq, SGD momentum_buffer)
- * live in each rcl_param's state[] and are zero-initialised here. */
+ * live in each rcl_param's state[] and are zero-initialised here; values,
+ * grads and state become views of one flat buffer per kind (each rcl_param
+ * tensor stays a tensor of its own shape, read and written as before). */
 int rcl_optimizer_init(rcl_optimizer *o, rcl_model *m, rcl_optim_kind kind,
                        const rcl_adam_hparams *adam, const rcl_sgd_hparams *sgd);
 /* One update of every parameter from its grad. */

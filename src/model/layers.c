@@ -58,6 +58,37 @@ int rcl_conv_layer_backward(rcl_model *m, conv_layer *l, rcl_tensor *dx, const r
                                    m->cfg.norm.eps);
 }
 
+/* Remake the folded weights of c (followed by the BN l) when stale. */
+static int conv_fold(rcl_model *m, conv_layer *c, rcl_norm_layer *l)
+{
+    if (c->fold_gen == m->fold_gen && c->wf.buf) return RCL_OK;
+    const rcl_tensor *w = &c->w->value;
+    if (!c->wf.buf) RCL_TRY(rcl_tensor_create(m->ctx, &c->wf, w->n, w->c, w->h, w->w));
+    if (!c->bf.buf) RCL_TRY(rcl_tensor_create(m->ctx, &c->bf, w->n, 1, 1, 1));
+    RCL_TRY(rcl_batchnorm_fold(m->ctx, &c->wf, &c->bf, w, &l->gamma->value, &l->beta->value,
+                               &l->running_mean, &l->running_var, m->cfg.norm.eps));
+    c->fold_gen = m->fold_gen;
+    return RCL_OK;
+}
+
+int rcl_conv_norm_forward(rcl_model *m, conv_layer *c, rcl_norm_layer *l, rcl_tensor *t,
+                          rcl_tensor *y, const rcl_tensor *x, const rcl_tensor *res, int relu,
+                          int train)
+{
+    int fold = !train && m->fold_bn && !c->ws && !c->b &&
+               (l->kind == RCL_NORM_BN || l->kind == RCL_NORM_BRN);
+    if (fold) {
+        RCL_TRY(conv_fold(m, c, l));
+        RCL_TRY(rcl_conv2d_forward(m->ctx, y, x, &c->wf, &c->bf, &c->d));
+        if (res) return relu ? rcl_add_relu(m->ctx, y, y, res) : rcl_add(m->ctx, y, y, res);
+        return relu ? rcl_relu_forward(m->ctx, y, y) : RCL_OK;
+    }
+    RCL_TRY(rcl_conv_layer_forward(m, c, t, x));
+    if (relu) return rcl_norm_layer_forward_relu(m, l, y, t, res, train);
+    RCL_TRY(rcl_norm_layer_forward(m, l, y, t, train));
+    return res ? rcl_add(m->ctx, y, y, res) : RCL_OK;
+}
+
 double rcl_conv_layer_flops(const conv_layer *l, int out_h, int out_w)
 {
     return 2.0 * l->out_c * out_h * out_w * (double)l->in_c * l->d.kh * l->d.kw;
@@ -70,6 +101,8 @@ int64_t rcl_conv_layer_params(const conv_layer *l)
 
 void rcl_conv_layer_free(conv_layer *l)
 {
+    rcl_tensor_destroy(&l->wf);
+    rcl_tensor_destroy(&l->bf);
     rcl_tensor_destroy(&l->w_hat);
     rcl_tensor_destroy(&l->dw_hat);
     rcl_tensor_destroy(&l->ws_mean);

@@ -5,6 +5,7 @@
 #include "gemm/gemm_internal.h" /* RCL_GEMM_TILED */
 #include "ops/conv2d_chunk.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,6 +136,8 @@ int rcl_model_create(rcl_model **out, rcl_ctx *ctx, const char *arch, const rcl_
     if (!m) return rcl_fail(RCL_ERR_NOMEM, "model");
     m->ctx = ctx;
     m->cfg = c;
+    m->fold_bn = 1;
+    m->fold_gen = 1;
     snprintf(m->arch, sizeof m->arch, "%s", arch);
     rcl_rng_seed(&m->rng, c.seed);
     int st = rcl_model_arch_build(m, arch);
@@ -159,6 +162,8 @@ void rcl_model_destroy(rcl_model *m)
         rcl_tensor_destroy(&p->state[1]);
         free(p);
     }
+    for (int i = 0; i < 4; i++) rcl_buffer_release(&m->flat[i]);
+    free(m->flat_off);
     free(m->mods);
     free(m->params);
     free(m->bufs);
@@ -180,6 +185,7 @@ int rcl_model_forward(rcl_model *m, const rcl_tensor *x, int train, const rcl_te
         return rcl_fail(RCL_ERR_INVALID, "training with %s needs a batch of at least 2 (batch "
                         "statistics); use --norm gn, ln, in, lrn, ws or none for a batch of 1",
                         rcl_norm_kind_name(c->norm.kind));
+    if (train) rcl_model_fold_invalidate(m); /* BN running statistics move */
     /* Every module sees the input's n, never the buffers' batch: module i's
      * input is the first n images of module i-1's output. */
     rcl_tensor in = *x;
@@ -215,14 +221,105 @@ int rcl_model_backward(rcl_model *m, const rcl_tensor *dlogits)
     return RCL_OK;
 }
 
+/* Sub-buffer origins must be multiples of the device's base address
+ * alignment (bits): the same in floats, at least 1. */
+static size_t flat_align(const rcl_ctx *ctx)
+{
+    cl_uint bits = 0;
+    if (clGetDeviceInfo(ctx->dev.device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof bits, &bits, NULL) !=
+            CL_SUCCESS || bits < 32)
+        bits = 4096; /* the largest any driver asks for that we know of */
+    return bits / 32;
+}
+
+/* The tensor of kind `slot` (0 value, 1 grad, 2.. state) of parameter p. */
+static rcl_tensor *slot_tensor(rcl_param *p, int slot)
+{
+    return slot == 0 ? &p->value : slot == 1 ? &p->grad : &p->state[slot - 2];
+}
+
+/* Move one kind into a flat buffer: each tensor in turn becomes a view of
+ * it at its offset, its contents copied over on the device and its own
+ * buffer released (every tensor stays valid, also after an error). The
+ * queue is drained at the end, so the released buffers are gone before the
+ * next kind: the device holds at most one extra copy of one kind, while
+ * the optimizer starts, before its state exists (memory_at). */
+static int flatten_slot(rcl_model *m, int slot)
+{
+    rcl_ctx *ctx = m->ctx;
+    rcl_tensor flat = {NULL, 0, 0, 0, 0};
+    RCL_TRY(rcl_tensor_create(ctx, &flat, (int)m->flat_count, 1, 1, 1));
+    int st = rcl_tensor_fill(ctx, &flat, 0.0f);
+    for (int i = 0; st == RCL_OK && i < m->nparams; i++) {
+        rcl_tensor *t = slot_tensor(m->params[i], slot);
+        const rcl_tensor *v = &m->params[i]->value;
+        cl_buffer_region r = {m->flat_off[i] * sizeof(float), rcl_t_count(v) * sizeof(float)};
+        cl_int e = CL_SUCCESS;
+        cl_mem sub = clCreateSubBuffer(flat.buf, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION,
+                                       &r, &e);
+        if (e != CL_SUCCESS) {
+            st = rcl_cl_fail(e, "clCreateSubBuffer (flat parameters)");
+            break;
+        }
+        rcl_tensor view = {sub, v->n, v->c, v->h, v->w};
+        if (t->buf) st = rcl_tensor_copy(ctx, &view, t);
+        if (st != RCL_OK) {
+            rcl_buffer_release(&sub);
+            break;
+        }
+        rcl_tensor_destroy(t);
+        *t = view;
+    }
+    if (st == RCL_OK) st = rcl_ctx_finish(ctx);
+    if (st == RCL_OK) m->flat[slot] = flat.buf;
+    else rcl_tensor_destroy(&flat); /* freed once the views made so far are */
+    return st;
+}
+
+int rcl_model_flatten(rcl_model *m, int nstate)
+{
+    rcl_ctx *ctx = m->ctx;
+    if (ctx->counting || m->nparams == 0) return RCL_OK;
+    if (nstate < 0 || nstate > 2) return rcl_fail(RCL_ERR_INVALID, "flatten: %d state tensors", nstate);
+    if (!m->flat_off) {
+        size_t *off = calloc((size_t)m->nparams, sizeof *off);
+        if (!off) return rcl_fail(RCL_ERR_NOMEM, "flat parameters");
+        size_t a = flat_align(ctx), n = 0;
+        for (int i = 0; i < m->nparams; i++) {
+            off[i] = n;
+            n += (rcl_tensor_count(&m->params[i]->value) + a - 1) / a * a;
+        }
+        if (n > (size_t)INT_MAX ||
+            (ctx->dev.max_alloc && (uint64_t)n * sizeof(float) > ctx->dev.max_alloc)) {
+            free(off);
+            return rcl_fail(RCL_ERR_DEVICE_NOMEM, "flat parameters: %zu floats exceed the largest "
+                            "allocation", n);
+        }
+        m->flat_off = off;
+        m->flat_count = n;
+    }
+    for (int slot = 0; slot < 2 + nstate; slot++)
+        if (!m->flat[slot]) RCL_TRY(flatten_slot(m, slot));
+    return RCL_OK;
+}
+
+void rcl_model_fold_invalidate(rcl_model *m) { m->fold_gen++; }
+
+void rcl_model_set_fold_bn(rcl_model *m, int on) { m->fold_bn = on != 0; }
+
+/* Whoever takes the parameters or buffers may write them (the optimizer,
+ * checkpoint loading): the folded eval weights are remade before their next
+ * use. */
 int rcl_model_params(rcl_model *m, rcl_param ***params)
 {
+    rcl_model_fold_invalidate(m);
     *params = m->params;
     return m->nparams;
 }
 
 int rcl_model_buffers(rcl_model *m, rcl_buffer **bufs)
 {
+    rcl_model_fold_invalidate(m);
     *bufs = m->bufs;
     return m->nbufs;
 }
@@ -405,6 +502,9 @@ static rcl_model_memory memory_at(const mem_profile *p, int n, int train)
 {
     rcl_model_memory r = {0};
     r.params = r.grads = p->params;
+    if (!train && (p->norm_kind == RCL_NORM_BN || p->norm_kind == RCL_NORM_BRN))
+        for (int i = 0; i < p->nconvs; i++) /* the folded copy of every conv (w and a bias) */
+            r.params += ((uint64_t)p->convs[i].oc * p->convs[i].ckk + p->convs[i].oc) * 4;
     r.optim = train ? 2 * p->params : 0;
     r.activations = p->fixed + p->per_image * (uint64_t)n;
     r.io = (uint64_t)n * ((uint64_t)p->in_c * p->in_h * p->in_w + 1 + (uint64_t)p->classes) * 4 + 8;
@@ -433,6 +533,9 @@ static rcl_model_memory memory_at(const mem_profile *p, int n, int train)
     col = max_u64(col, part);
     uint64_t red = max_u64(2 * (uint64_t)p->max_c * 4, 2 * (uint64_t)n * 4);
     r.scratch = col + tmp + red + (p->gemm_tiled ? gb + ga : 0);
+    /* (training: the optimizer's move into flat buffers holds one extra copy
+     * of the parameters for a moment, before its state and any scratch
+     * exist: below the two state copies counted in optim) */
     r.total = r.params + r.grads + r.optim + r.activations + r.io + r.scratch;
     uint64_t grow = p->largest2 > p->largest1 ? p->largest2 - p->largest1 : 0;
     r.largest = max_u64(p->largest1 + grow * (uint64_t)(n - 1),

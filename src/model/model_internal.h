@@ -61,6 +61,14 @@ struct rcl_model {
     int last_train;
     rcl_conv_note *convs;   /* every conv layer, in build order */
     int nconvs;
+    /* rcl_model_flatten: slot 0 values, 1 grads, 2.. optimizer state; each
+     * parameter's tensor of a slot is a sub-buffer of flat[slot] at float
+     * offset flat_off[i] (aligned for sub-buffers; the gaps are zeros) */
+    cl_mem flat[2 + 2];
+    size_t *flat_off;
+    size_t flat_count;      /* floats per flat buffer, gaps included */
+    int fold_bn;            /* eval folds BN into the conv before it (default 1) */
+    int64_t fold_gen;       /* bumped whenever weights or BN statistics may change */
 };
 
 /* First n images of t (NCHW is contiguous per image). */
@@ -121,6 +129,10 @@ typedef struct conv_layer {
     int in_c, out_c;
     int ws;                    /* weight standardization */
     rcl_tensor w_hat, ws_mean, ws_std, dw_hat;
+    /* eval: the BN after it folded in (wf = w*s, bf = beta - mean*s), made
+     * on first use and remade when fold_gen != m->fold_gen */
+    rcl_tensor wf, bf;
+    int64_t fold_gen;
 } conv_layer;
 int rcl_conv_layer_init(rcl_model *m, conv_layer *l, const char *name, int in_c, int out_c, int k,
                         int stride, int pad);
@@ -148,6 +160,33 @@ int rcl_norm_layer_forward(rcl_model *m, rcl_norm_layer *l, rcl_tensor *y, const
                            int train);
 int rcl_norm_layer_backward(rcl_model *m, rcl_norm_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
                             const rcl_tensor *x);
+/* y = relu(norm(x) + res) (res NULL: no add). BatchNorm runs it as one
+ * fused pass (rcl_batchnorm_relu_*); every other kind as norm, add, ReLU. */
+int rcl_norm_layer_forward_relu(rcl_model *m, rcl_norm_layer *l, rcl_tensor *y,
+                                const rcl_tensor *x, const rcl_tensor *res, int train);
+/* Its backward from the output y: g = dy * (y > 0), then the norm's
+ * backward of g into dx. g receives the masked gradient when keep_g (the
+ * shortcut's gradient); otherwise it is only a work tensor (the fused BN
+ * path leaves it alone). g may alias dy. */
+int rcl_norm_layer_backward_relu(rcl_model *m, rcl_norm_layer *l, rcl_tensor *dx, rcl_tensor *g,
+                                 int keep_g, const rcl_tensor *dy, const rcl_tensor *y,
+                                 const rcl_tensor *x);
+/* conv then norm, with ReLU (relu != 0) and the residual res (NULL: none)
+ * before it: y = [relu](norm(conv(x)) [+ res]), t the conv's output. In
+ * eval with BN (or BRN) and m->fold_bn the BN is folded into the conv
+ * (rcl_batchnorm_fold, remade after any change of the weights) and t is
+ * not written. */
+int rcl_conv_norm_forward(rcl_model *m, conv_layer *c, rcl_norm_layer *l, rcl_tensor *t,
+                          rcl_tensor *y, const rcl_tensor *x, const rcl_tensor *res, int relu,
+                          int train);
+/* Move every parameter's value, grad and first nstate (<= 2) optimizer
+ * state tensors into one flat buffer per kind, each tensor becoming a
+ * sub-buffer view of it (contents kept; a missing state tensor is created,
+ * zero). Idempotent per slot. One launch can then update every parameter
+ * (the optimizer). Nothing to do on a counting context. */
+int rcl_model_flatten(rcl_model *m, int nstate);
+/* Mark the folded weights stale (weights or BN statistics may change). */
+void rcl_model_fold_invalidate(rcl_model *m);
 /* gamma := 0 (zero_init_residual); nothing for kinds without parameters */
 int rcl_norm_layer_zero_gamma(rcl_model *m, rcl_norm_layer *l);
 int64_t rcl_norm_layer_params(const rcl_norm_layer *l);

@@ -23,25 +23,21 @@ static int basic_forward(rcl_module *self, rcl_model *m, const rcl_tensor *x, in
     basic_module *b = (basic_module *)self;
     int n = x->n;
     rcl_tensor t1 = rcl_view_n(&b->t1, n), r1 = rcl_view_n(&b->r1, n), t2 = rcl_view_n(&b->t2, n);
+    rcl_tensor tp = rcl_view_n(&b->tp, n), bp = rcl_view_n(&b->bp, n), sp = rcl_view_n(&b->sp, n);
     rcl_tensor y = rcl_view_n(&self->y, n);
-    RCL_TRY(rcl_conv_layer_forward(m, &b->conv1, &t1, x));
-    RCL_TRY(rcl_norm_layer_forward(m, &b->bn1, &r1, &t1, train));
-    RCL_TRY(rcl_relu_forward(m->ctx, &r1, &r1));
-    RCL_TRY(rcl_conv_layer_forward(m, &b->conv2, &t2, &r1));
-    RCL_TRY(rcl_norm_layer_forward(m, &b->bn2, &y, &t2, train));
+    RCL_TRY(rcl_conv_norm_forward(m, &b->conv1, &b->bn1, &t1, &r1, x, NULL, 1, train));
+    const rcl_tensor *res = NULL;
     if (b->proj) {
-        rcl_tensor tp = rcl_view_n(&b->tp, n), bp = rcl_view_n(&b->bp, n);
-        RCL_TRY(rcl_conv_layer_forward(m, &b->convd, &tp, x));
-        RCL_TRY(rcl_norm_layer_forward(m, &b->bnd, &bp, &tp, train));
-        RCL_TRY(rcl_add(m->ctx, &y, &y, &bp));
+        RCL_TRY(rcl_conv_norm_forward(m, &b->convd, &b->bnd, &tp, &bp, x, NULL, 0, train));
+        res = &bp;
     } else if (b->opt_a) {
-        rcl_tensor sp = rcl_view_n(&b->sp, n);
         RCL_TRY(rcl_shortcut_pad_forward(m->ctx, &sp, x, b->stride));
-        RCL_TRY(rcl_add(m->ctx, &y, &y, &sp));
+        res = &sp;
     } else if (b->identity) {
-        RCL_TRY(rcl_add(m->ctx, &y, &y, x));
+        res = x;
     }
-    return rcl_relu_forward(m->ctx, &y, &y);
+    /* bn2, the shortcut's add and the ReLU in one pass */
+    return rcl_conv_norm_forward(m, &b->conv2, &b->bn2, &t2, &y, &r1, res, 1, train);
 }
 
 static int basic_backward(rcl_module *self, rcl_model *m, const rcl_tensor *x,
@@ -52,11 +48,11 @@ static int basic_backward(rcl_module *self, rcl_model *m, const rcl_tensor *x,
     rcl_tensor y = rcl_view_n(&self->y, n), t1 = rcl_view_n(&b->t1, n), r1 = rcl_view_n(&b->r1, n),
                t2 = rcl_view_n(&b->t2, n);
     rcl_tensor gs = rcl_view_n(&b->gs, n), g1 = rcl_view_n(&b->g1, n), g2 = rcl_view_n(&b->g2, n);
-    RCL_TRY(rcl_relu_backward(m->ctx, &gs, dy, &y));
-    RCL_TRY(rcl_norm_layer_backward(m, &b->bn2, &g2, &gs, &t2));
+    /* gs: the gradient at the sum (the shortcut's), written in bn2's pass */
+    int shortcut = b->proj || b->opt_a || b->identity;
+    RCL_TRY(rcl_norm_layer_backward_relu(m, &b->bn2, &g2, &gs, shortcut, dy, &y, &t2));
     RCL_TRY(rcl_conv_layer_backward(m, &b->conv2, &g1, &g2, &r1));
-    RCL_TRY(rcl_relu_backward(m->ctx, &g1, &g1, &r1));
-    RCL_TRY(rcl_norm_layer_backward(m, &b->bn1, &g2, &g1, &t1));
+    RCL_TRY(rcl_norm_layer_backward_relu(m, &b->bn1, &g2, &g1, 0, &g1, &r1, &t1));
     RCL_TRY(rcl_conv_layer_backward(m, &b->conv1, dx, &g2, x));
     if (b->proj) {
         rcl_tensor tp = rcl_view_n(&b->tp, n), gx = rcl_view_n(&b->gx, n);

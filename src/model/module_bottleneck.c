@@ -23,25 +23,19 @@ static int bottleneck_forward(rcl_module *self, rcl_model *m, const rcl_tensor *
 {
     bottleneck_module *b = (bottleneck_module *)self;
     int n = x->n;
-    V(t1); V(r1); V(t2); V(r2); V(t3);
+    V(t1); V(r1); V(t2); V(r2); V(t3); V(tp); V(bp);
     rcl_tensor y = rcl_view_n(&self->y, n);
-    RCL_TRY(rcl_conv_layer_forward(m, &b->c1, &t1, x));
-    RCL_TRY(rcl_norm_layer_forward(m, &b->b1, &r1, &t1, train));
-    RCL_TRY(rcl_relu_forward(m->ctx, &r1, &r1));
-    RCL_TRY(rcl_conv_layer_forward(m, &b->c2, &t2, &r1));
-    RCL_TRY(rcl_norm_layer_forward(m, &b->b2, &r2, &t2, train));
-    RCL_TRY(rcl_relu_forward(m->ctx, &r2, &r2));
-    RCL_TRY(rcl_conv_layer_forward(m, &b->c3, &t3, &r2));
-    RCL_TRY(rcl_norm_layer_forward(m, &b->b3, &y, &t3, train));
+    RCL_TRY(rcl_conv_norm_forward(m, &b->c1, &b->b1, &t1, &r1, x, NULL, 1, train));
+    RCL_TRY(rcl_conv_norm_forward(m, &b->c2, &b->b2, &t2, &r2, &r1, NULL, 1, train));
+    const rcl_tensor *res = NULL;
     if (b->proj) {
-        V(tp); V(bp);
-        RCL_TRY(rcl_conv_layer_forward(m, &b->cd, &tp, x));
-        RCL_TRY(rcl_norm_layer_forward(m, &b->bd, &bp, &tp, train));
-        RCL_TRY(rcl_add(m->ctx, &y, &y, &bp));
+        RCL_TRY(rcl_conv_norm_forward(m, &b->cd, &b->bd, &tp, &bp, x, NULL, 0, train));
+        res = &bp;
     } else if (b->identity) {
-        RCL_TRY(rcl_add(m->ctx, &y, &y, x));
+        res = x;
     }
-    return rcl_relu_forward(m->ctx, &y, &y);
+    /* bn3, the shortcut's add and the ReLU in one pass */
+    return rcl_conv_norm_forward(m, &b->c3, &b->b3, &t3, &y, &r2, res, 1, train);
 }
 
 static int bottleneck_backward(rcl_module *self, rcl_model *m, const rcl_tensor *x,
@@ -52,14 +46,12 @@ static int bottleneck_backward(rcl_module *self, rcl_model *m, const rcl_tensor 
     V(t1); V(r1); V(t2); V(r2); V(t3);
     V(gs); V(g3); V(gb); V(gb2); V(ga); V(ga2);
     rcl_tensor y = rcl_view_n(&self->y, n);
-    RCL_TRY(rcl_relu_backward(m->ctx, &gs, dy, &y));
-    RCL_TRY(rcl_norm_layer_backward(m, &b->b3, &g3, &gs, &t3));
+    /* gs: the gradient at the sum (the shortcut's), written in bn3's pass */
+    RCL_TRY(rcl_norm_layer_backward_relu(m, &b->b3, &g3, &gs, b->proj || b->identity, dy, &y, &t3));
     RCL_TRY(rcl_conv_layer_backward(m, &b->c3, &gb, &g3, &r2));
-    RCL_TRY(rcl_relu_backward(m->ctx, &gb, &gb, &r2));
-    RCL_TRY(rcl_norm_layer_backward(m, &b->b2, &gb2, &gb, &t2));
+    RCL_TRY(rcl_norm_layer_backward_relu(m, &b->b2, &gb2, &gb, 0, &gb, &r2, &t2));
     RCL_TRY(rcl_conv_layer_backward(m, &b->c2, &ga, &gb2, &r1));
-    RCL_TRY(rcl_relu_backward(m->ctx, &ga, &ga, &r1));
-    RCL_TRY(rcl_norm_layer_backward(m, &b->b1, &ga2, &ga, &t1));
+    RCL_TRY(rcl_norm_layer_backward_relu(m, &b->b1, &ga2, &ga, 0, &ga, &r1, &t1));
     RCL_TRY(rcl_conv_layer_backward(m, &b->c1, dx, &ga2, x));
     if (b->proj) {
         V(tp); V(gx);

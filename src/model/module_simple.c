@@ -19,9 +19,7 @@ static int stem_forward(rcl_module *self, rcl_model *m, const rcl_tensor *x, int
 {
     stem_module *s = (stem_module *)self;
     rcl_tensor t = rcl_view_n(&s->t, x->n), y = rcl_view_n(&self->y, x->n);
-    RCL_TRY(rcl_conv_layer_forward(m, &s->conv, &t, x));
-    RCL_TRY(rcl_norm_layer_forward(m, &s->bn, &y, &t, train));
-    return rcl_relu_forward(m->ctx, &y, &y);
+    return rcl_conv_norm_forward(m, &s->conv, &s->bn, &t, &y, x, NULL, 1, train);
 }
 
 static int stem_backward(rcl_module *self, rcl_model *m, const rcl_tensor *x, const rcl_tensor *dy,
@@ -31,8 +29,7 @@ static int stem_backward(rcl_module *self, rcl_model *m, const rcl_tensor *x, co
     int n = x->n;
     rcl_tensor y = rcl_view_n(&self->y, n), t = rcl_view_n(&s->t, n);
     rcl_tensor g = rcl_view_n(&s->g, n), gt = rcl_view_n(&s->gt, n);
-    RCL_TRY(rcl_relu_backward(m->ctx, &g, dy, &y));
-    RCL_TRY(rcl_norm_layer_backward(m, &s->bn, &gt, &g, &t));
+    RCL_TRY(rcl_norm_layer_backward_relu(m, &s->bn, &gt, &g, 0, dy, &y, &t));
     return rcl_conv_layer_backward(m, &s->conv, dx, &gt, x);
 }
 

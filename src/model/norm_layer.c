@@ -164,6 +164,38 @@ int rcl_norm_layer_backward(rcl_model *m, rcl_norm_layer *l, rcl_tensor *dx, con
     }
 }
 
+int rcl_norm_layer_forward_relu(rcl_model *m, rcl_norm_layer *l, rcl_tensor *y,
+                                const rcl_tensor *x, const rcl_tensor *res, int train)
+{
+    const rcl_norm_config *nc = &m->cfg.norm;
+    if (l->kind == RCL_NORM_BN && train) {
+        l->num_batches_tracked++;
+        return rcl_batchnorm_relu_forward_train(m->ctx, y, &l->save_mean, &l->save_invstd,
+                                                &l->running_mean, &l->running_var, x, res,
+                                                &l->gamma->value, &l->beta->value, nc->momentum,
+                                                nc->eps);
+    }
+    if ((l->kind == RCL_NORM_BN || l->kind == RCL_NORM_BRN) && !train)
+        return rcl_batchnorm_relu_forward_eval(m->ctx, y, x, res, &l->gamma->value,
+                                               &l->beta->value, &l->running_mean,
+                                               &l->running_var, nc->eps);
+    RCL_TRY(rcl_norm_layer_forward(m, l, y, x, train));
+    if (res) return rcl_add_relu(m->ctx, y, y, res);
+    return rcl_relu_forward(m->ctx, y, y);
+}
+
+int rcl_norm_layer_backward_relu(rcl_model *m, rcl_norm_layer *l, rcl_tensor *dx, rcl_tensor *g,
+                                 int keep_g, const rcl_tensor *dy, const rcl_tensor *y,
+                                 const rcl_tensor *x)
+{
+    if (l->kind == RCL_NORM_BN)
+        return rcl_batchnorm_relu_backward(m->ctx, dx, &l->gamma->grad, &l->beta->grad,
+                                           keep_g ? g : NULL, dy, y, x, &l->gamma->value,
+                                           &l->save_mean, &l->save_invstd);
+    RCL_TRY(rcl_relu_backward(m->ctx, g, dy, y));
+    return rcl_norm_layer_backward(m, l, dx, g, x);
+}
+
 int rcl_norm_layer_zero_gamma(rcl_model *m, rcl_norm_layer *l)
 {
     return l->gamma ? rcl_init_constant(m, &l->gamma->value, 0.0f) : RCL_OK;

@@ -161,3 +161,170 @@ int rcl_batchnorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, rcl
                       RCL_MEM(gamma->buf), RCL_MEM(sdy), RCL_MEM(sdyx), RCL_I32(N), RCL_I32(C),
                       RCL_I32(HW));
 }
+
+/* res must match x when given. */
+static int bn_check_res(const rcl_tensor *res, const rcl_tensor *x, const char *op)
+{
+    if (!res) return RCL_OK;
+    if (!res->buf) return rcl_fail(RCL_ERR_INVALID, "%s: residual has no buffer", op);
+    return rcl_check_same(res, x, op);
+}
+
+/* y = relu(bn_train(x) [+ res]): rcl_batchnorm_forward_train's statistics,
+ * then one pass for normalise, add and ReLU. */
+int rcl_batchnorm_relu_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_mean,
+                                     rcl_tensor *save_invstd, rcl_tensor *running_mean,
+                                     rcl_tensor *running_var, const rcl_tensor *x,
+                                     const rcl_tensor *res, const rcl_tensor *gamma,
+                                     const rcl_tensor *beta, float momentum, float eps)
+{
+    static const char op[] = "batchnorm_relu_forward_train";
+    RCL_TRY(bn_check_x(x, op));
+    if (!y) return rcl_fail(RCL_ERR_INVALID, "%s: y missing", op);
+    RCL_TRY(rcl_check_same(y, x, op));
+    RCL_TRY(bn_check_res(res, x, op));
+    const int C = x->c, HW = x->h * x->w, M = x->n * HW;
+    if (M < 2)
+        return rcl_fail(RCL_ERR_INVALID,
+                        "%s: need more than 1 value per channel in training (N*H*W = %d)", op, M);
+    if (!(eps > 0.0f)) return rcl_fail(RCL_ERR_INVALID, "%s: eps must be > 0", op);
+    RCL_TRY(bn_check_vec(save_mean, C, op, "save_mean"));
+    RCL_TRY(bn_check_vec(save_invstd, C, op, "save_invstd"));
+    RCL_TRY(bn_check_vec(gamma, C, op, "gamma"));
+    RCL_TRY(bn_check_vec(beta, C, op, "beta"));
+    const int update = running_mean || running_var;
+    if (update) {
+        RCL_TRY(bn_check_vec(running_mean, C, op, "running_mean"));
+        RCL_TRY(bn_check_vec(running_var, C, op, "running_var"));
+    }
+    cl_kernel kp, ks, ka;
+    size_t wg, bn_wg;
+    RCL_TRY(bn_kernel(ctx, "bn_plane_stats", &kp, &wg, &bn_wg));
+    RCL_TRY(bn_kernel(ctx, "bn_stats", &ks, NULL, NULL));
+    RCL_TRY(bn_kernel(ctx, "bn_apply_relu", &ka, NULL, NULL));
+    const int N = x->n;
+    cl_mem part;
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
+    size_t g2[2] = {(size_t)N, (size_t)C}, l2[2] = {wg, 1};
+    RCL_TRY(RCL_LAUNCH(ctx, kp, "bn", 2, g2, l2, RCL_MEM(part), RCL_MEM(x->buf), RCL_I32(N),
+                       RCL_I32(C), RCL_I32(HW)));
+    size_t gs = (size_t)C;
+    cl_mem rm = update ? running_mean->buf : save_mean->buf;
+    cl_mem rv = update ? running_var->buf : save_invstd->buf;
+    RCL_TRY(RCL_LAUNCH(ctx, ks, "bn", 1, &gs, &bn_wg, RCL_MEM(save_mean->buf),
+                       RCL_MEM(save_invstd->buf), RCL_MEM(rm), RCL_MEM(rv), RCL_MEM(part),
+                       RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_F32(momentum), RCL_F32(eps),
+                       RCL_I32(update)));
+    return RCL_LAUNCH(ctx, ka, "bn", 2, g2, l2, RCL_MEM(y->buf), RCL_MEM(x->buf),
+                      RCL_MEM(res ? res->buf : x->buf), RCL_MEM(save_mean->buf),
+                      RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf), RCL_MEM(beta->buf),
+                      RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(res != NULL));
+}
+
+int rcl_batchnorm_relu_forward_eval(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
+                                    const rcl_tensor *res, const rcl_tensor *gamma,
+                                    const rcl_tensor *beta, const rcl_tensor *running_mean,
+                                    const rcl_tensor *running_var, float eps)
+{
+    static const char op[] = "batchnorm_relu_forward_eval";
+    RCL_TRY(bn_check_x(x, op));
+    if (!y) return rcl_fail(RCL_ERR_INVALID, "%s: y missing", op);
+    RCL_TRY(rcl_check_same(y, x, op));
+    RCL_TRY(bn_check_res(res, x, op));
+    if (!(eps > 0.0f)) return rcl_fail(RCL_ERR_INVALID, "%s: eps must be > 0", op);
+    const int C = x->c, HW = x->h * x->w;
+    RCL_TRY(bn_check_vec(gamma, C, op, "gamma"));
+    RCL_TRY(bn_check_vec(beta, C, op, "beta"));
+    RCL_TRY(bn_check_vec(running_mean, C, op, "running_mean"));
+    RCL_TRY(bn_check_vec(running_var, C, op, "running_var"));
+    cl_kernel k;
+    size_t wg;
+    RCL_TRY(bn_kernel(ctx, "bn_apply_eval_relu", &k, &wg, NULL));
+    size_t g2[2] = {(size_t)x->n, (size_t)C}, l2[2] = {wg, 1};
+    return RCL_LAUNCH(ctx, k, "bn", 2, g2, l2, RCL_MEM(y->buf), RCL_MEM(x->buf),
+                      RCL_MEM(res ? res->buf : x->buf), RCL_MEM(running_mean->buf),
+                      RCL_MEM(running_var->buf), RCL_MEM(gamma->buf), RCL_MEM(beta->buf),
+                      RCL_F32(eps), RCL_I32(x->n), RCL_I32(C), RCL_I32(HW),
+                      RCL_I32(res != NULL));
+}
+
+/* g = dy * (y > 0) on the fly; dres = g (NULL: not written); dx, dgamma,
+ * dbeta as rcl_batchnorm_backward of g. */
+int rcl_batchnorm_relu_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma,
+                                rcl_tensor *dbeta, rcl_tensor *dres, const rcl_tensor *dy,
+                                const rcl_tensor *y, const rcl_tensor *x, const rcl_tensor *gamma,
+                                const rcl_tensor *save_mean, const rcl_tensor *save_invstd)
+{
+    static const char op[] = "batchnorm_relu_backward";
+    RCL_TRY(bn_check_x(x, op));
+    if (!dy || !dy->buf) return rcl_fail(RCL_ERR_INVALID, "%s: dy missing", op);
+    if (!y || !y->buf) return rcl_fail(RCL_ERR_INVALID, "%s: y missing", op);
+    RCL_TRY(rcl_check_same(dy, x, op));
+    RCL_TRY(rcl_check_same(y, x, op));
+    if (dx) RCL_TRY(rcl_check_same(dx, x, op));
+    RCL_TRY(bn_check_res(dres, x, op));
+    const int C = x->c, HW = x->h * x->w;
+    RCL_TRY(bn_check_vec(gamma, C, op, "gamma"));
+    RCL_TRY(bn_check_vec(save_mean, C, op, "save_mean"));
+    RCL_TRY(bn_check_vec(save_invstd, C, op, "save_invstd"));
+    if (dgamma) RCL_TRY(bn_check_vec(dgamma, C, op, "dgamma"));
+    if (dbeta) RCL_TRY(bn_check_vec(dbeta, C, op, "dbeta"));
+    if (!dx && !dgamma && !dbeta && !dres) return RCL_OK;
+
+    cl_mem sdy, sdyx;
+    if (dbeta) sdy = dbeta->buf;
+    else RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_RED, (size_t)C * sizeof(float), &sdy));
+    if (dgamma) sdyx = dgamma->buf;
+    else RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)C * sizeof(float), &sdyx));
+
+    cl_kernel kp, kr;
+    size_t wg, bn_wg;
+    RCL_TRY(bn_kernel(ctx, "bn_bwd_plane_relu", &kp, &wg, &bn_wg));
+    RCL_TRY(bn_kernel(ctx, "bn_bwd_reduce", &kr, NULL, NULL));
+    const int N = x->n;
+    cl_mem part;
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
+    size_t g2[2] = {(size_t)N, (size_t)C}, l2[2] = {wg, 1};
+    RCL_TRY(RCL_LAUNCH(ctx, kp, "bn", 2, g2, l2, RCL_MEM(part),
+                       RCL_MEM(dres ? dres->buf : part), RCL_MEM(dy->buf), RCL_MEM(y->buf),
+                       RCL_MEM(x->buf), RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf),
+                       RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(dres != NULL)));
+    if (!dx && !dgamma && !dbeta) return RCL_OK;
+    size_t gs = (size_t)C;
+    RCL_TRY(RCL_LAUNCH(ctx, kr, "bn", 1, &gs, &bn_wg, RCL_MEM(sdy), RCL_MEM(sdyx), RCL_MEM(part),
+                       RCL_I32(N), RCL_I32(C)));
+    if (!dx) return RCL_OK;
+    cl_kernel kd;
+    RCL_TRY(bn_kernel(ctx, "bn_bwd_dx_relu", &kd, NULL, NULL));
+    return RCL_LAUNCH(ctx, kd, "bn", 2, g2, l2, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
+                      RCL_MEM(y->buf), RCL_MEM(x->buf), RCL_MEM(save_mean->buf),
+                      RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf), RCL_MEM(sdy),
+                      RCL_MEM(sdyx), RCL_I32(N), RCL_I32(C), RCL_I32(HW));
+}
+
+/* w (O,C,KH,KW) -> wf (same shape), bf (O,1,1,1): the eval BN after the
+ * conv folded into its weights and a bias. */
+int rcl_batchnorm_fold(rcl_ctx *ctx, rcl_tensor *wf, rcl_tensor *bf, const rcl_tensor *w,
+                       const rcl_tensor *gamma, const rcl_tensor *beta,
+                       const rcl_tensor *running_mean, const rcl_tensor *running_var, float eps)
+{
+    static const char op[] = "batchnorm_fold";
+    RCL_TRY(bn_check_x(w, op));
+    if (!wf) return rcl_fail(RCL_ERR_INVALID, "%s: wf missing", op);
+    RCL_TRY(rcl_check_same(wf, w, op));
+    if (!(eps > 0.0f)) return rcl_fail(RCL_ERR_INVALID, "%s: eps must be > 0", op);
+    const int O = w->n, K = w->c * w->h * w->w;
+    RCL_TRY(bn_check_vec(bf, O, op, "bf"));
+    RCL_TRY(bn_check_vec(gamma, O, op, "gamma"));
+    RCL_TRY(bn_check_vec(beta, O, op, "beta"));
+    RCL_TRY(bn_check_vec(running_mean, O, op, "running_mean"));
+    RCL_TRY(bn_check_vec(running_var, O, op, "running_var"));
+    cl_kernel k;
+    size_t wg;
+    RCL_TRY(bn_kernel(ctx, "bn_fold", &k, &wg, NULL));
+    size_t n = (size_t)O * K;
+    return RCL_LAUNCH(ctx, k, "bn", 1, &n, &wg, RCL_MEM(wf->buf), RCL_MEM(bf->buf),
+                      RCL_MEM(w->buf), RCL_MEM(gamma->buf), RCL_MEM(beta->buf),
+                      RCL_MEM(running_mean->buf), RCL_MEM(running_var->buf), RCL_F32(eps),
+                      RCL_I32(O), RCL_I32(K));
+}

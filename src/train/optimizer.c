@@ -1,5 +1,8 @@
-/* Optimizer over every model parameter: one device launch per tensor. */
-#include "runtime/internal.h"
+/* Optimizer over every model parameter: the parameters, gradients and
+ * state live in flat buffers (rcl_model_flatten) and one launch of the Adam
+ * or SGD kernel updates them all; the per-tensor launches (o->flat = 0, or
+ * when the flat buffers cannot be made) run the same kernel per tensor. */
+#include "model/model_internal.h"
 #include "rcl/optimizer.h"
 
 #include <string.h>
@@ -30,6 +33,12 @@ int rcl_optimizer_init(rcl_optimizer *o, rcl_model *m, rcl_optim_kind kind,
     rcl_param **ps;
     int np = rcl_model_params(m, &ps);
     int ns = rcl_optimizer_state_count(o);
+    /* one flat buffer per kind; where it does not fit (larger than the
+     * device's largest allocation, or no memory for it) every tensor keeps
+     * its own buffer; any other failure is the device's, and reported */
+    int fst = rcl_model_flatten(m, ns);
+    if (fst != RCL_OK && fst != RCL_ERR_DEVICE_NOMEM) return fst;
+    o->flat = fst == RCL_OK && !ctx->counting;
     for (int i = 0; i < np; i++)
         for (int s = 0; s < ns; s++) {
             rcl_tensor *t = &ps[i]->state[s];
@@ -48,6 +57,18 @@ int rcl_optimizer_step(rcl_optimizer *o)
     rcl_param **ps;
     int np = rcl_model_params(o->model, &ps);
     o->step++;
+    rcl_model *m = o->model;
+    int flat = o->flat;
+    for (int k = 0; flat && k < 2 + rcl_optimizer_state_count(o); k++) flat = m->flat[k] != NULL;
+    if (flat) {
+        const int n = (int)m->flat_count;
+        rcl_tensor p = {m->flat[0], n, 1, 1, 1}, g = {m->flat[1], n, 1, 1, 1};
+        rcl_tensor s0 = {m->flat[2], n, 1, 1, 1}, s1 = {m->flat[3], n, 1, 1, 1};
+        if (o->kind == RCL_OPTIM_ADAM)
+            return rcl_adam_step(ctx, &p, &g, &s0, &s1, &o->adam, (int)o->step);
+        return rcl_sgd_step(ctx, &p, &g, o->sgd.momentum != 0.0f ? &s0 : NULL, &o->sgd,
+                            (int)o->step);
+    }
     for (int i = 0; i < np; i++) {
         rcl_param *p = ps[i];
         if (o->kind == RCL_OPTIM_ADAM)
