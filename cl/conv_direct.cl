@@ -7,7 +7,10 @@
  * vectors without edge tests:
  *
  *   conv_pad      xp[nl, c, hp, wp] = x[n0+nl, c, (hp-OFFH)/DS, (wp-OFFW)/DS]
- *                 where both divisions are exact and in range, else 0.
+ *                 where both divisions are exact and in range, else 0; for
+ *                 a stride-2 conv each row is stored as its even columns,
+ *                 then its odd ones (SPLIT), so that tap column kw of
+ *                 consecutive outputs (ow*2 + kw) is contiguous too.
  *                 DS = 1, OFF = pad: the padded input; DS = stride,
  *                 OFF = K-1-pad: the output gradient dilated by the stride
  *                 and padded for the transposed convolution below.
@@ -92,14 +95,14 @@
  * by some compilers, e.g. PoCL) */
 typedef floatV floatV_u __attribute__((aligned(4)));
 #define VLOAD(p) (*(const __global floatV_u *)(p))
+/* the VX input values of tap column kw for output columns ow0 .. ow0+VX-1
+ * from padded row r: columns ow*S + kw. Stride 2 reads a row split by
+ * conv_pad into its even columns, then its odd ones (WH = Wp/2 each), so
+ * that they too are one contiguous vector */
 #if S == 1
-#define XLOAD(p) VLOAD(p)
+#define XLOAD(r, ow0, kw) VLOAD((r) + (ow0) + (kw))
 #elif S == 2
-#if VX == 16
-#error "stride 2: VX <= 8"
-#endif
-typedef floatV2 floatV2_u __attribute__((aligned(4)));
-#define XLOAD(p) ((*(const __global floatV2_u *)(p)).even)
+#define XLOAD(r, ow0, kw) VLOAD((r) + ((kw) & 1) * WH + (ow0) + ((kw) >> 1))
 #else
 #error "S must be 1 or 2"
 #endif
@@ -174,11 +177,13 @@ static void store_part(floatV v, __global float *p, const int n)
     for (int l = 0; l < n; l++) p[l] = t[l];
 }
 
-/* One work-item per row (nl*C + c, hp) of the padded buffer. */
+/* One work-item per row (nl*C + c, hp) of the padded buffer. SPLIT = 1
+ * (stride-2 input): the row's even columns first, then its odd ones, Wp/2
+ * each (Wp even) */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_pad(__global float *restrict xp, __global const float *restrict x, const int n0,
               const int rows, const int C, const int H, const int W, const int Hp, const int Wp,
-              const int DS, const int OFFH, const int OFFW)
+              const int DS, const int OFFH, const int OFFW, const int SPLIT)
 {
     const int row = get_global_id(0);
     if (row >= rows) return;
@@ -191,6 +196,15 @@ void conv_pad(__global float *restrict xp, __global const float *restrict x, con
         return;
     }
     __global const float *s = x + (n0 * C + pl) * (H * W) + (ih / DS) * W;
+    if (SPLIT) {
+        const int wh = Wp >> 1;
+        for (int j = 0; j < wh; j++) {
+            const int iw0 = 2 * j - OFFW, iw1 = iw0 + 1;
+            d[j] = iw0 >= 0 && iw0 < W ? s[iw0] : 0.0f;
+            d[wh + j] = iw1 >= 0 && iw1 < W ? s[iw1] : 0.0f;
+        }
+        return;
+    }
     if (DS == 1) {
         /* columns [OFFW, OFFW + W) hold the row, clipped to [0, Wp) */
         const int lo = clamp(OFFW, 0, Wp), hi = clamp(OFFW + W, 0, Wp);
@@ -217,7 +231,8 @@ void conv_fwd(__global float *restrict y, __global const float *restrict xp,
     const int ow0 = (t - oh * TW) * VX;
     const int oc0 = get_global_id(1) * OCB;
     const int nl = get_global_id(2);
-    const __global float *xs = xp + nl * C * (Hp * Wp) + oh * S * Wp + ow0 * S;
+    const int WH = Wp >> 1;
+    const __global float *xs = xp + nl * C * (Hp * Wp) + oh * S * Wp;
 #define W_PTR(i) const __global float *w##i = w + min(oc0 + i, OC - 1) * (C * KK);
 #define ACC_INIT(i) floatV acc##i = (floatV)(has_bias ? b[min(oc0 + i, OC - 1)] : 0.0f);
     REP(OCB, W_PTR)
@@ -226,7 +241,7 @@ void conv_fwd(__global float *restrict y, __global const float *restrict xp,
         for (int kh = 0; kh < KH; kh++) {
             const __global float *xr = xs + kh * Wp;
             for (int kw = 0; kw < KW; kw++) {
-                const floatV xv = XLOAD(xr + kw);
+                const floatV xv = XLOAD(xr, ow0, kw);
                 const int k = kh * KW + kw;
 #define ACC_FMA(i) acc##i = fma((floatV)(w##i[k]), xv, acc##i);
                 REP(OCB, ACC_FMA)
@@ -274,6 +289,7 @@ void conv_dw(__global float *restrict part, __global const float *restrict dy,
 #define DECL(i) REP2(KK, DECL_K, i)
     REP(WOCB, DECL)
     const int tail = OW % VX, full = OW - tail;
+    const int WH = Wp >> 1;
     for (int r = r0; r < r1; r++) {
         const int nl = r / OH;
         const int oh = r - nl * OH;
@@ -288,7 +304,7 @@ void conv_dw(__global float *restrict part, __global const float *restrict dy,
 #define TAP_FMA(i, k) acc##i##_##k = fma(dv##i, xv, acc##i##_##k);
 #define TAP(k)                                                          \
     {                                                                   \
-        const floatV xv = XLOAD(xr + ((k) / KW) * Wp + ow0 * S + (k) % KW); \
+        const floatV xv = XLOAD(xr + ((k) / KW) * Wp, ow0, (k) % KW);     \
         REP2(WOCB, TAP_FMA, k)                                          \
     }
             REP(KK, TAP)

@@ -527,14 +527,19 @@ static void test_conv_rules(void **state)
     c = a;
     c.KH = c.KW = 5;
     assert_int_equal(rcl_conv_use_direct(&c, RCL_CONV_FWD, 1, 64, 1, 16, 256, 0), 0);
-    /* plan: vector width narrowed for narrow maps and stride 2 */
+    /* plan: vector width narrowed for narrow maps; stride 2 splits rows
+     * into even and odd columns (wp even, each half holding a whole tile
+     * plus the kernel's reach) */
     rcl_conv_direct_plan p;
     assert_true(rcl_conv_direct_plan_for(&a, RCL_CONV_FWD, 16, 256, 0, 2, &p));
     assert_int_equal(p.vx, 16), assert_int_equal(p.tw, 2), assert_int_equal(p.nb, 128);
     assert_int_equal(p.hp, 34), assert_int_equal(p.wp, 34);
     rcl_conv_shape d = {128, 16, 32, 32, 32, 3, 3, 2, 1, 1, 16, 16};
     assert_true(rcl_conv_direct_plan_for(&d, RCL_CONV_FWD, 16, 256, 0, 2, &p));
-    assert_int_equal(p.vx, 8), assert_int_equal(p.tw, 2), assert_int_equal(p.wp, 34);
+    assert_int_equal(p.vx, 16), assert_int_equal(p.tw, 1), assert_int_equal(p.wp, 34);
+    rcl_conv_shape e = {128, 32, 16, 16, 64, 3, 3, 2, 1, 1, 8, 8};
+    assert_true(rcl_conv_direct_plan_for(&e, RCL_CONV_FWD, 16, 256, 0, 2, &p));
+    assert_int_equal(p.vx, 8), assert_int_equal(p.tw, 1), assert_int_equal(p.wp, 18);
     assert_true(rcl_conv_direct_plan_for(&d, RCL_CONV_DX, 16, 256, 0, 2, &p));
     assert_int_equal(p.vx, 16), assert_int_equal(p.tw, 2), assert_int_equal(p.hp, 34);
 }

@@ -52,7 +52,6 @@ int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int 
     int S = pass == RCL_CONV_DX ? 1 : s->S;
     int ow = pass == RCL_CONV_DX ? s->W : s->OW;
     int vx = vw_max >= 16 ? 16 : vw_max >= 8 ? 8 : 4;
-    if (S == 2 && vx > 8) vx = 8;
     while (vx > 4 && vx / 2 >= ow) vx /= 2;
     p->vx = vx;
     p->tw = (ow + vx - 1) / vx;
@@ -65,6 +64,8 @@ int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int 
     } else {
         p->hp = imax(s->H + 2 * s->PH, (s->OH - 1) * S + s->KH);
         p->wp = imax(s->W + 2 * s->PW, p->tw * vx * S + s->KW - 1);
+        if (S == 2) /* split rows: even columns, then odd, wp/2 each */
+            p->wp = 2 * imax((s->W + 2 * s->PW + 1) / 2, p->tw * vx + s->KW / 2);
         per = (uint64_t)s->C * p->hp * p->wp;
     }
     uint64_t nb = per ? colf / per : 0;
@@ -92,5 +93,5 @@ int rcl_conv_use_direct(const rcl_conv_shape *s, int pass, int mode, int max_c, 
         return 0;
     if (per_shape >= 0) return per_shape != 0;
     if (mode == 1) return 1;
-    return s->C <= max_c && s->OC <= max_c && s->OW >= 4;
+    return s->C <= max_c && s->OC <= max_c && s->OW >= 4 && (pass != RCL_CONV_DX || s->S == 1);
 }

@@ -43,10 +43,11 @@ typedef struct rcl_conv_shape {
 /* Which pass of a conv (forward, data gradient, weight gradient). */
 enum { RCL_CONV_FWD = 0, RCL_CONV_DX = 1, RCL_CONV_DW = 2 };
 
-/* The direct kernels' layout for one pass: vector width vx (<= vw_max, 8
- * at most for stride 2, narrower for narrow outputs), padded input planes
- * hp x wp, images per chunk nb and, for the weight gradient, the row groups
- * g. Returns 0 when the direct path cannot run the pass: stride other than
+/* The direct kernels' layout for one pass: vector width vx (<= vw_max,
+ * narrower for narrow outputs), tw vector tiles per output row, padded
+ * input planes hp x wp (stride 2: rows split into even and odd columns, wp
+ * even), images per chunk nb and, for the weight gradient, the row groups
+ * g (enough work-items for `units` compute units). Returns 0 when the direct path cannot run the pass: stride other than
  * 1 or 2 or unequal per axis, more than 16 taps, or buffers over those of
  * the im2col path for the same shape (its col and reordered-output chunks,
  * by the rule above: the direct path never needs more scratch memory). */
@@ -57,10 +58,13 @@ int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int 
                              uint64_t max_alloc, int units, rcl_conv_direct_plan *p);
 
 /* The path of one pass: 1 direct, 0 im2col + GEMM. mode (tunable conv.PATH)
- * -1: direct where it can run and both C and OC are at most max_c (tunable
- * conv.DIRECT_MAX_C) and the output is at least 4 wide; 0: never; 1:
- * wherever it can run. `per_shape` (-1: none) overrides the rule where the
- * direct path can run (the tune cache's conv.<shape> PATH entry). */
+ * -1, the rule: direct where it can run, both C and OC are at most max_c
+ * (tunable conv.DIRECT_MAX_C) and the output is at least 4 wide, and for
+ * the data gradient the stride is 1 (the stride-2 transposed conv runs on
+ * the dilated gradient, 3/4 zeros: im2col + GEMM is faster); 0: never; 1:
+ * wherever it can run. `per_shape` (-1: none) overrides the rule (not mode
+ * 0) where the direct path can run: the tune cache's "conv.<shape>"
+ * FWD/DX/DW entries. */
 int rcl_conv_use_direct(const rcl_conv_shape *s, int pass, int mode, int max_c, int per_shape,
                         int vw_max, int budget_mb, uint64_t max_alloc);
 

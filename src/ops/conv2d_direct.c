@@ -47,7 +47,7 @@ static int kernel(rcl_ctx *ctx, const direct_kernels *k, const char *name, cl_ke
 /* xp[nl, c, hp, wp] of images n0 .. n0+nb-1 of src (N, C, H, W): see
  * cl/conv_direct.cl conv_pad */
 static int pad(rcl_ctx *ctx, const direct_kernels *k, cl_mem xp, cl_mem src, int n0, int nb,
-               int C, int H, int W, int ds, int offh, int offw)
+               int C, int H, int W, int ds, int offh, int offw, int split)
 {
     cl_kernel kp;
     RCL_TRY(kernel(ctx, k, "conv_pad", &kp));
@@ -55,7 +55,8 @@ static int pad(rcl_ctx *ctx, const direct_kernels *k, cl_mem xp, cl_mem src, int
     size_t gl[1] = {(size_t)rows}, lo[1] = {k->wg};
     return RCL_LAUNCH(ctx, kp, "conv_pad", 1, gl, lo, RCL_MEM(xp), RCL_MEM(src), RCL_I32(n0),
                       RCL_I32(rows), RCL_I32(C), RCL_I32(H), RCL_I32(W), RCL_I32(k->p.hp),
-                      RCL_I32(k->p.wp), RCL_I32(ds), RCL_I32(offh), RCL_I32(offw));
+                      RCL_I32(k->p.wp), RCL_I32(ds), RCL_I32(offh), RCL_I32(offw),
+                      RCL_I32(split));
 }
 
 /* conv_fwd over a padded chunk: out (.., OC, OH, OW) images n0 .. n0+nb-1 */
@@ -83,7 +84,7 @@ int rcl_conv_direct_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b
                         (size_t)k.p.nb * s->C * k.p.hp * k.p.wp * sizeof(float), &xp));
     for (int n0 = 0; n0 < s->N; n0 += k.p.nb) {
         int cur = s->N - n0 < k.p.nb ? s->N - n0 : k.p.nb;
-        RCL_TRY(pad(ctx, &k, xp, x, n0, cur, s->C, s->H, s->W, 1, s->PH, s->PW));
+        RCL_TRY(pad(ctx, &k, xp, x, n0, cur, s->C, s->H, s->W, 1, s->PH, s->PW, s->S == 2));
         RCL_TRY(fwd(ctx, &k, "conv_fwd_direct", y, xp, w, b, n0, cur, s->C, s->OC, s->OH, s->OW));
     }
     return RCL_OK;
@@ -108,7 +109,7 @@ int rcl_conv_direct_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_c
         /* dy dilated by the stride, padded by K-1-pad: a stride-1 conv with
          * the flipped weights gives dx */
         RCL_TRY(pad(ctx, &k, dyp, dy, n0, cur, s->OC, s->OH, s->OW, s->S, s->KH - 1 - s->PH,
-                    s->KW - 1 - s->PW));
+                    s->KW - 1 - s->PW, 0));
         RCL_TRY(fwd(ctx, &k, "conv_bwd_data_direct", dx, dyp, wf, NULL, n0, cur, s->OC, s->C,
                     s->H, s->W));
     }
@@ -130,7 +131,7 @@ int rcl_conv_direct_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_c
     int wocb = rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WOCB);
     for (int n0 = 0; n0 < s->N; n0 += k.p.nb) {
         int cur = s->N - n0 < k.p.nb ? s->N - n0 : k.p.nb;
-        RCL_TRY(pad(ctx, &k, xp, x, n0, cur, s->C, s->H, s->W, 1, s->PH, s->PW));
+        RCL_TRY(pad(ctx, &k, xp, x, n0, cur, s->C, s->H, s->W, 1, s->PH, s->PW, s->S == 2));
         size_t gl[3] = {(size_t)s->C, (size_t)((s->OC + wocb - 1) / wocb), (size_t)G};
         size_t lo[3] = {k.wg, 1, 1};
         RCL_TRY(RCL_LAUNCH(ctx, kw, "conv_bwd_weight_direct", 3, gl, lo, RCL_MEM(part),
