@@ -336,7 +336,7 @@ void conv_dw_sum(__global float *restrict dw, __global const float *restrict par
     dw[i] = s;
 }
 
-/* One work-item per element of the full tensor w (OC*C planes of FKH x FKW):
+/* One work-item per plane (OC*C planes of FKH x FKW taps):
  * dir 0: wt[plane, kh - kh0, kw - kw0] = w[plane, kh, kw] inside the window;
  * dir 1: w[plane, kh, kw] = inside ? wt[...] : 0. */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
@@ -344,16 +344,16 @@ void conv_taps(__global float *restrict w, __global float *restrict wt, const in
                const int FKH, const int FKW, const int kh0, const int kw0, const int TKH,
                const int TKW, const int dir)
 {
-    const int i = get_global_id(0);
-    if (i >= planes * FKH * FKW) return;
-    const int pl = i / (FKH * FKW);
-    const int k = i - pl * (FKH * FKW);
-    const int kh = k / FKW - kh0, kw = k % FKW - kw0;
-    const int in = kh >= 0 && kh < TKH && kw >= 0 && kw < TKW;
-    const int j = (pl * TKH + kh) * TKW + kw;
+    const int pl = get_global_id(0);
+    if (pl >= planes) return;
+    __global float *f = w + pl * (FKH * FKW);
+    __global float *t = wt + pl * (TKH * TKW);
     if (dir == 0) {
-        if (in) wt[j] = w[i];
-    } else {
-        w[i] = in ? wt[j] : 0.0f;
+        for (int kh = 0; kh < TKH; kh++)
+            for (int kw = 0; kw < TKW; kw++) t[kh * TKW + kw] = f[(kh0 + kh) * FKW + kw0 + kw];
+        return;
     }
+    for (int k = 0; k < FKH * FKW; k++) f[k] = 0.0f;
+    for (int kh = 0; kh < TKH; kh++)
+        for (int kw = 0; kw < TKW; kw++) f[(kh0 + kh) * FKW + kw0 + kw] = t[kh * TKW + kw];
 }

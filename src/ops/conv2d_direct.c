@@ -153,7 +153,7 @@ int rcl_conv_taps(rcl_ctx *ctx, cl_mem w, cl_mem wt, int planes, int fkh, int fk
     options(ctx, &k, 1, 1, 1);
     cl_kernel kt;
     RCL_TRY(kernel(ctx, &k, "conv_taps", &kt));
-    size_t gl[1] = {(size_t)planes * fkh * fkw}, lo[1] = {k.wg};
+    size_t gl[1] = {(size_t)planes}, lo[1] = {k.wg};
     return RCL_LAUNCH(ctx, kt, "conv_taps", 1, gl, lo, RCL_MEM(w), RCL_MEM(wt), RCL_I32(planes),
                       RCL_I32(fkh), RCL_I32(fkw), RCL_I32(kh0), RCL_I32(kw0), RCL_I32(tkh),
                       RCL_I32(tkw), RCL_I32(dir));
