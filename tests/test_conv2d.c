@@ -199,7 +199,7 @@ static void test_conv_multichunk(void **state)
     T_OK(rcl_ctx_create(&prof, rcl_ctx_device(keep)->index, &opt));
     T_CTX = prof;
     T_OK(rcl_ctx_set_param(prof, "conv", "COL_BUDGET_MB", 1));
-    T_OK(rcl_ctx_set_param(prof, "conv", "PATH", 0)); /* im2col + GEMM */
+    T_OK(rcl_ctx_set_param(prof, "conv", "PATH", RCL_CONV_PATH_GEMM));
     rcl_ctx_set_profiler(prof, count_im2col, NULL);
     im2col_launches = 0;
     conv_case(&(conv_case_t){11, 16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 0}, 41);
@@ -311,9 +311,11 @@ static void test_conv_invalid(void **state)
 
 
 /* A profiling context on T_CTX's device with conv.PATH = path (and a
- * column budget of budget_mb MiB when > 0) counting launches per tag. */
+ * column budget of budget_mb MiB when > 0) counting launches per tag.
+ * path: 0 im2col + GEMM, 1 direct wherever it can run, -1 the rule. */
 static rcl_ctx *path_ctx(int path, int budget_mb)
 {
+    path = path == 0 ? RCL_CONV_PATH_GEMM : path == 1 ? RCL_CONV_PATH_DIRECT : RCL_CONV_PATH_RULE;
     rcl_ctx *prof;
     rcl_ctx_options opt = {.profiling = 1};
     T_OK(rcl_ctx_create(&prof, rcl_ctx_device(T_CTX)->index, &opt));
@@ -441,7 +443,7 @@ static void test_conv_paths_multichunk(void **state)
     rcl_ctx_destroy(ctx);
 }
 
-/* The rule (PATH -1): direct for small channel counts, im2col + GEMM for
+/* The rule (PATH 0): direct for small channel counts, im2col + GEMM for
  * wide ones; a shape's own entries override it pass by pass. */
 static void test_conv_path_rule(void **state)
 {
@@ -511,22 +513,28 @@ static void test_conv_rules(void **state)
     rcl_conv_shape a = {128, 16, 32, 32, 16, 3, 3, 1, 1, 1, 32, 32};
     rcl_conv_shape b = {100, 128, 8, 8, 128, 3, 3, 1, 1, 1, 8, 8};
     for (int pass = 0; pass < 3; pass++) {
-        assert_int_equal(rcl_conv_use_direct(&a, pass, -1, 64, -1, 16, 256, 0), 1);
-        assert_int_equal(rcl_conv_use_direct(&a, pass, 0, 64, 1, 16, 256, 0), 0);
-        assert_int_equal(rcl_conv_use_direct(&a, pass, -1, 64, 0, 16, 256, 0), 0);
-        assert_int_equal(rcl_conv_use_direct(&b, pass, -1, 64, -1, 16, 256, 0), 0);
-        assert_int_equal(rcl_conv_use_direct(&b, pass, 1, 64, -1, 16, 256, 0), 1);
-        assert_int_equal(rcl_conv_use_direct(&b, pass, -1, 64, 1, 16, 256, 0), 1);
+        assert_int_equal(rcl_conv_use_direct(&a, pass, RCL_CONV_PATH_RULE, 64, -1, 16, 256, 0), 1);
+        assert_int_equal(rcl_conv_use_direct(&a, pass, RCL_CONV_PATH_GEMM, 64, 1, 16, 256, 0), 0);
+        assert_int_equal(rcl_conv_use_direct(&a, pass, RCL_CONV_PATH_RULE, 64, 0, 16, 256, 0), 0);
+        assert_int_equal(rcl_conv_use_direct(&b, pass, RCL_CONV_PATH_RULE, 64, -1, 16, 256, 0), 0);
+        assert_int_equal(rcl_conv_use_direct(&b, pass, RCL_CONV_PATH_DIRECT, 64, -1, 16, 256, 0), 1);
+        assert_int_equal(rcl_conv_use_direct(&b, pass, RCL_CONV_PATH_RULE, 64, 1, 16, 256, 0), 1);
     }
+    /* the rule keeps stride-2 data gradients on im2col + GEMM */
+    rcl_conv_shape s2 = {128, 16, 32, 32, 32, 3, 3, 2, 1, 1, 16, 16};
+    assert_int_equal(rcl_conv_use_direct(&s2, RCL_CONV_FWD, RCL_CONV_PATH_RULE, 64, -1, 16, 256, 0), 1);
+    assert_int_equal(rcl_conv_use_direct(&s2, RCL_CONV_DW, RCL_CONV_PATH_RULE, 64, -1, 16, 256, 0), 1);
+    assert_int_equal(rcl_conv_use_direct(&s2, RCL_CONV_DX, RCL_CONV_PATH_RULE, 64, -1, 16, 256, 0), 0);
+    assert_int_equal(rcl_conv_use_direct(&s2, RCL_CONV_DX, RCL_CONV_PATH_DIRECT, 64, -1, 16, 256, 0), 1);
     /* strides that differ per axis or above 2, more than 16 taps: never */
     rcl_conv_shape c = a;
     c.S = 0;
-    assert_int_equal(rcl_conv_use_direct(&c, RCL_CONV_FWD, 1, 64, 1, 16, 256, 0), 0);
+    assert_int_equal(rcl_conv_use_direct(&c, RCL_CONV_FWD, RCL_CONV_PATH_DIRECT, 64, 1, 16, 256, 0), 0);
     c.S = 3;
-    assert_int_equal(rcl_conv_use_direct(&c, RCL_CONV_FWD, 1, 64, 1, 16, 256, 0), 0);
+    assert_int_equal(rcl_conv_use_direct(&c, RCL_CONV_FWD, RCL_CONV_PATH_DIRECT, 64, 1, 16, 256, 0), 0);
     c = a;
     c.KH = c.KW = 5;
-    assert_int_equal(rcl_conv_use_direct(&c, RCL_CONV_FWD, 1, 64, 1, 16, 256, 0), 0);
+    assert_int_equal(rcl_conv_use_direct(&c, RCL_CONV_FWD, RCL_CONV_PATH_DIRECT, 64, 1, 16, 256, 0), 0);
     /* plan: vector width narrowed for narrow maps; stride 2 splits rows
      * into even and odd columns (wp even, each half holding a whole tile
      * plus the kernel's reach) */

@@ -100,8 +100,10 @@ static void test_kparams_from_table(void **state)
         }
         for (int i = 0; i < k; i++) assert_int_not_equal(TUNE_KPARAMS[i].id, kp->id);
     }
-    /* the tuner's first: the im2col span (the largest share of a step) */
-    assert_int_equal(TUNE_KPARAMS[0].id, RCL_TUN_IM2COL_SPAN);
+    /* the tuner's first: conv2d's path (it moves every conv of a step), then
+     * the direct kernels' and im2col's parameters */
+    assert_int_equal(TUNE_KPARAMS[0].id, RCL_TUN_CONV_PATH);
+    assert_int_equal(TUNE_KPARAMS[1].id, RCL_TUN_CONV_DIRECT_MAX_C);
 }
 
 int main(void)

@@ -57,13 +57,16 @@ typedef struct rcl_conv_direct_plan {
 int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int budget_mb,
                              uint64_t max_alloc, int units, rcl_conv_direct_plan *p);
 
+/* conv.PATH values */
+enum { RCL_CONV_PATH_RULE = 0, RCL_CONV_PATH_GEMM = 1, RCL_CONV_PATH_DIRECT = 2 };
+
 /* The path of one pass: 1 direct, 0 im2col + GEMM. mode (tunable conv.PATH)
- * -1, the rule: direct where it can run, both C and OC are at most max_c
+ * RCL_CONV_PATH_RULE, the rule: direct where it can run, both C and OC are at most max_c
  * (tunable conv.DIRECT_MAX_C) and the output is at least 4 wide, and for
  * the data gradient the stride is 1 (the stride-2 transposed conv runs on
- * the dilated gradient, 3/4 zeros: im2col + GEMM is faster); 0: never; 1:
- * wherever it can run. `per_shape` (-1: none) overrides the rule (not mode
- * 0) where the direct path can run: the tune cache's "conv.<shape>"
+ * the dilated gradient, 3/4 zeros: im2col + GEMM is faster); _GEMM:
+ * never; _DIRECT: wherever it can run. `per_shape` (-1: none) overrides the
+ * rule (not _GEMM) where the direct path can run: the tune cache's "conv.<shape>"
  * FWD/DX/DW entries. */
 int rcl_conv_use_direct(const rcl_conv_shape *s, int pass, int mode, int max_c, int per_shape,
                         int vw_max, int budget_mb, uint64_t max_alloc);
