@@ -190,6 +190,7 @@ static int tune_other_kernels(int device, const char *model, const rcl_norm_conf
         if (norm->kind == RCL_NORM_BN && TUNE_KPARAMS[k].tags && strstr(TUNE_KPARAMS[k].tags, "norm"))
             continue;
         for (int j = 0; j < TUNE_KPARAMS[k].nvalues; j++) {
+            if (!tune_kparam_valid(&TUNE_KPARAMS[k], TUNE_KPARAMS[k].values[j])) continue;
             memcpy(pts + (size_t)np * nk, pts, (size_t)nk * sizeof(int));
             pts[(size_t)np * nk + k] = TUNE_KPARAMS[k].values[j];
             owner[np++] = k;
