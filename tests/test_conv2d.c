@@ -8,7 +8,7 @@
  * and 2x2 maps); the pure rules (live taps, the chooser) on the host. */
 #include "harness.h"
 #include "ref/ref_conv2d.h"
-#include "ops/conv2d_chunk.h"
+#include "ops/conv2d_direct.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -349,7 +349,8 @@ static int direct_chunks(const conv_case_t *cc, int pass)
                         cc->ph - h0, cc->pw - w0, oh, ow};
     rcl_conv_direct_plan p;
     const rcl_device_info *dev = rcl_ctx_device(T_CTX);
-    if (!rcl_conv_direct_plan_for(&s, pass, 16, 256, dev->max_alloc, (int)dev->compute_units, &p))
+    if (!rcl_conv_direct_plan_for(&s, pass, rcl_conv_direct_vw(T_CTX), 256, dev->max_alloc,
+                                  (int)dev->compute_units, &p))
         return 0;
     return (cc->n + p.nb - 1) / p.nb;
 }

@@ -196,11 +196,9 @@ static int conv_direct_pass(rcl_ctx *ctx, const conv_geom *g, const rcl_conv2d_d
     snprintf(key, sizeof key, "conv.%dx%dx%d_%d_%dx%ds%dx%dp%dx%d", g->C, g->H, g->W, g->OC,
              g->KH, g->KW, d->sh, d->sw, d->ph, d->pw);
     static const char *const names[3] = {"FWD", "DX", "DW"};
-    return rcl_conv_use_direct(&s, pass, rcl_tun(ctx, RCL_TUN_CONV_PATH),
-                               rcl_tun(ctx, RCL_TUN_CONV_DIRECT_MAX_C),
-                               rcl_ctx_param(ctx, key, names[pass], -1),
-                               rcl_tun(ctx, RCL_TUN_CONV_DIRECT_VW),
-                               rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
+    int mode = rcl_tun(ctx, RCL_TUN_CONV_PATH), own = rcl_ctx_param(ctx, key, names[pass], -1);
+    return rcl_conv_use_direct(&s, pass, mode, rcl_tun(ctx, RCL_TUN_CONV_DIRECT_MAX_C), own,
+                               rcl_conv_direct_vw(ctx), rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
                                rcl_ctx_device(ctx)->max_alloc);
 }
 

@@ -6,6 +6,7 @@
  * (conv2d_chunk.c), which keeps both slots within what the im2col path
  * would use for the same shape. */
 #include "ops/conv2d_direct.h"
+#include "gemm/gemm_internal.h" /* rcl_gemm_vec_width */
 
 #include <stdio.h>
 
@@ -14,6 +15,13 @@ typedef struct direct_kernels {
     size_t wg;
     char opts[160];
 } direct_kernels;
+
+int rcl_conv_direct_vw(const rcl_ctx *ctx)
+{
+    int vw = rcl_tun(ctx, RCL_TUN_CONV_DIRECT_VW), pref = rcl_gemm_vec_width(ctx);
+    if (pref < 4) pref = 4;
+    return vw < pref ? vw : pref;
+}
 
 /* the build options of one variant (the tunables, then the shape) */
 static void options(rcl_ctx *ctx, direct_kernels *k, int kh, int kw, int stride)
@@ -27,7 +35,7 @@ static void options(rcl_ctx *ctx, direct_kernels *k, int kh, int kw, int stride)
 
 static int plan(rcl_ctx *ctx, const rcl_conv_shape *s, int pass, direct_kernels *k)
 {
-    if (!rcl_conv_direct_plan_for(s, pass, rcl_tun(ctx, RCL_TUN_CONV_DIRECT_VW),
+    if (!rcl_conv_direct_plan_for(s, pass, rcl_conv_direct_vw(ctx),
                                   rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
                                   rcl_ctx_device(ctx)->max_alloc,
                                   (int)rcl_ctx_device(ctx)->compute_units, &k->p))

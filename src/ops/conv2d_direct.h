@@ -9,6 +9,12 @@
 #include "ops/conv2d_chunk.h"
 #include "runtime/internal.h"
 
+/* The widest vector the direct kernels use on this context: the tunable
+ * conv_direct VW, at most the device's preferred float vector width (at
+ * least 4), so that the default of 16 does not spill registers where the
+ * hardware's vectors hold 8 floats. */
+int rcl_conv_direct_vw(const rcl_ctx *ctx);
+
 /* y (N,OC,OH,OW) = conv(x, w) (+ b: (OC) or NULL); profiling tags conv_pad,
  * conv_fwd_direct */
 int rcl_conv_direct_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b,
