@@ -7,9 +7,11 @@
  * Before either, taps that read only padding for every output position are
  * dropped (a 3x3 pad-1 conv on a 1x1 map is a 1x1 conv on its centre tap):
  * the conv runs with the smaller kernel on the weights' slice (slot
- * CONV_W), and the weight gradient is scattered back with zeros there. A 1x1 stride-1 pad-0 conv of a single image
- * skips im2col and runs one GEMM on the tensors themselves; with more images
- * it takes the chunked path (one large GEMM per chunk beats a GEMM call per
+ * CONV_W), and the weight gradient is scattered back with zeros there.
+ *
+ * On the im2col path, a 1x1 stride-1 pad-0 conv of a single image skips
+ * im2col and runs one GEMM on the tensors themselves; with more images it
+ * takes the chunked path (one large GEMM per chunk beats a GEMM call per
  * image by far, even with the layout copies).
  *
  * Chunk of nb images, P = OH*OW, CKK = C*KH*KW, NP = nb*P:
