@@ -1,9 +1,14 @@
 /* conv2d: reference backward vs finite differences, device forward and
  * backward vs the reference, over the im2col path (several strides, pads,
  * non-square kernels), the 1x1 GEMM path, a multi-chunk run (small column
- * budget, counted through the profiler), and invalid arguments. */
+ * budget, counted through the profiler), and invalid arguments. The path
+ * chooser: each pass forced onto the direct kernels (cl/conv_direct.cl) and
+ * onto im2col + GEMM, on odd shapes, with the kernels that ran counted by
+ * profiling tag; a shape's own FWD/DX/DW entries; dropped dead taps (1x1
+ * and 2x2 maps); the pure rules (live taps, the chooser) on the host. */
 #include "harness.h"
 #include "ref/ref_conv2d.h"
+#include "ops/conv2d_direct.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -167,6 +172,21 @@ static void count_im2col(void *user, const char *tag, cl_event ev)
     if (!strcmp(tag, "im2col")) im2col_launches++;
 }
 
+/* launches per profiling tag of the path test below */
+enum { T_FWD_GEMM, T_DX_GEMM, T_DW_GEMM, T_FWD_DIRECT, T_DX_DIRECT, T_DW_DIRECT, T_PAD, T_TAPS,
+       T_NTAGS };
+static const char *const tag_names[T_NTAGS] = {
+    "conv_fwd_gemm",       "conv_bwd_data_gemm",   "conv_bwd_weight_gemm",
+    "conv_fwd_direct",     "conv_bwd_data_direct", "conv_bwd_weight_direct",
+    "conv_pad",            "conv_taps"};
+static int tag_count[T_NTAGS];
+static void count_tags(void *user, const char *tag, cl_event ev)
+{
+    (void)user, (void)ev;
+    for (int i = 0; i < T_NTAGS; i++)
+        if (!strcmp(tag, tag_names[i])) tag_count[i]++;
+}
+
 static void test_conv_multichunk(void **state)
 {
     (void)state;
@@ -179,6 +199,7 @@ static void test_conv_multichunk(void **state)
     T_OK(rcl_ctx_create(&prof, rcl_ctx_device(keep)->index, &opt));
     T_CTX = prof;
     T_OK(rcl_ctx_set_param(prof, "conv", "COL_BUDGET_MB", 1));
+    T_OK(rcl_ctx_set_param(prof, "conv", "PATH", RCL_CONV_PATH_GEMM));
     rcl_ctx_set_profiler(prof, count_im2col, NULL);
     im2col_launches = 0;
     conv_case(&(conv_case_t){11, 16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 0}, 41);
@@ -288,6 +309,250 @@ static void test_conv_invalid(void **state)
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rcl_tensor_destroy(all[i]);
 }
 
+
+/* A profiling context on T_CTX's device with conv.PATH = path (and a
+ * column budget of budget_mb MiB when > 0) counting launches per tag.
+ * path: 0 im2col + GEMM, 1 direct wherever it can run, -1 the rule. */
+static rcl_ctx *path_ctx(int path, int budget_mb)
+{
+    path = path == 0 ? RCL_CONV_PATH_GEMM : path == 1 ? RCL_CONV_PATH_DIRECT : RCL_CONV_PATH_RULE;
+    rcl_ctx *prof;
+    rcl_ctx_options opt = {.profiling = 1};
+    T_OK(rcl_ctx_create(&prof, rcl_ctx_device(T_CTX)->index, &opt));
+    T_OK(rcl_ctx_set_param(prof, "conv", "PATH", path));
+    if (budget_mb > 0) T_OK(rcl_ctx_set_param(prof, "conv", "COL_BUDGET_MB", budget_mb));
+    rcl_ctx_set_profiler(prof, count_tags, NULL);
+    memset(tag_count, 0, sizeof tag_count);
+    return prof;
+}
+
+/* conv_case on ctx (exact against the reference: forward, dx, dw, db) */
+static void case_on(rcl_ctx *ctx, const conv_case_t *cc, uint64_t seed)
+{
+    rcl_ctx *keep = T_CTX;
+    T_CTX = ctx;
+    conv_case(cc, seed);
+    T_CTX = keep;
+}
+
+/* Chunks of the direct path for `pass` of cc on T_CTX's device with the
+ * default tunables, its dead taps dropped (rcl_conv_direct_plan_for); 0
+ * where the direct path cannot run it (the pass falls back to im2col) */
+static int direct_chunks(const conv_case_t *cc, int pass)
+{
+    int oh = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph);
+    int ow = rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
+    int h0, h1, w0, w1;
+    rcl_conv_live_taps(oh, cc->h, cc->sh, cc->ph, cc->kh, &h0, &h1);
+    rcl_conv_live_taps(ow, cc->w, cc->sw, cc->pw, cc->kw, &w0, &w1);
+    rcl_conv_shape s = {cc->n, cc->c, cc->h, cc->w, cc->oc, h1 - h0, w1 - w0, cc->sh,
+                        cc->ph - h0, cc->pw - w0, oh, ow};
+    rcl_conv_direct_plan p;
+    const rcl_device_info *dev = rcl_ctx_device(T_CTX);
+    if (!rcl_conv_direct_plan_for(&s, pass, rcl_conv_direct_vw(T_CTX), 256, dev->max_alloc,
+                                  (int)dev->compute_units, &p))
+        return 0;
+    return (cc->n + p.nb - 1) / p.nb;
+}
+
+/* Every pass of conv_case (forward, backward of all, dx alone, dw alone):
+ * forward 1, dx 2, dw 2 calls, each on its chunks */
+static void test_conv_paths(void **state)
+{
+    (void)state;
+    /* N=3, C=5, OC=7 on 9x9, 2x2 and 1x1 maps, stride 1 and 2; odd sizes */
+    const conv_case_t cases[] = {
+        {3, 5, 9, 9, 7, 3, 3, 1, 1, 1, 1, 1, 0},
+        {3, 5, 9, 9, 7, 3, 3, 2, 2, 1, 1, 0, 0},
+        {3, 5, 2, 2, 7, 3, 3, 1, 1, 1, 1, 1, 0},
+        {3, 5, 2, 2, 7, 3, 3, 2, 2, 1, 1, 0, 0},
+        {3, 5, 1, 1, 7, 3, 3, 1, 1, 1, 1, 1, 0},
+        {3, 5, 9, 7, 7, 1, 1, 2, 2, 0, 0, 0, 0},  /* 1x1 stride 2 (shortcut) */
+        {3, 5, 9, 9, 7, 1, 1, 1, 1, 0, 0, 1, 0},  /* 1x1 stride 1, several images */
+        {3, 5, 11, 10, 7, 3, 3, 2, 2, 1, 1, 1, 0}, /* odd W, output 6x5 */
+        {2, 3, 5, 5, 17, 3, 3, 1, 1, 1, 1, 1, 0}, /* OC past two OCB blocks */
+        {2, 3, 21, 19, 4, 3, 3, 1, 1, 1, 1, 0, 0}, /* several vector tiles per row */
+        {2, 3, 7, 7, 4, 3, 3, 1, 1, 0, 0, 1, 0},  /* pad 0 */
+        {2, 2, 6, 6, 3, 2, 2, 1, 1, 0, 0, 1, 0},  /* even kernel */
+    };
+    const int ncases = (int)(sizeof cases / sizeof cases[0]);
+    int direct = 0, several = 0;
+    for (int i = 0; i < ncases; i++) {
+        const conv_case_t *cc = &cases[i];
+        int cf = direct_chunks(cc, RCL_CONV_FWD), cx = direct_chunks(cc, RCL_CONV_DX);
+        int cw = direct_chunks(cc, RCL_CONV_DW);
+        for (int path = 0; path <= 1; path++) {
+            rcl_ctx *ctx = path_ctx(path, 0);
+            case_on(ctx, cc, 100 + (uint64_t)i);
+            const int *t = tag_count;
+            /* forced direct, each pass the direct path can run goes there */
+            int f = path && cf, x = path && cx, w = path && cw;
+            assert_int_equal(t[T_FWD_GEMM], f ? 0 : 1);
+            assert_int_equal(t[T_DX_GEMM], x ? 0 : 2);
+            assert_int_equal(t[T_DW_GEMM], w ? 0 : 2);
+            assert_int_equal(t[T_FWD_DIRECT], f ? cf : 0);
+            assert_int_equal(t[T_DX_DIRECT], x ? 2 * (1 + cx) : 0); /* flip, conv per chunk */
+            assert_int_equal(t[T_DW_DIRECT], w ? 2 * 2 * cw : 0);   /* partials + sum */
+            assert_int_equal(t[T_PAD], (f ? cf : 0) + (x ? 2 * cx : 0) + (w ? 2 * cw : 0));
+            rcl_ctx_destroy(ctx);
+        }
+        /* 3x3 on maps of 5x5 and more: every pass fits the direct path; the
+         * smallest maps (and the 1x1 stride-2 case, whose column matrix is
+         * smaller than its input) fall back where the padded copy would
+         * outgrow the im2col path's buffers */
+        if (cc->kh == 3 && cc->h >= 5) assert_true(cf > 0 && cx > 0 && cw > 0);
+        direct += (cf > 0) + (cx > 0) + (cw > 0);
+        several += (cf > 1) + (cx > 1) + (cw > 1);
+    }
+    /* both outcomes occur, and some pass ran on several chunks (the last
+     * one partial) */
+    assert_true(direct > 0 && direct < 3 * ncases);
+    assert_true(several > 0);
+}
+
+/* A column budget of 1 MiB: several chunks on both paths, the last one
+ * smaller (partial batch); the weight gradient accumulates over them. */
+static void test_conv_paths_multichunk(void **state)
+{
+    (void)state;
+    /* 13 images of 16x20x20, 3x3 pad 1: col = 144 x 400 floats = 225 KiB per
+     * image: 4 images per chunk, 4 chunks (4, 4, 4, 1) on the im2col path;
+     * the direct path fits its padded copies (16 x 22 x 34 floats, 47 KiB)
+     * in the same bytes: one chunk of all 13 */
+    const conv_case_t cc = {13, 16, 20, 20, 16, 3, 3, 1, 1, 1, 1, 1, 0};
+    rcl_ctx *ctx = path_ctx(0, 1);
+    case_on(ctx, &cc, 201);
+    assert_int_equal(tag_count[T_FWD_GEMM], 4);
+    rcl_ctx_destroy(ctx);
+    ctx = path_ctx(1, 1);
+    case_on(ctx, &cc, 201);
+    assert_int_equal(tag_count[T_FWD_DIRECT], 1);
+    rcl_ctx_destroy(ctx);
+    /* 64 channels of 30x30 stride 2 to 8: col = 576 x 225 floats = 506 KiB
+     * per image (2 per chunk: 3 chunks) and a padded image 64 x 32 x 34
+     * floats = 272 KiB: 3 per chunk on the direct path, 2 chunks (3, 2).
+     * The gradients fall back to im2col + GEMM even when forced: the flipped
+     * weights or partial sums (8 x 576 floats) would not fit the reordered
+     * output's bytes (8 x 2 x 225) */
+    const conv_case_t c2 = {5, 64, 30, 30, 8, 3, 3, 2, 2, 1, 1, 1, 0};
+    ctx = path_ctx(1, 1);
+    case_on(ctx, &c2, 202);
+    assert_int_equal(tag_count[T_FWD_DIRECT], 2);
+    assert_int_equal(tag_count[T_DW_DIRECT] + tag_count[T_DX_DIRECT], 0);
+    assert_int_equal(tag_count[T_DW_GEMM], 2 * 3);
+    assert_int_equal(tag_count[T_DX_GEMM], 2 * 3);
+    rcl_ctx_destroy(ctx);
+}
+
+/* The rule (PATH 0): direct for small channel counts, im2col + GEMM for
+ * wide ones; a shape's own entries override it pass by pass. */
+static void test_conv_path_rule(void **state)
+{
+    (void)state;
+    rcl_ctx *ctx = path_ctx(-1, 0);
+    T_OK(rcl_ctx_set_param(ctx, "conv", "DIRECT_MAX_C", 8));
+    case_on(ctx, &(conv_case_t){2, 5, 9, 9, 7, 3, 3, 1, 1, 1, 1, 1, 0}, 301);
+    assert_int_equal(tag_count[T_FWD_DIRECT], 1);
+    assert_int_equal(tag_count[T_FWD_GEMM], 0);
+    memset(tag_count, 0, sizeof tag_count);
+    case_on(ctx, &(conv_case_t){2, 5, 9, 9, 9, 3, 3, 1, 1, 1, 1, 1, 0}, 302);
+    assert_int_equal(tag_count[T_FWD_DIRECT], 0);
+    assert_int_equal(tag_count[T_FWD_GEMM], 1);
+    /* the same wide shape with its own entries: forward and dw direct, dx GEMM */
+    T_OK(rcl_ctx_set_param(ctx, "conv.5x9x9_9_3x3s1x1p1x1", "FWD", 1));
+    T_OK(rcl_ctx_set_param(ctx, "conv.5x9x9_9_3x3s1x1p1x1", "DX", 0));
+    T_OK(rcl_ctx_set_param(ctx, "conv.5x9x9_9_3x3s1x1p1x1", "DW", 1));
+    memset(tag_count, 0, sizeof tag_count);
+    case_on(ctx, &(conv_case_t){2, 5, 9, 9, 9, 3, 3, 1, 1, 1, 1, 1, 0}, 303);
+    assert_int_equal(tag_count[T_FWD_DIRECT], 1);
+    assert_int_equal(tag_count[T_DX_GEMM], 2);
+    assert_int_equal(tag_count[T_DW_DIRECT], 2 * 2);
+    assert_int_equal(tag_count[T_FWD_GEMM] + tag_count[T_DX_DIRECT] + tag_count[T_DW_GEMM], 0);
+    rcl_ctx_destroy(ctx);
+}
+
+/* Dead taps dropped: on a 1x1 map a 3x3 pad-1 conv is its centre tap (one
+ * slice per call, and the weight gradient scattered back: 2 conv_taps per
+ * backward with dw), on 2x2 stride 2 the 2x2 taps at the bottom right; on a
+ * 2x2 stride-1 map every tap reads the image somewhere: nothing dropped.
+ * Exactness (zeros at the dead taps of dw) is conv_case's. */
+static void test_conv_dead_taps(void **state)
+{
+    (void)state;
+    for (int path = 0; path <= 1; path++) {
+        rcl_ctx *ctx = path_ctx(path, 0);
+        case_on(ctx, &(conv_case_t){3, 5, 1, 1, 7, 3, 3, 1, 1, 1, 1, 1, 0}, 401);
+        /* forward 1; backward all 2; dx alone 1; dw alone 2 */
+        assert_int_equal(tag_count[T_TAPS], 6);
+        memset(tag_count, 0, sizeof tag_count);
+        case_on(ctx, &(conv_case_t){3, 5, 2, 2, 7, 3, 3, 2, 2, 1, 1, 0, 0}, 402);
+        assert_int_equal(tag_count[T_TAPS], 6);
+        memset(tag_count, 0, sizeof tag_count);
+        case_on(ctx, &(conv_case_t){3, 5, 2, 2, 7, 3, 3, 1, 1, 1, 1, 0, 0}, 403);
+        assert_int_equal(tag_count[T_TAPS], 0);
+        rcl_ctx_destroy(ctx);
+    }
+}
+
+/* The pure rules, no device. */
+static void test_conv_rules(void **state)
+{
+    (void)state;
+    int lo, hi;
+    rcl_conv_live_taps(1, 1, 1, 1, 3, &lo, &hi); /* 1x1 map, 3x3 pad 1 */
+    assert_int_equal(lo, 1), assert_int_equal(hi, 2);
+    rcl_conv_live_taps(1, 2, 2, 1, 3, &lo, &hi); /* 2 -> 1, stride 2 */
+    assert_int_equal(lo, 1), assert_int_equal(hi, 3);
+    rcl_conv_live_taps(2, 2, 1, 1, 3, &lo, &hi); /* 2x2 stride 1: all */
+    assert_int_equal(lo, 0), assert_int_equal(hi, 3);
+    rcl_conv_live_taps(32, 32, 1, 1, 3, &lo, &hi);
+    assert_int_equal(lo, 0), assert_int_equal(hi, 3);
+    rcl_conv_live_taps(1, 1, 1, 3, 7, &lo, &hi); /* 7x7 pad 3 on 1x1 */
+    assert_int_equal(lo, 3), assert_int_equal(hi, 4);
+    /* chooser: resnet20's layer1 conv goes direct, 128 channels not (by the
+     * rule; forced or by its own entry, it does) */
+    rcl_conv_shape a = {128, 16, 32, 32, 16, 3, 3, 1, 1, 1, 32, 32};
+    rcl_conv_shape b = {100, 128, 8, 8, 128, 3, 3, 1, 1, 1, 8, 8};
+    for (int pass = 0; pass < 3; pass++) {
+        assert_int_equal(rcl_conv_use_direct(&a, pass, RCL_CONV_PATH_RULE, 64, -1, 16, 256, 0), 1);
+        assert_int_equal(rcl_conv_use_direct(&a, pass, RCL_CONV_PATH_GEMM, 64, 1, 16, 256, 0), 0);
+        assert_int_equal(rcl_conv_use_direct(&a, pass, RCL_CONV_PATH_RULE, 64, 0, 16, 256, 0), 0);
+        assert_int_equal(rcl_conv_use_direct(&b, pass, RCL_CONV_PATH_RULE, 64, -1, 16, 256, 0), 0);
+        assert_int_equal(rcl_conv_use_direct(&b, pass, RCL_CONV_PATH_DIRECT, 64, -1, 16, 256, 0), 1);
+        assert_int_equal(rcl_conv_use_direct(&b, pass, RCL_CONV_PATH_RULE, 64, 1, 16, 256, 0), 1);
+    }
+    /* the rule keeps stride-2 data gradients on im2col + GEMM */
+    rcl_conv_shape s2 = {128, 16, 32, 32, 32, 3, 3, 2, 1, 1, 16, 16};
+    assert_int_equal(rcl_conv_use_direct(&s2, RCL_CONV_FWD, RCL_CONV_PATH_RULE, 64, -1, 16, 256, 0), 1);
+    assert_int_equal(rcl_conv_use_direct(&s2, RCL_CONV_DW, RCL_CONV_PATH_RULE, 64, -1, 16, 256, 0), 1);
+    assert_int_equal(rcl_conv_use_direct(&s2, RCL_CONV_DX, RCL_CONV_PATH_RULE, 64, -1, 16, 256, 0), 0);
+    assert_int_equal(rcl_conv_use_direct(&s2, RCL_CONV_DX, RCL_CONV_PATH_DIRECT, 64, -1, 16, 256, 0), 1);
+    /* strides that differ per axis or above 2, more than 16 taps: never */
+    rcl_conv_shape c = a;
+    c.S = 0;
+    assert_int_equal(rcl_conv_use_direct(&c, RCL_CONV_FWD, RCL_CONV_PATH_DIRECT, 64, 1, 16, 256, 0), 0);
+    c.S = 3;
+    assert_int_equal(rcl_conv_use_direct(&c, RCL_CONV_FWD, RCL_CONV_PATH_DIRECT, 64, 1, 16, 256, 0), 0);
+    c = a;
+    c.KH = c.KW = 5;
+    assert_int_equal(rcl_conv_use_direct(&c, RCL_CONV_FWD, RCL_CONV_PATH_DIRECT, 64, 1, 16, 256, 0), 0);
+    /* plan: vector width narrowed for narrow maps; stride 2 splits rows
+     * into even and odd columns (wp even, each half holding a whole tile
+     * plus the kernel's reach) */
+    rcl_conv_direct_plan p;
+    assert_true(rcl_conv_direct_plan_for(&a, RCL_CONV_FWD, 16, 256, 0, 2, &p));
+    assert_int_equal(p.vx, 16), assert_int_equal(p.tw, 2), assert_int_equal(p.nb, 128);
+    assert_int_equal(p.hp, 34), assert_int_equal(p.wp, 34);
+    rcl_conv_shape d = {128, 16, 32, 32, 32, 3, 3, 2, 1, 1, 16, 16};
+    assert_true(rcl_conv_direct_plan_for(&d, RCL_CONV_FWD, 16, 256, 0, 2, &p));
+    assert_int_equal(p.vx, 16), assert_int_equal(p.tw, 1), assert_int_equal(p.wp, 34);
+    rcl_conv_shape e = {128, 32, 16, 16, 64, 3, 3, 2, 1, 1, 8, 8};
+    assert_true(rcl_conv_direct_plan_for(&e, RCL_CONV_FWD, 16, 256, 0, 2, &p));
+    assert_int_equal(p.vx, 8), assert_int_equal(p.tw, 1), assert_int_equal(p.wp, 18);
+    assert_true(rcl_conv_direct_plan_for(&d, RCL_CONV_DX, 16, 256, 0, 2, &p));
+    assert_int_equal(p.vx, 16), assert_int_equal(p.tw, 2), assert_int_equal(p.hp, 34);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_out_size),
     cmocka_unit_test(test_conv_exact),
@@ -297,6 +562,11 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_nonsquare_kernel),
     cmocka_unit_test(test_conv_multichunk),
     cmocka_unit_test(test_conv_invalid),
+    cmocka_unit_test(test_conv_rules),
+    cmocka_unit_test(test_conv_paths),
+    cmocka_unit_test(test_conv_paths_multichunk),
+    cmocka_unit_test(test_conv_path_rule),
+    cmocka_unit_test(test_conv_dead_taps),
 };
 
 RCL_TEST_MAIN("conv2d", tests)

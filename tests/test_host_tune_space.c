@@ -93,15 +93,28 @@ static void test_kparams_from_table(void **state)
         assert_non_null(kp->tags);
         assert_true(kp->tags[0]);
         assert_true(kp->nvalues >= 1 && kp->nvalues <= TUNE_MAX_VALUES);
+        assert_true(tune_kparam_valid(kp, kp->def));
         for (int j = 0; j < kp->nvalues; j++) {
             assert_true(kp->values[j] > 0);
+            assert_true(tune_kparam_valid(kp, kp->values[j]));
             assert_int_not_equal(kp->values[j], kp->def);
             for (int i = 0; i < j; i++) assert_int_not_equal(kp->values[i], kp->values[j]);
         }
         for (int i = 0; i < k; i++) assert_int_not_equal(TUNE_KPARAMS[i].id, kp->id);
     }
-    /* the tuner's first: the im2col span (the largest share of a step) */
-    assert_int_equal(TUNE_KPARAMS[0].id, RCL_TUN_IM2COL_SPAN);
+    /* the tuner's first: conv2d's path (it moves every conv of a step), then
+     * the direct kernels' and im2col's parameters */
+    assert_int_equal(TUNE_KPARAMS[0].id, RCL_TUN_CONV_PATH);
+    assert_int_equal(TUNE_KPARAMS[1].id, RCL_TUN_CONV_DIRECT_MAX_C);
+    /* the declared constraints refuse what the kernels would not compile */
+    for (int k = 0; k < TUNE_NKPARAMS; k++) {
+        const tune_kparam *kp = &TUNE_KPARAMS[k];
+        if (kp->id == RCL_TUN_CONV_DIRECT_VW) assert_false(tune_kparam_valid(kp, 12));
+        if (kp->id == RCL_TUN_CONV_DIRECT_OCB) assert_false(tune_kparam_valid(kp, 17));
+        if (kp->id == RCL_TUN_CONV_DIRECT_WOCB) assert_false(tune_kparam_valid(kp, 5));
+        if (kp->id == RCL_TUN_CONV_PATH) assert_false(tune_kparam_valid(kp, 3));
+        if (kp->id == RCL_TUN_CONV_DIRECT_WG) assert_false(tune_kparam_valid(kp, 24));
+    }
 }
 
 int main(void)

@@ -54,7 +54,8 @@ static void test_tuner_run(void **state)
     int rc = tu_run_tune(&out, "--device %d --model resnet20 --batch-size 8 --budget 10",
                          rcl_ctx_device(T_CTX)->index);
     if (rc != 0 || !strstr(out, "model resnet20, batch 8") || !strstr(out, "kernel parameter") ||
-        !strstr(out, "im2col SPAN") || !strstr(out, "kept ") || !strstr(out, "wrote "))
+        !strstr(out, "im2col SPAN") || !strstr(out, "conv PATH") || !strstr(out, "kept ") ||
+        !strstr(out, "wrote "))
         fail_msg("resnet-cl-tune: rc %d, output:\n%s", rc, out);
     free(out);
 
@@ -68,7 +69,10 @@ static void test_tuner_run(void **state)
     assert_true(find(e, n, "gemm.NN_m13_n13_k13", "MWI", &v) && v == 2); /* kept */
     int classes = 0;
     for (int i = 0; i < n; i++) classes += !strncmp(e[i].key, "gemm.", 5) && !strcmp(e[i].param, "PATH");
-    assert_true(classes > 10); /* resnet20's classes plus the kept one */
+    /* resnet20's classes plus the kept one: with its 3x3 convs on the
+     * direct kernels (conv.PATH's rule), the fc layer's three GEMMs and the
+     * stride-2 data gradients remain */
+    assert_true(classes >= 5);
     free(e);
 
     unlink(path);

@@ -169,7 +169,12 @@ static int tune_other_kernels(int device, const char *model, const rcl_norm_conf
 {
     static const char *const tags[] = {"im2col", "col2im", "reorder", "optim", "bn",
                                        "relu",   "pool",   "add",     "loss",  "bias",
-                                       "transpose", "pack", "norm"};
+                                       "transpose", "pack", "norm",
+                                       /* conv2d's paths (tunables conv, conv_direct) */
+                                       "conv_fwd_gemm", "conv_bwd_data_gemm",
+                                       "conv_bwd_weight_gemm", "conv_pad", "conv_fwd_direct",
+                                       "conv_bwd_data_direct", "conv_bwd_weight_direct",
+                                       "conv_taps"};
     enum { NT = sizeof tags / sizeof tags[0], NK_MAX = 32 };
     int nk = TUNE_NKPARAMS < NK_MAX ? TUNE_NKPARAMS : NK_MAX;
     static int pts[(1 + NK_MAX * TUNE_MAX_VALUES) * NK_MAX];
@@ -185,6 +190,7 @@ static int tune_other_kernels(int device, const char *model, const rcl_norm_conf
         if (norm->kind == RCL_NORM_BN && TUNE_KPARAMS[k].tags && strstr(TUNE_KPARAMS[k].tags, "norm"))
             continue;
         for (int j = 0; j < TUNE_KPARAMS[k].nvalues; j++) {
+            if (!tune_kparam_valid(&TUNE_KPARAMS[k], TUNE_KPARAMS[k].values[j])) continue;
             memcpy(pts + (size_t)np * nk, pts, (size_t)nk * sizeof(int));
             pts[(size_t)np * nk + k] = TUNE_KPARAMS[k].values[j];
             owner[np++] = k;

@@ -102,6 +102,20 @@ const tune_kparam TUNE_KPARAMS[] = {
 };
 const int TUNE_NKPARAMS = (int)(sizeof TUNE_KPARAMS / sizeof TUNE_KPARAMS[0]);
 
+int tune_kparam_valid(const tune_kparam *kp, int v)
+{
+    size_t n = strlen(kp->param);
+    int wg = n >= 2 && !strcmp(kp->param + n - 2, "WG");
+    if (wg) return v >= 1 && (v & (v - 1)) == 0;
+    switch (kp->id) {
+    case RCL_TUN_CONV_PATH: return v >= 0 && v <= 2;
+    case RCL_TUN_CONV_DIRECT_VW: return v == 4 || v == 8 || v == 16;
+    case RCL_TUN_CONV_DIRECT_OCB: return v >= 1 && v <= 16;
+    case RCL_TUN_CONV_DIRECT_WOCB: return v >= 1 && v <= 4;
+    default: return v >= 1;
+    }
+}
+
 int tune_points_have(const int *pts, int n, int np, const int *v)
 {
     for (int j = 0; j < n; j++)

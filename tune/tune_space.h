@@ -49,6 +49,14 @@ typedef struct tune_kparam {
 extern const tune_kparam TUNE_KPARAMS[];
 extern const int TUNE_NKPARAMS;
 
+/* The constraints on one value of a TUNED parameter (the kernels' own
+ * #error checks, declared here so that the tuner never builds a point that
+ * cannot compile): WG-type values powers of two; conv.PATH 0..2 (rule,
+ * im2col, direct); conv.DIRECT_MAX_C >= 1; cl/conv_direct.cl's VW 4, 8 or
+ * 16, OCB 1..16, WOCB 1..4 (WOCB*9 accumulator vectors for 3x3 kernels);
+ * other values positive. 1 if v is valid for kp. */
+int tune_kparam_valid(const tune_kparam *kp, int v);
+
 /* Number of points of the full grid (before constraints). */
 double tune_space_size(const tune_space *s);
 

@@ -1,7 +1,17 @@
-/* conv2d host side: im2col/col2im + GEMM over chunks of nb images (kernels in
- * cl/im2col.cl, cl/bias.cl). A 1x1 stride-1 pad-0 conv of a single image
- * skips im2col and runs one GEMM on the tensors themselves; with more images
- * it takes the chunked path (one large GEMM per chunk beats a GEMM call per
+/* conv2d host side. Each pass (forward, data gradient, weight gradient)
+ * takes one of two paths, chosen per shape (rcl_conv_use_direct,
+ * conv2d_chunk.c; tunables conv.PATH, conv.DIRECT_MAX_C and a shape's own
+ * "conv.<shape>" FWD/DX/DW entries): the direct kernels of
+ * cl/conv_direct.cl (conv2d_direct.c: no column matrix), or im2col/col2im +
+ * GEMM over chunks of nb images (kernels in cl/im2col.cl, cl/bias.cl), below.
+ * Before either, taps that read only padding for every output position are
+ * dropped (a 3x3 pad-1 conv on a 1x1 map is a 1x1 conv on its centre tap):
+ * the conv runs with the smaller kernel on the weights' slice (slot
+ * CONV_W), and the weight gradient is scattered back with zeros there.
+ *
+ * On the im2col path, a 1x1 stride-1 pad-0 conv of a single image skips
+ * im2col and runs one GEMM on the tensors themselves; with more images it
+ * takes the chunked path (one large GEMM per chunk beats a GEMM call per
  * image by far, even with the layout copies).
  *
  * Chunk of nb images, P = OH*OW, CKK = C*KH*KW, NP = nb*P:
@@ -15,6 +25,7 @@
  * (the rule: conv2d_chunk.c, shared with the tools' GEMM shapes). */
 #include "ops/bias.h"
 #include "ops/conv2d_chunk.h"
+#include "ops/conv2d_direct.h"
 #include "runtime/internal.h"
 #include "rcl/gemm.h"
 #include "rcl/ops.h"
@@ -170,15 +181,62 @@ static int conv_chunk_buffers(rcl_ctx *ctx, const conv_geom *g, int *nb, cl_mem 
     return rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)g->OC * *nb * g->P * sizeof(float), tmp);
 }
 
-int rcl_conv2d_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const rcl_tensor *w,
-                       const rcl_tensor *b, const rcl_conv2d_desc *d)
+/* The shape for the path rule and the direct kernels (S 0: strides differ
+ * per axis, which the direct path does not run). */
+static rcl_conv_shape conv_shape(const conv_geom *g, const rcl_conv2d_desc *d)
 {
-    conv_geom g;
-    RCL_TRY(conv_geometry("conv2d_forward", x, w, d, &g));
-    RCL_TRY(bias_ok("conv2d_forward", b, g.OC));
-    if (!y || !shape_is(y, g.N, g.OC, g.OH, g.OW))
-        return rcl_fail(RCL_ERR_INVALID, "conv2d_forward: y must be (%d,%d,%d,%d)", g.N, g.OC,
-                        g.OH, g.OW);
+    return (rcl_conv_shape){g->N, g->C, g->H, g->W, g->OC, g->KH, g->KW,
+                            d->sh == d->sw ? d->sh : 0, d->ph, d->pw, g->OH, g->OW};
+}
+
+/* 1 if `pass` of this conv takes the direct path */
+static int conv_direct_pass(rcl_ctx *ctx, const conv_geom *g, const rcl_conv2d_desc *d, int pass)
+{
+    if (g->direct) return 0; /* one GEMM on the tensors themselves */
+    rcl_conv_shape s = conv_shape(g, d);
+    char key[64];
+    snprintf(key, sizeof key, "conv.%dx%dx%d_%d_%dx%ds%dx%dp%dx%d", g->C, g->H, g->W, g->OC,
+             g->KH, g->KW, d->sh, d->sw, d->ph, d->pw);
+    static const char *const names[3] = {"FWD", "DX", "DW"};
+    int mode = rcl_tun(ctx, RCL_TUN_CONV_PATH), own = rcl_ctx_param(ctx, key, names[pass], -1);
+    return rcl_conv_use_direct(&s, pass, mode, rcl_tun(ctx, RCL_TUN_CONV_DIRECT_MAX_C), own,
+                               rcl_conv_direct_vw(ctx), rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
+                               rcl_ctx_device(ctx)->max_alloc);
+}
+
+/* The live taps: 1 and the trimmed descriptor *t, (*kh0, *kw0) its first tap
+ * in the full kernel, when some taps read only padding; 0 otherwise. */
+static int conv_trim(const conv_geom *g, const rcl_conv2d_desc *d, rcl_conv2d_desc *t, int *kh0,
+                     int *kw0)
+{
+    int h0, h1, w0, w1;
+    rcl_conv_live_taps(g->OH, g->H, d->sh, d->ph, g->KH, &h0, &h1);
+    rcl_conv_live_taps(g->OW, g->W, d->sw, d->pw, g->KW, &w0, &w1);
+    if (h1 <= h0 || w1 <= w0 || (h1 - h0 == g->KH && w1 - w0 == g->KW)) return 0;
+    *t = (rcl_conv2d_desc){h1 - h0, w1 - w0, d->sh, d->sw, d->ph - h0, d->pw - w0};
+    /* same outputs from the same input windows (checked, not assumed) */
+    if (t->ph < 0 || t->pw < 0 || rcl_conv_out_size(g->H, t->kh, t->sh, t->ph) != g->OH ||
+        rcl_conv_out_size(g->W, t->kw, t->sw, t->pw) != g->OW)
+        return 0;
+    *kh0 = h0, *kw0 = w0;
+    return 1;
+}
+
+/* w's live taps into slot CONV_W: *wt, shaped (OC, C, t->kh, t->kw) */
+static int conv_slice(rcl_ctx *ctx, const rcl_tensor *w, const rcl_conv2d_desc *t, int kh0,
+                      int kw0, rcl_tensor *wt)
+{
+    *wt = (rcl_tensor){NULL, w->n, w->c, t->kh, t->kw};
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_CONV_W, rcl_t_count(wt) * sizeof(float), &wt->buf));
+    return rcl_conv_taps(ctx, w->buf, wt->buf, w->n * w->c, w->h, w->w, kh0, kw0, t->kh, t->kw,
+                         0);
+}
+
+static int conv_forward_gemm(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
+                             const rcl_tensor *w, const rcl_tensor *b, const rcl_conv2d_desc *d,
+                             const conv_geom *gp)
+{
+    conv_geom g = *gp;
     if (g.direct) {
         RCL_TRY(conv_forward_direct(ctx, y, x, w, &g));
         return b ? rcl_bias_add(ctx, y->buf, b->buf, g.N, g.OC, g.P) : RCL_OK;
@@ -195,6 +253,31 @@ int rcl_conv2d_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const r
         RCL_TRY(launch_reorder(ctx, 1, y->buf, tmp, b ? b->buf : NULL, n0, cur, &g));
     }
     return RCL_OK;
+}
+
+int rcl_conv2d_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const rcl_tensor *w,
+                       const rcl_tensor *b, const rcl_conv2d_desc *d)
+{
+    conv_geom g;
+    RCL_TRY(conv_geometry("conv2d_forward", x, w, d, &g));
+    RCL_TRY(bias_ok("conv2d_forward", b, g.OC));
+    if (!y || !shape_is(y, g.N, g.OC, g.OH, g.OW))
+        return rcl_fail(RCL_ERR_INVALID, "conv2d_forward: y must be (%d,%d,%d,%d)", g.N, g.OC,
+                        g.OH, g.OW);
+    rcl_conv2d_desc t;
+    rcl_tensor wt;
+    int kh0, kw0;
+    if (conv_trim(&g, d, &t, &kh0, &kw0)) {
+        RCL_TRY(conv_slice(ctx, w, &t, kh0, kw0, &wt));
+        RCL_TRY(conv_geometry("conv2d_forward", x, &wt, &t, &g));
+        w = &wt;
+        d = &t;
+    }
+    if (conv_direct_pass(ctx, &g, d, RCL_CONV_FWD)) {
+        rcl_conv_shape s = conv_shape(&g, d);
+        return rcl_conv_direct_forward(ctx, y->buf, x->buf, w->buf, b ? b->buf : NULL, &s);
+    }
+    return conv_forward_gemm(ctx, y, x, w, b, d, &g);
 }
 
 /* 1x1 stride 1 pad 0: dx[n] = W^T dy[n];  dW = sum_n dy[n] x[n]^T */
@@ -216,23 +299,14 @@ static int conv_backward_direct(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw,
     return RCL_OK;
 }
 
-/* dy (N,OC,OH,OW) -> dx (N,C,H,W), dw (OC,C,KH,KW), db (OC,1,1,1); any may be NULL */
-int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor *db,
-                        const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w,
-                        const rcl_conv2d_desc *d)
+/* the im2col + GEMM backward of dx and/or dw (either may be NULL) */
+static int conv_backward_gemm(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, const rcl_tensor *dy,
+                              const rcl_tensor *x, const rcl_tensor *w, const rcl_conv2d_desc *d,
+                              const conv_geom *gp)
 {
-    conv_geom g;
-    RCL_TRY(conv_geometry("conv2d_backward", x, w, d, &g));
-    if (!dy || !shape_is(dy, g.N, g.OC, g.OH, g.OW))
-        return rcl_fail(RCL_ERR_INVALID, "conv2d_backward: dy must be (%d,%d,%d,%d)", g.N, g.OC,
-                        g.OH, g.OW);
-    if (dx) RCL_TRY(rcl_check_same(dx, x, "conv2d_backward dx"));
-    if (dw) RCL_TRY(rcl_check_same(dw, w, "conv2d_backward dw"));
-    RCL_TRY(bias_ok("conv2d_backward db", db, g.OC));
-    if (db) RCL_TRY(rcl_bias_grad(ctx, db->buf, dy->buf, g.N, g.OC, g.P));
     if (!dx && !dw) return RCL_OK;
+    conv_geom g = *gp;
     if (g.direct) return conv_backward_direct(ctx, dx, dw, dy, x, w, &g);
-
     int nb;
     cl_mem col, tmp;
     RCL_TRY(conv_chunk_buffers(ctx, &g, &nb, &col, &tmp));
@@ -250,6 +324,52 @@ int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor
                              col, 0, np, "conv_bwd_data_gemm"));
             RCL_TRY(launch_cols(ctx, 0, dx->buf, col, n0, cur, &g, d));
         }
+    }
+    return RCL_OK;
+}
+
+/* dy (N,OC,OH,OW) -> dx (N,C,H,W), dw (OC,C,KH,KW), db (OC,1,1,1); any may be NULL */
+int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor *db,
+                        const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w,
+                        const rcl_conv2d_desc *d)
+{
+    conv_geom g;
+    RCL_TRY(conv_geometry("conv2d_backward", x, w, d, &g));
+    if (!dy || !shape_is(dy, g.N, g.OC, g.OH, g.OW))
+        return rcl_fail(RCL_ERR_INVALID, "conv2d_backward: dy must be (%d,%d,%d,%d)", g.N, g.OC,
+                        g.OH, g.OW);
+    if (dx) RCL_TRY(rcl_check_same(dx, x, "conv2d_backward dx"));
+    if (dw) RCL_TRY(rcl_check_same(dw, w, "conv2d_backward dw"));
+    RCL_TRY(bias_ok("conv2d_backward db", db, g.OC));
+    if (db) RCL_TRY(rcl_bias_grad(ctx, db->buf, dy->buf, g.N, g.OC, g.P));
+    if (!dx && !dw) return RCL_OK;
+    rcl_conv2d_desc t;
+    rcl_tensor wt, dwt;
+    int kh0, kw0, trim = conv_trim(&g, d, &t, &kh0, &kw0);
+    rcl_tensor *dw_full = dw;
+    if (trim) {
+        RCL_TRY(conv_slice(ctx, w, &t, kh0, kw0, &wt));
+        RCL_TRY(conv_geometry("conv2d_backward", x, &wt, &t, &g));
+        w = &wt;
+        d = &t;
+        if (dw) { /* the live taps' gradient, compact at the start of dw */
+            dwt = (rcl_tensor){dw->buf, wt.n, wt.c, wt.h, wt.w};
+            dw = &dwt;
+        }
+    }
+    int dx_direct = dx && conv_direct_pass(ctx, &g, d, RCL_CONV_DX);
+    int dw_direct = dw && conv_direct_pass(ctx, &g, d, RCL_CONV_DW);
+    rcl_conv_shape s = conv_shape(&g, d);
+    if (dw_direct) RCL_TRY(rcl_conv_direct_dw(ctx, dw->buf, dy->buf, x->buf, &s));
+    if (dx_direct) RCL_TRY(rcl_conv_direct_dx(ctx, dx->buf, dy->buf, w->buf, &s));
+    RCL_TRY(conv_backward_gemm(ctx, dx_direct ? NULL : dx, dw_direct ? NULL : dw, dy, x, w, d, &g));
+    if (trim && dw) {
+        /* compact gradient -> slot CONV_W (the slice is no longer read) ->
+         * dw with zeros at the dead taps */
+        rcl_tensor tmp = wt;
+        RCL_TRY(rcl_tensor_copy(ctx, &tmp, dw));
+        RCL_TRY(rcl_conv_taps(ctx, dw_full->buf, wt.buf, wt.n * wt.c, dw_full->h, dw_full->w, kh0,
+                              kw0, t.kh, t.kw, 1));
     }
     return RCL_OK;
 }

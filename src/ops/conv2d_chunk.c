@@ -22,3 +22,76 @@ int rcl_conv_chunk_images(int budget_mb, uint64_t max_alloc, int N, int CKK, int
     int chunks = (int)(((uint64_t)N + n - 1) / n);
     return (N + chunks - 1) / chunks;
 }
+
+void rcl_conv_live_taps(int O, int I, int S, int P, int K, int *lo, int *hi)
+{
+    *lo = K, *hi = 0;
+    for (int k = 0; k < K; k++) {
+        /* outputs o with 0 <= o*S - P + k <= I - 1 */
+        int a = P - k, b = I - 1 + P - k;
+        int first = a > 0 ? (a + S - 1) / S : 0;
+        if (b < 0 || first > O - 1 || first * S > b) continue;
+        if (k < *lo) *lo = k;
+        *hi = k + 1;
+    }
+    if (*hi == 0) *lo = 0; /* no output reads the input at all */
+}
+
+static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) { return a > b ? a : b; }
+
+int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int budget_mb,
+                             uint64_t max_alloc, int units, rcl_conv_direct_plan *p)
+{
+    if (s->S != 1 && s->S != 2) return 0;
+    if (s->KH * s->KW > 16 || s->KH < 1 || s->KW < 1) return 0;
+    int KK = s->KH * s->KW, CKK = s->C * KK, P = s->OH * s->OW;
+    /* the im2col path's scratch for the same shape: col and tmp chunks */
+    int nbg = rcl_conv_chunk_images(budget_mb, max_alloc, s->N, CKK, s->OC, P);
+    uint64_t colf = (uint64_t)CKK * nbg * P, tmpf = (uint64_t)s->OC * nbg * P;
+    int S = pass == RCL_CONV_DX ? 1 : s->S;
+    int ow = pass == RCL_CONV_DX ? s->W : s->OW;
+    int vx = vw_max >= 16 ? 16 : vw_max >= 8 ? 8 : 4;
+    while (vx > 4 && vx / 2 >= ow) vx /= 2;
+    p->vx = vx;
+    p->tw = (ow + vx - 1) / vx;
+    uint64_t per;
+    if (pass == RCL_CONV_DX) {
+        p->hp = s->H + s->KH - 1;
+        p->wp = p->tw * vx + s->KW - 1;
+        per = (uint64_t)s->OC * p->hp * p->wp;
+        if ((uint64_t)s->OC * CKK > tmpf) return 0; /* the flipped weights */
+    } else {
+        p->hp = imax(s->H + 2 * s->PH, (s->OH - 1) * S + s->KH);
+        p->wp = imax(s->W + 2 * s->PW, p->tw * vx * S + s->KW - 1);
+        if (S == 2) /* split rows: even columns, then odd, wp/2 each */
+            p->wp = 2 * imax((s->W + 2 * s->PW + 1) / 2, p->tw * vx + s->KW / 2);
+        per = (uint64_t)s->C * p->hp * p->wp;
+    }
+    uint64_t nb = per ? colf / per : 0;
+    if (nb < 1) return 0;
+    if (nb > (uint64_t)s->N) nb = (uint64_t)s->N;
+    int chunks = (int)(((uint64_t)s->N + nb - 1) / nb);
+    p->nb = (s->N + chunks - 1) / chunks;
+    p->g = 1;
+    if (pass == RCL_CONV_DW) {
+        uint64_t gmax = tmpf / ((uint64_t)s->OC * CKK);
+        if (gmax < 1) return 0;
+        /* enough work-items (C x OC/2 x g) to keep every compute unit busy */
+        int items = s->C * ((s->OC + 1) / 2);
+        int want = (64 * imax(units, 1) + items - 1) / items;
+        p->g = imax(1, imin(imin(want, 64), imin((int)(gmax < 64 ? gmax : 64), p->nb * s->OH)));
+    }
+    return 1;
+}
+
+int rcl_conv_use_direct(const rcl_conv_shape *s, int pass, int mode, int max_c, int per_shape,
+                        int vw_max, int budget_mb, uint64_t max_alloc)
+{
+    rcl_conv_direct_plan p;
+    if (mode == RCL_CONV_PATH_GEMM || !rcl_conv_direct_plan_for(s, pass, vw_max, budget_mb, max_alloc, 1, &p))
+        return 0;
+    if (per_shape >= 0) return per_shape != 0;
+    if (mode == RCL_CONV_PATH_DIRECT) return 1;
+    return s->C <= max_c && s->OC <= max_c && s->OW >= 4 && (pass != RCL_CONV_DX || s->S == 1);
+}

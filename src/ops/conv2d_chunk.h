@@ -1,6 +1,8 @@
-/* conv2d's batching rule (conv2d.c), exported so that the tools' hand-derived
- * GEMM shapes (src/tools/gemm_shapes.c) follow the same rule instead of a
- * copy. No OpenCL. */
+/* conv2d's shape rules (conv2d.c): the batching of the im2col path, the
+ * taps that read only padding, and the choice between im2col + GEMM and the
+ * direct kernels (cl/conv_direct.cl), exported so that the tools'
+ * hand-derived GEMM shapes (src/tools/gemm_shapes.c) follow the same rules
+ * instead of a copy. No OpenCL. */
 #ifndef RCL_OPS_CONV2D_CHUNK_H
 #define RCL_OPS_CONV2D_CHUNK_H
 
@@ -25,5 +27,48 @@ int rcl_conv_is_direct(int N, int kh, int kw, int sh, int sw, int ph, int pw);
  * same number of chunks, sizes as even as possible (the last chunk may be
  * smaller). */
 int rcl_conv_chunk_images(int budget_mb, uint64_t max_alloc, int N, int CKK, int OC, int P);
+
+/* The taps of one axis that read the input for at least one output
+ * position: [*lo, *hi) of the k in [0, K) with 0 <= o*S - P + k < I for
+ * some o in [0, O). A conv whose other taps are dropped is the conv with
+ * kernel *hi - *lo and padding P - *lo on the weights' slice (exactly: the
+ * dropped taps multiply only zero padding). */
+void rcl_conv_live_taps(int O, int I, int S, int P, int K, int *lo, int *hi);
+
+/* One conv's geometry for the path rule (after dropping dead taps). */
+typedef struct rcl_conv_shape {
+    int N, C, H, W, OC, KH, KW, S, PH, PW, OH, OW;
+} rcl_conv_shape;
+
+/* Which pass of a conv (forward, data gradient, weight gradient). */
+enum { RCL_CONV_FWD = 0, RCL_CONV_DX = 1, RCL_CONV_DW = 2 };
+
+/* The direct kernels' layout for one pass: vector width vx (<= vw_max,
+ * narrower for narrow outputs), tw vector tiles per output row, padded
+ * input planes hp x wp (stride 2: rows split into even and odd columns, wp
+ * even), images per chunk nb and, for the weight gradient, the row groups
+ * g (enough work-items for `units` compute units). Returns 0 when the direct path cannot run the pass: stride other than
+ * 1 or 2 or unequal per axis, more than 16 taps, or buffers over those of
+ * the im2col path for the same shape (its col and reordered-output chunks,
+ * by the rule above: the direct path never needs more scratch memory). */
+typedef struct rcl_conv_direct_plan {
+    int vx, tw, hp, wp, nb, g;
+} rcl_conv_direct_plan;
+int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int budget_mb,
+                             uint64_t max_alloc, int units, rcl_conv_direct_plan *p);
+
+/* conv.PATH values */
+enum { RCL_CONV_PATH_RULE = 0, RCL_CONV_PATH_GEMM = 1, RCL_CONV_PATH_DIRECT = 2 };
+
+/* The path of one pass: 1 direct, 0 im2col + GEMM. mode (tunable conv.PATH)
+ * RCL_CONV_PATH_RULE, the rule: direct where it can run, both C and OC are at most max_c
+ * (tunable conv.DIRECT_MAX_C) and the output is at least 4 wide, and for
+ * the data gradient the stride is 1 (the stride-2 transposed conv runs on
+ * the dilated gradient, 3/4 zeros: im2col + GEMM is faster); _GEMM:
+ * never; _DIRECT: wherever it can run. `per_shape` (-1: none) overrides the
+ * rule (not _GEMM) where the direct path can run: the tune cache's "conv.<shape>"
+ * FWD/DX/DW entries. */
+int rcl_conv_use_direct(const rcl_conv_shape *s, int pass, int mode, int max_c, int per_shape,
+                        int vw_max, int budget_mb, uint64_t max_alloc);
 
 #endif

@@ -42,7 +42,8 @@ enum {
     RCL_SCRATCH_RED = 2,
     RCL_SCRATCH_GEMM = 3,   /* the tiled GEMM's transposed or packed op(B) (XB 1, 2) */
     RCL_SCRATCH_GEMM_A = 4, /* the tiled GEMM's packed op(A) (XA) */
-    RCL_SCRATCH_SLOTS = 5
+    RCL_SCRATCH_CONV_W = 5, /* conv2d's weights without their dead taps (conv2d.c) */
+    RCL_SCRATCH_SLOTS = 6
 };
 
 struct rcl_ctx {

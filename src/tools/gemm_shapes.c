@@ -6,7 +6,9 @@
  *   data grad    TN  M=CKK  N=np  K=OC
  * per chunk of nb images (np = nb*P, the last chunk possibly smaller); a
  * 1x1 stride-1 pad-0 conv of a single image runs directly with np = P and
- * K = C. Linear (src/ops/linear.c): forward NT (N, OUT, IN), data grad NN
+ * K = C. Taps that read only padding are dropped first, and passes the
+ * default path rule gives to the direct kernels (rcl_conv_use_direct) run
+ * no GEMM. Linear (src/ops/linear.c): forward NT (N, OUT, IN), data grad NN
  * (N, IN, OUT), weight grad TN (OUT, IN, N). */
 #include "tools/gemm_tools.h"
 #include "ops/conv2d_chunk.h"
@@ -54,6 +56,14 @@ static void conv(rcl_gemm_recorder *l, int mb, uint64_t max_alloc, const char *n
                  int C, int OC, int k, int stride, int pad, int hw, int data_grad)
 {
     int o = (hw + 2 * pad - k) / stride + 1;
+    /* dead taps dropped (square maps: the same on both axes) */
+    int lo, hi;
+    rcl_conv_live_taps(o, hw, stride, pad, k, &lo, &hi);
+    if (hi > lo && hi - lo < k && pad - lo >= 0 &&
+        (hw + 2 * (pad - lo) - (hi - lo)) / stride + 1 == o) {
+        pad -= lo;
+        k = hi - lo;
+    }
     int P = o * o, CKK = C * k * k;
     char w[48];
     if (rcl_conv_is_direct(batch, k, k, stride, stride, pad, pad)) {
@@ -67,14 +77,22 @@ static void conv(rcl_gemm_recorder *l, int mb, uint64_t max_alloc, const char *n
         }
         return;
     }
+    /* passes the direct kernels take under the default rule (conv.PATH,
+     * DIRECT_MAX_C, VW defaults; no per-shape entries) run no GEMM */
+    rcl_conv_shape cs = {batch, C, hw, hw, OC, k, k, stride, pad, pad, o, o};
+    int gemm[3];
+    for (int pass = 0; pass < 3; pass++)
+        gemm[pass] = !rcl_conv_use_direct(&cs, pass, rcl_tunables[RCL_TUN_CONV_PATH].def,
+                                          rcl_tunables[RCL_TUN_CONV_DIRECT_MAX_C].def, -1,
+                                          rcl_tunables[RCL_TUN_CONV_DIRECT_VW].def, mb, max_alloc);
     int nb = rcl_conv_chunk_images(mb, max_alloc, batch, CKK, OC, P);
     for (int n0 = 0; n0 < batch; n0 += nb) {
         int np = (batch - n0 < nb ? batch - n0 : nb) * P;
         snprintf(w, sizeof w, "%s fwd", name);
-        rcl_gemm_recorder_add(l, 0, 0, OC, np, CKK, 1, w);
+        if (gemm[RCL_CONV_FWD]) rcl_gemm_recorder_add(l, 0, 0, OC, np, CKK, 1, w);
         snprintf(w, sizeof w, "%s wgrad", name);
-        rcl_gemm_recorder_add(l, 0, 1, OC, CKK, np, 1, w);
-        if (data_grad) {
+        if (gemm[RCL_CONV_DW]) rcl_gemm_recorder_add(l, 0, 1, OC, CKK, np, 1, w);
+        if (data_grad && gemm[RCL_CONV_DX]) {
             snprintf(w, sizeof w, "%s dgrad", name);
             rcl_gemm_recorder_add(l, 1, 0, CKK, np, OC, 1, w);
         }
