@@ -186,8 +186,11 @@ static int tune_other_kernels(int device, const char *model, const rcl_norm_conf
     owner[0] = -1;
     for (int k = 0; k < nk; k++) {
         /* the kernels of the norms other than BatchNorm (tag "norm") run only
-         * in a model that uses one: no candidates otherwise */
-        if (norm->kind == RCL_NORM_BN && TUNE_KPARAMS[k].tags && strstr(TUNE_KPARAMS[k].tags, "norm"))
+         * in a model that uses one, and the separate ReLU kernel (tag "relu")
+         * only beside them (BatchNorm's pass applies the ReLU itself): no
+         * candidates otherwise */
+        const char *kt = TUNE_KPARAMS[k].tags;
+        if (norm->kind == RCL_NORM_BN && kt && (strstr(kt, "norm") || !strcmp(kt, "relu")))
             continue;
         for (int j = 0; j < TUNE_KPARAMS[k].nvalues; j++) {
             if (!tune_kparam_valid(&TUNE_KPARAMS[k], TUNE_KPARAMS[k].values[j])) continue;
