@@ -384,6 +384,18 @@ static void test_conv_paths(void **state)
         for (int path = 0; path <= 1; path++) {
             rcl_ctx *ctx = path_ctx(path, 0);
             case_on(ctx, cc, 100 + (uint64_t)i);
+            /* the scratch the memory estimate predicts is what the passes took */
+            rcl_conv2d_desc cd = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
+            rcl_conv2d_scratch sc;
+            T_OK(rcl_conv2d_scratch_bytes(ctx, cc->n, cc->c, cc->h, cc->w, cc->oc, &cd, 1, &sc));
+            if (ctx->scratch_bytes[RCL_SCRATCH_COL] != sc.col ||
+                ctx->scratch_bytes[RCL_SCRATCH_TMP] != sc.tmp ||
+                ctx->scratch_bytes[RCL_SCRATCH_CONV_W] != sc.conv_w)
+                fail_msg("case %d path %d: scratch COL %zu TMP %zu CONV_W %zu, predicted %llu %llu "
+                         "%llu", i, path, ctx->scratch_bytes[RCL_SCRATCH_COL],
+                         ctx->scratch_bytes[RCL_SCRATCH_TMP], ctx->scratch_bytes[RCL_SCRATCH_CONV_W],
+                         (unsigned long long)sc.col, (unsigned long long)sc.tmp,
+                         (unsigned long long)sc.conv_w);
             const int *t = tag_count;
             /* forced direct, each pass the direct path can run goes there */
             int f = path && cf, x = path && cx, w = path && cw;

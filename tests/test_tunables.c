@@ -27,9 +27,10 @@ static int is_wg(const char *param)
 }
 
 /* Build every kernel file of the table on ctx: a resnet18 training step
- * (conv/im2col, BN, ReLU, max and average pooling, add, linear/bias,
- * softmax-xent, Adam), an SGD step, a transpose, a panel packing and the
- * norm ops outside the default model (each forward and backward). */
+ * (conv/im2col, BN with its fused ReLU, max and average pooling, add,
+ * linear/bias, softmax-xent, Adam), an SGD step, a transpose, a panel
+ * packing, the separate ReLU and the norm ops outside the default model
+ * (each forward and backward). */
 static void run_everything(rcl_ctx *ctx)
 {
     rcl_model_config mc = rcl_model_config_default();
@@ -85,6 +86,9 @@ static void run_everything(rcl_ctx *ctx)
     T_OK(rcl_tensor_fill(ctx, &gv, 1.0f));
     T_OK(rcl_groupnorm_forward(ctx, &gy, &gm, &gi, &gx, &gv, &gv, 2, 1e-5f));
     T_OK(rcl_groupnorm_backward(ctx, &gdx, &gdv, NULL, &gy, &gx, &gv, &gm, &gi, 2));
+    /* ReLU on its own (a BatchNorm model applies it inside BN's pass) */
+    T_OK(rcl_relu_forward(ctx, &gy, &gx));
+    T_OK(rcl_relu_backward(ctx, &gdx, &gx, &gy));
     /* LocalResponseNorm and Weight Standardization, forward and backward */
     rcl_lrn_desc lrn = {.size = 3, .alpha = 1e-4f, .beta = 0.75f, .k = 1.0f};
     T_OK(rcl_lrn_forward(ctx, &gy, &gx, &lrn));

@@ -7,12 +7,27 @@
 
 #include "rcl/tensor.h"
 
+#include <stdint.h>
+
 /* ---- conv2d: im2col/col2im + GEMM; 1x1 stride-1 pad-0 goes straight to GEMM */
 typedef struct rcl_conv2d_desc {
     int kh, kw;          /* kernel size */
     int sh, sw;          /* stride */
     int ph, pw;          /* zero padding */
 } rcl_conv2d_desc;
+/* The scratch one conv of n images (x (n,c,h,w), oc outputs) takes in the
+ * context's reusable slots, by the rules the conv itself follows (dead taps
+ * dropped, each pass's path, the chunking): col (slot COL), tmp (TMP),
+ * conv_w (CONV_W: the live taps' slice), and the largest op(A) / op(B) a
+ * GEMM of it sees (what the tiled GEMM packs). Forward only, or forward and
+ * both gradients when `train`. Nothing is allocated. A batch too large for
+ * one conv call (2^31 elements per tensor) counts as the largest that fits:
+ * the chunked passes need no more for more images. */
+typedef struct rcl_conv2d_scratch {
+    uint64_t col, tmp, conv_w, gemm_a, gemm_b;
+} rcl_conv2d_scratch;
+int rcl_conv2d_scratch_bytes(const rcl_ctx *ctx, int n, int c, int h, int w, int oc,
+                             const rcl_conv2d_desc *d, int train, rcl_conv2d_scratch *out);
 /* floor((in + 2*pad - k) / stride) + 1 */
 int rcl_conv_out_size(int in, int k, int stride, int pad);
 /* x (N,C,H,W), w (OC,C,KH,KW), b (OC,1,1,1) or NULL -> y (N,OC,OH,OW) */

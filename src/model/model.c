@@ -3,7 +3,7 @@
 #include "model/model_internal.h"
 
 #include "gemm/gemm_internal.h" /* RCL_GEMM_TILED */
-#include "ops/conv2d_chunk.h"
+#include "rcl/ops.h" /* rcl_conv2d_scratch_bytes */
 
 #include <limits.h>
 #include <stdlib.h>
@@ -386,7 +386,8 @@ int rcl_model_note_conv(rcl_model *m, const char *name, int in_c, int out_c, int
 
 /* A conv layer's shape for the scratch formula. */
 typedef struct conv_shape {
-    int ckk, oc, p, direct1; /* direct1: 1x1 stride 1 pad 0 (runs in place for one image) */
+    int c, h, w, oc, k, stride, pad; /* input channels and size, outputs, kernel */
+    int ckk, p;                      /* c*k*k, output pixels */
 } conv_shape;
 
 /* What the estimate needs of a model, from builds at batch 1 and 2: bytes =
@@ -400,8 +401,9 @@ typedef struct mem_profile {
     int max_groups;       /* groups of the group-norm kinds (batch x groups partial sums) */
     int norm_kind;
     int in_c, in_h, in_w, classes;
-    uint64_t budget, max_alloc;
+    uint64_t max_alloc;
     int gemm_tiled;       /* the context sends some GEMMs to the tiled kernel (tune cache) */
+    const rcl_ctx *ctx;   /* its tunables and tune cache choose each conv's path */
 } mem_profile;
 
 /* Does ctx send any GEMM to the tiled kernel (which packs operands into the
@@ -458,8 +460,8 @@ static int count_build(const rcl_ctx *like, const char *arch, const rcl_model_co
                 int ow = rcl_conv_out_size(w, n->k, n->stride, n->pad);
                 if (!n->downsample) cur_h = oh, cur_w = ow;
                 prof->convs[prof->nconvs++] = (conv_shape){
-                    .ckk = n->c * n->k * n->k, .oc = n->oc, .p = oh * ow,
-                    .direct1 = n->k == 1 && n->stride == 1 && n->pad == 0};
+                    .c = n->c, .h = h, .w = w, .oc = n->oc, .k = n->k, .stride = n->stride,
+                    .pad = n->pad, .ckk = n->c * n->k * n->k, .p = oh * ow};
             }
         }
     }
@@ -485,9 +487,8 @@ static int profile_model(const rcl_ctx *ctx, const char *arch, const rcl_model_c
     p->norm_kind = (int)cfg->norm.kind;
     p->in_c = cfg->in_channels, p->in_h = cfg->in_h, p->in_w = cfg->in_w;
     p->classes = cfg->num_classes;
-    int budget_mb = ctx ? rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB) : RCL_CONV_COL_BUDGET_MB_DEFAULT;
-    p->budget = (uint64_t)(budget_mb < 1 ? 1 : budget_mb) << 20;
     p->max_alloc = ctx ? ctx->dev.max_alloc : 0;
+    p->ctx = ctx;
     p->gemm_tiled = uses_tiled_gemm(ctx);
     return RCL_OK;
 }
@@ -495,10 +496,12 @@ static int profile_model(const rcl_ctx *ctx, const char *arch, const rcl_model_c
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
 /* The estimate at batch n. Scratch slots (runtime/internal.h) grow to the
- * largest request: COL the im2col columns of a chunk (conv2d.c) or a norm's
- * partial sums, TMP a chunk's reordered output; with the tiled GEMM, GEMM
- * and GEMM_A one packed copy of the largest op(B) and op(A) (XB/XA). */
-static rcl_model_memory memory_at(const mem_profile *p, int n, int train)
+ * largest request: COL a conv's columns or padded input (conv2d.c says how
+ * much, rcl_conv2d_scratch_bytes, by the path each pass takes) or a norm's
+ * partial sums, TMP a chunk's reordered output or the direct kernels'
+ * partial sums, CONV_W the live taps' slice; with the tiled GEMM, GEMM and
+ * GEMM_A one packed copy of the largest op(B) and op(A) (XB/XA). */
+static int memory_at(const mem_profile *p, int n, int train, rcl_model_memory *out)
 {
     rcl_model_memory r = {0};
     r.params = r.grads = p->params;
@@ -508,22 +511,18 @@ static rcl_model_memory memory_at(const mem_profile *p, int n, int train)
     r.optim = train ? 2 * p->params : 0;
     r.activations = p->fixed + p->per_image * (uint64_t)n;
     r.io = (uint64_t)n * ((uint64_t)p->in_c * p->in_h * p->in_w + 1 + (uint64_t)p->classes) * 4 + 8;
-    uint64_t col = 0, tmp = 0, gb = 0, ga = 0, act_max = 0;
+    uint64_t col = 0, tmp = 0, gb = 0, ga = 0, cw = 0, act_max = 0;
     for (int i = 0; i < p->nconvs; i++) {
         const conv_shape *c = &p->convs[i];
-        uint64_t w = (uint64_t)c->oc * c->ckk * 4;
         act_max = max_u64(act_max, (uint64_t)n * c->oc * c->p * 4);
-        if (c->direct1 && n == 1) { /* one GEMM per image on the tensors */
-            ga = max_u64(ga, w);
-            gb = max_u64(gb, (uint64_t)c->ckk * c->p * 4);
-            continue;
-        }
-        int nb = rcl_conv_chunk_images((int)(p->budget >> 20), p->max_alloc, n, c->ckk, c->oc, c->p);
-        uint64_t cb = (uint64_t)c->ckk * nb * c->p * 4, tb = (uint64_t)c->oc * nb * c->p * 4;
-        col = max_u64(col, cb);
-        tmp = max_u64(tmp, tb);
-        gb = max_u64(gb, max_u64(cb, tb));
-        ga = max_u64(ga, max_u64(w, tb));
+        rcl_conv2d_desc d = {c->k, c->k, c->stride, c->stride, c->pad, c->pad};
+        rcl_conv2d_scratch cs;
+        RCL_TRY(rcl_conv2d_scratch_bytes(p->ctx, n, c->c, c->h, c->w, c->oc, &d, train, &cs));
+        col = max_u64(col, cs.col);
+        tmp = max_u64(tmp, cs.tmp);
+        cw = max_u64(cw, cs.conv_w);
+        gb = max_u64(gb, cs.gemm_b);
+        ga = max_u64(ga, cs.gemm_a);
     }
     uint64_t part = 2 * (uint64_t)n * p->max_c * 4; /* bn / brn partial sums */
     if (p->norm_kind == RCL_NORM_GN || p->norm_kind == RCL_NORM_LN || p->norm_kind == RCL_NORM_IN ||
@@ -532,7 +531,7 @@ static rcl_model_memory memory_at(const mem_profile *p, int n, int train)
     if (p->norm_kind == RCL_NORM_LRN) part = act_max;
     col = max_u64(col, part);
     uint64_t red = max_u64(2 * (uint64_t)p->max_c * 4, 2 * (uint64_t)n * 4);
-    r.scratch = col + tmp + red + (p->gemm_tiled ? gb + ga : 0);
+    r.scratch = col + tmp + cw + red + (p->gemm_tiled ? gb + ga : 0);
     /* (training: the optimizer's move into flat buffers holds one extra copy
      * of the parameters for a moment, before its state and any scratch
      * exist: below the two state copies counted in optim) */
@@ -540,7 +539,8 @@ static rcl_model_memory memory_at(const mem_profile *p, int n, int train)
     uint64_t grow = p->largest2 > p->largest1 ? p->largest2 - p->largest1 : 0;
     r.largest = max_u64(p->largest1 + grow * (uint64_t)(n - 1),
                         (uint64_t)n * p->in_c * p->in_h * p->in_w * 4);
-    return r;
+    *out = r;
+    return RCL_OK;
 }
 
 int rcl_model_estimate_memory(const rcl_ctx *ctx, const char *arch, const rcl_model_config *cfg,
@@ -549,10 +549,11 @@ int rcl_model_estimate_memory(const rcl_ctx *ctx, const char *arch, const rcl_mo
     memset(out, 0, sizeof *out);
     rcl_model_config c = cfg ? *cfg : rcl_model_config_default();
     mem_profile p;
+    if (!ctx) return rcl_fail(RCL_ERR_INVALID, "memory estimate: no context");
     RCL_TRY(profile_model(ctx, arch, &c, &p));
-    *out = memory_at(&p, c.batch, train);
+    int st = memory_at(&p, c.batch, train, out);
     free(p.convs);
-    return RCL_OK;
+    return st;
 }
 
 int rcl_model_max_batch(const rcl_ctx *ctx, const char *arch, const rcl_model_config *cfg, int train,
@@ -561,16 +562,19 @@ int rcl_model_max_batch(const rcl_ctx *ctx, const char *arch, const rcl_model_co
     *batch = 0;
     rcl_model_config c = cfg ? *cfg : rcl_model_config_default();
     mem_profile p;
+    if (!ctx) return rcl_fail(RCL_ERR_INVALID, "memory estimate: no context");
     RCL_TRY(profile_model(ctx, arch, &c, &p));
-    if (at_cfg) *at_cfg = memory_at(&p, c.batch, train);
+    int st = RCL_OK;
+    if (at_cfg) st = memory_at(&p, c.batch, train, at_cfg);
     int lo = 0, hi = c.batch; /* memory_at(lo) fits (or lo = 0); find the largest */
-    while (lo < hi) {
+    while (st == RCL_OK && lo < hi) {
         int mid = lo + (hi - lo + 1) / 2;
-        rcl_model_memory e = memory_at(&p, mid, train);
-        if (e.total <= limit && (!p.max_alloc || e.largest <= p.max_alloc)) lo = mid;
+        rcl_model_memory e;
+        st = memory_at(&p, mid, train, &e);
+        if (st == RCL_OK && e.total <= limit && (!p.max_alloc || e.largest <= p.max_alloc)) lo = mid;
         else hi = mid - 1;
     }
     *batch = lo;
     free(p.convs);
-    return RCL_OK;
+    return st;
 }

@@ -373,3 +373,64 @@ int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor
     }
     return RCL_OK;
 }
+
+static uint64_t max64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, int oc,
+                             const rcl_conv2d_desc *d, int train, rcl_conv2d_scratch *out)
+{
+    rcl_ctx *ctx = (rcl_ctx *)cctx; /* only read: tunables, tune cache, device */
+    *out = (rcl_conv2d_scratch){0};
+    /* a batch whose tensors reach 2^31 elements cannot run (conv_geometry
+     * refuses it); the estimate still wants a number: the scratch at the
+     * largest batch that can, which chunking keeps from growing further */
+    if (d && n > 0) {
+        uint64_t oh = (uint64_t)rcl_conv_out_size(h, d->kh, d->sh, d->ph);
+        uint64_t ow = (uint64_t)rcl_conv_out_size(w, d->kw, d->sw, d->pw);
+        uint64_t per = (uint64_t)c * h * w > oc * oh * ow ? (uint64_t)c * h * w : oc * oh * ow;
+        if (per && per * (uint64_t)n > INT_MAX) n = per > INT_MAX ? 1 : (int)(INT_MAX / per);
+    }
+    rcl_tensor x = {NULL, n, c, h, w}, wt = {NULL, oc, c, d ? d->kh : 0, d ? d->kw : 0};
+    conv_geom g;
+    RCL_TRY(conv_geometry("conv2d_scratch", &x, &wt, d, &g));
+    rcl_conv2d_desc t;
+    int kh0, kw0;
+    if (conv_trim(&g, d, &t, &kh0, &kw0)) { /* the slice in slot CONV_W, as conv_slice */
+        out->conv_w = (uint64_t)oc * c * t.kh * t.kw * sizeof(float);
+        wt = (rcl_tensor){NULL, oc, c, t.kh, t.kw};
+        RCL_TRY(conv_geometry("conv2d_scratch", &x, &wt, &t, &g));
+        d = &t;
+    }
+    uint64_t wbytes = (uint64_t)g.OC * g.CKK * sizeof(float);
+    for (int pass = RCL_CONV_FWD; pass <= (train ? RCL_CONV_DW : RCL_CONV_FWD); pass++) {
+        if (g.direct) { /* one GEMM per image on the tensors themselves */
+            out->gemm_a = max64(out->gemm_a, wbytes);
+            out->gemm_b = max64(out->gemm_b, (uint64_t)g.CKK * g.P * sizeof(float));
+            continue;
+        }
+        if (conv_direct_pass(ctx, &g, d, pass)) { /* as rcl_conv_direct_forward/_dx/_dw */
+            rcl_conv_shape s = conv_shape(&g, d);
+            rcl_conv_direct_plan pl;
+            if (!rcl_conv_direct_plan_for(&s, pass, rcl_conv_direct_vw(ctx),
+                                          rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
+                                          rcl_ctx_device(ctx)->max_alloc,
+                                          (int)rcl_ctx_device(ctx)->compute_units, &pl))
+                return rcl_fail(RCL_ERR_UNSUPPORTED, "conv2d_scratch: no direct plan");
+            uint64_t M = (uint64_t)g.OC * g.C * g.KH * g.KW;
+            out->col = max64(out->col, (uint64_t)pl.nb * (pass == RCL_CONV_DX ? g.OC : g.C) *
+                                           pl.hp * pl.wp * sizeof(float));
+            if (pass == RCL_CONV_DX) out->tmp = max64(out->tmp, M * sizeof(float));
+            if (pass == RCL_CONV_DW) out->tmp = max64(out->tmp, (uint64_t)pl.g * M * sizeof(float));
+            continue;
+        }
+        int nb; /* as conv_chunk_buffers; the GEMMs' operands: col/Y' and W */
+        RCL_TRY(conv_chunk(ctx, &g, &nb));
+        uint64_t cb = (uint64_t)g.CKK * nb * g.P * sizeof(float);
+        uint64_t tb = (uint64_t)g.OC * nb * g.P * sizeof(float);
+        out->col = max64(out->col, cb);
+        out->tmp = max64(out->tmp, tb);
+        out->gemm_b = max64(out->gemm_b, max64(cb, tb));
+        out->gemm_a = max64(out->gemm_a, max64(wbytes, tb));
+    }
+    return RCL_OK;
+}
