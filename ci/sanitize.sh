@@ -70,19 +70,58 @@ done
 echo "ci/sanitize.sh: canary reports (leak, undefined shift) captured"
 # the CLI training tests use device 0's tune cache when there is one; the
 # sanitizer job does not tune (the tests work from the defaults)
-cd "$BUILD"
-ctest --output-on-failure -j"$JOBS" --timeout 1200 ${RCL_SAN_TESTS:+-R "$RCL_SAN_TESTS"} >ctest.log 2>&1
+# A report that is only LeakSanitizer's own crash ("Tracer caught signal
+# 11 ... LeakSanitizer has encountered a fatal error": its stop-the-world
+# tracer dies while suspending the process's threads at exit, an
+# intermittent fault of the sanitizer runtime with many threads, here
+# PoCL's workers; google/sanitizers#1353) is not a finding but a leak check
+# that did not happen. Those tests are rerun once; a test whose rerun again
+# ends in the tracer crash runs a third time with leak detection off (ASan
+# and UBSan still on) and is named. Every other report fails the job.
+tracer_only() { # file: 0 if it holds nothing but a tracer crash
+  grep -q 'LeakSanitizer has encountered a fatal error' "$1" &&
+    ! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer: detected)|runtime error:|SUMMARY:' "$1"
+}
+run_ctest() { # log, extra ctest args...
+  local log=$1; shift
+  (cd "$BUILD" && ctest --output-on-failure -j"$JOBS" --timeout 1200 "$@" >"$log" 2>&1)
+}
+real_reports() { # the reports in $LOGS that are not tracer crashes
+  local f
+  for f in $(find "$LOGS" -type f | sort); do tracer_only "$f" || echo "$f"; done
+}
+run_ctest ctest.log ${RCL_SAN_TESTS:+-R "$RCL_SAN_TESTS"}
 rc=$?
-cd "$ROOT"
 grep -E '^[0-9]+% tests passed|tests failed' "$BUILD/ctest.log"
-reports=$(find "$LOGS" -type f | sort)
+reports=$(real_reports)
+tracer=$(( $(find "$LOGS" -type f | wc -l) - $(printf '%s' "$reports" | grep -c .) ))
+if [ $rc -ne 0 ] && [ -z "$reports" ] && [ "$tracer" -gt 0 ]; then
+  echo "ci/sanitize.sh: LeakSanitizer's tracer crashed in $tracer process(es) (google/sanitizers#1353); rerunning the failed tests"
+  mkdir -p "$LOGS/first" && find "$LOGS" -maxdepth 1 -type f -exec mv {} "$LOGS/first/" \;
+  run_ctest ctest-rerun.log --rerun-failed
+  rc=$?
+  grep -E '^[0-9]+% tests passed|tests failed' "$BUILD/ctest-rerun.log"
+  reports=$(find "$LOGS" -maxdepth 1 -type f | while read -r f; do tracer_only "$f" || echo "$f"; done)
+  if [ $rc -ne 0 ] && [ -z "$reports" ]; then
+    echo "ci/sanitize.sh: the tracer crashed again; the failed tests once more without leak detection:"
+    grep -E '\*\*\*Failed' "$BUILD/ctest-rerun.log"
+    mkdir -p "$LOGS/second" && find "$LOGS" -maxdepth 1 -type f -exec mv {} "$LOGS/second/" \;
+    ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" run_ctest ctest-noleak.log --rerun-failed
+    rc=$?
+    grep -E '^[0-9]+% tests passed|tests failed' "$BUILD/ctest-noleak.log"
+    reports=$(find "$LOGS" -maxdepth 1 -type f | sort)
+  fi
+fi
+[ $rc -eq 0 ] && [ -z "$reports" ] && [ "$tracer" -gt 0 ] &&
+  echo "ci/sanitize.sh: note: LeakSanitizer's tracer crashed in $tracer process(es) of passing tests (google/sanitizers#1353): their leak check did not happen"
+cd "$ROOT"
 if [ -n "$reports" ]; then
   echo "ci/sanitize.sh: sanitizer reports:" >&2
   for f in $reports; do echo "---- $f" >&2; head -60 "$f" >&2; done
 fi
 if [ $rc -ne 0 ]; then
-  echo "ci/sanitize.sh: ctest failed (log: $BUILD/ctest.log)" >&2
-  grep -E '\*\*\*Failed|Timeout|Not Run' "$BUILD/ctest.log" >&2
+  echo "ci/sanitize.sh: ctest failed (logs: $BUILD/ctest*.log)" >&2
+  grep -hE '\*\*\*Failed|Timeout|Not Run' "$BUILD"/ctest*.log >&2
 fi
 echo "ci/sanitize.sh: $(( $(date +%s) - t0 )) s in all"
 [ $rc -eq 0 ] && [ -z "$reports" ] || { echo "ci/sanitize.sh: FAILED" >&2; exit 1; }
