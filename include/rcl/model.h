@@ -128,6 +128,12 @@ int rcl_model_forward(rcl_model *m, const rcl_tensor *x, int train, const rcl_te
 /* Backward from dlogits (N,classes,1,1) of the last training forward: every
  * parameter's grad is overwritten. */
 int rcl_model_backward(rcl_model *m, const rcl_tensor *dlogits);
+/* Called by rcl_model_backward after each module's backward has been
+ * enqueued: parameters first_ready..count-1 (rcl_model_params order) hold
+ * this backward's gradients once the queue reaches that point (gradient
+ * all-reduce in buckets, src/dist). A non-zero return stops the backward. */
+typedef int (*rcl_grad_hook)(void *user, int first_ready);
+void rcl_model_set_grad_hook(rcl_model *m, rcl_grad_hook hook, void *user); /* NULL: none */
 
 /* Parameters, buffers, counters in torchvision state_dict order. */
 int rcl_model_params(rcl_model *m, rcl_param ***params); /* returns count */

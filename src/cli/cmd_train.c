@@ -6,6 +6,7 @@
 #include "base/base.h" /* rcl_mkdir_p */
 #include "tools/progress.h"
 #include "rcl/checkpoint.h"
+#include "rcl/dist.h"
 #include "rcl/trainer.h"
 
 #include <dirent.h>
@@ -23,6 +24,7 @@ typedef struct train_opts {
     int epochs, batch, seed, log_interval, per_class_train, per_class_test, augment, normalize;
     int stride_on_1x1, save, overwrite, checkpoint_every;
     int model_given, batch_given;
+    int accumulate, no_overlap, check_sync; /* micro-batches per step; MPI */
     rcl_optim_kind optim;
     float lr, momentum, weight_decay;
     int nesterov;
@@ -63,6 +65,13 @@ static void train_usage(FILE *f)
             "                       come from it\n"
             "  --checkpoint-every N also write last.safetensors every N steps\n"
             "  --no-save            write nothing: no checkpoints, no log.jsonl\n"
+            "  --accumulate K       sum gradients over K micro-batches per step (--batch-size\n"
+            "                       stays the step's batch; BatchNorm statistics per micro-batch)\n"
+            "under MPI (mpirun -np P resnet-cl train ..., docs/distributed.md): --batch-size is\n"
+            "the global batch, split over the P ranks\n"
+            "  --no-overlap         all-reduce the gradients after the backward, not in buckets\n"
+            "                       during it\n"
+            "  --check-sync N       compare a checksum of the weights of every rank every N steps\n"
             "Ctrl-C or SIGTERM: finish the step, write a checkpoint, print how to resume\n"
             "(exit 130 / 143); a second Ctrl-C stops at once.\n"
             "model options (recorded in checkpoints; --resume, eval and predict use them):\n"
@@ -89,7 +98,8 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         O_MODEL = CLI_OPT_FIRST, O_DATA, O_OUT, O_RESUME, O_EPOCHS, O_BATCH, O_SEED, O_LOG_INTERVAL,
         O_TRAIN_PER_CLASS, O_TEST_PER_CLASS, O_STEP_SIZE, O_LR, O_LR_FACTOR, O_MOMENTUM,
         O_WEIGHT_DECAY, O_MILESTONES, O_OPTIMIZER, O_NESTEROV, O_NO_AUGMENT, O_NORMALIZE,
-        O_PAPER_STRIDE, O_NO_SAVE, O_OVERWRITE, O_CHECKPOINT_EVERY,
+        O_PAPER_STRIDE, O_NO_SAVE, O_OVERWRITE, O_CHECKPOINT_EVERY, O_ACCUMULATE, O_NO_OVERLAP,
+        O_CHECK_SYNC,
     };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL},
@@ -116,6 +126,9 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         {"no-save", no_argument, NULL, O_NO_SAVE},
         {"overwrite", no_argument, NULL, O_OVERWRITE},
         {"checkpoint-every", required_argument, NULL, O_CHECKPOINT_EVERY},
+        {"accumulate", required_argument, NULL, O_ACCUMULATE},
+        {"no-overlap", no_argument, NULL, O_NO_OVERLAP},
+        {"check-sync", required_argument, NULL, O_CHECK_SYNC},
         CLI_MODEL_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -157,6 +170,9 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         case O_NO_SAVE: o->save = 0; break;
         case O_OVERWRITE: o->overwrite = 1; break;
         case O_CHECKPOINT_EVERY: bad = cli_getopt_int(&g, 1, 1 << 30, &o->checkpoint_every); break;
+        case O_ACCUMULATE: bad = cli_getopt_int(&g, 1, 1 << 16, &o->accumulate); break;
+        case O_NO_OVERLAP: o->no_overlap = 1; break;
+        case O_CHECK_SYNC: bad = cli_getopt_int(&g, 1, 1 << 30, &o->check_sync); break;
         default:
             if (c < CLI_MO_FIRST || c >= CLI_MO_LAST) return 2;
             bad = cli_model_opt(&g, c, &o->mc);
@@ -363,10 +379,16 @@ typedef struct train_run {
     const char *ckpt, *best, *logp;
     char last_good[600];   /* the last complete checkpoint, "" if none */
     int good_epoch, good_step;
+    rcl_dist_trainer dt;   /* the step: micro-batches, ranks */
+    float *gx;             /* the global batch as the loader yields it */
+    int *glabels;
 } train_run;
 
 static void run_free(train_run *r)
 {
+    if (r->dt.model) rcl_dist_trainer_free(&r->dt);
+    free(r->gx);
+    free(r->glabels);
     rcl_loader_destroy(r->train_ld);
     rcl_loader_destroy(r->test_ld);
     rcl_batch_free(&r->batch);
@@ -475,6 +497,7 @@ static int interrupted(const train_opts *o, train_run *r, int epoch, float lr, d
 {
     int sig = g_signal;
     const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    if (rcl_dist_rank() != 0) return 128 + sig; /* rank 0 checkpoints and says so */
     if (r->ckpt && trained_since_save) {
         rcl_train_progress p = progress_at(o, epoch, lr, best_acc, e);
         if (save_checkpoint(r, &p, r->ckpt)) return 1;
@@ -513,27 +536,51 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
         if ((st = rcl_loader_begin_epoch_at(r->train_ld, epoch, e.step)))
             return cli_report("loader", st), 1;
         for (;;) {
+            if (rcl_dist_size() > 1) { /* every rank stops at the same step */
+                int sig = g_signal;
+                if ((st = rcl_dist_max_i32(&sig, 1))) return cli_report("MPI", st), 1;
+                if (sig && !g_signal) g_signal = sig;
+            }
             if (g_signal) {
                 cli_progress_finish(&bar, 1);
                 return interrupted(o, r, epoch, lr, best_acc, &e, trained_since_save);
             }
             int step = e.step + 1;
-            if ((st = rcl_loader_next(r->train_ld, r->batch.host_x, r->batch.host_labels, &n)))
+            if ((st = rcl_loader_next(r->train_ld, r->gx, r->glabels, &n)))
                 return cli_progress_finish(&bar, 1), cli_report("loading a batch", st), 1;
             if (n == 0) break;
-            if (n < 2 && batch_stats) { /* BatchNorm cannot train on a single image */
+            int parts = rcl_dist_size() * r->dt.accumulate, off;
+            if (rcl_dist_split(n, parts, parts - 1, &off) < (batch_stats ? 2 : 1)) {
+                /* BatchNorm cannot train on a single image (per micro-batch and rank) */
                 if (!warned_single) {
                     cli_progress_clear(&bar);
-                    fprintf(stderr, "resnet-cl: note: the epoch's last batch holds 1 image, which "
-                                    "--norm %s cannot train on; it is skipped every epoch\n",
-                            rcl_norm_kind_name(norm));
+                    if (parts == 1)
+                        fprintf(stderr, "resnet-cl: note: the epoch's last batch holds 1 image, "
+                                        "which --norm %s cannot train on; it is skipped every "
+                                        "epoch\n", rcl_norm_kind_name(norm));
+                    else if (rcl_dist_rank() == 0)
+                        fprintf(stderr, "resnet-cl: note: the epoch's last batch holds %d images, "
+                                        "too few for %d parts (ranks x micro-batches)%s; it is "
+                                        "skipped every epoch\n", n, parts,
+                                batch_stats ? " of at least 2 for BatchNorm" : "");
                     warned_single = 1;
                 }
                 break;
             }
             rcl_step_result res;
-            st = rcl_batch_upload(&r->batch, r->ctx, n);
-            if (!st) st = rcl_train_step(r->model, &r->opt, &r->batch, n, &res);
+            st = rcl_dist_train_step(&r->dt, r->gx, r->glabels, n, &res);
+            if (!st && o->check_sync && step % o->check_sync == 0) {
+                uint64_t h;
+                int bad;
+                st = rcl_dist_check_sync(r->model, &h, &bad);
+                if (st == RCL_ERR_INVALID && bad >= 0) {
+                    cli_progress_finish(&bar, 1);
+                    fprintf(stderr, "resnet-cl: --check-sync: after epoch %d step %d the weights "
+                                    "of rank %d differ from rank 0's; stopping\n", epoch + 1, step,
+                            bad);
+                    return 1;
+                }
+            }
             if (!st && first) {
                 first = 0;
                 cli_progress_clear(&bar);
@@ -577,7 +624,12 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
         cli_progress_finish(&bar, 0);
         double test_loss = 0;
         int test_correct = 0, test_total = 0;
-        st = rcl_evaluate(r->model, &r->batch, r->test_ld, &test_loss, &test_correct, &test_total);
+        /* every rank evaluates its part with rank 0's BN running statistics
+         * (the ones checkpoints hold) */
+        st = rcl_dist_bcast_model(r->model, &r->opt, 0);
+        if (!st)
+            st = rcl_dist_evaluate(r->model, &r->batch, r->test_ld, r->gx, r->glabels, &test_loss,
+                                   &test_correct, &test_total);
         if (st == RCL_ERR_NAN) {
             describe_good(r, good, sizeof good);
             fprintf(stderr, "resnet-cl: loss became %s at epoch %d in the test pass after step %d; "
@@ -630,7 +682,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
 {
     train_opts o = {.model = "resnet18", .epochs = 80, .batch = 100, .seed = 0,
                     .log_interval = 100, .augment = 1, .save = 1, .optim = RCL_OPTIM_ADAM,
-                    .lr = 0.001f, .momentum = 0.9f,
+                    .lr = 0.001f, .momentum = 0.9f, .accumulate = 1,
                     .sched = {.factor = 3.0f, .step_size = 20},
                     .mc = rcl_model_config_default()};
     int pst = parse_train_args(argc, argv, &o);
@@ -680,13 +732,27 @@ int cli_train(const cli_globals *g, int argc, char **argv)
                 rcl_norm_kind_name(mc.norm.kind));
         return 2;
     }
+    int ranks = rcl_dist_size(), parts = ranks * o.accumulate;
+    if (o.batch % parts) {
+        fprintf(stderr, "resnet-cl: --batch-size %d does not divide by %d (%d rank%s x --accumulate "
+                        "%d): each step splits its batch into equal parts; pick a multiple of %d\n",
+                o.batch, parts, ranks, ranks == 1 ? "" : "s", o.accumulate, parts);
+        return 2;
+    }
+    if (o.batch / parts < 2 && (mc.norm.kind == RCL_NORM_BN || mc.norm.kind == RCL_NORM_BRN)) {
+        fprintf(stderr, "resnet-cl: --batch-size %d over %d parts (ranks x --accumulate) leaves 1 "
+                        "image per part, which --norm %s cannot train on; use a batch of at least "
+                        "%d\n", o.batch, parts, rcl_norm_kind_name(mc.norm.kind), 2 * parts);
+        return 2;
+    }
+    int rank0 = rcl_dist_rank() == 0;
     char out_dir[512], ckpt[600], best[600], logp[600];
     if (o.out) snprintf(out_dir, sizeof out_dir, "%s", o.out);
     else snprintf(out_dir, sizeof out_dir, "runs/%s", o.model);
     snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", out_dir);
     snprintf(best, sizeof best, "%s/best.safetensors", out_dir);
     snprintf(logp, sizeof logp, "%s/log.jsonl", out_dir);
-    if (o.save && !o.resume && !o.overwrite) /* before minutes of loading */
+    if (rank0 && o.save && !o.resume && !o.overwrite) /* before minutes of loading */
         if (check_fresh_out(&o, out_dir)) return 1;
     const char *data = find_data(o.data);
     if (!data) {
@@ -710,7 +776,8 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     }
     t_data = cli_now_s() - t_data;
     if (cli_check_classes(stderr, &r.train_ds, &r.test_ds, o.resume)) return run_free(&r), 1;
-    if (cli_open_device(g, &r.ctx, NULL, 1)) return run_free(&r), 1;
+    if (cli_dist_open_device(g, &r.ctx, NULL, 1)) return run_free(&r), 1;
+    cli_dist_quiet_others();
     mc.num_classes = r.train_ds.num_classes;
     mc.in_channels = r.train_ds.c;
     mc.in_h = r.train_ds.h;
@@ -718,7 +785,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     /* The model's buffers hold the largest batch either loader yields: a
      * --batch-size above the data costs no memory (steps use the tensor's n). */
     int most = r.train_ds.n > r.test_ds.n ? r.train_ds.n : r.test_ds.n;
-    mc.batch = o.batch < most ? o.batch : most;
+    mc.batch = o.batch / parts < most ? o.batch / parts : most; /* a micro-batch of a rank */
     mc.seed = (uint64_t)o.seed;
     mc.stride_on = o.stride_on_1x1 ? RCL_STRIDE_ON_1X1 : RCL_STRIDE_ON_3X3;
     if (cli_check_memory(r.ctx, o.model, &mc, 1)) return run_free(&r), 1; /* before allocating */
@@ -794,7 +861,21 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         cli_report("creating the test loader", st);
         return run_free(&r), 1;
     }
-    if (o.save) {
+    /* the global batch (every rank reads all of it: the same permutation and
+     * augmentation everywhere), and the step that splits it */
+    size_t per = (size_t)mc.in_channels * mc.in_h * mc.in_w;
+    r.gx = malloc((size_t)o.batch * per * sizeof(float));
+    r.glabels = malloc((size_t)o.batch * sizeof(int));
+    if (!r.gx || !r.glabels) {
+        fprintf(stderr, "resnet-cl: out of host memory for a batch of %d images\n", o.batch);
+        return run_free(&r), 1;
+    }
+    if ((st = rcl_dist_trainer_init(&r.dt, r.model, &r.opt, &r.batch, o.accumulate, !o.no_overlap)) ||
+        (st = rcl_dist_bcast_model(r.model, &r.opt, 0))) {
+        cli_report("setting up the training step", st);
+        return run_free(&r), 1;
+    }
+    if (o.save && rank0) {
         if (rcl_mkdir_p(out_dir)) {
             fprintf(stderr, "resnet-cl: cannot create output directory %s: %s\n", out_dir, strerror(errno));
             return run_free(&r), 1;
@@ -812,6 +893,16 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     printf("device %d: %s (%s); model %s, %lld parameters; %d train / %d test images from %s\n"
            "%s\n", d->index, d->name, d->platform_name, o.model,
            (long long)rcl_model_param_count(r.model), r.train_ds.n, r.test_ds.n, data, desc);
+    int bn = mc.norm.kind == RCL_NORM_BN || mc.norm.kind == RCL_NORM_BRN;
+    if (ranks > 1)
+        printf("data parallel: %d ranks, global batch %d = %d per rank%s; gradients all-reduced %s; "
+               "%s\n", ranks, o.batch, o.batch / ranks,
+               o.accumulate > 1 ? " in micro-batches" : "",
+               o.no_overlap ? "after the backward (--no-overlap)" : "in buckets during the backward",
+               bn ? "BatchNorm statistics per rank (not synchronised)" : "no batch statistics");
+    if (o.accumulate > 1)
+        printf("gradient accumulation: %d micro-batches of %d images per step%s\n", o.accumulate,
+               o.batch / parts, bn ? "; BatchNorm statistics per micro-batch" : "");
     fflush(stdout);
     int rc = train_loop(&o, &r, start_epoch, best_acc, o.resume ? &pos : NULL, g->t_start, t_data);
     run_free(&r);

@@ -77,6 +77,7 @@ int rcl_model_add_module(rcl_model *m, rcl_module *mod)
         mod->ops->destroy(mod);
         return st;
     }
+    mod->param_hi = m->nparams;
     m->mods[m->nmods++] = mod;
     return RCL_OK;
 }
@@ -211,8 +212,15 @@ int rcl_model_backward(rcl_model *m, const rcl_tensor *dlogits)
         rcl_tensor dx;
         if (i > 0) dx = rcl_view_n(&m->mods[i - 1]->dy, n);
         RCL_TRY(mod->ops->backward(mod, m, &x, &dy, i > 0 ? &dx : NULL));
+        if (m->grad_hook) RCL_TRY(m->grad_hook(m->grad_hook_user, i > 0 ? m->mods[i - 1]->param_hi : 0));
     }
     return RCL_OK;
+}
+
+void rcl_model_set_grad_hook(rcl_model *m, rcl_grad_hook hook, void *user)
+{
+    m->grad_hook = hook;
+    m->grad_hook_user = user;
 }
 
 int rcl_model_params(rcl_model *m, rcl_param ***params)

@@ -30,6 +30,7 @@ struct rcl_module {
     rcl_tensor dy;    /* gradient of the output */
     int64_t params;
     double flops;     /* per image */
+    int param_hi;     /* m->nparams when it was added: its parameters end there */
 };
 
 /* A conv layer as built, for the memory estimate's scratch (model.c): its
@@ -61,6 +62,8 @@ struct rcl_model {
     int last_train;
     rcl_conv_note *convs;   /* every conv layer, in build order */
     int nconvs;
+    rcl_grad_hook grad_hook; /* rcl_model_set_grad_hook */
+    void *grad_hook_user;
 };
 
 /* First n images of t (NCHW is contiguous per image). */
