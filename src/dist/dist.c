@@ -306,8 +306,9 @@ int rcl_dist_trainer_init(rcl_dist_trainer *t, rcl_model *m, rcl_optimizer *opt,
     t->accumulate = accumulate;
     t->overlap = overlap && g_size > 1;
     t->bucket_bytes = (size_t)25 << 20; /* PyTorch DDP's bucket_cap_mb */
-    const char *v = getenv("RESNET_CL_BUCKET_MB");
-    if (v && *v && atoi(v) > 0) t->bucket_bytes = (size_t)atoi(v) << 20;
+    /* RESNET_CL_BUCKET_KB: another bucket size (tests: many buckets on a small model) */
+    const char *v = getenv("RESNET_CL_BUCKET_KB");
+    if (v && *v && atoi(v) > 0) t->bucket_bytes = (size_t)atoi(v) << 10;
     if (accumulate == 1 && g_size == 1) return RCL_OK;
     return rcl_grad_accum_init(&t->acc, m);
 }
