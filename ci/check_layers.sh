@@ -36,7 +36,7 @@ declare -A PUB=(
   [safetensors.h]=io [data.h]=data
   [runtime.h]=runtime [tensor.h]=runtime [profile.h]=runtime
   [gemm.h]=gemm [tune_cache.h]=gemm
-  [ops.h]=ops [optim.h]=ops [norm.h]=ops
+  [ops.h]=ops [optim.h]=ops [norm.h]=ops [batchnorm_sync.h]=ops
   [model.h]=model
   [checkpoint.h]=train [trainer.h]=train [optimizer.h]=train
   [dist.h]=dist

@@ -42,6 +42,9 @@ void rcl_dist_abort(int code);
 int rcl_dist_bcast(void *buf, size_t bytes, int root);
 int rcl_dist_sum_f64(double *v, int n);   /* in place */
 int rcl_dist_max_i32(int *v, int n);      /* in place */
+/* rcl_bn_reduce_fn over all ranks (user unused): --sync-bn is
+ * rcl_model_set_bn_reducer(m, rcl_dist_bn_reduce, NULL). */
+int rcl_dist_bn_reduce(void *user, double *v, int n);
 /* Every rank's parameters, optimizer state and BN buffers become root's
  * (the identical start, and rank 0's running statistics before a test pass
  * or a checkpoint). */

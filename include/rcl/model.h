@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rcl/batchnorm_sync.h"
 #include "rcl/norm.h"
 #include "rcl/tensor.h"
 
@@ -134,6 +135,9 @@ int rcl_model_backward(rcl_model *m, const rcl_tensor *dlogits);
  * all-reduce in buckets, src/dist). A non-zero return stops the backward. */
 typedef int (*rcl_grad_hook)(void *user, int first_ready);
 void rcl_model_set_grad_hook(rcl_model *m, rcl_grad_hook hook, void *user); /* NULL: none */
+/* BN layers (--norm bn) train with synchronised statistics summed by
+ * `reduce` over the ranks (rcl/batchnorm_sync.h); NULL: per process. */
+void rcl_model_set_bn_reducer(rcl_model *m, rcl_bn_reduce_fn reduce, void *user);
 
 /* Parameters, buffers, counters in torchvision state_dict order. */
 int rcl_model_params(rcl_model *m, rcl_param ***params); /* returns count */

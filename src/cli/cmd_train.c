@@ -24,7 +24,7 @@ typedef struct train_opts {
     int epochs, batch, seed, log_interval, per_class_train, per_class_test, augment, normalize;
     int stride_on_1x1, save, overwrite, checkpoint_every;
     int model_given, batch_given;
-    int accumulate, no_overlap, check_sync; /* micro-batches per step; MPI */
+    int accumulate, no_overlap, check_sync, sync_bn; /* micro-batches per step; MPI */
     rcl_optim_kind optim;
     float lr, momentum, weight_decay;
     int nesterov;
@@ -72,6 +72,8 @@ static void train_usage(FILE *f)
             "  --no-overlap         all-reduce the gradients after the backward, not in buckets\n"
             "                       during it\n"
             "  --check-sync N       compare a checksum of the weights of every rank every N steps\n"
+            "  --sync-bn            BatchNorm statistics over the global batch (all ranks), not\n"
+            "                       per rank\n"
             "Ctrl-C or SIGTERM: finish the step, write a checkpoint, print how to resume\n"
             "(exit 130 / 143); a second Ctrl-C stops at once.\n"
             "model options (recorded in checkpoints; --resume, eval and predict use them):\n"
@@ -99,7 +101,7 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         O_TRAIN_PER_CLASS, O_TEST_PER_CLASS, O_STEP_SIZE, O_LR, O_LR_FACTOR, O_MOMENTUM,
         O_WEIGHT_DECAY, O_MILESTONES, O_OPTIMIZER, O_NESTEROV, O_NO_AUGMENT, O_NORMALIZE,
         O_PAPER_STRIDE, O_NO_SAVE, O_OVERWRITE, O_CHECKPOINT_EVERY, O_ACCUMULATE, O_NO_OVERLAP,
-        O_CHECK_SYNC,
+        O_CHECK_SYNC, O_SYNC_BN,
     };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL},
@@ -129,6 +131,7 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         {"accumulate", required_argument, NULL, O_ACCUMULATE},
         {"no-overlap", no_argument, NULL, O_NO_OVERLAP},
         {"check-sync", required_argument, NULL, O_CHECK_SYNC},
+        {"sync-bn", no_argument, NULL, O_SYNC_BN},
         CLI_MODEL_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -172,6 +175,7 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         case O_CHECKPOINT_EVERY: bad = cli_getopt_int(&g, 1, 1 << 30, &o->checkpoint_every); break;
         case O_ACCUMULATE: bad = cli_getopt_int(&g, 1, 1 << 16, &o->accumulate); break;
         case O_NO_OVERLAP: o->no_overlap = 1; break;
+        case O_SYNC_BN: o->sync_bn = 1; break;
         case O_CHECK_SYNC: bad = cli_getopt_int(&g, 1, 1 << 30, &o->check_sync); break;
         default:
             if (c < CLI_MO_FIRST || c >= CLI_MO_LAST) return 2;
@@ -550,7 +554,8 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
                 return cli_progress_finish(&bar, 1), cli_report("loading a batch", st), 1;
             if (n == 0) break;
             int parts = rcl_dist_size() * r->dt.accumulate, off;
-            if (rcl_dist_split(n, parts, parts - 1, &off) < (batch_stats ? 2 : 1)) {
+            if (rcl_dist_split(n, parts, parts - 1, &off) < (batch_stats ? 2 : 1) ||
+                (o->sync_bn && n % parts)) { /* sync-BN: equal parts (its sums are unweighted) */
                 /* BatchNorm cannot train on a single image (per micro-batch and rank) */
                 if (!warned_single) {
                     cli_progress_clear(&bar);
@@ -560,9 +565,11 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
                                         "epoch\n", rcl_norm_kind_name(norm));
                     else if (rcl_dist_rank() == 0)
                         fprintf(stderr, "resnet-cl: note: the epoch's last batch holds %d images, "
-                                        "too few for %d parts (ranks x micro-batches)%s; it is "
-                                        "skipped every epoch\n", n, parts,
-                                batch_stats ? " of at least 2 for BatchNorm" : "");
+                                        "%s %d parts (ranks x micro-batches)%s; it is skipped "
+                                        "every epoch\n", n,
+                                o->sync_bn ? "which do not split into" : "too few for", parts,
+                                o->sync_bn ? " of equal size (--sync-bn)"
+                                : batch_stats ? " of at least 2 for BatchNorm" : "");
                     warned_single = 1;
                 }
                 break;
@@ -745,6 +752,11 @@ int cli_train(const cli_globals *g, int argc, char **argv)
                         "%d\n", o.batch, parts, rcl_norm_kind_name(mc.norm.kind), 2 * parts);
         return 2;
     }
+    if (o.sync_bn && mc.norm.kind != RCL_NORM_BN) {
+        fprintf(stderr, "resnet-cl: --sync-bn synchronises BatchNorm, but the model uses --norm %s; "
+                        "drop --sync-bn or use --norm bn\n", rcl_norm_kind_name(mc.norm.kind));
+        return 2;
+    }
     int rank0 = rcl_dist_rank() == 0;
     char out_dir[512], ckpt[600], best[600], logp[600];
     if (o.out) snprintf(out_dir, sizeof out_dir, "%s", o.out);
@@ -870,6 +882,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         fprintf(stderr, "resnet-cl: out of host memory for a batch of %d images\n", o.batch);
         return run_free(&r), 1;
     }
+    if (o.sync_bn && ranks > 1) rcl_model_set_bn_reducer(r.model, rcl_dist_bn_reduce, NULL);
     if ((st = rcl_dist_trainer_init(&r.dt, r.model, &r.opt, &r.batch, o.accumulate, !o.no_overlap)) ||
         (st = rcl_dist_bcast_model(r.model, &r.opt, 0))) {
         cli_report("setting up the training step", st);
@@ -899,10 +912,14 @@ int cli_train(const cli_globals *g, int argc, char **argv)
                "%s\n", ranks, o.batch, o.batch / ranks,
                o.accumulate > 1 ? " in micro-batches" : "",
                o.no_overlap ? "after the backward (--no-overlap)" : "in buckets during the backward",
-               bn ? "BatchNorm statistics per rank (not synchronised)" : "no batch statistics");
+               !bn ? "no batch statistics"
+               : o.sync_bn ? "BatchNorm statistics over all ranks (--sync-bn)"
+                           : "BatchNorm statistics per rank (not synchronised; --sync-bn does)");
     if (o.accumulate > 1)
         printf("gradient accumulation: %d micro-batches of %d images per step%s\n", o.accumulate,
-               o.batch / parts, bn ? "; BatchNorm statistics per micro-batch" : "");
+               o.batch / parts,
+               !bn ? "" : o.sync_bn && ranks > 1 ? "; BatchNorm statistics per micro-batch over all ranks"
+                                                 : "; BatchNorm statistics per micro-batch");
     fflush(stdout);
     int rc = train_loop(&o, &r, start_epoch, best_acc, o.resume ? &pos : NULL, g->t_start, t_data);
     run_free(&r);

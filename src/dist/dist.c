@@ -152,6 +152,12 @@ int rcl_dist_max_i32(int *v, int n)
     return RCL_OK;
 }
 
+int rcl_dist_bn_reduce(void *user, double *v, int n)
+{
+    (void)user;
+    return rcl_dist_sum_f64(v, n);
+}
+
 /* Sum of float arrays in place over the ranks. */
 static int sum_f32(float *v, size_t n)
 {

@@ -223,6 +223,12 @@ void rcl_model_set_grad_hook(rcl_model *m, rcl_grad_hook hook, void *user)
     m->grad_hook_user = user;
 }
 
+void rcl_model_set_bn_reducer(rcl_model *m, rcl_bn_reduce_fn reduce, void *user)
+{
+    m->bn_reduce = reduce;
+    m->bn_reduce_user = user;
+}
+
 int rcl_model_params(rcl_model *m, rcl_param ***params)
 {
     *params = m->params;

@@ -7,6 +7,7 @@
 #include "rcl/model.h"
 #include "rcl/norm.h"
 #include "rcl/ops.h"
+#include "rcl/batchnorm_sync.h"
 #include "rcl/rng.h"
 
 typedef struct rcl_module rcl_module;
@@ -64,6 +65,8 @@ struct rcl_model {
     int nconvs;
     rcl_grad_hook grad_hook; /* rcl_model_set_grad_hook */
     void *grad_hook_user;
+    rcl_bn_reduce_fn bn_reduce; /* rcl_model_set_bn_reducer: synchronised BN */
+    void *bn_reduce_user;
 };
 
 /* First n images of t (NCHW is contiguous per image). */

@@ -119,6 +119,11 @@ int rcl_norm_layer_forward(rcl_model *m, rcl_norm_layer *l, rcl_tensor *y, const
                 nc->momentum, nc->eps, r_max, d_max);
         }
         l->num_batches_tracked++;
+        if (m->bn_reduce) /* synchronised over the ranks */
+            return rcl_batchnorm_sync_forward_train(
+                m->ctx, y, &l->save_mean, &l->save_invstd, &l->running_mean, &l->running_var, x,
+                &l->gamma->value, &l->beta->value, nc->momentum, nc->eps, m->bn_reduce,
+                m->bn_reduce_user);
         return rcl_batchnorm_forward_train(m->ctx, y, &l->save_mean, &l->save_invstd,
                                            &l->running_mean, &l->running_var, x, &l->gamma->value,
                                            &l->beta->value, nc->momentum, nc->eps);
@@ -143,6 +148,10 @@ int rcl_norm_layer_backward(rcl_model *m, rcl_norm_layer *l, rcl_tensor *dx, con
     const rcl_norm_config *nc = &m->cfg.norm;
     switch (l->kind) {
     case RCL_NORM_BN:
+        if (m->bn_reduce)
+            return rcl_batchnorm_sync_backward(m->ctx, dx, &l->gamma->grad, &l->beta->grad, dy, x,
+                                               &l->gamma->value, &l->save_mean, &l->save_invstd,
+                                               m->bn_reduce, m->bn_reduce_user);
         return rcl_batchnorm_backward(m->ctx, dx, &l->gamma->grad, &l->beta->grad, dy, x,
                                       &l->gamma->value, &l->save_mean, &l->save_invstd);
     case RCL_NORM_BRN:
