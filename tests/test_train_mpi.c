@@ -8,9 +8,12 @@
  *    (micro-batches of 4: BN statistics per micro-batch, as per rank), bit
  *    for bit; with --sync-bn they match one process at batch 8 (BN over
  *    the 8 images), running statistics included, to float tolerance;
+ *  - --resume under MPI continues to the uninterrupted run's checkpoint;
  *  - a rank killed mid-run: mpirun and the other rank exit within seconds
  *    with a message naming the rank, and the checkpoint loads;
- *  - a batch that does not divide by the ranks is refused by every rank.
+ *  - a batch that does not divide by the ranks is refused by every rank; a
+ *    rank that fails alone (a bad device) stops the job with a line naming
+ *    it.
  * Registered only in an MPI build (RCL_MPI). mpirun runs as root here:
  * OMPI_ALLOW_RUN_AS_ROOT(_CONFIRM) stand for --allow-run-as-root, and
  * --oversubscribe lets two ranks share the machine's cores. */
@@ -68,7 +71,7 @@ static const char *mpiexec(void)
 /* mpirun -np 2 resnet-cl <args>, output (stderr merged) in *out */
 static int run_mpi(char **out, const char *args)
 {
-    char cmd[8192];
+    char cmd[16384];
     snprintf(cmd, sizeof cmd, "'%s' --oversubscribe -np 2 -x POCL_MAX_PTHREAD_COUNT=1 -x RESNET_CL_BUCKET_KB "
                               "'%s' %s 2>&1 </dev/null", mpiexec(), getenv("RESNET_CL_BIN"), args);
     FILE *p = popen(cmd, "r");
@@ -239,6 +242,66 @@ static void test_refusals(void **state)
     if (rc == 0 || !strstr(out, "--batch-size 7 does not divide by 2 (2 ranks x --accumulate 1)"))
         fail_msg("batch 7 on 2 ranks: rc %d\n%s", rc, out);
     free(out);
+    /* rank 1 alone fails (a device that does not exist): every rank stops,
+     * with a line naming rank 1, and the job ends (run_mpi returns) */
+    snprintf(args, sizeof args, "--devices %d,99 train --model resnet20 --data %s --epochs 1 "
+             "--batch-size 8 --no-save", dev(), g_data);
+    rc = run_mpi(&out, args);
+    if (rc == 0 || !strstr(out, "device 99 does not exist") ||
+        !strstr(out, "resnet-cl: rank 1 of 2 (") || !strstr(out, "stopping every rank"))
+        fail_msg("rank 1 on device 99: rc %d\n%s", rc, out);
+    free(out);
+}
+
+/* log.jsonl lines without their "seconds" values, in place */
+static void strip_seconds(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r;) {
+        if (!strncmp(r, "\"seconds\":", 10)) {
+            r += 10;
+            while (*r && *r != '}') r++;
+            continue;
+        }
+        *w++ = *r++;
+    }
+    *w = 0;
+}
+
+/* --resume under MPI: 1 epoch on 2 ranks, resumed to 2 on 2 ranks, equals
+ * 2 uninterrupted epochs on 2 ranks. */
+static void test_resume(void **state)
+{
+    (void)state;
+    char common[2048], args[8192], a[1300], b[1300], *out = NULL;
+    snprintf(common, sizeof common, "--device %d train --model resnet20 --data %s --batch-size 8 "
+             "--no-augment --optimizer adam --log-interval 1", dev(), g_data);
+    snprintf(args, sizeof args, "%s --epochs 2 --out %s/whole", common, g_dir);
+    int rc = run_mpi(&out, args);
+    if (rc) fail_msg("2 epochs: rc %d\n%s", rc, out);
+    free(out);
+    snprintf(args, sizeof args, "%s --epochs 1 --out %s/parts", common, g_dir);
+    rc = run_mpi(&out, args);
+    if (rc) fail_msg("epoch 1: rc %d\n%s", rc, out);
+    free(out);
+    snprintf(args, sizeof args, "%s --epochs 2 --out %s/parts --resume %s/parts/last.safetensors",
+             common, g_dir, g_dir);
+    rc = run_mpi(&out, args);
+    if (rc || !strstr(out, "resumed from")) fail_msg("resumed: rc %d\n%s", rc, out);
+    free(out);
+    snprintf(a, sizeof a, "%s/whole/last.safetensors", g_dir);
+    snprintf(b, sizeof b, "%s/parts/last.safetensors", g_dir);
+    compare_checkpoints(a, b, "resumed under MPI", 0, 0, 0);
+    snprintf(a, sizeof a, "%s/whole/log.jsonl", g_dir);
+    snprintf(b, sizeof b, "%s/parts/log.jsonl", g_dir);
+    char *la = tu_read_file(a, NULL), *lb = tu_read_file(b, NULL);
+    assert_non_null(la);
+    assert_non_null(lb);
+    strip_seconds(la);
+    strip_seconds(lb);
+    assert_string_equal(la, lb); /* the same lines but the seconds */
+    free(la);
+    free(lb);
 }
 
 /* Read the child's output into buf until `want` appears or the deadline. */
@@ -345,6 +408,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup(test_refusals, setup),
     cmocka_unit_test_setup(test_equivalence, setup),
     cmocka_unit_test_setup(test_sync_bn, setup),
+    cmocka_unit_test_setup(test_resume, setup),
     cmocka_unit_test_setup(test_rank_killed, setup),
 };
 

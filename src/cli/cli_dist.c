@@ -80,10 +80,10 @@ int cli_dist_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_opti
     g2.device = idx;
     char host[256];
     rcl_dist_hostname(host, sizeof host);
-    fprintf(stderr, "rank %d of %d on %s (pid %ld, local rank %d): device %d%s%s%s (by %s)%s\n",
-            rcl_dist_rank(), rcl_dist_size(), host, (long)getpid(), lr, idx,
-            idx >= 0 && idx < n ? ": " : "", idx >= 0 && idx < n ? devs[idx].name : "",
-            idx >= 0 && idx < n ? "" : "", how,
+    int known = idx >= 0 && idx < n;
+    fprintf(stderr, "rank %d of %d on %s (pid %ld, local rank %d): device %d%s%s (by %s)%s\n",
+            rcl_dist_rank(), rcl_dist_size(), host, (long)getpid(), lr, idx, known ? ": " : "",
+            known ? devs[idx].name : "", how,
             shared ? "; more local ranks than devices of this type: devices are shared" : "");
     fflush(stderr);
     return cli_open_device(&g2, ctx, opt, tuned);

@@ -41,7 +41,8 @@ static int bench_dist(const cli_globals *g, const char *model, rcl_model_config 
     int *gl = NULL;
     double *step_t = calloc((size_t)steps, sizeof(double)), *wait_t = calloc((size_t)steps, sizeof(double));
     double *all = calloc((size_t)ranks * 3, sizeof(double));
-    int st = cli_check_memory(ctx, model, mc, 1) ? RCL_ERR_DEVICE_NOMEM : RCL_OK;
+    int reported = cli_check_memory(ctx, model, mc, 1) != 0; /* it printed why */
+    int st = reported ? RCL_ERR_DEVICE_NOMEM : RCL_OK;
     if (!st) st = rcl_model_create(&m, ctx, model, mc);
     if (!st) st = rcl_batch_init(&b, m);
     if (!st) st = rcl_optimizer_init(&opt, m, RCL_OPTIM_ADAM, NULL, NULL);
@@ -67,7 +68,7 @@ static int bench_dist(const cli_globals *g, const char *model, rcl_model_config 
     }
     if (rank == 0 && isatty(fileno(stderr))) fprintf(stderr, "\r\033[K");
     if (st) {
-        cli_report("bench", st);
+        if (!reported) cli_report("bench", st);
     } else {
         double tt = rcl_median(step_t, steps), tw = rcl_median(wait_t, steps);
         all[3 * rank] = tt;
