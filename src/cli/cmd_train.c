@@ -453,7 +453,10 @@ static void put_arg(FILE *f, const char *a)
  * --resume P" */
 static void print_resume_hint(const train_run *r, const char *ckpt)
 {
-    fprintf(stderr, "resume with: resnet-cl");
+    if (rcl_dist_size() > 1) /* the launcher's command is not ours to know */
+        fprintf(stderr, "resume with (launched as before, %d ranks): resnet-cl", rcl_dist_size());
+    else
+        fprintf(stderr, "resume with: resnet-cl");
     const cli_globals *g = r->g;
     for (int i = 1; i < g->argc; i++) {
         const char *a = g->argv[i];
