@@ -20,7 +20,8 @@ int cli_dist_run(int (*cmd)(const cli_globals *, int, char **), const cli_global
         return 2;
     }
     int rc = cmd(g, argc, argv);
-    if (rcl_dist_size() > 1 && rc != 0 && rc != 128 + SIGINT && rc != 128 + SIGTERM) {
+    if (rcl_dist_size() > 1 && rc != 0 && rc != 128 + SIGINT &&
+        rc != 128 + SIGTERM) { /* a signal: every rank stopped at the same step */
         char host[256];
         rcl_dist_hostname(host, sizeof host);
         fflush(stdout);

@@ -75,6 +75,7 @@ static void train_usage(FILE *f)
             "  --sync-bn            BatchNorm statistics over the global batch (all ranks), not\n"
             "                       per rank\n"
             "Ctrl-C or SIGTERM: finish the step, write a checkpoint, print how to resume\n"
+            "(under MPI a signal to any one rank stops them all)\n"
             "(exit 130 / 143); a second Ctrl-C stops at once.\n"
             "model options (recorded in checkpoints; --resume, eval and predict use them):\n"
             CLI_MODEL_OPTIONS_HELP);
