@@ -11,6 +11,8 @@
  *  - --resume under MPI continues to the uninterrupted run's checkpoint;
  *  - a rank killed mid-run: mpirun and the other rank exit within seconds
  *    with a message naming the rank, and the checkpoint loads;
+ *  - SIGTERM to rank 1 alone: every rank stops at the same step, rank 0
+ *    checkpoints and says how to resume, which runs to the end on 2 ranks;
  *  - a batch that does not divide by the ranks is refused by every rank; a
  *    rank that fails alone (a bad device) stops the job with a line naming
  *    it.
@@ -322,12 +324,13 @@ static int read_until(int fd, char *buf, size_t cap, size_t *n, const char *want
     return 1;
 }
 
-/* A run on 2 ranks, rank 1 killed (SIGKILL) in epoch 2. */
-static void test_rank_killed(void **state)
+/* A run on 2 ranks stopped in epoch 2 through rank 1: term 0, SIGKILL;
+ * term 1, SIGTERM, which every rank must agree on (the flag is all-reduced
+ * before each step), rank 0 checkpointing the position. */
+static void stop_run(int term)
 {
-    (void)state;
     char out_dir[1200], cmd[8192];
-    snprintf(out_dir, sizeof out_dir, "%s/killed", g_dir);
+    snprintf(out_dir, sizeof out_dir, "%s/%s", g_dir, term ? "terminated" : "killed");
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     pid_t job = fork();
@@ -366,7 +369,7 @@ static void test_rank_killed(void **state)
     assert_true(victim > 0);
     size_t before = n;
     double t_kill = now_s();
-    assert_int_equal(kill(victim, SIGKILL), 0);
+    assert_int_equal(kill(victim, term ? SIGTERM : SIGKILL), 0);
     /* everything must end within seconds: read to EOF with a deadline */
     read_until(fds[0], buf, cap, &n, "\x01never\x01", t_kill + 60);
     int status = 0;
@@ -379,17 +382,20 @@ static void test_rank_killed(void **state)
     if (w != job) {
         kill(job, SIGKILL);
         waitpid(job, NULL, 0);
-        fail_msg("the job still runs %.0f s after rank 1 (pid %ld) was killed:\n%s", took,
-                 (long)victim, n > 6000 ? buf + n - 6000 : buf);
+        fail_msg("the job still runs %.0f s after rank 1 (pid %ld) got %s:\n%s", took,
+                 (long)victim, term ? "SIGTERM" : "SIGKILL", n > 6000 ? buf + n - 6000 : buf);
     }
     close(fds[0]);
     printf("  %s: the job ended %.1f s later, exit %d\n",
-           "rank 1 killed", took,
+           term ? "SIGTERM to rank 1" : "rank 1 killed", took,
            WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     assert_true(took < 30);
     assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    if (!strstr(buf + before, "rank 1"))
+    if (!term && !strstr(buf + before, "rank 1"))
         fail_msg("no message naming rank 1 after the kill:\n%s", buf + before);
+    if (term && (!strstr(buf + before, "resnet-cl: SIGTERM: interrupted at epoch 2") ||
+                 !strstr(buf + before, "resume with (launched as before, 2 ranks): resnet-cl")))
+        fail_msg("no checkpoint and resume line after SIGTERM:\n%s", buf + before);
     free(buf);
     /* the last checkpoint is complete and loads */
     char *ev = NULL;
@@ -401,6 +407,29 @@ static void test_rank_killed(void **state)
 }
 
 
+
+static void test_rank_killed(void **state)
+{
+    (void)state;
+    stop_run(0);
+}
+
+/* SIGTERM to rank 1 alone: every rank stops at the same step (this hung
+ * when a rank decided on a signal that landed after the agreement), rank 0
+ * checkpoints the position, and the run resumes on 2 ranks to its end. */
+static void test_sigterm(void **state)
+{
+    (void)state;
+    stop_run(1);
+    char args[8192], *out = NULL;
+    snprintf(args, sizeof args, "--device %d train --model resnet20 --data %s --epochs 3 "
+             "--batch-size 4 --no-augment --log-interval 1 --out %s/terminated "
+             "--resume %s/terminated/last.safetensors", dev(), g_data, g_dir, g_dir);
+    int rc = run_mpi(&out, args);
+    if (rc || !strstr(out, "resumed from") || !strstr(out, "Epoch [3/3], step [4/4]"))
+        fail_msg("resuming after SIGTERM: rc %d\n%s", rc, out);
+    free(out);
+}
 
 static int setup(void **state)
 {
@@ -421,6 +450,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup(test_sync_bn, setup),
     cmocka_unit_test_setup(test_resume, setup),
     cmocka_unit_test_setup(test_rank_killed, setup),
+    cmocka_unit_test_setup(test_sigterm, setup),
 };
 
 int main(int argc, char **argv)

@@ -39,6 +39,7 @@ void rcl_dist_hostname(char *buf, size_t cap);
 void rcl_dist_abort(int code);
 
 /* Collectives over all ranks (identity for one rank). */
+int rcl_dist_barrier(void);
 int rcl_dist_bcast(void *buf, size_t bytes, int root);
 int rcl_dist_sum_f64(double *v, int n);   /* in place */
 int rcl_dist_max_i32(int *v, int n);      /* in place */

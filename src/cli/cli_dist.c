@@ -31,6 +31,10 @@ int cli_dist_run(int (*cmd)(const cli_globals *, int, char **), const cli_global
         fflush(stderr);
         rcl_dist_abort(rc);
     }
+    /* stopped by a signal (on the same step everywhere): nobody exits before
+     * rank 0 has written its checkpoint, or the launcher, seeing a non-zero
+     * exit, would end rank 0 inside the write */
+    if (rcl_dist_size() > 1 && rc) rcl_dist_barrier();
     rcl_dist_finalize();
     return rc;
 }

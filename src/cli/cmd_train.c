@@ -500,10 +500,9 @@ static rcl_train_progress progress_at(const train_opts *o, int epochs_done, floa
 
 /* SIGINT/SIGTERM seen before a step: the checkpoint of the position (when
  * anything trained since the last one), how to resume, 128 + signal. */
-static int interrupted(const train_opts *o, train_run *r, int epoch, float lr, double best_acc,
-                       const epoch_pos *e, int trained_since_save)
+static int interrupted(const train_opts *o, train_run *r, int sig, int epoch, float lr,
+                       double best_acc, const epoch_pos *e, int trained_since_save)
 {
-    int sig = g_signal;
     const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
     if (rcl_dist_rank() != 0) return 128 + sig; /* rank 0 checkpoints and says so */
     if (r->ckpt && trained_since_save) {
@@ -544,14 +543,15 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
         if ((st = rcl_loader_begin_epoch_at(r->train_ld, epoch, e.step)))
             return cli_report("loader", st), 1;
         for (;;) {
-            if (rcl_dist_size() > 1) { /* every rank stops at the same step */
-                int sig = g_signal;
-                if ((st = rcl_dist_max_i32(&sig, 1))) return cli_report("MPI", st), 1;
-                if (sig && !g_signal) g_signal = sig;
-            }
-            if (g_signal) {
+            /* one snapshot of the flag decides; under MPI the ranks' snapshots
+             * are agreed on (a signal that lands after it waits for the next
+             * step on every rank), so that all stop at the same step */
+            int sig = g_signal;
+            if (rcl_dist_size() > 1 && (st = rcl_dist_max_i32(&sig, 1)))
+                return cli_progress_finish(&bar, 1), cli_report("MPI", st), 1;
+            if (sig) {
                 cli_progress_finish(&bar, 1);
-                return interrupted(o, r, epoch, lr, best_acc, &e, trained_since_save);
+                return interrupted(o, r, sig, epoch, lr, best_acc, &e, trained_since_save);
             }
             int step = e.step + 1;
             if ((st = rcl_loader_next(r->train_ld, r->gx, r->glabels, &n)))

@@ -112,6 +112,15 @@ void rcl_dist_abort(int code)
 
 /* ---- collectives */
 
+int rcl_dist_barrier(void)
+{
+#if RCL_HAVE_MPI
+    if (g_size > 1 && MPI_Barrier(MPI_COMM_WORLD) != MPI_SUCCESS)
+        return rcl_fail(RCL_ERR_IO, "MPI_Barrier failed");
+#endif
+    return RCL_OK;
+}
+
 int rcl_dist_bcast(void *buf, size_t bytes, int root)
 {
 #if RCL_HAVE_MPI
