@@ -8,7 +8,8 @@
 #   model               -> ops, gemm, runtime, base
 #   train               -> model, ops, gemm, runtime, data, io, base
 #   tools               -> the core library (all of the above)
-#   cli, tune           -> tools and the core library (not each other)
+#   dist                -> the core library (MPI: data-parallel training)
+#   cli, tune           -> tools (cli: and dist) and the core library (not each other)
 # Public headers (include/rcl/*.h) belong to the layer of their code and obey
 # the same rule; include/rcl.h (everything) is for tools, cli, tune, tests.
 # Usage: ci/check_layers.sh  (from anywhere; exits 1 listing each violation)
@@ -25,7 +26,8 @@ declare -A DEPS=(
   [model]="ops gemm runtime base"
   [train]="model ops gemm runtime data io base"
   [tools]="train model ops gemm runtime data io base"
-  [cli]="tools train model ops gemm runtime data io base umbrella"
+  [dist]="train model ops gemm runtime data io base"
+  [cli]="tools dist train model ops gemm runtime data io base umbrella"
   [tune]="tools train model ops gemm runtime data io base umbrella"
 )
 # the layer of each public header
@@ -34,9 +36,10 @@ declare -A PUB=(
   [safetensors.h]=io [data.h]=data
   [runtime.h]=runtime [tensor.h]=runtime [profile.h]=runtime
   [gemm.h]=gemm [tune_cache.h]=gemm
-  [ops.h]=ops [optim.h]=ops [norm.h]=ops
+  [ops.h]=ops [optim.h]=ops [norm.h]=ops [batchnorm_sync.h]=ops
   [model.h]=model
   [checkpoint.h]=train [trainer.h]=train [optimizer.h]=train [plateau.h]=train
+  [dist.h]=dist
 )
 
 bad=0

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config git ocl-icd-opencl-dev opencl-headers libclblast-dev
       pocl-opencl-icd mesa-opencl-icd clinfo libcmocka-dev libjpeg62-turbo-dev libpng-dev
-      libopenblas-dev gnuplot-nox)
+      libopenblas-dev gnuplot-nox libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rcl/batchnorm_sync.h"
 #include "rcl/norm.h"
 #include "rcl/tensor.h"
 
@@ -128,6 +129,15 @@ int rcl_model_forward(rcl_model *m, const rcl_tensor *x, int train, const rcl_te
 /* Backward from dlogits (N,classes,1,1) of the last training forward: every
  * parameter's grad is overwritten. */
 int rcl_model_backward(rcl_model *m, const rcl_tensor *dlogits);
+/* Called by rcl_model_backward after each module's backward has been
+ * enqueued: parameters first_ready..count-1 (rcl_model_params order) hold
+ * this backward's gradients once the queue reaches that point (gradient
+ * all-reduce in buckets, src/dist). A non-zero return stops the backward. */
+typedef int (*rcl_grad_hook)(void *user, int first_ready);
+void rcl_model_set_grad_hook(rcl_model *m, rcl_grad_hook hook, void *user); /* NULL: none */
+/* BN layers (--norm bn) train with synchronised statistics summed by
+ * `reduce` over the ranks (rcl/batchnorm_sync.h); NULL: per process. */
+void rcl_model_set_bn_reducer(rcl_model *m, rcl_bn_reduce_fn reduce, void *user);
 
 /* Eval mode folds every BatchNorm into the conv before it (weights scaled,
  * a bias added; docs/semantics.md): on by default; off runs conv, BN, ReLU

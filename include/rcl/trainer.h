@@ -32,6 +32,34 @@ typedef struct rcl_step_result {
  * batch of n images. RCL_ERR_NAN if the loss is not finite (the optimizer
  * step is then skipped). */
 int rcl_train_step(rcl_model *m, rcl_optimizer *opt, rcl_batch *b, int n, rcl_step_result *r);
+/* The first half of a training step: forward (train mode), loss and
+ * backward on the uploaded batch of n images; every param->grad then holds
+ * this batch's mean gradient (overwritten). No optimizer step. RCL_ERR_NAN
+ * if the loss is not finite (before the backward). */
+int rcl_train_forward_backward(rcl_model *m, rcl_batch *b, int n, rcl_step_result *r);
+
+/* Gradients summed over several backward passes in host memory (gradient
+ * accumulation over micro-batches, and the buffer a data-parallel
+ * all-reduce works on): one float array, the parameters in
+ * rcl_model_params order, parameter i at host + offset[i]. */
+typedef struct rcl_grad_accum {
+    rcl_model *m;
+    float *host;      /* count floats */
+    float *tmp;       /* the largest parameter's floats (a read before adding) */
+    size_t *offset;   /* nparams + 1 */
+    size_t count;
+    int nparams;
+} rcl_grad_accum;
+int rcl_grad_accum_init(rcl_grad_accum *a, rcl_model *m);
+void rcl_grad_accum_free(rcl_grad_accum *a);
+/* Parameters lo..hi-1: host = weight * grad (first) or host += weight *
+ * grad. Reads the device gradients (waits for the queue). A micro-batch of
+ * n_i images out of a step of n gets weight n_i / n, so that the sum is the
+ * mean gradient over the n images. */
+int rcl_grad_accum_add(rcl_grad_accum *a, int lo, int hi, float weight, int first);
+/* Write the host sums back into every param->grad (before the optimizer). */
+int rcl_grad_accum_store(rcl_grad_accum *a);
+
 /* Forward (eval mode) and loss only. */
 int rcl_eval_step(rcl_model *m, rcl_batch *b, int n, rcl_step_result *r);
 

@@ -8,12 +8,27 @@
 
 typedef struct cli_globals {
     int device;          /* -1: not given on the command line */
+    const char *devices; /* --devices 0,1,..: device of each local rank under MPI (NULL) */
     int no_tune_cache;   /* --no-tune-cache */
     double t_start;      /* cli_now_s() when main() began */
     int argc;            /* main's arguments (study records its command line) */
     char **argv;
     const char *argv0;
 } cli_globals;
+
+/* ---- MPI (cli_dist.c, docs/distributed.md) */
+/* Run a command that trains under MPI (train, bench): MPI is started when
+ * the process was launched as one of several, a build without MPI refuses
+ * such a launch, and a rank that fails stops every rank (MPI_Abort) after
+ * one line naming it. Ranks other than 0 print only errors. */
+int cli_dist_run(int (*cmd)(const cli_globals *, int, char **), const cli_globals *g, int argc,
+                 char **argv);
+/* cli_open_device under MPI: the device of this rank (--device for all,
+ * --devices by local rank, else local rank -> the devices of device 0's
+ * type), and one line per rank (host, rank, pid, device) on stderr. */
+int cli_dist_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_options *opt, int tuned);
+/* Ranks other than 0: stdout to /dev/null from here on. */
+void cli_dist_quiet_others(void);
 
 /* Print "resnet-cl: <what>: <strerror>: <detail>" for a failed call. */
 void cli_report(const char *what, int status);

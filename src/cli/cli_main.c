@@ -4,6 +4,7 @@
  * same parsing with cli_parse_only set. */
 #include "cli/cli.h"
 #include "tools/cli_env.h"
+#include "rcl/dist.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ static void usage(FILE *f)
             "\n"
             "global options:\n"
             "  --device N         OpenCL device index from 'resnet-cl devices' (default: $RESNET_CL_DEVICE or 0)\n"
+            "  --devices A,B,..   under MPI: the device of local rank 0, 1, .. (docs/distributed.md)\n"
             "  --no-tune-cache    ignore the tuned kernel parameters of resnet-cl-tune\n"
             "  -h, --help         this help\n");
 }
@@ -35,10 +37,13 @@ static void usage(FILE *f)
 int cli_main(int argc, char **argv)
 {
     cli_globals g = {.device = -1, .t_start = cli_now_s(), .argc = argc, .argv = argv, .argv0 = argv[0]};
-    cli_env_pin_pocl_workers(); /* before any OpenCL call */
-    enum { O_DEVICE = CLI_OPT_FIRST, O_NO_TUNE_CACHE };
+    /* before any OpenCL call; not under MPI, where every rank's PoCL would
+     * pin its workers to the same first CPUs */
+    if (rcl_dist_launch_size(NULL) == 1) cli_env_pin_pocl_workers();
+    enum { O_DEVICE = CLI_OPT_FIRST, O_NO_TUNE_CACHE, O_DEVICES };
     static const struct option opts[] = {
         {"device", required_argument, NULL, O_DEVICE},
+        {"devices", required_argument, NULL, O_DEVICES},
         {"no-tune-cache", no_argument, NULL, O_NO_TUNE_CACHE},
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -51,6 +56,7 @@ int cli_main(int argc, char **argv)
             if (cli_getopt_int(&go, 0, 1 << 20, &g.device)) return 2;
             break;
         case O_NO_TUNE_CACHE: g.no_tune_cache = 1; break;
+        case O_DEVICES: g.devices = go.arg; break;
         case 'h': usage(stdout); return 0;
         default: return 2;
         }
@@ -64,8 +70,8 @@ int cli_main(int argc, char **argv)
     int sub_argc = argc - i;
     char **sub_argv = argv + i;
     if (!strcmp(cmd, "devices")) return cli_devices(&g, sub_argc, sub_argv);
-    if (!strcmp(cmd, "train")) return cli_train(&g, sub_argc, sub_argv);
-    if (!strcmp(cmd, "bench")) return cli_bench(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "train")) return cli_dist_run(cli_train, &g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "bench")) return cli_dist_run(cli_bench, &g, sub_argc, sub_argv);
     if (!strcmp(cmd, "eval")) return cli_eval(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "predict")) return cli_predict(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "summary")) return cli_summary(&g, sub_argc, sub_argv);

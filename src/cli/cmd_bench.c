@@ -5,6 +5,7 @@
 #include "tools/cli_model_opts.h"
 #include "base/base.h" /* rcl_median */
 #include "rcl/profile.h"
+#include "rcl/dist.h"
 #include "rcl/trainer.h"
 
 #include <math.h>
@@ -14,13 +15,108 @@
 #include <string.h>
 #include <time.h>
 
+/* bench under MPI: training steps over the global batch split over the
+ * ranks (rcl_dist_train_step), per-rank and total images/s and the share of
+ * the step spent waiting for communication. */
+static int bench_dist(const cli_globals *g, const char *model, rcl_model_config *mc, int batch,
+                      int steps, int warmup, int size, int classes, int overlap)
+{
+    int ranks = rcl_dist_size(), rank = rcl_dist_rank();
+    if (batch % ranks || batch / ranks < 2) {
+        fprintf(stderr, "resnet-cl: bench: --batch-size %d (the global batch) must divide by the %d "
+                        "ranks into parts of at least 2 images; pick a multiple of %d\n", batch, ranks,
+                ranks);
+        return 2;
+    }
+    rcl_ctx *ctx = NULL;
+    if (cli_dist_open_device(g, &ctx, NULL, 1)) return 1;
+    mc->batch = batch / ranks;
+    mc->in_h = mc->in_w = size;
+    mc->num_classes = classes;
+    rcl_model *m = NULL;
+    rcl_batch b = {0};
+    rcl_optimizer opt;
+    rcl_dist_trainer t = {0};
+    float *gx = NULL;
+    int *gl = NULL;
+    double *step_t = calloc((size_t)steps, sizeof(double)), *wait_t = calloc((size_t)steps, sizeof(double));
+    double *all = calloc((size_t)ranks * 3, sizeof(double));
+    int reported = cli_check_memory(ctx, model, mc, 1) != 0; /* it printed why */
+    int st = reported ? RCL_ERR_DEVICE_NOMEM : RCL_OK;
+    if (!st) st = rcl_model_create(&m, ctx, model, mc);
+    if (!st) st = rcl_batch_init(&b, m);
+    if (!st) st = rcl_optimizer_init(&opt, m, RCL_OPTIM_ADAM, NULL, NULL);
+    if (!st) st = rcl_dist_trainer_init(&t, m, &opt, &b, 1, overlap);
+    if (!st) st = rcl_dist_bcast_model(m, &opt, 0);
+    size_t per = (size_t)mc->in_channels * size * size;
+    if (!st && (!(gx = malloc((size_t)batch * per * sizeof(float))) || !(gl = malloc((size_t)batch * sizeof(int))) ||
+                !step_t || !wait_t || !all))
+        st = rcl_fail(RCL_ERR_NOMEM, "bench buffers");
+    for (size_t i = 0; !st && i < (size_t)batch * per; i++) gx[i] = (float)((i * 2654435761u) % 1000) / 1000.0f;
+    for (int i = 0; !st && i < batch; i++) gl[i] = i % classes;
+    rcl_step_result r;
+    for (int i = 0; !st && i < warmup + steps; i++) {
+        double w0 = t.comm_wait_s, t0 = cli_now_s();
+        st = rcl_dist_train_step(&t, gx, gl, batch, &r);
+        if (!st) st = rcl_ctx_finish(ctx);
+        if (i >= warmup) {
+            step_t[i - warmup] = cli_now_s() - t0;
+            wait_t[i - warmup] = t.comm_wait_s - w0;
+        }
+        if (!st && rank == 0 && isatty(fileno(stderr)))
+            fprintf(stderr, "\r  train step %d/%d: %.3f s ", i + 1, warmup + steps, cli_now_s() - t0);
+    }
+    if (rank == 0 && isatty(fileno(stderr))) fprintf(stderr, "\r\033[K");
+    if (st) {
+        if (!reported) cli_report("bench", st);
+    } else {
+        double tt = rcl_median(step_t, steps), tw = rcl_median(wait_t, steps);
+        all[3 * rank] = tt;
+        all[3 * rank + 1] = tw;
+        all[3 * rank + 2] = rcl_ctx_device(ctx)->index;
+        st = rcl_dist_sum_f64(all, 3 * ranks); /* a gather: each rank fills its slots */
+        if (st) cli_report("bench", st);
+    }
+    if (!st && rank == 0) {
+        const rcl_device_info *d = rcl_ctx_device(ctx);
+        double fl = rcl_model_flops(m), slow = 0;
+        printf("device %d: %s (%s, driver %s)\n", d->index, d->name, d->platform_name, d->driver_version);
+        printf("model %s, global batch %d over %d ranks (%d each), %dx%d input, %.3f GFLOPs/image forward\n",
+               model, batch, ranks, batch / ranks, size, size, fl / 1e9);
+        printf("gradients: %.1f MB per step, all-reduced %s\n",
+               (double)t.acc.count * 4 / 1e6,
+               overlap ? "in buckets during the backward" : "after the backward (--no-overlap)");
+        if (overlap) printf("  %d buckets of up to %.0f KB in the last step\n", t.buckets, t.bucket_bytes / 1024.0);
+        for (int k = 0; k < ranks; k++) {
+            double s = all[3 * k], w = all[3 * k + 1];
+            if (s > slow) slow = s;
+            printf("rank %d (device %d): training step %.3f s median of %d -> %.1f images/s; waiting "
+                   "for communication %.3f s (%.1f%% of the step)\n", k, (int)all[3 * k + 2], s, steps,
+                   (batch / ranks) / s, w, 100.0 * w / s);
+        }
+        printf("total: %.1f images/s (global batch / the slowest rank's median step), %.2f GFLOPS\n",
+               batch / slow, 3 * fl * batch / slow / 1e9);
+    }
+    rcl_dist_trainer_free(&t);
+    free(gx);
+    free(gl);
+    free(step_t);
+    free(wait_t);
+    free(all);
+    rcl_batch_free(&b);
+    rcl_model_destroy(m);
+    rcl_ctx_destroy(ctx);
+    return st ? 1 : 0;
+}
+
 int cli_bench(const cli_globals *g, int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "gemm")) return cli_bench_gemm(g, argc - 1, argv + 1);
     const char *model = "resnet18";
-    int batch = 100, steps = 5, warmup = 2, size = 32, classes = 10, profile = 1;
+    int batch = 100, steps = 5, warmup = 2, size = 32, classes = 10, profile = 1, overlap = 1;
     rcl_model_config mc = rcl_model_config_default();
-    enum { O_MODEL = CLI_OPT_FIRST, O_BATCH, O_STEPS, O_WARMUP, O_SIZE, O_CLASSES, O_NO_PROFILE };
+    enum { O_MODEL = CLI_OPT_FIRST, O_BATCH, O_STEPS, O_WARMUP, O_SIZE, O_CLASSES, O_NO_PROFILE,
+           O_NO_OVERLAP };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL},
         {"batch-size", required_argument, NULL, O_BATCH},
@@ -29,6 +125,7 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
         {"size", required_argument, NULL, O_SIZE},
         {"classes", required_argument, NULL, O_CLASSES},
         {"no-profile", no_argument, NULL, O_NO_PROFILE},
+        {"no-overlap", no_argument, NULL, O_NO_OVERLAP},
         CLI_MODEL_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -49,11 +146,17 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
         case O_SIZE: bad = cli_getopt_int(&go, 8, 4096, &size); break;
         case O_CLASSES: bad = cli_getopt_int(&go, 1, 1 << 20, &classes); break;
         case O_NO_PROFILE: profile = 0; break;
+        case O_NO_OVERLAP: overlap = 0; break;
         case 'h':
             printf("usage: resnet-cl [--device N] bench [--model M] [--batch-size B] [--steps S]\n"
                    "                 [--warmup W] [--size PIXELS] [--classes K] [--no-profile]\n"
+                   "                 [--no-overlap]\n"
                    "       --no-profile: time the steps without OpenCL profiling events (no\n"
                    "                     per-layer breakdown)\n"
+                   "       under MPI (mpirun -np P resnet-cl bench ...): --batch-size is the global\n"
+                   "       batch, split over the ranks; per-rank and total images/s and the share\n"
+                   "       of the step spent waiting for the gradient all-reduce; --no-overlap:\n"
+                   "       all-reduce after the backward instead of in buckets during it\n"
                    "       resnet-cl [--device N] bench gemm ...   (GEMM paths, see bench gemm --help)\n"
                    "model options:\n" CLI_MODEL_OPTIONS_HELP);
             return 0;
@@ -65,6 +168,7 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
     }
     if (cli_getopt_no_operands(&go)) return 2;
     if (cli_parse_only) return CLI_PARSED;
+    if (rcl_dist_size() > 1) return bench_dist(g, model, &mc, batch, steps, warmup, size, classes, overlap);
     rcl_ctx *ctx = NULL;
     rcl_ctx_options co = {.profiling = profile};
     if (cli_open_device(g, &ctx, &co, 1)) return 1;

@@ -6,6 +6,7 @@
 #include "base/base.h" /* rcl_mkdir_p */
 #include "tools/progress.h"
 #include "rcl/checkpoint.h"
+#include "rcl/dist.h"
 #include "rcl/trainer.h"
 
 #include <dirent.h>
@@ -23,6 +24,7 @@ typedef struct train_opts {
     int epochs, batch, seed, log_interval, per_class_train, per_class_test, augment, normalize;
     int stride_on_1x1, save, overwrite, checkpoint_every;
     int model_given, batch_given;
+    int accumulate, no_overlap, check_sync, sync_bn; /* micro-batches per step; MPI */
     rcl_optim_kind optim;
     float lr, momentum, weight_decay;
     int nesterov;
@@ -63,7 +65,17 @@ static void train_usage(FILE *f)
             "                       come from it\n"
             "  --checkpoint-every N also write last.safetensors every N steps\n"
             "  --no-save            write nothing: no checkpoints, no log.jsonl\n"
+            "  --accumulate K       sum gradients over K micro-batches per step (--batch-size\n"
+            "                       stays the step's batch; BatchNorm statistics per micro-batch)\n"
+            "under MPI (mpirun -np P resnet-cl train ..., docs/distributed.md): --batch-size is\n"
+            "the global batch, split over the P ranks\n"
+            "  --no-overlap         all-reduce the gradients after the backward, not in buckets\n"
+            "                       during it\n"
+            "  --check-sync N       compare a checksum of the weights of every rank every N steps\n"
+            "  --sync-bn            BatchNorm statistics over the global batch (all ranks), not\n"
+            "                       per rank\n"
             "Ctrl-C or SIGTERM: finish the step, write a checkpoint, print how to resume\n"
+            "(under MPI a signal to any one rank stops them all)\n"
             "(exit 130 / 143); a second Ctrl-C stops at once.\n"
             "model options (recorded in checkpoints; --resume, eval and predict use them):\n"
             CLI_MODEL_OPTIONS_HELP);
@@ -89,7 +101,8 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         O_MODEL = CLI_OPT_FIRST, O_DATA, O_OUT, O_RESUME, O_EPOCHS, O_BATCH, O_SEED, O_LOG_INTERVAL,
         O_TRAIN_PER_CLASS, O_TEST_PER_CLASS, O_STEP_SIZE, O_LR, O_LR_FACTOR, O_MOMENTUM,
         O_WEIGHT_DECAY, O_MILESTONES, O_OPTIMIZER, O_NESTEROV, O_NO_AUGMENT, O_NORMALIZE,
-        O_PAPER_STRIDE, O_NO_SAVE, O_OVERWRITE, O_CHECKPOINT_EVERY,
+        O_PAPER_STRIDE, O_NO_SAVE, O_OVERWRITE, O_CHECKPOINT_EVERY, O_ACCUMULATE, O_NO_OVERLAP,
+        O_CHECK_SYNC, O_SYNC_BN,
     };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL},
@@ -116,6 +129,10 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         {"no-save", no_argument, NULL, O_NO_SAVE},
         {"overwrite", no_argument, NULL, O_OVERWRITE},
         {"checkpoint-every", required_argument, NULL, O_CHECKPOINT_EVERY},
+        {"accumulate", required_argument, NULL, O_ACCUMULATE},
+        {"no-overlap", no_argument, NULL, O_NO_OVERLAP},
+        {"check-sync", required_argument, NULL, O_CHECK_SYNC},
+        {"sync-bn", no_argument, NULL, O_SYNC_BN},
         CLI_MODEL_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -157,6 +174,10 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         case O_NO_SAVE: o->save = 0; break;
         case O_OVERWRITE: o->overwrite = 1; break;
         case O_CHECKPOINT_EVERY: bad = cli_getopt_int(&g, 1, 1 << 30, &o->checkpoint_every); break;
+        case O_ACCUMULATE: bad = cli_getopt_int(&g, 1, 1 << 16, &o->accumulate); break;
+        case O_NO_OVERLAP: o->no_overlap = 1; break;
+        case O_SYNC_BN: o->sync_bn = 1; break;
+        case O_CHECK_SYNC: bad = cli_getopt_int(&g, 1, 1 << 30, &o->check_sync); break;
         default:
             if (c < CLI_MO_FIRST || c >= CLI_MO_LAST) return 2;
             bad = cli_model_opt(&g, c, &o->mc);
@@ -363,10 +384,16 @@ typedef struct train_run {
     const char *ckpt, *best, *logp;
     char last_good[600];   /* the last complete checkpoint, "" if none */
     int good_epoch, good_step;
+    rcl_dist_trainer dt;   /* the step: micro-batches, ranks */
+    float *gx;             /* the global batch as the loader yields it */
+    int *glabels;
 } train_run;
 
 static void run_free(train_run *r)
 {
+    if (r->dt.model) rcl_dist_trainer_free(&r->dt);
+    free(r->gx);
+    free(r->glabels);
     rcl_loader_destroy(r->train_ld);
     rcl_loader_destroy(r->test_ld);
     rcl_batch_free(&r->batch);
@@ -427,7 +454,10 @@ static void put_arg(FILE *f, const char *a)
  * --resume P" */
 static void print_resume_hint(const train_run *r, const char *ckpt)
 {
-    fprintf(stderr, "resume with: resnet-cl");
+    if (rcl_dist_size() > 1) /* the launcher's command is not ours to know */
+        fprintf(stderr, "resume with (launched as before, %d ranks): resnet-cl", rcl_dist_size());
+    else
+        fprintf(stderr, "resume with: resnet-cl");
     const cli_globals *g = r->g;
     for (int i = 1; i < g->argc; i++) {
         const char *a = g->argv[i];
@@ -470,11 +500,11 @@ static rcl_train_progress progress_at(const train_opts *o, int epochs_done, floa
 
 /* SIGINT/SIGTERM seen before a step: the checkpoint of the position (when
  * anything trained since the last one), how to resume, 128 + signal. */
-static int interrupted(const train_opts *o, train_run *r, int epoch, float lr, double best_acc,
-                       const epoch_pos *e, int trained_since_save)
+static int interrupted(const train_opts *o, train_run *r, int sig, int epoch, float lr,
+                       double best_acc, const epoch_pos *e, int trained_since_save)
 {
-    int sig = g_signal;
     const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    if (rcl_dist_rank() != 0) return 128 + sig; /* rank 0 checkpoints and says so */
     if (r->ckpt && trained_since_save) {
         rcl_train_progress p = progress_at(o, epoch, lr, best_acc, e);
         if (save_checkpoint(r, &p, r->ckpt)) return 1;
@@ -513,27 +543,55 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
         if ((st = rcl_loader_begin_epoch_at(r->train_ld, epoch, e.step)))
             return cli_report("loader", st), 1;
         for (;;) {
-            if (g_signal) {
+            /* one snapshot of the flag decides; under MPI the ranks' snapshots
+             * are agreed on (a signal that lands after it waits for the next
+             * step on every rank), so that all stop at the same step */
+            int sig = g_signal;
+            if (rcl_dist_size() > 1 && (st = rcl_dist_max_i32(&sig, 1)))
+                return cli_progress_finish(&bar, 1), cli_report("MPI", st), 1;
+            if (sig) {
                 cli_progress_finish(&bar, 1);
-                return interrupted(o, r, epoch, lr, best_acc, &e, trained_since_save);
+                return interrupted(o, r, sig, epoch, lr, best_acc, &e, trained_since_save);
             }
             int step = e.step + 1;
-            if ((st = rcl_loader_next(r->train_ld, r->batch.host_x, r->batch.host_labels, &n)))
+            if ((st = rcl_loader_next(r->train_ld, r->gx, r->glabels, &n)))
                 return cli_progress_finish(&bar, 1), cli_report("loading a batch", st), 1;
             if (n == 0) break;
-            if (n < 2 && batch_stats) { /* BatchNorm cannot train on a single image */
+            int parts = rcl_dist_size() * r->dt.accumulate, off;
+            if (rcl_dist_split(n, parts, parts - 1, &off) < (batch_stats ? 2 : 1) ||
+                (o->sync_bn && n % parts)) { /* sync-BN: equal parts (its sums are unweighted) */
+                /* BatchNorm cannot train on a single image (per micro-batch and rank) */
                 if (!warned_single) {
                     cli_progress_clear(&bar);
-                    fprintf(stderr, "resnet-cl: note: the epoch's last batch holds 1 image, which "
-                                    "--norm %s cannot train on; it is skipped every epoch\n",
-                            rcl_norm_kind_name(norm));
+                    if (parts == 1)
+                        fprintf(stderr, "resnet-cl: note: the epoch's last batch holds 1 image, "
+                                        "which --norm %s cannot train on; it is skipped every "
+                                        "epoch\n", rcl_norm_kind_name(norm));
+                    else if (rcl_dist_rank() == 0)
+                        fprintf(stderr, "resnet-cl: note: the epoch's last batch holds %d images, "
+                                        "%s %d parts (ranks x micro-batches)%s; it is skipped "
+                                        "every epoch\n", n,
+                                o->sync_bn ? "which do not split into" : "too few for", parts,
+                                o->sync_bn ? " of equal size (--sync-bn)"
+                                : batch_stats ? " of at least 2 for BatchNorm" : "");
                     warned_single = 1;
                 }
                 break;
             }
             rcl_step_result res;
-            st = rcl_batch_upload(&r->batch, r->ctx, n);
-            if (!st) st = rcl_train_step(r->model, &r->opt, &r->batch, n, &res);
+            st = rcl_dist_train_step(&r->dt, r->gx, r->glabels, n, &res);
+            if (!st && o->check_sync && step % o->check_sync == 0) {
+                uint64_t h;
+                int bad;
+                st = rcl_dist_check_sync(r->model, &h, &bad);
+                if (st == RCL_ERR_INVALID && bad >= 0) {
+                    cli_progress_finish(&bar, 1);
+                    fprintf(stderr, "resnet-cl: --check-sync: after epoch %d step %d the weights "
+                                    "of rank %d differ from rank 0's; stopping\n", epoch + 1, step,
+                            bad);
+                    return 1;
+                }
+            }
             if (!st && first) {
                 first = 0;
                 cli_progress_clear(&bar);
@@ -577,7 +635,12 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
         cli_progress_finish(&bar, 0);
         double test_loss = 0;
         int test_correct = 0, test_total = 0;
-        st = rcl_evaluate(r->model, &r->batch, r->test_ld, &test_loss, &test_correct, &test_total);
+        /* every rank evaluates its part with rank 0's BN running statistics
+         * (the ones checkpoints hold) */
+        st = rcl_dist_bcast_model(r->model, &r->opt, 0);
+        if (!st)
+            st = rcl_dist_evaluate(r->model, &r->batch, r->test_ld, r->gx, r->glabels, &test_loss,
+                                   &test_correct, &test_total);
         if (st == RCL_ERR_NAN) {
             describe_good(r, good, sizeof good);
             fprintf(stderr, "resnet-cl: loss became %s at epoch %d in the test pass after step %d; "
@@ -630,7 +693,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
 {
     train_opts o = {.model = "resnet18", .epochs = 80, .batch = 100, .seed = 0,
                     .log_interval = 100, .augment = 1, .save = 1, .optim = RCL_OPTIM_ADAM,
-                    .lr = 0.001f, .momentum = 0.9f,
+                    .lr = 0.001f, .momentum = 0.9f, .accumulate = 1,
                     .sched = {.factor = 3.0f, .step_size = 20},
                     .mc = rcl_model_config_default()};
     int pst = parse_train_args(argc, argv, &o);
@@ -680,13 +743,32 @@ int cli_train(const cli_globals *g, int argc, char **argv)
                 rcl_norm_kind_name(mc.norm.kind));
         return 2;
     }
+    int ranks = rcl_dist_size(), parts = ranks * o.accumulate;
+    if (o.batch % parts) {
+        fprintf(stderr, "resnet-cl: --batch-size %d does not divide by %d (%d rank%s x --accumulate "
+                        "%d): each step splits its batch into equal parts; pick a multiple of %d\n",
+                o.batch, parts, ranks, ranks == 1 ? "" : "s", o.accumulate, parts);
+        return 2;
+    }
+    if (o.batch / parts < 2 && (mc.norm.kind == RCL_NORM_BN || mc.norm.kind == RCL_NORM_BRN)) {
+        fprintf(stderr, "resnet-cl: --batch-size %d over %d parts (ranks x --accumulate) leaves 1 "
+                        "image per part, which --norm %s cannot train on; use a batch of at least "
+                        "%d\n", o.batch, parts, rcl_norm_kind_name(mc.norm.kind), 2 * parts);
+        return 2;
+    }
+    if (o.sync_bn && mc.norm.kind != RCL_NORM_BN) {
+        fprintf(stderr, "resnet-cl: --sync-bn synchronises BatchNorm, but the model uses --norm %s; "
+                        "drop --sync-bn or use --norm bn\n", rcl_norm_kind_name(mc.norm.kind));
+        return 2;
+    }
+    int rank0 = rcl_dist_rank() == 0;
     char out_dir[512], ckpt[600], best[600], logp[600];
     if (o.out) snprintf(out_dir, sizeof out_dir, "%s", o.out);
     else snprintf(out_dir, sizeof out_dir, "runs/%s", o.model);
     snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", out_dir);
     snprintf(best, sizeof best, "%s/best.safetensors", out_dir);
     snprintf(logp, sizeof logp, "%s/log.jsonl", out_dir);
-    if (o.save && !o.resume && !o.overwrite) /* before minutes of loading */
+    if (rank0 && o.save && !o.resume && !o.overwrite) /* before minutes of loading */
         if (check_fresh_out(&o, out_dir)) return 1;
     const char *data = find_data(o.data);
     if (!data) {
@@ -710,7 +792,8 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     }
     t_data = cli_now_s() - t_data;
     if (cli_check_classes(stderr, &r.train_ds, &r.test_ds, o.resume)) return run_free(&r), 1;
-    if (cli_open_device(g, &r.ctx, NULL, 1)) return run_free(&r), 1;
+    if (cli_dist_open_device(g, &r.ctx, NULL, 1)) return run_free(&r), 1;
+    cli_dist_quiet_others();
     mc.num_classes = r.train_ds.num_classes;
     mc.in_channels = r.train_ds.c;
     mc.in_h = r.train_ds.h;
@@ -718,7 +801,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     /* The model's buffers hold the largest batch either loader yields: a
      * --batch-size above the data costs no memory (steps use the tensor's n). */
     int most = r.train_ds.n > r.test_ds.n ? r.train_ds.n : r.test_ds.n;
-    mc.batch = o.batch < most ? o.batch : most;
+    mc.batch = o.batch / parts < most ? o.batch / parts : most; /* a micro-batch of a rank */
     mc.seed = (uint64_t)o.seed;
     mc.stride_on = o.stride_on_1x1 ? RCL_STRIDE_ON_1X1 : RCL_STRIDE_ON_3X3;
     if (cli_check_memory(r.ctx, o.model, &mc, 1)) return run_free(&r), 1; /* before allocating */
@@ -794,7 +877,22 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         cli_report("creating the test loader", st);
         return run_free(&r), 1;
     }
-    if (o.save) {
+    /* the global batch (every rank reads all of it: the same permutation and
+     * augmentation everywhere), and the step that splits it */
+    size_t per = (size_t)mc.in_channels * mc.in_h * mc.in_w;
+    r.gx = malloc((size_t)o.batch * per * sizeof(float));
+    r.glabels = malloc((size_t)o.batch * sizeof(int));
+    if (!r.gx || !r.glabels) {
+        fprintf(stderr, "resnet-cl: out of host memory for a batch of %d images\n", o.batch);
+        return run_free(&r), 1;
+    }
+    if (o.sync_bn && ranks > 1) rcl_model_set_bn_reducer(r.model, rcl_dist_bn_reduce, NULL);
+    if ((st = rcl_dist_trainer_init(&r.dt, r.model, &r.opt, &r.batch, o.accumulate, !o.no_overlap)) ||
+        (st = rcl_dist_bcast_model(r.model, &r.opt, 0))) {
+        cli_report("setting up the training step", st);
+        return run_free(&r), 1;
+    }
+    if (o.save && rank0) {
         if (rcl_mkdir_p(out_dir)) {
             fprintf(stderr, "resnet-cl: cannot create output directory %s: %s\n", out_dir, strerror(errno));
             return run_free(&r), 1;
@@ -812,6 +910,20 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     printf("device %d: %s (%s); model %s, %lld parameters; %d train / %d test images from %s\n"
            "%s\n", d->index, d->name, d->platform_name, o.model,
            (long long)rcl_model_param_count(r.model), r.train_ds.n, r.test_ds.n, data, desc);
+    int bn = mc.norm.kind == RCL_NORM_BN || mc.norm.kind == RCL_NORM_BRN;
+    if (ranks > 1)
+        printf("data parallel: %d ranks, global batch %d = %d per rank%s; gradients all-reduced %s; "
+               "%s\n", ranks, o.batch, o.batch / ranks,
+               o.accumulate > 1 ? " in micro-batches" : "",
+               o.no_overlap ? "after the backward (--no-overlap)" : "in buckets during the backward",
+               !bn ? "no batch statistics"
+               : o.sync_bn ? "BatchNorm statistics over all ranks (--sync-bn)"
+                           : "BatchNorm statistics per rank (not synchronised; --sync-bn does)");
+    if (o.accumulate > 1)
+        printf("gradient accumulation: %d micro-batches of %d images per step%s\n", o.accumulate,
+               o.batch / parts,
+               !bn ? "" : o.sync_bn && ranks > 1 ? "; BatchNorm statistics per micro-batch over all ranks"
+                                                 : "; BatchNorm statistics per micro-batch");
     fflush(stdout);
     int rc = train_loop(&o, &r, start_epoch, best_acc, o.resume ? &pos : NULL, g->t_start, t_data);
     run_free(&r);

@@ -78,6 +78,7 @@ int rcl_model_add_module(rcl_model *m, rcl_module *mod)
         mod->ops->destroy(mod);
         return st;
     }
+    mod->param_hi = m->nparams;
     m->mods[m->nmods++] = mod;
     return RCL_OK;
 }
@@ -217,6 +218,7 @@ int rcl_model_backward(rcl_model *m, const rcl_tensor *dlogits)
         rcl_tensor dx;
         if (i > 0) dx = rcl_view_n(&m->mods[i - 1]->dy, n);
         RCL_TRY(mod->ops->backward(mod, m, &x, &dy, i > 0 ? &dx : NULL));
+        if (m->grad_hook) RCL_TRY(m->grad_hook(m->grad_hook_user, i > 0 ? m->mods[i - 1]->param_hi : 0));
     }
     return RCL_OK;
 }
@@ -306,6 +308,18 @@ int rcl_model_flatten(rcl_model *m, int nstate)
 void rcl_model_fold_invalidate(rcl_model *m) { m->fold_gen++; }
 
 void rcl_model_set_fold_bn(rcl_model *m, int on) { m->fold_bn = on != 0; }
+
+void rcl_model_set_grad_hook(rcl_model *m, rcl_grad_hook hook, void *user)
+{
+    m->grad_hook = hook;
+    m->grad_hook_user = user;
+}
+
+void rcl_model_set_bn_reducer(rcl_model *m, rcl_bn_reduce_fn reduce, void *user)
+{
+    m->bn_reduce = reduce;
+    m->bn_reduce_user = user;
+}
 
 /* Whoever takes the parameters or buffers may write them (the optimizer,
  * checkpoint loading): the folded eval weights are remade before their next

@@ -7,6 +7,7 @@
 #include "rcl/model.h"
 #include "rcl/norm.h"
 #include "rcl/ops.h"
+#include "rcl/batchnorm_sync.h"
 #include "rcl/rng.h"
 
 typedef struct rcl_module rcl_module;
@@ -30,6 +31,7 @@ struct rcl_module {
     rcl_tensor dy;    /* gradient of the output */
     int64_t params;
     double flops;     /* per image */
+    int param_hi;     /* m->nparams when it was added: its parameters end there */
 };
 
 /* A conv layer as built, for the memory estimate's scratch (model.c): its
@@ -69,6 +71,10 @@ struct rcl_model {
     size_t flat_count;      /* floats per flat buffer, gaps included */
     int fold_bn;            /* eval folds BN into the conv before it (default 1) */
     int64_t fold_gen;       /* bumped whenever weights or BN statistics may change */
+    rcl_grad_hook grad_hook; /* rcl_model_set_grad_hook */
+    void *grad_hook_user;
+    rcl_bn_reduce_fn bn_reduce; /* rcl_model_set_bn_reducer: synchronised BN */
+    void *bn_reduce_user;
 };
 
 /* First n images of t (NCHW is contiguous per image). */

@@ -119,6 +119,11 @@ int rcl_norm_layer_forward(rcl_model *m, rcl_norm_layer *l, rcl_tensor *y, const
                 nc->momentum, nc->eps, r_max, d_max);
         }
         l->num_batches_tracked++;
+        if (m->bn_reduce) /* synchronised over the ranks */
+            return rcl_batchnorm_sync_forward_train(
+                m->ctx, y, &l->save_mean, &l->save_invstd, &l->running_mean, &l->running_var, x,
+                &l->gamma->value, &l->beta->value, nc->momentum, nc->eps, m->bn_reduce,
+                m->bn_reduce_user);
         return rcl_batchnorm_forward_train(m->ctx, y, &l->save_mean, &l->save_invstd,
                                            &l->running_mean, &l->running_var, x, &l->gamma->value,
                                            &l->beta->value, nc->momentum, nc->eps);
@@ -143,6 +148,10 @@ int rcl_norm_layer_backward(rcl_model *m, rcl_norm_layer *l, rcl_tensor *dx, con
     const rcl_norm_config *nc = &m->cfg.norm;
     switch (l->kind) {
     case RCL_NORM_BN:
+        if (m->bn_reduce)
+            return rcl_batchnorm_sync_backward(m->ctx, dx, &l->gamma->grad, &l->beta->grad, dy, x,
+                                               &l->gamma->value, &l->save_mean, &l->save_invstd,
+                                               m->bn_reduce, m->bn_reduce_user);
         return rcl_batchnorm_backward(m->ctx, dx, &l->gamma->grad, &l->beta->grad, dy, x,
                                       &l->gamma->value, &l->save_mean, &l->save_invstd);
     case RCL_NORM_BRN:
@@ -168,7 +177,9 @@ int rcl_norm_layer_forward_relu(rcl_model *m, rcl_norm_layer *l, rcl_tensor *y,
                                 const rcl_tensor *x, const rcl_tensor *res, int train)
 {
     const rcl_norm_config *nc = &m->cfg.norm;
-    if (l->kind == RCL_NORM_BN && train) {
+    /* synchronised BN (m->bn_reduce) takes the unfused path below, through
+     * rcl_norm_layer_forward */
+    if (l->kind == RCL_NORM_BN && train && !m->bn_reduce) {
         l->num_batches_tracked++;
         return rcl_batchnorm_relu_forward_train(m->ctx, y, &l->save_mean, &l->save_invstd,
                                                 &l->running_mean, &l->running_var, x, res,
@@ -188,7 +199,7 @@ int rcl_norm_layer_backward_relu(rcl_model *m, rcl_norm_layer *l, rcl_tensor *dx
                                  int keep_g, const rcl_tensor *dy, const rcl_tensor *y,
                                  const rcl_tensor *x)
 {
-    if (l->kind == RCL_NORM_BN)
+    if (l->kind == RCL_NORM_BN && !m->bn_reduce)
         return rcl_batchnorm_relu_backward(m->ctx, dx, &l->gamma->grad, &l->beta->grad,
                                            keep_g ? g : NULL, dy, y, x, &l->gamma->value,
                                            &l->save_mean, &l->save_invstd);

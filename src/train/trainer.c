@@ -71,6 +71,79 @@ int rcl_train_step(rcl_model *m, rcl_optimizer *opt, rcl_batch *b, int n, rcl_st
     return rcl_optimizer_step(opt);
 }
 
+int rcl_train_forward_backward(rcl_model *m, rcl_batch *b, int n, rcl_step_result *r)
+{
+    RCL_TRY(loss_step(m, b, n, 1, r));
+    rcl_tensor dl = b->dlogits;
+    dl.n = n;
+    return rcl_model_backward(m, &dl);
+}
+
+int rcl_grad_accum_init(rcl_grad_accum *a, rcl_model *m)
+{
+    memset(a, 0, sizeof *a);
+    a->m = m;
+    rcl_param **ps;
+    a->nparams = rcl_model_params(m, &ps);
+    a->offset = calloc((size_t)a->nparams + 1, sizeof *a->offset);
+    if (!a->offset) return rcl_fail(RCL_ERR_NOMEM, "gradient accumulation offsets");
+    size_t most = 1;
+    for (int i = 0; i < a->nparams; i++) {
+        size_t c = rcl_tensor_count(&ps[i]->grad);
+        a->offset[i + 1] = a->offset[i] + c;
+        if (c > most) most = c;
+    }
+    a->count = a->offset[a->nparams];
+    a->host = malloc((a->count ? a->count : 1) * sizeof(float));
+    a->tmp = malloc(most * sizeof(float));
+    if (!a->host || !a->tmp) {
+        rcl_grad_accum_free(a);
+        return rcl_fail(RCL_ERR_NOMEM, "gradient accumulation buffer (%zu floats)", a->count);
+    }
+    return RCL_OK;
+}
+
+void rcl_grad_accum_free(rcl_grad_accum *a)
+{
+    free(a->host);
+    free(a->tmp);
+    free(a->offset);
+    memset(a, 0, sizeof *a);
+}
+
+int rcl_grad_accum_add(rcl_grad_accum *a, int lo, int hi, float weight, int first)
+{
+    if (lo < 0 || hi > a->nparams || lo > hi)
+        return rcl_fail(RCL_ERR_INVALID, "gradient range %d..%d of %d parameters", lo, hi, a->nparams);
+    rcl_ctx *ctx = rcl_model_ctx(a->m);
+    rcl_param **ps;
+    rcl_model_params(a->m, &ps);
+    for (int i = lo; i < hi; i++) {
+        float *dst = a->host + a->offset[i];
+        size_t c = a->offset[i + 1] - a->offset[i];
+        if (first && weight == 1.0f) {
+            RCL_TRY(rcl_tensor_read(ctx, &ps[i]->grad, dst));
+            continue;
+        }
+        RCL_TRY(rcl_tensor_read(ctx, &ps[i]->grad, a->tmp));
+        if (first)
+            for (size_t k = 0; k < c; k++) dst[k] = weight * a->tmp[k];
+        else
+            for (size_t k = 0; k < c; k++) dst[k] += weight * a->tmp[k];
+    }
+    return RCL_OK;
+}
+
+int rcl_grad_accum_store(rcl_grad_accum *a)
+{
+    rcl_ctx *ctx = rcl_model_ctx(a->m);
+    rcl_param **ps;
+    rcl_model_params(a->m, &ps);
+    for (int i = 0; i < a->nparams; i++)
+        RCL_TRY(rcl_tensor_write(ctx, &ps[i]->grad, a->host + a->offset[i]));
+    return RCL_OK;
+}
+
 int rcl_eval_step(rcl_model *m, rcl_batch *b, int n, rcl_step_result *r)
 {
     return loss_step(m, b, n, 0, r);
