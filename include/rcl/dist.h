@@ -18,7 +18,7 @@
 /* 1 when built with MPI. */
 int rcl_dist_have_mpi(void);
 /* The number of processes a launcher started, from the environment it sets
- * (OMPI_COMM_WORLD_SIZE, PMI_SIZE, SLURM_NTASKS); 1 when none of them says
+ * (OMPI_COMM_WORLD_SIZE, PMI_SIZE, SLURM_STEP_NUM_TASKS); 1 when none of them says
  * more. *var (may be NULL): the variable that said so. */
 int rcl_dist_launch_size(const char **var);
 /* MPI_Init when built with MPI and launched as more than one process;

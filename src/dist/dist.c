@@ -36,7 +36,11 @@ static int env_int(const char *name)
 
 int rcl_dist_launch_size(const char **var)
 {
-    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS", NULL};
+    /* SLURM_STEP_NUM_TASKS, not SLURM_NTASKS: srun sets it for the tasks of
+     * a step, while SLURM_NTASKS is also in an sbatch script's own
+     * environment, where a single process runs */
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS",
+                                       NULL};
     for (int i = 0; vars[i]; i++) {
         int v = env_int(vars[i]);
         if (v > 1) {
