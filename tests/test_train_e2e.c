@@ -321,6 +321,29 @@ static void test_run_folder(void **state)
     assert_int_equal(count_lines(log), 2);
     assert_non_null(strstr(log, "{\"epoch\": 1, "));
     assert_non_null(strstr(log, "}\n{\"epoch\": 2, \"lr\": 0.0099999"));
+
+    /* a kill after epoch 2's checkpoint, before its log line: the line
+     * travels in the checkpoint and --resume puts it back (it was lost for
+     * good when the kill test first caught this) */
+    char *line2 = strstr(log, "{\"epoch\": 2, ");
+    assert_non_null(line2);
+    f = fopen(lp, "w");
+    assert_non_null(f);
+    fwrite(log, 1, (size_t)(line2 - log), f); /* epoch 1's line only */
+    fclose(f);
+    assert_int_equal(tu_run(&out, "%s --epochs 3 --out %s --resume %s/last.safetensors", common, x, x), 0);
+    assert_non_null(strstr(out, "log.jsonl: epoch 2's line restored from the checkpoint"));
+    free(out);
+    char *log3 = read_in(x, "log.jsonl", NULL);
+    assert_int_equal(count_lines(log3), 3);
+    /* the very line, but for its time, which the checkpoint does not keep */
+    *strstr(line2, ", \"seconds\"") = 0;
+    char *restored = strstr(log3, line2);
+    assert_non_null(restored);
+    const char *tail = ", \"seconds\": null}\n";
+    assert_true(!strncmp(restored + strlen(line2), tail, strlen(tail)));
+    assert_non_null(strstr(log3, "{\"epoch\": 3, "));
+    free(log3);
     free(log);
 
     /* --no-save: nothing written, whatever happens; the help says so */

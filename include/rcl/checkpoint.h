@@ -29,6 +29,11 @@ typedef struct rcl_train_progress {
     long long correct, seen;
     double win_loss;      /* sum of batch losses since the last progress line */
     int win;              /* batches in that window */
+    /* log.jsonl's line for epoch `epoch` without its "seconds" and closing
+     * brace ("" if none): written with the epoch's checkpoint, so that a kill
+     * between the checkpoint and the log's append loses no line (train
+     * restores it on --resume, with "seconds": null) */
+    char log_line[384];
 } rcl_train_progress;
 
 /* Save model (+ optimizer state if `opt`, + progress if `prog`), with the

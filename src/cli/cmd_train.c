@@ -297,8 +297,9 @@ static void remove_stale_temps(const char *dir)
 
 /* log.jsonl follows the checkpoint: keep the lines of epochs 1..epochs
  * (complete lines only), rewritten atomically when anything goes. */
-static int trim_log(const char *logp, int epochs)
+static int trim_log(const char *logp, int epochs, int *last)
 {
+    *last = 0;
     FILE *f = fopen(logp, "rb");
     if (!f) return 0;
     size_t cap = 1 << 16, n = 0, r;
@@ -325,6 +326,7 @@ static int trim_log(const char *logp, int epochs)
         if (nl && sscanf(buf + i, "{\"epoch\": %d,", &ep) == 1 && ep >= 1 && ep <= epochs) {
             memcpy(keep + kn, buf + i, len);
             kn += len;
+            if (ep > *last) *last = ep;
         } else {
             dropped++;
         }
@@ -662,6 +664,14 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
              * writes the same best again; then the log line */
             rcl_train_progress p = progress_at(o, epoch + 1, rcl_lr_at(&o->sched, epoch + 1),
                                                best_acc, NULL);
+            /* the log line (but its time, which would make equal runs' files
+             * differ) travels in the checkpoint too: a kill between the save
+             * and the append below loses nothing (--resume restores it) */
+            snprintf(p.log_line, sizeof p.log_line,
+                     "{\"epoch\": %d, \"lr\": %.9g, \"train_loss\": %.6f, \"train_acc\": %.6f, "
+                     "\"test_loss\": %.6f, \"test_acc\": %.6f",
+                     epoch + 1, (double)lr, e.seen ? e.loss_sum / e.seen : 0,
+                     e.seen ? (double)e.correct / e.seen : 0, test_loss, acc);
             if (improved && save_checkpoint(r, &p, r->best)) return 1;
             if (save_checkpoint(r, &p, r->ckpt)) return 1;
             trained_since_save = 0;
@@ -670,11 +680,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
                 fprintf(stderr, "resnet-cl: cannot write %s: %s\n", r->logp, strerror(errno));
                 return 1;
             }
-            fprintf(lf,
-                    "{\"epoch\": %d, \"lr\": %.9g, \"train_loss\": %.6f, \"train_acc\": %.6f, "
-                    "\"test_loss\": %.6f, \"test_acc\": %.6f, \"seconds\": %.3f}\n",
-                    epoch + 1, (double)lr, e.seen ? e.loss_sum / e.seen : 0,
-                    e.seen ? (double)e.correct / e.seen : 0, test_loss, acc, secs);
+            fprintf(lf, "%s, \"seconds\": %.3f}\n", p.log_line, secs);
             if (fclose(lf) != 0) {
                 fprintf(stderr, "resnet-cl: cannot write %s: %s\n", r->logp, strerror(errno));
                 return 1;
@@ -824,8 +830,9 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     int start_epoch = 0;
     double best_acc = 0;
     epoch_pos pos = {0};
+    char resume_line[sizeof ((rcl_train_progress *)0)->log_line] = "";
     if (o.resume) {
-        rcl_train_progress prog;
+        rcl_train_progress prog = {0};
         if ((st = rcl_checkpoint_load(r.model, &r.opt, &prog, o.resume))) {
             cli_report("resuming", st);
             return run_free(&r), 1;
@@ -836,6 +843,9 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         o.seed = (int)prog.seed;
         start_epoch = prog.epoch;
         best_acc = prog.best_acc;
+        int line_epoch = 0; /* the checkpoint's log line, when it is this epoch's */
+        if (sscanf(prog.log_line, "{\"epoch\": %d,", &line_epoch) == 1 && line_epoch == start_epoch)
+            snprintf(resume_line, sizeof resume_line, "%s", prog.log_line);
         pos = (epoch_pos){.step = prog.step, .loss_sum = prog.loss_sum, .win_loss = prog.win_loss,
                           .correct = prog.correct, .seen = prog.seen, .win = prog.win};
         if (pos.step && prog.batch_size != o.batch) {
@@ -899,7 +909,16 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         }
         remove_stale_temps(out_dir);
         if (!o.resume && check_fresh_out(&o, out_dir)) return run_free(&r), 1;
-        if (o.resume && trim_log(logp, start_epoch)) return run_free(&r), 1;
+        int logged = 0;
+        if (o.resume && trim_log(logp, start_epoch, &logged)) return run_free(&r), 1;
+        if (o.resume && logged < start_epoch && resume_line[0]) { /* killed before the append */
+            FILE *lf = fopen(logp, "a");
+            if (!lf || fprintf(lf, "%s, \"seconds\": null}\n", resume_line) < 0 || fclose(lf) != 0) {
+                fprintf(stderr, "resnet-cl: cannot write %s: %s\n", logp, strerror(errno));
+                return run_free(&r), 1;
+            }
+            printf("note: %s: epoch %d's line restored from the checkpoint\n", logp, start_epoch);
+        }
         r.ckpt = ckpt;
         r.best = best;
         r.logp = logp;

@@ -205,6 +205,7 @@ int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_
         META_INT("normalize", prog->normalize);
         /* the mid-epoch position: doubles with 17 digits round-trip exactly */
         META_INT("step", prog->step);
+        if (!st && prog->log_line[0]) st = rcl_st_writer_metadata(&w, "log_line", prog->log_line);
         META_INT("batch_size", prog->batch_size);
         META_INT("epoch_correct", prog->correct);
         META_INT("epoch_seen", prog->seen);
@@ -316,6 +317,12 @@ static int read_position(const rcl_st_file *f, const char *path, rcl_train_progr
     const char *ls = rcl_st_metadata(f, "epoch_loss_sum"), *wl = rcl_st_metadata(f, "window_loss");
     p->loss_sum = ls ? strtod(ls, NULL) : 0;
     p->win_loss = wl ? strtod(wl, NULL) : 0;
+    /* the epoch's log line: one line of JSON that fits, or nothing */
+    const char *ll = rcl_st_metadata(f, "log_line");
+    p->log_line[0] = 0;
+    if (ll && !strncmp(ll, "{\"epoch\": ", 10) && !strpbrk(ll, "\r\n") &&
+        strlen(ll) < sizeof p->log_line)
+        snprintf(p->log_line, sizeof p->log_line, "%s", ll);
     return RCL_OK;
 }
 
