@@ -80,4 +80,25 @@ void rcl_checkpoint_set_write_hook(rcl_checkpoint_write_hook fn, void *user);
 /* Class names to record with the next save (comma-separated), or NULL. */
 void rcl_checkpoint_set_class_names(rcl_model *m, const char *csv);
 
+/* The input pipeline a model was trained with, recorded by every save
+ * (metadata "pipeline": "cifar" | "imagenet resize=R crop=C"), so that eval
+ * and predict prepare images as training did. ImageNet runs also record
+ * their per-pixel mean image (tensor "input.mean", F32 (3, crop, crop),
+ * values in [0, 1]) and the per-channel std their inputs were divided by
+ * (metadata "input_std", "1 1 1" for the paper's mean subtraction only). */
+typedef enum rcl_pipeline { RCL_PIPELINE_CIFAR = 0, RCL_PIPELINE_IMAGENET = 1 } rcl_pipeline;
+typedef struct rcl_input_record {
+    rcl_pipeline pipeline;
+    int resize, crop;     /* imagenet: evaluation resize (shorter side) and crop */
+    float std[3];         /* imagenet: per-channel divisor after the mean (0: 1) */
+} rcl_input_record;
+/* Record `in` and (when non-NULL) a 3 x in->crop x in->crop mean image
+ * (copied) with the next saves. RCL_ERR_INVALID for a bad record. */
+int rcl_checkpoint_set_input(rcl_model *m, const rcl_input_record *in, const float *mean);
+/* The record of a file (a file without one, e.g. from PyTorch or written
+ * before it existed: cifar) and, when `mean` is non-NULL, its mean image
+ * (*mean malloc'd, NULL when the file holds none). RCL_ERR_FORMAT for a
+ * malformed record or a mean of the wrong shape. */
+int rcl_checkpoint_read_input(const char *path, rcl_input_record *in, float **mean);
+
 #endif

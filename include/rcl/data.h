@@ -280,6 +280,8 @@ typedef struct rcl_stream_options {
     float lighting;        /* PCA colour noise sigma (train only; paper 0.1); 0 off */
     const float *mean;     /* per-pixel mean, 3 x crop x crop in [0, 1], subtracted;
                               copied at create; NULL: none */
+    float std[3];          /* then divided by std[c] (0: 1; torchvision models:
+                              Normalize with ImageNet's per-channel std) */
     int full_decode;       /* 1: no DCT scaling (decode every JPEG at full size) */
     int strict;            /* 1: an undecodable file fails rcl_stream_next */
 } rcl_stream_options;
@@ -292,8 +294,8 @@ typedef struct rcl_stream_stats {
 
 typedef struct rcl_stream rcl_stream;
 
-/* A loader over an index (which must outlive it). Batches are x/255 (+ the
- * lighting shift) - mean, float32 CHW, with the index's labels. Each
+/* A loader over an index (which must outlive it). Batches are (x/255 (+ the
+ * lighting shift) - mean) / std, float32 CHW, with the index's labels. Each
  * sample's augmentation depends only on (seed, epoch, position in the
  * epoch), so the batches are the same whatever `threads` is. */
 int rcl_stream_create(rcl_stream **s, const rcl_file_index *ix, const rcl_stream_options *o);

@@ -159,6 +159,8 @@ static int prepare(const rcl_stream *s, int idx, int epoch, int pos, float *dst,
     float shift[3] = {0, 0, 0};
     if (o->train && o->lighting > 0) rcl_pca_shift(alpha, shift);
     size_t plane = (size_t)crop * crop;
+    float inv_std[3];
+    for (int c = 0; c < 3; c++) inv_std[c] = o->std[c] > 0 ? 1.0f / o->std[c] : 1.0f;
     for (int c = 0; c < 3; c++) {
         const uint8_t *src = crop_u8 + c * plane;
         float *d = dst + c * plane;
@@ -169,7 +171,7 @@ static int prepare(const rcl_stream *s, int idx, int epoch, int pos, float *dst,
             const float *mr = m ? m + (size_t)y * crop : NULL;
             for (int x = 0; x < crop; x++) {
                 float v = s->lut[row[flip ? crop - 1 - x : x]] + shift[c];
-                dr[x] = mr ? v - mr[x] : v;
+                dr[x] = (mr ? v - mr[x] : v) * inv_std[c];
             }
         }
     }
@@ -285,6 +287,10 @@ int rcl_stream_create(rcl_stream **out, const rcl_file_index *ix, const rcl_stre
     if (!(o.lighting >= 0) || o.lighting > 10)
         return rcl_fail(RCL_ERR_INVALID, "rcl_stream_create: lighting sigma %g not in 0..10",
                         (double)o.lighting);
+    for (int c = 0; c < 3; c++)
+        if (!(o.std[c] >= 0) || o.std[c] > 1e6f)
+            return rcl_fail(RCL_ERR_INVALID, "rcl_stream_create: std[%d] %g is not a positive "
+                            "number (0: 1)", c, (double)o.std[c]);
 
     rcl_stream *s = calloc(1, sizeof *s);
     if (!s) return rcl_fail(RCL_ERR_NOMEM, "rcl_stream_create: out of memory");

@@ -170,6 +170,7 @@ void rcl_model_destroy(rcl_model *m)
     free(m->bufs);
     free(m->ctrs);
     free(m->class_names);
+    free(m->input_mean);
     free(m->norms);
     free(m->convs);
     free(m);

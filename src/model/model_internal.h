@@ -58,6 +58,10 @@ struct rcl_model {
     rcl_tensor x_last;      /* input of the last forward (borrowed handle) */
     rcl_tensor logits;      /* view of the last forward's logits (n of its input) */
     char *class_names;      /* comma-separated, recorded in checkpoints */
+    /* the data pipeline, recorded in checkpoints (rcl_checkpoint_set_input) */
+    int input_pipeline, input_resize, input_crop;
+    float input_std[3];
+    float *input_mean;      /* its per-pixel mean image, 3 x crop x crop (owned), or NULL */
     rcl_norm_layer **norms; /* every norm layer, in build order (owned by modules) */
     int nnorms;
     int last_train;

@@ -221,6 +221,23 @@ int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_
     }
 #undef META_INT
     if (!st && m->class_names) st = rcl_st_writer_metadata(&w, "classes", m->class_names);
+    if (!st && m->input_pipeline == RCL_PIPELINE_IMAGENET) {
+        snprintf(val, sizeof val, "imagenet resize=%d crop=%d", m->input_resize, m->input_crop);
+        st = rcl_st_writer_metadata(&w, "pipeline", val);
+        if (!st) {
+            snprintf(val, sizeof val, "%.9g %.9g %.9g", m->input_std[0], m->input_std[1],
+                     m->input_std[2]);
+            st = rcl_st_writer_metadata(&w, "input_std", val);
+        }
+        if (!st && m->input_mean) { /* last: the data of every tensor stays in add order */
+            int64_t shape[3] = {3, m->input_crop, m->input_crop};
+            st = rcl_st_writer_add(&w, "input.mean", RCL_ST_F32, 3, shape, m->input_mean);
+            hash = rcl_fnv1a(hash, m->input_mean,
+                             (size_t)3 * m->input_crop * m->input_crop * sizeof(float));
+        }
+    } else if (!st) {
+        st = rcl_st_writer_metadata(&w, "pipeline", "cifar");
+    }
     if (!st) {
         snprintf(val, sizeof val, "%016" PRIx64, hash);
         st = rcl_st_writer_metadata(&w, CHECKSUM_KEY, val);
@@ -454,4 +471,68 @@ void rcl_checkpoint_set_class_names(rcl_model *m, const char *csv)
         m->class_names = malloc(n);
         if (m->class_names) memcpy(m->class_names, csv, n);
     }
+}
+
+int rcl_checkpoint_set_input(rcl_model *m, const rcl_input_record *in, const float *mean)
+{
+    if (!in || (in->pipeline != RCL_PIPELINE_CIFAR && in->pipeline != RCL_PIPELINE_IMAGENET))
+        return rcl_fail(RCL_ERR_INVALID, "input record: unknown pipeline");
+    if (in->pipeline == RCL_PIPELINE_IMAGENET &&
+        (in->crop < 1 || in->crop > 8192 || in->resize < in->crop || in->resize > 8192))
+        return rcl_fail(RCL_ERR_INVALID, "input record: resize %d / crop %d", in->resize, in->crop);
+    float *copy = NULL;
+    if (mean && in->pipeline == RCL_PIPELINE_IMAGENET) {
+        size_t n = (size_t)3 * in->crop * in->crop;
+        if (!(copy = malloc(n * sizeof *copy))) return rcl_fail(RCL_ERR_NOMEM, "mean image");
+        memcpy(copy, mean, n * sizeof *copy);
+    }
+    free(m->input_mean);
+    m->input_mean = copy;
+    m->input_pipeline = in->pipeline;
+    m->input_resize = in->resize;
+    m->input_crop = in->crop;
+    for (int c = 0; c < 3; c++) m->input_std[c] = in->std[c] > 0 ? in->std[c] : 1.0f;
+    return RCL_OK;
+}
+
+int rcl_checkpoint_read_input(const char *path, rcl_input_record *in, float **mean)
+{
+    rcl_st_file f;
+    RCL_TRY(rcl_st_open(&f, path));
+    memset(in, 0, sizeof *in);
+    if (mean) *mean = NULL;
+    int st = verify_checksum(&f, path);
+    const char *p = rcl_st_metadata(&f, "pipeline");
+    if (!st && p && strcmp(p, "cifar")) {
+        const char *sd = rcl_st_metadata(&f, "input_std");
+        int r = 0, c = 0, used = 0;
+        if (sscanf(p, "imagenet resize=%d crop=%d%n", &r, &c, &used) != 2 || p[used] ||
+            c < 1 || c > 8192 || r < c || r > 8192)
+            st = rcl_fail(RCL_ERR_FORMAT, "%s: metadata 'pipeline' is \"%s\", not \"cifar\" or "
+                          "\"imagenet resize=R crop=C\"", path, p);
+        else if (!sd || sscanf(sd, "%f %f %f", &in->std[0], &in->std[1], &in->std[2]) != 3 ||
+                 !(in->std[0] > 0) || !(in->std[1] > 0) || !(in->std[2] > 0))
+            st = rcl_fail(RCL_ERR_FORMAT, "%s: metadata 'input_std' is missing or not three "
+                          "positive numbers", path);
+        if (!st) {
+            in->pipeline = RCL_PIPELINE_IMAGENET;
+            in->resize = r;
+            in->crop = c;
+        }
+        const rcl_st_tensor *t = rcl_st_find(&f, "input.mean");
+        if (!st && t && mean) {
+            size_t n = (size_t)3 * c * c;
+            if (t->ndim != 3 || t->shape[0] != 3 || t->shape[1] != c || t->shape[2] != c)
+                st = rcl_fail(RCL_ERR_FORMAT, "%s: tensor 'input.mean' is not 3 x %d x %d", path,
+                              c, c);
+            else if (!(*mean = malloc(n * sizeof **mean)))
+                st = rcl_fail(RCL_ERR_NOMEM, "mean image");
+            else if ((st = rcl_st_read(&f, "input.mean", RCL_ST_F32, *mean, n))) {
+                free(*mean);
+                *mean = NULL;
+            }
+        }
+    }
+    rcl_st_close(&f);
+    return st;
 }
