@@ -34,6 +34,11 @@ typedef struct rcl_train_progress {
      * between the checkpoint and the log's append loses no line (train
      * restores it on --resume, with "seconds": null) */
     char log_line[384];
+    /* --lr-schedule plateau: the scheduler's state after `epoch` (metadata
+     * "plateau": "best=B bad=N cooldown=C reductions=R"; absent: not used) */
+    int plateau;          /* 1: recorded */
+    double plateau_best;  /* +inf before the first epoch */
+    int plateau_bad, plateau_cooldown, plateau_reductions;
 } rcl_train_progress;
 
 /* Save model (+ optimizer state if `opt`, + progress if `prog`), with the

@@ -317,4 +317,19 @@ void rcl_stream_stats_get(const rcl_stream *s, rcl_stream_stats *st);
  * "<path>: <why>"; NULL past the end. */
 const char *rcl_stream_skipped(const rcl_stream *s, int i);
 
+/* ---------------------------------------------------------- batch source */
+
+/* A loader (in-memory data set) or a stream (image files) behind one
+ * interface: the trainer's input and the test pass's. Exactly one of the
+ * two is set; the source does not own it. */
+typedef struct rcl_batch_source {
+    rcl_loader *loader;
+    rcl_stream *stream;
+} rcl_batch_source;
+/* rcl_loader_begin_epoch_at / rcl_stream_begin_epoch_at */
+int rcl_source_begin_epoch_at(const rcl_batch_source *s, int epoch, int first_batch);
+/* rcl_loader_next / rcl_stream_next */
+int rcl_source_next(const rcl_batch_source *s, float *images, int *labels, int *count);
+int rcl_source_num_batches(const rcl_batch_source *s);
+
 #endif

@@ -93,10 +93,10 @@ void rcl_dist_trainer_free(rcl_dist_trainer *t);
 int rcl_dist_train_step(rcl_dist_trainer *t, const float *x, const int *labels, int n,
                         rcl_step_result *r);
 
-/* The test pass sharded over the ranks: every rank reads each batch of ld
- * (of at most `batch` images, held in x/labels), evaluates its part in
- * chunks of the model's batch, and the sums are reduced. */
-int rcl_dist_evaluate(rcl_model *m, rcl_batch *b, rcl_loader *ld, float *x, int *labels,
-                      double *mean_loss, int *correct, int *total);
+/* The test pass sharded over the ranks: every rank reads each batch of src
+ * (epoch 0, held in x/labels), evaluates its part in chunks of the model's
+ * batch, and the sums are reduced. */
+int rcl_dist_evaluate(rcl_model *m, rcl_batch *b, const rcl_batch_source *src, float *x,
+                      int *labels, double *mean_loss, int *correct, int *total);
 
 #endif

@@ -1,12 +1,13 @@
 /* resnet-cl train: the course recipe by default (resnet18, Adam lr 0.001,
  * batch 100, 80 epochs, lr divided by 3 every 20 epochs, pad-4 crop + flip). */
 #include "cli/cli.h"
-#include "tools/cli_data.h"
+#include "cli/train_data.h"
 #include "tools/cli_model_opts.h"
 #include "base/base.h" /* rcl_mkdir_p */
 #include "tools/progress.h"
 #include "rcl/checkpoint.h"
 #include "rcl/dist.h"
+#include "rcl/plateau.h"
 #include "rcl/trainer.h"
 
 #include <dirent.h>
@@ -29,8 +30,16 @@ typedef struct train_opts {
     float lr, momentum, weight_decay;
     int nesterov;
     rcl_lr_schedule sched;
+    int plateau;          /* --lr-schedule plateau */
+    rcl_plateau_options po;
+    long long iterations; /* --iterations: steps in all (0: --epochs decides) */
+    int epochs_given;
     rcl_model_config mc;  /* norm and init (model options) */
     int model_opts;       /* any given on the command line */
+    const char *recipe;   /* NULL, "course" or "imagenet" */
+    const char *weights;  /* --weights FILE */
+    int reset_head;
+    train_data_opts dopt; /* --pipeline imagenet and its options */
 } train_opts;
 
 static void train_usage(FILE *f)
@@ -67,6 +76,34 @@ static void train_usage(FILE *f)
             "  --no-save            write nothing: no checkpoints, no log.jsonl\n"
             "  --accumulate K       sum gradients over K micro-batches per step (--batch-size\n"
             "                       stays the step's batch; BatchNorm statistics per micro-batch)\n"
+            "  --lr-schedule S      step (default: --step-size / --milestones) or plateau: divide\n"
+            "                       lr by --lr-factor when the test (validation) error stops\n"
+            "                       improving (PyTorch ReduceLROnPlateau, mode min)\n"
+            "  --plateau-patience N epochs without improvement before a cut (default 10)\n"
+            "  --plateau-threshold T, --plateau-threshold-mode rel|abs (default 1e-4, rel)\n"
+            "  --plateau-cooldown N epochs after a cut before counting again (default 0)\n"
+            "  --min-lr LR          no cut below it (default 0)\n"
+            "  --iterations N       stop after N steps in all (an epoch may end early; --epochs\n"
+            "                       then defaults to the epochs they need)\n"
+            "  --weights FILE       start from a file's weights (a checkpoint, or a PyTorch\n"
+            "                       state dict of --model M, e.g. torchvision's resnet50)\n"
+            "  --reset-head         ... all but fc, which starts afresh (other classes)\n"
+            "  --recipe R           course (the defaults above) or imagenet: He et al. 2016's\n"
+            "                       ImageNet protocol, printed at the start (docs/imagenet.md);\n"
+            "                       options given with it override its values\n"
+            "ImageNet pipeline (--pipeline imagenet, set by --recipe imagenet; --data DIR holds\n"
+            "train/<wnid>/*.JPEG and val/ (docs/imagenet.md); DIR itself when there is no train/):\n"
+            "  --pipeline P         cifar (default: 32x32 in memory) or imagenet (image files)\n"
+            "  --val-split S        the validation folder under DIR (default val; '.' DIR itself)\n"
+            "  --crop C             training and test crop (default 224)\n"
+            "  --scale A,B          shorter side random in [A, B] (default 256,480)\n"
+            "  --resize R           test: shorter side R, centre crop (default 256)\n"
+            "  --lighting S         PCA colour noise sigma (default 0.1; 0 off)\n"
+            "  --mean-image FILE    per-pixel mean (default: mean.bin of 'resnet-cl mean-image'\n"
+            "                       next to the index; --normalize: torchvision's mean and std)\n"
+            "  --threads T          decoding threads (default: the CPUs)\n"
+            "  --strict-data        stop at an undecodable file (default: name it, skip it)\n"
+            "  --cache-dir D, --no-index-cache   where the file index is cached (or not)\n"
             "under MPI (mpirun -np P resnet-cl train ..., docs/distributed.md): --batch-size is\n"
             "the global batch, split over the P ranks\n"
             "  --no-overlap         all-reduce the gradients after the backward, not in buckets\n"
@@ -94,6 +131,63 @@ static int parse_milestones(const char *s, rcl_lr_schedule *sc)
     return sc->nmilestones ? 0 : -1;
 }
 
+/* --recipe R, looked for before the other options are parsed so that the
+ * ones given override it: 0, or 2 after printing a bad name. */
+static int apply_recipe(int argc, char **argv, train_opts *o)
+{
+    const char *r = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) break;
+        if (!strcmp(argv[i], "--recipe") && i + 1 < argc) r = argv[++i];
+        else if (!strncmp(argv[i], "--recipe=", 9)) r = argv[i] + 9;
+    }
+    if (!r) return 0;
+    o->recipe = r;
+    if (!strcmp(r, "course")) return 0; /* the defaults */
+    if (strcmp(r, "imagenet")) {
+        fprintf(stderr, "resnet-cl train: bad value '%s' for --recipe (want course or imagenet)\n", r);
+        return 2;
+    }
+    /* He et al. 2016, section 3.4 (docs/imagenet.md) */
+    o->model = "resnet50";
+    o->stride_on_1x1 = 1;                          /* the paper's Bottleneck */
+    o->mc.init.scheme = RCL_INIT_KAIMING_NORMAL;   /* "as in [13]" */
+    o->optim = RCL_OPTIM_SGD;
+    o->lr = 0.1f;
+    o->momentum = 0.9f;
+    o->weight_decay = 1e-4f;
+    o->batch = 256;
+    o->plateau = 1;                                /* "divided by 10 when the error plateaus" */
+    o->sched.factor = 10.0f;
+    o->iterations = 600000;                        /* "up to 60 x 10^4 iterations" */
+    o->dopt.imagenet = 1;
+    return 0;
+}
+
+static void print_recipe(const train_opts *o)
+{
+    if (!o->recipe || strcmp(o->recipe, "imagenet")) return;
+    printf("recipe imagenet (He et al. 2016, section 3.4; options given override it):\n"
+           "  model %s%s, --norm %s, --init %s\n"
+           "  SGD momentum %g, weight decay %g, batch %d%s\n"
+           "  lr %g, divided by %g when the validation error plateaus%s (patience %d, "
+           "threshold %g %s, cooldown %d, min lr %g)\n"
+           "  %lld iterations; shorter side random in [%d, %d], random %dx%d crop, flip, "
+           "%s, PCA lighting sigma %g\n"
+           "  validation: shorter side %d, centre %dx%d crop, top-1 error\n",
+           o->model, o->stride_on_1x1 ? " (stride on the first 1x1, as the paper)" : "",
+           rcl_norm_kind_name(o->mc.norm.kind), rcl_init_scheme_name(o->mc.init.scheme),
+           (double)o->momentum, (double)o->weight_decay, o->batch,
+           o->accumulate > 1 ? " (accumulated over --accumulate micro-batches)" : "",
+           (double)o->lr, (double)o->sched.factor, o->plateau ? "" : " [off: --lr-schedule step]",
+           o->po.patience, o->po.threshold,
+           o->po.threshold_mode == RCL_PLATEAU_ABS ? "abs" : "rel", o->po.cooldown, o->po.min_lr,
+           o->iterations, o->dopt.scale_min, o->dopt.scale_max, o->dopt.crop, o->dopt.crop,
+           o->normalize ? "torchvision's per-channel mean/std (--normalize)"
+                        : "per-pixel mean subtracted",
+           (double)o->dopt.lighting, o->dopt.resize, o->dopt.crop, o->dopt.crop);
+}
+
 /* Returns 0 to train, 1 after --help, 2 after a usage error (printed). */
 static int parse_train_args(int argc, char **argv, train_opts *o)
 {
@@ -102,7 +196,10 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         O_TRAIN_PER_CLASS, O_TEST_PER_CLASS, O_STEP_SIZE, O_LR, O_LR_FACTOR, O_MOMENTUM,
         O_WEIGHT_DECAY, O_MILESTONES, O_OPTIMIZER, O_NESTEROV, O_NO_AUGMENT, O_NORMALIZE,
         O_PAPER_STRIDE, O_NO_SAVE, O_OVERWRITE, O_CHECKPOINT_EVERY, O_ACCUMULATE, O_NO_OVERLAP,
-        O_CHECK_SYNC, O_SYNC_BN,
+        O_CHECK_SYNC, O_SYNC_BN, O_LR_SCHEDULE, O_PL_PATIENCE, O_PL_THRESHOLD, O_PL_THRESHOLD_MODE,
+        O_PL_COOLDOWN, O_MIN_LR, O_ITERATIONS, O_WEIGHTS, O_RESET_HEAD, O_RECIPE, O_PIPELINE,
+        O_VAL_SPLIT, O_CROP, O_SCALE, O_RESIZE, O_LIGHTING, O_MEAN_IMAGE, O_THREADS, O_STRICT,
+        O_CACHE_DIR, O_NO_INDEX_CACHE,
     };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL},
@@ -133,6 +230,27 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         {"no-overlap", no_argument, NULL, O_NO_OVERLAP},
         {"check-sync", required_argument, NULL, O_CHECK_SYNC},
         {"sync-bn", no_argument, NULL, O_SYNC_BN},
+        {"lr-schedule", required_argument, NULL, O_LR_SCHEDULE},
+        {"plateau-patience", required_argument, NULL, O_PL_PATIENCE},
+        {"plateau-threshold", required_argument, NULL, O_PL_THRESHOLD},
+        {"plateau-threshold-mode", required_argument, NULL, O_PL_THRESHOLD_MODE},
+        {"plateau-cooldown", required_argument, NULL, O_PL_COOLDOWN},
+        {"min-lr", required_argument, NULL, O_MIN_LR},
+        {"iterations", required_argument, NULL, O_ITERATIONS},
+        {"weights", required_argument, NULL, O_WEIGHTS},
+        {"reset-head", no_argument, NULL, O_RESET_HEAD},
+        {"recipe", required_argument, NULL, O_RECIPE},
+        {"pipeline", required_argument, NULL, O_PIPELINE},
+        {"val-split", required_argument, NULL, O_VAL_SPLIT},
+        {"crop", required_argument, NULL, O_CROP},
+        {"scale", required_argument, NULL, O_SCALE},
+        {"resize", required_argument, NULL, O_RESIZE},
+        {"lighting", required_argument, NULL, O_LIGHTING},
+        {"mean-image", required_argument, NULL, O_MEAN_IMAGE},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"strict-data", no_argument, NULL, O_STRICT},
+        {"cache-dir", required_argument, NULL, O_CACHE_DIR},
+        {"no-index-cache", no_argument, NULL, O_NO_INDEX_CACHE},
         CLI_MODEL_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -147,7 +265,10 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         case O_DATA: o->data = g.arg; break;
         case O_OUT: o->out = g.arg; break;
         case O_RESUME: o->resume = g.arg; break;
-        case O_EPOCHS: bad = cli_getopt_int(&g, 1, 100000, &o->epochs); break;
+        case O_EPOCHS:
+            bad = cli_getopt_int(&g, 1, 100000, &o->epochs);
+            o->epochs_given = 1;
+            break;
         case O_BATCH: bad = cli_getopt_int(&g, 1, 1 << 16, &o->batch); o->batch_given = 1; break;
         case O_SEED: bad = cli_getopt_int(&g, 0, 2147483647, &o->seed); break;
         case O_LOG_INTERVAL: bad = cli_getopt_int(&g, 1, 1 << 30, &o->log_interval); break;
@@ -178,6 +299,63 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         case O_NO_OVERLAP: o->no_overlap = 1; break;
         case O_SYNC_BN: o->sync_bn = 1; break;
         case O_CHECK_SYNC: bad = cli_getopt_int(&g, 1, 1 << 30, &o->check_sync); break;
+        case O_LR_SCHEDULE:
+            if (!strcmp(g.arg, "step")) o->plateau = 0;
+            else if (!strcmp(g.arg, "plateau")) o->plateau = 1;
+            else bad = cli_getopt_bad(&g, "step or plateau");
+            break;
+        case O_PL_PATIENCE: bad = cli_getopt_int(&g, 0, 1 << 30, &o->po.patience); break;
+        case O_PL_THRESHOLD: {
+            float t;
+            bad = cli_getopt_float(&g, 0, 1, &t);
+            o->po.threshold = t;
+            break;
+        }
+        case O_PL_THRESHOLD_MODE:
+            if (!strcmp(g.arg, "rel")) o->po.threshold_mode = RCL_PLATEAU_REL;
+            else if (!strcmp(g.arg, "abs")) o->po.threshold_mode = RCL_PLATEAU_ABS;
+            else bad = cli_getopt_bad(&g, "rel or abs");
+            break;
+        case O_PL_COOLDOWN: bad = cli_getopt_int(&g, 0, 1 << 30, &o->po.cooldown); break;
+        case O_MIN_LR: {
+            float v;
+            bad = cli_getopt_float(&g, 0, 1, &v);
+            o->po.min_lr = v;
+            break;
+        }
+        case O_ITERATIONS: {
+            int v;
+            bad = cli_getopt_int(&g, 1, 2147483647, &v);
+            o->iterations = v;
+            break;
+        }
+        case O_WEIGHTS: o->weights = g.arg; break;
+        case O_RESET_HEAD: o->reset_head = 1; break;
+        case O_RECIPE: /* applied before the other options (apply_recipe) */
+            if (!o->recipe || strcmp(o->recipe, g.arg))
+                bad = cli_getopt_bad(&g, "course or imagenet, with the option spelled out "
+                                         "(--recipe NAME)");
+            break;
+        case O_PIPELINE:
+            if (!strcmp(g.arg, "cifar")) o->dopt.imagenet = 0;
+            else if (!strcmp(g.arg, "imagenet")) o->dopt.imagenet = 1;
+            else bad = cli_getopt_bad(&g, "cifar or imagenet");
+            break;
+        case O_VAL_SPLIT: o->dopt.val_split = g.arg; break;
+        case O_CROP: bad = cli_getopt_int(&g, 8, 4096, &o->dopt.crop); break;
+        case O_SCALE:
+            if (sscanf(g.arg, "%d,%d", &o->dopt.scale_min, &o->dopt.scale_max) != 2 ||
+                o->dopt.scale_min < 8 || o->dopt.scale_max < o->dopt.scale_min ||
+                o->dopt.scale_max > 8192)
+                bad = cli_getopt_bad(&g, "MIN,MAX shorter sides, e.g. 256,480");
+            break;
+        case O_RESIZE: bad = cli_getopt_int(&g, 8, 8192, &o->dopt.resize); break;
+        case O_LIGHTING: bad = cli_getopt_float(&g, 0, 1, &o->dopt.lighting); break;
+        case O_MEAN_IMAGE: o->dopt.mean_file = g.arg; break;
+        case O_THREADS: bad = cli_getopt_int(&g, 1, 256, &o->dopt.threads); break;
+        case O_STRICT: o->dopt.strict = 1; break;
+        case O_CACHE_DIR: o->dopt.cache_dir = g.arg; break;
+        case O_NO_INDEX_CACHE: o->dopt.no_index_cache = 1; break;
         default:
             if (c < CLI_MO_FIRST || c >= CLI_MO_LAST) return 2;
             bad = cli_model_opt(&g, c, &o->mc);
@@ -377,8 +555,7 @@ static int check_fresh_out(const train_opts *o, const char *out_dir)
 typedef struct train_run {
     rcl_ctx *ctx;
     rcl_model *model;
-    rcl_dataset train_ds, test_ds;
-    rcl_loader *train_ld, *test_ld;
+    train_data data;
     rcl_batch batch;
     rcl_optimizer opt;
     const cli_globals *g;
@@ -387,6 +564,7 @@ typedef struct train_run {
     char last_good[600];   /* the last complete checkpoint, "" if none */
     int good_epoch, good_step;
     rcl_dist_trainer dt;   /* the step: micro-batches, ranks */
+    rcl_plateau plateau;   /* --lr-schedule plateau */
     float *gx;             /* the global batch as the loader yields it */
     int *glabels;
 } train_run;
@@ -396,12 +574,9 @@ static void run_free(train_run *r)
     if (r->dt.model) rcl_dist_trainer_free(&r->dt);
     free(r->gx);
     free(r->glabels);
-    rcl_loader_destroy(r->train_ld);
-    rcl_loader_destroy(r->test_ld);
     rcl_batch_free(&r->batch);
     rcl_model_destroy(r->model);
-    rcl_dataset_destroy(&r->train_ds);
-    rcl_dataset_destroy(&r->test_ds);
+    train_data_close(&r->data);
     rcl_ctx_destroy(r->ctx);
 }
 
@@ -483,12 +658,19 @@ typedef struct epoch_pos {
     int win;
 } epoch_pos;
 
-static rcl_train_progress progress_at(const train_opts *o, int epochs_done, float lr,
-                                      double best_acc, const epoch_pos *e)
+static rcl_train_progress progress_at(const train_opts *o, const train_run *r, int epochs_done,
+                                      float lr, double best_acc, const epoch_pos *e)
 {
     rcl_train_progress p = {.epoch = epochs_done, .seed = (uint64_t)o->seed, .lr = lr,
                             .best_acc = best_acc, .normalize = o->normalize,
                             .batch_size = o->batch};
+    if (o->plateau) {
+        p.plateau = 1;
+        p.plateau_best = r->plateau.best;
+        p.plateau_bad = r->plateau.num_bad_epochs;
+        p.plateau_cooldown = r->plateau.cooldown_counter;
+        p.plateau_reductions = r->plateau.reductions;
+    }
     if (e) {
         p.step = e->step;
         p.loss_sum = e->loss_sum;
@@ -508,7 +690,7 @@ static int interrupted(const train_opts *o, train_run *r, int sig, int epoch, fl
     const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
     if (rcl_dist_rank() != 0) return 128 + sig; /* rank 0 checkpoints and says so */
     if (r->ckpt && trained_since_save) {
-        rcl_train_progress p = progress_at(o, epoch, lr, best_acc, e);
+        rcl_train_progress p = progress_at(o, r, epoch, lr, best_acc, e);
         if (save_checkpoint(r, &p, r->ckpt)) return 1;
     }
     fprintf(stderr, "\nresnet-cl: %s: interrupted at epoch %d step %d; ", name, epoch + 1, e->step);
@@ -524,27 +706,36 @@ static int interrupted(const train_opts *o, train_run *r, int sig, int epoch, fl
     return 128 + sig;
 }
 
+/* Steps trained in all at (epoch, step), against --iterations. */
+static long long steps_done(int epoch, int step, int steps)
+{
+    return (long long)epoch * steps + step;
+}
+
 static int train_loop(const train_opts *o, train_run *r, int start_epoch, double best_acc,
                       const epoch_pos *resume_pos, double t_start, double t_data)
 {
     int first = 1, trained_since_save = 0, warned_single = 0;
-    int steps = rcl_loader_num_batches(r->train_ld);
+    int steps = rcl_source_num_batches(&r->data.train);
     rcl_norm_kind norm = rcl_model_get_config(r->model)->norm.kind;
     int batch_stats = norm == RCL_NORM_BN || norm == RCL_NORM_BRN;
     cli_progress bar;
     char good[800];
     for (int epoch = start_epoch; epoch < o->epochs; epoch++) {
-        float lr = rcl_lr_at(&o->sched, epoch);
+        float lr = o->plateau ? (float)r->plateau.lr : rcl_lr_at(&o->sched, epoch);
         rcl_optimizer_set_lr(&r->opt, lr);
         double t0 = cli_now_s();
         epoch_pos e = {0};
         if (epoch == start_epoch && resume_pos) e = *resume_pos;
         long long seen0 = e.seen; /* images/s: of this process */
+        int last = steps;         /* the epoch's last step (--iterations may end it early) */
+        if (o->iterations && steps_done(epoch, steps, steps) > o->iterations)
+            last = (int)(o->iterations - steps_done(epoch, 0, steps));
         cli_progress_start(&bar, stdout, NULL, "img/s");
         int n = 0, st;
-        if ((st = rcl_loader_begin_epoch_at(r->train_ld, epoch, e.step)))
+        if ((st = rcl_source_begin_epoch_at(&r->data.train, epoch, e.step)))
             return cli_report("loader", st), 1;
-        for (;;) {
+        while (e.step < last) {
             /* one snapshot of the flag decides; under MPI the ranks' snapshots
              * are agreed on (a signal that lands after it waits for the next
              * step on every rank), so that all stop at the same step */
@@ -556,13 +747,22 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
                 return interrupted(o, r, sig, epoch, lr, best_acc, &e, trained_since_save);
             }
             int step = e.step + 1;
-            if ((st = rcl_loader_next(r->train_ld, r->gx, r->glabels, &n)))
+            if ((st = rcl_source_next(&r->data.train, r->gx, r->glabels, &n)))
                 return cli_progress_finish(&bar, 1), cli_report("loading a batch", st), 1;
             if (n == 0) break;
             int parts = rcl_dist_size() * r->dt.accumulate, off;
             if (rcl_dist_split(n, parts, parts - 1, &off) < (batch_stats ? 2 : 1) ||
                 (o->sync_bn && n % parts)) { /* sync-BN: equal parts (its sums are unweighted) */
                 /* BatchNorm cannot train on a single image (per micro-batch and rank) */
+                if (step < steps) { /* files skipped inside the epoch left too few */
+                    cli_progress_clear(&bar);
+                    if (rcl_dist_rank() == 0)
+                        fprintf(stderr, "resnet-cl: note: epoch %d step %d: the batch holds %d "
+                                        "image%s after skipped files, too few to train on; the "
+                                        "step is skipped\n", epoch + 1, step, n, n == 1 ? "" : "s");
+                    e.step = step;
+                    continue;
+                }
                 if (!warned_single) {
                     cli_progress_clear(&bar);
                     if (parts == 1)
@@ -578,6 +778,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
                                 : batch_stats ? " of at least 2 for BatchNorm" : "");
                     warned_single = 1;
                 }
+                e.step = step; /* consumed: --iterations counts it */
                 break;
             }
             rcl_step_result res;
@@ -628,21 +829,25 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
                 e.win_loss = 0;
                 e.win = 0;
             }
-            if (r->ckpt && o->checkpoint_every && step % o->checkpoint_every == 0 && step < steps) {
-                rcl_train_progress p = progress_at(o, epoch, lr, best_acc, &e);
+            if (r->ckpt && o->checkpoint_every && step % o->checkpoint_every == 0 && step < last) {
+                rcl_train_progress p = progress_at(o, r, epoch, lr, best_acc, &e);
                 if (save_checkpoint(r, &p, r->ckpt)) return cli_progress_finish(&bar, 1), 1;
                 trained_since_save = 0;
             }
         }
         cli_progress_finish(&bar, 0);
+        if (rcl_dist_rank() == 0) train_data_report_skipped(&r->data, epoch + 1, 0);
+        /* --iterations reached inside the epoch: the run ends at this
+         * position (a mid-epoch checkpoint: a larger --iterations resumes it) */
+        int partial = last < steps && e.step >= last;
         double test_loss = 0;
         int test_correct = 0, test_total = 0;
         /* every rank evaluates its part with rank 0's BN running statistics
          * (the ones checkpoints hold) */
         st = rcl_dist_bcast_model(r->model, &r->opt, 0);
         if (!st)
-            st = rcl_dist_evaluate(r->model, &r->batch, r->test_ld, r->gx, r->glabels, &test_loss,
-                                   &test_correct, &test_total);
+            st = rcl_dist_evaluate(r->model, &r->batch, &r->data.test, r->gx, r->glabels,
+                                   &test_loss, &test_correct, &test_total);
         if (st == RCL_ERR_NAN) {
             describe_good(r, good, sizeof good);
             fprintf(stderr, "resnet-cl: loss became %s at epoch %d in the test pass after step %d; "
@@ -651,27 +856,42 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
             return 1;
         }
         if (st) return cli_report_run_failure("evaluating", st, r->ckpt, 0), 1;
+        if (rcl_dist_rank() == 0) train_data_report_skipped(&r->data, epoch + 1, 1);
         double secs = cli_now_s() - t0, acc = test_total ? (double)test_correct / test_total : 0;
         printf("Test set: Average loss: %.4f, Accuracy: %d/%d (%.0f%%)\n", test_loss, test_correct,
                test_total, 100.0 * acc);
-        printf("epoch %d: %.1f s, %.1f train img/s, lr %g\n", epoch + 1, secs, (e.seen - seen0) / secs,
-               (double)lr);
+        printf("epoch %d%s: %.1f s, %.1f train img/s, lr %g\n", epoch + 1,
+               partial ? " (ended by --iterations)" : "", secs, (e.seen - seen0) / secs, (double)lr);
+        float next_lr = rcl_lr_at(&o->sched, epoch + 1);
+        if (o->plateau && !partial) {
+            int cut = rcl_plateau_step(&r->plateau, 1.0 - acc); /* the validation error */
+            next_lr = (float)r->plateau.lr;
+            if (cut == 1)
+                printf("lr %g -> %g: the test error did not improve for %d epochs "
+                       "(--lr-schedule plateau)\n", (double)lr, (double)next_lr,
+                       o->po.patience + 1);
+        } else if (o->plateau) {
+            next_lr = lr;
+        }
         fflush(stdout);
         int improved = acc > best_acc;
         if (improved) best_acc = acc;
         if (r->ckpt) {
             /* best before last: a kill between them replays this epoch, which
              * writes the same best again; then the log line */
-            rcl_train_progress p = progress_at(o, epoch + 1, rcl_lr_at(&o->sched, epoch + 1),
-                                               best_acc, NULL);
+            rcl_train_progress p = partial ? progress_at(o, r, epoch, lr, best_acc, &e)
+                                           : progress_at(o, r, epoch + 1, next_lr, best_acc, NULL);
             /* the log line (but its time, which would make equal runs' files
              * differ) travels in the checkpoint too: a kill between the save
              * and the append below loses nothing (--resume restores it) */
-            snprintf(p.log_line, sizeof p.log_line,
-                     "{\"epoch\": %d, \"lr\": %.9g, \"train_loss\": %.6f, \"train_acc\": %.6f, "
-                     "\"test_loss\": %.6f, \"test_acc\": %.6f",
-                     epoch + 1, (double)lr, e.seen ? e.loss_sum / e.seen : 0,
-                     e.seen ? (double)e.correct / e.seen : 0, test_loss, acc);
+            int k = snprintf(p.log_line, sizeof p.log_line,
+                             "{\"epoch\": %d, \"lr\": %.9g, \"train_loss\": %.6f, \"train_acc\": "
+                             "%.6f, \"test_loss\": %.6f, \"test_acc\": %.6f",
+                             epoch + 1, (double)lr, e.seen ? e.loss_sum / e.seen : 0,
+                             e.seen ? (double)e.correct / e.seen : 0, test_loss, acc);
+            if (partial && k > 0 && (size_t)k < sizeof p.log_line)
+                snprintf(p.log_line + k, sizeof p.log_line - (size_t)k,
+                         ", \"steps\": %d, \"iterations\": %lld", e.step, o->iterations);
             if (improved && save_checkpoint(r, &p, r->best)) return 1;
             if (save_checkpoint(r, &p, r->ckpt)) return 1;
             trained_since_save = 0;
@@ -685,6 +905,11 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
                 fprintf(stderr, "resnet-cl: cannot write %s: %s\n", r->logp, strerror(errno));
                 return 1;
             }
+        }
+        if (o->iterations && steps_done(epoch, e.step, steps) >= o->iterations) {
+            printf("stopped after %lld iterations (--iterations)%s%s\n", o->iterations,
+                   r->last_good[0] ? "; checkpoint " : "", r->last_good);
+            break;
         }
     }
     if (g_signal) { /* during the last test pass: the run is complete */
@@ -701,8 +926,11 @@ int cli_train(const cli_globals *g, int argc, char **argv)
                     .log_interval = 100, .augment = 1, .save = 1, .optim = RCL_OPTIM_ADAM,
                     .lr = 0.001f, .momentum = 0.9f, .accumulate = 1,
                     .sched = {.factor = 3.0f, .step_size = 20},
-                    .mc = rcl_model_config_default()};
-    int pst = parse_train_args(argc, argv, &o);
+                    .mc = rcl_model_config_default(), .po = rcl_plateau_defaults(),
+                    .dopt = {.crop = 224, .resize = 256, .scale_min = 256, .scale_max = 480,
+                             .lighting = 0.1f, .augment = 1}};
+    int pst = apply_recipe(argc, argv, &o);
+    if (!pst) pst = parse_train_args(argc, argv, &o);
     if (pst) return pst == 1 ? 0 : pst;
     if (cli_parse_only) return CLI_PARSED;
     if ((pst = setup_slow_write())) return pst;
@@ -712,6 +940,39 @@ int cli_train(const cli_globals *g, int argc, char **argv)
                         "one of them\n");
         return 2;
     }
+    if (o.resume && o.weights) {
+        fprintf(stderr, "resnet-cl: --weights starts a new run from a file's weights and --resume "
+                        "continues a run; give one of them\n");
+        return 2;
+    }
+    if (o.reset_head && !o.weights) {
+        fprintf(stderr, "resnet-cl: --reset-head goes with --weights FILE (the classifier of the "
+                        "file's model starts afresh)\n");
+        return 2;
+    }
+    if (o.dopt.imagenet && (o.per_class_train || o.per_class_test)) {
+        fprintf(stderr, "resnet-cl: --train-per-class / --test-per-class subset CIFAR-10; the "
+                        "ImageNet pipeline reads every file of its folders (make a smaller folder "
+                        "of links for a subset)\n");
+        return 2;
+    }
+    if (o.dopt.imagenet && o.dopt.scale_min < o.dopt.crop) {
+        fprintf(stderr, "resnet-cl: --scale %d,%d: the shorter side must be at least the crop (%d)\n",
+                o.dopt.scale_min, o.dopt.scale_max, o.dopt.crop);
+        return 2;
+    }
+    if (o.dopt.imagenet && o.dopt.resize < o.dopt.crop) {
+        fprintf(stderr, "resnet-cl: --resize %d is smaller than --crop %d\n", o.dopt.resize,
+                o.dopt.crop);
+        return 2;
+    }
+    if (o.plateau && !(o.sched.factor > 1)) {
+        fprintf(stderr, "resnet-cl: --lr-schedule plateau divides lr by --lr-factor, which must be "
+                        "above 1 (got %g)\n", (double)o.sched.factor);
+        return 2;
+    }
+    o.po.mode = RCL_PLATEAU_MIN;
+    o.po.factor = 1.0 / o.sched.factor;
     /* --resume: the model and its options come from the checkpoint */
     rcl_model_config mc = o.mc;
     rcl_checkpoint_info info = {0};
@@ -776,7 +1037,12 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     snprintf(logp, sizeof logp, "%s/log.jsonl", out_dir);
     if (rank0 && o.save && !o.resume && !o.overwrite) /* before minutes of loading */
         if (check_fresh_out(&o, out_dir)) return 1;
-    const char *data = find_data(o.data);
+    const char *data = o.dopt.imagenet ? o.data : find_data(o.data);
+    if (!data && o.dopt.imagenet) {
+        fprintf(stderr, "resnet-cl: the ImageNet pipeline needs --data DIR (train/<wnid>/*.JPEG and "
+                        "val/, docs/imagenet.md)\n");
+        return 2;
+    }
     if (!data) {
         fprintf(stderr, "resnet-cl: CIFAR-10 not found in data/cifar-10-batches-bin; run "
                         "data/get_cifar10.sh to download it, or pass --data DIR (binary batches, or "
@@ -786,27 +1052,28 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     install_signal_handlers();
     train_run r = {.g = g};
     double t_data = cli_now_s();
-    rcl_dataset_options dopt = {.per_class_limit = o.per_class_train};
-    if ((st = rcl_dataset_load(&r.train_ds, data, "train", &dopt))) {
-        cli_report("loading training data", st);
-        return run_free(&r), 1;
+    o.dopt.data = data;
+    o.dopt.batch = o.batch;
+    o.dopt.augment = o.augment;
+    o.dopt.normalize = o.normalize;
+    o.dopt.per_class_train = o.per_class_train;
+    o.dopt.per_class_test = o.per_class_test;
+    if (!o.dopt.threads) {
+        long nc = sysconf(_SC_NPROCESSORS_ONLN);
+        o.dopt.threads = nc < 1 ? 1 : nc > 64 ? 64 : (int)nc;
     }
-    dopt.per_class_limit = o.per_class_test;
-    if ((st = rcl_dataset_load(&r.test_ds, data, "test", &dopt))) {
-        cli_report("loading test data", st);
-        return run_free(&r), 1;
-    }
+    if (train_data_open(&r.data, &o.dopt, o.resume)) return run_free(&r), 1;
     t_data = cli_now_s() - t_data;
-    if (cli_check_classes(stderr, &r.train_ds, &r.test_ds, o.resume)) return run_free(&r), 1;
+    print_recipe(&o);
     if (cli_dist_open_device(g, &r.ctx, NULL, 1)) return run_free(&r), 1;
     cli_dist_quiet_others();
-    mc.num_classes = r.train_ds.num_classes;
-    mc.in_channels = r.train_ds.c;
-    mc.in_h = r.train_ds.h;
-    mc.in_w = r.train_ds.w;
+    mc.num_classes = r.data.num_classes;
+    mc.in_channels = r.data.c;
+    mc.in_h = r.data.h;
+    mc.in_w = r.data.w;
     /* The model's buffers hold the largest batch either loader yields: a
      * --batch-size above the data costs no memory (steps use the tensor's n). */
-    int most = r.train_ds.n > r.test_ds.n ? r.train_ds.n : r.test_ds.n;
+    int most = r.data.n_train > r.data.n_test ? r.data.n_train : r.data.n_test;
     mc.batch = o.batch / parts < most ? o.batch / parts : most; /* a micro-batch of a rank */
     mc.seed = (uint64_t)o.seed;
     mc.stride_on = o.stride_on_1x1 ? RCL_STRIDE_ON_1X1 : RCL_STRIDE_ON_3X3;
@@ -815,9 +1082,13 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         cli_report("building the model", st);
         return run_free(&r), 1;
     }
-    char *csv = cli_join_names(r.train_ds.class_names, r.train_ds.num_classes);
-    rcl_checkpoint_set_class_names(r.model, csv);
-    free(csv);
+    rcl_checkpoint_set_class_names(r.model, r.data.class_csv);
+    if ((st = rcl_checkpoint_set_input(r.model, &r.data.input, r.data.mean))) {
+        cli_report("building the model", st);
+        return run_free(&r), 1;
+    }
+    if (o.weights && cli_train_init_weights(r.ctx, r.model, o.model, o.weights, o.reset_head))
+        return run_free(&r), 1;
     rcl_adam_hparams ah = rcl_adam_defaults();
     ah.lr = o.lr;
     ah.weight_decay = o.weight_decay;
@@ -830,6 +1101,10 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     int start_epoch = 0;
     double best_acc = 0;
     epoch_pos pos = {0};
+    if (o.plateau && (st = rcl_plateau_init(&r.plateau, &o.po, o.lr))) {
+        cli_report("--lr-schedule plateau", st);
+        return run_free(&r), 2;
+    }
     char resume_line[sizeof ((rcl_train_progress *)0)->log_line] = "";
     if (o.resume) {
         rcl_train_progress prog = {0};
@@ -856,11 +1131,18 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         }
         if (pos.step) printf("resumed from %s at epoch %d step %d\n", o.resume, start_epoch + 1, pos.step);
         else printf("resumed from %s after epoch %d\n", o.resume, start_epoch);
-        if (start_epoch >= o.epochs) {
-            fprintf(stderr, "resnet-cl: %s already finished %d epoch%s (--epochs %d); raise --epochs "
-                            "to train further\n", o.resume, start_epoch, start_epoch == 1 ? "" : "s",
-                    o.epochs);
-            return run_free(&r), 1;
+        if (o.plateau) {
+            if (!prog.plateau)
+                fprintf(stderr, "resnet-cl: note: %s holds no --lr-schedule plateau state; the "
+                                "scheduler starts afresh at lr %g\n", o.resume, (double)prog.lr);
+            r.plateau.lr = prog.lr;
+            if (prog.plateau) {
+                r.plateau.best = prog.plateau_best;
+                r.plateau.num_bad_epochs = prog.plateau_bad;
+                r.plateau.cooldown_counter = prog.plateau_cooldown;
+                r.plateau.reductions = prog.plateau_reductions;
+            }
+            r.plateau.last_epoch = start_epoch;
         }
         snprintf(r.last_good, sizeof r.last_good, "%s", o.resume);
         r.good_epoch = start_epoch;
@@ -868,22 +1150,30 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     }
     /* The loaders come after --resume: data order and augmentation follow the
      * checkpoint's seed, not the command line's. */
-    rcl_loader_options lo = {.batch_size = o.batch, .shuffle = 1, .augment = o.augment, .pad = 4,
-                             .seed = (uint64_t)o.seed, .normalize = o.normalize,
-                             .mean = {0.4914f, 0.4822f, 0.4465f}, .std = {0.2470f, 0.2435f, 0.2616f}};
-    if ((st = rcl_loader_create(&r.train_ld, &r.train_ds, &lo))) {
-        cli_report("creating the training loader", st);
-        return run_free(&r), 1;
-    }
-    if (pos.step > rcl_loader_num_batches(r.train_ld)) {
+    o.dopt.seed = (uint64_t)o.seed;
+    if (train_data_start(&r.data, &o.dopt)) return run_free(&r), 1;
+    int steps = rcl_source_num_batches(&r.data.train);
+    if (pos.step > steps) {
         fprintf(stderr, "resnet-cl: %s stopped at step %d of an epoch that now has %d steps; resume "
                         "with the same data options (--train-per-class, --data)\n", o.resume,
-                pos.step, rcl_loader_num_batches(r.train_ld));
+                pos.step, steps);
         return run_free(&r), 1;
     }
-    lo.shuffle = 0;
-    lo.augment = 0;
-    if ((st = rcl_loader_create(&r.test_ld, &r.test_ds, &lo)) || (st = rcl_batch_init(&r.batch, r.model))) {
+    if (o.iterations && !o.epochs_given) /* the epochs the iterations need */
+        o.epochs = (int)((o.iterations + steps - 1) / steps);
+    if (o.iterations && steps_done(start_epoch, pos.step, steps) >= o.iterations) {
+        fprintf(stderr, "resnet-cl: %s already trained %lld iterations (--iterations %lld); raise "
+                        "--iterations to train further\n", o.resume,
+                steps_done(start_epoch, pos.step, steps), o.iterations);
+        return run_free(&r), 1;
+    }
+    if (o.resume && start_epoch >= o.epochs) {
+        fprintf(stderr, "resnet-cl: %s already finished %d epoch%s (--epochs %d); raise --epochs "
+                        "to train further\n", o.resume, start_epoch, start_epoch == 1 ? "" : "s",
+                o.epochs);
+        return run_free(&r), 1;
+    }
+    if ((st = rcl_batch_init(&r.batch, r.model))) {
         cli_report("creating the test loader", st);
         return run_free(&r), 1;
     }
@@ -926,9 +1216,13 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     const rcl_device_info *d = rcl_ctx_device(r.ctx);
     char desc[320];
     cli_model_describe(&mc, desc, sizeof desc);
-    printf("device %d: %s (%s); model %s, %lld parameters; %d train / %d test images from %s\n"
+    printf("device %d: %s (%s); model %s, %lld parameters; %s\n"
            "%s\n", d->index, d->name, d->platform_name, o.model,
-           (long long)rcl_model_param_count(r.model), r.train_ds.n, r.test_ds.n, data, desc);
+           (long long)rcl_model_param_count(r.model), r.data.desc, desc);
+    if (o.iterations)
+        printf("%lld iterations: %d epoch%s of %d steps%s\n", o.iterations, o.epochs,
+               o.epochs == 1 ? "" : "s", steps,
+               o.iterations % steps ? " (the last one ends early)" : "");
     int bn = mc.norm.kind == RCL_NORM_BN || mc.norm.kind == RCL_NORM_BRN;
     if (ranks > 1)
         printf("data parallel: %d ranks, global batch %d = %d per rank%s; gradients all-reduced %s; "

@@ -414,15 +414,15 @@ int rcl_dist_train_step(rcl_dist_trainer *t, const float *x, const int *labels, 
     return RCL_OK;
 }
 
-int rcl_dist_evaluate(rcl_model *m, rcl_batch *b, rcl_loader *ld, float *x, int *labels,
-                      double *mean_loss, int *correct, int *total)
+int rcl_dist_evaluate(rcl_model *m, rcl_batch *b, const rcl_batch_source *src, float *x,
+                      int *labels, double *mean_loss, int *correct, int *total)
 {
     rcl_ctx *ctx = rcl_model_ctx(m);
     double s[3] = {0, 0, 0}; /* loss * n, correct, n */
     int n = 0, cap = b->x.n;
-    RCL_TRY(rcl_loader_begin_epoch(ld, 0));
+    RCL_TRY(rcl_source_begin_epoch_at(src, 0, 0));
     for (;;) {
-        RCL_TRY(rcl_loader_next(ld, x, labels, &n));
+        RCL_TRY(rcl_source_next(src, x, labels, &n));
         if (n == 0) break;
         int off, k = rcl_dist_split(n, g_size, g_rank, &off);
         for (int done = 0; done < k;) {

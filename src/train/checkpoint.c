@@ -206,6 +206,12 @@ int rcl_checkpoint_save(rcl_model *m, const rcl_optimizer *opt, const rcl_train_
         /* the mid-epoch position: doubles with 17 digits round-trip exactly */
         META_INT("step", prog->step);
         if (!st && prog->log_line[0]) st = rcl_st_writer_metadata(&w, "log_line", prog->log_line);
+        if (!st && prog->plateau) {
+            snprintf(val, sizeof val, "best=%.17g bad=%d cooldown=%d reductions=%d",
+                     prog->plateau_best, prog->plateau_bad, prog->plateau_cooldown,
+                     prog->plateau_reductions);
+            st = rcl_st_writer_metadata(&w, "plateau", val);
+        }
         META_INT("batch_size", prog->batch_size);
         META_INT("epoch_correct", prog->correct);
         META_INT("epoch_seen", prog->seen);
@@ -410,6 +416,21 @@ int rcl_checkpoint_load(rcl_model *m, rcl_optimizer *opt, rcl_train_progress *pr
             const char *nz = rcl_st_metadata(&f, "normalize");
             prog->normalize = nz && !strcmp(nz, "1");
             st = read_position(&f, path, prog);
+        }
+        const char *pl = rcl_st_metadata(&f, "plateau");
+        prog->plateau = 0;
+        if (!st && pl) {
+            char best[64];
+            int used = 0;
+            if (sscanf(pl, "best=%63s bad=%d cooldown=%d reductions=%d%n", best,
+                       &prog->plateau_bad, &prog->plateau_cooldown, &prog->plateau_reductions,
+                       &used) != 4 || pl[used] || prog->plateau_bad < 0 ||
+                prog->plateau_cooldown < 0 || prog->plateau_reductions < 0)
+                st = rcl_fail(RCL_ERR_FORMAT, "%s: malformed plateau metadata '%s'", path, pl);
+            else {
+                prog->plateau_best = strtod(best, NULL); /* "inf" before the first epoch */
+                prog->plateau = 1;
+            }
         }
     }
     free(scratch);
