@@ -89,7 +89,7 @@ static void test_recipe_imagenet(void **state)
                           "shorter side random in [256, 480], random 224x224 crop",
                           "PCA lighting sigma 0.1", "gradient accumulation: 2 micro-batches of 2",
                           "8 train / 8 validation images (8 of 1000 classes)",
-                          "2 iterations: 1 epoch of 2 steps", "Test set: Average loss:"};
+                          "2 iterations (optimizer updates): 1 epoch of 2", "Test set: Average loss:"};
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         if (!strstr(out, want[i])) fail_msg("missing '%s' in:\n%s", want[i], out);
     free(out);

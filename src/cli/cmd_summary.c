@@ -8,15 +8,16 @@
 int cli_summary(const cli_globals *g, int argc, char **argv)
 {
     const char *model = "resnet18";
-    int classes = 10, h = 32, w = 32, paper = 0;
+    int classes = 10, h = 32, w = 32, paper = 0, batch = 0;
     rcl_model_config mc = rcl_model_config_default();
-    enum { O_MODEL = CLI_OPT_FIRST, O_CLASSES, O_INPUT, O_PAPER_STRIDE, O_LIST };
+    enum { O_MODEL = CLI_OPT_FIRST, O_CLASSES, O_INPUT, O_PAPER_STRIDE, O_LIST, O_BATCH };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL},
         {"classes", required_argument, NULL, O_CLASSES},
         {"input", required_argument, NULL, O_INPUT},
         {"paper-stride", no_argument, NULL, O_PAPER_STRIDE},
         {"list", no_argument, NULL, O_LIST},
+        {"batch-size", required_argument, NULL, O_BATCH},
         CLI_MODEL_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -38,12 +39,16 @@ int cli_summary(const cli_globals *g, int argc, char **argv)
             break;
         }
         case O_PAPER_STRIDE: paper = 1; break;
+        case O_BATCH: bad = cli_getopt_int(&go, 1, 1 << 16, &batch); break;
         case O_LIST:
             for (const char *const *n = rcl_model_arch_names(); *n; n++) printf("%s\n", *n);
             return 0;
         case 'h':
             printf("usage: resnet-cl [--device N] summary --model M [--classes K] [--input HxW]\n"
-                   "                 [--paper-stride] [model options] | --list\n"
+                   "                 [--paper-stride] [--batch-size B] [model options] | --list\n"
+                   "  --batch-size B       also the device memory a training step and an\n"
+                   "                       inference pass at batch B need on this device\n"
+                   "                       (the estimate train and eval check before they start)\n"
                    "model options:\n" CLI_MODEL_OPTIONS_HELP);
             return 0;
         default:
@@ -69,6 +74,19 @@ int cli_summary(const cli_globals *g, int argc, char **argv)
         cli_model_describe(&mc, desc, sizeof desc);
         printf("%s, %d classes, input 3x%dx%d, %s\n", model, classes, h, w, desc);
         rcl_model_summary(m, stdout);
+    }
+    for (int train = 1; !st && batch && train >= 0; train--) {
+        rcl_model_memory est;
+        mc.batch = batch;
+        st = rcl_model_estimate_memory(ctx, model, &mc, train, &est);
+        if (st) cli_report("estimating memory", st);
+        else
+            printf("device memory at batch %d, %s: %.2f GiB (parameters %.0f MiB, gradients %.0f "
+                   "MiB, optimizer %.0f MiB, activations %.2f GiB, batch %.0f MiB, work buffers "
+                   "%.0f MiB; largest buffer %.0f MiB)\n", batch, train ? "training" : "inference",
+                   est.total / 1073741824.0, est.params / 1048576.0, est.grads / 1048576.0,
+                   est.optim / 1048576.0, est.activations / 1073741824.0, est.io / 1048576.0,
+                   est.scratch / 1048576.0, est.largest / 1048576.0);
     }
     rcl_model_destroy(m);
     rcl_ctx_destroy(ctx);

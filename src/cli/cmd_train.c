@@ -83,8 +83,8 @@ static void train_usage(FILE *f)
             "  --plateau-threshold T, --plateau-threshold-mode rel|abs (default 1e-4, rel)\n"
             "  --plateau-cooldown N epochs after a cut before counting again (default 0)\n"
             "  --min-lr LR          no cut below it (default 0)\n"
-            "  --iterations N       stop after N steps in all (an epoch may end early; --epochs\n"
-            "                       then defaults to the epochs they need)\n"
+            "  --iterations N       stop after N optimizer updates in all (an epoch may end\n"
+            "                       early; --epochs then defaults to the epochs they need)\n"
             "  --weights FILE       start from a file's weights (a checkpoint, or a PyTorch\n"
             "                       state dict of --model M, e.g. torchvision's resnet50)\n"
             "  --reset-head         ... all but fc, which starts afresh (other classes)\n"
@@ -706,12 +706,6 @@ static int interrupted(const train_opts *o, train_run *r, int sig, int epoch, fl
     return 128 + sig;
 }
 
-/* Steps trained in all at (epoch, step), against --iterations. */
-static long long steps_done(int epoch, int step, int steps)
-{
-    return (long long)epoch * steps + step;
-}
-
 static int train_loop(const train_opts *o, train_run *r, int start_epoch, double best_acc,
                       const epoch_pos *resume_pos, double t_start, double t_data)
 {
@@ -721,21 +715,24 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
     int batch_stats = norm == RCL_NORM_BN || norm == RCL_NORM_BRN;
     cli_progress bar;
     char good[800];
-    for (int epoch = start_epoch; epoch < o->epochs; epoch++) {
+    /* --iterations counts optimizer updates (the optimizer's step, kept in
+     * checkpoints); --epochs, when not given, is their estimate, and the
+     * loop goes on past it should skipped files leave updates missing */
+    for (int epoch = start_epoch;
+         epoch < o->epochs || (o->iterations && !o->epochs_given && r->opt.step < o->iterations);
+         epoch++) {
         float lr = o->plateau ? (float)r->plateau.lr : rcl_lr_at(&o->sched, epoch);
         rcl_optimizer_set_lr(&r->opt, lr);
         double t0 = cli_now_s();
         epoch_pos e = {0};
         if (epoch == start_epoch && resume_pos) e = *resume_pos;
         long long seen0 = e.seen; /* images/s: of this process */
-        int last = steps;         /* the epoch's last step (--iterations may end it early) */
-        if (o->iterations && steps_done(epoch, steps, steps) > o->iterations)
-            last = (int)(o->iterations - steps_done(epoch, 0, steps));
+        int stop = 0;             /* --iterations reached */
         cli_progress_start(&bar, stdout, NULL, "img/s");
         int n = 0, st;
         if ((st = rcl_source_begin_epoch_at(&r->data.train, epoch, e.step)))
             return cli_report("loader", st), 1;
-        while (e.step < last) {
+        while (!stop) {
             /* one snapshot of the flag decides; under MPI the ranks' snapshots
              * are agreed on (a signal that lands after it waits for the next
              * step on every rank), so that all stop at the same step */
@@ -778,7 +775,6 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
                                 : batch_stats ? " of at least 2 for BatchNorm" : "");
                     warned_single = 1;
                 }
-                e.step = step; /* consumed: --iterations counts it */
                 break;
             }
             rcl_step_result res;
@@ -818,6 +814,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
             e.win++;
             e.correct += res.correct;
             e.seen += n;
+            stop = o->iterations && r->opt.step >= o->iterations;
             char loss[32];
             snprintf(loss, sizeof loss, "loss %.4f", res.loss);
             cli_progress_update(&bar, step, steps, (double)(e.seen - seen0), loss);
@@ -829,7 +826,8 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
                 e.win_loss = 0;
                 e.win = 0;
             }
-            if (r->ckpt && o->checkpoint_every && step % o->checkpoint_every == 0 && step < last) {
+            if (r->ckpt && o->checkpoint_every && step % o->checkpoint_every == 0 && step < steps &&
+                !stop) {
                 rcl_train_progress p = progress_at(o, r, epoch, lr, best_acc, &e);
                 if (save_checkpoint(r, &p, r->ckpt)) return cli_progress_finish(&bar, 1), 1;
                 trained_since_save = 0;
@@ -839,7 +837,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
         if (rcl_dist_rank() == 0) train_data_report_skipped(&r->data, epoch + 1, 0);
         /* --iterations reached inside the epoch: the run ends at this
          * position (a mid-epoch checkpoint: a larger --iterations resumes it) */
-        int partial = last < steps && e.step >= last;
+        int partial = stop && e.step < steps;
         double test_loss = 0;
         int test_correct = 0, test_total = 0;
         /* every rank evaluates its part with rank 0's BN running statistics
@@ -906,7 +904,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
                 return 1;
             }
         }
-        if (o->iterations && steps_done(epoch, e.step, steps) >= o->iterations) {
+        if (stop) {
             printf("stopped after %lld iterations (--iterations)%s%s\n", o->iterations,
                    r->last_good[0] ? "; checkpoint " : "", r->last_good);
             break;
@@ -1159,12 +1157,22 @@ int cli_train(const cli_globals *g, int argc, char **argv)
                 pos.step, steps);
         return run_free(&r), 1;
     }
+    /* the updates an epoch makes: a last batch too small to split is skipped */
+    int rem = r.data.n_train % o.batch, per_epoch = steps;
+    if (rem && (rem / parts < (mc.norm.kind == RCL_NORM_BN || mc.norm.kind == RCL_NORM_BRN ? 2 : 1) ||
+                (o.sync_bn && rem % parts)))
+        per_epoch--;
+    if (o.iterations && per_epoch < 1) {
+        fprintf(stderr, "resnet-cl: the training set (%d images) holds no batch of %d that can "
+                        "train\n", r.data.n_train, o.batch);
+        return run_free(&r), 1;
+    }
     if (o.iterations && !o.epochs_given) /* the epochs the iterations need */
-        o.epochs = (int)((o.iterations + steps - 1) / steps);
-    if (o.iterations && steps_done(start_epoch, pos.step, steps) >= o.iterations) {
+        o.epochs = (int)((o.iterations + per_epoch - 1) / per_epoch);
+    if (o.iterations && r.opt.step >= o.iterations) {
         fprintf(stderr, "resnet-cl: %s already trained %lld iterations (--iterations %lld); raise "
-                        "--iterations to train further\n", o.resume,
-                steps_done(start_epoch, pos.step, steps), o.iterations);
+                        "--iterations to train further\n", o.resume, (long long)r.opt.step,
+                o.iterations);
         return run_free(&r), 1;
     }
     if (o.resume && start_epoch >= o.epochs) {
@@ -1220,9 +1228,9 @@ int cli_train(const cli_globals *g, int argc, char **argv)
            "%s\n", d->index, d->name, d->platform_name, o.model,
            (long long)rcl_model_param_count(r.model), r.data.desc, desc);
     if (o.iterations)
-        printf("%lld iterations: %d epoch%s of %d steps%s\n", o.iterations, o.epochs,
-               o.epochs == 1 ? "" : "s", steps,
-               o.iterations % steps ? " (the last one ends early)" : "");
+        printf("%lld iterations (optimizer updates): %d epoch%s of %d%s\n", o.iterations, o.epochs,
+               o.epochs == 1 ? "" : "s", per_epoch,
+               per_epoch < steps ? " (the last, too small batch of each is skipped)" : "");
     int bn = mc.norm.kind == RCL_NORM_BN || mc.norm.kind == RCL_NORM_BRN;
     if (ranks > 1)
         printf("data parallel: %d ranks, global batch %d = %d per rank%s; gradients all-reduced %s; "

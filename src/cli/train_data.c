@@ -101,10 +101,10 @@ static int find_mean(train_data *d, const train_data_opts *o, const char *resume
     if (st == RCL_ERR_NOT_FOUND || st == RCL_ERR_IO) {
         fprintf(stderr,
                 "resnet-cl: the ImageNet pipeline subtracts the training set's per-pixel mean, and "
-                "%s%s holds none: make it once with 'resnet-cl mean-image --data %s'%s (or train "
-                "with --normalize: torchvision's per-channel mean and std)\n",
+                "%s%s holds none: make it once with 'resnet-cl mean-image --data %s%s%s' (or "
+                "train with --normalize: torchvision's per-channel mean and std)\n",
                 path ? path : "the index cache", path ? "" : " (no cache directory)", o->data,
-                o->cache_dir ? " --cache-dir ..." : "");
+                o->cache_dir ? " --cache-dir " : "", o->cache_dir ? o->cache_dir : "");
         free(path);
         return 1;
     }
