@@ -176,6 +176,9 @@ static void test_tune_bad_input(void **state)
     expect_tune("option --dry-run takes no value", "--dry-run=yes");
     expect_tune("unexpected argument 'extra'", "--dry-run extra");
     expect_tune("unknown model 'resnet19'", "--model=resnet19 --dry-run");
+    expect_tune("unknown model 'resnet19'", "--model resnet20,resnet19 --dry-run");
+    expect_tune("--model lists resnet20 twice", "--model resnet20,plain20,resnet20 --dry-run");
+    expect_tune("--model: want M, M1,M2,... or all", "--model , --dry-run");
     char *out = NULL;
     assert_int_equal(tu_run_tune(&out, "--help"), 0);
     assert_non_null(strstr(out, "usage: resnet-cl-tune"));

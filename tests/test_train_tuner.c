@@ -2,7 +2,7 @@
  * test_train_* CLI runs): it records resnet20's GEMM shapes, tunes them and
  * the other kernels (phase F) within a short budget, prints both tables,
  * writes a cache that loads, and keeps an earlier run's entries for classes
- * it did not see. */
+ * it did not see; a list of models tunes their merged shapes. */
 #include "harness.h"
 #include "tools/cli_env.h"
 #include "rcl/tune_cache.h"
@@ -74,6 +74,15 @@ static void test_tuner_run(void **state)
      * stride-2 data gradients remain */
     assert_true(classes >= 5);
     free(e);
+
+    /* a list: every model's shapes merged into one run (a dry run) */
+    rc = tu_run_tune(&out, "--device %d --model resnet20,resnet56 --batch-size 8 --budget 10 "
+                     "--dry-run", rcl_ctx_device(T_CTX)->index);
+    if (rc != 0 || !strstr(out, "model resnet56: ") ||
+        !strstr(out, "2 models (resnet20 ... resnet56), batch 8") ||
+        !strstr(out, "phase F on resnet20") || !strstr(out, "dry run: cache not written"))
+        fail_msg("resnet-cl-tune --model resnet20,resnet56: rc %d, output:\n%s", rc, out);
+    free(out);
 
     unlink(path);
     unlink(sub);

@@ -42,14 +42,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_SHAPES 256
-#define MAX_CLASSES 128
+#define MAX_SHAPES 1024
+#define MAX_CLASSES 256
+#define MAX_MODELS 32
 #define MAX_POINTS 400
 #define NTP RCL_GEMM_TILED_NPARAMS /* our kernel's parameters per point */
 
 typedef struct tclass {
     char name[48];
-    int shapes[16];   /* indices into the shape list */
+    int shapes[64];   /* indices into the shape list */
     int n;
     double t_default, t_clb, t_ours;   /* weighted seconds per step, <0: unknown */
     int ours_point;   /* index into the kind's point list, -1: none */
@@ -86,12 +87,16 @@ static void end_phase(void)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: resnet-cl-tune --device N [--model M] [--batch-size B] [--image-size S]\n"
+            "usage: resnet-cl-tune --device N [--model M[,M...]|all] [--batch-size B] [--image-size S]\n"
             "                      [--classes K] [--budget SECONDS] [--shapes FILE]\n"
             "                      [--dry-run] [--if-missing]\n"
             "Tunes CLBlast and resnet-cl's own GEMM kernel for the GEMM shapes of a\n"
             "training step of model M (default resnet18, batch 100, 32x32 input, 10\n"
             "classes; the shapes are recorded from the real layer code on the device)\n"
+            "or of every model of a comma-separated list (all: every architecture of\n"
+            "resnet-cl summary --list), their shapes merged and tuned in one run\n"
+            "within one budget, weighted by their time per step; phase F then times\n"
+            "whole steps of the first model of the list\n"
             "and writes the device's tune cache, which resnet-cl loads at start;\n"
             "classes tuned earlier for other models or batch sizes are kept. The\n"
             "last 20%% of the budget tunes the other kernels (the TUNED rows of\n"
@@ -335,10 +340,38 @@ int tune_main(int argc, char **argv)
         if (bad) return 2;
     }
     if (cli_getopt_no_operands(&go)) return 2;
-    if (!rcl_model_arch_known(model)) {
-        fprintf(stderr, "resnet-cl-tune: unknown model '%s' (see resnet-cl summary --list)\n", model);
-        return 2;
+    static const char *models[MAX_MODELS];
+    static char model_buf[1024];
+    int nmodels = 0;
+    if (!strcmp(model, "all")) {
+        for (const char *const *a = rcl_model_arch_names(); *a && nmodels < MAX_MODELS; a++)
+            models[nmodels++] = *a;
+    } else {
+        snprintf(model_buf, sizeof model_buf, "%s", model);
+        for (char *save = NULL, *t = strtok_r(model_buf, ",", &save); t;
+             t = strtok_r(NULL, ",", &save)) {
+            if (!rcl_model_arch_known(t)) {
+                fprintf(stderr, "resnet-cl-tune: unknown model '%s' (see resnet-cl summary --list; "
+                                "--model all tunes every one)\n", t);
+                return 2;
+            }
+            for (int i = 0; i < nmodels; i++)
+                if (!strcmp(models[i], t)) {
+                    fprintf(stderr, "resnet-cl-tune: --model lists %s twice\n", t);
+                    return 2;
+                }
+            if (nmodels == MAX_MODELS) {
+                fprintf(stderr, "resnet-cl-tune: --model lists more than %d models\n", MAX_MODELS);
+                return 2;
+            }
+            models[nmodels++] = t;
+        }
+        if (!nmodels) {
+            fprintf(stderr, "resnet-cl-tune: --model: want M, M1,M2,... or all\n");
+            return 2;
+        }
     }
+    model = models[0]; /* phase F's */
     /* a tune runs for minutes on one device: never start on a default */
     const char *env = getenv("RESNET_CL_DEVICE");
     if (device < 0 && !(env && *env)) {
@@ -380,20 +413,46 @@ int tune_main(int argc, char **argv)
         st = rcl_gemm_shapes_resnet18(RCL_CONV_COL_BUDGET_MB_DEFAULT, pr.max_alloc, batch, 32, 10, sh, MAX_SHAPES, &ns);
     else if (shapes_arg) st = rcl_gemm_shapes_file(shapes_arg, sh, MAX_SHAPES, &ns);
     else {
-        char err[256];
-        st = trial_collect_shapes(device, model, batch, image, classes, sh, MAX_SHAPES, &ns, err,
-                                  sizeof err) ? RCL_ERR_INVALID : RCL_OK;
-        if (st != RCL_OK) {
-            fprintf(stderr, "resnet-cl-tune: collecting the GEMM shapes of %s: %s\n", model, err);
-            return 1;
+        /* every model's shapes, merged: the same GEMM in two models is one
+         * shape with both counts */
+        static rcl_gemm_shape one[MAX_SHAPES];
+        st = RCL_OK;
+        for (int mi = 0; mi < nmodels && st == RCL_OK; mi++) {
+            char err[256];
+            int n1 = 0;
+            if (trial_collect_shapes(device, models[mi], batch, image, classes, one, MAX_SHAPES,
+                                     &n1, err, sizeof err)) {
+                fprintf(stderr, "resnet-cl-tune: collecting the GEMM shapes of %s: %s\n",
+                        models[mi], err);
+                return 1;
+            }
+            for (int i = 0; i < n1; i++) {
+                int j = 0;
+                while (j < ns && !(sh[j].ta == one[i].ta && sh[j].tb == one[i].tb &&
+                                   sh[j].M == one[i].M && sh[j].N == one[i].N && sh[j].K == one[i].K))
+                    j++;
+                if (j < ns) {
+                    sh[j].count += one[i].count;
+                } else if (ns == MAX_SHAPES) {
+                    fprintf(stderr, "resnet-cl-tune: the models have more than %d GEMM shapes; "
+                                    "tune fewer at a time\n", MAX_SHAPES);
+                    return 1;
+                } else {
+                    sh[ns++] = one[i];
+                }
+            }
+            if (nmodels > 1) printf("model %s: %d GEMM shapes\n", models[mi], n1);
         }
     }
     if (st != RCL_OK) {
         fprintf(stderr, "resnet-cl-tune: shapes: %s\n", rcl_last_error());
         return 1;
     }
-    if (!shapes_arg) printf("model %s, batch %d, %dx%d input, %d classes\n", model, batch, image,
-                            image, classes);
+    if (!shapes_arg && nmodels == 1)
+        printf("model %s, batch %d, %dx%d input, %d classes\n", model, batch, image, image, classes);
+    else if (!shapes_arg)
+        printf("%d models (%s ... %s), batch %d, %dx%d input, %d classes; phase F on %s\n",
+               nmodels, models[0], models[nmodels - 1], batch, image, image, classes, model);
     /* shape classes */
     static tclass cl[MAX_CLASSES];
     int nc = 0;
@@ -410,7 +469,7 @@ int tune_main(int argc, char **argv)
             cl[nc].ours_point = -1;
             nc++;
         }
-        if (cl[c].n < 16) cl[c].shapes[cl[c].n++] = i;
+        if (cl[c].n < 64) cl[c].shapes[cl[c].n++] = i;
     }
     printf("%d GEMM shapes in %d classes (batch %d)\n", ns, nc, batch);
 
