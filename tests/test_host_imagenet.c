@@ -699,6 +699,21 @@ static void test_eval_transforms(void **state)
                                 ten[1 * n + ((size_t)c * 224 + yy) * 224 + 223 - x]);
         rcl_image_free(&img);
     }
+    /* a per-channel std divides the same values (torchvision's Normalize) */
+    rcl_stream_options os = o;
+    os.std[0] = 0.229f, os.std[1] = 0.224f, os.std[2] = 0.225f;
+    int *ys;
+    float *div = run_epoch(&ix, os, 0, &total, &ys, NULL);
+    assert_int_equal(total, 6);
+    for (size_t i = 0; i < n * 6; i++) {
+        float w = got[i] * (1.0f / os.std[(i % n) / (224 * 224)]);
+        if (div[i] != w) fail_msg("std: element %zu is %.9g, want %.9g", i, div[i], w);
+    }
+    free(div);
+    free(ys);
+    os.std[1] = -1.0f;
+    rcl_stream *bad = NULL;
+    assert_int_equal(rcl_stream_create(&bad, &ix, &os), RCL_ERR_INVALID);
     /* DCT-scaled decoding (the default) stays close to the full decode */
     o.full_decode = 0;
     int *y2;
