@@ -532,6 +532,50 @@ static void test_cli(void **state)
     assert_int_equal((int)json_num(js, "images"), NPHOTO);
     free(js);
 
+    /* predict: the recorded resize, centre crop, mean and std (as eval's
+     * centre crop); its top class and probability against the model run
+     * here on rcl_imagenet_center_crop of the same photo */
+    {
+        char photo[8192];
+        rcl_file_index ix = {0};
+        rcl_index_options io = {.no_cache = 1};
+        T_OK(rcl_file_index_open(&ix, root, "val", &io));
+        snprintf(photo, sizeof photo, "%s/%s", ix.dir, ix.paths[1]);
+        uint8_t *buf;
+        size_t len;
+        T_OK(rcl_read_file(photo, &buf, &len));
+        rcl_image img;
+        T_OK(rcl_image_decode_scaled(buf, len, photo, RESIZE, &img));
+        float x[3 * CROP * CROP], *mean = pattern_mean();
+        T_OK(rcl_imagenet_center_crop(x, &img, RESIZE, CROP, mean));
+        for (int i = 0; i < 3 * CROP * CROP; i++) x[i] *= 1.0f / STD[i / (CROP * CROP)];
+        rcl_model *m = make_model(2, RCL_NORM_BN);
+        T_OK(rcl_checkpoint_load(m, NULL, NULL, ck));
+        rcl_tensor t;
+        tu_tensor(&t, 1, 3, CROP, CROP, x);
+        const rcl_tensor *lg;
+        T_OK(rcl_model_forward(m, &t, 0, &lg));
+        float *z = tu_read(lg);
+        int best = 0;
+        double sum = 0;
+        for (int k = 1; k < 1000; k++) best = z[k] > z[best] ? k : best;
+        for (int k = 0; k < 1000; k++) sum += exp((double)z[k] - z[best]);
+        char want[64];
+        snprintf(want, sizeof want, "  %6.2f%%  %s\n", 100.0 / sum, rcl_imagenet_wnid(best));
+        snprintf(cmd, sizeof cmd, "--device %d predict --checkpoint '%s' '%s'", dev(), ck, photo);
+        rc = tu_run(&out, "%s", cmd);
+        if (rc != 0 || !strstr(out, want))
+            fail_msg("resnet-cl %s: rc %d\n%s(want the line '%s')", cmd, rc, out, want);
+        free(out);
+        free(z);
+        rcl_tensor_destroy(&t);
+        rcl_model_destroy(m);
+        free(mean);
+        rcl_image_free(&img);
+        free(buf);
+        rcl_file_index_destroy(&ix);
+    }
+
     /* recompute-bn, then eval of its output */
     snprintf(cmd, sizeof cmd, "--device %d recompute-bn --checkpoint '%s' --data '%s' --split val "
              "--batches 3 --batch-size 2 --threads 2 --no-index-cache --out '%s'", dev(), ck, root, ck2);
