@@ -576,6 +576,61 @@ static void test_cli(void **state)
         rcl_file_index_destroy(&ix);
     }
 
+    /* a weights-only file (a torchvision state dict: no metadata) with
+     * --model --normalize: torchvision's ImageNet mean and std; the mean
+     * loss equals the library's evaluation with those */
+    {
+        char plain[4300];
+        snprintf(plain, sizeof plain, "%s/plain.safetensors", root);
+        rcl_st_file f;
+        T_OK(rcl_st_open(&f, ck));
+        rcl_st_writer w;
+        rcl_st_writer_init(&w);
+        for (size_t i = 0; i < f.n_tensors; i++) {
+            const rcl_st_tensor *t = rcl_st_tensor_at(&f, i);
+            if (strcmp(t->name, "input.mean"))
+                T_OK(rcl_st_writer_add(&w, t->name, t->dtype, t->ndim, t->shape, t->data));
+        }
+        T_OK(rcl_st_write(&w, plain));
+        rcl_st_writer_free(&w);
+        rcl_st_close(&f);
+        snprintf(cmd, sizeof cmd, "--device %d eval --checkpoint '%s' --model resnet20 --normalize "
+                 "--center-crop --resize %d --crop %d --data '%s' --threads 2 --no-index-cache "
+                 "--json '%s'", dev(), plain, RESIZE, CROP, root, j);
+        rc = tu_run(&out, "%s", cmd);
+        if (rc != 0 || !strstr(out, "torchvision's ImageNet mean and std"))
+            fail_msg("resnet-cl %s: rc %d\n%s", cmd, rc, out);
+        free(out);
+        js = read_json(j);
+        double loss = json_num(js, "mean_loss");
+        free(js);
+        rcl_file_index ix = {0};
+        rcl_index_options io = {.no_cache = 1};
+        T_OK(rcl_file_index_open(&ix, root, "val", &io));
+        const float tm[3] = {0.485f, 0.456f, 0.406f};
+        float *mean = malloc(sizeof(float) * 3 * CROP * CROP);
+        for (int i = 0; i < 3 * CROP * CROP; i++) mean[i] = tm[i / (CROP * CROP)];
+        rcl_stream_options so = {.batch_size = 2, .threads = 1, .crop = CROP, .resize = RESIZE,
+                                 .mean = mean, .std = {0.229f, 0.224f, 0.225f}};
+        rcl_stream *s = NULL;
+        T_OK(rcl_stream_create(&s, &ix, &so));
+        rcl_model *m = make_model(2, RCL_NORM_BN);
+        T_OK(rcl_checkpoint_load(m, NULL, NULL, plain));
+        rcl_batch b;
+        T_OK(rcl_batch_init(&b, m));
+        rcl_topk_counts r;
+        T_OK(rcl_evaluate_stream(m, &b, s, 1, &r, NULL, NULL));
+        assert_int_equal(r.images, NPHOTO);
+        if (fabs(r.nll / NPHOTO - loss) > 1e-4 * fmax(1, loss))
+            fail_msg("eval --normalize mean loss %.6f, library with torchvision's mean/std %.6f",
+                     loss, r.nll / NPHOTO);
+        rcl_batch_free(&b);
+        rcl_model_destroy(m);
+        rcl_stream_destroy(s);
+        free(mean);
+        rcl_file_index_destroy(&ix);
+    }
+
     /* recompute-bn, then eval of its output */
     snprintf(cmd, sizeof cmd, "--device %d recompute-bn --checkpoint '%s' --data '%s' --split val "
              "--batches 3 --batch-size 2 --threads 2 --no-index-cache --out '%s'", dev(), ck, root, ck2);
