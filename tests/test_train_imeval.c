@@ -707,10 +707,81 @@ static void test_cli(void **state)
     free(root);
 }
 
+/* recompute-bn on a CIFAR checkpoint: the training split with the random
+ * crop and flip; the statistics change, the weights do not, eval reads the
+ * result ("Test set: ..."), the classes are checked. */
+static void test_cli_cifar(void **state)
+{
+    (void)state;
+    char *cifar = tu_cifar_jpeg_root();
+    const char *t = getenv("TMPDIR");
+    char root[4096], ck[4200], out2[4200], cmd[16384];
+    snprintf(root, sizeof root, "%s/rcl-imeval-cifar-XXXXXX", t && *t ? t : "/tmp");
+    assert_non_null(mkdtemp(root));
+    static const char *const cls[] = {"airplane", "automobile", "bird"};
+    for (int c = 0; c < 3; c++)
+        for (int sp = 0; sp < 2; sp++) {
+            const char *split = sp ? "test" : "train";
+            sh("mkdir -p '%s/%s/%s'", root, split, cls[c]);
+            for (int k = 0; k < 6; k++)
+                sh("ln -s '%s/%s/%s/000%d.jpg' '%s/%s/%s/'", cifar, split, cls[c], k, root, split,
+                   cls[c]);
+        }
+    snprintf(ck, sizeof ck, "%s/c.safetensors", root);
+    snprintf(out2, sizeof out2, "%s/c-bn.safetensors", root);
+    rcl_model_config c = rcl_model_config_default();
+    c.num_classes = 3;
+    c.batch = 2;
+    rcl_model *m = NULL;
+    T_OK(rcl_model_create(&m, T_CTX, "resnet20", &c));
+    rcl_checkpoint_set_class_names(m, "airplane,automobile,bird");
+    T_OK(rcl_checkpoint_save(m, NULL, NULL, ck));
+    snprintf(cmd, sizeof cmd, "--device %d recompute-bn --checkpoint '%s' --data '%s' --batches 4 "
+             "--batch-size 4 --out '%s'", dev(), ck, root, out2);
+    char *out = NULL;
+    int rc = tu_run(&out, "%s", cmd);
+    if (rc != 0 || !strstr(out, "averaged over 4 training batches of up to 4 (16 images"))
+        fail_msg("resnet-cl %s: rc %d\n%s", cmd, rc, out);
+    free(out);
+    rcl_model *m2 = NULL;
+    T_OK(rcl_model_create(&m2, T_CTX, "resnet20", &c));
+    T_OK(rcl_checkpoint_load(m2, NULL, NULL, out2));
+    float *v0 = buffer(m, "layer1.0.bn1.running_var"), *v1 = buffer(m2, "layer1.0.bn1.running_var");
+    assert_true(v0[0] == 1.0f && v1[0] != 1.0f);   /* a fresh model's 1, recomputed */
+    rcl_param **p0, **p1;
+    int np = rcl_model_params(m, &p0);
+    rcl_model_params(m2, &p1);
+    for (int i = 0; i < np; i++) {
+        float *a = tu_read(&p0[i]->value), *b = tu_read(&p1[i]->value);
+        assert_memory_equal(a, b, rcl_tensor_bytes(&p0[i]->value));
+        free(a);
+        free(b);
+    }
+    snprintf(cmd, sizeof cmd, "--device %d eval --checkpoint '%s' --data '%s'", dev(), out2, root);
+    rc = tu_run(&out, "%s", cmd);
+    if (rc != 0 || !strstr(out, "Test set: Average loss: ") || !strstr(out, "/18 ("))
+        fail_msg("resnet-cl %s: rc %d\n%s", cmd, rc, out);
+    free(out);
+    /* data whose classes are not the checkpoint's */
+    sh("mv '%s/train/bird' '%s/train/cat'", root, root);
+    snprintf(cmd, sizeof cmd, "--device %d recompute-bn --checkpoint '%s' --data '%s' --out '%s.x'",
+             dev(), ck, root, out2);
+    rc = tu_run(&out, "%s", cmd);
+    if (rc != 1 || !strstr(out, "cat")) fail_msg("resnet-cl %s: rc %d\n%s", cmd, rc, out);
+    free(out);
+    free(v0);
+    free(v1);
+    rcl_model_destroy(m);
+    rcl_model_destroy(m2);
+    sh("rm -rf '%s'", root);
+    free(cifar);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_crop_average),
     cmocka_unit_test(test_ten_crop_average),
     cmocka_unit_test(test_recompute_bn),
     cmocka_unit_test(test_cli),
+    cmocka_unit_test(test_cli_cifar),
 };
 RCL_TEST_MAIN_FAST("imeval", tests)
