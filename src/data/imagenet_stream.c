@@ -49,7 +49,7 @@ struct rcl_stream {
     stream_slot *slots;
     pthread_t *threads;
     int nthreads;
-    uint8_t *crop_bufs;     /* threads x sample: each worker's uint8 crop */
+    uint8_t *crop_bufs;     /* threads x crop_sample: each worker's uint8 crop */
     int workers_started;
 
     pthread_mutex_t mu;
