@@ -41,7 +41,7 @@ static int check_data(const char *ckpt, const rcl_checkpoint_info *info, const c
 
 /* The ImageNet options of eval (0: not given). */
 typedef struct imagenet_opts {
-    int ten_crop, center_crop, resize, crop, threads, strict, batch;
+    int ten_crop, center_crop, resize, crop, threads, strict, batch, full_decode;
     const char *json, *cache_dir;
     int no_cache;
 } imagenet_opts;
@@ -135,16 +135,17 @@ static int eval_imagenet(const cli_globals *g, const char *ckpt, rcl_checkpoint_
     if (st) cli_report("loading checkpoint", st);
     rcl_stream_options so = {.batch_size = batch, .threads = io->threads ? io->threads : cli_online_cpus(),
                              .crop = prep.crop, .resize = prep.resize, .mean = prep.mean,
-                             .strict = io->strict, .ten_crop = io->ten_crop};
+                             .strict = io->strict, .ten_crop = io->ten_crop,
+                             .full_decode = io->full_decode};
     for (int c = 0; c < 3; c++) so.std[c] = prep.std[c];
     if (!st && ((st = rcl_batch_init(&b, m)) || (st = rcl_stream_create(&s, &ix, &so))))
         cli_report("eval setup", st);
     const char *protocol = io->ten_crop ? "ten-crop" : "center-crop";
     if (!st)
-        fprintf(stderr, "resnet-cl: %s: shorter side %d, %s %d x %d, %s; %d thread%s, %d image%s a "
-                "batch\n", protocol, prep.resize, io->ten_crop ? "ten crops" : "centre crop",
-                prep.crop, prep.crop, prep.norm, so.threads, so.threads == 1 ? "" : "s", batch,
-                batch == 1 ? "" : "s");
+        fprintf(stderr, "resnet-cl: %s: shorter side %d, %s %d x %d, %s; %s; %d thread%s, %d "
+                "image%s a batch\n", protocol, prep.resize, io->ten_crop ? "ten crops" : "centre crop",
+                prep.crop, prep.crop, prep.norm, io->full_decode ? "full decode" : "DCT scaling",
+                so.threads, so.threads == 1 ? "" : "s", batch, batch == 1 ? "" : "s");
     rcl_topk_counts r = {0};
     double t0 = cli_now_s();
     if (!st && (st = rcl_evaluate_stream(m, &b, s, crops, &r, NULL, NULL))) {
@@ -188,7 +189,8 @@ int cli_eval(const cli_globals *g, int argc, char **argv)
     imagenet_opts io = {0};
     cli_weights_opts wo = {.mc = rcl_model_config_default()};
     enum { O_CHECKPOINT = CLI_OPT_FIRST, O_DATA, O_SPLIT, O_BATCH, O_PER_CLASS, O_MODEL, O_NORMALIZE,
-           O_TEN, O_CENTER, O_RESIZE, O_CROP, O_THREADS, O_JSON, O_STRICT, O_CACHE, O_NO_CACHE };
+           O_TEN, O_CENTER, O_RESIZE, O_CROP, O_THREADS, O_JSON, O_STRICT, O_CACHE, O_NO_CACHE,
+           O_FULL };
     static const struct option opts[] = {
         {"checkpoint", required_argument, NULL, O_CHECKPOINT},
         {"data", required_argument, NULL, O_DATA},
@@ -206,6 +208,7 @@ int cli_eval(const cli_globals *g, int argc, char **argv)
         {"strict-data", no_argument, NULL, O_STRICT},
         {"cache-dir", required_argument, NULL, O_CACHE},
         {"no-index-cache", no_argument, NULL, O_NO_CACHE},
+        {"full-decode", no_argument, NULL, O_FULL},
         CLI_MODEL_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -235,12 +238,13 @@ int cli_eval(const cli_globals *g, int argc, char **argv)
         case O_STRICT: io.strict = 1; break;
         case O_CACHE: io.cache_dir = go.arg; break;
         case O_NO_CACHE: io.no_cache = 1; break;
+        case O_FULL: io.full_decode = 1; break;
         case 'h':
             printf("usage: resnet-cl [--device N] eval --checkpoint FILE --data DIR [--split test|train]\n"
                    "                 [--batch-size B] [--per-class K] [--model M [model options]]\n"
                    "       resnet-cl [--device N] eval --checkpoint FILE --data DIR [--split S]\n"
                    "                 [--ten-crop | --center-crop] [--resize R] [--crop C] [--threads T]\n"
-                   "                 [--batch-size B] [--json FILE] [--strict-data]\n"
+                   "                 [--batch-size B] [--json FILE] [--strict-data] [--full-decode]\n"
                    "                 [--cache-dir D] [--no-index-cache] [--model M --normalize]\n"
                    "  prints the split's average loss and accuracy (\"Test set: ...\" or \"Train set: ...\");\n"
                    "  the data must have the checkpoint's classes (by name when it records them)\n"
@@ -262,6 +266,7 @@ int cli_eval(const cli_globals *g, int argc, char **argv)
                    "  --batch-size B       images a batch (default 50; 5 with --ten-crop)\n"
                    "  --json FILE          the result as JSON too (written atomically)\n"
                    "  --strict-data        stop at the first undecodable file (default: name it, skip it)\n"
+                   "  --full-decode        no DCT scaling (decode every JPEG at full size)\n"
                    CLI_MODEL_OPTIONS_HELP);
             return 0;
         default:
@@ -302,10 +307,12 @@ int cli_eval(const cli_globals *g, int argc, char **argv)
         free(info.class_names);
         return rc;
     }
-    if (io.resize || io.crop || io.threads || io.json || io.strict || io.cache_dir || io.no_cache) {
+    if (io.resize || io.crop || io.threads || io.json || io.strict || io.cache_dir || io.no_cache ||
+        io.full_decode) {
         fprintf(stderr, "resnet-cl eval: --resize, --crop, --threads, --json, --strict-data, "
-                "--cache-dir and --no-index-cache are for the ImageNet transforms: %s records the "
-                "cifar pipeline (add --center-crop or --ten-crop to use them)\n", ckpt);
+                "--full-decode, --cache-dir and --no-index-cache are for the ImageNet transforms: "
+                "%s records the cifar pipeline (add --center-crop or --ten-crop to use them)\n",
+                ckpt);
         free(info.class_names);
         return 2;
     }
