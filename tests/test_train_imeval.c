@@ -762,6 +762,13 @@ static void test_cli_cifar(void **state)
     if (rc != 0 || !strstr(out, "Test set: Average loss: ") || !strstr(out, "/18 ("))
         fail_msg("resnet-cl %s: rc %d\n%s", cmd, rc, out);
     free(out);
+    /* the ImageNet options on a cifar checkpoint: one line */
+    snprintf(cmd, sizeof cmd, "--device %d eval --checkpoint '%s' --data '%s' --json '%s.json'",
+             dev(), out2, root, root);
+    rc = tu_run(&out, "%s", cmd);
+    if (rc != 2 || !strstr(out, "are for the ImageNet transforms") || strchr(out, '\n') != strrchr(out, '\n'))
+        fail_msg("resnet-cl %s: rc %d\n%s", cmd, rc, out);
+    free(out);
     /* data whose classes are not the checkpoint's */
     sh("mv '%s/train/bird' '%s/train/cat'", root, root);
     snprintf(cmd, sizeof cmd, "--device %d recompute-bn --checkpoint '%s' --data '%s' --out '%s.x'",
