@@ -99,12 +99,14 @@ int cli_input_prep_load(const char *ckpt, const rcl_checkpoint_info *info, int w
             return 1;
         }
         p->mean = mean;
-        p->norm = mean ? "the checkpoint's mean image and std" : "the checkpoint's std (no mean image)";
+        p->norm = mean ? "the checkpoint's mean image and std"
+                       : "the checkpoint's std (no mean image)";
         return 0;
     }
     free(mean);
     if (info->normalize) {   /* per-channel statistics, as torchvision's Normalize */
-        static const float in_mean[3] = {0.485f, 0.456f, 0.406f}, in_std[3] = {0.229f, 0.224f, 0.225f};
+        static const float in_mean[3] = {0.485f, 0.456f, 0.406f},
+                           in_std[3] = {0.229f, 0.224f, 0.225f};
         static const float cf_mean[3] = {0.4914f, 0.4822f, 0.4465f},
                            cf_std[3] = {0.2470f, 0.2435f, 0.2616f};
         const float *m = weights_only ? in_mean : cf_mean, *sd = weights_only ? in_std : cf_std;

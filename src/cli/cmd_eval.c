@@ -92,7 +92,8 @@ static int write_json(const char *path, const eval_report *e)
         e->r.images ? 1 - a5 : 0.0, e->r.images ? a1 : 0.0, e->r.images ? a5 : 0.0,
         e->r.images ? e->r.nll / n : 0.0, e->seconds,
         e->seconds > 0 ? (double)e->r.images / e->seconds : 0.0);
-    if (len < 0 || (size_t)len >= sizeof buf) return rcl_fail(RCL_ERR_INVALID, "%s: too long", path);
+    if (len < 0 || (size_t)len >= sizeof buf)
+        return rcl_fail(RCL_ERR_INVALID, "%s: too long", path);
     return rcl_atomic_write_buf(path, buf, (size_t)len);
 }
 
@@ -133,7 +134,8 @@ static int eval_imagenet(const cli_globals *g, const char *ckpt, rcl_checkpoint_
     rcl_stream *s = NULL;
     int st = cli_model_from_checkpoint(ctx, ckpt, batch * crops, info, &m);
     if (st) cli_report("loading checkpoint", st);
-    rcl_stream_options so = {.batch_size = batch, .threads = io->threads ? io->threads : cli_online_cpus(),
+    rcl_stream_options so = {.batch_size = batch,
+                             .threads = io->threads ? io->threads : cli_online_cpus(),
                              .crop = prep.crop, .resize = prep.resize, .mean = prep.mean,
                              .strict = io->strict, .ten_crop = io->ten_crop,
                              .full_decode = io->full_decode};
@@ -143,8 +145,9 @@ static int eval_imagenet(const cli_globals *g, const char *ckpt, rcl_checkpoint_
     const char *protocol = io->ten_crop ? "ten-crop" : "center-crop";
     if (!st)
         fprintf(stderr, "resnet-cl: %s: shorter side %d, %s %d x %d, %s; %s; %d thread%s, %d "
-                "image%s a batch\n", protocol, prep.resize, io->ten_crop ? "ten crops" : "centre crop",
-                prep.crop, prep.crop, prep.norm, io->full_decode ? "full decode" : "DCT scaling",
+                "image%s a batch\n", protocol, prep.resize,
+                io->ten_crop ? "ten crops" : "centre crop", prep.crop, prep.crop, prep.norm,
+                io->full_decode ? "full decode" : "DCT scaling",
                 so.threads, so.threads == 1 ? "" : "s", batch, batch == 1 ? "" : "s");
     rcl_topk_counts r = {0};
     double t0 = cli_now_s();
