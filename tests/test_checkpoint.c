@@ -1,6 +1,7 @@
 /* Checkpoints: save/load round trip (weights, BN statistics, counters,
- * optimizer state, progress), PyTorch-style files without metadata, and
- * refusal of truncated, corrupt or mismatched files. */
+ * optimizer state, progress, the input record and mean image), PyTorch-style
+ * files without metadata, and refusal of truncated, corrupt or mismatched
+ * files. */
 #include "harness.h"
 #include "rcl/checkpoint.h"
 
@@ -352,12 +353,159 @@ static void test_non_finite(void **state)
     free(path);
 }
 
+
+/* Copy `src` to `dst` without its checksum (a file from elsewhere), with
+ * metadata `key` set to `value` (NULL: as it is) and, when mean_side > 0,
+ * tensor input.mean replaced by one of 3 x mean_side x mean_side. */
+static void rewrite(const char *src, const char *dst, const char *key, const char *value,
+                    int mean_side)
+{
+    rcl_st_file f;
+    T_OK(rcl_st_open(&f, src));
+    rcl_st_writer w;
+    rcl_st_writer_init(&w);
+    for (size_t i = 0; i < f.n_meta; i++)
+        if (strcmp(f.meta[i].key, "data_fnv1a64") && (!key || strcmp(f.meta[i].key, key)))
+            T_OK(rcl_st_writer_metadata(&w, f.meta[i].key, f.meta[i].value));
+    if (key && value) T_OK(rcl_st_writer_metadata(&w, key, value));
+    float small[3 * 8 * 8] = {0};
+    for (size_t i = 0; i < f.n_tensors; i++) {
+        const rcl_st_tensor *t = rcl_st_tensor_at(&f, i);
+        if (mean_side > 0 && !strcmp(t->name, "input.mean")) {
+            int64_t shape[3] = {3, mean_side, mean_side};
+            assert_true(mean_side <= 8);
+            T_OK(rcl_st_writer_add(&w, t->name, RCL_ST_F32, 3, shape, small));
+        } else {
+            T_OK(rcl_st_writer_add(&w, t->name, t->dtype, t->ndim, t->shape, t->data));
+        }
+    }
+    T_OK(rcl_st_write(&w, dst));
+    rcl_st_writer_free(&w);
+    rcl_st_close(&f);
+}
+
+/* The input record (rcl_checkpoint_set_input / read_input): both pipelines
+ * round trip, with and without a mean image; a file without a record reads
+ * as cifar; malformed records are refused naming what is wrong. */
+static void test_input_record(void **state)
+{
+    (void)state;
+    rcl_model *a = make("basicblock", 3), *b = make("basicblock", 4);
+    char *path = tmp_path("in.safetensors"), *bad = tmp_path("in-bad.safetensors"),
+         *plain = tmp_path("in-plain.safetensors");
+    rcl_input_record in;
+    float *mean = NULL;
+    /* nothing recorded: cifar */
+    T_OK(rcl_checkpoint_save(a, NULL, NULL, path));
+    T_OK(rcl_checkpoint_read_input(path, &in, &mean));
+    assert_int_equal(in.pipeline, RCL_PIPELINE_CIFAR);
+    assert_null(mean);
+    /* imagenet with a mean image and torchvision's std */
+    enum { R = 20, C = 16 };
+    float m[3 * C * C];
+    tu_rng r = tu_rng_seed(4);
+    tu_fill(&r, m, 3 * C * C, 0, 1);
+    rcl_input_record rec = {RCL_PIPELINE_IMAGENET, R, C, {0.229f, 0.224f, 0.225f}};
+    T_OK(rcl_checkpoint_set_input(a, &rec, m));
+    T_OK(rcl_checkpoint_save(a, NULL, NULL, path));
+    T_OK(rcl_checkpoint_read_input(path, &in, &mean));
+    assert_int_equal(in.pipeline, RCL_PIPELINE_IMAGENET);
+    assert_int_equal(in.resize, R);
+    assert_int_equal(in.crop, C);
+    for (int c = 0; c < 3; c++) assert_true(in.std[c] == rec.std[c]);
+    assert_non_null(mean);
+    assert_memory_equal(mean, m, sizeof m);
+    free(mean);
+    T_OK(rcl_checkpoint_load(b, NULL, NULL, path));   /* the extra tensor loads */
+    /* imagenet without a mean (std 0 means 1); the mean not asked for */
+    rcl_input_record nomean = {RCL_PIPELINE_IMAGENET, 32, 24, {0, 0, 0}};
+    T_OK(rcl_checkpoint_set_input(a, &nomean, NULL));
+    T_OK(rcl_checkpoint_save(a, NULL, NULL, path));
+    T_OK(rcl_checkpoint_read_input(path, &in, &mean));
+    assert_int_equal(in.pipeline, RCL_PIPELINE_IMAGENET);
+    assert_int_equal(in.resize, 32);
+    assert_int_equal(in.crop, 24);
+    for (int c = 0; c < 3; c++) assert_true(in.std[c] == 1.0f);
+    assert_null(mean);
+    T_OK(rcl_checkpoint_read_input(path, &in, NULL));
+    /* back to cifar: the record and mean go */
+    rcl_input_record cifar = {RCL_PIPELINE_CIFAR, 0, 0, {0, 0, 0}};
+    T_OK(rcl_checkpoint_set_input(a, &rec, m));
+    T_OK(rcl_checkpoint_set_input(a, &cifar, m));
+    T_OK(rcl_checkpoint_save(a, NULL, NULL, path));
+    T_OK(rcl_checkpoint_read_input(path, &in, &mean));
+    assert_int_equal(in.pipeline, RCL_PIPELINE_CIFAR);
+    assert_null(mean);
+    /* a PyTorch state dict (no metadata at all): cifar */
+    rcl_st_file f;
+    T_OK(rcl_st_open(&f, path));
+    rcl_st_writer w;
+    rcl_st_writer_init(&w);
+    for (size_t i = 0; i < f.n_tensors; i++) {
+        const rcl_st_tensor *t = rcl_st_tensor_at(&f, i);
+        T_OK(rcl_st_writer_add(&w, t->name, t->dtype, t->ndim, t->shape, t->data));
+    }
+    T_OK(rcl_st_write(&w, plain));
+    rcl_st_writer_free(&w);
+    rcl_st_close(&f);
+    T_OK(rcl_checkpoint_read_input(plain, &in, &mean));
+    assert_int_equal(in.pipeline, RCL_PIPELINE_CIFAR);
+    assert_null(mean);
+    /* bad records are refused by set_input */
+    rcl_input_record small = {RCL_PIPELINE_IMAGENET, 10, 16, {1, 1, 1}};
+    assert_int_equal(rcl_checkpoint_set_input(a, &small, NULL), RCL_ERR_INVALID);
+    rcl_input_record unknown = {(rcl_pipeline)7, 20, 16, {1, 1, 1}};
+    assert_int_equal(rcl_checkpoint_set_input(a, &unknown, NULL), RCL_ERR_INVALID);
+    /* malformed metadata in a file is refused, naming it */
+    T_OK(rcl_checkpoint_set_input(a, &rec, m));
+    T_OK(rcl_checkpoint_save(a, NULL, NULL, path));
+    rewrite(path, bad, NULL, NULL, 0);   /* unchanged but for the checksum: reads */
+    T_OK(rcl_checkpoint_read_input(bad, &in, &mean));
+    assert_non_null(mean);
+    free(mean);
+    static const char *const pipelines[] = {"imagenet", "imagenet resize=10 crop=16",
+                                            "imagenet resize=20 crop=16 x", "cifar10",
+                                            "imagenet resize=20 crop=0", ""};
+    for (size_t i = 0; i < sizeof pipelines / sizeof pipelines[0]; i++) {
+        rewrite(path, bad, "pipeline", pipelines[i], 0);
+        expect_fail(rcl_checkpoint_read_input(bad, &in, &mean), RCL_ERR_FORMAT,
+                    "metadata 'pipeline'");
+        assert_null(mean);
+    }
+    static const char *const stds[] = {"1 2", "1 0 1", "a b c", "-1 1 1"};
+    for (size_t i = 0; i < sizeof stds / sizeof stds[0]; i++) {
+        rewrite(path, bad, "input_std", stds[i], 0);
+        expect_fail(rcl_checkpoint_read_input(bad, &in, &mean), RCL_ERR_FORMAT,
+                    "metadata 'input_std'");
+    }
+    rewrite(path, bad, "input_std", NULL, 0);   /* missing */
+    expect_fail(rcl_checkpoint_read_input(bad, &in, &mean), RCL_ERR_FORMAT, "'input_std'");
+    rewrite(path, bad, NULL, NULL, 8);          /* a mean of another size */
+    expect_fail(rcl_checkpoint_read_input(bad, &in, &mean), RCL_ERR_FORMAT,
+                "tensor 'input.mean' is not 3 x 16 x 16");
+    assert_null(mean);
+    /* the file's checksum covers the mean image */
+    T_OK(rcl_checkpoint_save(a, NULL, NULL, path));
+    flip_byte(path, "input.mean", 5, 0x40);
+    assert_int_equal(rcl_checkpoint_read_input(path, &in, &mean), RCL_ERR_FORMAT);
+    assert_null(mean);
+    rcl_model_destroy(a);
+    rcl_model_destroy(b);
+    unlink(path);
+    unlink(bad);
+    unlink(plain);
+    free(path);
+    free(bad);
+    free(plain);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_round_trip),
     cmocka_unit_test(test_pytorch_style_file),
     cmocka_unit_test(test_bad_files),
     cmocka_unit_test(test_checksum),
     cmocka_unit_test(test_non_finite),
+    cmocka_unit_test(test_input_record),
 };
 
 RCL_TEST_MAIN("checkpoint", tests)

@@ -111,6 +111,13 @@ static void test_getopt(void **state)
     expect(2, "resnet-cl bench gemm: unknown option '--wat'", "bench gemm --wat");
     expect(2, "resnet-cl devices: unexpected argument 'x'", "devices x");
     expect(2, "resnet-cl predict: missing value for --checkpoint", "predict --checkpoint");
+    expect(2, "resnet-cl eval: --ten-crop and --center-crop exclude each other",
+           "eval --checkpoint x --data y --ten-crop --center-crop");
+    expect(2, "resnet-cl eval: bad value '0' for --crop", "eval --crop 0");
+    expect(2, "resnet-cl recompute-bn: --checkpoint IN, --data DIR and --out OUT are required",
+           "recompute-bn --checkpoint x --data y");
+    expect(2, "resnet-cl recompute-bn: bad value '1' for --batch-size", "recompute-bn --batch-size 1");
+    expect(2, "resnet-cl recompute-bn: bad value '0' for --batches", "recompute-bn --batches 0");
     expect(2, "resnet-cl study: missing study NAME", "study");
     expect(2, "resnet-cl study: unknown study 'nope'", "study nope");
     expect(2, "study depth sets --model per variant", "study depth --model resnet20");
@@ -136,7 +143,7 @@ static void test_getopt(void **state)
     }
     /* --help for each command: usage on stdout, exit 0 */
     static const char *const helps[] = {"train", "eval", "predict", "summary", "bench", "bench gemm",
-                                        "devices", "study"};
+                                        "devices", "study", "recompute-bn"};
     for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++) {
         char *out = NULL, args[64];
         snprintf(args, sizeof args, "%s --help", helps[i]);

@@ -284,6 +284,9 @@ typedef struct rcl_stream_options {
                               Normalize with ImageNet's per-channel std) */
     int full_decode;       /* 1: no DCT scaling (decode every JPEG at full size) */
     int strict;            /* 1: an undecodable file fails rcl_stream_next */
+    int ten_crop;          /* evaluation (train 0): each sample is the 10 crops of
+                              rcl_imagenet_ten_crop (10 x 3 x crop x crop floats,
+                              one label), the paper's test protocol */
 } rcl_stream_options;
 
 typedef struct rcl_stream_stats {
@@ -305,13 +308,16 @@ int rcl_stream_begin_epoch(rcl_stream *s, int epoch);
  * it gives are the tail of that epoch, byte for byte (a run resumed in the
  * middle of an epoch continues it exactly). */
 int rcl_stream_begin_epoch_at(rcl_stream *s, int epoch, int first_batch);
-/* Next batch (batch_size x 3 x crop x crop floats, labels); *count = 0 at
+/* Next batch (batch_size x 3 x crop x crop floats, or batch_size x 10 x 3 x
+ * crop x crop with ten_crop; labels); *count = 0 at
  * the end of the epoch. A file that cannot be read or decoded is left out
  * of its batch (*count is then smaller; rcl_stream_skipped names it) or,
  * with strict, gives RCL_ERR_FORMAT / RCL_ERR_IO naming it (and again on
  * every later call of the epoch). */
 int rcl_stream_next(rcl_stream *s, float *images, int *labels, int *count);
 int rcl_stream_num_batches(const rcl_stream *s);
+/* The options in force (defaults filled in; mean NULL). */
+void rcl_stream_get_options(const rcl_stream *s, rcl_stream_options *o);
 void rcl_stream_stats_get(const rcl_stream *s, rcl_stream_stats *st);
 /* The i-th file skipped in the current epoch (in epoch order), as one line
  * "<path>: <why>"; NULL past the end. */

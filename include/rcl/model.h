@@ -146,6 +146,19 @@ void rcl_model_set_bn_reducer(rcl_model *m, rcl_bn_reduce_fn reduce, void *user)
  * forward, or taking the parameters or buffers below. */
 void rcl_model_set_fold_bn(rcl_model *m, int on);
 
+/* Recomputing the BatchNorm statistics after training (the paper's optional
+ * step; PyTorch BatchNorm with momentum=None): begin resets every running
+ * mean to 0 and variance to 1; each step is a training-mode forward of x
+ * (n >= 2) after which every layer's running mean / variance is the mean,
+ * over the steps so far, of its per-batch mean / unbiased variance; end
+ * puts back the momentum and the num_batches_tracked counters. Weights are
+ * not touched. begin: RCL_ERR_UNSUPPORTED naming the norm when the model's
+ * is not bn (batch renormalization's training forward uses the running
+ * statistics themselves). */
+int rcl_model_bn_recompute_begin(rcl_model *m);
+int rcl_model_bn_recompute_step(rcl_model *m, const rcl_tensor *x);
+int rcl_model_bn_recompute_end(rcl_model *m);
+
 /* Parameters, buffers, counters in torchvision state_dict order. The
  * caller may write what it gets (the folded eval weights are remade). */
 int rcl_model_params(rcl_model *m, rcl_param ***params); /* returns count */

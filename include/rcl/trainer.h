@@ -67,6 +67,30 @@ int rcl_eval_step(rcl_model *m, rcl_batch *b, int n, rcl_step_result *r);
 int rcl_evaluate(rcl_model *m, rcl_batch *b, rcl_loader *ld, double *mean_loss, int *correct,
                  int *total);
 
+/* Top-1 / top-5 evaluation (ImageNet, docs/imagenet.md): an image's class
+ * probabilities are the softmax of the model's logits averaged over its
+ * `crops` inputs (1: one crop; 10: the ten crops of rcl_stream's ten_crop). */
+typedef struct rcl_topk_counts {
+    int64_t images;   /* images scored */
+    int64_t top1;     /* whose label has the highest probability */
+    int64_t top5;     /* whose label is among the 5 highest */
+    double nll;       /* sum of -log(probability of the label) */
+} rcl_topk_counts;
+/* On host logits (n*crops rows of `classes`, an image's crops consecutive):
+ * probs (n x classes, may be NULL) receives the averaged probabilities
+ * (softmax and mean in double), and r the counts of the n images (added).
+ * Ties rank the lower class first (as argmax). */
+int rcl_crop_average(const float *logits, int n, int crops, int classes, const int *labels,
+                     float *probs, rcl_topk_counts *r);
+/* Called with every batch's averaged probabilities and labels. */
+typedef void (*rcl_probs_hook)(void *user, const float *probs, const int *labels, int n,
+                               int classes);
+/* One epoch (0) of `s` in eval mode; the model's batch must hold crops x
+ * the stream's batch size inputs (b from rcl_batch_init). *r is zeroed
+ * first. A stream error (a bad file under strict) is returned as is. */
+int rcl_evaluate_stream(rcl_model *m, rcl_batch *b, rcl_stream *s, int crops, rcl_topk_counts *r,
+                        rcl_probs_hook hook, void *user);
+
 /* Learning-rate schedule: lr0 divided by `factor` at each milestone epoch
  * (0-based epochs completed), or every `step_size` epochs when no
  * milestones are given. */

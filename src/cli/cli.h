@@ -88,11 +88,38 @@ void cli_report_bad_device(int idx, const rcl_device_info *devs, int n);
 typedef struct cli_index_args {
     const char *data, *split, *cache_dir, *classes_file;
     int no_cache;
+    int eval;   /* split NULL: DIR/val if it exists, else DIR itself */
 } cli_index_args;
 /* Open the index, printing one line about it (0) or the error (1). */
 int cli_index_open(const cli_index_args *a, rcl_file_index *ix);
 /* Name the files the current epoch skipped, and their count (stderr). */
 void cli_report_skipped(const rcl_stream *s, const char *when);
+
+/* How a model's images are prepared under the ImageNet transforms
+ * (docs/imagenet.md, "Evaluation"): the shorter side resized to `resize`,
+ * a crop x crop crop, minus `mean` (3 x crop x crop on [0, 1], or NULL),
+ * divided by std. */
+typedef struct cli_input_prep {
+    int imagenet;      /* the checkpoint records the imagenet pipeline */
+    int resize, crop;
+    float *mean;       /* malloc'd, or NULL */
+    float std[3];
+    const char *norm;  /* what the mean/std are, for messages */
+} cli_input_prep;
+/* From the checkpoint's input record (its mean image and std; resize and
+ * crop unless given: 0), else for a weights-only file with --normalize
+ * (info->normalize) torchvision's ImageNet per-channel mean and std, else
+ * for a CIFAR checkpoint trained normalized CIFAR-10's, else x/255 (256 and
+ * 224 by default). Prints the problem and returns 1 on failure. */
+int cli_input_prep_load(const char *ckpt, const rcl_checkpoint_info *info, int weights_only,
+                        int resize, int crop, cli_input_prep *p);
+void cli_input_prep_free(cli_input_prep *p);
+/* A checkpoint's classes (info->class_names, or their number) against an
+ * index's: 0, or 1 after one line naming the difference. */
+int cli_check_index_classes(const char *ckpt, const rcl_checkpoint_info *info,
+                            const rcl_file_index *ix);
+/* Online CPUs (the default of --threads), at least 1. */
+int cli_online_cpus(void);
 
 /* The whole program: global options, then the subcommand (main.c calls it). */
 int cli_main(int argc, char **argv);
@@ -108,5 +135,6 @@ int cli_summary(const cli_globals *g, int argc, char **argv);
 int cli_study(const cli_globals *g, int argc, char **argv);
 int cli_bench_loader(const cli_globals *g, int argc, char **argv);
 int cli_mean_image(const cli_globals *g, int argc, char **argv);
+int cli_recompute_bn(const cli_globals *g, int argc, char **argv);
 
 #endif

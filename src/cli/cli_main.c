@@ -26,6 +26,7 @@ static void usage(FILE *f)
             "                     --spec FILE) and write a report with plots\n"
             "  bench-loader       images/s and per-stage time of the ImageNet data pipeline\n"
             "  mean-image         the per-pixel mean image of a training set (saved next to its index)\n"
+            "  recompute-bn       a checkpoint's BN statistics averaged over many training batches\n"
             "\n"
             "global options:\n"
             "  --device N         OpenCL device index from 'resnet-cl devices' (default: $RESNET_CL_DEVICE or 0)\n"
@@ -78,6 +79,7 @@ int cli_main(int argc, char **argv)
     if (!strcmp(cmd, "study")) return cli_study(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "bench-loader")) return cli_bench_loader(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "mean-image")) return cli_mean_image(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "recompute-bn")) return cli_recompute_bn(&g, sub_argc, sub_argv);
     fprintf(stderr, "resnet-cl: unknown command '%s' (see resnet-cl --help)\n", cmd);
     return 2;
 }

@@ -1,5 +1,6 @@
 /* resnet-cl predict: top-5 classes with probabilities for image files. */
 #include "cli/cli.h"
+#include "data/data_internal.h" /* rcl_read_file */
 #include "tools/cli_model_opts.h"
 
 #include <math.h>
@@ -77,25 +78,52 @@ static const char *class_name(const char *csv, int k, char *buf, size_t cap)
     return buf;
 }
 
+/* An ImageNet checkpoint's input: decoded as eval's stream decodes it (DCT
+ * scaling down to the resize), shorter side resized, centre crop, minus the
+ * mean image, divided by std (docs/imagenet.md, "Evaluation"). */
+static int imagenet_input(const char *path, const cli_input_prep *prep, float **out)
+{
+    *out = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    rcl_image img = {0};
+    int st = rcl_read_file(path, &buf, &len);
+    if (!st) st = rcl_image_decode_scaled(buf, len, path, prep->resize, &img);
+    free(buf);
+    size_t plane = (size_t)prep->crop * prep->crop;
+    float *f = st ? NULL : malloc(3 * plane * sizeof *f);
+    if (!st && !f) st = rcl_fail(RCL_ERR_NOMEM, "image");
+    if (!st) st = rcl_imagenet_center_crop(f, &img, prep->resize, prep->crop, prep->mean);
+    for (size_t i = 0; !st && i < 3 * plane; i++) f[i] *= 1.0f / prep->std[i / plane];
+    rcl_image_free(&img);
+    if (st) free(f);
+    else *out = f;
+    return st;
+}
+
 static int predict_one(rcl_model *m, const rcl_checkpoint_info *info, rcl_tensor *x,
-                       const char *path, char **words)
+                       const char *path, char **words, const cli_input_prep *prep)
 {
     rcl_image img = {0};
-    int st = rcl_image_load(path, &img);
-    if (st) return st;
+    int st = RCL_OK;
     int H = info->in_h, W = info->in_w;
     size_t plane = (size_t)H * W;
-    uint8_t *px = img.data, *resized = NULL;
-    if (img.h != H || img.w != W) {
+    uint8_t *px = NULL, *resized = NULL;
+    float *f = NULL;
+    if (prep) {
+        st = imagenet_input(path, prep, &f);
+    } else if ((st = rcl_image_load(path, &img)) == RCL_OK) {
+        px = img.data;
+    }
+    if (!st && !prep && (img.h != H || img.w != W)) {
         resized = malloc(3 * plane);
         if (!resized) st = rcl_fail(RCL_ERR_NOMEM, "resize");
         else st = rcl_resize_bilinear(resized, H, W, img.data, 3, img.h, img.w);
         px = resized;
     }
-    float *f = st ? NULL : malloc(3 * plane * sizeof *f);
-    if (!st && !f) st = rcl_fail(RCL_ERR_NOMEM, "image");
+    if (!st && !prep && !(f = malloc(3 * plane * sizeof *f))) st = rcl_fail(RCL_ERR_NOMEM, "image");
     static const float mean[3] = {0.4914f, 0.4822f, 0.4465f}, sd[3] = {0.2470f, 0.2435f, 0.2616f};
-    for (size_t i = 0; !st && i < 3 * plane; i++) {
+    for (size_t i = 0; !st && !prep && i < 3 * plane; i++) {
         float v = px[i] / 255.0f;
         f[i] = info->normalize ? (v - mean[i / plane]) / sd[i / plane] : v;
     }
@@ -170,7 +198,9 @@ int cli_predict(const cli_globals *g, int argc, char **argv)
         case 'h':
             printf("usage: resnet-cl [--device N] predict --checkpoint FILE [--model M [...]] IMAGE...\n"
                    "  prints the top-5 classes with probabilities for each JPEG/PNG image\n"
-                   "  (resized to the model's input size). A file without resnet-cl's metadata\n"
+                   "  (resized to the model's input size; a checkpoint that records the imagenet\n"
+                   "  pipeline: shorter side to its resize, centre crop, its mean image and std,\n"
+                   "  as eval --center-crop). A file without resnet-cl's metadata\n"
                    "  (a PyTorch state dict) needs the model given:\n"
                    "  --model M            its architecture (classes from fc.weight's rows)\n"
                    "  --input HxW          its input size (default 32x32)\n"
@@ -200,10 +230,23 @@ int cli_predict(const cli_globals *g, int argc, char **argv)
         free(info.class_names);
         return 1;
     }
+    /* an ImageNet checkpoint: its resize, centre crop, mean image and std */
+    rcl_input_record rec;
+    int rst = rcl_checkpoint_read_input(ckpt, &rec, NULL);
+    cli_input_prep prep = {0};
+    int imagenet = !rst && rec.pipeline == RCL_PIPELINE_IMAGENET;
+    if (rst) cli_report("reading the checkpoint's input record", rst);
+    if (rst || (imagenet && cli_input_prep_load(ckpt, &info, 0, 0, 0, &prep))) {
+        rcl_class_words_free(words, info.num_classes);
+        free(info.class_names);
+        return 1;
+    }
+    if (imagenet) info.in_h = info.in_w = prep.crop;
     rcl_ctx *ctx = NULL;
     if (cli_open_device(g, &ctx, NULL, 1)) {
         rcl_class_words_free(words, info.num_classes);
         free(info.class_names);
+        cli_input_prep_free(&prep);
         return 1;
     }
     rcl_model *m = NULL;
@@ -213,7 +256,7 @@ int cli_predict(const cli_globals *g, int argc, char **argv)
     else if ((st = rcl_tensor_create(ctx, &x, 1, 3, info.in_h, info.in_w))) cli_report("input", st);
     int failed = st != 0;
     for (int i = first_image; !st && i < argc; i++) {
-        int s = predict_one(m, &info, &x, argv[i], words);
+        int s = predict_one(m, &info, &x, argv[i], words, imagenet ? &prep : NULL);
         if (s) {
             cli_report(argv[i], s);
             failed = 1;
@@ -223,6 +266,7 @@ int cli_predict(const cli_globals *g, int argc, char **argv)
     rcl_model_destroy(m);
     rcl_class_words_free(words, info.num_classes);
     free(info.class_names);
+    cli_input_prep_free(&prep);
     rcl_ctx_destroy(ctx);
     return failed ? 1 : 0;
 }

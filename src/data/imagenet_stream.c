@@ -44,11 +44,12 @@ struct rcl_stream {
     float lut[256];         /* v / 255.0f, as the evaluation crops compute it */
     int *perm;
     int nbatches, nslots;
-    size_t sample;          /* 3 * crop * crop */
+    size_t sample;          /* crops * crop_sample: one sample's floats */
+    size_t crop_sample;     /* 3 * crop * crop */
     stream_slot *slots;
     pthread_t *threads;
     int nthreads;
-    uint8_t *crop_bufs;     /* threads x sample: each worker's uint8 crop */
+    uint8_t *crop_bufs;     /* threads x crop_sample: each worker's uint8 crop */
     int workers_started;
 
     pthread_mutex_t mu;
@@ -105,6 +106,31 @@ static double now_s(void)
 
 typedef struct stage_times { double read, decode, resize, augment; } stage_times;
 
+/* One crop (uint8 planes) into the model's input: [flipped,] x/255 +
+ * the lighting shift, minus the mean image, divided by std. */
+static void to_input(const rcl_stream *s, float *dst, const uint8_t *crop_u8, int flip,
+                     const float shift[3])
+{
+    int crop = s->o.crop;
+    size_t plane = (size_t)crop * crop;
+    float inv_std[3];
+    for (int c = 0; c < 3; c++) inv_std[c] = s->o.std[c] > 0 ? 1.0f / s->o.std[c] : 1.0f;
+    for (int c = 0; c < 3; c++) {
+        const uint8_t *src = crop_u8 + c * plane;
+        float *d = dst + c * plane;
+        const float *m = s->mean ? s->mean + c * plane : NULL;
+        for (int y = 0; y < crop; y++) {
+            const uint8_t *row = src + (size_t)y * crop;
+            float *dr = d + (size_t)y * crop;
+            const float *mr = m ? m + (size_t)y * crop : NULL;
+            for (int x = 0; x < crop; x++) {
+                float v = s->lut[row[flip ? crop - 1 - x : x]] + shift[c];
+                dr[x] = (mr ? v - mr[x] : v) * inv_std[c];
+            }
+        }
+    }
+}
+
 static int prepare(const rcl_stream *s, int idx, int epoch, int pos, float *dst, uint8_t *crop_u8,
                    stage_times *t)
 {
@@ -142,6 +168,28 @@ static int prepare(const rcl_stream *s, int idx, int epoch, int pos, float *dst,
     if (st != RCL_OK) return st;
     int rh, rw;
     rcl_resize_short_dims(h, w, S, &rh, &rw);
+    float shift[3] = {0, 0, 0};
+    if (o->train && o->lighting > 0) rcl_pca_shift(alpha, shift);
+    if (o->ten_crop) {   /* TenCrop: the five windows, then the five of the flip */
+        int tops[5] = {0, 0, rh - crop, rh - crop, rcl_center_offset(rh, crop)};
+        int lefts[5] = {0, rw - crop, 0, rw - crop, rcl_center_offset(rw, crop)};
+        double tr = 0, ta = 0;
+        for (int k = 0; k < 10 && st == RCL_OK; k++) {
+            /* window (top, left) of the flipped image = the mirror of the
+             * window (top, rw - left - crop) of the image */
+            int f = k >= 5, left = f ? rw - lefts[k - 5] - crop : lefts[k];
+            double a = now_s();
+            st = rcl_resize_crop_hwc(crop_u8, crop, crop, tops[k % 5], left, rh, rw, hwc, h, w);
+            double b = now_s();
+            if (st == RCL_OK) to_input(s, dst + (size_t)k * s->crop_sample, crop_u8, f, shift);
+            tr += b - a;
+            ta += now_s() - b;
+        }
+        free(hwc);
+        t->resize += tr;
+        t->augment += ta;
+        return st;
+    }
     int top, left;
     if (o->train) {   /* uniform offsets in [0, side - crop] */
         top = (int)(((uint64_t)u_top * (uint64_t)(rh - crop + 1)) >> 32);
@@ -155,26 +203,7 @@ static int prepare(const rcl_stream *s, int idx, int epoch, int pos, float *dst,
     double t3 = now_s();
     t->resize += t3 - t2;
     if (st != RCL_OK) return st;
-    /* flip, x/255 + lighting - mean */
-    float shift[3] = {0, 0, 0};
-    if (o->train && o->lighting > 0) rcl_pca_shift(alpha, shift);
-    size_t plane = (size_t)crop * crop;
-    float inv_std[3];
-    for (int c = 0; c < 3; c++) inv_std[c] = o->std[c] > 0 ? 1.0f / o->std[c] : 1.0f;
-    for (int c = 0; c < 3; c++) {
-        const uint8_t *src = crop_u8 + c * plane;
-        float *d = dst + c * plane;
-        const float *m = s->mean ? s->mean + c * plane : NULL;
-        for (int y = 0; y < crop; y++) {
-            const uint8_t *row = src + (size_t)y * crop;
-            float *dr = d + (size_t)y * crop;
-            const float *mr = m ? m + (size_t)y * crop : NULL;
-            for (int x = 0; x < crop; x++) {
-                float v = s->lut[row[flip ? crop - 1 - x : x]] + shift[c];
-                dr[x] = (mr ? v - mr[x] : v) * inv_std[c];
-            }
-        }
-    }
+    to_input(s, dst, crop_u8, flip, shift);
     t->augment += now_s() - t3;
     return RCL_OK;
 }
@@ -183,7 +212,7 @@ static void *worker(void *arg)
 {
     rcl_stream *s = arg;
     pthread_mutex_lock(&s->mu);
-    uint8_t *crop_u8 = s->crop_bufs + (size_t)s->workers_started++ * s->sample;
+    uint8_t *crop_u8 = s->crop_bufs + (size_t)s->workers_started++ * s->crop_sample;
     for (;;) {
         while (!s->quit &&
                !(s->active && s->claim_b < s->nbatches &&
@@ -284,6 +313,9 @@ int rcl_stream_create(rcl_stream **out, const rcl_file_index *ix, const rcl_stre
     if (!o.train && (o.resize < o.crop || o.resize > 8192))
         return rcl_fail(RCL_ERR_INVALID, "rcl_stream_create: resize %d must be in crop %d..8192",
                         o.resize, o.crop);
+    if (o.ten_crop && o.train)
+        return rcl_fail(RCL_ERR_INVALID, "rcl_stream_create: ten_crop is an evaluation transform "
+                        "(train must be 0)");
     if (!(o.lighting >= 0) || o.lighting > 10)
         return rcl_fail(RCL_ERR_INVALID, "rcl_stream_create: lighting sigma %g not in 0..10",
                         (double)o.lighting);
@@ -298,18 +330,19 @@ int rcl_stream_create(rcl_stream **out, const rcl_file_index *ix, const rcl_stre
     s->o = o;
     for (int v = 0; v < 256; v++) s->lut[v] = (float)v / 255.0f;
     s->o.mean = NULL;
-    s->sample = (size_t)3 * o.crop * o.crop;
+    s->crop_sample = (size_t)3 * o.crop * o.crop;
+    s->sample = s->crop_sample * (o.ten_crop ? 10 : 1);
     s->nbatches = (ix->n + o.batch_size - 1) / o.batch_size;
     s->nslots = o.prefetch;
     s->perm = malloc(sizeof(int) * (size_t)ix->n);
     s->slots = calloc((size_t)s->nslots, sizeof *s->slots);
     s->threads = calloc((size_t)o.threads, sizeof(pthread_t));
-    s->crop_bufs = malloc(s->sample * (size_t)o.threads);
+    s->crop_bufs = malloc(s->crop_sample * (size_t)o.threads);
     int ok = s->perm && s->slots && s->threads && s->crop_bufs;
     if (ok && opt->mean) {
-        s->mean = malloc(sizeof(float) * s->sample);
+        s->mean = malloc(sizeof(float) * s->crop_sample);
         ok = s->mean != NULL;
-        if (ok) memcpy(s->mean, opt->mean, sizeof(float) * s->sample);
+        if (ok) memcpy(s->mean, opt->mean, sizeof(float) * s->crop_sample);
     }
     for (int i = 0; ok && i < s->nslots; i++) {
         stream_slot *sl = &s->slots[i];
@@ -489,6 +522,11 @@ int rcl_stream_next(rcl_stream *s, float *images, int *labels, int *count)
 int rcl_stream_num_batches(const rcl_stream *s)
 {
     return s ? s->nbatches : 0;
+}
+
+void rcl_stream_get_options(const rcl_stream *s, rcl_stream_options *o)
+{
+    if (s && o) *o = s->o;   /* s->o.mean is NULL (the copy is s->mean) */
 }
 
 void rcl_stream_stats_get(const rcl_stream *s, rcl_stream_stats *out)

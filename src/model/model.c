@@ -139,6 +139,7 @@ int rcl_model_create(rcl_model **out, rcl_ctx *ctx, const char *arch, const rcl_
     m->cfg = c;
     m->fold_bn = 1;
     m->fold_gen = 1;
+    m->bn_recompute_k = -1;
     snprintf(m->arch, sizeof m->arch, "%s", arch);
     rcl_rng_seed(&m->rng, c.seed);
     int st = rcl_model_arch_build(m, arch);
@@ -154,6 +155,7 @@ int rcl_model_create(rcl_model **out, rcl_ctx *ctx, const char *arch, const rcl_
 void rcl_model_destroy(rcl_model *m)
 {
     if (!m) return;
+    free(m->bn_saved_tracked);
     for (int i = 0; i < m->nmods; i++) m->mods[i]->ops->destroy(m->mods[i]);
     for (int i = 0; i < m->nparams; i++) {
         rcl_param *p = m->params[i];
@@ -309,6 +311,55 @@ int rcl_model_flatten(rcl_model *m, int nstate)
 void rcl_model_fold_invalidate(rcl_model *m) { m->fold_gen++; }
 
 void rcl_model_set_fold_bn(rcl_model *m, int on) { m->fold_bn = on != 0; }
+
+int rcl_model_bn_recompute_begin(rcl_model *m)
+{
+    if (!m) return rcl_fail(RCL_ERR_INVALID, "rcl_model_bn_recompute_begin: NULL model");
+    if (m->cfg.norm.kind != RCL_NORM_BN)
+        return rcl_fail(RCL_ERR_UNSUPPORTED,
+                        "the model has no BatchNorm layers to recompute (its normalization is %s)",
+                        rcl_norm_kind_name(m->cfg.norm.kind));
+    if (m->bn_recompute_k >= 0)
+        return rcl_fail(RCL_ERR_INVALID, "rcl_model_bn_recompute_begin: already begun");
+    free(m->bn_saved_tracked);
+    m->bn_saved_tracked = malloc(sizeof(int64_t) * (size_t)(m->nnorms ? m->nnorms : 1));
+    if (!m->bn_saved_tracked) return rcl_fail(RCL_ERR_NOMEM, "recompute-bn: out of memory");
+    for (int i = 0; i < m->nnorms; i++) {
+        rcl_norm_layer *l = m->norms[i];
+        m->bn_saved_tracked[i] = l->num_batches_tracked;
+        RCL_TRY(rcl_init_constant(m, &l->running_mean, 0.0f));
+        RCL_TRY(rcl_init_constant(m, &l->running_var, 1.0f));
+    }
+    rcl_model_fold_invalidate(m);
+    m->bn_saved_momentum = m->cfg.norm.momentum;
+    m->bn_recompute_k = 0;
+    return RCL_OK;
+}
+
+int rcl_model_bn_recompute_step(rcl_model *m, const rcl_tensor *x)
+{
+    if (!m || !x || m->bn_recompute_k < 0)
+        return rcl_fail(RCL_ERR_INVALID, "rcl_model_bn_recompute_step: call begin first");
+    /* running = (1 - 1/k) running + (1/k) batch: the mean of the k batches */
+    m->cfg.norm.momentum = (float)(1.0 / (double)(m->bn_recompute_k + 1));
+    const rcl_tensor *logits;
+    int st = rcl_model_forward(m, x, 1, &logits);
+    m->cfg.norm.momentum = m->bn_saved_momentum;
+    if (st == RCL_OK) m->bn_recompute_k++;
+    return st;
+}
+
+int rcl_model_bn_recompute_end(rcl_model *m)
+{
+    if (!m || m->bn_recompute_k < 0)
+        return rcl_fail(RCL_ERR_INVALID, "rcl_model_bn_recompute_end: call begin first");
+    for (int i = 0; i < m->nnorms; i++) m->norms[i]->num_batches_tracked = m->bn_saved_tracked[i];
+    free(m->bn_saved_tracked);
+    m->bn_saved_tracked = NULL;
+    m->bn_recompute_k = -1;
+    rcl_model_fold_invalidate(m);
+    return RCL_OK;
+}
 
 void rcl_model_set_grad_hook(rcl_model *m, rcl_grad_hook hook, void *user)
 {

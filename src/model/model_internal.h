@@ -74,6 +74,11 @@ struct rcl_model {
     size_t *flat_off;
     size_t flat_count;      /* floats per flat buffer, gaps included */
     int fold_bn;            /* eval folds BN into the conv before it (default 1) */
+    /* rcl_model_bn_recompute_*: batches averaged so far (-1: not recomputing),
+     * the momentum and num_batches_tracked counters to put back at the end */
+    int bn_recompute_k;
+    float bn_saved_momentum;
+    int64_t *bn_saved_tracked;
     int64_t fold_gen;       /* bumped whenever weights or BN statistics may change */
     rcl_grad_hook grad_hook; /* rcl_model_set_grad_hook */
     void *grad_hook_user;

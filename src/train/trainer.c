@@ -186,3 +186,84 @@ float rcl_lr_at(const rcl_lr_schedule *s, int epoch)
     }
     return lr;
 }
+
+int rcl_crop_average(const float *logits, int n, int crops, int classes, const int *labels,
+                     float *probs, rcl_topk_counts *r)
+{
+    if (!logits || !labels || !r || n < 0 || crops < 1 || classes < 1)
+        return rcl_fail(RCL_ERR_INVALID, "rcl_crop_average: bad arguments");
+    double *p = malloc(sizeof(double) * (size_t)classes);
+    if (!p) return rcl_fail(RCL_ERR_NOMEM, "rcl_crop_average: out of memory");
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < classes; k++) p[k] = 0;
+        for (int c = 0; c < crops; c++) {   /* softmax of crop c, in double */
+            const float *z = logits + ((size_t)i * crops + c) * classes;
+            double zmax = z[0], sum = 0;
+            for (int k = 1; k < classes; k++) zmax = z[k] > zmax ? z[k] : zmax;
+            for (int k = 0; k < classes; k++) sum += exp((double)z[k] - zmax);
+            for (int k = 0; k < classes; k++) p[k] += exp((double)z[k] - zmax) / sum;
+        }
+        for (int k = 0; k < classes; k++) p[k] /= crops;
+        int y = labels[i];
+        if (y < 0 || y >= classes) {
+            free(p);
+            return rcl_fail(RCL_ERR_INVALID, "rcl_crop_average: label %d not in 0..%d", y,
+                            classes - 1);
+        }
+        int rank = 0;   /* classes ranked above the label (ties: the lower class first) */
+        for (int k = 0; k < classes; k++) rank += p[k] > p[y] || (p[k] == p[y] && k < y);
+        r->images++;
+        r->top1 += rank == 0;
+        r->top5 += rank < 5;
+        r->nll += -log(p[y] > 1e-300 ? p[y] : 1e-300);
+        if (probs)
+            for (int k = 0; k < classes; k++) probs[(size_t)i * classes + k] = (float)p[k];
+    }
+    free(p);
+    return RCL_OK;
+}
+
+int rcl_evaluate_stream(rcl_model *m, rcl_batch *b, rcl_stream *s, int crops, rcl_topk_counts *r,
+                        rcl_probs_hook hook, void *user)
+{
+    if (!m || !b || !s || !r || crops < 1)
+        return rcl_fail(RCL_ERR_INVALID, "rcl_evaluate_stream: bad arguments");
+    memset(r, 0, sizeof *r);
+    const rcl_model_config *c = rcl_model_get_config(m);
+    rcl_stream_options so;
+    rcl_stream_get_options(s, &so);
+    int ncrops = so.ten_crop ? 10 : 1;
+    if (ncrops != crops || so.batch_size * crops > c->batch || so.crop != c->in_h ||
+        so.crop != c->in_w || c->in_channels != 3)
+        return rcl_fail(RCL_ERR_INVALID,
+                        "rcl_evaluate_stream: a stream of %d crop%s of %dx%d x %d images does not "
+                        "fit a model of batch %d, input %dx%dx%d (%d crops an image asked)",
+                        ncrops, ncrops == 1 ? "" : "s", so.crop, so.crop, so.batch_size, c->batch,
+                        c->in_channels, c->in_h, c->in_w, crops);
+    rcl_ctx *ctx = rcl_model_ctx(m);
+    int classes = c->num_classes;
+    float *logits = malloc(sizeof(float) * (size_t)c->batch * classes);
+    float *probs = malloc(sizeof(float) * (size_t)so.batch_size * classes);
+    if (!logits || !probs) {
+        free(logits);
+        free(probs);
+        return rcl_fail(RCL_ERR_NOMEM, "rcl_evaluate_stream: out of memory");
+    }
+    int st = rcl_stream_begin_epoch(s, 0);
+    for (int n = 0; st == RCL_OK;) {
+        if ((st = rcl_stream_next(s, b->host_x, b->host_labels, &n)) != RCL_OK || n == 0) break;
+        rcl_tensor x = b->x;
+        x.n = n * crops;
+        const rcl_tensor *out = NULL;
+        if ((st = rcl_tensor_write(ctx, &x, b->host_x)) != RCL_OK) break;
+        if ((st = rcl_model_forward(m, &x, 0, &out)) != RCL_OK) break;
+        rcl_tensor lt = *out;
+        lt.n = n * crops;
+        if ((st = rcl_tensor_read(ctx, &lt, logits)) != RCL_OK) break;
+        st = rcl_crop_average(logits, n, crops, classes, b->host_labels, probs, r);
+        if (st == RCL_OK && hook) hook(user, probs, b->host_labels, n, classes);
+    }
+    free(logits);
+    free(probs);
+    return st;
+}
