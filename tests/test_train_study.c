@@ -4,7 +4,8 @@
  * PNG of the asked size); a study killed after its first run, rerun with the
  * same command, skips that run and trains the other; rerun with more epochs,
  * it resumes both. A --spec file with seeds reports mean ± std, and a
- * diverging variant is recorded as diverged while the study goes on. */
+ * diverging variant is recorded as diverged while the study goes on. With
+ * RESNET_CL_STUDY_SMOKE=1 (.ci/run): every built-in study, every variant. */
 #include "harness.h"
 
 #include <stdint.h>
@@ -299,9 +300,71 @@ static void test_study_spec_seeds_diverged(void **state)
     free(root);
 }
 
+/* Every built-in study, every variant, on a tiny subset for one short
+ * epoch: the report (a row per variant), the CSV and both plot formats.
+ * Run by .ci/run (RESNET_CL_STUDY_SMOKE=1); the main test command skips it
+ * to stay within its time budget (23 training runs, about a minute). */
+static void test_study_builtins(void **state)
+{
+    (void)state;
+    const char *on = getenv("RESNET_CL_STUDY_SMOKE");
+    if (!on || strcmp(on, "1")) {
+        printf("  skipped: every built-in study runs in .ci/run (RESNET_CL_STUDY_SMOKE=1)\n");
+        skip();
+    }
+    static const struct {
+        const char *name;
+        int n;
+        const char *variants[8];
+    } studies[] = {
+        {"norm", 8, {"bn", "gn", "ln", "in", "lrn", "brn", "ws", "none"}},
+        {"init", 8, {"xavier-normal-bn", "xavier-normal-none", "kaiming-normal-bn",
+                     "kaiming-normal-none", "xavier-uniform-bn", "xavier-uniform-none",
+                     "kaiming-uniform-bn", "kaiming-uniform-none"}},
+        {"depth", 3, {"resnet18", "resnet34", "resnet50"}},
+        {"plain", 4, {"plain20", "plain56", "resnet20", "resnet56"}},
+    };
+    char *root = tu_cifar_jpeg_root(), dir[64] = "/tmp/rcl-studies-XXXXXX", out_dir[128];
+    assert_non_null(mkdtemp(dir));
+    for (size_t k = 0; k < sizeof studies / sizeof studies[0]; k++) {
+        snprintf(out_dir, sizeof out_dir, "%s/%s", dir, studies[k].name);
+        char *out = NULL;
+        int rc = tu_run(&out, "--device %d study %s --train-per-class 4 --test-per-class 2 "
+                        "--epochs 1 --batch-size 4 --data %s --out %s", dev(), studies[k].name,
+                        root, out_dir);
+        if (rc != 0) fail_msg("study %s: rc %d\n%s", studies[k].name, rc, out);
+        free(out);
+        char *rep = slurp(out_dir, "report.md", NULL), want[128];
+        assert_non_null(rep);
+        snprintf(want, sizeof want, "# Study: %s", studies[k].name);
+        assert_non_null(strstr(rep, want));
+        snprintf(want, sizeof want, "%d of %d runs finished, 0 diverged, 0 failed", studies[k].n,
+                 studies[k].n);
+        if (!strstr(rep, want)) fail_msg("study %s: want '%s' in\n%s", studies[k].name, want, rep);
+        for (int v = 0; v < studies[k].n; v++) free(row(rep, studies[k].variants[v]));
+        int drawn = plots_drawn(rep);
+        free(rep);
+        char *csv = slurp(out_dir, "results.csv", NULL);
+        assert_non_null(csv);
+        assert_int_equal(count_lines(csv), studies[k].n + 1);
+        free(csv);
+        if (drawn) {
+            check_svg(out_dir, "test_acc.svg");
+            check_svg(out_dir, "train_loss.svg");
+            check_png(out_dir, "test_acc.png", 900, 560);
+            check_png(out_dir, "train_loss.png", 900, 560);
+        }
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    free(root);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_study_norm_resume),
     cmocka_unit_test(test_study_spec_seeds_diverged),
+    cmocka_unit_test(test_study_builtins),
 };
 
 RCL_TEST_MAIN_FAST("train_study", tests)
