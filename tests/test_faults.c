@@ -92,6 +92,25 @@ static void test_estimate_within_25_percent(void **state)
     }
 }
 
+/* The largest single buffer follows the activations, not the largest
+ * weight of a small batch: resnet50 at 224 x 224, batch 64 holds conv1's
+ * output, 64 x 64 x 112 x 112 floats (205 MB; its largest weight is 9 MB). */
+static void test_estimate_largest_buffer(void **state)
+{
+    (void)state;
+    rcl_model_config mc = rcl_model_config_default();
+    mc.batch = 64;
+    mc.in_h = mc.in_w = 224;
+    mc.num_classes = 1000;
+    rcl_model_memory est;
+    T_OK(rcl_model_estimate_memory(T_CTX, "resnet50", &mc, 1, &est));
+    uint64_t conv1 = (uint64_t)64 * 64 * 112 * 112 * 4;
+    if (est.largest < conv1)
+        fail_msg("largest buffer %llu bytes, below conv1's output (%llu)",
+                 (unsigned long long)est.largest, (unsigned long long)conv1);
+    assert_true(est.largest < est.total / 4);
+}
+
 /* Estimates grow with the batch, and the largest batch that fits a limit is
  * the bisection's answer: it fits, one more does not. */
 static void test_max_batch(void **state)
@@ -449,6 +468,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_estimate_within_25_percent),
+        cmocka_unit_test(test_estimate_largest_buffer),
         cmocka_unit_test(test_max_batch),
         cmocka_unit_test(test_cli_refuses_huge_batch),
         cmocka_unit_test(test_launch_fault),

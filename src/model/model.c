@@ -602,9 +602,14 @@ static int memory_at(const mem_profile *p, int n, int train, rcl_model_memory *o
      * of the parameters for a moment, before its state and any scratch
      * exist: below the two state copies counted in optim) */
     r.total = r.params + r.grads + r.optim + r.activations + r.io + r.scratch;
+    /* the largest single buffer: batch 1 and 2's extrapolated (a weight at
+     * small batches, where no activation is larger yet), the input, the
+     * largest conv output, and every scratch slot */
     uint64_t grow = p->largest2 > p->largest1 ? p->largest2 - p->largest1 : 0;
     r.largest = max_u64(p->largest1 + grow * (uint64_t)(n - 1),
                         (uint64_t)n * p->in_c * p->in_h * p->in_w * 4);
+    r.largest = max_u64(r.largest, max_u64(act_max, max_u64(col, max_u64(tmp, cw))));
+    if (p->gemm_tiled) r.largest = max_u64(r.largest, max_u64(gb, ga));
     *out = r;
     return RCL_OK;
 }
