@@ -173,6 +173,17 @@ def cli_corpus():
         "bench_loader": "bench-loader\n--data\n/nonexistent\n--threads\n2\n--images\n64\n--eval\n--strict-data",
         "mean_image": "mean-image\n--data\n/nonexistent\n--threads\n3\n--out\n/nonexistent/m.bin",
         "nul_split": "train\0--epochs\0002",
+        "train_recipe": "train\n--recipe\nimagenet\n--data\n/d\n--accumulate\n8\n--val-split\nval\n--crop\n"
+                        "224\n--scale\n256,480\n--resize\n256\n--lighting\n0.1\n--mean-image\nm.bin\n"
+                        "--threads\n4\n--strict-data\n--cache-dir\n/c\n--no-index-cache\n--iterations\n600000",
+        "train_plateau": "train\n--lr-schedule\nplateau\n--plateau-patience\n3\n--plateau-threshold\n0.01\n"
+                         "--plateau-threshold-mode\nabs\n--plateau-cooldown\n1\n--min-lr\n1e-5\n"
+                         "--weights\nw.safetensors\n--reset-head\n--pipeline\ncifar",
+        "eval_imagenet": "eval\n--checkpoint\nc\n--data\nd\n--ten-crop\n--resize\n256\n--crop\n224\n"
+                         "--json\nr.json\n--full-decode\n--threads\n2",
+        "recompute_bn": "recompute-bn\n--checkpoint\nc\n--data\nd\n--out\no\n--batches\n10\n--scale-min\n"
+                        "256\n--scale-max\n480",
+        "tune_list": "resnet-cl-tune\n--device\n0\n--model\nresnet20,plain20,resnet56\n--dry-run",
     }
     for k, v in lines.items():
         put("cli", k + ".txt", v)
