@@ -26,9 +26,7 @@
 #include <sys/prctl.h>
 #endif
 
-#ifndef RCL_GIT_COMMIT
-#define RCL_GIT_COMMIT "unknown"
-#endif
+#include "rcl_git_commit.h" /* RCL_GIT_COMMIT, written at build time (cmake/git_commit.cmake) */
 
 #define STUDY_DEFAULT_EPOCHS 30
 #define PLOT_W 900
