@@ -144,11 +144,13 @@ static void test_recipe_imagenet(void **state)
            "%s --resume %s", args2, p);
 
     /* an undecodable photo: named and skipped, or --strict-data stops (9
-     * files: 3 iterations read the whole epoch) */
+     * files: 3 iterations read the whole epoch; a small model and crop, and
+     * torchvision's normalization instead of the 224 x 224 mean image) */
     sh("printf 'not a jpeg' > '%s/train/n01440764/broken%s.JPEG'", data, "");
     snprintf(args, sizeof args,
              "train --recipe imagenet --data %s --cache-dir %s --batch-size 4 --lr 0.01 "
-             "--threads 2 --iterations 3 --no-save", data, cache);
+             "--threads 2 --iterations 3 --no-save --model resnet18 --normalize --crop 64 "
+             "--scale 64,80 --resize 72", data, cache);
     expect(0, "undecodable file skipped", &out, "%s%s", args, "");
     if (!strstr(out, "broken.JPEG")) fail_msg("the bad file is not named:\n%s", out);
     free(out);
