@@ -80,6 +80,11 @@ void tu_iread(cl_mem b, int *out, size_t n);
  * len is given), or NULL when it cannot be opened. */
 char *tu_read_file(const char *path, size_t *len);
 
+/* Write `out` as PyTorch's safetensors.torch.save_file(model.state_dict())
+ * would from resnet-cl checkpoint `ckpt`: its tensors but the optimizer's
+ * ("optim.*") and the input record's ("input.mean"), and no metadata. */
+void tu_write_state_dict(const char *ckpt, const char *out);
+
 /* Extracted CIFAR-10 JPEG tree (train/CLASS/NNNN.jpg, test/...), malloc'd
  * path; extracted from $RESNET_CL_DATA on first use. */
 char *tu_cifar_jpeg_root(void);

@@ -152,17 +152,7 @@ static void test_pytorch_style_file(void **state)
     rcl_model *a = make("basicblock", 3), *b = make("basicblock", 4);
     char *full = tmp_path("full.safetensors"), *plain = tmp_path("plain.safetensors");
     T_OK(rcl_checkpoint_save(a, NULL, NULL, full));
-    rcl_st_file f;
-    T_OK(rcl_st_open(&f, full));
-    rcl_st_writer w;
-    rcl_st_writer_init(&w);
-    for (size_t i = 0; i < f.n_tensors; i++) {
-        const rcl_st_tensor *t = rcl_st_tensor_at(&f, i);
-        T_OK(rcl_st_writer_add(&w, t->name, t->dtype, t->ndim, t->shape, t->data));
-    }
-    T_OK(rcl_st_write(&w, plain));
-    rcl_st_writer_free(&w);
-    rcl_st_close(&f);
+    tu_write_state_dict(full, plain);
     T_OK(rcl_checkpoint_load(b, NULL, NULL, plain));
     rcl_param **pa, **pb;
     int np = rcl_model_params(a, &pa);
@@ -437,17 +427,7 @@ static void test_input_record(void **state)
     assert_int_equal(in.pipeline, RCL_PIPELINE_CIFAR);
     assert_null(mean);
     /* a PyTorch state dict (no metadata at all): cifar */
-    rcl_st_file f;
-    T_OK(rcl_st_open(&f, path));
-    rcl_st_writer w;
-    rcl_st_writer_init(&w);
-    for (size_t i = 0; i < f.n_tensors; i++) {
-        const rcl_st_tensor *t = rcl_st_tensor_at(&f, i);
-        T_OK(rcl_st_writer_add(&w, t->name, t->dtype, t->ndim, t->shape, t->data));
-    }
-    T_OK(rcl_st_write(&w, plain));
-    rcl_st_writer_free(&w);
-    rcl_st_close(&f);
+    tu_write_state_dict(path, plain);
     T_OK(rcl_checkpoint_read_input(plain, &in, &mean));
     assert_int_equal(in.pipeline, RCL_PIPELINE_CIFAR);
     assert_null(mean);

@@ -276,20 +276,7 @@ static void test_weights(void **state)
     snprintf(p, sizeof p, "%s/src/last.safetensors", dir);
     /* a bare state dict of it: no metadata, no optimizer state */
     snprintf(sd, sizeof sd, "%s/state_dict.safetensors", dir);
-    {
-        rcl_st_file f;
-        T_OK(rcl_st_open(&f, p));
-        rcl_st_writer w;
-        rcl_st_writer_init(&w);
-        for (size_t i = 0; i < f.n_tensors; i++) {
-            const rcl_st_tensor *t = rcl_st_tensor_at(&f, i);
-            if (strncmp(t->name, "optim.", 6) && strcmp(t->name, "input.mean"))
-                T_OK(rcl_st_writer_add(&w, t->name, t->dtype, t->ndim, t->shape, t->data));
-        }
-        T_OK(rcl_st_write(&w, sd));
-        rcl_st_writer_free(&w);
-        rcl_st_close(&f);
-    }
+    tu_write_state_dict(p, sd);
     /* lr 1e-30 (below half an ulp of every weight step), no momentum or
      * decay: the weights stay what was loaded */
     const char *frozen = "--optimizer sgd --lr 1e-30 --momentum 0 --batch-size 4 --epochs 1";

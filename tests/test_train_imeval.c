@@ -582,18 +582,7 @@ static void test_cli(void **state)
     {
         char plain[4300];
         snprintf(plain, sizeof plain, "%s/plain.safetensors", root);
-        rcl_st_file f;
-        T_OK(rcl_st_open(&f, ck));
-        rcl_st_writer w;
-        rcl_st_writer_init(&w);
-        for (size_t i = 0; i < f.n_tensors; i++) {
-            const rcl_st_tensor *t = rcl_st_tensor_at(&f, i);
-            if (strcmp(t->name, "input.mean"))
-                T_OK(rcl_st_writer_add(&w, t->name, t->dtype, t->ndim, t->shape, t->data));
-        }
-        T_OK(rcl_st_write(&w, plain));
-        rcl_st_writer_free(&w);
-        rcl_st_close(&f);
+        tu_write_state_dict(ck, plain);
         snprintf(cmd, sizeof cmd, "--device %d eval --checkpoint '%s' --model resnet20 --normalize "
                  "--center-crop --resize %d --crop %d --data '%s' --threads 2 --no-index-cache "
                  "--json '%s'", dev(), plain, RESIZE, CROP, root, j);

@@ -1,4 +1,5 @@
 #include "harness.h"
+#include "rcl/safetensors.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -130,4 +131,20 @@ void tu_iread(cl_mem b, int *out, size_t n)
     cl_int e = clEnqueueReadBuffer(rcl_ctx_queue(T_CTX), b, CL_TRUE, 0, n * sizeof(int), out, 0,
                                    NULL, NULL);
     assert_int_equal(e, CL_SUCCESS);
+}
+
+void tu_write_state_dict(const char *ckpt, const char *out)
+{
+    rcl_st_file f;
+    T_OK(rcl_st_open(&f, ckpt));
+    rcl_st_writer w;
+    rcl_st_writer_init(&w);
+    for (size_t i = 0; i < f.n_tensors; i++) {
+        const rcl_st_tensor *t = rcl_st_tensor_at(&f, i);
+        if (strncmp(t->name, "optim.", 6) && strcmp(t->name, "input.mean"))
+            T_OK(rcl_st_writer_add(&w, t->name, t->dtype, t->ndim, t->shape, t->data));
+    }
+    T_OK(rcl_st_write(&w, out));
+    rcl_st_writer_free(&w);
+    rcl_st_close(&f);
 }
