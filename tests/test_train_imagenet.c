@@ -113,6 +113,8 @@ static void test_recipe_imagenet(void **state)
     assert_memory_equal(mean, ref, sizeof(float) * 3 * 224 * 224);
     free(mean);
     free(ref);
+    expect(0, "input pipeline imagenet (shorter side 256, centre 224x224 crop, mean image", NULL,
+           "summary --checkpoint %s%s", p, "");
     rcl_checkpoint_info info;
     T_OK(rcl_checkpoint_info_read(p, &info));
     assert_string_equal(info.arch, "resnet50");
@@ -290,6 +292,15 @@ static void test_weights(void **state)
     char a2[8192];
     snprintf(a2, sizeof a2, "%s --out %s --reset-head", args, out2);
     expect(0, "fc starts afresh for 2 classes; the file's has 3", NULL, "%s --weights %s", a2, p);
+    /* summary of the state dict: needs --model; classes from fc.weight */
+    expect(1, "give --model M (eval, predict, summary, train --weights)", NULL,
+           "summary --checkpoint %s%s", sd, "");
+    char *sum = NULL;
+    expect(0, "resnet20, 3 classes, input 3x32x32", &sum, "summary --checkpoint %s --model %s", sd,
+           "resnet20");
+    if (!strstr(sum, "input pipeline cifar") || !strstr(sum, "total parameters: "))
+        fail_msg("summary of a state dict:\n%s", sum);
+    free(sum);
     snprintf(args, sizeof args, "train --model resnet20 %s --data %s --out %s/sd", frozen, d3, dir);
     expect(0, "weights from", NULL, "%s --weights %s", args, sd);
     expect(1, "holds a resnet20; the run trains a resnet56", NULL,

@@ -451,8 +451,9 @@ int rcl_checkpoint_info_read(const char *path, rcl_checkpoint_info *info)
         st = rcl_fail(RCL_ERR_FORMAT,
                       "%s: not a resnet-cl checkpoint: metadata 'arch', 'num_classes', 'in_h' "
                       "and 'in_w' are missing, so the model cannot be built from the file alone "
-                      "(a state dict saved by PyTorch has tensors only): give eval or predict "
-                      "--model M, and --norm etc. if the model is not BatchNorm",
+                      "(a state dict saved by PyTorch has tensors only): give --model M (eval, "
+                      "predict, summary, train --weights), and --norm etc. if the model is not "
+                      "BatchNorm",
                       path);
     if (!st) st = verify_checksum(&f, path);
     if (!st) st = parse_meta_int(&f, path, "num_classes", &k);
