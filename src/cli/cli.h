@@ -120,6 +120,12 @@ int cli_check_index_classes(const char *ckpt, const rcl_checkpoint_info *info,
                             const rcl_file_index *ix);
 /* Online CPUs (the default of --threads), at least 1. */
 int cli_online_cpus(void);
+/* torchvision's ImageNet normalization (Normalize(mean, std)): the inputs of
+ * torchvision's and timm's pretrained ResNets. */
+extern const float cli_torchvision_mean[3], cli_torchvision_std[3];
+/* A malloc'd 3 x crop x crop image holding v[c] in every pixel of channel c
+ * (a per-channel mean as a mean image), or NULL. */
+float *cli_channel_image(const float v[3], int crop);
 
 /* The whole program: global options, then the subcommand (main.c calls it). */
 int cli_main(int argc, char **argv);

@@ -57,8 +57,11 @@ int cli_online_cpus(void)
     return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
+const float cli_torchvision_mean[3] = {0.485f, 0.456f, 0.406f};
+const float cli_torchvision_std[3] = {0.229f, 0.224f, 0.225f};
+
 /* A 3 x crop x crop image of per-channel values. */
-static float *channel_image(const float v[3], int crop)
+float *cli_channel_image(const float v[3], int crop)
 {
     size_t plane = (size_t)crop * crop;
     float *m = malloc(sizeof(float) * 3 * plane);
@@ -105,12 +108,11 @@ int cli_input_prep_load(const char *ckpt, const rcl_checkpoint_info *info, int w
     }
     free(mean);
     if (info->normalize) {   /* per-channel statistics, as torchvision's Normalize */
-        static const float in_mean[3] = {0.485f, 0.456f, 0.406f},
-                           in_std[3] = {0.229f, 0.224f, 0.225f};
         static const float cf_mean[3] = {0.4914f, 0.4822f, 0.4465f},
                            cf_std[3] = {0.2470f, 0.2435f, 0.2616f};
-        const float *m = weights_only ? in_mean : cf_mean, *sd = weights_only ? in_std : cf_std;
-        p->mean = channel_image(m, p->crop);
+        const float *m = weights_only ? cli_torchvision_mean : cf_mean,
+                    *sd = weights_only ? cli_torchvision_std : cf_std;
+        p->mean = cli_channel_image(m, p->crop);
         if (!p->mean) {
             cli_report("mean image", RCL_ERR_NOMEM);
             return 1;

@@ -559,10 +559,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     o.dopt.normalize = o.normalize;
     o.dopt.per_class_train = o.per_class_train;
     o.dopt.per_class_test = o.per_class_test;
-    if (!o.dopt.threads) {
-        long nc = sysconf(_SC_NPROCESSORS_ONLN);
-        o.dopt.threads = nc < 1 ? 1 : nc > 64 ? 64 : (int)nc;
-    }
+    if (!o.dopt.threads) o.dopt.threads = cli_online_cpus();
     if (train_data_open(&r.data, &o.dopt, o.resume)) return run_free(&r), 1;
     t_data = cli_now_s() - t_data;
     train_print_recipe(&o);

@@ -9,11 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* torchvision's ImageNet normalization (--normalize with the ImageNet
- * pipeline: the inputs of torchvision's pretrained models) */
-static const float k_in_mean[3] = {0.485f, 0.456f, 0.406f};
-static const float k_in_std[3] = {0.229f, 0.224f, 0.225f};
-
 static int is_dir(const char *root, const char *sub)
 {
     char p[4096];
@@ -22,45 +17,15 @@ static int is_dir(const char *root, const char *sub)
     return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-/* csv -> n malloc'd names (NULL on a count mismatch or no memory) */
-static char **split_csv(const char *csv, int *n)
-{
-    int k = 1;
-    for (const char *p = csv; *p; p++) k += *p == ',';
-    char **v = calloc((size_t)k, sizeof *v);
-    const char *p = csv;
-    for (int i = 0; v && i < k; i++) {
-        size_t len = strcspn(p, ",");
-        if (!(v[i] = malloc(len + 1))) {
-            for (int j = 0; j < i; j++) free(v[j]);
-            free(v);
-            return NULL;
-        }
-        memcpy(v[i], p, len);
-        v[i][len] = 0;
-        p += len + (p[len] == ',');
-    }
-    *n = k;
-    return v;
-}
-
+/* The checkpoint --resume continues must hold the index's classes. */
 static int check_resume_classes(const train_data *d, const char *resume)
 {
     rcl_checkpoint_info info = {0};
-    int st = RCL_OK;
     /* an unreadable file is reported where the run loads it */
-    if (rcl_checkpoint_info_read(resume, &info) == RCL_OK && info.class_names) {
-        int n = 0;
-        char **v = split_csv(info.class_names, &n);
-        st = v ? rcl_class_lists_check("train/", d->train_ix.class_ids, d->train_ix.num_classes,
-                                       resume, v, n)
-               : RCL_ERR_NOMEM;
-        for (int i = 0; v && i < n; i++) free(v[i]);
-        free(v);
-    }
+    if (rcl_checkpoint_info_read(resume, &info) != RCL_OK) return 0;
+    int bad = cli_check_index_classes(resume, &info, &d->train_ix);
     free(info.class_names);
-    if (st) fprintf(stderr, "resnet-cl: %s\n", rcl_last_error());
-    return st ? 1 : 0;
+    return bad;
 }
 
 /* The mean image and std of the ImageNet inputs: --normalize: torchvision's
@@ -69,16 +34,13 @@ static int check_resume_classes(const train_data *d, const char *resume)
 static int find_mean(train_data *d, const train_data_opts *o, const char *resume)
 {
     int crop = o->crop;
-    size_t plane = (size_t)crop * crop;
     rcl_input_record *in = &d->input;
     *in = (rcl_input_record){.pipeline = RCL_PIPELINE_IMAGENET, .resize = o->resize, .crop = crop,
                              .std = {1, 1, 1}};
     if (o->normalize) {
-        if (!(d->mean = malloc(3 * plane * sizeof *d->mean))) return cli_report("mean", RCL_ERR_NOMEM), 1;
-        for (int c = 0; c < 3; c++) {
-            for (size_t i = 0; i < plane; i++) d->mean[c * plane + i] = k_in_mean[c];
-            in->std[c] = k_in_std[c];
-        }
+        if (!(d->mean = cli_channel_image(cli_torchvision_mean, crop)))
+            return cli_report("mean", RCL_ERR_NOMEM), 1;
+        for (int c = 0; c < 3; c++) in->std[c] = cli_torchvision_std[c];
         return 0;
     }
     if (resume) {
