@@ -163,6 +163,7 @@ static void test_lrn_invalid(void **state)
         {0, 1e-4f, 0.75f, 1.0f},  {-1, 1e-4f, 0.75f, 1.0f}, {5, 1e-4f, 0.75f, 0.0f},
         {5, 1e-4f, 0.75f, -1.0f}, {5, -1e-4f, 0.75f, 1.0f}, {5, 1e-4f, NAN, 1.0f},
         {5, INFINITY, 0.75f, 1.0f}, {5, 1e-4f, 0.75f, INFINITY},
+        {RCL_LRN_MAX_SIZE + 1, 1e-4f, 0.75f, 1.0f},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(rcl_lrn_forward(T_CTX, &y, &x, &bad[i]), RCL_ERR_INVALID);

@@ -28,6 +28,9 @@ int rcl_groupnorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, rcl
  * y[c] = x[c] / (k + alpha/size * sum_{c' in window(c)} x[c']^2)^beta with
  * window(c) = [c - size/2, c + (size-1)/2] clipped to [0, C) (zero padding).
  * No parameters. x,y (N,C,H,W); backward needs x (and recomputes the rest). */
+/* The window is unrolled in the kernels (one program per size): sizes above
+ * this are refused (PyTorch has no limit). */
+#define RCL_LRN_MAX_SIZE 1024
 typedef struct rcl_lrn_desc {
     int size;     /* 5 */
     float alpha;  /* 1e-4 */

@@ -124,7 +124,8 @@ int rcl_model_create(rcl_model **out, rcl_ctx *ctx, const char *arch, const rcl_
                         c.num_classes, c.in_channels, c.in_h, c.in_w, c.batch);
     const rcl_norm_config *nc = &c.norm;
     if ((unsigned)nc->kind >= RCL_NORM_COUNT || nc->groups < 1 || !(nc->eps > 0) ||
-        !(nc->momentum >= 0 && nc->momentum <= 1) || nc->lrn.size < 1 || !(nc->lrn.k > 0) ||
+        !(nc->momentum >= 0 && nc->momentum <= 1) || nc->lrn.size < 1 ||
+        nc->lrn.size > RCL_LRN_MAX_SIZE || !(nc->lrn.k > 0) ||
         !(nc->brn_r_max >= 1) || !(nc->brn_d_max >= 0) || nc->brn_warmup < 0 || nc->brn_ramp < 0)
         return rcl_fail(RCL_ERR_INVALID, "model config: normalization kind %d, groups %d, eps %g, "
                         "momentum %g, lrn size %d k %g, brn r_max %g d_max %g warmup %d ramp %d",

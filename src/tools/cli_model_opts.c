@@ -14,7 +14,7 @@ int cli_model_opt(const cli_getopt *g, int val, rcl_model_config *cfg)
             return cli_getopt_bad(g, "bn, gn, ln, in, lrn, brn, ws or none");
         return 0;
     case CLI_MO_GROUPS: return cli_getopt_int(g, 1, 1 << 16, &n->groups);
-    case CLI_MO_LRN_SIZE: return cli_getopt_int(g, 1, 1 << 16, &n->lrn.size);
+    case CLI_MO_LRN_SIZE: return cli_getopt_int(g, 1, RCL_LRN_MAX_SIZE, &n->lrn.size);
     case CLI_MO_LRN_ALPHA: return cli_getopt_float(g, 0, 1, &n->lrn.alpha);
     case CLI_MO_LRN_BETA: return cli_getopt_float(g, 0, 1, &n->lrn.beta);
     case CLI_MO_LRN_K: return cli_getopt_float(g, 0, 0, &n->lrn.k);
