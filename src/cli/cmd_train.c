@@ -63,7 +63,7 @@ typedef struct train_run {
     rcl_optimizer opt;
     const cli_globals *g;
     /* outputs (NULL / "" with --no-save) */
-    const char *ckpt, *best, *logp;
+    const char *ckpt, *best, *logp, *stepp;
     char last_good[600];   /* the last complete checkpoint, "" if none */
     int good_epoch, good_step;
     rcl_dist_trainer dt;   /* the step: micro-batches, ranks */
@@ -209,6 +209,20 @@ static int interrupted(const train_opts *o, train_run *r, int sig, int epoch, fl
     return 128 + sig;
 }
 
+/* steps.jsonl: the mean training loss of the last window of --log-interval
+ * steps (or the epoch's rest), for plots against the step. 1 on failure. */
+static int log_steps(const train_run *r, int epoch, const epoch_pos *e, int steps)
+{
+    if (!r->stepp || !e->win) return 0;
+    FILE *f = fopen(r->stepp, "a");
+    if (!f || fprintf(f, "{\"epoch\": %d, \"step\": %d, \"steps\": %d, \"loss\": %.6f}\n",
+                      epoch + 1, e->step, steps, e->win_loss / e->win) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "resnet-cl: cannot write %s: %s\n", r->stepp, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 static int train_loop(const train_opts *o, train_run *r, int start_epoch, double best_acc,
                       const epoch_pos *resume_pos, double t_start, double t_data)
 {
@@ -326,6 +340,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
                 printf("Epoch [%d/%d], step [%d/%d] Loss: %.4f\n", epoch + 1, o->epochs, step, steps,
                        e.win_loss / e.win);
                 fflush(stdout);
+                if (log_steps(r, epoch, &e, steps)) return cli_progress_finish(&bar, 1), 1;
                 e.win_loss = 0;
                 e.win = 0;
             }
@@ -337,6 +352,9 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
             }
         }
         cli_progress_finish(&bar, 0);
+        if (log_steps(r, epoch, &e, steps)) return 1; /* the epoch's last partial window */
+        e.win_loss = 0;
+        e.win = 0;
         if (rcl_dist_rank() == 0) train_data_report_skipped(&r->data, epoch + 1, 0);
         /* --iterations reached inside the epoch: the run ends at this
          * position (a mid-epoch checkpoint: a larger --iterations resumes it) */
@@ -530,12 +548,13 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         return 2;
     }
     int rank0 = rcl_dist_rank() == 0;
-    char out_dir[512], ckpt[600], best[600], logp[600];
+    char out_dir[512], ckpt[600], best[600], logp[600], stepp[600];
     if (o.out) snprintf(out_dir, sizeof out_dir, "%s", o.out);
     else snprintf(out_dir, sizeof out_dir, "runs/%s", o.model);
     snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", out_dir);
     snprintf(best, sizeof best, "%s/best.safetensors", out_dir);
     snprintf(logp, sizeof logp, "%s/log.jsonl", out_dir);
+    snprintf(stepp, sizeof stepp, "%s/steps.jsonl", out_dir);
     if (rank0 && o.save && !o.resume && !o.overwrite) /* before minutes of loading */
         if (train_check_fresh_out(&o, out_dir)) return 1;
     const char *data = o.dopt.imagenet ? o.data : find_data(o.data);
@@ -708,7 +727,9 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         train_remove_stale_temps(out_dir);
         if (!o.resume && train_check_fresh_out(&o, out_dir)) return run_free(&r), 1;
         int logged = 0;
-        if (o.resume && train_trim_log(logp, start_epoch, &logged)) return run_free(&r), 1;
+        if (o.resume && (train_trim_log(logp, start_epoch, &logged) ||
+                         train_trim_steps(stepp, start_epoch, pos.step)))
+            return run_free(&r), 1;
         if (o.resume && logged < start_epoch && resume_line[0]) { /* killed before the append */
             FILE *lf = fopen(logp, "a");
             if (!lf || fprintf(lf, "%s, \"seconds\": null}\n", resume_line) < 0 || fclose(lf) != 0) {
@@ -720,6 +741,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
         r.ckpt = ckpt;
         r.best = best;
         r.logp = logp;
+        r.stepp = stepp;
     }
     const rcl_device_info *d = rcl_ctx_device(r.ctx);
     char desc[320];

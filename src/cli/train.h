@@ -50,5 +50,9 @@ void train_remove_stale_temps(const char *dir);
 /* log.jsonl follows the checkpoint: keep the lines of epochs 1..epochs;
  * *last: the last epoch kept. 1 on failure (printed). */
 int train_trim_log(const char *logp, int epochs, int *last);
+/* steps.jsonl (the training loss every --log-interval steps) follows the
+ * checkpoint too: the lines of epochs 1..epochs and of epoch epochs+1 up to
+ * its step `step`. 1 on failure (printed). */
+int train_trim_steps(const char *path, int epochs, int step);
 
 #endif

@@ -53,12 +53,13 @@ static int file_exists(const char *dir, const char *name)
  * three files) whose process is gone: removed, with a note each. */
 void train_remove_stale_temps(const char *dir)
 {
-    static const char *const ours[] = {"last.safetensors", "best.safetensors", "log.jsonl"};
+    static const char *const ours[] = {"last.safetensors", "best.safetensors", "log.jsonl",
+                                       "steps.jsonl"};
     DIR *d = opendir(dir);
     if (!d) return;
     for (struct dirent *e; (e = readdir(d));) {
         const char *rest = NULL;
-        for (int k = 0; k < 3 && !rest; k++) {
+        for (int k = 0; k < 4 && !rest; k++) {
             size_t n = strlen(ours[k]);
             if (!strncmp(e->d_name, ours[k], n) && !strncmp(e->d_name + n, ".tmp.", 5))
                 rest = e->d_name + n + 5;
@@ -85,12 +86,14 @@ void train_remove_stale_temps(const char *dir)
     closedir(d);
 }
 
-/* log.jsonl follows the checkpoint: keep the lines of epochs 1..epochs
- * (complete lines only), rewritten atomically when anything goes. */
-int train_trim_log(const char *logp, int epochs, int *last)
+/* The lines of a JSONL log that follow the checkpoint (complete lines
+ * only), the file rewritten atomically when anything goes. log.jsonl keeps
+ * the lines of epochs 1..epochs (max_step < 0); steps.jsonl also those of
+ * epoch epochs+1 up to step max_step (a checkpoint inside that epoch). */
+static int trim_jsonl(const char *path, int epochs, int max_step, int *last)
 {
     *last = 0;
-    FILE *f = fopen(logp, "rb");
+    FILE *f = fopen(path, "rb");
     if (!f) return 0;
     size_t cap = 1 << 16, n = 0, r;
     char *buf = malloc(cap);
@@ -104,7 +107,7 @@ int train_trim_log(const char *logp, int epochs, int *last)
     char *keep = buf ? malloc(n + 1) : NULL;
     if (!keep) {
         free(buf);
-        fprintf(stderr, "resnet-cl: out of memory reading %s\n", logp);
+        fprintf(stderr, "resnet-cl: out of memory reading %s\n", path);
         return 1;
     }
     size_t kn = 0;
@@ -112,8 +115,15 @@ int train_trim_log(const char *logp, int epochs, int *last)
     for (size_t i = 0; i < n;) {
         char *nl = memchr(buf + i, '\n', n - i);
         size_t len = nl ? (size_t)(nl - (buf + i)) + 1 : n - i;
-        int ep = 0;
-        if (nl && sscanf(buf + i, "{\"epoch\": %d,", &ep) == 1 && ep >= 1 && ep <= epochs) {
+        int ep = 0, step = 0, ok = 0;
+        if (!nl) {
+            ok = 0;
+        } else if (max_step < 0) {
+            ok = sscanf(buf + i, "{\"epoch\": %d,", &ep) == 1 && ep >= 1 && ep <= epochs;
+        } else if (sscanf(buf + i, "{\"epoch\": %d, \"step\": %d,", &ep, &step) == 2) {
+            ok = ep >= 1 && step >= 1 && (ep <= epochs || (ep == epochs + 1 && step <= max_step));
+        }
+        if (ok) {
             memcpy(keep + kn, buf + i, len);
             kn += len;
             if (ep > *last) *last = ep;
@@ -124,13 +134,15 @@ int train_trim_log(const char *logp, int epochs, int *last)
     }
     int rc = 0;
     if (dropped) {
-        int st = rcl_atomic_write_buf(logp, keep, kn);
+        int st = rcl_atomic_write_buf(path, keep, kn);
         if (st) {
             cli_report("rewriting the log", st);
             rc = 1;
         } else {
-            printf("note: %s: dropped %d line%s past the checkpoint (it finished %d epoch%s)\n", logp,
+            printf("note: %s: dropped %d line%s past the checkpoint (it finished %d epoch%s", path,
                    dropped, dropped == 1 ? "" : "s", epochs, epochs == 1 ? "" : "s");
+            if (max_step > 0) printf(" and %d step%s of the next", max_step, max_step == 1 ? "" : "s");
+            printf(")\n");
         }
     }
     free(buf);
@@ -138,11 +150,23 @@ int train_trim_log(const char *logp, int epochs, int *last)
     return rc;
 }
 
+int train_trim_log(const char *logp, int epochs, int *last)
+{
+    return trim_jsonl(logp, epochs, -1, last);
+}
+
+int train_trim_steps(const char *path, int epochs, int step)
+{
+    int last;
+    return trim_jsonl(path, epochs, step, &last);
+}
+
 /* A fresh run into a folder that holds one: refused, or with --overwrite
  * the old run's files are deleted. */
 int train_check_fresh_out(const train_opts *o, const char *out_dir)
 {
-    static const char *const files[] = {"last.safetensors", "best.safetensors", "log.jsonl"};
+    static const char *const files[] = {"last.safetensors", "best.safetensors", "log.jsonl",
+                                        "steps.jsonl"};
     int held = file_exists(out_dir, files[0]) || file_exists(out_dir, files[2]);
     if (!held) return 0;
     if (!o->overwrite) {
@@ -151,7 +175,7 @@ int train_check_fresh_out(const train_opts *o, const char *out_dir)
                         "another --out\n", out_dir, out_dir);
         return 1;
     }
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         char p[1200];
         snprintf(p, sizeof p, "%s/%s", out_dir, files[k]);
         if (unlink(p) != 0 && errno != ENOENT) {
