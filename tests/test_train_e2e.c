@@ -223,7 +223,8 @@ static int count_lines(const char *s)
  * is refused (or replaces it with --overwrite); --resume takes the model from
  * the checkpoint and refuses a conflicting --model; a NaN loss names the
  * epoch, the step and the last good checkpoint, which stays as it was;
- * log.jsonl is trimmed to the checkpoint on resume; temporaries of dead
+ * log.jsonl and steps.jsonl are trimmed to the checkpoint on resume (also
+ * one inside an epoch); temporaries of dead
  * processes are removed at start (only those); --no-save writes nothing. */
 static void test_run_folder(void **state)
 {
@@ -292,6 +293,19 @@ static void test_run_folder(void **state)
     assert_non_null(f);
     fprintf(f, "{\"epoch\": 2, \"lr\": 1, \"train_loss\": 1}\n{\"epoch\": 3, \"lr");
     fclose(f);
+    /* steps.jsonl too (4 steps an epoch, --log-interval 100: one line for
+     * each epoch's rest) */
+    char *steps = read_in(x, "steps.jsonl", NULL);
+    assert_non_null(steps);
+    assert_int_equal(count_lines(steps), 1);
+    assert_int_equal(strncmp(steps, "{\"epoch\": 1, \"step\": 4, \"steps\": 4, \"loss\": ", 44), 0);
+    free(steps);
+    char sp[600];
+    snprintf(sp, sizeof sp, "%s/steps.jsonl", x);
+    f = fopen(sp, "a");
+    assert_non_null(f);
+    fprintf(f, "{\"epoch\": 2, \"step\": 4, \"steps\": 4, \"loss\": 9}\n{\"epoch\": 3, \"st");
+    fclose(f);
     /* stale temporaries: of a dead process (removed), of a live one and not
      * ours (kept) */
     long dead = 4194303;
@@ -312,6 +326,7 @@ static void test_run_folder(void **state)
     snprintf(want, sizeof want, "note: removed %s, left by an interrupted run (process %ld)", stale, dead);
     assert_non_null(strstr(out, want));
     assert_non_null(strstr(out, "log.jsonl: dropped 2 lines past the checkpoint (it finished 1 epoch)"));
+    assert_non_null(strstr(out, "steps.jsonl: dropped 2 lines past the checkpoint (it finished 1 epoch)"));
     assert_int_equal(access(stale, F_OK), -1);
     assert_int_equal(access(live, F_OK), 0);
     assert_int_equal(access(foreign, F_OK), 0);
@@ -321,6 +336,11 @@ static void test_run_folder(void **state)
     assert_int_equal(count_lines(log), 2);
     assert_non_null(strstr(log, "{\"epoch\": 1, "));
     assert_non_null(strstr(log, "}\n{\"epoch\": 2, \"lr\": 0.0099999"));
+    steps = read_in(x, "steps.jsonl", NULL);
+    assert_int_equal(count_lines(steps), 2);
+    assert_non_null(strstr(steps, "}\n{\"epoch\": 2, \"step\": 4, \"steps\": 4, \"loss\": "));
+    assert_null(strstr(steps, "\"loss\": 9}"));
+    free(steps);
 
     /* a kill after epoch 2's checkpoint, before its log line: the line
      * travels in the checkpoint and --resume puts it back (it was lost for
@@ -346,6 +366,34 @@ static void test_run_folder(void **state)
     free(log3);
     free(log);
 
+    /* steps.jsonl after a checkpoint inside an epoch (--iterations 2 of 4
+     * steps): kept up to its step, the rest dropped, then written again */
+    char *z = tmp_dir();
+    assert_int_equal(tu_run(&out, "%s --model basicblock --epochs 1 --iterations 2 --log-interval 1 "
+                                  "--out %s", common, z), 0);
+    free(out);
+    steps = read_in(z, "steps.jsonl", NULL);
+    assert_int_equal(count_lines(steps), 2);
+    assert_non_null(strstr(steps, "}\n{\"epoch\": 1, \"step\": 2, \"steps\": 4, "));
+    free(steps);
+    snprintf(sp, sizeof sp, "%s/steps.jsonl", z);
+    f = fopen(sp, "a");
+    assert_non_null(f);
+    fprintf(f, "{\"epoch\": 1, \"step\": 3, \"steps\": 4, \"loss\": 9}\n"
+               "{\"epoch\": 2, \"step\": 1, \"steps\": 4, \"loss\": 9}\n");
+    fclose(f);
+    assert_int_equal(tu_run(&out, "%s --epochs 1 --iterations 4 --log-interval 1 --out %s --resume "
+                                  "%s/last.safetensors", common, z, z), 0);
+    printf("%s", out);
+    assert_non_null(strstr(out, "steps.jsonl: dropped 2 lines past the checkpoint (it finished 0 "
+                                "epochs and 2 steps of the next)"));
+    free(out);
+    steps = read_in(z, "steps.jsonl", NULL);
+    assert_int_equal(count_lines(steps), 4);
+    assert_non_null(strstr(steps, "}\n{\"epoch\": 1, \"step\": 4, \"steps\": 4, "));
+    assert_null(strstr(steps, "\"loss\": 9}"));
+    free(steps);
+
     /* --no-save: nothing written, whatever happens; the help says so */
     assert_int_equal(tu_run(&out, "%s --model basicblock --epochs 1 --no-save --out %s/a", common, y), 0);
     free(out);
@@ -360,8 +408,9 @@ static void test_run_folder(void **state)
     free(out);
     free(ck1);
     char cmd[1300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s", x, y);
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s %s", x, y, z);
     assert_int_equal(system(cmd), 0);
+    free(z);
     free(x);
     free(y);
     free(root);

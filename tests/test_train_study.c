@@ -207,6 +207,18 @@ static void test_study_norm_resume(void **state)
     assert_non_null(strstr(csv, "\nbn,0,1,"));
     assert_non_null(strstr(csv, "\ngn,0,1,"));
     free(csv);
+    /* the loss per step: 2 steps an epoch, one window (the epoch's rest) */
+    csv = slurp(dir, "steps.csv", NULL);
+    assert_non_null(csv);
+    assert_int_equal(strncmp(csv, "variant,seed,epoch,step,global_step,train_loss\nbn,0,1,2,2,", 58), 0);
+    assert_int_equal(count_lines(csv), 3);
+    assert_non_null(strstr(csv, "\ngn,0,1,2,2,"));
+    free(csv);
+    char *gp = slurp(dir, "plots.gp", NULL);
+    assert_non_null(gp);
+    assert_non_null(strstr(gp, "train loss per step"));
+    assert_non_null(strstr(gp, "set xlabel 'step'"));
+    free(gp);
     assert_true(exists(dir, "plots.gp"));
     if (drawn) {
         check_svg(dir, "test_acc.svg");
@@ -229,6 +241,29 @@ static void test_study_norm_resume(void **state)
     csv = slurp(dir, "results.csv", NULL);
     assert_int_equal(count_lines(csv), 5);
     assert_non_null(strstr(csv, "\ngn,0,2,"));
+    free(csv);
+    csv = slurp(dir, "steps.csv", NULL);
+    assert_int_equal(count_lines(csv), 5);
+    assert_non_null(strstr(csv, "\ngn,0,2,2,4,"));
+    free(csv);
+
+    /* a copy without checkpoints (the logs of a run committed elsewhere):
+     * finished runs are still skipped; one with some epochs logged but no
+     * checkpoint starts over */
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm %s/*/*.safetensors && head -n 1 %s/gn/log.jsonl > %s/gn/l && "
+                              "mv %s/gn/l %s/gn/log.jsonl", dir, dir, dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    rc = tu_run(&out, "%s --epochs 2", args);
+    printf("%s", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "[1/2] bn: already done (2 epochs logged)"));
+    assert_non_null(strstr(out, "gn: 1 epoch logged but no "));
+    assert_non_null(strstr(out, "starting the run over"));
+    assert_non_null(strstr(out, "[2/2] gn: training"));
+    free(out);
+    csv = slurp(dir, "steps.csv", NULL);
+    assert_int_equal(count_lines(csv), 5);
     free(csv);
     rep = slurp(dir, "report.md", NULL);
     char *r = row(rep, "bn");
