@@ -4,6 +4,7 @@
  * nothing overrides it; rcl_ctx_set_param by name lands in the slot the
  * library reads by id. */
 #include "harness.h"
+#include "gemm/gemm_params.h"
 #include "runtime/internal.h"
 
 #include <stdio.h>
@@ -112,8 +113,17 @@ static void test_defaults_reach_kernels(void **state)
     (void)state;
     rcl_ctx *ctx = NULL;
     T_OK(rcl_ctx_create(&ctx, rcl_ctx_device(T_CTX)->index, NULL));
+    /* the GEMM default path is the device's: tiled where the driver wants
+     * explicit vectors (CPU), CLBlast elsewhere */
+    cl_uint vw = 1;
+    assert_int_equal(clGetDeviceInfo(rcl_ctx_device(ctx)->device,
+                                     CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof vw, &vw, NULL),
+                     CL_SUCCESS);
+    assert_int_equal(rcl_tun(ctx, RCL_TUN_GEMM_DEFAULT_PATH),
+                     vw >= 4 ? RCL_GEMM_TILED : RCL_GEMM_CLBLAST);
     for (int i = 0; i < RCL_TUN_COUNT; i++) {
-        assert_int_equal(rcl_tun(ctx, (rcl_tunable_id)i), rcl_tunables[i].def);
+        if (i != RCL_TUN_GEMM_DEFAULT_PATH)
+            assert_int_equal(rcl_tun(ctx, (rcl_tunable_id)i), rcl_tunables[i].def);
         /* not set: the by-name lookup still answers its caller's default */
         assert_int_equal(rcl_ctx_param(ctx, rcl_tunables[i].key, rcl_tunables[i].param, -7), -7);
     }

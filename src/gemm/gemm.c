@@ -193,7 +193,8 @@ int rcl_gemm(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float 
     snprintf(key, sizeof key, RCL_GEMM_KEY_PREFIX "%s", cls);
     /* A class the tuner did not see takes the path the tuner chose for most
      * of the step's GEMM time on this device ("gemm DEFAULT_PATH"); with no
-     * tune cache at all, CLBlast. */
+     * tune cache at all, the device's default (tiled on CPU-like devices,
+     * CLBlast elsewhere: rcl_ctx_create). */
     int fallback = rcl_tun(ctx, RCL_TUN_GEMM_DEFAULT_PATH);
     if (rcl_ctx_param(ctx, key, "PATH", fallback) == RCL_GEMM_TILED) {
         rcl_gemm_tiled_params p = rcl_gemm_tiled_from_table(ctx, key, trans_a, trans_b);

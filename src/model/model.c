@@ -474,8 +474,8 @@ typedef struct mem_profile {
 } mem_profile;
 
 /* Does ctx send any GEMM to the tiled kernel (which packs operands into the
- * context's GEMM scratch)? Only a tune cache does; CLBlast's own temporary
- * buffers are not ours to count. */
+ * context's GEMM scratch)? Its default path (CPU-like devices) or a tune
+ * cache; CLBlast's own temporary buffers are not ours to count. */
 static int uses_tiled_gemm(const rcl_ctx *ctx)
 {
     if (!ctx) return 0;

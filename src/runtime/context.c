@@ -20,6 +20,14 @@ int rcl_ctx_create(rcl_ctx **out, int index, const rcl_ctx_options *opt)
     if (!ctx) return rcl_fail(RCL_ERR_NOMEM, "context");
     ctx->dev = devs[index];
     for (int i = 0; i < RCL_TUN_COUNT; i++) ctx->tun[i] = rcl_tunables[i].def;
+    /* GEMMs of classes no tune cache names: on devices that want explicit
+     * vectors (CPU drivers: preferred float width >= 4) our tiled kernel,
+     * whose defaults were picked there (src/gemm/gemm_tiled.c); elsewhere
+     * CLBlast, whose database knows the GPUs. A tune cache overrides it. */
+    cl_uint vw = 1;
+    if (clGetDeviceInfo(ctx->dev.device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof vw, &vw,
+                        NULL) == CL_SUCCESS && vw >= 4)
+        ctx->tun[RCL_TUN_GEMM_DEFAULT_PATH] = 1; /* RCL_GEMM_TILED */
     if (opt) ctx->opt = *opt;
     if (getenv("RESNET_CL_NO_PROGRAM_CACHE")) ctx->opt.no_disk_cache = 1;
     cl_int e = CL_SUCCESS;

@@ -2,7 +2,16 @@
 # logged step window (per epoch for runs without steps.jsonl), one line per
 # variant (mean over seeds). Run in this folder: gnuplot plots.gp
 $d0 << EOD
-0 ? ?
+1 33.3000 1.97799
+2 40.5000 1.74314
+3 42.0500 1.61562
+4 48.4500 1.51134
+5 48.4500 1.45635
+6 50.2500 1.36015
+7 55.9000 1.32074
+8 56.3500 1.26301
+9 55.9500 1.24056
+10 59.4000 1.19821
 EOD
 $d1 << EOD
 0 ? ?
@@ -25,6 +34,78 @@ EOD
 $d7 << EOD
 0 ? ?
 EOD
+$s0 << EOD
+100 2.22774
+200 2.00988
+300 1.98887
+400 1.94952
+500 1.88441
+600 1.83464
+625 1.86951
+725 1.79177
+825 1.78674
+925 1.7508
+1025 1.68728
+1125 1.74626
+1225 1.74951
+1250 1.52903
+1350 1.7009
+1450 1.61745
+1550 1.68039
+1650 1.56772
+1750 1.52219
+1850 1.59205
+1875 1.66769
+1975 1.60293
+2075 1.56493
+2175 1.50499
+2275 1.49704
+2375 1.46551
+2475 1.44292
+2500 1.47029
+2600 1.38193
+2700 1.4643
+2800 1.43663
+2900 1.48446
+3000 1.44735
+3100 1.51782
+3125 1.47872
+3225 1.35953
+3325 1.38325
+3425 1.39174
+3525 1.34491
+3625 1.41044
+3725 1.25907
+3750 1.40804
+3850 1.33562
+3950 1.28892
+4050 1.33264
+4150 1.30497
+4250 1.33509
+4350 1.37704
+4375 1.12136
+4475 1.31796
+4575 1.30749
+4675 1.21559
+4775 1.29872
+4875 1.23343
+4975 1.2287
+5000 1.16777
+5100 1.2663
+5200 1.21224
+5300 1.34864
+5400 1.16782
+5500 1.20531
+5600 1.25279
+5625 1.20165
+5725 1.12434
+5825 1.20981
+5925 1.23544
+6025 1.30048
+6125 1.13859
+6225 1.20782
+6250 1.08931
+EOD
 set datafile missing '?'
 set key outside right top noenhanced
 set grid
@@ -38,26 +119,32 @@ set output 'test_acc.svg'
 set title 'study norm: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
-plot NaN title 'no finite values yet'
+plot $d0 using 1:2 with linespoints title 'bn'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'test_acc.png'
 set title 'study norm: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
-plot NaN title 'no finite values yet'
+plot $d0 using 1:2 with linespoints title 'bn'
 set output
 set terminal svg size 900,560 dynamic background rgb 'white' font 'sans,12'
 set output 'train_loss.svg'
-set title 'study norm: train loss per epoch' noenhanced
+set title 'study norm: train loss per step (mean of each logged window)' noenhanced
+set xlabel 'step'
+set autoscale x
+set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
-plot NaN title 'no finite values yet'
+plot $s0 using 1:2 with lines lw 1.5 title 'bn'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'train_loss.png'
-set title 'study norm: train loss per epoch' noenhanced
+set title 'study norm: train loss per step (mean of each logged window)' noenhanced
+set xlabel 'step'
+set autoscale x
+set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
-plot NaN title 'no finite values yet'
+plot $s0 using 1:2 with lines lw 1.5 title 'bn'
 set output
