@@ -92,21 +92,26 @@ def torch_model(name):
     return cifar_resnet(depth)
 
 
-def torch_round(model, batch, size, steps, warmup):
-    """(train images/s, inference images/s), medians of `steps` timed steps."""
+def torch_round(model, batch, size, steps, warmup, device="cpu"):
+    """(train images/s, inference images/s), medians of `steps` timed steps
+    (on CUDA each step ends with a synchronize, as resnet-cl's end with a
+    clFinish)."""
     import torch
     import torch.nn.functional as F
-    x = torch.rand(batch, 3, size, size)
-    y = torch.randint(0, 10, (batch,))
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    x = torch.rand(batch, 3, size, size, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     times = []
     for i in range(warmup + steps):
+        sync()
         t = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
+        sync()
         if i >= warmup:
             times.append(time.perf_counter() - t)
     train = batch / statistics.median(times)
@@ -114,8 +119,10 @@ def torch_round(model, batch, size, steps, warmup):
     times = []
     with torch.no_grad():
         for i in range(warmup + steps):
+            sync()
             t = time.perf_counter()
             model(x)
+            sync()
             if i >= warmup:
                 times.append(time.perf_counter() - t)
     return train, batch / statistics.median(times)
@@ -152,6 +159,8 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--csv", help="also write the table here")
+    ap.add_argument("--torch-device", default="cpu",
+                    help="PyTorch's device: cpu (default) or cuda[:N] (the GPU peer, docs/gpu.md)")
     args = ap.parse_args()
     import torch
     torch.set_num_threads(args.threads)
@@ -161,8 +170,11 @@ def main():
         if n not in TABLE:
             sys.exit("torch_peer.py: unknown model %r (known: %s)" % (n, ", ".join(TABLE)))
     dev = subprocess.run([args.bin, "devices"], capture_output=True, text=True).stdout
-    print("# torch %s, %d threads; resnet-cl device %d of:\n# %s" % (
-        torch.__version__, args.threads, args.device, dev.strip().replace("\n", "\n# ")))
+    where = "%d threads" % args.threads
+    if args.torch_device != "cpu":
+        where = "%s (%s)" % (args.torch_device, torch.cuda.get_device_name(args.torch_device))
+    print("# torch %s on %s; resnet-cl device %d of:\n# %s" % (
+        torch.__version__, where, args.device, dev.strip().replace("\n", "\n# ")))
     rows = []
     hdr = ("model", "batch", "size", "resnet-cl train img/s", "PyTorch train img/s", "train ratio",
            "resnet-cl inference img/s", "PyTorch inference img/s", "inference ratio")
@@ -172,13 +184,13 @@ def main():
         rcl_model, size, batch = TABLE[n]
         if args.batch_size:
             batch = args.batch_size
-        model = torch_model(n)
+        model = torch_model(n).to(args.torch_device)
         r_tr, r_inf, t_tr, t_inf = [], [], [], []
         for _ in range(args.rounds):  # alternate: resnet-cl, then PyTorch
             a, b = rcl_round(args, rcl_model, batch, size)
             r_tr.append(a)
             r_inf.append(b)
-            a, b = torch_round(model, batch, size, args.steps, args.warmup)
+            a, b = torch_round(model, batch, size, args.steps, args.warmup, args.torch_device)
             t_tr.append(a)
             t_inf.append(b)
         ratio_tr = [a / b for a, b in zip(r_tr, t_tr)]
