@@ -14,7 +14,16 @@ $d0 << EOD
 10 59.4000 1.19821
 EOD
 $d1 << EOD
-0 ? ?
+1 24.8000 2.15689
+2 34.0500 1.89449
+3 36.5000 1.77553
+4 39.7500 1.68686
+5 41.7500 1.63563
+6 42.3000 1.56601
+7 41.5000 1.54543
+8 41.7500 1.4951
+9 47.2000 1.45713
+10 45.5000 1.41317
 EOD
 $d2 << EOD
 0 ? ?
@@ -106,6 +115,78 @@ $s0 << EOD
 6225 1.20782
 6250 1.08931
 EOD
+$s1 << EOD
+100 2.35983
+200 2.27689
+300 2.22054
+400 2.1199
+500 2.03916
+600 1.96671
+625 1.99009
+725 2.00765
+825 1.98948
+925 1.84097
+1025 1.83666
+1125 1.85082
+1225 1.88464
+1250 1.72128
+1350 1.84132
+1450 1.79105
+1550 1.80037
+1650 1.72956
+1750 1.73118
+1850 1.77936
+1875 1.6969
+1975 1.78281
+2075 1.67759
+2175 1.6616
+2275 1.66748
+2375 1.69819
+2475 1.6512
+2500 1.61608
+2600 1.57415
+2700 1.59892
+2800 1.6936
+2900 1.65055
+3000 1.62365
+3100 1.67658
+3125 1.62092
+3225 1.57836
+3325 1.58722
+3425 1.54794
+3525 1.56126
+3625 1.58607
+3725 1.52788
+3750 1.59529
+3850 1.5321
+3950 1.52286
+4050 1.55917
+4150 1.52885
+4250 1.59606
+4350 1.55112
+4375 1.47498
+4475 1.48891
+4575 1.52607
+4675 1.48505
+4775 1.54036
+4875 1.49084
+4975 1.4601
+5000 1.41221
+5100 1.46026
+5200 1.46406
+5300 1.48019
+5400 1.41375
+5500 1.4936
+5600 1.44076
+5625 1.41774
+5725 1.37295
+5825 1.46813
+5925 1.48025
+6025 1.40836
+6125 1.39101
+6225 1.38687
+6250 1.29899
+EOD
 set datafile missing '?'
 set key outside right top noenhanced
 set grid
@@ -119,14 +200,16 @@ set output 'test_acc.svg'
 set title 'study norm: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
-plot $d0 using 1:2 with linespoints title 'bn'
+plot $d0 using 1:2 with linespoints title 'bn', \
+     $d1 using 1:2 with linespoints title 'gn'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'test_acc.png'
 set title 'study norm: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
-plot $d0 using 1:2 with linespoints title 'bn'
+plot $d0 using 1:2 with linespoints title 'bn', \
+     $d1 using 1:2 with linespoints title 'gn'
 set output
 set terminal svg size 900,560 dynamic background rgb 'white' font 'sans,12'
 set output 'train_loss.svg'
@@ -136,7 +219,8 @@ set autoscale x
 set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
-plot $s0 using 1:2 with lines lw 1.5 title 'bn'
+plot $s0 using 1:2 with lines lw 1.5 title 'bn', \
+     $s1 using 1:2 with lines lw 1.5 title 'gn'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'train_loss.png'
@@ -146,5 +230,6 @@ set autoscale x
 set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
-plot $s0 using 1:2 with lines lw 1.5 title 'bn'
+plot $s0 using 1:2 with lines lw 1.5 title 'bn', \
+     $s1 using 1:2 with lines lw 1.5 title 'gn'
 set output
