@@ -26,10 +26,28 @@ $d1 << EOD
 10 45.5000 1.41317
 EOD
 $d2 << EOD
-0 ? ?
+1 24.4500 2.14878
+2 30.5000 1.94109
+3 32.7500 1.8436
+4 38.7000 1.76715
+5 40.7000 1.71443
+6 41.0500 1.66782
+7 39.9000 1.64858
+8 35.6000 1.6099
+9 41.9500 1.59798
+10 44.1000 1.56523
 EOD
 $d3 << EOD
-0 ? ?
+1 28.1500 2.13249
+2 38.0000 1.86176
+3 37.3000 1.73527
+4 42.9500 1.64863
+5 42.9500 1.5953
+6 44.3000 1.52925
+7 45.3500 1.49636
+8 44.2500 1.44707
+9 48.2000 1.40928
+10 50.1000 1.36307
 EOD
 $d4 << EOD
 0 ? ?
@@ -187,6 +205,150 @@ $s1 << EOD
 6225 1.38687
 6250 1.29899
 EOD
+$s2 << EOD
+100 2.37143
+200 2.23078
+300 2.15077
+400 2.12012
+500 2.03277
+600 2.0162
+625 2.03128
+725 2.01286
+825 2.02305
+925 1.91279
+1025 1.88749
+1125 1.90056
+1225 1.94254
+1250 1.81009
+1350 1.9083
+1450 1.86994
+1550 1.90466
+1650 1.78541
+1750 1.80687
+1850 1.79459
+1875 1.81076
+1975 1.83173
+2075 1.78591
+2175 1.74063
+2275 1.7455
+2375 1.73839
+2475 1.76849
+2500 1.73619
+2600 1.66632
+2700 1.67633
+2800 1.75835
+2900 1.7425
+3000 1.72843
+3100 1.72792
+3125 1.66136
+3225 1.68913
+3325 1.68642
+3425 1.65105
+3525 1.66679
+3625 1.6678
+3725 1.63322
+3750 1.71788
+3850 1.63337
+3950 1.65688
+4050 1.66254
+4150 1.60492
+4250 1.68274
+4350 1.66388
+4375 1.59723
+4475 1.61455
+4575 1.6367
+4675 1.59527
+4775 1.6069
+4875 1.57984
+4975 1.63717
+5000 1.56591
+5100 1.60856
+5200 1.61004
+5300 1.61071
+5400 1.57032
+5500 1.62392
+5600 1.56217
+5625 1.60677
+5725 1.54695
+5825 1.57007
+5925 1.62808
+6025 1.59126
+6125 1.56683
+6225 1.52373
+6250 1.42311
+EOD
+$s3 << EOD
+100 2.32642
+200 2.25276
+300 2.20274
+400 2.10242
+500 2.01631
+600 1.94038
+625 1.94808
+725 1.96653
+825 1.93479
+925 1.82301
+1025 1.80004
+1125 1.82205
+1225 1.8706
+1250 1.67591
+1350 1.80244
+1450 1.74585
+1550 1.75538
+1650 1.67465
+1750 1.69386
+1850 1.74246
+1875 1.72315
+1975 1.72054
+2075 1.65465
+2175 1.62747
+2275 1.6416
+2375 1.64173
+2475 1.60819
+2500 1.63895
+2600 1.54917
+2700 1.54493
+2800 1.67013
+2900 1.60228
+3000 1.61355
+3100 1.60791
+3125 1.53076
+3225 1.54619
+3325 1.54693
+3425 1.50294
+3525 1.54852
+3625 1.53986
+3725 1.48323
+3750 1.56046
+3850 1.47167
+3950 1.46609
+4050 1.50422
+4150 1.45144
+4250 1.54241
+4350 1.56295
+4375 1.41385
+4475 1.45845
+4575 1.49611
+4675 1.44134
+4775 1.46999
+4875 1.42766
+4975 1.41397
+5000 1.34657
+5100 1.38688
+5200 1.41109
+5300 1.46991
+5400 1.37011
+5500 1.42277
+5600 1.39519
+5625 1.40815
+5725 1.31921
+5825 1.40744
+5925 1.44437
+6025 1.37436
+6125 1.3333
+6225 1.3293
+6250 1.24484
+EOD
 set datafile missing '?'
 set key outside right top noenhanced
 set grid
@@ -201,7 +363,9 @@ set title 'study norm: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
 plot $d0 using 1:2 with linespoints title 'bn', \
-     $d1 using 1:2 with linespoints title 'gn'
+     $d1 using 1:2 with linespoints title 'gn', \
+     $d2 using 1:2 with linespoints title 'ln', \
+     $d3 using 1:2 with linespoints title 'in'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'test_acc.png'
@@ -209,7 +373,9 @@ set title 'study norm: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
 plot $d0 using 1:2 with linespoints title 'bn', \
-     $d1 using 1:2 with linespoints title 'gn'
+     $d1 using 1:2 with linespoints title 'gn', \
+     $d2 using 1:2 with linespoints title 'ln', \
+     $d3 using 1:2 with linespoints title 'in'
 set output
 set terminal svg size 900,560 dynamic background rgb 'white' font 'sans,12'
 set output 'train_loss.svg'
@@ -220,7 +386,9 @@ set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
 plot $s0 using 1:2 with lines lw 1.5 title 'bn', \
-     $s1 using 1:2 with lines lw 1.5 title 'gn'
+     $s1 using 1:2 with lines lw 1.5 title 'gn', \
+     $s2 using 1:2 with lines lw 1.5 title 'ln', \
+     $s3 using 1:2 with lines lw 1.5 title 'in'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'train_loss.png'
@@ -231,5 +399,7 @@ set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
 plot $s0 using 1:2 with lines lw 1.5 title 'bn', \
-     $s1 using 1:2 with lines lw 1.5 title 'gn'
+     $s1 using 1:2 with lines lw 1.5 title 'gn', \
+     $s2 using 1:2 with lines lw 1.5 title 'ln', \
+     $s3 using 1:2 with lines lw 1.5 title 'in'
 set output
