@@ -42,6 +42,12 @@ int train_setup_slow_write(void)
 
 /* ---- the output folder */
 
+/* The files a run writes in its --out (last and log first: a folder with
+ * either holds a run). */
+static const char *const RUN_FILES[] = {"last.safetensors", "best.safetensors", "log.jsonl",
+                                        "steps.jsonl"};
+#define N_RUN_FILES (sizeof RUN_FILES / sizeof RUN_FILES[0])
+
 static int file_exists(const char *dir, const char *name)
 {
     char p[1200];
@@ -53,15 +59,13 @@ static int file_exists(const char *dir, const char *name)
  * three files) whose process is gone: removed, with a note each. */
 void train_remove_stale_temps(const char *dir)
 {
-    static const char *const ours[] = {"last.safetensors", "best.safetensors", "log.jsonl",
-                                       "steps.jsonl"};
     DIR *d = opendir(dir);
     if (!d) return;
     for (struct dirent *e; (e = readdir(d));) {
         const char *rest = NULL;
-        for (int k = 0; k < 4 && !rest; k++) {
-            size_t n = strlen(ours[k]);
-            if (!strncmp(e->d_name, ours[k], n) && !strncmp(e->d_name + n, ".tmp.", 5))
+        for (size_t k = 0; k < N_RUN_FILES && !rest; k++) {
+            size_t n = strlen(RUN_FILES[k]);
+            if (!strncmp(e->d_name, RUN_FILES[k], n) && !strncmp(e->d_name + n, ".tmp.", 5))
                 rest = e->d_name + n + 5;
         }
         if (!rest || *rest < '0' || *rest > '9') continue;
@@ -165,9 +169,7 @@ int train_trim_steps(const char *path, int epochs, int step)
  * the old run's files are deleted. */
 int train_check_fresh_out(const train_opts *o, const char *out_dir)
 {
-    static const char *const files[] = {"last.safetensors", "best.safetensors", "log.jsonl",
-                                        "steps.jsonl"};
-    int held = file_exists(out_dir, files[0]) || file_exists(out_dir, files[2]);
+    int held = file_exists(out_dir, RUN_FILES[0]) || file_exists(out_dir, RUN_FILES[2]);
     if (!held) return 0;
     if (!o->overwrite) {
         fprintf(stderr, "resnet-cl: %s already holds a run (last.safetensors or log.jsonl); continue "
@@ -175,9 +177,9 @@ int train_check_fresh_out(const train_opts *o, const char *out_dir)
                         "another --out\n", out_dir, out_dir);
         return 1;
     }
-    for (int k = 0; k < 4; k++) {
+    for (size_t k = 0; k < N_RUN_FILES; k++) {
         char p[1200];
-        snprintf(p, sizeof p, "%s/%s", out_dir, files[k]);
+        snprintf(p, sizeof p, "%s/%s", out_dir, RUN_FILES[k]);
         if (unlink(p) != 0 && errno != ENOENT) {
             fprintf(stderr, "resnet-cl: --overwrite: cannot remove %s: %s\n", p, strerror(errno));
             return 1;
