@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "ref/ref_conv2d.h"
 #include "ops/conv2d_direct.h"
+#include "ops/conv2d_wino.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -174,11 +175,12 @@ static void count_im2col(void *user, const char *tag, cl_event ev)
 
 /* launches per profiling tag of the path test below */
 enum { T_FWD_GEMM, T_DX_GEMM, T_DW_GEMM, T_FWD_DIRECT, T_DX_DIRECT, T_DW_DIRECT, T_PAD, T_TAPS,
-       T_NTAGS };
+       T_FWD_WINO, T_DX_WINO, T_NTAGS };
 static const char *const tag_names[T_NTAGS] = {
     "conv_fwd_gemm",       "conv_bwd_data_gemm",   "conv_bwd_weight_gemm",
     "conv_fwd_direct",     "conv_bwd_data_direct", "conv_bwd_weight_direct",
-    "conv_pad",            "conv_taps"};
+    "conv_pad",            "conv_taps",            "conv_fwd_wino",
+    "conv_bwd_data_wino"};
 static int tag_count[T_NTAGS];
 static void count_tags(void *user, const char *tag, cl_event ev)
 {
@@ -312,7 +314,8 @@ static void test_conv_invalid(void **state)
 
 /* A profiling context on T_CTX's device with conv.PATH = path (and a
  * column budget of budget_mb MiB when > 0) counting launches per tag.
- * path: 0 im2col + GEMM, 1 direct wherever it can run, -1 the rule. */
+ * path: 0 im2col + GEMM, 1 direct wherever it can run, -1 the rule.
+ * Winograd off (the direct kernels themselves; test_conv_wino turns it on). */
 static rcl_ctx *path_ctx(int path, int budget_mb)
 {
     path = path == 0 ? RCL_CONV_PATH_GEMM : path == 1 ? RCL_CONV_PATH_DIRECT : RCL_CONV_PATH_RULE;
@@ -321,6 +324,7 @@ static rcl_ctx *path_ctx(int path, int budget_mb)
     T_OK(rcl_ctx_create(&prof, rcl_ctx_device(T_CTX)->index, &opt));
     T_OK(rcl_ctx_set_param(prof, "conv", "PATH", path));
     if (budget_mb > 0) T_OK(rcl_ctx_set_param(prof, "conv", "COL_BUDGET_MB", budget_mb));
+    T_OK(rcl_ctx_set_param(prof, "conv", "WINOGRAD", 0));
     rcl_ctx_set_profiler(prof, count_tags, NULL);
     memset(tag_count, 0, sizeof tag_count);
     return prof;
@@ -456,6 +460,140 @@ static void test_conv_paths_multichunk(void **state)
     rcl_ctx_destroy(ctx);
 }
 
+/* Chunks of the Winograd kernels for `pass` of cc (3x3, no dead taps) on
+ * T_CTX's device with a column budget of budget_mb MiB; 0 where they
+ * cannot run it */
+static int wino_chunks(const conv_case_t *cc, int pass, int budget_mb)
+{
+    int oh = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph);
+    int ow = rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
+    rcl_conv_shape s = {cc->n, cc->c, cc->h, cc->w, cc->oc, cc->kh, cc->kw,
+                        cc->sh == cc->sw ? cc->sh : 0, cc->ph, cc->pw, oh, ow};
+    rcl_conv_wino_plan p;
+    if (!rcl_conv_wino_plan_for(&s, pass, rcl_conv_direct_vw(T_CTX), budget_mb,
+                                rcl_ctx_device(T_CTX)->max_alloc, &p))
+        return 0;
+    return (cc->n + p.nb - 1) / p.nb;
+}
+
+/* max |a - ref| / max |ref| */
+static double rel_err(const float *a, const double *ref, size_t n)
+{
+    double e = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (fabs(a[i] - ref[i]) > e) e = fabs(a[i] - ref[i]);
+        if (fabs(ref[i]) > m) m = fabs(ref[i]);
+    }
+    return m > 0 ? e / m : e;
+}
+
+/* Winograd F(2x2, 3x3) (cl/conv_wino.cl): with conv.WINOGRAD 1 and the
+ * direct path forced, the forward pass and data gradient of 3x3 stride-1
+ * convs run through it (the weight transform, then one launch per chunk,
+ * counted by tag), exact against the reference (conv_case) on odd shapes;
+ * the weight gradient, stride 2 and more than 64 input channels stay on
+ * the direct kernels, and so does a pass whose transformed weights (16 *
+ * C * OC floats) outgrow the im2col path's reordered output (a batch of
+ * very few small images). Then its error against the double reference next to
+ * the direct kernels' on a resnet-sized layer (docs/semantics.md). */
+static void test_conv_wino(void **state)
+{
+    (void)state;
+    const conv_case_t cases[] = {
+        {3, 5, 9, 9, 7, 3, 3, 1, 1, 1, 1, 1, 0},    /* odd map and channels */
+        {2, 3, 5, 5, 17, 3, 3, 1, 1, 1, 1, 1, 0},   /* OC past two OCB blocks; dx direct:
+                                                       its padded dy outgrows col */
+        {2, 3, 21, 19, 4, 3, 3, 1, 1, 1, 1, 0, 0},  /* odd width, vector tiles per row */
+        {2, 3, 7, 7, 4, 3, 3, 1, 1, 0, 0, 1, 0},    /* pad 0: 5x5 out, dx pad 2 */
+        {20, 64, 6, 10, 9, 3, 3, 1, 1, 1, 1, 1, 0}, /* 64 input channels, the most */
+        {2, 9, 12, 40, 64, 3, 3, 1, 1, 1, 1, 0, 0}, /* dx with 64 input channels, 8-wide */
+        {40, 5, 2, 2, 7, 3, 3, 1, 1, 1, 1, 1, 0},   /* 2x2 maps: one tile; 2 chunks */
+        {70, 65, 4, 4, 3, 3, 3, 1, 1, 1, 1, 1, 0},  /* 65 channels: forward direct, dx Winograd */
+        {2, 5, 9, 9, 7, 3, 3, 2, 2, 1, 1, 0, 0},    /* stride 2: direct */
+    };
+    const int ncases = (int)(sizeof cases / sizeof cases[0]);
+    int fw = 0, xw = 0, several = 0;
+    for (int i = 0; i < ncases; i++) {
+        const conv_case_t *cc = &cases[i];
+        int cf = wino_chunks(cc, RCL_CONV_FWD, 256), cx = wino_chunks(cc, RCL_CONV_DX, 256);
+        assert_int_equal(wino_chunks(cc, RCL_CONV_DW, 256), 0);
+        rcl_ctx *ctx = path_ctx(1, 0);
+        T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
+        case_on(ctx, cc, 500 + (uint64_t)i);
+        /* the scratch the memory estimate predicts is what the passes took */
+        rcl_conv2d_desc cd = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
+        rcl_conv2d_scratch sc;
+        T_OK(rcl_conv2d_scratch_bytes(ctx, cc->n, cc->c, cc->h, cc->w, cc->oc, &cd, 1, &sc));
+        assert_int_equal(ctx->scratch_bytes[RCL_SCRATCH_COL], sc.col);
+        assert_int_equal(ctx->scratch_bytes[RCL_SCRATCH_TMP], sc.tmp);
+        const int *t = tag_count;
+        /* forward 1 call, dx 2 (backward of all, dx alone): the weight
+         * transform and a conv per chunk each */
+        assert_int_equal(t[T_FWD_WINO], cf ? 1 + cf : 0);
+        assert_int_equal(t[T_DX_WINO], cx ? 2 * (1 + cx) : 0);
+        assert_int_equal(t[T_FWD_DIRECT], cf ? 0 : 1);
+        assert_int_equal(t[T_DX_DIRECT] > 0, cx == 0 && direct_chunks(cc, RCL_CONV_DX) > 0);
+        assert_int_equal(t[T_DW_DIRECT] > 0, direct_chunks(cc, RCL_CONV_DW) > 0);
+        fw += cf > 0, xw += cx > 0, several += (cf > 1) + (cx > 1);
+        rcl_ctx_destroy(ctx);
+    }
+    assert_int_equal(fw, ncases - 2);
+    assert_int_equal(xw, ncases - 2);
+    assert_true(several >= 2); /* 40 images of 2x2 forward, 2 of 12x40 dx: chunks */
+    /* the transformed weights' rule: one image of 64 channels on 6x10 */
+    assert_int_equal(wino_chunks(&(conv_case_t){1, 64, 6, 10, 9, 3, 3, 1, 1, 1, 1, 1, 0},
+                                 RCL_CONV_FWD, 256), 0);
+
+    rcl_ctx *ctx;
+    /* error against the double reference: resnet20's layer3 conv (64 to 64
+     * channels on 8x8), inputs and weights in [-1, 1] */
+    const conv_case_t big = {32, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 0, 0};
+    ref_conv2d_shape s = {big.n, big.c, big.h, big.w, big.oc, 3, 3, 1, 1, 1, 1, 0, 0};
+    assert_true(ref_conv2d_shape_init(&s));
+    size_t nx = (size_t)s.n * s.c * s.h * s.w, nw = (size_t)s.oc * s.c * 9;
+    size_t ny = (size_t)s.n * s.oc * s.oh * s.ow;
+    tu_rng r = tu_rng_seed(520);
+    float *x = malloc(nx * 4), *w = malloc(nw * 4), *dy = malloc(ny * 4);
+    tu_fill(&r, x, nx, -1, 1), tu_fill(&r, w, nw, -1, 1), tu_fill(&r, dy, ny, -1, 1);
+    double *xd = tu_f2d(x, nx), *wd = tu_f2d(w, nw), *dyd = tu_f2d(dy, ny);
+    double *yref = malloc(ny * 8), *dxref = malloc(nx * 8), *dwref = malloc(nw * 8);
+    double *dbref = malloc((size_t)s.oc * 8);
+    ref_conv2d_forward(yref, xd, wd, NULL, &s);
+    ref_conv2d_backward(dxref, dwref, dbref, dyd, xd, wd, &s);
+    double ey[2], ex[2];
+    for (int wino = 0; wino <= 1; wino++) {
+        ctx = path_ctx(1, 0);
+        T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", wino));
+        rcl_ctx *keep = T_CTX;
+        T_CTX = ctx;
+        rcl_tensor tx, tw, ty, tdy, tdx;
+        tu_tensor(&tx, s.n, s.c, s.h, s.w, x);
+        tu_tensor(&tw, s.oc, s.c, 3, 3, w);
+        tu_tensor(&ty, s.n, s.oc, s.oh, s.ow, NULL);
+        tu_tensor(&tdy, s.n, s.oc, s.oh, s.ow, dy);
+        tu_tensor(&tdx, s.n, s.c, s.h, s.w, NULL);
+        rcl_conv2d_desc d = {3, 3, 1, 1, 1, 1};
+        T_OK(rcl_conv2d_forward(ctx, &ty, &tx, &tw, NULL, &d));
+        T_OK(rcl_conv2d_backward(ctx, &tdx, NULL, NULL, &tdy, &tx, &tw, &d));
+        float *y = tu_read(&ty), *dx = tu_read(&tdx);
+        assert_int_equal(tag_count[T_FWD_WINO] > 0, wino);
+        assert_int_equal(tag_count[T_DX_WINO] > 0, wino);
+        ey[wino] = rel_err(y, yref, ny), ex[wino] = rel_err(dx, dxref, nx);
+        free(y), free(dx);
+        rcl_tensor *all[] = {&tx, &tw, &ty, &tdy, &tdx};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rcl_tensor_destroy(all[i]);
+        T_CTX = keep;
+        rcl_ctx_destroy(ctx);
+    }
+    print_message("conv 64x8x8 -> 64, max error / max |value| against the double reference: "
+                  "forward direct %.2e Winograd %.2e, data gradient direct %.2e Winograd %.2e\n",
+                  ey[0], ey[1], ex[0], ex[1]);
+    /* F(2x2, 3x3) stays within a few float roundings of the direct sum */
+    assert_true(ey[1] < 1e-5 && ex[1] < 1e-5);
+    free(x), free(w), free(dy), free(xd), free(wd), free(dyd);
+    free(yref), free(dxref), free(dwref), free(dbref);
+}
+
 /* The rule (PATH 0): direct for small channel counts, im2col + GEMM for
  * wide ones; a shape's own entries override it pass by pass. */
 static void test_conv_path_rule(void **state)
@@ -563,6 +701,25 @@ static void test_conv_rules(void **state)
     assert_int_equal(p.vx, 8), assert_int_equal(p.tw, 1), assert_int_equal(p.wp, 18);
     assert_true(rcl_conv_direct_plan_for(&d, RCL_CONV_DX, 16, 256, 0, 2, &p));
     assert_int_equal(p.vx, 16), assert_int_equal(p.tw, 2), assert_int_equal(p.hp, 34);
+    /* Winograd: 3x3 stride 1, forward and data gradient, at most 64 input
+     * channels; 16 tiles per row of 32: two vectors of 8, each row split in
+     * halves of 17 (the last vector's tiles plus one) */
+    rcl_conv_wino_plan q;
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 256, 0, &q));
+    assert_int_equal(q.vx, 8), assert_int_equal(q.twv, 2), assert_int_equal(q.th, 16);
+    assert_int_equal(q.hp, 34), assert_int_equal(q.wp, 34), assert_int_equal(q.nb, 128);
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DX, 4, 256, 0, &q));
+    assert_int_equal(q.vx, 4), assert_int_equal(q.twv, 4), assert_int_equal(q.wp, 34);
+    assert_int_equal(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 256, 0, &q), 0);
+    assert_int_equal(rcl_conv_wino_plan_for(&b, RCL_CONV_FWD, 16, 256, 0, &q), 0);
+    assert_int_equal(rcl_conv_wino_plan_for(&d, RCL_CONV_FWD, 16, 256, 0, &q), 0);
+    c = a;
+    c.KH = c.KW = 5;
+    assert_int_equal(rcl_conv_wino_plan_for(&c, RCL_CONV_FWD, 16, 256, 0, &q), 0);
+    rcl_conv_shape e8 = {128, 64, 8, 8, 64, 3, 3, 1, 1, 1, 8, 8}; /* 4 tiles: 4-wide */
+    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 16, 256, 0, &q));
+    assert_int_equal(q.vx, 4), assert_int_equal(q.twv, 1), assert_int_equal(q.th, 4);
+    assert_int_equal(q.wp, 10), assert_int_equal(q.hp, 10);
 }
 
 static const struct CMUnitTest tests[] = {
@@ -579,6 +736,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_paths_multichunk),
     cmocka_unit_test(test_conv_path_rule),
     cmocka_unit_test(test_conv_dead_taps),
+    cmocka_unit_test(test_conv_wino),
 };
 
 RCL_TEST_MAIN("conv2d", tests)

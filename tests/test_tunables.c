@@ -5,6 +5,7 @@
  * library reads by id. */
 #include "harness.h"
 #include "gemm/gemm_params.h"
+#include "ops/conv2d_chunk.h"
 #include "runtime/internal.h"
 
 #include <stdio.h>
@@ -31,7 +32,8 @@ static int is_wg(const char *param)
  * (conv/im2col, BN with its fused ReLU, max and average pooling, add,
  * linear/bias, softmax-xent, Adam), an SGD step, a transpose, a panel
  * packing, the separate ReLU and the norm ops outside the default model
- * (each forward and backward). */
+ * (each forward and backward), and a conv through Winograd (conv_wino.cl:
+ * on by default only on CPU drivers; turned on for it, then restored). */
 static void run_everything(rcl_ctx *ctx)
 {
     rcl_model_config mc = rcl_model_config_default();
@@ -57,6 +59,21 @@ static void run_everything(rcl_ctx *ctx)
     T_OK(rcl_scratch(ctx, RCL_SCRATCH_TMP, 64 * sizeof(float), &in));
     T_OK(rcl_scratch(ctx, RCL_SCRATCH_RED, 64 * sizeof(float), &out));
     T_OK(rcl_transpose(ctx, out, in, 0, 8, 8, 8));
+    {
+        int path = rcl_tun(ctx, RCL_TUN_CONV_PATH), wino = rcl_tun(ctx, RCL_TUN_CONV_WINOGRAD);
+        T_OK(rcl_ctx_set_param(ctx, "conv", "PATH", RCL_CONV_PATH_DIRECT));
+        T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
+        rcl_tensor cx, cw, cy;
+        T_OK(rcl_tensor_create(ctx, &cx, 16, 4, 8, 8));
+        T_OK(rcl_tensor_create(ctx, &cw, 4, 4, 3, 3));
+        T_OK(rcl_tensor_create(ctx, &cy, 16, 4, 8, 8));
+        T_OK(rcl_tensor_fill(ctx, &cx, 0.5f));
+        T_OK(rcl_tensor_fill(ctx, &cw, 0.25f));
+        T_OK(rcl_conv2d_forward(ctx, &cy, &cx, &cw, NULL, &(rcl_conv2d_desc){3, 3, 1, 1, 1, 1}));
+        rcl_tensor_destroy(&cx), rcl_tensor_destroy(&cw), rcl_tensor_destroy(&cy);
+        T_OK(rcl_ctx_set_param(ctx, "conv", "PATH", path));
+        T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", wino));
+    }
     T_OK(rcl_pack_panels(ctx, out, in, 0, 8, 0, 8, 8, 4));
     /* ops outside the model: Batch Renormalization (batchrenorm.cl) */
     {
@@ -121,8 +138,10 @@ static void test_defaults_reach_kernels(void **state)
                      CL_SUCCESS);
     assert_int_equal(rcl_tun(ctx, RCL_TUN_GEMM_DEFAULT_PATH),
                      vw >= 4 ? RCL_GEMM_TILED : RCL_GEMM_CLBLAST);
+    /* and so is Winograd (on where the GEMMs are tiled) */
+    assert_int_equal(rcl_tun(ctx, RCL_TUN_CONV_WINOGRAD), vw >= 4);
     for (int i = 0; i < RCL_TUN_COUNT; i++) {
-        if (i != RCL_TUN_GEMM_DEFAULT_PATH)
+        if (i != RCL_TUN_GEMM_DEFAULT_PATH && i != RCL_TUN_CONV_WINOGRAD)
             assert_int_equal(rcl_tun(ctx, (rcl_tunable_id)i), rcl_tunables[i].def);
         /* not set: the by-name lookup still answers its caller's default */
         assert_int_equal(rcl_ctx_param(ctx, rcl_tunables[i].key, rcl_tunables[i].param, -7), -7);

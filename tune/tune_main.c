@@ -179,7 +179,7 @@ static int tune_other_kernels(int device, const char *model, const rcl_norm_conf
                                        "conv_fwd_gemm", "conv_bwd_data_gemm",
                                        "conv_bwd_weight_gemm", "conv_pad", "conv_fwd_direct",
                                        "conv_bwd_data_direct", "conv_bwd_weight_direct",
-                                       "conv_taps"};
+                                       "conv_taps", "conv_fwd_wino", "conv_bwd_data_wino"};
     enum { NT = sizeof tags / sizeof tags[0], NK_MAX = 32 };
     int nk = TUNE_NKPARAMS < NK_MAX ? TUNE_NKPARAMS : NK_MAX;
     static int pts[(1 + NK_MAX * TUNE_MAX_VALUES) * NK_MAX];

@@ -26,6 +26,7 @@
 #include "ops/bias.h"
 #include "ops/conv2d_chunk.h"
 #include "ops/conv2d_direct.h"
+#include "ops/conv2d_wino.h"
 #include "runtime/internal.h"
 #include "rcl/gemm.h"
 #include "rcl/ops.h"
@@ -410,6 +411,13 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
         }
         if (conv_direct_pass(ctx, &g, d, pass)) { /* as rcl_conv_direct_forward/_dx/_dw */
             rcl_conv_shape s = conv_shape(&g, d);
+            rcl_conv_wino_plan wp; /* as rcl_conv_wino_forward/_dx */
+            if (rcl_conv_wino_choose(ctx, &s, pass, &wp)) {
+                out->col = max64(out->col,
+                                 (uint64_t)wp.nb * wp.ci * wp.hp * wp.wp * sizeof(float));
+                out->tmp = max64(out->tmp, (uint64_t)16 * wp.ci * wp.co * sizeof(float));
+                continue;
+            }
             rcl_conv_direct_plan pl;
             if (!rcl_conv_direct_plan_for(&s, pass, rcl_conv_direct_vw(ctx),
                                           rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),

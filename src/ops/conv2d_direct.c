@@ -6,6 +6,7 @@
  * (conv2d_chunk.c), which keeps both slots within what the im2col path
  * would use for the same shape. */
 #include "ops/conv2d_direct.h"
+#include "ops/conv2d_wino.h"
 #include "gemm/gemm_internal.h" /* rcl_gemm_vec_width */
 
 #include <stdio.h>
@@ -67,6 +68,15 @@ static int pad(rcl_ctx *ctx, const direct_kernels *k, cl_mem xp, cl_mem src, int
                       RCL_I32(split));
 }
 
+int rcl_conv_direct_pad(rcl_ctx *ctx, cl_mem xp, cl_mem src, int n0, int nb, int C, int H,
+                        int W, int hp, int wp, int ds, int offh, int offw, int split)
+{
+    /* conv_pad reads no shape macro: the 1x1 stride-1 variant's build */
+    direct_kernels k = {.p = {.vx = 4, .hp = hp, .wp = wp}};
+    options(ctx, &k, 1, 1, 1);
+    return pad(ctx, &k, xp, src, n0, nb, C, H, W, ds, offh, offw, split);
+}
+
 /* conv_fwd over a padded chunk: out (.., OC, OH, OW) images n0 .. n0+nb-1 */
 static int fwd(rcl_ctx *ctx, const direct_kernels *k, const char *tag, cl_mem out, cl_mem xp,
                cl_mem w, cl_mem b, int n0, int nb, int C, int OC, int OH, int OW)
@@ -85,6 +95,9 @@ static int fwd(rcl_ctx *ctx, const direct_kernels *k, const char *tag, cl_mem ou
 int rcl_conv_direct_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b,
                             const rcl_conv_shape *s)
 {
+    rcl_conv_wino_plan wp;
+    if (rcl_conv_wino_choose(ctx, s, RCL_CONV_FWD, &wp))
+        return rcl_conv_wino_forward(ctx, y, x, w, b, s, &wp);
     direct_kernels k;
     RCL_TRY(plan(ctx, s, RCL_CONV_FWD, &k));
     cl_mem xp;
@@ -100,6 +113,8 @@ int rcl_conv_direct_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b
 
 int rcl_conv_direct_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_conv_shape *s)
 {
+    rcl_conv_wino_plan wp;
+    if (rcl_conv_wino_choose(ctx, s, RCL_CONV_DX, &wp)) return rcl_conv_wino_dx(ctx, dx, dy, w, s, &wp);
     direct_kernels k;
     RCL_TRY(plan(ctx, s, RCL_CONV_DX, &k));
     int KK = s->KH * s->KW, M = s->OC * s->C * KK;

@@ -15,12 +15,19 @@
  * hardware's vectors hold 8 floats. */
 int rcl_conv_direct_vw(const rcl_ctx *ctx);
 
+/* conv_pad (cl/conv_direct.cl) of images n0 .. n0+nb-1 of src (N, C, H, W)
+ * into xp (nb, C, hp, wp): the input dilated by ds and offset by (offh,
+ * offw) in zeros, rows split into even and odd columns when split; also
+ * the Winograd kernels' input (conv2d_wino.c). Tag conv_pad. */
+int rcl_conv_direct_pad(rcl_ctx *ctx, cl_mem xp, cl_mem src, int n0, int nb, int C, int H,
+                        int W, int hp, int wp, int ds, int offh, int offw, int split);
 /* y (N,OC,OH,OW) = conv(x, w) (+ b: (OC) or NULL); profiling tags conv_pad,
- * conv_fwd_direct */
+ * conv_fwd_direct; a 3x3 stride-1 conv runs through Winograd where
+ * rcl_conv_wino_choose says so (conv2d_wino.h) */
 int rcl_conv_direct_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b,
                             const rcl_conv_shape *s);
 /* dx (N,C,H,W) from dy (N,OC,OH,OW) and w: the transposed convolution as a
- * gather; tags conv_pad, conv_bwd_data_direct */
+ * gather (or Winograd, as the forward); tags conv_pad, conv_bwd_data_direct */
 int rcl_conv_direct_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_conv_shape *s);
 /* dw (OC,C,KH,KW) from dy and x (overwritten); tags conv_pad,
  * conv_bwd_weight_direct */

@@ -23,11 +23,15 @@ int rcl_ctx_create(rcl_ctx **out, int index, const rcl_ctx_options *opt)
     /* GEMMs of classes no tune cache names: on devices that want explicit
      * vectors (CPU drivers: preferred float width >= 4) our tiled kernel,
      * whose defaults were picked there (src/gemm/gemm_tiled.c); elsewhere
-     * CLBlast, whose database knows the GPUs. A tune cache overrides it. */
+     * CLBlast, whose database knows the GPUs. The same devices run 3x3
+     * stride-1 convs through Winograd (tunables.def conv WINOGRAD). A tune
+     * cache overrides both. */
     cl_uint vw = 1;
     if (clGetDeviceInfo(ctx->dev.device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof vw, &vw,
-                        NULL) == CL_SUCCESS && vw >= 4)
+                        NULL) == CL_SUCCESS && vw >= 4) {
         ctx->tun[RCL_TUN_GEMM_DEFAULT_PATH] = 1; /* RCL_GEMM_TILED */
+        ctx->tun[RCL_TUN_CONV_WINOGRAD] = 1;     /* cl/conv_wino.cl */
+    }
     if (opt) ctx->opt = *opt;
     if (getenv("RESNET_CL_NO_PROGRAM_CACHE")) ctx->opt.no_disk_cache = 1;
     cl_int e = CL_SUCCESS;

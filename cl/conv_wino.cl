@@ -1,0 +1,215 @@
+/* Winograd F(2x2, 3x3) convolution for 3x3 stride-1 convs: the forward
+ * pass and the data gradient (host side src/ops/conv2d_wino.c, chosen
+ * inside the direct path by src/ops/conv2d_direct.c). Lavin & Gray 2016:
+ * each 2x2 output tile is A^T [ (G g G^T) .* (B^T d B) ] A over its 4x4
+ * input tile d, 16 multiplications per tile and channel pair where the
+ * direct sum takes 36.
+ *
+ *   conv_wino_w  U[p, ci, co] = (G g G^T)[p] (p = 4*i + j, 16 positions) of
+ *                the 3x3 filter g = w[co, ci] (FLIP 0: the forward pass,
+ *                w is (CO, CI, 3, 3)); FLIP 1: g = w[ci, co] rotated by
+ *                180 degrees (the data gradient: w is the forward conv's
+ *                (OC, C, 3, 3) with CI = OC, CO = C), the transposed conv
+ *                as a stride-1 conv over dy padded by 2 - pad.
+ *   conv_wino    y[n0+nl, co, 2*th + a, 2*t + b] (+ bias[co]) for the
+ *                tile row th and VX consecutive tile columns t (one tile
+ *                per vector lane) of one work-item, every output channel:
+ *                first V[p, ci] = (B^T d B)[p] for every input channel
+ *                (kept in private memory: 16*WC vectors), then per block
+ *                of OCB output channels and position p the sums
+ *                M[p] = sum_ci U[p, ci, co] * V[p, ci] (OCB accumulator
+ *                vectors), then y = A^T M A. The input is conv_pad's
+ *                (cl/conv_direct.cl) zero-padded chunk with each row split
+ *                into its even columns, then its odd ones (WH = Wp/2 each):
+ *                input columns 2t .. 2t+3 of the tiles t0 .. t0+VX-1 are
+ *                the vectors even[t0], odd[t0], even[t0+1], odd[t0+1].
+ *                Lanes past the last tile compute on padding and are not
+ *                stored.
+ *
+ * Compile-time shape (set by the host, not tunables): VX (tiles per
+ * vector: 4 or 8), WC (input channels: the private array's size, <= 64).
+ * Tunables (runtime/tunables.def "conv_wino"): OCB; WG is conv_direct's.
+ * Indices are int: every buffer holds fewer than 2^31 floats. */
+
+/* ---- tunables (runtime/tunables.def "conv_wino") */
+#ifndef OCB
+#error "OCB (output channels per accumulator block: 1..16) is passed by the host: src/runtime/tunables.def"
+#endif
+#ifndef WG
+#error "WG (work-group size) is passed by the host: src/runtime/tunables.def"
+#endif
+/* ---- the shape (set by the host per conv, not tunables) */
+#if !defined(VX) || !defined(WC)
+#error "VX (tiles per vector) and WC (input channels) come from src/ops/conv2d_wino.c"
+#endif
+#if OCB < 1 || OCB > 16 || WC < 1 || WC > 64
+#error "need 1 <= OCB <= 16, 1 <= WC <= 64"
+#endif
+
+#if VX == 4
+#define floatV float4
+#define floatV2 float8
+#define VSTORE2(v, p) vstore8((v), 0, (p))
+#define ZIP(a, b) shuffle2((a), (b), (uint8)(0, 4, 1, 5, 2, 6, 3, 7))
+#elif VX == 8
+#define floatV float8
+#define floatV2 float16
+#define VSTORE2(v, p) vstore16((v), 0, (p))
+#define ZIP(a, b) shuffle2((a), (b), (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15))
+#else
+#error "VX must be 4 or 8"
+#endif
+
+/* unaligned vector loads (one instruction; see cl/conv_direct.cl) */
+typedef floatV floatV_u __attribute__((aligned(4)));
+#define VLOAD(p) (*(const __global floatV_u *)(p))
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+/* REP(n, X) expands to X(0) X(1) ... X(n-1) */
+#define REP(n, X) CAT(REP_, n)(X)
+#define REP_1(X) X(0)
+#define REP_2(X) REP_1(X) X(1)
+#define REP_3(X) REP_2(X) X(2)
+#define REP_4(X) REP_3(X) X(3)
+#define REP_5(X) REP_4(X) X(4)
+#define REP_6(X) REP_5(X) X(5)
+#define REP_7(X) REP_6(X) X(6)
+#define REP_8(X) REP_7(X) X(7)
+#define REP_9(X) REP_8(X) X(8)
+#define REP_10(X) REP_9(X) X(9)
+#define REP_11(X) REP_10(X) X(10)
+#define REP_12(X) REP_11(X) X(11)
+#define REP_13(X) REP_12(X) X(12)
+#define REP_14(X) REP_13(X) X(13)
+#define REP_15(X) REP_14(X) X(14)
+#define REP_16(X) REP_15(X) X(15)
+
+/* one work-item per (ci, co) */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void conv_wino_w(__global float *restrict U, __global const float *restrict w, const int CI,
+                 const int CO, const int FLIP)
+{
+    const int i = get_global_id(0);
+    if (i >= CI * CO) return;
+    const int ci = i / CO, co = i - ci * CO;
+    float g[9];
+    if (FLIP) {
+        const __global float *s = w + (ci * CO + co) * 9;
+        for (int k = 0; k < 9; k++) g[k] = s[8 - k];
+    } else {
+        const __global float *s = w + (co * CI + ci) * 9;
+        for (int k = 0; k < 9; k++) g[k] = s[k];
+    }
+    /* t = G g (4x3), then u = t G^T (4x4); G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] */
+    float t[12];
+    for (int j = 0; j < 3; j++) {
+        t[j] = g[j];
+        t[3 + j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+        t[6 + j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+        t[9 + j] = g[6 + j];
+    }
+    const int stride = CI * CO;
+    __global float *u = U + ci * CO + co;
+    for (int r = 0; r < 4; r++) {
+        const float a = t[3 * r], b = t[3 * r + 1], c = t[3 * r + 2];
+        u[(4 * r + 0) * stride] = a;
+        u[(4 * r + 1) * stride] = 0.5f * (a + b + c);
+        u[(4 * r + 2) * stride] = 0.5f * (a - b + c);
+        u[(4 * r + 3) * stride] = c;
+    }
+}
+
+/* the first n floats of v's 2*VX (n < 2*VX) */
+static void store_part(floatV2 v, __global float *p, const int n)
+{
+    float t[2 * VX];
+    VSTORE2(v, t);
+    for (int l = 0; l < n; l++) p[l] = t[l];
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void conv_wino(__global float *restrict y, __global const float *restrict xp,
+               __global const float *restrict U, __global const float *restrict b,
+               const int has_bias, const int n0, const int nb, const int Hp, const int Wp,
+               const int OC, const int OH, const int OW, const int TWV, const int TH)
+{
+    const int t = get_global_id(0);
+    const int per = TH * TWV;
+    const int nl = t / per;
+    if (nl >= nb) return;
+    const int th = (t - nl * per) / TWV;
+    const int t0 = (t - nl * per - th * TWV) * VX;
+    const int WH = Wp >> 1;
+
+    /* V[p * WC + ci] = B^T d B of channel ci; B^T = [1 0 -1 0; 0 1 1 0;
+     * 0 -1 1 0; 0 1 0 -1] */
+    floatV V[16 * WC];
+    const __global float *xs = xp + nl * WC * (Hp * Wp) + 2 * th * Wp + t0;
+    for (int ci = 0; ci < WC; ci++) {
+        floatV d[16], e[16];
+        for (int r = 0; r < 4; r++) {
+            const __global float *row = xs + r * Wp;
+            d[4 * r + 0] = VLOAD(row);
+            d[4 * r + 1] = VLOAD(row + WH);
+            d[4 * r + 2] = VLOAD(row + 1);
+            d[4 * r + 3] = VLOAD(row + WH + 1);
+        }
+        for (int j = 0; j < 4; j++) {
+            e[j] = d[j] - d[8 + j];
+            e[4 + j] = d[4 + j] + d[8 + j];
+            e[8 + j] = d[8 + j] - d[4 + j];
+            e[12 + j] = d[4 + j] - d[12 + j];
+        }
+        for (int i = 0; i < 4; i++) {
+            V[(4 * i + 0) * WC + ci] = e[4 * i] - e[4 * i + 2];
+            V[(4 * i + 1) * WC + ci] = e[4 * i + 1] + e[4 * i + 2];
+            V[(4 * i + 2) * WC + ci] = e[4 * i + 2] - e[4 * i + 1];
+            V[(4 * i + 3) * WC + ci] = e[4 * i + 1] - e[4 * i + 3];
+        }
+        xs += Hp * Wp;
+    }
+
+    const int ncol = OW - 2 * t0; /* valid output columns from 2*t0 */
+    const int row1 = 2 * th + 1 < OH;
+    for (int oc0 = 0; oc0 < OC; oc0 += OCB) {
+        floatV M[16 * OCB];
+#define W_OFF(i) const int o##i = min(oc0 + i, OC - 1);
+        REP(OCB, W_OFF)
+        for (int p = 0; p < 16; p++) {
+            const __global float *u = U + p * (WC * OC);
+            const floatV *vp = V + p * WC;
+#define ACC_INIT(i) floatV acc##i = (floatV)0.0f;
+            REP(OCB, ACC_INIT)
+            for (int ci = 0; ci < WC; ci++) {
+                const floatV v = vp[ci];
+#define ACC_FMA(i) acc##i = fma((floatV)(u[o##i]), v, acc##i);
+                REP(OCB, ACC_FMA)
+                u += OC;
+            }
+#define ACC_OUT(i) M[p * OCB + i] = acc##i;
+            REP(OCB, ACC_OUT)
+        }
+        /* y = A^T M A, A^T = [1 1 1 0; 0 1 -1 -1] */
+        for (int i = 0; i < OCB && oc0 + i < OC; i++) {
+            floatV m[16], r[8];
+            for (int p = 0; p < 16; p++) m[p] = M[p * OCB + i];
+            for (int j = 0; j < 4; j++) {
+                r[j] = m[j] + m[4 + j] + m[8 + j];
+                r[4 + j] = m[4 + j] - m[8 + j] - m[12 + j];
+            }
+            const floatV bias = (floatV)(has_bias ? b[oc0 + i] : 0.0f);
+            const floatV y00 = r[0] + r[1] + r[2] + bias, y01 = r[1] - r[2] - r[3] + bias;
+            const floatV y10 = r[4] + r[5] + r[6] + bias, y11 = r[5] - r[6] - r[7] + bias;
+            __global float *yo = y + ((n0 + nl) * OC + oc0 + i) * (OH * OW) + 2 * th * OW + 2 * t0;
+            const floatV2 z0 = ZIP(y00, y01), z1 = ZIP(y10, y11);
+            if (ncol >= 2 * VX) {
+                VSTORE2(z0, yo);
+                if (row1) VSTORE2(z1, yo + OW);
+            } else {
+                store_part(z0, yo, ncol);
+                if (row1) store_part(z1, yo + OW, ncol);
+            }
+        }
+    }
+}

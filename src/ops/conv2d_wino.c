@@ -1,0 +1,66 @@
+/* Winograd F(2x2, 3x3) host side (conv2d_wino.h): the chunk's split,
+ * zero-padded input by conv_pad (cl/conv_direct.cl) in scratch slot COL,
+ * the transformed weights (16 * C * OC floats) in slot TMP, then
+ * cl/conv_wino.cl's conv_wino per chunk. */
+#include "ops/conv2d_wino.h"
+#include "ops/conv2d_direct.h"
+
+#include <stdio.h>
+
+int rcl_conv_wino_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
+                       rcl_conv_wino_plan *p)
+{
+    if (!rcl_tun(ctx, RCL_TUN_CONV_WINOGRAD)) return 0;
+    return rcl_conv_wino_plan_for(s, pass, rcl_conv_direct_vw(ctx),
+                                  rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
+                                  rcl_ctx_device(ctx)->max_alloc, p);
+}
+
+/* out (.., co, oh, ow) from in (.., ci, ih, iw) padded by (offh, offw):
+ * the weight transform (flip 0: forward, 1: data gradient), then per chunk
+ * conv_pad and conv_wino */
+static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem w, cl_mem b,
+                    int flip, int N, int ih, int iw, int offh, int offw, int oh, int ow,
+                    const rcl_conv_wino_plan *p)
+{
+    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WG));
+    char opts[96];
+    snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DVX=%d -DWC=%d",
+             rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg, p->vx, p->ci);
+    cl_kernel kw, kc;
+    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_w", opts, &kw));
+    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino", opts, &kc));
+    cl_mem xp, u;
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL,
+                        (size_t)p->nb * p->ci * p->hp * p->wp * sizeof(float), &xp));
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)16 * p->ci * p->co * sizeof(float), &u));
+    size_t gw[1] = {(size_t)p->ci * p->co}, lw[1] = {wg};
+    RCL_TRY(RCL_LAUNCH(ctx, kw, tag, 1, gw, lw, RCL_MEM(u), RCL_MEM(w), RCL_I32(p->ci),
+                       RCL_I32(p->co), RCL_I32(flip)));
+    for (int n0 = 0; n0 < N; n0 += p->nb) {
+        int cur = N - n0 < p->nb ? N - n0 : p->nb;
+        RCL_TRY(rcl_conv_direct_pad(ctx, xp, in, n0, cur, p->ci, ih, iw, p->hp, p->wp, 1, offh,
+                                    offw, 1));
+        size_t gl[1] = {(size_t)cur * p->th * p->twv}, lo[1] = {wg};
+        RCL_TRY(RCL_LAUNCH(ctx, kc, tag, 1, gl, lo, RCL_MEM(out), RCL_MEM(xp), RCL_MEM(u),
+                           RCL_MEM(b ? b : u), RCL_I32(b != NULL), RCL_I32(n0), RCL_I32(cur),
+                           RCL_I32(p->hp), RCL_I32(p->wp), RCL_I32(p->co), RCL_I32(oh),
+                           RCL_I32(ow), RCL_I32(p->twv), RCL_I32(p->th)));
+    }
+    return RCL_OK;
+}
+
+int rcl_conv_wino_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b,
+                          const rcl_conv_shape *s, const rcl_conv_wino_plan *p)
+{
+    return wino_run(ctx, "conv_fwd_wino", y, x, w, b, 0, s->N, s->H, s->W, s->PH, s->PW, s->OH,
+                    s->OW, p);
+}
+
+int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_conv_shape *s,
+                     const rcl_conv_wino_plan *p)
+{
+    /* the transposed conv: dy padded by 2 - pad, the rotated weights */
+    return wino_run(ctx, "conv_bwd_data_wino", dx, dy, w, NULL, 1, s->N, s->OH, s->OW,
+                    2 - s->PH, 2 - s->PW, s->H, s->W, p);
+}

@@ -1,0 +1,23 @@
+/* Winograd F(2x2, 3x3) host side (conv2d_wino.c, kernels in
+ * cl/conv_wino.cl): the forward pass and the data gradient of 3x3 stride-1
+ * convs on the direct path, where the tunable conv.WINOGRAD is on and
+ * rcl_conv_wino_plan_for (conv2d_chunk.c) says the shape fits. */
+#ifndef RCL_OPS_CONV2D_WINO_H
+#define RCL_OPS_CONV2D_WINO_H
+
+#include "ops/conv2d_chunk.h"
+#include "runtime/internal.h"
+
+/* 1 and *p where `pass` of s runs through Winograd on this context, else 0 */
+int rcl_conv_wino_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
+                       rcl_conv_wino_plan *p);
+/* y (N,OC,OH,OW) = conv(x, w) (+ b: (OC) or NULL); tags conv_pad,
+ * conv_fwd_wino (the weight transform, then one conv per chunk) */
+int rcl_conv_wino_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b,
+                          const rcl_conv_shape *s, const rcl_conv_wino_plan *p);
+/* dx (N,C,H,W) from dy (N,OC,OH,OW) and w (OC,C,3,3); tags conv_pad,
+ * conv_bwd_data_wino */
+int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_conv_shape *s,
+                     const rcl_conv_wino_plan *p);
+
+#endif
