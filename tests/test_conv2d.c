@@ -175,12 +175,12 @@ static void count_im2col(void *user, const char *tag, cl_event ev)
 
 /* launches per profiling tag of the path test below */
 enum { T_FWD_GEMM, T_DX_GEMM, T_DW_GEMM, T_FWD_DIRECT, T_DX_DIRECT, T_DW_DIRECT, T_PAD, T_TAPS,
-       T_FWD_WINO, T_DX_WINO, T_NTAGS };
+       T_FWD_WINO, T_DX_WINO, T_DW_WINO, T_NTAGS };
 static const char *const tag_names[T_NTAGS] = {
     "conv_fwd_gemm",       "conv_bwd_data_gemm",   "conv_bwd_weight_gemm",
     "conv_fwd_direct",     "conv_bwd_data_direct", "conv_bwd_weight_direct",
     "conv_pad",            "conv_taps",            "conv_fwd_wino",
-    "conv_bwd_data_wino"};
+    "conv_bwd_data_wino",  "conv_bwd_weight_wino"};
 static int tag_count[T_NTAGS];
 static void count_tags(void *user, const char *tag, cl_event ev)
 {
@@ -490,9 +490,10 @@ static double rel_err(const float *a, const double *ref, size_t n)
 /* Winograd F(2x2, 3x3) (cl/conv_wino.cl): with conv.WINOGRAD 1 and the
  * direct path forced, the forward pass and data gradient of 3x3 stride-1
  * convs run through it (the weight transform, then one launch per chunk,
- * counted by tag), exact against the reference (conv_case) on odd shapes;
- * the weight gradient, stride 2 and more than 64 input channels stay on
- * the direct kernels, and so does a pass whose transformed weights (16 *
+ * counted by tag), exact against the reference (conv_case) on odd shapes,
+ * and with conv.WINOGRAD 2 the weight gradient too; stride 2 and, for the
+ * forward pass and data gradient, more than 64 input channels stay on the
+ * direct kernels, and so does a pass whose transformed weights (16 *
  * C * OC floats) outgrow the im2col path's reordered output (a batch of
  * very few small images). Then its error against the double reference next to
  * the direct kernels' on a resnet-sized layer (docs/semantics.md). */
@@ -512,34 +513,42 @@ static void test_conv_wino(void **state)
         {2, 5, 9, 9, 7, 3, 3, 2, 2, 1, 1, 0, 0},    /* stride 2: direct */
     };
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
-    int fw = 0, xw = 0, several = 0;
+    int fw = 0, xw = 0, ww = 0, several = 0;
     for (int i = 0; i < ncases; i++) {
         const conv_case_t *cc = &cases[i];
         int cf = wino_chunks(cc, RCL_CONV_FWD, 256), cx = wino_chunks(cc, RCL_CONV_DX, 256);
-        assert_int_equal(wino_chunks(cc, RCL_CONV_DW, 256), 0);
-        rcl_ctx *ctx = path_ctx(1, 0);
-        T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
-        case_on(ctx, cc, 500 + (uint64_t)i);
-        /* the scratch the memory estimate predicts is what the passes took */
-        rcl_conv2d_desc cd = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
-        rcl_conv2d_scratch sc;
-        T_OK(rcl_conv2d_scratch_bytes(ctx, cc->n, cc->c, cc->h, cc->w, cc->oc, &cd, 1, &sc));
-        assert_int_equal(ctx->scratch_bytes[RCL_SCRATCH_COL], sc.col);
-        assert_int_equal(ctx->scratch_bytes[RCL_SCRATCH_TMP], sc.tmp);
-        const int *t = tag_count;
-        /* forward 1 call, dx 2 (backward of all, dx alone): the weight
-         * transform and a conv per chunk each */
-        assert_int_equal(t[T_FWD_WINO], cf ? 1 + cf : 0);
-        assert_int_equal(t[T_DX_WINO], cx ? 2 * (1 + cx) : 0);
-        assert_int_equal(t[T_FWD_DIRECT], cf ? 0 : 1);
-        assert_int_equal(t[T_DX_DIRECT] > 0, cx == 0 && direct_chunks(cc, RCL_CONV_DX) > 0);
-        assert_int_equal(t[T_DW_DIRECT] > 0, direct_chunks(cc, RCL_CONV_DW) > 0);
-        fw += cf > 0, xw += cx > 0, several += (cf > 1) + (cx > 1);
-        rcl_ctx_destroy(ctx);
+        int cw = wino_chunks(cc, RCL_CONV_DW, 256);
+        int dwd = direct_chunks(cc, RCL_CONV_DW) > 0; /* the dw pass takes the direct path */
+        for (int mode = 1; mode <= 2; mode++) {
+            rcl_ctx *ctx = path_ctx(1, 0);
+            T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", mode));
+            case_on(ctx, cc, 500 + (uint64_t)i);
+            /* the scratch the memory estimate predicts is what the passes took */
+            rcl_conv2d_desc cd = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
+            rcl_conv2d_scratch sc;
+            T_OK(rcl_conv2d_scratch_bytes(ctx, cc->n, cc->c, cc->h, cc->w, cc->oc, &cd, 1, &sc));
+            assert_int_equal(ctx->scratch_bytes[RCL_SCRATCH_COL], sc.col);
+            assert_int_equal(ctx->scratch_bytes[RCL_SCRATCH_TMP], sc.tmp);
+            const int *t = tag_count;
+            /* forward 1 call, dx 2 (backward of all, dx alone): the weight
+             * transform and a conv per chunk each */
+            assert_int_equal(t[T_FWD_WINO], cf ? 1 + cf : 0);
+            assert_int_equal(t[T_DX_WINO], cx ? 2 * (1 + cx) : 0);
+            assert_int_equal(t[T_FWD_DIRECT], cf ? 0 : 1);
+            assert_int_equal(t[T_DX_DIRECT] > 0, cx == 0 && direct_chunks(cc, RCL_CONV_DX) > 0);
+            /* the weight gradient: Winograd only with mode 2 */
+            int dww = mode == 2 && cw && dwd;
+            assert_int_equal(t[T_DW_WINO] > 0, dww);
+            assert_int_equal(t[T_DW_DIRECT] > 0, dwd && !dww);
+            rcl_ctx_destroy(ctx);
+        }
+        fw += cf > 0, xw += cx > 0, ww += cw > 0 && dwd;
+        several += (cf > 1) + (cx > 1) + (cw > 1 && dwd);
     }
     assert_int_equal(fw, ncases - 2);
     assert_int_equal(xw, ncases - 2);
-    assert_true(several >= 2); /* 40 images of 2x2 forward, 2 of 12x40 dx: chunks */
+    assert_int_equal(ww, ncases - 3); /* and case 1: its transformed chunk outgrows col */
+    assert_true(several >= 3); /* 40 images of 2x2 forward and dw, 2 of 12x40 dx: chunks */
     /* the transformed weights' rule: one image of 64 channels on 6x10 */
     assert_int_equal(wino_chunks(&(conv_case_t){1, 64, 6, 10, 9, 3, 3, 1, 1, 1, 1, 1, 0},
                                  RCL_CONV_FWD, 256), 0);
@@ -710,8 +719,13 @@ static void test_conv_rules(void **state)
     assert_int_equal(q.hp, 34), assert_int_equal(q.wp, 34), assert_int_equal(q.nb, 128);
     assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DX, 4, 256, 0, &q));
     assert_int_equal(q.vx, 4), assert_int_equal(q.twv, 4), assert_int_equal(q.wp, 34);
-    assert_int_equal(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 256, 0, &q), 0);
+    /* the weight gradient: 16x16 tiles of the output per image, no channel
+     * limit (its transforms go to global memory, its sums are GEMMs) */
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 256, 0, &q));
+    assert_int_equal(q.th, 16), assert_int_equal(q.tt, 16), assert_int_equal(q.nb, 128);
     assert_int_equal(rcl_conv_wino_plan_for(&b, RCL_CONV_FWD, 16, 256, 0, &q), 0);
+    assert_true(rcl_conv_wino_plan_for(&b, RCL_CONV_DW, 16, 256, 0, &q));
+    assert_int_equal(q.th, 4), assert_int_equal(q.tt, 4), assert_int_equal(q.nb, 100);
     assert_int_equal(rcl_conv_wino_plan_for(&d, RCL_CONV_FWD, 16, 256, 0, &q), 0);
     c = a;
     c.KH = c.KW = 5;

@@ -411,11 +411,19 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
         }
         if (conv_direct_pass(ctx, &g, d, pass)) { /* as rcl_conv_direct_forward/_dx/_dw */
             rcl_conv_shape s = conv_shape(&g, d);
-            rcl_conv_wino_plan wp; /* as rcl_conv_wino_forward/_dx */
+            rcl_conv_wino_plan wp; /* as rcl_conv_wino_forward/_dx/_dw */
             if (rcl_conv_wino_choose(ctx, &s, pass, &wp)) {
-                out->col = max64(out->col,
-                                 (uint64_t)wp.nb * wp.ci * wp.hp * wp.wp * sizeof(float));
                 out->tmp = max64(out->tmp, (uint64_t)16 * wp.ci * wp.co * sizeof(float));
+                if (pass != RCL_CONV_DW) {
+                    out->col = max64(out->col,
+                                     (uint64_t)wp.nb * wp.ci * wp.hp * wp.wp * sizeof(float));
+                    continue;
+                }
+                /* the transformed chunk; its 16 GEMMs' op(A) (OC x T) and op(B) (C x T) */
+                uint64_t T = (uint64_t)wp.nb * wp.th * wp.tt;
+                out->col = max64(out->col, 16 * (uint64_t)(g.C + g.OC) * T * sizeof(float));
+                out->gemm_a = max64(out->gemm_a, (uint64_t)g.OC * T * sizeof(float));
+                out->gemm_b = max64(out->gemm_b, (uint64_t)g.C * T * sizeof(float));
                 continue;
             }
             rcl_conv_direct_plan pl;

@@ -99,23 +99,28 @@ int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int 
 int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int budget_mb,
                            uint64_t max_alloc, rcl_conv_wino_plan *p)
 {
-    if (s->KH != 3 || s->KW != 3 || s->S != 1 || pass == RCL_CONV_DW) return 0;
+    if (s->KH != 3 || s->KW != 3 || s->S != 1) return 0;
     int dx = pass == RCL_CONV_DX;
     p->ci = dx ? s->OC : s->C;
     p->co = dx ? s->C : s->OC;
-    if (p->ci > RCL_CONV_WINO_MAX_C) return 0;
     int oh = dx ? s->H : s->OH, ow = dx ? s->W : s->OW;
-    int tt = (ow + 1) / 2; /* tiles per row */
-    p->vx = vw_max >= 8 && tt > 4 ? 8 : 4;
-    p->twv = (tt + p->vx - 1) / p->vx;
+    p->tt = (ow + 1) / 2; /* tiles per row */
     p->th = (oh + 1) / 2;
+    p->vx = vw_max >= 8 && p->tt > 4 ? 8 : 4;
+    p->twv = (p->tt + p->vx - 1) / p->vx;
     p->hp = 2 * p->th + 2;
     p->wp = 2 * (p->twv * p->vx + 1);
     int CKK = s->C * 9, P = s->OH * s->OW;
     int nbg = rcl_conv_chunk_images(budget_mb, max_alloc, s->N, CKK, s->OC, P);
     uint64_t colf = (uint64_t)CKK * nbg * P, tmpf = (uint64_t)s->OC * nbg * P;
     if ((uint64_t)16 * s->C * s->OC > tmpf) return 0;
-    uint64_t per = (uint64_t)p->ci * p->hp * p->wp;
+    uint64_t per;
+    if (pass == RCL_CONV_DW)
+        per = (uint64_t)16 * (s->C + s->OC) * p->th * p->tt;
+    else {
+        if (p->ci > RCL_CONV_WINO_MAX_C) return 0;
+        per = (uint64_t)p->ci * p->hp * p->wp;
+    }
     uint64_t nb = colf / per;
     if (nb < 1) return 0;
     if (nb > (uint64_t)s->N) nb = (uint64_t)s->N;

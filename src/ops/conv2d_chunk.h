@@ -57,19 +57,23 @@ typedef struct rcl_conv_direct_plan {
 int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int budget_mb,
                              uint64_t max_alloc, int units, rcl_conv_direct_plan *p);
 
-/* The Winograd F(2x2, 3x3) kernels' layout (cl/conv_wino.cl) for the
- * forward pass or the data gradient of a 3x3 stride-1 conv: vx tiles per
+/* The Winograd F(2x2, 3x3) kernels' layout (cl/conv_wino.cl) for a pass
+ * of a 3x3 stride-1 conv. Forward pass and data gradient: vx tiles per
  * vector (4 or 8, at most vw_max), twv vectors of tiles per row, th tile
  * rows, the split padded input planes hp x wp of ci channels (ci: C
- * forward, OC for the data gradient), nb images per chunk. Returns 0 where
- * it cannot run: another kernel or stride, the weight gradient, more than
- * RCL_CONV_WINO_MAX_C input channels (the kernel keeps a work-item's
- * transformed input in private memory), or buffers over the im2col path's
- * for the same shape (the padded chunk in its col bytes, the transformed
- * weights, 16 * C * OC floats, in its reordered output's). */
+ * forward, OC for the data gradient; co the other), nb images per chunk.
+ * Weight gradient: th x tt tiles per image (of the output), nb images per
+ * chunk. Returns 0 where it cannot run: another kernel or stride; for the
+ * forward pass and data gradient more than RCL_CONV_WINO_MAX_C input
+ * channels (the kernel keeps a work-item's transformed input in private
+ * memory); buffers over the im2col path's for the same shape: the padded
+ * chunk (forward, data gradient) or the transformed input and output
+ * gradient of a chunk, 16 * (C + OC) floats per tile (weight gradient), in
+ * its col bytes, and the transformed weights or their gradient, 16 * C *
+ * OC floats, in its reordered output's. */
 #define RCL_CONV_WINO_MAX_C 64
 typedef struct rcl_conv_wino_plan {
-    int vx, twv, th, hp, wp, nb, ci, co;
+    int vx, twv, th, tt, hp, wp, nb, ci, co;
 } rcl_conv_wino_plan;
 int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int budget_mb,
                            uint64_t max_alloc, rcl_conv_wino_plan *p);

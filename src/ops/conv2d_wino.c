@@ -4,13 +4,15 @@
  * cl/conv_wino.cl's conv_wino per chunk. */
 #include "ops/conv2d_wino.h"
 #include "ops/conv2d_direct.h"
+#include "rcl/gemm.h"
 
 #include <stdio.h>
 
 int rcl_conv_wino_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
                        rcl_conv_wino_plan *p)
 {
-    if (!rcl_tun(ctx, RCL_TUN_CONV_WINOGRAD)) return 0;
+    int mode = rcl_tun(ctx, RCL_TUN_CONV_WINOGRAD);
+    if (mode < 1 || (pass == RCL_CONV_DW && mode < 2)) return 0;
     return rcl_conv_wino_plan_for(s, pass, rcl_conv_direct_vw(ctx),
                                   rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
                                   rcl_ctx_device(ctx)->max_alloc, p);
@@ -63,4 +65,46 @@ int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_con
     /* the transposed conv: dy padded by 2 - pad, the rotated weights */
     return wino_run(ctx, "conv_bwd_data_wino", dx, dy, w, NULL, 1, s->N, s->OH, s->OW,
                     2 - s->PH, 2 - s->PW, s->H, s->W, p);
+}
+
+int rcl_conv_wino_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_conv_shape *s,
+                     const rcl_conv_wino_plan *p)
+{
+    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WG));
+    char opts[96];
+    snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DVX=4 -DWC=1",
+             rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg);
+    cl_kernel kv, kz, kd;
+    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_vt", opts, &kv));
+    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_zt", opts, &kz));
+    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_dwt", opts, &kd));
+    int tiles = p->th * p->tt, C = s->C, OC = s->OC;
+    cl_mem vz, acc;
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL,
+                        (size_t)16 * (C + OC) * p->nb * tiles * sizeof(float), &vz));
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)16 * C * OC * sizeof(float), &acc));
+    for (int n0 = 0; n0 < s->N; n0 += p->nb) {
+        int cur = s->N - n0 < p->nb ? s->N - n0 : p->nb;
+        int T = cur * tiles;
+        size_t zoff = (size_t)16 * C * T; /* Z after V */
+        size_t gv[2] = {((size_t)T + wg - 1) / wg * wg, (size_t)C}, lv[2] = {wg, 1};
+        RCL_TRY(RCL_LAUNCH(ctx, kv, "conv_bwd_weight_wino", 2, gv, lv, RCL_MEM(vz), RCL_MEM(x),
+                           RCL_I32(n0), RCL_I32(T), RCL_I32(C), RCL_I32(s->H), RCL_I32(s->W),
+                           RCL_I32(s->PH), RCL_I32(s->PW), RCL_I32(p->th), RCL_I32(p->tt)));
+        /* Z: a sub-buffer would need alignment; the kernel takes its base
+         * through the same buffer at an offset in floats instead */
+        size_t gz[2] = {((size_t)T + wg - 1) / wg * wg, (size_t)OC};
+        RCL_TRY(RCL_LAUNCH(ctx, kz, "conv_bwd_weight_wino", 2, gz, lv, RCL_MEM(vz),
+                           RCL_I32((int)zoff), RCL_MEM(dy), RCL_I32(n0), RCL_I32(T),
+                           RCL_I32(OC), RCL_I32(s->OH), RCL_I32(s->OW), RCL_I32(p->th),
+                           RCL_I32(p->tt)));
+        /* acc[p] (+)= Z[p] (OC x T) V[p]^T (T x C) */
+        for (int q = 0; q < 16; q++)
+            RCL_TRY(rcl_gemm(ctx, 0, 1, OC, C, T, 1.0f, vz, zoff + (size_t)q * OC * T, T, vz,
+                             (size_t)q * C * T, T, n0 ? 1.0f : 0.0f, acc, (size_t)q * OC * C, C,
+                             "conv_bwd_weight_wino"));
+    }
+    size_t gd[1] = {((size_t)OC * C + wg - 1) / wg * wg}, ld[1] = {wg};
+    return RCL_LAUNCH(ctx, kd, "conv_bwd_weight_wino", 1, gd, ld, RCL_MEM(dw), RCL_MEM(acc),
+                      RCL_I32(OC), RCL_I32(C));
 }

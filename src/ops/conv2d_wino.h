@@ -1,7 +1,9 @@
 /* Winograd F(2x2, 3x3) host side (conv2d_wino.c, kernels in
- * cl/conv_wino.cl): the forward pass and the data gradient of 3x3 stride-1
- * convs on the direct path, where the tunable conv.WINOGRAD is on and
- * rcl_conv_wino_plan_for (conv2d_chunk.c) says the shape fits. */
+ * cl/conv_wino.cl): the passes of 3x3 stride-1 convs on the direct path
+ * that the tunable conv.WINOGRAD names (1: forward and data gradient, 2:
+ * also the weight gradient) where rcl_conv_wino_plan_for (conv2d_chunk.c)
+ * says the shape fits. */
+
 #ifndef RCL_OPS_CONV2D_WINO_H
 #define RCL_OPS_CONV2D_WINO_H
 
@@ -18,6 +20,12 @@ int rcl_conv_wino_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b,
 /* dx (N,C,H,W) from dy (N,OC,OH,OW) and w (OC,C,3,3); tags conv_pad,
  * conv_bwd_data_wino */
 int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_conv_shape *s,
+                     const rcl_conv_wino_plan *p);
+/* dw (OC,C,3,3) from dy (N,OC,OH,OW) and x (overwritten): per chunk the
+ * transforms of every tile of x and dy, 16 GEMMs over the tiles
+ * accumulating into slot TMP, then the filter-side transform; tags
+ * conv_bwd_weight_wino (transforms) and the GEMM's own */
+int rcl_conv_wino_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_conv_shape *s,
                      const rcl_conv_wino_plan *p);
 
 #endif

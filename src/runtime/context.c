@@ -30,7 +30,7 @@ int rcl_ctx_create(rcl_ctx **out, int index, const rcl_ctx_options *opt)
     if (clGetDeviceInfo(ctx->dev.device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof vw, &vw,
                         NULL) == CL_SUCCESS && vw >= 4) {
         ctx->tun[RCL_TUN_GEMM_DEFAULT_PATH] = 1; /* RCL_GEMM_TILED */
-        ctx->tun[RCL_TUN_CONV_WINOGRAD] = 1;     /* cl/conv_wino.cl */
+        ctx->tun[RCL_TUN_CONV_WINOGRAD] = RCL_CONV_WINO_CPU_DEFAULT; /* ops/conv2d_wino.c */
     }
     if (opt) ctx->opt = *opt;
     if (getenv("RESNET_CL_NO_PROGRAM_CACHE")) ctx->opt.no_disk_cache = 1;

@@ -23,6 +23,13 @@ typedef struct rcl_tunable_info {
 /* Indexed by rcl_tunable_id. */
 extern const rcl_tunable_info rcl_tunables[RCL_TUN_COUNT];
 
+/* conv.WINOGRAD on devices whose preferred float vector width is >= 4
+ * (CPU drivers; rcl_ctx_create): Winograd for the forward pass and data
+ * gradient (tunables.def; src/ops/conv2d_wino.c). Not 2: on the 2-core
+ * PoCL VM its weight gradient (16 GEMMs of OC x C over every tile) took
+ * about 1.8x the direct kernel's time for resnet20 at batch 128. */
+#define RCL_CONV_WINO_CPU_DEFAULT 1
+
 /* The id of (key, param), or -1 when it is not in the table (the GEMM's
  * per-class entries, anything unknown). */
 int rcl_tunable_find(const char *key, const char *param);
