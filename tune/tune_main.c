@@ -240,7 +240,7 @@ static int tune_other_kernels(int device, const char *model, const rcl_norm_conf
         snprintf(key, sizeof key, "%s %s", kp->key, kp->param);
         printf("%-22s %8d %12.2f %8d %12.2f  %d of %d%s\n", key, kp->def, t_def * 1e3, best_v,
                best_t * 1e3, tried, kp->nvalues, wrong ? " (some rejected)" : "");
-        if (best_v != kp->def && ne + added < cap) {
+        if ((best_v != kp->def || RCL_TUN_DEVICE_DEFAULT(kp->id)) && ne + added < cap) {
             rcl_tune_entry *e = &ent[ne + added++];
             snprintf(e->key, sizeof e->key, "%s", kp->key);
             snprintf(e->param, sizeof e->param, "%s", kp->param);
