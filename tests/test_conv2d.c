@@ -492,8 +492,8 @@ static double rel_err(const float *a, const double *ref, size_t n)
  * convs run through it (the weight transform, then one launch per chunk,
  * counted by tag), exact against the reference (conv_case) on odd shapes,
  * and with conv.WINOGRAD 2 the weight gradient too; stride 2 and, for the
- * forward pass and data gradient, more than 64 input channels stay on the
- * direct kernels, and so does a pass whose transformed weights (16 *
+ * forward pass and data gradient, more than 64 input channels or fewer than
+ * 4 tiles per row (outputs under 7 wide) stay on the direct kernels, and so does a pass whose transformed weights (16 *
  * C * OC floats) outgrow the im2col path's reordered output (a batch of
  * very few small images). Then its error against the double reference next to
  * the direct kernels' on a resnet-sized layer (docs/semantics.md). */
@@ -502,14 +502,14 @@ static void test_conv_wino(void **state)
     (void)state;
     const conv_case_t cases[] = {
         {3, 5, 9, 9, 7, 3, 3, 1, 1, 1, 1, 1, 0},    /* odd map and channels */
-        {2, 3, 5, 5, 17, 3, 3, 1, 1, 1, 1, 1, 0},   /* OC past two OCB blocks; dx direct:
-                                                       its padded dy outgrows col */
+        {2, 3, 5, 9, 17, 3, 3, 1, 1, 1, 1, 1, 0},   /* OC past two OCB blocks; dx, dw direct:
+                                                       their chunks outgrow col */
         {2, 3, 21, 19, 4, 3, 3, 1, 1, 1, 1, 0, 0},  /* odd width, vector tiles per row */
-        {2, 3, 7, 7, 4, 3, 3, 1, 1, 0, 0, 1, 0},    /* pad 0: 5x5 out, dx pad 2 */
+        {2, 3, 7, 11, 4, 3, 3, 1, 1, 0, 0, 1, 0},   /* pad 0: 5x9 out, dx pad 2 */
         {20, 64, 6, 10, 9, 3, 3, 1, 1, 1, 1, 1, 0}, /* 64 input channels, the most */
         {2, 9, 12, 40, 64, 3, 3, 1, 1, 1, 1, 0, 0}, /* dx with 64 input channels, 8-wide */
-        {40, 5, 2, 2, 7, 3, 3, 1, 1, 1, 1, 1, 0},   /* 2x2 maps: one tile; 2 chunks */
-        {70, 65, 4, 4, 3, 3, 3, 1, 1, 1, 1, 1, 0},  /* 65 channels: forward direct, dx Winograd */
+        {40, 5, 2, 8, 7, 3, 3, 1, 1, 1, 1, 1, 0},   /* one tile row; dw in 2 chunks */
+        {70, 65, 8, 8, 3, 3, 3, 1, 1, 1, 1, 1, 0},  /* 65 channels: forward direct, dx Winograd */
         {2, 5, 9, 9, 7, 3, 3, 2, 2, 1, 1, 0, 0},    /* stride 2: direct */
     };
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
@@ -547,8 +547,11 @@ static void test_conv_wino(void **state)
     }
     assert_int_equal(fw, ncases - 2);
     assert_int_equal(xw, ncases - 2);
-    assert_int_equal(ww, ncases - 3); /* and case 1: its transformed chunk outgrows col */
-    assert_true(several >= 3); /* 40 images of 2x2 forward and dw, 2 of 12x40 dx: chunks */
+    assert_int_equal(ww, ncases - 3); /* case 5 too: its transformed tiles outgrow col */
+    assert_true(several >= 2); /* 40 images of 2x8 dw, 2 of 12x40 dx: chunks */
+    /* fewer than 4 tiles per row (outputs under 7 wide): direct */
+    assert_int_equal(wino_chunks(&(conv_case_t){8, 4, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, 0},
+                                 RCL_CONV_FWD, 256), 0);
     /* the transformed weights' rule: one image of 64 channels on 6x10 */
     assert_int_equal(wino_chunks(&(conv_case_t){1, 64, 6, 10, 9, 3, 3, 1, 1, 1, 1, 1, 0},
                                  RCL_CONV_FWD, 256), 0);

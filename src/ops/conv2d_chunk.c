@@ -118,7 +118,9 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int bu
     if (pass == RCL_CONV_DW)
         per = (uint64_t)16 * (s->C + s->OC) * p->th * p->tt;
     else {
-        if (p->ci > RCL_CONV_WINO_MAX_C) return 0;
+        /* a vector's lanes are tiles of one row: fewer than 4 would leave
+         * lanes idle (resnet18's 2x2 and 4x4 maps ran slower than direct) */
+        if (p->ci > RCL_CONV_WINO_MAX_C || p->tt < 4) return 0;
         per = (uint64_t)p->ci * p->hp * p->wp;
     }
     uint64_t nb = colf / per;
