@@ -28,7 +28,7 @@
  *
  * Compile-time shape (set by the host, not tunables): VX (tiles per
  * vector: 4 or 8), WC (input channels: the private array's size, <= 64).
- * Tunables (runtime/tunables.def "conv_wino"): OCB; WG is conv_direct's.
+ * Tunables (runtime/tunables.def "conv_wino"): OCB, WG.
  * Indices are int: every buffer holds fewer than 2^31 floats. */
 
 /* ---- tunables (runtime/tunables.def "conv_wino") */

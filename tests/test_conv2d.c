@@ -557,6 +557,47 @@ static void test_conv_wino(void **state)
                                  RCL_CONV_FWD, 256), 0);
 
     rcl_ctx *ctx;
+    /* per image: the outputs and data gradients of images 0-1 are the same
+     * bits in a batch of 2 as in a batch of 4 (data-parallel training's
+     * ranks see fewer images per conv; test_train_mpi) */
+    for (int k = 0; k < 3; k++) {
+        const int C[3] = {3, 16, 32}, HW[3] = {32, 32, 16}, OC[3] = {16, 16, 32};
+        ctx = path_ctx(-1, 0);
+        T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
+        rcl_ctx *keep = T_CTX;
+        T_CTX = ctx;
+        size_t per_x = (size_t)C[k] * HW[k] * HW[k], per_y = (size_t)OC[k] * HW[k] * HW[k];
+        float *x = malloc(4 * per_x * 4), *w = malloc((size_t)OC[k] * C[k] * 9 * 4);
+        float *dy = malloc(4 * per_y * 4);
+        tu_rng r = tu_rng_seed(530 + (uint64_t)k);
+        tu_fill(&r, x, 4 * per_x, -1, 1), tu_fill(&r, w, (size_t)OC[k] * C[k] * 9, -1, 1);
+        tu_fill(&r, dy, 4 * per_y, -1, 1);
+        float *got[2][2];
+        for (int b = 0; b < 2; b++) {
+            int n = b ? 4 : 2;
+            rcl_tensor tx, tw, ty, tdy, tdx;
+            tu_tensor(&tx, n, C[k], HW[k], HW[k], x);
+            tu_tensor(&tw, OC[k], C[k], 3, 3, w);
+            tu_tensor(&ty, n, OC[k], HW[k], HW[k], NULL);
+            tu_tensor(&tdy, n, OC[k], HW[k], HW[k], dy);
+            tu_tensor(&tdx, n, C[k], HW[k], HW[k], NULL);
+            rcl_conv2d_desc d = {3, 3, 1, 1, 1, 1};
+            T_OK(rcl_conv2d_forward(ctx, &ty, &tx, &tw, NULL, &d));
+            T_OK(rcl_conv2d_backward(ctx, &tdx, NULL, NULL, &tdy, &tx, &tw, &d));
+            got[b][0] = tu_read(&ty), got[b][1] = tu_read(&tdx);
+            rcl_tensor *all[] = {&tx, &tw, &ty, &tdy, &tdx};
+            for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rcl_tensor_destroy(all[i]);
+        }
+        assert_true(tag_count[T_FWD_WINO] > 0 && tag_count[T_DX_WINO] > 0);
+        if (memcmp(got[0][0], got[1][0], 2 * per_y * 4))
+            fail_msg("conv %d: forward of images 0-1 differs between batches of 2 and 4", k);
+        if (memcmp(got[0][1], got[1][1], 2 * per_x * 4))
+            fail_msg("conv %d: data gradient of images 0-1 differs between batches of 2 and 4", k);
+        for (int b = 0; b < 2; b++) free(got[b][0]), free(got[b][1]);
+        free(x), free(w), free(dy);
+        T_CTX = keep;
+        rcl_ctx_destroy(ctx);
+    }
     /* error against the double reference: resnet20's layer3 conv (64 to 64
      * channels on 8x8), inputs and weights in [-1, 1] */
     const conv_case_t big = {32, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 0, 0};

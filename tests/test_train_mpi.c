@@ -87,7 +87,16 @@ static void sync_bn(const char *optim, const char *lr, const char *tag, double r
 static void test_sync_bn(void **state)
 {
     (void)state;
-    sync_bn("sgd", "0.002", "sgd-sync-bn", 1e-4, 1e-6, 0);
+    /* SGD: the weights and running statistics to 1e-3 relative, the
+     * momentum buffers (the raw gradients) not at all: behind the stack of
+     * 19 BatchNorms at batch 4, the first layers' gradients move at the 1e-3
+     * level with the float rounding of the forward pass (measured: one
+     * step of batch 10, one process against 2 ranks, conv1's gradient
+     * differs by 2.4e-4 of 0.24 with the direct convs; Winograd rounds
+     * differently again), and 4 steps of momentum compound it. A sync
+     * error moves the losses (2e-4 above) and the running statistics by
+     * far more. */
+    sync_bn("sgd", "0.002", "sgd-sync-bn", 1e-3, 1e-5, 1);
     sync_bn("adam", "0.0005", "adam-sync-bn", 0, 5e-4, 1);
 }
 

@@ -25,7 +25,7 @@ static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem
                     int flip, int N, int ih, int iw, int offh, int offw, int oh, int ow,
                     const rcl_conv_wino_plan *p)
 {
-    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WG));
+    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_WINO_WG));
     char opts[96];
     snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DVX=%d -DWC=%d",
              rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg, p->vx, p->ci);
@@ -70,7 +70,7 @@ int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_con
 int rcl_conv_wino_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_conv_shape *s,
                      const rcl_conv_wino_plan *p)
 {
-    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WG));
+    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_WINO_WG));
     char opts[96];
     snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DVX=4 -DWC=1",
              rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg);
