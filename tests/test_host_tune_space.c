@@ -102,17 +102,20 @@ static void test_kparams_from_table(void **state)
         }
         for (int i = 0; i < k; i++) assert_int_not_equal(TUNE_KPARAMS[i].id, kp->id);
     }
-    /* the tuner's first: conv2d's path (it moves every conv of a step), then
-     * the direct kernels' and im2col's parameters */
-    assert_int_equal(TUNE_KPARAMS[0].id, RCL_TUN_CONV_PATH);
-    assert_int_equal(TUNE_KPARAMS[1].id, RCL_TUN_CONV_DIRECT_MAX_C);
+    /* the tuner's first: Winograd, then the direct kernels' and im2col's
+     * parameters; conv2d's path rule is not tuned (it would move every
+     * conv of every model from one model's steps) */
+    assert_int_equal(TUNE_KPARAMS[0].id, RCL_TUN_CONV_WINOGRAD);
+    for (int k = 0; k < TUNE_NKPARAMS; k++)
+        assert_true(TUNE_KPARAMS[k].id != RCL_TUN_CONV_PATH &&
+                    TUNE_KPARAMS[k].id != RCL_TUN_CONV_DIRECT_MAX_C);
     /* the declared constraints refuse what the kernels would not compile */
     for (int k = 0; k < TUNE_NKPARAMS; k++) {
         const tune_kparam *kp = &TUNE_KPARAMS[k];
         if (kp->id == RCL_TUN_CONV_DIRECT_VW) assert_false(tune_kparam_valid(kp, 12));
         if (kp->id == RCL_TUN_CONV_DIRECT_OCB) assert_false(tune_kparam_valid(kp, 17));
         if (kp->id == RCL_TUN_CONV_DIRECT_WOCB) assert_false(tune_kparam_valid(kp, 5));
-        if (kp->id == RCL_TUN_CONV_PATH) assert_false(tune_kparam_valid(kp, 3));
+        if (kp->id == RCL_TUN_CONV_WINOGRAD) assert_false(tune_kparam_valid(kp, 3));
         if (kp->id == RCL_TUN_CONV_DIRECT_WG) assert_false(tune_kparam_valid(kp, 24));
     }
 }

@@ -54,7 +54,7 @@ static void test_tuner_run(void **state)
     int rc = tu_run_tune(&out, "--device %d --model resnet20 --batch-size 8 --budget 10",
                          rcl_ctx_device(T_CTX)->index);
     if (rc != 0 || !strstr(out, "model resnet20, batch 8") || !strstr(out, "kernel parameter") ||
-        !strstr(out, "im2col SPAN") || !strstr(out, "conv PATH") || !strstr(out, "kept ") ||
+        !strstr(out, "im2col SPAN") || !strstr(out, "conv WINOGRAD") || !strstr(out, "kept ") ||
         !strstr(out, "wrote "))
         fail_msg("resnet-cl-tune: rc %d, output:\n%s", rc, out);
     free(out);
