@@ -16,7 +16,18 @@ $d0 << EOD
 12 49.2600 1.37578
 EOD
 $d1 << EOD
-0 ? ?
+1 13.0800 2.29574
+2 11.4000 2.26071
+3 14.4800 2.24617
+4 24.1800 2.1356
+5 23.5200 2.04571
+6 26.5800 2.01944
+7 28.1800 1.9719
+8 27.6000 1.96085
+9 28.0200 1.95979
+10 27.9600 1.95178
+11 28.1200 1.95146
+12 27.8800 1.94193
 EOD
 $d2 << EOD
 0 ? ?
@@ -74,6 +85,56 @@ $s0 << EOD
 929 1.35127
 948 1.36962
 EOD
+$s1 << EOD
+20 2.31392
+40 2.29796
+60 2.2933
+79 2.28101
+99 2.27693
+119 2.26787
+139 2.25198
+158 2.24643
+178 2.26204
+198 2.25347
+218 2.24473
+237 2.21989
+257 2.20361
+277 2.16209
+297 2.10434
+316 2.0735
+336 2.06162
+356 2.03786
+376 2.03274
+395 2.03879
+415 2.05609
+435 2.00027
+455 2.01741
+474 2.00443
+494 1.97388
+514 1.97601
+534 1.98254
+553 1.93939
+573 1.9582
+593 1.95856
+613 1.96765
+632 1.96203
+652 1.94867
+672 1.96063
+692 1.9696
+711 1.97531
+731 1.95736
+751 1.97162
+771 1.95207
+790 1.91345
+810 1.9496
+830 1.98616
+850 1.92365
+869 1.94711
+889 1.9667
+909 1.92999
+929 1.92924
+948 1.93241
+EOD
 set datafile missing '?'
 set key outside right top noenhanced
 set grid
@@ -87,14 +148,16 @@ set output 'test_acc.svg'
 set title 'study plain: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
-plot $d0 using 1:2 with linespoints title 'plain20'
+plot $d0 using 1:2 with linespoints title 'plain20', \
+     $d1 using 1:2 with linespoints title 'plain56'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'test_acc.png'
 set title 'study plain: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
-plot $d0 using 1:2 with linespoints title 'plain20'
+plot $d0 using 1:2 with linespoints title 'plain20', \
+     $d1 using 1:2 with linespoints title 'plain56'
 set output
 set terminal svg size 900,560 dynamic background rgb 'white' font 'sans,12'
 set output 'train_loss.svg'
@@ -104,7 +167,8 @@ set autoscale x
 set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
-plot $s0 using 1:2 with lines lw 1.5 title 'plain20'
+plot $s0 using 1:2 with lines lw 1.5 title 'plain20', \
+     $s1 using 1:2 with lines lw 1.5 title 'plain56'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'train_loss.png'
@@ -114,5 +178,6 @@ set autoscale x
 set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
-plot $s0 using 1:2 with lines lw 1.5 title 'plain20'
+plot $s0 using 1:2 with lines lw 1.5 title 'plain20', \
+     $s1 using 1:2 with lines lw 1.5 title 'plain56'
 set output
