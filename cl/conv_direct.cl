@@ -31,8 +31,11 @@
  *                 (rows r = nl*OH + oh in [g*R/G, (g+1)*R/G), R = NB*OH):
  *                 part[g, oc, c, k] = sum dy[n0+nl, oc, oh, ow] *
  *                                         xp[nl, c, oh*S + kh, ow*S + kw]
- *                 Work-item (c, ocb, g): WOCB output channels x all KK =
- *                 KH*KW taps as WOCB*KK accumulator vectors along ow.
+ *                 Work-item (c*KH/WR + khb, ocb, g): WOCB output channels x
+ *                 the WKK = WR*KW taps of kernel rows khb*WR .. +WR as
+ *                 WOCB*WKK accumulator vectors along ow (WR = KH: all taps;
+ *                 WR = 1: one kernel row, so that a larger WOCB still fits
+ *                 the registers).
  *   conv_dw_sum   dw[i] = (ACC ? dw[i] : 0) + sum_g part[g, i] (the
  *                 second pass: deterministic, no atomics).
  *   conv_taps     copies the taps [kh0, kh0+TKH) x [kw0, kw0+TKW) of a
@@ -41,9 +44,11 @@
  *                 only padding for every output position.
  *
  * Compile-time shape (set by the host, not tunables): KH, KW, S (1 or 2),
- * KK = KH*KW <= 16 (a literal for the unrolling), VX the vector width of this shape (<= the tunable VW).
+ * KK = KH*KW <= 16 (a literal for the unrolling), VX the vector width of
+ * this shape (<= the tunable VW).
  * Tunables (runtime/tunables.def "conv_direct"; the host always passes
- * them): VW, OCB, WOCB, WG.
+ * them): VW, OCB, WOCB, WG, WSPLIT (conv_dw: WR = 1 kernel row per
+ * work-item instead of WR = KH).
  * Indices are int: every buffer holds fewer than 2^31 floats. */
 
 /* ---- tunables (runtime/tunables.def "conv_direct") */
@@ -54,10 +59,13 @@
 #error "OCB (output channels per conv_fwd work-item: 1..16) is passed by the host: src/runtime/tunables.def"
 #endif
 #ifndef WOCB
-#error "WOCB (output channels per conv_dw work-item: 1..4) is passed by the host: src/runtime/tunables.def"
+#error "WOCB (output channels per conv_dw work-item: 1..6) is passed by the host: src/runtime/tunables.def"
 #endif
 #ifndef WG
 #error "WG (work-group size along dimension 0) is passed by the host: src/runtime/tunables.def"
+#endif
+#ifndef WSPLIT
+#error "WSPLIT (conv_dw: 0 all kernel rows per work-item, 1 one row) is passed by the host: src/runtime/tunables.def"
 #endif
 /* ---- the shape (set by the host per conv, not tunables) */
 #if !defined(VX) || !defined(KH) || !defined(KW) || !defined(KK) || !defined(S)
@@ -65,6 +73,14 @@
 #endif
 #if KK != KH * KW
 #error "KK must be KH*KW"
+#endif
+/* conv_dw: WR kernel rows per work-item, WKK = WR*KW taps (a literal) */
+#if WSPLIT
+#define WR 1
+#define WKK KW
+#else
+#define WR KH
+#define WKK KK
 #endif
 #if VX > VW
 #error "VX must not exceed VW"
@@ -87,8 +103,8 @@
 #else
 #error "VX must be 4, 8 or 16"
 #endif
-#if OCB < 1 || OCB > 16 || WOCB < 1 || WOCB > 4 || KK > 16
-#error "need 1 <= OCB <= 16, 1 <= WOCB <= 4, KH*KW <= 16"
+#if OCB < 1 || OCB > 16 || WOCB < 1 || WOCB > 6 || KK > 16
+#error "need 1 <= OCB <= 16, 1 <= WOCB <= 6, KH*KW <= 16"
 #endif
 
 /* unaligned vector loads (one instruction; vloadn is assembled from pieces
@@ -279,25 +295,27 @@ void conv_dw(__global float *restrict part, __global const float *restrict dy,
              __global const float *restrict xp, const int n0, const int nb, const int C,
              const int Hp, const int Wp, const int OC, const int OH, const int OW, const int G)
 {
-    const int c = get_global_id(0);
+    const int nkb = KH / WR; /* blocks of WR kernel rows */
+    const int c = get_global_id(0) / nkb, kh0 = (get_global_id(0) % nkb) * WR;
     if (c >= C) return;
     const int oc0 = get_global_id(1) * WOCB;
     const int g = get_global_id(2);
     const int R = nb * OH;
     const int r0 = (int)((long)g * R / G), r1 = (int)((long)(g + 1) * R / G);
 #define DECL_K(k, i) floatV acc##i##_##k = (floatV)0.0f;
-#define DECL(i) REP2(KK, DECL_K, i)
+#define DECL(i) REP2(WKK, DECL_K, i)
     REP(WOCB, DECL)
     const int tail = OW % VX, full = OW - tail;
     const int WH = Wp >> 1;
-    for (int r = r0; r < r1; r++) {
-        const int nl = r / OH;
-        const int oh = r - nl * OH;
-        const __global float *xr = xp + (nl * C + c) * (Hp * Wp) + oh * S * Wp;
-#define DY_PTR(i)                                                                       \
+    /* rows r0 .. r1-1: image nl, output row oh; the row pointers step by
+     * one output row (no division per row: on 8x8 maps a row is one vector) */
+    int nl = r0 / OH, oh = r0 - nl * OH;
+    const __global float *xr = xp + (nl * C + c) * (Hp * Wp) + (oh * S + kh0) * Wp;
+#define DY_PTR(i)                                                                           \
     const __global float *dyr##i = dy + ((n0 + nl) * OC + min(oc0 + i, OC - 1)) * (OH * OW) + \
                                    oh * OW;
-        REP(WOCB, DY_PTR)
+    REP(WOCB, DY_PTR)
+    for (int r = r0; r < r1; r++) {
         for (int ow0 = 0; ow0 <= OW - VX; ow0 += VX) {
 #define DY_LOAD(i) const floatV dv##i = VLOAD(dyr##i + ow0);
             REP(WOCB, DY_LOAD)
@@ -307,20 +325,30 @@ void conv_dw(__global float *restrict part, __global const float *restrict dy,
         const floatV xv = XLOAD(xr + ((k) / KW) * Wp, ow0, (k) % KW);     \
         REP2(WOCB, TAP_FMA, k)                                          \
     }
-            REP(KK, TAP)
+            REP(WKK, TAP)
         }
         if (tail) {
             const int ow0 = full;
 #define DY_LOAD_PART(i) const floatV dv##i = load_part(dyr##i + ow0, tail);
             REP(WOCB, DY_LOAD_PART)
-            REP(KK, TAP)
+            REP(WKK, TAP)
+        }
+#define DY_NEXT(i) dyr##i += OW;
+#define DY_NEXT_IMAGE(i) dyr##i += (OC - 1) * (OH * OW);
+        REP(WOCB, DY_NEXT)
+        xr += S * Wp;
+        if (++oh == OH) { /* the next image: dy of the same channels, its padded planes */
+            oh = 0;
+            nl++;
+            REP(WOCB, DY_NEXT_IMAGE)
+            xr = xp + (nl * C + c) * (Hp * Wp) + kh0 * Wp;
         }
     }
 #define OUT_K(k, i) o[k] = hsum(acc##i##_##k);
 #define OUT(i)                                                                     \
     if (oc0 + i < OC) {                                                            \
-        __global float *o = part + ((g * OC + oc0 + i) * C + c) * KK;              \
-        REP2(KK, OUT_K, i)                                                         \
+        __global float *o = part + ((g * OC + oc0 + i) * C + c) * KK + kh0 * KW;   \
+        REP2(WKK, OUT_K, i)                                                        \
     }
     REP(WOCB, OUT)
 }

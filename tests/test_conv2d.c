@@ -314,14 +314,21 @@ static void test_conv_invalid(void **state)
 
 /* A profiling context on T_CTX's device with conv.PATH = path (and a
  * column budget of budget_mb MiB when > 0) counting launches per tag.
- * path: 0 im2col + GEMM, 1 direct wherever it can run, -1 the rule.
- * Winograd off (the direct kernels themselves; test_conv_wino turns it on). */
+ * path: 0 im2col + GEMM, 1 direct wherever it can run, 2 the same with the
+ * weight gradient's other work-item layout (conv_direct WSPLIT 0: all taps
+ * per work-item, WOCB 4),
+ * -1 the rule. Winograd off (the direct kernels themselves; test_conv_wino
+ * turns it on). */
 static rcl_ctx *path_ctx(int path, int budget_mb)
 {
-    path = path == 0 ? RCL_CONV_PATH_GEMM : path == 1 ? RCL_CONV_PATH_DIRECT : RCL_CONV_PATH_RULE;
     rcl_ctx *prof;
     rcl_ctx_options opt = {.profiling = 1};
     T_OK(rcl_ctx_create(&prof, rcl_ctx_device(T_CTX)->index, &opt));
+    if (path == 2) {
+        T_OK(rcl_ctx_set_param(prof, "conv_direct", "WSPLIT", 0));
+        T_OK(rcl_ctx_set_param(prof, "conv_direct", "WOCB", 4));
+    }
+    path = path == 0 ? RCL_CONV_PATH_GEMM : path >= 1 ? RCL_CONV_PATH_DIRECT : RCL_CONV_PATH_RULE;
     T_OK(rcl_ctx_set_param(prof, "conv", "PATH", path));
     if (budget_mb > 0) T_OK(rcl_ctx_set_param(prof, "conv", "COL_BUDGET_MB", budget_mb));
     T_OK(rcl_ctx_set_param(prof, "conv", "WINOGRAD", 0));
@@ -385,7 +392,7 @@ static void test_conv_paths(void **state)
         const conv_case_t *cc = &cases[i];
         int cf = direct_chunks(cc, RCL_CONV_FWD), cx = direct_chunks(cc, RCL_CONV_DX);
         int cw = direct_chunks(cc, RCL_CONV_DW);
-        for (int path = 0; path <= 1; path++) {
+        for (int path = 0; path <= 2; path++) {
             rcl_ctx *ctx = path_ctx(path, 0);
             case_on(ctx, cc, 100 + (uint64_t)i);
             /* the scratch the memory estimate predicts is what the passes took */

@@ -77,7 +77,7 @@ static void test_around_dot(void **state)
 }
 
 /* TUNE_KPARAMS is the TUNED rows of runtime/tunables.def: names and default
- * from the library's table, candidates distinct, positive, without the
+ * from the library's table, candidates distinct, non-negative, without the
  * default, within TUNE_MAX_VALUES */
 static void test_kparams_from_table(void **state)
 {
@@ -95,7 +95,7 @@ static void test_kparams_from_table(void **state)
         assert_true(kp->nvalues >= 1 && kp->nvalues <= TUNE_MAX_VALUES);
         assert_true(tune_kparam_valid(kp, kp->def));
         for (int j = 0; j < kp->nvalues; j++) {
-            assert_true(kp->values[j] > 0);
+            assert_true(kp->values[j] >= 0); /* 0: an off switch (conv_direct WSPLIT) */
             assert_true(tune_kparam_valid(kp, kp->values[j]));
             assert_int_not_equal(kp->values[j], kp->def);
             for (int i = 0; i < j; i++) assert_int_not_equal(kp->values[i], kp->values[j]);
@@ -114,7 +114,8 @@ static void test_kparams_from_table(void **state)
         const tune_kparam *kp = &TUNE_KPARAMS[k];
         if (kp->id == RCL_TUN_CONV_DIRECT_VW) assert_false(tune_kparam_valid(kp, 12));
         if (kp->id == RCL_TUN_CONV_DIRECT_OCB) assert_false(tune_kparam_valid(kp, 17));
-        if (kp->id == RCL_TUN_CONV_DIRECT_WOCB) assert_false(tune_kparam_valid(kp, 5));
+        if (kp->id == RCL_TUN_CONV_DIRECT_WOCB) assert_false(tune_kparam_valid(kp, 7));
+        if (kp->id == RCL_TUN_CONV_DIRECT_WSPLIT) assert_false(tune_kparam_valid(kp, 2));
         if (kp->id == RCL_TUN_CONV_WINOGRAD) assert_false(tune_kparam_valid(kp, 3));
         if (kp->id == RCL_TUN_CONV_DIRECT_WG) assert_false(tune_kparam_valid(kp, 24));
     }

@@ -53,8 +53,8 @@ extern const int TUNE_NKPARAMS;
  * #error checks, declared here so that the tuner never builds a point that
  * cannot compile): WG-type values powers of two; conv.PATH 0..2 (rule,
  * im2col, direct); conv.DIRECT_MAX_C >= 1; cl/conv_direct.cl's VW 4, 8 or
- * 16, OCB 1..16, WOCB 1..4 (WOCB*9 accumulator vectors for 3x3 kernels);
- * other values positive. 1 if v is valid for kp. */
+ * 16, OCB 1..16, WOCB 1..6 (WOCB*9 accumulator vectors for 3x3 kernels,
+ * WOCB*3 with WSPLIT 1), WSPLIT 0 or 1; other values positive. 1 if v is valid for kp. */
 int tune_kparam_valid(const tune_kparam *kp, int v);
 
 /* Number of points of the full grid (before constraints). */

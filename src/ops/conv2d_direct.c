@@ -29,9 +29,11 @@ static void options(rcl_ctx *ctx, direct_kernels *k, int kh, int kw, int stride)
 {
     k->wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WG));
     snprintf(k->opts, sizeof k->opts,
-             "-DVW=%d -DOCB=%d -DWOCB=%d -DWG=%zu -DVX=%d -DKH=%d -DKW=%d -DKK=%d -DS=%d",
+             "-DVW=%d -DOCB=%d -DWOCB=%d -DWG=%zu -DWSPLIT=%d -DVX=%d -DKH=%d -DKW=%d -DKK=%d "
+             "-DS=%d",
              rcl_tun(ctx, RCL_TUN_CONV_DIRECT_VW), rcl_tun(ctx, RCL_TUN_CONV_DIRECT_OCB),
-             rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WOCB), k->wg, k->p.vx, kh, kw, kh * kw, stride);
+             rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WOCB), k->wg,
+             rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WSPLIT), k->p.vx, kh, kw, kh * kw, stride);
 }
 
 static int plan(rcl_ctx *ctx, const rcl_conv_shape *s, int pass, direct_kernels *k)
@@ -154,10 +156,11 @@ int rcl_conv_direct_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_c
     RCL_TRY(kernel(ctx, &k, "conv_dw", &kw));
     RCL_TRY(kernel(ctx, &k, "conv_dw_sum", &ks));
     int wocb = rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WOCB);
+    size_t rows = rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WSPLIT) ? (size_t)s->KH : 1; /* per c */
     for (int n0 = 0; n0 < s->N; n0 += k.p.nb) {
         int cur = s->N - n0 < k.p.nb ? s->N - n0 : k.p.nb;
         RCL_TRY(pad(ctx, &k, xp, x, n0, cur, s->C, s->H, s->W, 1, s->PH, s->PW, s->S == 2));
-        size_t gl[3] = {(size_t)s->C, (size_t)((s->OC + wocb - 1) / wocb), (size_t)G};
+        size_t gl[3] = {(size_t)s->C * rows, (size_t)((s->OC + wocb - 1) / wocb), (size_t)G};
         size_t lo[3] = {k.wg, 1, 1};
         RCL_TRY(RCL_LAUNCH(ctx, kw, "conv_bwd_weight_direct", 3, gl, lo, RCL_MEM(part),
                            RCL_MEM(dy), RCL_MEM(xp), RCL_I32(n0), RCL_I32(cur), RCL_I32(s->C),
