@@ -30,10 +30,22 @@ $d1 << EOD
 12 27.8800 1.94193
 EOD
 $d2 << EOD
-0 ? ?
+1 22.9600 2.05118
+2 23.3800 1.73936
+3 32.4200 1.59548
+4 37.6200 1.48708
+5 40.9600 1.38613
+6 32.6200 1.2992
+7 59.9400 1.1277
+8 61.4200 1.06108
+9 62.3600 1.04015
+10 62.9000 1.00536
+11 62.7400 0.992403
+12 63.2000 0.994849
 EOD
 $d3 << EOD
-0 ? ?
+1 15.2400 3.22511
+2 17.8200 2.25272
 EOD
 $s0 << EOD
 20 2.20871
@@ -135,6 +147,69 @@ $s1 << EOD
 929 1.92924
 948 1.93241
 EOD
+$s2 << EOD
+20 2.30383
+40 2.15571
+60 1.88874
+79 1.84577
+99 1.82651
+119 1.75148
+139 1.71029
+158 1.68175
+178 1.60159
+198 1.6326
+218 1.58017
+237 1.57474
+257 1.55626
+277 1.51291
+297 1.47715
+316 1.40186
+336 1.45406
+356 1.36122
+376 1.36372
+395 1.35983
+415 1.36912
+435 1.26734
+455 1.27936
+474 1.28995
+494 1.18393
+514 1.14851
+534 1.10249
+553 1.05753
+573 1.04684
+593 1.07464
+613 1.07312
+632 1.07968
+652 1.04365
+672 1.00793
+692 1.06
+711 1.07029
+731 1.00047
+751 1.02006
+771 1.00463
+790 0.999964
+810 1.00294
+830 0.998322
+850 0.980544
+869 0.991386
+889 1.01956
+909 1.01044
+929 0.97046
+948 0.984983
+EOD
+$s3 << EOD
+20 5.15949
+40 3.02723
+60 2.37174
+79 2.25782
+99 2.27946
+119 2.27247
+139 2.24823
+158 2.21454
+178 2.20197
+198 2.20334
+218 2.10236
+EOD
 set datafile missing '?'
 set key outside right top noenhanced
 set grid
@@ -149,7 +224,9 @@ set title 'study plain: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
 plot $d0 using 1:2 with linespoints title 'plain20', \
-     $d1 using 1:2 with linespoints title 'plain56'
+     $d1 using 1:2 with linespoints title 'plain56', \
+     $d2 using 1:2 with linespoints title 'resnet20', \
+     $d3 using 1:2 with linespoints title 'resnet56'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'test_acc.png'
@@ -157,7 +234,9 @@ set title 'study plain: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
 plot $d0 using 1:2 with linespoints title 'plain20', \
-     $d1 using 1:2 with linespoints title 'plain56'
+     $d1 using 1:2 with linespoints title 'plain56', \
+     $d2 using 1:2 with linespoints title 'resnet20', \
+     $d3 using 1:2 with linespoints title 'resnet56'
 set output
 set terminal svg size 900,560 dynamic background rgb 'white' font 'sans,12'
 set output 'train_loss.svg'
@@ -168,7 +247,9 @@ set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
 plot $s0 using 1:2 with lines lw 1.5 title 'plain20', \
-     $s1 using 1:2 with lines lw 1.5 title 'plain56'
+     $s1 using 1:2 with lines lw 1.5 title 'plain56', \
+     $s2 using 1:2 with lines lw 1.5 title 'resnet20', \
+     $s3 using 1:2 with lines lw 1.5 title 'resnet56'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'train_loss.png'
@@ -179,5 +260,7 @@ set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
 plot $s0 using 1:2 with lines lw 1.5 title 'plain20', \
-     $s1 using 1:2 with lines lw 1.5 title 'plain56'
+     $s1 using 1:2 with lines lw 1.5 title 'plain56', \
+     $s2 using 1:2 with lines lw 1.5 title 'resnet20', \
+     $s3 using 1:2 with lines lw 1.5 title 'resnet56'
 set output
