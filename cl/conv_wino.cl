@@ -13,7 +13,9 @@
  *                as a stride-1 conv over dy padded by 2 - pad.
  *   conv_wino    y[n0+nl, co, 2*th + a, 2*t + b] (+ bias[co]) for the
  *                tile row th and VX consecutive tile columns t (one tile
- *                per vector lane) of one work-item, every output channel:
+ *                per vector lane; with R2, lanes 0-3 tile row th and lanes
+ *                4-7 tile row th+1, 4 columns each) of one work-item, every
+ *                output channel:
  *                first V[p, ci] = (B^T d B)[p] for every input channel
  *                (kept in private memory: 16*WC vectors), then per block
  *                of OCB output channels and position p the sums
@@ -27,7 +29,9 @@
  *                stored.
  *
  * Compile-time shape (set by the host, not tunables): VX (tiles per
- * vector: 4 or 8), WC (input channels: the private array's size, <= 64).
+ * vector: 4 or 8), R2 (1: VX = 8 lanes hold 4 tiles of two tile rows, for
+ * outputs 7 or 8 wide), WC (input channels: the private array's size,
+ * <= 64).
  * Tunables (runtime/tunables.def "conv_wino"): OCB, WG.
  * Indices are int: every buffer holds fewer than 2^31 floats. */
 
@@ -39,8 +43,11 @@
 #error "WG (work-group size) is passed by the host: src/runtime/tunables.def"
 #endif
 /* ---- the shape (set by the host per conv, not tunables) */
-#if !defined(VX) || !defined(WC)
-#error "VX (tiles per vector) and WC (input channels) come from src/ops/conv2d_wino.c"
+#if !defined(VX) || !defined(WC) || !defined(R2)
+#error "VX (tiles per vector), R2 (two tile rows per vector) and WC (input channels) come from src/ops/conv2d_wino.c"
+#endif
+#if R2 && VX != 8
+#error "R2 needs VX 8"
 #endif
 #if OCB < 1 || OCB > 16 || WC < 1 || WC > 64
 #error "need 1 <= OCB <= 16, 1 <= WC <= 64"
@@ -63,6 +70,15 @@
 /* unaligned vector loads (one instruction; see cl/conv_direct.cl) */
 typedef floatV floatV_u __attribute__((aligned(4)));
 #define VLOAD(p) (*(const __global floatV_u *)(p))
+#if R2
+/* HV tiles of one tile row per vector; a tile's input rows: lanes 4-7 are
+ * the next tile row's, 2 input rows further down */
+#define HV 4
+#define XLOAD(p) ((floatV)(vload4(0, (p)), vload4(0, (p) + 2 * Wp)))
+#else
+#define HV VX
+#define XLOAD(p) VLOAD(p)
+#endif
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -128,18 +144,34 @@ static void store_part(floatV2 v, __global float *p, const int n)
     for (int l = 0; l < n; l++) p[l] = t[l];
 }
 
+#if R2
+/* the first min(n, 8) floats of v */
+static void store_row(const float8 v, __global float *p, const int n)
+{
+    if (n >= 8) {
+        vstore8(v, 0, p);
+        return;
+    }
+    float t[8];
+    vstore8(v, 0, t);
+    for (int l = 0; l < n; l++) p[l] = t[l];
+}
+#endif
+
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_wino(__global float *restrict y, __global const float *restrict xp,
                __global const float *restrict U, __global const float *restrict b,
                const int has_bias, const int n0, const int nb, const int Hp, const int Wp,
                const int OC, const int OH, const int OW, const int TWV, const int TH)
 {
+    /* TH: work-items per column of vectors (tile rows / (1 + R2)) */
     const int t = get_global_id(0);
     const int per = TH * TWV;
     const int nl = t / per;
     if (nl >= nb) return;
-    const int th = (t - nl * per) / TWV;
-    const int t0 = (t - nl * per - th * TWV) * VX;
+    const int tr = (t - nl * per) / TWV;
+    const int th = tr * (1 + R2);
+    const int t0 = (t - nl * per - tr * TWV) * HV;
     const int WH = Wp >> 1;
 
     /* V[p * WC + ci] = B^T d B of channel ci; B^T = [1 0 -1 0; 0 1 1 0;
@@ -150,10 +182,10 @@ void conv_wino(__global float *restrict y, __global const float *restrict xp,
         floatV d[16], e[16];
         for (int r = 0; r < 4; r++) {
             const __global float *row = xs + r * Wp;
-            d[4 * r + 0] = VLOAD(row);
-            d[4 * r + 1] = VLOAD(row + WH);
-            d[4 * r + 2] = VLOAD(row + 1);
-            d[4 * r + 3] = VLOAD(row + WH + 1);
+            d[4 * r + 0] = XLOAD(row);
+            d[4 * r + 1] = XLOAD(row + WH);
+            d[4 * r + 2] = XLOAD(row + 1);
+            d[4 * r + 3] = XLOAD(row + WH + 1);
         }
         for (int j = 0; j < 4; j++) {
             e[j] = d[j] - d[8 + j];
@@ -203,6 +235,14 @@ void conv_wino(__global float *restrict y, __global const float *restrict xp,
             const floatV y10 = r[4] + r[5] + r[6] + bias, y11 = r[5] - r[6] - r[7] + bias;
             __global float *yo = y + ((n0 + nl) * OC + oc0 + i) * (OH * OW) + 2 * th * OW + 2 * t0;
             const floatV2 z0 = ZIP(y00, y01), z1 = ZIP(y10, y11);
+#if R2
+            /* z0: output rows 2*th (lanes 0-7) and 2*th + 2 (8-15); z1 the
+             * rows below each (2*th + 2 < OH: the tile rows pair up) */
+            store_row(z0.lo, yo, ncol);
+            if (row1) store_row(z1.lo, yo + OW, ncol);
+            store_row(z0.hi, yo + 2 * OW, ncol);
+            if (2 * th + 3 < OH) store_row(z1.hi, yo + 3 * OW, ncol);
+#else
             if (ncol >= 2 * VX) {
                 VSTORE2(z0, yo);
                 if (row1) VSTORE2(z1, yo + OW);
@@ -210,6 +250,7 @@ void conv_wino(__global float *restrict y, __global const float *restrict xp,
                 store_part(z0, yo, ncol);
                 if (row1) store_part(z1, yo + OW, ncol);
             }
+#endif
         }
     }
 }

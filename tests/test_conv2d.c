@@ -518,6 +518,9 @@ static void test_conv_wino(void **state)
         {40, 5, 2, 8, 7, 3, 3, 1, 1, 1, 1, 1, 0},   /* one tile row; dw in 2 chunks */
         {70, 65, 8, 8, 3, 3, 3, 1, 1, 1, 1, 1, 0},  /* 65 channels: forward direct, dx Winograd */
         {2, 5, 9, 9, 7, 3, 3, 2, 2, 1, 1, 0, 0},    /* stride 2: direct */
+        {3, 6, 7, 7, 5, 3, 3, 1, 1, 1, 1, 1, 0},    /* 7x7: two tile rows per vector, the
+                                                       last row and column cut */
+        {2, 4, 10, 8, 6, 3, 3, 1, 1, 1, 1, 0, 0},   /* 5 tile rows of 4: one row per vector */
     };
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
     int fw = 0, xw = 0, ww = 0, several = 0;
@@ -781,10 +784,24 @@ static void test_conv_rules(void **state)
     c = a;
     c.KH = c.KW = 5;
     assert_int_equal(rcl_conv_wino_plan_for(&c, RCL_CONV_FWD, 16, 256, 0, &q), 0);
-    rcl_conv_shape e8 = {128, 64, 8, 8, 64, 3, 3, 1, 1, 1, 8, 8}; /* 4 tiles: 4-wide */
+    /* 4 tiles per row: 8-wide vectors of two tile rows where they pair up
+     * (an even number of tile rows), else 4-wide; 4-wide vectors only: 4 */
+    rcl_conv_shape e8 = {128, 64, 8, 8, 64, 3, 3, 1, 1, 1, 8, 8};
     assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 16, 256, 0, &q));
-    assert_int_equal(q.vx, 4), assert_int_equal(q.twv, 1), assert_int_equal(q.th, 4);
-    assert_int_equal(q.wp, 10), assert_int_equal(q.hp, 10);
+    assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 2), assert_int_equal(q.twv, 1);
+    assert_int_equal(q.th, 4), assert_int_equal(q.wp, 10), assert_int_equal(q.hp, 10);
+    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 4, 256, 0, &q));
+    assert_int_equal(q.vx, 4), assert_int_equal(q.rows, 1), assert_int_equal(q.twv, 1);
+    assert_int_equal(q.wp, 10);
+    rcl_conv_shape e7 = {8, 16, 7, 7, 16, 3, 3, 1, 1, 1, 7, 7}; /* 4 tile rows, the last half */
+    assert_true(rcl_conv_wino_plan_for(&e7, RCL_CONV_DX, 8, 256, 0, &q));
+    assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 2), assert_int_equal(q.th, 4);
+    rcl_conv_shape e9 = {8, 16, 10, 8, 16, 3, 3, 1, 1, 1, 10, 8}; /* 5 tile rows */
+    assert_true(rcl_conv_wino_plan_for(&e9, RCL_CONV_FWD, 16, 256, 0, &q));
+    assert_int_equal(q.vx, 4), assert_int_equal(q.rows, 1), assert_int_equal(q.th, 5);
+    rcl_conv_shape e16 = {8, 16, 9, 9, 16, 3, 3, 1, 1, 1, 9, 9}; /* 5 tiles: one row of 8 */
+    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 256, 0, &q));
+    assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 1);
 }
 
 static const struct CMUnitTest tests[] = {

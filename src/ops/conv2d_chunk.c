@@ -107,9 +107,14 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int bu
     p->tt = (ow + 1) / 2; /* tiles per row */
     p->th = (oh + 1) / 2;
     p->vx = vw_max >= 8 && p->tt > 4 ? 8 : 4;
-    p->twv = (p->tt + p->vx - 1) / p->vx;
+    p->rows = 1;
+    /* 4 tiles per row (7- and 8-wide outputs): 8-wide vectors hold 4 tiles
+     * of two tile rows, where the tile rows pair up */
+    if (vw_max >= 8 && p->tt == 4 && p->th % 2 == 0) p->vx = 8, p->rows = 2;
+    int per_row = p->vx / p->rows; /* tiles of one tile row per vector */
+    p->twv = (p->tt + per_row - 1) / per_row;
     p->hp = 2 * p->th + 2;
-    p->wp = 2 * (p->twv * p->vx + 1);
+    p->wp = 2 * (p->twv * per_row + 1);
     int CKK = s->C * 9, P = s->OH * s->OW;
     int nbg = rcl_conv_chunk_images(budget_mb, max_alloc, s->N, CKK, s->OC, P);
     uint64_t colf = (uint64_t)CKK * nbg * P, tmpf = (uint64_t)s->OC * nbg * P;

@@ -74,6 +74,7 @@ int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int 
 #define RCL_CONV_WINO_MAX_C 64
 typedef struct rcl_conv_wino_plan {
     int vx, twv, th, tt, hp, wp, nb, ci, co;
+    int rows; /* tile rows per vector: 1, or 2 (vx 8 = 4 tiles of 2 rows) */
 } rcl_conv_wino_plan;
 int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int budget_mb,
                            uint64_t max_alloc, rcl_conv_wino_plan *p);

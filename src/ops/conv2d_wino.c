@@ -27,8 +27,8 @@ static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem
 {
     size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_WINO_WG));
     char opts[96];
-    snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DVX=%d -DWC=%d",
-             rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg, p->vx, p->ci);
+    snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DVX=%d -DR2=%d -DWC=%d",
+             rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg, p->vx, p->rows == 2, p->ci);
     cl_kernel kw, kc;
     RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_w", opts, &kw));
     RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino", opts, &kc));
@@ -43,11 +43,12 @@ static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem
         int cur = N - n0 < p->nb ? N - n0 : p->nb;
         RCL_TRY(rcl_conv_direct_pad(ctx, xp, in, n0, cur, p->ci, ih, iw, p->hp, p->wp, 1, offh,
                                     offw, 1));
-        size_t gl[1] = {(size_t)cur * p->th * p->twv}, lo[1] = {wg};
+        int wrows = p->th / p->rows; /* work-items per column of vectors */
+        size_t gl[1] = {(size_t)cur * wrows * p->twv}, lo[1] = {wg};
         RCL_TRY(RCL_LAUNCH(ctx, kc, tag, 1, gl, lo, RCL_MEM(out), RCL_MEM(xp), RCL_MEM(u),
                            RCL_MEM(b ? b : u), RCL_I32(b != NULL), RCL_I32(n0), RCL_I32(cur),
                            RCL_I32(p->hp), RCL_I32(p->wp), RCL_I32(p->co), RCL_I32(oh),
-                           RCL_I32(ow), RCL_I32(p->twv), RCL_I32(p->th)));
+                           RCL_I32(ow), RCL_I32(p->twv), RCL_I32(wrows)));
     }
     return RCL_OK;
 }
@@ -72,7 +73,7 @@ int rcl_conv_wino_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_con
 {
     size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_WINO_WG));
     char opts[96];
-    snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DVX=4 -DWC=1",
+    snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DVX=4 -DR2=0 -DWC=1",
              rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg);
     cl_kernel kv, kz, kd;
     RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_vt", opts, &kv));
