@@ -123,43 +123,7 @@ typedef floatV floatV_u __attribute__((aligned(4)));
 #error "S must be 1 or 2"
 #endif
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-/* REP(n, X) expands to X(0) X(1) ... X(n-1); REP2 is the same (for nesting) */
-#define REP(n, X) CAT(REP_, n)(X)
-#define REP_1(X) X(0)
-#define REP_2(X) REP_1(X) X(1)
-#define REP_3(X) REP_2(X) X(2)
-#define REP_4(X) REP_3(X) X(3)
-#define REP_5(X) REP_4(X) X(4)
-#define REP_6(X) REP_5(X) X(5)
-#define REP_7(X) REP_6(X) X(6)
-#define REP_8(X) REP_7(X) X(7)
-#define REP_9(X) REP_8(X) X(8)
-#define REP_10(X) REP_9(X) X(9)
-#define REP_11(X) REP_10(X) X(10)
-#define REP_12(X) REP_11(X) X(11)
-#define REP_13(X) REP_12(X) X(12)
-#define REP_14(X) REP_13(X) X(13)
-#define REP_15(X) REP_14(X) X(14)
-#define REP_16(X) REP_15(X) X(15)
-#define REP2(n, X, a) CAT(REP2_, n)(X, a)
-#define REP2_1(X, a) X(0, a)
-#define REP2_2(X, a) REP2_1(X, a) X(1, a)
-#define REP2_3(X, a) REP2_2(X, a) X(2, a)
-#define REP2_4(X, a) REP2_3(X, a) X(3, a)
-#define REP2_5(X, a) REP2_4(X, a) X(4, a)
-#define REP2_6(X, a) REP2_5(X, a) X(5, a)
-#define REP2_7(X, a) REP2_6(X, a) X(6, a)
-#define REP2_8(X, a) REP2_7(X, a) X(7, a)
-#define REP2_9(X, a) REP2_8(X, a) X(8, a)
-#define REP2_10(X, a) REP2_9(X, a) X(9, a)
-#define REP2_11(X, a) REP2_10(X, a) X(10, a)
-#define REP2_12(X, a) REP2_11(X, a) X(11, a)
-#define REP2_13(X, a) REP2_12(X, a) X(12, a)
-#define REP2_14(X, a) REP2_13(X, a) X(13, a)
-#define REP2_15(X, a) REP2_14(X, a) X(14, a)
-#define REP2_16(X, a) REP2_15(X, a) X(15, a)
+/* CAT, REP, REP2: cl/common.h */
 
 /* sum of the lanes */
 static float hsum(floatV v)

@@ -80,26 +80,25 @@ typedef floatV floatV_u __attribute__((aligned(4)));
 #define XLOAD(p) VLOAD(p)
 #endif
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-/* REP(n, X) expands to X(0) X(1) ... X(n-1) */
-#define REP(n, X) CAT(REP_, n)(X)
-#define REP_1(X) X(0)
-#define REP_2(X) REP_1(X) X(1)
-#define REP_3(X) REP_2(X) X(2)
-#define REP_4(X) REP_3(X) X(3)
-#define REP_5(X) REP_4(X) X(4)
-#define REP_6(X) REP_5(X) X(5)
-#define REP_7(X) REP_6(X) X(6)
-#define REP_8(X) REP_7(X) X(7)
-#define REP_9(X) REP_8(X) X(8)
-#define REP_10(X) REP_9(X) X(9)
-#define REP_11(X) REP_10(X) X(10)
-#define REP_12(X) REP_11(X) X(11)
-#define REP_13(X) REP_12(X) X(12)
-#define REP_14(X) REP_13(X) X(13)
-#define REP_15(X) REP_14(X) X(14)
-#define REP_16(X) REP_15(X) X(15)
+/* CAT, REP: cl/common.h */
+
+/* e = B^T d of a 4x4 tile d[4*r + q] (B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0;
+ * 0 1 0 -1]), then OUT(p, (e B)[p]) for the 16 positions p = 4*i + j:
+ * vectors in conv_wino, scalars in conv_wino_vt */
+#define BT_D_B(d, e, OUT)                                 \
+    for (int j = 0; j < 4; j++) {                         \
+        e[j] = d[j] - d[8 + j];                           \
+        e[4 + j] = d[4 + j] + d[8 + j];                   \
+        e[8 + j] = d[8 + j] - d[4 + j];                   \
+        e[12 + j] = d[4 + j] - d[12 + j];                 \
+    }                                                     \
+    for (int i = 0; i < 4; i++) {                         \
+        OUT(4 * i + 0, e[4 * i] - e[4 * i + 2])           \
+        OUT(4 * i + 1, e[4 * i + 1] + e[4 * i + 2])       \
+        OUT(4 * i + 2, e[4 * i + 2] - e[4 * i + 1])       \
+        OUT(4 * i + 3, e[4 * i + 1] - e[4 * i + 3])       \
+    }
+
 
 /* one work-item per (ci, co) */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
@@ -174,8 +173,7 @@ void conv_wino(__global float *restrict y, __global const float *restrict xp,
     const int t0 = (t - nl * per - tr * TWV) * HV;
     const int WH = Wp >> 1;
 
-    /* V[p * WC + ci] = B^T d B of channel ci; B^T = [1 0 -1 0; 0 1 1 0;
-     * 0 -1 1 0; 0 1 0 -1] */
+    /* V[p * WC + ci] = B^T d B of channel ci */
     floatV V[16 * WC];
     const __global float *xs = xp + nl * WC * (Hp * Wp) + 2 * th * Wp + t0;
     for (int ci = 0; ci < WC; ci++) {
@@ -187,18 +185,8 @@ void conv_wino(__global float *restrict y, __global const float *restrict xp,
             d[4 * r + 2] = XLOAD(row + 1);
             d[4 * r + 3] = XLOAD(row + WH + 1);
         }
-        for (int j = 0; j < 4; j++) {
-            e[j] = d[j] - d[8 + j];
-            e[4 + j] = d[4 + j] + d[8 + j];
-            e[8 + j] = d[8 + j] - d[4 + j];
-            e[12 + j] = d[4 + j] - d[12 + j];
-        }
-        for (int i = 0; i < 4; i++) {
-            V[(4 * i + 0) * WC + ci] = e[4 * i] - e[4 * i + 2];
-            V[(4 * i + 1) * WC + ci] = e[4 * i + 1] + e[4 * i + 2];
-            V[(4 * i + 2) * WC + ci] = e[4 * i + 2] - e[4 * i + 1];
-            V[(4 * i + 3) * WC + ci] = e[4 * i + 1] - e[4 * i + 3];
-        }
+#define V_OUT(p, value) V[(p) * WC + ci] = (value);
+        BT_D_B(d, e, V_OUT)
         xs += Hp * Wp;
     }
 
@@ -263,6 +251,15 @@ void conv_wino(__global float *restrict y, __global const float *restrict xp,
  * chunk, tile index (nl*TH + th)*TT + tt; the kernels read the tensors
  * themselves (zero outside, no padded copy). */
 
+/* image nl, tile row th and tile column tt of tile index
+ * (nl*TH + th)*TT + tt */
+static void tile_pos(const int tile, const int TH, const int TT, int *nl, int *th, int *tt)
+{
+    *nl = tile / (TH * TT);
+    *th = (tile - *nl * TH * TT) / TT;
+    *tt = tile - *nl * TH * TT - *th * TT;
+}
+
 /* V[p, c, tile] = (B^T d B)[p] of the 4x4 input window at rows 2*th - PH,
  * columns 2*tt - PW of image n0+nl, channel c; one work-item per (tile, c) */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
@@ -273,9 +270,8 @@ void conv_wino_vt(__global float *restrict V, __global const float *restrict x, 
     const int tile = get_global_id(0);
     if (tile >= T) return;
     const int c = get_global_id(1);
-    const int nl = tile / (TH * TT);
-    const int th = (tile - nl * TH * TT) / TT;
-    const int tt = tile - nl * TH * TT - th * TT;
+    int nl, th, tt;
+    tile_pos(tile, TH, TT, &nl, &th, &tt);
     const __global float *xs = x + ((n0 + nl) * C + c) * (H * W);
     const int h0 = 2 * th - PH, w0 = 2 * tt - PW;
     float d[16], e[16];
@@ -284,20 +280,10 @@ void conv_wino_vt(__global float *restrict V, __global const float *restrict x, 
             const int h = h0 + r, w = w0 + q;
             d[4 * r + q] = h >= 0 && h < H && w >= 0 && w < W ? xs[h * W + w] : 0.0f;
         }
-    for (int j = 0; j < 4; j++) {
-        e[j] = d[j] - d[8 + j];
-        e[4 + j] = d[4 + j] + d[8 + j];
-        e[8 + j] = d[8 + j] - d[4 + j];
-        e[12 + j] = d[4 + j] - d[12 + j];
-    }
     const int stride = C * T;
     __global float *v = V + c * T + tile;
-    for (int i = 0; i < 4; i++) {
-        v[(4 * i + 0) * stride] = e[4 * i] - e[4 * i + 2];
-        v[(4 * i + 1) * stride] = e[4 * i + 1] + e[4 * i + 2];
-        v[(4 * i + 2) * stride] = e[4 * i + 2] - e[4 * i + 1];
-        v[(4 * i + 3) * stride] = e[4 * i + 1] - e[4 * i + 3];
-    }
+#define VT_OUT(p, value) v[(p) * stride] = (value);
+    BT_D_B(d, e, VT_OUT)
 }
 
 /* Z[p, oc, tile] = (A g A^T)[p] of the 2x2 output-gradient tile g at rows
@@ -312,9 +298,8 @@ void conv_wino_zt(__global float *restrict Zb, const int zoff, __global const fl
     const int tile = get_global_id(0);
     if (tile >= T) return;
     const int oc = get_global_id(1);
-    const int nl = tile / (TH * TT);
-    const int th = (tile - nl * TH * TT) / TT;
-    const int tt = tile - nl * TH * TT - th * TT;
+    int nl, th, tt;
+    tile_pos(tile, TH, TT, &nl, &th, &tt);
     __global float *Z = Zb + zoff;
     const __global float *g = dy + ((n0 + nl) * OC + oc) * (OH * OW);
     const int h = 2 * th, w = 2 * tt;

@@ -42,7 +42,7 @@
  * moved left to end at N (its loads stay whole vectors; it stores only the
  * columns from n_own = i0*NWI on, the rest belong to its left neighbour);
  * only when N < NWI are its op(B) vectors built from clamped scalar loads.
- * The register tile is unrolled by the preprocessor (REPA/REPB below) into
+ * The register tile is unrolled by the preprocessor (REP2/REP3 of cl/common.h) into
  * scalar variables acc_<i>_<v>: kernel compilers that wrap work-item loops
  * around the body (PoCL) do not unroll nested loops over private arrays and
  * would keep the accumulators in memory.
@@ -114,7 +114,7 @@
 
 /* ---- derived */
 #define DOT_FORM (TB && !TA && !LB) /* LB stages op(B) whatever TB is */
-/* NV = NWI / VW: vectors per row of the tile (outer form), as a literal for REPB */
+/* NV = NWI / VW: vectors per row of the tile (outer form), as a literal for REP3 */
 #if NWI / VW == 1
 #define NV 1
 #elif NWI / VW == 2
@@ -205,44 +205,7 @@ typedef floatV floatV_u __attribute__((aligned(4)));
 /* fused multiply-add (mad() is split into mul + add by some compilers) */
 #define FMA(a, b, c) fma((a), (b), (c))
 
-/* REPA(n, X, a) expands to X(0, a) X(1, a) ... X(n-1, a); REPB is the same,
- * a second family so that the two can nest. n is a literal 1..16. */
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define REPA(n, X, a) CAT(REPA_, n)(X, a)
-#define REPA_1(X, a) X(0, a)
-#define REPA_2(X, a) REPA_1(X, a) X(1, a)
-#define REPA_3(X, a) REPA_2(X, a) X(2, a)
-#define REPA_4(X, a) REPA_3(X, a) X(3, a)
-#define REPA_5(X, a) REPA_4(X, a) X(4, a)
-#define REPA_6(X, a) REPA_5(X, a) X(5, a)
-#define REPA_7(X, a) REPA_6(X, a) X(6, a)
-#define REPA_8(X, a) REPA_7(X, a) X(7, a)
-#define REPA_9(X, a) REPA_8(X, a) X(8, a)
-#define REPA_10(X, a) REPA_9(X, a) X(9, a)
-#define REPA_11(X, a) REPA_10(X, a) X(10, a)
-#define REPA_12(X, a) REPA_11(X, a) X(11, a)
-#define REPA_13(X, a) REPA_12(X, a) X(12, a)
-#define REPA_14(X, a) REPA_13(X, a) X(13, a)
-#define REPA_15(X, a) REPA_14(X, a) X(14, a)
-#define REPA_16(X, a) REPA_15(X, a) X(15, a)
-#define REPB(n, X, a) CAT(REPB_, n)(X, a)
-#define REPB_1(X, a) X(0, a)
-#define REPB_2(X, a) REPB_1(X, a) X(1, a)
-#define REPB_3(X, a) REPB_2(X, a) X(2, a)
-#define REPB_4(X, a) REPB_3(X, a) X(3, a)
-#define REPB_5(X, a) REPB_4(X, a) X(4, a)
-#define REPB_6(X, a) REPB_5(X, a) X(5, a)
-#define REPB_7(X, a) REPB_6(X, a) X(6, a)
-#define REPB_8(X, a) REPB_7(X, a) X(7, a)
-#define REPB_9(X, a) REPB_8(X, a) X(8, a)
-#define REPB_10(X, a) REPB_9(X, a) X(9, a)
-#define REPB_11(X, a) REPB_10(X, a) X(10, a)
-#define REPB_12(X, a) REPB_11(X, a) X(11, a)
-#define REPB_13(X, a) REPB_12(X, a) X(12, a)
-#define REPB_14(X, a) REPB_13(X, a) X(13, a)
-#define REPB_15(X, a) REPB_14(X, a) X(14, a)
-#define REPB_16(X, a) REPB_15(X, a) X(15, a)
+/* REP2 and REP3 (cl/common.h): two nesting families of X(0, a) .. X(n-1, a) */
 
 /* sum of the lanes of a floatV */
 inline float vsum(floatV x)
@@ -358,43 +321,43 @@ inline void stage_b(__local float *lb, __global const float *B, const int kb, co
 #define B_EDGE(v, kk) gather_b(B, (kk), n0 + (v) * VW, N, ldb)
 
 #define O_ACC_CELL(v, i) floatV acc_##i##_##v = (floatV)(0.0f);
-#define O_ACC_ROW(i, _) REPB(NV, O_ACC_CELL, i)
+#define O_ACC_ROW(i, _) REP3(NV, O_ACC_CELL, i)
 #define O_LOAD_A(i, kk) const float a_##i = A_AT(i, kk);
 #define O_LOAD_B_FAST(v, kk) const floatV b_##v = B_FAST(v, kk);
 #define O_LOAD_B_EDGE(v, kk) const floatV b_##v = B_EDGE(v, kk);
 #define O_FMA_CELL(v, i) acc_##i##_##v = FMA((floatV)(a_##i), b_##v, acc_##i##_##v);
-#define O_FMA_ROW(i, _) REPB(NV, O_FMA_CELL, i)
+#define O_FMA_ROW(i, _) REP3(NV, O_FMA_CELL, i)
 #define O_STEP(kk, LOAD_B)                                                      \
     {                                                                           \
-        REPA(MWI, O_LOAD_A, kk)                                                 \
-        REPB(NV, LOAD_B, kk)                                                    \
-        REPA(MWI, O_FMA_ROW, _)                                                 \
+        REP2(MWI, O_LOAD_A, kk)                                                 \
+        REP3(NV, LOAD_B, kk)                                                    \
+        REP2(MWI, O_FMA_ROW, _)                                                 \
     }
 #define O_PUT_CELL(v, i) put_vec(C, m0 + (i), n0 + (v) * VW, n_own, M, N, ldc, acc_##i##_##v, alpha, beta);
-#define O_PUT_ROW(i, _) REPB(NV, O_PUT_CELL, i)
+#define O_PUT_ROW(i, _) REP3(NV, O_PUT_CELL, i)
 
 /* ---- dot form: acc_<i>_<j> += A[m0+i, k .. k+VW) * B[n0+j, k .. k+VW) */
 #define D_ROWA(i, _) __global const float *ar_##i = A + min(m0 + (i), M - 1) * lda;
 #define D_ROWB(j, _) __global const float *br_##j = B + min(n0 + (j), N - 1) * ldb;
 #define D_ACC_CELL(j, i) floatV acc_##i##_##j = (floatV)(0.0f);
-#define D_ACC_ROW(i, _) REPB(NWI, D_ACC_CELL, i)
+#define D_ACC_ROW(i, _) REP3(NWI, D_ACC_CELL, i)
 #define D_LOAD_A(i, kk) const floatV a_##i = VLOAD(ar_##i + (kk));
 #define D_LOAD_B(j, kk) const floatV b_##j = VLOAD(br_##j + (kk));
 #define D_FMA_CELL(j, i) acc_##i##_##j = FMA(a_##i, b_##j, acc_##i##_##j);
-#define D_FMA_ROW(i, _) REPB(NWI, D_FMA_CELL, i)
+#define D_FMA_ROW(i, _) REP3(NWI, D_FMA_CELL, i)
 #define D_STEP(kk)                                                              \
     {                                                                           \
-        REPA(MWI, D_LOAD_A, kk)                                                 \
-        REPB(NWI, D_LOAD_B, kk)                                                 \
-        REPA(MWI, D_FMA_ROW, _)                                                 \
+        REP2(MWI, D_LOAD_A, kk)                                                 \
+        REP3(NWI, D_LOAD_B, kk)                                                 \
+        REP2(MWI, D_FMA_ROW, _)                                                 \
     }
 #define D_SUM_CELL(j, i) float s_##i##_##j = vsum(acc_##i##_##j);
-#define D_SUM_ROW(i, _) REPB(NWI, D_SUM_CELL, i)
+#define D_SUM_ROW(i, _) REP3(NWI, D_SUM_CELL, i)
 #define D_TAIL_CELL(j, i) s_##i##_##j = FMA(ar_##i[k], br_##j[k], s_##i##_##j);
-#define D_TAIL_ROW(i, _) REPB(NWI, D_TAIL_CELL, i)
+#define D_TAIL_ROW(i, _) REP3(NWI, D_TAIL_CELL, i)
 #define D_PUT_CELL(j, i)                                                        \
     if (m0 + (i) < M && n0 + (j) < N) put(C, (m0 + (i)) * ldc + n0 + (j), s_##i##_##j, alpha, beta);
-#define D_PUT_ROW(i, _) REPB(NWI, D_PUT_CELL, i)
+#define D_PUT_ROW(i, _) REP3(NWI, D_PUT_CELL, i)
 
 __kernel __attribute__((reqd_work_group_size(WGN, WGM, 1)))
 void gemm(const int M, const int N, const int K, const float alpha,
@@ -429,9 +392,9 @@ void gemm(const int M, const int N, const int K, const float alpha,
     C += off_c;
     int k = 0;
 #if DOT_FORM
-    REPA(MWI, D_ROWA, _)
-    REPB(NWI, D_ROWB, _)
-    REPA(MWI, D_ACC_ROW, _)
+    REP2(MWI, D_ROWA, _)
+    REP3(NWI, D_ROWB, _)
+    REP2(MWI, D_ACC_ROW, _)
 #define D_BLOCK(kend)                                                           \
     for (; k + KU * VW <= (kend); k += KU * VW) {                               \
         for (int u = 0; u < KU; u++) D_STEP(k + u * VW)       \
@@ -447,11 +410,11 @@ void gemm(const int M, const int N, const int K, const float alpha,
     D_BLOCK(K)
 #endif
     /* k: first column not covered by whole vectors */
-    REPA(MWI, D_SUM_ROW, _)
+    REP2(MWI, D_SUM_ROW, _)
     for (; k < K; k++) {
-        REPA(MWI, D_TAIL_ROW, _)
+        REP2(MWI, D_TAIL_ROW, _)
     }
-    REPA(MWI, D_PUT_ROW, _)
+    REP2(MWI, D_PUT_ROW, _)
 #else
 #if PA
     const int ap = min(m0, M - 1) / MWI * K * MWI;
@@ -468,8 +431,8 @@ void gemm(const int M, const int N, const int K, const float alpha,
 #else
     const int full_n = n0 + NWI <= N; /* 0 only when N < NWI */
 #endif
-    REPA(MWI, AO_INIT, _)
-    REPA(MWI, O_ACC_ROW, _)
+    REP2(MWI, AO_INIT, _)
+    REP2(MWI, O_ACC_ROW, _)
 #define O_BLOCK(kend)                                                           \
     if (full_n) {                                                               \
         for (; k + KU <= (kend); k += KU) {                                     \
@@ -492,6 +455,6 @@ void gemm(const int M, const int N, const int K, const float alpha,
 #else
     O_BLOCK(K)
 #endif
-    REPA(MWI, O_PUT_ROW, _)
+    REP2(MWI, O_PUT_ROW, _)
 #endif
 }

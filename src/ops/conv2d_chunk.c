@@ -140,7 +140,8 @@ int rcl_conv_use_direct(const rcl_conv_shape *s, int pass, int mode, int max_c, 
                         int vw_max, int budget_mb, uint64_t max_alloc)
 {
     rcl_conv_direct_plan p;
-    if (mode == RCL_CONV_PATH_GEMM || !rcl_conv_direct_plan_for(s, pass, vw_max, budget_mb, max_alloc, 1, &p))
+    if (mode == RCL_CONV_PATH_GEMM ||
+        !rcl_conv_direct_plan_for(s, pass, vw_max, budget_mb, max_alloc, 1, &p))
         return 0;
     if (per_shape >= 0) return per_shape != 0;
     if (mode == RCL_CONV_PATH_DIRECT) return 1;

@@ -116,7 +116,8 @@ int rcl_conv_direct_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b
 int rcl_conv_direct_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_conv_shape *s)
 {
     rcl_conv_wino_plan wp;
-    if (rcl_conv_wino_choose(ctx, s, RCL_CONV_DX, &wp)) return rcl_conv_wino_dx(ctx, dx, dy, w, s, &wp);
+    if (rcl_conv_wino_choose(ctx, s, RCL_CONV_DX, &wp))
+        return rcl_conv_wino_dx(ctx, dx, dy, w, s, &wp);
     direct_kernels k;
     RCL_TRY(plan(ctx, s, RCL_CONV_DX, &k));
     int KK = s->KH * s->KW, M = s->OC * s->C * KK;
@@ -144,7 +145,8 @@ int rcl_conv_direct_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_c
 int rcl_conv_direct_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_conv_shape *s)
 {
     rcl_conv_wino_plan wp;
-    if (rcl_conv_wino_choose(ctx, s, RCL_CONV_DW, &wp)) return rcl_conv_wino_dw(ctx, dw, dy, x, s, &wp);
+    if (rcl_conv_wino_choose(ctx, s, RCL_CONV_DW, &wp))
+        return rcl_conv_wino_dw(ctx, dw, dy, x, s, &wp);
     direct_kernels k;
     RCL_TRY(plan(ctx, s, RCL_CONV_DW, &k));
     int KK = s->KH * s->KW, M = s->OC * s->C * KK, G = k.p.g;

@@ -71,8 +71,8 @@ int rcl_lrn_backward(rcl_ctx *ctx, rcl_tensor *dx, const rcl_tensor *dy, const r
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, total * sizeof(float), &t));
     const int C = x->c, HW = x->h * x->w;
     RCL_TRY(RCL_LAUNCH(ctx, kt, "norm", 1, &total, &wg, RCL_MEM(t), RCL_MEM(dy->buf),
-                       RCL_MEM(x->buf), RCL_I32(total), RCL_I32(C), RCL_I32(HW), RCL_I32(d->size), RCL_F32(d->alpha), RCL_F32(d->beta),
-                       RCL_F32(d->k)));
+                       RCL_MEM(x->buf), RCL_I32(total), RCL_I32(C), RCL_I32(HW),
+                       RCL_I32(d->size), RCL_F32(d->alpha), RCL_F32(d->beta), RCL_F32(d->k)));
     const float coef = (float)(2.0 * d->alpha * d->beta / d->size);
     return RCL_LAUNCH(ctx, kd, "norm", 1, &total, &wg, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
                       RCL_MEM(x->buf), RCL_MEM(t), RCL_I32(total), RCL_I32(C), RCL_I32(HW),

@@ -33,7 +33,8 @@ extern const rcl_tunable_info rcl_tunables[RCL_TUN_COUNT];
 /* 1 for the tunables whose default a context sets per device (above; and
  * gemm DEFAULT_PATH, which is not tuned): a tuner writes its choice for
  * them even where it equals the table's default */
-#define RCL_TUN_DEVICE_DEFAULT(id) ((id) == RCL_TUN_CONV_WINOGRAD || (id) == RCL_TUN_GEMM_DEFAULT_PATH)
+#define RCL_TUN_DEVICE_DEFAULT(id) \
+    ((id) == RCL_TUN_CONV_WINOGRAD || (id) == RCL_TUN_GEMM_DEFAULT_PATH)
 
 /* The id of (key, param), or -1 when it is not in the table (the GEMM's
  * per-class entries, anything unknown). */
