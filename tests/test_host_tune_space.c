@@ -11,6 +11,8 @@
 #include "runtime/tunables.h"
 #include "tune_space.h"
 
+#include <math.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,12 +123,50 @@ static void test_kparams_from_table(void **state)
     }
 }
 
+/* Phase F's choice over several models (tune_pick): each model weighs the
+ * same (relative times), a model whose default step did not run is left
+ * out, one that does not run the kernels does not count, a candidate not
+ * timed or wrong on a model that counts is out, and the 3% margin holds */
+static void test_pick(void **state)
+{
+    (void)state;
+    /* models: a big one (100 ms of these kernels), a small one (10 ms) */
+    const double tdef[2] = {0.100, 0.010};
+    /* 0: 10% faster on the big model, 5% slower on the small: mean 0.975;
+     * 1: 20% faster on the small one, the same on the big: mean 0.9 */
+    const double t[4] = {0.090, 0.0105, 0.100, 0.008};
+    const int ok[4] = {0, 0, 0, 0};
+    double score = 0;
+    assert_int_equal(tune_pick(2, 2, tdef, t, ok, 0.97, &score), 1);
+    assert_true(fabs(score - 0.9) < 1e-12);
+    /* candidate 0 alone: 0.975 is within the margin: the defaults */
+    assert_int_equal(tune_pick(1, 2, tdef, t, ok, 0.97, &score), -1);
+    assert_true(score == 1.0);
+    /* one model only (as before the lists): 10% faster wins */
+    assert_int_equal(tune_pick(1, 1, tdef, (const double[]){0.090}, ok, 0.97, NULL), 0);
+    /* candidate 1 wrong, or not timed, on the big model: out */
+    assert_int_equal(tune_pick(2, 2, tdef, t, (const int[]){0, 0, 1, 0}, 0.97, NULL), -1);
+    assert_int_equal(tune_pick(2, 2, tdef, t, (const int[]){0, 0, -1, 0}, 0.97, NULL), -1);
+    /* ... unless that model's default step did not run (left out): then
+     * the small model alone decides, and both candidates count */
+    const double tdef_out[2] = {-1, 0.010};
+    assert_int_equal(tune_pick(2, 2, tdef_out, t, (const int[]){1, 0, -1, 0}, 0.97, NULL), 1);
+    /* a model whose steps do not run these kernels (0) does not count */
+    const double tdef_none[2] = {0.100, 0};
+    assert_int_equal(tune_pick(2, 2, tdef_none, t, ok, 0.97, &score), 0);
+    assert_true(fabs(score - 0.9) < 1e-12);
+    /* no model runs them: the defaults */
+    const double tdef_zero[2] = {0, 0};
+    assert_int_equal(tune_pick(2, 2, tdef_zero, t, ok, 0.97, NULL), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_around_outer),
         cmocka_unit_test(test_around_dot),
         cmocka_unit_test(test_kparams_from_table),
+        cmocka_unit_test(test_pick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,7 +80,9 @@ static void test_tuner_run(void **state)
                      "--dry-run", rcl_ctx_device(T_CTX)->index);
     if (rc != 0 || !strstr(out, "model resnet56: ") ||
         !strstr(out, "2 models (resnet20 ... resnet56), batch 8") ||
-        !strstr(out, "phase F on resnet20") || !strstr(out, "dry run: cache not written"))
+        !strstr(out, "phase F on each") ||
+        !strstr(out, "training steps of resnet20, resnet56 (batch 8)") ||
+        !strstr(out, "dry run: cache not written"))
         fail_msg("resnet-cl-tune --model resnet20,resnet56: rc %d, output:\n%s", rc, out);
     free(out);
 

@@ -22,7 +22,8 @@
  * Then each class picks the faster of CLBlast (tuned if that won) and our
  * best and the table is printed;
  *   F  (model shapes only) tunes the other kernels' parameters, TUNE_KPARAMS,
- *      in whole training steps with those GEMM choices applied;
+ *      in whole training steps of every listed model with those GEMM
+ *      choices applied;
  * and the cache is written (rcl/tune_cache.h).
  * RESNET_CL_TUNE_DEBUG=1 prints every timed candidate of phases D and E
  * (its parameters and each class's time) to stderr. */
@@ -96,11 +97,13 @@ static void usage(FILE *f)
             "or of every model of a comma-separated list (all: every architecture of\n"
             "resnet-cl summary --list), their shapes merged and tuned in one run\n"
             "within one budget, weighted by their time per step; phase F then times\n"
-            "whole steps of the first model of the list\n"
+            "whole steps of every model of the list, each within its share of the\n"
+            "time left (a kernel parameter wins on its mean time relative to the\n"
+            "defaults over the models that run its kernels)\n"
             "and writes the device's tune cache, which resnet-cl loads at start;\n"
             "classes tuned earlier for other models or batch sizes are kept. The\n"
             "last 20%% of the budget tunes the other kernels (the TUNED rows of\n"
-            "src/runtime/tunables.def) in whole training steps of M (not with --shapes).\n"
+            "src/runtime/tunables.def) in whole training steps (not with --shapes).\n"
             "--budget bounds the search (default 600 s; the whole run stays\n"
             "within about budget + 1 minute). FILE: lines 'TA TB M N K [count]'.\n"
             "--dry-run: print the table, do not write the cache.\n"
@@ -165,11 +168,17 @@ static double kparam_time(const tune_kparam *kp, const char *const *tags, int nt
 }
 
 /* ---- F: the non-GEMM kernels (TUNE_KPARAMS), one parameter at a time
- * from the defaults, timed in whole training steps of the model with the
- * GEMM choices `ent` applied. Appends the winners to ent (returns how
- * many) and prints default vs tuned device time per parameter. */
-static int tune_other_kernels(int device, const char *model, const rcl_norm_config *norm,
-                              int batch, int image, int classes,
+ * from the defaults, timed in whole training steps of each of the nm
+ * models (in turn, each within its share of the time left) with the GEMM
+ * choices `ent` applied. A parameter's candidate is scored by its device
+ * time relative to the defaults', averaged over the models whose steps run
+ * that parameter's kernels (each model counts the same, whatever its step
+ * time); it wins where that mean is 3% under the best so far and it ran,
+ * with the defaults' answer, on every one of those models. Appends the
+ * winners to ent (returns how many) and prints default vs tuned device time
+ * per parameter, summed over the models. */
+static int tune_other_kernels(int device, const char *const *models, int nm,
+                              const rcl_norm_config *norm, int batch, int image, int classes,
                               rcl_tune_entry *ent, int ne, int cap, double deadline)
 {
     static const char *const tags[] = {"im2col", "col2im", "reorder", "optim", "bn",
@@ -179,13 +188,12 @@ static int tune_other_kernels(int device, const char *model, const rcl_norm_conf
                                        "conv_fwd_gemm", "conv_bwd_data_gemm",
                                        "conv_bwd_weight_gemm", "conv_pad", "conv_fwd_direct",
                                        "conv_bwd_data_direct", "conv_bwd_weight_direct",
-                                       "conv_taps", "conv_fwd_wino", "conv_bwd_data_wino"};
-    enum { NT = sizeof tags / sizeof tags[0], NK_MAX = 32 };
+                                       "conv_taps", "conv_fwd_wino", "conv_bwd_data_wino",
+                                       "conv_bwd_weight_wino"};
+    enum { NT = sizeof tags / sizeof tags[0], NK_MAX = 32, NP_MAX = 1 + NK_MAX * TUNE_MAX_VALUES };
     int nk = TUNE_NKPARAMS < NK_MAX ? TUNE_NKPARAMS : NK_MAX;
-    static int pts[(1 + NK_MAX * TUNE_MAX_VALUES) * NK_MAX];
-    static int owner[1 + NK_MAX * TUNE_MAX_VALUES]; /* kparam varied by point i (-1: none) */
-    static int status[1 + NK_MAX * TUNE_MAX_VALUES];
-    static double secs[(1 + NK_MAX * TUNE_MAX_VALUES) * NT];
+    static int pts[NP_MAX * NK_MAX];
+    static int owner[NP_MAX]; /* kparam varied by point i (-1: none) */
     int np = 1;
     for (int k = 0; k < nk; k++) pts[k] = TUNE_KPARAMS[k].def;
     owner[0] = -1;
@@ -204,36 +212,77 @@ static int tune_other_kernels(int device, const char *model, const rcl_norm_conf
             owner[np++] = k;
         }
     }
-    trial_model tm = {model, *norm, batch, image, classes, ent, ne, tags};
-    trial_results res = {status, secs, 0};
+    /* per model: status of each point, device seconds per (point, tag) */
+    int *status = malloc((size_t)nm * NP_MAX * sizeof *status);
+    double *secs = calloc((size_t)nm * NP_MAX * NT, sizeof *secs);
+    int *ran = calloc((size_t)nm, sizeof *ran); /* the model's default step ran */
+    if (!status || !secs || !ran) {
+        free(status), free(secs), free(ran);
+        printf("other kernels: out of host memory; left at their defaults\n");
+        return 0;
+    }
     phase("F: other kernels");
-    trial_job jf = {.device = device, .kind = TRIAL_KERNELS, .nshapes = NT, .points = pts,
-                    .npoints = np, .nparams = nk, .warm = 1, .reps = 3, .trial_timeout_s = 300,
-                    .deadline = deadline, .min_points = 1, .model = &tm};
-    int rc = trial_run(&jf, &res, progress, NULL);
+    int nran = 0;
+    for (int m = 0; m < nm; m++) {
+        int *st_m = status + (size_t)m * NP_MAX;
+        double *se_m = secs + (size_t)m * NP_MAX * NT;
+        double left = deadline - tune_now();
+        trial_model tm = {models[m], *norm, batch, image, classes, ent, ne, tags};
+        trial_results res = {st_m, se_m, 0};
+        trial_job jf = {.device = device, .kind = TRIAL_KERNELS, .nshapes = NT, .points = pts,
+                        .npoints = np, .nparams = nk, .warm = 1, .reps = 3,
+                        .trial_timeout_s = 300,
+                        .deadline = tune_now() + (left > 0 ? left / (nm - m) : 0),
+                        .min_points = 1, .model = &tm};
+        int rc = trial_run(&jf, &res, progress, NULL);
+        ran[m] = !rc && st_m[0] == TRIAL_OK;
+        if (!ran[m])
+            printf("\nother kernels: the default training step of %s failed on this device; "
+                   "%s left out\n", models[m], models[m]);
+        nran += ran[m];
+    }
     end_phase();
-    if (rc || status[0] != TRIAL_OK) {
-        printf("other kernels: the default training step failed on this device; left at "
-               "their defaults\n");
+    if (!nran) {
+        printf("other kernels: no default training step ran; left at their defaults\n");
+        free(status), free(secs), free(ran);
         return 0;
     }
     printf("\n%-22s %8s %12s %8s %12s  %s\n", "kernel parameter", "default", "ms/step", "tuned",
            "ms/step", "tried");
     int added = 0, tried_all = 0;
-    for (int k = 0; k < nk; k++) {
+    double *tdef = malloc((size_t)nm * sizeof *tdef);
+    double *tc = malloc((size_t)TUNE_MAX_VALUES * nm * sizeof *tc);
+    int *sc = malloc((size_t)TUNE_MAX_VALUES * nm * sizeof *sc);
+    int *ci = malloc(TUNE_MAX_VALUES * sizeof *ci);
+    for (int k = 0; k < nk && tdef && tc && sc && ci; k++) {
         const tune_kparam *kp = &TUNE_KPARAMS[k];
-        double t_def = kparam_time(kp, tags, NT, secs), best_t = t_def;
-        int best_v = kp->def, tried = 0, wrong = 0;
-        for (int i = 1; i < np; i++) {
-            if (owner[i] != k || status[i] == TRIAL_NOT_RUN) continue;
-            tried++;
-            if (status[i] != TRIAL_OK) {
-                wrong++;
-                continue;
+        double t_def = 0, best_t;
+        for (int m = 0; m < nm; m++) {
+            tdef[m] = ran[m] ? kparam_time(kp, tags, NT, secs + (size_t)m * NP_MAX * NT) : -1;
+            if (ran[m]) t_def += tdef[m];
+        }
+        /* this parameter's candidates: time and outcome per model */
+        int nc = 0, tried = 0, wrong = 0;
+        for (int i = 1; i < np && nc < TUNE_MAX_VALUES; i++) {
+            if (owner[i] != k) continue;
+            int any = 0;
+            for (int m = 0; m < nm; m++) {
+                int st = status[(size_t)m * NP_MAX + i];
+                tc[nc * nm + m] = kparam_time(kp, tags, NT, secs + ((size_t)m * NP_MAX + i) * NT);
+                sc[nc * nm + m] = st == TRIAL_NOT_RUN ? -1 : st == TRIAL_OK ? 0 : 1;
+                if (ran[m] && st != TRIAL_NOT_RUN) any = 1, wrong += st != TRIAL_OK;
             }
-            double t = kparam_time(kp, tags, NT, secs + (size_t)i * NT);
-            /* 3% margin: timings of the default and a candidate are separate runs */
-            if (t < 0.97 * best_t) best_t = t, best_v = pts[(size_t)i * nk + k];
+            tried += any;
+            ci[nc++] = i;
+        }
+        /* 3% margin: timings of the default and a candidate are separate runs */
+        int w = tune_pick(nc, nm, tdef, tc, sc, 0.97, NULL);
+        int best_v = w < 0 ? kp->def : pts[(size_t)ci[w] * nk + k];
+        best_t = t_def;
+        if (w >= 0) {
+            best_t = 0;
+            for (int m = 0; m < nm; m++)
+                if (ran[m]) best_t += tc[w * nm + m];
         }
         tried_all += tried;
         char key[40];
@@ -247,8 +296,12 @@ static int tune_other_kernels(int device, const char *model, const rcl_norm_conf
             e->value = best_v;
         }
     }
-    printf("other kernels: %d of %d candidates timed in training steps of %s (batch %d)\n",
-           tried_all, np - 1, model, batch);
+    free(tdef), free(tc), free(sc), free(ci);
+    printf("other kernels: %d of %d candidates timed in training steps of ", tried_all, np - 1);
+    for (int m = 0, first = 1; m < nm; m++)
+        if (ran[m]) printf("%s%s", first ? "" : ", ", models[m]), first = 0;
+    printf(" (batch %d)\n", batch);
+    free(status), free(secs), free(ran);
     return added;
 }
 
@@ -371,7 +424,7 @@ int tune_main(int argc, char **argv)
             return 2;
         }
     }
-    model = models[0]; /* phase F's */
+    model = models[0]; /* the one model's name in messages */
     /* a tune runs for minutes on one device: never start on a default */
     const char *env = getenv("RESNET_CL_DEVICE");
     if (device < 0 && !(env && *env)) {
@@ -451,8 +504,8 @@ int tune_main(int argc, char **argv)
     if (!shapes_arg && nmodels == 1)
         printf("model %s, batch %d, %dx%d input, %d classes\n", model, batch, image, image, classes);
     else if (!shapes_arg)
-        printf("%d models (%s ... %s), batch %d, %dx%d input, %d classes; phase F on %s\n",
-               nmodels, models[0], models[nmodels - 1], batch, image, image, classes, model);
+        printf("%d models (%s ... %s), batch %d, %dx%d input, %d classes; phase F on each\n",
+               nmodels, models[0], models[nmodels - 1], batch, image, image, classes);
     /* shape classes */
     static tclass cl[MAX_CLASSES];
     int nc = 0;
@@ -731,8 +784,9 @@ int tune_main(int argc, char **argv)
     printf("%-16s %5s %12.2f %12s %12s  %-8s %7.2fx\n", "total", "", tot_def * 1e3, "", "", "",
            tot_new > 0 ? tot_def / tot_new : 0);
     printf("CLBlast parameters: %s\n", best_clb >= 0 ? "tuned set" : "its database (no gain found)");
-    if (!shapes_arg) ne += tune_other_kernels(device, model, &mc.norm, batch, image, classes, ent, ne,
-                                              (int)(sizeof ent / sizeof ent[0]), deadline);
+    if (!shapes_arg)
+        ne += tune_other_kernels(device, models, nmodels, &mc.norm, batch, image, classes, ent, ne,
+                                 (int)(sizeof ent / sizeof ent[0]), deadline);
     printf("tuning took %.0f s\n", tune_now() - G.t0);
     if (dry) {
         printf("dry run: cache not written\n");

@@ -197,3 +197,22 @@ int tune_space_around(const tune_space *s, const int *base, int *out, int cap, u
     free(rnd);
     return n;
 }
+
+int tune_pick(int ncand, int nm, const double *tdef, const double *t, const int *st,
+              double margin, double *score)
+{
+    int best = -1;
+    double best_score = 1.0;
+    for (int c = 0; c < ncand; c++) {
+        double rsum = 0;
+        int used = 0, ok = 1;
+        for (int m = 0; m < nm && ok; m++) {
+            if (tdef[m] < 0) continue;
+            if (st[c * nm + m] != 0) ok = 0;
+            else if (tdef[m] > 0) rsum += t[c * nm + m] / tdef[m], used++;
+        }
+        if (ok && used && rsum / used < margin * best_score) best = c, best_score = rsum / used;
+    }
+    if (score) *score = best_score;
+    return best;
+}

@@ -76,4 +76,18 @@ int tune_points_have(const int *pts, int n, int np, const int *v);
  * (seeded). Returns the count. */
 int tune_space_points(const tune_space *s, int *out, int cap, uint64_t seed);
 
+/* Phase F's choice for one kernel parameter from ncand candidates timed in
+ * the training steps of nm models. tdef[m]: the defaults' device time of
+ * the parameter's kernels in model m (< 0: m's default step did not run,
+ * m is left out; 0: those kernels do not run in m); t[c*nm + m]: candidate
+ * c's time there; st[c*nm + m]: 0 timed with the defaults' answer, < 0 not
+ * run, > 0 failed or wrong. A candidate counts only if it was timed, right,
+ * on every model left in; its score is its time over the defaults' averaged
+ * over the models that run the kernels (each model weighs the same), and it
+ * wins where the score is under `margin` times the best so far (starting
+ * from the defaults' 1). Returns the winner's index, or -1 for the
+ * defaults; *score (may be NULL) gets the winning score. */
+int tune_pick(int ncand, int nm, const double *tdef, const double *t, const int *st,
+              double margin, double *score);
+
 #endif
