@@ -214,9 +214,67 @@ static void test_batch_of_one(void **state)
     assert_int_equal(system(args), 0);
 }
 
+/* conv1.weight of checkpoint `path` into w (432 floats: resnet20's 16x3x3x3) */
+static void read_conv1(const char *path, float *w)
+{
+    rcl_st_file f;
+    T_OK(rcl_st_open(&f, path));
+    T_OK(rcl_st_read(&f, "conv1.weight", RCL_ST_F32, w, 432));
+    rcl_st_close(&f);
+}
+
+/* --warmup-steps N / --warmup-lr LR: the first N updates at LR, then the
+ * schedule's lr. With a warm-up lr of 0 (SGD, no weight decay) the weights
+ * stay where they start: 2 updates of warm-up leave conv1 exactly as 1
+ * does; with a 1-update warm-up the second update (at --lr) moves them.
+ * Bad uses: --warmup-lr alone, --warmup-steps 0. */
+static void test_warmup(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rcl-warm-XXXXXX", args[4096], data[512], ck[600];
+    assert_non_null(mkdtemp(dir));
+    snprintf(data, sizeof data, "%s/data", dir);
+    const char *cls[3] = {"cat", "dog", "frog"};
+    for (int k = 0; k < 3; k++) {
+        link_class(data, "train", cls[k], cls[k]);
+        link_class(data, "test", cls[k], cls[k]);
+    }
+    static const struct { const char *name; int iters, warm; } runs[] = {
+        {"w2i2", 2, 2}, {"w1i1", 1, 1}, {"w1i2", 2, 1}};
+    static float w[3][432];
+    for (int i = 0; i < 3; i++) {
+        char *out = NULL;
+        int rc = tu_run(&out, "--device %d train --model resnet20 --data %s --batch-size 4 "
+                              "--optimizer sgd --lr 0.1 --iterations %d --warmup-steps %d "
+                              "--warmup-lr 0 --out %s/%s", dev(), data, runs[i].iters,
+                        runs[i].warm, dir, runs[i].name);
+        char want[160];
+        snprintf(want, sizeof want, "warm-up: lr 0 for the first %d updates", runs[i].warm);
+        if (rc != 0 || !strstr(out, want) ||
+            (runs[i].iters > runs[i].warm) != (strstr(out, "warm-up over after 1 updates: lr 0.1") != NULL))
+            fail_msg("train %s: rc %d\n%s", runs[i].name, rc, out);
+        free(out);
+        snprintf(ck, sizeof ck, "%s/%s/last.safetensors", dir, runs[i].name);
+        read_conv1(ck, w[i]);
+    }
+    assert_memory_equal(w[0], w[1], sizeof w[0]);
+    int moved = 0;
+    for (int j = 0; j < 432; j++) moved += w[2][j] != w[1][j];
+    assert_true(moved > 400);
+    snprintf(args, sizeof args, "--device %d train --model resnet20 --data %s --warmup-lr 0.01 "
+             "--no-save", dev(), data);
+    expect(2, "--warmup-lr needs --warmup-steps N", args);
+    snprintf(args, sizeof args, "--device %d train --model resnet20 --data %s --warmup-steps 0 "
+             "--no-save", dev(), data);
+    expect(2, "--warmup-steps", args);
+    snprintf(args, sizeof args, "rm -rf '%s'", dir);
+    assert_int_equal(system(args), 0);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_integrity_cli),
     cmocka_unit_test(test_batch_of_one),
+    cmocka_unit_test(test_warmup),
 };
 
 RCL_TEST_MAIN_FAST("train_checks", tests)

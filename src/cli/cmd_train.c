@@ -85,12 +85,16 @@ static void run_free(train_run *r)
 
 /* One line after the process's first training step: how long the start
  * took, and how many OpenCL programs came from the disk cache. */
-static void report_startup(const train_run *r, double t_start, double t_data)
+static void report_startup(const train_opts *o, const train_run *r, double t_start,
+                           double t_data)
 {
     rcl_ctx_stats cs = rcl_ctx_get_stats(r->ctx);
     printf("first training step done %.2f s after start (data %.2f s; OpenCL programs: %d from "
            "cache, %d compiled)\n",
            cli_now_s() - t_start, t_data, cs.programs_loaded, cs.programs_built);
+    if (o->warmup_steps && r->opt.step <= o->warmup_steps)
+        printf("warm-up: lr %g for the first %lld updates\n", (double)o->warmup_lr,
+               o->warmup_steps);
     fflush(stdout);
 }
 
@@ -294,6 +298,15 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
                 }
                 break;
             }
+            /* --warmup-steps: the first updates at --warmup-lr (by the
+             * optimizer's step count, which checkpoints keep) */
+            int warm = o->warmup_steps && r->opt.step < o->warmup_steps;
+            rcl_optimizer_set_lr(&r->opt, warm ? o->warmup_lr : lr);
+            if (!warm && o->warmup_steps && r->opt.step == o->warmup_steps &&
+                rcl_dist_rank() == 0) {
+                cli_progress_clear(&bar);
+                printf("warm-up over after %lld updates: lr %g\n", o->warmup_steps, (double)lr);
+            }
             rcl_step_result res;
             st = rcl_dist_train_step(&r->dt, r->gx, r->glabels, n, &res);
             if (!st && o->check_sync && step % o->check_sync == 0) {
@@ -311,7 +324,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
             if (!st && first) {
                 first = 0;
                 cli_progress_clear(&bar);
-                report_startup(r, t_start, t_data);
+                report_startup(o, r, t_start, t_data);
             }
             if (st == RCL_ERR_NAN) {
                 cli_progress_finish(&bar, 1);
@@ -490,6 +503,11 @@ int cli_train(const cli_globals *g, int argc, char **argv)
                         "above 1 (got %g)\n", (double)o.sched.factor);
         return 2;
     }
+    if (o.warmup_lr_given && !o.warmup_steps) {
+        fprintf(stderr, "resnet-cl: --warmup-lr needs --warmup-steps N (the updates it lasts)\n");
+        return 2;
+    }
+    if (o.warmup_steps && !o.warmup_lr_given) o.warmup_lr = o.lr / 10;
     o.po.mode = RCL_PLATEAU_MIN;
     o.po.factor = 1.0 / o.sched.factor;
     /* --resume: the model and its options come from the checkpoint */

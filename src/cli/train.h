@@ -23,6 +23,9 @@ typedef struct train_opts {
     int plateau;          /* --lr-schedule plateau */
     rcl_plateau_options po;
     long long iterations; /* --iterations: steps in all (0: --epochs decides) */
+    long long warmup_steps; /* --warmup-steps: the first N updates at warmup_lr (0: none) */
+    float warmup_lr;        /* --warmup-lr (default --lr / 10) */
+    int warmup_lr_given;
     int epochs_given;
     rcl_model_config mc;  /* norm and init (model options) */
     int model_opts;       /* any given on the command line */
