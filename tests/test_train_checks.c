@@ -32,6 +32,16 @@ static void link_class(const char *root, const char *split, const char *cls, con
     free(data);
 }
 
+/* data/{train,test}/{cat,dog,frog}: 4 images each (12 a split) */
+static void three_classes(const char *data)
+{
+    const char *cls[3] = {"cat", "dog", "frog"};
+    for (int k = 0; k < 3; k++) {
+        link_class(data, "train", cls[k], cls[k]);
+        link_class(data, "test", cls[k], cls[k]);
+    }
+}
+
 /* Copy checkpoint `src` to `dst` without its checksum entry (as a file from
  * elsewhere), with element 0 of tensor `name` set to `v`. */
 static void copy_with(const char *src, const char *dst, const char *name, float v)
@@ -85,11 +95,7 @@ static void test_integrity_cli(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(data, sizeof data, "%s/data", dir);
     snprintf(other, sizeof other, "%s/other", dir);
-    const char *cls[3] = {"cat", "dog", "frog"};
-    for (int k = 0; k < 3; k++) {
-        link_class(data, "train", cls[k], cls[k]);
-        link_class(data, "test", cls[k], cls[k]);
-    }
+    three_classes(data);
     char *out = NULL;
     int rc = tu_run(&out, "--device %d train --model resnet20 --data %s --epochs 1 --batch-size 4 --out %s/run",
                     dev(), data, dir);
@@ -189,11 +195,7 @@ static void test_batch_of_one(void **state)
     char dir[] = "/tmp/rcl-one-XXXXXX", args[4096], data[512];
     assert_non_null(mkdtemp(dir));
     snprintf(data, sizeof data, "%s/data", dir);
-    const char *cls[3] = {"cat", "dog", "frog"};
-    for (int k = 0; k < 3; k++) {
-        link_class(data, "train", cls[k], cls[k]);
-        link_class(data, "test", cls[k], cls[k]);
-    }
+    three_classes(data);
     snprintf(args, sizeof args, "--device %d train --model resnet20 --data %s --epochs 1 --batch-size 1 --no-save",
              dev(), data);
     expect(2, "--batch-size 1 cannot train with --norm bn: its training statistics need at least 2", args);
@@ -234,11 +236,7 @@ static void test_warmup(void **state)
     char dir[] = "/tmp/rcl-warm-XXXXXX", args[4096], data[512], ck[600];
     assert_non_null(mkdtemp(dir));
     snprintf(data, sizeof data, "%s/data", dir);
-    const char *cls[3] = {"cat", "dog", "frog"};
-    for (int k = 0; k < 3; k++) {
-        link_class(data, "train", cls[k], cls[k]);
-        link_class(data, "test", cls[k], cls[k]);
-    }
+    three_classes(data);
     static const struct { const char *name; int iters, warm; } runs[] = {
         {"w2i2", 2, 2}, {"w1i1", 1, 1}, {"w1i2", 2, 1}};
     static float w[3][432];
