@@ -269,10 +269,29 @@ static void test_warmup(void **state)
     assert_int_equal(system(args), 0);
 }
 
+/* resnet-cl bench: both throughputs and the device time per kernel tag of
+ * a training step and of an inference step (the latter without backward
+ * or optimizer kernels) */
+static void test_bench_tables(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    int rc = tu_run(&out, "--device %d bench --model resnet20 --batch-size 4 --steps 1 --warmup 0",
+                    dev());
+    const char *tr = out ? strstr(out, "per-layer-type device time in a training step") : NULL;
+    const char *inf = tr ? strstr(tr, "per-layer-type device time in an inference step") : NULL;
+    if (rc != 0 || !strstr(out, "training step: ") || !strstr(out, "inference:     ") || !inf ||
+        !strstr(tr, "optim") || strstr(inf, "optim") || strstr(inf, "conv_bwd_") ||
+        !strstr(inf, "conv_fwd_") || !strstr(inf, "sum of kernels"))
+        fail_msg("bench: rc %d\n%s", rc, out);
+    free(out);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_integrity_cli),
     cmocka_unit_test(test_batch_of_one),
     cmocka_unit_test(test_warmup),
+    cmocka_unit_test(test_bench_tables),
 };
 
 RCL_TEST_MAIN_FAST("train_checks", tests)

@@ -109,6 +109,21 @@ static int bench_dist(const cli_globals *g, const char *model, rcl_model_config 
     return st ? 1 : 0;
 }
 
+/* The device time per profiling tag of `steps` steps, per step, and its
+ * share; the sum and the step's wall clock (median, seconds) */
+static void print_prof(const char *what, const rcl_prof *p, int steps, double wall)
+{
+    double kernel_ms = 0;
+    for (int k = 0; k < p->ntags; k++) kernel_ms += p->ms[k] / steps;
+    printf("\nper-layer-type device time in %s (OpenCL profiling events):\n", what);
+    printf("  %-22s %10s %7s\n", "kernel / GEMM", "ms/step", "share");
+    for (int k = 0; k < p->ntags; k++)
+        printf("  %-22s %10.2f %6.1f%%\n", p->names[k], p->ms[k] / steps,
+               100.0 * p->ms[k] / steps / kernel_ms);
+    printf("  %-22s %10.2f\n  %-22s %10.2f\n", "sum of kernels", kernel_ms, "wall clock",
+           wall * 1000);
+}
+
 int cli_bench(const cli_globals *g, int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "gemm")) return cli_bench_gemm(g, argc - 1, argv + 1);
@@ -178,7 +193,7 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
     rcl_model *m = NULL;
     rcl_batch b = {0};
     rcl_optimizer opt;
-    rcl_prof prof = {0}; /* training steps after warm-up */
+    rcl_prof prof = {0}, iprof = {0}; /* training / inference steps after warm-up */
     if (cli_check_memory(ctx, model, &mc, 1)) { /* before allocating */
         rcl_ctx_destroy(ctx);
         return 1;
@@ -210,11 +225,12 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
         if (!st && isatty(fileno(stderr))) fprintf(stderr, "\r  train step %d/%d: %.3f s ", i + 1, warmup + steps, t);
     }
     if (isatty(fileno(stderr))) fprintf(stderr, "\r\033[K");
+    rcl_prof_attach(ctx, &iprof);
     for (int i = 0; !st && i < warmup + steps; i++) {
         double t0 = cli_now_s();
         st = rcl_eval_step(m, &b, batch, &r);
         if (!st) st = rcl_ctx_finish(ctx);
-        rcl_prof_drain(&prof, 0); /* inference: not counted */
+        rcl_prof_drain(&iprof, i >= warmup);
         if (i >= warmup) infer_t[i - warmup] = cli_now_s() - t0;
     }
     if (st) cli_report("bench", st);
@@ -222,8 +238,6 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
         const rcl_device_info *d = rcl_ctx_device(ctx);
         double fl = rcl_model_flops(m);
         double tt = rcl_median(train_t, steps), ti = rcl_median(infer_t, steps);
-        double kernel_ms = 0;
-        for (int k = 0; k < prof.ntags; k++) kernel_ms += prof.ms[k] / steps;
         printf("device %d: %s (%s, driver %s)\n", d->index, d->name, d->platform_name, d->driver_version);
         printf("model %s, batch %d, %dx%d input, %.3f GFLOPs/image forward\n", model, batch, size,
                size, fl / 1e9);
@@ -232,16 +246,13 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
         printf("inference:     %.3f s median of %d -> %.1f images/s, %.2f GFLOPS\n", ti, steps,
                batch / ti, fl * batch / ti / 1e9);
         if (profile) {
-            printf("\nper-layer-type device time in a training step (OpenCL profiling events):\n");
-            printf("  %-22s %10s %7s\n", "kernel / GEMM", "ms/step", "share");
-            for (int k = 0; k < prof.ntags; k++)
-                printf("  %-22s %10.2f %6.1f%%\n", prof.names[k], prof.ms[k] / steps,
-                       100.0 * prof.ms[k] / steps / kernel_ms);
-            printf("  %-22s %10.2f\n  %-22s %10.2f\n", "sum of kernels", kernel_ms, "wall clock", tt * 1000);
+            print_prof("a training step", &prof, steps, tt);
+            print_prof("an inference step (eval mode, BatchNorm folded)", &iprof, steps, ti);
         }
     }
     rcl_prof_detach(ctx);
     rcl_prof_free(&prof);
+    rcl_prof_free(&iprof);
     free(train_t);
     free(infer_t);
     rcl_batch_free(&b);
