@@ -199,11 +199,14 @@ void conv_pad(__global float *restrict xp, __global const float *restrict x, con
     }
 }
 
+/* epi (the eval-mode epilogue, src/ops/conv2d.c rcl_conv2d_forward_fused):
+ * bit 0 adds res (laid out as y), bit 1 applies ReLU, after the bias */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_fwd(__global float *restrict y, __global const float *restrict xp,
               __global const float *restrict w, __global const float *restrict b,
-              const int has_bias, const int n0, const int C, const int Hp, const int Wp,
-              const int OC, const int OH, const int OW, const int TW)
+              const int has_bias, __global const float *res, const int epi, const int n0,
+              const int C, const int Hp, const int Wp, const int OC, const int OH, const int OW,
+              const int TW)
 {
     const int t = get_global_id(0);
     const int oh = t / TW;
@@ -211,7 +214,9 @@ void conv_fwd(__global float *restrict y, __global const float *restrict xp,
     const int ow0 = (t - oh * TW) * VX;
     const int oc0 = get_global_id(1) * OCB;
     const int nl = get_global_id(2);
-    const int WH = Wp >> 1;
+#if S == 2
+    const int WH = Wp >> 1; /* XLOAD's split rows */
+#endif
     const __global float *xs = xp + nl * C * (Hp * Wp) + oh * S * Wp;
 #define W_PTR(i) const __global float *w##i = w + min(oc0 + i, OC - 1) * (C * KK);
 #define ACC_INIT(i) floatV acc##i = (floatV)(has_bias ? b[min(oc0 + i, OC - 1)] : 0.0f);
@@ -231,10 +236,17 @@ void conv_fwd(__global float *restrict y, __global const float *restrict xp,
 #define W_NEXT(i) w##i += KK;
         REP(OCB, W_NEXT)
     }
-    __global float *yo = y + ((n0 + nl) * OC + oc0) * (OH * OW) + oh * OW + ow0;
+    const int off = ((n0 + nl) * OC + oc0) * (OH * OW) + oh * OW + ow0;
+    __global float *yo = y + off;
     const int n = OW - ow0;
+#define EPI(i)                                                                         \
+    if (epi & 1)                                                                       \
+        acc##i += n >= VX ? VLOAD(res + off + i * (OH * OW))                           \
+                          : load_part(res + off + i * (OH * OW), n);                   \
+    if (epi & 2) acc##i = fmax(acc##i, (floatV)0.0f);
 #define STORE(i)                                                         \
     if (oc0 + i < OC) {                                                  \
+        EPI(i)                                                           \
         if (n >= VX) VSTORE(acc##i, yo + i * (OH * OW));                 \
         else store_part(acc##i, yo + i * (OH * OW), n);                  \
     }
@@ -270,7 +282,9 @@ void conv_dw(__global float *restrict part, __global const float *restrict dy,
 #define DECL(i) REP2(WKK, DECL_K, i)
     REP(WOCB, DECL)
     const int tail = OW % VX, full = OW - tail;
-    const int WH = Wp >> 1;
+#if S == 2
+    const int WH = Wp >> 1; /* XLOAD's split rows */
+#endif
     /* rows r0 .. r1-1: image nl, output row oh; the row pointers step by
      * one output row (no division per row: on 8x8 maps a row is one vector) */
     int nl = r0 / OH, oh = r0 - nl * OH;

@@ -57,11 +57,13 @@
 #define floatV float4
 #define floatV2 float8
 #define VSTORE2(v, p) vstore8((v), 0, (p))
+#define VLOAD2(p) vload8(0, (p))
 #define ZIP(a, b) shuffle2((a), (b), (uint8)(0, 4, 1, 5, 2, 6, 3, 7))
 #elif VX == 8
 #define floatV float8
 #define floatV2 float16
 #define VSTORE2(v, p) vstore16((v), 0, (p))
+#define VLOAD2(p) vload16(0, (p))
 #define ZIP(a, b) shuffle2((a), (b), (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15))
 #else
 #error "VX must be 4 or 8"
@@ -69,6 +71,7 @@
 
 /* unaligned vector loads (one instruction; see cl/conv_direct.cl) */
 typedef floatV floatV_u __attribute__((aligned(4)));
+typedef floatV2 floatV2_u __attribute__((aligned(4)));
 #define VLOAD(p) (*(const __global floatV_u *)(p))
 #if R2
 /* HV tiles of one tile row per vector; a tile's input rows: lanes 4-7 are
@@ -135,15 +138,23 @@ void conv_wino_w(__global float *restrict U, __global const float *restrict w, c
     }
 }
 
-/* the first n floats of v's 2*VX (n < 2*VX) */
-static void store_part(floatV2 v, __global float *p, const int n)
+#if R2
+/* the epilogue (conv_fwd's in cl/conv_direct.cl: bit 0 adds res, bit 1 ReLU) for
+ * one output row of 8 at r (n < 8: its first n) */
+static float8 epi_row(float8 z, const __global float *r, const int n, const int epi)
 {
-    float t[2 * VX];
-    VSTORE2(v, t);
-    for (int l = 0; l < n; l++) p[l] = t[l];
+    if (epi & 1) {
+        if (n >= 8) {
+            z += vload8(0, r);
+        } else {
+            float t[8];
+            for (int l = 0; l < 8; l++) t[l] = l < n ? r[l] : 0.0f;
+            z += vload8(0, t);
+        }
+    }
+    return epi & 2 ? fmax(z, (float8)0.0f) : z;
 }
 
-#if R2
 /* the first min(n, 8) floats of v */
 static void store_row(const float8 v, __global float *p, const int n)
 {
@@ -157,11 +168,39 @@ static void store_row(const float8 v, __global float *p, const int n)
 }
 #endif
 
+#if !R2
+/* the first n floats of v's 2*VX (n < 2*VX) */
+static void store_part(floatV2 v, __global float *p, const int n)
+{
+    float t[2 * VX];
+    VSTORE2(v, t);
+    for (int l = 0; l < n; l++) p[l] = t[l];
+}
+
+/* the epilogue of n outputs at p (n < 2*VX: a row's last, partial vector)
+ * from res at r: epi bit 0 adds res, bit 1 applies ReLU (conv_fwd's, in
+ * cl/conv_direct.cl) */
+static floatV2 epi2(floatV2 z, const __global float *r, const int n, const int epi)
+{
+    if (epi & 1) {
+        if (n >= 2 * VX) {
+            z += *(const __global floatV2_u *)r;
+        } else {
+            float t[2 * VX];
+            for (int l = 0; l < 2 * VX; l++) t[l] = l < n ? r[l] : 0.0f;
+            z += VLOAD2(t);
+        }
+    }
+    return epi & 2 ? fmax(z, (floatV2)0.0f) : z;
+}
+#endif
+
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_wino(__global float *restrict y, __global const float *restrict xp,
                __global const float *restrict U, __global const float *restrict b,
-               const int has_bias, const int n0, const int nb, const int Hp, const int Wp,
-               const int OC, const int OH, const int OW, const int TWV, const int TH)
+               const int has_bias, __global const float *res, const int epi, const int n0,
+               const int nb, const int Hp, const int Wp, const int OC, const int OH,
+               const int OW, const int TWV, const int TH)
 {
     /* TH: work-items per column of vectors (tile rows / (1 + R2)) */
     const int t = get_global_id(0);
@@ -221,16 +260,27 @@ void conv_wino(__global float *restrict y, __global const float *restrict xp,
             const floatV bias = (floatV)(has_bias ? b[oc0 + i] : 0.0f);
             const floatV y00 = r[0] + r[1] + r[2] + bias, y01 = r[1] - r[2] - r[3] + bias;
             const floatV y10 = r[4] + r[5] + r[6] + bias, y11 = r[5] - r[6] - r[7] + bias;
-            __global float *yo = y + ((n0 + nl) * OC + oc0 + i) * (OH * OW) + 2 * th * OW + 2 * t0;
-            const floatV2 z0 = ZIP(y00, y01), z1 = ZIP(y10, y11);
+            const int off = ((n0 + nl) * OC + oc0 + i) * (OH * OW) + 2 * th * OW + 2 * t0;
+            __global float *yo = y + off;
+            floatV2 z0 = ZIP(y00, y01), z1 = ZIP(y10, y11);
 #if R2
             /* z0: output rows 2*th (lanes 0-7) and 2*th + 2 (8-15); z1 the
              * rows below each (2*th + 2 < OH: the tile rows pair up) */
+            if (epi) {
+                z0 = (floatV2)(epi_row(z0.lo, res + off, ncol, epi),
+                               epi_row(z0.hi, res + off + 2 * OW, ncol, epi));
+                if (row1) z1.lo = epi_row(z1.lo, res + off + OW, ncol, epi);
+                if (2 * th + 3 < OH) z1.hi = epi_row(z1.hi, res + off + 3 * OW, ncol, epi);
+            }
             store_row(z0.lo, yo, ncol);
             if (row1) store_row(z1.lo, yo + OW, ncol);
             store_row(z0.hi, yo + 2 * OW, ncol);
             if (2 * th + 3 < OH) store_row(z1.hi, yo + 3 * OW, ncol);
 #else
+            if (epi) {
+                z0 = epi2(z0, res + off, ncol, epi);
+                if (row1) z1 = epi2(z1, res + off + OW, ncol, epi);
+            }
             if (ncol >= 2 * VX) {
                 VSTORE2(z0, yo);
                 if (row1) VSTORE2(z1, yo + OW);

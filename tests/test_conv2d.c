@@ -175,12 +175,13 @@ static void count_im2col(void *user, const char *tag, cl_event ev)
 
 /* launches per profiling tag of the path test below */
 enum { T_FWD_GEMM, T_DX_GEMM, T_DW_GEMM, T_FWD_DIRECT, T_DX_DIRECT, T_DW_DIRECT, T_PAD, T_TAPS,
-       T_FWD_WINO, T_DX_WINO, T_DW_WINO, T_NTAGS };
+       T_FWD_WINO, T_DX_WINO, T_DW_WINO, T_RELU, T_ADD, T_NTAGS };
 static const char *const tag_names[T_NTAGS] = {
     "conv_fwd_gemm",       "conv_bwd_data_gemm",   "conv_bwd_weight_gemm",
     "conv_fwd_direct",     "conv_bwd_data_direct", "conv_bwd_weight_direct",
     "conv_pad",            "conv_taps",            "conv_fwd_wino",
-    "conv_bwd_data_wino",  "conv_bwd_weight_wino"};
+    "conv_bwd_data_wino",  "conv_bwd_weight_wino", "relu",
+    "add"};
 static int tag_count[T_NTAGS];
 static void count_tags(void *user, const char *tag, cl_event ev)
 {
@@ -804,6 +805,83 @@ static void test_conv_rules(void **state)
     assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 1);
 }
 
+/* rcl_conv2d_forward_fused (y = relu?(conv + b + res), the eval-mode
+ * epilogue): bitwise the conv's output followed by the add and ReLU in that
+ * order, with and without res and ReLU, on the im2col path (separate add /
+ * ReLU passes), the direct kernels and Winograd (one row of tiles per vector,
+ * and two rows on 7- and 8-wide outputs), whose stores apply it (no add or
+ * ReLU launch); partial vectors and odd channel counts; res of the wrong
+ * shape refused. */
+static void test_conv_fused(void **state)
+{
+    (void)state;
+    const conv_case_t cases[] = {
+        {3, 5, 9, 9, 7, 3, 3, 1, 1, 1, 1, 1, 0},   /* Winograd: 5 tiles a row, 9 = 8 + 1 */
+        {2, 6, 7, 7, 5, 3, 3, 1, 1, 1, 1, 1, 0},   /* Winograd: two tile rows a vector */
+        {2, 4, 8, 8, 17, 3, 3, 1, 1, 1, 1, 1, 0},  /* the same, 8 wide; OC past OCB blocks */
+        {3, 5, 11, 10, 7, 3, 3, 2, 2, 1, 1, 1, 0}, /* stride 2: the direct kernels */
+        {2, 3, 6, 13, 9, 1, 1, 1, 1, 0, 0, 1, 0},  /* 1x1 */
+    };
+    /* contexts: im2col + GEMM, direct without Winograd, direct with it */
+    for (int c = 0; c < 3; c++) {
+        rcl_ctx *ctx = path_ctx(c == 0 ? 0 : 1, 0);
+        if (c == 2) T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            const conv_case_t *cc = &cases[i];
+            rcl_conv2d_desc d = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
+            int oh = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph);
+            int ow = rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
+            size_t nx = (size_t)cc->n * cc->c * cc->h * cc->w;
+            size_t nw = (size_t)cc->oc * cc->c * cc->kh * cc->kw;
+            size_t ny = (size_t)cc->n * cc->oc * oh * ow;
+            float *hx = malloc(nx * 4), *hw = malloc(nw * 4), *hb = malloc(cc->oc * 4);
+            float *hr = malloc(ny * 4), *y0 = malloc(ny * 4), *y1 = malloc(ny * 4);
+            tu_rng r = tu_rng_seed(700 + i);
+            tu_fill(&r, hx, nx, -1, 1), tu_fill(&r, hw, nw, -1, 1), tu_fill(&r, hb, cc->oc, -1, 1);
+            tu_fill(&r, hr, ny, -1, 1);
+            rcl_tensor x, w, b, res, y, bad;
+            T_OK(rcl_tensor_create(ctx, &x, cc->n, cc->c, cc->h, cc->w));
+            T_OK(rcl_tensor_create(ctx, &w, cc->oc, cc->c, cc->kh, cc->kw));
+            T_OK(rcl_tensor_create(ctx, &b, cc->oc, 1, 1, 1));
+            T_OK(rcl_tensor_create(ctx, &res, cc->n, cc->oc, oh, ow));
+            T_OK(rcl_tensor_create(ctx, &y, cc->n, cc->oc, oh, ow));
+            T_OK(rcl_tensor_create(ctx, &bad, cc->n, cc->oc, oh, ow + 1));
+            T_OK(rcl_tensor_write(ctx, &x, hx));
+            T_OK(rcl_tensor_write(ctx, &w, hw));
+            T_OK(rcl_tensor_write(ctx, &b, hb));
+            T_OK(rcl_tensor_write(ctx, &res, hr));
+            T_OK(rcl_conv2d_forward(ctx, &y, &x, &w, &b, &d));
+            T_OK(rcl_tensor_read(ctx, &y, y0));
+            for (int mode = 1; mode <= 3; mode++) { /* bit 0: res, bit 1: relu */
+                int with_res = mode & 1, relu = mode >> 1;
+                T_OK(rcl_tensor_fill(ctx, &y, 12345.0f));
+                memset(tag_count, 0, sizeof tag_count);
+                T_OK(rcl_conv2d_forward_fused(ctx, &y, &x, &w, &b, with_res ? &res : NULL, relu,
+                                              &d));
+                T_OK(rcl_tensor_read(ctx, &y, y1));
+                for (size_t j = 0; j < ny; j++) {
+                    float e = y0[j];
+                    if (with_res) e = e + hr[j];
+                    if (relu) e = e > 0 ? e : 0.0f;
+                    if (memcmp(&e, &y1[j], 4))
+                        fail_msg("context %d case %zu mode %d: y[%zu] = %.9g, want %.9g", c, i,
+                                 mode, j, (double)y1[j], (double)e);
+                }
+                int fused = c > 0; /* every case fits the direct path */
+                assert_int_equal(tag_count[T_RELU] + tag_count[T_ADD], fused ? 0 : 1);
+                if (c == 2 && cc->kh == 3 && cc->sh == 1) assert_true(tag_count[T_FWD_WINO] > 0);
+                if (c == 1) assert_int_equal(tag_count[T_FWD_WINO], 0);
+            }
+            assert_int_equal(rcl_conv2d_forward_fused(ctx, &y, &x, &w, &b, &bad, 1, &d),
+                             RCL_ERR_INVALID);
+            rcl_tensor *all[] = {&x, &w, &b, &res, &y, &bad};
+            for (size_t k = 0; k < 6; k++) rcl_tensor_destroy(all[k]);
+            free(hx), free(hw), free(hb), free(hr), free(y0), free(y1);
+        }
+        rcl_ctx_destroy(ctx);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_out_size),
     cmocka_unit_test(test_conv_exact),
@@ -819,6 +897,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_path_rule),
     cmocka_unit_test(test_conv_dead_taps),
     cmocka_unit_test(test_conv_wino),
+    cmocka_unit_test(test_conv_fused),
 };
 
 RCL_TEST_MAIN("conv2d", tests)

@@ -33,6 +33,14 @@ int rcl_conv_out_size(int in, int k, int stride, int pad);
 /* x (N,C,H,W), w (OC,C,KH,KW), b (OC,1,1,1) or NULL -> y (N,OC,OH,OW) */
 int rcl_conv2d_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const rcl_tensor *w,
                        const rcl_tensor *b, const rcl_conv2d_desc *d);
+/* The same, then y += res (N,OC,OH,OW, or NULL) and y = max(y, 0) if relu:
+ * the eval-mode Conv + folded BN (+ shortcut) + ReLU of a block in one pass
+ * where the conv runs on the direct or Winograd kernels (they apply it as
+ * they store), else as the conv and then the add / ReLU ops. Same floats as
+ * those ops in that order. */
+int rcl_conv2d_forward_fused(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
+                             const rcl_tensor *w, const rcl_tensor *b, const rcl_tensor *res,
+                             int relu, const rcl_conv2d_desc *d);
 /* dy (N,OC,OH,OW) -> dx (N,C,H,W), dw (OC,C,KH,KW), db (OC,1,1,1); any may be NULL */
 int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor *db,
                         const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w,

@@ -79,9 +79,7 @@ int rcl_conv_norm_forward(rcl_model *m, conv_layer *c, rcl_norm_layer *l, rcl_te
                (l->kind == RCL_NORM_BN || l->kind == RCL_NORM_BRN);
     if (fold) {
         RCL_TRY(conv_fold(m, c, l));
-        RCL_TRY(rcl_conv2d_forward(m->ctx, y, x, &c->wf, &c->bf, &c->d));
-        if (res) return relu ? rcl_add_relu(m->ctx, y, y, res) : rcl_add(m->ctx, y, y, res);
-        return relu ? rcl_relu_forward(m->ctx, y, y) : RCL_OK;
+        return rcl_conv2d_forward_fused(m->ctx, y, x, &c->wf, &c->bf, res, relu, &c->d);
     }
     RCL_TRY(rcl_conv_layer_forward(m, c, t, x));
     if (relu) return rcl_norm_layer_forward_relu(m, l, y, t, res, train);

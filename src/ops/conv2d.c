@@ -259,12 +259,22 @@ static int conv_forward_gemm(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
 int rcl_conv2d_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const rcl_tensor *w,
                        const rcl_tensor *b, const rcl_conv2d_desc *d)
 {
+    return rcl_conv2d_forward_fused(ctx, y, x, w, b, NULL, 0, d);
+}
+
+int rcl_conv2d_forward_fused(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
+                             const rcl_tensor *w, const rcl_tensor *b, const rcl_tensor *res,
+                             int relu, const rcl_conv2d_desc *d)
+{
     conv_geom g;
     RCL_TRY(conv_geometry("conv2d_forward", x, w, d, &g));
     RCL_TRY(bias_ok("conv2d_forward", b, g.OC));
     if (!y || !shape_is(y, g.N, g.OC, g.OH, g.OW))
         return rcl_fail(RCL_ERR_INVALID, "conv2d_forward: y must be (%d,%d,%d,%d)", g.N, g.OC,
                         g.OH, g.OW);
+    if (res && !shape_is(res, g.N, g.OC, g.OH, g.OW))
+        return rcl_fail(RCL_ERR_INVALID, "conv2d_forward: res must be (%d,%d,%d,%d) like y", g.N,
+                        g.OC, g.OH, g.OW);
     rcl_conv2d_desc t;
     rcl_tensor wt;
     int kh0, kw0;
@@ -275,10 +285,15 @@ int rcl_conv2d_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const r
         d = &t;
     }
     if (conv_direct_pass(ctx, &g, d, RCL_CONV_FWD)) {
+        /* the direct and Winograd kernels apply the epilogue as they store */
         rcl_conv_shape s = conv_shape(&g, d);
-        return rcl_conv_direct_forward(ctx, y->buf, x->buf, w->buf, b ? b->buf : NULL, &s);
+        int epi = (res ? RCL_CONV_EPI_RES : 0) | (relu ? RCL_CONV_EPI_RELU : 0);
+        return rcl_conv_direct_forward(ctx, y->buf, x->buf, w->buf, b ? b->buf : NULL,
+                                       res ? res->buf : NULL, epi, &s);
     }
-    return conv_forward_gemm(ctx, y, x, w, b, d, &g);
+    RCL_TRY(conv_forward_gemm(ctx, y, x, w, b, d, &g));
+    if (res) return relu ? rcl_add_relu(ctx, y, y, res) : rcl_add(ctx, y, y, res);
+    return relu ? rcl_relu_forward(ctx, y, y) : RCL_OK;
 }
 
 /* 1x1 stride 1 pad 0: dx[n] = W^T dy[n];  dW = sum_n dy[n] x[n]^T */

@@ -81,7 +81,8 @@ int rcl_conv_direct_pad(rcl_ctx *ctx, cl_mem xp, cl_mem src, int n0, int nb, int
 
 /* conv_fwd over a padded chunk: out (.., OC, OH, OW) images n0 .. n0+nb-1 */
 static int fwd(rcl_ctx *ctx, const direct_kernels *k, const char *tag, cl_mem out, cl_mem xp,
-               cl_mem w, cl_mem b, int n0, int nb, int C, int OC, int OH, int OW)
+               cl_mem w, cl_mem b, cl_mem res, int epi, int n0, int nb, int C, int OC, int OH,
+               int OW)
 {
     cl_kernel kf;
     RCL_TRY(kernel(ctx, k, "conv_fwd", &kf));
@@ -89,17 +90,18 @@ static int fwd(rcl_ctx *ctx, const direct_kernels *k, const char *tag, cl_mem ou
     size_t gl[3] = {(size_t)k->p.tw * OH, (size_t)((OC + ocb - 1) / ocb), (size_t)nb};
     size_t lo[3] = {k->wg, 1, 1};
     return RCL_LAUNCH(ctx, kf, tag, 3, gl, lo, RCL_MEM(out), RCL_MEM(xp), RCL_MEM(w),
-                      RCL_MEM(b ? b : w), RCL_I32(b != NULL), RCL_I32(n0), RCL_I32(C),
+                      RCL_MEM(b ? b : w), RCL_I32(b != NULL), RCL_MEM(res ? res : out),
+                      RCL_I32(res ? epi : epi & ~RCL_CONV_EPI_RES), RCL_I32(n0), RCL_I32(C),
                       RCL_I32(k->p.hp), RCL_I32(k->p.wp), RCL_I32(OC), RCL_I32(OH), RCL_I32(OW),
                       RCL_I32(k->p.tw));
 }
 
-int rcl_conv_direct_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b,
-                            const rcl_conv_shape *s)
+int rcl_conv_direct_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b, cl_mem res,
+                            int epi, const rcl_conv_shape *s)
 {
     rcl_conv_wino_plan wp;
     if (rcl_conv_wino_choose(ctx, s, RCL_CONV_FWD, &wp))
-        return rcl_conv_wino_forward(ctx, y, x, w, b, s, &wp);
+        return rcl_conv_wino_forward(ctx, y, x, w, b, res, epi, s, &wp);
     direct_kernels k;
     RCL_TRY(plan(ctx, s, RCL_CONV_FWD, &k));
     cl_mem xp;
@@ -108,7 +110,8 @@ int rcl_conv_direct_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b
     for (int n0 = 0; n0 < s->N; n0 += k.p.nb) {
         int cur = s->N - n0 < k.p.nb ? s->N - n0 : k.p.nb;
         RCL_TRY(pad(ctx, &k, xp, x, n0, cur, s->C, s->H, s->W, 1, s->PH, s->PW, s->S == 2));
-        RCL_TRY(fwd(ctx, &k, "conv_fwd_direct", y, xp, w, b, n0, cur, s->C, s->OC, s->OH, s->OW));
+        RCL_TRY(fwd(ctx, &k, "conv_fwd_direct", y, xp, w, b, res, epi, n0, cur, s->C, s->OC,
+                    s->OH, s->OW));
     }
     return RCL_OK;
 }
@@ -136,8 +139,8 @@ int rcl_conv_direct_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_c
          * the flipped weights gives dx */
         RCL_TRY(pad(ctx, &k, dyp, dy, n0, cur, s->OC, s->OH, s->OW, s->S, s->KH - 1 - s->PH,
                     s->KW - 1 - s->PW, 0));
-        RCL_TRY(fwd(ctx, &k, "conv_bwd_data_direct", dx, dyp, wf, NULL, n0, cur, s->OC, s->C,
-                    s->H, s->W));
+        RCL_TRY(fwd(ctx, &k, "conv_bwd_data_direct", dx, dyp, wf, NULL, NULL, 0, n0, cur, s->OC,
+                    s->C, s->H, s->W));
     }
     return RCL_OK;
 }

@@ -21,11 +21,13 @@ int rcl_conv_direct_vw(const rcl_ctx *ctx);
  * the Winograd kernels' input (conv2d_wino.c). Tag conv_pad. */
 int rcl_conv_direct_pad(rcl_ctx *ctx, cl_mem xp, cl_mem src, int n0, int nb, int C, int H,
                         int W, int hp, int wp, int ds, int offh, int offw, int split);
-/* y (N,OC,OH,OW) = conv(x, w) (+ b: (OC) or NULL); profiling tags conv_pad,
+/* y (N,OC,OH,OW) = conv(x, w) (+ b: (OC) or NULL), then the epilogue epi
+ * (RCL_CONV_EPI_*: + res, laid out as y; ReLU); profiling tags conv_pad,
  * conv_fwd_direct; a 3x3 stride-1 conv runs through Winograd where
  * rcl_conv_wino_choose says so (conv2d_wino.h) */
-int rcl_conv_direct_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b,
-                            const rcl_conv_shape *s);
+enum { RCL_CONV_EPI_RES = 1, RCL_CONV_EPI_RELU = 2 };
+int rcl_conv_direct_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b, cl_mem res,
+                            int epi, const rcl_conv_shape *s);
 /* dx (N,C,H,W) from dy (N,OC,OH,OW) and w: the transposed convolution as a
  * gather (or Winograd, as the forward); tags conv_pad, conv_bwd_data_direct */
 int rcl_conv_direct_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_conv_shape *s);

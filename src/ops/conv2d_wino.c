@@ -22,7 +22,7 @@ int rcl_conv_wino_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
  * the weight transform (flip 0: forward, 1: data gradient), then per chunk
  * conv_pad and conv_wino */
 static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem w, cl_mem b,
-                    int flip, int N, int ih, int iw, int offh, int offw, int oh, int ow,
+                    cl_mem res, int epi, int flip, int N, int ih, int iw, int offh, int offw, int oh, int ow,
                     const rcl_conv_wino_plan *p)
 {
     size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_WINO_WG));
@@ -46,17 +46,18 @@ static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem
         int wrows = p->th / p->rows; /* work-items per column of vectors */
         size_t gl[1] = {(size_t)cur * wrows * p->twv}, lo[1] = {wg};
         RCL_TRY(RCL_LAUNCH(ctx, kc, tag, 1, gl, lo, RCL_MEM(out), RCL_MEM(xp), RCL_MEM(u),
-                           RCL_MEM(b ? b : u), RCL_I32(b != NULL), RCL_I32(n0), RCL_I32(cur),
+                           RCL_MEM(b ? b : u), RCL_I32(b != NULL), RCL_MEM(res ? res : out),
+                           RCL_I32(res ? epi : epi & ~RCL_CONV_EPI_RES), RCL_I32(n0), RCL_I32(cur),
                            RCL_I32(p->hp), RCL_I32(p->wp), RCL_I32(p->co), RCL_I32(oh),
                            RCL_I32(ow), RCL_I32(p->twv), RCL_I32(wrows)));
     }
     return RCL_OK;
 }
 
-int rcl_conv_wino_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b,
-                          const rcl_conv_shape *s, const rcl_conv_wino_plan *p)
+int rcl_conv_wino_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b, cl_mem res,
+                          int epi, const rcl_conv_shape *s, const rcl_conv_wino_plan *p)
 {
-    return wino_run(ctx, "conv_fwd_wino", y, x, w, b, 0, s->N, s->H, s->W, s->PH, s->PW, s->OH,
+    return wino_run(ctx, "conv_fwd_wino", y, x, w, b, res, epi, 0, s->N, s->H, s->W, s->PH, s->PW, s->OH,
                     s->OW, p);
 }
 
@@ -64,7 +65,7 @@ int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_con
                      const rcl_conv_wino_plan *p)
 {
     /* the transposed conv: dy padded by 2 - pad, the rotated weights */
-    return wino_run(ctx, "conv_bwd_data_wino", dx, dy, w, NULL, 1, s->N, s->OH, s->OW,
+    return wino_run(ctx, "conv_bwd_data_wino", dx, dy, w, NULL, NULL, 0, 1, s->N, s->OH, s->OW,
                     2 - s->PH, 2 - s->PW, s->H, s->W, p);
 }
 

@@ -13,10 +13,11 @@
 /* 1 and *p where `pass` of s runs through Winograd on this context, else 0 */
 int rcl_conv_wino_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
                        rcl_conv_wino_plan *p);
-/* y (N,OC,OH,OW) = conv(x, w) (+ b: (OC) or NULL); tags conv_pad,
- * conv_fwd_wino (the weight transform, then one conv per chunk) */
-int rcl_conv_wino_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b,
-                          const rcl_conv_shape *s, const rcl_conv_wino_plan *p);
+/* y (N,OC,OH,OW) = conv(x, w) (+ b: (OC) or NULL), then the epilogue epi
+ * (conv2d_direct.h); tags conv_pad, conv_fwd_wino (the weight transform,
+ * then one conv per chunk) */
+int rcl_conv_wino_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b, cl_mem res,
+                          int epi, const rcl_conv_shape *s, const rcl_conv_wino_plan *p);
 /* dx (N,C,H,W) from dy (N,OC,OH,OW) and w (OC,C,3,3); tags conv_pad,
  * conv_bwd_data_wino */
 int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_conv_shape *s,
