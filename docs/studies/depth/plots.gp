@@ -2,13 +2,44 @@
 # logged step window (per epoch for runs without steps.jsonl), one line per
 # variant (mean over seeds). Run in this folder: gnuplot plots.gp
 $d0 << EOD
-0 ? ?
+1 44.3100 1.55926
+2 56.1200 1.21485
+3 64.8000 1.0527
+4 64.6200 0.951243
+5 68.9200 0.877092
 EOD
 $d1 << EOD
 0 ? ?
 EOD
 $d2 << EOD
 0 ? ?
+EOD
+$s0 << EOD
+100 1.86198
+200 1.60532
+300 1.52697
+400 1.44898
+500 1.35303
+600 1.291
+700 1.23924
+800 1.21102
+900 1.1884
+1000 1.14459
+1100 1.0839
+1200 1.07372
+1300 1.0745
+1400 1.03223
+1500 0.999137
+1600 0.946799
+1700 0.981877
+1800 0.970949
+1900 0.937476
+2000 0.919114
+2100 0.8912
+2200 0.892065
+2300 0.866142
+2400 0.866286
+2500 0.869766
 EOD
 set datafile missing '?'
 set key outside right top noenhanced
@@ -23,26 +54,32 @@ set output 'test_acc.svg'
 set title 'study depth: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
-plot NaN title 'no finite values yet'
+plot $d0 using 1:2 with linespoints title 'resnet18'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'test_acc.png'
 set title 'study depth: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
-plot NaN title 'no finite values yet'
+plot $d0 using 1:2 with linespoints title 'resnet18'
 set output
 set terminal svg size 900,560 dynamic background rgb 'white' font 'sans,12'
 set output 'train_loss.svg'
-set title 'study depth: train loss per epoch' noenhanced
+set title 'study depth: train loss per step (mean of each logged window)' noenhanced
+set xlabel 'step'
+set autoscale x
+set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
-plot NaN title 'no finite values yet'
+plot $s0 using 1:2 with lines lw 1.5 title 'resnet18'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'train_loss.png'
-set title 'study depth: train loss per epoch' noenhanced
+set title 'study depth: train loss per step (mean of each logged window)' noenhanced
+set xlabel 'step'
+set autoscale x
+set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
-plot NaN title 'no finite values yet'
+plot $s0 using 1:2 with lines lw 1.5 title 'resnet18'
 set output
