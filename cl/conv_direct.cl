@@ -200,7 +200,8 @@ void conv_pad(__global float *restrict xp, __global const float *restrict x, con
 }
 
 /* epi (the eval-mode epilogue, src/ops/conv2d.c rcl_conv2d_forward_fused):
- * bit 0 adds res (laid out as y), bit 1 applies ReLU, after the bias */
+ * bit 0 adds res (laid out as y), bit 1 applies ReLU (cl/relu.cl's: x < 0 ?
+ * 0 : x, so NaN stays NaN), after the bias */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_fwd(__global float *restrict y, __global const float *restrict xp,
               __global const float *restrict w, __global const float *restrict b,
@@ -243,7 +244,7 @@ void conv_fwd(__global float *restrict y, __global const float *restrict xp,
     if (epi & 1)                                                                       \
         acc##i += n >= VX ? VLOAD(res + off + i * (OH * OW))                           \
                           : load_part(res + off + i * (OH * OW), n);                   \
-    if (epi & 2) acc##i = fmax(acc##i, (floatV)0.0f);
+    if (epi & 2) acc##i = select(acc##i, (floatV)0.0f, acc##i < (floatV)0.0f);
 #define STORE(i)                                                         \
     if (oc0 + i < OC) {                                                  \
         EPI(i)                                                           \

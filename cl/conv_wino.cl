@@ -152,7 +152,7 @@ static float8 epi_row(float8 z, const __global float *r, const int n, const int 
             z += vload8(0, t);
         }
     }
-    return epi & 2 ? fmax(z, (float8)0.0f) : z;
+    return epi & 2 ? select(z, (float8)0.0f, z < (float8)0.0f) : z;
 }
 
 /* the first min(n, 8) floats of v */
@@ -191,7 +191,7 @@ static floatV2 epi2(floatV2 z, const __global float *r, const int n, const int e
             z += VLOAD2(t);
         }
     }
-    return epi & 2 ? fmax(z, (floatV2)0.0f) : z;
+    return epi & 2 ? select(z, (floatV2)0.0f, z < (floatV2)0.0f) : z;
 }
 #endif
 

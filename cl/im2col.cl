@@ -22,7 +22,8 @@
  *                            then adds the col rows r = (c*KH + kh)*KW + kw
  *                            in (kh, kw) row-major order (gather:
  *                            deterministic, no atomics)
- *   reorder_fwd   OC    oc   y[n0+nl, oc, p] = ycol[oc, nl*P + p] (+ b[oc])
+ *   reorder_fwd   OC    oc   y[n0+nl, oc, p] = ycol[oc, nl*P + p] (+ b[oc]), then
+ *                            the epilogue epi (+ res, ReLU: conv_direct.cl's)
  *   reorder_bwd   OC    oc   dycol[oc, nl*P + p] = dy[n0+nl, oc, p]
  *
  *         dim 1 (r) ->
@@ -124,8 +125,9 @@ void col2im(__global float *restrict dx, __global const float *restrict col, con
 /* has_bias == 0: b is not read (the host passes any valid buffer). */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void reorder_fwd(__global float *restrict y, __global const float *restrict ycol,
-                 __global const float *restrict b, const int has_bias, const int n0,
-                 const int nb, const int ipi, const int OC, const int P)
+                 __global const float *restrict b, const int has_bias,
+                 __global const float *res, const int epi, const int n0, const int nb,
+                 const int ipi, const int OC, const int P)
 {
     const int oc = get_global_id(1);
     const float bv = has_bias ? b[oc] : 0.0f;
@@ -134,10 +136,18 @@ void reorder_fwd(__global float *restrict y, __global const float *restrict ycol
     for (int nl = nl0; nl < nl1; nl++) {
         __global float *d = y + ((n0 + nl) * OC + oc) * P;
         __global const float *s = ycol + oc * (nb * P) + nl * P;
-        if (has_bias)
+        if (epi) { /* + res, ReLU (as cl/conv_direct.cl's conv_fwd) */
+            __global const float *r = res + ((n0 + nl) * OC + oc) * P;
+            for (int p = 0; p < P; p++) {
+                float v = has_bias ? s[p] + bv : s[p];
+                if (epi & 1) v += r[p];
+                d[p] = epi & 2 && v < 0.0f ? 0.0f : v;
+            }
+        } else if (has_bias) {
             for (int p = 0; p < P; p++) d[p] = s[p] + bv;
-        else
+        } else {
             for (int p = 0; p < P; p++) d[p] = s[p];
+        }
     }
 }
 

@@ -807,11 +807,12 @@ static void test_conv_rules(void **state)
 
 /* rcl_conv2d_forward_fused (y = relu?(conv + b + res), the eval-mode
  * epilogue): bitwise the conv's output followed by the add and ReLU in that
- * order, with and without res and ReLU, on the im2col path (separate add /
- * ReLU passes), the direct kernels and Winograd (one row of tiles per vector,
- * and two rows on 7- and 8-wide outputs), whose stores apply it (no add or
- * ReLU launch); partial vectors and odd channel counts; res of the wrong
- * shape refused. */
+ * order (NaN stays NaN), with and without res and ReLU, on the im2col path
+ * (its reorder pass applies it; one image of a 1x1 stride-1 conv, a GEMM
+ * straight into y, runs the add / ReLU ops), the direct kernels and Winograd (one row of
+ * tiles per vector, and two rows on 7- and 8-wide outputs), whose stores
+ * apply it (no add or ReLU launch); partial vectors and odd channel counts;
+ * res of the wrong shape refused. */
 static void test_conv_fused(void **state)
 {
     (void)state;
@@ -821,6 +822,7 @@ static void test_conv_fused(void **state)
         {2, 4, 8, 8, 17, 3, 3, 1, 1, 1, 1, 1, 0},  /* the same, 8 wide; OC past OCB blocks */
         {3, 5, 11, 10, 7, 3, 3, 2, 2, 1, 1, 1, 0}, /* stride 2: the direct kernels */
         {2, 3, 6, 13, 9, 1, 1, 1, 1, 0, 0, 1, 0},  /* 1x1 */
+        {1, 3, 6, 13, 9, 1, 1, 1, 1, 0, 0, 1, 0},  /* 1x1, one image: a plain GEMM */
     };
     /* contexts: im2col + GEMM, direct without Winograd, direct with it */
     for (int c = 0; c < 3; c++) {
@@ -839,6 +841,7 @@ static void test_conv_fused(void **state)
             tu_rng r = tu_rng_seed(700 + i);
             tu_fill(&r, hx, nx, -1, 1), tu_fill(&r, hw, nw, -1, 1), tu_fill(&r, hb, cc->oc, -1, 1);
             tu_fill(&r, hr, ny, -1, 1);
+            hr[ny / 2] = NAN; /* stays NaN through the ReLU (as cl/relu.cl's) */
             rcl_tensor x, w, b, res, y, bad;
             T_OK(rcl_tensor_create(ctx, &x, cc->n, cc->c, cc->h, cc->w));
             T_OK(rcl_tensor_create(ctx, &w, cc->oc, cc->c, cc->kh, cc->kw));
@@ -862,12 +865,15 @@ static void test_conv_fused(void **state)
                 for (size_t j = 0; j < ny; j++) {
                     float e = y0[j];
                     if (with_res) e = e + hr[j];
-                    if (relu) e = e > 0 ? e : 0.0f;
-                    if (memcmp(&e, &y1[j], 4))
+                    if (relu) e = e < 0 ? 0.0f : e;
+                    if (isnan(e) ? !isnan(y1[j]) : memcmp(&e, &y1[j], 4) != 0)
                         fail_msg("context %d case %zu mode %d: y[%zu] = %.9g, want %.9g", c, i,
                                  mode, j, (double)y1[j], (double)e);
                 }
-                int fused = c > 0; /* every case fits the direct path */
+                /* the direct kernels or the im2col path's reorder apply it;
+                 * but one image of a 1x1 stride-1 conv is one GEMM straight
+                 * into y on every path (no reorder) */
+                int fused = !(cc->n == 1 && cc->kh == 1 && cc->sh == 1 && cc->ph == 0);
                 assert_int_equal(tag_count[T_RELU] + tag_count[T_ADD], fused ? 0 : 1);
                 if (c == 2 && cc->kh == 3 && cc->sh == 1) assert_true(tag_count[T_FWD_WINO] > 0);
                 if (c == 1) assert_int_equal(tag_count[T_FWD_WINO], 0);

@@ -144,8 +144,8 @@ static int launch_cols(rcl_ctx *ctx, int is_im2col, cl_mem dst, cl_mem src, int 
 
 /* reorder_fwd (tmp -> y, + bias) or reorder_bwd (dy -> tmp) of images
  * n0 .. n0+nb-1 */
-static int launch_reorder(rcl_ctx *ctx, int fwd, cl_mem dst, cl_mem src, cl_mem b, int n0,
-                          int nb, const conv_geom *g)
+static int launch_reorder(rcl_ctx *ctx, int fwd, cl_mem dst, cl_mem src, cl_mem b, cl_mem res,
+                          int epi, int n0, int nb, const conv_geom *g)
 {
     cl_kernel k;
     size_t wg;
@@ -154,7 +154,8 @@ static int launch_reorder(rcl_ctx *ctx, int fwd, cl_mem dst, cl_mem src, cl_mem 
     size_t gl[2] = {(size_t)((nb + ipi - 1) / ipi), (size_t)g->OC}, lo[2] = {wg, 1};
     if (fwd)
         return RCL_LAUNCH(ctx, k, "reorder", 2, gl, lo, RCL_MEM(dst), RCL_MEM(src),
-                          RCL_MEM(b ? b : src), RCL_I32(b != NULL), RCL_I32(n0), RCL_I32(nb),
+                          RCL_MEM(b ? b : src), RCL_I32(b != NULL), RCL_MEM(res ? res : src),
+                          RCL_I32(res ? epi : epi & ~RCL_CONV_EPI_RES), RCL_I32(n0), RCL_I32(nb),
                           RCL_I32(ipi), RCL_I32(g->OC), RCL_I32(g->P));
     return RCL_LAUNCH(ctx, k, "reorder", 2, gl, lo, RCL_MEM(dst), RCL_MEM(src), RCL_I32(n0),
                       RCL_I32(nb), RCL_I32(ipi), RCL_I32(g->OC), RCL_I32(g->P));
@@ -233,14 +234,20 @@ static int conv_slice(rcl_ctx *ctx, const rcl_tensor *w, const rcl_conv2d_desc *
                          0);
 }
 
+/* y = conv(x, w) (+ b), then the epilogue epi (+ res, ReLU): in the
+ * reorder pass, or (1x1 stride-1 convs, GEMMs straight into y) the bias
+ * pass and the add / ReLU ops */
 static int conv_forward_gemm(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
-                             const rcl_tensor *w, const rcl_tensor *b, const rcl_conv2d_desc *d,
-                             const conv_geom *gp)
+                             const rcl_tensor *w, const rcl_tensor *b, const rcl_tensor *res,
+                             int epi, const rcl_conv2d_desc *d, const conv_geom *gp)
 {
     conv_geom g = *gp;
     if (g.direct) {
         RCL_TRY(conv_forward_direct(ctx, y, x, w, &g));
-        return b ? rcl_bias_add(ctx, y->buf, b->buf, g.N, g.OC, g.P) : RCL_OK;
+        if (b) RCL_TRY(rcl_bias_add(ctx, y->buf, b->buf, g.N, g.OC, g.P));
+        int relu = (epi & RCL_CONV_EPI_RELU) != 0;
+        if (res) return relu ? rcl_add_relu(ctx, y, y, res) : rcl_add(ctx, y, y, res);
+        return relu ? rcl_relu_forward(ctx, y, y) : RCL_OK;
     }
     int nb;
     cl_mem col, tmp;
@@ -251,7 +258,8 @@ static int conv_forward_gemm(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
         RCL_TRY(launch_cols(ctx, 1, col, x->buf, n0, cur, &g, d));
         RCL_TRY(rcl_gemm(ctx, 0, 0, g.OC, np, g.CKK, 1.0f, w->buf, 0, g.CKK, col, 0, np, 0.0f,
                          tmp, 0, np, "conv_fwd_gemm"));
-        RCL_TRY(launch_reorder(ctx, 1, y->buf, tmp, b ? b->buf : NULL, n0, cur, &g));
+        RCL_TRY(launch_reorder(ctx, 1, y->buf, tmp, b ? b->buf : NULL, res ? res->buf : NULL,
+                               epi, n0, cur, &g));
     }
     return RCL_OK;
 }
@@ -284,16 +292,15 @@ int rcl_conv2d_forward_fused(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
         w = &wt;
         d = &t;
     }
+    /* the direct and Winograd kernels, and the im2col path's reorder,
+     * apply the epilogue as they store */
+    int epi = (res ? RCL_CONV_EPI_RES : 0) | (relu ? RCL_CONV_EPI_RELU : 0);
     if (conv_direct_pass(ctx, &g, d, RCL_CONV_FWD)) {
-        /* the direct and Winograd kernels apply the epilogue as they store */
         rcl_conv_shape s = conv_shape(&g, d);
-        int epi = (res ? RCL_CONV_EPI_RES : 0) | (relu ? RCL_CONV_EPI_RELU : 0);
         return rcl_conv_direct_forward(ctx, y->buf, x->buf, w->buf, b ? b->buf : NULL,
                                        res ? res->buf : NULL, epi, &s);
     }
-    RCL_TRY(conv_forward_gemm(ctx, y, x, w, b, d, &g));
-    if (res) return relu ? rcl_add_relu(ctx, y, y, res) : rcl_add(ctx, y, y, res);
-    return relu ? rcl_relu_forward(ctx, y, y) : RCL_OK;
+    return conv_forward_gemm(ctx, y, x, w, b, res, epi, d, &g);
 }
 
 /* 1x1 stride 1 pad 0: dx[n] = W^T dy[n];  dW = sum_n dy[n] x[n]^T */
@@ -329,7 +336,7 @@ static int conv_backward_gemm(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, cons
     for (int n0 = 0; n0 < g.N; n0 += nb) {
         int cur = g.N - n0 < nb ? g.N - n0 : nb;
         int np = cur * g.P;
-        RCL_TRY(launch_reorder(ctx, 0, tmp, dy->buf, NULL, n0, cur, &g));
+        RCL_TRY(launch_reorder(ctx, 0, tmp, dy->buf, NULL, NULL, 0, n0, cur, &g));
         if (dw) {
             RCL_TRY(launch_cols(ctx, 1, col, x->buf, n0, cur, &g, d));
             RCL_TRY(rcl_gemm(ctx, 0, 1, g.OC, g.CKK, np, 1.0f, tmp, 0, np, col, 0, np,
