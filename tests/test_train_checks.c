@@ -248,7 +248,9 @@ static void test_warmup(void **state)
                         runs[i].warm, dir, runs[i].name);
         char want[160];
         snprintf(want, sizeof want, "warm-up: lr 0 for the first %d updates", runs[i].warm);
-        if (rc != 0 || !strstr(out, want) ||
+        /* the epoch line: images/s over the training part, the test apart */
+        if (rc != 0 || !strstr(out, want) || !strstr(out, " s (training ") ||
+            !strstr(out, " img/s; test ") ||
             (runs[i].iters > runs[i].warm) != (strstr(out, "warm-up over after 1 updates: lr 0.1") != NULL))
             fail_msg("train %s: rc %d\n%s", runs[i].name, rc, out);
         free(out);

@@ -365,6 +365,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
             }
         }
         cli_progress_finish(&bar, 0);
+        double t_trained = cli_now_s(); /* the epoch's training part ends here */
         if (log_steps(r, epoch, &e, steps)) return 1; /* the epoch's last partial window */
         e.win_loss = 0;
         e.win = 0;
@@ -392,8 +393,12 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
         double secs = cli_now_s() - t0, acc = test_total ? (double)test_correct / test_total : 0;
         printf("Test set: Average loss: %.4f, Accuracy: %d/%d (%.0f%%)\n", test_loss, test_correct,
                test_total, 100.0 * acc);
-        printf("epoch %d%s: %.1f s, %.1f train img/s, lr %g\n", epoch + 1,
-               partial ? " (ended by --iterations)" : "", secs, (e.seen - seen0) / secs, (double)lr);
+        /* images/s over the training part only (the test pass and the
+         * checkpoint are not in it) */
+        double t_train = t_trained - t0;
+        printf("epoch %d%s: %.1f s (training %.1f s, %.1f img/s; test %.1f s), lr %g\n", epoch + 1,
+               partial ? " (ended by --iterations)" : "", secs, t_train,
+               t_train > 0 ? (e.seen - seen0) / t_train : 0.0, secs - t_train, (double)lr);
         float next_lr = rcl_lr_at(&o->sched, epoch + 1);
         if (o->plateau && !partial) {
             int cut = rcl_plateau_step(&r->plateau, 1.0 - acc); /* the validation error */
