@@ -9,7 +9,11 @@ $d0 << EOD
 5 68.9200 0.877092
 EOD
 $d1 << EOD
-0 ? ?
+1 39.6300 1.61168
+2 52.0000 1.24891
+3 63.7500 1.08702
+4 65.7000 0.979099
+5 66.5500 0.902694
 EOD
 $d2 << EOD
 0 ? ?
@@ -41,6 +45,33 @@ $s0 << EOD
 2400 0.866286
 2500 0.869766
 EOD
+$s1 << EOD
+100 1.9498
+200 1.66741
+300 1.57281
+400 1.47947
+500 1.38891
+600 1.32971
+700 1.26992
+800 1.25934
+900 1.21197
+1000 1.17363
+1100 1.09078
+1200 1.09407
+1300 1.13894
+1400 1.06995
+1500 1.04137
+1600 0.968851
+1700 1.00179
+1800 1.02243
+1900 0.974146
+2000 0.928277
+2100 0.938696
+2200 0.90895
+2300 0.880947
+2400 0.898353
+2500 0.886522
+EOD
 set datafile missing '?'
 set key outside right top noenhanced
 set grid
@@ -54,14 +85,16 @@ set output 'test_acc.svg'
 set title 'study depth: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
-plot $d0 using 1:2 with linespoints title 'resnet18'
+plot $d0 using 1:2 with linespoints title 'resnet18', \
+     $d1 using 1:2 with linespoints title 'resnet34'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'test_acc.png'
 set title 'study depth: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
-plot $d0 using 1:2 with linespoints title 'resnet18'
+plot $d0 using 1:2 with linespoints title 'resnet18', \
+     $d1 using 1:2 with linespoints title 'resnet34'
 set output
 set terminal svg size 900,560 dynamic background rgb 'white' font 'sans,12'
 set output 'train_loss.svg'
@@ -71,7 +104,8 @@ set autoscale x
 set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
-plot $s0 using 1:2 with lines lw 1.5 title 'resnet18'
+plot $s0 using 1:2 with lines lw 1.5 title 'resnet18', \
+     $s1 using 1:2 with lines lw 1.5 title 'resnet34'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'train_loss.png'
@@ -81,5 +115,6 @@ set autoscale x
 set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
-plot $s0 using 1:2 with lines lw 1.5 title 'resnet18'
+plot $s0 using 1:2 with lines lw 1.5 title 'resnet18', \
+     $s1 using 1:2 with lines lw 1.5 title 'resnet34'
 set output
