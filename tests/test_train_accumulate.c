@@ -2,7 +2,13 @@
  * (2 classes x 8 CIFAR-10 JPEGs, no augmentation): without batch statistics
  * (--norm gn) one step over K micro-batches equals one step over the whole
  * batch, to float tolerance (the gradient sums run in another order):
- * losses, weights and SGD momentum after two epochs, K = 2 and 4; the log
+ * losses, weights and SGD momentum after one epoch (2 steps), K = 2 and 4.
+ * Not after more: the float differences of the two orders compound, and a
+ * later step can amplify them far past any fixed tolerance (measured: from
+ * the states after epoch 1, which agree to 1e-7 of the tensors' scale, the
+ * first step of epoch 2 moves conv1's momentum by 1% between any two
+ * starting states that differ in the last bits, K = 1 or 4 alike, while
+ * one step from bitwise-equal states agrees); the log
  * says how the batch is split and that BN takes its statistics per
  * micro-batch; a batch that does not divide by K is refused. Runs once, on
  * the first device that is not a software rasterizer (test_train_*). */
@@ -80,14 +86,14 @@ static void test_equals_one_batch(void **state)
     (void)state;
     char common[2048], ref[1200], out[1200], a[1300], b[1300];
     snprintf(common, sizeof common, "--device %d train --model resnet20 --norm gn --groups 4 --data %s "
-             "--epochs 2 --batch-size 8 --no-augment --optimizer sgd --lr 0.005 --log-interval 1",
+             "--epochs 1 --batch-size 8 --no-augment --optimizer sgd --lr 0.005 --log-interval 1",
              dev(), g_data);
     snprintf(ref, sizeof ref, "%s/one", g_dir);
     char *o1 = NULL;
     int rc = tu_run(&o1, "%s --out %s", common, ref);
     if (rc) fail_msg("one batch: rc %d\n%s", rc, o1);
     double l1[8], l2[8];
-    assert_int_equal(losses(o1, l1, 8), 4);
+    assert_int_equal(losses(o1, l1, 8), 2);
     snprintf(a, sizeof a, "%s/last.safetensors", ref);
     for (int k = 2; k <= 4; k += 2) {
         char *o2 = NULL, want[128];
@@ -96,8 +102,8 @@ static void test_equals_one_batch(void **state)
         snprintf(want, sizeof want, "gradient accumulation: %d micro-batches of %d images per step\n",
                  k, 8 / k);
         if (rc || !strstr(o2, want)) fail_msg("--accumulate %d: rc %d\n%s", k, rc, o2);
-        assert_int_equal(losses(o2, l2, 8), 4);
-        for (int i = 0; i < 4; i++)
+        assert_int_equal(losses(o2, l2, 8), 2);
+        for (int i = 0; i < 2; i++)
             if (fabs(l1[i] - l2[i]) > 2e-4)
                 fail_msg("--accumulate %d: step %d loss %.4f vs %.4f", k, i + 1, l2[i], l1[i]);
         snprintf(b, sizeof b, "%s/last.safetensors", out);

@@ -24,16 +24,11 @@ typedef struct rcl_tunable_info {
 extern const rcl_tunable_info rcl_tunables[RCL_TUN_COUNT];
 
 /* conv.WINOGRAD on devices whose preferred float vector width is >= 4
- * (CPU drivers; rcl_ctx_create). 0 (off) for now: with Winograd on,
- * `train --accumulate 4` (micro-batches of 2) does not reproduce the
- * whole-batch step (tests/test_train_accumulate.c: conv1's momentum 1% off
- * after 4 steps, 126x the tolerance at layer3.2) while every other pairing
- * (Winograd or not, batch 8 or 2, accumulated without it) agrees to 1e-7;
- * the cause is not found yet (README, "Tuning and speed"). 1 would run the
- * forward pass and data gradient through it; 2 the weight gradient too
- * (1.8x the direct kernel's time for resnet20 at batch 128 on the 2-core
- * PoCL VM). A tune cache or rcl_ctx_set_param still turns it on. */
-#define RCL_CONV_WINO_CPU_DEFAULT 0
+ * (CPU drivers; rcl_ctx_create): Winograd for the forward pass and data
+ * gradient (tunables.def; src/ops/conv2d_wino.c). Not 2: on the 2-core
+ * PoCL VM its weight gradient (16 GEMMs of OC x C over every tile) took
+ * about 1.8x the direct kernel's time for resnet20 at batch 128. */
+#define RCL_CONV_WINO_CPU_DEFAULT 1
 
 /* 1 for the tunables whose default a context sets per device (above; and
  * gemm DEFAULT_PATH, which is not tuned): a tuner writes its choice for
