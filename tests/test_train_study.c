@@ -290,10 +290,11 @@ static void test_study_spec_seeds_diverged(void **state)
     snprintf(spec, sizeof spec, "%s/grid.txt", dir);
     FILE *f = fopen(spec, "w");
     assert_non_null(f);
-    fprintf(f, "# two variants\nname: grid\nbase: --model basicblock --epochs 1\n"
+    fprintf(f, "# three variants\nname: grid\nbase: --model basicblock --epochs 1\n"
                "base: --train-per-class 10 --test-per-class 5\n\n"
                "variant adam: --optimizer adam\n"
-               "variant blowup: --optimizer sgd --lr 1e30\n");
+               "variant blowup: --optimizer sgd --lr 1e30\n"
+               "variant same:\n");
     fclose(f);
     char *out = NULL;
     int rc = tu_run(&out, "--device %d study --spec %s --seeds 2 --batch-size 50 --data %s --out %s/out",
@@ -317,9 +318,12 @@ static void test_study_spec_seeds_diverged(void **state)
     r = row(rep, "blowup");
     assert_non_null(strstr(r, "2 of 2 seeds (epoch 1, 1)"));
     free(r);
+    r = row(rep, "same"); /* a variant of no options of its own: the base alone */
+    assert_non_null(strstr(r, "| same | (none: the base) |"));
+    free(r);
     free(rep);
     char *csv = slurp(od, "results.csv", NULL);
-    assert_int_equal(count_lines(csv), 3); /* header + adam's two seeds */
+    assert_int_equal(count_lines(csv), 5); /* header + adam's and same's two seeds each */
     free(csv);
 
     /* rerun: everything is skipped, the diverged runs too */

@@ -1006,9 +1006,14 @@ static void write_report(const study *s, int plots)
             if (isfinite(last->train_loss)) loss[nloss++] = last->train_loss;
             spe[nspe++] = secs / r->nep;
         }
-        sb_printf(&b, "| %s | `", s->v[v].name);
-        sb_args(&b, s->v[v].args.v, s->v[v].args.n);
-        sb_printf(&b, "` | ");
+        sb_printf(&b, "| %s | ", s->v[v].name);
+        if (s->v[v].args.n) {
+            sb_printf(&b, "`");
+            sb_args(&b, s->v[v].args.v, s->v[v].args.n);
+            sb_printf(&b, "` | ");
+        } else {
+            sb_printf(&b, "(none: the base) | ");
+        }
         sb_stat(&b, fin, n, 100, 2, "%");
         sb_printf(&b, " | ");
         sb_stat(&b, best, n, 100, 2, "%");
