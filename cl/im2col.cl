@@ -6,7 +6,8 @@
  *              j = nl*P + oh*OW + ow     in [0, NP)    (column, nl = n - n0)
  *   col[r, j] = x[n0+nl, c, oh*SH - PH + kh, ow*SW - PW + kw]  (0 outside)
  *
- * Every kernel is a 2-D range (NG, D1): dimension 0 runs over NG =
+ * Every kernel but im2col_panels (below, with its own layout) is a 2-D
+ * range (NG, D1): dimension 0 runs over NG =
  * ceil(NB/IPI) groups of IPI consecutive images (rounded up to WG), dimension
  * 1 carries a row or channel index d. Work-item (i, d) handles the images
  * nl in [i*IPI, min(NB, i*IPI + IPI)), one whole P- or H*W-plane each, so
@@ -90,6 +91,56 @@ void im2col(__global float *restrict col, __global const float *restrict x, cons
         for (int i = oh_hi * OW; i < P; i++) dst[i] = 0.0f;
     }
 }
+
+#ifdef R
+/* im2col straight into the tiled GEMM's packed op(B) layout (cl/gemm.cl's
+ * PB, the layout cl/pack.cl would make of col): panels of R columns
+ * (compile-time: the GEMM's NWI),
+ *   out[(q*CKK + r)*R + j] = col[r, q*R + j]       q < ceil(NP/R), j < R
+ * zero for the columns q*R + j >= NP that pad the last panel. The GEMM
+ * reads it without the pack pass over col (one write and one read of the
+ * column matrix fewer). Work-item (q, b) fills panel q's rows r in
+ * [b*rows, b*rows + rows): it first works out where each of its R columns
+ * reads the input (image, top-left tap; in private memory), then per row
+ * (c, kh, kw) stores R consecutive floats. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void im2col_panels(__global float *restrict out, __global const float *restrict x,
+                   const int n0, const int nb, const int rows, const int C, const int H,
+                   const int W, const int KH, const int KW, const int SH, const int SW,
+                   const int PH, const int PW, const int OH, const int OW)
+{
+    const int q = get_global_id(0);
+    const int P = OH * OW, NP = nb * P, KK = KH * KW, CKK = C * KK, HW = H * W;
+    const int r0 = get_global_id(1) * rows;
+    if (q * R >= NP || r0 >= CKK) return;
+    const int r1 = min(r0 + rows, CKK);
+    int base[R], ih0[R], iw0[R];
+    int j0 = q * R, nl = j0 / P, p = j0 - nl * P, oh = p / OW, ow = p - oh * OW;
+    for (int j = 0; j < R; j++) {
+        const int in = nl < nb; /* past NP: a padding column, never in range */
+        base[j] = in ? (n0 + nl) * C * HW : 0;
+        ih0[j] = in ? oh * SH - PH : -(1 << 28);
+        iw0[j] = ow * SW - PW;
+        if (++ow == OW) {
+            ow = 0;
+            if (++oh == OH) oh = 0, nl++;
+        }
+    }
+    const int c0 = r0 / KK, k0 = r0 - c0 * KK;
+    int kh = k0 / KW, kw = k0 - kh * KW, cb = c0 * HW;
+    __global float *o = out + (q * CKK + r0) * R;
+    for (int r = r0; r < r1; r++, o += R) {
+        for (int j = 0; j < R; j++) {
+            const int ih = ih0[j] + kh, iw = iw0[j] + kw;
+            o[j] = (uint)ih < (uint)H && (uint)iw < (uint)W ? x[base[j] + cb + ih * W + iw] : 0.0f;
+        }
+        if (++kw == KW) {
+            kw = 0;
+            if (++kh == KH) kh = 0, cb += HW;
+        }
+    }
+}
+#endif
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void col2im(__global float *restrict dx, __global const float *restrict col, const int n0,

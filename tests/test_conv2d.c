@@ -10,6 +10,7 @@
 #include "ref/ref_conv2d.h"
 #include "ops/conv2d_direct.h"
 #include "ops/conv2d_wino.h"
+#include "gemm/gemm_params.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -660,6 +661,125 @@ static void test_conv_wino(void **state)
 
 /* The rule (PATH 0): direct for small channel counts, im2col + GEMM for
  * wide ones; a shape's own entries override it pass by pass. */
+/* The forward GEMM reading im2col's output as its packed op(B) panels
+ * (cl/im2col.cl im2col_panels, im2col.PANELS): on both devices (the tiled
+ * GEMM made the default path, so CLBlast devices take it too), against
+ * im2col + pack: no pack launch in the forward pass where the panels are
+ * written, the same im2col launches, the output bitwise equal (the GEMM
+ * reads the same panels), and the whole case exact against the reference
+ * with the scratch the memory estimate predicts. Shapes: the last panel
+ * partial (NP not a multiple of the panel width), several chunks (a 1 MiB
+ * column budget), stride 2, 1x1, 7x7, an even kernel; the threshold on the
+ * output pixels per image is applied per conv. */
+static int count_pack;
+static void count_pack_tag(void *user, const char *tag, cl_event ev)
+{
+    (void)user, (void)ev;
+    if (!strcmp(tag, "pack")) count_pack++;
+    if (!strcmp(tag, "im2col")) im2col_launches++;
+}
+
+static rcl_ctx *panels_ctx(const conv_case_t *cc, int max_p, int budget_mb)
+{
+    rcl_ctx *ctx;
+    rcl_ctx_options opt = {.profiling = 1};
+    T_OK(rcl_ctx_create(&ctx, rcl_ctx_device(T_CTX)->index, &opt));
+    T_OK(rcl_ctx_set_param(ctx, "conv", "PATH", RCL_CONV_PATH_GEMM));
+    T_OK(rcl_ctx_set_param(ctx, "gemm", "DEFAULT_PATH", RCL_GEMM_TILED));
+    /* the forward GEMM packs op(B) (XB 2) for every chunk size, as the
+     * CPU defaults do (scalar devices' defaults read it in place) */
+    int p = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph) *
+            rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
+    for (int nb = 1; nb <= cc->n; nb++) {
+        char cls[48], key[64];
+        rcl_gemm_class(0, 0, cc->oc, nb * p, cc->c * cc->kh * cc->kw, cls, sizeof cls);
+        snprintf(key, sizeof key, "gemm.%s", cls);
+        T_OK(rcl_ctx_set_param(ctx, key, "XB", 2));
+    }
+    T_OK(rcl_ctx_set_param(ctx, "im2col", "PANELS", max_p));
+    if (budget_mb > 0) T_OK(rcl_ctx_set_param(ctx, "conv", "COL_BUDGET_MB", budget_mb));
+    rcl_ctx_set_profiler(ctx, count_pack_tag, NULL);
+    return ctx;
+}
+
+/* forward of cc on ctx from x, w, b: y (malloc'd); *packs, *im2cols its launches */
+static float *panels_forward(rcl_ctx *ctx, const conv_case_t *cc, const float *x, const float *w,
+                             const float *b, int *packs, int *im2cols)
+{
+    rcl_ctx *keep = T_CTX;
+    T_CTX = ctx;
+    int oh = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph);
+    int ow = rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
+    rcl_tensor tx, tw, tb, ty;
+    tu_tensor(&tx, cc->n, cc->c, cc->h, cc->w, x);
+    tu_tensor(&tw, cc->oc, cc->c, cc->kh, cc->kw, w);
+    tu_tensor(&tb, cc->oc, 1, 1, 1, b);
+    tu_tensor(&ty, cc->n, cc->oc, oh, ow, NULL);
+    T_OK(rcl_tensor_fill(ctx, &ty, 1234.5f));
+    count_pack = im2col_launches = 0;
+    rcl_conv2d_desc d = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
+    T_OK(rcl_conv2d_forward(ctx, &ty, &tx, &tw, cc->bias ? &tb : NULL, &d));
+    float *y = tu_read(&ty);
+    *packs = count_pack, *im2cols = im2col_launches;
+    rcl_tensor *all[] = {&tx, &tw, &tb, &ty};
+    for (int i = 0; i < 4; i++) rcl_tensor_destroy(all[i]);
+    T_CTX = keep;
+    return y;
+}
+
+static void test_conv_panels(void **state)
+{
+    (void)state;
+    const struct {
+        conv_case_t cc;
+        int budget_mb;
+    } cases[] = {
+        {{3, 5, 9, 9, 7, 3, 3, 1, 1, 1, 1, 1, 0}, 0},   /* NP 243: last panel partial */
+        {{3, 5, 11, 10, 7, 3, 3, 2, 2, 1, 1, 1, 0}, 0}, /* stride 2, output 6x5 */
+        {{2, 3, 16, 13, 8, 7, 7, 2, 2, 3, 3, 0, 0}, 0}, /* 7x7 stem */
+        {{3, 6, 9, 7, 5, 1, 1, 1, 1, 0, 0, 1, 0}, 0},   /* 1x1, several images */
+        {{2, 2, 6, 6, 3, 2, 2, 1, 1, 0, 0, 1, 0}, 0},   /* even kernel, pad 0 */
+        {{11, 16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 0}, 1}, /* chunks of 6 + 5 images */
+        {{5, 3, 2, 2, 9, 3, 3, 1, 1, 1, 1, 0, 0}, 0},   /* 2x2 maps, 45 columns */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const conv_case_t *cc = &cases[i].cc;
+        size_t nx = (size_t)cc->n * cc->c * cc->h * cc->w, nw = (size_t)cc->oc * cc->c * cc->kh * cc->kw;
+        tu_rng r = tu_rng_seed(300 + i);
+        float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)cc->oc * 4);
+        tu_fill(&r, x, nx, -1, 1);
+        tu_fill(&r, w, nw, -1, 1);
+        tu_fill(&r, b, (size_t)cc->oc, -1, 1);
+        int oh = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph);
+        int ow = rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
+        size_t ny = (size_t)cc->n * cc->oc * oh * ow;
+        rcl_ctx *on = panels_ctx(cc, 1 << 30, cases[i].budget_mb);
+        rcl_ctx *off = panels_ctx(cc, 0, cases[i].budget_mb);
+        rcl_ctx *below = panels_ctx(cc, oh * ow - 1, cases[i].budget_mb); /* the threshold */
+        int p_on, p_off, p_below, i_on, i_off, i_below;
+        float *y_on = panels_forward(on, cc, x, w, b, &p_on, &i_on);
+        float *y_off = panels_forward(off, cc, x, w, b, &p_off, &i_off);
+        float *y_below = panels_forward(below, cc, x, w, b, &p_below, &i_below);
+        if (p_on != 0 || p_off < 1 || p_below != p_off || i_on != i_off || i_on < 1 ||
+            i_below != i_off)
+            fail_msg("case %zu: pack launches %d / %d / %d, im2col %d / %d / %d (panels on / "
+                     "off / below the threshold)", i, p_on, p_off, p_below, i_on, i_off, i_below);
+        if (memcmp(y_on, y_off, ny * 4) || memcmp(y_below, y_off, ny * 4))
+            fail_msg("case %zu: the forward outputs with and without panels differ", i);
+        /* forward and gradients against the reference; the scratch slot
+         * COL (panels: padded to whole panels) as the estimate predicts */
+        case_on(on, cc, 400 + i);
+        rcl_conv2d_desc cd = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
+        rcl_conv2d_scratch sc;
+        T_OK(rcl_conv2d_scratch_bytes(on, cc->n, cc->c, cc->h, cc->w, cc->oc, &cd, 1, &sc));
+        if (on->scratch_bytes[RCL_SCRATCH_COL] != sc.col)
+            fail_msg("case %zu: scratch COL %zu, predicted %llu", i,
+                     on->scratch_bytes[RCL_SCRATCH_COL], (unsigned long long)sc.col);
+        rcl_ctx_destroy(on), rcl_ctx_destroy(off), rcl_ctx_destroy(below);
+        free(x), free(w), free(b), free(y_on), free(y_off), free(y_below);
+    }
+}
+
 static void test_conv_path_rule(void **state)
 {
     (void)state;
@@ -899,6 +1019,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_invalid),
     cmocka_unit_test(test_conv_rules),
     cmocka_unit_test(test_conv_paths),
+    cmocka_unit_test(test_conv_panels),
     cmocka_unit_test(test_conv_paths_multichunk),
     cmocka_unit_test(test_conv_path_rule),
     cmocka_unit_test(test_conv_dead_taps),

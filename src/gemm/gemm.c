@@ -180,14 +180,11 @@ int rcl_gemm_with(rcl_ctx *ctx, rcl_gemm_path path, const rcl_gemm_tiled_params 
                             beta, C, off_c, ldc, tag);
 }
 
-int rcl_gemm(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha, cl_mem A,
-             size_t off_a, int lda, cl_mem B, size_t off_b, int ldb, float beta, cl_mem C,
-             size_t off_c, int ldc, const char *tag)
+/* 1 and the class's parameters *p where rcl_gemm runs this shape on the
+ * tiled kernel, 0 where on CLBlast */
+static int tiled_choice(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K,
+                        rcl_gemm_tiled_params *p)
 {
-    if (M <= 0 || N <= 0 || K <= 0)
-        return rcl_fail(RCL_ERR_INVALID, "gemm %s: M=%d N=%d K=%d", tag, M, N, K);
-    gemm_state *gs = state_of(ctx);
-    if (gs && gs->hook) return gs->hook(gs->hook_user, trans_a, trans_b, M, N, K, tag);
     char cls[48], key[64];
     rcl_gemm_class(trans_a, trans_b, M, N, K, cls, sizeof cls);
     snprintf(key, sizeof key, RCL_GEMM_KEY_PREFIX "%s", cls);
@@ -196,11 +193,47 @@ int rcl_gemm(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float 
      * tune cache at all, the device's default (tiled on CPU-like devices,
      * CLBlast elsewhere: rcl_ctx_create). */
     int fallback = rcl_tun(ctx, RCL_TUN_GEMM_DEFAULT_PATH);
-    if (rcl_ctx_param(ctx, key, "PATH", fallback) == RCL_GEMM_TILED) {
-        rcl_gemm_tiled_params p = rcl_gemm_tiled_from_table(ctx, key, trans_a, trans_b);
+    if (rcl_ctx_param(ctx, key, "PATH", fallback) != RCL_GEMM_TILED) return 0;
+    *p = rcl_gemm_tiled_from_table(ctx, key, trans_a, trans_b);
+    return 1;
+}
+
+int rcl_gemm_b_panels(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K)
+{
+    gemm_state *gs = state_of(ctx);
+    rcl_gemm_tiled_params p;
+    if (M <= 0 || N <= 0 || K <= 0 || !gs || gs->hook ||
+        !tiled_choice(ctx, trans_a, trans_b, M, N, K, &p) || p.xb != 2 ||
+        !rcl_gemm_tiled_valid(&p, trans_a, trans_b))
+        return 0;
+    return p.nwi;
+}
+
+int rcl_gemm_packed_b(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                      cl_mem A, size_t off_a, int lda, cl_mem Bp, float beta, cl_mem C,
+                      size_t off_c, int ldc, const char *tag)
+{
+    rcl_gemm_tiled_params p;
+    int nwi = rcl_gemm_b_panels(ctx, trans_a, trans_b, M, N, K);
+    if (!nwi || !tiled_choice(ctx, trans_a, trans_b, M, N, K, &p))
+        return rcl_fail(RCL_ERR_INVALID, "gemm %s: %dx%dx%d does not read op(B) in panels", tag,
+                        M, N, K);
+    return rcl_gemm_tiled_packed_b(ctx, &p, trans_a, M, N, K, alpha, A, off_a, lda, Bp, beta, C,
+                                   off_c, ldc, tag);
+}
+
+int rcl_gemm(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha, cl_mem A,
+             size_t off_a, int lda, cl_mem B, size_t off_b, int ldb, float beta, cl_mem C,
+             size_t off_c, int ldc, const char *tag)
+{
+    if (M <= 0 || N <= 0 || K <= 0)
+        return rcl_fail(RCL_ERR_INVALID, "gemm %s: M=%d N=%d K=%d", tag, M, N, K);
+    gemm_state *gs = state_of(ctx);
+    if (gs && gs->hook) return gs->hook(gs->hook_user, trans_a, trans_b, M, N, K, tag);
+    rcl_gemm_tiled_params p;
+    if (tiled_choice(ctx, trans_a, trans_b, M, N, K, &p))
         return rcl_gemm_tiled(ctx, &p, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b,
                               ldb, beta, C, off_c, ldc, tag);
-    }
     RCL_TRY(apply_clblast_table(ctx));
     return rcl_gemm_clblast(ctx, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b, ldb,
                             beta, C, off_c, ldc, tag);

@@ -12,6 +12,23 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
                    size_t off_b, int ldb, float beta, cl_mem C, size_t off_c, int ldc,
                    const char *tag);
 
+/* The same with B already holding op(B) packed in p's XB 2 panels
+ * (p->xb == 2): Bp[(q*K + k)*nwi + j] = op(B)[k, q*nwi + j], zero past N. */
+int rcl_gemm_tiled_packed_b(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int M,
+                            int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem Bp,
+                            float beta, cl_mem C, size_t off_c, int ldc, const char *tag);
+
+/* ---- for callers that write op(B) in the packed layout themselves
+ * (conv2d's im2col_panels): the panel width nwi where rcl_gemm would run
+ * this shape (M, N, K, trans_b as the caller would pass them) on the tiled
+ * kernel packing op(B) first (XB 2), else 0 (CLBlast, another XB, a GEMM
+ * hook); then rcl_gemm_packed_b runs it on Bp, which holds op(B) in panels
+ * of nwi columns, ceil(N/nwi)*nwi*K floats. */
+int rcl_gemm_b_panels(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K);
+int rcl_gemm_packed_b(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                      cl_mem A, size_t off_a, int lda, cl_mem Bp, float beta, cl_mem C,
+                      size_t off_c, int ldc, const char *tag);
+
 /* ---- CLBlast */
 int rcl_gemm_clblast(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
                      cl_mem A, size_t off_a, int lda, cl_mem B, size_t off_b, int ldb, float beta,

@@ -126,19 +126,24 @@ rcl_gemm_tiled_params rcl_gemm_tiled_from_table(const rcl_ctx *ctx, const char *
     return p;
 }
 
-int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int trans_b, int M,
-                   int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem B,
-                   size_t off_b, int ldb, float beta, cl_mem C, size_t off_c, int ldc,
-                   const char *tag)
+/* b_packed: B already holds op(B) in XB 2's panels (p->xb is 2), made by
+ * the caller; ldb and trans_b are then not read */
+static int tiled_run(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int trans_b,
+                     int M, int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem B,
+                     size_t off_b, int ldb, int b_packed, float beta, cl_mem C, size_t off_c,
+                     int ldc, const char *tag)
 {
-    if (!p || !rcl_gemm_tiled_valid(p, trans_a, trans_b))
+    if (b_packed) trans_b = 0, ldb = N; /* as after the pack below */
+    if (!p || !rcl_gemm_tiled_valid(p, trans_a, trans_b) || (b_packed && p->xb != 2))
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: invalid tiled parameters", tag);
     int ar = trans_a ? K : M, ac = trans_a ? M : K;
     int br = trans_b ? N : K, bc = trans_b ? K : N;
     if (lda < ac || ldb < bc || ldc < N)
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: lda %d ldb %d ldc %d too small", tag, lda, ldb,
                         ldc);
-    if (!rcl_fits_int(off_a, ar, ac, lda) || !rcl_fits_int(off_b, br, bc, ldb) ||
+    size_t panels_b = (size_t)(N + p->nwi - 1) / p->nwi * p->nwi * (size_t)K;
+    if (!rcl_fits_int(off_a, ar, ac, lda) ||
+        (b_packed ? off_b + panels_b > (size_t)INT_MAX : !rcl_fits_int(off_b, br, bc, ldb)) ||
         !rcl_fits_int(off_c, M, N, ldc))
         return rcl_fail(RCL_ERR_UNSUPPORTED, "gemm %s: matrix of 2^31 or more floats", tag);
     if (p->xb == 3 && ctx->dev.local_mem &&
@@ -148,10 +153,9 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
     if ((size_t)p->wgm * p->wgn > ctx->dev.max_wg_size)
         return rcl_fail(RCL_ERR_UNSUPPORTED, "gemm %s: work-group %dx%d exceeds device limit %zu",
                         tag, p->wgn, p->wgm, ctx->dev.max_wg_size);
-    if (p->xb == 2) { /* op(B) -> panels of nwi columns, K x ceil(N/nwi)*nwi floats */
+    if (p->xb == 2 && !b_packed) { /* op(B) -> panels of nwi columns, K x ceil(N/nwi)*nwi */
         cl_mem bp;
-        size_t n = (size_t)(N + p->nwi - 1) / p->nwi * p->nwi * (size_t)K;
-        RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_GEMM, n * sizeof(float), &bp));
+        RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_GEMM, panels_b * sizeof(float), &bp));
         /* panel q of op(B) = rows q*nwi.. of op(B)^T, which is B read the
          * other way round */
         RCL_TRY(rcl_pack_panels(ctx, bp, B, off_b, ldb, !trans_b, N, K, p->nwi));
@@ -183,4 +187,21 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
                       RCL_F32(alpha), RCL_MEM(A), RCL_I32(off_a), RCL_I32(lda), RCL_MEM(B),
                       RCL_I32(off_b), RCL_I32(ldb), RCL_F32(beta), RCL_MEM(C), RCL_I32(off_c),
                       RCL_I32(ldc));
+}
+
+int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int trans_b, int M,
+                   int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem B,
+                   size_t off_b, int ldb, float beta, cl_mem C, size_t off_c, int ldc,
+                   const char *tag)
+{
+    return tiled_run(ctx, p, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b, ldb, 0,
+                     beta, C, off_c, ldc, tag);
+}
+
+int rcl_gemm_tiled_packed_b(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int M,
+                            int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem Bp,
+                            float beta, cl_mem C, size_t off_c, int ldc, const char *tag)
+{
+    return tiled_run(ctx, p, trans_a, 0, M, N, K, alpha, A, off_a, lda, Bp, 0, 0, 1, beta, C,
+                     off_c, ldc, tag);
 }

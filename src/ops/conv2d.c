@@ -27,6 +27,7 @@
 #include "ops/conv2d_chunk.h"
 #include "ops/conv2d_direct.h"
 #include "ops/conv2d_wino.h"
+#include "gemm/gemm_internal.h"
 #include "runtime/internal.h"
 #include "rcl/gemm.h"
 #include "rcl/ops.h"
@@ -142,6 +143,48 @@ static int launch_cols(rcl_ctx *ctx, int is_im2col, cl_mem dst, cl_mem src, int 
                       RCL_I32(d->ph), RCL_I32(d->pw), RCL_I32(g->OH), RCL_I32(g->OW));
 }
 
+/* The forward GEMM of a chunk of np columns reads its op(B) (col) in
+ * packed panels where the output has at most im2col.PANELS pixels per
+ * image and rcl_gemm would run it on the tiled kernel packing op(B) (XB
+ * 2): *nwi the panel width, and the columns the panels take, np rounded up
+ * to it; else *nwi = 0 and np. */
+static int fwd_panel_cols(rcl_ctx *ctx, const conv_geom *g, int np, int *nwi)
+{
+    *nwi = 0;
+    if (g->P <= rcl_tun(ctx, RCL_TUN_IM2COL_PANELS))
+        *nwi = rcl_gemm_b_panels(ctx, 0, 0, g->OC, np, g->CKK);
+    return *nwi ? (np + *nwi - 1) / *nwi * *nwi : np;
+}
+
+/* Columns of slot COL for the forward pass in chunks of nb images: the
+ * larger of a whole chunk's and the last chunk's */
+static int fwd_col_cols(rcl_ctx *ctx, const conv_geom *g, int nb)
+{
+    int last = g->N - (g->N - 1) / nb * nb, nwi;
+    int a = fwd_panel_cols(ctx, g, nb * g->P, &nwi), b = fwd_panel_cols(ctx, g, last * g->P, &nwi);
+    return a > b ? a : b;
+}
+
+/* im2col_panels: col of images n0 .. n0+nb-1 as the GEMM's packed op(B),
+ * panels of nwi columns (cl/im2col.cl) */
+static int launch_panels(rcl_ctx *ctx, cl_mem dst, cl_mem src, int n0, int nb, int nwi,
+                         const conv_geom *g, const rcl_conv2d_desc *d)
+{
+    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_IM2COL_WG));
+    char opts[64];
+    snprintf(opts, sizeof opts, "-DWG=%zu -DR=%d", wg, nwi);
+    cl_kernel k;
+    RCL_TRY(rcl_ctx_kernel(ctx, "im2col.cl", "im2col_panels", opts, &k));
+    int rows = rcl_tun(ctx, RCL_TUN_IM2COL_ROWS);
+    if (rows < 1) return rcl_fail(RCL_ERR_INVALID, "conv2d: im2col ROWS %d < 1", rows);
+    size_t panels = (size_t)(nb * g->P + nwi - 1) / nwi;
+    size_t gl[2] = {panels, (size_t)((g->CKK + rows - 1) / rows)}, lo[2] = {wg, 1};
+    return RCL_LAUNCH(ctx, k, "im2col", 2, gl, lo, RCL_MEM(dst), RCL_MEM(src), RCL_I32(n0),
+                      RCL_I32(nb), RCL_I32(rows), RCL_I32(g->C), RCL_I32(g->H), RCL_I32(g->W),
+                      RCL_I32(g->KH), RCL_I32(g->KW), RCL_I32(d->sh), RCL_I32(d->sw),
+                      RCL_I32(d->ph), RCL_I32(d->pw), RCL_I32(g->OH), RCL_I32(g->OW));
+}
+
 /* reorder_fwd (tmp -> y, + bias) or reorder_bwd (dy -> tmp) of images
  * n0 .. n0+nb-1 */
 static int launch_reorder(rcl_ctx *ctx, int fwd, cl_mem dst, cl_mem src, cl_mem b, cl_mem res,
@@ -173,13 +216,15 @@ static int conv_forward_direct(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
     return RCL_OK;
 }
 
-/* x (N,C,H,W), w (OC,C,KH,KW), b (OC,1,1,1) or NULL -> y (N,OC,OH,OW) */
 /* Images per chunk, and the scratch buffers for one chunk: col
- * [CKK, nb*P] and the reordered output/gradient [OC, nb*P]. */
-static int conv_chunk_buffers(rcl_ctx *ctx, const conv_geom *g, int *nb, cl_mem *col, cl_mem *tmp)
+ * [CKK, nb*P] (forward: as packed panels where fwd_panel_cols says so) and
+ * the reordered output/gradient [OC, nb*P]. */
+static int conv_chunk_buffers(rcl_ctx *ctx, const conv_geom *g, int fwd, int *nb, cl_mem *col,
+                              cl_mem *tmp)
 {
     RCL_TRY(conv_chunk(ctx, g, nb));
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, (size_t)g->CKK * *nb * g->P * sizeof(float), col));
+    size_t cols = fwd ? (size_t)fwd_col_cols(ctx, g, *nb) : (size_t)*nb * g->P;
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, (size_t)g->CKK * cols * sizeof(float), col));
     return rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)g->OC * *nb * g->P * sizeof(float), tmp);
 }
 
@@ -251,13 +296,20 @@ static int conv_forward_gemm(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
     }
     int nb;
     cl_mem col, tmp;
-    RCL_TRY(conv_chunk_buffers(ctx, &g, &nb, &col, &tmp));
+    RCL_TRY(conv_chunk_buffers(ctx, &g, 1, &nb, &col, &tmp));
     for (int n0 = 0; n0 < g.N; n0 += nb) {
         int cur = g.N - n0 < nb ? g.N - n0 : nb;
-        int np = cur * g.P;
-        RCL_TRY(launch_cols(ctx, 1, col, x->buf, n0, cur, &g, d));
-        RCL_TRY(rcl_gemm(ctx, 0, 0, g.OC, np, g.CKK, 1.0f, w->buf, 0, g.CKK, col, 0, np, 0.0f,
-                         tmp, 0, np, "conv_fwd_gemm"));
+        int np = cur * g.P, nwi;
+        fwd_panel_cols(ctx, &g, np, &nwi);
+        if (nwi) { /* col straight into the GEMM's panels: no pack pass */
+            RCL_TRY(launch_panels(ctx, col, x->buf, n0, cur, nwi, &g, d));
+            RCL_TRY(rcl_gemm_packed_b(ctx, 0, 0, g.OC, np, g.CKK, 1.0f, w->buf, 0, g.CKK, col,
+                                      0.0f, tmp, 0, np, "conv_fwd_gemm"));
+        } else {
+            RCL_TRY(launch_cols(ctx, 1, col, x->buf, n0, cur, &g, d));
+            RCL_TRY(rcl_gemm(ctx, 0, 0, g.OC, np, g.CKK, 1.0f, w->buf, 0, g.CKK, col, 0, np,
+                             0.0f, tmp, 0, np, "conv_fwd_gemm"));
+        }
         RCL_TRY(launch_reorder(ctx, 1, y->buf, tmp, b ? b->buf : NULL, res ? res->buf : NULL,
                                epi, n0, cur, &g));
     }
@@ -332,7 +384,7 @@ static int conv_backward_gemm(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, cons
     if (g.direct) return conv_backward_direct(ctx, dx, dw, dy, x, w, &g);
     int nb;
     cl_mem col, tmp;
-    RCL_TRY(conv_chunk_buffers(ctx, &g, &nb, &col, &tmp));
+    RCL_TRY(conv_chunk_buffers(ctx, &g, 0, &nb, &col, &tmp));
     for (int n0 = 0; n0 < g.N; n0 += nb) {
         int cur = g.N - n0 < nb ? g.N - n0 : nb;
         int np = cur * g.P;
@@ -465,7 +517,8 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
         RCL_TRY(conv_chunk(ctx, &g, &nb));
         uint64_t cb = (uint64_t)g.CKK * nb * g.P * sizeof(float);
         uint64_t tb = (uint64_t)g.OC * nb * g.P * sizeof(float);
-        out->col = max64(out->col, cb);
+        uint64_t cols = pass == RCL_CONV_FWD ? (uint64_t)fwd_col_cols(ctx, &g, nb) : 0;
+        out->col = max64(out->col, max64(cb, (uint64_t)g.CKK * cols * sizeof(float)));
         out->tmp = max64(out->tmp, tb);
         out->gemm_b = max64(out->gemm_b, max64(cb, tb));
         out->gemm_a = max64(out->gemm_a, max64(wbytes, tb));
