@@ -16,7 +16,11 @@ $d1 << EOD
 5 66.5500 0.902694
 EOD
 $d2 << EOD
-0 ? ?
+1 26.0400 1.97128
+2 42.6300 1.75602
+3 15.2500 1.64875
+4 45.3600 1.79358
+5 47.1300 1.59648
 EOD
 $s0 << EOD
 100 1.86198
@@ -72,6 +76,33 @@ $s1 << EOD
 2400 0.898353
 2500 0.886522
 EOD
+$s2 << EOD
+100 2.2446
+200 1.94402
+300 1.85447
+400 1.74885
+500 2.06447
+600 1.89375
+700 1.75176
+800 1.72199
+900 1.73633
+1000 1.67627
+1100 1.68338
+1200 1.63435
+1300 1.58374
+1400 1.50657
+1500 1.8357
+1600 2.07294
+1700 1.81776
+1800 1.7617
+1900 1.67857
+2000 1.63691
+2100 1.63021
+2200 1.68362
+2300 1.62308
+2400 1.5339
+2500 1.5116
+EOD
 set datafile missing '?'
 set key outside right top noenhanced
 set grid
@@ -86,7 +117,8 @@ set title 'study depth: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
 plot $d0 using 1:2 with linespoints title 'resnet18', \
-     $d1 using 1:2 with linespoints title 'resnet34'
+     $d1 using 1:2 with linespoints title 'resnet34', \
+     $d2 using 1:2 with linespoints title 'resnet50'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'test_acc.png'
@@ -94,7 +126,8 @@ set title 'study depth: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
 plot $d0 using 1:2 with linespoints title 'resnet18', \
-     $d1 using 1:2 with linespoints title 'resnet34'
+     $d1 using 1:2 with linespoints title 'resnet34', \
+     $d2 using 1:2 with linespoints title 'resnet50'
 set output
 set terminal svg size 900,560 dynamic background rgb 'white' font 'sans,12'
 set output 'train_loss.svg'
@@ -105,7 +138,8 @@ set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
 plot $s0 using 1:2 with lines lw 1.5 title 'resnet18', \
-     $s1 using 1:2 with lines lw 1.5 title 'resnet34'
+     $s1 using 1:2 with lines lw 1.5 title 'resnet34', \
+     $s2 using 1:2 with lines lw 1.5 title 'resnet50'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'train_loss.png'
@@ -116,5 +150,6 @@ set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
 plot $s0 using 1:2 with lines lw 1.5 title 'resnet18', \
-     $s1 using 1:2 with lines lw 1.5 title 'resnet34'
+     $s1 using 1:2 with lines lw 1.5 title 'resnet34', \
+     $s2 using 1:2 with lines lw 1.5 title 'resnet50'
 set output
