@@ -1,6 +1,7 @@
 /* Winograd F(2x2, 3x3) convolution for 3x3 stride-1 convs: the forward
  * pass and the data gradient (host side src/ops/conv2d_wino.c, chosen
- * inside the direct path by src/ops/conv2d_direct.c). Lavin & Gray 2016:
+ * inside the direct path by src/ops/conv2d_direct.c; F(4x4, 3x3) for wide
+ * outputs and the weight gradient further below). Lavin & Gray 2016:
  * each 2x2 output tile is A^T [ (G g G^T) .* (B^T d B) ] A over its 4x4
  * input tile d, 16 multiplications per tile and channel pair where the
  * direct sum takes 36.
@@ -292,6 +293,205 @@ void conv_wino(__global float *restrict y, __global const float *restrict xp,
         }
     }
 }
+
+/* ---- Winograd F(4x4, 3x3) for the forward pass and the data gradient
+ * where the output is at least 17 wide (13 with 4-wide vectors:
+ * src/ops/conv2d_chunk.c rcl_conv_wino_plan_for; conv_wino TILE 4). Each
+ * 4x4 output tile is A^T [ (G g G^T) .* (B^T d B) ] A over its 6x6 input
+ * tile d (interpolation points 0, 1, -1, 2, -2, infinity; Lavin & Gray's
+ * matrices), 36 multiplications per tile and channel pair where the direct
+ * sum takes 144 and F(2x2, 3x3) 64. Built with R2 0.
+ *
+ *   conv_wino4_w  U[p, ci, co] = (G g G^T)[p] (p = 6*i + j, 36 positions),
+ *                 FLIP as conv_wino_w.
+ *   conv_wino4    y[n0+nl, co, 4*th + a, 4*t + b] (+ bias[co]) for the tile
+ *                 row th and VX consecutive tile columns t (one tile per
+ *                 vector lane) of one work-item, every output channel, as
+ *                 conv_wino: V[p, ci] = (B^T d B)[p] for every input
+ *                 channel (36*WC vectors in private memory), then per block
+ *                 of OCB output channels M[p] = sum_ci U[p, ci, co] *
+ *                 V[p, ci], then y = A^T M A and the epilogue. The input is
+ *                 conv_pad's zero-padded chunk with each row split into its
+ *                 4 column phases (column 4*j + k at k*WQ + j, WQ = Wp/4):
+ *                 input column c of tiles t0 .. t0+VX-1 is one vector at
+ *                 phase c % 4, index t0 + c / 4. Lanes past the last tile
+ *                 compute on padding and are not stored. */
+
+#if !R2 /* (the F(2x2) builds for 7- and 8-wide outputs leave it out) */
+typedef float16 float16_u __attribute__((aligned(4)));
+
+/* o = B^T d over 6 values d[0], d[S], .., d[5*S] (B^T = [4 0 -5 0 1 0;
+ * 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
+ * 0 4 0 -5 0 1]) into o[0], o[S], .. */
+#define BT6(d, o, S)                                                  \
+    {                                                                 \
+        const floatV a0 = d[0], a1 = d[S], a2 = d[2 * S];             \
+        const floatV a3 = d[3 * S], a4 = d[4 * S], a5 = d[5 * S];     \
+        o[0] = 4.0f * a0 - 5.0f * a2 + a4;                            \
+        o[S] = (a3 + a4) - 4.0f * (a1 + a2);                          \
+        o[2 * S] = (a4 - a3) + 4.0f * (a1 - a2);                      \
+        o[3 * S] = (a4 - a2) + 2.0f * (a3 - a1);                      \
+        o[4 * S] = (a4 - a2) - 2.0f * (a3 - a1);                      \
+        o[5 * S] = 4.0f * a1 - 5.0f * a3 + a5;                        \
+    }
+
+/* one work-item per (ci, co) */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void conv_wino4_w(__global float *restrict U, __global const float *restrict w, const int CI,
+                  const int CO, const int FLIP)
+{
+    const int i = get_global_id(0);
+    if (i >= CI * CO) return;
+    const int ci = i / CO, co = i - ci * CO;
+    float g[9];
+    if (FLIP) {
+        const __global float *s = w + (ci * CO + co) * 9;
+        for (int k = 0; k < 9; k++) g[k] = s[8 - k];
+    } else {
+        const __global float *s = w + (co * CI + ci) * 9;
+        for (int k = 0; k < 9; k++) g[k] = s[k];
+    }
+    /* t = G g (6x3), then u = t G^T (6x6); G = [1/4 0 0; -1/6 -1/6 -1/6;
+     * -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1] */
+    float t[18];
+    for (int j = 0; j < 3; j++) {
+        const float a = g[j], b = g[3 + j], c = g[6 + j];
+        t[j] = a / 4.0f;
+        t[3 + j] = -(a + b + c) / 6.0f;
+        t[6 + j] = -(a - b + c) / 6.0f;
+        t[9 + j] = (a + 2.0f * b + 4.0f * c) / 24.0f;
+        t[12 + j] = (a - 2.0f * b + 4.0f * c) / 24.0f;
+        t[15 + j] = c;
+    }
+    const int stride = CI * CO;
+    __global float *u = U + ci * CO + co;
+    for (int r = 0; r < 6; r++) {
+        const float a = t[3 * r], b = t[3 * r + 1], c = t[3 * r + 2];
+        u[(6 * r + 0) * stride] = a / 4.0f;
+        u[(6 * r + 1) * stride] = -(a + b + c) / 6.0f;
+        u[(6 * r + 2) * stride] = -(a - b + c) / 6.0f;
+        u[(6 * r + 3) * stride] = (a + 2.0f * b + 4.0f * c) / 24.0f;
+        u[(6 * r + 4) * stride] = (a - 2.0f * b + 4.0f * c) / 24.0f;
+        u[(6 * r + 5) * stride] = c;
+    }
+}
+
+/* the 16 outputs of 4 tiles (lanes) on one output row, in column order:
+ * a[l], b[l], c[l], d[l] for lane l */
+static float16 zip4(const float4 a, const float4 b, const float4 c, const float4 d)
+{
+    const float8 ac = shuffle2(a, c, (uint8)(0, 4, 1, 5, 2, 6, 3, 7));
+    const float8 bd = shuffle2(b, d, (uint8)(0, 4, 1, 5, 2, 6, 3, 7));
+    return shuffle2(ac, bd, (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
+}
+
+/* the epilogue and store of 16 outputs at p (only the first n where
+ * n < 16) from res at r */
+static void put16(float16 z, __global float *p, const __global float *r, const int n,
+                  const int epi)
+{
+    if (n >= 16) {
+        if (epi & 1) z += *(const __global float16_u *)r;
+        if (epi & 2) z = select(z, (float16)0.0f, z < (float16)0.0f);
+        *(__global float16_u *)p = z;
+        return;
+    }
+    float t[16];
+    vstore16(z, 0, t);
+    for (int l = 0; l < n; l++) {
+        float v = t[l];
+        if (epi & 1) v += r[l];
+        if (epi & 2) v = v < 0.0f ? 0.0f : v;
+        p[l] = v;
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void conv_wino4(__global float *restrict y, __global const float *restrict xp,
+                __global const float *restrict U, __global const float *restrict b,
+                const int has_bias, __global const float *res, const int epi, const int n0,
+                const int nb, const int Hp, const int Wp, const int OC, const int OH,
+                const int OW, const int TWV, const int TH)
+{
+    const int t = get_global_id(0);
+    const int per = TH * TWV;
+    const int nl = t / per;
+    if (nl >= nb) return;
+    const int th = (t - nl * per) / TWV;
+    const int t0 = (t - nl * per - th * TWV) * VX;
+    const int WQ = Wp >> 2;
+
+    /* V[p * WC + ci] = B^T d B of channel ci */
+    floatV V[36 * WC];
+    const __global float *xs = xp + nl * WC * (Hp * Wp) + 4 * th * Wp + t0;
+    for (int ci = 0; ci < WC; ci++) {
+        floatV d[36], e[36];
+        for (int r = 0; r < 6; r++) {
+            const __global float *row = xs + r * Wp;
+            for (int c = 0; c < 6; c++) d[6 * r + c] = VLOAD(row + (c & 3) * WQ + (c >> 2));
+        }
+        for (int j = 0; j < 6; j++) BT6((d + j), (e + j), 6) /* columns: e = B^T d */
+        floatV *v = V + ci;
+        for (int i = 0; i < 6; i++) {
+            floatV o[6];
+            BT6((e + 6 * i), o, 1) /* rows: (B^T d) B */
+            for (int j = 0; j < 6; j++) v[(6 * i + j) * WC] = o[j];
+        }
+        xs += Hp * Wp;
+    }
+
+    const int ncol = OW - 4 * t0; /* valid output columns from 4*t0 */
+    const int nrow = min(4, OH - 4 * th);
+    for (int oc0 = 0; oc0 < OC; oc0 += OCB) {
+        floatV M[36 * OCB];
+REP(OCB, W_OFF)
+        for (int p = 0; p < 36; p++) {
+            const __global float *u = U + p * (WC * OC);
+            const floatV *vp = V + p * WC;
+REP(OCB, ACC_INIT)
+            for (int ci = 0; ci < WC; ci++) {
+                const floatV v = vp[ci];
+REP(OCB, ACC_FMA)
+                u += OC;
+            }
+REP(OCB, ACC_OUT)
+        }
+        /* y = A^T M A, A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0;
+         * 0 1 -1 8 -8 1] */
+        for (int i = 0; i < OCB && oc0 + i < OC; i++) {
+            floatV r[24]; /* A^T M: 4 rows of 6 */
+            for (int j = 0; j < 6; j++) {
+                const floatV m0 = M[j * OCB + i], m1 = M[(6 + j) * OCB + i];
+                const floatV m2 = M[(12 + j) * OCB + i], m3 = M[(18 + j) * OCB + i];
+                const floatV m4 = M[(24 + j) * OCB + i], m5 = M[(30 + j) * OCB + i];
+                const floatV s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+                r[j] = m0 + s12 + s34;
+                r[6 + j] = d12 + 2.0f * d34;
+                r[12 + j] = s12 + 4.0f * s34;
+                r[18 + j] = d12 + 8.0f * d34 + m5;
+            }
+            const floatV bias = (floatV)(has_bias ? b[oc0 + i] : 0.0f);
+            const int off = ((n0 + nl) * OC + oc0 + i) * (OH * OW) + 4 * th * OW + 4 * t0;
+            for (int a = 0; a < nrow; a++) {
+                const floatV *q = r + 6 * a;
+                const floatV s12 = q[1] + q[2], d12 = q[1] - q[2];
+                const floatV s34 = q[3] + q[4], d34 = q[3] - q[4];
+                const floatV y0 = q[0] + s12 + s34 + bias, y1 = d12 + 2.0f * d34 + bias;
+                const floatV y2 = s12 + 4.0f * s34 + bias, y3 = d12 + 8.0f * d34 + q[5] + bias;
+                const int ro = off + a * OW;
+#if VX == 4
+                put16(zip4(y0, y1, y2, y3), y + ro, res + ro, ncol, epi);
+#else
+                put16(zip4(y0.lo, y1.lo, y2.lo, y3.lo), y + ro, res + ro, ncol, epi);
+                if (ncol > 16)
+                    put16(zip4(y0.hi, y1.hi, y2.hi, y3.hi), y + ro + 16, res + ro + 16, ncol - 16,
+                          epi);
+#endif
+            }
+        }
+    }
+}
+#endif /* !R2 */
 
 /* ---- the weight gradient: dw[co, ci] = G^T [ sum over tiles of
  * (A dY A^T) .* (B^T d B) ] G (the forward's U = G g G^T is linear in g),

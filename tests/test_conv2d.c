@@ -470,18 +470,20 @@ static void test_conv_paths_multichunk(void **state)
 }
 
 /* Chunks of the Winograd kernels for `pass` of cc (3x3, no dead taps) on
- * T_CTX's device with a column budget of budget_mb MiB; 0 where they
- * cannot run it */
-static int wino_chunks(const conv_case_t *cc, int pass, int budget_mb)
+ * T_CTX's device with conv_wino TILE `tile` and a column budget of
+ * budget_mb MiB, and in *m (unless NULL) the plan's output tile; 0 where
+ * they cannot run it */
+static int wino_chunks(const conv_case_t *cc, int pass, int tile, int budget_mb, int *m)
 {
     int oh = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph);
     int ow = rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
     rcl_conv_shape s = {cc->n, cc->c, cc->h, cc->w, cc->oc, cc->kh, cc->kw,
                         cc->sh == cc->sw ? cc->sh : 0, cc->ph, cc->pw, oh, ow};
     rcl_conv_wino_plan p;
-    if (!rcl_conv_wino_plan_for(&s, pass, rcl_conv_direct_vw(T_CTX), budget_mb,
+    if (!rcl_conv_wino_plan_for(&s, pass, rcl_conv_direct_vw(T_CTX), tile, budget_mb,
                                 rcl_ctx_device(T_CTX)->max_alloc, &p))
         return 0;
+    if (m) *m = p.m;
     return (cc->n + p.nb - 1) / p.nb;
 }
 
@@ -496,7 +498,63 @@ static double rel_err(const float *a, const double *ref, size_t n)
     return m > 0 ? e / m : e;
 }
 
-/* Winograd F(2x2, 3x3) (cl/conv_wino.cl): with conv.WINOGRAD 1 and the
+/* e[k][0], e[k][1]: rel_err of the forward pass and data gradient of cc
+ * (3x3, stride 1, pad 1, no bias) against the double reference, with the
+ * direct kernels (k = 0), Winograd TILE 2 (k = 1) and TILE 4 (k = 2). With
+ * f4, cc's plan takes F(4x4, 3x3) at TILE 4, and its outputs are not
+ * bitwise TILE 2's (so another kernel ran) */
+static void wino_error(const conv_case_t *cc, uint64_t seed, double e[3][2], int f4)
+{
+    ref_conv2d_shape s = {cc->n, cc->c, cc->h, cc->w, cc->oc, 3, 3, 1, 1, 1, 1, 0, 0};
+    assert_true(ref_conv2d_shape_init(&s));
+    size_t nx = (size_t)s.n * s.c * s.h * s.w, nw = (size_t)s.oc * s.c * 9;
+    size_t ny = (size_t)s.n * s.oc * s.oh * s.ow;
+    tu_rng r = tu_rng_seed(seed);
+    float *x = malloc(nx * 4), *w = malloc(nw * 4), *dy = malloc(ny * 4);
+    tu_fill(&r, x, nx, -1, 1), tu_fill(&r, w, nw, -1, 1), tu_fill(&r, dy, ny, -1, 1);
+    double *xd = tu_f2d(x, nx), *wd = tu_f2d(w, nw), *dyd = tu_f2d(dy, ny);
+    double *yref = malloc(ny * 8), *dxref = malloc(nx * 8), *dwref = malloc(nw * 8);
+    double *dbref = malloc((size_t)s.oc * 8);
+    ref_conv2d_forward(yref, xd, wd, NULL, &s);
+    ref_conv2d_backward(dxref, dwref, dbref, dyd, xd, wd, &s);
+    int mf = 0, mx = 0;
+    wino_chunks(cc, RCL_CONV_FWD, 4, 256, &mf), wino_chunks(cc, RCL_CONV_DX, 4, 256, &mx);
+    assert_int_equal(mf == 4 && mx == 4, f4);
+    float *out[3][2];
+    for (int k = 0; k < 3; k++) {
+        rcl_ctx *ctx = path_ctx(1, 0);
+        T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", k > 0));
+        T_OK(rcl_ctx_set_param(ctx, "conv_wino", "TILE", k == 2 ? 4 : 2));
+        rcl_ctx *keep = T_CTX;
+        T_CTX = ctx;
+        rcl_tensor tx, tw, ty, tdy, tdx;
+        tu_tensor(&tx, s.n, s.c, s.h, s.w, x);
+        tu_tensor(&tw, s.oc, s.c, 3, 3, w);
+        tu_tensor(&ty, s.n, s.oc, s.oh, s.ow, NULL);
+        tu_tensor(&tdy, s.n, s.oc, s.oh, s.ow, dy);
+        tu_tensor(&tdx, s.n, s.c, s.h, s.w, NULL);
+        rcl_conv2d_desc d = {3, 3, 1, 1, 1, 1};
+        T_OK(rcl_conv2d_forward(ctx, &ty, &tx, &tw, NULL, &d));
+        T_OK(rcl_conv2d_backward(ctx, &tdx, NULL, NULL, &tdy, &tx, &tw, &d));
+        out[k][0] = tu_read(&ty), out[k][1] = tu_read(&tdx);
+        assert_int_equal(tag_count[T_FWD_WINO] > 0, k > 0);
+        assert_int_equal(tag_count[T_DX_WINO] > 0, k > 0);
+        e[k][0] = rel_err(out[k][0], yref, ny), e[k][1] = rel_err(out[k][1], dxref, nx);
+        rcl_tensor *all[] = {&tx, &tw, &ty, &tdy, &tdx};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rcl_tensor_destroy(all[i]);
+        T_CTX = keep;
+        rcl_ctx_destroy(ctx);
+    }
+    assert_int_equal(memcmp(out[1][0], out[2][0], ny * 4) != 0, f4);
+    assert_int_equal(memcmp(out[1][1], out[2][1], nx * 4) != 0, f4);
+    for (int k = 0; k < 3; k++) free(out[k][0]), free(out[k][1]);
+    free(x), free(w), free(dy), free(xd), free(wd), free(dyd);
+    free(yref), free(dxref), free(dwref), free(dbref);
+}
+
+/* Winograd F(2x2, 3x3) (cl/conv_wino.cl) and F(4x4, 3x3)
+ * (conv_wino4 there, conv_wino TILE 4, outputs at least 17 wide; each case
+ * runs with TILE 2 and 4): with conv.WINOGRAD 1 and the
  * direct path forced, the forward pass and data gradient of 3x3 stride-1
  * convs run through it (the weight transform, then one launch per chunk,
  * counted by tag), exact against the reference (conv_case) on odd shapes,
@@ -523,17 +581,25 @@ static void test_conv_wino(void **state)
         {3, 6, 7, 7, 5, 3, 3, 1, 1, 1, 1, 1, 0},    /* 7x7: two tile rows per vector, the
                                                        last row and column cut */
         {2, 4, 10, 8, 6, 3, 3, 1, 1, 1, 1, 0, 0},   /* 5 tile rows of 4: one row per vector */
+        {3, 5, 14, 17, 9, 3, 3, 1, 1, 1, 1, 1, 0},  /* F(4x4): 5 tiles of 4 per row, the last
+                                                       1 wide; the last tile row 2 high */
+        {2, 4, 11, 35, 10, 3, 3, 1, 1, 0, 0, 0, 0}, /* F(4x4): 9x33 out, two vectors of 8
+                                                       tiles per row; dx 11x35 */
     };
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
-    int fw = 0, xw = 0, ww = 0, several = 0;
-    for (int i = 0; i < ncases; i++) {
-        const conv_case_t *cc = &cases[i];
-        int cf = wino_chunks(cc, RCL_CONV_FWD, 256), cx = wino_chunks(cc, RCL_CONV_DX, 256);
-        int cw = wino_chunks(cc, RCL_CONV_DW, 256);
+    int fw = 0, xw = 0, ww = 0, several = 0, m4 = 0;
+    for (int i = 0; i < 2 * ncases; i++) {
+        const conv_case_t *cc = &cases[i % ncases];
+        const int tile = i < ncases ? 2 : 4;
+        int mf = 0, mx = 0;
+        int cf = wino_chunks(cc, RCL_CONV_FWD, tile, 256, &mf);
+        int cx = wino_chunks(cc, RCL_CONV_DX, tile, 256, &mx);
+        int cw = wino_chunks(cc, RCL_CONV_DW, tile, 256, NULL);
         int dwd = direct_chunks(cc, RCL_CONV_DW) > 0; /* the dw pass takes the direct path */
         for (int mode = 1; mode <= 2; mode++) {
             rcl_ctx *ctx = path_ctx(1, 0);
             T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", mode));
+            T_OK(rcl_ctx_set_param(ctx, "conv_wino", "TILE", tile));
             case_on(ctx, cc, 500 + (uint64_t)i);
             /* the scratch the memory estimate predicts is what the passes took */
             rcl_conv2d_desc cd = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
@@ -554,19 +620,25 @@ static void test_conv_wino(void **state)
             assert_int_equal(t[T_DW_DIRECT] > 0, dwd && !dww);
             rcl_ctx_destroy(ctx);
         }
-        fw += cf > 0, xw += cx > 0, ww += cw > 0 && dwd;
-        several += (cf > 1) + (cx > 1) + (cw > 1 && dwd);
+        if (tile == 2) {
+            assert_true(mf <= 2 && mx <= 2);
+            fw += cf > 0, xw += cx > 0, ww += cw > 0 && dwd;
+            several += (cf > 1) + (cx > 1) + (cw > 1 && dwd);
+        } else {
+            m4 += (mf == 4) + (mx == 4);
+        }
     }
     assert_int_equal(fw, ncases - 2);
     assert_int_equal(xw, ncases - 2);
     assert_int_equal(ww, ncases - 3); /* case 5 too: its transformed tiles outgrow col */
     assert_true(several >= 2); /* 40 images of 2x8 dw, 2 of 12x40 dx: chunks */
+    assert_int_equal(m4, 8); /* TILE 4: 21x19, 12x40, 14x17, 11x35: forward and dx */
     /* fewer than 4 tiles per row (outputs under 7 wide): direct */
     assert_int_equal(wino_chunks(&(conv_case_t){8, 4, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, 0},
-                                 RCL_CONV_FWD, 256), 0);
+                                 RCL_CONV_FWD, 2, 256, NULL), 0);
     /* the transformed weights' rule: one image of 64 channels on 6x10 */
     assert_int_equal(wino_chunks(&(conv_case_t){1, 64, 6, 10, 9, 3, 3, 1, 1, 1, 1, 1, 0},
-                                 RCL_CONV_FWD, 256), 0);
+                                 RCL_CONV_FWD, 2, 256, NULL), 0);
 
     rcl_ctx *ctx;
     /* per image: the outputs and data gradients of images 0-1 are the same
@@ -611,52 +683,30 @@ static void test_conv_wino(void **state)
         rcl_ctx_destroy(ctx);
     }
     /* error against the double reference: resnet20's layer3 conv (64 to 64
-     * channels on 8x8), inputs and weights in [-1, 1] */
-    const conv_case_t big = {32, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 0, 0};
-    ref_conv2d_shape s = {big.n, big.c, big.h, big.w, big.oc, 3, 3, 1, 1, 1, 1, 0, 0};
-    assert_true(ref_conv2d_shape_init(&s));
-    size_t nx = (size_t)s.n * s.c * s.h * s.w, nw = (size_t)s.oc * s.c * 9;
-    size_t ny = (size_t)s.n * s.oc * s.oh * s.ow;
-    tu_rng r = tu_rng_seed(520);
-    float *x = malloc(nx * 4), *w = malloc(nw * 4), *dy = malloc(ny * 4);
-    tu_fill(&r, x, nx, -1, 1), tu_fill(&r, w, nw, -1, 1), tu_fill(&r, dy, ny, -1, 1);
-    double *xd = tu_f2d(x, nx), *wd = tu_f2d(w, nw), *dyd = tu_f2d(dy, ny);
-    double *yref = malloc(ny * 8), *dxref = malloc(nx * 8), *dwref = malloc(nw * 8);
-    double *dbref = malloc((size_t)s.oc * 8);
-    ref_conv2d_forward(yref, xd, wd, NULL, &s);
-    ref_conv2d_backward(dxref, dwref, dbref, dyd, xd, wd, &s);
-    double ey[2], ex[2];
-    for (int wino = 0; wino <= 1; wino++) {
-        ctx = path_ctx(1, 0);
-        T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", wino));
-        rcl_ctx *keep = T_CTX;
-        T_CTX = ctx;
-        rcl_tensor tx, tw, ty, tdy, tdx;
-        tu_tensor(&tx, s.n, s.c, s.h, s.w, x);
-        tu_tensor(&tw, s.oc, s.c, 3, 3, w);
-        tu_tensor(&ty, s.n, s.oc, s.oh, s.ow, NULL);
-        tu_tensor(&tdy, s.n, s.oc, s.oh, s.ow, dy);
-        tu_tensor(&tdx, s.n, s.c, s.h, s.w, NULL);
-        rcl_conv2d_desc d = {3, 3, 1, 1, 1, 1};
-        T_OK(rcl_conv2d_forward(ctx, &ty, &tx, &tw, NULL, &d));
-        T_OK(rcl_conv2d_backward(ctx, &tdx, NULL, NULL, &tdy, &tx, &tw, &d));
-        float *y = tu_read(&ty), *dx = tu_read(&tdx);
-        assert_int_equal(tag_count[T_FWD_WINO] > 0, wino);
-        assert_int_equal(tag_count[T_DX_WINO] > 0, wino);
-        ey[wino] = rel_err(y, yref, ny), ex[wino] = rel_err(dx, dxref, nx);
-        free(y), free(dx);
-        rcl_tensor *all[] = {&tx, &tw, &ty, &tdy, &tdx};
-        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rcl_tensor_destroy(all[i]);
-        T_CTX = keep;
-        rcl_ctx_destroy(ctx);
-    }
+     * channels on 8x8: F(2x2, 3x3) whatever the TILE), layer1 conv (16 to
+     * 16 on 32x32) and a 64 to 64 conv on 32x32 (the most input channels
+     * Winograd takes), inputs and weights in [-1, 1] */
+    const conv_case_t l3 = {32, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 0, 0};
+    const conv_case_t l1 = {8, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 0, 0};
+    const conv_case_t c64 = {4, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1, 0, 0};
+    double e3[3][2], e1[3][2], e64[3][2];
+    wino_error(&l3, 520, e3, 0);
+    wino_error(&l1, 521, e1, 1);
+    wino_error(&c64, 522, e64, 1);
+    print_message("conv 64x32x32 -> 64: forward direct %.2e F(2x2) %.2e F(4x4) %.2e, data "
+                  "gradient direct %.2e F(2x2) %.2e F(4x4) %.2e\n",
+                  e64[0][0], e64[1][0], e64[2][0], e64[0][1], e64[1][1], e64[2][1]);
     print_message("conv 64x8x8 -> 64, max error / max |value| against the double reference: "
-                  "forward direct %.2e Winograd %.2e, data gradient direct %.2e Winograd %.2e\n",
-                  ey[0], ey[1], ex[0], ex[1]);
-    /* F(2x2, 3x3) stays within a few float roundings of the direct sum */
-    assert_true(ey[1] < 1e-5 && ex[1] < 1e-5);
-    free(x), free(w), free(dy), free(xd), free(wd), free(dyd);
-    free(yref), free(dxref), free(dwref), free(dbref);
+                  "forward direct %.2e Winograd F(2x2) %.2e, data gradient direct %.2e "
+                  "Winograd F(2x2) %.2e\n",
+                  e3[0][0], e3[1][0], e3[0][1], e3[1][1]);
+    print_message("conv 16x32x32 -> 16: forward direct %.2e F(2x2) %.2e F(4x4) %.2e, data "
+                  "gradient direct %.2e F(2x2) %.2e F(4x4) %.2e\n",
+                  e1[0][0], e1[1][0], e1[2][0], e1[0][1], e1[1][1], e1[2][1]);
+    /* both stay within a few float roundings of the direct sum */
+    for (int k = 1; k <= 2; k++)
+        for (int j = 0; j < 2; j++)
+            assert_true(e3[k][j] < 1e-5 && e1[k][j] < 1e-5 && e64[k][j] < 1e-5);
 }
 
 /* The rule (PATH 0): direct for small channel counts, im2col + GEMM for
@@ -889,40 +939,71 @@ static void test_conv_rules(void **state)
      * channels; 16 tiles per row of 32: two vectors of 8, each row split in
      * halves of 17 (the last vector's tiles plus one) */
     rcl_conv_wino_plan q;
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 2, 256, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.twv, 2), assert_int_equal(q.th, 16);
     assert_int_equal(q.hp, 34), assert_int_equal(q.wp, 34), assert_int_equal(q.nb, 128);
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DX, 4, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DX, 4, 2, 256, 0, &q));
     assert_int_equal(q.vx, 4), assert_int_equal(q.twv, 4), assert_int_equal(q.wp, 34);
     /* the weight gradient: 16x16 tiles of the output per image, no channel
      * limit (its transforms go to global memory, its sums are GEMMs) */
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 2, 256, 0, &q));
     assert_int_equal(q.th, 16), assert_int_equal(q.tt, 16), assert_int_equal(q.nb, 128);
-    assert_int_equal(rcl_conv_wino_plan_for(&b, RCL_CONV_FWD, 16, 256, 0, &q), 0);
-    assert_true(rcl_conv_wino_plan_for(&b, RCL_CONV_DW, 16, 256, 0, &q));
+    assert_int_equal(rcl_conv_wino_plan_for(&b, RCL_CONV_FWD, 16, 2, 256, 0, &q), 0);
+    assert_true(rcl_conv_wino_plan_for(&b, RCL_CONV_DW, 16, 2, 256, 0, &q));
     assert_int_equal(q.th, 4), assert_int_equal(q.tt, 4), assert_int_equal(q.nb, 100);
-    assert_int_equal(rcl_conv_wino_plan_for(&d, RCL_CONV_FWD, 16, 256, 0, &q), 0);
+    assert_int_equal(rcl_conv_wino_plan_for(&d, RCL_CONV_FWD, 16, 2, 256, 0, &q), 0);
     c = a;
     c.KH = c.KW = 5;
-    assert_int_equal(rcl_conv_wino_plan_for(&c, RCL_CONV_FWD, 16, 256, 0, &q), 0);
+    assert_int_equal(rcl_conv_wino_plan_for(&c, RCL_CONV_FWD, 16, 2, 256, 0, &q), 0);
     /* 4 tiles per row: 8-wide vectors of two tile rows where they pair up
      * (an even number of tile rows), else 4-wide; 4-wide vectors only: 4 */
     rcl_conv_shape e8 = {128, 64, 8, 8, 64, 3, 3, 1, 1, 1, 8, 8};
-    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 16, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 16, 2, 256, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 2), assert_int_equal(q.twv, 1);
     assert_int_equal(q.th, 4), assert_int_equal(q.wp, 10), assert_int_equal(q.hp, 10);
-    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 4, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 4, 2, 256, 0, &q));
     assert_int_equal(q.vx, 4), assert_int_equal(q.rows, 1), assert_int_equal(q.twv, 1);
     assert_int_equal(q.wp, 10);
     rcl_conv_shape e7 = {8, 16, 7, 7, 16, 3, 3, 1, 1, 1, 7, 7}; /* 4 tile rows, the last half */
-    assert_true(rcl_conv_wino_plan_for(&e7, RCL_CONV_DX, 8, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e7, RCL_CONV_DX, 8, 2, 256, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 2), assert_int_equal(q.th, 4);
     rcl_conv_shape e9 = {8, 16, 10, 8, 16, 3, 3, 1, 1, 1, 10, 8}; /* 5 tile rows */
-    assert_true(rcl_conv_wino_plan_for(&e9, RCL_CONV_FWD, 16, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e9, RCL_CONV_FWD, 16, 2, 256, 0, &q));
     assert_int_equal(q.vx, 4), assert_int_equal(q.rows, 1), assert_int_equal(q.th, 5);
     rcl_conv_shape e16 = {8, 16, 9, 9, 16, 3, 3, 1, 1, 1, 9, 9}; /* 5 tiles: one row of 8 */
-    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 2, 256, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 1);
+    assert_int_equal(q.m, 2), assert_int_equal(q.npos, 16);
+    /* TILE 4: F(4x4, 3x3) where a row has more than 4 tiles of 4 (17 wide):
+     * 32 wide: one vector of 8 tiles per row, 8 tile rows, rows split into
+     * 4 phases of 9 (the vector's tiles plus one); the weight gradient and
+     * 9-wide outputs keep F(2x2, 3x3) */
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 4, 256, 0, &q));
+    assert_int_equal(q.m, 4), assert_int_equal(q.npos, 36), assert_int_equal(q.vx, 8);
+    assert_int_equal(q.twv, 1), assert_int_equal(q.th, 8), assert_int_equal(q.tt, 8);
+    assert_int_equal(q.hp, 34), assert_int_equal(q.wp, 36);
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 4, 256, 0, &q));
+    assert_int_equal(q.m, 2), assert_int_equal(q.th, 16);
+    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 4, 256, 0, &q));
+    assert_int_equal(q.m, 2);
+    /* 4 tiles of 4 (13 to 16 wide): F(4x4) with 4-wide vectors only (with
+     * 8-wide ones F(2x2)'s 7 or 8 tiles fill a vector where they would
+     * fill half) */
+    rcl_conv_shape e13 = {8, 16, 14, 13, 16, 3, 3, 1, 1, 1, 14, 13}; /* 4 tiles, 4 tile rows */
+    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 4, 4, 256, 0, &q));
+    assert_int_equal(q.m, 4), assert_int_equal(q.vx, 4), assert_int_equal(q.twv, 1);
+    assert_int_equal(q.th, 4), assert_int_equal(q.hp, 18), assert_int_equal(q.wp, 20);
+    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 8, 4, 256, 0, &q));
+    assert_int_equal(q.m, 2), assert_int_equal(q.vx, 8), assert_int_equal(q.tt, 7);
+    /* F(4x4)'s transformed weights (36 * C * OC floats) outgrow the im2col
+     * path's reordered output (OC * N * OH * OW) of 2 images of 64x32x32:
+     * F(2x2) (16 * C * OC fits); 4 images: F(4x4) */
+    rcl_conv_shape f2 = {2, 64, 32, 32, 64, 3, 3, 1, 1, 1, 32, 32};
+    assert_true(rcl_conv_wino_plan_for(&f2, RCL_CONV_FWD, 16, 4, 256, 0, &q));
+    assert_int_equal(q.m, 2), assert_int_equal(q.npos, 16), assert_int_equal(q.th, 16);
+    f2.N = 4;
+    assert_true(rcl_conv_wino_plan_for(&f2, RCL_CONV_FWD, 16, 4, 256, 0, &q));
+    assert_int_equal(q.m, 4), assert_int_equal(q.npos, 36), assert_int_equal(q.th, 8);
 }
 
 /* rcl_conv2d_forward_fused (y = relu?(conv + b + res), the eval-mode

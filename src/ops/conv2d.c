@@ -487,7 +487,7 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
             rcl_conv_shape s = conv_shape(&g, d);
             rcl_conv_wino_plan wp; /* as rcl_conv_wino_forward/_dx/_dw */
             if (rcl_conv_wino_choose(ctx, &s, pass, &wp)) {
-                out->tmp = max64(out->tmp, (uint64_t)16 * wp.ci * wp.co * sizeof(float));
+                out->tmp = max64(out->tmp, (uint64_t)wp.npos * wp.ci * wp.co * sizeof(float));
                 if (pass != RCL_CONV_DW) {
                     out->col = max64(out->col,
                                      (uint64_t)wp.nb * wp.ci * wp.hp * wp.wp * sizeof(float));

@@ -96,29 +96,41 @@ int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int 
     return 1;
 }
 
-int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int budget_mb,
-                           uint64_t max_alloc, rcl_conv_wino_plan *p)
+int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int tile,
+                           int budget_mb, uint64_t max_alloc, rcl_conv_wino_plan *p)
 {
     if (s->KH != 3 || s->KW != 3 || s->S != 1) return 0;
     int dx = pass == RCL_CONV_DX;
     p->ci = dx ? s->OC : s->C;
     p->co = dx ? s->C : s->OC;
     int oh = dx ? s->H : s->OH, ow = dx ? s->W : s->OW;
-    p->tt = (ow + 1) / 2; /* tiles per row */
-    p->th = (oh + 1) / 2;
+    /* F(4x4, 3x3) (the forward and data gradient kernel, cl/conv_wino.cl conv_wino4)
+     * where a row has at least 4 tiles of 4, and with 8-wide vectors more
+     * than 4 (a row of 4 would leave half of each vector idle where
+     * F(2x2, 3x3) fills it with 8 tiles), else F(2x2, 3x3) */
+    int t4 = (ow + 3) / 4;
+    p->m = tile == 4 && pass != RCL_CONV_DW && t4 >= 4 && (vw_max < 8 || t4 > 4) ? 4 : 2;
+    p->npos = (p->m + 2) * (p->m + 2);
+    p->tt = (ow + p->m - 1) / p->m; /* tiles per row */
+    p->th = (oh + p->m - 1) / p->m;
     p->vx = vw_max >= 8 && p->tt > 4 ? 8 : 4;
     p->rows = 1;
-    /* 4 tiles per row (7- and 8-wide outputs): 8-wide vectors hold 4 tiles
-     * of two tile rows, where the tile rows pair up */
-    if (vw_max >= 8 && p->tt == 4 && p->th % 2 == 0) p->vx = 8, p->rows = 2;
+    /* F(2x2) with 4 tiles per row (7- and 8-wide outputs): 8-wide vectors
+     * hold 4 tiles of two tile rows, where the tile rows pair up */
+    if (p->m == 2 && vw_max >= 8 && p->tt == 4 && p->th % 2 == 0) p->vx = 8, p->rows = 2;
     int per_row = p->vx / p->rows; /* tiles of one tile row per vector */
     p->twv = (p->tt + per_row - 1) / per_row;
-    p->hp = 2 * p->th + 2;
-    p->wp = 2 * (p->twv * per_row + 1);
+    /* the padded chunk: m*th + 2 rows; each row's m column phases hold
+     * twv*per_row + 1 columns each (tile t reads index t and t + 1) */
+    p->hp = p->m * p->th + 2;
+    p->wp = p->m * (p->twv * per_row + 1);
     int CKK = s->C * 9, P = s->OH * s->OW;
     int nbg = rcl_conv_chunk_images(budget_mb, max_alloc, s->N, CKK, s->OC, P);
     uint64_t colf = (uint64_t)CKK * nbg * P, tmpf = (uint64_t)s->OC * nbg * P;
-    if ((uint64_t)16 * s->C * s->OC > tmpf) return 0;
+    /* F(4x4)'s buffers do not fit where F(2x2)'s may: try that instead */
+#define WINO_NO_FIT \
+    (p->m == 4 ? rcl_conv_wino_plan_for(s, pass, vw_max, 2, budget_mb, max_alloc, p) : 0)
+    if ((uint64_t)p->npos * s->C * s->OC > tmpf) return WINO_NO_FIT;
     uint64_t per;
     if (pass == RCL_CONV_DW)
         per = (uint64_t)16 * (s->C + s->OC) * p->th * p->tt;
@@ -129,7 +141,8 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int bu
         per = (uint64_t)p->ci * p->hp * p->wp;
     }
     uint64_t nb = colf / per;
-    if (nb < 1) return 0;
+    if (nb < 1) return WINO_NO_FIT;
+#undef WINO_NO_FIT
     if (nb > (uint64_t)s->N) nb = (uint64_t)s->N;
     int chunks = (int)(((uint64_t)s->N + nb - 1) / nb);
     p->nb = (s->N + chunks - 1) / chunks;

@@ -58,8 +58,12 @@ typedef struct rcl_conv_direct_plan {
 int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int budget_mb,
                              uint64_t max_alloc, int units, rcl_conv_direct_plan *p);
 
-/* The Winograd F(2x2, 3x3) kernels' layout (cl/conv_wino.cl) for a pass
- * of a 3x3 stride-1 conv. Forward pass and data gradient: vx tiles per
+/* The Winograd kernels' layout (cl/conv_wino.cl: F(2x2, 3x3);
+ * its conv_wino4: F(4x4, 3x3), the forward pass and data gradient where
+ * tile (tunable conv_wino TILE) is 4 and the output at least 17 wide, 13
+ * with vw_max 4) for
+ * a pass of a 3x3 stride-1 conv: m x m output tiles. Forward pass and data
+ * gradient: vx tiles per
  * vector (4 or 8, at most vw_max), twv vectors of tiles per row, th tile
  * rows, the split padded input planes hp x wp of ci channels (ci: C
  * forward, OC for the data gradient; co the other), nb images per chunk.
@@ -70,15 +74,18 @@ int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int 
  * memory); buffers over the im2col path's for the same shape: the padded
  * chunk (forward, data gradient) or the transformed input and output
  * gradient of a chunk, 16 * (C + OC) floats per tile (weight gradient), in
- * its col bytes, and the transformed weights or their gradient, 16 * C *
- * OC floats, in its reordered output's. */
+ * its col bytes, and the transformed weights or their gradient, npos * C *
+ * OC floats, in its reordered output's. The padded input's rows are split
+ * into their m column phases (conv_pad's SPLIT). */
 #define RCL_CONV_WINO_MAX_C 64
 typedef struct rcl_conv_wino_plan {
     int vx, twv, th, tt, hp, wp, nb, ci, co;
     int rows; /* tile rows per vector: 1, or 2 (vx 8 = 4 tiles of 2 rows) */
+    int m;    /* output tile: 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3)) */
+    int npos; /* (m + 2)^2 positions: the transformed weights' planes */
 } rcl_conv_wino_plan;
-int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int budget_mb,
-                           uint64_t max_alloc, rcl_conv_wino_plan *p);
+int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int tile,
+                           int budget_mb, uint64_t max_alloc, rcl_conv_wino_plan *p);
 
 /* conv.PATH values */
 enum { RCL_CONV_PATH_RULE = 0, RCL_CONV_PATH_GEMM = 1, RCL_CONV_PATH_DIRECT = 2 };

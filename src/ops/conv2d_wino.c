@@ -1,7 +1,8 @@
-/* Winograd F(2x2, 3x3) host side (conv2d_wino.h): the chunk's split,
- * zero-padded input by conv_pad (cl/conv_direct.cl) in scratch slot COL,
- * the transformed weights (16 * C * OC floats) in slot TMP, then
- * cl/conv_wino.cl's conv_wino per chunk. */
+/* Winograd host side (conv2d_wino.h): the chunk's split, zero-padded
+ * input by conv_pad (cl/conv_direct.cl) in scratch slot COL, the
+ * transformed weights (npos * C * OC floats) in slot TMP, then per chunk
+ * cl/conv_wino.cl's conv_wino (F(2x2, 3x3)) or conv_wino4
+ * (F(4x4, 3x3)), as the plan's tile m says. */
 #include "ops/conv2d_wino.h"
 #include "ops/conv2d_direct.h"
 #include "rcl/gemm.h"
@@ -14,6 +15,7 @@ int rcl_conv_wino_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
     int mode = rcl_tun(ctx, RCL_TUN_CONV_WINOGRAD);
     if (mode < 1 || (pass == RCL_CONV_DW && mode < 2)) return 0;
     return rcl_conv_wino_plan_for(s, pass, rcl_conv_direct_vw(ctx),
+                                  rcl_tun(ctx, RCL_TUN_CONV_WINO_TILE),
                                   rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
                                   rcl_ctx_device(ctx)->max_alloc, p);
 }
@@ -30,19 +32,21 @@ static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem
     snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DVX=%d -DR2=%d -DWC=%d",
              rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg, p->vx, p->rows == 2, p->ci);
     cl_kernel kw, kc;
-    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_w", opts, &kw));
-    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino", opts, &kc));
+    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", p->m == 4 ? "conv_wino4_w" : "conv_wino_w", opts,
+                           &kw));
+    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", p->m == 4 ? "conv_wino4" : "conv_wino", opts, &kc));
     cl_mem xp, u;
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL,
                         (size_t)p->nb * p->ci * p->hp * p->wp * sizeof(float), &xp));
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)16 * p->ci * p->co * sizeof(float), &u));
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)p->npos * p->ci * p->co * sizeof(float),
+                        &u));
     size_t gw[1] = {(size_t)p->ci * p->co}, lw[1] = {wg};
     RCL_TRY(RCL_LAUNCH(ctx, kw, tag, 1, gw, lw, RCL_MEM(u), RCL_MEM(w), RCL_I32(p->ci),
                        RCL_I32(p->co), RCL_I32(flip)));
     for (int n0 = 0; n0 < N; n0 += p->nb) {
         int cur = N - n0 < p->nb ? N - n0 : p->nb;
         RCL_TRY(rcl_conv_direct_pad(ctx, xp, in, n0, cur, p->ci, ih, iw, p->hp, p->wp, 1, offh,
-                                    offw, 1));
+                                    offw, p->m == 4 ? 2 : 1));
         int wrows = p->th / p->rows; /* work-items per column of vectors */
         size_t gl[1] = {(size_t)cur * wrows * p->twv}, lo[1] = {wg};
         RCL_TRY(RCL_LAUNCH(ctx, kc, tag, 1, gl, lo, RCL_MEM(out), RCL_MEM(xp), RCL_MEM(u),
