@@ -2,7 +2,102 @@
 # logged step window (per epoch for runs without steps.jsonl), one line per
 # variant (mean over seeds). Run in this folder: gnuplot plots.gp
 $d0 << EOD
-0 ? ?
+1 44.3100 1.55926
+2 56.1200 1.21485
+3 64.8000 1.0527
+4 64.6200 0.951243
+5 68.9200 0.877092
+6 71.2200 0.817142
+7 68.0100 0.775368
+8 71.6600 0.731041
+9 72.8600 0.704472
+10 73.5600 0.672137
+11 75.0700 0.643991
+12 76.2600 0.622517
+13 74.2100 0.602778
+14 72.0200 0.585345
+15 78.3500 0.577939
+EOD
+$s0 << EOD
+100 1.86198
+200 1.60532
+300 1.52697
+400 1.44898
+500 1.35303
+600 1.291
+700 1.23924
+800 1.21102
+900 1.1884
+1000 1.14459
+1100 1.0839
+1200 1.07372
+1300 1.0745
+1400 1.03223
+1500 0.999137
+1600 0.946799
+1700 0.981877
+1800 0.970949
+1900 0.937476
+2000 0.919114
+2100 0.8912
+2200 0.892065
+2300 0.866142
+2400 0.866286
+2500 0.869766
+2600 0.813377
+2700 0.820755
+2800 0.822908
+2900 0.815668
+3000 0.813001
+3100 0.776549
+3200 0.785389
+3300 0.777715
+3400 0.76529
+3500 0.771898
+3600 0.725481
+3700 0.749882
+3800 0.723535
+3900 0.730196
+4000 0.726113
+4100 0.692967
+4200 0.712417
+4300 0.723214
+4400 0.69265
+4500 0.701114
+4600 0.662928
+4700 0.667504
+4800 0.674972
+4900 0.679291
+5000 0.675989
+5100 0.632007
+5200 0.658001
+5300 0.643484
+5400 0.637826
+5500 0.648636
+5600 0.613899
+5700 0.634671
+5800 0.633948
+5900 0.613664
+6000 0.616401
+6100 0.575596
+6200 0.613675
+6300 0.609313
+6400 0.60112
+6500 0.614187
+6600 0.578731
+6700 0.57844
+6800 0.586109
+6900 0.594631
+7000 0.588814
+7100 0.562564
+7200 0.559917
+7300 0.611902
+7400 0.576832
+7500 0.578479
+7600 0.547658
+7700 0.543795
+7800 0.530717
+7900 0.5344
 EOD
 set datafile missing '?'
 set key outside right top noenhanced
@@ -17,26 +112,32 @@ set output 'test_acc.svg'
 set title 'study course-resnet18: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
-plot NaN title 'no finite values yet'
+plot $d0 using 1:2 with linespoints title 'resnet18'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'test_acc.png'
 set title 'study course-resnet18: test accuracy per epoch' noenhanced
 set ylabel 'test accuracy (%)'
 unset logscale y
-plot NaN title 'no finite values yet'
+plot $d0 using 1:2 with linespoints title 'resnet18'
 set output
 set terminal svg size 900,560 dynamic background rgb 'white' font 'sans,12'
 set output 'train_loss.svg'
-set title 'study course-resnet18: train loss per epoch' noenhanced
+set title 'study course-resnet18: train loss per step (mean of each logged window)' noenhanced
+set xlabel 'step'
+set autoscale x
+set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
-plot NaN title 'no finite values yet'
+plot $s0 using 1:2 with lines lw 1.5 title 'resnet18'
 set output
 set terminal @pngterm size 900,560 font 'sans,10'
 set output 'train_loss.png'
-set title 'study course-resnet18: train loss per epoch' noenhanced
+set title 'study course-resnet18: train loss per step (mean of each logged window)' noenhanced
+set xlabel 'step'
+set autoscale x
+set xtics autofreq
 set ylabel 'train loss (log scale)'
 set logscale y
-plot NaN title 'no finite values yet'
+plot $s0 using 1:2 with lines lw 1.5 title 'resnet18'
 set output
