@@ -50,9 +50,15 @@ static void equivalence(const char *optim, const char *extra, const char *tag)
 /* --sync-bn on 2 ranks of 2 images against one process at batch 4, 4 steps:
  * the sums run in another order (double on the host), so to float
  * tolerance. Adam's normalised step turns float-level differences of
- * near-zero gradients into weight differences up to lr (the sign of such a
- * gradient decides a whole step), so for Adam the weights are compared to
- * lr and its moments not at all; the losses still agree to 2e-4. */
+ * near-zero gradients into weight differences of up to 2 lr per step (the
+ * sign of such a gradient decides a whole step: its first, bias-corrected
+ * step is lr * sign(g); 4 steps can differ by 8 lr), so for Adam the
+ * weights and running statistics are compared to 1e-3 relative plus 4 lr
+ * (the running statistics follow the weights; measured: at most 0.77 lr with Winograd
+ * F(2x2) on the 32x32 maps, 2.03 lr with F(4x4), whose rounding differs
+ * from the direct sum's more) and its moments not at all; the losses still
+ * agree to 2e-4, and SGD above checks the synchronised statistics to
+ * float tolerance. */
 static void sync_bn(const char *optim, const char *lr, const char *tag, double rtol, double atol,
                     int skip_optim)
 {
@@ -97,7 +103,7 @@ static void test_sync_bn(void **state)
      * error moves the losses (2e-4 above) and the running statistics by
      * far more. */
     sync_bn("sgd", "0.002", "sgd-sync-bn", 1e-3, 1e-5, 1);
-    sync_bn("adam", "0.0005", "adam-sync-bn", 0, 5e-4, 1);
+    sync_bn("adam", "0.0005", "adam-sync-bn", 1e-3, 2e-3, 1);
 }
 
 static void test_equivalence(void **state)
