@@ -104,6 +104,21 @@ typedef floatV2 floatV2_u __attribute__((aligned(4)));
     }
 
 
+/* g = the 3x3 filter of (ci, co): w[co, ci] (FLIP 0: the forward pass, w
+ * is (CO, CI, 3, 3)), or w[ci, co] rotated by 180 degrees (FLIP 1: the
+ * data gradient) */
+static void load_filter(float g[9], const __global float *w, const int ci, const int co,
+                        const int CI, const int CO, const int FLIP)
+{
+    if (FLIP) {
+        const __global float *s = w + (ci * CO + co) * 9;
+        for (int k = 0; k < 9; k++) g[k] = s[8 - k];
+    } else {
+        const __global float *s = w + (co * CI + ci) * 9;
+        for (int k = 0; k < 9; k++) g[k] = s[k];
+    }
+}
+
 /* one work-item per (ci, co) */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_wino_w(__global float *restrict U, __global const float *restrict w, const int CI,
@@ -113,13 +128,7 @@ void conv_wino_w(__global float *restrict U, __global const float *restrict w, c
     if (i >= CI * CO) return;
     const int ci = i / CO, co = i - ci * CO;
     float g[9];
-    if (FLIP) {
-        const __global float *s = w + (ci * CO + co) * 9;
-        for (int k = 0; k < 9; k++) g[k] = s[8 - k];
-    } else {
-        const __global float *s = w + (co * CI + ci) * 9;
-        for (int k = 0; k < 9; k++) g[k] = s[k];
-    }
+    load_filter(g, w, ci, co, CI, CO, FLIP);
     /* t = G g (4x3), then u = t G^T (4x4); G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] */
     float t[12];
     for (int j = 0; j < 3; j++) {
@@ -344,13 +353,7 @@ void conv_wino4_w(__global float *restrict U, __global const float *restrict w, 
     if (i >= CI * CO) return;
     const int ci = i / CO, co = i - ci * CO;
     float g[9];
-    if (FLIP) {
-        const __global float *s = w + (ci * CO + co) * 9;
-        for (int k = 0; k < 9; k++) g[k] = s[8 - k];
-    } else {
-        const __global float *s = w + (co * CI + ci) * 9;
-        for (int k = 0; k < 9; k++) g[k] = s[k];
-    }
+    load_filter(g, w, ci, co, CI, CO, FLIP);
     /* t = G g (6x3), then u = t G^T (6x6); G = [1/4 0 0; -1/6 -1/6 -1/6;
      * -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1] */
     float t[18];
