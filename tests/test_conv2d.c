@@ -1089,6 +1089,98 @@ static void test_conv_fused(void **state)
     }
 }
 
+/* rcl_conv2d_backward_acc: dx = the data gradient + dx_add, bitwise the
+ * data gradient then rcl_add, on every path; the add is a separate launch
+ * only on the im2col + GEMM path. dw and db unchanged by dx_add. */
+static void test_conv_backward_acc(void **state)
+{
+    (void)state;
+    const conv_case_t cases[] = {
+        {3, 5, 9, 9, 7, 3, 3, 1, 1, 1, 1, 1, 0},   /* Winograd F(2x2) */
+        {2, 4, 7, 22, 5, 3, 3, 1, 1, 1, 1, 1, 0},  /* Winograd F(4x4): 22 wide */
+        {3, 5, 11, 10, 7, 3, 3, 2, 2, 1, 1, 1, 0}, /* stride 2: the direct kernels */
+        {2, 3, 6, 13, 9, 1, 1, 1, 1, 0, 0, 1, 0},  /* 1x1 */
+        {1, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 0},   /* one image */
+    };
+    /* contexts: im2col + GEMM, direct without Winograd, Winograd F(2x2) only,
+     * Winograd with F(4x4) where planned */
+    for (int c = 0; c < 4; c++) {
+        rcl_ctx *ctx = path_ctx(c == 0 ? 0 : 1, 0);
+        if (c >= 2) T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
+        if (c >= 2) T_OK(rcl_ctx_set_param(ctx, "conv_wino", "TILE", c == 2 ? 2 : 4));
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            const conv_case_t *cc = &cases[i];
+            rcl_conv2d_desc d = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
+            int oh = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph);
+            int ow = rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
+            size_t nx = (size_t)cc->n * cc->c * cc->h * cc->w;
+            size_t nw = (size_t)cc->oc * cc->c * cc->kh * cc->kw;
+            size_t ny = (size_t)cc->n * cc->oc * oh * ow;
+            float *hx = malloc(nx * 4), *hw = malloc(nw * 4), *hdy = malloc(ny * 4);
+            float *ha = malloc(nx * 4), *dx0 = malloc(nx * 4), *dx1 = malloc(nx * 4);
+            float *dw0 = malloc(nw * 4), *dw1 = malloc(nw * 4);
+            tu_rng r = tu_rng_seed(900 + i);
+            tu_fill(&r, hx, nx, -1, 1), tu_fill(&r, hw, nw, -1, 1), tu_fill(&r, hdy, ny, -1, 1);
+            tu_fill(&r, ha, nx, -1, 1);
+            ha[nx / 2] = NAN; /* an add passes NaN on */
+            rcl_tensor x, w, dy, add, dx, dw, bad;
+            T_OK(rcl_tensor_create(ctx, &x, cc->n, cc->c, cc->h, cc->w));
+            T_OK(rcl_tensor_create(ctx, &w, cc->oc, cc->c, cc->kh, cc->kw));
+            T_OK(rcl_tensor_create(ctx, &dy, cc->n, cc->oc, oh, ow));
+            T_OK(rcl_tensor_create(ctx, &add, cc->n, cc->c, cc->h, cc->w));
+            T_OK(rcl_tensor_create(ctx, &dx, cc->n, cc->c, cc->h, cc->w));
+            T_OK(rcl_tensor_create(ctx, &dw, cc->oc, cc->c, cc->kh, cc->kw));
+            T_OK(rcl_tensor_create(ctx, &bad, cc->n, cc->c, cc->h, cc->w + 1));
+            T_OK(rcl_tensor_write(ctx, &x, hx));
+            T_OK(rcl_tensor_write(ctx, &w, hw));
+            T_OK(rcl_tensor_write(ctx, &dy, hdy));
+            T_OK(rcl_tensor_write(ctx, &add, ha));
+            T_OK(rcl_conv2d_backward(ctx, &dx, &dw, NULL, &dy, &x, &w, &d));
+            T_OK(rcl_tensor_read(ctx, &dx, dx0));
+            T_OK(rcl_tensor_read(ctx, &dw, dw0));
+            T_OK(rcl_tensor_fill(ctx, &dx, 12345.0f));
+            memset(tag_count, 0, sizeof tag_count);
+            T_OK(rcl_conv2d_backward_acc(ctx, &dx, &dw, NULL, &dy, &x, &w, &add, &d));
+            T_OK(rcl_tensor_read(ctx, &dx, dx1));
+            T_OK(rcl_tensor_read(ctx, &dw, dw1));
+            for (size_t j = 0; j < nx; j++) {
+                float e = dx0[j] + ha[j];
+                if (isnan(e) ? !isnan(dx1[j]) : memcmp(&e, &dx1[j], 4) != 0)
+                    fail_msg("context %d case %zu: dx[%zu] = %.9g, want %.9g", c, i, j,
+                             (double)dx1[j], (double)e);
+            }
+            assert_memory_equal(dw0, dw1, nw * 4);
+            /* a data gradient by GEMM (the im2col path; 1x1 stride-1 convs on
+             * every path) adds after it, the direct and Winograd kernels as they
+             * store: on the direct contexts the 3x3 cases of several channels */
+            int gemm = tag_count[T_DX_GEMM] > 0;
+            if (tag_count[T_ADD] != (gemm ? 1 : 0))
+                fail_msg("context %d case %zu: %d adds", c, i, tag_count[T_ADD]);
+            assert_int_equal(gemm, c == 0 || i == 3 || (i == 4 && tag_count[T_DX_DIRECT] == 0));
+            if (c >= 1 && i <= 2) assert_int_equal(tag_count[T_ADD], 0);
+            if (c >= 2 && i <= 1) assert_true(tag_count[T_DX_WINO] > 0); /* F(2x2), F(4x4) cases */
+            if (c == 1) assert_int_equal(tag_count[T_DX_WINO], 0);
+            if (c == 3 && i == 1) { /* the F(4x4) kernel's epilogue */
+                int m = 0;
+                assert_true(wino_chunks(cc, RCL_CONV_DX, 4, 256, &m) > 0);
+                assert_int_equal(m, 4);
+            }
+            if (!gemm && c < 2) assert_true(tag_count[T_DX_DIRECT] > 0);
+            /* bad: dx_add of another shape, dx_add without dx, dx_add = dx */
+            assert_int_equal(rcl_conv2d_backward_acc(ctx, &dx, NULL, NULL, &dy, &x, &w, &bad, &d),
+                             RCL_ERR_INVALID);
+            assert_int_equal(rcl_conv2d_backward_acc(ctx, NULL, &dw, NULL, &dy, &x, &w, &add, &d),
+                             RCL_ERR_INVALID);
+            assert_int_equal(rcl_conv2d_backward_acc(ctx, &dx, NULL, NULL, &dy, &x, &w, &dx, &d),
+                             RCL_ERR_INVALID);
+            rcl_tensor *all[] = {&x, &w, &dy, &add, &dx, &dw, &bad};
+            for (size_t k = 0; k < 7; k++) rcl_tensor_destroy(all[k]);
+            free(hx), free(hw), free(hdy), free(ha), free(dx0), free(dx1), free(dw0), free(dw1);
+        }
+        rcl_ctx_destroy(ctx);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_out_size),
     cmocka_unit_test(test_conv_exact),
@@ -1106,6 +1198,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_dead_taps),
     cmocka_unit_test(test_conv_wino),
     cmocka_unit_test(test_conv_fused),
+    cmocka_unit_test(test_conv_backward_acc),
 };
 
 RCL_TEST_MAIN("conv2d", tests)

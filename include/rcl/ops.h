@@ -45,6 +45,12 @@ int rcl_conv2d_forward_fused(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
 int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor *db,
                         const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w,
                         const rcl_conv2d_desc *d);
+/* The same, then dx += dx_add (N,C,H,W, not dx; NULL: none): a block's
+ * shortcut gradient added as the data gradient's direct or Winograd kernel
+ * stores (else by rcl_add after it). Same floats as the conv, then rcl_add. */
+int rcl_conv2d_backward_acc(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor *db,
+                            const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w,
+                            const rcl_tensor *dx_add, const rcl_conv2d_desc *d);
 
 /* ---- BatchNorm2d (PyTorch: biased batch variance to normalise, unbiased
  * variance into running_var, running = (1-momentum)*running + momentum*batch) */

@@ -51,9 +51,18 @@ int rcl_conv_layer_forward(rcl_model *m, conv_layer *l, rcl_tensor *y, const rcl
 int rcl_conv_layer_backward(rcl_model *m, conv_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
                             const rcl_tensor *x)
 {
+    return rcl_conv_layer_backward_acc(m, l, dx, dy, x, NULL);
+}
+
+int rcl_conv_layer_backward_acc(rcl_model *m, conv_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
+                                const rcl_tensor *x, const rcl_tensor *dx_add)
+{
     rcl_tensor *db = l->b ? &l->b->grad : NULL;
-    if (!l->ws) return rcl_conv2d_backward(m->ctx, dx, &l->w->grad, db, dy, x, &l->w->value, &l->d);
-    RCL_TRY(rcl_conv2d_backward(m->ctx, dx, &l->dw_hat, db, dy, x, &l->w_hat, &l->d));
+    if (!dx) dx_add = NULL;
+    if (!l->ws)
+        return rcl_conv2d_backward_acc(m->ctx, dx, &l->w->grad, db, dy, x, &l->w->value, dx_add,
+                                       &l->d);
+    RCL_TRY(rcl_conv2d_backward_acc(m->ctx, dx, &l->dw_hat, db, dy, x, &l->w_hat, dx_add, &l->d));
     return rcl_weight_std_backward(m->ctx, &l->w->grad, &l->dw_hat, &l->w_hat, &l->ws_std,
                                    m->cfg.norm.eps);
 }

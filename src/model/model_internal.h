@@ -154,6 +154,10 @@ int rcl_conv_layer_init(rcl_model *m, conv_layer *l, const char *name, int in_c,
 int rcl_conv_layer_forward(rcl_model *m, conv_layer *l, rcl_tensor *y, const rcl_tensor *x);
 int rcl_conv_layer_backward(rcl_model *m, conv_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
                             const rcl_tensor *x);
+/* the same, then dx += dx_add (a shortcut's gradient; NULL: none) in the
+ * data gradient's pass where the conv's kernels allow (rcl_conv2d_backward_acc) */
+int rcl_conv_layer_backward_acc(rcl_model *m, conv_layer *l, rcl_tensor *dx, const rcl_tensor *dy,
+                                const rcl_tensor *x, const rcl_tensor *dx_add);
 double rcl_conv_layer_flops(const conv_layer *l, int out_h, int out_w);
 int64_t rcl_conv_layer_params(const conv_layer *l);
 void rcl_conv_layer_free(conv_layer *l);

@@ -53,21 +53,22 @@ static int basic_backward(rcl_module *self, rcl_model *m, const rcl_tensor *x,
     RCL_TRY(rcl_norm_layer_backward_relu(m, &b->bn2, &g2, &gs, shortcut, dy, &y, &t2));
     RCL_TRY(rcl_conv_layer_backward(m, &b->conv2, &g1, &g2, &r1));
     RCL_TRY(rcl_norm_layer_backward_relu(m, &b->bn1, &g2, &g1, 0, &g1, &r1, &t1));
-    RCL_TRY(rcl_conv_layer_backward(m, &b->conv1, dx, &g2, x));
+    /* the shortcut's gradient first, so that conv1's data gradient adds it
+     * as it stores (dx = conv1's + the shortcut's, the same sum as an add) */
+    const rcl_tensor *dx_add = NULL;
+    rcl_tensor gx = rcl_view_n(&b->gx, n);
     if (b->proj) {
-        rcl_tensor tp = rcl_view_n(&b->tp, n), gx = rcl_view_n(&b->gx, n);
+        rcl_tensor tp = rcl_view_n(&b->tp, n);
         RCL_TRY(rcl_norm_layer_backward(m, &b->bnd, &g1, &gs, &tp));
         RCL_TRY(rcl_conv_layer_backward(m, &b->convd, dx ? &gx : NULL, &g1, x));
-        if (dx) RCL_TRY(rcl_add(m->ctx, dx, dx, &gx));
+        dx_add = &gx;
     } else if (b->opt_a) {
-        if (dx) {
-            rcl_tensor gx = rcl_view_n(&b->gx, n);
-            RCL_TRY(rcl_shortcut_pad_backward(m->ctx, &gx, &gs, b->stride));
-            RCL_TRY(rcl_add(m->ctx, dx, dx, &gx));
-        }
-    } else if (dx && b->identity) {
-        RCL_TRY(rcl_add(m->ctx, dx, dx, &gs));
+        if (dx) RCL_TRY(rcl_shortcut_pad_backward(m->ctx, &gx, &gs, b->stride));
+        dx_add = &gx;
+    } else if (b->identity) {
+        dx_add = &gs;
     }
+    RCL_TRY(rcl_conv_layer_backward_acc(m, &b->conv1, dx, &g2, x, dx_add));
     return RCL_OK;
 }
 

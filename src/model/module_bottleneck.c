@@ -52,16 +52,19 @@ static int bottleneck_backward(rcl_module *self, rcl_model *m, const rcl_tensor 
     RCL_TRY(rcl_norm_layer_backward_relu(m, &b->b2, &gb2, &gb, 0, &gb, &r2, &t2));
     RCL_TRY(rcl_conv_layer_backward(m, &b->c2, &ga, &gb2, &r1));
     RCL_TRY(rcl_norm_layer_backward_relu(m, &b->b1, &ga2, &ga, 0, &ga, &r1, &t1));
-    RCL_TRY(rcl_conv_layer_backward(m, &b->c1, dx, &ga2, x));
+    /* the shortcut's gradient first, added by c1's data gradient (as it
+     * stores where its kernels allow, else by an add: the same sum) */
+    const rcl_tensor *dx_add = NULL;
+    V(gx);
     if (b->proj) {
-        V(tp); V(gx);
+        V(tp);
         RCL_TRY(rcl_norm_layer_backward(m, &b->bd, &g3, &gs, &tp));
         RCL_TRY(rcl_conv_layer_backward(m, &b->cd, dx ? &gx : NULL, &g3, x));
-        if (dx) RCL_TRY(rcl_add(m->ctx, dx, dx, &gx));
-    } else if (b->identity && dx) {
-        RCL_TRY(rcl_add(m->ctx, dx, dx, &gs));
+        dx_add = &gx;
+    } else if (b->identity) {
+        dx_add = &gs;
     }
-    return RCL_OK;
+    return rcl_conv_layer_backward_acc(m, &b->c1, dx, &ga2, x, dx_add);
 }
 #undef V
 

@@ -408,12 +408,28 @@ int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor
                         const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w,
                         const rcl_conv2d_desc *d)
 {
+    return rcl_conv2d_backward_acc(ctx, dx, dw, db, dy, x, w, NULL, d);
+}
+
+/* the same, then dx += dx_add: in the data gradient's epilogue where it runs
+ * on the direct or Winograd kernels, else by rcl_add after the GEMM path */
+int rcl_conv2d_backward_acc(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor *db,
+                            const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w,
+                            const rcl_tensor *dx_add, const rcl_conv2d_desc *d)
+{
     conv_geom g;
     RCL_TRY(conv_geometry("conv2d_backward", x, w, d, &g));
     if (!dy || !shape_is(dy, g.N, g.OC, g.OH, g.OW))
         return rcl_fail(RCL_ERR_INVALID, "conv2d_backward: dy must be (%d,%d,%d,%d)", g.N, g.OC,
                         g.OH, g.OW);
     if (dx) RCL_TRY(rcl_check_same(dx, x, "conv2d_backward dx"));
+    if (dx_add) {
+        if (!dx)
+            return rcl_fail(RCL_ERR_INVALID, "conv2d_backward: dx_add needs dx");
+        RCL_TRY(rcl_check_same(dx_add, x, "conv2d_backward dx_add"));
+        if (dx_add->buf == dx->buf)
+            return rcl_fail(RCL_ERR_INVALID, "conv2d_backward: dx_add must not be dx");
+    }
     if (dw) RCL_TRY(rcl_check_same(dw, w, "conv2d_backward dw"));
     RCL_TRY(bias_ok("conv2d_backward db", db, g.OC));
     if (db) RCL_TRY(rcl_bias_grad(ctx, db->buf, dy->buf, g.N, g.OC, g.P));
@@ -436,8 +452,11 @@ int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor
     int dw_direct = dw && conv_direct_pass(ctx, &g, d, RCL_CONV_DW);
     rcl_conv_shape s = conv_shape(&g, d);
     if (dw_direct) RCL_TRY(rcl_conv_direct_dw(ctx, dw->buf, dy->buf, x->buf, &s));
-    if (dx_direct) RCL_TRY(rcl_conv_direct_dx(ctx, dx->buf, dy->buf, w->buf, &s));
+    if (dx_direct)
+        RCL_TRY(rcl_conv_direct_dx(ctx, dx->buf, dy->buf, w->buf, dx_add ? dx_add->buf : NULL,
+                                   &s));
     RCL_TRY(conv_backward_gemm(ctx, dx_direct ? NULL : dx, dw_direct ? NULL : dw, dy, x, w, d, &g));
+    if (dx_add && !dx_direct) RCL_TRY(rcl_add(ctx, dx, dx, dx_add));
     if (trim && dw) {
         /* compact gradient -> slot CONV_W (the slice is no longer read) ->
          * dw with zeros at the dead taps */

@@ -116,11 +116,12 @@ int rcl_conv_direct_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b
     return RCL_OK;
 }
 
-int rcl_conv_direct_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_conv_shape *s)
+int rcl_conv_direct_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, cl_mem dx_add,
+                       const rcl_conv_shape *s)
 {
     rcl_conv_wino_plan wp;
     if (rcl_conv_wino_choose(ctx, s, RCL_CONV_DX, &wp))
-        return rcl_conv_wino_dx(ctx, dx, dy, w, s, &wp);
+        return rcl_conv_wino_dx(ctx, dx, dy, w, dx_add, s, &wp);
     direct_kernels k;
     RCL_TRY(plan(ctx, s, RCL_CONV_DX, &k));
     int KK = s->KH * s->KW, M = s->OC * s->C * KK;
@@ -139,8 +140,8 @@ int rcl_conv_direct_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_c
          * the flipped weights gives dx */
         RCL_TRY(pad(ctx, &k, dyp, dy, n0, cur, s->OC, s->OH, s->OW, s->S, s->KH - 1 - s->PH,
                     s->KW - 1 - s->PW, 0));
-        RCL_TRY(fwd(ctx, &k, "conv_bwd_data_direct", dx, dyp, wf, NULL, NULL, 0, n0, cur, s->OC,
-                    s->C, s->H, s->W));
+        RCL_TRY(fwd(ctx, &k, "conv_bwd_data_direct", dx, dyp, wf, NULL, dx_add,
+                    dx_add ? RCL_CONV_EPI_RES : 0, n0, cur, s->OC, s->C, s->H, s->W));
     }
     return RCL_OK;
 }

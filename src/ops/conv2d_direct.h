@@ -30,8 +30,10 @@ enum { RCL_CONV_EPI_RES = 1, RCL_CONV_EPI_RELU = 2 };
 int rcl_conv_direct_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b, cl_mem res,
                             int epi, const rcl_conv_shape *s);
 /* dx (N,C,H,W) from dy (N,OC,OH,OW) and w: the transposed convolution as a
- * gather (or Winograd, as the forward); tags conv_pad, conv_bwd_data_direct */
-int rcl_conv_direct_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_conv_shape *s);
+ * gather (or Winograd, as the forward), then dx += dx_add (laid out as dx;
+ * NULL: none) as the kernel stores; tags conv_pad, conv_bwd_data_direct */
+int rcl_conv_direct_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, cl_mem dx_add,
+                       const rcl_conv_shape *s);
 /* dw (OC,C,KH,KW) from dy and x (overwritten); tags conv_pad,
  * conv_bwd_weight_direct */
 int rcl_conv_direct_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_conv_shape *s);

@@ -65,11 +65,13 @@ int rcl_conv_wino_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b, 
                     s->OW, p);
 }
 
-int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_conv_shape *s,
-                     const rcl_conv_wino_plan *p)
+int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, cl_mem dx_add,
+                     const rcl_conv_shape *s, const rcl_conv_wino_plan *p)
 {
-    /* the transposed conv: dy padded by 2 - pad, the rotated weights */
-    return wino_run(ctx, "conv_bwd_data_wino", dx, dy, w, NULL, NULL, 0, 1, s->N, s->OH, s->OW,
+    /* the transposed conv: dy padded by 2 - pad, the rotated weights; + dx_add
+     * in the epilogue */
+    return wino_run(ctx, "conv_bwd_data_wino", dx, dy, w, NULL, dx_add,
+                    dx_add ? RCL_CONV_EPI_RES : 0, 1, s->N, s->OH, s->OW,
                     2 - s->PH, 2 - s->PW, s->H, s->W, p);
 }
 

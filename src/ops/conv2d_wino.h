@@ -18,10 +18,11 @@ int rcl_conv_wino_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
  * then one conv per chunk) */
 int rcl_conv_wino_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b, cl_mem res,
                           int epi, const rcl_conv_shape *s, const rcl_conv_wino_plan *p);
-/* dx (N,C,H,W) from dy (N,OC,OH,OW) and w (OC,C,3,3); tags conv_pad,
+/* dx (N,C,H,W) from dy (N,OC,OH,OW) and w (OC,C,3,3), then dx += dx_add
+ * (laid out as dx; NULL: none) as the kernel stores; tags conv_pad,
  * conv_bwd_data_wino */
-int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, const rcl_conv_shape *s,
-                     const rcl_conv_wino_plan *p);
+int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, cl_mem dx_add,
+                     const rcl_conv_shape *s, const rcl_conv_wino_plan *p);
 /* dw (OC,C,3,3) from dy (N,OC,OH,OW) and x (overwritten): per chunk the
  * transforms of every tile of x and dy, 16 GEMMs over the tiles
  * accumulating into slot TMP, then the filter-side transform; tags
