@@ -363,7 +363,8 @@ static int direct_chunks(const conv_case_t *cc, int pass)
     rcl_conv_direct_plan p;
     const rcl_device_info *dev = rcl_ctx_device(T_CTX);
     if (!rcl_conv_direct_plan_for(&s, pass, rcl_conv_direct_vw(T_CTX), 256, dev->max_alloc,
-                                  (int)dev->compute_units, &p))
+                                  (int)dev->compute_units, rcl_tun(T_CTX, RCL_TUN_CONV_CHUNK_KB),
+                                  &p))
         return 0;
     return (cc->n + p.nb - 1) / p.nb;
 }
@@ -481,7 +482,8 @@ static int wino_chunks(const conv_case_t *cc, int pass, int tile, int budget_mb,
                         cc->sh == cc->sw ? cc->sh : 0, cc->ph, cc->pw, oh, ow};
     rcl_conv_wino_plan p;
     if (!rcl_conv_wino_plan_for(&s, pass, rcl_conv_direct_vw(T_CTX), tile, budget_mb,
-                                rcl_ctx_device(T_CTX)->max_alloc, &p))
+                                rcl_ctx_device(T_CTX)->max_alloc,
+                                rcl_tun(T_CTX, RCL_TUN_CONV_CHUNK_KB), &p))
         return 0;
     if (m) *m = p.m;
     return (cc->n + p.nb - 1) / p.nb;
@@ -924,85 +926,85 @@ static void test_conv_rules(void **state)
      * into even and odd columns (wp even, each half holding a whole tile
      * plus the kernel's reach) */
     rcl_conv_direct_plan p;
-    assert_true(rcl_conv_direct_plan_for(&a, RCL_CONV_FWD, 16, 256, 0, 2, &p));
+    assert_true(rcl_conv_direct_plan_for(&a, RCL_CONV_FWD, 16, 256, 0, 2, 0, &p));
     assert_int_equal(p.vx, 16), assert_int_equal(p.tw, 2), assert_int_equal(p.nb, 128);
     assert_int_equal(p.hp, 34), assert_int_equal(p.wp, 34);
     rcl_conv_shape d = {128, 16, 32, 32, 32, 3, 3, 2, 1, 1, 16, 16};
-    assert_true(rcl_conv_direct_plan_for(&d, RCL_CONV_FWD, 16, 256, 0, 2, &p));
+    assert_true(rcl_conv_direct_plan_for(&d, RCL_CONV_FWD, 16, 256, 0, 2, 0, &p));
     assert_int_equal(p.vx, 16), assert_int_equal(p.tw, 1), assert_int_equal(p.wp, 34);
     rcl_conv_shape e = {128, 32, 16, 16, 64, 3, 3, 2, 1, 1, 8, 8};
-    assert_true(rcl_conv_direct_plan_for(&e, RCL_CONV_FWD, 16, 256, 0, 2, &p));
+    assert_true(rcl_conv_direct_plan_for(&e, RCL_CONV_FWD, 16, 256, 0, 2, 0, &p));
     assert_int_equal(p.vx, 8), assert_int_equal(p.tw, 1), assert_int_equal(p.wp, 18);
-    assert_true(rcl_conv_direct_plan_for(&d, RCL_CONV_DX, 16, 256, 0, 2, &p));
+    assert_true(rcl_conv_direct_plan_for(&d, RCL_CONV_DX, 16, 256, 0, 2, 0, &p));
     assert_int_equal(p.vx, 16), assert_int_equal(p.tw, 2), assert_int_equal(p.hp, 34);
     /* Winograd: 3x3 stride 1, forward and data gradient, at most 64 input
      * channels; 16 tiles per row of 32: two vectors of 8, each row split in
      * halves of 17 (the last vector's tiles plus one) */
     rcl_conv_wino_plan q;
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 2, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 2, 256, 0, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.twv, 2), assert_int_equal(q.th, 16);
     assert_int_equal(q.hp, 34), assert_int_equal(q.wp, 34), assert_int_equal(q.nb, 128);
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DX, 4, 2, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DX, 4, 2, 256, 0, 0, &q));
     assert_int_equal(q.vx, 4), assert_int_equal(q.twv, 4), assert_int_equal(q.wp, 34);
     /* the weight gradient: 16x16 tiles of the output per image, no channel
      * limit (its transforms go to global memory, its sums are GEMMs) */
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 2, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 2, 256, 0, 0, &q));
     assert_int_equal(q.th, 16), assert_int_equal(q.tt, 16), assert_int_equal(q.nb, 128);
-    assert_int_equal(rcl_conv_wino_plan_for(&b, RCL_CONV_FWD, 16, 2, 256, 0, &q), 0);
-    assert_true(rcl_conv_wino_plan_for(&b, RCL_CONV_DW, 16, 2, 256, 0, &q));
+    assert_int_equal(rcl_conv_wino_plan_for(&b, RCL_CONV_FWD, 16, 2, 256, 0, 0, &q), 0);
+    assert_true(rcl_conv_wino_plan_for(&b, RCL_CONV_DW, 16, 2, 256, 0, 0, &q));
     assert_int_equal(q.th, 4), assert_int_equal(q.tt, 4), assert_int_equal(q.nb, 100);
-    assert_int_equal(rcl_conv_wino_plan_for(&d, RCL_CONV_FWD, 16, 2, 256, 0, &q), 0);
+    assert_int_equal(rcl_conv_wino_plan_for(&d, RCL_CONV_FWD, 16, 2, 256, 0, 0, &q), 0);
     c = a;
     c.KH = c.KW = 5;
-    assert_int_equal(rcl_conv_wino_plan_for(&c, RCL_CONV_FWD, 16, 2, 256, 0, &q), 0);
+    assert_int_equal(rcl_conv_wino_plan_for(&c, RCL_CONV_FWD, 16, 2, 256, 0, 0, &q), 0);
     /* 4 tiles per row: 8-wide vectors of two tile rows where they pair up
      * (an even number of tile rows), else 4-wide; 4-wide vectors only: 4 */
     rcl_conv_shape e8 = {128, 64, 8, 8, 64, 3, 3, 1, 1, 1, 8, 8};
-    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 16, 2, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 16, 2, 256, 0, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 2), assert_int_equal(q.twv, 1);
     assert_int_equal(q.th, 4), assert_int_equal(q.wp, 10), assert_int_equal(q.hp, 10);
-    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 4, 2, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 4, 2, 256, 0, 0, &q));
     assert_int_equal(q.vx, 4), assert_int_equal(q.rows, 1), assert_int_equal(q.twv, 1);
     assert_int_equal(q.wp, 10);
     rcl_conv_shape e7 = {8, 16, 7, 7, 16, 3, 3, 1, 1, 1, 7, 7}; /* 4 tile rows, the last half */
-    assert_true(rcl_conv_wino_plan_for(&e7, RCL_CONV_DX, 8, 2, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e7, RCL_CONV_DX, 8, 2, 256, 0, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 2), assert_int_equal(q.th, 4);
     rcl_conv_shape e9 = {8, 16, 10, 8, 16, 3, 3, 1, 1, 1, 10, 8}; /* 5 tile rows */
-    assert_true(rcl_conv_wino_plan_for(&e9, RCL_CONV_FWD, 16, 2, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e9, RCL_CONV_FWD, 16, 2, 256, 0, 0, &q));
     assert_int_equal(q.vx, 4), assert_int_equal(q.rows, 1), assert_int_equal(q.th, 5);
     rcl_conv_shape e16 = {8, 16, 9, 9, 16, 3, 3, 1, 1, 1, 9, 9}; /* 5 tiles: one row of 8 */
-    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 2, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 2, 256, 0, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 1);
     assert_int_equal(q.m, 2), assert_int_equal(q.npos, 16);
     /* TILE 4: F(4x4, 3x3) where a row has more than 4 tiles of 4 (17 wide):
      * 32 wide: one vector of 8 tiles per row, 8 tile rows, rows split into
      * 4 phases of 9 (the vector's tiles plus one); the weight gradient and
      * 9-wide outputs keep F(2x2, 3x3) */
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 4, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 4, 256, 0, 0, &q));
     assert_int_equal(q.m, 4), assert_int_equal(q.npos, 36), assert_int_equal(q.vx, 8);
     assert_int_equal(q.twv, 1), assert_int_equal(q.th, 8), assert_int_equal(q.tt, 8);
     assert_int_equal(q.hp, 34), assert_int_equal(q.wp, 36);
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 4, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 4, 256, 0, 0, &q));
     assert_int_equal(q.m, 2), assert_int_equal(q.th, 16);
-    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 4, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 4, 256, 0, 0, &q));
     assert_int_equal(q.m, 2);
     /* 4 tiles of 4 (13 to 16 wide): F(4x4) with 4-wide vectors only (with
      * 8-wide ones F(2x2)'s 7 or 8 tiles fill a vector where they would
      * fill half) */
     rcl_conv_shape e13 = {8, 16, 14, 13, 16, 3, 3, 1, 1, 1, 14, 13}; /* 4 tiles, 4 tile rows */
-    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 4, 4, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 4, 4, 256, 0, 0, &q));
     assert_int_equal(q.m, 4), assert_int_equal(q.vx, 4), assert_int_equal(q.twv, 1);
     assert_int_equal(q.th, 4), assert_int_equal(q.hp, 18), assert_int_equal(q.wp, 20);
-    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 8, 4, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 8, 4, 256, 0, 0, &q));
     assert_int_equal(q.m, 2), assert_int_equal(q.vx, 8), assert_int_equal(q.tt, 7);
     /* F(4x4)'s transformed weights (36 * C * OC floats) outgrow the im2col
      * path's reordered output (OC * N * OH * OW) of 2 images of 64x32x32:
      * F(2x2) (16 * C * OC fits); 4 images: F(4x4) */
     rcl_conv_shape f2 = {2, 64, 32, 32, 64, 3, 3, 1, 1, 1, 32, 32};
-    assert_true(rcl_conv_wino_plan_for(&f2, RCL_CONV_FWD, 16, 4, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&f2, RCL_CONV_FWD, 16, 4, 256, 0, 0, &q));
     assert_int_equal(q.m, 2), assert_int_equal(q.npos, 16), assert_int_equal(q.th, 16);
     f2.N = 4;
-    assert_true(rcl_conv_wino_plan_for(&f2, RCL_CONV_FWD, 16, 4, 256, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&f2, RCL_CONV_FWD, 16, 4, 256, 0, 0, &q));
     assert_int_equal(q.m, 4), assert_int_equal(q.npos, 36), assert_int_equal(q.th, 8);
 }
 
@@ -1181,6 +1183,34 @@ static void test_conv_backward_acc(void **state)
     }
 }
 
+/* conv.CHUNK_KB: the chunk cap (pure), then on a context whose cap holds
+ * one image, every pass of a Winograd and a direct case exact against the
+ * reference with one conv_pad per image and pass */
+static void test_conv_chunk_cap(void **state)
+{
+    (void)state;
+    assert_int_equal(rcl_conv_chunk_cap(10, 1000, 0), 10);  /* 0: no cap */
+    assert_int_equal(rcl_conv_chunk_cap(10, 256, 4), 4);    /* 1 KiB an image, 4 KiB */
+    assert_int_equal(rcl_conv_chunk_cap(3, 256, 4), 3);     /* never more than nb */
+    assert_int_equal(rcl_conv_chunk_cap(10, 1 << 20, 1), 1); /* at least 1 */
+    assert_int_equal(rcl_conv_chunk_cap(10, 0, 1), 10);
+    const conv_case_t cases[] = {
+        {3, 5, 9, 9, 7, 3, 3, 1, 1, 1, 1, 1, 0},   /* Winograd forward and dx */
+        {2, 4, 7, 22, 5, 3, 3, 1, 1, 1, 1, 1, 0},  /* F(4x4) */
+        {3, 5, 11, 10, 7, 3, 3, 2, 2, 1, 1, 1, 0}, /* stride 2: direct */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rcl_ctx *ctx = path_ctx(1, 0);
+        T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
+        T_OK(rcl_ctx_set_param(ctx, "conv", "CHUNK_KB", 1));
+        case_on(ctx, &cases[i], 950 + i);
+        /* forward 1, dx 2, dw 2 calls (conv_case), each one pad per image
+         * (conv.PATH direct: the stride-2 data gradient too) */
+        assert_int_equal(tag_count[T_PAD], 5 * cases[i].n);
+        rcl_ctx_destroy(ctx);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_out_size),
     cmocka_unit_test(test_conv_exact),
@@ -1199,6 +1229,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_wino),
     cmocka_unit_test(test_conv_fused),
     cmocka_unit_test(test_conv_backward_acc),
+    cmocka_unit_test(test_conv_chunk_cap),
 };
 
 RCL_TEST_MAIN("conv2d", tests)

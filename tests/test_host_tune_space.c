@@ -120,6 +120,8 @@ static void test_kparams_from_table(void **state)
         if (kp->id == RCL_TUN_CONV_DIRECT_WSPLIT) assert_false(tune_kparam_valid(kp, 2));
         if (kp->id == RCL_TUN_CONV_WINOGRAD) assert_false(tune_kparam_valid(kp, 3));
         if (kp->id == RCL_TUN_CONV_WINO_TILE) assert_false(tune_kparam_valid(kp, 3));
+        if (kp->id == RCL_TUN_CONV_CHUNK_KB)
+            assert_true(tune_kparam_valid(kp, 0)), assert_false(tune_kparam_valid(kp, -1));
         if (kp->id == RCL_TUN_CONV_DIRECT_WG) assert_false(tune_kparam_valid(kp, 24));
     }
 }

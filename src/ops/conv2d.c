@@ -523,7 +523,8 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
             if (!rcl_conv_direct_plan_for(&s, pass, rcl_conv_direct_vw(ctx),
                                           rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
                                           rcl_ctx_device(ctx)->max_alloc,
-                                          (int)rcl_ctx_device(ctx)->compute_units, &pl))
+                                          (int)rcl_ctx_device(ctx)->compute_units,
+                                          rcl_tun(ctx, RCL_TUN_CONV_CHUNK_KB), &pl))
                 return rcl_fail(RCL_ERR_UNSUPPORTED, "conv2d_scratch: no direct plan");
             uint64_t M = (uint64_t)g.OC * g.C * g.KH * g.KW;
             out->col = max64(out->col, (uint64_t)pl.nb * (pass == RCL_CONV_DX ? g.OC : g.C) *

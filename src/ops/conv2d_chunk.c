@@ -46,8 +46,16 @@ static int imax(int a, int b) { return a > b ? a : b; }
 #define DW_GMAX 64
 #define DW_ROWS 32
 
+uint64_t rcl_conv_chunk_cap(uint64_t nb, uint64_t per, int chunk_kb)
+{
+    if (chunk_kb <= 0 || !per) return nb;
+    uint64_t c = ((uint64_t)chunk_kb << 10) / (per * sizeof(float));
+    if (c < 1) c = 1;
+    return c < nb ? c : nb;
+}
+
 int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int budget_mb,
-                             uint64_t max_alloc, int units, rcl_conv_direct_plan *p)
+                             uint64_t max_alloc, int units, int chunk_kb, rcl_conv_direct_plan *p)
 {
     if (s->S != 1 && s->S != 2) return 0;
     if (s->KH * s->KW > 16 || s->KH < 1 || s->KW < 1) return 0;
@@ -77,6 +85,7 @@ int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int 
     uint64_t nb = per ? colf / per : 0;
     if (nb < 1) return 0;
     if (nb > (uint64_t)s->N) nb = (uint64_t)s->N;
+    nb = rcl_conv_chunk_cap(nb, per, chunk_kb);
     int chunks = (int)(((uint64_t)s->N + nb - 1) / nb);
     p->nb = (s->N + chunks - 1) / chunks;
     p->g = 1;
@@ -97,7 +106,7 @@ int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int 
 }
 
 int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int tile,
-                           int budget_mb, uint64_t max_alloc, rcl_conv_wino_plan *p)
+                           int budget_mb, uint64_t max_alloc, int chunk_kb, rcl_conv_wino_plan *p)
 {
     if (s->KH != 3 || s->KW != 3 || s->S != 1) return 0;
     int dx = pass == RCL_CONV_DX;
@@ -129,7 +138,8 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int ti
     uint64_t colf = (uint64_t)CKK * nbg * P, tmpf = (uint64_t)s->OC * nbg * P;
     /* F(4x4)'s buffers do not fit where F(2x2)'s may: try that instead */
 #define WINO_NO_FIT \
-    (p->m == 4 ? rcl_conv_wino_plan_for(s, pass, vw_max, 2, budget_mb, max_alloc, p) : 0)
+    (p->m == 4 ? rcl_conv_wino_plan_for(s, pass, vw_max, 2, budget_mb, max_alloc, chunk_kb, p) \
+               : 0)
     if ((uint64_t)p->npos * s->C * s->OC > tmpf) return WINO_NO_FIT;
     uint64_t per;
     if (pass == RCL_CONV_DW)
@@ -144,6 +154,7 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int ti
     if (nb < 1) return WINO_NO_FIT;
 #undef WINO_NO_FIT
     if (nb > (uint64_t)s->N) nb = (uint64_t)s->N;
+    if (pass != RCL_CONV_DW) nb = rcl_conv_chunk_cap(nb, per, chunk_kb);
     int chunks = (int)(((uint64_t)s->N + nb - 1) / nb);
     p->nb = (s->N + chunks - 1) / chunks;
     return 1;
@@ -154,7 +165,7 @@ int rcl_conv_use_direct(const rcl_conv_shape *s, int pass, int mode, int max_c, 
 {
     rcl_conv_direct_plan p;
     if (mode == RCL_CONV_PATH_GEMM ||
-        !rcl_conv_direct_plan_for(s, pass, vw_max, budget_mb, max_alloc, 1, &p))
+        !rcl_conv_direct_plan_for(s, pass, vw_max, budget_mb, max_alloc, 1, 0, &p))
         return 0;
     if (per_shape >= 0) return per_shape != 0;
     if (mode == RCL_CONV_PATH_DIRECT) return 1;

@@ -56,7 +56,15 @@ typedef struct rcl_conv_direct_plan {
     int vx, tw, hp, wp, nb, g;
 } rcl_conv_direct_plan;
 int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int budget_mb,
-                             uint64_t max_alloc, int units, rcl_conv_direct_plan *p);
+                             uint64_t max_alloc, int units, int chunk_kb, rcl_conv_direct_plan *p);
+
+/* Images per chunk nb capped so that a chunk's padded input (per floats an
+ * image) stays within chunk_kb KiB (tunable conv.CHUNK_KB; <= 0: no cap),
+ * at least 1: the kernels then read back from cache what conv_pad has just
+ * written instead of from memory. The plans below apply it (the direct
+ * kernels' three passes, Winograd's forward pass and data gradient) before
+ * balancing their chunks. */
+uint64_t rcl_conv_chunk_cap(uint64_t nb, uint64_t per, int chunk_kb);
 
 /* The Winograd kernels' layout (cl/conv_wino.cl: F(2x2, 3x3);
  * its conv_wino4: F(4x4, 3x3), the forward pass and data gradient where
@@ -85,7 +93,7 @@ typedef struct rcl_conv_wino_plan {
     int npos; /* (m + 2)^2 positions: the transformed weights' planes */
 } rcl_conv_wino_plan;
 int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int tile,
-                           int budget_mb, uint64_t max_alloc, rcl_conv_wino_plan *p);
+                           int budget_mb, uint64_t max_alloc, int chunk_kb, rcl_conv_wino_plan *p);
 
 /* conv.PATH values */
 enum { RCL_CONV_PATH_RULE = 0, RCL_CONV_PATH_GEMM = 1, RCL_CONV_PATH_DIRECT = 2 };

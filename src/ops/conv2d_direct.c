@@ -41,7 +41,8 @@ static int plan(rcl_ctx *ctx, const rcl_conv_shape *s, int pass, direct_kernels 
     if (!rcl_conv_direct_plan_for(s, pass, rcl_conv_direct_vw(ctx),
                                   rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
                                   rcl_ctx_device(ctx)->max_alloc,
-                                  (int)rcl_ctx_device(ctx)->compute_units, &k->p))
+                                  (int)rcl_ctx_device(ctx)->compute_units,
+                                  rcl_tun(ctx, RCL_TUN_CONV_CHUNK_KB), &k->p))
         return rcl_fail(RCL_ERR_UNSUPPORTED,
                         "conv2d direct: %dx%d kernel, stride %d on %dx%d x %d channels does not "
                         "fit the direct path",

@@ -17,7 +17,8 @@ int rcl_conv_wino_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
     return rcl_conv_wino_plan_for(s, pass, rcl_conv_direct_vw(ctx),
                                   rcl_tun(ctx, RCL_TUN_CONV_WINO_TILE),
                                   rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
-                                  rcl_ctx_device(ctx)->max_alloc, p);
+                                  rcl_ctx_device(ctx)->max_alloc,
+                                  rcl_tun(ctx, RCL_TUN_CONV_CHUNK_KB), p);
 }
 
 /* out (.., co, oh, ow) from in (.., ci, ih, iw) padded by (offh, offw):
