@@ -122,7 +122,7 @@ static void load_filter(float g[9], const __global float *w, const int ci, const
 /* one work-item per (ci, co) */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_wino_w(__global float *restrict U, __global const float *restrict w, const int CI,
-                 const int CO, const int FLIP)
+                 const int CO, const int FLIP, const int LAYOUT)
 {
     const int i = get_global_id(0);
     if (i >= CI * CO) return;
@@ -137,8 +137,10 @@ void conv_wino_w(__global float *restrict U, __global const float *restrict w, c
         t[6 + j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
         t[9 + j] = g[6 + j];
     }
+    /* LAYOUT 0: U[p, ci, co] (conv_wino); 1: U[p, co, ci] (the GEMM form's
+     * op(A) = U[p], no transpose) */
     const int stride = CI * CO;
-    __global float *u = U + ci * CO + co;
+    __global float *u = U + (LAYOUT ? co * CI + ci : ci * CO + co);
     for (int r = 0; r < 4; r++) {
         const float a = t[3 * r], b = t[3 * r + 1], c = t[3 * r + 2];
         u[(4 * r + 0) * stride] = a;
@@ -347,7 +349,7 @@ typedef float16 float16_u __attribute__((aligned(4)));
 /* one work-item per (ci, co) */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_wino4_w(__global float *restrict U, __global const float *restrict w, const int CI,
-                  const int CO, const int FLIP)
+                  const int CO, const int FLIP, const int LAYOUT)
 {
     const int i = get_global_id(0);
     if (i >= CI * CO) return;
@@ -367,7 +369,7 @@ void conv_wino4_w(__global float *restrict U, __global const float *restrict w, 
         t[15 + j] = c;
     }
     const int stride = CI * CO;
-    __global float *u = U + ci * CO + co;
+    __global float *u = U + (LAYOUT ? co * CI + ci : ci * CO + co); /* as conv_wino_w's */
     for (int r = 0; r < 6; r++) {
         const float a = t[3 * r], b = t[3 * r + 1], c = t[3 * r + 2];
         u[(6 * r + 0) * stride] = a / 4.0f;
@@ -537,6 +539,52 @@ void conv_wino_vt(__global float *restrict V, __global const float *restrict x, 
     __global float *v = V + c * T + tile;
 #define VT_OUT(p, value) v[(p) * stride] = (value);
     BT_D_B(d, e, VT_OUT)
+}
+
+/* The GEMM form (src/ops/conv2d_wino.c rcl_conv_wino_gemm: convs with more
+ * input channels than conv_wino keeps in private memory): conv_wino_vt's V
+ * of the input (padded by PH, PW), 16 GEMMs M[p] = U[p]^T V[p] (U:
+ * conv_wino_w's), then
+ *   conv_wino_yt  y[n0+nl, co, 2*th + a, 2*tt + b] = (A^T M A)[a, b]
+ *                 (+ bias[co]) of M[p, co, tile] (16, CO, T) at moff in M,
+ *                 then conv_fwd's epilogue (bit 0 adds res, bit 1 ReLU),
+ *                 for the outputs inside OH x OW; one work-item per
+ *                 (tile, co) */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void conv_wino_yt(__global float *restrict y, __global const float *restrict M, const int moff,
+                  __global const float *restrict b, const int has_bias,
+                  __global const float *res, const int epi, const int n0, const int T,
+                  const int CO, const int OH, const int OW, const int TH, const int TT)
+{
+    const int tile = get_global_id(0);
+    if (tile >= T) return;
+    const int co = get_global_id(1);
+    int nl, th, tt;
+    tile_pos(tile, TH, TT, &nl, &th, &tt);
+    const __global float *m = M + moff + co * T + tile;
+    const int stride = CO * T;
+    float v[16];
+    for (int p = 0; p < 16; p++) v[p] = m[p * stride];
+    /* r = A^T m (2x4), A^T = [1 1 1 0; 0 1 -1 -1]; then y = r A */
+    float r[8];
+    for (int j = 0; j < 4; j++) {
+        r[j] = v[j] + v[4 + j] + v[8 + j];
+        r[4 + j] = v[4 + j] - v[8 + j] - v[12 + j];
+    }
+    const float bias = has_bias ? b[co] : 0.0f;
+    float o[4] = {r[0] + r[1] + r[2] + bias, r[1] - r[2] - r[3] + bias,
+                  r[4] + r[5] + r[6] + bias, r[5] - r[6] - r[7] + bias};
+    const int h = 2 * th, w = 2 * tt;
+    const int off = ((n0 + nl) * CO + co) * (OH * OW) + h * OW + w;
+    for (int a = 0; a < 2; a++)
+        for (int c = 0; c < 2; c++) {
+            if (h + a >= OH || w + c >= OW) continue;
+            const int i = off + a * OW + c;
+            float z = o[2 * a + c];
+            if (epi & 1) z += res[i];
+            if (epi & 2) z = z < 0.0f ? 0.0f : z;
+            y[i] = z;
+        }
 }
 
 /* Z[p, oc, tile] = (A g A^T)[p] of the 2x2 output-gradient tile g at rows

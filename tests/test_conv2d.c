@@ -334,6 +334,7 @@ static rcl_ctx *path_ctx(int path, int budget_mb)
     T_OK(rcl_ctx_set_param(prof, "conv", "PATH", path));
     if (budget_mb > 0) T_OK(rcl_ctx_set_param(prof, "conv", "COL_BUDGET_MB", budget_mb));
     T_OK(rcl_ctx_set_param(prof, "conv", "WINOGRAD", 0));
+    T_OK(rcl_ctx_set_param(prof, "conv", "WINO_GEMM", 0));
     rcl_ctx_set_profiler(prof, count_tags, NULL);
     memset(tag_count, 0, sizeof tag_count);
     return prof;
@@ -1211,6 +1212,118 @@ static void test_conv_chunk_cap(void **state)
     }
 }
 
+/* conv.WINO_GEMM: Winograd's GEMM form (conv_wino_vt, 16 GEMMs,
+ * conv_wino_yt) for the forward pass and data gradient of the 3x3
+ * stride-1 convs on the im2col path: every pass exact against the double
+ * reference on odd shapes (partial tiles, pad 0, more channels than the
+ * direct path takes, one image, several chunks), no im2col GEMM for those
+ * passes (the weight gradient keeps it), the epilogue and dx_add bitwise
+ * the separate add / ReLU, the chooser's limits and the scratch estimate */
+static void test_conv_wino_gemm(void **state)
+{
+    (void)state;
+    const conv_case_t cases[] = {
+        {2, 70, 9, 11, 66, 3, 3, 1, 1, 1, 1, 1, 0}, /* 70 > 64 channels, odd: partial tiles */
+        {3, 5, 8, 7, 9, 3, 3, 1, 1, 0, 0, 0, 0},    /* pad 0: 6x5 out */
+        {1, 4, 5, 6, 3, 3, 3, 1, 1, 1, 1, 1, 0},    /* one image */
+        {3, 40, 30, 29, 40, 3, 3, 1, 1, 1, 1, 1, 0}, /* several chunks (budget 1 MiB) */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const conv_case_t *cc = &cases[i];
+        int budget = i == 3 ? 1 : 0;
+        rcl_ctx *ctx = path_ctx(0, budget);
+        T_OK(rcl_ctx_set_param(ctx, "conv", "WINO_GEMM", 1));
+        case_on(ctx, cc, 1000 + i);
+        /* forward 1, dx 2 calls: Winograd; dw 2 calls: im2col + GEMM */
+        if (tag_count[T_FWD_GEMM] + tag_count[T_DX_GEMM]) fail_msg("case %zu: fwd gemm %d dx gemm %d wino %d/%d", i, tag_count[T_FWD_GEMM], tag_count[T_DX_GEMM], tag_count[T_FWD_WINO], tag_count[T_DX_WINO]);
+        assert_true(tag_count[T_FWD_WINO] > 0 && tag_count[T_DX_WINO] > 0);
+        assert_true(tag_count[T_DW_GEMM] > 0);
+        int oh = rcl_conv_out_size(cc->h, 3, 1, cc->ph), ow = rcl_conv_out_size(cc->w, 3, 1, cc->pw);
+        rcl_conv_shape sh = {cc->n, cc->c, cc->h, cc->w, cc->oc, 3, 3, 1, cc->ph, cc->pw, oh, ow};
+        rcl_conv_wino_plan p;
+        assert_true(rcl_conv_wino_gemm_plan_for(&sh, RCL_CONV_FWD, budget ? budget : 256, 0, &p));
+        assert_int_equal(p.th, (oh + 1) / 2), assert_int_equal(p.tt, (ow + 1) / 2);
+        if (i == 3) assert_true(p.nb < cc->n); /* several chunks */
+        /* the scratch estimate covers what the passes took */
+        rcl_conv2d_desc d = {3, 3, 1, 1, cc->ph, cc->pw};
+        rcl_conv2d_scratch est;
+        T_OK(rcl_conv2d_scratch_bytes(ctx, cc->n, cc->c, cc->h, cc->w, cc->oc, &d, 1, &est));
+        assert_true(est.col >= 16 * (uint64_t)(p.ci + p.co) * p.nb * p.th * p.tt * 4);
+        rcl_ctx_destroy(ctx);
+    }
+    /* the epilogue (bias + res, ReLU) and dx_add: bitwise the separate ops */
+    const conv_case_t e = {2, 66, 7, 9, 67, 3, 3, 1, 1, 1, 1, 1, 0};
+    rcl_ctx *ctx = path_ctx(0, 0);
+    T_OK(rcl_ctx_set_param(ctx, "conv", "WINO_GEMM", 1));
+    rcl_conv2d_desc d = {3, 3, 1, 1, 1, 1};
+    size_t nx = (size_t)e.n * e.c * e.h * e.w, nw = (size_t)e.oc * e.c * 9, ny = (size_t)e.n * e.oc * e.h * e.w;
+    float *hx = malloc(nx * 4), *hw = malloc(nw * 4), *hb = malloc(e.oc * 4), *hr = malloc(ny * 4);
+    float *y0 = malloc(ny * 4), *y1 = malloc(ny * 4), *hdx = malloc(nx * 4), *dx0 = malloc(nx * 4),
+          *dx1 = malloc(nx * 4);
+    tu_rng r = tu_rng_seed(1100);
+    tu_fill(&r, hx, nx, -1, 1), tu_fill(&r, hw, nw, -1, 1), tu_fill(&r, hb, e.oc, -1, 1);
+    tu_fill(&r, hr, ny, -1, 1), tu_fill(&r, hdx, nx, -1, 1);
+    hr[ny / 3] = NAN;
+    rcl_tensor x, w, b, res, y, dxa, dx;
+    T_OK(rcl_tensor_create(ctx, &x, e.n, e.c, e.h, e.w));
+    T_OK(rcl_tensor_create(ctx, &w, e.oc, e.c, 3, 3));
+    T_OK(rcl_tensor_create(ctx, &b, e.oc, 1, 1, 1));
+    T_OK(rcl_tensor_create(ctx, &res, e.n, e.oc, e.h, e.w));
+    T_OK(rcl_tensor_create(ctx, &y, e.n, e.oc, e.h, e.w));
+    T_OK(rcl_tensor_create(ctx, &dxa, e.n, e.c, e.h, e.w));
+    T_OK(rcl_tensor_create(ctx, &dx, e.n, e.c, e.h, e.w));
+    T_OK(rcl_tensor_write(ctx, &x, hx));
+    T_OK(rcl_tensor_write(ctx, &w, hw));
+    T_OK(rcl_tensor_write(ctx, &b, hb));
+    T_OK(rcl_tensor_write(ctx, &res, hr));
+    T_OK(rcl_tensor_write(ctx, &dxa, hdx));
+    T_OK(rcl_conv2d_forward(ctx, &y, &x, &w, &b, &d));
+    T_OK(rcl_tensor_read(ctx, &y, y0));
+    memset(tag_count, 0, sizeof tag_count);
+    T_OK(rcl_conv2d_forward_fused(ctx, &y, &x, &w, &b, &res, 1, &d));
+    T_OK(rcl_tensor_read(ctx, &y, y1));
+    assert_int_equal(tag_count[T_ADD] + tag_count[T_RELU], 0);
+    for (size_t j = 0; j < ny; j++) {
+        float v = y0[j] + hr[j];
+        v = v < 0 ? 0.0f : v;
+        if (isnan(v) ? !isnan(y1[j]) : memcmp(&v, &y1[j], 4) != 0)
+            fail_msg("fused y[%zu] = %.9g, want %.9g", j, (double)y1[j], (double)v);
+    }
+    /* dy = y1 with the NaN replaced */
+    y1[ny / 3] = 0.5f;
+    T_OK(rcl_tensor_write(ctx, &y, y1));
+    T_OK(rcl_conv2d_backward(ctx, &dx, NULL, NULL, &y, &x, &w, &d));
+    T_OK(rcl_tensor_read(ctx, &dx, dx0));
+    memset(tag_count, 0, sizeof tag_count);
+    T_OK(rcl_conv2d_backward_acc(ctx, &dx, NULL, NULL, &y, &x, &w, &dxa, &d));
+    T_OK(rcl_tensor_read(ctx, &dx, dx1));
+    assert_int_equal(tag_count[T_ADD], 0);
+    for (size_t j = 0; j < nx; j++) {
+        float v = dx0[j] + hdx[j];
+        if (memcmp(&v, &dx1[j], 4) != 0)
+            fail_msg("dx + dx_add [%zu] = %.9g, want %.9g", j, (double)dx1[j], (double)v);
+    }
+    rcl_tensor *all[] = {&x, &w, &b, &res, &y, &dxa, &dx};
+    for (size_t k = 0; k < 7; k++) rcl_tensor_destroy(all[k]);
+    free(hx), free(hw), free(hb), free(hr), free(y0), free(y1), free(hdx), free(dx0), free(dx1);
+    /* the chooser: not 1x1, stride 2, 3x3 on maps under 4 wide, nor the
+     * weight gradient; the direct path keeps its own */
+    rcl_conv_shape a = {2, 8, 9, 9, 8, 3, 3, 2, 1, 1, 5, 5};
+    rcl_conv_wino_plan q;
+    assert_int_equal(rcl_conv_wino_gemm_plan_for(&a, RCL_CONV_FWD, 256, 0, &q), 0);
+    rcl_conv_shape c1 = {2, 8, 9, 9, 8, 1, 1, 1, 0, 0, 9, 9};
+    assert_int_equal(rcl_conv_wino_gemm_plan_for(&c1, RCL_CONV_FWD, 256, 0, &q), 0);
+    rcl_conv_shape c3 = {2, 8, 9, 9, 8, 3, 3, 1, 1, 1, 9, 9};
+    assert_int_equal(rcl_conv_wino_gemm_plan_for(&c3, RCL_CONV_DW, 256, 0, &q), 0);
+    assert_true(rcl_conv_wino_gemm_plan_for(&c3, RCL_CONV_DX, 256, 0, &q));
+    assert_int_equal(q.ci, 8), assert_int_equal(q.th, 5);
+    rcl_conv_shape small = {2, 128, 3, 3, 128, 3, 3, 1, 1, 1, 3, 3};
+    assert_int_equal(rcl_conv_wino_gemm_choose(ctx, &small, RCL_CONV_FWD, &q), 0);
+    T_OK(rcl_ctx_set_param(ctx, "conv", "WINO_GEMM", 0));
+    assert_int_equal(rcl_conv_wino_gemm_choose(ctx, &c3, RCL_CONV_FWD, &q), 0);
+    rcl_ctx_destroy(ctx);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_out_size),
     cmocka_unit_test(test_conv_exact),
@@ -1230,6 +1343,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_fused),
     cmocka_unit_test(test_conv_backward_acc),
     cmocka_unit_test(test_conv_chunk_cap),
+    cmocka_unit_test(test_conv_wino_gemm),
 };
 
 RCL_TEST_MAIN("conv2d", tests)

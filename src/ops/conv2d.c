@@ -251,6 +251,16 @@ static int conv_direct_pass(rcl_ctx *ctx, const conv_geom *g, const rcl_conv2d_d
                                rcl_ctx_device(ctx)->max_alloc);
 }
 
+/* 1 and *p if `pass` (FWD or DX) of this conv, off the direct path, takes
+ * Winograd's GEMM form (rcl_conv_wino_gemm_choose) */
+static int conv_wino_gemm_pass(rcl_ctx *ctx, const conv_geom *g, const rcl_conv2d_desc *d,
+                               int pass, rcl_conv_wino_plan *p)
+{
+    if (g->direct || d->sh != d->sw) return 0;
+    rcl_conv_shape s = conv_shape(g, d);
+    return rcl_conv_wino_gemm_choose(ctx, &s, pass, p);
+}
+
 /* The live taps: 1 and the trimmed descriptor *t, (*kh0, *kw0) its first tap
  * in the full kernel, when some taps read only padding; 0 otherwise. */
 static int conv_trim(const conv_geom *g, const rcl_conv2d_desc *d, rcl_conv2d_desc *t, int *kh0,
@@ -352,6 +362,12 @@ int rcl_conv2d_forward_fused(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
         return rcl_conv_direct_forward(ctx, y->buf, x->buf, w->buf, b ? b->buf : NULL,
                                        res ? res->buf : NULL, epi, &s);
     }
+    rcl_conv_wino_plan wp;
+    if (conv_wino_gemm_pass(ctx, &g, d, RCL_CONV_FWD, &wp)) {
+        rcl_conv_shape s = conv_shape(&g, d);
+        return rcl_conv_wino_gemm(ctx, y->buf, x->buf, w->buf, b ? b->buf : NULL,
+                                  res ? res->buf : NULL, epi, &s, RCL_CONV_FWD, &wp);
+    }
     return conv_forward_gemm(ctx, y, x, w, b, res, epi, d, &g);
 }
 
@@ -450,11 +466,19 @@ int rcl_conv2d_backward_acc(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_te
     }
     int dx_direct = dx && conv_direct_pass(ctx, &g, d, RCL_CONV_DX);
     int dw_direct = dw && conv_direct_pass(ctx, &g, d, RCL_CONV_DW);
+    rcl_conv_wino_plan wp;
+    int dx_wino = dx && !dx_direct && conv_wino_gemm_pass(ctx, &g, d, RCL_CONV_DX, &wp);
     rcl_conv_shape s = conv_shape(&g, d);
     if (dw_direct) RCL_TRY(rcl_conv_direct_dw(ctx, dw->buf, dy->buf, x->buf, &s));
     if (dx_direct)
         RCL_TRY(rcl_conv_direct_dx(ctx, dx->buf, dy->buf, w->buf, dx_add ? dx_add->buf : NULL,
                                    &s));
+    if (dx_wino) {
+        RCL_TRY(rcl_conv_wino_gemm(ctx, dx->buf, dy->buf, w->buf, NULL,
+                                   dx_add ? dx_add->buf : NULL, dx_add ? RCL_CONV_EPI_RES : 0, &s,
+                                   RCL_CONV_DX, &wp));
+        dx_direct = 1; /* done, dx_add included */
+    }
     RCL_TRY(conv_backward_gemm(ctx, dx_direct ? NULL : dx, dw_direct ? NULL : dw, dy, x, w, d, &g));
     if (dx_add && !dx_direct) RCL_TRY(rcl_add(ctx, dx, dx, dx_add));
     if (trim && dw) {
@@ -531,6 +555,15 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
                                            pl.hp * pl.wp * sizeof(float));
             if (pass == RCL_CONV_DX) out->tmp = max64(out->tmp, M * sizeof(float));
             if (pass == RCL_CONV_DW) out->tmp = max64(out->tmp, (uint64_t)pl.g * M * sizeof(float));
+            continue;
+        }
+        rcl_conv_wino_plan gp; /* as rcl_conv_wino_gemm: V and M, U, the GEMMs' operands */
+        if (pass != RCL_CONV_DW && conv_wino_gemm_pass(ctx, &g, d, pass, &gp)) {
+            uint64_t T = (uint64_t)gp.nb * gp.th * gp.tt;
+            out->col = max64(out->col, 16 * (uint64_t)(gp.ci + gp.co) * T * sizeof(float));
+            out->tmp = max64(out->tmp, 16 * (uint64_t)gp.ci * gp.co * sizeof(float));
+            out->gemm_a = max64(out->gemm_a, (uint64_t)gp.co * gp.ci * sizeof(float));
+            out->gemm_b = max64(out->gemm_b, (uint64_t)gp.ci * T * sizeof(float));
             continue;
         }
         int nb; /* as conv_chunk_buffers; the GEMMs' operands: col/Y' and W */

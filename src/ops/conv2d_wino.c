@@ -43,7 +43,7 @@ static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem
                         &u));
     size_t gw[1] = {(size_t)p->ci * p->co}, lw[1] = {wg};
     RCL_TRY(RCL_LAUNCH(ctx, kw, tag, 1, gw, lw, RCL_MEM(u), RCL_MEM(w), RCL_I32(p->ci),
-                       RCL_I32(p->co), RCL_I32(flip)));
+                       RCL_I32(p->co), RCL_I32(flip), RCL_I32(0)));
     for (int n0 = 0; n0 < N; n0 += p->nb) {
         int cur = N - n0 < p->nb ? N - n0 : p->nb;
         RCL_TRY(rcl_conv_direct_pad(ctx, xp, in, n0, cur, p->ci, ih, iw, p->hp, p->wp, 1, offh,
@@ -116,4 +116,64 @@ int rcl_conv_wino_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_con
     size_t gd[1] = {((size_t)OC * C + wg - 1) / wg * wg}, ld[1] = {wg};
     return RCL_LAUNCH(ctx, kd, "conv_bwd_weight_wino", 1, gd, ld, RCL_MEM(dw), RCL_MEM(acc),
                       RCL_I32(OC), RCL_I32(C));
+}
+
+int rcl_conv_wino_gemm_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
+                              rcl_conv_wino_plan *p)
+{
+    if (!rcl_tun(ctx, RCL_TUN_CONV_WINO_GEMM)) return 0;
+    int dx = pass == RCL_CONV_DX;
+    int oh = dx ? s->H : s->OH, ow = dx ? s->W : s->OW;
+    if (oh < RCL_CONV_WINO_GEMM_MIN_HW || ow < RCL_CONV_WINO_GEMM_MIN_HW) return 0;
+    return rcl_conv_wino_gemm_plan_for(s, pass, rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
+                                       rcl_ctx_device(ctx)->max_alloc, p);
+}
+
+int rcl_conv_wino_gemm(rcl_ctx *ctx, cl_mem out, cl_mem in, cl_mem w, cl_mem b, cl_mem res,
+                       int epi, const rcl_conv_shape *s, int pass, const rcl_conv_wino_plan *p)
+{
+    int dx = pass == RCL_CONV_DX;
+    const char *tag = dx ? "conv_bwd_data_wino" : "conv_fwd_wino";
+    /* the input and its padding: x padded by pad, or dy by 2 - pad (the
+     * transposed conv, the rotated weights) */
+    int ih = dx ? s->OH : s->H, iw = dx ? s->OW : s->W;
+    int ph = dx ? 2 - s->PH : s->PH, pw = dx ? 2 - s->PW : s->PW;
+    int oh = dx ? s->H : s->OH, ow = dx ? s->W : s->OW;
+    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_WINO_WG));
+    char opts[96];
+    snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DVX=4 -DR2=0 -DWC=1",
+             rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg);
+    cl_kernel kw, kv, ky;
+    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_w", opts, &kw));
+    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_vt", opts, &kv));
+    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_yt", opts, &ky));
+    int tiles = p->th * p->tt, CI = p->ci, CO = p->co;
+    cl_mem vm, u;
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL,
+                        (size_t)16 * (CI + CO) * p->nb * tiles * sizeof(float), &vm));
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)16 * CI * CO * sizeof(float), &u));
+    size_t gw[1] = {((size_t)CI * CO + wg - 1) / wg * wg}, lw[1] = {wg};
+    RCL_TRY(RCL_LAUNCH(ctx, kw, tag, 1, gw, lw, RCL_MEM(u), RCL_MEM(w), RCL_I32(CI), RCL_I32(CO),
+                       RCL_I32(dx), RCL_I32(1)));
+    for (int n0 = 0; n0 < s->N; n0 += p->nb) {
+        int cur = s->N - n0 < p->nb ? s->N - n0 : p->nb;
+        int T = cur * tiles;
+        size_t moff = (size_t)16 * CI * T; /* M after V */
+        size_t gv[2] = {((size_t)T + wg - 1) / wg * wg, (size_t)CI}, lv[2] = {wg, 1};
+        RCL_TRY(RCL_LAUNCH(ctx, kv, tag, 2, gv, lv, RCL_MEM(vm), RCL_MEM(in), RCL_I32(n0),
+                           RCL_I32(T), RCL_I32(CI), RCL_I32(ih), RCL_I32(iw), RCL_I32(ph),
+                           RCL_I32(pw), RCL_I32(p->th), RCL_I32(p->tt)));
+        /* M[q] (CO x T) = U[q] (CO x CI) V[q] (CI x T) */
+        for (int q = 0; q < 16; q++)
+            RCL_TRY(rcl_gemm(ctx, 0, 0, CO, T, CI, 1.0f, u, (size_t)q * CI * CO, CI, vm,
+                             (size_t)q * CI * T, T, 0.0f, vm, moff + (size_t)q * CO * T, T,
+                             tag));
+        size_t gy[2] = {((size_t)T + wg - 1) / wg * wg, (size_t)CO};
+        RCL_TRY(RCL_LAUNCH(ctx, ky, tag, 2, gy, lv, RCL_MEM(out), RCL_MEM(vm), RCL_I32((int)moff),
+                           RCL_MEM(b ? b : u), RCL_I32(b != NULL), RCL_MEM(res ? res : out),
+                           RCL_I32(res ? epi : epi & ~RCL_CONV_EPI_RES), RCL_I32(n0), RCL_I32(T),
+                           RCL_I32(CO), RCL_I32(oh), RCL_I32(ow), RCL_I32(p->th),
+                           RCL_I32(p->tt)));
+    }
+    return RCL_OK;
 }

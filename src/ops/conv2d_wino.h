@@ -30,4 +30,19 @@ int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, cl_mem dx_add
 int rcl_conv_wino_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_conv_shape *s,
                      const rcl_conv_wino_plan *p);
 
+/* The GEMM form of F(2x2, 3x3) for the forward pass and data gradient of
+ * 3x3 stride-1 convs on the im2col path (tunable conv.WINO_GEMM; outputs at
+ * least RCL_CONV_WINO_GEMM_MIN_HW in both dimensions): 1 and *p where it
+ * runs `pass` of s on this context (rcl_conv_wino_gemm_plan_for), else 0 */
+#define RCL_CONV_WINO_GEMM_MIN_HW 4
+int rcl_conv_wino_gemm_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
+                              rcl_conv_wino_plan *p);
+/* pass FWD: out = y (N,OC,OH,OW) from in = x, w (OC,C,3,3), b (OC) or NULL;
+ * DX: out = dx (N,C,H,W) from in = dy, b NULL; then the epilogue epi with
+ * res laid out as out (conv2d_direct.h). The weight transform (slot TMP),
+ * then per chunk conv_wino_vt (V), 16 GEMMs (M) in slot COL and
+ * conv_wino_yt; tags conv_fwd_wino / conv_bwd_data_wino, the GEMMs too */
+int rcl_conv_wino_gemm(rcl_ctx *ctx, cl_mem out, cl_mem in, cl_mem w, cl_mem b, cl_mem res,
+                       int epi, const rcl_conv_shape *s, int pass, const rcl_conv_wino_plan *p);
+
 #endif
