@@ -119,6 +119,15 @@ static void load_filter(float g[9], const __global float *w, const int ci, const
     }
 }
 
+/* position 0 of (ci, co)'s transformed filter in U (positions CI*CO
+ * apart): LAYOUT 0 U[p, ci, co] (conv_wino, conv_wino4); 1 U[p, co, ci]
+ * (the GEMM form's op(A) = U[p], no transpose) */
+static __global float *u_at(__global float *U, const int ci, const int co, const int CI,
+                            const int CO, const int LAYOUT)
+{
+    return U + (LAYOUT ? co * CI + ci : ci * CO + co);
+}
+
 /* one work-item per (ci, co) */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_wino_w(__global float *restrict U, __global const float *restrict w, const int CI,
@@ -137,10 +146,8 @@ void conv_wino_w(__global float *restrict U, __global const float *restrict w, c
         t[6 + j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
         t[9 + j] = g[6 + j];
     }
-    /* LAYOUT 0: U[p, ci, co] (conv_wino); 1: U[p, co, ci] (the GEMM form's
-     * op(A) = U[p], no transpose) */
     const int stride = CI * CO;
-    __global float *u = U + (LAYOUT ? co * CI + ci : ci * CO + co);
+    __global float *u = u_at(U, ci, co, CI, CO, LAYOUT);
     for (int r = 0; r < 4; r++) {
         const float a = t[3 * r], b = t[3 * r + 1], c = t[3 * r + 2];
         u[(4 * r + 0) * stride] = a;
@@ -369,7 +376,7 @@ void conv_wino4_w(__global float *restrict U, __global const float *restrict w, 
         t[15 + j] = c;
     }
     const int stride = CI * CO;
-    __global float *u = U + (LAYOUT ? co * CI + ci : ci * CO + co); /* as conv_wino_w's */
+    __global float *u = u_at(U, ci, co, CI, CO, LAYOUT);
     for (int r = 0; r < 6; r++) {
         const float a = t[3 * r], b = t[3 * r + 1], c = t[3 * r + 2];
         u[(6 * r + 0) * stride] = a / 4.0f;

@@ -1009,6 +1009,18 @@ static void test_conv_rules(void **state)
     assert_int_equal(q.m, 4), assert_int_equal(q.npos, 36), assert_int_equal(q.th, 8);
 }
 
+/* cc's descriptor, output size and the float counts of x, w and y */
+static void case_dims(const conv_case_t *cc, rcl_conv2d_desc *d, int *oh, int *ow, size_t *nx,
+                      size_t *nw, size_t *ny)
+{
+    *d = (rcl_conv2d_desc){cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
+    *oh = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph);
+    *ow = rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
+    *nx = (size_t)cc->n * cc->c * cc->h * cc->w;
+    *nw = (size_t)cc->oc * cc->c * cc->kh * cc->kw;
+    *ny = (size_t)cc->n * cc->oc * *oh * *ow;
+}
+
 /* rcl_conv2d_forward_fused (y = relu?(conv + b + res), the eval-mode
  * epilogue): bitwise the conv's output followed by the add and ReLU in that
  * order (NaN stays NaN), with and without res and ReLU, on the im2col path
@@ -1034,12 +1046,10 @@ static void test_conv_fused(void **state)
         if (c == 2) T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             const conv_case_t *cc = &cases[i];
-            rcl_conv2d_desc d = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
-            int oh = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph);
-            int ow = rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
-            size_t nx = (size_t)cc->n * cc->c * cc->h * cc->w;
-            size_t nw = (size_t)cc->oc * cc->c * cc->kh * cc->kw;
-            size_t ny = (size_t)cc->n * cc->oc * oh * ow;
+            rcl_conv2d_desc d;
+            int oh, ow;
+            size_t nx, nw, ny;
+            case_dims(cc, &d, &oh, &ow, &nx, &nw, &ny);
             float *hx = malloc(nx * 4), *hw = malloc(nw * 4), *hb = malloc(cc->oc * 4);
             float *hr = malloc(ny * 4), *y0 = malloc(ny * 4), *y1 = malloc(ny * 4);
             tu_rng r = tu_rng_seed(700 + i);
@@ -1113,12 +1123,10 @@ static void test_conv_backward_acc(void **state)
         if (c >= 2) T_OK(rcl_ctx_set_param(ctx, "conv_wino", "TILE", c == 2 ? 2 : 4));
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             const conv_case_t *cc = &cases[i];
-            rcl_conv2d_desc d = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
-            int oh = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph);
-            int ow = rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
-            size_t nx = (size_t)cc->n * cc->c * cc->h * cc->w;
-            size_t nw = (size_t)cc->oc * cc->c * cc->kh * cc->kw;
-            size_t ny = (size_t)cc->n * cc->oc * oh * ow;
+            rcl_conv2d_desc d;
+            int oh, ow;
+            size_t nx, nw, ny;
+            case_dims(cc, &d, &oh, &ow, &nx, &nw, &ny);
             float *hx = malloc(nx * 4), *hw = malloc(nw * 4), *hdy = malloc(ny * 4);
             float *ha = malloc(nx * 4), *dx0 = malloc(nx * 4), *dx1 = malloc(nx * 4);
             float *dw0 = malloc(nw * 4), *dw1 = malloc(nw * 4);

@@ -256,7 +256,7 @@ static int conv_direct_pass(rcl_ctx *ctx, const conv_geom *g, const rcl_conv2d_d
 static int conv_wino_gemm_pass(rcl_ctx *ctx, const conv_geom *g, const rcl_conv2d_desc *d,
                                int pass, rcl_conv_wino_plan *p)
 {
-    if (g->direct || d->sh != d->sw) return 0;
+    if (g->direct) return 0; /* (unequal strides: conv_shape's S 0, which the plan refuses) */
     rcl_conv_shape s = conv_shape(g, d);
     return rcl_conv_wino_gemm_choose(ctx, &s, pass, p);
 }
@@ -468,19 +468,18 @@ int rcl_conv2d_backward_acc(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_te
     int dw_direct = dw && conv_direct_pass(ctx, &g, d, RCL_CONV_DW);
     rcl_conv_wino_plan wp;
     int dx_wino = dx && !dx_direct && conv_wino_gemm_pass(ctx, &g, d, RCL_CONV_DX, &wp);
+    int dx_fused = dx_direct || dx_wino; /* dx (dx_add included) by these kernels */
     rcl_conv_shape s = conv_shape(&g, d);
     if (dw_direct) RCL_TRY(rcl_conv_direct_dw(ctx, dw->buf, dy->buf, x->buf, &s));
     if (dx_direct)
         RCL_TRY(rcl_conv_direct_dx(ctx, dx->buf, dy->buf, w->buf, dx_add ? dx_add->buf : NULL,
                                    &s));
-    if (dx_wino) {
+    if (dx_wino)
         RCL_TRY(rcl_conv_wino_gemm(ctx, dx->buf, dy->buf, w->buf, NULL,
                                    dx_add ? dx_add->buf : NULL, dx_add ? RCL_CONV_EPI_RES : 0, &s,
                                    RCL_CONV_DX, &wp));
-        dx_direct = 1; /* done, dx_add included */
-    }
-    RCL_TRY(conv_backward_gemm(ctx, dx_direct ? NULL : dx, dw_direct ? NULL : dw, dy, x, w, d, &g));
-    if (dx_add && !dx_direct) RCL_TRY(rcl_add(ctx, dx, dx, dx_add));
+    RCL_TRY(conv_backward_gemm(ctx, dx_fused ? NULL : dx, dw_direct ? NULL : dw, dy, x, w, d, &g));
+    if (dx_add && !dx_fused) RCL_TRY(rcl_add(ctx, dx, dx, dx_add));
     if (trim && dw) {
         /* compact gradient -> slot CONV_W (the slice is no longer read) ->
          * dw with zeros at the dead taps */

@@ -184,7 +184,8 @@ int rcl_conv_wino_gemm_plan_for(const rcl_conv_shape *s, int pass, int budget_mb
     if (nb < 1) return 0;
     if (nb > (uint64_t)s->N) nb = (uint64_t)s->N;
     /* the kernels index V and M with int */
-    while (nb > 1 && nb * per > (uint64_t)INT_MAX) nb--;
+    if (nb > (uint64_t)INT_MAX / per) nb = (uint64_t)INT_MAX / per;
+    if (nb < 1) return 0;
     int chunks = (int)(((uint64_t)s->N + nb - 1) / nb);
     p->nb = (s->N + chunks - 1) / chunks;
     return 1;

@@ -76,13 +76,22 @@ int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, cl_mem dx_add
                     2 - s->PH, 2 - s->PW, s->H, s->W, p);
 }
 
+/* the work-group size and build options of the per-tile kernels
+ * (conv_wino_vt/_zt/_dwt/_yt and the F(2x2) filter transform): the shape
+ * macros of conv_wino's private-memory kernels at dummy values */
+static size_t tile_kernel_opts(rcl_ctx *ctx, char *opts, size_t n)
+{
+    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_WINO_WG));
+    snprintf(opts, n, "-DOCB=%d -DWG=%zu -DVX=4 -DR2=0 -DWC=1",
+             rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg);
+    return wg;
+}
+
 int rcl_conv_wino_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_conv_shape *s,
                      const rcl_conv_wino_plan *p)
 {
-    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_WINO_WG));
     char opts[96];
-    snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DVX=4 -DR2=0 -DWC=1",
-             rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg);
+    size_t wg = tile_kernel_opts(ctx, opts, sizeof opts);
     cl_kernel kv, kz, kd;
     RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_vt", opts, &kv));
     RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_zt", opts, &kz));
@@ -139,10 +148,8 @@ int rcl_conv_wino_gemm(rcl_ctx *ctx, cl_mem out, cl_mem in, cl_mem w, cl_mem b, 
     int ih = dx ? s->OH : s->H, iw = dx ? s->OW : s->W;
     int ph = dx ? 2 - s->PH : s->PH, pw = dx ? 2 - s->PW : s->PW;
     int oh = dx ? s->H : s->OH, ow = dx ? s->W : s->OW;
-    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_WINO_WG));
     char opts[96];
-    snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DVX=4 -DR2=0 -DWC=1",
-             rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg);
+    size_t wg = tile_kernel_opts(ctx, opts, sizeof opts);
     cl_kernel kw, kv, ky;
     RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_w", opts, &kw));
     RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_vt", opts, &kv));
