@@ -881,6 +881,73 @@ static void test_conv_dead_taps(void **state)
     }
 }
 
+/* rcl_conv2d_trim (eval's folded weights: the live taps sliced once): on a
+ * 1x1 map a 3x3 pad-1 conv keeps its centre (1x1, pad 0), on a 2x2 map at
+ * stride 2 the bottom-right 2x2 taps (pad 0); wt holds those taps of w, and
+ * the conv with (wt, t) gives bitwise the floats of (w, d) without a
+ * conv_taps launch; on a 2x2 stride-1 map every tap is live (0, *t = *d). */
+static void test_conv_trim(void **state)
+{
+    (void)state;
+    const struct {
+        int h, s, want, kh, ph;
+    } cases[] = {{1, 1, 1, 1, 0}, {2, 2, 1, 2, 0}, {2, 1, 0, 3, 1}};
+    const int N = 3, C = 5, OC = 7;
+    for (int path = 0; path <= 1; path++) {
+        rcl_ctx *ctx = path_ctx(path, 0), *keep = T_CTX;
+        T_CTX = ctx;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            const int H = cases[i].h;
+            tu_rng r = tu_rng_seed(700 + i);
+            float hx[3 * 5 * 2 * 2], hw[7 * 5 * 9], hb[7];
+            tu_fill(&r, hx, (size_t)N * C * H * H, -1, 1);
+            tu_fill(&r, hw, sizeof hw / sizeof hw[0], -1, 1);
+            tu_fill(&r, hb, 7, -1, 1);
+            rcl_tensor x, w, b, wt, y1, y2;
+            tu_tensor(&x, N, C, H, H, hx);
+            tu_tensor(&w, OC, C, 3, 3, hw);
+            tu_tensor(&b, OC, 1, 1, 1, hb);
+            const rcl_conv2d_desc d = {3, 3, cases[i].s, cases[i].s, 1, 1};
+            rcl_conv2d_desc t;
+            assert_int_equal(rcl_conv2d_trim(ctx, &wt, &t, &w, H, H, &d), cases[i].want);
+            assert_int_equal(t.kh, cases[i].kh);
+            assert_int_equal(t.kw, cases[i].kh);
+            assert_int_equal(t.ph, cases[i].ph);
+            assert_int_equal(t.pw, cases[i].ph);
+            assert_int_equal(t.sh, d.sh);
+            const int OH = rcl_conv_out_size(H, 3, d.sh, 1);
+            T_OK(rcl_tensor_create(ctx, &y1, N, OC, OH, OH));
+            T_OK(rcl_tensor_create(ctx, &y2, N, OC, OH, OH));
+            T_OK(rcl_conv2d_forward(ctx, &y1, &x, &w, &b, &d));
+            memset(tag_count, 0, sizeof tag_count);
+            T_OK(rcl_conv2d_forward(ctx, &y2, &x, cases[i].want ? &wt : &w, &b, &t));
+            assert_int_equal(tag_count[T_TAPS], 0);
+            float *a = tu_read(&y1), *c = tu_read(&y2);
+            assert_memory_equal(a, c, (size_t)N * OC * OH * OH * sizeof(float));
+            if (cases[i].want) {
+                /* the live taps start at kernel row and column 1 in both cases */
+                float *ht = tu_read(&wt);
+                for (int pl = 0; pl < OC * C; pl++)
+                    for (int kh = 0; kh < t.kh; kh++)
+                        for (int kw = 0; kw < t.kw; kw++)
+                            assert_true(ht[(pl * t.kh + kh) * t.kw + kw] ==
+                                        hw[pl * 9 + (1 + kh) * 3 + 1 + kw]);
+                free(ht);
+                rcl_tensor_destroy(&wt);
+            }
+            free(a), free(c);
+            rcl_tensor_destroy(&x), rcl_tensor_destroy(&w), rcl_tensor_destroy(&b);
+            rcl_tensor_destroy(&y1), rcl_tensor_destroy(&y2);
+        }
+        /* bad arguments: a status, nothing created */
+        rcl_tensor w0 = {0};
+        rcl_conv2d_desc t0, d0 = {3, 3, 1, 1, 1, 1};
+        assert_true(rcl_conv2d_trim(ctx, NULL, &t0, &w0, 1, 1, &d0) < 0);
+        T_CTX = keep;
+        rcl_ctx_destroy(ctx);
+    }
+}
+
 /* The pure rules, no device. */
 static void test_conv_rules(void **state)
 {
@@ -1347,6 +1414,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_paths_multichunk),
     cmocka_unit_test(test_conv_path_rule),
     cmocka_unit_test(test_conv_dead_taps),
+    cmocka_unit_test(test_conv_trim),
     cmocka_unit_test(test_conv_wino),
     cmocka_unit_test(test_conv_fused),
     cmocka_unit_test(test_conv_backward_acc),

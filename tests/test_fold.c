@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define BATCH 3
 
@@ -130,10 +131,56 @@ static void test_fold_other_norms(void **state)
     fold_case("resnet20", 8, RCL_NORM_NONE);
 }
 
+static int taps_launches;
+static void count_taps(void *user, const char *tag, cl_event ev)
+{
+    (void)user, (void)ev;
+    if (!strcmp(tag, "conv_taps")) taps_launches++;
+}
+
+/* The folded copy keeps only the live taps (rcl_conv2d_trim): resnet18 at
+ * 32x32 (layer4 on 1x1 maps, its 3x3 convs run on their centre taps)
+ * slices its weights when the fold is made, then never again, where the
+ * unfolded eval slices on every call; the logits as fold_case checks them. */
+static void test_fold_live_taps(void **state)
+{
+    (void)state;
+    rcl_ctx *keep = T_CTX, *prof;
+    rcl_ctx_options opt = {.profiling = 1};
+    T_OK(rcl_ctx_create(&prof, rcl_ctx_device(keep)->index, &opt));
+    rcl_ctx_set_profiler(prof, count_taps, NULL);
+    T_CTX = prof;
+    rcl_model *m = make("resnet18", 32, RCL_NORM_BN);
+    size_t nx = (size_t)BATCH * 3 * 32 * 32;
+    float *hx = malloc(nx * sizeof *hx);
+    tu_rng r = tu_rng_seed(62);
+    tu_fill(&r, hx, nx, -1, 2);
+    rcl_tensor x;
+    tu_tensor(&x, BATCH, 3, 32, 32, hx);
+    const rcl_tensor *l;
+    T_OK(rcl_model_forward(m, &x, 1, &l));
+    taps_launches = 0;
+    float *a = eval_logits(m, &x, 1); /* the fold is made: its slices */
+    assert_true(taps_launches > 0);
+    taps_launches = 0;
+    float *a2 = eval_logits(m, &x, 1); /* the cached copy: none */
+    assert_int_equal(taps_launches, 0);
+    assert_true(max_diff(a, a2, BATCH * 7) == 0.0);
+    float *b = eval_logits(m, &x, 0); /* unfolded: every call slices */
+    assert_true(taps_launches > 0);
+    check_close("resnet18 live taps", a, b, BATCH * 7);
+    free(hx), free(a), free(a2), free(b);
+    rcl_tensor_destroy(&x);
+    rcl_model_destroy(m);
+    T_CTX = keep;
+    rcl_ctx_destroy(prof);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_fold_basic),
     cmocka_unit_test(test_fold_bottleneck),
     cmocka_unit_test(test_fold_other_norms),
+    cmocka_unit_test(test_fold_live_taps),
 };
 
 RCL_TEST_MAIN("fold", tests)

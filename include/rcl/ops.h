@@ -41,6 +41,16 @@ int rcl_conv2d_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const r
 int rcl_conv2d_forward_fused(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
                              const rcl_tensor *w, const rcl_tensor *b, const rcl_tensor *res,
                              int relu, const rcl_conv2d_desc *d);
+/* Every conv call first drops the taps of w that read only zero padding
+ * for every output (on a 1x1 map a 3x3 pad-1 conv is its centre tap),
+ * slicing them out of w on each call. For weights run many times unchanged
+ * (eval's folded copies): on h x w_in inputs, 1 with *t the trimmed
+ * descriptor and wt (OC, C, t->kh, t->kw; created here, release with
+ * rcl_tensor_destroy) w's live taps, so that the conv with (wt, t) computes
+ * the same floats as with (w, d) and slices nothing; 0 when every tap is
+ * live (*t = *d, wt untouched); a negative status on bad arguments. */
+int rcl_conv2d_trim(rcl_ctx *ctx, rcl_tensor *wt, rcl_conv2d_desc *t, const rcl_tensor *w,
+                    int h, int w_in, const rcl_conv2d_desc *d);
 /* dy (N,OC,OH,OW) -> dx (N,C,H,W), dw (OC,C,KH,KW), db (OC,1,1,1); any may be NULL */
 int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor *db,
                         const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w,

@@ -67,16 +67,27 @@ int rcl_conv_layer_backward_acc(rcl_model *m, conv_layer *l, rcl_tensor *dx, con
                                    m->cfg.norm.eps);
 }
 
-/* Remake the folded weights of c (followed by the BN l) when stale. */
-static int conv_fold(rcl_model *m, conv_layer *c, rcl_norm_layer *l)
+/* Remake the folded weights of c (followed by the BN l) for h x w inputs
+ * when stale: the full fold, then its live taps alone where some read only
+ * padding on this input (so the folded conv slices nothing per call). */
+static int conv_fold(rcl_model *m, conv_layer *c, rcl_norm_layer *l, int h, int w_in)
 {
-    if (c->fold_gen == m->fold_gen && c->wf.buf) return RCL_OK;
+    if (c->fold_gen == m->fold_gen && c->wf.buf && c->fold_h == h && c->fold_w == w_in)
+        return RCL_OK;
     const rcl_tensor *w = &c->w->value;
-    if (!c->wf.buf) RCL_TRY(rcl_tensor_create(m->ctx, &c->wf, w->n, w->c, w->h, w->w));
+    rcl_tensor_destroy(&c->wf);
+    RCL_TRY(rcl_tensor_create(m->ctx, &c->wf, w->n, w->c, w->h, w->w));
     if (!c->bf.buf) RCL_TRY(rcl_tensor_create(m->ctx, &c->bf, w->n, 1, 1, 1));
     RCL_TRY(rcl_batchnorm_fold(m->ctx, &c->wf, &c->bf, w, &l->gamma->value, &l->beta->value,
                                &l->running_mean, &l->running_var, m->cfg.norm.eps));
-    c->fold_gen = m->fold_gen;
+    rcl_tensor live;
+    int st = rcl_conv2d_trim(m->ctx, &live, &c->fd, &c->wf, h, w_in, &c->d);
+    if (st < 0) return st;
+    if (st == 1) {
+        rcl_tensor_destroy(&c->wf);
+        c->wf = live;
+    }
+    c->fold_gen = m->fold_gen, c->fold_h = h, c->fold_w = w_in;
     return RCL_OK;
 }
 
@@ -87,8 +98,8 @@ int rcl_conv_norm_forward(rcl_model *m, conv_layer *c, rcl_norm_layer *l, rcl_te
     int fold = !train && m->fold_bn && !c->ws && !c->b &&
                (l->kind == RCL_NORM_BN || l->kind == RCL_NORM_BRN);
     if (fold) {
-        RCL_TRY(conv_fold(m, c, l));
-        return rcl_conv2d_forward_fused(m->ctx, y, x, &c->wf, &c->bf, res, relu, &c->d);
+        RCL_TRY(conv_fold(m, c, l, x->h, x->w));
+        return rcl_conv2d_forward_fused(m->ctx, y, x, &c->wf, &c->bf, res, relu, &c->fd);
     }
     RCL_TRY(rcl_conv_layer_forward(m, c, t, x));
     if (relu) return rcl_norm_layer_forward_relu(m, l, y, t, res, train);

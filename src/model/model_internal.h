@@ -145,8 +145,13 @@ typedef struct conv_layer {
     int ws;                    /* weight standardization */
     rcl_tensor w_hat, ws_mean, ws_std, dw_hat;
     /* eval: the BN after it folded in (wf = w*s, bf = beta - mean*s), made
-     * on first use and remade when fold_gen != m->fold_gen */
+     * on first use and remade when fold_gen != m->fold_gen or the input
+     * size (fold_h x fold_w) changes; where taps read only padding on that
+     * input, wf holds the live taps alone and fd is the trimmed
+     * descriptor (rcl_conv2d_trim: no slicing per call), else fd = d */
     rcl_tensor wf, bf;
+    rcl_conv2d_desc fd;
+    int fold_h, fold_w;
     int64_t fold_gen;
 } conv_layer;
 int rcl_conv_layer_init(rcl_model *m, conv_layer *l, const char *name, int in_c, int out_c, int k,

@@ -289,6 +289,29 @@ static int conv_slice(rcl_ctx *ctx, const rcl_tensor *w, const rcl_conv2d_desc *
                          0);
 }
 
+int rcl_conv2d_trim(rcl_ctx *ctx, rcl_tensor *wt, rcl_conv2d_desc *t, const rcl_tensor *w,
+                    int h, int w_in, const rcl_conv2d_desc *d)
+{
+    if (!wt || !t || !w || !d) return rcl_fail(RCL_ERR_INVALID, "conv2d_trim: NULL argument");
+    const rcl_tensor x = {NULL, 1, w->c, h, w_in}; /* the geometry only */
+    conv_geom g;
+    RCL_TRY(conv_geometry("conv2d_trim", &x, w, d, &g));
+    int kh0, kw0;
+    *t = *d;
+    if (!conv_trim(&g, d, t, &kh0, &kw0)) {
+        *t = *d;
+        return 0;
+    }
+    RCL_TRY(rcl_tensor_create(ctx, wt, w->n, w->c, t->kh, t->kw));
+    int st = rcl_conv_taps(ctx, w->buf, wt->buf, w->n * w->c, w->h, w->w, kh0, kw0, t->kh,
+                           t->kw, 0);
+    if (st < 0) {
+        rcl_tensor_destroy(wt);
+        return st;
+    }
+    return 1;
+}
+
 /* y = conv(x, w) (+ b), then the epilogue epi (+ res, ReLU): in the
  * reorder pass, or (1x1 stride-1 convs, GEMMs straight into y) the bias
  * pass and the add / ReLU ops */
