@@ -68,11 +68,18 @@ static void test_adam(void **state)
                 d.weight_decay == 0.0f);
     rcl_adam_hparams wd = {0.01f, 0.9f, 0.999f, 1e-8f, 0.1f};
     rcl_adam_hparams other = {0.05f, 0.8f, 0.99f, 1e-6f, 0.0f};
-    for (int s = 0; s < 3; s++) {
-        adam_case(sizes[s], d, 10 + s);
-        adam_case(sizes[s], wd, 20 + s);
-        adam_case(sizes[s], other, 30 + s);
+    /* every adam VEC: whole vectors, a last partial one, fewer elements
+     * than one vector (sizes 1 and odd ones) */
+    const int vecs[] = {8, 1, 4, 16};
+    for (int k = 0; k < 4; k++) {
+        T_OK(rcl_ctx_set_param(T_CTX, "adam", "VEC", vecs[k]));
+        for (int s = 0; s < 3; s++) {
+            adam_case(sizes[s], d, 10 + s);
+            adam_case(sizes[s], wd, 20 + s);
+            adam_case(sizes[s], other, 30 + s);
+        }
     }
+    T_OK(rcl_ctx_set_param(T_CTX, "adam", "VEC", 8));
 }
 
 static void sgd_case(int n, rcl_sgd_hparams hp, uint64_t seed)
@@ -149,9 +156,15 @@ static void test_sgd(void **state)
         {0.05f, 0.9f, 0, 1e-2f, 1},  /* nesterov + weight decay */
         {0.2f, 0.5f, 0.1f, 1e-1f, 0},
     };
-    for (size_t h = 0; h < sizeof hps / sizeof hps[0]; h++)
-        for (int s = 0; s < 3; s++) sgd_case(sizes[s], hps[h], 100 + 10 * h + s);
-    for (int s = 0; s < 3; s++) sgd_plain_null_buf(sizes[s], 200 + s);
+    /* every sgd VEC (as test_adam) */
+    const int vecs[] = {8, 1, 4, 16};
+    for (int k = 0; k < 4; k++) {
+        T_OK(rcl_ctx_set_param(T_CTX, "sgd", "VEC", vecs[k]));
+        for (size_t h = 0; h < sizeof hps / sizeof hps[0]; h++)
+            for (int s = 0; s < 3; s++) sgd_case(sizes[s], hps[h], 100 + 10 * h + s);
+        for (int s = 0; s < 3; s++) sgd_plain_null_buf(sizes[s], 200 + s);
+    }
+    T_OK(rcl_ctx_set_param(T_CTX, "sgd", "VEC", 8));
 }
 
 static void test_optim_invalid(void **state)

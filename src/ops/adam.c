@@ -39,11 +39,13 @@ int rcl_adam_step(rcl_ctx *ctx, rcl_tensor *p, const rcl_tensor *g, rcl_tensor *
     float bc2_sqrt = (float)sqrt(bc2);
 
     size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_ADAM_WG));
-    char opts[32];
-    snprintf(opts, sizeof opts, "-DWG=%zu", wg);
+    int vec = rcl_tun(ctx, RCL_TUN_ADAM_VEC);
+    char opts[48];
+    snprintf(opts, sizeof opts, "-DWG=%zu -DVEC=%d", wg, vec);
     cl_kernel k;
     RCL_TRY(rcl_ctx_kernel(ctx, "adam.cl", "adam_step", opts, &k));
-    return RCL_LAUNCH(ctx, k, "optim", 1, &n, &wg, RCL_MEM(p->buf), RCL_MEM(g->buf),
+    size_t items = (n + (size_t)vec - 1) / (size_t)vec; /* VEC elements each */
+    return RCL_LAUNCH(ctx, k, "optim", 1, &items, &wg, RCL_MEM(p->buf), RCL_MEM(g->buf),
                       RCL_MEM(m->buf), RCL_MEM(v->buf), RCL_I32(n), RCL_F32(hp->beta1),
                       RCL_F32(hp->beta2), RCL_F32(hp->eps), RCL_F32(hp->weight_decay),
                       RCL_F32(step_size), RCL_F32(bc2_sqrt));

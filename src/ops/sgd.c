@@ -34,13 +34,15 @@ int rcl_sgd_step(rcl_ctx *ctx, rcl_tensor *p, const rcl_tensor *g, rcl_tensor *b
     if (n > INT_MAX) return rcl_fail(RCL_ERR_INVALID, "sgd_step: tensor too large");
 
     size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_SGD_WG));
-    char opts[32];
-    snprintf(opts, sizeof opts, "-DWG=%zu", wg);
+    int vec = rcl_tun(ctx, RCL_TUN_SGD_VEC);
+    char opts[48];
+    snprintf(opts, sizeof opts, "-DWG=%zu -DVEC=%d", wg, vec);
     cl_kernel k;
     RCL_TRY(rcl_ctx_kernel(ctx, "sgd.cl", "sgd_step", opts, &k));
     /* Without momentum the buffer is never touched: p stands in for it. */
     cl_mem b = hp->momentum != 0 ? buf->buf : p->buf;
-    return RCL_LAUNCH(ctx, k, "optim", 1, &n, &wg, RCL_MEM(p->buf), RCL_MEM(g->buf), RCL_MEM(b),
+    size_t items = (n + (size_t)vec - 1) / (size_t)vec; /* VEC elements each */
+    return RCL_LAUNCH(ctx, k, "optim", 1, &items, &wg, RCL_MEM(p->buf), RCL_MEM(g->buf), RCL_MEM(b),
                       RCL_I32(n), RCL_F32(hp->lr), RCL_F32(hp->momentum),
                       RCL_F32(hp->dampening), RCL_F32(hp->weight_decay),
                       RCL_I32(hp->nesterov != 0), RCL_I32(step == 1));
