@@ -138,10 +138,11 @@ static void count_taps(void *user, const char *tag, cl_event ev)
     if (!strcmp(tag, "conv_taps")) taps_launches++;
 }
 
-/* The folded copy keeps only the live taps (rcl_conv2d_trim): resnet18 at
- * 32x32 (layer4 on 1x1 maps, its 3x3 convs run on their centre taps)
- * slices its weights when the fold is made, then never again, where the
- * unfolded eval slices on every call; the logits as fold_case checks them. */
+/* The folded copy keeps only the live taps (rcl_conv2d_trim): resnet20 at
+ * 4x4 (layer3 on 1x1 maps: its 3x3 convs run on their centre taps, its
+ * first conv, 2x2 to 1x1 at stride 2, on 4 of its 9) slices its weights
+ * when the fold is made, then never again, where the unfolded eval slices
+ * on every call; the logits as fold_case checks them. */
 static void test_fold_live_taps(void **state)
 {
     (void)state;
@@ -150,13 +151,13 @@ static void test_fold_live_taps(void **state)
     T_OK(rcl_ctx_create(&prof, rcl_ctx_device(keep)->index, &opt));
     rcl_ctx_set_profiler(prof, count_taps, NULL);
     T_CTX = prof;
-    rcl_model *m = make("resnet18", 32, RCL_NORM_BN);
-    size_t nx = (size_t)BATCH * 3 * 32 * 32;
+    rcl_model *m = make("resnet20", 4, RCL_NORM_BN);
+    size_t nx = (size_t)BATCH * 3 * 4 * 4;
     float *hx = malloc(nx * sizeof *hx);
     tu_rng r = tu_rng_seed(62);
     tu_fill(&r, hx, nx, -1, 2);
     rcl_tensor x;
-    tu_tensor(&x, BATCH, 3, 32, 32, hx);
+    tu_tensor(&x, BATCH, 3, 4, 4, hx);
     const rcl_tensor *l;
     T_OK(rcl_model_forward(m, &x, 1, &l));
     taps_launches = 0;
@@ -168,7 +169,7 @@ static void test_fold_live_taps(void **state)
     assert_true(max_diff(a, a2, BATCH * 7) == 0.0);
     float *b = eval_logits(m, &x, 0); /* unfolded: every call slices */
     assert_true(taps_launches > 0);
-    check_close("resnet18 live taps", a, b, BATCH * 7);
+    check_close("resnet20 live taps", a, b, BATCH * 7);
     free(hx), free(a), free(a2), free(b);
     rcl_tensor_destroy(&x);
     rcl_model_destroy(m);
