@@ -22,18 +22,7 @@
 #ifndef VEC
 #error "VEC (elements per work-item: 1, 4, 8, 16) is passed by the host: src/runtime/tunables.def"
 #endif
-#if VEC == 1
-#define floatV float
-#elif VEC == 4
-#define floatV float4
-#elif VEC == 8
-#define floatV float8
-#elif VEC == 16
-#define floatV float16
-#else
-#error "VEC must be 1, 4, 8 or 16"
-#endif
-typedef floatV floatV_u __attribute__((aligned(4)));
+/* floatV, floatV_u: VEC floats (cl/common.h) */
 
 /* one element (T float) or VEC of them (T floatV), in place */
 #define ADAM(T, P, G, M, V)                                          \

@@ -63,4 +63,23 @@
 #define REP3_15(X, a) REP3_14(X, a) X(14, a)
 #define REP3_16(X, a) REP3_15(X, a) X(15, a)
 
+/* The element-wise optimizer kernels (cl/adam.cl, cl/sgd.cl) take VEC
+ * consecutive floats per work-item: floatV is that vector, floatV_u the
+ * same for unaligned loads and stores (one instruction each). Only where
+ * the host passes VEC; other programs define their own floatV. */
+#ifdef VEC
+#if VEC == 1
+#define floatV float
+#elif VEC == 4
+#define floatV float4
+#elif VEC == 8
+#define floatV float8
+#elif VEC == 16
+#define floatV float16
+#else
+#error "VEC must be 1, 4, 8 or 16"
+#endif
+typedef floatV floatV_u __attribute__((aligned(4)));
+#endif
+
 #endif

@@ -75,8 +75,9 @@ static int conv_fold(rcl_model *m, conv_layer *c, rcl_norm_layer *l, int h, int 
     if (c->fold_gen == m->fold_gen && c->wf.buf && c->fold_h == h && c->fold_w == w_in)
         return RCL_OK;
     const rcl_tensor *w = &c->w->value;
-    rcl_tensor_destroy(&c->wf);
-    RCL_TRY(rcl_tensor_create(m->ctx, &c->wf, w->n, w->c, w->h, w->w));
+    if (c->wf.buf && (c->wf.h != w->h || c->wf.w != w->w))
+        rcl_tensor_destroy(&c->wf); /* the live taps of an earlier fold */
+    if (!c->wf.buf) RCL_TRY(rcl_tensor_create(m->ctx, &c->wf, w->n, w->c, w->h, w->w));
     if (!c->bf.buf) RCL_TRY(rcl_tensor_create(m->ctx, &c->bf, w->n, 1, 1, 1));
     RCL_TRY(rcl_batchnorm_fold(m->ctx, &c->wf, &c->bf, w, &l->gamma->value, &l->beta->value,
                                &l->running_mean, &l->running_var, m->cfg.norm.eps));

@@ -297,7 +297,6 @@ int rcl_conv2d_trim(rcl_ctx *ctx, rcl_tensor *wt, rcl_conv2d_desc *t, const rcl_
     conv_geom g;
     RCL_TRY(conv_geometry("conv2d_trim", &x, w, d, &g));
     int kh0, kw0;
-    *t = *d;
     if (!conv_trim(&g, d, t, &kh0, &kw0)) {
         *t = *d;
         return 0;
