@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define COMMON_HEADER "common.h"
 static const char MAGIC[8] = {'R', 'C', 'L', 'P', 'R', 'O', 'G', '1'};
@@ -201,6 +202,8 @@ static int build_program(rcl_ctx *ctx, const char *file, const char *options, cl
         *out = prog;
         return RCL_OK;
     }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     cl_int e = CL_SUCCESS;
     const char *texts[1] = {text};
     prog = clCreateProgramWithSource(ctx->context, 1, texts, NULL, &e);
@@ -222,6 +225,11 @@ static int build_program(rcl_ctx *ctx, const char *file, const char *options, cl
                         options, ctx->dev.name, rcl_cl_error_name(e), log);
     }
     ctx->stats.programs_built++;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (ctx->opt.verbose || getenv("RESNET_CL_LOG_BUILDS"))
+        fprintf(stderr, "resnet-cl: built cl/%s [%s] on %s in %.2f s\n", file, options,
+                ctx->dev.name,
+                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     store_cached(ctx, key, prog);
     free(key);
     *out = prog;
