@@ -155,6 +155,17 @@ static const char *failing_epoch2(run_dir *r, const char *var, const char *value
     return line;
 }
 
+/* The one line a failed checkpoint write prints, for checkpoint `ckpt`
+ * and the system's `reason` (strerror) */
+static const char *write_failure_line(const char *ckpt, const char *reason)
+{
+    static char want[700];
+    snprintf(want, sizeof want,
+             "resnet-cl: cannot write checkpoint %s: %s; the previous checkpoint is intact", ckpt,
+             reason);
+    return want;
+}
+
 static void cleanup(run_dir *r)
 {
     char cmd[600];
@@ -217,11 +228,8 @@ static void test_disk_full(void **state)
     (void)state;
     run_dir r;
     first_epoch(&r);
-    char want[700];
-    snprintf(want, sizeof want, "resnet-cl: cannot write checkpoint %s: No space left on device; "
-             "the previous checkpoint is intact", r.ckpt);
     const char *line = failing_epoch2(&r, "RESNET_CL_FAULT_WRITE", "1", "cannot write checkpoint");
-    assert_string_equal(line, want);
+    assert_string_equal(line, write_failure_line(r.ckpt, "No space left on device"));
     cleanup(&r);
 }
 
@@ -237,11 +245,8 @@ static void test_read_only_dir(void **state)
         cleanup(&r);
         return;
     }
-    char want[700];
-    snprintf(want, sizeof want, "resnet-cl: cannot write checkpoint %s: Permission denied; the "
-             "previous checkpoint is intact", r.ckpt);
     const char *line = failing_epoch2(&r, "RESNET_CL_FAULT_NONE", "0", "cannot write checkpoint");
-    assert_string_equal(line, want);
+    assert_string_equal(line, write_failure_line(r.ckpt, "Permission denied"));
     cleanup(&r);
 }
 
@@ -285,10 +290,8 @@ static void test_real_disk_full(void **state)
     assert_int_equal(cp_rc, 0);
     printf("real full disk (tmpfs of %zu KiB): exit status %d\n%s", len * 3 / 2 / 1024 + 32, rc, out);
     assert_int_equal(rc, 1);
-    char want[700];
-    snprintf(want, sizeof want, "resnet-cl: cannot write checkpoint %s: No space left on device; "
-             "the previous checkpoint is intact", ckpt);
-    assert_string_equal(line_with(out, "cannot write checkpoint"), want);
+    assert_string_equal(line_with(out, "cannot write checkpoint"),
+                        write_failure_line(ckpt, "No space left on device"));
     assert_true(h == r.hash);
     assert_int_equal(temps, 0);
     free(out);
