@@ -85,6 +85,10 @@ char *tu_read_file(const char *path, size_t *len);
  * ("optim.*") and the input record's ("input.mean"), and no metadata. */
 void tu_write_state_dict(const char *ckpt, const char *out);
 
+/* Remove dir and everything under it (symbolic links are removed, not
+ * followed); 0 on success, -1 with errno otherwise. */
+int tu_remove_tree(const char *dir);
+
 /* Extracted CIFAR-10 JPEG tree (train/CLASS/NNNN.jpg, test/...), malloc'd
  * path; extracted from $RESNET_CL_DATA on first use. */
 char *tu_cifar_jpeg_root(void);

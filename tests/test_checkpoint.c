@@ -59,12 +59,21 @@ static void assert_same_tensor(const rcl_tensor *a, const rcl_tensor *b)
     free(y);
 }
 
+static char g_tmp_dir[64];
+
+static void remove_tmp_dir(void)
+{
+    tu_remove_tree(g_tmp_dir);
+}
+
+/* a file in this process's temporary directory, removed at exit */
 static char *tmp_path(const char *name)
 {
-    static char dir[64];
+    char *dir = g_tmp_dir;
     if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/rcl-ckpt-XXXXXX");
+        snprintf(dir, sizeof g_tmp_dir, "/tmp/rcl-ckpt-XXXXXX");
         assert_non_null(mkdtemp(dir));
+        atexit(remove_tmp_dir);
     }
     char *p = malloc(256);
     snprintf(p, 256, "%s/%s", dir, name);

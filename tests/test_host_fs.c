@@ -1,13 +1,12 @@
 /* Atomic file replacement (base/fs_util.c: rcl_atomic_write): new file,
  * overwrite, and every failure leaving the target as it was and no
  * temporary file behind. */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _XOPEN_SOURCE 700 /* mkdtemp */
 #include "harness.h"
 #include "base/base.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,18 +22,10 @@ static int setup(void **state)
     return mkdtemp(g_dir) ? 0 : -1;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     (void)state;
-    return nftw(g_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return tu_remove_tree(g_dir);
 }
 
 static const char *tpath(const char *name)
