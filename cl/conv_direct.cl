@@ -158,9 +158,8 @@ static void store_part(floatV v, __global float *p, const int n)
 }
 
 /* One work-item per row (nl*C + c, hp) of the padded buffer. SPLIT = 1
- * (stride-2 input, Winograd F(2x2, 3x3)): the row's even columns first, then
- * its odd ones, Wp/2 each (Wp even); SPLIT = 2 (Winograd F(4x4, 3x3)): its 4
- * column phases, Wp/4 each (column 4*j + k at k*Wp/4 + j); DS = 1 only */
+ * (stride-2 input): the row's even columns first, then its odd ones, Wp/2
+ * each (Wp even); DS = 1 only */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_pad(__global float *restrict xp, __global const float *restrict x, const int n0,
               const int rows, const int C, const int H, const int W, const int Hp, const int Wp,
@@ -183,23 +182,6 @@ void conv_pad(__global float *restrict xp, __global const float *restrict x, con
             const int iw0 = 2 * j - OFFW, iw1 = iw0 + 1;
             d[j] = iw0 >= 0 && iw0 < W ? s[iw0] : 0.0f;
             d[wh + j] = iw1 >= 0 && iw1 < W ? s[iw1] : 0.0f;
-        }
-        return;
-    }
-    if (SPLIT == 2) {
-        const int wq = Wp >> 2;
-        for (int j = 0; j < wq; j++) {
-            const int iw = 4 * j - OFFW;
-            float4 v;
-            if (iw >= 0 && iw + 3 < W) {
-                v = vload4(0, s + iw);
-            } else {
-                v.x = iw >= 0 && iw < W ? s[iw] : 0.0f;
-                v.y = iw + 1 >= 0 && iw + 1 < W ? s[iw + 1] : 0.0f;
-                v.z = iw + 2 >= 0 && iw + 2 < W ? s[iw + 2] : 0.0f;
-                v.w = iw + 3 >= 0 && iw + 3 < W ? s[iw + 3] : 0.0f;
-            }
-            d[j] = v.x, d[wq + j] = v.y, d[2 * wq + j] = v.z, d[3 * wq + j] = v.w;
         }
         return;
     }

@@ -21,13 +21,16 @@
  *                (kept in private memory: 16*WC vectors), then per block
  *                of OCB output channels and position p the sums
  *                M[p] = sum_ci U[p, ci, co] * V[p, ci] (OCB accumulator
- *                vectors), then y = A^T M A. The input is conv_pad's
- *                (cl/conv_direct.cl) zero-padded chunk with each row split
- *                into its even columns, then its odd ones (WH = Wp/2 each):
- *                input columns 2t .. 2t+3 of the tiles t0 .. t0+VX-1 are
- *                the vectors even[t0], odd[t0], even[t0+1], odd[t0+1].
- *                Lanes past the last tile compute on padding and are not
- *                stored.
+ *                vectors), then y = A^T M A. It reads the input tensor
+ *                itself, zero outside (no padded copy): tile t's 4
+ *                columns are 2*t - OFFW .. 2*t + 3 - OFFW, so of the HV
+ *                tiles t0 .. t0+HV-1 on a row the columns 1 and 2 are the
+ *                even and odd lanes of 2*HV consecutive inputs (one vector
+ *                load: row_cols), column 0 is column 2 one tile to the
+ *                left and column 3 column 1 one tile to the right. Rows
+ *                outside the input, inputs outside a row and lanes past the
+ *                last tile read 0 (the last compute on padding and are not
+ *                stored).
  *
  * Compile-time shape (set by the host, not tunables): VX (tiles per
  * vector: 4 or 8), R2 (1: VX = 8 lanes hold 4 tiles of two tile rows, for
@@ -73,16 +76,59 @@
 /* unaligned vector loads (one instruction; see cl/conv_direct.cl) */
 typedef floatV floatV_u __attribute__((aligned(4)));
 typedef floatV2 floatV2_u __attribute__((aligned(4)));
-#define VLOAD(p) (*(const __global floatV_u *)(p))
-#if R2
-/* HV tiles of one tile row per vector; a tile's input rows: lanes 4-7 are
- * the next tile row's, 2 input rows further down */
+/* HV tiles of one tile row per vector (R2: lanes 4-7 are the next tile
+ * row's, 2 input rows further down); floatH: HV floats, floatH2: 2*HV */
+#if R2 || VX == 4
 #define HV 4
-#define XLOAD(p) ((floatV)(vload4(0, (p)), vload4(0, (p) + 2 * Wp)))
+#define floatH float4
+#define floatH2 float8
+#define VLOADH2(p) vload8(0, (p))
 #else
-#define HV VX
-#define XLOAD(p) VLOAD(p)
+#define HV 8
+#define floatH float8
+#define floatH2 float16
+#define VLOADH2(p) vload16(0, (p))
 #endif
+typedef floatH2 floatH2_u __attribute__((aligned(4)));
+
+/* F(2x2): the 4 tile columns of the tiles t0 .. t0+HV-1 on input row ih
+ * (all 0 outside [0, H)), as vectors over the tiles: d[c] lane l =
+ * row[b0 + 2*l + c - 1] (0 outside [0, W)), b0 = 2*t0 + 1 - OFFW. The 2*HV
+ * inputs from b0 hold columns 1 (even lanes) and 2 (odd lanes), one vector
+ * load where they lie inside the row, else gathered with tests; column 0
+ * is column 2 shifted one lane up with row[b0 - 1] in lane 0, column 3
+ * column 1 shifted down with row[b0 + 2*HV] in the last lane */
+static void row_cols(floatH d[4], const __global float *plane, const int ih, const int H,
+                     const int b0, const int W)
+{
+    if (ih < 0 || ih >= H) {
+        for (int c = 0; c < 4; c++) d[c] = (floatH)0.0f;
+        return;
+    }
+    const __global float *row = plane + ih * W;
+    floatH2 v;
+    if (b0 >= 0 && b0 + 2 * HV <= W) {
+        v = *(const __global floatH2_u *)(row + b0);
+    } else {
+        float t[2 * HV];
+        for (int i = 0; i < 2 * HV; i++) {
+            const int c = b0 + i;
+            t[i] = c >= 0 && c < W ? row[c] : 0.0f;
+        }
+        v = VLOADH2(t);
+    }
+    const float left = b0 >= 1 && b0 <= W ? row[b0 - 1] : 0.0f;
+    const float right = b0 + 2 * HV >= 0 && b0 + 2 * HV < W ? row[b0 + 2 * HV] : 0.0f;
+    d[1] = v.even;
+    d[2] = v.odd;
+#if HV == 8
+    d[0] = shuffle2(d[2], (float8)(left), (uint8)(8, 0, 1, 2, 3, 4, 5, 6));
+    d[3] = shuffle2(d[1], (float8)(right), (uint8)(1, 2, 3, 4, 5, 6, 7, 8));
+#else
+    d[0] = shuffle2(d[2], (float4)(left), (uint4)(4, 0, 1, 2));
+    d[3] = shuffle2(d[1], (float4)(right), (uint4)(1, 2, 3, 4));
+#endif
+}
 
 /* CAT, REP: cl/common.h */
 
@@ -215,11 +261,11 @@ static floatV2 epi2(floatV2 z, const __global float *r, const int n, const int e
 #endif
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void conv_wino(__global float *restrict y, __global const float *restrict xp,
+void conv_wino(__global float *restrict y, __global const float *restrict x,
                __global const float *restrict U, __global const float *restrict b,
                const int has_bias, __global const float *res, const int epi, const int n0,
-               const int nb, const int Hp, const int Wp, const int OC, const int OH,
-               const int OW, const int TWV, const int TH)
+               const int nb, const int H, const int W, const int OFFH, const int OFFW,
+               const int OC, const int OH, const int OW, const int TWV, const int TH)
 {
     /* TH: work-items per column of vectors (tile rows / (1 + R2)) */
     const int t = get_global_id(0);
@@ -229,23 +275,26 @@ void conv_wino(__global float *restrict y, __global const float *restrict xp,
     const int tr = (t - nl * per) / TWV;
     const int th = tr * (1 + R2);
     const int t0 = (t - nl * per - tr * TWV) * HV;
-    const int WH = Wp >> 1;
+    const int ih0 = 2 * th - OFFH, b0 = 2 * t0 + 1 - OFFW;
 
     /* V[p * WC + ci] = B^T d B of channel ci */
     floatV V[16 * WC];
-    const __global float *xs = xp + nl * WC * (Hp * Wp) + 2 * th * Wp + t0;
+    const __global float *xs = x + (n0 + nl) * WC * (H * W);
     for (int ci = 0; ci < WC; ci++) {
         floatV d[16], e[16];
         for (int r = 0; r < 4; r++) {
-            const __global float *row = xs + r * Wp;
-            d[4 * r + 0] = XLOAD(row);
-            d[4 * r + 1] = XLOAD(row + WH);
-            d[4 * r + 2] = XLOAD(row + 1);
-            d[4 * r + 3] = XLOAD(row + WH + 1);
+#if R2
+            floatH a[4], c[4];
+            row_cols(a, xs, ih0 + r, H, b0, W);
+            row_cols(c, xs, ih0 + r + 2, H, b0, W);
+            for (int q = 0; q < 4; q++) d[4 * r + q] = (floatV)(a[q], c[q]);
+#else
+            row_cols(d + 4 * r, xs, ih0 + r, H, b0, W);
+#endif
         }
 #define V_OUT(p, value) V[(p) * WC + ci] = (value);
         BT_D_B(d, e, V_OUT)
-        xs += Hp * Wp;
+        xs += H * W;
     }
 
     const int ncol = OW - 2 * t0; /* valid output columns from 2*t0 */
@@ -328,12 +377,16 @@ void conv_wino(__global float *restrict y, __global const float *restrict xp,
  *                 conv_wino: V[p, ci] = (B^T d B)[p] for every input
  *                 channel (36*WC vectors in private memory), then per block
  *                 of OCB output channels M[p] = sum_ci U[p, ci, co] *
- *                 V[p, ci], then y = A^T M A and the epilogue. The input is
- *                 conv_pad's zero-padded chunk with each row split into its
- *                 4 column phases (column 4*j + k at k*WQ + j, WQ = Wp/4):
- *                 input column c of tiles t0 .. t0+VX-1 is one vector at
- *                 phase c % 4, index t0 + c / 4. Lanes past the last tile
- *                 compute on padding and are not stored. */
+ *                 V[p, ci], then y = A^T M A and the epilogue. It reads
+ *                 the input tensor itself, zero outside (no padded copy):
+ *                 tile t's 6 columns are 4*t - OFFW .. 4*t + 5 - OFFW, so
+ *                 of tiles t0 .. t0+VX-1 the columns 1 to 4 are a block of
+ *                 4*VX consecutive inputs (two or one float16 loads,
+ *                 deinterleaved by 4: row_phases), column 0 is column 4
+ *                 one tile to the left and column 5 column 1 one tile to
+ *                 the right. Rows outside the input, the block's inputs
+ *                 outside the row and lanes past the last tile read 0 (the
+ *                 last compute on padding and are not stored). */
 
 #if !R2 /* (the F(2x2) builds for 7- and 8-wide outputs leave it out) */
 typedef float16 float16_u __attribute__((aligned(4)));
@@ -388,6 +441,54 @@ void conv_wino4_w(__global float *restrict U, __global const float *restrict w, 
     }
 }
 
+/* The 6 tile columns of the tiles t0 .. t0+VX-1 on one input row, as
+ * vectors over the tiles: d[c] lane l = row[b0 + 4*l + c - 1] (0 outside
+ * [0, W)), b0 = 4*t0 + 1 - OFFW. The block row[b0 .. b0 + 4*VX) holds
+ * columns 1 to 4 (one vector load per 16 when it lies inside the row, else
+ * gathered with tests); column 0 is column 4 shifted one lane up with
+ * row[b0 - 1] in lane 0, column 5 column 1 shifted down with row[b0 + 4*VX]
+ * in the last lane */
+static void row_phases(floatV d[6], const __global float *row, const int b0, const int W)
+{
+    float16 v0;
+#if VX == 8
+    float16 v1;
+#endif
+    if (b0 >= 0 && b0 + 4 * VX <= W) {
+        v0 = *(const __global float16_u *)(row + b0);
+#if VX == 8
+        v1 = *(const __global float16_u *)(row + b0 + 16);
+#endif
+    } else {
+        float t[4 * VX];
+        for (int i = 0; i < 4 * VX; i++) {
+            const int c = b0 + i;
+            t[i] = c >= 0 && c < W ? row[c] : 0.0f;
+        }
+        v0 = vload16(0, t);
+#if VX == 8
+        v1 = vload16(0, t + 16);
+#endif
+    }
+    const float left = b0 >= 1 && b0 <= W ? row[b0 - 1] : 0.0f;
+    const float right = b0 + 4 * VX >= 0 && b0 + 4 * VX < W ? row[b0 + 4 * VX] : 0.0f;
+#if VX == 8
+    d[1] = (float8)(v0.s048c, v1.s048c);
+    d[2] = (float8)(v0.s159d, v1.s159d);
+    d[3] = (float8)(v0.s26ae, v1.s26ae);
+    d[4] = (float8)(v0.s37bf, v1.s37bf);
+    d[0] = shuffle2(d[4], (float8)(left), (uint8)(8, 0, 1, 2, 3, 4, 5, 6));
+    d[5] = shuffle2(d[1], (float8)(right), (uint8)(1, 2, 3, 4, 5, 6, 7, 8));
+#else
+    d[1] = v0.s048c;
+    d[2] = v0.s159d;
+    d[3] = v0.s26ae;
+    d[4] = v0.s37bf;
+    d[0] = shuffle2(d[4], (float4)(left), (uint4)(4, 0, 1, 2));
+    d[5] = shuffle2(d[1], (float4)(right), (uint4)(1, 2, 3, 4));
+#endif
+}
+
 /* the 16 outputs of 4 tiles (lanes) on one output row, in column order:
  * a[l], b[l], c[l], d[l] for lane l */
 static float16 zip4(const float4 a, const float4 b, const float4 c, const float4 d)
@@ -419,11 +520,11 @@ static void put16(float16 z, __global float *p, const __global float *r, const i
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void conv_wino4(__global float *restrict y, __global const float *restrict xp,
+void conv_wino4(__global float *restrict y, __global const float *restrict x,
                 __global const float *restrict U, __global const float *restrict b,
                 const int has_bias, __global const float *res, const int epi, const int n0,
-                const int nb, const int Hp, const int Wp, const int OC, const int OH,
-                const int OW, const int TWV, const int TH)
+                const int nb, const int H, const int W, const int OFFH, const int OFFW,
+                const int OC, const int OH, const int OW, const int TWV, const int TH)
 {
     const int t = get_global_id(0);
     const int per = TH * TWV;
@@ -431,16 +532,20 @@ void conv_wino4(__global float *restrict y, __global const float *restrict xp,
     if (nl >= nb) return;
     const int th = (t - nl * per) / TWV;
     const int t0 = (t - nl * per - th * TWV) * VX;
-    const int WQ = Wp >> 2;
+    const int ih0 = 4 * th - OFFH, b0 = 4 * t0 + 1 - OFFW;
 
     /* V[p * WC + ci] = B^T d B of channel ci */
     floatV V[36 * WC];
-    const __global float *xs = xp + nl * WC * (Hp * Wp) + 4 * th * Wp + t0;
+    const __global float *xs = x + (n0 + nl) * WC * (H * W);
     for (int ci = 0; ci < WC; ci++) {
         floatV d[36], e[36];
         for (int r = 0; r < 6; r++) {
-            const __global float *row = xs + r * Wp;
-            for (int c = 0; c < 6; c++) d[6 * r + c] = VLOAD(row + (c & 3) * WQ + (c >> 2));
+            const int ih = ih0 + r;
+            if (ih >= 0 && ih < H) {
+                row_phases(d + 6 * r, xs + ih * W, b0, W);
+            } else {
+                for (int c = 0; c < 6; c++) d[6 * r + c] = (floatV)0.0f;
+            }
         }
         for (int j = 0; j < 6; j++) BT6((d + j), (e + j), 6) /* columns: e = B^T d */
         floatV *v = V + ci;
@@ -449,7 +554,7 @@ void conv_wino4(__global float *restrict y, __global const float *restrict xp,
             BT6((e + 6 * i), o, 1) /* rows: (B^T d) B */
             for (int j = 0; j < 6; j++) v[(6 * i + j) * WC] = o[j];
         }
-        xs += Hp * Wp;
+        xs += H * W;
     }
 
     const int ncol = OW - 4 * t0; /* valid output columns from 4*t0 */

@@ -483,8 +483,7 @@ static int wino_chunks(const conv_case_t *cc, int pass, int tile, int budget_mb,
                         cc->sh == cc->sw ? cc->sh : 0, cc->ph, cc->pw, oh, ow};
     rcl_conv_wino_plan p;
     if (!rcl_conv_wino_plan_for(&s, pass, rcl_conv_direct_vw(T_CTX), tile, budget_mb,
-                                rcl_ctx_device(T_CTX)->max_alloc,
-                                rcl_tun(T_CTX, RCL_TUN_CONV_CHUNK_KB), &p))
+                                rcl_ctx_device(T_CTX)->max_alloc, &p))
         return 0;
     if (m) *m = p.m;
     return (cc->n + p.nb - 1) / p.nb;
@@ -559,8 +558,8 @@ static void wino_error(const conv_case_t *cc, uint64_t seed, double e[3][2], int
  * (conv_wino4 there, conv_wino TILE 4, outputs at least 17 wide; each case
  * runs with TILE 2 and 4): with conv.WINOGRAD 1 and the
  * direct path forced, the forward pass and data gradient of 3x3 stride-1
- * convs run through it (the weight transform, then one launch per chunk,
- * counted by tag), exact against the reference (conv_case) on odd shapes,
+ * convs run through it (the weight transform, then one launch for every
+ * image, reading the input itself: counted by tag), exact against the reference (conv_case) on odd shapes,
  * and with conv.WINOGRAD 2 the weight gradient too; stride 2 and, for the
  * forward pass and data gradient, more than 64 input channels or fewer than
  * 4 tiles per row (outputs under 7 wide) stay on the direct kernels, and so does a pass whose transformed weights (16 *
@@ -572,8 +571,8 @@ static void test_conv_wino(void **state)
     (void)state;
     const conv_case_t cases[] = {
         {3, 5, 9, 9, 7, 3, 3, 1, 1, 1, 1, 1, 0},    /* odd map and channels */
-        {2, 3, 5, 9, 17, 3, 3, 1, 1, 1, 1, 1, 0},   /* OC past two OCB blocks; dx, dw direct:
-                                                       their chunks outgrow col */
+        {2, 3, 5, 9, 17, 3, 3, 1, 1, 1, 1, 1, 0},   /* OC past two OCB blocks; dw direct: its
+                                                       chunks outgrow col */
         {2, 3, 21, 19, 4, 3, 3, 1, 1, 1, 1, 0, 0},  /* odd width, vector tiles per row */
         {2, 3, 7, 11, 4, 3, 3, 1, 1, 0, 0, 1, 0},   /* pad 0: 5x9 out, dx pad 2 */
         {20, 64, 6, 10, 9, 3, 3, 1, 1, 1, 1, 1, 0}, /* 64 input channels, the most */
@@ -625,16 +624,17 @@ static void test_conv_wino(void **state)
         }
         if (tile == 2) {
             assert_true(mf <= 2 && mx <= 2);
+            assert_true(cf <= 1 && cx <= 1); /* every image in one launch */
             fw += cf > 0, xw += cx > 0, ww += cw > 0 && dwd;
-            several += (cf > 1) + (cx > 1) + (cw > 1 && dwd);
+            several += cw > 1 && dwd;
         } else {
             m4 += (mf == 4) + (mx == 4);
         }
     }
-    assert_int_equal(fw, ncases - 2);
-    assert_int_equal(xw, ncases - 2);
+    assert_int_equal(fw, ncases - 2); /* not: stride 2, 65 channels */
+    assert_int_equal(xw, ncases - 1); /* not: stride 2 */
     assert_int_equal(ww, ncases - 3); /* case 5 too: its transformed tiles outgrow col */
-    assert_true(several >= 2); /* 40 images of 2x8 dw, 2 of 12x40 dx: chunks */
+    assert_true(several >= 1); /* 40 images of 2x8: dw in chunks */
     assert_int_equal(m4, 8); /* TILE 4: 21x19, 12x40, 14x17, 11x35: forward and dx */
     /* fewer than 4 tiles per row (outputs under 7 wide): direct */
     assert_int_equal(wino_chunks(&(conv_case_t){8, 4, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, 0},
@@ -1006,73 +1006,72 @@ static void test_conv_rules(void **state)
     assert_true(rcl_conv_direct_plan_for(&d, RCL_CONV_DX, 16, 256, 0, 2, 0, &p));
     assert_int_equal(p.vx, 16), assert_int_equal(p.tw, 2), assert_int_equal(p.hp, 34);
     /* Winograd: 3x3 stride 1, forward and data gradient, at most 64 input
-     * channels; 16 tiles per row of 32: two vectors of 8, each row split in
-     * halves of 17 (the last vector's tiles plus one) */
+     * channels; 16 tiles per row of 32: two vectors of 8; every image in
+     * one launch (the kernels read the input itself) */
     rcl_conv_wino_plan q;
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 2, 256, 0, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 2, 256, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.twv, 2), assert_int_equal(q.th, 16);
-    assert_int_equal(q.hp, 34), assert_int_equal(q.wp, 34), assert_int_equal(q.nb, 128);
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DX, 4, 2, 256, 0, 0, &q));
-    assert_int_equal(q.vx, 4), assert_int_equal(q.twv, 4), assert_int_equal(q.wp, 34);
+    assert_int_equal(q.nb, 128);
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DX, 4, 2, 256, 0, &q));
+    assert_int_equal(q.vx, 4), assert_int_equal(q.twv, 4), assert_int_equal(q.nb, 128);
     /* the weight gradient: 16x16 tiles of the output per image, no channel
      * limit (its transforms go to global memory, its sums are GEMMs) */
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 2, 256, 0, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 2, 256, 0, &q));
     assert_int_equal(q.th, 16), assert_int_equal(q.tt, 16), assert_int_equal(q.nb, 128);
-    assert_int_equal(rcl_conv_wino_plan_for(&b, RCL_CONV_FWD, 16, 2, 256, 0, 0, &q), 0);
-    assert_true(rcl_conv_wino_plan_for(&b, RCL_CONV_DW, 16, 2, 256, 0, 0, &q));
+    assert_int_equal(rcl_conv_wino_plan_for(&b, RCL_CONV_FWD, 16, 2, 256, 0, &q), 0);
+    assert_true(rcl_conv_wino_plan_for(&b, RCL_CONV_DW, 16, 2, 256, 0, &q));
     assert_int_equal(q.th, 4), assert_int_equal(q.tt, 4), assert_int_equal(q.nb, 100);
-    assert_int_equal(rcl_conv_wino_plan_for(&d, RCL_CONV_FWD, 16, 2, 256, 0, 0, &q), 0);
+    assert_int_equal(rcl_conv_wino_plan_for(&d, RCL_CONV_FWD, 16, 2, 256, 0, &q), 0);
     c = a;
     c.KH = c.KW = 5;
-    assert_int_equal(rcl_conv_wino_plan_for(&c, RCL_CONV_FWD, 16, 2, 256, 0, 0, &q), 0);
+    assert_int_equal(rcl_conv_wino_plan_for(&c, RCL_CONV_FWD, 16, 2, 256, 0, &q), 0);
     /* 4 tiles per row: 8-wide vectors of two tile rows where they pair up
      * (an even number of tile rows), else 4-wide; 4-wide vectors only: 4 */
     rcl_conv_shape e8 = {128, 64, 8, 8, 64, 3, 3, 1, 1, 1, 8, 8};
-    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 16, 2, 256, 0, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 16, 2, 256, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 2), assert_int_equal(q.twv, 1);
-    assert_int_equal(q.th, 4), assert_int_equal(q.wp, 10), assert_int_equal(q.hp, 10);
-    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 4, 2, 256, 0, 0, &q));
+    assert_int_equal(q.th, 4);
+    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 4, 2, 256, 0, &q));
     assert_int_equal(q.vx, 4), assert_int_equal(q.rows, 1), assert_int_equal(q.twv, 1);
-    assert_int_equal(q.wp, 10);
     rcl_conv_shape e7 = {8, 16, 7, 7, 16, 3, 3, 1, 1, 1, 7, 7}; /* 4 tile rows, the last half */
-    assert_true(rcl_conv_wino_plan_for(&e7, RCL_CONV_DX, 8, 2, 256, 0, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e7, RCL_CONV_DX, 8, 2, 256, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 2), assert_int_equal(q.th, 4);
     rcl_conv_shape e9 = {8, 16, 10, 8, 16, 3, 3, 1, 1, 1, 10, 8}; /* 5 tile rows */
-    assert_true(rcl_conv_wino_plan_for(&e9, RCL_CONV_FWD, 16, 2, 256, 0, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e9, RCL_CONV_FWD, 16, 2, 256, 0, &q));
     assert_int_equal(q.vx, 4), assert_int_equal(q.rows, 1), assert_int_equal(q.th, 5);
     rcl_conv_shape e16 = {8, 16, 9, 9, 16, 3, 3, 1, 1, 1, 9, 9}; /* 5 tiles: one row of 8 */
-    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 2, 256, 0, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 2, 256, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 1);
     assert_int_equal(q.m, 2), assert_int_equal(q.npos, 16);
     /* TILE 4: F(4x4, 3x3) where a row has more than 4 tiles of 4 (17 wide):
-     * 32 wide: one vector of 8 tiles per row, 8 tile rows, rows split into
-     * 4 phases of 9 (the vector's tiles plus one); the weight gradient and
-     * 9-wide outputs keep F(2x2, 3x3) */
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 4, 256, 0, 0, &q));
+     * 32 wide: one vector of 8 tiles per row, 8 tile rows, read from the
+     * input itself (no padded chunk: every image in one launch); the weight
+     * gradient and 9-wide outputs keep F(2x2, 3x3) */
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 4, 256, 0, &q));
     assert_int_equal(q.m, 4), assert_int_equal(q.npos, 36), assert_int_equal(q.vx, 8);
     assert_int_equal(q.twv, 1), assert_int_equal(q.th, 8), assert_int_equal(q.tt, 8);
-    assert_int_equal(q.hp, 34), assert_int_equal(q.wp, 36);
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 4, 256, 0, 0, &q));
+    assert_int_equal(q.nb, a.N);
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 4, 256, 0, &q));
     assert_int_equal(q.m, 2), assert_int_equal(q.th, 16);
-    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 4, 256, 0, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 4, 256, 0, &q));
     assert_int_equal(q.m, 2);
     /* 4 tiles of 4 (13 to 16 wide): F(4x4) with 4-wide vectors only (with
      * 8-wide ones F(2x2)'s 7 or 8 tiles fill a vector where they would
      * fill half) */
     rcl_conv_shape e13 = {8, 16, 14, 13, 16, 3, 3, 1, 1, 1, 14, 13}; /* 4 tiles, 4 tile rows */
-    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 4, 4, 256, 0, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 4, 4, 256, 0, &q));
     assert_int_equal(q.m, 4), assert_int_equal(q.vx, 4), assert_int_equal(q.twv, 1);
-    assert_int_equal(q.th, 4), assert_int_equal(q.hp, 18), assert_int_equal(q.wp, 20);
-    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 8, 4, 256, 0, 0, &q));
+    assert_int_equal(q.th, 4), assert_int_equal(q.nb, e13.N);
+    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 8, 4, 256, 0, &q));
     assert_int_equal(q.m, 2), assert_int_equal(q.vx, 8), assert_int_equal(q.tt, 7);
     /* F(4x4)'s transformed weights (36 * C * OC floats) outgrow the im2col
      * path's reordered output (OC * N * OH * OW) of 2 images of 64x32x32:
      * F(2x2) (16 * C * OC fits); 4 images: F(4x4) */
     rcl_conv_shape f2 = {2, 64, 32, 32, 64, 3, 3, 1, 1, 1, 32, 32};
-    assert_true(rcl_conv_wino_plan_for(&f2, RCL_CONV_FWD, 16, 4, 256, 0, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&f2, RCL_CONV_FWD, 16, 4, 256, 0, &q));
     assert_int_equal(q.m, 2), assert_int_equal(q.npos, 16), assert_int_equal(q.th, 16);
     f2.N = 4;
-    assert_true(rcl_conv_wino_plan_for(&f2, RCL_CONV_FWD, 16, 4, 256, 0, 0, &q));
+    assert_true(rcl_conv_wino_plan_for(&f2, RCL_CONV_FWD, 16, 4, 256, 0, &q));
     assert_int_equal(q.m, 4), assert_int_equal(q.npos, 36), assert_int_equal(q.th, 8);
 }
 
@@ -1261,7 +1260,9 @@ static void test_conv_backward_acc(void **state)
 
 /* conv.CHUNK_KB: the chunk cap (pure), then on a context whose cap holds
  * one image, every pass of a Winograd and a direct case exact against the
- * reference with one conv_pad per image and pass */
+ * reference with one conv_pad per image and pass that pads (Winograd's
+ * forward pass and data gradient read their input itself: only the
+ * weight gradient pads there) */
 static void test_conv_chunk_cap(void **state)
 {
     (void)state;
@@ -1271,18 +1272,20 @@ static void test_conv_chunk_cap(void **state)
     assert_int_equal(rcl_conv_chunk_cap(10, 1 << 20, 1), 1); /* at least 1 */
     assert_int_equal(rcl_conv_chunk_cap(10, 0, 1), 10);
     const conv_case_t cases[] = {
-        {3, 5, 9, 9, 7, 3, 3, 1, 1, 1, 1, 1, 0},   /* Winograd forward and dx */
+        {3, 5, 9, 9, 7, 3, 3, 1, 1, 1, 1, 1, 0},   /* Winograd F(2x2) forward and dx */
         {2, 4, 7, 22, 5, 3, 3, 1, 1, 1, 1, 1, 0},  /* F(4x4) */
         {3, 5, 11, 10, 7, 3, 3, 2, 2, 1, 1, 1, 0}, /* stride 2: direct */
     };
+    const int padding_calls[] = {2, 2, 5};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rcl_ctx *ctx = path_ctx(1, 0);
         T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
         T_OK(rcl_ctx_set_param(ctx, "conv", "CHUNK_KB", 1));
         case_on(ctx, &cases[i], 950 + i);
         /* forward 1, dx 2, dw 2 calls (conv_case), each one pad per image
-         * (conv.PATH direct: the stride-2 data gradient too) */
-        assert_int_equal(tag_count[T_PAD], 5 * cases[i].n);
+         * (conv.PATH direct: the stride-2 data gradient too); Winograd: the
+         * dw calls only */
+        assert_int_equal(tag_count[T_PAD], padding_calls[i] * cases[i].n);
         rcl_ctx_destroy(ctx);
     }
 }

@@ -552,11 +552,7 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
             rcl_conv_wino_plan wp; /* as rcl_conv_wino_forward/_dx/_dw */
             if (rcl_conv_wino_choose(ctx, &s, pass, &wp)) {
                 out->tmp = max64(out->tmp, (uint64_t)wp.npos * wp.ci * wp.co * sizeof(float));
-                if (pass != RCL_CONV_DW) {
-                    out->col = max64(out->col,
-                                     (uint64_t)wp.nb * wp.ci * wp.hp * wp.wp * sizeof(float));
-                    continue;
-                }
+                if (pass != RCL_CONV_DW) continue; /* on the tensors themselves */
                 /* the transformed chunk; its 16 GEMMs' op(A) (OC x T) and op(B) (C x T) */
                 uint64_t T = (uint64_t)wp.nb * wp.th * wp.tt;
                 out->col = max64(out->col, 16 * (uint64_t)(g.C + g.OC) * T * sizeof(float));

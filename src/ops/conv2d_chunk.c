@@ -106,7 +106,7 @@ int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int 
 }
 
 int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int tile,
-                           int budget_mb, uint64_t max_alloc, int chunk_kb, rcl_conv_wino_plan *p)
+                           int budget_mb, uint64_t max_alloc, rcl_conv_wino_plan *p)
 {
     if (s->KH != 3 || s->KW != 3 || s->S != 1) return 0;
     int dx = pass == RCL_CONV_DX;
@@ -129,32 +129,25 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int ti
     if (p->m == 2 && vw_max >= 8 && p->tt == 4 && p->th % 2 == 0) p->vx = 8, p->rows = 2;
     int per_row = p->vx / p->rows; /* tiles of one tile row per vector */
     p->twv = (p->tt + per_row - 1) / per_row;
-    /* the padded chunk: m*th + 2 rows; each row's m column phases hold
-     * twv*per_row + 1 columns each (tile t reads index t and t + 1) */
-    p->hp = p->m * p->th + 2;
-    p->wp = p->m * (p->twv * per_row + 1);
     int CKK = s->C * 9, P = s->OH * s->OW;
     int nbg = rcl_conv_chunk_images(budget_mb, max_alloc, s->N, CKK, s->OC, P);
     uint64_t colf = (uint64_t)CKK * nbg * P, tmpf = (uint64_t)s->OC * nbg * P;
     /* F(4x4)'s buffers do not fit where F(2x2)'s may: try that instead */
 #define WINO_NO_FIT \
-    (p->m == 4 ? rcl_conv_wino_plan_for(s, pass, vw_max, 2, budget_mb, max_alloc, chunk_kb, p) \
-               : 0)
+    (p->m == 4 ? rcl_conv_wino_plan_for(s, pass, vw_max, 2, budget_mb, max_alloc, p) : 0)
     if ((uint64_t)p->npos * s->C * s->OC > tmpf) return WINO_NO_FIT;
-    uint64_t per;
-    if (pass == RCL_CONV_DW)
-        per = (uint64_t)16 * (s->C + s->OC) * p->th * p->tt;
-    else {
+    if (pass != RCL_CONV_DW) {
         /* a vector's lanes are tiles of one row: fewer than 4 would leave
          * lanes idle (resnet18's 2x2 and 4x4 maps ran slower than direct) */
         if (p->ci > RCL_CONV_WINO_MAX_C || p->tt < 4) return 0;
-        per = (uint64_t)p->ci * p->hp * p->wp;
+        p->nb = s->N; /* the kernels read the input itself: one launch */
+        return 1;
     }
+    uint64_t per = (uint64_t)16 * (s->C + s->OC) * p->th * p->tt;
     uint64_t nb = colf / per;
     if (nb < 1) return WINO_NO_FIT;
 #undef WINO_NO_FIT
     if (nb > (uint64_t)s->N) nb = (uint64_t)s->N;
-    if (pass != RCL_CONV_DW) nb = rcl_conv_chunk_cap(nb, per, chunk_kb);
     int chunks = (int)(((uint64_t)s->N + nb - 1) / nb);
     p->nb = (s->N + chunks - 1) / chunks;
     return 1;

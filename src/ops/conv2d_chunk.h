@@ -61,9 +61,8 @@ int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int 
 /* Images per chunk nb capped so that a chunk's padded input (per floats an
  * image) stays within chunk_kb KiB (tunable conv.CHUNK_KB; <= 0: no cap),
  * at least 1: the kernels then read back from cache what conv_pad has just
- * written instead of from memory. The plans below apply it (the direct
- * kernels' three passes, Winograd's forward pass and data gradient) before
- * balancing their chunks. */
+ * written instead of from memory. The direct kernels' plan applies it
+ * (its three passes) before balancing its chunks. */
 uint64_t rcl_conv_chunk_cap(uint64_t nb, uint64_t per, int chunk_kb);
 
 /* The Winograd kernels' layout (cl/conv_wino.cl: F(2x2, 3x3);
@@ -73,8 +72,8 @@ uint64_t rcl_conv_chunk_cap(uint64_t nb, uint64_t per, int chunk_kb);
  * a pass of a 3x3 stride-1 conv: m x m output tiles. Forward pass and data
  * gradient: vx tiles per
  * vector (4 or 8, at most vw_max), twv vectors of tiles per row, th tile
- * rows, the split padded input planes hp x wp of ci channels (ci: C
- * forward, OC for the data gradient; co the other), nb images per chunk.
+ * rows, ci input channels (C forward, OC for the data gradient; co the
+ * other), nb = N images (one launch: the kernels read the input itself).
  * Weight gradient: th x tt tiles per image (of the output), nb images per
  * chunk. Returns 0 where it cannot run: another kernel or stride; for the
  * forward pass and data gradient more than RCL_CONV_WINO_MAX_C input
@@ -87,13 +86,13 @@ uint64_t rcl_conv_chunk_cap(uint64_t nb, uint64_t per, int chunk_kb);
  * into their m column phases (conv_pad's SPLIT). */
 #define RCL_CONV_WINO_MAX_C 64
 typedef struct rcl_conv_wino_plan {
-    int vx, twv, th, tt, hp, wp, nb, ci, co;
+    int vx, twv, th, tt, nb, ci, co;
     int rows; /* tile rows per vector: 1, or 2 (vx 8 = 4 tiles of 2 rows) */
     int m;    /* output tile: 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3)) */
     int npos; /* (m + 2)^2 positions: the transformed weights' planes */
 } rcl_conv_wino_plan;
 int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int tile,
-                           int budget_mb, uint64_t max_alloc, int chunk_kb, rcl_conv_wino_plan *p);
+                           int budget_mb, uint64_t max_alloc, rcl_conv_wino_plan *p);
 
 /* The GEMM form of Winograd F(2x2, 3x3) (src/ops/conv2d_wino.c
  * rcl_conv_wino_gemm) for the forward pass or data gradient of a 3x3

@@ -71,15 +71,6 @@ static int pad(rcl_ctx *ctx, const direct_kernels *k, cl_mem xp, cl_mem src, int
                       RCL_I32(split));
 }
 
-int rcl_conv_direct_pad(rcl_ctx *ctx, cl_mem xp, cl_mem src, int n0, int nb, int C, int H,
-                        int W, int hp, int wp, int ds, int offh, int offw, int split)
-{
-    /* conv_pad reads no shape macro: the 1x1 stride-1 variant's build */
-    direct_kernels k = {.p = {.vx = 4, .hp = hp, .wp = wp}};
-    options(ctx, &k, 1, 1, 1);
-    return pad(ctx, &k, xp, src, n0, nb, C, H, W, ds, offh, offw, split);
-}
-
 /* conv_fwd over a padded chunk: out (.., OC, OH, OW) images n0 .. n0+nb-1 */
 static int fwd(rcl_ctx *ctx, const direct_kernels *k, const char *tag, cl_mem out, cl_mem xp,
                cl_mem w, cl_mem b, cl_mem res, int epi, int n0, int nb, int C, int OC, int OH,

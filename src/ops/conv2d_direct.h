@@ -15,13 +15,6 @@
  * hardware's vectors hold 8 floats. */
 int rcl_conv_direct_vw(const rcl_ctx *ctx);
 
-/* conv_pad (cl/conv_direct.cl) of images n0 .. n0+nb-1 of src (N, C, H, W)
- * into xp (nb, C, hp, wp): the input dilated by ds and offset by (offh,
- * offw) in zeros, rows split into their 2^split column phases (split 1:
- * even and odd columns; 2: 4 phases, ds 1 only); also the Winograd
- * kernels' input (conv2d_wino.c). Tag conv_pad. */
-int rcl_conv_direct_pad(rcl_ctx *ctx, cl_mem xp, cl_mem src, int n0, int nb, int C, int H,
-                        int W, int hp, int wp, int ds, int offh, int offw, int split);
 /* y (N,OC,OH,OW) = conv(x, w) (+ b: (OC) or NULL), then the epilogue epi
  * (RCL_CONV_EPI_*: + res, laid out as y; ReLU); profiling tags conv_pad,
  * conv_fwd_direct; a 3x3 stride-1 conv runs through Winograd where

@@ -17,13 +17,12 @@ int rcl_conv_wino_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
     return rcl_conv_wino_plan_for(s, pass, rcl_conv_direct_vw(ctx),
                                   rcl_tun(ctx, RCL_TUN_CONV_WINO_TILE),
                                   rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
-                                  rcl_ctx_device(ctx)->max_alloc,
-                                  rcl_tun(ctx, RCL_TUN_CONV_CHUNK_KB), p);
+                                  rcl_ctx_device(ctx)->max_alloc, p);
 }
 
 /* out (.., co, oh, ow) from in (.., ci, ih, iw) padded by (offh, offw):
- * the weight transform (flip 0: forward, 1: data gradient), then per chunk
- * conv_pad and conv_wino */
+ * the weight transform (flip 0: forward, 1: data gradient), then conv_wino
+ * (F(2x2)) or conv_wino4 (F(4x4)) on in itself, zero outside */
 static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem w, cl_mem b,
                     cl_mem res, int epi, int flip, int N, int ih, int iw, int offh, int offw, int oh, int ow,
                     const rcl_conv_wino_plan *p)
@@ -36,25 +35,21 @@ static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem
     RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", p->m == 4 ? "conv_wino4_w" : "conv_wino_w", opts,
                            &kw));
     RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", p->m == 4 ? "conv_wino4" : "conv_wino", opts, &kc));
-    cl_mem xp, u;
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL,
-                        (size_t)p->nb * p->ci * p->hp * p->wp * sizeof(float), &xp));
+    cl_mem u;
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)p->npos * p->ci * p->co * sizeof(float),
                         &u));
     size_t gw[1] = {(size_t)p->ci * p->co}, lw[1] = {wg};
     RCL_TRY(RCL_LAUNCH(ctx, kw, tag, 1, gw, lw, RCL_MEM(u), RCL_MEM(w), RCL_I32(p->ci),
                        RCL_I32(p->co), RCL_I32(flip), RCL_I32(0)));
+    int wrows = p->th / p->rows; /* work-items per column of vectors */
     for (int n0 = 0; n0 < N; n0 += p->nb) {
         int cur = N - n0 < p->nb ? N - n0 : p->nb;
-        RCL_TRY(rcl_conv_direct_pad(ctx, xp, in, n0, cur, p->ci, ih, iw, p->hp, p->wp, 1, offh,
-                                    offw, p->m == 4 ? 2 : 1));
-        int wrows = p->th / p->rows; /* work-items per column of vectors */
         size_t gl[1] = {(size_t)cur * wrows * p->twv}, lo[1] = {wg};
-        RCL_TRY(RCL_LAUNCH(ctx, kc, tag, 1, gl, lo, RCL_MEM(out), RCL_MEM(xp), RCL_MEM(u),
+        RCL_TRY(RCL_LAUNCH(ctx, kc, tag, 1, gl, lo, RCL_MEM(out), RCL_MEM(in), RCL_MEM(u),
                            RCL_MEM(b ? b : u), RCL_I32(b != NULL), RCL_MEM(res ? res : out),
                            RCL_I32(res ? epi : epi & ~RCL_CONV_EPI_RES), RCL_I32(n0), RCL_I32(cur),
-                           RCL_I32(p->hp), RCL_I32(p->wp), RCL_I32(p->co), RCL_I32(oh),
-                           RCL_I32(ow), RCL_I32(p->twv), RCL_I32(wrows)));
+                           RCL_I32(ih), RCL_I32(iw), RCL_I32(offh), RCL_I32(offw), RCL_I32(p->co),
+                           RCL_I32(oh), RCL_I32(ow), RCL_I32(p->twv), RCL_I32(wrows)));
     }
     return RCL_OK;
 }
