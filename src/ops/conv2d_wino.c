@@ -1,8 +1,7 @@
-/* Winograd host side (conv2d_wino.h): the chunk's split, zero-padded
- * input by conv_pad (cl/conv_direct.cl) in scratch slot COL, the
- * transformed weights (npos * C * OC floats) in slot TMP, then per chunk
- * cl/conv_wino.cl's conv_wino (F(2x2, 3x3)) or conv_wino4
- * (F(4x4, 3x3)), as the plan's tile m says. */
+/* Winograd host side (conv2d_wino.h): the transformed weights (npos * C
+ * * OC floats) in scratch slot TMP, then one launch of cl/conv_wino.cl's
+ * conv_wino (F(2x2, 3x3)) or conv_wino4 (F(4x4, 3x3)), as the plan's tile
+ * m says, on the input tensor itself (the kernels pad as they load). */
 #include "ops/conv2d_wino.h"
 #include "ops/conv2d_direct.h"
 #include "rcl/gemm.h"

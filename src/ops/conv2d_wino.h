@@ -14,12 +14,12 @@
 int rcl_conv_wino_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
                        rcl_conv_wino_plan *p);
 /* y (N,OC,OH,OW) = conv(x, w) (+ b: (OC) or NULL), then the epilogue epi
- * (conv2d_direct.h); tags conv_pad, conv_fwd_wino (the weight transform,
- * then one conv per chunk) */
+ * (conv2d_direct.h); tag conv_fwd_wino (the weight transform, then one
+ * conv) */
 int rcl_conv_wino_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b, cl_mem res,
                           int epi, const rcl_conv_shape *s, const rcl_conv_wino_plan *p);
 /* dx (N,C,H,W) from dy (N,OC,OH,OW) and w (OC,C,3,3), then dx += dx_add
- * (laid out as dx; NULL: none) as the kernel stores; tags conv_pad,
+ * (laid out as dx; NULL: none) as the kernel stores; tag
  * conv_bwd_data_wino */
 int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, cl_mem dx_add,
                      const rcl_conv_shape *s, const rcl_conv_wino_plan *p);
