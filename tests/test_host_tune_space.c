@@ -163,6 +163,58 @@ static void test_pick(void **state)
     assert_int_equal(tune_pick(2, 2, tdef_zero, t, ok, 0.97, NULL), -1);
 }
 
+/* Phase F's points: the baseline leaves the per-device tunables to the
+ * context (conv WINOGRAD is 1 on CPU drivers although the table says 0: a
+ * baseline at 0 ran every conv without Winograd, and a short tune wrote
+ * "conv WINOGRAD 0" for nothing); their candidates include the table's
+ * default; every other point is the baseline with one parameter moved */
+static void test_kparam_points(void **state)
+{
+    (void)state;
+    enum { CAP = 1 + 40 * TUNE_MAX_VALUES };
+    const int nk = TUNE_NKPARAMS;
+    int *pts = malloc((size_t)CAP * nk * sizeof *pts), owner[CAP];
+    assert_non_null(pts);
+    int np = tune_kparam_points(pts, owner, nk, CAP, 1);
+    assert_true(np > 1 && np < CAP);
+    assert_int_equal(owner[0], -1);
+    int wino_vals = 0, norm_points = 0;
+    for (int k = 0; k < nk; k++) {
+        const tune_kparam *kp = &TUNE_KPARAMS[k];
+        assert_int_equal(pts[k], RCL_TUN_DEVICE_DEFAULT(kp->id) ? TUNE_KP_DEVICE : kp->def);
+    }
+    for (int i = 1; i < np; i++) {
+        int k = owner[i];
+        assert_true(k >= 0 && k < nk);
+        const tune_kparam *kp = &TUNE_KPARAMS[k];
+        for (int j = 0; j < nk; j++)
+            if (j != k) assert_int_equal(pts[(size_t)i * nk + j], pts[j]);
+        int v = pts[(size_t)i * nk + k];
+        assert_true(tune_kparam_valid(kp, v));
+        if (!RCL_TUN_DEVICE_DEFAULT(kp->id)) assert_int_not_equal(v, kp->def);
+        if (kp->id == RCL_TUN_CONV_WINOGRAD) wino_vals |= 1 << v;
+        if (strstr(kp->tags, "norm")) norm_points++;
+    }
+    assert_int_equal(wino_vals, 7); /* 0 (the table's), 1, 2 */
+    assert_int_equal(norm_points, 0);
+    /* WOCB: per device as well, its table default a candidate */
+    int wocb_def = 0;
+    for (int i = 1; i < np; i++)
+        if (TUNE_KPARAMS[owner[i]].id == RCL_TUN_CONV_DIRECT_WOCB &&
+            pts[(size_t)i * nk + owner[i]] == rcl_tunables[RCL_TUN_CONV_DIRECT_WOCB].def)
+            wocb_def++;
+    assert_int_equal(wocb_def, 1);
+    /* other norms' kernels get candidates when the model runs them */
+    int np_all = tune_kparam_points(pts, owner, nk, CAP, 0);
+    assert_true(np_all > np);
+    norm_points = 0;
+    for (int i = 1; i < np_all; i++) norm_points += strstr(TUNE_KPARAMS[owner[i]].tags, "norm") != NULL;
+    assert_true(norm_points > 0);
+    /* at most cap points */
+    assert_int_equal(tune_kparam_points(pts, owner, nk, 3, 1), 3);
+    free(pts);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_around_dot),
         cmocka_unit_test(test_kparams_from_table),
         cmocka_unit_test(test_pick),
+        cmocka_unit_test(test_kparam_points),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -140,8 +140,15 @@ static void test_defaults_reach_kernels(void **state)
                      vw >= 4 ? RCL_GEMM_TILED : RCL_GEMM_CLBLAST);
     /* and so is Winograd (on where the GEMMs are tiled) */
     assert_int_equal(rcl_tun(ctx, RCL_TUN_CONV_WINOGRAD), vw >= 4 ? RCL_CONV_WINO_CPU_DEFAULT : 0);
+    /* and the weight gradient's output channels per work-item (more where
+     * 16-float vectors mean 32 registers) */
+    const int wocb = vw >= 16 ? RCL_CONV_DIRECT_WOCB_W16 : rcl_tunables[RCL_TUN_CONV_DIRECT_WOCB].def;
+    assert_int_equal(rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WOCB), wocb);
     for (int i = 0; i < RCL_TUN_COUNT; i++) {
-        if (i != RCL_TUN_GEMM_DEFAULT_PATH && i != RCL_TUN_CONV_WINOGRAD)
+        assert_int_equal(RCL_TUN_DEVICE_DEFAULT(i), i == RCL_TUN_GEMM_DEFAULT_PATH ||
+                                                        i == RCL_TUN_CONV_WINOGRAD ||
+                                                        i == RCL_TUN_CONV_DIRECT_WOCB);
+        if (!RCL_TUN_DEVICE_DEFAULT(i))
             assert_int_equal(rcl_tun(ctx, (rcl_tunable_id)i), rcl_tunables[i].def);
         /* not set: the by-name lookup still answers its caller's default */
         assert_int_equal(rcl_ctx_param(ctx, rcl_tunables[i].key, rcl_tunables[i].param, -7), -7);
@@ -151,6 +158,7 @@ static void test_defaults_reach_kernels(void **state)
         const rcl_tunable_info *t = &rcl_tunables[i];
         if (!t->file) continue;
         long want = is_wg(t->param) ? (long)rcl_wg_clamp(ctx, (size_t)t->def) : t->def;
+        if (i == RCL_TUN_CONV_DIRECT_WOCB) want = wocb;
         int built = 0;
         for (int p = 0; p < ctx->nprograms; p++) {
             if (strcmp(ctx->programs[p].file, t->file)) continue;

@@ -21,7 +21,8 @@
 static void set_point(rcl_ctx *ctx, const int *v)
 {
     for (int k = 0; k < TUNE_NKPARAMS; k++)
-        rcl_ctx_set_param(ctx, TUNE_KPARAMS[k].key, TUNE_KPARAMS[k].param, v[k]);
+        if (v[k] != TUNE_KP_DEVICE) /* else as rcl_ctx_create set it for this device */
+            rcl_ctx_set_param(ctx, TUNE_KPARAMS[k].key, TUNE_KPARAMS[k].param, v[k]);
 }
 
 /* one training step; *loss and *gsq (sum of squares of every gradient) */

@@ -64,6 +64,7 @@ typedef struct tclass {
 static struct {
     cli_progress bar;
     double t0, budget;
+    unsigned char kp_decided[RCL_TUN_COUNT]; /* phase F timed a candidate of it */
 } G;
 
 static void progress(void *ud, int done, int total)
@@ -194,24 +195,11 @@ static int tune_other_kernels(int device, const char *const *models, int nm,
     int nk = TUNE_NKPARAMS < NK_MAX ? TUNE_NKPARAMS : NK_MAX;
     static int pts[NP_MAX * NK_MAX];
     static int owner[NP_MAX]; /* kparam varied by point i (-1: none) */
-    int np = 1;
-    for (int k = 0; k < nk; k++) pts[k] = TUNE_KPARAMS[k].def;
-    owner[0] = -1;
-    for (int k = 0; k < nk; k++) {
-        /* the kernels of the norms other than BatchNorm (tag "norm") run only
-         * in a model that uses one, and the separate ReLU kernel (tag "relu")
-         * only beside them (BatchNorm's pass applies the ReLU itself): no
-         * candidates otherwise */
-        const char *kt = TUNE_KPARAMS[k].tags;
-        if (norm->kind == RCL_NORM_BN && kt && (strstr(kt, "norm") || !strcmp(kt, "relu")))
-            continue;
-        for (int j = 0; j < TUNE_KPARAMS[k].nvalues; j++) {
-            if (!tune_kparam_valid(&TUNE_KPARAMS[k], TUNE_KPARAMS[k].values[j])) continue;
-            memcpy(pts + (size_t)np * nk, pts, (size_t)nk * sizeof(int));
-            pts[(size_t)np * nk + k] = TUNE_KPARAMS[k].values[j];
-            owner[np++] = k;
-        }
-    }
+    /* the kernels of the norms other than BatchNorm (tag "norm") run only
+     * in a model that uses one, and the separate ReLU kernel (tag "relu")
+     * only beside them (BatchNorm's pass applies the ReLU itself): no
+     * candidates otherwise */
+    int np = tune_kparam_points(pts, owner, nk, NP_MAX, norm->kind == RCL_NORM_BN);
     /* per model: status of each point, device seconds per (point, tag) */
     int *status = malloc((size_t)nm * NP_MAX * sizeof *status);
     double *secs = calloc((size_t)nm * NP_MAX * NT, sizeof *secs);
@@ -277,7 +265,9 @@ static int tune_other_kernels(int device, const char *const *models, int nm,
         }
         /* 3% margin: timings of the default and a candidate are separate runs */
         int w = tune_pick(nc, nm, tdef, tc, sc, 0.97, NULL);
-        int best_v = w < 0 ? kp->def : pts[(size_t)ci[w] * nk + k];
+        /* no winner: the defaults stay, the device's own where it has one */
+        int dev = RCL_TUN_DEVICE_DEFAULT(kp->id);
+        int best_v = w < 0 ? (dev ? TUNE_KP_DEVICE : kp->def) : pts[(size_t)ci[w] * nk + k];
         best_t = t_def;
         if (w >= 0) {
             best_t = 0;
@@ -285,11 +275,17 @@ static int tune_other_kernels(int device, const char *const *models, int nm,
                 if (ran[m]) best_t += tc[w * nm + m];
         }
         tried_all += tried;
+        if (tried) G.kp_decided[kp->id] = 1;
         char key[40];
         snprintf(key, sizeof key, "%s %s", kp->key, kp->param);
-        printf("%-22s %8d %12.2f %8d %12.2f  %d of %d%s\n", key, kp->def, t_def * 1e3, best_v,
-               best_t * 1e3, tried, kp->nvalues, wrong ? " (some rejected)" : "");
-        if ((best_v != kp->def || RCL_TUN_DEVICE_DEFAULT(kp->id)) && ne + added < cap) {
+        char dv[16], bv[16];
+        snprintf(dv, sizeof dv, dev ? "device" : "%d", kp->def);
+        snprintf(bv, sizeof bv, best_v == TUNE_KP_DEVICE ? "device" : "%d", best_v);
+        printf("%-22s %8s %12.2f %8s %12.2f  %d of %d%s\n", key, dv, t_def * 1e3, bv,
+               best_t * 1e3, tried, kp->nvalues + dev, wrong ? " (some rejected)" : "");
+        /* a per-device parameter is written whenever a candidate won (its
+         * value may be the table's default, which is not the device's) */
+        if (best_v != TUNE_KP_DEVICE && (best_v != kp->def || dev) && ne + added < cap) {
             rcl_tune_entry *e = &ent[ne + added++];
             snprintf(e->key, sizeof e->key, "%s", kp->key);
             snprintf(e->param, sizeof e->param, "%s", kp->param);
@@ -806,6 +802,10 @@ int tune_main(int argc, char **argv)
                  * as a whole; other entries one parameter at a time */
                 have = !strcmp(ent[j].key, old[i].key) &&
                        (!strncmp(old[i].key, "gemm.", 5) || !strcmp(ent[j].param, old[i].param));
+            /* a kernel parameter phase F timed here and left at its
+             * default (no entry) drops the earlier run's choice too */
+            int id = rcl_tunable_find(old[i].key, old[i].param);
+            if (id >= 0 && G.kp_decided[id]) have = 1;
             if (!have) ent[ne++] = old[i], kept++;
         }
         free(old);

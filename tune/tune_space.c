@@ -222,3 +222,26 @@ int tune_pick(int ncand, int nm, const double *tdef, const double *t, const int 
     if (score) *score = best_score;
     return best;
 }
+
+int tune_kparam_points(int *pts, int *owner, int nk, int cap, int skip_norm)
+{
+    if (cap < 1 || nk < 0 || nk > TUNE_NKPARAMS) return 0;
+    int np = 1;
+    for (int k = 0; k < nk; k++)
+        pts[k] = RCL_TUN_DEVICE_DEFAULT(TUNE_KPARAMS[k].id) ? TUNE_KP_DEVICE : TUNE_KPARAMS[k].def;
+    owner[0] = -1;
+    for (int k = 0; k < nk; k++) {
+        const tune_kparam *kp = &TUNE_KPARAMS[k];
+        const char *kt = kp->tags;
+        if (skip_norm && kt && (strstr(kt, "norm") || !strcmp(kt, "relu"))) continue;
+        int dev = RCL_TUN_DEVICE_DEFAULT(kp->id);
+        for (int j = -dev; j < kp->nvalues && np < cap; j++) {
+            int v = j < 0 ? kp->def : kp->values[j];
+            if (!tune_kparam_valid(kp, v)) continue;
+            memcpy(pts + (size_t)np * nk, pts, (size_t)nk * sizeof(int));
+            pts[(size_t)np * nk + k] = v;
+            owner[np++] = k;
+        }
+    }
+    return np;
+}

@@ -90,4 +90,22 @@ int tune_space_points(const tune_space *s, int *out, int cap, uint64_t seed);
 int tune_pick(int ncand, int nm, const double *tdef, const double *t, const int *st,
               double margin, double *score);
 
+/* A point value of phase F meaning "the device's own default": the
+ * parameter is left as the context set it (rcl_ctx_create; the tunables
+ * with RCL_TUN_DEVICE_DEFAULT, e.g. conv WINOGRAD, on by default on CPU
+ * drivers although the table says 0). */
+#define TUNE_KP_DEVICE (-1)
+
+/* Phase F's points over the first nk TUNE_KPARAMS, nk values each, into
+ * pts[i*nk ..] (owner[i]: the parameter point i varies, -1 for none): point
+ * 0 the defaults, each parameter at the library's default
+ * (TUNE_KP_DEVICE for those whose default the context sets per device,
+ * RCL_TUN_DEVICE_DEFAULT), then per parameter each valid candidate with
+ * the others at point 0's values; a per-device parameter's candidates start
+ * with the table's default (so that a device can be tuned back to it).
+ * Parameters whose tags name "norm" or are "relu" are skipped when
+ * skip_norm (a BatchNorm model never runs those kernels). At most `cap`
+ * points. Returns the count. */
+int tune_kparam_points(int *pts, int *owner, int nk, int cap, int skip_norm);
+
 #endif

@@ -30,11 +30,23 @@ extern const rcl_tunable_info rcl_tunables[RCL_TUN_COUNT];
  * about 1.8x the direct kernel's time for resnet20 at batch 128. */
 #define RCL_CONV_WINO_CPU_DEFAULT 1
 
+/* conv_direct.WOCB on devices whose preferred float vector width is >= 16
+ * (PoCL on AVX-512: 32 vector registers; rcl_ctx_create): 5 output channels
+ * per weight-gradient work-item, 15 accumulator vectors + 5 of dy + 1 of x.
+ * The table's 3 (9 + 3 + 1) was picked for AVX2's 16 registers; on a
+ * 2-core AVX-512 EPYC (Zen 4) 5 took the resnet20 / resnet56 weight
+ * gradient from 77-97 / 230-258 ms to 72-73 / 214-222 ms per batch-128
+ * step (README "Tuning and speed"). */
+#define RCL_CONV_DIRECT_WOCB_W16 5
+
 /* 1 for the tunables whose default a context sets per device (above; and
- * gemm DEFAULT_PATH, which is not tuned): a tuner writes its choice for
- * them even where it equals the table's default */
-#define RCL_TUN_DEVICE_DEFAULT(id) \
-    ((id) == RCL_TUN_CONV_WINOGRAD || (id) == RCL_TUN_GEMM_DEFAULT_PATH)
+ * gemm DEFAULT_PATH, which is not tuned): the tuner's baseline leaves them
+ * as the context set them (tune/tune_space.h TUNE_KP_DEVICE), tries the
+ * table's default as a candidate, and writes a winning candidate even where
+ * it equals the table's default */
+#define RCL_TUN_DEVICE_DEFAULT(id)                                                  \
+    ((id) == RCL_TUN_CONV_WINOGRAD || (id) == RCL_TUN_GEMM_DEFAULT_PATH ||          \
+     (id) == RCL_TUN_CONV_DIRECT_WOCB)
 
 /* The id of (key, param), or -1 when it is not in the table (the GEMM's
  * per-class entries, anything unknown). */
