@@ -3,6 +3,7 @@
 #include "harness.h"
 #include "rcl/tune_cache.h"
 #include "runtime/internal.h"
+#include "base/base.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -185,6 +186,55 @@ static void test_invalid_entries(void **state)
     assert_int_equal(rcl_tune_file_write(path, "k", NULL, -1), RCL_ERR_INVALID);
 }
 
+/* A v1 file (written before the tuner timed conv WINOGRAD against the
+ * device's default, and wrote it whatever it measured) loads without its
+ * "conv WINOGRAD" entry, saying so; a v2 file keeps it. */
+static void test_v1_winograd(void **state)
+{
+    (void)state;
+    use_temp_cache_dir();
+    char path[1024], key[1200], msg[512];
+    snprintf(path, sizeof path, "%s/v1.txt", g_dir);
+    T_OK(rcl_tune_device_key(T_CTX, key, sizeof key));
+    const rcl_tune_entry two[] = {{"conv", "WINOGRAD", 0}, {"relu", "WG", 32}};
+    T_OK(rcl_tune_file_write(path, key, two, 2));
+    rcl_tune_entry *e = NULL;
+    int n = 0;
+    T_OK(rcl_tune_file_read(path, key, &e, &n, msg, sizeof msg));
+    assert_int_equal(n, 2); /* v2: kept */
+    assert_string_equal(msg, "");
+    free(e);
+    /* the same file as v1: first line "... v1", checksum recomputed */
+    size_t len;
+    char *d = slurp(path, &len);
+    char *v = strstr(d, "tune cache v2\n");
+    assert_non_null(v);
+    v[strlen("tune cache v")] = '1';
+    char *ck = strstr(d, "checksum ");
+    assert_non_null(ck);
+    int head = (int)(ck - d);
+    len = (size_t)head + (size_t)snprintf(ck, 64, "checksum %016llx\n",
+                                          (unsigned long long)rcl_fnv1a(RCL_FNV_INIT, d, (size_t)head));
+    spit(path, d, len);
+    free(d);
+    T_OK(rcl_tune_file_read(path, key, &e, &n, msg, sizeof msg));
+    assert_int_equal(n, 1);
+    assert_string_equal(e[0].key, "relu");
+    assert_int_equal(e[0].value, 32);
+    assert_non_null(strstr(msg, "conv WINOGRAD"));
+    free(e);
+    /* loaded into a fresh context: WINOGRAD stays the device's default */
+    rcl_ctx *ctx = NULL;
+    T_OK(rcl_ctx_create(&ctx, rcl_ctx_device(T_CTX)->index, NULL));
+    int wino = rcl_tun(ctx, RCL_TUN_CONV_WINOGRAD);
+    T_OK(rcl_tune_cache_load(ctx, path, msg, sizeof msg));
+    assert_non_null(strstr(msg, "(1 entries)"));
+    assert_non_null(strstr(msg, "re-run resnet-cl-tune"));
+    assert_int_equal(rcl_tun(ctx, RCL_TUN_CONV_WINOGRAD), wino);
+    assert_int_equal(rcl_tun(ctx, RCL_TUN_RELU_WG), 32);
+    rcl_ctx_destroy(ctx);
+}
+
 /* remove what the tests wrote (last test) */
 static void test_cleanup(void **state)
 {
@@ -193,8 +243,8 @@ static void test_cleanup(void **state)
     char path[1024];
     T_OK(rcl_tune_cache_path(T_CTX, path, sizeof path));
     remove(path);
-    const char *files[] = {"corrupt.txt", "trunc.txt", "other.txt", "bad.txt"};
-    for (int i = 0; i < 4; i++) {
+    const char *files[] = {"corrupt.txt", "trunc.txt", "other.txt", "bad.txt", "v1.txt"};
+    for (int i = 0; i < 5; i++) {
         snprintf(path, sizeof path, "%s/%s", g_dir, files[i]);
         remove(path);
     }
@@ -211,6 +261,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_truncated),
     cmocka_unit_test(test_foreign_and_stale),
     cmocka_unit_test(test_invalid_entries),
+    cmocka_unit_test(test_v1_winograd),
     cmocka_unit_test(test_cleanup),
 };
 

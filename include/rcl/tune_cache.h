@@ -3,7 +3,10 @@
  * (rcl_ctx_set_param). One file per device under
  * $XDG_CACHE_HOME/resnet-cl/tune/ (rcl_cache_dir()):
  *
- *   resnet-cl tune cache v1
+ *   resnet-cl tune cache v2            (v1 files are read without their
+ *                                      "conv WINOGRAD" entry: their tuner
+ *                                      wrote it without timing it against
+ *                                      the device's default)
  *   platform <platform version>
  *   device <device name>
  *   driver <driver version>
@@ -44,7 +47,8 @@ int rcl_tune_file_write(const char *path, const char *device_key, const rcl_tune
 /* Read `path` expecting `device_key`. On success *out is a malloc'd array of
  * *n entries (free() it). Errors: RCL_ERR_NOT_FOUND (no file), RCL_ERR_IO,
  * RCL_ERR_FORMAT (corrupt, truncated, stale or foreign); `msg` (may be NULL)
- * receives the reason. */
+ * receives the reason, or on success a note on what was dropped ("" if
+ * nothing). */
 int rcl_tune_file_read(const char *path, const char *device_key, rcl_tune_entry **out, int *n,
                        char *msg, size_t msg_cap);
 

@@ -10,7 +10,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MAGIC_LINE "resnet-cl tune cache v1"
+#define MAGIC_LINE "resnet-cl tune cache v2"
+/* v1: written by a resnet-cl-tune whose phase F timed its candidates
+ * against the table's defaults, not the device's, and wrote
+ * "conv WINOGRAD" whatever it measured (0 when it had no time to try 1):
+ * read, but without that entry (the device's own default applies) */
+#define MAGIC_LINE_V1 "resnet-cl tune cache v1"
 #define MAX_ENTRIES 100000
 #define KEY_LINES 5 /* platform, device, driver, compute_units, env */
 
@@ -179,10 +184,12 @@ int rcl_tune_file_read(const char *path, const char *device_key, rcl_tune_entry 
         goto bad;
     }
     end = last;
-    if (!next_line(&p, end, line, sizeof line) || strcmp(line, MAGIC_LINE)) {
-        why = "not a resnet-cl tune cache v1 file";
+    if (!next_line(&p, end, line, sizeof line) ||
+        (strcmp(line, MAGIC_LINE) && strcmp(line, MAGIC_LINE_V1))) {
+        why = "not a resnet-cl tune cache v1 or v2 file";
         goto bad;
     }
+    const int v1 = !strcmp(line, MAGIC_LINE_V1);
     /* device key, line by line */
     const char *kp = device_key;
     for (int i = 0; i < KEY_LINES; i++) {
@@ -226,8 +233,20 @@ int rcl_tune_file_read(const char *path, const char *device_key, rcl_tune_entry 
         goto bad;
     }
     free(data);
+    int kept = 0, dropped = 0;
+    for (int i = 0; i < count; i++) {
+        if (v1 && !strcmp(e[i].key, "conv") && !strcmp(e[i].param, "WINOGRAD")) {
+            dropped++;
+            continue;
+        }
+        e[kept++] = e[i];
+    }
+    if (msg && msg_cap)
+        snprintf(msg, msg_cap, "%s", dropped ? "its conv WINOGRAD entry, written by an older "
+                                               "resnet-cl-tune, is ignored (re-run resnet-cl-tune "
+                                               "to tune it)" : "");
     *out = e;
-    *n = count;
+    *n = kept;
     return RCL_OK;
 bad:
     free(data);
@@ -264,7 +283,9 @@ int rcl_tune_cache_load(rcl_ctx *ctx, const char *path, char *msg, size_t msg_ca
     }
     rcl_tune_entry *e = NULL;
     int n = 0;
+    char note[200] = "";
     int st = rcl_tune_file_read(path, key, &e, &n, msg, msg_cap);
+    if (st == RCL_OK && msg && msg_cap) snprintf(note, sizeof note, "%s", msg);
     if (st != RCL_OK) {
         if (st == RCL_ERR_NOT_FOUND && msg && msg_cap)
             snprintf(msg, msg_cap, "no tune cache for this device (%s); run resnet-cl-tune", path);
@@ -279,6 +300,8 @@ int rcl_tune_cache_load(rcl_ctx *ctx, const char *path, char *msg, size_t msg_ca
     }
     free(e);
     rcl_gemm_reset(ctx);
-    if (msg && msg_cap) snprintf(msg, msg_cap, "loaded tune cache %s (%d entries)", path, n);
+    if (msg && msg_cap)
+        snprintf(msg, msg_cap, "loaded tune cache %s (%d entries)%s%s", path, n, *note ? "; " : "",
+                 note);
     return RCL_OK;
 }

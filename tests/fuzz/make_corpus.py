@@ -119,8 +119,8 @@ def st_corpus():
 def tune_corpus():
     key = ("platform OpenCL 3.0 PoCL 3.1\ndevice cpu-haswell-AMD EPYC\ndriver 3.1\ncompute_units 2\n"
            "env POCL_MAX_PTHREAD_COUNT=- POCL_CPU_MAX_CU_COUNT=- POCL_AFFINITY=-")
-    def tune_file(entries, checksum=True):
-        text = "resnet-cl tune cache v1\n%s\nentries %d\n" % (key, len(entries))
+    def tune_file(entries, checksum=True, version=2):
+        text = "resnet-cl tune cache v%d\n%s\nentries %d\n" % (version, key, len(entries))
         for k, p, v in entries:
             text += "param %s %s %d\n" % (k, p, v)
         if checksum:
@@ -133,6 +133,8 @@ def tune_corpus():
     put("tune_cache", "stale_driver.txt", tune_file(ents).replace("driver 3.1", "driver 3.0"))
     # without the checksum line: the target appends a correct one
     put("tune_cache", "body_only.txt", tune_file(ents, checksum=False))
+    # v1: read without its conv WINOGRAD entry
+    put("tune_cache", "v1_winograd.txt", tune_file(ents + [("conv", "WINOGRAD", 0)], version=1))
 
 
 def program_corpus():
