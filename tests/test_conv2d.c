@@ -319,9 +319,9 @@ static void test_conv_invalid(void **state)
  * path: 0 im2col + GEMM, 1 direct wherever it can run (on CPU drivers with
  * conv_direct WOCB the other of the two per-device defaults: 5 where the
  * device's is 3 and 3 where it is 5, so that both are checked on every
- * machine; llvmpipe keeps its 3: each variant costs seconds of JIT), 2 the same with
- * the weight gradient's other work-item layout (conv_direct WSPLIT 0: all
- * taps per work-item, WOCB 4),
+ * machine; llvmpipe keeps its 3: each variant costs seconds of JIT), 2 the
+ * same with the weight gradient's other work-item layout (conv_direct
+ * WSPLIT 0: all taps per work-item, WOCB 4),
  * -1 the rule. Winograd off (the direct kernels themselves; test_conv_wino
  * turns it on). */
 static rcl_ctx *path_ctx(int path, int budget_mb)

@@ -114,7 +114,8 @@ static void test_fold_basic(void **state)
     fold_case("resnet20", 8, RCL_NORM_BN);   /* option-A shortcuts */
     fold_case("basicblock", 9, RCL_NORM_BN); /* the course's block */
     fold_case("plain20", 8, RCL_NORM_BN);    /* no shortcut */
-    fold_case("resnet18", 17, RCL_NORM_BN);  /* stem 7x7/2, maxpool, projections (maps 9, 5, 5, 3, 2, 1) */
+    /* stem 7x7/2, maxpool, projections (maps 9, 5, 5, 3, 2, 1) */
+    fold_case("resnet18", 17, RCL_NORM_BN);
 }
 
 static void test_fold_bottleneck(void **state)

@@ -208,7 +208,8 @@ static void test_kparam_points(void **state)
     int np_all = tune_kparam_points(pts, owner, nk, CAP, 0);
     assert_true(np_all > np);
     norm_points = 0;
-    for (int i = 1; i < np_all; i++) norm_points += strstr(TUNE_KPARAMS[owner[i]].tags, "norm") != NULL;
+    for (int i = 1; i < np_all; i++)
+        norm_points += strstr(TUNE_KPARAMS[owner[i]].tags, "norm") != NULL;
     assert_true(norm_points > 0);
     /* at most cap points */
     assert_int_equal(tune_kparam_points(pts, owner, nk, 3, 1), 3);

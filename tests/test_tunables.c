@@ -142,7 +142,8 @@ static void test_defaults_reach_kernels(void **state)
     assert_int_equal(rcl_tun(ctx, RCL_TUN_CONV_WINOGRAD), vw >= 4 ? RCL_CONV_WINO_CPU_DEFAULT : 0);
     /* and the weight gradient's output channels per work-item (more where
      * 16-float vectors mean 32 registers) */
-    const int wocb = vw >= 16 ? RCL_CONV_DIRECT_WOCB_W16 : rcl_tunables[RCL_TUN_CONV_DIRECT_WOCB].def;
+    const int wocb =
+        vw >= 16 ? RCL_CONV_DIRECT_WOCB_W16 : rcl_tunables[RCL_TUN_CONV_DIRECT_WOCB].def;
     assert_int_equal(rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WOCB), wocb);
     for (int i = 0; i < RCL_TUN_COUNT; i++) {
         assert_int_equal(RCL_TUN_DEVICE_DEFAULT(i), i == RCL_TUN_GEMM_DEFAULT_PATH ||

@@ -213,8 +213,8 @@ static void test_v1_winograd(void **state)
     char *ck = strstr(d, "checksum ");
     assert_non_null(ck);
     int head = (int)(ck - d);
-    len = (size_t)head + (size_t)snprintf(ck, 64, "checksum %016llx\n",
-                                          (unsigned long long)rcl_fnv1a(RCL_FNV_INIT, d, (size_t)head));
+    unsigned long long sum = rcl_fnv1a(RCL_FNV_INIT, d, (size_t)head);
+    len = (size_t)head + (size_t)snprintf(ck, 64, "checksum %016llx\n", sum);
     spit(path, d, len);
     free(d);
     T_OK(rcl_tune_file_read(path, key, &e, &n, msg, sizeof msg));
