@@ -18,7 +18,7 @@ trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE/bin" "$STAGE/lib"
 # the device tests (ctest's .devN entries: cmake/device_tests.cmake.in)
 TESTS="test_add test_avgpool test_batchnorm test_batchnorm_sync test_batchrenorm test_checkpoint
-test_conv2d test_e2e_tiny test_fold test_gemm test_groupnorm test_linear test_lrn test_maxpool
+test_conv2d test_e2e_tiny test_faults test_fold test_gemm test_groupnorm test_linear test_lrn test_maxpool
 test_model test_norm_model test_optim test_parity test_relu test_runtime test_softmax_xent
 test_tunables test_tune_cache test_weight_std"
 for b in resnet-cl resnet-cl-tune $TESTS; do
