@@ -20,13 +20,24 @@ static int run_main(int argc, char **argv, const char *suite, const struct CMUni
                     size_t n, int fast)
 {
     int only = -1;
+    /* --param "key PARAM value": set on every context before the tests run
+     * (e.g. a GPU's defaults on a CPU driver: --param "gemm DEFAULT_PATH 0"
+     * --param "conv WINOGRAD 0"; the tests that set parameters themselves
+     * still do) */
+    enum { MAXP = 16 };
+    char pkey[MAXP][32], pname[MAXP][32];
+    int pval[MAXP], np = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--device") && i + 1 < argc) only = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc)
             cmocka_set_test_filter(argv[++i]); /* run only tests matching this name/pattern */
-        else {
-            fprintf(stderr, "%s: unknown argument '%s' (use --device N, --filter PATTERN)\n",
-                    argv[0], argv[i]);
+        else if (!strcmp(argv[i], "--param") && i + 1 < argc && np < MAXP &&
+                 sscanf(argv[i + 1], "%31s %31s %d", pkey[np], pname[np], &pval[np]) == 3) {
+            np++;
+            i++;
+        } else {
+            fprintf(stderr, "%s: unknown argument '%s' (use --device N, --filter PATTERN, "
+                    "--param \"key PARAM value\")\n", argv[0], argv[i]);
             return 2;
         }
     }
@@ -69,6 +80,17 @@ static int run_main(int argc, char **argv, const char *suite, const struct CMUni
         st = rcl_ctx_create(&T_CTX, d, NULL);
         if (st != RCL_OK) {
             fprintf(stderr, "%s: device %d: %s: %s\n", suite, d, rcl_strerror(st), rcl_last_error());
+            failures++;
+            continue;
+        }
+        for (int k = 0; k < np && st == RCL_OK; k++) {
+            st = rcl_ctx_set_param(T_CTX, pkey[k], pname[k], pval[k]);
+            if (st == RCL_OK) printf("%s: %s %s %d (--param)\n", suite, pkey[k], pname[k], pval[k]);
+        }
+        if (st != RCL_OK) {
+            fprintf(stderr, "%s: --param: %s: %s\n", suite, rcl_strerror(st), rcl_last_error());
+            rcl_ctx_destroy(T_CTX);
+            T_CTX = NULL;
             failures++;
             continue;
         }
