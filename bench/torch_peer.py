@@ -161,6 +161,10 @@ def main():
     ap.add_argument("--csv", help="also write the table here")
     ap.add_argument("--torch-device", default="cpu",
                     help="PyTorch's device: cpu (default) or cuda[:N] (the GPU peer, docs/gpu.md)")
+    ap.add_argument("--cuda-fp32", action="store_true",
+                    help="on CUDA, convolutions and matmuls in full float32 like resnet-cl "
+                         "(torch.backends.cudnn.allow_tf32 = False; PyTorch's default runs "
+                         "convolutions in TF32 on Ampere and later)")
     args = ap.parse_args()
     import torch
     torch.set_num_threads(args.threads)
@@ -172,7 +176,12 @@ def main():
     dev = subprocess.run([args.bin, "devices"], capture_output=True, text=True).stdout
     where = "%d threads" % args.threads
     if args.torch_device != "cpu":
-        where = "%s (%s)" % (args.torch_device, torch.cuda.get_device_name(args.torch_device))
+        if args.cuda_fp32:
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
+        where = "%s (%s), cudnn.allow_tf32=%s, cuda.matmul.allow_tf32=%s" % (
+            args.torch_device, torch.cuda.get_device_name(args.torch_device),
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
     print("# torch %s on %s; resnet-cl device %d of:\n# %s" % (
         torch.__version__, where, args.device, dev.strip().replace("\n", "\n# ")))
     rows = []

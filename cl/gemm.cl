@@ -177,7 +177,7 @@
 typedef floatV floatV_u __attribute__((aligned(4)));
 #define VLOAD(p) (*(const __global floatV_u *)(p))
 #define VLOADP(p) (*(const floatV_u *)(p))
-#define VLOADL(p) (*(const __local floatV *)(p)) /* aligned: panels are NWI*4-byte rows */
+#define VLOADL(p) (*(const __local floatV *)(p)) /* aligned: lb is a floatV array, rows are NWI floats */
 #else
 #define VLOADP(p) (*(p))
 #define VLOADL(p) (*(p))
@@ -423,7 +423,11 @@ void gemm(const int M, const int N, const int K, const float alpha,
     const int bp = min(n0, N - 1) / NWI * K * NWI;
     const int full_n = 1;
 #elif LB
-    __local float lb[KB * WGN * NWI];
+    /* declared as vectors: a __local float array is only float-aligned, and
+     * the panels are read and written as whole floatV (a misaligned vector
+     * access to local memory faults on NVIDIA's driver) */
+    __local floatV lb_v[KB * WGN * NWI / VW];
+    __local float *lb = (__local float *)lb_v;
     __local const float *lbw = lb + get_local_id(0) * KB * NWI;
     const int ng0 = n_own - (int)get_local_id(0) * NWI;
     const int lid = get_local_id(1) * WGN + get_local_id(0);

@@ -1,8 +1,9 @@
 /* Runtime: device list, kernel build errors, the on-disk program cache
  * (hit on second start, corrupt entries detected and rebuilt), profiling
- * tags (rcl_prof). */
+ * tags (rcl_prof), RESNET_CL_POISON. */
 #include "harness.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,38 @@ static void test_tensor_basics(void **state)
     assert_int_equal(rcl_buffer_create(T_CTX, &m, (size_t)too_big), RCL_ERR_DEVICE_NOMEM);
 }
 
+/* RESNET_CL_POISON=1: a context's new buffers hold quiet NaNs until
+ * written (the debugging aid for kernels reading memory nothing wrote);
+ * unset, nothing is filled (a fill would cost every allocation). */
+static void test_poison(void **state)
+{
+    (void)state;
+    const int n = 37;
+    for (int on = 1; on >= 0; on--) {
+        if (on) assert_int_equal(setenv("RESNET_CL_POISON", "1", 1), 0);
+        else assert_int_equal(unsetenv("RESNET_CL_POISON"), 0);
+        rcl_ctx *ctx;
+        T_OK(rcl_ctx_create(&ctx, rcl_ctx_device(T_CTX)->index, NULL));
+        rcl_tensor t, u;
+        T_OK(rcl_tensor_create(ctx, &t, n, 1, 1, 1));
+        float h[37];
+        T_OK(rcl_tensor_read(ctx, &t, h));
+        int nans = 0;
+        for (int i = 0; i < n; i++) nans += isnan(h[i]) != 0;
+        if (on) assert_int_equal(nans, n);
+        /* a written buffer reads back what was written */
+        for (int i = 0; i < n; i++) h[i] = (float)i;
+        T_OK(rcl_tensor_create(ctx, &u, n, 1, 1, 1));
+        T_OK(rcl_tensor_write(ctx, &u, h));
+        float g[37];
+        T_OK(rcl_tensor_read(ctx, &u, g));
+        assert_memory_equal(g, h, sizeof h);
+        rcl_tensor_destroy(&t);
+        rcl_tensor_destroy(&u);
+        rcl_ctx_destroy(ctx);
+    }
+}
+
 /* rcl_prof: device time per tag from a profiling context; drain without
  * `keep` and reset leave the totals as documented. */
 static void test_profile_tags(void **state)
@@ -198,6 +231,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_disk_cache),
     cmocka_unit_test(test_tensor_basics),
     cmocka_unit_test(test_profile_tags),
+    cmocka_unit_test(test_poison),
 };
 
 RCL_TEST_MAIN("runtime", tests)

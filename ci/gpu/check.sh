@@ -5,11 +5,12 @@
 #      (an .icd file naming libnvidia-opencl.so.1 is written if the machine
 #      has none);
 #   2. every device test (ctest's .devN entries) on the NVIDIA device, four
-#      at a time (GPU_TEST_JOBS), each under GPU_TEST_TIMEOUT (100 s);
-#   3. `resnet-cl bench` (per-layer breakdown) for resnet18 (batch 100) and
-#      resnet50 (batch 64), then resnet18, resnet50, resnet50 at 224x224
-#      (batch 16) and resnet20 against PyTorch CUDA, alternated
-#      (bench/torch_peer.py --torch-device cuda), if PyTorch sees the GPU;
+#      at a time (GPU_TEST_JOBS), each under GPU_TEST_TIMEOUT (150 s);
+#   3. `resnet-cl bench` (per-layer breakdown) for resnet18 (batch 100),
+#      resnet50 (batch 64) and resnet50 at 224x224 (batch 16), then
+#      resnet18, resnet50, resnet50 at 224x224 and resnet20 against PyTorch
+#      CUDA in float32 (TF32 off), alternated (bench/torch_peer.py
+#      --torch-device cuda --cuda-fp32), if PyTorch sees the GPU;
 #   4. if time is left, a short resnet-cl-tune and resnet18's bench with
 #      its cache.
 # Each stage starts only if the time left (GPU_DEADLINE, default 530 s
@@ -76,7 +77,7 @@ resnet18_ln resnet18_none"
 one_test() { # name, args...
     local n=$1; shift
     local t1=$(date +%s)
-    timeout "${GPU_TEST_TIMEOUT:-100}" "$@" > "$T/$n.log" 2>&1
+    timeout "${GPU_TEST_TIMEOUT:-150}" "$@" > "$T/$n.log" 2>&1
     local rc=$?
     if [ $rc -eq 0 ]; then
         echo "PASS $n ($(( $(date +%s) - t1 )) s)"
@@ -97,7 +98,7 @@ stamp "device tests: $(grep -c ^PASS "$T/tests.txt") passed, $(grep -c ^FAIL "$T
 [ -n "${GPU_SKIP_BENCH:-}" ] && { stamp "GPU_SKIP_BENCH: done"; exit 0; }
 nvidia-smi --query-gpu=clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv 2>&1 | head -2
 stamp "bench (untuned: CLBlast on GPUs), per-layer breakdown"
-for mb in "resnet18 100 32" "resnet50 64 32"; do
+for mb in "resnet18 100 32" "resnet50 64 32" "resnet50 16 224"; do
     set -- $mb
     [ "$(left)" -gt 200 ] || { stamp "skipping bench $1: $(left) s left"; continue; }
     timeout 60 "$T/bin/resnet-cl" --device "$DEV" bench --model "$1" --batch-size "$2" --size "$3" --steps 10 --warmup 3 2>&1 | head -48
@@ -108,7 +109,7 @@ if python3 -c "import torch, torchvision, sys; sys.exit(0 if torch.cuda.is_avail
     [ "$(left)" -gt 150 ] || MODELS=resnet18,resnet50
     stamp "PyTorch CUDA peer ($MODELS; $(left) s left)"
     PYTHONUNBUFFERED=1 timeout $(( $(left) - 20 )) python3 "$ROOT/bench/torch_peer.py" --bin "$T/bin/resnet-cl" --device "$DEV" \
-        --torch-device cuda --models "$MODELS" --rounds 3 --steps 10 --warmup 3 \
+        --torch-device cuda --cuda-fp32 --models "$MODELS" --rounds 3 --steps 10 --warmup 3 \
         --csv "$OUT/peer.csv"
 else
     stamp "PyTorch with CUDA not available: no peer run"
@@ -117,7 +118,7 @@ fi
 if [ "$(left)" -gt 100 ]; then
     B=$(( $(left) - 60 ))
     stamp "resnet-cl-tune --model resnet18 --budget $B"
-    timeout $(( B + 40 )) "$T/bin/resnet-cl-tune" --device "$DEV" --model resnet18 --batch-size 100 --budget "$B" 2>&1 | tail -25
+    timeout $(( B + 40 )) "$T/bin/resnet-cl-tune" --device "$DEV" --model resnet18 --batch-size 100 --budget "$B" 2>&1 | tail -70
     [ "$(left)" -gt 15 ] && timeout "$(left)" "$T/bin/resnet-cl" --device "$DEV" bench --model resnet18 --batch-size 100 --steps 10 --warmup 3 2>&1 | head -12
 fi
 stamp "done"

@@ -19,6 +19,7 @@ int rcl_ctx_create(rcl_ctx **out, int index, const rcl_ctx_options *opt)
     rcl_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return rcl_fail(RCL_ERR_NOMEM, "context");
     ctx->dev = devs[index];
+    ctx->poison = -1;
     for (int i = 0; i < RCL_TUN_COUNT; i++) ctx->tun[i] = rcl_tunables[i].def;
     /* GEMMs of classes no tune cache names: on devices that want explicit
      * vectors (CPU drivers: preferred float width >= 4) our tiled kernel,

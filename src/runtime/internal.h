@@ -57,6 +57,7 @@ struct rcl_ctx {
     rcl_profile_fn prof_fn;
     void *prof_user;
     int tun[RCL_TUN_COUNT];             /* tunables by id: defaults, then the tune cache */
+    int poison; /* RESNET_CL_POISON: fill new buffers with NaN (-1: not read yet) */
     unsigned char tun_set[RCL_TUN_COUNT]; /* set by rcl_ctx_set_param (the tune cache) */
     rcl_param_entry *params;            /* the other tunables, by name */
     int nparams;

@@ -2,6 +2,7 @@
 #include "runtime/internal.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- device memory accounting: every buffer adds its size at creation and
@@ -68,6 +69,26 @@ int rcl_buffer_create(rcl_ctx *ctx, cl_mem *buf, size_t bytes)
     }
     if (clSetMemObjectDestructorCallback(*buf, mem_gone, (void *)(uintptr_t)bytes) == CL_SUCCESS)
         mem_add(bytes);
+    /* RESNET_CL_POISON=1: every new buffer starts as quiet NaNs, so that a
+     * kernel reading memory nothing wrote shows up as NaN in the results
+     * (GPUs hand out memory an earlier process left; CPU drivers mostly
+     * fresh zero pages, which hide such reads). A debugging aid: slow. */
+    if (ctx->poison < 0) {
+        const char *pv = getenv("RESNET_CL_POISON");
+        ctx->poison = pv && *pv && strcmp(pv, "0") != 0;
+    }
+    if (ctx->poison) {
+        const cl_uint nan_bits = 0x7fc00000u;
+        size_t whole = bytes / sizeof nan_bits * sizeof nan_bits;
+        e = whole ? clEnqueueFillBuffer(ctx->queue, *buf, &nan_bits, sizeof nan_bits, 0, whole, 0,
+                                        NULL, NULL)
+                  : CL_SUCCESS;
+        if (e == CL_SUCCESS) e = clFinish(ctx->queue);
+        if (e != CL_SUCCESS) {
+            rcl_buffer_release(buf);
+            return rcl_cl_fail(e, "RESNET_CL_POISON: clEnqueueFillBuffer");
+        }
+    }
     return RCL_OK;
 }
 
