@@ -11,6 +11,8 @@
 #      resnet18, resnet50, resnet50 at 224x224 and resnet20 against PyTorch
 #      CUDA in float32 (TF32 off), alternated (bench/torch_peer.py
 #      --torch-device cuda --cuda-fp32), if PyTorch sees the GPU;
+#   3b. test_parity_resnet50 alone, twice, with RESNET_CL_POISON=1 (the
+#      first run's open failure, docs/gpu.md);
 #   4. if time is left, a short resnet-cl-tune and resnet18's bench with
 #      its cache.
 # Each stage starts only if the time left (GPU_DEADLINE, default 530 s
@@ -94,6 +96,20 @@ export -f one_test; export T
     for m in $PARITY; do echo "test_parity_$m $T/bin/test_parity --device $DEV --filter test_parity_$m"; done | tail -n +4
 } | xargs -P "${GPU_TEST_JOBS:-4}" -L 1 bash -c 'one_test "$@"' _ | tee "$T/tests.txt"
 stamp "device tests: $(grep -c ^PASS "$T/tests.txt") passed, $(grep -c ^FAIL "$T/tests.txt") failed: $(grep ^FAIL "$T/tests.txt" | cut -d' ' -f2 | tr '\n' ' ')"
+
+# the first run's open failure (docs/gpu.md): resnet50's optimizer steps.
+# Twice alone, every new buffer NaN-filled: identical outputs point at
+# arithmetic, different ones at a race; NaNs at a read of unwritten memory.
+stamp "test_parity_resnet50 alone, twice, RESNET_CL_POISON=1"
+for i in 1 2; do
+    RESNET_CL_POISON=1 RESNET_CL_PARITY_FULL=1 timeout 60 "$T/bin/test_parity" --device "$DEV" --filter test_parity_resnet50 \
+        > "$T/p50_$i.log" 2>&1
+    echo "run $i: rc $?"
+done
+grep -A13 "batch 8: worst" "$T/p50_1.log"
+grep got "$T/p50_1.log" > "$T/p50_1.got"; grep got "$T/p50_2.log" > "$T/p50_2.got"
+if cmp -s "$T/p50_1.got" "$T/p50_2.got"; then echo "the two runs' values are the same"; else
+    echo "the two runs' values differ:"; diff "$T/p50_1.got" "$T/p50_2.got" | head -20; fi
 
 [ -n "${GPU_SKIP_BENCH:-}" ] && { stamp "GPU_SKIP_BENCH: done"; exit 0; }
 nvidia-smi --query-gpu=clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv 2>&1 | head -2
