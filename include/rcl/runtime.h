@@ -27,6 +27,7 @@ typedef struct rcl_device_info {
     uint64_t local_mem;         /* bytes */
     unsigned compute_units;
     size_t max_wg_size;
+    int fp32_correct_div_sqrt;  /* offers -cl-fp32-correctly-rounded-divide-sqrt */
 } rcl_device_info;
 
 /* Fill `out` (capacity `cap`) with every device of every platform; platforms

@@ -116,6 +116,9 @@ int rcl_devices_list(rcl_device_info *out, int cap, int *count)
                 i->compute_units = cu;
             if (clGetDeviceInfo(devs[d], CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL) == CL_SUCCESS)
                 i->max_wg_size = wg;
+            cl_device_fp_config fp = 0;
+            if (clGetDeviceInfo(devs[d], CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS)
+                i->fp32_correct_div_sqrt = (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
             n++;
         }
     }

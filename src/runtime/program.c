@@ -174,7 +174,8 @@ static void store_cached(rcl_ctx *ctx, const char *key, cl_program prog)
     free(bin);
 }
 
-static int build_program(rcl_ctx *ctx, const char *file, const char *options, cl_program *out)
+static int build_program_with(rcl_ctx *ctx, const char *file, const char *options,
+                              cl_program *out)
 {
     const rcl_cl_source *src = rcl_cl_source_find(file);
     if (!src) return rcl_fail(RCL_ERR_NOT_FOUND, "kernel source cl/%s is not embedded", file);
@@ -234,6 +235,27 @@ static int build_program(rcl_ctx *ctx, const char *file, const char *options, cl
     free(key);
     *out = prog;
     return RCL_OK;
+}
+
+/* The options every program is built with, ahead of its own: float32
+ * division and sqrt correctly rounded where the device offers it (as
+ * PyTorch's are, on CPUs and on CUDA; OpenCL lets a driver's `/` and
+ * sqrt be 2.5 and 3 ulp off otherwise, and GPU drivers use that) */
+static const char *base_options(const rcl_ctx *ctx)
+{
+    return ctx->dev.fp32_correct_div_sqrt ? "-cl-fp32-correctly-rounded-divide-sqrt " : "";
+}
+
+static int build_program(rcl_ctx *ctx, const char *file, const char *own_options,
+                         cl_program *out)
+{
+    char *options = malloc(strlen(base_options(ctx)) + strlen(own_options) + 1);
+    if (!options) return rcl_fail(RCL_ERR_NOMEM, "program options");
+    strcpy(options, base_options(ctx));
+    strcat(options, own_options);
+    int st = build_program_with(ctx, file, options, out);
+    free(options);
+    return st;
 }
 
 int rcl_ctx_kernel(rcl_ctx *ctx, const char *file, const char *name, const char *options,
