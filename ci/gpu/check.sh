@@ -107,6 +107,8 @@ for i in 1 2; do
     echo "run $i: rc $?"
 done
 grep -A13 "batch 8: worst" "$T/p50_1.log"
+echo "build options (is -cl-fp32-correctly-rounded-divide-sqrt offered?):"
+RESNET_CL_LOG_BUILDS=1 RESNET_CL_NO_PROGRAM_CACHE=1 timeout 30 "$T/bin/test_relu" --device "$DEV" 2>&1 | grep -m1 built
 grep got "$T/p50_1.log" > "$T/p50_1.got"; grep got "$T/p50_2.log" > "$T/p50_2.got"
 if cmp -s "$T/p50_1.got" "$T/p50_2.got"; then echo "the two runs' values are the same"; else
     echo "the two runs' values differ:"; diff "$T/p50_1.got" "$T/p50_2.got" | head -20; fi
