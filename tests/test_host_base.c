@@ -1,11 +1,16 @@
 /* Base layer without a device: the status table (every code has its own
- * name and message, unknown codes get a fallback) and splitmix64's
- * published output, through the shared inline and through rcl_rng. */
+ * name and message, unknown codes get a fallback), splitmix64's
+ * published output, through the shared inline and through rcl_rng, and
+ * rcl_icd_hint on made-up ICD directories. */
 #include "harness.h"
 #include "base/base.h"
 #include "runtime/internal.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define CODE_(name, code, msg) code,
 static const int CODES[] = {RCL_STATUS_TABLE(CODE_)};
@@ -101,6 +106,97 @@ static void test_program_entry_check(void **state)
     assert_int_equal(rcl_program_entry_check(e, 32 + kl, key, &off, &bl), -1);
 }
 
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* rcl_icd_hint: each breakage it knows, named with the fix; a sound setup
+ * gets no hint; a short buffer is cut, not overrun */
+static void test_icd_hint(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/rcl-icd-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char ven[600], lib[600], none[600], fake[700];
+    snprintf(ven, sizeof ven, "%s/vendors", root);
+    snprintf(lib, sizeof lib, "%s/lib", root);
+    snprintf(none, sizeof none, "%s/missing", root);
+    assert_int_equal(mkdir(ven, 0700), 0);
+    assert_int_equal(mkdir(lib, 0700), 0);
+    put_file(lib, "libnvidia-opencl.so.1", "");
+    snprintf(fake, sizeof fake, "%s/libnvidia-opencl.so.1", lib);
+    setenv("RESNET_CL_ICD_LIB_DIRS", lib, 1);
+    unsetenv("RUSTICL_ENABLE");
+    char h[2048];
+
+    /* NVIDIA's library there, no .icd (the device tool's H200 image) */
+    setenv("OCL_ICD_VENDORS", ven, 1);
+    assert_true(rcl_icd_hint(h, sizeof h) > 0);
+    assert_non_null(strstr(h, "NVIDIA"));
+    assert_non_null(strstr(h, fake));
+    assert_non_null(strstr(h, "nvidia.icd"));
+    assert_non_null(strstr(h, "OCL_ICD_VENDORS"));
+
+    /* an .icd naming it (a path, or a bare name): nothing to say */
+    put_file(ven, "nv.icd", fake);
+    assert_int_equal(rcl_icd_hint(h, sizeof h), 0);
+    assert_string_equal(h, "");
+    put_file(ven, "nv.icd", "libnvidia-opencl.so.1\n");
+    assert_int_equal(rcl_icd_hint(h, sizeof h), 0);
+    /* OCL_ICD_VENDORS may name one .icd file */
+    char one[700];
+    snprintf(one, sizeof one, "%s/nv.icd", ven);
+    setenv("OCL_ICD_VENDORS", one, 1);
+    assert_int_equal(rcl_icd_hint(h, sizeof h), 0);
+    setenv("OCL_ICD_VENDORS", ven, 1);
+
+    /* an .icd naming a known library that is not installed (a more specific
+     * version of its soname, as Debian's pocl.icd) */
+    put_file(ven, "pocl.icd", "libpocl.so.2.10.0");
+    assert_true(rcl_icd_hint(h, sizeof h) > 0);
+    assert_non_null(strstr(h, "pocl.icd names libpocl.so.2.10.0, which is not installed"));
+    assert_null(strstr(h, "NVIDIA"));
+    put_file(lib, "libpocl.so.2.10.0", ""); /* the name the loader opens */
+    assert_int_equal(rcl_icd_hint(h, sizeof h), 0);
+
+    /* rusticl without RUSTICL_ENABLE */
+    put_file(ven, "rusticl.icd", "libRusticlOpenCL.so.1\n");
+    put_file(lib, "libRusticlOpenCL.so.1", "");
+    assert_true(rcl_icd_hint(h, sizeof h) > 0);
+    assert_non_null(strstr(h, "RUSTICL_ENABLE=llvmpipe"));
+    setenv("RUSTICL_ENABLE", "llvmpipe", 1);
+    assert_int_equal(rcl_icd_hint(h, sizeof h), 0);
+    unsetenv("RUSTICL_ENABLE");
+
+    /* no vendor directory and no driver at all */
+    setenv("OCL_ICD_VENDORS", none, 1);
+    setenv("RESNET_CL_ICD_LIB_DIRS", none, 1);
+    assert_true(rcl_icd_hint(h, sizeof h) > 0);
+    assert_non_null(strstr(h, "no ICD file in"));
+    assert_non_null(strstr(h, "pocl-opencl-icd"));
+
+    /* a short buffer: cut and terminated */
+    setenv("OCL_ICD_VENDORS", ven, 1);
+    setenv("RESNET_CL_ICD_LIB_DIRS", lib, 1);
+    memset(h, 'x', sizeof h);
+    int n = rcl_icd_hint(h, 16);
+    assert_true(n > 0 && n < 16);
+    assert_int_equal((int)strlen(h), n);
+    assert_int_equal(h[16], 'x');
+
+    unsetenv("OCL_ICD_VENDORS");
+    unsetenv("RESNET_CL_ICD_LIB_DIRS");
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -108,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_status_unknown),
         cmocka_unit_test(test_splitmix64),
         cmocka_unit_test(test_program_entry_check),
+        cmocka_unit_test(test_icd_hint),
     };
     return cmocka_run_group_tests_name("host_base", tests, NULL, NULL);
 }

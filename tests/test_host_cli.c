@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int count_lines(const char *s)
 {
@@ -231,6 +232,36 @@ static void test_help_and_devices(void **state)
         free(out);
     }
     tu_env_restore(&af);
+    /* no device because no .icd names the installed driver: one line that
+     * says which file to write (rcl_icd_hint) */
+    char root[] = "/tmp/rcl-icd-cli-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char lib[600], fake[700];
+    snprintf(lib, sizeof lib, "%s/lib", root);
+    assert_int_equal(mkdir(lib, 0700), 0);
+    snprintf(fake, sizeof fake, "%s/libnvidia-opencl.so.1", lib);
+    FILE *ff = fopen(fake, "w");
+    assert_non_null(ff);
+    fclose(ff);
+    tu_env ve, le;
+    tu_env_save(&ve, "OCL_ICD_VENDORS");
+    tu_env_save(&le, "RESNET_CL_ICD_LIB_DIRS");
+    setenv("OCL_ICD_VENDORS", root, 1); /* holds no .icd */
+    setenv("RESNET_CL_ICD_LIB_DIRS", lib, 1);
+    assert_int_equal(tu_run(&out, "devices"), 1);
+    assert_non_null(strstr(out, "no OpenCL device found"));
+    assert_non_null(strstr(out, fake));
+    assert_non_null(strstr(out, "nvidia.icd"));
+    assert_int_equal(strchr(out, '\n') - out + 1, (long)strlen(out)); /* one line */
+    free(out);
+    assert_int_equal(tu_run(&out, "--device 0 bench --model resnet20"), 1);
+    assert_non_null(strstr(out, "nvidia.icd"));
+    free(out);
+    tu_env_restore(&ve);
+    tu_env_restore(&le);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    assert_int_equal(system(cmd), 0);
     assert_int_equal(tu_run(&out, "summary --list"), 0);
     assert_non_null(strstr(out, "resnet152"));
     free(out);

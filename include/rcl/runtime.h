@@ -38,6 +38,15 @@ int rcl_devices_list(rcl_device_info *out, int cap, int *count);
 /* "GPU", "CPU", "ACCELERATOR" or "OTHER". */
 const char *rcl_device_type_name(cl_device_type t);
 
+/* Why the ICD loader may list no device, in one or more `; `-separated
+ * sentences naming the fix (a driver library no .icd file names, an .icd
+ * naming a missing library, rusticl without RUSTICL_ENABLE, no .icd at
+ * all): written to buf (truncated at cap); returns its length, 0 when
+ * nothing looks wrong. Reads $OCL_ICD_VENDORS (else /etc/OpenCL/vendors);
+ * looks for drivers in the usual library directories, or in those of
+ * $RESNET_CL_ICD_LIB_DIRS (colon-separated). No OpenCL call. */
+int rcl_icd_hint(char *buf, size_t cap);
+
 /* The memory a model on device `d` may plan for: its global memory and, for
  * a CPU device (whose buffers are host memory: PoCL, rusticl on llvmpipe),
  * at most the host memory available now (MemAvailable of /proc/meminfo).

@@ -42,8 +42,12 @@ int cli_open_device(const cli_globals *g, rcl_ctx **ctx, const rcl_ctx_options *
     int n = 0;
     int st = rcl_devices_list(devs, RCL_MAX_DEVICES, &n);
     if (st != RCL_OK) {
-        fprintf(stderr, "resnet-cl: no OpenCL device found (install an OpenCL driver, e.g. "
-                        "pocl-opencl-icd; see README)\n");
+        char hint[2048];
+        if (rcl_icd_hint(hint, sizeof hint) > 0)
+            fprintf(stderr, "resnet-cl: no OpenCL device found: %s\n", hint);
+        else
+            fprintf(stderr, "resnet-cl: no OpenCL device found (install an OpenCL driver, e.g. "
+                            "pocl-opencl-icd; see README)\n");
         return st;
     }
     if (idx < 0 || idx >= n) {

@@ -23,8 +23,12 @@ int cli_devices(const cli_globals *g, int argc, char **argv)
     int n = 0;
     int st = rcl_devices_list(devs, RCL_MAX_DEVICES, &n);
     if (st != RCL_OK) {
-        fprintf(stderr, "resnet-cl: no OpenCL device found (%s); install an OpenCL driver such as "
-                        "pocl-opencl-icd\n", rcl_last_error());
+        char hint[2048];
+        if (rcl_icd_hint(hint, sizeof hint) > 0)
+            fprintf(stderr, "resnet-cl: no OpenCL device found (%s): %s\n", rcl_last_error(), hint);
+        else
+            fprintf(stderr, "resnet-cl: no OpenCL device found (%s); install an OpenCL driver such "
+                            "as pocl-opencl-icd\n", rcl_last_error());
         return 1;
     }
     int sel = rcl_device_default_index(g->device);
