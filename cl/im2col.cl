@@ -6,7 +6,8 @@
  *              j = nl*P + oh*OW + ow     in [0, NP)    (column, nl = n - n0)
  *   col[r, j] = x[n0+nl, c, oh*SH - PH + kh, ow*SW - PW + kw]  (0 outside)
  *
- * Every kernel but im2col_panels (below, with its own layout) is a 2-D
+ * Every kernel but im2col_panels and im2col_wpanels (below, with their own
+ * layouts) is a 2-D
  * range (NG, D1): dimension 0 runs over NG =
  * ceil(NB/IPI) groups of IPI consecutive images (rounded up to WG), dimension
  * 1 carries a row or channel index d. Work-item (i, d) handles the images
@@ -134,6 +135,41 @@ void im2col_panels(__global float *restrict out, __global const float *restrict 
             const int ih = ih0[j] + kh, iw = iw0[j] + kw;
             o[j] = (uint)ih < (uint)H && (uint)iw < (uint)W ? x[base[j] + cb + ih * W + iw] : 0.0f;
         }
+        if (++kw == KW) {
+            kw = 0;
+            if (++kh == KH) kh = 0, cb += HW;
+        }
+    }
+}
+
+/* im2col straight into the packed op(B) of the weight gradient's GEMM
+ * dW = dY' col^T (NT: op(B) = col^T, K = NP, N = CKK): panels of R rows
+ * of col,
+ *   out[(q*NP + j)*R + i] = col[q*R + i, j]       q < ceil(CKK/R), i < R
+ * zero for the rows q*R + i >= CKK that pad the last panel. Work-item
+ * (j, q) works out where column j reads the input (image, top-left tap),
+ * then stores its R consecutive floats (rows (c, kh, kw) of panel q);
+ * neighbouring items take neighbouring columns, so they read neighbouring
+ * input and write one contiguous run. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void im2col_wpanels(__global float *restrict out, __global const float *restrict x,
+                    const int n0, const int nb, const int C, const int H, const int W,
+                    const int KH, const int KW, const int SH, const int SW, const int PH,
+                    const int PW, const int OH, const int OW)
+{
+    const int j = get_global_id(0), q = get_global_id(1);
+    const int P = OH * OW, NP = nb * P, KK = KH * KW, CKK = C * KK, HW = H * W;
+    if (j >= NP) return;
+    const int nl = j / P, p = j - nl * P, oh = p / OW, ow = p - oh * OW;
+    const int ih0 = oh * SH - PH, iw0 = ow * SW - PW;
+    __global const float *src = x + (n0 + nl) * C * HW;
+    const int r0 = q * R, c0 = r0 / KK, k0 = r0 - c0 * KK;
+    int kh = k0 / KW, kw = k0 - kh * KW, cb = c0 * HW;
+    __global float *o = out + (q * NP + j) * R;
+    for (int i = 0; i < R; i++) {
+        const int ih = ih0 + kh, iw = iw0 + kw;
+        o[i] = r0 + i < CKK && (uint)ih < (uint)H && (uint)iw < (uint)W
+                   ? src[cb + ih * W + iw] : 0.0f;
         if (++kw == KW) {
             kw = 0;
             if (++kh == KH) kh = 0, cb += HW;

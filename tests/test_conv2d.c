@@ -758,10 +758,49 @@ static rcl_ctx *panels_ctx(const conv_case_t *cc, int max_p, int budget_mb)
         snprintf(key, sizeof key, "gemm.%s", cls);
         T_OK(rcl_ctx_set_param(ctx, key, "XB", 2));
     }
+    /* the weight gradient's GEMM (NT) likewise, on every device: the outer
+     * form on packed op(B) (the CPU defaults at vector width 4) */
+    rcl_gemm_tiled_params nt = rcl_gemm_tiled_defaults(4, 0, 1);
+    assert_int_equal(nt.xb, 2);
+    assert_true(rcl_gemm_tiled_valid(&nt, 0, 1));
+    for (int nb = 1; nb <= cc->n; nb++) {
+        char cls[48], key[64];
+        rcl_gemm_class(0, 1, cc->oc, cc->c * cc->kh * cc->kw, nb * p, cls, sizeof cls);
+        snprintf(key, sizeof key, "gemm.%s", cls);
+        T_OK(rcl_ctx_set_param(ctx, key, "PATH", RCL_GEMM_TILED));
+        for (int f = 0; f < RCL_GEMM_TILED_NPARAMS; f++)
+            T_OK(rcl_ctx_set_param(ctx, key, rcl_gemm_tiled_names[f], *rcl_gemm_tiled_field(&nt, f)));
+    }
     T_OK(rcl_ctx_set_param(ctx, "im2col", "PANELS", max_p));
     if (budget_mb > 0) T_OK(rcl_ctx_set_param(ctx, "conv", "COL_BUDGET_MB", budget_mb));
     rcl_ctx_set_profiler(ctx, count_pack_tag, NULL);
     return ctx;
+}
+
+/* the weight gradient alone of cc on ctx from x, dy: dw (malloc'd);
+ * *packs, *im2cols its launches */
+static float *panels_dw(rcl_ctx *ctx, const conv_case_t *cc, const float *x, const float *w,
+                        const float *dy, int *packs, int *im2cols)
+{
+    rcl_ctx *keep = T_CTX;
+    T_CTX = ctx;
+    int oh = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph);
+    int ow = rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
+    rcl_tensor tx, tw, tdy, tdw;
+    tu_tensor(&tx, cc->n, cc->c, cc->h, cc->w, x);
+    tu_tensor(&tw, cc->oc, cc->c, cc->kh, cc->kw, w);
+    tu_tensor(&tdy, cc->n, cc->oc, oh, ow, dy);
+    tu_tensor(&tdw, cc->oc, cc->c, cc->kh, cc->kw, NULL);
+    T_OK(rcl_tensor_fill(ctx, &tdw, 1234.5f));
+    count_pack = im2col_launches = 0;
+    rcl_conv2d_desc d = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
+    T_OK(rcl_conv2d_backward(ctx, NULL, &tdw, NULL, &tdy, &tx, &tw, &d));
+    float *dw = tu_read(&tdw);
+    *packs = count_pack, *im2cols = im2col_launches;
+    rcl_tensor *all[] = {&tx, &tw, &tdy, &tdw};
+    for (int i = 0; i < 4; i++) rcl_tensor_destroy(all[i]);
+    T_CTX = keep;
+    return dw;
 }
 
 /* forward of cc on ctx from x, w, b: y (malloc'd); *packs, *im2cols its launches */
@@ -828,6 +867,21 @@ static void test_conv_panels(void **state)
                      "off / below the threshold)", i, p_on, p_off, p_below, i_on, i_off, i_below);
         if (memcmp(y_on, y_off, ny * 4) || memcmp(y_below, y_off, ny * 4))
             fail_msg("case %zu: the forward outputs with and without panels differ", i);
+        /* the weight gradient: im2col straight into its GEMM's panels of
+         * col^T (im2col_wpanels) instead of im2col + pack, the same numbers */
+        float *dy = malloc(ny * 4);
+        tu_fill(&r, dy, ny, -1, 1);
+        float *dw_on = panels_dw(on, cc, x, w, dy, &p_on, &i_on);
+        float *dw_off = panels_dw(off, cc, x, w, dy, &p_off, &i_off);
+        float *dw_below = panels_dw(below, cc, x, w, dy, &p_below, &i_below);
+        if (p_on != 0 || p_off < 1 || p_below != p_off || i_on != i_off || i_on < 1 ||
+            i_below != i_off)
+            fail_msg("case %zu: weight gradient: pack launches %d / %d / %d, im2col %d / %d / %d "
+                     "(panels on / off / below the threshold)", i, p_on, p_off, p_below, i_on,
+                     i_off, i_below);
+        if (memcmp(dw_on, dw_off, nw * 4) || memcmp(dw_below, dw_off, nw * 4))
+            fail_msg("case %zu: the weight gradients with and without panels differ", i);
+        free(dy), free(dw_on), free(dw_off), free(dw_below);
         /* forward and gradients against the reference; the scratch slot
          * COL (panels: padded to whole panels) as the estimate predicts */
         case_on(on, cc, 400 + i);

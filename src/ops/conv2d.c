@@ -165,6 +165,47 @@ static int fwd_col_cols(rcl_ctx *ctx, const conv_geom *g, int nb)
     return a > b ? a : b;
 }
 
+/* The weight gradient's GEMM of a chunk of np columns (dW = dY' col^T,
+ * NT) reads its op(B) = col^T in packed panels of rows of col where the
+ * output has at most im2col.PANELS pixels per image and rcl_gemm would run
+ * it on the tiled kernel packing op(B) (XB 2): *nwi the panel height, and
+ * the rows the panels take, CKK rounded up to it; else *nwi = 0 and CKK. */
+static int dw_panel_rows(rcl_ctx *ctx, const conv_geom *g, int np, int *nwi)
+{
+    *nwi = 0;
+    if (g->P <= rcl_tun(ctx, RCL_TUN_IM2COL_PANELS))
+        *nwi = rcl_gemm_b_panels(ctx, 0, 1, g->OC, g->CKK, np);
+    return *nwi ? (g->CKK + *nwi - 1) / *nwi * *nwi : g->CKK;
+}
+
+/* Floats of slot COL for the backward pass in chunks of nb images: the
+ * larger of a whole chunk's and the last chunk's column matrix */
+static uint64_t bwd_col_floats(rcl_ctx *ctx, const conv_geom *g, int nb)
+{
+    int last = g->N - (g->N - 1) / nb * nb, nwi;
+    uint64_t a = (uint64_t)dw_panel_rows(ctx, g, nb * g->P, &nwi) * nb * g->P;
+    uint64_t b = (uint64_t)dw_panel_rows(ctx, g, last * g->P, &nwi) * last * g->P;
+    return a > b ? a : b;
+}
+
+/* im2col_wpanels: col of images n0 .. n0+nb-1 as the weight gradient
+ * GEMM's packed op(B) = col^T, panels of nwi rows (cl/im2col.cl) */
+static int launch_wpanels(rcl_ctx *ctx, cl_mem dst, cl_mem src, int n0, int nb, int nwi,
+                          const conv_geom *g, const rcl_conv2d_desc *d)
+{
+    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_IM2COL_WG));
+    char opts[64];
+    snprintf(opts, sizeof opts, "-DWG=%zu -DR=%d", wg, nwi);
+    cl_kernel k;
+    RCL_TRY(rcl_ctx_kernel(ctx, "im2col.cl", "im2col_wpanels", opts, &k));
+    size_t np = (size_t)nb * g->P;
+    size_t gl[2] = {(np + wg - 1) / wg * wg, (size_t)((g->CKK + nwi - 1) / nwi)}, lo[2] = {wg, 1};
+    return RCL_LAUNCH(ctx, k, "im2col", 2, gl, lo, RCL_MEM(dst), RCL_MEM(src), RCL_I32(n0),
+                      RCL_I32(nb), RCL_I32(g->C), RCL_I32(g->H), RCL_I32(g->W), RCL_I32(g->KH),
+                      RCL_I32(g->KW), RCL_I32(d->sh), RCL_I32(d->sw), RCL_I32(d->ph),
+                      RCL_I32(d->pw), RCL_I32(g->OH), RCL_I32(g->OW));
+}
+
 /* im2col_panels: col of images n0 .. n0+nb-1 as the GEMM's packed op(B),
  * panels of nwi columns (cl/im2col.cl) */
 static int launch_panels(rcl_ctx *ctx, cl_mem dst, cl_mem src, int n0, int nb, int nwi,
@@ -223,8 +264,9 @@ static int conv_chunk_buffers(rcl_ctx *ctx, const conv_geom *g, int fwd, int *nb
                               cl_mem *tmp)
 {
     RCL_TRY(conv_chunk(ctx, g, nb));
-    size_t cols = fwd ? (size_t)fwd_col_cols(ctx, g, *nb) : (size_t)*nb * g->P;
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, (size_t)g->CKK * cols * sizeof(float), col));
+    size_t floats = fwd ? (size_t)g->CKK * (size_t)fwd_col_cols(ctx, g, *nb)
+                        : (size_t)bwd_col_floats(ctx, g, *nb);
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, floats * sizeof(float), col));
     return rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)g->OC * *nb * g->P * sizeof(float), tmp);
 }
 
@@ -428,9 +470,18 @@ static int conv_backward_gemm(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, cons
         int np = cur * g.P;
         RCL_TRY(launch_reorder(ctx, 0, tmp, dy->buf, NULL, NULL, 0, n0, cur, &g));
         if (dw) {
-            RCL_TRY(launch_cols(ctx, 1, col, x->buf, n0, cur, &g, d));
-            RCL_TRY(rcl_gemm(ctx, 0, 1, g.OC, g.CKK, np, 1.0f, tmp, 0, np, col, 0, np,
-                             n0 ? 1.0f : 0.0f, dw->buf, 0, g.CKK, "conv_bwd_weight_gemm"));
+            int nwi;
+            dw_panel_rows(ctx, &g, np, &nwi);
+            if (nwi) { /* col^T straight into the GEMM's panels: no pack pass */
+                RCL_TRY(launch_wpanels(ctx, col, x->buf, n0, cur, nwi, &g, d));
+                RCL_TRY(rcl_gemm_packed_b(ctx, 0, 1, g.OC, g.CKK, np, 1.0f, tmp, 0, np, col,
+                                          n0 ? 1.0f : 0.0f, dw->buf, 0, g.CKK,
+                                          "conv_bwd_weight_gemm"));
+            } else {
+                RCL_TRY(launch_cols(ctx, 1, col, x->buf, n0, cur, &g, d));
+                RCL_TRY(rcl_gemm(ctx, 0, 1, g.OC, g.CKK, np, 1.0f, tmp, 0, np, col, 0, np,
+                                 n0 ? 1.0f : 0.0f, dw->buf, 0, g.CKK, "conv_bwd_weight_gemm"));
+            }
         }
         if (dx) {
             RCL_TRY(rcl_gemm(ctx, 1, 0, g.CKK, np, g.OC, 1.0f, w->buf, 0, g.CKK, tmp, 0, np, 0.0f,
@@ -589,6 +640,8 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
         uint64_t tb = (uint64_t)g.OC * nb * g.P * sizeof(float);
         uint64_t cols = pass == RCL_CONV_FWD ? (uint64_t)fwd_col_cols(ctx, &g, nb) : 0;
         out->col = max64(out->col, max64(cb, (uint64_t)g.CKK * cols * sizeof(float)));
+        if (pass == RCL_CONV_DW) /* the weight gradient's panels (conv_backward_gemm) */
+            out->col = max64(out->col, bwd_col_floats(ctx, &g, nb) * sizeof(float));
         out->tmp = max64(out->tmp, tb);
         out->gemm_b = max64(out->gemm_b, max64(cb, tb));
         out->gemm_a = max64(out->gemm_a, max64(wbytes, tb));
