@@ -772,6 +772,7 @@ static rcl_ctx *panels_ctx(const conv_case_t *cc, int max_p, int budget_mb)
             T_OK(rcl_ctx_set_param(ctx, key, rcl_gemm_tiled_names[f], *rcl_gemm_tiled_field(&nt, f)));
     }
     T_OK(rcl_ctx_set_param(ctx, "im2col", "PANELS", max_p));
+    T_OK(rcl_ctx_set_param(ctx, "im2col", "WPANELS", max_p));
     if (budget_mb > 0) T_OK(rcl_ctx_set_param(ctx, "conv", "COL_BUDGET_MB", budget_mb));
     rcl_ctx_set_profiler(ctx, count_pack_tag, NULL);
     return ctx;

@@ -167,13 +167,14 @@ static int fwd_col_cols(rcl_ctx *ctx, const conv_geom *g, int nb)
 
 /* The weight gradient's GEMM of a chunk of np columns (dW = dY' col^T,
  * NT) reads its op(B) = col^T in packed panels of rows of col where the
- * output has at most im2col.PANELS pixels per image and rcl_gemm would run
+ * output has at most im2col.WPANELS pixels per image and rcl_gemm would run
  * it on the tiled kernel packing op(B) (XB 2): *nwi the panel height, and
- * the rows the panels take, CKK rounded up to it; else *nwi = 0 and CKK. */
+ * the rows the panels take, CKK rounded up to it; else *nwi = 0 and CKK.
+ * The threshold is its own (im2col.WPANELS), not the forward's. */
 static int dw_panel_rows(rcl_ctx *ctx, const conv_geom *g, int np, int *nwi)
 {
     *nwi = 0;
-    if (g->P <= rcl_tun(ctx, RCL_TUN_IM2COL_PANELS))
+    if (g->P <= rcl_tun(ctx, RCL_TUN_IM2COL_WPANELS))
         *nwi = rcl_gemm_b_panels(ctx, 0, 1, g->OC, g->CKK, np);
     return *nwi ? (g->CKK + *nwi - 1) / *nwi * *nwi : g->CKK;
 }
