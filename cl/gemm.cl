@@ -177,7 +177,8 @@
 typedef floatV floatV_u __attribute__((aligned(4)));
 #define VLOAD(p) (*(const __global floatV_u *)(p))
 #define VLOADP(p) (*(const floatV_u *)(p))
-#define VLOADL(p) (*(const __local floatV *)(p)) /* aligned: lb is a floatV array, rows are NWI floats */
+/* aligned: lb is a floatV array, its rows NWI floats */
+#define VLOADL(p) (*(const __local floatV *)(p))
 #else
 #define VLOADP(p) (*(p))
 #define VLOADL(p) (*(p))

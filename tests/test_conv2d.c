@@ -769,7 +769,8 @@ static rcl_ctx *panels_ctx(const conv_case_t *cc, int max_p, int budget_mb)
         snprintf(key, sizeof key, "gemm.%s", cls);
         T_OK(rcl_ctx_set_param(ctx, key, "PATH", RCL_GEMM_TILED));
         for (int f = 0; f < RCL_GEMM_TILED_NPARAMS; f++)
-            T_OK(rcl_ctx_set_param(ctx, key, rcl_gemm_tiled_names[f], *rcl_gemm_tiled_field(&nt, f)));
+            T_OK(rcl_ctx_set_param(ctx, key, rcl_gemm_tiled_names[f],
+                                   *rcl_gemm_tiled_field(&nt, f)));
     }
     T_OK(rcl_ctx_set_param(ctx, "im2col", "PANELS", max_p));
     T_OK(rcl_ctx_set_param(ctx, "im2col", "WPANELS", max_p));
