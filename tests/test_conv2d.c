@@ -779,55 +779,37 @@ static rcl_ctx *panels_ctx(const conv_case_t *cc, int max_p, int budget_mb)
     return ctx;
 }
 
-/* the weight gradient alone of cc on ctx from x, dy: dw (malloc'd);
+/* one pass of cc on ctx from x, w and v: the forward (v the bias) -> y,
+ * or the weight gradient alone (dw: v is dy) -> dw; the result malloc'd,
  * *packs, *im2cols its launches */
-static float *panels_dw(rcl_ctx *ctx, const conv_case_t *cc, const float *x, const float *w,
-                        const float *dy, int *packs, int *im2cols)
+static float *panels_pass(rcl_ctx *ctx, const conv_case_t *cc, int dw, const float *x,
+                          const float *w, const float *v, int *packs, int *im2cols)
 {
     rcl_ctx *keep = T_CTX;
     T_CTX = ctx;
     int oh = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph);
     int ow = rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
-    rcl_tensor tx, tw, tdy, tdw;
+    rcl_tensor tx, tw, tv, tout;
     tu_tensor(&tx, cc->n, cc->c, cc->h, cc->w, x);
     tu_tensor(&tw, cc->oc, cc->c, cc->kh, cc->kw, w);
-    tu_tensor(&tdy, cc->n, cc->oc, oh, ow, dy);
-    tu_tensor(&tdw, cc->oc, cc->c, cc->kh, cc->kw, NULL);
-    T_OK(rcl_tensor_fill(ctx, &tdw, 1234.5f));
+    if (dw) {
+        tu_tensor(&tv, cc->n, cc->oc, oh, ow, v);
+        tu_tensor(&tout, cc->oc, cc->c, cc->kh, cc->kw, NULL);
+    } else {
+        tu_tensor(&tv, cc->oc, 1, 1, 1, v);
+        tu_tensor(&tout, cc->n, cc->oc, oh, ow, NULL);
+    }
+    T_OK(rcl_tensor_fill(ctx, &tout, 1234.5f));
     count_pack = im2col_launches = 0;
     rcl_conv2d_desc d = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
-    T_OK(rcl_conv2d_backward(ctx, NULL, &tdw, NULL, &tdy, &tx, &tw, &d));
-    float *dw = tu_read(&tdw);
+    if (dw) T_OK(rcl_conv2d_backward(ctx, NULL, &tout, NULL, &tv, &tx, &tw, &d));
+    else T_OK(rcl_conv2d_forward(ctx, &tout, &tx, &tw, cc->bias ? &tv : NULL, &d));
+    float *out = tu_read(&tout);
     *packs = count_pack, *im2cols = im2col_launches;
-    rcl_tensor *all[] = {&tx, &tw, &tdy, &tdw};
+    rcl_tensor *all[] = {&tx, &tw, &tv, &tout};
     for (int i = 0; i < 4; i++) rcl_tensor_destroy(all[i]);
     T_CTX = keep;
-    return dw;
-}
-
-/* forward of cc on ctx from x, w, b: y (malloc'd); *packs, *im2cols its launches */
-static float *panels_forward(rcl_ctx *ctx, const conv_case_t *cc, const float *x, const float *w,
-                             const float *b, int *packs, int *im2cols)
-{
-    rcl_ctx *keep = T_CTX;
-    T_CTX = ctx;
-    int oh = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph);
-    int ow = rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
-    rcl_tensor tx, tw, tb, ty;
-    tu_tensor(&tx, cc->n, cc->c, cc->h, cc->w, x);
-    tu_tensor(&tw, cc->oc, cc->c, cc->kh, cc->kw, w);
-    tu_tensor(&tb, cc->oc, 1, 1, 1, b);
-    tu_tensor(&ty, cc->n, cc->oc, oh, ow, NULL);
-    T_OK(rcl_tensor_fill(ctx, &ty, 1234.5f));
-    count_pack = im2col_launches = 0;
-    rcl_conv2d_desc d = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
-    T_OK(rcl_conv2d_forward(ctx, &ty, &tx, &tw, cc->bias ? &tb : NULL, &d));
-    float *y = tu_read(&ty);
-    *packs = count_pack, *im2cols = im2col_launches;
-    rcl_tensor *all[] = {&tx, &tw, &tb, &ty};
-    for (int i = 0; i < 4; i++) rcl_tensor_destroy(all[i]);
-    T_CTX = keep;
-    return y;
+    return out;
 }
 
 static void test_conv_panels(void **state)
@@ -860,9 +842,9 @@ static void test_conv_panels(void **state)
         rcl_ctx *off = panels_ctx(cc, 0, cases[i].budget_mb);
         rcl_ctx *below = panels_ctx(cc, oh * ow - 1, cases[i].budget_mb); /* the threshold */
         int p_on, p_off, p_below, i_on, i_off, i_below;
-        float *y_on = panels_forward(on, cc, x, w, b, &p_on, &i_on);
-        float *y_off = panels_forward(off, cc, x, w, b, &p_off, &i_off);
-        float *y_below = panels_forward(below, cc, x, w, b, &p_below, &i_below);
+        float *y_on = panels_pass(on, cc, 0, x, w, b, &p_on, &i_on);
+        float *y_off = panels_pass(off, cc, 0, x, w, b, &p_off, &i_off);
+        float *y_below = panels_pass(below, cc, 0, x, w, b, &p_below, &i_below);
         if (p_on != 0 || p_off < 1 || p_below != p_off || i_on != i_off || i_on < 1 ||
             i_below != i_off)
             fail_msg("case %zu: pack launches %d / %d / %d, im2col %d / %d / %d (panels on / "
@@ -873,9 +855,9 @@ static void test_conv_panels(void **state)
          * col^T (im2col_wpanels) instead of im2col + pack, the same numbers */
         float *dy = malloc(ny * 4);
         tu_fill(&r, dy, ny, -1, 1);
-        float *dw_on = panels_dw(on, cc, x, w, dy, &p_on, &i_on);
-        float *dw_off = panels_dw(off, cc, x, w, dy, &p_off, &i_off);
-        float *dw_below = panels_dw(below, cc, x, w, dy, &p_below, &i_below);
+        float *dw_on = panels_pass(on, cc, 1, x, w, dy, &p_on, &i_on);
+        float *dw_off = panels_pass(off, cc, 1, x, w, dy, &p_off, &i_off);
+        float *dw_below = panels_pass(below, cc, 1, x, w, dy, &p_below, &i_below);
         if (p_on != 0 || p_off < 1 || p_below != p_off || i_on != i_off || i_on < 1 ||
             i_below != i_off)
             fail_msg("case %zu: weight gradient: pack launches %d / %d / %d, im2col %d / %d / %d "

@@ -106,11 +106,14 @@ static int conv_chunk(rcl_ctx *ctx, const conv_geom *g, int *nb)
     return RCL_OK;
 }
 
-static int im2col_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg)
+/* cl/im2col.cl's kernel `name` and its work-group size; r > 0: a panel
+ * kernel, panels of r (-DR) */
+static int im2col_kernel(rcl_ctx *ctx, const char *name, int r, cl_kernel *k, size_t *wg)
 {
     *wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_IM2COL_WG));
     char opts[64];
-    snprintf(opts, sizeof opts, "-DWG=%zu", *wg);
+    if (r > 0) snprintf(opts, sizeof opts, "-DWG=%zu -DR=%d", *wg, r);
+    else snprintf(opts, sizeof opts, "-DWG=%zu", *wg);
     return rcl_ctx_kernel(ctx, "im2col.cl", name, opts, k);
 }
 
@@ -133,7 +136,7 @@ static int launch_cols(rcl_ctx *ctx, int is_im2col, cl_mem dst, cl_mem src, int 
     const char *name = is_im2col ? "im2col" : "col2im";
     cl_kernel k;
     size_t wg;
-    RCL_TRY(im2col_kernel(ctx, name, &k, &wg));
+    RCL_TRY(im2col_kernel(ctx, name, 0, &k, &wg));
     int ipi = images_per_item(ctx, is_im2col ? g->P : g->H * g->W, nb);
     size_t gl[2] = {(size_t)((nb + ipi - 1) / ipi), (size_t)(is_im2col ? g->CKK : g->C)};
     size_t lo[2] = {wg, 1};
@@ -194,11 +197,9 @@ static uint64_t bwd_col_floats(rcl_ctx *ctx, const conv_geom *g, int nb)
 static int launch_wpanels(rcl_ctx *ctx, cl_mem dst, cl_mem src, int n0, int nb, int nwi,
                           const conv_geom *g, const rcl_conv2d_desc *d)
 {
-    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_IM2COL_WG));
-    char opts[64];
-    snprintf(opts, sizeof opts, "-DWG=%zu -DR=%d", wg, nwi);
     cl_kernel k;
-    RCL_TRY(rcl_ctx_kernel(ctx, "im2col.cl", "im2col_wpanels", opts, &k));
+    size_t wg;
+    RCL_TRY(im2col_kernel(ctx, "im2col_wpanels", nwi, &k, &wg));
     size_t np = (size_t)nb * g->P;
     size_t gl[2] = {(np + wg - 1) / wg * wg, (size_t)((g->CKK + nwi - 1) / nwi)}, lo[2] = {wg, 1};
     return RCL_LAUNCH(ctx, k, "im2col", 2, gl, lo, RCL_MEM(dst), RCL_MEM(src), RCL_I32(n0),
@@ -212,11 +213,9 @@ static int launch_wpanels(rcl_ctx *ctx, cl_mem dst, cl_mem src, int n0, int nb, 
 static int launch_panels(rcl_ctx *ctx, cl_mem dst, cl_mem src, int n0, int nb, int nwi,
                          const conv_geom *g, const rcl_conv2d_desc *d)
 {
-    size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_IM2COL_WG));
-    char opts[64];
-    snprintf(opts, sizeof opts, "-DWG=%zu -DR=%d", wg, nwi);
     cl_kernel k;
-    RCL_TRY(rcl_ctx_kernel(ctx, "im2col.cl", "im2col_panels", opts, &k));
+    size_t wg;
+    RCL_TRY(im2col_kernel(ctx, "im2col_panels", nwi, &k, &wg));
     int rows = rcl_tun(ctx, RCL_TUN_IM2COL_ROWS);
     if (rows < 1) return rcl_fail(RCL_ERR_INVALID, "conv2d: im2col ROWS %d < 1", rows);
     size_t panels = (size_t)(nb * g->P + nwi - 1) / nwi;
@@ -234,7 +233,7 @@ static int launch_reorder(rcl_ctx *ctx, int fwd, cl_mem dst, cl_mem src, cl_mem 
 {
     cl_kernel k;
     size_t wg;
-    RCL_TRY(im2col_kernel(ctx, fwd ? "reorder_fwd" : "reorder_bwd", &k, &wg));
+    RCL_TRY(im2col_kernel(ctx, fwd ? "reorder_fwd" : "reorder_bwd", 0, &k, &wg));
     int ipi = images_per_item(ctx, g->P, nb);
     size_t gl[2] = {(size_t)((nb + ipi - 1) / ipi), (size_t)g->OC}, lo[2] = {wg, 1};
     if (fwd)

@@ -25,14 +25,14 @@ static int run_main(int argc, char **argv, const char *suite, const struct CMUni
      * --param "conv WINOGRAD 0"; the tests that set parameters themselves
      * still do) */
     enum { MAXP = 16 };
-    char pkey[MAXP][32], pname[MAXP][32];
+    char pkey[MAXP][64], pname[MAXP][32];
     int pval[MAXP], np = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--device") && i + 1 < argc) only = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc)
             cmocka_set_test_filter(argv[++i]); /* run only tests matching this name/pattern */
         else if (!strcmp(argv[i], "--param") && i + 1 < argc && np < MAXP &&
-                 sscanf(argv[i + 1], "%31s %31s %d", pkey[np], pname[np], &pval[np]) == 3) {
+                 sscanf(argv[i + 1], "%63s %31s %d", pkey[np], pname[np], &pval[np]) == 3) {
             np++;
             i++;
         } else {
