@@ -27,6 +27,7 @@
  *   reorder_fwd   OC    oc   y[n0+nl, oc, p] = ycol[oc, nl*P + p] (+ b[oc]), then
  *                            the epilogue epi (+ res, ReLU: conv_direct.cl's)
  *   reorder_bwd   OC    oc   dycol[oc, nl*P + p] = dy[n0+nl, oc, p]
+ *   conv_epilogue OC    oc   y[nl, oc, p] (+ b[oc]), + res, ReLU, in place
  *
  *         dim 1 (r) ->
  *   dim 0 | item (0, r): images 0 .. IPI-1     | item (0, r+1) ...
@@ -234,6 +235,35 @@ void reorder_fwd(__global float *restrict y, __global const float *restrict ycol
             for (int p = 0; p < P; p++) d[p] = s[p] + bv;
         } else {
             for (int p = 0; p < P; p++) d[p] = s[p];
+        }
+    }
+}
+
+/* The epilogue of the per-image GEMMs (1x1 stride-1 convs that write y
+ * directly, src/ops/conv2d.c), in place over images 0 .. nb-1 of y (N,OC,P):
+ * y[n, oc, p] = y (+ b[oc]) then epi (+ res, ReLU), in reorder_fwd's order
+ * of operations. has_bias == 0: b is not read; epi == 0: res is not read.
+ * The same 2-D range as reorder_fwd (n0 = 0). */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void conv_epilogue(__global float *y, __global const float *restrict b, const int has_bias,
+                   __global const float *res, const int epi, const int nb, const int ipi,
+                   const int OC, const int P)
+{
+    const int oc = get_global_id(1);
+    const float bv = has_bias ? b[oc] : 0.0f;
+    const int nl0 = get_global_id(0) * ipi;
+    const int nl1 = min(nl0 + ipi, nb);
+    for (int nl = nl0; nl < nl1; nl++) {
+        __global float *d = y + (nl * OC + oc) * P;
+        if (epi) {
+            __global const float *r = res + (nl * OC + oc) * P;
+            for (int p = 0; p < P; p++) {
+                float v = has_bias ? d[p] + bv : d[p];
+                if (epi & 1) v += r[p];
+                d[p] = epi & 2 && v < 0.0f ? 0.0f : v;
+            }
+        } else {
+            for (int p = 0; p < P; p++) d[p] += bv;
         }
     }
 }

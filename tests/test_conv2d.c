@@ -176,13 +176,14 @@ static void count_im2col(void *user, const char *tag, cl_event ev)
 
 /* launches per profiling tag of the path test below */
 enum { T_FWD_GEMM, T_DX_GEMM, T_DW_GEMM, T_FWD_DIRECT, T_DX_DIRECT, T_DW_DIRECT, T_PAD, T_TAPS,
-       T_FWD_WINO, T_DX_WINO, T_DW_WINO, T_RELU, T_ADD, T_NTAGS };
+       T_FWD_WINO, T_DX_WINO, T_DW_WINO, T_RELU, T_ADD, T_IM2COL, T_COL2IM, T_REORDER, T_NTAGS };
 static const char *const tag_names[T_NTAGS] = {
     "conv_fwd_gemm",       "conv_bwd_data_gemm",   "conv_bwd_weight_gemm",
     "conv_fwd_direct",     "conv_bwd_data_direct", "conv_bwd_weight_direct",
     "conv_pad",            "conv_taps",            "conv_fwd_wino",
     "conv_bwd_data_wino",  "conv_bwd_weight_wino", "relu",
-    "add"};
+    "add",                 "im2col",               "col2im",
+    "reorder"};
 static int tag_count[T_NTAGS];
 static void count_tags(void *user, const char *tag, cl_event ev)
 {
@@ -377,6 +378,46 @@ static int direct_chunks(const conv_case_t *cc, int pass)
                                   &p))
         return 0;
     return (cc->n + p.nb - 1) / p.nb;
+}
+
+/* 1x1 stride-1 pad-0 convs of several images with at least conv.IMAGE_GEMM_P
+ * output pixels per image: one GEMM per image and pass on the tensors
+ * themselves (no im2col, col2im or layout reorder; the forward's bias in
+ * one epilogue pass, tag "reorder"), exact against the reference; below the
+ * threshold, and with 0 (never), through im2col. Odd sizes, a partial
+ * last tile, one image. */
+static void test_conv_1x1_per_image(void **state)
+{
+    (void)state;
+    const conv_case_t cases[] = {
+        {3, 5, 7, 7, 6, 1, 1, 1, 1, 0, 0, 1, 1},    /* P 49 */
+        {2, 16, 5, 3, 8, 1, 1, 1, 1, 0, 0, 0, 0},   /* P 15 */
+        {4, 33, 9, 11, 17, 1, 1, 1, 1, 0, 0, 1, 0}, /* P 99 */
+    };
+    const int thresholds[] = {16, 49, 0};
+    for (size_t t = 0; t < 3; t++) {
+        rcl_ctx *ctx = path_ctx(0, 0); /* im2col + GEMM, not the direct kernels */
+        T_OK(rcl_ctx_set_param(ctx, "conv", "IMAGE_GEMM_P", thresholds[t]));
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            const conv_case_t *cc = &cases[i];
+            int p = cc->h * cc->w, per_image = thresholds[t] > 0 && p >= thresholds[t];
+            memset(tag_count, 0, sizeof tag_count);
+            case_on(ctx, cc, 60 + i);
+            /* conv_case: one forward, a backward of both, then each alone */
+            const int *c = tag_count;
+            if (per_image) {
+                assert_int_equal(c[T_FWD_GEMM], cc->n);
+                assert_int_equal(c[T_DX_GEMM], 2 * cc->n);
+                assert_int_equal(c[T_DW_GEMM], 2 * cc->n);
+                assert_int_equal(c[T_IM2COL] + c[T_COL2IM], 0);
+                assert_int_equal(c[T_REORDER], cc->bias ? 1 : 0);
+            } else {
+                assert_true(c[T_IM2COL] > 0 && c[T_COL2IM] > 0 && c[T_REORDER] > 0);
+                assert_int_equal(c[T_FWD_GEMM], 1);
+            }
+        }
+        rcl_ctx_destroy(ctx);
+    }
 }
 
 /* Every pass of conv_case (forward, backward of all, dx alone, dw alone):
@@ -1137,8 +1178,9 @@ static void case_dims(const conv_case_t *cc, rcl_conv2d_desc *d, int *oh, int *o
 /* rcl_conv2d_forward_fused (y = relu?(conv + b + res), the eval-mode
  * epilogue): bitwise the conv's output followed by the add and ReLU in that
  * order (NaN stays NaN), with and without res and ReLU, on the im2col path
- * (its reorder pass applies it; one image of a 1x1 stride-1 conv, a GEMM
- * straight into y, runs the add / ReLU ops), the direct kernels and Winograd (one row of
+ * (its reorder pass applies it; a 1x1 stride-1 conv of one image, or of
+ * large enough maps, runs a GEMM per image straight into y and one
+ * epilogue pass), the direct kernels and Winograd (one row of
  * tiles per vector, and two rows on 7- and 8-wide outputs), whose stores
  * apply it (no add or ReLU launch); partial vectors and odd channel counts;
  * res of the wrong shape refused. */
@@ -1153,10 +1195,12 @@ static void test_conv_fused(void **state)
         {2, 3, 6, 13, 9, 1, 1, 1, 1, 0, 0, 1, 0},  /* 1x1 */
         {1, 3, 6, 13, 9, 1, 1, 1, 1, 0, 0, 1, 0},  /* 1x1, one image: a plain GEMM */
     };
-    /* contexts: im2col + GEMM, direct without Winograd, direct with it */
-    for (int c = 0; c < 3; c++) {
-        rcl_ctx *ctx = path_ctx(c == 0 ? 0 : 1, 0);
+    /* contexts: im2col + GEMM, direct without Winograd, direct with it,
+     * im2col + GEMM with a GEMM per image for 1x1 convs of 16 pixels or more */
+    for (int c = 0; c < 4; c++) {
+        rcl_ctx *ctx = path_ctx(c == 0 || c == 3 ? 0 : 1, 0);
         if (c == 2) T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
+        if (c == 3) T_OK(rcl_ctx_set_param(ctx, "conv", "IMAGE_GEMM_P", 16));
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             const conv_case_t *cc = &cases[i];
             rcl_conv2d_desc d;
@@ -1197,11 +1241,14 @@ static void test_conv_fused(void **state)
                         fail_msg("context %d case %zu mode %d: y[%zu] = %.9g, want %.9g", c, i,
                                  mode, j, (double)y1[j], (double)e);
                 }
-                /* the direct kernels or the im2col path's reorder apply it;
-                 * but one image of a 1x1 stride-1 conv is one GEMM straight
-                 * into y on every path (no reorder) */
-                int fused = !(cc->n == 1 && cc->kh == 1 && cc->sh == 1 && cc->ph == 0);
-                assert_int_equal(tag_count[T_RELU] + tag_count[T_ADD], fused ? 0 : 1);
+                /* the direct kernels, the im2col path's reorder or (1x1
+                 * stride-1 convs, GEMMs straight into y: one image, or
+                 * context 3) the epilogue pass apply it: no add or ReLU op */
+                assert_int_equal(tag_count[T_RELU] + tag_count[T_ADD], 0);
+                int per_image = cc->kh == 1 && cc->sh == 1 && (cc->n == 1 || c == 3);
+                if (per_image) assert_int_equal(tag_count[T_FWD_GEMM], cc->n);
+                if (per_image) assert_int_equal(tag_count[T_IM2COL], 0);
+                assert_int_equal(tag_count[T_REORDER] > 0, per_image || tag_count[T_FWD_GEMM] > 0);
                 if (c == 2 && cc->kh == 3 && cc->sh == 1) assert_true(tag_count[T_FWD_WINO] > 0);
                 if (c == 1) assert_int_equal(tag_count[T_FWD_WINO], 0);
             }
@@ -1229,11 +1276,14 @@ static void test_conv_backward_acc(void **state)
         {1, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 0},   /* one image */
     };
     /* contexts: im2col + GEMM, direct without Winograd, Winograd F(2x2) only,
-     * Winograd with F(4x4) where planned */
-    for (int c = 0; c < 4; c++) {
-        rcl_ctx *ctx = path_ctx(c == 0 ? 0 : 1, 0);
-        if (c >= 2) T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
-        if (c >= 2) T_OK(rcl_ctx_set_param(ctx, "conv_wino", "TILE", c == 2 ? 2 : 4));
+     * Winograd with F(4x4) where planned, im2col + GEMM with a GEMM per
+     * image for the 1x1 conv */
+    for (int c = 0; c < 5; c++) {
+        rcl_ctx *ctx = path_ctx(c == 0 || c == 4 ? 0 : 1, 0);
+        if (c == 4) T_OK(rcl_ctx_set_param(ctx, "conv", "IMAGE_GEMM_P", 16));
+        int wino = c == 2 || c == 3;
+        if (wino) T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
+        if (wino) T_OK(rcl_ctx_set_param(ctx, "conv_wino", "TILE", c == 2 ? 2 : 4));
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             const conv_case_t *cc = &cases[i];
             rcl_conv2d_desc d;
@@ -1280,9 +1330,12 @@ static void test_conv_backward_acc(void **state)
             int gemm = tag_count[T_DX_GEMM] > 0;
             if (tag_count[T_ADD] != (gemm ? 1 : 0))
                 fail_msg("context %d case %zu: %d adds", c, i, tag_count[T_ADD]);
-            assert_int_equal(gemm, c == 0 || i == 3 || (i == 4 && tag_count[T_DX_DIRECT] == 0));
-            if (c >= 1 && i <= 2) assert_int_equal(tag_count[T_ADD], 0);
-            if (c >= 2 && i <= 1) assert_true(tag_count[T_DX_WINO] > 0); /* F(2x2), F(4x4) cases */
+            assert_int_equal(gemm, c == 0 || c == 4 || i == 3 ||
+                                       (i == 4 && tag_count[T_DX_DIRECT] == 0));
+            if (c == 4 && i == 3) /* one GEMM per image, no col2im */
+                assert_true(tag_count[T_DX_GEMM] == cc->n && tag_count[T_COL2IM] == 0);
+            if (c >= 1 && c <= 3 && i <= 2) assert_int_equal(tag_count[T_ADD], 0);
+            if (wino && i <= 1) assert_true(tag_count[T_DX_WINO] > 0); /* F(2x2), F(4x4) cases */
             if (c == 1) assert_int_equal(tag_count[T_DX_WINO], 0);
             if (c == 3 && i == 1) { /* the F(4x4) kernel's epilogue */
                 int m = 0;
@@ -1455,6 +1508,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_3x3),
     cmocka_unit_test(test_conv_stem),
     cmocka_unit_test(test_conv_1x1),
+    cmocka_unit_test(test_conv_1x1_per_image),
     cmocka_unit_test(test_conv_nonsquare_kernel),
     cmocka_unit_test(test_conv_multichunk),
     cmocka_unit_test(test_conv_invalid),

@@ -120,7 +120,8 @@ int tune_kparam_valid(const tune_kparam *kp, int v)
     case RCL_TUN_ADAM_VEC:
     case RCL_TUN_SGD_VEC: return v == 1 || v == 4 || v == 8 || v == 16;
     case RCL_TUN_IM2COL_PANELS:
-    case RCL_TUN_IM2COL_WPANELS: return v >= 0; /* output pixels per image; 0 off */
+    case RCL_TUN_IM2COL_WPANELS:
+    case RCL_TUN_CONV_IMAGE_GEMM_P: return v >= 0; /* output pixels per image; 0 off */
     case RCL_TUN_CONV_CHUNK_KB: return v >= 0; /* 0: no cap */
     default: return v >= 1;
     }

@@ -9,10 +9,14 @@
  * the conv runs with the smaller kernel on the weights' slice (slot
  * CONV_W), and the weight gradient is scattered back with zeros there.
  *
- * On the im2col path, a 1x1 stride-1 pad-0 conv of a single image skips
- * im2col and runs one GEMM on the tensors themselves; with more images it
- * takes the chunked path (one large GEMM per chunk beats a GEMM call per
- * image by far, even with the layout copies).
+ * On the im2col path, a 1x1 stride-1 pad-0 conv of a single image, or of
+ * maps of at least conv.IMAGE_GEMM_P output pixels, skips im2col and runs
+ * one GEMM per image on the tensors themselves (the forward's bias,
+ * residual and ReLU then in one in-place pass, cl/im2col.cl
+ * conv_epilogue); with smaller maps it takes the chunked path (one large
+ * GEMM per chunk beats a GEMM per image of few columns by far, even with
+ * the layout copies; at 56x56 and 28x28 the copies cost more: resnet50 at
+ * 224x224, README "Tuning and speed").
  *
  * Chunk of nb images, P = OH*OW, CKK = C*KH*KW, NP = nb*P:
  *   forward      col[CKK,NP] = im2col(x);  Y'[OC,NP] = W[OC,CKK] col;  y <- reorder(Y') (+b)
@@ -46,7 +50,8 @@ int rcl_conv_out_size(int in, int k, int stride, int pad)
 /* Validated geometry of one conv call. */
 typedef struct conv_geom {
     int N, C, H, W, OC, KH, KW, OH, OW, P, CKK;
-    int direct;   /* 1x1, stride 1, pad 0, one image: GEMM on the tensors */
+    int direct;   /* 1x1, stride 1, pad 0, one image or P >= conv.IMAGE_GEMM_P:
+                     a GEMM per image on the tensors */
 } conv_geom;
 
 static int shape_is(const rcl_tensor *t, int n, int c, int h, int w)
@@ -54,8 +59,8 @@ static int shape_is(const rcl_tensor *t, int n, int c, int h, int w)
     return t->n == n && t->c == c && t->h == h && t->w == w;
 }
 
-static int conv_geometry(const char *what, const rcl_tensor *x, const rcl_tensor *w,
-                         const rcl_conv2d_desc *d, conv_geom *g)
+static int conv_geometry(rcl_ctx *ctx, const char *what, const rcl_tensor *x,
+                         const rcl_tensor *w, const rcl_conv2d_desc *d, conv_geom *g)
 {
     if (!x || !w || !d) return rcl_fail(RCL_ERR_INVALID, "%s: NULL x, w or descriptor", what);
     if (d->kh <= 0 || d->kw <= 0 || d->sh <= 0 || d->sw <= 0 || d->ph < 0 || d->pw < 0)
@@ -80,7 +85,8 @@ static int conv_geometry(const char *what, const rcl_tensor *x, const rcl_tensor
     if (rcl_t_count(x) > INT_MAX || (size_t)g->N * g->OC * g->P > INT_MAX ||
         rcl_t_count(w) > INT_MAX)
         return rcl_fail(RCL_ERR_UNSUPPORTED, "%s: tensor of 2^31 or more elements", what);
-    g->direct = rcl_conv_is_direct(g->N, d->kh, d->kw, d->sh, d->sw, d->ph, d->pw);
+    g->direct = rcl_conv_is_direct(g->N, g->P, rcl_tun(ctx, RCL_TUN_CONV_IMAGE_GEMM_P), d->kh,
+                                   d->kw, d->sh, d->sw, d->ph, d->pw);
     return RCL_OK;
 }
 
@@ -337,7 +343,7 @@ int rcl_conv2d_trim(rcl_ctx *ctx, rcl_tensor *wt, rcl_conv2d_desc *t, const rcl_
     if (!wt || !t || !w || !d) return rcl_fail(RCL_ERR_INVALID, "conv2d_trim: NULL argument");
     const rcl_tensor x = {NULL, 1, w->c, h, w_in}; /* the geometry only */
     conv_geom g;
-    RCL_TRY(conv_geometry("conv2d_trim", &x, w, d, &g));
+    RCL_TRY(conv_geometry(ctx, "conv2d_trim", &x, w, d, &g));
     int kh0, kw0;
     if (!conv_trim(&g, d, t, &kh0, &kw0)) {
         *t = *d;
@@ -363,10 +369,17 @@ static int conv_forward_gemm(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
     conv_geom g = *gp;
     if (g.direct) {
         RCL_TRY(conv_forward_direct(ctx, y, x, w, &g));
-        if (b) RCL_TRY(rcl_bias_add(ctx, y->buf, b->buf, g.N, g.OC, g.P));
-        int relu = (epi & RCL_CONV_EPI_RELU) != 0;
-        if (res) return relu ? rcl_add_relu(ctx, y, y, res) : rcl_add(ctx, y, y, res);
-        return relu ? rcl_relu_forward(ctx, y, y) : RCL_OK;
+        if (!res) epi &= ~RCL_CONV_EPI_RES;
+        if (!b && !epi) return RCL_OK;
+        cl_kernel k; /* bias, residual and ReLU in one pass over y */
+        size_t wg;
+        RCL_TRY(im2col_kernel(ctx, "conv_epilogue", 0, &k, &wg));
+        int ipi = images_per_item(ctx, g.P, g.N);
+        size_t gl[2] = {(size_t)((g.N + ipi - 1) / ipi), (size_t)g.OC}, lo[2] = {wg, 1};
+        return RCL_LAUNCH(ctx, k, "reorder", 2, gl, lo, RCL_MEM(y->buf),
+                          RCL_MEM(b ? b->buf : y->buf), RCL_I32(b != NULL),
+                          RCL_MEM(res ? res->buf : y->buf), RCL_I32(epi), RCL_I32(g.N),
+                          RCL_I32(ipi), RCL_I32(g.OC), RCL_I32(g.P));
     }
     int nb;
     cl_mem col, tmp;
@@ -401,7 +414,7 @@ int rcl_conv2d_forward_fused(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
                              int relu, const rcl_conv2d_desc *d)
 {
     conv_geom g;
-    RCL_TRY(conv_geometry("conv2d_forward", x, w, d, &g));
+    RCL_TRY(conv_geometry(ctx, "conv2d_forward", x, w, d, &g));
     RCL_TRY(bias_ok("conv2d_forward", b, g.OC));
     if (!y || !shape_is(y, g.N, g.OC, g.OH, g.OW))
         return rcl_fail(RCL_ERR_INVALID, "conv2d_forward: y must be (%d,%d,%d,%d)", g.N, g.OC,
@@ -414,7 +427,7 @@ int rcl_conv2d_forward_fused(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
     int kh0, kw0;
     if (conv_trim(&g, d, &t, &kh0, &kw0)) {
         RCL_TRY(conv_slice(ctx, w, &t, kh0, kw0, &wt));
-        RCL_TRY(conv_geometry("conv2d_forward", x, &wt, &t, &g));
+        RCL_TRY(conv_geometry(ctx, "conv2d_forward", x, &wt, &t, &g));
         w = &wt;
         d = &t;
     }
@@ -507,7 +520,7 @@ int rcl_conv2d_backward_acc(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_te
                             const rcl_tensor *dx_add, const rcl_conv2d_desc *d)
 {
     conv_geom g;
-    RCL_TRY(conv_geometry("conv2d_backward", x, w, d, &g));
+    RCL_TRY(conv_geometry(ctx, "conv2d_backward", x, w, d, &g));
     if (!dy || !shape_is(dy, g.N, g.OC, g.OH, g.OW))
         return rcl_fail(RCL_ERR_INVALID, "conv2d_backward: dy must be (%d,%d,%d,%d)", g.N, g.OC,
                         g.OH, g.OW);
@@ -529,7 +542,7 @@ int rcl_conv2d_backward_acc(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_te
     rcl_tensor *dw_full = dw;
     if (trim) {
         RCL_TRY(conv_slice(ctx, w, &t, kh0, kw0, &wt));
-        RCL_TRY(conv_geometry("conv2d_backward", x, &wt, &t, &g));
+        RCL_TRY(conv_geometry(ctx, "conv2d_backward", x, &wt, &t, &g));
         w = &wt;
         d = &t;
         if (dw) { /* the live taps' gradient, compact at the start of dw */
@@ -582,13 +595,13 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
     }
     rcl_tensor x = {NULL, n, c, h, w}, wt = {NULL, oc, c, d ? d->kh : 0, d ? d->kw : 0};
     conv_geom g;
-    RCL_TRY(conv_geometry("conv2d_scratch", &x, &wt, d, &g));
+    RCL_TRY(conv_geometry(ctx, "conv2d_scratch", &x, &wt, d, &g));
     rcl_conv2d_desc t;
     int kh0, kw0;
     if (conv_trim(&g, d, &t, &kh0, &kw0)) { /* the slice in slot CONV_W, as conv_slice */
         out->conv_w = (uint64_t)oc * c * t.kh * t.kw * sizeof(float);
         wt = (rcl_tensor){NULL, oc, c, t.kh, t.kw};
-        RCL_TRY(conv_geometry("conv2d_scratch", &x, &wt, &t, &g));
+        RCL_TRY(conv_geometry(ctx, "conv2d_scratch", &x, &wt, &t, &g));
         d = &t;
     }
     uint64_t wbytes = (uint64_t)g.OC * g.CKK * sizeof(float);

@@ -3,9 +3,10 @@
 
 #include <limits.h>
 
-int rcl_conv_is_direct(int N, int kh, int kw, int sh, int sw, int ph, int pw)
+int rcl_conv_is_direct(int N, int P, int min_p, int kh, int kw, int sh, int sw, int ph, int pw)
 {
-    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && N == 1;
+    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 &&
+           (N == 1 || (min_p > 0 && P >= min_p));
 }
 
 int rcl_conv_chunk_images(int budget_mb, uint64_t max_alloc, int N, int CKK, int OC, int P)

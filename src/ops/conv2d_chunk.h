@@ -14,10 +14,12 @@
  * byte budget (MiB) of one chunk's column matrix and reordered output. */
 #define RCL_CONV_COL_BUDGET_MB_DEFAULT (rcl_tunables[RCL_TUN_CONV_COL_BUDGET_MB].def)
 
-/* 1 if a conv of N images with this kernel, stride and padding runs as
- * one GEMM per image on the tensors themselves (1x1, stride 1, pad 0, a
- * single image); 0 if it takes the im2col path over chunks of images. */
-int rcl_conv_is_direct(int N, int kh, int kw, int sh, int sw, int ph, int pw);
+/* 1 if a conv of N images with this kernel, stride and padding and P
+ * output pixels per image runs as one GEMM per image on the tensors
+ * themselves: 1x1, stride 1, pad 0, and a single image or P >= min_p (the
+ * tunable conv.IMAGE_GEMM_P; 0: never); 0 if it takes the im2col path
+ * over chunks of images. */
+int rcl_conv_is_direct(int N, int P, int min_p, int kh, int kw, int sh, int sw, int ph, int pw);
 
 /* Images per chunk on the im2col path for N images, CKK = C*KH*KW, OC output
  * channels and P = OH*OW output pixels: as many as keep the larger of col

@@ -66,7 +66,8 @@ static void conv(rcl_gemm_recorder *l, int mb, uint64_t max_alloc, const char *n
     }
     int P = o * o, CKK = C * k * k;
     char w[48];
-    if (rcl_conv_is_direct(batch, k, k, stride, stride, pad, pad)) {
+    if (rcl_conv_is_direct(batch, P, rcl_tunables[RCL_TUN_CONV_IMAGE_GEMM_P].def, k, k, stride,
+                           stride, pad, pad)) {
         snprintf(w, sizeof w, "%s fwd", name);
         rcl_gemm_recorder_add(l, 0, 0, OC, P, C, batch, w);
         snprintf(w, sizeof w, "%s wgrad", name);
