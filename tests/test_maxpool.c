@@ -1,12 +1,50 @@
 /* MaxPool2d: reference backward vs finite differences (values away from
  * ties), device forward (values and argmax) and backward vs the reference,
  * PyTorch's tie rule on constant input, NaN propagation, -inf input, and
- * invalid arguments. */
+ * invalid arguments. Every device case runs with maxpool VEC 0 and 1: the
+ * window 3, stride 2, pad 1 then takes cl/maxpool.cl's maxpool3s2_forward
+ * (checked by the name of the kernel launched), whose values and idx must
+ * be bitwise those of the generic maxpool_forward and the reference. */
 #include "harness.h"
 #include "ref/ref_maxpool.h"
+#include "runtime/internal.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* The forward kernel the pool (k, s, p) takes with maxpool VEC = vec. */
+static const char *mp_kernel(int k, int s, int p, int vec)
+{
+    return vec && k == 3 && s == 2 && p == 1 ? "maxpool3s2_forward" : "maxpool_forward";
+}
+
+/* The kernel T_CTX launched last (runtime/internal.h: ctx->last_kernel) is
+ * `want`. */
+static void mp_expect_kernel(const char *want)
+{
+    char name[64] = "";
+    assert_non_null(T_CTX->last_kernel);
+    assert_int_equal(clGetKernelInfo(T_CTX->last_kernel, CL_KERNEL_FUNCTION_NAME, sizeof name,
+                                     name, NULL),
+                     CL_SUCCESS);
+    assert_string_equal(name, want);
+}
+
+/* Bitwise the reference's values (exact in float: a max of the inputs),
+ * -inf included, NaN where it has NaN. */
+static void mp_expect_values(const float *y, const double *yref, size_t n)
+{
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < n; i++) {
+        float want = (float)yref[i];
+        int ok = isnan(want) ? isnan(y[i]) : memcmp(&y[i], &want, sizeof want) == 0;
+        if (!ok && !bad++) first = i;
+    }
+    if (bad)
+        fail_msg("maxpool forward: %zu of %zu differ, first [%zu] got %.9g want %.9g", bad, n,
+                 first, y[first], yref[first]);
+}
 
 typedef struct { int n, c, h, w, k, s, p; const double *proj; double *y; int *idx; } mp_fd;
 
@@ -66,26 +104,42 @@ static int *mp_run(const float *x, int n, int c, int h, int w, int k, int s, int
     tu_tensor(&tdx, n, c, h, w, NULL);
     int *minus = malloc(ocnt * sizeof *minus);
     for (size_t i = 0; i < ocnt; i++) minus[i] = -7;
-    cl_mem idx = tu_ibuf(minus, ocnt);
-    T_OK(rcl_maxpool2d_forward(T_CTX, &ty, idx, &tx, &d));
-    T_OK(rcl_tensor_fill(T_CTX, &tdx, 3.0f));
-    T_OK(rcl_maxpool2d_backward(T_CTX, &tdx, &tdy, idx, &d));
-    float *y = tu_read(&ty), *dx = tu_read(&tdx);
-    int *gi = malloc(ocnt * sizeof *gi);
-    tu_iread(idx, gi, ocnt);
-    assert_true(tu_close_f("maxpool forward", y, yref, ocnt, 0, 0));
-    size_t bad = 0;
-    for (size_t i = 0; i < ocnt; i++) bad += gi[i] != iref[i];
-    if (bad) fail_msg("maxpool idx: %zu of %zu differ", bad, ocnt);
-    assert_true(tu_close_f("maxpool backward", dx, dxref, cnt, 1e-6, 1e-6));
+    const int keep = rcl_tun(T_CTX, RCL_TUN_MAXPOOL_VEC);
+    float *y0 = NULL; /* the generic kernel's output (vec 0) */
+    int *gi = NULL, *gi0 = NULL;
+    for (int vec = 0; vec < 2; vec++) {
+        T_OK(rcl_ctx_set_param(T_CTX, "maxpool", "VEC", vec));
+        cl_mem idx = tu_ibuf(minus, ocnt);
+        T_OK(rcl_tensor_fill(T_CTX, &ty, -12345.5f)); /* every output written */
+        T_OK(rcl_maxpool2d_forward(T_CTX, &ty, idx, &tx, &d));
+        mp_expect_kernel(mp_kernel(k, s, p, vec));
+        T_OK(rcl_tensor_fill(T_CTX, &tdx, 3.0f));
+        T_OK(rcl_maxpool2d_backward(T_CTX, &tdx, &tdy, idx, &d));
+        float *y = tu_read(&ty), *dx = tu_read(&tdx);
+        gi = malloc(ocnt * sizeof *gi);
+        tu_iread(idx, gi, ocnt);
+        mp_expect_values(y, yref, ocnt);
+        size_t bad = 0;
+        for (size_t i = 0; i < ocnt; i++) bad += gi[i] != iref[i];
+        if (bad) fail_msg("maxpool idx (VEC %d): %zu of %zu differ", vec, bad, ocnt);
+        assert_true(tu_close_f("maxpool backward", dx, dxref, cnt, 1e-6, 1e-6));
+        if (vec) { /* both paths bitwise the same, NaN payloads included */
+            assert_memory_equal(y, y0, ocnt * sizeof *y);
+            assert_memory_equal(gi, gi0, ocnt * sizeof *gi);
+            free(y), free(gi0);
+        } else {
+            y0 = y, gi0 = gi;
+        }
+        free(dx);
+        rcl_buffer_release(&idx);
+    }
+    T_OK(rcl_ctx_set_param(T_CTX, "maxpool", "VEC", keep));
 
-    rcl_buffer_release(&idx);
     rcl_tensor_destroy(&tx);
     rcl_tensor_destroy(&ty);
     rcl_tensor_destroy(&tdy);
     rcl_tensor_destroy(&tdx);
-    free(dy), free(xd), free(dyd), free(yref), free(dxref), free(iref), free(minus), free(y),
-        free(dx);
+    free(dy), free(xd), free(dyd), free(yref), free(dxref), free(iref), free(minus), free(y0);
     if (want_idx) return gi;
     free(gi);
     return NULL;
@@ -115,22 +169,60 @@ static void test_maxpool_shapes(void **state)
     mp_case(1, 1, 1, 1, 1, 1, 0, 1, 9);
 }
 
-/* Constant input: every window ties, the first in-bounds position wins. */
+/* The stem's window (3, stride 2, pad 1) on the shapes maxpool3s2_forward
+ * treats apart: W of one partial segment (2, 3, 5), of segments whose
+ * 16-float loads fall inside the row (16, 56, 112) or not (17, 31, 33: a
+ * whole and a partial segment), H odd and even, one segment per row (the
+ * work-item walks the plane) or several (one row per item), N*C not a
+ * multiple of the work-group size (67), 1x1 planes. */
+static void test_maxpool_stem_shapes(void **state)
+{
+    (void)state;
+    mp_case(2, 3, 5, 17, 3, 2, 1, 1, 11);
+    mp_case(1, 3, 6, 33, 3, 2, 1, 1, 12);
+    mp_case(2, 3, 7, 31, 3, 2, 1, 1, 13);
+    mp_case(2, 5, 7, 5, 3, 2, 1, 1, 14);
+    mp_case(3, 1, 4, 2, 3, 2, 1, 1, 15);
+    mp_case(2, 3, 3, 3, 3, 2, 1, 1, 16);
+    mp_case(1, 2, 16, 16, 3, 2, 1, 1, 17);
+    mp_case(1, 2, 2, 9, 3, 2, 1, 1, 18);
+    mp_case(2, 2, 9, 2, 3, 2, 1, 1, 19);
+    mp_case(1, 3, 1, 1, 3, 2, 1, 1, 20);
+    mp_case(2, 2, 5, 1, 3, 2, 1, 1, 21);
+    mp_case(1, 67, 5, 6, 3, 2, 1, 0, 22);   /* 67 planes, one item each */
+    mp_case(1, 67, 3, 17, 3, 2, 1, 0, 23);  /* 67 * 2 rows * 2 segments items */
+    mp_case(1, 2, 112, 112, 3, 2, 1, 0, 24); /* resnet at 224x224 */
+    mp_case(1, 3, 11, 112, 3, 2, 1, 0, 25);
+    mp_case(100, 2, 16, 16, 3, 2, 1, 0, 26); /* resnet18 at 32x32, fewer channels */
+}
+
+/* Constant input (value v): every window ties, the first in-bounds
+ * position wins (window rows/cols start at max(2*o-1, 0)). */
+static void ties_3s2(int n, int c, int h, int w, float v, uint64_t seed)
+{
+    float *x = malloc((size_t)n * c * h * w * sizeof *x);
+    for (int i = 0; i < n * c * h * w; i++) x[i] = v;
+    int *gi = mp_run(x, n, c, h, w, 3, 2, 1, 0, seed, 1);
+    const int oh = ref_pool_out_size(h, 3, 2, 1), ow = ref_pool_out_size(w, 3, 2, 1);
+    for (int pl = 0; pl < n * c; pl++)
+        for (int i = 0; i < oh; i++)
+            for (int j = 0; j < ow; j++) {
+                int hs = i ? 2 * i - 1 : 0, ws = j ? 2 * j - 1 : 0;
+                assert_int_equal(gi[(pl * oh + i) * ow + j], hs * w + ws);
+            }
+    free(gi);
+    free(x);
+}
+
 static void test_maxpool_ties(void **state)
 {
     (void)state;
-    const int n = 2, c = 3, h = 7, w = 7;
-    float *x = malloc((size_t)n * c * h * w * sizeof *x);
-    for (int i = 0; i < n * c * h * w; i++) x[i] = 1.25f;
-    int *gi = mp_run(x, n, c, h, w, 3, 2, 1, 0, 41, 1);
-    /* 4x4 outputs per plane: window rows/cols start at max(2*o-1, 0) */
-    for (int pl = 0; pl < n * c; pl++)
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) {
-                int hs = i ? 2 * i - 1 : 0, ws = j ? 2 * j - 1 : 0;
-                assert_int_equal(gi[(pl * 4 + i) * 4 + j], hs * w + ws);
-            }
-    free(gi);
+    ties_3s2(2, 3, 7, 7, 1.25f, 41);
+    ties_3s2(1, 2, 6, 17, -3.0f, 43);
+    ties_3s2(1, 2, 5, 33, 0.0f, 44);
+    ties_3s2(1, 3, 16, 16, 2.0f, 45);
+    ties_3s2(2, 1, 3, 2, 7.0f, 46);
+    int *gi;
     /* 2x2 stride 2 on a plane of equal pairs: ties inside each window */
     float x2[16] = {5, 5, 2, 3, 5, 5, 3, 3, 0, 1, 4, 4, 1, 1, 4, 4};
     gi = mp_run(x2, 1, 1, 4, 4, 2, 2, 0, 0, 42, 1);
@@ -139,7 +231,11 @@ static void test_maxpool_ties(void **state)
     assert_int_equal(gi[2], 9);
     assert_int_equal(gi[3], 10);
     free(gi);
-    free(x);
+    /* -0.0 and 0.0 compare equal: the first stays */
+    float x3[9] = {-0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    gi = mp_run(x3, 1, 1, 3, 3, 3, 2, 1, 0, 47, 1);
+    assert_int_equal(gi[0], 0);
+    free(gi);
 }
 
 /* A NaN wins every window containing it (and its index is stored). */
@@ -159,22 +255,69 @@ static void test_maxpool_nan(void **state)
     tu_tensor(&ty, 1, 2, 4, 4, NULL);
     cl_mem idx;
     T_OK(rcl_buffer_create(T_CTX, &idx, 32 * sizeof(int)));
-    T_OK(rcl_maxpool2d_forward(T_CTX, &ty, idx, &tx, &d));
-    float *y = tu_read(&ty);
-    for (int o = 0; o < 32; o++) {
-        int pl = o / 16, i = (o % 16) / 4, j = o % 4;
-        int has = pl == 0 ? (i == 1 || i == 2) && (j == 1 || j == 2) : (i == 0 && j == 0);
-        if (has) {
-            assert_true(isnan(y[o]));
-            assert_int_equal(gi[o], pl == 0 ? 3 * w + 3 : 0);
-        } else {
-            assert_false(isnan(y[o]));
+    const int keep = rcl_tun(T_CTX, RCL_TUN_MAXPOOL_VEC);
+    for (int vec = 0; vec < 2; vec++) {
+        T_OK(rcl_ctx_set_param(T_CTX, "maxpool", "VEC", vec));
+        T_OK(rcl_maxpool2d_forward(T_CTX, &ty, idx, &tx, &d));
+        mp_expect_kernel(mp_kernel(3, 2, 1, vec));
+        float *y = tu_read(&ty);
+        for (int o = 0; o < 32; o++) {
+            int pl = o / 16, i = (o % 16) / 4, j = o % 4;
+            int has = pl == 0 ? (i == 1 || i == 2) && (j == 1 || j == 2) : (i == 0 && j == 0);
+            if (has) {
+                assert_true(isnan(y[o]));
+                assert_int_equal(gi[o], pl == 0 ? 3 * w + 3 : 0);
+            } else {
+                assert_false(isnan(y[o]));
+            }
         }
+        free(y);
     }
-    free(y), free(gi);
+    T_OK(rcl_ctx_set_param(T_CTX, "maxpool", "VEC", keep));
+    free(gi);
     rcl_buffer_release(&idx);
     rcl_tensor_destroy(&tx);
     rcl_tensor_destroy(&ty);
+}
+
+/* NaN and -inf where the stem's kernel splits its loads: the first and
+ * last columns, columns 15 and 16 (the edge of a 16-float load), the first
+ * and last rows; a plane of -inf, one of NaN, one of -inf with one NaN;
+ * planes of W = 17, 33, 5, 16 (values and idx bitwise the reference's). */
+static void special_3s2(int n, int c, int h, int w, uint64_t seed)
+{
+    tu_rng r = tu_rng_seed(seed);
+    const size_t pl = (size_t)h * w, cnt = (size_t)n * c * pl;
+    assert_true(n * c >= 4);
+    float *x = malloc(cnt * sizeof *x);
+    fill_distinct(&r, x, cnt);
+    const int cols[] = {0, 1, 15, 16, w - 1, w - 2};
+    for (size_t p = 3; p < (size_t)n * c; p++)
+        for (int i = 0; i < 6; i++) {
+            if (cols[i] < 0 || cols[i] >= w) continue;
+            int row = (int)tu_uniform(&r, 0, h);
+            x[p * pl + (size_t)row * w + cols[i]] = (p + i) % 2 ? NAN : -INFINITY;
+            const size_t edge = (size_t)((p + i) % 2 ? 0 : h - 1) * w + cols[i];
+            x[p * pl + edge] = (p + i) % 3 ? -INFINITY : NAN;
+        }
+    for (size_t i = 0; i < pl; i++) x[i] = -INFINITY, x[pl + i] = NAN, x[2 * pl + i] = -INFINITY;
+    x[2 * pl + pl / 2] = NAN;
+    for (size_t i = 0; i < cnt / 7; i++) { /* more, at random places */
+        size_t at = 3 * pl + (size_t)tu_uniform(&r, 0, (double)(cnt - 3 * pl));
+        x[at] = i % 2 ? NAN : -INFINITY;
+    }
+    mp_run(x, n, c, h, w, 3, 2, 1, 0, seed + 1, 0);
+    free(x);
+}
+
+static void test_maxpool_nan_inf_3s2(void **state)
+{
+    (void)state;
+    special_3s2(2, 3, 5, 17, 53);
+    special_3s2(1, 5, 6, 33, 54);
+    special_3s2(2, 2, 7, 5, 55);
+    special_3s2(1, 4, 16, 16, 56);
+    special_3s2(1, 4, 9, 112, 57);
 }
 
 /* -inf everywhere: y = -inf, idx = first in-bounds position. */
@@ -189,19 +332,39 @@ static void test_maxpool_neg_inf(void **state)
     tu_tensor(&ty, 1, 1, 3, 3, NULL);
     cl_mem idx;
     T_OK(rcl_buffer_create(T_CTX, &idx, 9 * sizeof(int)));
-    T_OK(rcl_maxpool2d_forward(T_CTX, &ty, idx, &tx, &d));
-    float *y = tu_read(&ty);
-    int gi[9];
-    tu_iread(idx, gi, 9);
-    for (int o = 0; o < 9; o++) {
-        int i = o / 3, j = o % 3;
-        assert_true(isinf(y[o]) && y[o] < 0);
-        assert_int_equal(gi[o], (i ? 2 * i - 1 : 0) * 5 + (j ? 2 * j - 1 : 0));
+    const int keep = rcl_tun(T_CTX, RCL_TUN_MAXPOOL_VEC);
+    for (int vec = 0; vec < 2; vec++) {
+        T_OK(rcl_ctx_set_param(T_CTX, "maxpool", "VEC", vec));
+        T_OK(rcl_maxpool2d_forward(T_CTX, &ty, idx, &tx, &d));
+        mp_expect_kernel(mp_kernel(3, 2, 1, vec));
+        float *y = tu_read(&ty);
+        int gi[9];
+        tu_iread(idx, gi, 9);
+        for (int o = 0; o < 9; o++) {
+            int i = o / 3, j = o % 3;
+            assert_true(isinf(y[o]) && y[o] < 0);
+            assert_int_equal(gi[o], (i ? 2 * i - 1 : 0) * 5 + (j ? 2 * j - 1 : 0));
+        }
+        free(y);
     }
-    free(y);
+    T_OK(rcl_ctx_set_param(T_CTX, "maxpool", "VEC", keep));
     rcl_buffer_release(&idx);
     rcl_tensor_destroy(&tx);
     rcl_tensor_destroy(&ty);
+    /* wider planes, both paths against the reference (mp_run) */
+    const int shapes[][2] = {{7, 17}, {4, 33}, {16, 16}, {3, 2}};
+    for (int s = 0; s < 4; s++) {
+        const int h = shapes[s][0], w = shapes[s][1];
+        float *xs = malloc((size_t)2 * h * w * sizeof *xs);
+        for (int i = 0; i < 2 * h * w; i++) xs[i] = -INFINITY;
+        int *gi = mp_run(xs, 1, 2, h, w, 3, 2, 1, 0, 61 + s, 1);
+        const int oh = ref_pool_out_size(h, 3, 2, 1), ow = ref_pool_out_size(w, 3, 2, 1);
+        for (int o = 0; o < 2 * oh * ow; o++) {
+            int i = o % (oh * ow) / ow, j = o % ow;
+            assert_int_equal(gi[o], (i ? 2 * i - 1 : 0) * w + (j ? 2 * j - 1 : 0));
+        }
+        free(gi), free(xs);
+    }
 }
 
 static void test_maxpool_invalid(void **state)
@@ -236,8 +399,10 @@ static void test_maxpool_invalid(void **state)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_maxpool_shapes),
+    cmocka_unit_test(test_maxpool_stem_shapes),
     cmocka_unit_test(test_maxpool_ties),
     cmocka_unit_test(test_maxpool_nan),
+    cmocka_unit_test(test_maxpool_nan_inf_3s2),
     cmocka_unit_test(test_maxpool_neg_inf),
     cmocka_unit_test(test_maxpool_invalid),
 };

@@ -43,11 +43,32 @@ static int pool_check(const rcl_tensor *x, const rcl_tensor *y, cl_mem idx,
     return RCL_OK;
 }
 
+/* The window 3, stride 2, pad 1 (the ResNet stem's) where maxpool VEC
+ * allows it: cl/maxpool.cl maxpool3s2_forward, 8 output columns of R rows
+ * of one plane per work-item (the kernel's header: why R = OH where one
+ * segment spans the row, else 1). The same values and idx as
+ * maxpool_forward. */
+static int pool3s2_forward(rcl_ctx *ctx, rcl_tensor *y, cl_mem idx, const rcl_tensor *x)
+{
+    cl_kernel k;
+    size_t wg;
+    RCL_TRY(pool_kernel(ctx, "maxpool3s2_forward", &k, &wg));
+    const int nc = x->n * x->c; /* pool_check: the tensor's count fits an int */
+    const int nseg = (y->w + 7) / 8, r = nseg == 1 ? y->h : 1, nrb = (y->h + r - 1) / r;
+    /* items <= NC*OH*OW outputs: the kernel's int ids do not overflow */
+    size_t items = (size_t)nc * nrb * nseg;
+    return RCL_LAUNCH(ctx, k, "pool", 1, &items, &wg, RCL_MEM(y->buf), RCL_MEM(idx),
+                      RCL_MEM(x->buf), RCL_I32(x->h), RCL_I32(x->w), RCL_I32(y->h),
+                      RCL_I32(y->w), RCL_I32(nseg), RCL_I32(r), RCL_I32(nrb), RCL_I32(nc));
+}
+
 /* x (N,C,H,W) -> y (N,C,OH,OW), idx int32[N*C*OH*OW] */
 int rcl_maxpool2d_forward(rcl_ctx *ctx, rcl_tensor *y, cl_mem idx, const rcl_tensor *x,
                           const rcl_pool_desc *d)
 {
     RCL_TRY(pool_check(x, y, idx, d, "maxpool2d_forward"));
+    if (d->k == 3 && d->stride == 2 && d->pad == 1 && rcl_tun(ctx, RCL_TUN_MAXPOOL_VEC))
+        return pool3s2_forward(ctx, y, idx, x);
     cl_kernel k;
     size_t wg;
     RCL_TRY(pool_kernel(ctx, "maxpool_forward", &k, &wg));
