@@ -383,9 +383,11 @@ static int direct_chunks(const conv_case_t *cc, int pass)
 /* 1x1 stride-1 pad-0 convs of several images with at least conv.IMAGE_GEMM_P
  * output pixels per image: one GEMM per image and pass on the tensors
  * themselves (no im2col, col2im or layout reorder; the forward's bias in
- * one epilogue pass, tag "reorder"), exact against the reference; below the
+ * one epilogue pass, tag "reorder"; the weight gradient as dW^T where
+ * there are fewer output than input channels), exact against the
+ * reference, with the scratch the memory estimate predicts; below the
  * threshold, and with 0 (never), through im2col. Odd sizes, a partial
- * last tile, one image. */
+ * last tile. */
 static void test_conv_1x1_per_image(void **state)
 {
     (void)state;
@@ -396,13 +398,22 @@ static void test_conv_1x1_per_image(void **state)
     };
     const int thresholds[] = {16, 49, 0};
     for (size_t t = 0; t < 3; t++) {
-        rcl_ctx *ctx = path_ctx(0, 0); /* im2col + GEMM, not the direct kernels */
-        T_OK(rcl_ctx_set_param(ctx, "conv", "IMAGE_GEMM_P", thresholds[t]));
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            rcl_ctx *ctx = path_ctx(0, 0); /* im2col + GEMM, not the direct kernels */
+            T_OK(rcl_ctx_set_param(ctx, "conv", "IMAGE_GEMM_P", thresholds[t]));
             const conv_case_t *cc = &cases[i];
             int p = cc->h * cc->w, per_image = thresholds[t] > 0 && p >= thresholds[t];
             memset(tag_count, 0, sizeof tag_count);
             case_on(ctx, cc, 60 + i);
+            /* the scratch the memory estimate predicts is what the passes
+             * took (the weight gradient summed as dW^T where OC < C: slot TMP) */
+            rcl_conv2d_desc cd = {1, 1, 1, 1, 0, 0};
+            rcl_conv2d_scratch sc;
+            T_OK(rcl_conv2d_scratch_bytes(ctx, cc->n, cc->c, cc->h, cc->w, cc->oc, &cd, 1, &sc));
+            assert_int_equal(ctx->scratch_bytes[RCL_SCRATCH_COL], sc.col);
+            assert_int_equal(ctx->scratch_bytes[RCL_SCRATCH_TMP], sc.tmp);
+            if (per_image)
+                assert_int_equal(sc.tmp, cc->oc < cc->c ? (uint64_t)cc->oc * cc->c * 4 : 0);
             /* conv_case: one forward, a backward of both, then each alone */
             const int *c = tag_count;
             if (per_image) {
@@ -415,8 +426,8 @@ static void test_conv_1x1_per_image(void **state)
                 assert_true(c[T_IM2COL] > 0 && c[T_COL2IM] > 0 && c[T_REORDER] > 0);
                 assert_int_equal(c[T_FWD_GEMM], 1);
             }
+            rcl_ctx_destroy(ctx);
         }
-        rcl_ctx_destroy(ctx);
     }
 }
 

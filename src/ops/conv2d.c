@@ -448,23 +448,41 @@ int rcl_conv2d_forward_fused(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
     return conv_forward_gemm(ctx, y, x, w, b, res, epi, d, &g);
 }
 
-/* 1x1 stride 1 pad 0: dx[n] = W^T dy[n];  dW = sum_n dy[n] x[n]^T */
+/* 1 if the per-image weight gradient of a 1x1 conv computes dW^T = sum_n
+ * x[n] dy[n]^T (then one transpose into dw) instead of dW = sum_n dy[n]
+ * x[n]^T: the NT GEMM packs its second operand transposed, a transpose of
+ * a whole image's tensor, so the one with fewer channels goes second (on
+ * PoCL the transposing pack runs at about a quarter of the copy
+ * bandwidth). Several images only: one image's GEMM is the same either way. */
+static int dw_swapped(const conv_geom *g) { return g->N > 1 && g->OC < g->C; }
+
+/* 1x1 stride 1 pad 0: dx[n] = W^T dy[n];  dW = sum_n dy[n] x[n]^T, or
+ * (dw_swapped) dW^T = sum_n x[n] dy[n]^T in scratch slot TMP, transposed
+ * into dW at the end */
 static int conv_backward_direct(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw,
                                 const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w,
                                 const conv_geom *g)
 {
     size_t hw = (size_t)g->P;
+    cl_mem dwt = NULL;
+    if (dw && dw_swapped(g))
+        RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)g->C * g->OC * sizeof(float), &dwt));
     for (int n = 0; n < g->N; n++) {
         if (dx)
             RCL_TRY(rcl_gemm(ctx, 1, 0, g->C, g->P, g->OC, 1.0f, w->buf, 0, g->C, dy->buf,
                              n * g->OC * hw, g->P, 0.0f, dx->buf, n * g->C * hw, g->P,
                              "conv_bwd_data_gemm"));
-        if (dw)
+        if (dw && dwt)
+            RCL_TRY(rcl_gemm(ctx, 0, 1, g->C, g->OC, g->P, 1.0f, x->buf, n * g->C * hw, g->P,
+                             dy->buf, n * g->OC * hw, g->P, n ? 1.0f : 0.0f, dwt, 0, g->OC,
+                             "conv_bwd_weight_gemm"));
+        else if (dw)
             RCL_TRY(rcl_gemm(ctx, 0, 1, g->OC, g->C, g->P, 1.0f, dy->buf, n * g->OC * hw, g->P,
                              x->buf, n * g->C * hw, g->P, n ? 1.0f : 0.0f, dw->buf, 0, g->C,
                              "conv_bwd_weight_gemm"));
     }
-    return RCL_OK;
+    /* dW^T (C x OC) -> dW (OC x C) */
+    return dwt ? rcl_transpose(ctx, dw->buf, dwt, 0, g->OC, g->C, g->OC) : RCL_OK;
 }
 
 /* the im2col + GEMM backward of dx and/or dw (either may be NULL) */
@@ -609,6 +627,8 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
         if (g.direct) { /* one GEMM per image on the tensors themselves */
             out->gemm_a = max64(out->gemm_a, wbytes);
             out->gemm_b = max64(out->gemm_b, (uint64_t)g.CKK * g.P * sizeof(float));
+            if (pass == RCL_CONV_DW && dw_swapped(&g)) /* dW^T, conv_backward_direct */
+                out->tmp = max64(out->tmp, wbytes);
             continue;
         }
         if (conv_direct_pass(ctx, &g, d, pass)) { /* as rcl_conv_direct_forward/_dx/_dw */
