@@ -71,7 +71,10 @@ static void conv(rcl_gemm_recorder *l, int mb, uint64_t max_alloc, const char *n
         snprintf(w, sizeof w, "%s fwd", name);
         rcl_gemm_recorder_add(l, 0, 0, OC, P, C, batch, w);
         snprintf(w, sizeof w, "%s wgrad", name);
-        rcl_gemm_recorder_add(l, 0, 1, OC, C, P, batch, w);
+        if (batch > 1 && OC < C) /* dW^T = sum x[n] dy[n]^T (conv2d.c dw_swapped) */
+            rcl_gemm_recorder_add(l, 0, 1, C, OC, P, batch, w);
+        else
+            rcl_gemm_recorder_add(l, 0, 1, OC, C, P, batch, w);
         if (data_grad) {
             snprintf(w, sizeof w, "%s dgrad", name);
             rcl_gemm_recorder_add(l, 1, 0, C, P, OC, batch, w);
