@@ -448,16 +448,8 @@ int rcl_conv2d_forward_fused(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
     return conv_forward_gemm(ctx, y, x, w, b, res, epi, d, &g);
 }
 
-/* 1 if the per-image weight gradient of a 1x1 conv computes dW^T = sum_n
- * x[n] dy[n]^T (then one transpose into dw) instead of dW = sum_n dy[n]
- * x[n]^T: the NT GEMM packs its second operand transposed, a transpose of
- * a whole image's tensor, so the one with fewer channels goes second (on
- * PoCL the transposing pack runs at about a quarter of the copy
- * bandwidth). Several images only: one image's GEMM is the same either way. */
-static int dw_swapped(const conv_geom *g) { return g->N > 1 && g->OC < g->C; }
-
 /* 1x1 stride 1 pad 0: dx[n] = W^T dy[n];  dW = sum_n dy[n] x[n]^T, or
- * (dw_swapped) dW^T = sum_n x[n] dy[n]^T in scratch slot TMP, transposed
+ * (rcl_conv_dw_swapped) dW^T = sum_n x[n] dy[n]^T in scratch slot TMP, transposed
  * into dW at the end */
 static int conv_backward_direct(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw,
                                 const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w,
@@ -465,7 +457,7 @@ static int conv_backward_direct(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw,
 {
     size_t hw = (size_t)g->P;
     cl_mem dwt = NULL;
-    if (dw && dw_swapped(g))
+    if (dw && rcl_conv_dw_swapped(g->N, g->C, g->OC))
         RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)g->C * g->OC * sizeof(float), &dwt));
     for (int n = 0; n < g->N; n++) {
         if (dx)
@@ -627,7 +619,7 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
         if (g.direct) { /* one GEMM per image on the tensors themselves */
             out->gemm_a = max64(out->gemm_a, wbytes);
             out->gemm_b = max64(out->gemm_b, (uint64_t)g.CKK * g.P * sizeof(float));
-            if (pass == RCL_CONV_DW && dw_swapped(&g)) /* dW^T, conv_backward_direct */
+            if (pass == RCL_CONV_DW && rcl_conv_dw_swapped(g.N, g.C, g.OC)) /* dW^T */
                 out->tmp = max64(out->tmp, wbytes);
             continue;
         }

@@ -9,6 +9,8 @@ int rcl_conv_is_direct(int N, int P, int min_p, int kh, int kw, int sh, int sw, 
            (N == 1 || (min_p > 0 && P >= min_p));
 }
 
+int rcl_conv_dw_swapped(int N, int C, int OC) { return N > 1 && OC < C; }
+
 int rcl_conv_chunk_images(int budget_mb, uint64_t max_alloc, int N, int CKK, int OC, int P)
 {
     if (budget_mb < 1) budget_mb = 1;

@@ -21,6 +21,15 @@
  * over chunks of images. */
 int rcl_conv_is_direct(int N, int P, int min_p, int kh, int kw, int sh, int sw, int ph, int pw);
 
+/* 1 if the per-image weight gradient of such a conv (N images, C input and
+ * OC output channels) sums dW^T = sum_n x[n] dy[n]^T and transposes it once,
+ * instead of dW = sum_n dy[n] x[n]^T: the NT GEMM packs its second operand
+ * transposed, a transpose of a whole image's tensor, so the one with fewer
+ * channels goes second (on PoCL the transposing pack runs at about a
+ * quarter of the copy bandwidth). Several images only: one image's GEMM is
+ * the same either way. */
+int rcl_conv_dw_swapped(int N, int C, int OC);
+
 /* Images per chunk on the im2col path for N images, CKK = C*KH*KW, OC output
  * channels and P = OH*OW output pixels: as many as keep the larger of col
  * (CKK*P floats per image) and the reordered output (OC*P) within

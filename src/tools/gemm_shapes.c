@@ -71,7 +71,7 @@ static void conv(rcl_gemm_recorder *l, int mb, uint64_t max_alloc, const char *n
         snprintf(w, sizeof w, "%s fwd", name);
         rcl_gemm_recorder_add(l, 0, 0, OC, P, C, batch, w);
         snprintf(w, sizeof w, "%s wgrad", name);
-        if (batch > 1 && OC < C) /* dW^T = sum x[n] dy[n]^T (conv2d.c dw_swapped) */
+        if (rcl_conv_dw_swapped(batch, C, OC)) /* dW^T = sum x[n] dy[n]^T */
             rcl_gemm_recorder_add(l, 0, 1, C, OC, P, batch, w);
         else
             rcl_gemm_recorder_add(l, 0, 1, OC, C, P, batch, w);
