@@ -210,6 +210,14 @@ void col2im(__global float *restrict dx, __global const float *restrict col, con
     }
 }
 
+/* The conv epilogue on one value already biased: + the residual *r (epi
+ * bit 0; r is read only then), then ReLU (bit 1), as cl/conv_direct.cl's */
+static inline float conv_epi(float v, __global const float *r, const int epi)
+{
+    if (epi & 1) v += *r;
+    return epi & 2 && v < 0.0f ? 0.0f : v;
+}
+
 /* has_bias == 0: b is not read (the host passes any valid buffer). */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void reorder_fwd(__global float *restrict y, __global const float *restrict ycol,
@@ -226,11 +234,7 @@ void reorder_fwd(__global float *restrict y, __global const float *restrict ycol
         __global const float *s = ycol + oc * (nb * P) + nl * P;
         if (epi) { /* + res, ReLU (as cl/conv_direct.cl's conv_fwd) */
             __global const float *r = res + ((n0 + nl) * OC + oc) * P;
-            for (int p = 0; p < P; p++) {
-                float v = has_bias ? s[p] + bv : s[p];
-                if (epi & 1) v += r[p];
-                d[p] = epi & 2 && v < 0.0f ? 0.0f : v;
-            }
+            for (int p = 0; p < P; p++) d[p] = conv_epi(has_bias ? s[p] + bv : s[p], r + p, epi);
         } else if (has_bias) {
             for (int p = 0; p < P; p++) d[p] = s[p] + bv;
         } else {
@@ -257,11 +261,7 @@ void conv_epilogue(__global float *y, __global const float *restrict b, const in
         __global float *d = y + (nl * OC + oc) * P;
         if (epi) {
             __global const float *r = res + (nl * OC + oc) * P;
-            for (int p = 0; p < P; p++) {
-                float v = has_bias ? d[p] + bv : d[p];
-                if (epi & 1) v += r[p];
-                d[p] = epi & 2 && v < 0.0f ? 0.0f : v;
-            }
+            for (int p = 0; p < P; p++) d[p] = conv_epi(has_bias ? d[p] + bv : d[p], r + p, epi);
         } else {
             for (int p = 0; p < P; p++) d[p] += bv;
         }
