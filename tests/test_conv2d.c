@@ -864,6 +864,25 @@ static float *panels_pass(rcl_ctx *ctx, const conv_case_t *cc, int dw, const flo
     return out;
 }
 
+/* panels_pass `dw` of case i on the contexts with panels on, off and just
+ * below their threshold (ctx[0..2]): no pack launch with panels, the same
+ * im2col launches, below the threshold as off, and the n outputs bitwise
+ * equal */
+static void panels_compare(rcl_ctx *const ctx[3], const conv_case_t *cc, int dw, const float *x,
+                           const float *w, const float *v, size_t n, size_t i)
+{
+    int p[3], im[3];
+    float *out[3];
+    for (int c = 0; c < 3; c++) out[c] = panels_pass(ctx[c], cc, dw, x, w, v, &p[c], &im[c]);
+    const char *what = dw ? "weight gradient" : "forward";
+    if (p[0] != 0 || p[1] < 1 || p[2] != p[1] || im[0] != im[1] || im[0] < 1 || im[2] != im[1])
+        fail_msg("case %zu: %s: pack launches %d / %d / %d, im2col %d / %d / %d (panels on / "
+                 "off / below the threshold)", i, what, p[0], p[1], p[2], im[0], im[1], im[2]);
+    if (memcmp(out[0], out[1], n * 4) || memcmp(out[2], out[1], n * 4))
+        fail_msg("case %zu: the %s outputs with and without panels differ", i, what);
+    for (int c = 0; c < 3; c++) free(out[c]);
+}
+
 static void test_conv_panels(void **state)
 {
     (void)state;
@@ -890,34 +909,17 @@ static void test_conv_panels(void **state)
         int oh = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph);
         int ow = rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
         size_t ny = (size_t)cc->n * cc->oc * oh * ow;
-        rcl_ctx *on = panels_ctx(cc, 1 << 30, cases[i].budget_mb);
-        rcl_ctx *off = panels_ctx(cc, 0, cases[i].budget_mb);
-        rcl_ctx *below = panels_ctx(cc, oh * ow - 1, cases[i].budget_mb); /* the threshold */
-        int p_on, p_off, p_below, i_on, i_off, i_below;
-        float *y_on = panels_pass(on, cc, 0, x, w, b, &p_on, &i_on);
-        float *y_off = panels_pass(off, cc, 0, x, w, b, &p_off, &i_off);
-        float *y_below = panels_pass(below, cc, 0, x, w, b, &p_below, &i_below);
-        if (p_on != 0 || p_off < 1 || p_below != p_off || i_on != i_off || i_on < 1 ||
-            i_below != i_off)
-            fail_msg("case %zu: pack launches %d / %d / %d, im2col %d / %d / %d (panels on / "
-                     "off / below the threshold)", i, p_on, p_off, p_below, i_on, i_off, i_below);
-        if (memcmp(y_on, y_off, ny * 4) || memcmp(y_below, y_off, ny * 4))
-            fail_msg("case %zu: the forward outputs with and without panels differ", i);
+        rcl_ctx *ctx[3] = {panels_ctx(cc, 1 << 30, cases[i].budget_mb),
+                           panels_ctx(cc, 0, cases[i].budget_mb),
+                           panels_ctx(cc, oh * ow - 1, cases[i].budget_mb)}; /* the threshold */
+        rcl_ctx *on = ctx[0];
+        panels_compare(ctx, cc, 0, x, w, b, ny, i);
         /* the weight gradient: im2col straight into its GEMM's panels of
          * col^T (im2col_wpanels) instead of im2col + pack, the same numbers */
         float *dy = malloc(ny * 4);
         tu_fill(&r, dy, ny, -1, 1);
-        float *dw_on = panels_pass(on, cc, 1, x, w, dy, &p_on, &i_on);
-        float *dw_off = panels_pass(off, cc, 1, x, w, dy, &p_off, &i_off);
-        float *dw_below = panels_pass(below, cc, 1, x, w, dy, &p_below, &i_below);
-        if (p_on != 0 || p_off < 1 || p_below != p_off || i_on != i_off || i_on < 1 ||
-            i_below != i_off)
-            fail_msg("case %zu: weight gradient: pack launches %d / %d / %d, im2col %d / %d / %d "
-                     "(panels on / off / below the threshold)", i, p_on, p_off, p_below, i_on,
-                     i_off, i_below);
-        if (memcmp(dw_on, dw_off, nw * 4) || memcmp(dw_below, dw_off, nw * 4))
-            fail_msg("case %zu: the weight gradients with and without panels differ", i);
-        free(dy), free(dw_on), free(dw_off), free(dw_below);
+        panels_compare(ctx, cc, 1, x, w, dy, nw, i);
+        free(dy);
         /* forward and gradients against the reference; the scratch slot
          * COL (panels: padded to whole panels) as the estimate predicts */
         case_on(on, cc, 400 + i);
@@ -927,8 +929,8 @@ static void test_conv_panels(void **state)
         if (on->scratch_bytes[RCL_SCRATCH_COL] != sc.col)
             fail_msg("case %zu: scratch COL %zu, predicted %llu", i,
                      on->scratch_bytes[RCL_SCRATCH_COL], (unsigned long long)sc.col);
-        rcl_ctx_destroy(on), rcl_ctx_destroy(off), rcl_ctx_destroy(below);
-        free(x), free(w), free(b), free(y_on), free(y_off), free(y_below);
+        for (int c = 0; c < 3; c++) rcl_ctx_destroy(ctx[c]);
+        free(x), free(w), free(b);
     }
 }
 

@@ -31,6 +31,20 @@ static void mp_expect_kernel(const char *want)
     assert_string_equal(name, want);
 }
 
+/* The stem window's (3, stride 2, pad 1) forward with maxpool VEC = vec
+ * (restored after), checked to run the kernel vec says; its output y,
+ * read back (malloc'd). */
+static float *mp_forward_3s2(rcl_tensor *ty, cl_mem idx, const rcl_tensor *tx, int vec)
+{
+    const rcl_pool_desc d = {3, 2, 1};
+    const int keep = rcl_tun(T_CTX, RCL_TUN_MAXPOOL_VEC);
+    T_OK(rcl_ctx_set_param(T_CTX, "maxpool", "VEC", vec));
+    T_OK(rcl_maxpool2d_forward(T_CTX, ty, idx, tx, &d));
+    mp_expect_kernel(mp_kernel(3, 2, 1, vec));
+    T_OK(rcl_ctx_set_param(T_CTX, "maxpool", "VEC", keep));
+    return tu_read(ty);
+}
+
 /* Bitwise the reference's values (exact in float: a max of the inputs),
  * -inf included, NaN where it has NaN. */
 static void mp_expect_values(const float *y, const double *yref, size_t n)
@@ -249,18 +263,13 @@ static void test_maxpool_nan(void **state)
     x[3 * w + 3] = NAN;          /* plane 0, (3,3): in windows (1,1),(1,2),(2,1),(2,2) */
     x[h * w + 0] = NAN;          /* plane 1, (0,0): window (0,0) only */
     int *gi = mp_run(x, 1, 2, h, w, 3, 2, 1, 0, 52, 1);
-    rcl_pool_desc d = {3, 2, 1};
     rcl_tensor tx, ty;
     tu_tensor(&tx, 1, 2, h, w, x);
     tu_tensor(&ty, 1, 2, 4, 4, NULL);
     cl_mem idx;
     T_OK(rcl_buffer_create(T_CTX, &idx, 32 * sizeof(int)));
-    const int keep = rcl_tun(T_CTX, RCL_TUN_MAXPOOL_VEC);
     for (int vec = 0; vec < 2; vec++) {
-        T_OK(rcl_ctx_set_param(T_CTX, "maxpool", "VEC", vec));
-        T_OK(rcl_maxpool2d_forward(T_CTX, &ty, idx, &tx, &d));
-        mp_expect_kernel(mp_kernel(3, 2, 1, vec));
-        float *y = tu_read(&ty);
+        float *y = mp_forward_3s2(&ty, idx, &tx, vec);
         for (int o = 0; o < 32; o++) {
             int pl = o / 16, i = (o % 16) / 4, j = o % 4;
             int has = pl == 0 ? (i == 1 || i == 2) && (j == 1 || j == 2) : (i == 0 && j == 0);
@@ -273,7 +282,6 @@ static void test_maxpool_nan(void **state)
         }
         free(y);
     }
-    T_OK(rcl_ctx_set_param(T_CTX, "maxpool", "VEC", keep));
     free(gi);
     rcl_buffer_release(&idx);
     rcl_tensor_destroy(&tx);
@@ -326,18 +334,13 @@ static void test_maxpool_neg_inf(void **state)
     (void)state;
     float x[5 * 5];
     for (int i = 0; i < 25; i++) x[i] = -INFINITY;
-    rcl_pool_desc d = {3, 2, 1};
     rcl_tensor tx, ty;
     tu_tensor(&tx, 1, 1, 5, 5, x);
     tu_tensor(&ty, 1, 1, 3, 3, NULL);
     cl_mem idx;
     T_OK(rcl_buffer_create(T_CTX, &idx, 9 * sizeof(int)));
-    const int keep = rcl_tun(T_CTX, RCL_TUN_MAXPOOL_VEC);
     for (int vec = 0; vec < 2; vec++) {
-        T_OK(rcl_ctx_set_param(T_CTX, "maxpool", "VEC", vec));
-        T_OK(rcl_maxpool2d_forward(T_CTX, &ty, idx, &tx, &d));
-        mp_expect_kernel(mp_kernel(3, 2, 1, vec));
-        float *y = tu_read(&ty);
+        float *y = mp_forward_3s2(&ty, idx, &tx, vec);
         int gi[9];
         tu_iread(idx, gi, 9);
         for (int o = 0; o < 9; o++) {
@@ -347,7 +350,6 @@ static void test_maxpool_neg_inf(void **state)
         }
         free(y);
     }
-    T_OK(rcl_ctx_set_param(T_CTX, "maxpool", "VEC", keep));
     rcl_buffer_release(&idx);
     rcl_tensor_destroy(&tx);
     rcl_tensor_destroy(&ty);
