@@ -176,14 +176,15 @@ static void count_im2col(void *user, const char *tag, cl_event ev)
 
 /* launches per profiling tag of the path test below */
 enum { T_FWD_GEMM, T_DX_GEMM, T_DW_GEMM, T_FWD_DIRECT, T_DX_DIRECT, T_DW_DIRECT, T_PAD, T_TAPS,
-       T_FWD_WINO, T_DX_WINO, T_DW_WINO, T_RELU, T_ADD, T_IM2COL, T_COL2IM, T_REORDER, T_NTAGS };
+       T_FWD_WINO, T_DX_WINO, T_DW_WINO, T_RELU, T_ADD, T_IM2COL, T_COL2IM, T_REORDER,
+       T_DENSE, T_TRANSPOSE, T_NTAGS };
 static const char *const tag_names[T_NTAGS] = {
     "conv_fwd_gemm",       "conv_bwd_data_gemm",   "conv_bwd_weight_gemm",
     "conv_fwd_direct",     "conv_bwd_data_direct", "conv_bwd_weight_direct",
     "conv_pad",            "conv_taps",            "conv_fwd_wino",
     "conv_bwd_data_wino",  "conv_bwd_weight_wino", "relu",
     "add",                 "im2col",               "col2im",
-    "reorder"};
+    "reorder",             "conv_dense",           "transpose"};
 static int tag_count[T_NTAGS];
 static void count_tags(void *user, const char *tag, cl_event ev)
 {
@@ -1053,6 +1054,19 @@ static void test_conv_trim(void **state)
 static void test_conv_rules(void **state)
 {
     (void)state;
+    /* the dense rule: Q <= live taps, the P x Q cap, D within the budget
+     * and max_alloc, and off */
+    assert_int_equal(rcl_conv_is_dense(1, 4, 4, 9, 256, 256, 256, 0), 1);
+    assert_int_equal(rcl_conv_is_dense(0, 4, 4, 9, 256, 256, 256, 0), 0);
+    assert_int_equal(rcl_conv_is_dense(1, 16, 16, 9, 8, 8, 256, 0), 0);  /* 4x4 map */
+    assert_int_equal(rcl_conv_is_dense(1, 1, 1, 1, 2048, 512, 256, 0), 1); /* identity */
+    assert_int_equal(rcl_conv_is_dense(1, 4, 1, 1, 64, 64, 256, 0), 0);  /* 1x1 kernel, 2x2 */
+    assert_int_equal(rcl_conv_is_dense(1, 9, 9, 9, 4, 4, 256, 0), 1);    /* 3x3 map */
+    assert_int_equal(rcl_conv_is_dense(1, 49, 49, 49, 4, 4, 256, 0), 0); /* P*Q over the cap */
+    /* D of 256 -> 256 at 2x2 is 4 MiB: not within 1 MiB, nor a 2 MiB max_alloc */
+    assert_int_equal(rcl_conv_is_dense(1, 4, 4, 9, 256, 256, 4, 0), 1);
+    assert_int_equal(rcl_conv_is_dense(1, 4, 4, 9, 256, 256, 3, 0), 0);
+    assert_int_equal(rcl_conv_is_dense(1, 4, 4, 9, 256, 256, 256, 2u << 20), 0);
     int lo, hi;
     rcl_conv_live_taps(1, 1, 1, 1, 3, &lo, &hi); /* 1x1 map, 3x3 pad 1 */
     assert_int_equal(lo, 1), assert_int_equal(hi, 2);
@@ -1371,6 +1385,142 @@ static void test_conv_backward_acc(void **state)
     }
 }
 
+/* Small maps as one dense GEMM per pass (rcl_conv_is_dense, conv2d_dense.c,
+ * cl/conv_dense.cl), under the path rule with conv.DENSE on: every pass
+ * exact against the reference (conv_case: forward, backward of all, dx
+ * alone, dw alone), the launches it takes (D built once per forward and per
+ * data gradient, dD folded once per weight gradient, P data-gradient GEMMs,
+ * none of im2col, col2im, conv_taps; a 1x1 conv on a 1x1 map is the
+ * identity: no D), the scratch the estimate predicts; the data gradient
+ * bitwise the im2col path's (per pixel, summed as col2im sums taps); the
+ * forward's epilogue (bias, residual with a NaN, ReLU) and backward_acc's
+ * dx_add bitwise the separate ops'; conv.DENSE 0 and a 4x4 map take the
+ * other paths. */
+static void test_conv_dense(void **state)
+{
+    (void)state;
+    const conv_case_t cases[] = {
+        {3, 5, 2, 2, 7, 3, 3, 1, 1, 1, 1, 1, 1},  /* layer3's 2x2: P = Q = 4, every pair */
+        {4, 6, 1, 1, 9, 3, 3, 1, 1, 1, 1, 1, 1},  /* 1x1 map: the centre taps */
+        {3, 5, 2, 2, 7, 3, 3, 2, 2, 1, 1, 0, 1},  /* 2x2 -> 1x1 stride 2: 4 live taps */
+        {2, 4, 3, 3, 5, 3, 3, 1, 1, 1, 1, 1, 0},  /* 3x3 map: Q = 9, 49 of 81 pairs */
+        {3, 5, 2, 1, 4, 3, 3, 1, 1, 1, 1, 0, 1},  /* 2x1 map */
+        {5, 7, 1, 1, 3, 1, 1, 1, 1, 0, 0, 1, 1},  /* identity, OC <= N */
+        {2, 3, 1, 1, 9, 1, 1, 1, 1, 0, 0, 1, 1},  /* identity, OC > N: y^T, a transpose */
+        {3, 5, 4, 4, 7, 3, 3, 1, 1, 1, 1, 1, 0},  /* 4x4: Q 16 > 9, im2col */
+    };
+    const int ncases = (int)(sizeof cases / sizeof cases[0]);
+    for (int on = 1; on >= 0; on--) {
+        for (int i = 0; i < ncases; i++) {
+            const conv_case_t *cc = &cases[i];
+            rcl_ctx *ctx = path_ctx(-1, 0); /* the rule, no Winograd */
+            T_OK(rcl_ctx_set_param(ctx, "conv", "DENSE", on));
+            int oh = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph);
+            int ow = rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
+            int P = oh * ow, Q = cc->h * cc->w;
+            int dense = on && Q <= 9 && cc->kh * cc->kw >= Q, ident = dense && cc->kh == 1;
+            case_on(ctx, cc, 1100 + (uint64_t)i);
+            rcl_conv2d_desc cd = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
+            rcl_conv2d_scratch sc;
+            T_OK(rcl_conv2d_scratch_bytes(ctx, cc->n, cc->c, cc->h, cc->w, cc->oc, &cd, 1, &sc));
+            if (ctx->scratch_bytes[RCL_SCRATCH_COL] != sc.col ||
+                ctx->scratch_bytes[RCL_SCRATCH_TMP] != sc.tmp ||
+                ctx->scratch_bytes[RCL_SCRATCH_CONV_W] != sc.conv_w)
+                fail_msg("case %d on %d: scratch COL %zu TMP %zu CONV_W %zu, predicted %llu "
+                         "%llu %llu", i, on, ctx->scratch_bytes[RCL_SCRATCH_COL],
+                         ctx->scratch_bytes[RCL_SCRATCH_TMP],
+                         ctx->scratch_bytes[RCL_SCRATCH_CONV_W], (unsigned long long)sc.col,
+                         (unsigned long long)sc.tmp, (unsigned long long)sc.conv_w);
+            const int *t = tag_count;
+            if (dense) { /* forward 1, dx 2, dw 2 calls */
+                assert_int_equal(t[T_IM2COL] + t[T_COL2IM] + t[T_TAPS], 0);
+                assert_int_equal(t[T_REORDER], cc->bias); /* the bias in the epilogue pass */
+                assert_int_equal(t[T_FWD_GEMM], 1);
+                assert_int_equal(t[T_DX_GEMM], 2 * P);
+                assert_int_equal(t[T_DW_GEMM], 2);
+                assert_int_equal(t[T_DENSE], ident ? 0 : 5);
+                assert_int_equal(t[T_TRANSPOSE], (ident && cc->oc > cc->n) + (P > 1 ? 2 : 0));
+            } else {
+                assert_int_equal(t[T_DENSE], 0); /* im2col, or the direct kernels (4x4) */
+                assert_true(t[T_IM2COL] + t[T_FWD_DIRECT] > 0);
+            }
+            rcl_ctx_destroy(ctx);
+        }
+    }
+    /* the data gradient bitwise the im2col path's; the epilogue and dx_add
+     * bitwise the separate ops' (the 2x2 and 1x1-map cases) */
+    for (int i = 0; i < 2; i++) {
+        const conv_case_t *cc = &cases[i];
+        rcl_conv2d_desc d;
+        int oh, ow;
+        size_t nx, nw, ny;
+        case_dims(cc, &d, &oh, &ow, &nx, &nw, &ny);
+        float *hx = malloc(nx * 4), *hw = malloc(nw * 4), *hb = malloc(cc->oc * 4);
+        float *hr = malloc(ny * 4), *hdy = malloc(ny * 4), *ha = malloc(nx * 4);
+        float *y0 = malloc(ny * 4), *y1 = malloc(ny * 4), *dx[2], *dxa = malloc(nx * 4);
+        tu_rng r = tu_rng_seed(1200 + i);
+        tu_fill(&r, hx, nx, -1, 1), tu_fill(&r, hw, nw, -1, 1), tu_fill(&r, hb, cc->oc, -1, 1);
+        tu_fill(&r, hr, ny, -1, 1), tu_fill(&r, hdy, ny, -1, 1), tu_fill(&r, ha, nx, -1, 1);
+        hr[ny / 2] = NAN, ha[nx / 2] = NAN;
+        for (int on = 0; on < 2; on++) {
+            rcl_ctx *ctx = path_ctx(-1, 0);
+            T_OK(rcl_ctx_set_param(ctx, "conv", "DENSE", on));
+            rcl_tensor x, w, b, res, y, dy, tdx, add;
+            T_OK(rcl_tensor_create(ctx, &x, cc->n, cc->c, cc->h, cc->w));
+            T_OK(rcl_tensor_create(ctx, &w, cc->oc, cc->c, cc->kh, cc->kw));
+            T_OK(rcl_tensor_create(ctx, &b, cc->oc, 1, 1, 1));
+            T_OK(rcl_tensor_create(ctx, &res, cc->n, cc->oc, oh, ow));
+            T_OK(rcl_tensor_create(ctx, &y, cc->n, cc->oc, oh, ow));
+            T_OK(rcl_tensor_create(ctx, &dy, cc->n, cc->oc, oh, ow));
+            T_OK(rcl_tensor_create(ctx, &tdx, cc->n, cc->c, cc->h, cc->w));
+            T_OK(rcl_tensor_create(ctx, &add, cc->n, cc->c, cc->h, cc->w));
+            T_OK(rcl_tensor_write(ctx, &x, hx));
+            T_OK(rcl_tensor_write(ctx, &w, hw));
+            T_OK(rcl_tensor_write(ctx, &b, hb));
+            T_OK(rcl_tensor_write(ctx, &res, hr));
+            T_OK(rcl_tensor_write(ctx, &dy, hdy));
+            T_OK(rcl_tensor_write(ctx, &add, ha));
+            dx[on] = malloc(nx * 4);
+            T_OK(rcl_conv2d_backward(ctx, &tdx, NULL, NULL, &dy, &x, &w, &d));
+            T_OK(rcl_tensor_read(ctx, &tdx, dx[on]));
+            if (on) {
+                T_OK(rcl_conv2d_forward(ctx, &y, &x, &w, &b, &d));
+                T_OK(rcl_tensor_read(ctx, &y, y0));
+                T_OK(rcl_tensor_fill(ctx, &y, 12345.0f));
+                memset(tag_count, 0, sizeof tag_count);
+                T_OK(rcl_conv2d_forward_fused(ctx, &y, &x, &w, &b, &res, 1, &d));
+                assert_int_equal(tag_count[T_RELU] + tag_count[T_ADD], 0);
+                assert_int_equal(tag_count[T_REORDER], 1); /* the epilogue pass */
+                T_OK(rcl_tensor_read(ctx, &y, y1));
+                for (size_t j = 0; j < ny; j++) {
+                    float e = y0[j] + hr[j];
+                    e = e < 0 ? 0.0f : e;
+                    if (isnan(e) ? !isnan(y1[j]) : memcmp(&e, &y1[j], 4) != 0)
+                        fail_msg("case %d: fused y[%zu] = %.9g, want %.9g", i, j, (double)y1[j],
+                                 (double)e);
+                }
+                T_OK(rcl_conv2d_backward_acc(ctx, &tdx, NULL, NULL, &dy, &x, &w, &add, &d));
+                T_OK(rcl_tensor_read(ctx, &tdx, dxa));
+                for (size_t j = 0; j < nx; j++) {
+                    float e = dx[1][j] + ha[j];
+                    if (isnan(e) ? !isnan(dxa[j]) : memcmp(&e, &dxa[j], 4) != 0)
+                        fail_msg("case %d: dx + dx_add [%zu] = %.9g, want %.9g", i, j,
+                                 (double)dxa[j], (double)e);
+                }
+            }
+            rcl_tensor *all[] = {&x, &w, &b, &res, &y, &dy, &tdx, &add};
+            for (size_t k = 0; k < 8; k++) rcl_tensor_destroy(all[k]);
+            rcl_ctx_destroy(ctx);
+        }
+        for (size_t j = 0; j < nx; j++)
+            if (memcmp(&dx[0][j], &dx[1][j], 4) != 0)
+                fail_msg("case %d: dense dx[%zu] = %.9g, the im2col path's %.9g", i, j,
+                         (double)dx[1][j], (double)dx[0][j]);
+        free(hx), free(hw), free(hb), free(hr), free(hdy), free(ha), free(y0), free(y1);
+        free(dx[0]), free(dx[1]), free(dxa);
+    }
+}
+
 /* conv.CHUNK_KB: the chunk cap (pure), then on a context whose cap holds
  * one image, every pass of a Winograd and a direct case exact against the
  * reference with one conv_pad per image and pass that pads (Winograd's
@@ -1537,6 +1687,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_backward_acc),
     cmocka_unit_test(test_conv_chunk_cap),
     cmocka_unit_test(test_conv_wino_gemm),
+    cmocka_unit_test(test_conv_dense),
 };
 
 RCL_TEST_MAIN("conv2d", tests)

@@ -143,7 +143,9 @@ static void count_taps(void *user, const char *tag, cl_event ev)
  * 4x4 (layer3 on 1x1 maps: its 3x3 convs run on their centre taps, its
  * first conv, 2x2 to 1x1 at stride 2, on 4 of its 9) slices its weights
  * when the fold is made, then never again, where the unfolded eval slices
- * on every call; the logits as fold_case checks them. */
+ * on every call off the dense path (conv.DENSE 0) and never on it (the
+ * default: 1x1 and 2x2 maps run on the full kernel); the logits as
+ * fold_case checks them. */
 static void test_fold_live_taps(void **state)
 {
     (void)state;
@@ -168,10 +170,19 @@ static void test_fold_live_taps(void **state)
     float *a2 = eval_logits(m, &x, 1); /* the cached copy: none */
     assert_int_equal(taps_launches, 0);
     assert_true(max_diff(a, a2, BATCH * 7) == 0.0);
-    float *b = eval_logits(m, &x, 0); /* unfolded: every call slices */
+    /* unfolded, off the dense path (conv.DENSE 0): every call slices */
+    T_OK(rcl_ctx_set_param(prof, "conv", "DENSE", 0));
+    float *b = eval_logits(m, &x, 0);
     assert_true(taps_launches > 0);
     check_close("resnet20 live taps", a, b, BATCH * 7);
-    free(hx), free(a), free(a2), free(b);
+    /* on it (the default), the 1x1 and 2x2 maps' convs run on their full
+     * kernels: no slices */
+    T_OK(rcl_ctx_set_param(prof, "conv", "DENSE", 1));
+    taps_launches = 0;
+    float *b2 = eval_logits(m, &x, 0);
+    assert_int_equal(taps_launches, 0);
+    check_close("resnet20 live taps, dense", a, b2, BATCH * 7);
+    free(hx), free(a), free(a2), free(b), free(b2);
     rcl_tensor_destroy(&x);
     rcl_model_destroy(m);
     T_CTX = keep;

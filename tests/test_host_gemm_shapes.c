@@ -53,28 +53,46 @@ static void test_resnet18_cifar_b100(void **state)
     x = find(s, n, 0, 0, 128, 1600, 1152);
     assert_non_null(x);
     assert_int_equal(x->count, 3);
-    /* layer4 at 1x1: the three 3x3 pad-1 convs there read only their
-     * centre tap (K = 512, not 4608), layer4.0.conv1 (2x2 -> 1x1, stride 2)
-     * its bottom-right 2x2 taps (K = 1024) */
-    assert_null(find(s, n, 0, 0, 512, 100, 4608));
-    x = find(s, n, 0, 0, 512, 100, 512);
+    /* layer3 at 2x2 and layer4 at 1x1 run as dense GEMMs on the full
+     * kernel (rcl_conv_is_dense, conv2d_dense.c): y = x D^T (NN, M = batch,
+     * N = OC*P, K = C*Q), dx = sum_p dy_p D_p (NN, K = OC, one per output
+     * pixel), dD = dy^T x (TN); no 2304- or 4608-deep im2col GEMMs.
+     * layer3's three 256 -> 256 3x3 convs: D is 1024 x 1024 */
+    assert_null(find(s, n, 0, 0, 256, 400, 2304));
+    x = find(s, n, 0, 0, 100, 1024, 1024);
     assert_non_null(x);
     assert_int_equal(x->count, 3);
-    assert_non_null(find(s, n, 0, 0, 512, 100, 1024));
+    x = find(s, n, 0, 0, 100, 1024, 256);
+    assert_non_null(x);
+    assert_int_equal(x->count, 12);
+    x = find(s, n, 1, 0, 1024, 1024, 100);
+    assert_non_null(x);
+    assert_int_equal(x->count, 3);
+    /* layer4's three 3x3 convs on 1x1 maps (D 512 x 512: their centre
+     * taps) and layer4.0.conv1 (2x2 -> 1x1, stride 2: D 512 x 1024) */
+    assert_null(find(s, n, 0, 0, 512, 100, 4608));
+    x = find(s, n, 0, 0, 100, 512, 512);
+    assert_non_null(x);
+    assert_int_equal(x->count, 6);
+    assert_non_null(find(s, n, 0, 0, 100, 512, 1024));
+    assert_non_null(find(s, n, 1, 0, 512, 1024, 100));
+    /* its 1x1 stride-2 projection reads one pixel of 4: im2col + GEMM */
+    assert_non_null(find(s, n, 0, 0, 512, 100, 256));
     /* fc 512 -> 10 as src/linear.c calls it */
     assert_non_null(find(s, n, 0, 1, 100, 10, 512));
     assert_non_null(find(s, n, 0, 0, 100, 512, 10));
     assert_non_null(find(s, n, 1, 0, 10, 512, 100));
-    assert_int_equal(n, 32);
-    /* 3 x forward conv flops minus the stem's data grad, layer1 and the
-     * dead taps, plus fc */
+    assert_int_equal(n, 31);
+    /* 3 x forward conv flops minus the stem's data grad, layer1, the dead
+     * taps and layer3's dense saving (4 of 9 taps per output), plus fc */
     double f = step_flops(s, n);
-    assert_true(f > 11.5e9 && f < 12.5e9);
+    assert_true(f > 9.0e9 && f < 10.0e9);
 }
 
 /* a small column budget splits the batch into chunks as src/conv2d.c does:
- * more and smaller GEMMs, the same work but for layer1's weight and data
- * gradients, which go back to GEMMs (the direct path's partial sums and
+ * more and smaller GEMMs, the same work but for layer3's dense convs (their
+ * D outgrows the budget) and layer1's weight and data gradients, which go
+ * back to GEMMs (the direct path's partial sums and
  * flipped weights, 64 x 576 floats, outgrow the 1 MiB chunk's reordered
  * output, 64 x 7 x 64) */
 static void test_chunking(void **state)
@@ -87,7 +105,10 @@ static void test_chunking(void **state)
     assert_true(nb > na);
     double fa = step_flops(a, na), fb = step_flops(b, nb);
     double layer1_pass = 4 * 2.0 * 64 * 576 * 6400; /* one pass of its 4 convs */
-    assert_true(fabs(fa + 2 * layer1_pass - fb) < 1e-9 * fa);
+    /* layer3's three dense convs (D 4 MiB) go back to im2col + GEMM: every
+     * pass K = 2304 over 400 columns instead of K = 1024 over 1024 */
+    double layer3_back = 9 * (2.0 * 256 * 2304 * 400 - 2.0 * 100 * 1024 * 1024);
+    assert_true(fabs(fa + 2 * layer1_pass + layer3_back - fb) < 1e-9 * fa);
     /* stem: 150528 bytes of col per image -> 6 images per chunk, 17 chunks of 6 (balanced) */
     const rcl_gemm_shape *x = find(b, nb, 0, 0, 64, 6 * 256, 147);
     assert_non_null(x);

@@ -29,6 +29,7 @@
  * (the rule: conv2d_chunk.c, shared with the tools' GEMM shapes). */
 #include "ops/bias.h"
 #include "ops/conv2d_chunk.h"
+#include "ops/conv2d_dense.h"
 #include "ops/conv2d_direct.h"
 #include "ops/conv2d_wino.h"
 #include "gemm/gemm_internal.h"
@@ -359,6 +360,39 @@ int rcl_conv2d_trim(rcl_ctx *ctx, rcl_tensor *wt, rcl_conv2d_desc *t, const rcl_
     return 1;
 }
 
+/* y (+ b), + res, ReLU (epi) in one in-place pass over y: after GEMMs that
+ * wrote y themselves (1x1 convs per image, the dense path) */
+static int launch_epilogue(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *b,
+                           const rcl_tensor *res, int epi, const conv_geom *g)
+{
+    if (!res) epi &= ~RCL_CONV_EPI_RES;
+    if (!b && !epi) return RCL_OK;
+    cl_kernel k;
+    size_t wg;
+    RCL_TRY(im2col_kernel(ctx, "conv_epilogue", 0, &k, &wg));
+    int ipi = images_per_item(ctx, g->P, g->N);
+    size_t gl[2] = {(size_t)((g->N + ipi - 1) / ipi), (size_t)g->OC}, lo[2] = {wg, 1};
+    return RCL_LAUNCH(ctx, k, "reorder", 2, gl, lo, RCL_MEM(y->buf),
+                      RCL_MEM(b ? b->buf : y->buf), RCL_I32(b != NULL),
+                      RCL_MEM(res ? res->buf : y->buf), RCL_I32(epi), RCL_I32(g->N),
+                      RCL_I32(ipi), RCL_I32(g->OC), RCL_I32(g->P));
+}
+
+/* 1 if this conv takes the dense path: the path rule, conv.DENSE on, equal
+ * strides, rcl_conv_is_dense with its live taps (conv_trim). It runs on the
+ * full kernel: D has no entry at a dead tap, and the weight gradient's
+ * fold writes 0 there, so no slice and no scatter back. */
+static int conv_dense_pass(rcl_ctx *ctx, const conv_geom *g, const rcl_conv2d_desc *d)
+{
+    rcl_conv2d_desc t;
+    int kh0, kw0, live = conv_trim(g, d, &t, &kh0, &kw0) ? t.kh * t.kw : g->KH * g->KW;
+    return rcl_tun(ctx, RCL_TUN_CONV_PATH) == RCL_CONV_PATH_RULE && d->sh == d->sw &&
+           rcl_conv_is_dense(rcl_tun(ctx, RCL_TUN_CONV_DENSE), g->H * g->W, g->P, live, g->C,
+                             g->OC,
+                             rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
+                             rcl_ctx_device(ctx)->max_alloc);
+}
+
 /* y = conv(x, w) (+ b), then the epilogue epi (+ res, ReLU): in the
  * reorder pass, or (1x1 stride-1 convs, GEMMs straight into y) the bias
  * pass and the add / ReLU ops */
@@ -369,17 +403,7 @@ static int conv_forward_gemm(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
     conv_geom g = *gp;
     if (g.direct) {
         RCL_TRY(conv_forward_direct(ctx, y, x, w, &g));
-        if (!res) epi &= ~RCL_CONV_EPI_RES;
-        if (!b && !epi) return RCL_OK;
-        cl_kernel k; /* bias, residual and ReLU in one pass over y */
-        size_t wg;
-        RCL_TRY(im2col_kernel(ctx, "conv_epilogue", 0, &k, &wg));
-        int ipi = images_per_item(ctx, g.P, g.N);
-        size_t gl[2] = {(size_t)((g.N + ipi - 1) / ipi), (size_t)g.OC}, lo[2] = {wg, 1};
-        return RCL_LAUNCH(ctx, k, "reorder", 2, gl, lo, RCL_MEM(y->buf),
-                          RCL_MEM(b ? b->buf : y->buf), RCL_I32(b != NULL),
-                          RCL_MEM(res ? res->buf : y->buf), RCL_I32(epi), RCL_I32(g.N),
-                          RCL_I32(ipi), RCL_I32(g.OC), RCL_I32(g.P));
+        return launch_epilogue(ctx, y, b, res, epi, &g);
     }
     int nb;
     cl_mem col, tmp;
@@ -422,6 +446,14 @@ int rcl_conv2d_forward_fused(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
     if (res && !shape_is(res, g.N, g.OC, g.OH, g.OW))
         return rcl_fail(RCL_ERR_INVALID, "conv2d_forward: res must be (%d,%d,%d,%d) like y", g.N,
                         g.OC, g.OH, g.OW);
+    /* the direct and Winograd kernels, and the im2col path's reorder,
+     * apply the epilogue as they store */
+    int epi = (res ? RCL_CONV_EPI_RES : 0) | (relu ? RCL_CONV_EPI_RELU : 0);
+    if (conv_dense_pass(ctx, &g, d)) { /* on the full kernel */
+        rcl_conv_shape s = conv_shape(&g, d);
+        RCL_TRY(rcl_conv_dense_forward(ctx, y->buf, x->buf, w->buf, &s));
+        return launch_epilogue(ctx, y, b, res, epi, &g);
+    }
     rcl_conv2d_desc t;
     rcl_tensor wt;
     int kh0, kw0;
@@ -431,9 +463,6 @@ int rcl_conv2d_forward_fused(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
         w = &wt;
         d = &t;
     }
-    /* the direct and Winograd kernels, and the im2col path's reorder,
-     * apply the epilogue as they store */
-    int epi = (res ? RCL_CONV_EPI_RES : 0) | (relu ? RCL_CONV_EPI_RELU : 0);
     if (conv_direct_pass(ctx, &g, d, RCL_CONV_FWD)) {
         rcl_conv_shape s = conv_shape(&g, d);
         return rcl_conv_direct_forward(ctx, y->buf, x->buf, w->buf, b ? b->buf : NULL,
@@ -546,6 +575,12 @@ int rcl_conv2d_backward_acc(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_te
     RCL_TRY(bias_ok("conv2d_backward db", db, g.OC));
     if (db) RCL_TRY(rcl_bias_grad(ctx, db->buf, dy->buf, g.N, g.OC, g.P));
     if (!dx && !dw) return RCL_OK;
+    if (conv_dense_pass(ctx, &g, d)) { /* on the full kernel */
+        rcl_conv_shape s = conv_shape(&g, d);
+        RCL_TRY(rcl_conv_dense_backward(ctx, dx ? dx->buf : NULL, dw ? dw->buf : NULL, dy->buf,
+                                        x->buf, w->buf, &s));
+        return dx_add ? rcl_add(ctx, dx, dx, dx_add) : RCL_OK;
+    }
     rcl_conv2d_desc t;
     rcl_tensor wt, dwt;
     int kh0, kw0, trim = conv_trim(&g, d, &t, &kh0, &kw0);
@@ -606,6 +641,21 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
     rcl_tensor x = {NULL, n, c, h, w}, wt = {NULL, oc, c, d ? d->kh : 0, d ? d->kw : 0};
     conv_geom g;
     RCL_TRY(conv_geometry(ctx, "conv2d_scratch", &x, &wt, d, &g));
+    if (conv_dense_pass(ctx, &g, d)) { /* as rcl_conv_dense_forward / _backward */
+        uint64_t Q = (uint64_t)g.H * g.W, db = (uint64_t)g.OC * g.P * g.C * Q * sizeof(float);
+        uint64_t xb = (uint64_t)g.N * g.C * Q * sizeof(float);
+        uint64_t yb = (uint64_t)g.N * g.OC * g.P * sizeof(float);
+        rcl_conv_shape s = conv_shape(&g, d);
+        if (!rcl_conv_dense_identity(&s)) {
+            out->tmp = db; /* D or D^T */
+            if (train) out->col = g.P > 1 ? max64(db, yb) : db; /* dD; dy by pixel */
+        } else if (g.OC > g.N) {
+            out->tmp = yb; /* y^T */
+        }
+        out->gemm_a = train ? max64(xb, yb) : xb; /* x; dy; dy^T */
+        out->gemm_b = train ? max64(db, xb) : db; /* D^T (or w); D; x */
+        return RCL_OK;
+    }
     rcl_conv2d_desc t;
     int kh0, kw0;
     if (conv_trim(&g, d, &t, &kh0, &kw0)) { /* the slice in slot CONV_W, as conv_slice */

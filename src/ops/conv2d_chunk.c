@@ -11,6 +11,16 @@ int rcl_conv_is_direct(int N, int P, int min_p, int kh, int kw, int sh, int sw, 
 
 int rcl_conv_dw_swapped(int N, int C, int OC) { return N > 1 && OC < C; }
 
+int rcl_conv_is_dense(int on, int Q, int P, int KK, int C, int OC, int budget_mb,
+                      uint64_t max_alloc)
+{
+    if (!on || Q > KK || P * Q > RCL_CONV_DENSE_MAX_PQ) return 0;
+    if (budget_mb < 1) budget_mb = 1;
+    uint64_t bytes = (uint64_t)OC * P * C * Q * sizeof(float);
+    return bytes <= ((uint64_t)budget_mb << 20) && (!max_alloc || bytes <= max_alloc) &&
+           bytes / sizeof(float) < (1u << 31);
+}
+
 int rcl_conv_chunk_images(int budget_mb, uint64_t max_alloc, int N, int CKK, int OC, int P)
 {
     if (budget_mb < 1) budget_mb = 1;

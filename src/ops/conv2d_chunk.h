@@ -30,6 +30,21 @@ int rcl_conv_is_direct(int N, int P, int min_p, int kh, int kw, int sh, int sw, 
  * the same either way. */
 int rcl_conv_dw_swapped(int N, int C, int OC);
 
+/* 1 if a conv with Q = H*W input and P = OH*OW output pixels and KK live
+ * taps (dead ones dropped) runs as one dense GEMM per pass (conv2d_dense.h,
+ * cl/conv_dense.cl): `on` (the tunable conv.DENSE, under the path rule
+ * only), Q <= KK (the dense operator D, OC*P x C*Q, has no more entries
+ * than the im2col path's OC x C*KK weights times P: no more
+ * multiplications, and no column matrix), and D within budget_mb MiB (the
+ * tunable conv.COL_BUDGET_MB), max_alloc (0: no limit) and 2^31 floats.
+ * On 32x32 inputs the ImageNet-layout nets' layer3 (2x2 maps: Q 4 of 9
+ * taps, every one live for some output) and layer4 (1x1). At most
+ * RCL_CONV_DENSE_MAX_PQ pixel pairs P*Q: the kernels unroll the P x Q
+ * block of each channel pair. */
+#define RCL_CONV_DENSE_MAX_PQ 256
+int rcl_conv_is_dense(int on, int Q, int P, int KK, int C, int OC, int budget_mb,
+                      uint64_t max_alloc);
+
 /* Images per chunk on the im2col path for N images, CKK = C*KH*KW, OC output
  * channels and P = OH*OW output pixels: as many as keep the larger of col
  * (CKK*P floats per image) and the reordered output (OC*P) within

@@ -59,13 +59,33 @@ static void conv(rcl_gemm_recorder *l, int mb, uint64_t max_alloc, const char *n
     /* dead taps dropped (square maps: the same on both axes) */
     int lo, hi;
     rcl_conv_live_taps(o, hw, stride, pad, k, &lo, &hi);
-    if (hi > lo && hi - lo < k && pad - lo >= 0 &&
-        (hw + 2 * (pad - lo) - (hi - lo)) / stride + 1 == o) {
+    int trim = hi > lo && hi - lo < k && pad - lo >= 0 &&
+               (hw + 2 * (pad - lo) - (hi - lo)) / stride + 1 == o;
+    int live = trim ? hi - lo : k, P = o * o;
+    char w[48];
+    /* small maps: one dense GEMM per pass on the full kernel (conv2d_dense.c) */
+    if (rcl_tunables[RCL_TUN_CONV_PATH].def == RCL_CONV_PATH_RULE &&
+        rcl_conv_is_dense(rcl_tunables[RCL_TUN_CONV_DENSE].def, hw * hw, P, live * live, C, OC,
+                          mb, max_alloc)) {
+        int CQ = C * hw * hw, OCP = OC * P;
+        snprintf(w, sizeof w, "%s fwd", name);
+        if (k == 1 && hw == 1 && P == 1 && OC > batch) /* y^T = w x^T */
+            rcl_gemm_recorder_add(l, 0, 1, OC, batch, C, 1, w);
+        else
+            rcl_gemm_recorder_add(l, 0, k == 1 && hw == 1 && P == 1, batch, OCP, CQ, 1, w);
+        snprintf(w, sizeof w, "%s wgrad", name);
+        rcl_gemm_recorder_add(l, 1, 0, OCP, CQ, batch, 1, w);
+        if (data_grad) { /* one GEMM per output pixel, K = OC */
+            snprintf(w, sizeof w, "%s dgrad", name);
+            rcl_gemm_recorder_add(l, 0, 0, batch, CQ, OC, P, w);
+        }
+        return;
+    }
+    if (trim) {
         pad -= lo;
         k = hi - lo;
     }
-    int P = o * o, CKK = C * k * k;
-    char w[48];
+    int CKK = C * k * k;
     if (rcl_conv_is_direct(batch, P, rcl_tunables[RCL_TUN_CONV_IMAGE_GEMM_P].def, k, k, stride,
                            stride, pad, pad)) {
         snprintf(w, sizeof w, "%s fwd", name);
