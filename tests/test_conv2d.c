@@ -1394,8 +1394,9 @@ static void test_conv_backward_acc(void **state)
  * identity: no D), the scratch the estimate predicts; the data gradient
  * bitwise the im2col path's (per pixel, summed as col2im sums taps); the
  * forward's epilogue (bias, residual with a NaN, ReLU) and backward_acc's
- * dx_add bitwise the separate ops'; conv.DENSE 0 and a 4x4 map take the
- * other paths. */
+ * dx_add bitwise the separate ops'; the prepared D^T
+ * (rcl_conv2d_dense_prepare / _forward_dense) bitwise the fused forward;
+ * conv.DENSE 0 and a 4x4 map take the other paths. */
 static void test_conv_dense(void **state)
 {
     (void)state;
@@ -1516,6 +1517,58 @@ static void test_conv_dense(void **state)
             if (memcmp(&dx[0][j], &dx[1][j], 4) != 0)
                 fail_msg("case %d: dense dx[%zu] = %.9g, the im2col path's %.9g", i, j,
                          (double)dx[1][j], (double)dx[0][j]);
+        /* the prepared D^T (eval's folded copies): the same floats as the
+         * fused forward, no D built per call; its size as the estimate's */
+        rcl_ctx *ctx = path_ctx(-1, 0);
+        rcl_tensor x, w, b, res, y, dt, bad;
+        T_OK(rcl_tensor_create(ctx, &x, cc->n, cc->c, cc->h, cc->w));
+        T_OK(rcl_tensor_create(ctx, &w, cc->oc, cc->c, cc->kh, cc->kw));
+        T_OK(rcl_tensor_create(ctx, &b, cc->oc, 1, 1, 1));
+        T_OK(rcl_tensor_create(ctx, &res, cc->n, cc->oc, oh, ow));
+        T_OK(rcl_tensor_create(ctx, &y, cc->n, cc->oc, oh, ow));
+        T_OK(rcl_tensor_write(ctx, &x, hx));
+        T_OK(rcl_tensor_write(ctx, &w, hw));
+        T_OK(rcl_tensor_write(ctx, &b, hb));
+        T_OK(rcl_tensor_write(ctx, &res, hr));
+        assert_int_equal(rcl_conv2d_dense_prepare(ctx, &dt, &w, cc->h, cc->w, &d), 1);
+        assert_int_equal(dt.h, cc->c * cc->h * cc->w);
+        assert_int_equal(dt.w, cc->oc * oh * ow);
+        /* the estimate drops dead taps first: the 1x1 map's is the identity */
+        assert_int_equal(rcl_conv2d_dense_bytes(ctx, cc->c, cc->h, cc->w, cc->oc, &d),
+                         i == 0 ? rcl_tensor_bytes(&dt) : 0);
+        memset(tag_count, 0, sizeof tag_count);
+        T_OK(rcl_conv2d_forward_dense(ctx, &y, &x, &dt, &b, &res, 1, &d));
+        assert_int_equal(tag_count[T_DENSE], 0);
+        assert_int_equal(tag_count[T_FWD_GEMM], 1);
+        T_OK(rcl_tensor_read(ctx, &y, y0));
+        T_OK(rcl_conv2d_forward_fused(ctx, &y, &x, &w, &b, &res, 1, &d));
+        T_OK(rcl_tensor_read(ctx, &y, y1));
+        for (size_t j = 0; j < ny; j++)
+            if (isnan(y0[j]) ? !isnan(y1[j]) : memcmp(&y0[j], &y1[j], 4) != 0)
+                fail_msg("case %d: prepared y[%zu] = %.9g, fused %.9g", i, j, (double)y0[j],
+                         (double)y1[j]);
+        /* a D^T of another input size; x of another size than prepared */
+        T_OK(rcl_tensor_create(ctx, &bad, 1, 1, dt.h + 1, dt.w));
+        assert_int_equal(rcl_conv2d_forward_dense(ctx, &y, &x, &bad, &b, NULL, 0, &d),
+                         RCL_ERR_INVALID);
+        assert_int_equal(rcl_conv2d_forward_dense(ctx, &y, &res, &dt, &b, NULL, 0, &d),
+                         RCL_ERR_INVALID);
+        rcl_tensor_destroy(&bad);
+        rcl_tensor_destroy(&dt);
+        /* nothing to prepare: off, a 4x4 map, the identity */
+        T_OK(rcl_ctx_set_param(ctx, "conv", "DENSE", 0));
+        assert_int_equal(rcl_conv2d_dense_prepare(ctx, &dt, &w, cc->h, cc->w, &d), 0);
+        assert_null(dt.buf);
+        T_OK(rcl_ctx_set_param(ctx, "conv", "DENSE", 1));
+        assert_int_equal(rcl_conv2d_dense_prepare(ctx, &dt, &w, 4, 4, &d), 0);
+        rcl_tensor w1 = {NULL, 0, 0, 0, 0};
+        T_OK(rcl_tensor_create(ctx, &w1, cc->oc, cc->c, 1, 1));
+        rcl_conv2d_desc d1 = {1, 1, 1, 1, 0, 0};
+        assert_int_equal(rcl_conv2d_dense_prepare(ctx, &dt, &w1, 1, 1, &d1), 0);
+        assert_null(dt.buf);
+        rcl_tensor *all[] = {&x, &w, &b, &res, &y, &w1};
+        for (size_t k = 0; k < 6; k++) rcl_tensor_destroy(all[k]);
+        rcl_ctx_destroy(ctx);
         free(hx), free(hw), free(hb), free(hr), free(hdy), free(ha), free(y0), free(y1);
         free(dx[0]), free(dx[1]), free(dxa);
     }

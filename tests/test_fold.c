@@ -132,17 +132,20 @@ static void test_fold_other_norms(void **state)
     fold_case("resnet20", 8, RCL_NORM_NONE);
 }
 
-static int taps_launches;
+static int taps_launches, dense_launches;
 static void count_taps(void *user, const char *tag, cl_event ev)
 {
     (void)user, (void)ev;
     if (!strcmp(tag, "conv_taps")) taps_launches++;
+    if (!strcmp(tag, "conv_dense")) dense_launches++;
 }
 
 /* The folded copy keeps only the live taps (rcl_conv2d_trim): resnet20 at
  * 4x4 (layer3 on 1x1 maps: its 3x3 convs run on their centre taps, its
  * first conv, 2x2 to 1x1 at stride 2, on 4 of its 9) slices its weights
- * when the fold is made, then never again, where the unfolded eval slices
+ * when the fold is made, then never again (nor builds the dense path's D:
+ * layer2's 2x2 convs keep theirs, rcl_conv2d_dense_prepare), where the
+ * unfolded eval slices
  * on every call off the dense path (conv.DENSE 0) and never on it (the
  * default: 1x1 and 2x2 maps run on the full kernel); the logits as
  * fold_case checks them. */
@@ -163,12 +166,14 @@ static void test_fold_live_taps(void **state)
     tu_tensor(&x, BATCH, 3, 4, 4, hx);
     const rcl_tensor *l;
     T_OK(rcl_model_forward(m, &x, 1, &l));
-    taps_launches = 0;
-    float *a = eval_logits(m, &x, 1); /* the fold is made: its slices */
+    taps_launches = dense_launches = 0;
+    float *a = eval_logits(m, &x, 1); /* the fold is made: its slices, layer2's D^T (2x2) */
     assert_true(taps_launches > 0);
-    taps_launches = 0;
+    assert_true(dense_launches > 0);
+    taps_launches = dense_launches = 0;
     float *a2 = eval_logits(m, &x, 1); /* the cached copy: none */
     assert_int_equal(taps_launches, 0);
+    assert_int_equal(dense_launches, 0);
     assert_true(max_diff(a, a2, BATCH * 7) == 0.0);
     /* unfolded, off the dense path (conv.DENSE 0): every call slices */
     T_OK(rcl_ctx_set_param(prof, "conv", "DENSE", 0));

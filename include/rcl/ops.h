@@ -51,6 +51,25 @@ int rcl_conv2d_forward_fused(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
  * live (*t = *d, wt untouched); a negative status on bad arguments. */
 int rcl_conv2d_trim(rcl_ctx *ctx, rcl_tensor *wt, rcl_conv2d_desc *t, const rcl_tensor *w,
                     int h, int w_in, const rcl_conv2d_desc *d);
+/* Convs on small maps run as dense GEMMs (docs/semantics.md "Dense small
+ * maps"), building their operator D from w on every call. For weights run
+ * many times unchanged (eval's folded copies): on h x w_in inputs, 1 with
+ * *dt (1, 1, C*h*w_in, OC*OH*OW; created here, release with
+ * rcl_tensor_destroy) holding D^T, for rcl_conv2d_forward_dense; 0 (dt
+ * untouched) where the conv does not take the dense path on this context
+ * or D is w itself (a 1x1 conv on a 1x1 map); a negative status on bad
+ * arguments. rcl_conv2d_dense_bytes: dt's size in bytes where the conv
+ * of these sizes, its dead taps dropped first (as eval's fold does,
+ * rcl_conv2d_trim), would prepare one, else 0 (nothing allocated). */
+int rcl_conv2d_dense_prepare(rcl_ctx *ctx, rcl_tensor *dt, const rcl_tensor *w, int h, int w_in,
+                             const rcl_conv2d_desc *d);
+uint64_t rcl_conv2d_dense_bytes(const rcl_ctx *ctx, int c, int h, int w_in, int oc,
+                                const rcl_conv2d_desc *d);
+/* rcl_conv2d_forward_fused with w given as its prepared D^T (dt, made for
+ * x's h x w): the same floats, without building D */
+int rcl_conv2d_forward_dense(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
+                             const rcl_tensor *dt, const rcl_tensor *b, const rcl_tensor *res,
+                             int relu, const rcl_conv2d_desc *d);
 /* dy (N,OC,OH,OW) -> dx (N,C,H,W), dw (OC,C,KH,KW), db (OC,1,1,1); any may be NULL */
 int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor *db,
                         const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w,

@@ -69,7 +69,8 @@ int rcl_conv_layer_backward_acc(rcl_model *m, conv_layer *l, rcl_tensor *dx, con
 
 /* Remake the folded weights of c (followed by the BN l) for h x w inputs
  * when stale: the full fold, then its live taps alone where some read only
- * padding on this input (so the folded conv slices nothing per call). */
+ * padding on this input (so the folded conv slices nothing per call), and
+ * its D^T where it runs dense there (so it builds no D per call). */
 static int conv_fold(rcl_model *m, conv_layer *c, rcl_norm_layer *l, int h, int w_in)
 {
     if (c->fold_gen == m->fold_gen && c->wf.buf && c->fold_h == h && c->fold_w == w_in)
@@ -88,6 +89,9 @@ static int conv_fold(rcl_model *m, conv_layer *c, rcl_norm_layer *l, int h, int 
         rcl_tensor_destroy(&c->wf);
         c->wf = live;
     }
+    rcl_tensor_destroy(&c->dt);
+    st = rcl_conv2d_dense_prepare(m->ctx, &c->dt, &c->wf, h, w_in, &c->fd);
+    if (st < 0) return st;
     c->fold_gen = m->fold_gen, c->fold_h = h, c->fold_w = w_in;
     return RCL_OK;
 }
@@ -100,6 +104,8 @@ int rcl_conv_norm_forward(rcl_model *m, conv_layer *c, rcl_norm_layer *l, rcl_te
                (l->kind == RCL_NORM_BN || l->kind == RCL_NORM_BRN);
     if (fold) {
         RCL_TRY(conv_fold(m, c, l, x->h, x->w));
+        if (c->dt.buf)
+            return rcl_conv2d_forward_dense(m->ctx, y, x, &c->dt, &c->bf, res, relu, &c->fd);
         return rcl_conv2d_forward_fused(m->ctx, y, x, &c->wf, &c->bf, res, relu, &c->fd);
     }
     RCL_TRY(rcl_conv_layer_forward(m, c, t, x));
@@ -122,6 +128,7 @@ void rcl_conv_layer_free(conv_layer *l)
 {
     rcl_tensor_destroy(&l->wf);
     rcl_tensor_destroy(&l->bf);
+    rcl_tensor_destroy(&l->dt);
     rcl_tensor_destroy(&l->w_hat);
     rcl_tensor_destroy(&l->dw_hat);
     rcl_tensor_destroy(&l->ws_mean);

@@ -573,8 +573,12 @@ static int memory_at(const mem_profile *p, int n, int train, rcl_model_memory *o
     rcl_model_memory r = {0};
     r.params = r.grads = p->params;
     if (!train && (p->norm_kind == RCL_NORM_BN || p->norm_kind == RCL_NORM_BRN))
-        for (int i = 0; i < p->nconvs; i++) /* the folded copy of every conv (w and a bias) */
-            r.params += ((uint64_t)p->convs[i].oc * p->convs[i].ckk + p->convs[i].oc) * 4;
+        for (int i = 0; i < p->nconvs; i++) { /* the folded copy of every conv (w and a bias) */
+            const conv_shape *c = &p->convs[i]; /* and its D^T where it runs dense */
+            rcl_conv2d_desc d = {c->k, c->k, c->stride, c->stride, c->pad, c->pad};
+            r.params += ((uint64_t)c->oc * c->ckk + c->oc) * 4 +
+                        rcl_conv2d_dense_bytes(p->ctx, c->c, c->h, c->w, c->oc, &d);
+        }
     r.optim = train ? 2 * p->params : 0;
     r.activations = p->fixed + p->per_image * (uint64_t)n;
     r.io = (uint64_t)n * ((uint64_t)p->in_c * p->in_h * p->in_w + 1 + (uint64_t)p->classes) * 4 + 8;

@@ -148,8 +148,10 @@ typedef struct conv_layer {
      * on first use and remade when fold_gen != m->fold_gen or the input
      * size (fold_h x fold_w) changes; where taps read only padding on that
      * input, wf holds the live taps alone and fd is the trimmed
-     * descriptor (rcl_conv2d_trim: no slicing per call), else fd = d */
-    rcl_tensor wf, bf;
+     * descriptor (rcl_conv2d_trim: no slicing per call), else fd = d;
+     * where that conv runs dense (small maps), dt its prepared D^T
+     * (rcl_conv2d_dense_prepare: no D built per call), else empty */
+    rcl_tensor wf, bf, dt;
     rcl_conv2d_desc fd;
     int fold_h, fold_w;
     int64_t fold_gen;

@@ -544,6 +544,67 @@ static int conv_backward_gemm(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, cons
     return RCL_OK;
 }
 
+int rcl_conv2d_dense_prepare(rcl_ctx *ctx, rcl_tensor *dt, const rcl_tensor *w, int h, int w_in,
+                             const rcl_conv2d_desc *d)
+{
+    if (!dt || !w) return rcl_fail(RCL_ERR_INVALID, "conv2d_dense_prepare: NULL argument");
+    const rcl_tensor x = {NULL, 1, w->c, h, w_in}; /* the geometry only */
+    conv_geom g;
+    RCL_TRY(conv_geometry(ctx, "conv2d_dense_prepare", &x, w, d, &g));
+    rcl_conv_shape s = conv_shape(&g, d);
+    if (!conv_dense_pass(ctx, &g, d) || rcl_conv_dense_identity(&s)) return 0;
+    RCL_TRY(rcl_tensor_create(ctx, dt, 1, 1, g.C * g.H * g.W, g.OC * g.P));
+    int st = rcl_conv_dense_build_t(ctx, dt->buf, w->buf, &s);
+    if (st < 0) {
+        rcl_tensor_destroy(dt);
+        return st;
+    }
+    return 1;
+}
+
+uint64_t rcl_conv2d_dense_bytes(const rcl_ctx *cctx, int c, int h, int w_in, int oc,
+                                const rcl_conv2d_desc *d)
+{
+    rcl_ctx *ctx = (rcl_ctx *)cctx; /* only read: tunables, device */
+    if (!d) return 0;
+    const rcl_tensor x = {NULL, 1, c, h, w_in}, w = {NULL, oc, c, d->kh, d->kw};
+    conv_geom g;
+    if (conv_geometry(ctx, "conv2d_dense_bytes", &x, &w, d, &g) < 0) return 0; /* bad sizes */
+    rcl_conv2d_desc t; /* its live taps, as eval's fold trims before it prepares */
+    int kh0, kw0;
+    if (conv_trim(&g, d, &t, &kh0, &kw0)) {
+        const rcl_tensor wt = {NULL, oc, c, t.kh, t.kw};
+        if (conv_geometry(ctx, "conv2d_dense_bytes", &x, &wt, &t, &g) < 0) return 0;
+        d = &t;
+    }
+    rcl_conv_shape s = conv_shape(&g, d);
+    if (!conv_dense_pass(ctx, &g, d) || rcl_conv_dense_identity(&s)) return 0;
+    return (uint64_t)g.C * g.H * g.W * g.OC * g.P * sizeof(float);
+}
+
+int rcl_conv2d_forward_dense(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
+                             const rcl_tensor *dt, const rcl_tensor *b, const rcl_tensor *res,
+                             int relu, const rcl_conv2d_desc *d)
+{
+    if (!y || !x || !dt || !d)
+        return rcl_fail(RCL_ERR_INVALID, "conv2d_forward_dense: NULL argument");
+    const rcl_tensor w = {NULL, y->c, x->c, d->kh, d->kw}; /* the geometry only */
+    conv_geom g;
+    RCL_TRY(conv_geometry(ctx, "conv2d_forward_dense", x, &w, d, &g));
+    RCL_TRY(bias_ok("conv2d_forward_dense", b, g.OC));
+    if (!shape_is(y, g.N, g.OC, g.OH, g.OW) || (res && !shape_is(res, g.N, g.OC, g.OH, g.OW)))
+        return rcl_fail(RCL_ERR_INVALID, "conv2d_forward_dense: y and res must be (%d,%d,%d,%d)",
+                        g.N, g.OC, g.OH, g.OW);
+    if (rcl_t_count(dt) != (size_t)g.C * g.H * g.W * g.OC * g.P || dt->h != g.C * g.H * g.W)
+        return rcl_fail(RCL_ERR_INVALID,
+                        "conv2d_forward_dense: dt (%d,%d,%d,%d) is not the D^T of a %dx%d input "
+                        "(rcl_conv2d_dense_prepare)", dt->n, dt->c, dt->h, dt->w, g.H, g.W);
+    rcl_conv_shape s = conv_shape(&g, d);
+    RCL_TRY(rcl_conv_dense_forward_t(ctx, y->buf, x->buf, dt->buf, &s));
+    int epi = (res ? RCL_CONV_EPI_RES : 0) | (relu ? RCL_CONV_EPI_RELU : 0);
+    return launch_epilogue(ctx, y, b, res, epi, &g);
+}
+
 /* dy (N,OC,OH,OW) -> dx (N,C,H,W), dw (OC,C,KH,KW), db (OC,1,1,1); any may be NULL */
 int rcl_conv2d_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor *db,
                         const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w,

@@ -25,17 +25,36 @@ static int dense_kernel(rcl_ctx *ctx, const char *name, const rcl_conv_shape *s,
     return rcl_ctx_kernel(ctx, "conv_dense.cl", name, opts, k);
 }
 
-/* D with rows p*OC + oc (tr 0) or D^T (tr 1) of w into slot TMP: *d */
-static int build_d(rcl_ctx *ctx, cl_mem w, const rcl_conv_shape *s, int tr, cl_mem *d)
+/* D with rows p*OC + oc (tr 0) or D^T (tr 1) of w into d */
+static int build_into(rcl_ctx *ctx, cl_mem d, cl_mem w, const rcl_conv_shape *s, int tr)
 {
-    int CQ = s->C * s->H * s->W, OCP = s->OC * s->OH * s->OW;
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)CQ * OCP * sizeof(float), d));
     cl_kernel k;
     size_t wg;
     RCL_TRY(dense_kernel(ctx, "conv_dense_w", s, &k, &wg));
     size_t gl[2] = {(size_t)(tr ? s->OC : s->C), (size_t)(tr ? s->C : s->OC)}, lo[2] = {wg, 1};
-    return RCL_LAUNCH(ctx, k, "conv_dense", 2, gl, lo, RCL_MEM(*d), RCL_MEM(w), RCL_I32(tr),
+    return RCL_LAUNCH(ctx, k, "conv_dense", 2, gl, lo, RCL_MEM(d), RCL_MEM(w), RCL_I32(tr),
                       RCL_I32(s->C), RCL_I32(s->OC));
+}
+
+/* the same into slot TMP: *d */
+static int build_d(rcl_ctx *ctx, cl_mem w, const rcl_conv_shape *s, int tr, cl_mem *d)
+{
+    size_t n = (size_t)s->C * s->H * s->W * s->OC * s->OH * s->OW;
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, n * sizeof(float), d));
+    return build_into(ctx, *d, w, s, tr);
+}
+
+int rcl_conv_dense_build_t(rcl_ctx *ctx, cl_mem dt, cl_mem w, const rcl_conv_shape *s)
+{
+    return build_into(ctx, dt, w, s, 1);
+}
+
+int rcl_conv_dense_forward_t(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem dt,
+                             const rcl_conv_shape *s)
+{
+    int CQ = s->C * s->H * s->W, OCP = s->OC * s->OH * s->OW;
+    return rcl_gemm(ctx, 0, 0, s->N, OCP, CQ, 1.0f, x, 0, CQ, dt, 0, OCP, 0.0f, y, 0, OCP,
+                    "conv_fwd_gemm");
 }
 
 int rcl_conv_dense_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rcl_conv_shape *s)
@@ -56,8 +75,7 @@ int rcl_conv_dense_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rcl
     }
     cl_mem dt;
     RCL_TRY(build_d(ctx, w, s, 1, &dt));
-    return rcl_gemm(ctx, 0, 0, s->N, OCP, CQ, 1.0f, x, 0, CQ, dt, 0, OCP, 0.0f, y, 0, OCP,
-                    "conv_fwd_gemm");
+    return rcl_conv_dense_forward_t(ctx, y, x, dt, s);
 }
 
 int rcl_conv_dense_backward(rcl_ctx *ctx, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem x, cl_mem w,

@@ -16,6 +16,11 @@
 
 /* 1 if D is w itself (1x1 kernel, 1x1 input and output map) */
 int rcl_conv_dense_identity(const rcl_conv_shape *s);
+/* D^T (C*Q x OC*P) of w into dt (an existing buffer of that size) */
+int rcl_conv_dense_build_t(rcl_ctx *ctx, cl_mem dt, cl_mem w, const rcl_conv_shape *s);
+/* y = x dt, dt from rcl_conv_dense_build_t */
+int rcl_conv_dense_forward_t(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem dt,
+                             const rcl_conv_shape *s);
 /* y (N, OC*P) = x (N, C*Q) D^T; no bias or epilogue (the caller's) */
 int rcl_conv_dense_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rcl_conv_shape *s);
 /* dx = dy D and / or dw = fold(dy^T x) (either NULL), both overwritten */
