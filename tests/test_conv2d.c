@@ -360,6 +360,25 @@ static void case_on(rcl_ctx *ctx, const conv_case_t *cc, uint64_t seed)
     T_CTX = keep;
 }
 
+/* The scratch the memory estimate predicts for cc (training) is what its
+ * passes on ctx took: slots COL, TMP and CONV_W; `what` v names the context
+ * in the message */
+static void scratch_as_predicted(rcl_ctx *ctx, const conv_case_t *cc, const char *what, int i,
+                                 int v)
+{
+    rcl_conv2d_desc cd = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
+    rcl_conv2d_scratch sc;
+    T_OK(rcl_conv2d_scratch_bytes(ctx, cc->n, cc->c, cc->h, cc->w, cc->oc, &cd, 1, &sc));
+    if (ctx->scratch_bytes[RCL_SCRATCH_COL] != sc.col ||
+        ctx->scratch_bytes[RCL_SCRATCH_TMP] != sc.tmp ||
+        ctx->scratch_bytes[RCL_SCRATCH_CONV_W] != sc.conv_w)
+        fail_msg("case %d %s %d: scratch COL %zu TMP %zu CONV_W %zu, predicted %llu %llu %llu",
+                 i, what, v, ctx->scratch_bytes[RCL_SCRATCH_COL],
+                 ctx->scratch_bytes[RCL_SCRATCH_TMP], ctx->scratch_bytes[RCL_SCRATCH_CONV_W],
+                 (unsigned long long)sc.col, (unsigned long long)sc.tmp,
+                 (unsigned long long)sc.conv_w);
+}
+
 /* Chunks of the direct path for `pass` of cc on T_CTX's device with the
  * default tunables, its dead taps dropped (rcl_conv_direct_plan_for); 0
  * where the direct path cannot run it (the pass falls back to im2col) */
@@ -461,18 +480,7 @@ static void test_conv_paths(void **state)
         for (int path = 0; path <= 2; path++) {
             rcl_ctx *ctx = path_ctx(path, 0);
             case_on(ctx, cc, 100 + (uint64_t)i);
-            /* the scratch the memory estimate predicts is what the passes took */
-            rcl_conv2d_desc cd = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
-            rcl_conv2d_scratch sc;
-            T_OK(rcl_conv2d_scratch_bytes(ctx, cc->n, cc->c, cc->h, cc->w, cc->oc, &cd, 1, &sc));
-            if (ctx->scratch_bytes[RCL_SCRATCH_COL] != sc.col ||
-                ctx->scratch_bytes[RCL_SCRATCH_TMP] != sc.tmp ||
-                ctx->scratch_bytes[RCL_SCRATCH_CONV_W] != sc.conv_w)
-                fail_msg("case %d path %d: scratch COL %zu TMP %zu CONV_W %zu, predicted %llu %llu "
-                         "%llu", i, path, ctx->scratch_bytes[RCL_SCRATCH_COL],
-                         ctx->scratch_bytes[RCL_SCRATCH_TMP], ctx->scratch_bytes[RCL_SCRATCH_CONV_W],
-                         (unsigned long long)sc.col, (unsigned long long)sc.tmp,
-                         (unsigned long long)sc.conv_w);
+            scratch_as_predicted(ctx, cc, "path", i, path);
             const int *t = tag_count;
             /* forced direct, each pass the direct path can run goes there */
             int f = path && cf, x = path && cx, w = path && cw;
@@ -1421,17 +1429,7 @@ static void test_conv_dense(void **state)
             int P = oh * ow, Q = cc->h * cc->w;
             int dense = on && Q <= 9 && cc->kh * cc->kw >= Q, ident = dense && cc->kh == 1;
             case_on(ctx, cc, 1100 + (uint64_t)i);
-            rcl_conv2d_desc cd = {cc->kh, cc->kw, cc->sh, cc->sw, cc->ph, cc->pw};
-            rcl_conv2d_scratch sc;
-            T_OK(rcl_conv2d_scratch_bytes(ctx, cc->n, cc->c, cc->h, cc->w, cc->oc, &cd, 1, &sc));
-            if (ctx->scratch_bytes[RCL_SCRATCH_COL] != sc.col ||
-                ctx->scratch_bytes[RCL_SCRATCH_TMP] != sc.tmp ||
-                ctx->scratch_bytes[RCL_SCRATCH_CONV_W] != sc.conv_w)
-                fail_msg("case %d on %d: scratch COL %zu TMP %zu CONV_W %zu, predicted %llu "
-                         "%llu %llu", i, on, ctx->scratch_bytes[RCL_SCRATCH_COL],
-                         ctx->scratch_bytes[RCL_SCRATCH_TMP],
-                         ctx->scratch_bytes[RCL_SCRATCH_CONV_W], (unsigned long long)sc.col,
-                         (unsigned long long)sc.tmp, (unsigned long long)sc.conv_w);
+            scratch_as_predicted(ctx, cc, "DENSE", i, on);
             const int *t = tag_count;
             if (dense) { /* forward 1, dx 2, dw 2 calls */
                 assert_int_equal(t[T_IM2COL] + t[T_COL2IM] + t[T_TAPS], 0);
