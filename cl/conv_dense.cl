@@ -1,4 +1,4 @@
-/* Small-map convolution as one dense GEMM (host side src/ops/conv2d_dense.c,
+/* Small-map convolution as dense GEMMs (host side src/ops/conv2d_dense.c,
  * chosen by src/ops/conv2d.c where a map has no more pixels than the kernel
  * has live taps: rcl_conv_is_dense, src/ops/conv2d_chunk.h).
  *

@@ -710,7 +710,7 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
         if (!rcl_conv_dense_identity(&s)) {
             out->tmp = db; /* D or D^T */
             if (train) out->col = g.P > 1 ? max64(db, yb) : db; /* dD; dy by pixel */
-        } else if (g.OC > g.N) {
+        } else if (rcl_conv_dense_y_transposed(&s)) {
             out->tmp = yb; /* y^T */
         }
         out->gemm_a = train ? max64(xb, yb) : xb; /* x; dy; dy^T */

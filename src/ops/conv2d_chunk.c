@@ -21,6 +21,16 @@ int rcl_conv_is_dense(int on, int Q, int P, int KK, int C, int OC, int budget_mb
            bytes / sizeof(float) < (1u << 31);
 }
 
+int rcl_conv_dense_identity(const rcl_conv_shape *s)
+{
+    return s->KH == 1 && s->KW == 1 && s->H * s->W == 1 && s->OH * s->OW == 1;
+}
+
+int rcl_conv_dense_y_transposed(const rcl_conv_shape *s)
+{
+    return rcl_conv_dense_identity(s) && s->OC > s->N;
+}
+
 int rcl_conv_chunk_images(int budget_mb, uint64_t max_alloc, int N, int CKK, int OC, int P)
 {
     if (budget_mb < 1) budget_mb = 1;

@@ -31,7 +31,7 @@ int rcl_conv_is_direct(int N, int P, int min_p, int kh, int kw, int sh, int sw, 
 int rcl_conv_dw_swapped(int N, int C, int OC);
 
 /* 1 if a conv with Q = H*W input and P = OH*OW output pixels and KK live
- * taps (dead ones dropped) runs as one dense GEMM per pass (conv2d_dense.h,
+ * taps (dead ones dropped) runs as dense GEMMs (conv2d_dense.h,
  * cl/conv_dense.cl): `on` (the tunable conv.DENSE, under the path rule
  * only), Q <= KK (the dense operator D, OC*P x C*Q, has no more entries
  * than the im2col path's OC x C*KK weights times P: no more
@@ -65,6 +65,14 @@ void rcl_conv_live_taps(int O, int I, int S, int P, int K, int *lo, int *hi);
 typedef struct rcl_conv_shape {
     int N, C, H, W, OC, KH, KW, S, PH, PW, OH, OW;
 } rcl_conv_shape;
+
+/* On the dense path: 1 if D is w itself (1x1 kernel, 1x1 input and output
+ * map: no D built, no fold); rcl_conv_dense_y_transposed, 1 if that
+ * identity's forward computes y^T = w x^T and transposes it, where there
+ * are more output channels than images (the NT GEMM packs its second
+ * operand transposed: x, the smaller, instead of w). */
+int rcl_conv_dense_identity(const rcl_conv_shape *s);
+int rcl_conv_dense_y_transposed(const rcl_conv_shape *s);
 
 /* Which pass of a conv (forward, data gradient, weight gradient). */
 enum { RCL_CONV_FWD = 0, RCL_CONV_DX = 1, RCL_CONV_DW = 2 };

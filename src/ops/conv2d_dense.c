@@ -1,16 +1,11 @@
-/* Small-map convolution as one dense GEMM (conv2d_dense.h; the math in
- * cl/conv_dense.cl): y = x D^T, dx = dy D, dw = fold(dy^T x), with D
- * (OC*P x C*Q) built from w per call (a few MiB at most: the rule's
- * budget). */
+/* Small-map convolution as dense GEMMs (conv2d_dense.h; the math in
+ * cl/conv_dense.cl): y = x D^T, dx = sum_p dy_p D_p (one GEMM per output
+ * pixel), dw = fold(dy^T x), with D (OC*P x C*Q) built from w per call (a
+ * few MiB at most: the rule's budget). */
 #include "ops/conv2d_dense.h"
 #include "rcl/gemm.h"
 
 #include <stdio.h>
-
-int rcl_conv_dense_identity(const rcl_conv_shape *s)
-{
-    return s->KH == 1 && s->KW == 1 && s->H * s->W == 1 && s->OH * s->OW == 1;
-}
 
 /* cl/conv_dense.cl's kernel `name` built for this geometry */
 static int dense_kernel(rcl_ctx *ctx, const char *name, const rcl_conv_shape *s, cl_kernel *k,
@@ -60,11 +55,8 @@ int rcl_conv_dense_forward_t(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem dt,
 int rcl_conv_dense_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rcl_conv_shape *s)
 {
     int CQ = s->C * s->H * s->W, OCP = s->OC * s->OH * s->OW;
-    if (rcl_conv_dense_identity(s)) {
-        /* y = x w^T; the NT GEMM packs its second operand transposed, so
-         * where w is the larger (OC > N) y^T = w x^T into slot TMP, then
-         * one transpose of y^T */
-        if (s->OC <= s->N)
+    if (rcl_conv_dense_identity(s)) { /* y = x w^T, or y^T = w x^T in slot TMP transposed */
+        if (!rcl_conv_dense_y_transposed(s))
             return rcl_gemm(ctx, 0, 1, s->N, OCP, CQ, 1.0f, x, 0, CQ, w, 0, CQ, 0.0f, y, 0,
                             OCP, "conv_fwd_gemm");
         cl_mem yt;

@@ -1,8 +1,8 @@
-/* The small-map convolution as one dense GEMM per pass (conv2d_dense.c,
- * kernels and the math in cl/conv_dense.cl), called by conv2d.c where
- * rcl_conv_is_dense (conv2d_chunk.h) says so. Shapes are conv2d.c's,
- * already validated, with the dead taps dropped; S is the stride of both
- * axes. Scratch: slot TMP holds D or D^T, slot COL the weight gradient's dD
+/* The small-map convolution as dense GEMMs (conv2d_dense.c, kernels and
+ * the math in cl/conv_dense.cl), called by conv2d.c where rcl_conv_is_dense
+ * (conv2d_chunk.h) says so. Shapes are conv2d.c's, already validated, on
+ * the full kernel (D has no entry at a dead tap; the fold writes 0 there);
+ * S is the stride of both axes. Scratch: slot TMP holds D or D^T, slot COL the weight gradient's dD
  * and (more than one output pixel) the data gradient's dy by pixel
  * (neither where the conv is 1x1 on a 1x1 map: D is w itself; its forward
  * with more output channels than images computes y^T in slot TMP). Tags
@@ -14,8 +14,6 @@
 #include "ops/conv2d_chunk.h"
 #include "runtime/internal.h"
 
-/* 1 if D is w itself (1x1 kernel, 1x1 input and output map) */
-int rcl_conv_dense_identity(const rcl_conv_shape *s);
 /* D^T (C*Q x OC*P) of w into dt (an existing buffer of that size) */
 int rcl_conv_dense_build_t(rcl_ctx *ctx, cl_mem dt, cl_mem w, const rcl_conv_shape *s);
 /* y = x dt, dt from rcl_conv_dense_build_t */
@@ -23,7 +21,8 @@ int rcl_conv_dense_forward_t(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem dt,
                              const rcl_conv_shape *s);
 /* y (N, OC*P) = x (N, C*Q) D^T; no bias or epilogue (the caller's) */
 int rcl_conv_dense_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rcl_conv_shape *s);
-/* dx = dy D and / or dw = fold(dy^T x) (either NULL), both overwritten */
+/* dx = sum_p dy_p D_p and / or dw = fold(dy^T x) (either NULL), both
+ * overwritten */
 int rcl_conv_dense_backward(rcl_ctx *ctx, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem x, cl_mem w,
                             const rcl_conv_shape *s);
 

@@ -63,16 +63,17 @@ static void conv(rcl_gemm_recorder *l, int mb, uint64_t max_alloc, const char *n
                (hw + 2 * (pad - lo) - (hi - lo)) / stride + 1 == o;
     int live = trim ? hi - lo : k, P = o * o;
     char w[48];
-    /* small maps: one dense GEMM per pass on the full kernel (conv2d_dense.c) */
+    /* small maps: dense GEMMs on the full kernel (conv2d_dense.c) */
     if (rcl_tunables[RCL_TUN_CONV_PATH].def == RCL_CONV_PATH_RULE &&
         rcl_conv_is_dense(rcl_tunables[RCL_TUN_CONV_DENSE].def, hw * hw, P, live * live, C, OC,
                           mb, max_alloc)) {
+        rcl_conv_shape ds = {batch, C, hw, hw, OC, k, k, stride, pad, pad, o, o};
         int CQ = C * hw * hw, OCP = OC * P;
         snprintf(w, sizeof w, "%s fwd", name);
-        if (k == 1 && hw == 1 && P == 1 && OC > batch) /* y^T = w x^T */
+        if (rcl_conv_dense_y_transposed(&ds)) /* y^T = w x^T */
             rcl_gemm_recorder_add(l, 0, 1, OC, batch, C, 1, w);
-        else
-            rcl_gemm_recorder_add(l, 0, k == 1 && hw == 1 && P == 1, batch, OCP, CQ, 1, w);
+        else /* y = x D^T; the identity's D^T is w^T (NT) */
+            rcl_gemm_recorder_add(l, 0, rcl_conv_dense_identity(&ds), batch, OCP, CQ, 1, w);
         snprintf(w, sizeof w, "%s wgrad", name);
         rcl_gemm_recorder_add(l, 1, 0, OCP, CQ, batch, 1, w);
         if (data_grad) { /* one GEMM per output pixel, K = OC */
