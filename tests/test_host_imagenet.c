@@ -188,6 +188,21 @@ static void test_index_folders_and_cache(void **state)
     assert_int_equal(ix.n, 101);
     rcl_file_index_destroy(&ix);
 
+    /* a current cache whose first file size does not fit (19 digits: x * 10
+     * would overflow a long long) is rebuilt, not trusted (fuzz finding) */
+    sh("awk -F'\t' -v OFS='\t' 'f == 1 { $2 = \"9988888888888888888\" } "
+       "/^files / { f = 1; print; next } { if (f) f++; print }' '%s' > '%s.x' && mv '%s.x' '%s'",
+       cache, cache, cache, cache);
+    sh("grep -q '	9988888888888888888	' '%s'", cache);
+    T_OK(rcl_file_index_open(&ix, root, "train", NULL));
+    assert_int_equal(ix.from_cache, 0);
+    assert_int_equal(ix.n, 101);
+    assert_true(ix.sizes[0] > 1000);
+    rcl_file_index_destroy(&ix);
+    T_OK(rcl_file_index_open(&ix, root, "train", NULL));
+    assert_int_equal(ix.from_cache, 1);
+    rcl_file_index_destroy(&ix);
+
     /* an explicit cache dir; no_cache */
     char cdir[600];
     snprintf(cdir, sizeof cdir, "%s/cachedir", g_tmp);

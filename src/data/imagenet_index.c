@@ -338,8 +338,9 @@ static int parse_dec(const char *s, size_t n, long long max, long long *v)
     long long x = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') return -1;
-        x = x * 10 + (s[i] - '0');
-        if (x > max) return -1;
+        int d = s[i] - '0';
+        if (d > max || x > (max - d) / 10) return -1; /* x * 10 + d > max, before it can overflow */
+        x = x * 10 + d;
     }
     *v = x;
     return 0;

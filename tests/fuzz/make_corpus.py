@@ -197,6 +197,12 @@ def imagenet_index_corpus():
     body = "classes 3\n" + "".join("%s\t%s words, more\n" % (x, x) for x in w)
     body += "files 4\n0\t123\tn01440764/a.JPEG\n1\t0\tn01443537/b b.JPEG\n2\t99\tn01484850/c.png\n0\t5\tx/y/z.jpg\n"
     put("imagenet_index", "index.tsv", b"\0" + ("rcl-file-index 1\nstamp 0123456789abcdef\nsource the 1000 ILSVRC-2012 classes\n" + body).encode())
+    # regressions of fuzz findings: a size at the limit (LLONG_MAX / 2) then a 19-digit one
+    # past it (x * 10 overflowed), and a label one digit past the classes
+    head = b"\0rcl-file-index 1\nstamp 0123456789abcdef\nsource the 1000 ILSVRC-2012 classes\n"
+    big = body.replace("\t123\t", "\t4611686018427387903\t").replace("\t99\t", "\t9988888888888888888\t")
+    put("imagenet_index", "index_big_size.tsv", head + big.encode())
+    put("imagenet_index", "index_bad_label.tsv", head + body.replace("\n0\t5\t", "\n5\t5\t").encode())
     put("imagenet_index", "index_stale.tsv", b"\0" + b"rcl-file-index 1\nstamp zz\nclasses 1\n")
     put("imagenet_index", "synset_words.txt", b"\1" + b"n01440764 tench, Tinca tinca\nn01443537 goldfish\n\n")
     put("imagenet_index", "loc_mapping.txt", b"\1" + b"n01440764 : tench\r\nn01443537 : goldfish\r\n")
