@@ -9,7 +9,13 @@
  *   LB = 1 (the host's XB 3): B as TB says, but before each k block the
  *   work-group copies its block of op(B) into local memory in the PB
  *   layout (stage_b), and the work-items read it there
- * off_a/off_b/off_c (in floats) are added to the buffer pointers.
+ *   CP = P > 0 (outer form, beta 0): C is a conv's output (nb, M, P) at
+ *   off_c instead of a row-major matrix, column n being pixel n % P of
+ *   image n / P: C[n/P, m, n%P] = alpha * (op(A) op(B))[m, n] (+ bias[m]),
+ *   then the conv epilogue epi (+ res at the same index, ReLU), as
+ *   cl/im2col.cl's reorder_fwd computes it (host: src/ops/conv2d.c)
+ * off_a/off_b/off_c (in floats) are added to the buffer pointers (off_c to
+ * res as well).
  *
  * Work-item (i0, i1) = (get_global_id(0), get_global_id(1)) owns one MWI x NWI
  * tile of C (with MS = 1 the group part of (i0, i1) is renumbered so that
@@ -67,6 +73,11 @@
                            copies its block of op(B), KB x WGN*NWI, into local
                            memory as WGN panels [KB][NWI] (stage_b), and each
                            work-item reads its panel there; no host-side copy */
+#endif
+#ifndef CP
+#define CP 0            /* P > 0 (outer form only): C is stored as a conv's
+                           (nb, M, P) output with its epilogue (above); the
+                           kernel then takes the epilogue's arguments */
 #endif
 #ifndef PA
 #define PA 0            /* 1 (outer form only): A is op(A) packed in panels of MWI
@@ -190,8 +201,8 @@ typedef floatV floatV_u __attribute__((aligned(4)));
 #if KB < 0 || (DOT_FORM && KB % VW != 0)
 #error "KB must be 0 or positive (dot form: a multiple of VW)"
 #endif
-#if DOT_FORM && (PA || PB || LB)
-#error "PA, PB, LB: outer form only"
+#if DOT_FORM && (PA || PB || LB || CP)
+#error "PA, PB, LB, CP: outer form only"
 #endif
 #if LB && (PB || KB == 0)
 #error "LB: with k blocks (KB > 0), not with PB"
@@ -257,6 +268,45 @@ inline void put_vec(__global float *C, const int m, const int n, const int n_lo,
             if (n + l >= n_lo) put(C, m * ldc + n + l, t[l], alpha, beta);
     }
 }
+
+#if CP
+/* The conv epilogue on one value already biased: + the residual *r (epi
+ * bit 0; r is read only then), then ReLU (bit 1), as cl/im2col.cl's */
+inline float cp_epi(float v, __global const float *r, const int epi)
+{
+    if (epi & 1) v += *r;
+    return epi & 2 && v < 0.0f ? 0.0f : v;
+}
+
+/* put_vec's columns n .. n+VW of row m, stored at their places in the
+ * (nb, M, CP) output with bias and epilogue (beta is 0). A whole vector
+ * inside one image is one contiguous run. */
+inline void put_vec_cp(__global float *C, const int m, const int n, const int n_lo, const int M,
+                       const int N, const floatV acc, const float alpha,
+                       __global const float *bias, const int has_bias,
+                       __global const float *res, const int epi)
+{
+    if (m >= M) return;
+    const float bv = has_bias ? bias[m] : 0.0f;
+    if (n % CP + VW <= CP && n >= n_lo && n + VW <= N) {
+        const int o = n / CP * M * CP + m * CP + n % CP;
+        floatV r = alpha * acc;
+        if (has_bias) r += (floatV)(bv);
+        if (epi & 1) r += VLOAD(res + o);
+        if (epi & 2) r = select(r, (floatV)(0.0f), r < (floatV)(0.0f)); /* NaN, -0 kept */
+        VSTORE(r, C + o);
+    } else {
+        float t[VW];
+        VSTORE(acc, t);
+        for (int l = 0; l < VW && n + l < N; l++) {
+            if (n + l < n_lo) continue;
+            const int c = n + l, o = c / CP * M * CP + m * CP + c % CP;
+            const float s = alpha * t[l];
+            C[o] = cp_epi(has_bias ? s + bv : s, res + o, epi);
+        }
+    }
+}
+#endif
 #endif
 
 #if LB
@@ -334,7 +384,11 @@ inline void stage_b(__local float *lb, __global const float *B, const int kb, co
         REP3(NV, LOAD_B, kk)                                                    \
         REP2(MWI, O_FMA_ROW, _)                                                 \
     }
+#if CP
+#define O_PUT_CELL(v, i) put_vec_cp(C, m0 + (i), n0 + (v) * VW, n_own, M, N, acc_##i##_##v, alpha, bias, has_bias, res, epi);
+#else
 #define O_PUT_CELL(v, i) put_vec(C, m0 + (i), n0 + (v) * VW, n_own, M, N, ldc, acc_##i##_##v, alpha, beta);
+#endif
 #define O_PUT_ROW(i, _) REP3(NV, O_PUT_CELL, i)
 
 /* ---- dot form: acc_<i>_<j> += A[m0+i, k .. k+VW) * B[n0+j, k .. k+VW) */
@@ -364,7 +418,12 @@ __kernel __attribute__((reqd_work_group_size(WGN, WGM, 1)))
 void gemm(const int M, const int N, const int K, const float alpha,
           __global const float *A, const int off_a, const int lda,
           __global const float *B, const int off_b, const int ldb, const float beta,
-          __global float *C, const int off_c, const int ldc)
+          __global float *C, const int off_c, const int ldc
+#if CP
+          , __global const float *bias, const int has_bias, __global const float *res,
+          const int epi
+#endif
+          )
 {
 #if MS
     /* consecutive work-groups walk down M, sharing one op(B) panel */
@@ -391,6 +450,9 @@ void gemm(const int M, const int N, const int K, const float alpha,
     A += off_a;
     B += off_b;
     C += off_c;
+#if CP
+    res += off_c;
+#endif
     int k = 0;
 #if DOT_FORM
     REP2(MWI, D_ROWA, _)

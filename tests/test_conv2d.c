@@ -10,7 +10,7 @@
 #include "ref/ref_conv2d.h"
 #include "ops/conv2d_direct.h"
 #include "ops/conv2d_wino.h"
-#include "gemm/gemm_params.h"
+#include "gemm/gemm_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -1213,7 +1213,8 @@ static void case_dims(const conv_case_t *cc, rcl_conv2d_desc *d, int *oh, int *o
 /* rcl_conv2d_forward_fused (y = relu?(conv + b + res), the eval-mode
  * epilogue): bitwise the conv's output followed by the add and ReLU in that
  * order (NaN stays NaN), with and without res and ReLU, on the im2col path
- * (its reorder pass applies it; a 1x1 stride-1 conv of one image, or of
+ * (its forward GEMM's store, or its reorder pass, applies it; a 1x1
+ * stride-1 conv of one image, or of
  * large enough maps, runs a GEMM per image straight into y and one
  * epilogue pass), the direct kernels and Winograd (one row of
  * tiles per vector, and two rows on 7- and 8-wide outputs), whose stores
@@ -1231,11 +1232,14 @@ static void test_conv_fused(void **state)
         {1, 3, 6, 13, 9, 1, 1, 1, 1, 0, 0, 1, 0},  /* 1x1, one image: a plain GEMM */
     };
     /* contexts: im2col + GEMM, direct without Winograd, direct with it,
-     * im2col + GEMM with a GEMM per image for 1x1 convs of 16 pixels or more */
-    for (int c = 0; c < 4; c++) {
-        rcl_ctx *ctx = path_ctx(c == 0 || c == 3 ? 0 : 1, 0);
+     * im2col + GEMM with a GEMM per image for 1x1 convs of 16 pixels or
+     * more, im2col + GEMM with the reorder pass (conv.FWD_STORE 0) */
+    int stored = 0; /* cases whose forward GEMM wrote y itself (conv.FWD_STORE) */
+    for (int c = 0; c < 5; c++) {
+        rcl_ctx *ctx = path_ctx(c == 0 || c >= 3 ? 0 : 1, 0);
         if (c == 2) T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
         if (c == 3) T_OK(rcl_ctx_set_param(ctx, "conv", "IMAGE_GEMM_P", 16));
+        if (c == 4) T_OK(rcl_ctx_set_param(ctx, "conv", "FWD_STORE", 0));
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             const conv_case_t *cc = &cases[i];
             rcl_conv2d_desc d;
@@ -1276,14 +1280,20 @@ static void test_conv_fused(void **state)
                         fail_msg("context %d case %zu mode %d: y[%zu] = %.9g, want %.9g", c, i,
                                  mode, j, (double)y1[j], (double)e);
                 }
-                /* the direct kernels, the im2col path's reorder or (1x1
-                 * stride-1 convs, GEMMs straight into y: one image, or
-                 * context 3) the epilogue pass apply it: no add or ReLU op */
+                /* the direct kernels, the im2col path's GEMM (reading the
+                 * column matrix in panels, conv.FWD_STORE) or its reorder,
+                 * or (1x1 stride-1 convs, GEMMs straight into y: one image,
+                 * or context 3) the epilogue pass apply it: no add or ReLU op */
                 assert_int_equal(tag_count[T_RELU] + tag_count[T_ADD], 0);
                 int per_image = cc->kh == 1 && cc->sh == 1 && (cc->n == 1 || c == 3);
                 if (per_image) assert_int_equal(tag_count[T_FWD_GEMM], cc->n);
                 if (per_image) assert_int_equal(tag_count[T_IM2COL], 0);
-                assert_int_equal(tag_count[T_REORDER] > 0, per_image || tag_count[T_FWD_GEMM] > 0);
+                int store = !per_image && tag_count[T_FWD_GEMM] > 0 && c != 4 &&
+                            rcl_gemm_b_panels(ctx, 0, 0, cc->oc, cc->n * oh * ow,
+                                              cc->c * cc->kh * cc->kw) > 0;
+                stored += store;
+                assert_int_equal(tag_count[T_REORDER] > 0,
+                                 per_image || (tag_count[T_FWD_GEMM] > 0 && !store));
                 if (c == 2 && cc->kh == 3 && cc->sh == 1) assert_true(tag_count[T_FWD_WINO] > 0);
                 if (c == 1) assert_int_equal(tag_count[T_FWD_WINO], 0);
             }
@@ -1295,6 +1305,9 @@ static void test_conv_fused(void **state)
         }
         rcl_ctx_destroy(ctx);
     }
+    /* the GEMM's own store ran on this device (its default GEMM parameters
+     * read op(B) in panels on PoCL and llvmpipe), and bitwise as above */
+    if (rcl_gemm_vec_width(T_CTX) >= 4) assert_true(stored > 0);
 }
 
 /* rcl_conv2d_backward_acc: dx = the data gradient + dx_add, bitwise the

@@ -219,7 +219,19 @@ int rcl_gemm_packed_b(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int 
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: %dx%dx%d does not read op(B) in panels", tag,
                         M, N, K);
     return rcl_gemm_tiled_packed_b(ctx, &p, trans_a, M, N, K, alpha, A, off_a, lda, Bp, beta, C,
-                                   off_c, ldc, tag);
+                                   off_c, ldc, NULL, tag);
+}
+
+int rcl_gemm_packed_b_conv(rcl_ctx *ctx, int M, int N, int K, float alpha, cl_mem A,
+                           size_t off_a, int lda, cl_mem Bp, cl_mem C, size_t off_c,
+                           const rcl_gemm_conv_out *co, const char *tag)
+{
+    rcl_gemm_tiled_params p;
+    if (!co || !rcl_gemm_b_panels(ctx, 0, 0, M, N, K) || !tiled_choice(ctx, 0, 0, M, N, K, &p))
+        return rcl_fail(RCL_ERR_INVALID, "gemm %s: %dx%dx%d does not read op(B) in panels", tag,
+                        M, N, K);
+    return rcl_gemm_tiled_packed_b(ctx, &p, 0, M, N, K, alpha, A, off_a, lda, Bp, 0.0f, C, off_c,
+                                   N, co, tag);
 }
 
 int rcl_gemm(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha, cl_mem A,

@@ -131,11 +131,15 @@ rcl_gemm_tiled_params rcl_gemm_tiled_from_table(const rcl_ctx *ctx, const char *
 static int tiled_run(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int trans_b,
                      int M, int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem B,
                      size_t off_b, int ldb, int b_packed, float beta, cl_mem C, size_t off_c,
-                     int ldc, const char *tag)
+                     int ldc, const rcl_gemm_conv_out *co, const char *tag)
 {
     if (b_packed) trans_b = 0, ldb = N; /* as after the pack below */
     if (!p || !rcl_gemm_tiled_valid(p, trans_a, trans_b) || (b_packed && p->xb != 2))
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: invalid tiled parameters", tag);
+    if (co && (co->p < 1 || N % co->p || beta != 0.0f || (trans_b && !trans_a && !p->xb) ||
+               ((co->epi & 1) && !co->res)))
+        return rcl_fail(RCL_ERR_INVALID, "gemm %s: conv output needs N a multiple of P, beta 0, "
+                        "the outer form and res for epi bit 0", tag);
     int ar = trans_a ? K : M, ac = trans_a ? M : K;
     int br = trans_b ? N : K, bc = trans_b ? K : N;
     if (lda < ac || ldb < bc || ldc < N)
@@ -176,13 +180,20 @@ static int tiled_run(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, 
     char opts[240];
     snprintf(opts, sizeof opts,
              "-DTA=%d -DTB=%d -DPA=%d -DPB=%d -DLB=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d "
-             "-DKB=%d -DWGM=%d -DWGN=%d -DMS=%d",
+             "-DKB=%d -DWGM=%d -DWGN=%d -DMS=%d -DCP=%d",
              trans_a ? 1 : 0, trans_b ? 1 : 0, p->xa, p->xb == 2, p->xb == 3, p->mwi, p->nwi,
-             p->vw, p->ku, p->kb, p->wgm, p->wgn, p->ms);
+             p->vw, p->ku, p->kb, p->wgm, p->wgn, p->ms, co ? co->p : 0);
     cl_kernel k;
     RCL_TRY(rcl_ctx_kernel(ctx, "gemm.cl", "gemm", opts, &k));
     size_t global[2] = {(size_t)(N + p->nwi - 1) / p->nwi, (size_t)(M + p->mwi - 1) / p->mwi};
     size_t local[2] = {(size_t)p->wgn, (size_t)p->wgm};
+    if (co)
+        return RCL_LAUNCH(ctx, k, tag, 2, global, local, RCL_I32(M), RCL_I32(N), RCL_I32(K),
+                          RCL_F32(alpha), RCL_MEM(A), RCL_I32(off_a), RCL_I32(lda), RCL_MEM(B),
+                          RCL_I32(off_b), RCL_I32(ldb), RCL_F32(beta), RCL_MEM(C),
+                          RCL_I32(off_c), RCL_I32(ldc), RCL_MEM(co->bias ? co->bias : C),
+                          RCL_I32(co->bias != NULL), RCL_MEM(co->res ? co->res : C),
+                          RCL_I32(co->res ? co->epi : co->epi & ~1));
     return RCL_LAUNCH(ctx, k, tag, 2, global, local, RCL_I32(M), RCL_I32(N), RCL_I32(K),
                       RCL_F32(alpha), RCL_MEM(A), RCL_I32(off_a), RCL_I32(lda), RCL_MEM(B),
                       RCL_I32(off_b), RCL_I32(ldb), RCL_F32(beta), RCL_MEM(C), RCL_I32(off_c),
@@ -195,13 +206,14 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
                    const char *tag)
 {
     return tiled_run(ctx, p, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b, ldb, 0,
-                     beta, C, off_c, ldc, tag);
+                     beta, C, off_c, ldc, NULL, tag);
 }
 
 int rcl_gemm_tiled_packed_b(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int M,
                             int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem Bp,
-                            float beta, cl_mem C, size_t off_c, int ldc, const char *tag)
+                            float beta, cl_mem C, size_t off_c, int ldc,
+                            const rcl_gemm_conv_out *co, const char *tag)
 {
     return tiled_run(ctx, p, trans_a, 0, M, N, K, alpha, A, off_a, lda, Bp, 0, 0, 1, beta, C,
-                     off_c, ldc, tag);
+                     off_c, ldc, co, tag);
 }

@@ -20,6 +20,8 @@
  *
  * Chunk of nb images, P = OH*OW, CKK = C*KH*KW, NP = nb*P:
  *   forward      col[CKK,NP] = im2col(x);  Y'[OC,NP] = W[OC,CKK] col;  y <- reorder(Y') (+b)
+ *                (col in the GEMM's panels, conv.FWD_STORE: the GEMM writes
+ *                y itself, (+b) and the epilogue included: no Y', no reorder)
  *   backward     dY'[OC,NP] = reorder(dy)
  *     weights    col = im2col(x);  dW (+)= dY' col^T   (beta 0 on the first chunk)
  *     data       dcol[CKK,NP] = W^T dY';  dx <- col2im(dcol)
@@ -414,6 +416,14 @@ static int conv_forward_gemm(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
         fwd_panel_cols(ctx, &g, np, &nwi);
         if (nwi) { /* col straight into the GEMM's panels: no pack pass */
             RCL_TRY(launch_panels(ctx, col, x->buf, n0, cur, nwi, &g, d));
+            if (rcl_tun(ctx, RCL_TUN_CONV_FWD_STORE)) { /* and y straight from it */
+                rcl_gemm_conv_out co = {g.P, b ? b->buf : NULL, res ? res->buf : NULL,
+                                        res ? epi : epi & ~RCL_CONV_EPI_RES};
+                RCL_TRY(rcl_gemm_packed_b_conv(ctx, g.OC, np, g.CKK, 1.0f, w->buf, 0, g.CKK, col,
+                                               y->buf, (size_t)n0 * g.OC * g.P, &co,
+                                               "conv_fwd_gemm"));
+                continue;
+            }
             RCL_TRY(rcl_gemm_packed_b(ctx, 0, 0, g.OC, np, g.CKK, 1.0f, w->buf, 0, g.CKK, col,
                                       0.0f, tmp, 0, np, "conv_fwd_gemm"));
         } else {
