@@ -14,6 +14,10 @@
  *   image n / P: C[n/P, m, n%P] = alpha * (op(A) op(B))[m, n] (+ bias[m]),
  *   then the conv epilogue epi (+ res at the same index, ReLU), as
  *   cl/im2col.cl's reorder_fwd computes it (host: src/ops/conv2d.c)
+ *   CE = P > 0 (outer form, beta 0): C row-major (ldc) as usual, with the
+ *   same epilogue, the bias by column group: C[m, n] = alpha * (op(A)
+ *   op(B))[m, n] (+ bias[n / P]), + res[m*ldc + n], ReLU (a dense conv's
+ *   output (N, OC*P), src/ops/conv2d_dense.c)
  * off_a/off_b/off_c (in floats) are added to the buffer pointers (off_c to
  * res as well).
  *
@@ -79,6 +83,11 @@
                            (nb, M, P) output with its epilogue (above); the
                            kernel then takes the epilogue's arguments */
 #endif
+#ifndef CE
+#define CE 0            /* P > 0 (outer form only, not with CP): C row-major
+                           with the epilogue, bias per group of P columns */
+#endif
+#define CO (CP || CE)   /* the kernel takes the epilogue's arguments */
 #ifndef PA
 #define PA 0            /* 1 (outer form only): A is op(A) packed in panels of MWI
                            rows, panel p = rows p*MWI.. at A[p*K*MWI + k*MWI + i]
@@ -201,8 +210,11 @@ typedef floatV floatV_u __attribute__((aligned(4)));
 #if KB < 0 || (DOT_FORM && KB % VW != 0)
 #error "KB must be 0 or positive (dot form: a multiple of VW)"
 #endif
-#if DOT_FORM && (PA || PB || LB || CP)
-#error "PA, PB, LB, CP: outer form only"
+#if DOT_FORM && (PA || PB || LB || CO)
+#error "PA, PB, LB, CP, CE: outer form only"
+#endif
+#if CP && CE
+#error "CP or CE, not both"
 #endif
 #if LB && (PB || KB == 0)
 #error "LB: with k blocks (KB > 0), not with PB"
@@ -269,7 +281,7 @@ inline void put_vec(__global float *C, const int m, const int n, const int n_lo,
     }
 }
 
-#if CP
+#if CO
 /* The conv epilogue on one value already biased: + the residual *r (epi
  * bit 0; r is read only then), then ReLU (bit 1), as cl/im2col.cl's */
 inline float cp_epi(float v, __global const float *r, const int epi)
@@ -278,20 +290,37 @@ inline float cp_epi(float v, __global const float *r, const int epi)
     return epi & 2 && v < 0.0f ? 0.0f : v;
 }
 
-/* put_vec's columns n .. n+VW of row m, stored at their places in the
- * (nb, M, CP) output with bias and epilogue (beta is 0). A whole vector
- * inside one image is one contiguous run. */
-inline void put_vec_cp(__global float *C, const int m, const int n, const int n_lo, const int M,
-                       const int N, const floatV acc, const float alpha,
+#if CP /* where column c of row m goes; whether columns n .. n+VW are one run */
+#define CO_IDX(m, c) ((c) / CP * M * CP + (m) * CP + (c) % CP)
+#define CO_RUN(n) ((n) % CP + VW <= CP)
+#define CO_BIAS(m, c) bias[m]
+#else
+#define CO_IDX(m, c) ((m) * ldc + (c))
+#define CO_RUN(n) 1
+#define CO_BIAS(m, c) bias[(c) / CE]
+#endif
+
+/* put_vec's columns n .. n+VW of row m, stored at their places (CP, CE)
+ * with bias and epilogue (beta is 0). A whole vector in one run of C is
+ * one vector load of res and one store. */
+inline void put_vec_co(__global float *C, const int m, const int n, const int n_lo, const int M,
+                       const int N, const int ldc, const floatV acc, const float alpha,
                        __global const float *bias, const int has_bias,
                        __global const float *res, const int epi)
 {
     if (m >= M) return;
-    const float bv = has_bias ? bias[m] : 0.0f;
-    if (n % CP + VW <= CP && n >= n_lo && n + VW <= N) {
-        const int o = n / CP * M * CP + m * CP + n % CP;
+    if (CO_RUN(n) && n >= n_lo && n + VW <= N) {
+        const int o = CO_IDX(m, n);
         floatV r = alpha * acc;
-        if (has_bias) r += (floatV)(bv);
+        if (has_bias) {
+#if CP
+            r += (floatV)(bias[m]);
+#else
+            float t[VW];
+            for (int l = 0; l < VW; l++) t[l] = bias[(n + l) / CE];
+            r += VLOADP(t);
+#endif
+        }
         if (epi & 1) r += VLOAD(res + o);
         if (epi & 2) r = select(r, (floatV)(0.0f), r < (floatV)(0.0f)); /* NaN, -0 kept */
         VSTORE(r, C + o);
@@ -300,9 +329,9 @@ inline void put_vec_cp(__global float *C, const int m, const int n, const int n_
         VSTORE(acc, t);
         for (int l = 0; l < VW && n + l < N; l++) {
             if (n + l < n_lo) continue;
-            const int c = n + l, o = c / CP * M * CP + m * CP + c % CP;
+            const int c = n + l, o = CO_IDX(m, c);
             const float s = alpha * t[l];
-            C[o] = cp_epi(has_bias ? s + bv : s, res + o, epi);
+            C[o] = cp_epi(has_bias ? s + CO_BIAS(m, c) : s, res + o, epi);
         }
     }
 }
@@ -384,8 +413,8 @@ inline void stage_b(__local float *lb, __global const float *B, const int kb, co
         REP3(NV, LOAD_B, kk)                                                    \
         REP2(MWI, O_FMA_ROW, _)                                                 \
     }
-#if CP
-#define O_PUT_CELL(v, i) put_vec_cp(C, m0 + (i), n0 + (v) * VW, n_own, M, N, acc_##i##_##v, alpha, bias, has_bias, res, epi);
+#if CO
+#define O_PUT_CELL(v, i) put_vec_co(C, m0 + (i), n0 + (v) * VW, n_own, M, N, ldc, acc_##i##_##v, alpha, bias, has_bias, res, epi);
 #else
 #define O_PUT_CELL(v, i) put_vec(C, m0 + (i), n0 + (v) * VW, n_own, M, N, ldc, acc_##i##_##v, alpha, beta);
 #endif
@@ -419,7 +448,7 @@ void gemm(const int M, const int N, const int K, const float alpha,
           __global const float *A, const int off_a, const int lda,
           __global const float *B, const int off_b, const int ldb, const float beta,
           __global float *C, const int off_c, const int ldc
-#if CP
+#if CO
           , __global const float *bias, const int has_bias, __global const float *res,
           const int epi
 #endif
@@ -450,7 +479,7 @@ void gemm(const int M, const int N, const int K, const float alpha,
     A += off_a;
     B += off_b;
     C += off_c;
-#if CP
+#if CO
     res += off_c;
 #endif
     int k = 0;

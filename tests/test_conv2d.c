@@ -1418,6 +1418,16 @@ static void test_conv_backward_acc(void **state)
  * dx_add bitwise the separate ops'; the prepared D^T
  * (rcl_conv2d_dense_prepare / _forward_dense) bitwise the fused forward;
  * conv.DENSE 0 and a 4x4 map take the other paths. */
+/* 1 if the dense path's forward GEMM applies the bias and epilogue in its
+ * store for case cc (conv.FWD_STORE on, not the transposed identity, our
+ * kernel's outer form: rcl_gemm_epi_ok); 0: the epilogue pass does */
+static int dense_store(rcl_ctx *ctx, const conv_case_t *cc, int P, int Q)
+{
+    int ident = cc->kh == 1 && cc->kw == 1 && P == 1 && Q == 1;
+    if (ident && cc->oc > cc->n) return 0;
+    return rcl_tun(ctx, RCL_TUN_CONV_FWD_STORE) && rcl_gemm_epi_ok(ctx, 0, ident, cc->n, cc->oc * P, cc->c * Q);
+}
+
 static void test_conv_dense(void **state)
 {
     (void)state;
@@ -1432,6 +1442,7 @@ static void test_conv_dense(void **state)
         {3, 5, 4, 4, 7, 3, 3, 1, 1, 1, 1, 1, 0},  /* 4x4: Q 16 > 9, im2col */
     };
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
+    int stored = 0, can_store = 0; /* cases whose GEMM applied the bias; could it */
     for (int on = 1; on >= 0; on--) {
         for (int i = 0; i < ncases; i++) {
             const conv_case_t *cc = &cases[i];
@@ -1446,7 +1457,9 @@ static void test_conv_dense(void **state)
             const int *t = tag_count;
             if (dense) { /* forward 1, dx 2, dw 2 calls */
                 assert_int_equal(t[T_IM2COL] + t[T_COL2IM] + t[T_TAPS], 0);
-                assert_int_equal(t[T_REORDER], cc->bias); /* the bias in the epilogue pass */
+                /* the bias: in the GEMM's store, or in the epilogue pass */
+                assert_int_equal(t[T_REORDER], cc->bias && !dense_store(ctx, cc, P, Q));
+                stored += cc->bias && dense_store(ctx, cc, P, Q);
                 assert_int_equal(t[T_FWD_GEMM], 1);
                 assert_int_equal(t[T_DX_GEMM], 2 * P);
                 assert_int_equal(t[T_DW_GEMM], 2);
@@ -1456,9 +1469,11 @@ static void test_conv_dense(void **state)
                 assert_int_equal(t[T_DENSE], 0); /* im2col, or the direct kernels (4x4) */
                 assert_true(t[T_IM2COL] + t[T_FWD_DIRECT] > 0);
             }
+            if (i == 0) can_store = rcl_gemm_epi_ok(ctx, 0, 0, cc->n, cc->oc * P, cc->c * Q);
             rcl_ctx_destroy(ctx);
         }
     }
+    assert_int_equal(stored > 0, can_store); /* the store's path ran where it can */
     /* the data gradient bitwise the im2col path's; the epilogue and dx_add
      * bitwise the separate ops' (the 2x2 and 1x1-map cases) */
     for (int i = 0; i < 2; i++) {
@@ -1500,17 +1515,26 @@ static void test_conv_dense(void **state)
                 T_OK(rcl_tensor_read(ctx, &y, y0));
                 T_OK(rcl_tensor_fill(ctx, &y, 12345.0f));
                 memset(tag_count, 0, sizeof tag_count);
-                T_OK(rcl_conv2d_forward_fused(ctx, &y, &x, &w, &b, &res, 1, &d));
-                assert_int_equal(tag_count[T_RELU] + tag_count[T_ADD], 0);
-                assert_int_equal(tag_count[T_REORDER], 1); /* the epilogue pass */
-                T_OK(rcl_tensor_read(ctx, &y, y1));
-                for (size_t j = 0; j < ny; j++) {
-                    float e = y0[j] + hr[j];
-                    e = e < 0 ? 0.0f : e;
-                    if (isnan(e) ? !isnan(y1[j]) : memcmp(&e, &y1[j], 4) != 0)
-                        fail_msg("case %d: fused y[%zu] = %.9g, want %.9g", i, j, (double)y1[j],
-                                 (double)e);
+                /* in the GEMM's store (conv.FWD_STORE 1 where it can) or the
+                 * epilogue pass (0): bitwise the same */
+                for (int fs = 1; fs >= 0; fs--) {
+                    T_OK(rcl_ctx_set_param(ctx, "conv", "FWD_STORE", fs));
+                    int P = oh * ow, Q = cc->h * cc->w;
+                    T_OK(rcl_tensor_fill(ctx, &y, 12345.0f));
+                    memset(tag_count, 0, sizeof tag_count);
+                    T_OK(rcl_conv2d_forward_fused(ctx, &y, &x, &w, &b, &res, 1, &d));
+                    assert_int_equal(tag_count[T_RELU] + tag_count[T_ADD], 0);
+                    assert_int_equal(tag_count[T_REORDER], !dense_store(ctx, cc, P, Q));
+                    T_OK(rcl_tensor_read(ctx, &y, y1));
+                    for (size_t j = 0; j < ny; j++) {
+                        float e = y0[j] + hr[j];
+                        e = e < 0 ? 0.0f : e;
+                        if (isnan(e) ? !isnan(y1[j]) : memcmp(&e, &y1[j], 4) != 0)
+                            fail_msg("case %d store %d: fused y[%zu] = %.9g, want %.9g", i, fs,
+                                     j, (double)y1[j], (double)e);
+                    }
                 }
+                T_OK(rcl_ctx_set_param(ctx, "conv", "FWD_STORE", 1));
                 T_OK(rcl_conv2d_backward_acc(ctx, &tdx, NULL, NULL, &dy, &x, &w, &add, &d));
                 T_OK(rcl_tensor_read(ctx, &tdx, dxa));
                 for (size_t j = 0; j < nx; j++) {

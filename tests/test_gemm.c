@@ -279,80 +279,89 @@ static void test_tiled_xb2(void **state)
     assert_int_equal(bad, 0);
 }
 
-/* CP: the packed-B kernel storing C as a conv's output (nb, M, P) with
- * bias, residual and ReLU (rcl_gemm_tiled_packed_b with a
- * rcl_gemm_conv_out, what conv2d's forward runs with conv.FWD_STORE):
- * against the double reference computed and stored that way; P a
- * multiple of the vector width (whole-vector stores), P = 1, odd P
- * (vectors crossing images), tiles crossing N and M, an offset, each
- * epilogue (none, bias, + res, ReLU, NaN residuals that stay NaN); the
- * floats before off_c and after the tensor stay untouched. Refusals: N
- * not a multiple of P, beta != 0. */
+/* CP and CE: our kernel storing C with a conv's bias and epilogue
+ * (rcl_gemm_conv_out, what conv2d's forward runs with conv.FWD_STORE):
+ * CP (row_major 0, packed op(B) as the im2col path passes it) as the
+ * (nb, M, P) output, bias per row; CE (row_major 1, B in place: NN, and
+ * NT through XB as the dense path's identity runs it) row-major with ld >
+ * N, bias per group of P columns. Against the double reference computed
+ * and stored that way; P a multiple of the vector width (whole-vector
+ * stores), P = 1, odd P (vectors crossing images / bias groups), tiles
+ * crossing N and M, an offset, each epilogue (none, bias, + res, ReLU, NaN
+ * residuals that stay NaN); the floats around C stay untouched. Refusals:
+ * N not a multiple of P, beta != 0. */
 static void test_tiled_conv_out(void **state)
 {
     (void)state;
     /* M, P, nb, K */
     static const int SH[][4] = {{13, 16, 3, 19}, {7, 1, 10, 5}, {9, 7, 3, 33}, {20, 25, 2, 8}};
     int bad = 0;
-    for (int s = 1; s < NPSETS; s++) {
-        rcl_gemm_tiled_params p = PSETS_OUTER[s];
-        p.xb = 2;
-        p.xa = s == 2;
-        for (int h = 0; h < (int)(sizeof SH / sizeof SH[0]); h++) {
-            const int M = SH[h][0], P = SH[h][1], nbi = SH[h][2], K = SH[h][3];
-            const int N = nbi * P, off = 3, epi = (s + h) % 4, has_bias = (s + h) % 3 != 0;
-            tu_rng r = tu_rng_seed((uint64_t)(2100 + 10 * s + h));
-            size_t na = (size_t)M * K, nbv = (size_t)K * N, ny = (size_t)off + (size_t)M * N + 5;
-            float *A = malloc(na * 4), *B = malloc(nbv * 4), *bias = malloc((size_t)M * 4);
-            float *res = malloc(ny * 4), *y = malloc(ny * 4);
-            tu_fill(&r, A, na, -1, 1), tu_fill(&r, B, nbv, -1, 1), tu_fill(&r, bias, M, -1, 1);
-            tu_fill(&r, res, ny, -1, 1);
-            res[off + M * N / 2] = NAN;
-            for (size_t i = 0; i < ny; i++) y[i] = 777.0f;
-            double *want = malloc(ny * sizeof *want);
-            for (size_t i = 0; i < ny; i++) want[i] = 777.0;
-            const float alpha = s == 3 ? 0.5f : 1.0f;
-            for (int m = 0; m < M; m++)
-                for (int n = 0; n < N; n++) {
-                    double acc = 0;
-                    for (int k = 0; k < K; k++) acc += (double)A[m * K + k] * B[k * N + n];
-                    size_t o = (size_t)off + (size_t)(n / P) * M * P + (size_t)m * P + n % P;
-                    double v = alpha * acc + (has_bias ? bias[m] : 0.0);
-                    if (epi & 1) v += res[o];
-                    if ((epi & 2) && v < 0) v = 0;
-                    want[o] = v;
+    for (int s = 1; s < NPSETS; s++)
+        for (int rm = 0; rm < 2; rm++) {
+            rcl_gemm_tiled_params p = PSETS_OUTER[s];
+            p.xb = 2;
+            p.xa = s == 2;
+            for (int h = 0; h < (int)(sizeof SH / sizeof SH[0]); h++) {
+                const int M = SH[h][0], P = SH[h][1], nbi = SH[h][2], K = SH[h][3];
+                const int N = nbi * P, off = 3, ldc = rm ? N + 2 : N, tb = rm && h % 2;
+                const int epi = (s + h + rm) % 4, has_bias = (s + h + rm) % 3 != 0;
+                tu_rng r = tu_rng_seed((uint64_t)(2100 + 100 * rm + 10 * s + h));
+                size_t na = (size_t)M * K, nbv = (size_t)K * N, nbias = (size_t)(M > nbi ? M : nbi);
+                size_t ny = (size_t)off + (size_t)M * ldc + 5;
+                float *A = malloc(na * 4), *B = malloc(nbv * 4), *bias = malloc(nbias * 4);
+                float *res = malloc(ny * 4), *y = malloc(ny * 4);
+                tu_fill(&r, A, na, -1, 1), tu_fill(&r, B, nbv, -1, 1);
+                tu_fill(&r, bias, nbias, -1, 1), tu_fill(&r, res, ny, -1, 1);
+                res[off + M * ldc / 2] = NAN;
+                double *want = malloc(ny * sizeof *want);
+                for (size_t i = 0; i < ny; i++) y[i] = 777.0f, want[i] = 777.0;
+                const float alpha = s == 3 ? 0.5f : 1.0f;
+                for (int m = 0; m < M; m++)
+                    for (int n = 0; n < N; n++) {
+                        double acc = 0; /* op(B)[k, n]: B is K x N, or N x K where tb */
+                        for (int k = 0; k < K; k++)
+                            acc += (double)A[m * K + k] * (tb ? B[n * K + k] : B[k * N + n]);
+                        size_t o = (size_t)off + (rm ? (size_t)m * ldc + n
+                                                     : (size_t)(n / P) * M * P + (size_t)m * P +
+                                                           n % P);
+                        double v = alpha * acc + (has_bias ? bias[rm ? n / P : m] : 0.0);
+                        if (epi & 1) v += res[o];
+                        if ((epi & 2) && v < 0) v = 0;
+                        want[o] = v;
+                    }
+                cl_mem a = make_buf(A, na), b = make_buf(B, nbv), cb = make_buf(bias, nbias);
+                cl_mem cr = make_buf(res, ny), cy = make_buf(y, ny), bp;
+                size_t npan = (size_t)(N + p.nwi - 1) / p.nwi * p.nwi * K;
+                T_OK(rcl_buffer_create(T_CTX, &bp, npan * 4));
+                rcl_gemm_conv_out co = {P, rm, has_bias ? cb : NULL, cr, epi};
+                if (rm) {
+                    T_OK(rcl_gemm_tiled(T_CTX, &p, 0, tb, M, N, K, alpha, a, 0, K, b, 0,
+                                        tb ? K : N, 0.0f, cy, off, ldc, &co, "test"));
+                } else {
+                    T_OK(rcl_pack_panels(T_CTX, bp, b, 0, N, 1, N, K, p.nwi));
+                    T_OK(rcl_gemm_tiled_packed_b(T_CTX, &p, 0, M, N, K, alpha, a, 0, K, bp, 0.0f,
+                                                 cy, off, N, &co, "test"));
                 }
-            cl_mem a = make_buf(A, na), b = make_buf(B, nbv), cb = make_buf(bias, M);
-            cl_mem cr = make_buf(res, ny), cy = make_buf(y, ny), bp;
-            size_t npan = (size_t)(N + p.nwi - 1) / p.nwi * p.nwi * K;
-            T_OK(rcl_buffer_create(T_CTX, &bp, npan * 4));
-            T_OK(rcl_pack_panels(T_CTX, bp, b, 0, N, 1, N, K, p.nwi));
-            rcl_gemm_conv_out co = {P, has_bias ? cb : NULL, cr, epi};
-            T_OK(rcl_gemm_tiled_packed_b(T_CTX, &p, 0, M, N, K, alpha, a, 0, K, bp, 0.0f, cy, off,
-                                         N, &co, "test"));
-            cl_int e = clEnqueueReadBuffer(rcl_ctx_queue(T_CTX), cy, CL_TRUE, 0, ny * 4, y, 0,
-                                           NULL, NULL);
-            assert_int_equal(e, CL_SUCCESS);
-            char what[128];
-            snprintf(what, sizeof what, "conv out set %d M=%d P=%d nb=%d K=%d epi %d bias %d", s,
-                     M, P, nbi, K, epi, has_bias);
-            int ok = tu_close_f(what, y, want, ny, 1e-5, 2e-6 * K + 1e-6);
-            if ((epi & 1) && !isnan(y[off + M * N / 2])) ok = 0, printf("%s: NaN lost\n", what);
-            bad += !ok;
-            /* refusals */
-            if (h == 0) {
-                assert_int_equal(rcl_gemm_tiled_packed_b(T_CTX, &p, 0, M, N - 1, K, alpha, a, 0,
-                                                         K, bp, 0.0f, cy, off, N, &co, "test"),
-                                 RCL_ERR_INVALID);
-                assert_int_equal(rcl_gemm_tiled_packed_b(T_CTX, &p, 0, M, N, K, alpha, a, 0, K,
-                                                         bp, 1.0f, cy, off, N, &co, "test"),
-                                 RCL_ERR_INVALID);
+                cl_int e = clEnqueueReadBuffer(rcl_ctx_queue(T_CTX), cy, CL_TRUE, 0, ny * 4, y,
+                                               0, NULL, NULL);
+                assert_int_equal(e, CL_SUCCESS);
+                char what[128];
+                snprintf(what, sizeof what, "conv out %s set %d M=%d P=%d nb=%d K=%d epi %d bias %d",
+                         rm ? (tb ? "CE NT" : "CE NN") : "CP", s, M, P, nbi, K, epi, has_bias);
+                bad += !tu_close_f(what, y, want, ny, 1e-5, 2e-6 * K + 1e-6);
+                if (h == 0) { /* refusals */
+                    assert_int_equal(rcl_gemm_tiled(T_CTX, &p, 0, 0, M, N - 1, K, alpha, a, 0, K,
+                                                    b, 0, N, 0.0f, cy, off, ldc, &co, "test"),
+                                     RCL_ERR_INVALID);
+                    assert_int_equal(rcl_gemm_tiled(T_CTX, &p, 0, 0, M, N, K, alpha, a, 0, K, b,
+                                                    0, N, 1.0f, cy, off, ldc, &co, "test"),
+                                     RCL_ERR_INVALID);
+                }
+                cl_mem all[] = {a, b, cb, cr, cy, bp};
+                for (int i = 0; i < 6; i++) rcl_buffer_release(&all[i]);
+                free(A), free(B), free(bias), free(res), free(y), free(want);
             }
-            cl_mem all[] = {a, b, cb, cr, cy, bp};
-            for (int i = 0; i < 6; i++) rcl_buffer_release(&all[i]);
-            free(A), free(B), free(bias), free(res), free(y), free(want);
         }
-    }
     assert_int_equal(bad, 0);
 }
 

@@ -173,7 +173,7 @@ int rcl_gemm_with(rcl_ctx *ctx, rcl_gemm_path path, const rcl_gemm_tiled_params 
     if (path == RCL_GEMM_TILED) {
         rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(rcl_gemm_vec_width(ctx), trans_a, trans_b);
         return rcl_gemm_tiled(ctx, p ? p : &d, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B,
-                              off_b, ldb, beta, C, off_c, ldc, tag);
+                              off_b, ldb, beta, C, off_c, ldc, NULL, tag);
     }
     if (path != RCL_GEMM_CLBLAST) return rcl_fail(RCL_ERR_INVALID, "gemm %s: path %d", tag, path);
     return rcl_gemm_clblast(ctx, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b, ldb,
@@ -234,6 +234,28 @@ int rcl_gemm_packed_b_conv(rcl_ctx *ctx, int M, int N, int K, float alpha, cl_me
                                    N, co, tag);
 }
 
+int rcl_gemm_epi_ok(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K)
+{
+    gemm_state *gs = state_of(ctx);
+    rcl_gemm_tiled_params p;
+    return M > 0 && N > 0 && K > 0 && !(gs && gs->hook) &&
+           tiled_choice(ctx, trans_a, trans_b, M, N, K, &p) &&
+           rcl_gemm_tiled_valid(&p, trans_a, trans_b) && !(trans_b && !trans_a && !p.xb);
+}
+
+int rcl_gemm_epi(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                 cl_mem A, size_t off_a, int lda, cl_mem B, size_t off_b, int ldb, cl_mem C,
+                 size_t off_c, int ldc, const rcl_gemm_conv_out *co, const char *tag)
+{
+    rcl_gemm_tiled_params p;
+    if (!co || !rcl_gemm_epi_ok(ctx, trans_a, trans_b, M, N, K) ||
+        !tiled_choice(ctx, trans_a, trans_b, M, N, K, &p))
+        return rcl_fail(RCL_ERR_INVALID, "gemm %s: %dx%dx%d does not run on the tiled kernel's "
+                        "outer form", tag, M, N, K);
+    return rcl_gemm_tiled(ctx, &p, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b, ldb,
+                          0.0f, C, off_c, ldc, co, tag);
+}
+
 int rcl_gemm(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha, cl_mem A,
              size_t off_a, int lda, cl_mem B, size_t off_b, int ldb, float beta, cl_mem C,
              size_t off_c, int ldc, const char *tag)
@@ -245,7 +267,7 @@ int rcl_gemm(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float 
     rcl_gemm_tiled_params p;
     if (tiled_choice(ctx, trans_a, trans_b, M, N, K, &p))
         return rcl_gemm_tiled(ctx, &p, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b,
-                              ldb, beta, C, off_c, ldc, tag);
+                              ldb, beta, C, off_c, ldc, NULL, tag);
     RCL_TRY(apply_clblast_table(ctx));
     return rcl_gemm_clblast(ctx, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b, ldb,
                             beta, C, off_c, ldc, tag);

@@ -6,16 +6,16 @@
 
 #include "gemm/gemm_params.h"
 
-/* ---- our kernel (cl/gemm.cl) with parameters p */
+typedef struct rcl_gemm_conv_out rcl_gemm_conv_out;
+/* ---- our kernel (cl/gemm.cl) with parameters p; co: NULL, or C stored
+ * with a conv's epilogue (struct rcl_gemm_conv_out below) */
 int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int trans_b, int M,
                    int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem B,
                    size_t off_b, int ldb, float beta, cl_mem C, size_t off_c, int ldc,
-                   const char *tag);
+                   const rcl_gemm_conv_out *co, const char *tag);
 
 /* The same with B already holding op(B) packed in p's XB 2 panels
  * (p->xb == 2): Bp[(q*K + k)*nwi + j] = op(B)[k, q*nwi + j], zero past N. */
-typedef struct rcl_gemm_conv_out rcl_gemm_conv_out;
-/* co: NULL, or C stored as a conv's output (rcl_gemm_packed_b_conv) */
 int rcl_gemm_tiled_packed_b(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int M,
                             int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem Bp,
                             float beta, cl_mem C, size_t off_c, int ldc,
@@ -32,21 +32,30 @@ int rcl_gemm_packed_b(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int 
                       cl_mem A, size_t off_a, int lda, cl_mem Bp, float beta, cl_mem C,
                       size_t off_c, int ldc, const char *tag);
 
-/* C written as a conv's output instead of a row-major matrix (cl/gemm.cl
- * CP): C[n/p, m, n%p] (the (N/p, M, p) tensor at off_c) = alpha * (A
- * op(B))[m, n] (+ bias[m] where bias), then epi: bit 0 + res[the same
- * index] (res at off_c too), bit 1 ReLU; in that order, as conv2d's reorder
- * pass. N a multiple of p; beta 0. */
+/* C written as a conv's output with its epilogue (cl/gemm.cl CP, CE):
+ * row_major 0: C[n/p, m, n%p] (the (N/p, M, p) tensor at off_c) = alpha *
+ * (op(A) op(B))[m, n] (+ bias[m] where bias); row_major 1: C[m, n] (ldc) =
+ * alpha * (op(A) op(B))[m, n] (+ bias[n / p]); then epi: bit 0 + res[the
+ * same index] (res at off_c too), bit 1 ReLU; in that order, as conv2d's
+ * reorder and epilogue passes. N a multiple of p; beta 0. */
 struct rcl_gemm_conv_out {
     int p;
+    int row_major;
     cl_mem bias; /* NULL: none */
     cl_mem res;  /* read only with epi bit 0 */
     int epi;
 };
-/* rcl_gemm_packed_b (trans_a = trans_b = 0) storing C so */
+/* rcl_gemm_packed_b (trans_a = trans_b = 0) storing C as co->row_major 0 says */
 int rcl_gemm_packed_b_conv(rcl_ctx *ctx, int M, int N, int K, float alpha, cl_mem A,
                            size_t off_a, int lda, cl_mem Bp, cl_mem C, size_t off_c,
                            const rcl_gemm_conv_out *co, const char *tag);
+/* 1 if rcl_gemm would run this shape on our kernel in its outer form (no
+ * GEMM hook): rcl_gemm_epi can then store C with an epilogue */
+int rcl_gemm_epi_ok(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K);
+/* rcl_gemm with beta 0 storing C as co says (rcl_gemm_epi_ok first) */
+int rcl_gemm_epi(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                 cl_mem A, size_t off_a, int lda, cl_mem B, size_t off_b, int ldb, cl_mem C,
+                 size_t off_c, int ldc, const rcl_gemm_conv_out *co, const char *tag);
 
 /* ---- CLBlast */
 int rcl_gemm_clblast(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,

@@ -137,9 +137,9 @@ static int tiled_run(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, 
     if (!p || !rcl_gemm_tiled_valid(p, trans_a, trans_b) || (b_packed && p->xb != 2))
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: invalid tiled parameters", tag);
     if (co && (co->p < 1 || N % co->p || beta != 0.0f || (trans_b && !trans_a && !p->xb) ||
-               ((co->epi & 1) && !co->res)))
+               ((co->epi & 1) && !co->res) || (!co->row_major && ldc != N)))
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: conv output needs N a multiple of P, beta 0, "
-                        "the outer form and res for epi bit 0", tag);
+                        "the outer form, res for epi bit 0 (and ldc N in its layout)", tag);
     int ar = trans_a ? K : M, ac = trans_a ? M : K;
     int br = trans_b ? N : K, bc = trans_b ? K : N;
     if (lda < ac || ldb < bc || ldc < N)
@@ -180,9 +180,10 @@ static int tiled_run(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, 
     char opts[240];
     snprintf(opts, sizeof opts,
              "-DTA=%d -DTB=%d -DPA=%d -DPB=%d -DLB=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d "
-             "-DKB=%d -DWGM=%d -DWGN=%d -DMS=%d -DCP=%d",
+             "-DKB=%d -DWGM=%d -DWGN=%d -DMS=%d -DCP=%d -DCE=%d",
              trans_a ? 1 : 0, trans_b ? 1 : 0, p->xa, p->xb == 2, p->xb == 3, p->mwi, p->nwi,
-             p->vw, p->ku, p->kb, p->wgm, p->wgn, p->ms, co ? co->p : 0);
+             p->vw, p->ku, p->kb, p->wgm, p->wgn, p->ms, co && !co->row_major ? co->p : 0,
+             co && co->row_major ? co->p : 0);
     cl_kernel k;
     RCL_TRY(rcl_ctx_kernel(ctx, "gemm.cl", "gemm", opts, &k));
     size_t global[2] = {(size_t)(N + p->nwi - 1) / p->nwi, (size_t)(M + p->mwi - 1) / p->mwi};
@@ -203,10 +204,10 @@ static int tiled_run(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, 
 int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int trans_b, int M,
                    int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem B,
                    size_t off_b, int ldb, float beta, cl_mem C, size_t off_c, int ldc,
-                   const char *tag)
+                   const rcl_gemm_conv_out *co, const char *tag)
 {
     return tiled_run(ctx, p, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b, ldb, 0,
-                     beta, C, off_c, ldc, NULL, tag);
+                     beta, C, off_c, ldc, co, tag);
 }
 
 int rcl_gemm_tiled_packed_b(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int M,

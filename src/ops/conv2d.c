@@ -380,6 +380,18 @@ static int launch_epilogue(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *b,
                       RCL_I32(ipi), RCL_I32(g->OC), RCL_I32(g->P));
 }
 
+/* The dense path's bias and epilogue for its GEMM's store (conv.FWD_STORE)
+ * in *co, or NULL: none to apply, or the switch off */
+static const rcl_gemm_conv_out *dense_epi(rcl_ctx *ctx, rcl_gemm_conv_out *co,
+                                          const rcl_tensor *b, const rcl_tensor *res, int epi,
+                                          const conv_geom *g)
+{
+    if (!res) epi &= ~RCL_CONV_EPI_RES;
+    if ((!b && !epi) || !rcl_tun(ctx, RCL_TUN_CONV_FWD_STORE)) return NULL;
+    *co = (rcl_gemm_conv_out){g->P, 1, b ? b->buf : NULL, res ? res->buf : NULL, epi};
+    return co;
+}
+
 /* 1 if this conv takes the dense path: the path rule, conv.DENSE on, equal
  * strides, rcl_conv_is_dense with its live taps (conv_trim). It runs on the
  * full kernel: D has no entry at a dead tap, and the weight gradient's
@@ -417,7 +429,7 @@ static int conv_forward_gemm(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
         if (nwi) { /* col straight into the GEMM's panels: no pack pass */
             RCL_TRY(launch_panels(ctx, col, x->buf, n0, cur, nwi, &g, d));
             if (rcl_tun(ctx, RCL_TUN_CONV_FWD_STORE)) { /* and y straight from it */
-                rcl_gemm_conv_out co = {g.P, b ? b->buf : NULL, res ? res->buf : NULL,
+                rcl_gemm_conv_out co = {g.P, 0, b ? b->buf : NULL, res ? res->buf : NULL,
                                         res ? epi : epi & ~RCL_CONV_EPI_RES};
                 RCL_TRY(rcl_gemm_packed_b_conv(ctx, g.OC, np, g.CKK, 1.0f, w->buf, 0, g.CKK, col,
                                                y->buf, (size_t)n0 * g.OC * g.P, &co,
@@ -461,8 +473,10 @@ int rcl_conv2d_forward_fused(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
     int epi = (res ? RCL_CONV_EPI_RES : 0) | (relu ? RCL_CONV_EPI_RELU : 0);
     if (conv_dense_pass(ctx, &g, d)) { /* on the full kernel */
         rcl_conv_shape s = conv_shape(&g, d);
-        RCL_TRY(rcl_conv_dense_forward(ctx, y->buf, x->buf, w->buf, &s));
-        return launch_epilogue(ctx, y, b, res, epi, &g);
+        rcl_gemm_conv_out co;
+        int st = rcl_conv_dense_forward(ctx, y->buf, x->buf, w->buf, &s,
+                                        dense_epi(ctx, &co, b, res, epi, &g));
+        return st < 0 ? st : st ? RCL_OK : launch_epilogue(ctx, y, b, res, epi, &g);
     }
     rcl_conv2d_desc t;
     rcl_tensor wt;
@@ -610,9 +624,11 @@ int rcl_conv2d_forward_dense(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
                         "conv2d_forward_dense: dt (%d,%d,%d,%d) is not the D^T of a %dx%d input "
                         "(rcl_conv2d_dense_prepare)", dt->n, dt->c, dt->h, dt->w, g.H, g.W);
     rcl_conv_shape s = conv_shape(&g, d);
-    RCL_TRY(rcl_conv_dense_forward_t(ctx, y->buf, x->buf, dt->buf, &s));
     int epi = (res ? RCL_CONV_EPI_RES : 0) | (relu ? RCL_CONV_EPI_RELU : 0);
-    return launch_epilogue(ctx, y, b, res, epi, &g);
+    rcl_gemm_conv_out co;
+    int st = rcl_conv_dense_forward_t(ctx, y->buf, x->buf, dt->buf, &s,
+                                      dense_epi(ctx, &co, b, res, epi, &g));
+    return st < 0 ? st : st ? RCL_OK : launch_epilogue(ctx, y, b, res, epi, &g);
 }
 
 /* dy (N,OC,OH,OW) -> dx (N,C,H,W), dw (OC,C,KH,KW), db (OC,1,1,1); any may be NULL */

@@ -44,30 +44,44 @@ int rcl_conv_dense_build_t(rcl_ctx *ctx, cl_mem dt, cl_mem w, const rcl_conv_sha
     return build_into(ctx, dt, w, s, 1);
 }
 
-int rcl_conv_dense_forward_t(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem dt,
-                             const rcl_conv_shape *s)
+/* y = x op(B) (NN, or NT where tb), with co in the store where it can */
+static int dense_gemm(rcl_ctx *ctx, int tb, cl_mem y, cl_mem x, cl_mem b, int ldb, int N, int OCP,
+                      int CQ, const rcl_gemm_conv_out *co)
 {
-    int CQ = s->C * s->H * s->W, OCP = s->OC * s->OH * s->OW;
-    return rcl_gemm(ctx, 0, 0, s->N, OCP, CQ, 1.0f, x, 0, CQ, dt, 0, OCP, 0.0f, y, 0, OCP,
-                    "conv_fwd_gemm");
+    if (co && rcl_gemm_epi_ok(ctx, 0, tb, N, OCP, CQ)) {
+        RCL_TRY(rcl_gemm_epi(ctx, 0, tb, N, OCP, CQ, 1.0f, x, 0, CQ, b, 0, ldb, y, 0, OCP, co,
+                             "conv_fwd_gemm"));
+        return 1;
+    }
+    RCL_TRY(rcl_gemm(ctx, 0, tb, N, OCP, CQ, 1.0f, x, 0, CQ, b, 0, ldb, 0.0f, y, 0, OCP,
+                     "conv_fwd_gemm"));
+    return 0;
 }
 
-int rcl_conv_dense_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rcl_conv_shape *s)
+int rcl_conv_dense_forward_t(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem dt,
+                             const rcl_conv_shape *s, const rcl_gemm_conv_out *co)
+{
+    int CQ = s->C * s->H * s->W, OCP = s->OC * s->OH * s->OW;
+    return dense_gemm(ctx, 0, y, x, dt, OCP, s->N, OCP, CQ, co);
+}
+
+int rcl_conv_dense_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rcl_conv_shape *s,
+                           const rcl_gemm_conv_out *co)
 {
     int CQ = s->C * s->H * s->W, OCP = s->OC * s->OH * s->OW;
     if (rcl_conv_dense_identity(s)) { /* y = x w^T, or y^T = w x^T in slot TMP transposed */
         if (!rcl_conv_dense_y_transposed(s))
-            return rcl_gemm(ctx, 0, 1, s->N, OCP, CQ, 1.0f, x, 0, CQ, w, 0, CQ, 0.0f, y, 0,
-                            OCP, "conv_fwd_gemm");
+            return dense_gemm(ctx, 1, y, x, w, CQ, s->N, OCP, CQ, co);
         cl_mem yt;
         RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)s->OC * s->N * sizeof(float), &yt));
         RCL_TRY(rcl_gemm(ctx, 0, 1, s->OC, s->N, CQ, 1.0f, w, 0, CQ, x, 0, CQ, 0.0f, yt, 0, s->N,
                          "conv_fwd_gemm"));
-        return rcl_transpose(ctx, y, yt, 0, s->N, s->OC, s->N);
+        RCL_TRY(rcl_transpose(ctx, y, yt, 0, s->N, s->OC, s->N));
+        return 0;
     }
     cl_mem dt;
     RCL_TRY(build_d(ctx, w, s, 1, &dt));
-    return rcl_conv_dense_forward_t(ctx, y, x, dt, s);
+    return rcl_conv_dense_forward_t(ctx, y, x, dt, s, co);
 }
 
 int rcl_conv_dense_backward(rcl_ctx *ctx, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem x, cl_mem w,

@@ -11,16 +11,22 @@
 #ifndef RCL_OPS_CONV2D_DENSE_H
 #define RCL_OPS_CONV2D_DENSE_H
 
+#include "gemm/gemm_internal.h"
 #include "ops/conv2d_chunk.h"
 #include "runtime/internal.h"
 
 /* D^T (C*Q x OC*P) of w into dt (an existing buffer of that size) */
 int rcl_conv_dense_build_t(rcl_ctx *ctx, cl_mem dt, cl_mem w, const rcl_conv_shape *s);
-/* y = x dt, dt from rcl_conv_dense_build_t */
+/* y (N, OC*P) = x (N, C*Q) dt, dt from rcl_conv_dense_build_t. co (NULL:
+ * none): the bias and epilogue (row-major, p = P), applied by the GEMM's
+ * store where it runs on our kernel's outer form (rcl_gemm_epi_ok).
+ * Returns 1 if it applied co, 0 if the caller's epilogue pass must, or a
+ * negative error code. */
 int rcl_conv_dense_forward_t(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem dt,
-                             const rcl_conv_shape *s);
-/* y (N, OC*P) = x (N, C*Q) D^T; no bias or epilogue (the caller's) */
-int rcl_conv_dense_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rcl_conv_shape *s);
+                             const rcl_conv_shape *s, const rcl_gemm_conv_out *co);
+/* y (N, OC*P) = x (N, C*Q) D^T; co and the result as above */
+int rcl_conv_dense_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rcl_conv_shape *s,
+                           const rcl_gemm_conv_out *co);
 /* dx = sum_p dy_p D_p and / or dw = fold(dy^T x) (either NULL), both
  * overwritten */
 int rcl_conv_dense_backward(rcl_ctx *ctx, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem x, cl_mem w,
