@@ -82,4 +82,14 @@
 typedef floatV floatV_u __attribute__((aligned(4)));
 #endif
 
+/* The conv epilogue on one value already biased: + the residual *r (epi
+ * bit 0; r is read only then), then ReLU (bit 1; NaN and -0 kept), as the
+ * vector forms in cl/conv_direct.cl and cl/conv_wino.cl (cl/im2col.cl's
+ * reorder passes, cl/gemm.cl's CP/CE stores) */
+static inline float conv_epi(float v, __global const float *r, const int epi)
+{
+    if (epi & 1) v += *r;
+    return epi & 2 && v < 0.0f ? 0.0f : v;
+}
+
 #endif

@@ -282,14 +282,6 @@ inline void put_vec(__global float *C, const int m, const int n, const int n_lo,
 }
 
 #if CO
-/* The conv epilogue on one value already biased: + the residual *r (epi
- * bit 0; r is read only then), then ReLU (bit 1), as cl/im2col.cl's */
-inline float cp_epi(float v, __global const float *r, const int epi)
-{
-    if (epi & 1) v += *r;
-    return epi & 2 && v < 0.0f ? 0.0f : v;
-}
-
 #if CP /* where column c of row m goes; whether columns n .. n+VW are one run */
 #define CO_IDX(m, c) ((c) / CP * M * CP + (m) * CP + (c) % CP)
 #define CO_RUN(n) ((n) % CP + VW <= CP)
@@ -331,7 +323,7 @@ inline void put_vec_co(__global float *C, const int m, const int n, const int n_
             if (n + l < n_lo) continue;
             const int c = n + l, o = CO_IDX(m, c);
             const float s = alpha * t[l];
-            C[o] = cp_epi(has_bias ? s + CO_BIAS(m, c) : s, res + o, epi);
+            C[o] = conv_epi(has_bias ? s + CO_BIAS(m, c) : s, res + o, epi);
         }
     }
 }

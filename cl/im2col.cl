@@ -210,14 +210,6 @@ void col2im(__global float *restrict dx, __global const float *restrict col, con
     }
 }
 
-/* The conv epilogue on one value already biased: + the residual *r (epi
- * bit 0; r is read only then), then ReLU (bit 1), as cl/conv_direct.cl's */
-static inline float conv_epi(float v, __global const float *r, const int epi)
-{
-    if (epi & 1) v += *r;
-    return epi & 2 && v < 0.0f ? 0.0f : v;
-}
-
 /* has_bias == 0: b is not read (the host passes any valid buffer). */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void reorder_fwd(__global float *restrict y, __global const float *restrict ycol,

@@ -211,7 +211,7 @@ int rcl_gemm_b_panels(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int 
 
 int rcl_gemm_packed_b(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
                       cl_mem A, size_t off_a, int lda, cl_mem Bp, float beta, cl_mem C,
-                      size_t off_c, int ldc, const char *tag)
+                      size_t off_c, int ldc, const rcl_gemm_conv_out *co, const char *tag)
 {
     rcl_gemm_tiled_params p;
     int nwi = rcl_gemm_b_panels(ctx, trans_a, trans_b, M, N, K);
@@ -219,28 +219,24 @@ int rcl_gemm_packed_b(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int 
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: %dx%dx%d does not read op(B) in panels", tag,
                         M, N, K);
     return rcl_gemm_tiled_packed_b(ctx, &p, trans_a, M, N, K, alpha, A, off_a, lda, Bp, beta, C,
-                                   off_c, ldc, NULL, tag);
+                                   off_c, ldc, co, tag);
 }
 
-int rcl_gemm_packed_b_conv(rcl_ctx *ctx, int M, int N, int K, float alpha, cl_mem A,
-                           size_t off_a, int lda, cl_mem Bp, cl_mem C, size_t off_c,
-                           const rcl_gemm_conv_out *co, const char *tag)
+/* 1 with our kernel's parameters in *p if rcl_gemm runs this shape on its
+ * outer form (no GEMM hook) */
+static int epi_choice(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K,
+                      rcl_gemm_tiled_params *p)
 {
-    rcl_gemm_tiled_params p;
-    if (!co || !rcl_gemm_b_panels(ctx, 0, 0, M, N, K) || !tiled_choice(ctx, 0, 0, M, N, K, &p))
-        return rcl_fail(RCL_ERR_INVALID, "gemm %s: %dx%dx%d does not read op(B) in panels", tag,
-                        M, N, K);
-    return rcl_gemm_tiled_packed_b(ctx, &p, 0, M, N, K, alpha, A, off_a, lda, Bp, 0.0f, C, off_c,
-                                   N, co, tag);
+    gemm_state *gs = state_of(ctx);
+    return M > 0 && N > 0 && K > 0 && !(gs && gs->hook) &&
+           tiled_choice(ctx, trans_a, trans_b, M, N, K, p) &&
+           rcl_gemm_tiled_valid(p, trans_a, trans_b) && !rcl_gemm_tiled_dot(p, trans_a, trans_b);
 }
 
 int rcl_gemm_epi_ok(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K)
 {
-    gemm_state *gs = state_of(ctx);
     rcl_gemm_tiled_params p;
-    return M > 0 && N > 0 && K > 0 && !(gs && gs->hook) &&
-           tiled_choice(ctx, trans_a, trans_b, M, N, K, &p) &&
-           rcl_gemm_tiled_valid(&p, trans_a, trans_b) && !(trans_b && !trans_a && !p.xb);
+    return epi_choice(ctx, trans_a, trans_b, M, N, K, &p);
 }
 
 int rcl_gemm_epi(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
@@ -248,8 +244,7 @@ int rcl_gemm_epi(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, fl
                  size_t off_c, int ldc, const rcl_gemm_conv_out *co, const char *tag)
 {
     rcl_gemm_tiled_params p;
-    if (!co || !rcl_gemm_epi_ok(ctx, trans_a, trans_b, M, N, K) ||
-        !tiled_choice(ctx, trans_a, trans_b, M, N, K, &p))
+    if (!co || !epi_choice(ctx, trans_a, trans_b, M, N, K, &p))
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: %dx%dx%d does not run on the tiled kernel's "
                         "outer form", tag, M, N, K);
     return rcl_gemm_tiled(ctx, &p, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b, ldb,

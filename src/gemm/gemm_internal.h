@@ -26,11 +26,12 @@ int rcl_gemm_tiled_packed_b(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int tr
  * this shape (M, N, K, trans_b as the caller would pass them) on the tiled
  * kernel packing op(B) first (XB 2), else 0 (CLBlast, another XB, a GEMM
  * hook); then rcl_gemm_packed_b runs it on Bp, which holds op(B) in panels
- * of nwi columns, ceil(N/nwi)*nwi*K floats. */
+ * of nwi columns, ceil(N/nwi)*nwi*K floats; co: NULL, or C stored with
+ * a conv's epilogue (row_major 0 below, trans_a = trans_b = 0). */
 int rcl_gemm_b_panels(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K);
 int rcl_gemm_packed_b(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
                       cl_mem A, size_t off_a, int lda, cl_mem Bp, float beta, cl_mem C,
-                      size_t off_c, int ldc, const char *tag);
+                      size_t off_c, int ldc, const rcl_gemm_conv_out *co, const char *tag);
 
 /* C written as a conv's output with its epilogue (cl/gemm.cl CP, CE):
  * row_major 0: C[n/p, m, n%p] (the (N/p, M, p) tensor at off_c) = alpha *
@@ -45,10 +46,6 @@ struct rcl_gemm_conv_out {
     cl_mem res;  /* read only with epi bit 0 */
     int epi;
 };
-/* rcl_gemm_packed_b (trans_a = trans_b = 0) storing C as co->row_major 0 says */
-int rcl_gemm_packed_b_conv(rcl_ctx *ctx, int M, int N, int K, float alpha, cl_mem A,
-                           size_t off_a, int lda, cl_mem Bp, cl_mem C, size_t off_c,
-                           const rcl_gemm_conv_out *co, const char *tag);
 /* 1 if rcl_gemm would run this shape on our kernel in its outer form (no
  * GEMM hook): rcl_gemm_epi can then store C with an epilogue */
 int rcl_gemm_epi_ok(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K);

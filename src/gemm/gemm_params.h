@@ -77,6 +77,12 @@ int rcl_gemm_vec_width(const rcl_ctx *ctx);
  * form). The form is the
  * dot form for NT without xb. */
 int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_b);
+/* 1 if p runs trans_a/trans_b in the kernel's dot form (NT reading B in
+ * place), 0 in its outer-product form */
+static inline int rcl_gemm_tiled_dot(const rcl_gemm_tiled_params *p, int trans_a, int trans_b)
+{
+    return trans_b && !trans_a && !p->xb;
+}
 /* Read "gemm.<class>" MWI.. from the table, falling back to the defaults
  * (XA to 0 where the class has entries but no XA: tuned before XA). */
 rcl_gemm_tiled_params rcl_gemm_tiled_from_table(const rcl_ctx *ctx, const char *key, int trans_a,

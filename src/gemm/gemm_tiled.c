@@ -97,7 +97,7 @@ int rcl_gemm_tiled_valid(const rcl_gemm_tiled_params *p, int trans_a, int trans_
     /* XB 3 stages k blocks in local memory: KB x WGN*NWI floats, within
      * the 32 KiB every OpenCL device has */
     if (p->xb == 3 && (p->kb <= 0 || (long)p->kb * p->wgn * p->nwi > 8192)) return 0;
-    int dot = trans_b && !trans_a && !p->xb;
+    int dot = rcl_gemm_tiled_dot(p, trans_a, trans_b);
     if (p->mwi < 1 || p->nwi < 1 || p->ku < 1 || p->wgm < 1 || p->wgn < 1) return 0;
     if (p->vw != 1 && p->vw != 2 && p->vw != 4 && p->vw != 8 && p->vw != 16) return 0;
     if (!dot && p->nwi % p->vw) return 0;
@@ -136,7 +136,7 @@ static int tiled_run(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, 
     if (b_packed) trans_b = 0, ldb = N; /* as after the pack below */
     if (!p || !rcl_gemm_tiled_valid(p, trans_a, trans_b) || (b_packed && p->xb != 2))
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: invalid tiled parameters", tag);
-    if (co && (co->p < 1 || N % co->p || beta != 0.0f || (trans_b && !trans_a && !p->xb) ||
+    if (co && (co->p < 1 || N % co->p || beta != 0.0f || rcl_gemm_tiled_dot(p, trans_a, trans_b) ||
                ((co->epi & 1) && !co->res) || (!co->row_major && ldc != N)))
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: conv output needs N a multiple of P, beta 0, "
                         "the outer form, res for epi bit 0 (and ldc N in its layout)", tag);

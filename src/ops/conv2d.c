@@ -431,13 +431,13 @@ static int conv_forward_gemm(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
             if (rcl_tun(ctx, RCL_TUN_CONV_FWD_STORE)) { /* and y straight from it */
                 rcl_gemm_conv_out co = {g.P, 0, b ? b->buf : NULL, res ? res->buf : NULL,
                                         res ? epi : epi & ~RCL_CONV_EPI_RES};
-                RCL_TRY(rcl_gemm_packed_b_conv(ctx, g.OC, np, g.CKK, 1.0f, w->buf, 0, g.CKK, col,
-                                               y->buf, (size_t)n0 * g.OC * g.P, &co,
-                                               "conv_fwd_gemm"));
+                RCL_TRY(rcl_gemm_packed_b(ctx, 0, 0, g.OC, np, g.CKK, 1.0f, w->buf, 0, g.CKK, col,
+                                          0.0f, y->buf, (size_t)n0 * g.OC * g.P, np, &co,
+                                          "conv_fwd_gemm"));
                 continue;
             }
             RCL_TRY(rcl_gemm_packed_b(ctx, 0, 0, g.OC, np, g.CKK, 1.0f, w->buf, 0, g.CKK, col,
-                                      0.0f, tmp, 0, np, "conv_fwd_gemm"));
+                                      0.0f, tmp, 0, np, NULL, "conv_fwd_gemm"));
         } else {
             RCL_TRY(launch_cols(ctx, 1, col, x->buf, n0, cur, &g, d));
             RCL_TRY(rcl_gemm(ctx, 0, 0, g.OC, np, g.CKK, 1.0f, w->buf, 0, g.CKK, col, 0, np,
@@ -551,7 +551,7 @@ static int conv_backward_gemm(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, cons
             if (nwi) { /* col^T straight into the GEMM's panels: no pack pass */
                 RCL_TRY(launch_wpanels(ctx, col, x->buf, n0, cur, nwi, &g, d));
                 RCL_TRY(rcl_gemm_packed_b(ctx, 0, 1, g.OC, g.CKK, np, 1.0f, tmp, 0, np, col,
-                                          n0 ? 1.0f : 0.0f, dw->buf, 0, g.CKK,
+                                          n0 ? 1.0f : 0.0f, dw->buf, 0, g.CKK, NULL,
                                           "conv_bwd_weight_gemm"));
             } else {
                 RCL_TRY(launch_cols(ctx, 1, col, x->buf, n0, cur, &g, d));
