@@ -158,9 +158,11 @@ static void load_filter(float g[9], const __global float *w, const int ci, const
 {
     if (FLIP) {
         const __global float *s = w + (ci * CO + co) * 9;
+#pragma unroll
         for (int k = 0; k < 9; k++) g[k] = s[8 - k];
     } else {
         const __global float *s = w + (co * CI + ci) * 9;
+#pragma unroll
         for (int k = 0; k < 9; k++) g[k] = s[k];
     }
 }
@@ -181,11 +183,13 @@ void conv_wino_w(__global float *restrict U, __global const float *restrict w, c
 {
     const int i = get_global_id(0);
     if (i >= CI * CO) return;
-    const int ci = i / CO, co = i - ci * CO;
+    /* consecutive work-items write consecutive floats of U */
+    const int ci = LAYOUT ? i % CI : i / CO, co = LAYOUT ? i / CI : i % CO;
     float g[9];
     load_filter(g, w, ci, co, CI, CO, FLIP);
     /* t = G g (4x3), then u = t G^T (4x4); G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] */
     float t[12];
+#pragma unroll
     for (int j = 0; j < 3; j++) {
         t[j] = g[j];
         t[3 + j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
@@ -194,6 +198,7 @@ void conv_wino_w(__global float *restrict U, __global const float *restrict w, c
     }
     const int stride = CI * CO;
     __global float *u = u_at(U, ci, co, CI, CO, LAYOUT);
+#pragma unroll
     for (int r = 0; r < 4; r++) {
         const float a = t[3 * r], b = t[3 * r + 1], c = t[3 * r + 2];
         u[(4 * r + 0) * stride] = a;
@@ -393,11 +398,12 @@ typedef float16 float16_u __attribute__((aligned(4)));
 
 /* o = B^T d over 6 values d[0], d[S], .., d[5*S] (B^T = [4 0 -5 0 1 0;
  * 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
- * 0 4 0 -5 0 1]) into o[0], o[S], .. */
-#define BT6(d, o, S)                                                  \
+ * 0 4 0 -5 0 1]) into o[0], o[S], ..; of type TY (BT6: floatV) */
+#define BT6(d, o, S) BT6T(floatV, d, o, S)
+#define BT6T(TY, d, o, S)                                             \
     {                                                                 \
-        const floatV a0 = d[0], a1 = d[S], a2 = d[2 * S];             \
-        const floatV a3 = d[3 * S], a4 = d[4 * S], a5 = d[5 * S];     \
+        const TY a0 = d[0], a1 = d[S], a2 = d[2 * S];                 \
+        const TY a3 = d[3 * S], a4 = d[4 * S], a5 = d[5 * S];         \
         o[0] = 4.0f * a0 - 5.0f * a2 + a4;                            \
         o[S] = (a3 + a4) - 4.0f * (a1 + a2);                          \
         o[2 * S] = (a4 - a3) + 4.0f * (a1 - a2);                      \
@@ -413,12 +419,14 @@ void conv_wino4_w(__global float *restrict U, __global const float *restrict w, 
 {
     const int i = get_global_id(0);
     if (i >= CI * CO) return;
-    const int ci = i / CO, co = i - ci * CO;
+    /* consecutive work-items write consecutive floats of U */
+    const int ci = LAYOUT ? i % CI : i / CO, co = LAYOUT ? i / CI : i % CO;
     float g[9];
     load_filter(g, w, ci, co, CI, CO, FLIP);
     /* t = G g (6x3), then u = t G^T (6x6); G = [1/4 0 0; -1/6 -1/6 -1/6;
      * -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1] */
     float t[18];
+#pragma unroll
     for (int j = 0; j < 3; j++) {
         const float a = g[j], b = g[3 + j], c = g[6 + j];
         t[j] = a / 4.0f;
@@ -430,6 +438,7 @@ void conv_wino4_w(__global float *restrict U, __global const float *restrict w, 
     }
     const int stride = CI * CO;
     __global float *u = u_at(U, ci, co, CI, CO, LAYOUT);
+#pragma unroll
     for (int r = 0; r < 6; r++) {
         const float a = t[3 * r], b = t[3 * r + 1], c = t[3 * r + 2];
         u[(6 * r + 0) * stride] = a / 4.0f;
@@ -758,3 +767,106 @@ void conv_wino_dwt(__global float *restrict dw, __global const float *restrict a
         o[3 * r + 2] = 0.5f * (b + c) + d;
     }
 }
+
+#if !R2
+/* ---- F(4x4, 3x3) in the GEMM form (src/ops/conv2d_wino.c
+ * rcl_conv_wino_gemm with tile 4): conv_wino4_w's U (LAYOUT 1: U[p, co,
+ * ci]), conv_wino4_vt's V, 36 GEMMs M[p] = U[p] V[p] in one launch
+ * (cl/gemm.cl BA) where the GEMM reads op(B) in panels, conv_wino4_yt.
+ *
+ *   conv_wino4_vt  V[p] (CI x TP, p = 6*i + j, TP = T rounded up to whole
+ *                  panels of NP tiles) = (B^T d B)[p] of the 6x6 input
+ *                  window at rows 4*th - PH, columns 4*tt - PW of image
+ *                  n0+nl, channel c, stored as the GEMM's packed op(B):
+ *                  tile t = q*NP + j of channel c at V[p*CI*TP + (q*CI +
+ *                  c)*NP + j] (NP = TP: one row-major CI x T matrix); the
+ *                  tiles T .. TP-1 are 0. One work-item per (tile, c) */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void conv_wino4_vt(__global float *restrict V, __global const float *restrict x, const int n0,
+                   const int T, const int TP, const int NP, const int C, const int H,
+                   const int W, const int PH, const int PW, const int TH, const int TT)
+{
+    const int tile = get_global_id(0);
+    if (tile >= TP) return;
+    const int c = get_global_id(1);
+    float d[36], e[36], o[36];
+    if (tile < T) {
+        int nl, th, tt;
+        tile_pos(tile, TH, TT, &nl, &th, &tt);
+        const __global float *xs = x + ((n0 + nl) * C + c) * (H * W);
+        const int h0 = 4 * th - PH, w0 = 4 * tt - PW;
+#pragma unroll
+        for (int r = 0; r < 6; r++)
+#pragma unroll
+            for (int q = 0; q < 6; q++) {
+                const int h = h0 + r, w = w0 + q;
+                d[6 * r + q] = h >= 0 && h < H && w >= 0 && w < W ? xs[h * W + w] : 0.0f;
+            }
+    } else {
+#pragma unroll
+        for (int i = 0; i < 36; i++) d[i] = 0.0f;
+    }
+#pragma unroll
+    for (int j = 0; j < 6; j++) BT6T(float, (d + j), (e + j), 6)
+#pragma unroll
+    for (int i = 0; i < 6; i++) BT6T(float, (e + 6 * i), (o + 6 * i), 1)
+    const int q = tile / NP;
+    __global float *v = V + (q * C + c) * NP + (tile - q * NP);
+    const int stride = C * TP;
+#pragma unroll
+    for (int p = 0; p < 36; p++) v[p * stride] = o[p];
+}
+
+/* o[0], o[S], .., o[3*S] = A^T m over m[0], m[S], .., m[5*S] (A^T = [1 1 1
+ * 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]) */
+#define AT6(m, o, S)                                                          \
+    {                                                                         \
+        const float s12 = m[S] + m[2 * S], d12 = m[S] - m[2 * S];             \
+        const float s34 = m[3 * S] + m[4 * S], d34 = m[3 * S] - m[4 * S];     \
+        o[0] = m[0] + s12 + s34;                                              \
+        o[S] = d12 + 2.0f * d34;                                              \
+        o[2 * S] = s12 + 4.0f * s34;                                          \
+        o[3 * S] = d12 + 8.0f * d34 + m[5 * S];                               \
+    }
+
+/*   conv_wino4_yt  y[n0+nl, co, 4*th + a, 4*tt + b] = (A^T M A)[a, b]
+ *                  (+ bias[co]) of M[p, co, tile] (36, CO, T) at moff in
+ *                  M, then conv_fwd's epilogue (bit 0 adds res, bit 1
+ *                  ReLU), for the outputs inside OH x OW; one work-item per
+ *                  (tile, co) */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void conv_wino4_yt(__global float *restrict y, __global const float *restrict M, const int moff,
+                   __global const float *restrict b, const int has_bias,
+                   __global const float *res, const int epi, const int n0, const int T,
+                   const int CO, const int OH, const int OW, const int TH, const int TT)
+{
+    const int tile = get_global_id(0);
+    if (tile >= T) return;
+    const int co = get_global_id(1);
+    int nl, th, tt;
+    tile_pos(tile, TH, TT, &nl, &th, &tt);
+    const __global float *m = M + moff + co * T + tile;
+    const int stride = CO * T;
+    float v[36], r[24], o[16];
+#pragma unroll
+    for (int p = 0; p < 36; p++) v[p] = m[p * stride];
+#pragma unroll
+    for (int j = 0; j < 6; j++) AT6((v + j), (r + j), 6)   /* r = A^T v (4x6) */
+#pragma unroll
+    for (int a = 0; a < 4; a++) AT6((r + 6 * a), (o + 4 * a), 1) /* o = r A (4x4) */
+    const float bias = has_bias ? b[co] : 0.0f;
+    const int h = 4 * th, w = 4 * tt;
+    const int off = ((n0 + nl) * CO + co) * (OH * OW) + h * OW + w;
+#pragma unroll
+    for (int a = 0; a < 4; a++)
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+            if (h + a >= OH || w + c >= OW) continue;
+            const int i = off + a * OW + c;
+            float z = o[4 * a + c] + bias;
+            if (epi & 1) z += res[i];
+            if (epi & 2) z = z < 0.0f ? 0.0f : z;
+            y[i] = z;
+        }
+}
+#endif /* !R2 */

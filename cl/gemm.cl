@@ -88,6 +88,11 @@
                            with the epilogue, bias per group of P columns */
 #endif
 #define CO (CP || CE)   /* the kernel takes the epilogue's arguments */
+#ifndef BA
+#define BA 0            /* 1: a batch of GEMMs of one shape, one per index of
+                           dimension 2 (z): A, B and C start bsa, bsb, bsc
+                           floats further per z (the kernel's last arguments) */
+#endif
 #ifndef PA
 #define PA 0            /* 1 (outer form only): A is op(A) packed in panels of MWI
                            rows, panel p = rows p*MWI.. at A[p*K*MWI + k*MWI + i]
@@ -444,6 +449,9 @@ void gemm(const int M, const int N, const int K, const float alpha,
           , __global const float *bias, const int has_bias, __global const float *res,
           const int epi
 #endif
+#if BA
+          , const int bsa, const int bsb, const int bsc
+#endif
           )
 {
 #if MS
@@ -473,6 +481,11 @@ void gemm(const int M, const int N, const int K, const float alpha,
     C += off_c;
 #if CO
     res += off_c;
+#endif
+#if BA
+    A += (int)get_global_id(2) * bsa;
+    B += (int)get_global_id(2) * bsb;
+    C += (int)get_global_id(2) * bsc;
 #endif
     int k = 0;
 #if DOT_FORM

@@ -340,7 +340,7 @@ static void test_tiled_conv_out(void **state)
                 } else {
                     T_OK(rcl_pack_panels(T_CTX, bp, b, 0, N, 1, N, K, p.nwi));
                     T_OK(rcl_gemm_tiled_packed_b(T_CTX, &p, 0, M, N, K, alpha, a, 0, K, bp, 0.0f,
-                                                 cy, off, N, &co, "test"));
+                                                 cy, off, N, &co, NULL, "test"));
                 }
                 cl_int e = clEnqueueReadBuffer(rcl_ctx_queue(T_CTX), cy, CL_TRUE, 0, ny * 4, y,
                                                0, NULL, NULL);
@@ -601,6 +601,74 @@ static void test_invalid(void **state)
     rcl_buffer_release(&b);
 }
 
+/* A batch of GEMMs in one launch (cl/gemm.cl BA, rcl_gemm_packed_b_batch,
+ * Winograd's GEMM form): each GEMM z reads its own op(A) (strided, lda >
+ * K) and packed op(B) and writes its own C (ldc > N, gaps between the
+ * GEMMs untouched), against the double reference; N across partial panels;
+ * then the refusals (no batch, a hook) and the panel width it reports */
+static void test_gemm_batch(void **state)
+{
+    (void)state;
+    /* M, N, K, batch */
+    static const int SH[][4] = {{37, 45, 29, 3}, {8, 100, 128, 36}, {5, 1, 7, 2}};
+    for (int h = 0; h < 3; h++) {
+        const int M = SH[h][0], N = SH[h][1], K = SH[h][2], nb = SH[h][3];
+        int nwi = rcl_gemm_batch_panels(T_CTX, 0, M, N, K);
+        if (!nwi) { /* a device whose classes run on CLBlast: nothing to batch */
+            assert_int_equal(rcl_gemm_packed_b_batch(T_CTX, 0, M, N, K, 1.0f, NULL, 0, K, NULL,
+                                                     0.0f, NULL, 0, N, NULL, "test"),
+                             RCL_ERR_INVALID);
+            continue;
+        }
+        const int lda = K + 3, ldc = N + 2, npan = (N + nwi - 1) / nwi * nwi;
+        const size_t sa = (size_t)M * lda + 5, sb = (size_t)npan * K, sc = (size_t)M * ldc + 4;
+        const size_t na = sa * nb, nbv = sb * nb, nc = sc * nb + 3;
+        tu_rng r = tu_rng_seed((uint64_t)(2300 + h));
+        float *A = malloc(na * 4), *B = malloc((size_t)K * N * nb * 4), *Bp = malloc(nbv * 4);
+        float *y = malloc(nc * 4);
+        double *want = malloc(nc * sizeof *want);
+        tu_fill(&r, A, na, -1, 1), tu_fill(&r, B, (size_t)K * N * nb, -1, 1);
+        for (size_t i = 0; i < nbv; i++) Bp[i] = NAN; /* past N: never read into C */
+        for (int z = 0; z < nb; z++) /* op(B)_z (K x N) -> panels of nwi columns */
+            for (int k = 0; k < K; k++)
+                for (int n = 0; n < N; n++)
+                    Bp[sb * z + ((size_t)(n / nwi) * K + k) * nwi + n % nwi] =
+                        B[((size_t)z * K + k) * N + n];
+        for (size_t i = 0; i < nc; i++) y[i] = 777.0f, want[i] = 777.0;
+        for (int z = 0; z < nb; z++)
+            for (int m = 0; m < M; m++)
+                for (int n = 0; n < N; n++) {
+                    double acc = 0;
+                    for (int k = 0; k < K; k++)
+                        acc += (double)A[sa * z + (size_t)m * lda + k] *
+                               B[((size_t)z * K + k) * N + n];
+                    want[3 + sc * z + (size_t)m * ldc + n] = 0.5 * acc;
+                }
+        cl_mem a = make_buf(A, na), bp = make_buf(Bp, nbv), cy = make_buf(y, nc);
+        rcl_gemm_batch bt = {nb, sa, sb, sc};
+        T_OK(rcl_gemm_packed_b_batch(T_CTX, 0, M, N, K, 0.5f, a, 0, lda, bp, 0.0f, cy, 3, ldc,
+                                     &bt, "test"));
+        cl_int e = clEnqueueReadBuffer(rcl_ctx_queue(T_CTX), cy, CL_TRUE, 0, nc * 4, y, 0, NULL,
+                                       NULL);
+        assert_int_equal(e, CL_SUCCESS);
+        char what[96];
+        snprintf(what, sizeof what, "batch M=%d N=%d K=%d x%d (panels of %d)", M, N, K, nb, nwi);
+        assert_true(tu_close_f(what, y, want, nc, 1e-5, 2e-6 * K + 1e-6));
+        /* refusals: no batch; a batch where op(B) is not packed (CE / CP) */
+        assert_int_equal(rcl_gemm_packed_b_batch(T_CTX, 0, M, N, K, 1.0f, a, 0, lda, bp, 0.0f, cy,
+                                                 3, ldc, NULL, "test"),
+                         RCL_ERR_INVALID);
+        rcl_gemm_tiled_params p = rcl_gemm_tiled_defaults(rcl_gemm_vec_width(T_CTX), 0, 0);
+        rcl_gemm_batch zero = {0, sa, sb, sc};
+        p.xb = 2;
+        assert_int_equal(rcl_gemm_tiled_packed_b(T_CTX, &p, 0, M, N, K, 1.0f, a, 0, lda, bp, 0.0f,
+                                                 cy, 3, ldc, NULL, &zero, "test"),
+                         RCL_ERR_INVALID);
+        clReleaseMemObject(a), clReleaseMemObject(bp), clReleaseMemObject(cy);
+        free(A), free(B), free(Bp), free(y), free(want);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_invalid),
     cmocka_unit_test(test_tiled_default),
@@ -610,6 +678,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_tiled_xa),
     cmocka_unit_test(test_tiled_xb2),
     cmocka_unit_test(test_tiled_conv_out),
+    cmocka_unit_test(test_gemm_batch),
     cmocka_unit_test(test_tiled_xb3),
     cmocka_unit_test(test_pack),
     cmocka_unit_test(test_tiled_params),

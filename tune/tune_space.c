@@ -114,7 +114,7 @@ int tune_kparam_valid(const tune_kparam *kp, int v)
     case RCL_TUN_CONV_DIRECT_WOCB: return v >= 1 && v <= 6;
     case RCL_TUN_CONV_DIRECT_WSPLIT: return v == 0 || v == 1;
     case RCL_TUN_CONV_WINOGRAD: return v >= 0 && v <= 2;
-    case RCL_TUN_CONV_WINO_GEMM:
+    case RCL_TUN_CONV_WINO_GEMM: return v == 0 || v == 1 || v == 2 || v == 4; /* tile; 1 = 2 */
     case RCL_TUN_CONV_DENSE:
     case RCL_TUN_CONV_FWD_STORE: return v == 0 || v == 1;
     case RCL_TUN_CONV_WINO_OCB: return v >= 1 && v <= 16;

@@ -219,7 +219,43 @@ int rcl_gemm_packed_b(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int 
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: %dx%dx%d does not read op(B) in panels", tag,
                         M, N, K);
     return rcl_gemm_tiled_packed_b(ctx, &p, trans_a, M, N, K, alpha, A, off_a, lda, Bp, beta, C,
-                                   off_c, ldc, co, tag);
+                                   off_c, ldc, co, NULL, tag);
+}
+
+/* a batch's parameters: the class's (rcl_gemm_b_panels' condition), with
+ * op(A) read in place (each GEMM has its own) and panels one vector wide
+ * under 8-row tiles: Winograd's GEMMs have few columns (tiles: 64-100 for
+ * a batch of CIFAR images on 4x4 maps), which wider panels pad (N = 100 in
+ * panels of 48: 144); measured in README "Session 19" */
+static int batch_choice(rcl_ctx *ctx, int trans_a, int M, int N, int K, rcl_gemm_tiled_params *p)
+{
+    gemm_state *gs = state_of(ctx);
+    if (M <= 0 || N <= 0 || K <= 0 || !gs || gs->hook || !tiled_choice(ctx, trans_a, 0, M, N, K, p) ||
+        p->xb != 2)
+        return 0;
+    rcl_gemm_tiled_params q = *p;
+    q.xa = 0, q.nwi = q.vw, q.mwi = 8;
+    if (rcl_gemm_tiled_valid(&q, trans_a, 0)) *p = q;
+    p->xa = 0;
+    return rcl_gemm_tiled_valid(p, trans_a, 0);
+}
+
+int rcl_gemm_batch_panels(rcl_ctx *ctx, int trans_a, int M, int N, int K)
+{
+    rcl_gemm_tiled_params p;
+    return batch_choice(ctx, trans_a, M, N, K, &p) ? p.nwi : 0;
+}
+
+int rcl_gemm_packed_b_batch(rcl_ctx *ctx, int trans_a, int M, int N, int K, float alpha, cl_mem A,
+                            size_t off_a, int lda, cl_mem Bp, float beta, cl_mem C, size_t off_c,
+                            int ldc, const rcl_gemm_batch *bt, const char *tag)
+{
+    rcl_gemm_tiled_params p;
+    if (!bt || !batch_choice(ctx, trans_a, M, N, K, &p))
+        return rcl_fail(RCL_ERR_INVALID, "gemm %s: %dx%dx%d does not read op(B) in panels", tag,
+                        M, N, K);
+    return rcl_gemm_tiled_packed_b(ctx, &p, trans_a, M, N, K, alpha, A, off_a, lda, Bp, beta, C,
+                                   off_c, ldc, NULL, bt, tag);
 }
 
 /* 1 with our kernel's parameters in *p if rcl_gemm runs this shape on its

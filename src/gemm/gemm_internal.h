@@ -7,6 +7,7 @@
 #include "gemm/gemm_params.h"
 
 typedef struct rcl_gemm_conv_out rcl_gemm_conv_out;
+typedef struct rcl_gemm_batch rcl_gemm_batch;
 /* ---- our kernel (cl/gemm.cl) with parameters p; co: NULL, or C stored
  * with a conv's epilogue (struct rcl_gemm_conv_out below) */
 int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int trans_b, int M,
@@ -19,7 +20,8 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
 int rcl_gemm_tiled_packed_b(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int M,
                             int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem Bp,
                             float beta, cl_mem C, size_t off_c, int ldc,
-                            const rcl_gemm_conv_out *co, const char *tag);
+                            const rcl_gemm_conv_out *co, const rcl_gemm_batch *bt,
+                            const char *tag);
 
 /* ---- for callers that write op(B) in the packed layout themselves
  * (conv2d's im2col_panels): the panel width nwi where rcl_gemm would run
@@ -32,6 +34,22 @@ int rcl_gemm_b_panels(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int 
 int rcl_gemm_packed_b(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
                       cl_mem A, size_t off_a, int lda, cl_mem Bp, float beta, cl_mem C,
                       size_t off_c, int ldc, const rcl_gemm_conv_out *co, const char *tag);
+
+/* A batch of GEMMs of one shape in one launch (cl/gemm.cl BA): GEMM z <
+ * n reads A at off_a + z*sa, the packed op(B) at z*sb, writes C at off_c +
+ * z*sc (floats); with the op(B) panels only (rcl_gemm_packed_b_batch) */
+struct rcl_gemm_batch {
+    int n;
+    size_t sa, sb, sc;
+};
+/* rcl_gemm_packed_b for bt->n GEMMs, no conv output (Winograd's GEMM form,
+ * src/ops/conv2d_wino.c): rcl_gemm_batch_panels gives the panel width of
+ * Bp (0: this shape does not run on the tiled kernel with op(B) in panels:
+ * call rcl_gemm per GEMM instead); op(A) is read in place */
+int rcl_gemm_batch_panels(rcl_ctx *ctx, int trans_a, int M, int N, int K);
+int rcl_gemm_packed_b_batch(rcl_ctx *ctx, int trans_a, int M, int N, int K, float alpha, cl_mem A,
+                            size_t off_a, int lda, cl_mem Bp, float beta, cl_mem C, size_t off_c,
+                            int ldc, const rcl_gemm_batch *bt, const char *tag);
 
 /* C written as a conv's output with its epilogue (cl/gemm.cl CP, CE):
  * row_major 0: C[n/p, m, n%p] (the (N/p, M, p) tensor at off_c) = alpha *

@@ -127,13 +127,18 @@ rcl_gemm_tiled_params rcl_gemm_tiled_from_table(const rcl_ctx *ctx, const char *
 }
 
 /* b_packed: B already holds op(B) in XB 2's panels (p->xb is 2), made by
- * the caller; ldb and trans_b are then not read */
+ * the caller; ldb and trans_b are then not read. bt: NULL, or a batch of
+ * GEMMs (b_packed only: B is never copied) */
 static int tiled_run(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int trans_b,
                      int M, int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem B,
                      size_t off_b, int ldb, int b_packed, float beta, cl_mem C, size_t off_c,
-                     int ldc, const rcl_gemm_conv_out *co, const char *tag)
+                     int ldc, const rcl_gemm_conv_out *co, const rcl_gemm_batch *bt,
+                     const char *tag)
 {
     if (b_packed) trans_b = 0, ldb = N; /* as after the pack below */
+    if (bt && (bt->n < 1 || !b_packed || co || p->xa))
+        return rcl_fail(RCL_ERR_INVALID, "gemm %s: a batch needs op(B) packed, no conv output "
+                        "and op(A) read in place", tag);
     if (!p || !rcl_gemm_tiled_valid(p, trans_a, trans_b) || (b_packed && p->xb != 2))
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: invalid tiled parameters", tag);
     if (co && (co->p < 1 || N % co->p || beta != 0.0f || rcl_gemm_tiled_dot(p, trans_a, trans_b) ||
@@ -146,9 +151,16 @@ static int tiled_run(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, 
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: lda %d ldb %d ldc %d too small", tag, lda, ldb,
                         ldc);
     size_t panels_b = (size_t)(N + p->nwi - 1) / p->nwi * p->nwi * (size_t)K;
-    if (!rcl_fits_int(off_a, ar, ac, lda) ||
-        (b_packed ? off_b + panels_b > (size_t)INT_MAX : !rcl_fits_int(off_b, br, bc, ldb)) ||
-        !rcl_fits_int(off_c, M, N, ldc))
+    size_t za = 0, zb = 0, zc = 0; /* the last GEMM of a batch: its offsets past the first's */
+    if (bt) {
+        size_t z = (size_t)bt->n - 1;
+        if (bt->sa > (size_t)INT_MAX || bt->sb > (size_t)INT_MAX || bt->sc > (size_t)INT_MAX)
+            return rcl_fail(RCL_ERR_UNSUPPORTED, "gemm %s: batch of 2^31 or more floats", tag);
+        za = bt->sa * z, zb = bt->sb * z, zc = bt->sc * z;
+    }
+    if (!rcl_fits_int(off_a + za, ar, ac, lda) ||
+        (b_packed ? off_b + zb + panels_b > (size_t)INT_MAX : !rcl_fits_int(off_b, br, bc, ldb)) ||
+        !rcl_fits_int(off_c + zc, M, N, ldc))
         return rcl_fail(RCL_ERR_UNSUPPORTED, "gemm %s: matrix of 2^31 or more floats", tag);
     if (p->xb == 3 && ctx->dev.local_mem &&
         (uint64_t)p->kb * p->wgn * p->nwi * sizeof(float) > ctx->dev.local_mem)
@@ -180,14 +192,21 @@ static int tiled_run(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, 
     char opts[240];
     snprintf(opts, sizeof opts,
              "-DTA=%d -DTB=%d -DPA=%d -DPB=%d -DLB=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d "
-             "-DKB=%d -DWGM=%d -DWGN=%d -DMS=%d -DCP=%d -DCE=%d",
+             "-DKB=%d -DWGM=%d -DWGN=%d -DMS=%d -DCP=%d -DCE=%d -DBA=%d",
              trans_a ? 1 : 0, trans_b ? 1 : 0, p->xa, p->xb == 2, p->xb == 3, p->mwi, p->nwi,
              p->vw, p->ku, p->kb, p->wgm, p->wgn, p->ms, co && !co->row_major ? co->p : 0,
-             co && co->row_major ? co->p : 0);
+             co && co->row_major ? co->p : 0, bt != NULL);
     cl_kernel k;
     RCL_TRY(rcl_ctx_kernel(ctx, "gemm.cl", "gemm", opts, &k));
-    size_t global[2] = {(size_t)(N + p->nwi - 1) / p->nwi, (size_t)(M + p->mwi - 1) / p->mwi};
-    size_t local[2] = {(size_t)p->wgn, (size_t)p->wgm};
+    size_t global[3] = {(size_t)(N + p->nwi - 1) / p->nwi, (size_t)(M + p->mwi - 1) / p->mwi,
+                        bt ? (size_t)bt->n : 1};
+    size_t local[3] = {(size_t)p->wgn, (size_t)p->wgm, 1};
+    if (bt)
+        return RCL_LAUNCH(ctx, k, tag, 3, global, local, RCL_I32(M), RCL_I32(N), RCL_I32(K),
+                          RCL_F32(alpha), RCL_MEM(A), RCL_I32(off_a), RCL_I32(lda), RCL_MEM(B),
+                          RCL_I32(off_b), RCL_I32(ldb), RCL_F32(beta), RCL_MEM(C), RCL_I32(off_c),
+                          RCL_I32(ldc), RCL_I32((int)bt->sa), RCL_I32((int)bt->sb),
+                          RCL_I32((int)bt->sc));
     if (co)
         return RCL_LAUNCH(ctx, k, tag, 2, global, local, RCL_I32(M), RCL_I32(N), RCL_I32(K),
                           RCL_F32(alpha), RCL_MEM(A), RCL_I32(off_a), RCL_I32(lda), RCL_MEM(B),
@@ -207,14 +226,15 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
                    const rcl_gemm_conv_out *co, const char *tag)
 {
     return tiled_run(ctx, p, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b, ldb, 0,
-                     beta, C, off_c, ldc, co, tag);
+                     beta, C, off_c, ldc, co, NULL, tag);
 }
 
 int rcl_gemm_tiled_packed_b(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int M,
                             int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem Bp,
                             float beta, cl_mem C, size_t off_c, int ldc,
-                            const rcl_gemm_conv_out *co, const char *tag)
+                            const rcl_gemm_conv_out *co, const rcl_gemm_batch *bt,
+                            const char *tag)
 {
     return tiled_run(ctx, p, trans_a, 0, M, N, K, alpha, A, off_a, lda, Bp, 0, 0, 1, beta, C,
-                     off_c, ldc, co, tag);
+                     off_c, ldc, co, bt, tag);
 }

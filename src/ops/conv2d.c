@@ -789,11 +789,12 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
         }
         rcl_conv_wino_plan gp; /* as rcl_conv_wino_gemm: V and M, U, the GEMMs' operands */
         if (pass != RCL_CONV_DW && conv_wino_gemm_pass(ctx, &g, d, pass, &gp)) {
-            uint64_t T = (uint64_t)gp.nb * gp.th * gp.tt;
-            out->col = max64(out->col, 16 * (uint64_t)(gp.ci + gp.co) * T * sizeof(float));
-            out->tmp = max64(out->tmp, 16 * (uint64_t)gp.ci * gp.co * sizeof(float));
-            out->gemm_a = max64(out->gemm_a, (uint64_t)gp.co * gp.ci * sizeof(float));
-            out->gemm_b = max64(out->gemm_b, (uint64_t)gp.ci * T * sizeof(float));
+            rcl_conv_wino_bytes wb;
+            rcl_conv_wino_gemm_scratch(ctx, &gp, &wb);
+            out->col = max64(out->col, wb.col);
+            out->tmp = max64(out->tmp, wb.tmp);
+            out->gemm_a = max64(out->gemm_a, wb.gemm_a);
+            out->gemm_b = max64(out->gemm_b, wb.gemm_b);
             continue;
         }
         int nb; /* as conv_chunk_buffers; the GEMMs' operands: col/Y' and W */

@@ -176,31 +176,35 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int ti
     return 1;
 }
 
-int rcl_conv_wino_gemm_plan_for(const rcl_conv_shape *s, int pass, int budget_mb,
+int rcl_conv_wino_gemm_plan_for(const rcl_conv_shape *s, int pass, int tile, int budget_mb,
                                 uint64_t max_alloc, rcl_conv_wino_plan *p)
 {
-    if (s->KH != 3 || s->KW != 3 || s->S != 1 || (pass != RCL_CONV_FWD && pass != RCL_CONV_DX))
+    if (s->KH != 3 || s->KW != 3 || s->S != 1 || (pass != RCL_CONV_FWD && pass != RCL_CONV_DX) ||
+        (tile != 2 && tile != 4))
         return 0;
     int dx = pass == RCL_CONV_DX;
     *p = (rcl_conv_wino_plan){0};
     p->ci = dx ? s->OC : s->C;
     p->co = dx ? s->C : s->OC;
     int oh = dx ? s->H : s->OH, ow = dx ? s->W : s->OW;
-    p->th = (oh + 1) / 2, p->tt = (ow + 1) / 2;
-    p->m = 2, p->npos = 16;
+    p->th = (oh + tile - 1) / tile, p->tt = (ow + tile - 1) / tile;
+    p->m = tile, p->npos = (tile + 2) * (tile + 2);
     int CKK = s->C * 9, P = s->OH * s->OW;
     int nbg = rcl_conv_chunk_images(budget_mb, max_alloc, s->N, CKK, s->OC, P);
     uint64_t colf = (uint64_t)CKK * nbg * P;
-    /* U: 16/9 of the weights, within the budget and one allocation */
-    uint64_t ub = (uint64_t)16 * p->ci * p->co * sizeof(float);
+    /* U: npos/9 of the weights, within the budget and one allocation */
+    uint64_t ub = (uint64_t)p->npos * p->ci * p->co * sizeof(float);
     if (ub > ((uint64_t)(budget_mb < 1 ? 1 : budget_mb) << 20) || (max_alloc && ub > max_alloc))
         return 0;
-    uint64_t per = (uint64_t)16 * (p->ci + p->co) * p->th * p->tt;
+    uint64_t per = (uint64_t)p->npos * (p->ci + p->co) * p->th * p->tt;
     uint64_t nb = colf / per;
     if (nb < 1) return 0;
     if (nb > (uint64_t)s->N) nb = (uint64_t)s->N;
-    /* the kernels index V and M with int */
-    if (nb > (uint64_t)INT_MAX / per) nb = (uint64_t)INT_MAX / per;
+    /* the kernels index V (with up to RCL_CONV_WINO_PAD_TILES tiles of
+     * padding to whole GEMM panels) and M with int */
+    uint64_t pad = (uint64_t)p->npos * p->ci * RCL_CONV_WINO_PAD_TILES;
+    if (pad >= (uint64_t)INT_MAX) return 0;
+    if (nb > ((uint64_t)INT_MAX - pad) / per) nb = ((uint64_t)INT_MAX - pad) / per;
     if (nb < 1) return 0;
     int chunks = (int)(((uint64_t)s->N + nb - 1) / nb);
     p->nb = (s->N + chunks - 1) / chunks;

@@ -128,16 +128,17 @@ typedef struct rcl_conv_wino_plan {
 int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int tile,
                            int budget_mb, uint64_t max_alloc, rcl_conv_wino_plan *p);
 
-/* The GEMM form of Winograd F(2x2, 3x3) (src/ops/conv2d_wino.c
- * rcl_conv_wino_gemm) for the forward pass or data gradient of a 3x3
- * stride-1 conv on the im2col path: per chunk of images the transformed
- * input V (16 x ci x T, T = nb*th*tt tiles of 2x2 outputs) and the 16
- * GEMMs' output M (16 x co x T) in the im2col path's col bytes, the
- * transformed weights (16 x ci x co) within budget_mb and max_alloc; sets th,
- * tt, ci, co, nb, m = 2, npos = 16 (the other fields 0). Returns 0 for
- * another kernel or stride, a pass other than FWD / DX, or buffers that do
- * not fit. */
-int rcl_conv_wino_gemm_plan_for(const rcl_conv_shape *s, int pass, int budget_mb,
+/* The GEMM form of Winograd F(m x m, 3x3), m = tile 2 or 4
+ * (src/ops/conv2d_wino.c rcl_conv_wino_gemm) for the forward pass or data
+ * gradient of a 3x3 stride-1 conv on the im2col path: per chunk of images
+ * the transformed input V (npos x ci x T, T = nb*th*tt tiles of m x m
+ * outputs, npos = (m + 2)^2) and the GEMMs' output M (npos x co x T) in the
+ * im2col path's col bytes, the transformed weights (npos x ci x co) within
+ * budget_mb and max_alloc; sets th, tt, ci, co, nb, m, npos (the other
+ * fields 0). Returns 0 for another kernel, stride or tile, a pass other
+ * than FWD / DX, or buffers that do not fit. */
+#define RCL_CONV_WINO_PAD_TILES 256 /* the widest GEMM panel (cl/gemm.cl: 16 x 16) */
+int rcl_conv_wino_gemm_plan_for(const rcl_conv_shape *s, int pass, int tile, int budget_mb,
                                 uint64_t max_alloc, rcl_conv_wino_plan *p);
 
 /* conv.PATH values */

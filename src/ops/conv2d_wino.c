@@ -4,6 +4,7 @@
  * m says, on the input tensor itself (the kernels pad as they load). */
 #include "ops/conv2d_wino.h"
 #include "ops/conv2d_direct.h"
+#include "gemm/gemm_internal.h"
 #include "rcl/gemm.h"
 
 #include <stdio.h>
@@ -124,18 +125,42 @@ int rcl_conv_wino_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_con
 int rcl_conv_wino_gemm_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
                               rcl_conv_wino_plan *p)
 {
-    if (!rcl_tun(ctx, RCL_TUN_CONV_WINO_GEMM)) return 0;
+    int mode = rcl_tun(ctx, RCL_TUN_CONV_WINO_GEMM);
+    if (mode < 1) return 0;
     int dx = pass == RCL_CONV_DX;
     int oh = dx ? s->H : s->OH, ow = dx ? s->W : s->OW;
     if (oh < RCL_CONV_WINO_GEMM_MIN_HW || ow < RCL_CONV_WINO_GEMM_MIN_HW) return 0;
-    return rcl_conv_wino_gemm_plan_for(s, pass, rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
+    return rcl_conv_wino_gemm_plan_for(s, pass, mode == 4 ? 4 : 2,
+                                       rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
                                        rcl_ctx_device(ctx)->max_alloc, p);
+}
+
+/* V's tiles for a chunk of T: with F(4x4) where the GEMMs read op(B) in
+ * panels (then one launch for all of them), T rounded up to whole panels,
+ * *nwi their width; else T (*nwi 0: V[q] is one row-major ci x T matrix,
+ * one GEMM per position) */
+static int wino_gemm_tiles(rcl_ctx *ctx, const rcl_conv_wino_plan *p, int T, int *nwi)
+{
+    *nwi = p->m == 4 ? rcl_gemm_batch_panels(ctx, 0, p->co, T, p->ci) : 0;
+    return *nwi ? (T + *nwi - 1) / *nwi * *nwi : T;
+}
+
+void rcl_conv_wino_gemm_scratch(rcl_ctx *ctx, const rcl_conv_wino_plan *p,
+                                rcl_conv_wino_bytes *b)
+{
+    int T = p->nb * p->th * p->tt, nwi; /* the first chunk is the largest */
+    int TP = wino_gemm_tiles(ctx, p, T, &nwi);
+    b->col = (uint64_t)p->npos * ((uint64_t)p->ci * TP + (uint64_t)p->co * T) * sizeof(float);
+    b->tmp = (uint64_t)p->npos * p->ci * p->co * sizeof(float);
+    /* one GEMM per position: what rcl_gemm may pack or copy of its operands */
+    b->gemm_a = nwi ? 0 : (uint64_t)p->co * p->ci * sizeof(float);
+    b->gemm_b = nwi ? 0 : (uint64_t)p->ci * T * sizeof(float);
 }
 
 int rcl_conv_wino_gemm(rcl_ctx *ctx, cl_mem out, cl_mem in, cl_mem w, cl_mem b, cl_mem res,
                        int epi, const rcl_conv_shape *s, int pass, const rcl_conv_wino_plan *p)
 {
-    int dx = pass == RCL_CONV_DX;
+    int dx = pass == RCL_CONV_DX, f4 = p->m == 4;
     const char *tag = dx ? "conv_bwd_data_wino" : "conv_fwd_wino";
     /* the input and its padding: x padded by pad, or dy by 2 - pad (the
      * transposed conv, the rotated weights) */
@@ -145,30 +170,45 @@ int rcl_conv_wino_gemm(rcl_ctx *ctx, cl_mem out, cl_mem in, cl_mem w, cl_mem b, 
     char opts[96];
     size_t wg = tile_kernel_opts(ctx, opts, sizeof opts);
     cl_kernel kw, kv, ky;
-    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_w", opts, &kw));
-    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_vt", opts, &kv));
-    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_yt", opts, &ky));
-    int tiles = p->th * p->tt, CI = p->ci, CO = p->co;
+    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", f4 ? "conv_wino4_w" : "conv_wino_w", opts, &kw));
+    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", f4 ? "conv_wino4_vt" : "conv_wino_vt", opts, &kv));
+    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", f4 ? "conv_wino4_yt" : "conv_wino_yt", opts, &ky));
+    int tiles = p->th * p->tt, CI = p->ci, CO = p->co, np = p->npos;
+    rcl_conv_wino_bytes sb;
+    rcl_conv_wino_gemm_scratch(ctx, p, &sb);
     cl_mem vm, u;
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL,
-                        (size_t)16 * (CI + CO) * p->nb * tiles * sizeof(float), &vm));
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)16 * CI * CO * sizeof(float), &u));
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, sb.col, &vm));
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, sb.tmp, &u));
     size_t gw[1] = {((size_t)CI * CO + wg - 1) / wg * wg}, lw[1] = {wg};
     RCL_TRY(RCL_LAUNCH(ctx, kw, tag, 1, gw, lw, RCL_MEM(u), RCL_MEM(w), RCL_I32(CI), RCL_I32(CO),
                        RCL_I32(dx), RCL_I32(1)));
     for (int n0 = 0; n0 < s->N; n0 += p->nb) {
         int cur = s->N - n0 < p->nb ? s->N - n0 : p->nb;
-        int T = cur * tiles;
-        size_t moff = (size_t)16 * CI * T; /* M after V */
-        size_t gv[2] = {((size_t)T + wg - 1) / wg * wg, (size_t)CI}, lv[2] = {wg, 1};
-        RCL_TRY(RCL_LAUNCH(ctx, kv, tag, 2, gv, lv, RCL_MEM(vm), RCL_MEM(in), RCL_I32(n0),
-                           RCL_I32(T), RCL_I32(CI), RCL_I32(ih), RCL_I32(iw), RCL_I32(ph),
-                           RCL_I32(pw), RCL_I32(p->th), RCL_I32(p->tt)));
-        /* M[q] (CO x T) = U[q] (CO x CI) V[q] (CI x T) */
-        for (int q = 0; q < 16; q++)
-            RCL_TRY(rcl_gemm(ctx, 0, 0, CO, T, CI, 1.0f, u, (size_t)q * CI * CO, CI, vm,
-                             (size_t)q * CI * T, T, 0.0f, vm, moff + (size_t)q * CO * T, T,
-                             tag));
+        int T = cur * tiles, nwi;
+        int TP = wino_gemm_tiles(ctx, p, T, &nwi);
+        size_t moff = (size_t)np * CI * TP; /* M after V */
+        size_t gv[2] = {((size_t)TP + wg - 1) / wg * wg, (size_t)CI}, lv[2] = {wg, 1};
+        if (f4)
+            RCL_TRY(RCL_LAUNCH(ctx, kv, tag, 2, gv, lv, RCL_MEM(vm), RCL_MEM(in), RCL_I32(n0),
+                               RCL_I32(T), RCL_I32(TP), RCL_I32(nwi ? nwi : T), RCL_I32(CI), RCL_I32(ih),
+                               RCL_I32(iw), RCL_I32(ph), RCL_I32(pw), RCL_I32(p->th),
+                               RCL_I32(p->tt)));
+        else
+            RCL_TRY(RCL_LAUNCH(ctx, kv, tag, 2, gv, lv, RCL_MEM(vm), RCL_MEM(in), RCL_I32(n0),
+                               RCL_I32(T), RCL_I32(CI), RCL_I32(ih), RCL_I32(iw), RCL_I32(ph),
+                               RCL_I32(pw), RCL_I32(p->th), RCL_I32(p->tt)));
+        /* M[q] (CO x T) = U[q] (CO x CI) V[q] (CI x T): one launch on V's
+         * panels, else one GEMM per position */
+        if (nwi) {
+            rcl_gemm_batch bt = {np, (size_t)CI * CO, (size_t)CI * TP, (size_t)CO * T};
+            RCL_TRY(rcl_gemm_packed_b_batch(ctx, 0, CO, T, CI, 1.0f, u, 0, CI, vm, 0.0f, vm,
+                                            moff, T, &bt, tag));
+        } else {
+            for (int q = 0; q < np; q++)
+                RCL_TRY(rcl_gemm(ctx, 0, 0, CO, T, CI, 1.0f, u, (size_t)q * CI * CO, CI, vm,
+                                 (size_t)q * CI * T, T, 0.0f, vm, moff + (size_t)q * CO * T, T,
+                                 tag));
+        }
         size_t gy[2] = {((size_t)T + wg - 1) / wg * wg, (size_t)CO};
         RCL_TRY(RCL_LAUNCH(ctx, ky, tag, 2, gy, lv, RCL_MEM(out), RCL_MEM(vm), RCL_I32((int)moff),
                            RCL_MEM(b ? b : u), RCL_I32(b != NULL), RCL_MEM(res ? res : out),

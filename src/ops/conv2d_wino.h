@@ -30,18 +30,29 @@ int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, cl_mem dx_add
 int rcl_conv_wino_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_conv_shape *s,
                      const rcl_conv_wino_plan *p);
 
-/* The GEMM form of F(2x2, 3x3) for the forward pass and data gradient of
- * 3x3 stride-1 convs on the im2col path (tunable conv.WINO_GEMM; outputs at
- * least RCL_CONV_WINO_GEMM_MIN_HW in both dimensions): 1 and *p where it
- * runs `pass` of s on this context (rcl_conv_wino_gemm_plan_for), else 0 */
+/* The GEMM form of F(2x2, 3x3) or F(4x4, 3x3) for the forward pass and
+ * data gradient of 3x3 stride-1 convs on the im2col path (tunable
+ * conv.WINO_GEMM: 0 off, 2 (or 1) F(2x2), 4 F(4x4); outputs at least
+ * RCL_CONV_WINO_GEMM_MIN_HW in both dimensions): 1 and *p where it runs
+ * `pass` of s on this context (rcl_conv_wino_gemm_plan_for), else 0 */
 #define RCL_CONV_WINO_GEMM_MIN_HW 4
 int rcl_conv_wino_gemm_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
                               rcl_conv_wino_plan *p);
 /* pass FWD: out = y (N,OC,OH,OW) from in = x, w (OC,C,3,3), b (OC) or NULL;
  * DX: out = dx (N,C,H,W) from in = dy, b NULL; then the epilogue epi with
  * res laid out as out (conv2d_direct.h). The weight transform (slot TMP),
- * then per chunk conv_wino_vt (V), 16 GEMMs (M) in slot COL and
- * conv_wino_yt; tags conv_fwd_wino / conv_bwd_data_wino, the GEMMs too */
+ * then per chunk conv_wino_vt / conv_wino4_vt (V), the npos GEMMs (M) in
+ * slot COL (F(4x4): one launch on V written as their packed op(B) where
+ * rcl_gemm_b_panels says so) and conv_wino_yt / conv_wino4_yt; tags
+ * conv_fwd_wino / conv_bwd_data_wino, the GEMMs too */
+/* the scratch rcl_conv_wino_gemm takes for plan p: col (slot COL: a
+ * chunk's V and M), tmp (slot TMP: U), and what its GEMMs may take
+ * (slots GEMM_A, GEMM_B; 0 when they read V's panels in one launch) */
+typedef struct rcl_conv_wino_bytes {
+    uint64_t col, tmp, gemm_a, gemm_b;
+} rcl_conv_wino_bytes;
+void rcl_conv_wino_gemm_scratch(rcl_ctx *ctx, const rcl_conv_wino_plan *p,
+                                rcl_conv_wino_bytes *b);
 int rcl_conv_wino_gemm(rcl_ctx *ctx, cl_mem out, cl_mem in, cl_mem w, cl_mem b, cl_mem res,
                        int epi, const rcl_conv_shape *s, int pass, const rcl_conv_wino_plan *p);
 
