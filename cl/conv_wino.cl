@@ -636,6 +636,26 @@ static void tile_pos(const int tile, const int TH, const int TT, int *nl, int *t
     *tt = tile - *nl * TH * TT - *th * TT;
 }
 
+/* the GEMM form's output tile: y[plane + (h + a)*OW + w + c] = o[m*a + c]
+ * + bias, then conv_fwd's epilogue (bit 0 adds res at the same index, bit
+ * 1 ReLU), for the outputs inside OH x OW (conv_wino_yt, conv_wino4_yt) */
+static void tile_store(__global float *y, __global const float *res, const float *o,
+                       const int m, const float bias, const int epi, const int plane,
+                       const int h, const int w, const int OH, const int OW)
+{
+#pragma unroll
+    for (int a = 0; a < m; a++)
+#pragma unroll
+        for (int c = 0; c < m; c++) {
+            if (h + a >= OH || w + c >= OW) continue;
+            const int i = plane + (h + a) * OW + w + c;
+            float z = o[m * a + c] + bias;
+            if (epi & 1) z += res[i];
+            if (epi & 2) z = z < 0.0f ? 0.0f : z;
+            y[i] = z;
+        }
+}
+
 /* V[p, c, tile] = (B^T d B)[p] of the 4x4 input window at rows 2*th - PH,
  * columns 2*tt - PW of image n0+nl, channel c; one work-item per (tile, c) */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
@@ -692,20 +712,10 @@ void conv_wino_yt(__global float *restrict y, __global const float *restrict M, 
         r[j] = v[j] + v[4 + j] + v[8 + j];
         r[4 + j] = v[4 + j] - v[8 + j] - v[12 + j];
     }
-    const float bias = has_bias ? b[co] : 0.0f;
-    float o[4] = {r[0] + r[1] + r[2] + bias, r[1] - r[2] - r[3] + bias,
-                  r[4] + r[5] + r[6] + bias, r[5] - r[6] - r[7] + bias};
-    const int h = 2 * th, w = 2 * tt;
-    const int off = ((n0 + nl) * CO + co) * (OH * OW) + h * OW + w;
-    for (int a = 0; a < 2; a++)
-        for (int c = 0; c < 2; c++) {
-            if (h + a >= OH || w + c >= OW) continue;
-            const int i = off + a * OW + c;
-            float z = o[2 * a + c];
-            if (epi & 1) z += res[i];
-            if (epi & 2) z = z < 0.0f ? 0.0f : z;
-            y[i] = z;
-        }
+    float o[4] = {r[0] + r[1] + r[2], r[1] - r[2] - r[3], r[4] + r[5] + r[6],
+                  r[5] - r[6] - r[7]};
+    tile_store(y, res, o, 2, has_bias ? b[co] : 0.0f, epi, ((n0 + nl) * CO + co) * (OH * OW),
+               2 * th, 2 * tt, OH, OW);
 }
 
 /* Z[p, oc, tile] = (A g A^T)[p] of the 2x2 output-gradient tile g at rows
@@ -854,19 +864,7 @@ void conv_wino4_yt(__global float *restrict y, __global const float *restrict M,
     for (int j = 0; j < 6; j++) AT6((v + j), (r + j), 6)   /* r = A^T v (4x6) */
 #pragma unroll
     for (int a = 0; a < 4; a++) AT6((r + 6 * a), (o + 4 * a), 1) /* o = r A (4x4) */
-    const float bias = has_bias ? b[co] : 0.0f;
-    const int h = 4 * th, w = 4 * tt;
-    const int off = ((n0 + nl) * CO + co) * (OH * OW) + h * OW + w;
-#pragma unroll
-    for (int a = 0; a < 4; a++)
-#pragma unroll
-        for (int c = 0; c < 4; c++) {
-            if (h + a >= OH || w + c >= OW) continue;
-            const int i = off + a * OW + c;
-            float z = o[4 * a + c] + bias;
-            if (epi & 1) z += res[i];
-            if (epi & 2) z = z < 0.0f ? 0.0f : z;
-            y[i] = z;
-        }
+    tile_store(y, res, o, 4, has_bias ? b[co] : 0.0f, epi, ((n0 + nl) * CO + co) * (OH * OW),
+               4 * th, 4 * tt, OH, OW);
 }
 #endif /* !R2 */

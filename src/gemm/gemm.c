@@ -198,15 +198,29 @@ static int tiled_choice(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, in
     return 1;
 }
 
-int rcl_gemm_b_panels(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K)
+/* 1 and the class's parameters *p where rcl_gemm would run this shape on
+ * the tiled kernel packing op(B) into panels first (XB 2, no GEMM hook);
+ * *p not yet checked for validity */
+static int panels_class(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K,
+                        rcl_gemm_tiled_params *p)
 {
     gemm_state *gs = state_of(ctx);
+    return M > 0 && N > 0 && K > 0 && gs && !gs->hook &&
+           tiled_choice(ctx, trans_a, trans_b, M, N, K, p) && p->xb == 2;
+}
+
+/* panels_class with valid parameters */
+static int panels_choice(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K,
+                         rcl_gemm_tiled_params *p)
+{
+    return panels_class(ctx, trans_a, trans_b, M, N, K, p) &&
+           rcl_gemm_tiled_valid(p, trans_a, trans_b);
+}
+
+int rcl_gemm_b_panels(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K)
+{
     rcl_gemm_tiled_params p;
-    if (M <= 0 || N <= 0 || K <= 0 || !gs || gs->hook ||
-        !tiled_choice(ctx, trans_a, trans_b, M, N, K, &p) || p.xb != 2 ||
-        !rcl_gemm_tiled_valid(&p, trans_a, trans_b))
-        return 0;
-    return p.nwi;
+    return panels_choice(ctx, trans_a, trans_b, M, N, K, &p) ? p.nwi : 0;
 }
 
 int rcl_gemm_packed_b(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
@@ -214,25 +228,21 @@ int rcl_gemm_packed_b(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int 
                       size_t off_c, int ldc, const rcl_gemm_conv_out *co, const char *tag)
 {
     rcl_gemm_tiled_params p;
-    int nwi = rcl_gemm_b_panels(ctx, trans_a, trans_b, M, N, K);
-    if (!nwi || !tiled_choice(ctx, trans_a, trans_b, M, N, K, &p))
+    if (!panels_choice(ctx, trans_a, trans_b, M, N, K, &p))
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: %dx%dx%d does not read op(B) in panels", tag,
                         M, N, K);
     return rcl_gemm_tiled_packed_b(ctx, &p, trans_a, M, N, K, alpha, A, off_a, lda, Bp, beta, C,
                                    off_c, ldc, co, NULL, tag);
 }
 
-/* a batch's parameters: the class's (rcl_gemm_b_panels' condition), with
- * op(A) read in place (each GEMM has its own) and panels one vector wide
- * under 8-row tiles: Winograd's GEMMs have few columns (tiles: 64-100 for
- * a batch of CIFAR images on 4x4 maps), which wider panels pad (N = 100 in
- * panels of 48: 144); measured in README "Session 19" */
+/* a batch's parameters: the class's (panels_class), with op(A) read in
+ * place (each GEMM has its own) and panels one vector wide under 8-row
+ * tiles: Winograd's GEMMs have few columns (tiles: 64-100 for a batch of
+ * CIFAR images on 4x4 maps), which wider panels pad (N = 100 in panels of
+ * 48: 144); measured in README "Session 19" */
 static int batch_choice(rcl_ctx *ctx, int trans_a, int M, int N, int K, rcl_gemm_tiled_params *p)
 {
-    gemm_state *gs = state_of(ctx);
-    if (M <= 0 || N <= 0 || K <= 0 || !gs || gs->hook || !tiled_choice(ctx, trans_a, 0, M, N, K, p) ||
-        p->xb != 2)
-        return 0;
+    if (!panels_class(ctx, trans_a, 0, M, N, K, p)) return 0;
     rcl_gemm_tiled_params q = *p;
     q.xa = 0, q.nwi = q.vw, q.mwi = 8;
     if (rcl_gemm_tiled_valid(&q, trans_a, 0)) *p = q;

@@ -43,7 +43,7 @@ int rcl_conv_wino_gemm_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int p
  * res laid out as out (conv2d_direct.h). The weight transform (slot TMP),
  * then per chunk conv_wino_vt / conv_wino4_vt (V), the npos GEMMs (M) in
  * slot COL (F(4x4): one launch on V written as their packed op(B) where
- * rcl_gemm_b_panels says so) and conv_wino_yt / conv_wino4_yt; tags
+ * rcl_gemm_batch_panels says so) and conv_wino_yt / conv_wino4_yt; tags
  * conv_fwd_wino / conv_bwd_data_wino, the GEMMs too */
 /* the scratch rcl_conv_wino_gemm takes for plan p: col (slot COL: a
  * chunk's V and M), tmp (slot TMP: U), and what its GEMMs may take
