@@ -370,9 +370,11 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
  * where the output is at least 17 wide (13 with 4-wide vectors:
  * src/ops/conv2d_chunk.c rcl_conv_wino_plan_for; conv_wino TILE 4). Each
  * 4x4 output tile is A^T [ (G g G^T) .* (B^T d B) ] A over its 6x6 input
- * tile d (interpolation points 0, 1, -1, 2, -2, infinity; Lavin & Gray's
- * matrices), 36 multiplications per tile and channel pair where the direct
- * sum takes 144 and F(2x2, 3x3) 64. Built with R2 0.
+ * tile d (interpolation points 0, 1, -1, 1/2, -2, infinity: about a third
+ * of the float32 error of Lavin & Gray's 0, 1, -1, 2, -2 at 128 to 512
+ * input channels, docs/semantics.md), 36 multiplications per tile and
+ * channel pair where the direct sum takes 144 and F(2x2, 3x3) 64. Built
+ * with R2 0.
  *
  *   conv_wino4_w  U[p, ci, co] = (G g G^T)[p] (p = 6*i + j, 36 positions),
  *                 FLIP as conv_wino_w.
@@ -396,20 +398,23 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
 #if !R2 /* (the F(2x2) builds for 7- and 8-wide outputs leave it out) */
 typedef float16 float16_u __attribute__((aligned(4)));
 
-/* o = B^T d over 6 values d[0], d[S], .., d[5*S] (B^T = [4 0 -5 0 1 0;
- * 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
- * 0 4 0 -5 0 1]) into o[0], o[S], ..; of type TY (BT6: floatV) */
+/* o = B^T d over 6 values d[0], d[S], .., d[5*S] (B^T = [2 -3 -4 3 2 0;
+ * 0 -2 1 5 2 0; 0 2 -5 1 2 0; 0 -2 -1 2 1 0; 0 1 -2 -1 2 0;
+ * 0 2 -3 -4 3 2]: points 0, 1, -1, 1/2, -2, infinity, rows 0-2, 4 and 5
+ * scaled by 2, exact in float) into o[0], o[S], ..; of type TY (BT6:
+ * floatV) */
 #define BT6(d, o, S) BT6T(floatV, d, o, S)
 #define BT6T(TY, d, o, S)                                             \
     {                                                                 \
         const TY a0 = d[0], a1 = d[S], a2 = d[2 * S];                 \
         const TY a3 = d[3 * S], a4 = d[4 * S], a5 = d[5 * S];         \
-        o[0] = 4.0f * a0 - 5.0f * a2 + a4;                            \
-        o[S] = (a3 + a4) - 4.0f * (a1 + a2);                          \
-        o[2 * S] = (a4 - a3) + 4.0f * (a1 - a2);                      \
-        o[3 * S] = (a4 - a2) + 2.0f * (a3 - a1);                      \
-        o[4 * S] = (a4 - a2) - 2.0f * (a3 - a1);                      \
-        o[5 * S] = 4.0f * a1 - 5.0f * a3 + a5;                        \
+        const TY d31 = a3 - a1, d42 = a4 - a2;                        \
+        o[0] = 2.0f * (a0 + a4) - 4.0f * a2 + 3.0f * d31;             \
+        o[S] = 2.0f * (a4 - a1) + a2 + 5.0f * a3;                     \
+        o[2 * S] = 2.0f * (a4 + a1) + a3 - 5.0f * a2;                 \
+        o[3 * S] = 2.0f * d31 + d42;                                  \
+        o[4 * S] = 2.0f * d42 - d31;                                  \
+        o[5 * S] = 2.0f * (a1 + a5) - 4.0f * a3 + 3.0f * d42;         \
     }
 
 /* one work-item per (ci, co) */
@@ -423,30 +428,31 @@ void conv_wino4_w(__global float *restrict U, __global const float *restrict w, 
     const int ci = LAYOUT ? i % CI : i / CO, co = LAYOUT ? i / CI : i % CO;
     float g[9];
     load_filter(g, w, ci, co, CI, CO, FLIP);
-    /* t = G g (6x3), then u = t G^T (6x6); G = [1/4 0 0; -1/6 -1/6 -1/6;
-     * -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1] */
+    /* t = G g (6x3), then u = t G^T (6x6); G = [1/2 0 0; 1/6 1/6 1/6;
+     * -1/6 1/6 -1/6; -16/15 -8/15 -4/15; 1/30 -1/15 2/15; 0 0 1/2] (BT6's
+     * points; rows 0-2, 4 and 5 halved against its doubled rows) */
     float t[18];
 #pragma unroll
     for (int j = 0; j < 3; j++) {
         const float a = g[j], b = g[3 + j], c = g[6 + j];
-        t[j] = a / 4.0f;
-        t[3 + j] = -(a + b + c) / 6.0f;
+        t[j] = 0.5f * a;
+        t[3 + j] = (a + b + c) / 6.0f;
         t[6 + j] = -(a - b + c) / 6.0f;
-        t[9 + j] = (a + 2.0f * b + 4.0f * c) / 24.0f;
-        t[12 + j] = (a - 2.0f * b + 4.0f * c) / 24.0f;
-        t[15 + j] = c;
+        t[9 + j] = -4.0f * (4.0f * a + 2.0f * b + c) / 15.0f;
+        t[12 + j] = (a - 2.0f * b + 4.0f * c) / 30.0f;
+        t[15 + j] = 0.5f * c;
     }
     const int stride = CI * CO;
     __global float *u = u_at(U, ci, co, CI, CO, LAYOUT);
 #pragma unroll
     for (int r = 0; r < 6; r++) {
         const float a = t[3 * r], b = t[3 * r + 1], c = t[3 * r + 2];
-        u[(6 * r + 0) * stride] = a / 4.0f;
-        u[(6 * r + 1) * stride] = -(a + b + c) / 6.0f;
+        u[(6 * r + 0) * stride] = 0.5f * a;
+        u[(6 * r + 1) * stride] = (a + b + c) / 6.0f;
         u[(6 * r + 2) * stride] = -(a - b + c) / 6.0f;
-        u[(6 * r + 3) * stride] = (a + 2.0f * b + 4.0f * c) / 24.0f;
-        u[(6 * r + 4) * stride] = (a - 2.0f * b + 4.0f * c) / 24.0f;
-        u[(6 * r + 5) * stride] = c;
+        u[(6 * r + 3) * stride] = -4.0f * (4.0f * a + 2.0f * b + c) / 15.0f;
+        u[(6 * r + 4) * stride] = (a - 2.0f * b + 4.0f * c) / 30.0f;
+        u[(6 * r + 5) * stride] = 0.5f * c;
     }
 }
 
@@ -582,28 +588,29 @@ REP(OCB, ACC_FMA)
             }
 REP(OCB, ACC_OUT)
         }
-        /* y = A^T M A, A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0;
-         * 0 1 -1 8 -8 1] */
+        /* y = A^T M A, A^T = [1 1 1 1 1 0; 0 1 -1 1/2 -2 0; 0 1 1 1/4 4 0;
+         * 0 1 -1 1/8 -8 1] (AT6) */
         for (int i = 0; i < OCB && oc0 + i < OC; i++) {
             floatV r[24]; /* A^T M: 4 rows of 6 */
             for (int j = 0; j < 6; j++) {
                 const floatV m0 = M[j * OCB + i], m1 = M[(6 + j) * OCB + i];
                 const floatV m2 = M[(12 + j) * OCB + i], m3 = M[(18 + j) * OCB + i];
                 const floatV m4 = M[(24 + j) * OCB + i], m5 = M[(30 + j) * OCB + i];
-                const floatV s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
-                r[j] = m0 + s12 + s34;
-                r[6 + j] = d12 + 2.0f * d34;
-                r[12 + j] = s12 + 4.0f * s34;
-                r[18 + j] = d12 + 8.0f * d34 + m5;
+                const floatV s12 = m1 + m2, d12 = m1 - m2;
+                r[j] = m0 + s12 + (m3 + m4);
+                r[6 + j] = d12 + (0.5f * m3 - 2.0f * m4);
+                r[12 + j] = s12 + (0.25f * m3 + 4.0f * m4);
+                r[18 + j] = d12 + (0.125f * m3 - 8.0f * m4) + m5;
             }
             const floatV bias = (floatV)(has_bias ? b[oc0 + i] : 0.0f);
             const int off = ((n0 + nl) * OC + oc0 + i) * (OH * OW) + 4 * th * OW + 4 * t0;
             for (int a = 0; a < nrow; a++) {
                 const floatV *q = r + 6 * a;
                 const floatV s12 = q[1] + q[2], d12 = q[1] - q[2];
-                const floatV s34 = q[3] + q[4], d34 = q[3] - q[4];
-                const floatV y0 = q[0] + s12 + s34 + bias, y1 = d12 + 2.0f * d34 + bias;
-                const floatV y2 = s12 + 4.0f * s34 + bias, y3 = d12 + 8.0f * d34 + q[5] + bias;
+                const floatV y0 = q[0] + s12 + (q[3] + q[4]) + bias;
+                const floatV y1 = d12 + (0.5f * q[3] - 2.0f * q[4]) + bias;
+                const floatV y2 = s12 + (0.25f * q[3] + 4.0f * q[4]) + bias;
+                const floatV y3 = d12 + (0.125f * q[3] - 8.0f * q[4]) + q[5] + bias;
                 const int ro = off + a * OW;
 #if VX == 4
                 put16(zip4(y0, y1, y2, y3), y + ro, res + ro, ncol, epi);
@@ -828,15 +835,15 @@ void conv_wino4_vt(__global float *restrict V, __global const float *restrict x,
 }
 
 /* o[0], o[S], .., o[3*S] = A^T m over m[0], m[S], .., m[5*S] (A^T = [1 1 1
- * 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]) */
+ * 1 1 0; 0 1 -1 1/2 -2 0; 0 1 1 1/4 4 0; 0 1 -1 1/8 -8 1]: BT6's points) */
 #define AT6(m, o, S)                                                          \
     {                                                                         \
         const float s12 = m[S] + m[2 * S], d12 = m[S] - m[2 * S];             \
-        const float s34 = m[3 * S] + m[4 * S], d34 = m[3 * S] - m[4 * S];     \
-        o[0] = m[0] + s12 + s34;                                              \
-        o[S] = d12 + 2.0f * d34;                                              \
-        o[2 * S] = s12 + 4.0f * s34;                                          \
-        o[3 * S] = d12 + 8.0f * d34 + m[5 * S];                               \
+        const float m3 = m[3 * S], m4 = m[4 * S];                             \
+        o[0] = m[0] + s12 + (m3 + m4);                                        \
+        o[S] = d12 + (0.5f * m3 - 2.0f * m4);                                 \
+        o[2 * S] = s12 + (0.25f * m3 + 4.0f * m4);                            \
+        o[3 * S] = d12 + (0.125f * m3 - 8.0f * m4) + m[5 * S];                \
     }
 
 /*   conv_wino4_yt  y[n0+nl, co, 4*th + a, 4*tt + b] = (A^T M A)[a, b]

@@ -220,6 +220,7 @@ static void test_conv_multichunk(void **state)
     T_CTX = prof;
     T_OK(rcl_ctx_set_param(prof, "conv", "COL_BUDGET_MB", 1));
     T_OK(rcl_ctx_set_param(prof, "conv", "PATH", RCL_CONV_PATH_GEMM));
+    T_OK(rcl_ctx_set_param(prof, "conv", "WINO_GEMM", 0)); /* im2col itself */
     rcl_ctx_set_profiler(prof, count_im2col, NULL);
     im2col_launches = 0;
     conv_case(&(conv_case_t){11, 16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 0}, 41);
@@ -834,6 +835,7 @@ static rcl_ctx *panels_ctx(const conv_case_t *cc, int max_p, int budget_mb)
     rcl_ctx_options opt = {.profiling = 1};
     T_OK(rcl_ctx_create(&ctx, rcl_ctx_device(T_CTX)->index, &opt));
     T_OK(rcl_ctx_set_param(ctx, "conv", "PATH", RCL_CONV_PATH_GEMM));
+    T_OK(rcl_ctx_set_param(ctx, "conv", "WINO_GEMM", 0)); /* im2col itself */
     T_OK(rcl_ctx_set_param(ctx, "gemm", "DEFAULT_PATH", RCL_GEMM_TILED));
     /* the forward GEMM packs op(B) (XB 2) for every chunk size, as the
      * CPU defaults do (scalar devices' defaults read it in place) */

@@ -53,14 +53,18 @@ static void equivalence(const char *optim, const char *extra, const char *tag)
  * near-zero gradients into weight differences of up to 2 lr per step (the
  * sign of such a gradient decides a whole step: its first, bias-corrected
  * step is lr * sign(g); 4 steps can differ by 8 lr), so for Adam the
- * weights and running statistics are compared to 1e-3 relative plus 4 lr
+ * weights and running statistics are compared to 1e-2 relative (of the
+ * tensor's largest value; with F(4x4) as the default for the im2col
+ * path's convs too, layer2.2.bn1.running_var lands 3e-3 apart) plus 4 lr
  * (the running statistics follow the weights; measured: at most 0.77 lr with Winograd
  * F(2x2) on the 32x32 maps, 2.03 lr with F(4x4), whose rounding differs
- * from the direct sum's more) and its moments not at all; the losses still
- * agree to 2e-4, and SGD above checks the synchronised statistics to
- * float tolerance. */
+ * from the direct sum's more) and its moments not at all; its losses to
+ * 2e-3 (F(4x4) at the current points with im2col's 3x3 convs as F(4x4)
+ * too: 8e-4 at step 4), SGD's to 2e-4. Without --sync-bn the losses
+ * differ by 0.056 at step 1 and 0.12 at step 4 (measured on PoCL), and
+ * SGD above checks the synchronised statistics to float tolerance. */
 static void sync_bn(const char *optim, const char *lr, const char *tag, double rtol, double atol,
-                    int skip_optim)
+                    double ltol, int skip_optim)
 {
     char common[2048], args[4096], single[1200], multi[1200];
     snprintf(common, sizeof common, "--device %d train --model resnet20 --data %s --epochs 1 "
@@ -80,7 +84,7 @@ static void sync_bn(const char *optim, const char *lr, const char *tag, double r
     assert_int_equal(n1, 4);
     assert_int_equal(n2, 4);
     for (int i = 0; i < 4; i++)
-        if (fabs(l1[i] - l2[i]) > 2e-4)
+        if (fabs(l1[i] - l2[i]) > ltol)
             fail_msg("%s: step %d loss %.4f (one process) vs %.4f (2 ranks)", tag, i + 1, l1[i], l2[i]);
     char a[1300], b[1300];
     snprintf(a, sizeof a, "%s/last.safetensors", single);
@@ -99,11 +103,15 @@ static void test_sync_bn(void **state)
      * level with the float rounding of the forward pass (measured: one
      * step of batch 10, one process against 2 ranks, conv1's gradient
      * differs by 2.4e-4 of 0.24 with the direct convs; Winograd rounds
-     * differently again), and 4 steps of momentum compound it. A sync
-     * error moves the losses (2e-4 above) and the running statistics by
-     * far more. */
-    sync_bn("sgd", "0.002", "sgd-sync-bn", 1e-3, 1e-5, 1);
-    sync_bn("adam", "0.0005", "adam-sync-bn", 1e-3, 2e-3, 1);
+     * differently again), and 4 steps of momentum compound it. Absolute
+     * 5e-5: a ReLU input within rounding of 0 (test_parity.c PINNED) goes
+     * either way in the two runs and moves a BN bias by ~1e-5 (largest
+     * difference measured: 1.4e-6 with F(4x4) at Lavin & Gray's points,
+     * 1.1e-5 with F(2x2) and im2col, 1.4e-5 at cl/conv_wino.cl's points,
+     * bn1.bias, ~2% of it). A sync error moves the losses (2e-4 above)
+     * and the running statistics by far more. */
+    sync_bn("sgd", "0.002", "sgd-sync-bn", 1e-3, 5e-5, 2e-4, 1);
+    sync_bn("adam", "0.0005", "adam-sync-bn", 1e-2, 2e-3, 2e-3, 1);
 }
 
 static void test_equivalence(void **state)

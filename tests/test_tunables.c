@@ -140,6 +140,8 @@ static void test_defaults_reach_kernels(void **state)
                      vw >= 4 ? RCL_GEMM_TILED : RCL_GEMM_CLBLAST);
     /* and so is Winograd (on where the GEMMs are tiled) */
     assert_int_equal(rcl_tun(ctx, RCL_TUN_CONV_WINOGRAD), vw >= 4 ? RCL_CONV_WINO_CPU_DEFAULT : 0);
+    assert_int_equal(rcl_tun(ctx, RCL_TUN_CONV_WINO_GEMM),
+                     vw >= 4 ? RCL_CONV_WINO_GEMM_CPU_DEFAULT : 0);
     /* and the weight gradient's output channels per work-item (more where
      * 16-float vectors mean 32 registers) */
     const int wocb =
@@ -148,7 +150,8 @@ static void test_defaults_reach_kernels(void **state)
     for (int i = 0; i < RCL_TUN_COUNT; i++) {
         assert_int_equal(RCL_TUN_DEVICE_DEFAULT(i), i == RCL_TUN_GEMM_DEFAULT_PATH ||
                                                         i == RCL_TUN_CONV_WINOGRAD ||
-                                                        i == RCL_TUN_CONV_DIRECT_WOCB);
+                                                        i == RCL_TUN_CONV_DIRECT_WOCB ||
+                                                        i == RCL_TUN_CONV_WINO_GEMM);
         if (!RCL_TUN_DEVICE_DEFAULT(i))
             assert_int_equal(rcl_tun(ctx, (rcl_tunable_id)i), rcl_tunables[i].def);
         /* not set: the by-name lookup still answers its caller's default */

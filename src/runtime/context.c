@@ -25,15 +25,17 @@ int rcl_ctx_create(rcl_ctx **out, int index, const rcl_ctx_options *opt)
      * vectors (CPU drivers: preferred float width >= 4) our tiled kernel,
      * whose defaults were picked there (src/gemm/gemm_tiled.c); elsewhere
      * CLBlast, whose database knows the GPUs. The same devices run 3x3
-     * stride-1 convs through Winograd (tunables.def conv WINOGRAD), and
+     * stride-1 convs through Winograd (tunables.def conv WINOGRAD and
+     * WINO_GEMM), and
      * those with 16-float vectors take more output channels per
      * weight-gradient work-item (conv_direct WOCB). A tune cache overrides
-     * all three. */
+     * all of them. */
     cl_uint vw = 1;
     if (clGetDeviceInfo(ctx->dev.device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof vw, &vw,
                         NULL) == CL_SUCCESS && vw >= 4) {
         ctx->tun[RCL_TUN_GEMM_DEFAULT_PATH] = 1; /* RCL_GEMM_TILED */
         ctx->tun[RCL_TUN_CONV_WINOGRAD] = RCL_CONV_WINO_CPU_DEFAULT; /* ops/conv2d_wino.c */
+        ctx->tun[RCL_TUN_CONV_WINO_GEMM] = RCL_CONV_WINO_GEMM_CPU_DEFAULT;
         /* 16-float vectors (AVX-512): twice the registers of AVX2 */
         if (vw >= 16) ctx->tun[RCL_TUN_CONV_DIRECT_WOCB] = RCL_CONV_DIRECT_WOCB_W16;
     }

@@ -30,6 +30,12 @@ extern const rcl_tunable_info rcl_tunables[RCL_TUN_COUNT];
  * about 1.8x the direct kernel's time for resnet20 at batch 128. */
 #define RCL_CONV_WINO_CPU_DEFAULT 1
 
+/* conv.WINO_GEMM on the same devices: F(4x4, 3x3) in its GEMM form for
+ * the 3x3 stride-1 convs on the im2col path (tunables.def). Measured on
+ * CPU drivers only; elsewhere (GPUs, CLBlast's GEMMs) it stays 0 until a
+ * tune cache says otherwise. */
+#define RCL_CONV_WINO_GEMM_CPU_DEFAULT 4
+
 /* conv_direct.WOCB on devices whose preferred float vector width is >= 16
  * (PoCL on AVX-512: 32 vector registers; rcl_ctx_create): 5 output channels
  * per weight-gradient work-item, 15 accumulator vectors + 5 of dy + 1 of x.
@@ -46,7 +52,7 @@ extern const rcl_tunable_info rcl_tunables[RCL_TUN_COUNT];
  * it equals the table's default */
 #define RCL_TUN_DEVICE_DEFAULT(id)                                                  \
     ((id) == RCL_TUN_CONV_WINOGRAD || (id) == RCL_TUN_GEMM_DEFAULT_PATH ||          \
-     (id) == RCL_TUN_CONV_DIRECT_WOCB)
+     (id) == RCL_TUN_CONV_DIRECT_WOCB || (id) == RCL_TUN_CONV_WINO_GEMM)
 
 /* The id of (key, param), or -1 when it is not in the table (the GEMM's
  * per-class entries, anything unknown). */
