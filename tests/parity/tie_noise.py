@@ -65,7 +65,7 @@ def main():
     for norm in ("bn", "gn"):
         ref, near = grads(norm, 0.0, 0)
         name = min(near, key=near.get)
-        print(f"resnet20 {norm}: nearest ReLU input to 0: {near[name]:.3g} ({name})")
+        print(f"resnet20 {norm}: BatchNorm / GroupNorm output nearest 0: {near[name]:.3g} ({name})")
         for eps in (3e-7, 1e-6, 3e-6):
             res = [metric(ref, grads(norm, eps, s)[0]) for s in range(8)]
             ok = sum(r <= 1e-4 for r in res)
