@@ -417,6 +417,19 @@ typedef float16 float16_u __attribute__((aligned(4)));
         o[5 * S] = 2.0f * (a1 + a5) - 4.0f * a3 + 3.0f * d42;         \
     }
 
+/* o[0], o[SO], .., o[3*SO] = A^T m over m[0], m[SI], .., m[5*SI] (A^T =
+ * [1 1 1 1 1 0; 0 1 -1 1/2 -2 0; 0 1 1 1/4 4 0; 0 1 -1 1/8 -8 1]: BT6's
+ * points), of type TY */
+#define AT6T(TY, m, SI, o, SO)                                                \
+    {                                                                         \
+        const TY s12 = m[SI] + m[2 * (SI)], d12 = m[SI] - m[2 * (SI)];        \
+        const TY m3 = m[3 * (SI)], m4 = m[4 * (SI)];                          \
+        o[0] = m[0] + s12 + (m3 + m4);                                        \
+        o[SO] = d12 + (0.5f * m3 - 2.0f * m4);                                \
+        o[2 * (SO)] = s12 + (0.25f * m3 + 4.0f * m4);                         \
+        o[3 * (SO)] = d12 + (0.125f * m3 - 8.0f * m4) + m[5 * (SI)];          \
+    }
+
 /* one work-item per (ci, co) */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_wino4_w(__global float *restrict U, __global const float *restrict w, const int CI,
@@ -588,29 +601,17 @@ REP(OCB, ACC_FMA)
             }
 REP(OCB, ACC_OUT)
         }
-        /* y = A^T M A, A^T = [1 1 1 1 1 0; 0 1 -1 1/2 -2 0; 0 1 1 1/4 4 0;
-         * 0 1 -1 1/8 -8 1] (AT6) */
+        /* y = A^T M A (AT6T) */
         for (int i = 0; i < OCB && oc0 + i < OC; i++) {
             floatV r[24]; /* A^T M: 4 rows of 6 */
-            for (int j = 0; j < 6; j++) {
-                const floatV m0 = M[j * OCB + i], m1 = M[(6 + j) * OCB + i];
-                const floatV m2 = M[(12 + j) * OCB + i], m3 = M[(18 + j) * OCB + i];
-                const floatV m4 = M[(24 + j) * OCB + i], m5 = M[(30 + j) * OCB + i];
-                const floatV s12 = m1 + m2, d12 = m1 - m2;
-                r[j] = m0 + s12 + (m3 + m4);
-                r[6 + j] = d12 + (0.5f * m3 - 2.0f * m4);
-                r[12 + j] = s12 + (0.25f * m3 + 4.0f * m4);
-                r[18 + j] = d12 + (0.125f * m3 - 8.0f * m4) + m5;
-            }
+            for (int j = 0; j < 6; j++) AT6T(floatV, (M + j * OCB + i), 6 * OCB, (r + j), 6)
             const floatV bias = (floatV)(has_bias ? b[oc0 + i] : 0.0f);
             const int off = ((n0 + nl) * OC + oc0 + i) * (OH * OW) + 4 * th * OW + 4 * t0;
             for (int a = 0; a < nrow; a++) {
-                const floatV *q = r + 6 * a;
-                const floatV s12 = q[1] + q[2], d12 = q[1] - q[2];
-                const floatV y0 = q[0] + s12 + (q[3] + q[4]) + bias;
-                const floatV y1 = d12 + (0.5f * q[3] - 2.0f * q[4]) + bias;
-                const floatV y2 = s12 + (0.25f * q[3] + 4.0f * q[4]) + bias;
-                const floatV y3 = d12 + (0.125f * q[3] - 8.0f * q[4]) + q[5] + bias;
+                floatV yr[4];
+                AT6T(floatV, (r + 6 * a), 1, yr, 1)
+                const floatV y0 = yr[0] + bias, y1 = yr[1] + bias;
+                const floatV y2 = yr[2] + bias, y3 = yr[3] + bias;
                 const int ro = off + a * OW;
 #if VX == 4
                 put16(zip4(y0, y1, y2, y3), y + ro, res + ro, ncol, epi);
@@ -641,6 +642,15 @@ static void tile_pos(const int tile, const int TH, const int TT, int *nl, int *t
     *nl = tile / (TH * TT);
     *th = (tile - *nl * TH * TT) / TT;
     *tt = tile - *nl * TH * TT - *th * TT;
+}
+
+/* v[p] = M[p, co, tile] for the np positions of M (np, CO, T) */
+static void tile_column(float *v, const int np, const __global float *M, const int co,
+                        const int tile, const int T, const int CO)
+{
+    const __global float *m = M + co * T + tile;
+#pragma unroll
+    for (int p = 0; p < np; p++) v[p] = m[p * (CO * T)];
 }
 
 /* the GEMM form's output tile: y[plane + (h + a)*OW + w + c] = o[m*a + c]
@@ -709,10 +719,8 @@ void conv_wino_yt(__global float *restrict y, __global const float *restrict M, 
     const int co = get_global_id(1);
     int nl, th, tt;
     tile_pos(tile, TH, TT, &nl, &th, &tt);
-    const __global float *m = M + moff + co * T + tile;
-    const int stride = CO * T;
     float v[16];
-    for (int p = 0; p < 16; p++) v[p] = m[p * stride];
+    tile_column(v, 16, M + moff, co, tile, T, CO);
     /* r = A^T m (2x4), A^T = [1 1 1 0; 0 1 -1 -1]; then y = r A */
     float r[8];
     for (int j = 0; j < 4; j++) {
@@ -834,18 +842,6 @@ void conv_wino4_vt(__global float *restrict V, __global const float *restrict x,
     for (int p = 0; p < 36; p++) v[p * stride] = o[p];
 }
 
-/* o[0], o[S], .., o[3*S] = A^T m over m[0], m[S], .., m[5*S] (A^T = [1 1 1
- * 1 1 0; 0 1 -1 1/2 -2 0; 0 1 1 1/4 4 0; 0 1 -1 1/8 -8 1]: BT6's points) */
-#define AT6(m, o, S)                                                          \
-    {                                                                         \
-        const float s12 = m[S] + m[2 * S], d12 = m[S] - m[2 * S];             \
-        const float m3 = m[3 * S], m4 = m[4 * S];                             \
-        o[0] = m[0] + s12 + (m3 + m4);                                        \
-        o[S] = d12 + (0.5f * m3 - 2.0f * m4);                                 \
-        o[2 * S] = s12 + (0.25f * m3 + 4.0f * m4);                            \
-        o[3 * S] = d12 + (0.125f * m3 - 8.0f * m4) + m[5 * S];                \
-    }
-
 /*   conv_wino4_yt  y[n0+nl, co, 4*th + a, 4*tt + b] = (A^T M A)[a, b]
  *                  (+ bias[co]) of M[p, co, tile] (36, CO, T) at moff in
  *                  M, then conv_fwd's epilogue (bit 0 adds res, bit 1
@@ -862,15 +858,12 @@ void conv_wino4_yt(__global float *restrict y, __global const float *restrict M,
     const int co = get_global_id(1);
     int nl, th, tt;
     tile_pos(tile, TH, TT, &nl, &th, &tt);
-    const __global float *m = M + moff + co * T + tile;
-    const int stride = CO * T;
     float v[36], r[24], o[16];
+    tile_column(v, 36, M + moff, co, tile, T, CO);
 #pragma unroll
-    for (int p = 0; p < 36; p++) v[p] = m[p * stride];
+    for (int j = 0; j < 6; j++) AT6T(float, (v + j), 6, (r + j), 6) /* r = A^T v (4x6) */
 #pragma unroll
-    for (int j = 0; j < 6; j++) AT6((v + j), (r + j), 6)   /* r = A^T v (4x6) */
-#pragma unroll
-    for (int a = 0; a < 4; a++) AT6((r + 6 * a), (o + 4 * a), 1) /* o = r A (4x4) */
+    for (int a = 0; a < 4; a++) AT6T(float, (r + 6 * a), 1, (o + 4 * a), 1) /* o = r A (4x4) */
     tile_store(y, res, o, 4, has_bias ? b[co] : 0.0f, epi, ((n0 + nl) * CO + co) * (OH * OW),
                4 * th, 4 * tt, OH, OW);
 }
