@@ -733,66 +733,6 @@ void conv_wino_yt(__global float *restrict y, __global const float *restrict M, 
                2 * th, 2 * tt, OH, OW);
 }
 
-/* Z[p, oc, tile] = (A g A^T)[p] of the 2x2 output-gradient tile g at rows
- * 2*th, columns 2*tt (0 past OH, OW); A = [1 0; 1 1; 1 -1; 0 -1]. One
- * work-item per (tile, oc) */
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void conv_wino_zt(__global float *restrict Zb, const int zoff, __global const float *restrict dy,
-                  const int n0,
-                  const int T, const int OC, const int OH, const int OW, const int TH,
-                  const int TT)
-{
-    const int tile = get_global_id(0);
-    if (tile >= T) return;
-    const int oc = get_global_id(1);
-    int nl, th, tt;
-    tile_pos(tile, TH, TT, &nl, &th, &tt);
-    __global float *Z = Zb + zoff;
-    const __global float *g = dy + ((n0 + nl) * OC + oc) * (OH * OW);
-    const int h = 2 * th, w = 2 * tt;
-    const int h1 = h + 1 < OH, w1 = w + 1 < OW;
-    const float g00 = g[h * OW + w], g01 = w1 ? g[h * OW + w + 1] : 0.0f;
-    const float g10 = h1 ? g[(h + 1) * OW + w] : 0.0f;
-    const float g11 = h1 && w1 ? g[(h + 1) * OW + w + 1] : 0.0f;
-    /* rows of A g: (g0), (g0 + g1), (g0 - g1), (-g1) per column */
-    const float r[8] = {g00, g01, g00 + g10, g01 + g11, g00 - g10, g01 - g11, -g10, -g11};
-    const int stride = OC * T;
-    __global float *z = Z + oc * T + tile;
-    for (int i = 0; i < 4; i++) {
-        const float a = r[2 * i], b = r[2 * i + 1];
-        z[(4 * i + 0) * stride] = a;
-        z[(4 * i + 1) * stride] = a + b;
-        z[(4 * i + 2) * stride] = a - b;
-        z[(4 * i + 3) * stride] = -b;
-    }
-}
-
-/* dw[oc, c, 3x3] = G^T acc[., oc, c] G, G^T = [1 .5 .5 0; 0 .5 -.5 0;
- * 0 .5 .5 1]; acc is (16, OC, C). One work-item per (oc, c) */
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void conv_wino_dwt(__global float *restrict dw, __global const float *restrict acc,
-                   const int OC, const int C)
-{
-    const int i = get_global_id(0);
-    if (i >= OC * C) return;
-    const int stride = OC * C;
-    float m[16], t[12];
-    for (int p = 0; p < 16; p++) m[p] = acc[p * stride + i];
-    /* t = G^T m (3x4) */
-    for (int j = 0; j < 4; j++) {
-        t[j] = m[j] + 0.5f * (m[4 + j] + m[8 + j]);
-        t[4 + j] = 0.5f * (m[4 + j] - m[8 + j]);
-        t[8 + j] = 0.5f * (m[4 + j] + m[8 + j]) + m[12 + j];
-    }
-    __global float *o = dw + i * 9;
-    for (int r = 0; r < 3; r++) {
-        const float a = t[4 * r], b = t[4 * r + 1], c = t[4 * r + 2], d = t[4 * r + 3];
-        o[3 * r + 0] = a + 0.5f * (b + c);
-        o[3 * r + 1] = 0.5f * (b - c);
-        o[3 * r + 2] = 0.5f * (b + c) + d;
-    }
-}
-
 #if !R2
 /* ---- F(4x4, 3x3) in the GEMM form (src/ops/conv2d_wino.c
  * rcl_conv_wino_gemm with tile 4): conv_wino4_w's U (LAYOUT 1: U[p, co,

@@ -766,11 +766,10 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
             if (rcl_conv_wino_choose(ctx, &s, pass, &wp)) {
                 out->tmp = max64(out->tmp, (uint64_t)wp.npos * wp.ci * wp.co * sizeof(float));
                 if (pass != RCL_CONV_DW) continue; /* on the tensors themselves */
-                /* the transformed chunk; its 16 GEMMs' op(A) (OC x T) and op(B) (C x T) */
-                uint64_t T = (uint64_t)wp.nb * wp.th * wp.tt;
-                out->col = max64(out->col, 16 * (uint64_t)(g.C + g.OC) * T * sizeof(float));
-                out->gemm_a = max64(out->gemm_a, (uint64_t)g.OC * T * sizeof(float));
-                out->gemm_b = max64(out->gemm_b, (uint64_t)g.C * T * sizeof(float));
+                rcl_conv_wino_dw_plan dp; /* its chunks' V and Z, the partial sums */
+                rcl_conv_wino_dw_plan_for(ctx, &s, &dp);
+                out->col = max64(out->col, dp.col);
+                out->tmp = max64(out->tmp, dp.tmp);
                 continue;
             }
             rcl_conv_direct_plan pl;

@@ -152,27 +152,25 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int ti
     if (p->m == 2 && vw_max >= 8 && p->tt == 4 && p->th % 2 == 0) p->vx = 8, p->rows = 2;
     int per_row = p->vx / p->rows; /* tiles of one tile row per vector */
     p->twv = (p->tt + per_row - 1) / per_row;
+    if (pass == RCL_CONV_DW) {
+        /* conv_wino_dwf (conv2d_wino_dw.c) chunks its tiles itself; it
+         * reads a window's columns from two vector loads at even columns,
+         * which needs PW <= 1 */
+        p->nb = s->N;
+        return s->PW <= 1;
+    }
     int CKK = s->C * 9, P = s->OH * s->OW;
     int nbg = rcl_conv_chunk_images(budget_mb, max_alloc, s->N, CKK, s->OC, P);
-    uint64_t colf = (uint64_t)CKK * nbg * P, tmpf = (uint64_t)s->OC * nbg * P;
+    uint64_t tmpf = (uint64_t)s->OC * nbg * P;
     /* F(4x4)'s buffers do not fit where F(2x2)'s may: try that instead */
 #define WINO_NO_FIT \
     (p->m == 4 ? rcl_conv_wino_plan_for(s, pass, vw_max, 2, budget_mb, max_alloc, p) : 0)
     if ((uint64_t)p->npos * s->C * s->OC > tmpf) return WINO_NO_FIT;
-    if (pass != RCL_CONV_DW) {
-        /* a vector's lanes are tiles of one row: fewer than 4 would leave
-         * lanes idle (resnet18's 2x2 and 4x4 maps ran slower than direct) */
-        if (p->ci > RCL_CONV_WINO_MAX_C || p->tt < 4) return 0;
-        p->nb = s->N; /* the kernels read the input itself: one launch */
-        return 1;
-    }
-    uint64_t per = (uint64_t)16 * (s->C + s->OC) * p->th * p->tt;
-    uint64_t nb = colf / per;
-    if (nb < 1) return WINO_NO_FIT;
 #undef WINO_NO_FIT
-    if (nb > (uint64_t)s->N) nb = (uint64_t)s->N;
-    int chunks = (int)(((uint64_t)s->N + nb - 1) / nb);
-    p->nb = (s->N + chunks - 1) / chunks;
+    /* a vector's lanes are tiles of one row: fewer than 4 would leave
+     * lanes idle (resnet18's 2x2 and 4x4 maps ran slower than direct) */
+    if (p->ci > RCL_CONV_WINO_MAX_C || p->tt < 4) return 0;
+    p->nb = s->N; /* the kernels read the input itself: one launch */
     return 1;
 }
 

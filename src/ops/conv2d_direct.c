@@ -142,7 +142,7 @@ int rcl_conv_direct_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_c
 {
     rcl_conv_wino_plan wp;
     if (rcl_conv_wino_choose(ctx, s, RCL_CONV_DW, &wp))
-        return rcl_conv_wino_dw(ctx, dw, dy, x, s, &wp);
+        return rcl_conv_wino_dw(ctx, dw, dy, x, s);
     direct_kernels k;
     RCL_TRY(plan(ctx, s, RCL_CONV_DW, &k));
     int KK = s->KH * s->KW, M = s->OC * s->C * KK, G = k.p.g;

@@ -72,7 +72,7 @@ int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, cl_mem dx_add
 }
 
 /* the work-group size and build options of the per-tile kernels
- * (conv_wino_vt/_zt/_dwt/_yt and the F(2x2) filter transform): the shape
+ * (conv_wino_vt/_yt and the F(2x2) filter transform): the shape
  * macros of conv_wino's private-memory kernels at dummy values */
 static size_t tile_kernel_opts(rcl_ctx *ctx, char *opts, size_t n)
 {
@@ -80,46 +80,6 @@ static size_t tile_kernel_opts(rcl_ctx *ctx, char *opts, size_t n)
     snprintf(opts, n, "-DOCB=%d -DWG=%zu -DVX=4 -DR2=0 -DWC=1",
              rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg);
     return wg;
-}
-
-int rcl_conv_wino_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_conv_shape *s,
-                     const rcl_conv_wino_plan *p)
-{
-    char opts[96];
-    size_t wg = tile_kernel_opts(ctx, opts, sizeof opts);
-    cl_kernel kv, kz, kd;
-    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_vt", opts, &kv));
-    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_zt", opts, &kz));
-    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", "conv_wino_dwt", opts, &kd));
-    int tiles = p->th * p->tt, C = s->C, OC = s->OC;
-    cl_mem vz, acc;
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL,
-                        (size_t)16 * (C + OC) * p->nb * tiles * sizeof(float), &vz));
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)16 * C * OC * sizeof(float), &acc));
-    for (int n0 = 0; n0 < s->N; n0 += p->nb) {
-        int cur = s->N - n0 < p->nb ? s->N - n0 : p->nb;
-        int T = cur * tiles;
-        size_t zoff = (size_t)16 * C * T; /* Z after V */
-        size_t gv[2] = {((size_t)T + wg - 1) / wg * wg, (size_t)C}, lv[2] = {wg, 1};
-        RCL_TRY(RCL_LAUNCH(ctx, kv, "conv_bwd_weight_wino", 2, gv, lv, RCL_MEM(vz), RCL_MEM(x),
-                           RCL_I32(n0), RCL_I32(T), RCL_I32(C), RCL_I32(s->H), RCL_I32(s->W),
-                           RCL_I32(s->PH), RCL_I32(s->PW), RCL_I32(p->th), RCL_I32(p->tt)));
-        /* Z: a sub-buffer would need alignment; the kernel takes its base
-         * through the same buffer at an offset in floats instead */
-        size_t gz[2] = {((size_t)T + wg - 1) / wg * wg, (size_t)OC};
-        RCL_TRY(RCL_LAUNCH(ctx, kz, "conv_bwd_weight_wino", 2, gz, lv, RCL_MEM(vz),
-                           RCL_I32((int)zoff), RCL_MEM(dy), RCL_I32(n0), RCL_I32(T),
-                           RCL_I32(OC), RCL_I32(s->OH), RCL_I32(s->OW), RCL_I32(p->th),
-                           RCL_I32(p->tt)));
-        /* acc[p] (+)= Z[p] (OC x T) V[p]^T (T x C) */
-        for (int q = 0; q < 16; q++)
-            RCL_TRY(rcl_gemm(ctx, 0, 1, OC, C, T, 1.0f, vz, zoff + (size_t)q * OC * T, T, vz,
-                             (size_t)q * C * T, T, n0 ? 1.0f : 0.0f, acc, (size_t)q * OC * C, C,
-                             "conv_bwd_weight_wino"));
-    }
-    size_t gd[1] = {((size_t)OC * C + wg - 1) / wg * wg}, ld[1] = {wg};
-    return RCL_LAUNCH(ctx, kd, "conv_bwd_weight_wino", 1, gd, ld, RCL_MEM(dw), RCL_MEM(acc),
-                      RCL_I32(OC), RCL_I32(C));
 }
 
 int rcl_conv_wino_gemm_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,

@@ -23,12 +23,22 @@ int rcl_conv_wino_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b, 
  * conv_bwd_data_wino */
 int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, cl_mem dx_add,
                      const rcl_conv_shape *s, const rcl_conv_wino_plan *p);
-/* dw (OC,C,3,3) from dy (N,OC,OH,OW) and x (overwritten): per chunk the
- * transforms of every tile of x and dy, 16 GEMMs over the tiles
- * accumulating into slot TMP, then the filter-side transform; tags
- * conv_bwd_weight_wino (transforms) and the GEMM's own */
-int rcl_conv_wino_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_conv_shape *s,
-                     const rcl_conv_wino_plan *p);
+/* dw (OC,C,3,3) from dy (N,OC,OH,OW) and x, overwritten: F(2x2, 3x3)
+ * fused (src/ops/conv2d_wino_dw.c, cl/conv_wino_dw.cl): one launch
+ * transforms chunks of tiles into slot COL and sums their products into
+ * per-group partial sums in slot TMP, one more adds those up and
+ * transforms them back; tag conv_bwd_weight_wino. Its plan (the kernels'
+ * compile-time shape, the groups, the scratch) comes from
+ * rcl_conv_wino_dw_plan_for. */
+typedef struct rcl_conv_wino_dw_plan {
+    int th, vt, seg;     /* tile rows; tiles per unit (4, 8, 16); units per tile row */
+    int vc, ocp, nv, bc; /* output channels per vector, OC padded to vectors, accumulator
+                            block: bc input channels by nv vectors */
+    int tr, g, wg, wgs;  /* units per chunk, work-groups and their size; conv_wino_dws' */
+    uint64_t col, tmp;   /* scratch bytes: slot COL (V and Z), slot TMP (partial sums) */
+} rcl_conv_wino_dw_plan;
+void rcl_conv_wino_dw_plan_for(const rcl_ctx *ctx, const rcl_conv_shape *s, rcl_conv_wino_dw_plan *d);
+int rcl_conv_wino_dw(rcl_ctx *ctx, cl_mem dw, cl_mem dy, cl_mem x, const rcl_conv_shape *s);
 
 /* The GEMM form of F(2x2, 3x3) or F(4x4, 3x3) for the forward pass and
  * data gradient of 3x3 stride-1 convs on the im2col path (tunable
