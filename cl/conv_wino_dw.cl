@@ -31,8 +31,8 @@
  * Compile-time shape (set by the host per conv, not tunables): VT (tiles
  * per unit: 4, 8 or 16), VC (output channels per vector: 4, 8 or 16), NV
  * and BC (the accumulator block, NV*BC vectors), WG (work-group size),
- * WGS (conv_wino_dws'); TR (units per chunk) is an argument. Indices are int: every buffer holds fewer than 2^31
- * floats. */
+ * WGS (conv_wino_dws'); TR (units per chunk) is an argument. Indices are
+ * int: every buffer holds fewer than 2^31 floats. */
 
 #if !defined(VT) || !defined(VC) || !defined(NV) || !defined(BC) || !defined(WG) || !defined(WGS)
 #error "VT, VC, NV, BC, WG and WGS come from src/ops/conv2d_wino_dw.c"
@@ -180,70 +180,98 @@ void conv_wino_dwf(__global float *restrict part, __global float *restrict scr,
     const int nob = OCP / (NV * VC), ncb = C / BC, items = 16 * ncb * nob;
     for (int ub = u0; ub < u1; ub += TR) {
         const int nu = min(TR, u1 - ub);
-        /* 1. V: one (unit, channel) per step */
-        for (int i = lid; i < nu * C; i += WG) {
-            const int c = i / nu, ul = i - c * nu, u = ub + ul;
-            const int seg = u % SEG, th = (u / SEG) % TH, n = u / (SEG * TH);
+        /* 1. V: per unit, its channels over the group's work-items (the
+         * unit's position decoded once: divisions cost as much as a
+         * channel's transform) */
+        for (int ul = 0; ul < nu; ul++) {
+            const int u = ub + ul, seg = u % SEG, th = (u / SEG) % TH, n = u / (SEG * TH);
             const int h0 = 2 * th - PH, b = 2 * seg * VT;
-            const __global float *xs = x + (n * C + c) * (H * W);
-            floatT d[4][4]; /* [row][column j] */
+            for (int c = lid; c < C; c += WG) {
+                const __global float *xs = x + (n * C + c) * (H * W);
+                floatT d[4][4]; /* [row][column j] */
 #pragma unroll
-            for (int r = 0; r < 4; r++) {
-                const int h = h0 + r;
-                row_cols(d[r], xs + clamp(h, 0, H - 1) * W, h >= 0 && h < H, b, W, PW);
-            }
-            __global float *v = V + c * TC + ul * VT;
+                for (int r = 0; r < 4; r++) {
+                    const int h = h0 + r;
+                    row_cols(d[r], xs + clamp(h, 0, H - 1) * W, h >= 0 && h < H, b, W, PW);
+                }
+                __global float *v = V + c * TC + ul * VT;
 #pragma unroll
-            for (int j = 0; j < 4; j++) { /* B^T d: rows 0-2, 1+2, 2-1, 1-3 */
-                const floatT a0 = d[0][j], a1 = d[1][j], a2 = d[2][j], a3 = d[3][j];
-                d[0][j] = a0 - a2;
-                d[1][j] = a1 + a2;
-                d[2][j] = a2 - a1;
-                d[3][j] = a1 - a3;
-            }
-#pragma unroll
-            for (int r = 0; r < 4; r++) { /* (B^T d) B: columns 0-2, 1+2, 2-1, 1-3 */
-                VSTORET(d[r][0] - d[r][2], 0, v + (4 * r + 0) * PV);
-                VSTORET(d[r][1] + d[r][2], 0, v + (4 * r + 1) * PV);
-                VSTORET(d[r][2] - d[r][1], 0, v + (4 * r + 2) * PV);
-                VSTORET(d[r][1] - d[r][3], 0, v + (4 * r + 3) * PV);
-            }
-        }
-        /* Z: one (unit, VC output channels) per step */
-        const int nzb = OCP / VC;
-        for (int i = lid; i < nu * nzb; i += WG) {
-            const int zb = i / nu, ul = i - zb * nu, u = ub + ul;
-            const int seg = u % SEG, th = (u / SEG) % TH, n = u / (SEG * TH);
-            const int oc0 = zb * VC, noc = min(VC, OC - oc0);
-            const int h = 2 * th, h1 = h + 1 < OH;
-            const __global float *gs = dy + (n * OC + oc0) * (OH * OW) + h * OW;
-            __global float *z = Z + (ul * VT) * OCP + oc0;
-            const int b = 2 * seg * VT;
-            if (noc == VC && h1 && b + 2 * VT <= OW) {
-                /* VC channels' 2 x 2VT inputs as rows, transposed in blocks
-                 * of VC: raw[i] = input i (row-major) of every channel */
-                floatC raw[4 * VT];
-#pragma unroll
-                for (int blk = 0; blk < 4 * VT / VC; blk++) {
-                    floatC m[VC];
-                    const int i0 = blk * VC, r = i0 / (2 * VT), col = b + i0 % (2 * VT);
-#pragma unroll
-                    for (int l = 0; l < VC; l++) {
-                        const __global float *src = gs + l * (OH * OW) + r * OW + col;
-#if VC > 2 * VT
-                        m[l] = (floatC)(VLOADH(0, src), VLOADH(0, src + OW));
-#else
-                        m[l] = VLOADC(0, src);
-#endif
-                    }
-                    transpose(m);
-#pragma unroll
-                    for (int l = 0; l < VC; l++) raw[i0 + l] = m[l];
+                for (int j = 0; j < 4; j++) { /* B^T d: rows 0-2, 1+2, 2-1, 1-3 */
+                    const floatT a0 = d[0][j], a1 = d[1][j], a2 = d[2][j], a3 = d[3][j];
+                    d[0][j] = a0 - a2;
+                    d[1][j] = a1 + a2;
+                    d[2][j] = a2 - a1;
+                    d[3][j] = a1 - a3;
                 }
 #pragma unroll
+                for (int r = 0; r < 4; r++) { /* (B^T d) B: columns 0-2, 1+2, 2-1, 1-3 */
+                    VSTORET(d[r][0] - d[r][2], 0, v + (4 * r + 0) * PV);
+                    VSTORET(d[r][1] + d[r][2], 0, v + (4 * r + 1) * PV);
+                    VSTORET(d[r][2] - d[r][1], 0, v + (4 * r + 2) * PV);
+                    VSTORET(d[r][1] - d[r][3], 0, v + (4 * r + 3) * PV);
+                }
+            }
+        }
+        /* Z: per unit, its blocks of VC output channels */
+        const int nzb = OCP / VC;
+        for (int ul = 0; ul < nu; ul++) {
+            const int u = ub + ul, seg = u % SEG, th = (u / SEG) % TH, n = u / (SEG * TH);
+            for (int zb = lid; zb < nzb; zb += WG) {
+                const int oc0 = zb * VC, noc = min(VC, OC - oc0);
+                const int h = 2 * th, h1 = h + 1 < OH;
+                const __global float *gs = dy + (n * OC + oc0) * (OH * OW) + h * OW;
+                __global float *z = Z + (ul * VT) * OCP + oc0;
+                const int b = 2 * seg * VT;
+                if (noc == VC && h1 && b + 2 * VT <= OW) {
+                    /* VC channels' 2 x 2VT inputs as rows, transposed in blocks
+                     * of VC: raw[i] = input i (row-major) of every channel */
+                    floatC raw[4 * VT];
+#pragma unroll
+                    for (int blk = 0; blk < 4 * VT / VC; blk++) {
+                        floatC m[VC];
+                        const int i0 = blk * VC, r = i0 / (2 * VT), col = b + i0 % (2 * VT);
+#pragma unroll
+                        for (int l = 0; l < VC; l++) {
+                            const __global float *src = gs + l * (OH * OW) + r * OW + col;
+#if VC > 2 * VT
+                            m[l] = (floatC)(VLOADH(0, src), VLOADH(0, src + OW));
+#else
+                            m[l] = VLOADC(0, src);
+#endif
+                        }
+                        transpose(m);
+#pragma unroll
+                        for (int l = 0; l < VC; l++) raw[i0 + l] = m[l];
+                    }
+#pragma unroll
+                    for (int k = 0; k < VT; k++) {
+                        const floatC e0 = raw[2 * k], o0 = raw[2 * k + 1];
+                        const floatC e1 = raw[2 * VT + 2 * k], o1 = raw[2 * VT + 2 * k + 1];
+                        const floatC ra[4] = {e0, e0 + e1, e0 - e1, -e1};
+                        const floatC rb[4] = {o0, o0 + o1, o0 - o1, -o1};
+                        __global float *zk = z + k * OCP;
+#pragma unroll
+                        for (int q = 0; q < 4; q++) {
+                            VSTOREC(ra[q], 0, zk + (4 * q + 0) * PZ);
+                            VSTOREC(ra[q] + rb[q], 0, zk + (4 * q + 1) * PZ);
+                            VSTOREC(ra[q] - rb[q], 0, zk + (4 * q + 2) * PZ);
+                            VSTOREC(-rb[q], 0, zk + (4 * q + 3) * PZ);
+                        }
+                    }
+                    continue;
+                }
                 for (int k = 0; k < VT; k++) {
-                    const floatC e0 = raw[2 * k], o0 = raw[2 * k + 1];
-                    const floatC e1 = raw[2 * VT + 2 * k], o1 = raw[2 * VT + 2 * k + 1];
+                    const int w = 2 * (seg * VT + k), w1 = w + 1 < OW;
+                    floatC e0 = (floatC)0.0f, o0 = e0, e1 = e0, o1 = e0;
+                    if (w < OW) {
+                        e0 = gather(gs + w, OH * OW, noc);
+                        if (w1) o0 = gather(gs + w + 1, OH * OW, noc);
+                        if (h1) {
+                            e1 = gather(gs + OW + w, OH * OW, noc);
+                            if (w1) o1 = gather(gs + OW + w + 1, OH * OW, noc);
+                        }
+                    }
+                    /* A g: rows g0, g0 + g1, g0 - g1, -g1; then the same along the row */
                     const floatC ra[4] = {e0, e0 + e1, e0 - e1, -e1};
                     const floatC rb[4] = {o0, o0 + o1, o0 - o1, -o1};
                     __global float *zk = z + k * OCP;
@@ -254,30 +282,6 @@ void conv_wino_dwf(__global float *restrict part, __global float *restrict scr,
                         VSTOREC(ra[q] - rb[q], 0, zk + (4 * q + 2) * PZ);
                         VSTOREC(-rb[q], 0, zk + (4 * q + 3) * PZ);
                     }
-                }
-                continue;
-            }
-            for (int k = 0; k < VT; k++) {
-                const int w = 2 * (seg * VT + k), w1 = w + 1 < OW;
-                floatC e0 = (floatC)0.0f, o0 = e0, e1 = e0, o1 = e0;
-                if (w < OW) {
-                    e0 = gather(gs + w, OH * OW, noc);
-                    if (w1) o0 = gather(gs + w + 1, OH * OW, noc);
-                    if (h1) {
-                        e1 = gather(gs + OW + w, OH * OW, noc);
-                        if (w1) o1 = gather(gs + OW + w + 1, OH * OW, noc);
-                    }
-                }
-                /* A g: rows g0, g0 + g1, g0 - g1, -g1; then the same along the row */
-                const floatC ra[4] = {e0, e0 + e1, e0 - e1, -e1};
-                const floatC rb[4] = {o0, o0 + o1, o0 - o1, -o1};
-                __global float *zk = z + k * OCP;
-#pragma unroll
-                for (int q = 0; q < 4; q++) {
-                    VSTOREC(ra[q], 0, zk + (4 * q + 0) * PZ);
-                    VSTOREC(ra[q] + rb[q], 0, zk + (4 * q + 1) * PZ);
-                    VSTOREC(ra[q] - rb[q], 0, zk + (4 * q + 2) * PZ);
-                    VSTOREC(-rb[q], 0, zk + (4 * q + 3) * PZ);
                 }
             }
         }
