@@ -6,6 +6,7 @@
  *    allocation, with the largest batch that fits.
  * The injected faults in a training run: tests/test_train_faults.c. */
 #include "harness.h"
+#include "gemm/gemm_internal.h" /* rcl_gemm_vec_width */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +156,31 @@ static void test_max_batch(void **state)
     assert_int_equal(at.optim, 2 * at.params);
 }
 
+/* bench --param sets a tunable over the defaults and the tune cache: the
+ * weight gradient's path follows conv WINOGRAD (the per-layer breakdown
+ * names it). CPU drivers only: elsewhere every kernel of the run would be
+ * compiled for this one check (llvmpipe: minutes). */
+static void test_cli_bench_param(void **state)
+{
+    (void)state;
+    if (rcl_gemm_vec_width(T_CTX) < 4) {
+        printf("skipped: not a CPU driver\n");
+        return;
+    }
+    for (int mode = 0; mode <= 2; mode += 2) {
+        char *out = NULL;
+        int rc = tu_run(&out, "--device %d bench --model resnet20 --batch-size 2 --size 8 "
+                              "--steps 1 --warmup 0 --param 'conv WINOGRAD %d' "
+                              "--param 'conv_wino DW_KB 1'",
+                        dev(), mode);
+        if (rc != 0) fail_msg("bench --param: rc %d\n%s", rc, out);
+        assert_non_null(strstr(out, "tunables set by --param: 2"));
+        assert_int_equal(strstr(out, "conv_bwd_weight_wino") != NULL, mode == 2);
+        assert_int_equal(strstr(out, "conv_bwd_weight_direct") != NULL, mode == 0);
+        free(out);
+    }
+}
+
 /* The CLI refuses a batch the device cannot hold before allocating it, in
  * one line with the largest batch that fits (fast: nothing is allocated). */
 static void test_cli_refuses_huge_batch(void **state)
@@ -196,6 +222,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_estimate_largest_buffer),
     cmocka_unit_test(test_max_batch),
     cmocka_unit_test(test_cli_refuses_huge_batch),
+    cmocka_unit_test(test_cli_bench_param),
 };
 
 RCL_TEST_MAIN("faults", tests)

@@ -57,6 +57,8 @@ static void test_bad_input(void **state)
            "train --norm batchnorm");
     expect(2, "bad value 'he' for --init", "summary --init he");
     expect(2, "bad value '0' for --groups", "bench --groups 0");
+    expect(2, "bad value 'conv WINOGRAD' for --param", "bench --param 'conv WINOGRAD'");
+    expect(2, "bad value 'conv WINOGRADX 1' for --param", "bench --param 'conv WINOGRADX 1'");
     expect(2, "bad value 'fan' for --init-mode (want fan_in or fan_out)", "train --init-mode fan");
     expect(2, "bad value '0.5' for --brn-r-max", "train --brn-r-max 0.5");
     /* fuzz_cli finding: a directory as the spec file made read_text malloc 2^63 bytes */

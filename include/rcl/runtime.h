@@ -120,5 +120,7 @@ void rcl_ctx_set_profiler(rcl_ctx *ctx, rcl_profile_fn fn, void *user);
  * per-class entries) to a table by name. */
 int rcl_ctx_param(const rcl_ctx *ctx, const char *key, const char *param, int def);
 int rcl_ctx_set_param(rcl_ctx *ctx, const char *key, const char *param, int value);
+/* 1 if key/param names a row of src/runtime/tunables.def, else 0 */
+int rcl_tunable_known(const char *key, const char *param);
 
 #endif

@@ -15,11 +15,31 @@
 #include <string.h>
 #include <time.h>
 
+/* --param KEY PARAM VALUE: tunables set on the context after its tune cache */
+enum { BENCH_MAX_PARAMS = 16 };
+typedef struct bench_param {
+    char key[64], param[32];
+    int value;
+} bench_param;
+
+static int set_params(rcl_ctx *ctx, const bench_param *set, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int st = rcl_ctx_set_param(ctx, set[i].key, set[i].param, set[i].value);
+        if (st) {
+            cli_report("bench --param", st);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* bench under MPI: training steps over the global batch split over the
  * ranks (rcl_dist_train_step), per-rank and total images/s and the share of
  * the step spent waiting for communication. */
 static int bench_dist(const cli_globals *g, const char *model, rcl_model_config *mc, int batch,
-                      int steps, int warmup, int size, int classes, int overlap)
+                      int steps, int warmup, int size, int classes, int overlap,
+                      const bench_param *set, int nset)
 {
     int ranks = rcl_dist_size(), rank = rcl_dist_rank();
     if (batch % ranks || batch / ranks < 2) {
@@ -30,6 +50,10 @@ static int bench_dist(const cli_globals *g, const char *model, rcl_model_config 
     }
     rcl_ctx *ctx = NULL;
     if (cli_dist_open_device(g, &ctx, NULL, 1)) return 1;
+    if (set_params(ctx, set, nset)) {
+        rcl_ctx_destroy(ctx);
+        return 1;
+    }
     mc->batch = batch / ranks;
     mc->in_h = mc->in_w = size;
     mc->num_classes = classes;
@@ -129,9 +153,11 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "gemm")) return cli_bench_gemm(g, argc - 1, argv + 1);
     const char *model = "resnet18";
     int batch = 100, steps = 5, warmup = 2, size = 32, classes = 10, profile = 1, overlap = 1;
+    bench_param set[BENCH_MAX_PARAMS];
+    int nset = 0;
     rcl_model_config mc = rcl_model_config_default();
     enum { O_MODEL = CLI_OPT_FIRST, O_BATCH, O_STEPS, O_WARMUP, O_SIZE, O_CLASSES, O_NO_PROFILE,
-           O_NO_OVERLAP };
+           O_NO_OVERLAP, O_PARAM };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL},
         {"batch-size", required_argument, NULL, O_BATCH},
@@ -141,6 +167,7 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
         {"classes", required_argument, NULL, O_CLASSES},
         {"no-profile", no_argument, NULL, O_NO_PROFILE},
         {"no-overlap", no_argument, NULL, O_NO_OVERLAP},
+        {"param", required_argument, NULL, O_PARAM},
         CLI_MODEL_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -162,12 +189,31 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
         case O_CLASSES: bad = cli_getopt_int(&go, 1, 1 << 20, &classes); break;
         case O_NO_PROFILE: profile = 0; break;
         case O_NO_OVERLAP: overlap = 0; break;
+        case O_PARAM: {
+            char k[64], p[32], extra[2];
+            int v;
+            if (nset == BENCH_MAX_PARAMS)
+                bad = cli_getopt_bad(&go, "at most 16 --param options");
+            else if (sscanf(go.arg, "%63s %31s %d %1s", k, p, &v, extra) != 3)
+                bad = cli_getopt_bad(&go, "KEY PARAM VALUE, e.g. 'conv WINOGRAD 1'");
+            else if (!rcl_tunable_known(k, p) && strncmp(k, "gemm.", 5))
+                bad = cli_getopt_bad(&go, "a tunable of src/runtime/tunables.def or a GEMM class "
+                                          "(gemm.<class>), e.g. 'conv WINOGRAD 1'");
+            else {
+                snprintf(set[nset].key, sizeof set[nset].key, "%s", k);
+                snprintf(set[nset].param, sizeof set[nset].param, "%s", p);
+                set[nset++].value = v;
+            }
+            break;
+        }
         case 'h':
             printf("usage: resnet-cl [--device N] bench [--model M] [--batch-size B] [--steps S]\n"
                    "                 [--warmup W] [--size PIXELS] [--classes K] [--no-profile]\n"
-                   "                 [--no-overlap]\n"
+                   "                 [--no-overlap] [--param 'KEY PARAM VALUE' ...]\n"
                    "       --no-profile: time the steps without OpenCL profiling events (no\n"
                    "                     per-layer breakdown)\n"
+                   "       --param: set a tunable after the tune cache is loaded (repeatable, e.g.\n"
+                   "                --param 'conv WINOGRAD 1': an A/B against the default)\n"
                    "       under MPI (mpirun -np P resnet-cl bench ...): --batch-size is the global\n"
                    "       batch, split over the ranks; per-rank and total images/s and the share\n"
                    "       of the step spent waiting for the gradient all-reduce; --no-overlap:\n"
@@ -183,10 +229,21 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
     }
     if (cli_getopt_no_operands(&go)) return 2;
     if (cli_parse_only) return CLI_PARSED;
-    if (rcl_dist_size() > 1) return bench_dist(g, model, &mc, batch, steps, warmup, size, classes, overlap);
+    if (rcl_dist_size() > 1) return bench_dist(g, model, &mc, batch, steps, warmup, size, classes, overlap,
+                                                set, nset);
     rcl_ctx *ctx = NULL;
     rcl_ctx_options co = {.profiling = profile};
     if (cli_open_device(g, &ctx, &co, 1)) return 1;
+    if (set_params(ctx, set, nset)) {
+        rcl_ctx_destroy(ctx);
+        return 1;
+    }
+    if (nset) {
+        printf("tunables set by --param: %d (", nset);
+        for (int i = 0; i < nset; i++)
+            printf("%s%s %s %d", i ? ", " : "", set[i].key, set[i].param, set[i].value);
+        printf(")\n");
+    }
     mc.batch = batch;
     mc.in_h = mc.in_w = size;
     mc.num_classes = classes;

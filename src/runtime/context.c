@@ -200,6 +200,11 @@ int rcl_ctx_param(const rcl_ctx *ctx, const char *key, const char *param, int de
     return def;
 }
 
+int rcl_tunable_known(const char *key, const char *param)
+{
+    return key && param && rcl_tunable_find(key, param) >= 0;
+}
+
 int rcl_ctx_set_param(rcl_ctx *ctx, const char *key, const char *param, int value)
 {
     if (strlen(key) >= sizeof ctx->params[0].key || strlen(param) >= sizeof ctx->params[0].param)
