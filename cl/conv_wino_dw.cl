@@ -163,6 +163,23 @@ static void transpose(floatC m[VC])
     T_STAGE(1) T_STAGE(2) T_STAGE(4) T_STAGE(8)
 }
 
+/* (A g A^T)[p] of one 2x2 output-gradient tile (g00 e0, g01 o0, g10 e1,
+ * g11 o1), VC output channels in the lanes, at z + p*pz:
+ * A g: rows g0, g0 + g1, g0 - g1, -g1; then the same along the row */
+static void z_tile(__global float *z, const int pz, const floatC e0, const floatC o0,
+                   const floatC e1, const floatC o1)
+{
+    const floatC ra[4] = {e0, e0 + e1, e0 - e1, -e1};
+    const floatC rb[4] = {o0, o0 + o1, o0 - o1, -o1};
+#pragma unroll
+    for (int q = 0; q < 4; q++) {
+        VSTOREC(ra[q], 0, z + (4 * q + 0) * pz);
+        VSTOREC(ra[q] + rb[q], 0, z + (4 * q + 1) * pz);
+        VSTOREC(ra[q] - rb[q], 0, z + (4 * q + 2) * pz);
+        VSTOREC(-rb[q], 0, z + (4 * q + 3) * pz);
+    }
+}
+
 /* part: G * 16 * PP floats; scr: G * 16 * (PV + PZ) */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_wino_dwf(__global float *restrict part, __global float *restrict scr,
@@ -245,18 +262,8 @@ void conv_wino_dwf(__global float *restrict part, __global float *restrict scr,
                     }
 #pragma unroll
                     for (int k = 0; k < VT; k++) {
-                        const floatC e0 = raw[2 * k], o0 = raw[2 * k + 1];
-                        const floatC e1 = raw[2 * VT + 2 * k], o1 = raw[2 * VT + 2 * k + 1];
-                        const floatC ra[4] = {e0, e0 + e1, e0 - e1, -e1};
-                        const floatC rb[4] = {o0, o0 + o1, o0 - o1, -o1};
-                        __global float *zk = z + k * OCP;
-#pragma unroll
-                        for (int q = 0; q < 4; q++) {
-                            VSTOREC(ra[q], 0, zk + (4 * q + 0) * PZ);
-                            VSTOREC(ra[q] + rb[q], 0, zk + (4 * q + 1) * PZ);
-                            VSTOREC(ra[q] - rb[q], 0, zk + (4 * q + 2) * PZ);
-                            VSTOREC(-rb[q], 0, zk + (4 * q + 3) * PZ);
-                        }
+                        z_tile(z + k * OCP, PZ, raw[2 * k], raw[2 * k + 1], raw[2 * VT + 2 * k],
+                               raw[2 * VT + 2 * k + 1]);
                     }
                     continue;
                 }
@@ -271,17 +278,7 @@ void conv_wino_dwf(__global float *restrict part, __global float *restrict scr,
                             if (w1) o1 = gather(gs + OW + w + 1, OH * OW, noc);
                         }
                     }
-                    /* A g: rows g0, g0 + g1, g0 - g1, -g1; then the same along the row */
-                    const floatC ra[4] = {e0, e0 + e1, e0 - e1, -e1};
-                    const floatC rb[4] = {o0, o0 + o1, o0 - o1, -o1};
-                    __global float *zk = z + k * OCP;
-#pragma unroll
-                    for (int q = 0; q < 4; q++) {
-                        VSTOREC(ra[q], 0, zk + (4 * q + 0) * PZ);
-                        VSTOREC(ra[q] + rb[q], 0, zk + (4 * q + 1) * PZ);
-                        VSTOREC(ra[q] - rb[q], 0, zk + (4 * q + 2) * PZ);
-                        VSTOREC(-rb[q], 0, zk + (4 * q + 3) * PZ);
-                    }
+                    z_tile(z + k * OCP, PZ, e0, o0, e1, o1);
                 }
             }
         }
