@@ -26,9 +26,9 @@ extern const rcl_tunable_info rcl_tunables[RCL_TUN_COUNT];
 /* conv.WINOGRAD on devices whose preferred float vector width is >= 4
  * (CPU drivers; rcl_ctx_create): Winograd for the forward pass, the data
  * gradient and the weight gradient (tunables.def; src/ops/conv2d_wino.c,
- * conv2d_wino_dw.c). The weight gradient's fused kernel took 0.65x, 0.4x
- * and 0.6x the direct kernel's time on resnet20's three layer shapes at
- * batch 128 on the 2-core AVX-512 PoCL VM (README "Session 21"). */
+ * conv2d_wino_dw.c). The weight gradient's fused kernel cut resnet20's
+ * weight-gradient time per step at batch 128 from 73-106 ms to 49 ms on
+ * the 2-core AVX-512 PoCL VM (README "Session 21", bench --param). */
 #define RCL_CONV_WINO_CPU_DEFAULT 2
 
 /* conv.WINO_GEMM on the same devices: F(4x4, 3x3) in its GEMM form for
