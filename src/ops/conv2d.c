@@ -764,8 +764,10 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
             rcl_conv_shape s = conv_shape(&g, d);
             rcl_conv_wino_plan wp; /* as rcl_conv_wino_forward/_dx/_dw */
             if (rcl_conv_wino_choose(ctx, &s, pass, &wp)) {
-                out->tmp = max64(out->tmp, (uint64_t)wp.npos * wp.ci * wp.co * sizeof(float));
-                if (pass != RCL_CONV_DW) continue; /* on the tensors themselves */
+                if (pass != RCL_CONV_DW) { /* the transformed weights; then the tensors */
+                    out->tmp = max64(out->tmp, (uint64_t)wp.npos * wp.ci * wp.co * sizeof(float));
+                    continue;
+                }
                 rcl_conv_wino_dw_plan dp; /* its chunks' V and Z, the partial sums */
                 rcl_conv_wino_dw_plan_for(ctx, &s, &dp);
                 out->col = max64(out->col, dp.col);

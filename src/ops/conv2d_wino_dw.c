@@ -49,8 +49,8 @@ void rcl_conv_wino_dw_plan_for(const rcl_ctx *ctx, const rcl_conv_shape *s, rcl_
     /* CPU drivers (explicit vectors): one work-item per group, whose
      * barriers then cost nothing (several kept each item's private arrays
      * in memory across them); elsewhere 64 */
-    d->wg = rcl_gemm_vec_width(ctx) >= 4 ? 1 : (int)rcl_wg_clamp((rcl_ctx *)ctx, 64);
-    d->wgs = (int)rcl_wg_clamp((rcl_ctx *)ctx, 64);
+    d->wg = rcl_gemm_vec_width(ctx) >= 4 ? 1 : (int)rcl_wg_clamp(ctx, 64);
+    d->wgs = (int)rcl_wg_clamp(ctx, 64);
     d->col = (uint64_t)d->g * 16 * ((uint64_t)d->tr * d->vt * (s->C + d->ocp) + 32) * sizeof(float);
     d->tmp = (uint64_t)d->g * 16 * ((uint64_t)s->C * d->ocp + 16) * sizeof(float);
 }
