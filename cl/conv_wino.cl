@@ -12,11 +12,11 @@
  *                180 degrees (the data gradient: w is the forward conv's
  *                (OC, C, 3, 3) with CI = OC, CO = C), the transposed conv
  *                as a stride-1 conv over dy padded by 2 - pad.
- *   conv_wino    y[n0+nl, co, 2*th + a, 2*t + b] (+ bias[co]) for the
- *                tile row th and VX consecutive tile columns t (one tile
- *                per vector lane; with R2, lanes 0-3 tile row th and lanes
- *                4-7 tile row th+1, 4 columns each) of one work-item, every
- *                output channel:
+ *   conv_wino    y[n0+nl, co, 2*th + a, 2*t + b] (+ bias[co]) for RV
+ *                tile rows th .. th+RV-1 and HV = VX/RV consecutive tile
+ *                columns t of each (one tile per vector lane: lanes
+ *                k*HV .. k*HV+HV-1 hold tile row th+k) of one work-item,
+ *                every output channel:
  *                first V[p, ci] = (B^T d B)[p] for every input channel
  *                (kept in private memory: 16*WC vectors), then per block
  *                of OCB output channels and position p the sums
@@ -25,18 +25,18 @@
  *                itself, zero outside (no padded copy): tile t's 4
  *                columns are 2*t - OFFW .. 2*t + 3 - OFFW, so of the HV
  *                tiles t0 .. t0+HV-1 on a row the columns 1 and 2 are the
- *                even and odd lanes of 2*HV consecutive inputs (one vector
- *                load: row_cols), column 0 is column 2 one tile to the
- *                left and column 3 column 1 one tile to the right. Rows
+ *                even and odd lanes of 2*HV consecutive inputs (one or two
+ *                vector loads: row_cols), column 0 is column 2 one tile to
+ *                the left and column 3 column 1 one tile to the right. Rows
  *                outside the input, inputs outside a row and lanes past the
- *                last tile read 0 (the last compute on padding and are not
- *                stored).
+ *                last tile or tile row read 0 (the last compute on padding
+ *                and are not stored).
  *
  * Compile-time shape (set by the host, not tunables): VX (tiles per
- * vector: 4 or 8), R2 (1: VX = 8 lanes hold 4 tiles of two tile rows, for
- * outputs 7 or 8 wide), WC (input channels: the private array's size,
- * <= 64).
- * Tunables (runtime/tunables.def "conv_wino"): OCB, WG.
+ * vector: 4, 8 or 16: the device's vector width), RV (tile rows per
+ * vector: 1, 2 or 4, at most VX/4: narrow outputs fill a vector with
+ * several tile rows), WC (input channels: the private array's size, <= 64).
+ * Tunables (runtime/tunables.def "conv_wino"): OCB, WG, PF (conv_wino4).
  * Indices are int: every buffer holds fewer than 2^31 floats. */
 
 /* ---- tunables (runtime/tunables.def "conv_wino") */
@@ -46,12 +46,15 @@
 #ifndef WG
 #error "WG (work-group size) is passed by the host: src/runtime/tunables.def"
 #endif
-/* ---- the shape (set by the host per conv, not tunables) */
-#if !defined(VX) || !defined(WC) || !defined(R2)
-#error "VX (tiles per vector), R2 (two tile rows per vector) and WC (input channels) come from src/ops/conv2d_wino.c"
+#ifndef PF
+#error "PF (conv_wino4's prefetch distance in channels, 0 off) is passed by the host: src/runtime/tunables.def"
 #endif
-#if R2 && VX != 8
-#error "R2 needs VX 8"
+/* ---- the shape (set by the host per conv, not tunables) */
+#if !defined(VX) || !defined(WC) || !defined(RV)
+#error "VX (tiles per vector), RV (tile rows per vector) and WC (input channels) come from src/ops/conv2d_wino.c"
+#endif
+#if (RV != 1 && RV != 2 && RV != 4) || VX / RV < 4
+#error "RV must be 1, 2 or 4 with VX / RV >= 4"
 #endif
 #if OCB < 1 || OCB > 16 || WC < 1 || WC > 64
 #error "need 1 <= OCB <= 16, 1 <= WC <= 64"
@@ -59,45 +62,43 @@
 
 #if VX == 4
 #define floatV float4
-#define floatV2 float8
-#define VSTORE2(v, p) vstore8((v), 0, (p))
-#define VLOAD2(p) vload8(0, (p))
 #define ZIP(a, b) shuffle2((a), (b), (uint8)(0, 4, 1, 5, 2, 6, 3, 7))
 #elif VX == 8
 #define floatV float8
-#define floatV2 float16
-#define VSTORE2(v, p) vstore16((v), 0, (p))
-#define VLOAD2(p) vload16(0, (p))
 #define ZIP(a, b) shuffle2((a), (b), (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15))
+#elif VX == 16
+#define floatV float16
+/* the two halves of the interleave of a and b (no 32-float vector) */
+#define ZIP_LO(a, b) \
+    shuffle2((a), (b), (uint16)(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23))
+#define ZIP_HI(a, b) \
+    shuffle2((a), (b), (uint16)(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31))
 #else
-#error "VX must be 4 or 8"
+#error "VX must be 4, 8 or 16"
 #endif
 
 /* unaligned vector loads (one instruction; see cl/conv_direct.cl) */
-typedef floatV floatV_u __attribute__((aligned(4)));
-typedef floatV2 floatV2_u __attribute__((aligned(4)));
-/* HV tiles of one tile row per vector (R2: lanes 4-7 are the next tile
- * row's, 2 input rows further down); floatH: HV floats, floatH2: 2*HV */
-#if R2 || VX == 4
-#define HV 4
+typedef float8 float8_u __attribute__((aligned(4)));
+typedef float16 float16_u __attribute__((aligned(4)));
+/* HV = VX / RV tiles of one tile row per vector (lanes k*HV .. k*HV+HV-1:
+ * tile row th+k, 2*k input rows further down); floatH: HV floats */
+#define HV (VX / RV)
+#if HV == 4
 #define floatH float4
-#define floatH2 float8
-#define VLOADH2(p) vload8(0, (p))
-#else
-#define HV 8
+#elif HV == 8
 #define floatH float8
-#define floatH2 float16
-#define VLOADH2(p) vload16(0, (p))
+#else
+#define floatH float16
 #endif
-typedef floatH2 floatH2_u __attribute__((aligned(4)));
 
 /* F(2x2): the 4 tile columns of the tiles t0 .. t0+HV-1 on input row ih
  * (all 0 outside [0, H)), as vectors over the tiles: d[c] lane l =
  * row[b0 + 2*l + c - 1] (0 outside [0, W)), b0 = 2*t0 + 1 - OFFW. The 2*HV
  * inputs from b0 hold columns 1 (even lanes) and 2 (odd lanes), one vector
- * load where they lie inside the row, else gathered with tests; column 0
- * is column 2 shifted one lane up with row[b0 - 1] in lane 0, column 3
- * column 1 shifted down with row[b0 + 2*HV] in the last lane */
+ * load (two for 16 tiles) where they lie inside the row, else gathered
+ * with tests; column 0 is column 2 shifted one lane up with row[b0 - 1] in
+ * lane 0, column 3 column 1 shifted down with row[b0 + 2*HV] in the last
+ * lane */
 static void row_cols(floatH d[4], const __global float *plane, const int ih, const int H,
                      const int b0, const int W)
 {
@@ -106,22 +107,36 @@ static void row_cols(floatH d[4], const __global float *plane, const int ih, con
         return;
     }
     const __global float *row = plane + ih * W;
-    floatH2 v;
-    if (b0 >= 0 && b0 + 2 * HV <= W) {
-        v = *(const __global floatH2_u *)(row + b0);
-    } else {
-        float t[2 * HV];
+    float t[2 * HV];
+    const int inside = b0 >= 0 && b0 + 2 * HV <= W;
+    if (!inside) {
         for (int i = 0; i < 2 * HV; i++) {
             const int c = b0 + i;
             t[i] = c >= 0 && c < W ? row[c] : 0.0f;
         }
-        v = VLOADH2(t);
     }
-    const float left = b0 >= 1 && b0 <= W ? row[b0 - 1] : 0.0f;
-    const float right = b0 + 2 * HV >= 0 && b0 + 2 * HV < W ? row[b0 + 2 * HV] : 0.0f;
+#if HV == 4
+    const float8 v = inside ? *(const __global float8_u *)(row + b0) : vload8(0, t);
     d[1] = v.even;
     d[2] = v.odd;
-#if HV == 8
+#elif HV == 8
+    const float16 v = inside ? *(const __global float16_u *)(row + b0) : vload16(0, t);
+    d[1] = v.even;
+    d[2] = v.odd;
+#else
+    const float16 v0 = inside ? *(const __global float16_u *)(row + b0) : vload16(0, t);
+    const float16 v1 = inside ? *(const __global float16_u *)(row + b0 + 16) : vload16(1, t);
+    d[1] = (float16)(v0.even, v1.even);
+    d[2] = (float16)(v0.odd, v1.odd);
+#endif
+    const float left = b0 >= 1 && b0 <= W ? row[b0 - 1] : 0.0f;
+    const float right = b0 + 2 * HV >= 0 && b0 + 2 * HV < W ? row[b0 + 2 * HV] : 0.0f;
+#if HV == 16
+    d[0] = shuffle2(d[2], (float16)(left),
+                    (uint16)(16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14));
+    d[3] = shuffle2(d[1], (float16)(right),
+                    (uint16)(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16));
+#elif HV == 8
     d[0] = shuffle2(d[2], (float8)(left), (uint8)(8, 0, 1, 2, 3, 4, 5, 6));
     d[3] = shuffle2(d[1], (float8)(right), (uint8)(1, 2, 3, 4, 5, 6, 7, 8));
 #else
@@ -129,6 +144,21 @@ static void row_cols(floatH d[4], const __global float *plane, const int ih, con
     d[3] = shuffle2(d[1], (float4)(right), (uint4)(1, 2, 3, 4));
 #endif
 }
+
+#if PF && (defined(__x86_64__) || defined(__aarch64__))
+/* Ask the cache for rows ih0 .. ih0+n-1 (those inside [0, H)), columns b0
+ * .. b0+len-1 of plane (a channel PF ahead of the one being transformed:
+ * without it the transforms waited on these loads) */
+static void prefetch_rows(const __global float *plane, const int ih0, const int n, const int H,
+                          const int b0, const int len, const int W)
+{
+    const int c0 = max(b0, 0), c1 = min(b0 + len, W) - 1;
+    for (int r = max(ih0, 0); r < min(ih0 + n, H); r++) {
+        __builtin_prefetch(plane + r * W + c0);
+        __builtin_prefetch(plane + r * W + c1);
+    }
+}
+#endif
 
 /* CAT, REP: cl/common.h */
 
@@ -208,62 +238,74 @@ void conv_wino_w(__global float *restrict U, __global const float *restrict w, c
     }
 }
 
-#if R2
-/* the epilogue (conv_fwd's in cl/conv_direct.cl: bit 0 adds res, bit 1 ReLU) for
- * one output row of 8 at r (n < 8: its first n) */
-static float8 epi_row(float8 z, const __global float *r, const int n, const int epi)
-{
-    if (epi & 1) {
-        if (n >= 8) {
-            z += vload8(0, r);
-        } else {
-            float t[8];
-            for (int l = 0; l < 8; l++) t[l] = l < n ? r[l] : 0.0f;
-            z += vload8(0, t);
-        }
+/* the epilogue (conv_fwd's in cl/conv_direct.cl: bit 0 adds res at r, bit
+ * 1 ReLU) and the store at p of 8 or 16 outputs (only the first n where n
+ * is less; none where n <= 0) */
+#define PUT_N(N)                                                                        \
+    static void CAT(put, N)(CAT(float, N) z, __global float *p, const __global float *r, \
+                            const int n, const int epi)                                  \
+    {                                                                                    \
+        if (n >= N) {                                                                    \
+            if (epi & 1) z += *(const __global CAT(CAT(float, N), _u) *)r;               \
+            if (epi & 2) z = select(z, (CAT(float, N))0.0f, z < (CAT(float, N))0.0f);    \
+            *(__global CAT(CAT(float, N), _u) *)p = z;                                   \
+            return;                                                                      \
+        }                                                                                \
+        float t[N];                                                                      \
+        CAT(vstore, N)(z, 0, t);                                                         \
+        for (int l = 0; l < n; l++) {                                                    \
+            float v = t[l];                                                              \
+            if (epi & 1) v += r[l];                                                      \
+            if (epi & 2) v = v < 0.0f ? 0.0f : v;                                        \
+            p[l] = v;                                                                    \
+        }                                                                                \
     }
-    return epi & 2 ? select(z, (float8)0.0f, z < (float8)0.0f) : z;
-}
+PUT_N(8)
+PUT_N(16)
 
-/* the first min(n, 8) floats of v */
-static void store_row(const float8 v, __global float *p, const int n)
+/* The outputs of tile row th+k's output row 2*(th+k) + a (RV * 2 rows of a
+ * work-item), 2*HV from column 2*t0: ya, yb lanes k*HV .. are the tiles'
+ * columns 0 and 1, interleaved here; rows past OH are not stored; off:
+ * the offset of the work-item's first output */
+static void put_rows(const floatV ya, const floatV yb, const int a, __global float *y,
+                     const __global float *res, const int off, const int th, const int OH,
+                     const int OW, const int ncol, const int epi)
 {
-    if (n >= 8) {
-        vstore8(v, 0, p);
-        return;
+#define PUT_ROW(K, N, Z)                                          \
+    if (2 * (th + (K)) + a < OH) {                                \
+        const int o = off + (2 * (K) + a) * OW;                   \
+        CAT(put, N)((Z), y + o, res + o, ncol, epi);              \
     }
-    float t[8];
-    vstore8(v, 0, t);
-    for (int l = 0; l < n; l++) p[l] = t[l];
-}
+#if VX == 4
+    PUT_ROW(0, 8, ZIP(ya, yb))
+#elif VX == 8
+    const float16 z = ZIP(ya, yb);
+#if RV == 1
+    PUT_ROW(0, 16, z)
+#else
+    PUT_ROW(0, 8, z.lo)
+    PUT_ROW(1, 8, z.hi)
 #endif
-
-#if !R2
-/* the first n floats of v's 2*VX (n < 2*VX) */
-static void store_part(floatV2 v, __global float *p, const int n)
-{
-    float t[2 * VX];
-    VSTORE2(v, t);
-    for (int l = 0; l < n; l++) p[l] = t[l];
-}
-
-/* the epilogue of n outputs at p (n < 2*VX: a row's last, partial vector)
- * from res at r: epi bit 0 adds res, bit 1 applies ReLU (conv_fwd's, in
- * cl/conv_direct.cl) */
-static floatV2 epi2(floatV2 z, const __global float *r, const int n, const int epi)
-{
-    if (epi & 1) {
-        if (n >= 2 * VX) {
-            z += *(const __global floatV2_u *)r;
-        } else {
-            float t[2 * VX];
-            for (int l = 0; l < 2 * VX; l++) t[l] = l < n ? r[l] : 0.0f;
-            z += VLOAD2(t);
-        }
+#else /* VX 16 */
+    const float16 zl = ZIP_LO(ya, yb), zh = ZIP_HI(ya, yb);
+#if RV == 1
+    if (2 * th + a < OH) {
+        const int o = off + a * OW;
+        put16(zl, y + o, res + o, ncol, epi);
+        put16(zh, y + o + 16, res + o + 16, ncol - 16, epi);
     }
-    return epi & 2 ? select(z, (floatV2)0.0f, z < (floatV2)0.0f) : z;
-}
+#elif RV == 2
+    PUT_ROW(0, 16, zl)
+    PUT_ROW(1, 16, zh)
+#else
+    PUT_ROW(0, 8, zl.lo)
+    PUT_ROW(1, 8, zl.hi)
+    PUT_ROW(2, 8, zh.lo)
+    PUT_ROW(3, 8, zh.hi)
 #endif
+#endif
+#undef PUT_ROW
+}
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_wino(__global float *restrict y, __global const float *restrict x,
@@ -272,13 +314,13 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
                const int nb, const int H, const int W, const int OFFH, const int OFFW,
                const int OC, const int OH, const int OW, const int TWV, const int TH)
 {
-    /* TH: work-items per column of vectors (tile rows / (1 + R2)) */
+    /* TH: work-items per column of vectors (tile rows / RV, rounded up) */
     const int t = get_global_id(0);
     const int per = TH * TWV;
     const int nl = t / per;
     if (nl >= nb) return;
     const int tr = (t - nl * per) / TWV;
-    const int th = tr * (1 + R2);
+    const int th = tr * RV;
     const int t0 = (t - nl * per - tr * TWV) * HV;
     const int ih0 = 2 * th - OFFH, b0 = 2 * t0 + 1 - OFFW;
 
@@ -287,14 +329,25 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
     const __global float *xs = x + (n0 + nl) * WC * (H * W);
     for (int ci = 0; ci < WC; ci++) {
         floatV d[16], e[16];
+#if PF && (defined(__x86_64__) || defined(__aarch64__))
+        /* the rows of channel ci + PF into the cache (prefetch_rows) */
+        if (ci + PF < WC) prefetch_rows(xs + PF * (H * W), ih0, 2 + 2 * RV, H, b0, 2 * HV, W);
+#endif
         for (int r = 0; r < 4; r++) {
-#if R2
-            floatH a[4], c[4];
-            row_cols(a, xs, ih0 + r, H, b0, W);
-            row_cols(c, xs, ih0 + r + 2, H, b0, W);
-            for (int q = 0; q < 4; q++) d[4 * r + q] = (floatV)(a[q], c[q]);
-#else
+#if RV == 1
             row_cols(d + 4 * r, xs, ih0 + r, H, b0, W);
+#else
+            floatH c0[4], c1[4];
+            row_cols(c0, xs, ih0 + r, H, b0, W);
+            row_cols(c1, xs, ih0 + r + 2, H, b0, W);
+#if RV == 2
+            for (int q = 0; q < 4; q++) d[4 * r + q] = (floatV)(c0[q], c1[q]);
+#else
+            floatH c2[4], c3[4];
+            row_cols(c2, xs, ih0 + r + 4, H, b0, W);
+            row_cols(c3, xs, ih0 + r + 6, H, b0, W);
+            for (int q = 0; q < 4; q++) d[4 * r + q] = (floatV)(c0[q], c1[q], c2[q], c3[q]);
+#endif
 #endif
         }
 #define V_OUT(p, value) V[(p) * WC + ci] = (value);
@@ -303,7 +356,6 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
     }
 
     const int ncol = OW - 2 * t0; /* valid output columns from 2*t0 */
-    const int row1 = 2 * th + 1 < OH;
     for (int oc0 = 0; oc0 < OC; oc0 += OCB) {
         floatV M[16 * OCB];
 #define W_OFF(i) const int o##i = min(oc0 + i, OC - 1);
@@ -334,34 +386,8 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
             const floatV y00 = r[0] + r[1] + r[2] + bias, y01 = r[1] - r[2] - r[3] + bias;
             const floatV y10 = r[4] + r[5] + r[6] + bias, y11 = r[5] - r[6] - r[7] + bias;
             const int off = ((n0 + nl) * OC + oc0 + i) * (OH * OW) + 2 * th * OW + 2 * t0;
-            __global float *yo = y + off;
-            floatV2 z0 = ZIP(y00, y01), z1 = ZIP(y10, y11);
-#if R2
-            /* z0: output rows 2*th (lanes 0-7) and 2*th + 2 (8-15); z1 the
-             * rows below each (2*th + 2 < OH: the tile rows pair up) */
-            if (epi) {
-                z0 = (floatV2)(epi_row(z0.lo, res + off, ncol, epi),
-                               epi_row(z0.hi, res + off + 2 * OW, ncol, epi));
-                if (row1) z1.lo = epi_row(z1.lo, res + off + OW, ncol, epi);
-                if (2 * th + 3 < OH) z1.hi = epi_row(z1.hi, res + off + 3 * OW, ncol, epi);
-            }
-            store_row(z0.lo, yo, ncol);
-            if (row1) store_row(z1.lo, yo + OW, ncol);
-            store_row(z0.hi, yo + 2 * OW, ncol);
-            if (2 * th + 3 < OH) store_row(z1.hi, yo + 3 * OW, ncol);
-#else
-            if (epi) {
-                z0 = epi2(z0, res + off, ncol, epi);
-                if (row1) z1 = epi2(z1, res + off + OW, ncol, epi);
-            }
-            if (ncol >= 2 * VX) {
-                VSTORE2(z0, yo);
-                if (row1) VSTORE2(z1, yo + OW);
-            } else {
-                store_part(z0, yo, ncol);
-                if (row1) store_part(z1, yo + OW, ncol);
-            }
-#endif
+            put_rows(y00, y01, 0, y, res, off, th, OH, OW, ncol, epi);
+            put_rows(y10, y11, 1, y, res, off, th, OH, OW, ncol, epi);
         }
     }
 }
@@ -374,7 +400,7 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
  * of the float32 error of Lavin & Gray's 0, 1, -1, 2, -2 at 128 to 512
  * input channels, docs/semantics.md), 36 multiplications per tile and
  * channel pair where the direct sum takes 144 and F(2x2, 3x3) 64. Built
- * with R2 0.
+ * with RV 1 and VX 4 or 8.
  *
  *   conv_wino4_w  U[p, ci, co] = (G g G^T)[p] (p = 6*i + j, 36 positions),
  *                 FLIP as conv_wino_w.
@@ -395,8 +421,7 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
  *                 outside the row and lanes past the last tile read 0 (the
  *                 last compute on padding and are not stored). */
 
-#if !R2 /* (the F(2x2) builds for 7- and 8-wide outputs leave it out) */
-typedef float16 float16_u __attribute__((aligned(4)));
+#if RV == 1 && VX <= 8 /* (the F(2x2) builds with rows per vector or 16 tiles leave it out) */
 
 /* o = B^T d over 6 values d[0], d[S], .., d[5*S] (B^T = [2 -3 -4 3 2 0;
  * 0 -2 1 5 2 0; 0 2 -5 1 2 0; 0 -2 -1 2 1 0; 0 1 -2 -1 2 0;
@@ -526,27 +551,6 @@ static float16 zip4(const float4 a, const float4 b, const float4 c, const float4
     return shuffle2(ac, bd, (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
 }
 
-/* the epilogue and store of 16 outputs at p (only the first n where
- * n < 16) from res at r */
-static void put16(float16 z, __global float *p, const __global float *r, const int n,
-                  const int epi)
-{
-    if (n >= 16) {
-        if (epi & 1) z += *(const __global float16_u *)r;
-        if (epi & 2) z = select(z, (float16)0.0f, z < (float16)0.0f);
-        *(__global float16_u *)p = z;
-        return;
-    }
-    float t[16];
-    vstore16(z, 0, t);
-    for (int l = 0; l < n; l++) {
-        float v = t[l];
-        if (epi & 1) v += r[l];
-        if (epi & 2) v = v < 0.0f ? 0.0f : v;
-        p[l] = v;
-    }
-}
-
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_wino4(__global float *restrict y, __global const float *restrict x,
                 __global const float *restrict U, __global const float *restrict b,
@@ -567,6 +571,9 @@ void conv_wino4(__global float *restrict y, __global const float *restrict x,
     const __global float *xs = x + (n0 + nl) * WC * (H * W);
     for (int ci = 0; ci < WC; ci++) {
         floatV d[36], e[36];
+#if PF && (defined(__x86_64__) || defined(__aarch64__))
+        if (ci + PF < WC) prefetch_rows(xs + PF * (H * W), ih0, 6, H, b0, 4 * VX, W);
+#endif
         for (int r = 0; r < 6; r++) {
             const int ih = ih0 + r;
             if (ih >= 0 && ih < H) {
@@ -625,7 +632,7 @@ REP(OCB, ACC_OUT)
         }
     }
 }
-#endif /* !R2 */
+#endif /* RV == 1 && VX <= 8 */
 
 /* ---- the weight gradient: dw[co, ci] = G^T [ sum over tiles of
  * (A dY A^T) .* (B^T d B) ] G (the forward's U = G g G^T is linear in g),
@@ -733,7 +740,7 @@ void conv_wino_yt(__global float *restrict y, __global const float *restrict M, 
                2 * th, 2 * tt, OH, OW);
 }
 
-#if !R2
+#if RV == 1 && VX <= 8
 /* ---- F(4x4, 3x3) in the GEMM form (src/ops/conv2d_wino.c
  * rcl_conv_wino_gemm with tile 4): conv_wino4_w's U (LAYOUT 1: U[p, co,
  * ci]), conv_wino4_vt's V, 36 GEMMs M[p] = U[p] V[p] in one launch
@@ -807,4 +814,4 @@ void conv_wino4_yt(__global float *restrict y, __global const float *restrict M,
     tile_store(y, res, o, 4, has_bias ? b[co] : 0.0f, epi, ((n0 + nl) * CO + co) * (OH * OW),
                4 * th, 4 * tt, OH, OW);
 }
-#endif /* !R2 */
+#endif /* RV == 1 && VX <= 8 */

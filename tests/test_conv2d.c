@@ -741,6 +741,59 @@ static void wino_error(const conv_case_t *cc, uint64_t seed, double e[3][2], int
     wino_error_on(cc, seed, e, f4, 0);
 }
 
+/* The forward and data-gradient kernel's vector layouts (conv_wino VX: 4,
+ * 8, 16 tiles per vector, forced here whatever the device prefers; a
+ * vector holds 4 or 8 tiles of several tile rows on narrow outputs) and
+ * conv_wino4's prefetch distance (conv_wino PF): each exact against the
+ * reference (forward, dx; the weight gradient direct), every layout of the
+ * plan reached, rows and columns cut at the edges. The same channel count
+ * throughout: one kernel variant per layout. */
+static void test_conv_wino_vx(void **state)
+{
+    (void)state;
+    const conv_case_t cases[] = {
+        {2, 5, 29, 29, 5, 3, 3, 1, 1, 1, 1, 1, 0}, /* 15 tiles per row: 16 lanes, the
+                                                      last row of outputs 13 wide */
+        {3, 5, 14, 15, 5, 3, 3, 1, 1, 1, 1, 0, 0}, /* 8 tiles of 7 tile rows: the last
+                                                      pair cut */
+        {3, 5, 10, 8, 5, 3, 3, 1, 1, 1, 1, 1, 0},  /* 4 tiles of 5 tile rows */
+        {2, 5, 7, 7, 5, 3, 3, 1, 1, 1, 1, 0, 0},   /* 4 tiles of 4 tile rows, the last
+                                                      1 high */
+        {8, 5, 2, 8, 5, 3, 3, 1, 1, 1, 1, 1, 0},   /* one tile row */
+    };
+    const int ncases = (int)(sizeof cases / sizeof cases[0]), vxs[3] = {16, 8, 4};
+    int seen[17][5] = {{0}}; /* [vx][rows] */
+    for (int v = 0; v < 3; v++)
+        for (int i = 0; i < ncases; i++) {
+            const conv_case_t *cc = &cases[i];
+            rcl_ctx *ctx = path_ctx(1, 0);
+            T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
+            T_OK(rcl_ctx_set_param(ctx, "conv_wino", "TILE", 2));
+            T_OK(rcl_ctx_set_param(ctx, "conv_wino", "VX", vxs[v]));
+            case_on(ctx, cc, 900 + (uint64_t)(10 * v + i));
+            assert_int_equal(tag_count[T_FWD_WINO], 2); /* the weight transform, the conv */
+            assert_int_equal(tag_count[T_DX_WINO], 4);
+            rcl_ctx_destroy(ctx);
+            rcl_conv_shape sh = {cc->n, cc->c, cc->h, cc->w, cc->oc, 3, 3, 1, 1, 1, cc->h, cc->w};
+            rcl_conv_wino_plan q;
+            assert_true(rcl_conv_wino_plan_for(&sh, RCL_CONV_FWD, vxs[v], 2, 256, 0, &q));
+            assert_true(q.vx <= vxs[v] && q.vx / q.rows >= 4);
+            seen[q.vx][q.rows]++;
+        }
+    assert_true(seen[16][1] && seen[16][2] && seen[16][4]);
+    assert_true(seen[8][1] && seen[8][2] && seen[4][1]);
+    /* F(4x4) (the 29x29 case at TILE 4) with and without the prefetch */
+    for (int pf = 0; pf <= 4; pf += 4) {
+        rcl_ctx *ctx = path_ctx(1, 0);
+        T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
+        T_OK(rcl_ctx_set_param(ctx, "conv_wino", "TILE", 4));
+        T_OK(rcl_ctx_set_param(ctx, "conv_wino", "PF", pf));
+        case_on(ctx, &cases[0], 950 + (uint64_t)pf);
+        assert_int_equal(tag_count[T_FWD_WINO], 2);
+        rcl_ctx_destroy(ctx);
+    }
+}
+
 /* Winograd F(2x2, 3x3) (cl/conv_wino.cl) and F(4x4, 3x3)
  * (conv_wino4 there, conv_wino TILE 4, outputs at least 17 wide; each case
  * runs with TILE 2 and 4): with conv.WINOGRAD 1 and the
@@ -1248,12 +1301,15 @@ static void test_conv_rules(void **state)
     assert_true(rcl_conv_direct_plan_for(&d, RCL_CONV_DX, 16, 256, 0, 2, 0, &p));
     assert_int_equal(p.vx, 16), assert_int_equal(p.tw, 2), assert_int_equal(p.hp, 34);
     /* Winograd: 3x3 stride 1, forward and data gradient, at most 64 input
-     * channels; 16 tiles per row of 32: two vectors of 8; every image in
-     * one launch (the kernels read the input itself) */
+     * channels; 16 tiles per row of 32: one vector of 16 (two of 8 with
+     * 8-wide vectors); every image in one launch (the kernels read the
+     * input itself) */
     rcl_conv_wino_plan q;
     assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 2, 256, 0, &q));
+    assert_int_equal(q.vx, 16), assert_int_equal(q.rows, 1), assert_int_equal(q.twv, 1);
+    assert_int_equal(q.th, 16), assert_int_equal(q.nb, 128);
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 8, 2, 256, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.twv, 2), assert_int_equal(q.th, 16);
-    assert_int_equal(q.nb, 128);
     assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DX, 4, 2, 256, 0, &q));
     assert_int_equal(q.vx, 4), assert_int_equal(q.twv, 4), assert_int_equal(q.nb, 128);
     /* the weight gradient: 16x16 tiles of the output per image, no channel
@@ -1267,22 +1323,31 @@ static void test_conv_rules(void **state)
     c = a;
     c.KH = c.KW = 5;
     assert_int_equal(rcl_conv_wino_plan_for(&c, RCL_CONV_FWD, 16, 2, 256, 0, &q), 0);
-    /* 4 tiles per row: 8-wide vectors of two tile rows where they pair up
-     * (an even number of tile rows), else 4-wide; 4-wide vectors only: 4 */
+    /* 4 tiles per row: a vector holds 4 tiles of as many tile rows as it
+     * has room for (16-wide: 4, 8-wide: 2), at most the tile rows there
+     * are; 4-wide vectors only: 4 */
     rcl_conv_shape e8 = {128, 64, 8, 8, 64, 3, 3, 1, 1, 1, 8, 8};
     assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 16, 2, 256, 0, &q));
-    assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 2), assert_int_equal(q.twv, 1);
+    assert_int_equal(q.vx, 16), assert_int_equal(q.rows, 4), assert_int_equal(q.twv, 1);
     assert_int_equal(q.th, 4);
+    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 8, 2, 256, 0, &q));
+    assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 2), assert_int_equal(q.twv, 1);
     assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 4, 2, 256, 0, &q));
     assert_int_equal(q.vx, 4), assert_int_equal(q.rows, 1), assert_int_equal(q.twv, 1);
     rcl_conv_shape e7 = {8, 16, 7, 7, 16, 3, 3, 1, 1, 1, 7, 7}; /* 4 tile rows, the last half */
     assert_true(rcl_conv_wino_plan_for(&e7, RCL_CONV_DX, 8, 2, 256, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 2), assert_int_equal(q.th, 4);
-    rcl_conv_shape e9 = {8, 16, 10, 8, 16, 3, 3, 1, 1, 1, 10, 8}; /* 5 tile rows */
+    rcl_conv_shape e9 = {8, 16, 10, 8, 16, 3, 3, 1, 1, 1, 10, 8}; /* 5 tile rows: the last
+                                                                     vector's cut */
     assert_true(rcl_conv_wino_plan_for(&e9, RCL_CONV_FWD, 16, 2, 256, 0, &q));
-    assert_int_equal(q.vx, 4), assert_int_equal(q.rows, 1), assert_int_equal(q.th, 5);
-    rcl_conv_shape e16 = {8, 16, 9, 9, 16, 3, 3, 1, 1, 1, 9, 9}; /* 5 tiles: one row of 8 */
+    assert_int_equal(q.vx, 16), assert_int_equal(q.rows, 4), assert_int_equal(q.th, 5);
+    rcl_conv_shape e2 = {32, 16, 2, 8, 16, 3, 3, 1, 1, 1, 2, 8}; /* one tile row */
+    assert_true(rcl_conv_wino_plan_for(&e2, RCL_CONV_FWD, 16, 2, 256, 0, &q));
+    assert_int_equal(q.vx, 4), assert_int_equal(q.rows, 1);
+    rcl_conv_shape e16 = {8, 16, 9, 9, 16, 3, 3, 1, 1, 1, 9, 9}; /* 5 tiles: 8 of 2 rows */
     assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 2, 256, 0, &q));
+    assert_int_equal(q.vx, 16), assert_int_equal(q.rows, 2);
+    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 8, 2, 256, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 1);
     assert_int_equal(q.m, 2), assert_int_equal(q.npos, 16);
     /* TILE 4: F(4x4, 3x3) where a row has more than 4 tiles of 4 (17 wide):
@@ -1951,6 +2016,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_dead_taps),
     cmocka_unit_test(test_conv_trim),
     cmocka_unit_test(test_conv_wino),
+    cmocka_unit_test(test_conv_wino_vx),
     cmocka_unit_test(test_conv_wino_dw),
     cmocka_unit_test(test_conv_fused),
     cmocka_unit_test(test_conv_backward_acc),

@@ -145,11 +145,21 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int ti
     p->npos = (p->m + 2) * (p->m + 2);
     p->tt = (ow + p->m - 1) / p->m; /* tiles per row */
     p->th = (oh + p->m - 1) / p->m;
-    p->vx = vw_max >= 8 && p->tt > 4 ? 8 : 4;
+    int vmax = vw_max >= 16 ? 16 : vw_max >= 8 ? 8 : 4;
     p->rows = 1;
-    /* F(2x2) with 4 tiles per row (7- and 8-wide outputs): 8-wide vectors
-     * hold 4 tiles of two tile rows, where the tile rows pair up */
-    if (p->m == 2 && vw_max >= 8 && p->tt == 4 && p->th % 2 == 0) p->vx = 8, p->rows = 2;
+    if (p->m == 4) {
+        p->vx = vmax >= 8 && p->tt > 4 ? 8 : 4; /* conv_wino4: 4 or 8 tiles of one row */
+    } else {
+        /* F(2x2): the fewest of 4, 8, 16 tiles of a row that hold its
+         * tiles, at most vmax; a vector's other lanes take the next tile
+         * rows (up to the rows there are: 8-wide outputs on 16-wide
+         * vectors, 4 tiles of 4 rows) */
+        int hv = p->tt > 8 ? 16 : p->tt > 4 ? 8 : 4;
+        if (hv > vmax) hv = vmax;
+        int rv = vmax / hv;
+        while (rv > 1 && rv > p->th) rv /= 2;
+        p->vx = hv * rv, p->rows = rv;
+    }
     int per_row = p->vx / p->rows; /* tiles of one tile row per vector */
     p->twv = (p->tt + per_row - 1) / per_row;
     if (pass == RCL_CONV_DW) {

@@ -105,7 +105,9 @@ uint64_t rcl_conv_chunk_cap(uint64_t nb, uint64_t per, int chunk_kb);
  * with vw_max 4) for
  * a pass of a 3x3 stride-1 conv: m x m output tiles. Forward pass and data
  * gradient: vx tiles per
- * vector (4 or 8, at most vw_max), twv vectors of tiles per row, th tile
+ * vector (4, 8 or 16, at most vw_max; 4 or 8 for F(4x4)) of `rows` tile
+ * rows (F(2x2) on outputs narrower than vx tiles; 1 for F(4x4)), twv
+ * vectors of tiles per row, th tile
  * rows, ci input channels (C forward, OC for the data gradient; co the
  * other), nb = N images (one launch: the kernels read the input itself).
  * Weight gradient: th x tt tiles per image (of the output), nb images per
@@ -121,7 +123,7 @@ uint64_t rcl_conv_chunk_cap(uint64_t nb, uint64_t per, int chunk_kb);
 #define RCL_CONV_WINO_MAX_C 64
 typedef struct rcl_conv_wino_plan {
     int vx, twv, th, tt, nb, ci, co;
-    int rows; /* tile rows per vector: 1, or 2 (vx 8 = 4 tiles of 2 rows) */
+    int rows; /* tile rows per vector: 1, 2 or 4 (vx / rows >= 4 tiles of each) */
     int m;    /* output tile: 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3)) */
     int npos; /* (m + 2)^2 positions: the transformed weights' planes */
 } rcl_conv_wino_plan;

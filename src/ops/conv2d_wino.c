@@ -14,7 +14,8 @@ int rcl_conv_wino_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
 {
     int mode = rcl_tun(ctx, RCL_TUN_CONV_WINOGRAD);
     if (mode < 1 || (pass == RCL_CONV_DW && mode < 2)) return 0;
-    return rcl_conv_wino_plan_for(s, pass, rcl_conv_direct_vw(ctx),
+    int vx = rcl_tun(ctx, RCL_TUN_CONV_WINO_VX);
+    return rcl_conv_wino_plan_for(s, pass, vx > 0 ? vx : rcl_conv_direct_vw(ctx),
                                   rcl_tun(ctx, RCL_TUN_CONV_WINO_TILE),
                                   rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
                                   rcl_ctx_device(ctx)->max_alloc, p);
@@ -28,9 +29,10 @@ static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem
                     const rcl_conv_wino_plan *p)
 {
     size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_WINO_WG));
-    char opts[96];
-    snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DVX=%d -DR2=%d -DWC=%d",
-             rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg, p->vx, p->rows == 2, p->ci);
+    char opts[128];
+    snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DPF=%d -DVX=%d -DRV=%d -DWC=%d",
+             rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg, rcl_tun(ctx, RCL_TUN_CONV_WINO_PF), p->vx,
+             p->rows, p->ci);
     cl_kernel kw, kc;
     RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", p->m == 4 ? "conv_wino4_w" : "conv_wino_w", opts,
                            &kw));
@@ -41,7 +43,7 @@ static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem
     size_t gw[1] = {(size_t)p->ci * p->co}, lw[1] = {wg};
     RCL_TRY(RCL_LAUNCH(ctx, kw, tag, 1, gw, lw, RCL_MEM(u), RCL_MEM(w), RCL_I32(p->ci),
                        RCL_I32(p->co), RCL_I32(flip), RCL_I32(0)));
-    int wrows = p->th / p->rows; /* work-items per column of vectors */
+    int wrows = (p->th + p->rows - 1) / p->rows; /* work-items per column of vectors */
     for (int n0 = 0; n0 < N; n0 += p->nb) {
         int cur = N - n0 < p->nb ? N - n0 : p->nb;
         size_t gl[1] = {(size_t)cur * wrows * p->twv}, lo[1] = {wg};
@@ -77,8 +79,8 @@ int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, cl_mem dx_add
 static size_t tile_kernel_opts(rcl_ctx *ctx, char *opts, size_t n)
 {
     size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_WINO_WG));
-    snprintf(opts, n, "-DOCB=%d -DWG=%zu -DVX=4 -DR2=0 -DWC=1",
-             rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg);
+    snprintf(opts, n, "-DOCB=%d -DWG=%zu -DPF=%d -DVX=4 -DRV=1 -DWC=1",
+             rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg, rcl_tun(ctx, RCL_TUN_CONV_WINO_PF));
     return wg;
 }
 
@@ -127,7 +129,7 @@ int rcl_conv_wino_gemm(rcl_ctx *ctx, cl_mem out, cl_mem in, cl_mem w, cl_mem b, 
     int ih = dx ? s->OH : s->H, iw = dx ? s->OW : s->W;
     int ph = dx ? 2 - s->PH : s->PH, pw = dx ? 2 - s->PW : s->PW;
     int oh = dx ? s->H : s->OH, ow = dx ? s->W : s->OW;
-    char opts[96];
+    char opts[128];
     size_t wg = tile_kernel_opts(ctx, opts, sizeof opts);
     cl_kernel kw, kv, ky;
     RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", f4 ? "conv_wino4_w" : "conv_wino_w", opts, &kw));
