@@ -1,13 +1,16 @@
 /* BatchNorm2d over x (N,C,H,W), statistics per channel c over M = N*HW.
  *
- * Plane kernels: a 2-D range, dimension 0 = image n in [0, N) (rounded up
- * to WG), dimension 1 = channel c (uniform over a work-group, so the
- * per-channel values are loaded once per group). Work-item (n, c) loops over
- * the contiguous plane x[(n*C + c)*HW .. +HW) (no division per element):
+ * Plane kernels: a 2-D range, dimension 0 = a block of cpi consecutive
+ * channels (an argument: the host makes cpi*HW at least a few hundred
+ * floats, so that the 1x1 and 2x2 maps do not pay a work-item per plane
+ * of 1 or 4 floats; rounded up to WG), dimension 1 = image n. Work-item
+ * (b, n) loops over its channels c, each over the contiguous plane
+ * x[(n*C + c)*HW .. +HW) (no division per element): one contiguous run of
+ * cpi*HW floats, and neighbouring items take the next runs, so a
+ * work-group reads one stretch of memory:
  *
- *      dim 1 (c) ->   c=0        c=1       ...
- *      dim 0 (n)   | plane 0,0 | plane 0,1 | ...     item (n, c) = one plane
- *                  | plane 1,0 | plane 1,1 | ...
+ *      dim 0 (b) ->   b=0                  b=1  ...
+ *      dim 1 (n)   | planes (n, 0..cpi-1) | planes (n, cpi..2*cpi-1) | ...
  *
  *   bn_plane_stats  part[c*N + n] = (sum of the plane, sum of squared
  *                   deviations from the plane's own mean)
@@ -35,22 +38,16 @@
 #error "BN_WG (work-group size of the per-channel kernels) is passed by the host: src/runtime/tunables.def"
 #endif
 
-/* Work-items run image after image (dimension 0) through a work-group: the
- * plane kernels ask the cache for the plane `ahead` floats on (the same
- * channel a few images later, pf_ahead) as they read each 16 floats of
- * their own (one cache line): planes of a few KiB each start on a page
- * the hardware prefetchers have not seen (x86-64 and AArch64 compilers;
- * elsewhere nothing) */
+/* The plane kernels ask the cache for the floats `ahead` (pf_ahead) on as
+ * they read each 16 floats of a plane (one cache line): a plane of a few
+ * KiB starts on a page the hardware prefetchers have not seen (x86-64 and
+ * AArch64 compilers; elsewhere nothing) */
 #if defined(__x86_64__) || defined(__aarch64__)
 #define PF(p) __builtin_prefetch(p)
 #else
 #define PF(p) ((void)(p))
 #endif
-static int pf_ahead(const int n, const int N, const int C, const int HW)
-{
-    const int d = HW >= 512 ? 1 : 2048 / max(HW, 1) > 8 ? 8 : 2048 / max(HW, 1);
-    return min(d, N - 1 - n) * C * HW;
-}
+static int pf_ahead(const int HW) { return max(HW, 256); }
 
 /* Sum and sum of squared deviations from its own mean of p[0 .. n). */
 static float2 plane_moments(__global const float *p, const int n, const int ahead)
@@ -80,12 +77,12 @@ static float2 plane_moments(__global const float *p, const int n, const int ahea
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_plane_stats(__global float *part, __global const float *x, const int N, const int C,
-                    const int HW)
+                    const int HW, const int cpi)
 {
-    const int n = get_global_id(0);
-    const int c = get_global_id(1);
-    if (n >= N) return;
-    vstore2(plane_moments(x + (n * C + c) * HW, HW, pf_ahead(n, N, C, HW)), c * N + n, part);
+    const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
+    for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+        vstore2(plane_moments(x + (n * C + c) * HW, HW, pf_ahead(HW)), c * N + n, part);
+    }
 }
 
 /* Batch mean and 1/sqrt(var_biased + eps) of channel c from the plane
@@ -123,17 +120,18 @@ void bn_stats(__global float *save_mean, __global float *save_invstd,
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_apply(__global float *y, __global const float *x, __global const float *mean,
               __global const float *invstd, __global const float *gamma,
-              __global const float *beta, const int N, const int C, const int HW)
+              __global const float *beta, const int N, const int C, const int HW, const int cpi)
 {
-    const int n = get_global_id(0);
-    const int c = get_global_id(1);
-    const float mu = mean[c], is = invstd[c], g = gamma[c], b = beta[c];
-    if (n >= N) return;
-    const int base = (n * C + c) * HW, ahead = pf_ahead(n, N, C, HW);
-    for (int i0 = base; i0 < base + HW; i0 += 16) {
-        const int e = min(i0 + 16, base + HW);
-        PF(x + ahead + i0);
-        for (int i = i0; i < e; i++) y[i] = (x[i] - mu) * is * g + b;
+    const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
+    for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+        const float mu = mean[c], is = invstd[c], g = gamma[c], b = beta[c];
+        const int base = (n * C + c) * HW, ahead = pf_ahead(HW);
+        const int blk = cpi > 1 ? HW : 16; /* small planes: one block */
+        for (int i0 = base; i0 < base + HW; i0 += blk) {
+            const int e = min(i0 + blk, base + HW);
+            PF(x + ahead + i0);
+            for (int i = i0; i < e; i++) y[i] = (x[i] - mu) * is * g + b;
+        }
     }
 }
 
@@ -142,43 +140,43 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_apply_eval(__global float *y, __global const float *x, __global const float *rmean,
                    __global const float *rvar, __global const float *gamma,
                    __global const float *beta, const float eps, const int N, const int C,
-                   const int HW)
+                   const int HW, const int cpi)
 {
-    const int n = get_global_id(0);
-    const int c = get_global_id(1);
-    const float mu = rmean[c], is = 1.0f / sqrt(rvar[c] + eps), g = gamma[c], b = beta[c];
-    if (n >= N) return;
-    const int base = (n * C + c) * HW;
-    for (int i = base; i < base + HW; i++) y[i] = (x[i] - mu) * is * g + b;
+    const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
+    for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+        const float mu = rmean[c], is = 1.0f / sqrt(rvar[c] + eps), g = gamma[c], b = beta[c];
+        const int base = (n * C + c) * HW;
+        for (int i = base; i < base + HW; i++) y[i] = (x[i] - mu) * is * g + b;
+    }
 }
 
 /* Plane partials of sum(dy) and sum(dy * xhat), xhat = (x-mean)*invstd. */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_bwd_plane(__global float *part, __global const float *dy, __global const float *x,
                   __global const float *mean, __global const float *invstd, const int N,
-                  const int C, const int HW)
+                  const int C, const int HW, const int cpi)
 {
-    const int n = get_global_id(0);
-    const int c = get_global_id(1);
-    const float mu = mean[c], is = invstd[c];
-    if (n >= N) return;
-    __global const float *g = dy + (n * C + c) * HW;
-    __global const float *xp = x + (n * C + c) * HW;
-    const int ahead = pf_ahead(n, N, C, HW);
-    float4 a4 = 0.0f, b4 = 0.0f;
-    int i = 0;
-    for (; i + 4 <= HW; i += 4) {
-        if ((i & 15) == 0) PF(g + ahead + i), PF(xp + ahead + i);
-        const float4 gv = vload4(0, g + i);
-        a4 += gv;
-        b4 += gv * ((vload4(0, xp + i) - mu) * is);
+    const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
+    for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+        const float mu = mean[c], is = invstd[c];
+        __global const float *g = dy + (n * C + c) * HW;
+        __global const float *xp = x + (n * C + c) * HW;
+        const int ahead = pf_ahead(HW);
+        float4 a4 = 0.0f, b4 = 0.0f;
+        int i = 0;
+        for (; i + 4 <= HW; i += 4) {
+            if ((i & 15) == 0) PF(g + ahead + i), PF(xp + ahead + i);
+            const float4 gv = vload4(0, g + i);
+            a4 += gv;
+            b4 += gv * ((vload4(0, xp + i) - mu) * is);
+        }
+        float a = (a4.x + a4.y) + (a4.z + a4.w), b = (b4.x + b4.y) + (b4.z + b4.w);
+        for (; i < HW; i++) {
+            a += g[i];
+            b += g[i] * ((xp[i] - mu) * is);
+        }
+        vstore2((float2)(a, b), c * N + n, part);
     }
-    float a = (a4.x + a4.y) + (a4.z + a4.w), b = (b4.x + b4.y) + (b4.z + b4.w);
-    for (; i < HW; i++) {
-        a += g[i];
-        b += g[i] * ((xp[i] - mu) * is);
-    }
-    vstore2((float2)(a, b), c * N + n, part);
 }
 
 /* Per channel: sdy[c] = sum(dy), sdyx[c] = sum(dy * xhat) from the plane
@@ -204,20 +202,21 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_bwd_dx(__global float *dx, __global const float *dy, __global const float *x,
                __global const float *mean, __global const float *invstd,
                __global const float *gamma, __global const float *sdy,
-               __global const float *sdyx, const int N, const int C, const int HW)
+               __global const float *sdyx, const int N, const int C, const int HW, const int cpi)
 {
-    const int n = get_global_id(0);
-    const int c = get_global_id(1);
-    const float mu = mean[c], is = invstd[c], fm = (float)N * (float)HW;
-    const float k = gamma[c] * is / fm, s1 = sdy[c], s2 = sdyx[c];
-    if (n >= N) return;
-    const int base = (n * C + c) * HW, ahead = pf_ahead(n, N, C, HW);
-    for (int i0 = base; i0 < base + HW; i0 += 16) {
-        const int e = min(i0 + 16, base + HW);
-        PF(x + ahead + i0), PF(dy + ahead + i0);
-        for (int i = i0; i < e; i++) {
-            const float xhat = (x[i] - mu) * is;
-            dx[i] = k * (fm * dy[i] - s1 - xhat * s2);
+    const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
+    for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+        const float mu = mean[c], is = invstd[c], fm = (float)N * (float)HW;
+        const float k = gamma[c] * is / fm, s1 = sdy[c], s2 = sdyx[c];
+        const int base = (n * C + c) * HW, ahead = pf_ahead(HW);
+        const int blk = cpi > 1 ? HW : 16; /* small planes: one block */
+        for (int i0 = base; i0 < base + HW; i0 += blk) {
+            const int e = min(i0 + blk, base + HW);
+            PF(x + ahead + i0), PF(dy + ahead + i0);
+            for (int i = i0; i < e; i++) {
+                const float xhat = (x[i] - mu) * is;
+                dx[i] = k * (fm * dy[i] - s1 - xhat * s2);
+            }
         }
     }
 }
@@ -241,24 +240,25 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_apply_relu(__global float *y, __global const float *x, __global const float *res,
                    __global const float *mean, __global const float *invstd,
                    __global const float *gamma, __global const float *beta, const int N,
-                   const int C, const int HW, const int has_res)
+                   const int C, const int HW, const int has_res, const int cpi)
 {
-    const int n = get_global_id(0);
-    const int c = get_global_id(1);
-    const float mu = mean[c], is = invstd[c], g = gamma[c], b = beta[c];
-    if (n >= N) return;
-    const int base = (n * C + c) * HW, ahead = pf_ahead(n, N, C, HW);
-    for (int i0 = base; i0 < base + HW; i0 += 16) {
-        const int e = min(i0 + 16, base + HW);
-        PF(x + ahead + i0);
-        if (has_res) {
-            PF(res + ahead + i0);
-            for (int i = i0; i < e; i++) {
-                const float t = (x[i] - mu) * is * g + b;
-                y[i] = relu1(t + res[i]);
+    const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
+    for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+        const float mu = mean[c], is = invstd[c], g = gamma[c], b = beta[c];
+        const int base = (n * C + c) * HW, ahead = pf_ahead(HW);
+        const int blk = cpi > 1 ? HW : 16; /* small planes: one block */
+        for (int i0 = base; i0 < base + HW; i0 += blk) {
+            const int e = min(i0 + blk, base + HW);
+            PF(x + ahead + i0);
+            if (has_res) {
+                PF(res + ahead + i0);
+                for (int i = i0; i < e; i++) {
+                    const float t = (x[i] - mu) * is * g + b;
+                    y[i] = relu1(t + res[i]);
+                }
+            } else {
+                for (int i = i0; i < e; i++) y[i] = relu1((x[i] - mu) * is * g + b);
             }
-        } else {
-            for (int i = i0; i < e; i++) y[i] = relu1((x[i] - mu) * is * g + b);
         }
     }
 }
@@ -267,54 +267,54 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_apply_eval_relu(__global float *y, __global const float *x, __global const float *res,
                         __global const float *rmean, __global const float *rvar,
                         __global const float *gamma, __global const float *beta, const float eps,
-                        const int N, const int C, const int HW, const int has_res)
+                        const int N, const int C, const int HW, const int has_res, const int cpi)
 {
-    const int n = get_global_id(0);
-    const int c = get_global_id(1);
-    const float mu = rmean[c], is = 1.0f / sqrt(rvar[c] + eps), g = gamma[c], b = beta[c];
-    if (n >= N) return;
-    const int base = (n * C + c) * HW;
-    if (has_res)
-        for (int i = base; i < base + HW; i++) {
-            const float t = (x[i] - mu) * is * g + b;
-            y[i] = relu1(t + res[i]);
-        }
-    else
-        for (int i = base; i < base + HW; i++) y[i] = relu1((x[i] - mu) * is * g + b);
+    const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
+    for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+        const float mu = rmean[c], is = 1.0f / sqrt(rvar[c] + eps), g = gamma[c], b = beta[c];
+        const int base = (n * C + c) * HW;
+        if (has_res)
+            for (int i = base; i < base + HW; i++) {
+                const float t = (x[i] - mu) * is * g + b;
+                y[i] = relu1(t + res[i]);
+            }
+        else
+            for (int i = base; i < base + HW; i++) y[i] = relu1((x[i] - mu) * is * g + b);
+    }
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_bwd_plane_relu(__global float *part, __global float *dres, __global const float *dy,
                        __global const float *y, __global const float *x,
                        __global const float *mean, __global const float *invstd, const int N,
-                       const int C, const int HW, const int has_dres)
+                       const int C, const int HW, const int has_dres, const int cpi)
 {
-    const int n = get_global_id(0);
-    const int c = get_global_id(1);
-    const float mu = mean[c], is = invstd[c];
-    if (n >= N) return;
-    const int base = (n * C + c) * HW;
-    __global const float *g = dy + base;
-    __global const float *yp = y + base;
-    __global const float *xp = x + base;
-    const int ahead = pf_ahead(n, N, C, HW);
-    float4 a4 = 0.0f, b4 = 0.0f;
-    int i = 0;
-    for (; i + 4 <= HW; i += 4) {
-        if ((i & 15) == 0) PF(g + ahead + i), PF(yp + ahead + i), PF(xp + ahead + i);
-        const float4 gv = select((float4)0.0f, vload4(0, g + i), vload4(0, yp + i) > 0.0f);
-        if (has_dres) vstore4(gv, 0, dres + base + i);
-        a4 += gv;
-        b4 += gv * ((vload4(0, xp + i) - mu) * is);
+    const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
+    for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+        const float mu = mean[c], is = invstd[c];
+        const int base = (n * C + c) * HW;
+        __global const float *g = dy + base;
+        __global const float *yp = y + base;
+        __global const float *xp = x + base;
+        const int ahead = pf_ahead(HW);
+        float4 a4 = 0.0f, b4 = 0.0f;
+        int i = 0;
+        for (; i + 4 <= HW; i += 4) {
+            if ((i & 15) == 0) PF(g + ahead + i), PF(yp + ahead + i), PF(xp + ahead + i);
+            const float4 gv = select((float4)0.0f, vload4(0, g + i), vload4(0, yp + i) > 0.0f);
+            if (has_dres) vstore4(gv, 0, dres + base + i);
+            a4 += gv;
+            b4 += gv * ((vload4(0, xp + i) - mu) * is);
+        }
+        float a = (a4.x + a4.y) + (a4.z + a4.w), b = (b4.x + b4.y) + (b4.z + b4.w);
+        for (; i < HW; i++) {
+            const float gi = yp[i] > 0.0f ? g[i] : 0.0f;
+            if (has_dres) dres[base + i] = gi;
+            a += gi;
+            b += gi * ((xp[i] - mu) * is);
+        }
+        vstore2((float2)(a, b), c * N + n, part);
     }
-    float a = (a4.x + a4.y) + (a4.z + a4.w), b = (b4.x + b4.y) + (b4.z + b4.w);
-    for (; i < HW; i++) {
-        const float gi = yp[i] > 0.0f ? g[i] : 0.0f;
-        if (has_dres) dres[base + i] = gi;
-        a += gi;
-        b += gi * ((xp[i] - mu) * is);
-    }
-    vstore2((float2)(a, b), c * N + n, part);
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
@@ -322,21 +322,22 @@ void bn_bwd_dx_relu(__global float *dx, __global const float *dy, __global const
                     __global const float *x, __global const float *mean,
                     __global const float *invstd, __global const float *gamma,
                     __global const float *sdy, __global const float *sdyx, const int N,
-                    const int C, const int HW)
+                    const int C, const int HW, const int cpi)
 {
-    const int n = get_global_id(0);
-    const int c = get_global_id(1);
-    const float mu = mean[c], is = invstd[c], fm = (float)N * (float)HW;
-    const float k = gamma[c] * is / fm, s1 = sdy[c], s2 = sdyx[c];
-    if (n >= N) return;
-    const int base = (n * C + c) * HW, ahead = pf_ahead(n, N, C, HW);
-    for (int i0 = base; i0 < base + HW; i0 += 16) {
-        const int e = min(i0 + 16, base + HW);
-        PF(x + ahead + i0), PF(y + ahead + i0), PF(dy + ahead + i0);
-        for (int i = i0; i < e; i++) {
-            const float xhat = (x[i] - mu) * is;
-            const float gi = y[i] > 0.0f ? dy[i] : 0.0f;
-            dx[i] = k * (fm * gi - s1 - xhat * s2);
+    const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
+    for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+        const float mu = mean[c], is = invstd[c], fm = (float)N * (float)HW;
+        const float k = gamma[c] * is / fm, s1 = sdy[c], s2 = sdyx[c];
+        const int base = (n * C + c) * HW, ahead = pf_ahead(HW);
+        const int blk = cpi > 1 ? HW : 16; /* small planes: one block */
+        for (int i0 = base; i0 < base + HW; i0 += blk) {
+            const int e = min(i0 + blk, base + HW);
+            PF(x + ahead + i0), PF(y + ahead + i0), PF(dy + ahead + i0);
+            for (int i = i0; i < e; i++) {
+                const float xhat = (x[i] - mu) * is;
+                const float gi = y[i] > 0.0f ? dy[i] : 0.0f;
+                dx[i] = k * (fm * gi - s1 - xhat * s2);
+            }
         }
     }
 }

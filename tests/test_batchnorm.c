@@ -155,6 +155,9 @@ static void test_bn_larger(void **state)
     bn_case(2, 3, 33, 17, 0.0, 0, 22);   /* M = 1122 > work-group size */
     bn_case(8, 4, 16, 16, 100.0, 0, 23); /* large mean, M = 2048 */
     bn_case(16, 16, 32, 32, -3.0, 0, 24); /* M = 16384 */
+    /* small planes: a work-item takes ceil(RCL_BN_PLANE_SPAN / HW) images,
+     * 29 of 3x3 here: groups of 29 and 11 */
+    bn_case(40, 6, 3, 3, 2.0, 0, 25);
 }
 
 static void test_bn_small_workgroup(void **state)
@@ -411,6 +414,7 @@ static void test_bn_relu_fused(void **state)
     bnr_case(5, 300, 2, 3, 1, 0, 44); /* C above the work-group size, HW % 4 != 0 */
     bnr_case(7, 16, 8, 8, 0, 0, 45);  /* float4 body only */
     bnr_case(4, 16, 9, 9, 1, 0, 46);  /* float4 body + tail */
+    bnr_case(70, 5, 2, 2, 1, 0, 47);  /* 2x2 planes: 64 images per work-item, then 6 */
 }
 
 /* The fold: conv(x, wf) + bf against the double conv followed by eval BN. */

@@ -1,11 +1,21 @@
 /* BatchNorm2d host side (kernels in cl/batchnorm.cl): plane kernels over a
  * 2-D range (images, channels), per-channel folds over a 1-D range of C;
  * the plane partials (2 floats per plane) live in scratch slot COL. */
+#include "ops/batchnorm_plane.h"
 #include "runtime/internal.h"
 #include "rcl/ops.h"
 
 #include <limits.h>
 #include <stdio.h>
+
+int rcl_bn_plane_range(int N, int C, int HW, size_t wg, size_t g[2], size_t l[2])
+{
+    int cpi = HW >= RCL_BN_PLANE_SPAN ? 1 : (RCL_BN_PLANE_SPAN + HW - 1) / HW;
+    if (cpi > C) cpi = C;
+    g[0] = (size_t)((C + cpi - 1) / cpi), g[1] = (size_t)N;
+    l[0] = wg, l[1] = 1;
+    return cpi;
+}
 
 /* Kernel `name` of batchnorm.cl; *wg receives the plane-kernel work-group
  * size, *bn_wg the per-channel one. One program per option pair. */
@@ -74,9 +84,10 @@ int rcl_batchnorm_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_me
     const int N = x->n;
     cl_mem part;
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
-    size_t g2[2] = {(size_t)N, (size_t)C}, l2[2] = {wg, 1};
+    size_t g2[2], l2[2];
+    const int cpi = rcl_bn_plane_range(N, C, HW, wg, g2, l2);
     RCL_TRY(RCL_LAUNCH(ctx, kp, "bn", 2, g2, l2, RCL_MEM(part), RCL_MEM(x->buf), RCL_I32(N),
-                       RCL_I32(C), RCL_I32(HW)));
+                       RCL_I32(C), RCL_I32(HW), RCL_I32(cpi)));
     size_t gs = (size_t)C;
     cl_mem rm = update ? running_mean->buf : save_mean->buf;
     cl_mem rv = update ? running_var->buf : save_invstd->buf;
@@ -86,7 +97,7 @@ int rcl_batchnorm_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_me
                        RCL_I32(update)));
     return RCL_LAUNCH(ctx, ka, "bn", 2, g2, l2, RCL_MEM(y->buf), RCL_MEM(x->buf),
                       RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf),
-                      RCL_MEM(beta->buf), RCL_I32(N), RCL_I32(C), RCL_I32(HW));
+                      RCL_MEM(beta->buf), RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(cpi));
 }
 
 /* x,y (N,C,H,W); per-channel vectors (C,1,1,1) */
@@ -108,10 +119,11 @@ int rcl_batchnorm_forward_eval(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
     cl_kernel k;
     size_t wg;
     RCL_TRY(bn_kernel(ctx, "bn_apply_eval", &k, &wg, NULL));
-    size_t g2[2] = {(size_t)x->n, (size_t)C}, l2[2] = {wg, 1};
+    size_t g2[2], l2[2];
+    const int cpi = rcl_bn_plane_range(x->n, C, HW, wg, g2, l2);
     return RCL_LAUNCH(ctx, k, "bn", 2, g2, l2, RCL_MEM(y->buf), RCL_MEM(x->buf),
                       RCL_MEM(running_mean->buf), RCL_MEM(running_var->buf), RCL_MEM(gamma->buf),
-                      RCL_MEM(beta->buf), RCL_F32(eps), RCL_I32(x->n), RCL_I32(C), RCL_I32(HW));
+                      RCL_MEM(beta->buf), RCL_F32(eps), RCL_I32(x->n), RCL_I32(C), RCL_I32(HW), RCL_I32(cpi));
 }
 
 /* dy, x, dx (N,C,H,W); gamma, save_*, dgamma, dbeta (C,1,1,1); dx/dgamma/dbeta may be NULL */
@@ -146,10 +158,11 @@ int rcl_batchnorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, rcl
     const int N = x->n;
     cl_mem part;
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
-    size_t g2[2] = {(size_t)N, (size_t)C}, l2[2] = {wg, 1};
+    size_t g2[2], l2[2];
+    const int cpi = rcl_bn_plane_range(N, C, HW, wg, g2, l2);
     RCL_TRY(RCL_LAUNCH(ctx, kp, "bn", 2, g2, l2, RCL_MEM(part), RCL_MEM(dy->buf),
                        RCL_MEM(x->buf), RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf),
-                       RCL_I32(N), RCL_I32(C), RCL_I32(HW)));
+                       RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(cpi)));
     size_t gs = (size_t)C;
     RCL_TRY(RCL_LAUNCH(ctx, kr, "bn", 1, &gs, &bn_wg, RCL_MEM(sdy), RCL_MEM(sdyx), RCL_MEM(part),
                        RCL_I32(N), RCL_I32(C)));
@@ -159,7 +172,7 @@ int rcl_batchnorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, rcl
     return RCL_LAUNCH(ctx, kd, "bn", 2, g2, l2, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
                       RCL_MEM(x->buf), RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf),
                       RCL_MEM(gamma->buf), RCL_MEM(sdy), RCL_MEM(sdyx), RCL_I32(N), RCL_I32(C),
-                      RCL_I32(HW));
+                      RCL_I32(HW), RCL_I32(cpi));
 }
 
 /* res must match x when given. */
@@ -205,9 +218,10 @@ int rcl_batchnorm_relu_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *sa
     const int N = x->n;
     cl_mem part;
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
-    size_t g2[2] = {(size_t)N, (size_t)C}, l2[2] = {wg, 1};
+    size_t g2[2], l2[2];
+    const int cpi = rcl_bn_plane_range(N, C, HW, wg, g2, l2);
     RCL_TRY(RCL_LAUNCH(ctx, kp, "bn", 2, g2, l2, RCL_MEM(part), RCL_MEM(x->buf), RCL_I32(N),
-                       RCL_I32(C), RCL_I32(HW)));
+                       RCL_I32(C), RCL_I32(HW), RCL_I32(cpi)));
     size_t gs = (size_t)C;
     cl_mem rm = update ? running_mean->buf : save_mean->buf;
     cl_mem rv = update ? running_var->buf : save_invstd->buf;
@@ -218,7 +232,7 @@ int rcl_batchnorm_relu_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *sa
     return RCL_LAUNCH(ctx, ka, "bn", 2, g2, l2, RCL_MEM(y->buf), RCL_MEM(x->buf),
                       RCL_MEM(res ? res->buf : x->buf), RCL_MEM(save_mean->buf),
                       RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf), RCL_MEM(beta->buf),
-                      RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(res != NULL));
+                      RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(res != NULL), RCL_I32(cpi));
 }
 
 int rcl_batchnorm_relu_forward_eval(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
@@ -240,12 +254,13 @@ int rcl_batchnorm_relu_forward_eval(rcl_ctx *ctx, rcl_tensor *y, const rcl_tenso
     cl_kernel k;
     size_t wg;
     RCL_TRY(bn_kernel(ctx, "bn_apply_eval_relu", &k, &wg, NULL));
-    size_t g2[2] = {(size_t)x->n, (size_t)C}, l2[2] = {wg, 1};
+    size_t g2[2], l2[2];
+    const int cpi = rcl_bn_plane_range(x->n, C, HW, wg, g2, l2);
     return RCL_LAUNCH(ctx, k, "bn", 2, g2, l2, RCL_MEM(y->buf), RCL_MEM(x->buf),
                       RCL_MEM(res ? res->buf : x->buf), RCL_MEM(running_mean->buf),
                       RCL_MEM(running_var->buf), RCL_MEM(gamma->buf), RCL_MEM(beta->buf),
                       RCL_F32(eps), RCL_I32(x->n), RCL_I32(C), RCL_I32(HW),
-                      RCL_I32(res != NULL));
+                      RCL_I32(res != NULL), RCL_I32(cpi));
 }
 
 /* g = dy * (y > 0) on the fly; dres = g (NULL: not written); dx, dgamma,
@@ -284,11 +299,12 @@ int rcl_batchnorm_relu_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma
     const int N = x->n;
     cl_mem part;
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
-    size_t g2[2] = {(size_t)N, (size_t)C}, l2[2] = {wg, 1};
+    size_t g2[2], l2[2];
+    const int cpi = rcl_bn_plane_range(N, C, HW, wg, g2, l2);
     RCL_TRY(RCL_LAUNCH(ctx, kp, "bn", 2, g2, l2, RCL_MEM(part),
                        RCL_MEM(dres ? dres->buf : part), RCL_MEM(dy->buf), RCL_MEM(y->buf),
                        RCL_MEM(x->buf), RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf),
-                       RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(dres != NULL)));
+                       RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(dres != NULL), RCL_I32(cpi)));
     if (!dx && !dgamma && !dbeta) return RCL_OK;
     size_t gs = (size_t)C;
     RCL_TRY(RCL_LAUNCH(ctx, kr, "bn", 1, &gs, &bn_wg, RCL_MEM(sdy), RCL_MEM(sdyx), RCL_MEM(part),
@@ -299,7 +315,7 @@ int rcl_batchnorm_relu_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma
     return RCL_LAUNCH(ctx, kd, "bn", 2, g2, l2, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
                       RCL_MEM(y->buf), RCL_MEM(x->buf), RCL_MEM(save_mean->buf),
                       RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf), RCL_MEM(sdy),
-                      RCL_MEM(sdyx), RCL_I32(N), RCL_I32(C), RCL_I32(HW));
+                      RCL_MEM(sdyx), RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(cpi));
 }
 
 /* w (O,C,KH,KW) -> wf (same shape), bf (O,1,1,1): the eval BN after the

@@ -4,6 +4,7 @@
  * compiled with the op's own tunables "brn" WG and "brn_stats" BN_WG. The
  * plane partials (2 floats per plane) live in scratch slot COL, the backward
  * per-channel sums (2*C floats) in RED. Profiling tag "norm". */
+#include "ops/batchnorm_plane.h"
 #include "runtime/internal.h"
 #include "rcl/norm.h"
 
@@ -82,9 +83,10 @@ int rcl_batchrenorm_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_
     RCL_TRY(brn_kernel(ctx, "batchrenorm.cl", "brn_apply", &ka, NULL, NULL));
     cl_mem part;
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
-    size_t g2[2] = {(size_t)N, (size_t)C}, l2[2] = {wg, 1};
-    RCL_TRY(RCL_LAUNCH(ctx, kp, "norm", 2, g2, l2, RCL_MEM(part), RCL_MEM(x->buf), RCL_I32(N),
-                       RCL_I32(C), RCL_I32(HW)));
+    size_t g2[2] = {(size_t)N, (size_t)C}, l2[2] = {wg, 1}, gp[2], lp[2];
+    const int cpi = rcl_bn_plane_range(N, C, HW, wg, gp, lp); /* batchnorm.cl's layout */
+    RCL_TRY(RCL_LAUNCH(ctx, kp, "norm", 2, gp, lp, RCL_MEM(part), RCL_MEM(x->buf), RCL_I32(N),
+                       RCL_I32(C), RCL_I32(HW), RCL_I32(cpi)));
     size_t gs = (size_t)C;
     RCL_TRY(RCL_LAUNCH(ctx, ks, "norm", 1, &gs, &bn_wg, RCL_MEM(save_mean->buf),
                        RCL_MEM(save_invstd->buf), RCL_MEM(save_r->buf), RCL_MEM(save_d->buf),
@@ -128,10 +130,11 @@ int rcl_batchrenorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, r
     cl_mem part, sums;
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_RED, 2 * (size_t)C * sizeof(float), &sums));
-    size_t g2[2] = {(size_t)N, (size_t)C}, l2[2] = {wg, 1};
-    RCL_TRY(RCL_LAUNCH(ctx, kp, "norm", 2, g2, l2, RCL_MEM(part), RCL_MEM(dy->buf),
+    size_t g2[2] = {(size_t)N, (size_t)C}, l2[2] = {wg, 1}, gp[2], lp[2];
+    const int cpi = rcl_bn_plane_range(N, C, HW, wg, gp, lp); /* batchnorm.cl's layout */
+    RCL_TRY(RCL_LAUNCH(ctx, kp, "norm", 2, gp, lp, RCL_MEM(part), RCL_MEM(dy->buf),
                        RCL_MEM(x->buf), RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf),
-                       RCL_I32(N), RCL_I32(C), RCL_I32(HW)));
+                       RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(cpi)));
     /* a gradient not asked for is not written: its argument is a stand-in */
     size_t gs = (size_t)C;
     RCL_TRY(RCL_LAUNCH(ctx, kr, "norm", 1, &gs, &bn_wg, RCL_MEM(sums),
