@@ -12,6 +12,12 @@
  *      dim 0 (b) ->   b=0                  b=1  ...
  *      dim 1 (n)   | planes (n, 0..cpi-1) | planes (n, cpi..2*cpi-1) | ...
  *
+ * ONE_MAP: on 1x1 maps (HW 1) the training kernels loop over the channels
+ * of the block with the plane loops written out for one float (the same
+ * operations: the float4 partials of a 1-float plane are +0, hence the
+ * 0.0f + ...), which the compiler vectorizes across channels; FOUR_MAP:
+ * on 2x2 maps the elementwise ones take a plane as one float4.
+ *
  *   bn_plane_stats  part[c*N + n] = (sum of the plane, sum of squared
  *                   deviations from the plane's own mean)
  *   bn_apply, bn_apply_eval, bn_bwd_dx   elementwise over the plane
@@ -80,6 +86,14 @@ void bn_plane_stats(__global float *part, __global const float *x, const int N, 
                     const int HW, const int cpi)
 {
     const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
+    if (HW == 1) { /* 1x1 maps (ONE_MAP) */
+        for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+            const int i = n * C + c;
+            const float v = x[i], sm = 0.0f + v, d = v - sm;
+            vstore2((float2)(sm, 0.0f + d * d), c * N + n, part);
+        }
+        return;
+    }
     for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
         vstore2(plane_moments(x + (n * C + c) * HW, HW, pf_ahead(HW)), c * N + n, part);
     }
@@ -123,6 +137,20 @@ void bn_apply(__global float *y, __global const float *x, __global const float *
               __global const float *beta, const int N, const int C, const int HW, const int cpi)
 {
     const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
+    if (HW == 1) { /* 1x1 maps (ONE_MAP) */
+        for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+            const int i = n * C + c;
+            y[i] = (x[i] - mean[c]) * invstd[c] * gamma[c] + beta[c];
+        }
+        return;
+    }
+    if (HW == 4) { /* 2x2 maps: one float4 per plane (FOUR_MAP) */
+        for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+            const int i = (n * C + c) * 4;
+            vstore4((vload4(0, x + i) - mean[c]) * invstd[c] * gamma[c] + beta[c], 0, y + i);
+        }
+        return;
+    }
     for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
         const float mu = mean[c], is = invstd[c], g = gamma[c], b = beta[c];
         const int base = (n * C + c) * HW, ahead = pf_ahead(HW);
@@ -157,6 +185,14 @@ void bn_bwd_plane(__global float *part, __global const float *dy, __global const
                   const int C, const int HW, const int cpi)
 {
     const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
+    if (HW == 1) { /* 1x1 maps (ONE_MAP) */
+        for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+            const int i = n * C + c;
+            const float gi = dy[i];
+            vstore2((float2)(0.0f + gi, 0.0f + gi * ((x[i] - mean[c]) * invstd[c])), c * N + n, part);
+        }
+        return;
+    }
     for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
         const float mu = mean[c], is = invstd[c];
         __global const float *g = dy + (n * C + c) * HW;
@@ -205,6 +241,25 @@ void bn_bwd_dx(__global float *dx, __global const float *dy, __global const floa
                __global const float *sdyx, const int N, const int C, const int HW, const int cpi)
 {
     const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
+    if (HW == 1) { /* 1x1 maps (ONE_MAP) */
+        for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+            const int i = n * C + c;
+            const float is = invstd[c], fm = (float)N;
+            const float xhat = (x[i] - mean[c]) * is;
+            dx[i] = gamma[c] * is / fm * (fm * dy[i] - sdy[c] - xhat * sdyx[c]);
+        }
+        return;
+    }
+    if (HW == 4) { /* 2x2 maps: one float4 per plane (FOUR_MAP) */
+        for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+            const int i = (n * C + c) * 4;
+            const float is = invstd[c], fm = (float)N * 4.0f;
+            const float k = gamma[c] * is / fm, s1 = sdy[c], s2 = sdyx[c];
+            const float4 xhat = (vload4(0, x + i) - mean[c]) * is;
+            vstore4(k * (fm * vload4(0, dy + i) - s1 - xhat * s2), 0, dx + i);
+        }
+        return;
+    }
     for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
         const float mu = mean[c], is = invstd[c], fm = (float)N * (float)HW;
         const float k = gamma[c] * is / fm, s1 = sdy[c], s2 = sdyx[c];
@@ -243,6 +298,23 @@ void bn_apply_relu(__global float *y, __global const float *x, __global const fl
                    const int C, const int HW, const int has_res, const int cpi)
 {
     const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
+    if (HW == 1) { /* 1x1 maps (ONE_MAP) */
+        for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+            const int i = n * C + c;
+            const float t = (x[i] - mean[c]) * invstd[c] * gamma[c] + beta[c];
+            y[i] = relu1(has_res ? t + res[i] : t);
+        }
+        return;
+    }
+    if (HW == 4) { /* 2x2 maps: one float4 per plane (FOUR_MAP) */
+        for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+            const int i = (n * C + c) * 4;
+            const float4 t = (vload4(0, x + i) - mean[c]) * invstd[c] * gamma[c] + beta[c];
+            const float4 z = has_res ? t + vload4(0, res + i) : t;
+            vstore4(select(z, (float4)0.0f, z < 0.0f), 0, y + i);
+        }
+        return;
+    }
     for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
         const float mu = mean[c], is = invstd[c], g = gamma[c], b = beta[c];
         const int base = (n * C + c) * HW, ahead = pf_ahead(HW);
@@ -290,6 +362,15 @@ void bn_bwd_plane_relu(__global float *part, __global float *dres, __global cons
                        const int C, const int HW, const int has_dres, const int cpi)
 {
     const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
+    if (HW == 1) { /* 1x1 maps (ONE_MAP) */
+        for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+            const int i = n * C + c;
+            const float gi = y[i] > 0.0f ? dy[i] : 0.0f;
+            if (has_dres) dres[i] = gi;
+            vstore2((float2)(0.0f + gi, 0.0f + gi * ((x[i] - mean[c]) * invstd[c])), c * N + n, part);
+        }
+        return;
+    }
     for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
         const float mu = mean[c], is = invstd[c];
         const int base = (n * C + c) * HW;
@@ -325,6 +406,27 @@ void bn_bwd_dx_relu(__global float *dx, __global const float *dy, __global const
                     const int C, const int HW, const int cpi)
 {
     const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
+    if (HW == 1) { /* 1x1 maps (ONE_MAP) */
+        for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+            const int i = n * C + c;
+            const float is = invstd[c], fm = (float)N;
+            const float xhat = (x[i] - mean[c]) * is;
+            const float gi = y[i] > 0.0f ? dy[i] : 0.0f;
+            dx[i] = gamma[c] * is / fm * (fm * gi - sdy[c] - xhat * sdyx[c]);
+        }
+        return;
+    }
+    if (HW == 4) { /* 2x2 maps: one float4 per plane (FOUR_MAP) */
+        for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
+            const int i = (n * C + c) * 4;
+            const float is = invstd[c], fm = (float)N * 4.0f;
+            const float k = gamma[c] * is / fm, s1 = sdy[c], s2 = sdyx[c];
+            const float4 xhat = (vload4(0, x + i) - mean[c]) * is;
+            const float4 gi = select((float4)0.0f, vload4(0, dy + i), vload4(0, y + i) > 0.0f);
+            vstore4(k * (fm * gi - s1 - xhat * s2), 0, dx + i);
+        }
+        return;
+    }
     for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
         const float mu = mean[c], is = invstd[c], fm = (float)N * (float)HW;
         const float k = gamma[c] * is / fm, s1 = sdy[c], s2 = sdyx[c];

@@ -146,6 +146,7 @@ static void test_bn_small_fd(void **state)
     bn_case(2, 3, 1, 1, 0.0, 1, 12);   /* M = 2 */
     bn_case(1, 2, 3, 1, 0.5, 1, 13);   /* N = 1, M = 3 */
     bn_case(2, 3, 5, 4, 100.0, 1, 14); /* large mean */
+    bn_case(5, 7, 2, 2, 1.0, 1, 15);   /* 2x2 maps: one float4 per plane */
 }
 
 static void test_bn_larger(void **state)
@@ -158,6 +159,7 @@ static void test_bn_larger(void **state)
     /* small planes: a work-item takes ceil(RCL_BN_PLANE_SPAN / HW) images,
      * 29 of 3x3 here: groups of 29 and 11 */
     bn_case(40, 6, 3, 3, 2.0, 0, 25);
+    bn_case(9, 300, 1, 1, 0.5, 0, 26); /* 1x1 maps: 256 channels per work-item, then 44 */
 }
 
 static void test_bn_small_workgroup(void **state)
@@ -414,7 +416,9 @@ static void test_bn_relu_fused(void **state)
     bnr_case(5, 300, 2, 3, 1, 0, 44); /* C above the work-group size, HW % 4 != 0 */
     bnr_case(7, 16, 8, 8, 0, 0, 45);  /* float4 body only */
     bnr_case(4, 16, 9, 9, 1, 0, 46);  /* float4 body + tail */
-    bnr_case(70, 5, 2, 2, 1, 0, 47);  /* 2x2 planes: 64 images per work-item, then 6 */
+    bnr_case(70, 5, 2, 2, 1, 0, 47);  /* 2x2 maps: a float4 per plane */
+    bnr_case(3, 4, 2, 2, 0, 1, 48);   /* 2x2 without the residual */
+    bnr_case(6, 300, 1, 1, 0, 0, 49); /* 1x1: 256 channels per work-item, then 44 */
 }
 
 /* The fold: conv(x, wf) + bf against the double conv followed by eval BN. */
