@@ -101,19 +101,21 @@ void im2col(__global float *restrict col, __global const float *restrict x, cons
  *   out[(q*CKK + r)*R + j] = col[r, q*R + j]       q < ceil(NP/R), j < R
  * zero for the columns q*R + j >= NP that pad the last panel. The GEMM
  * reads it without the pack pass over col (one write and one read of the
- * column matrix fewer). Work-item (q, b) fills panel q's rows r in
- * [b*rows, b*rows + rows): it first works out where each of its R columns
- * reads the input (image, top-left tap; in private memory), then per row
- * (c, kh, kw) stores R consecutive floats. */
+ * column matrix fewer). Work-item (b, q) (dimension 0 the row blocks:
+ * neighbouring items write neighbouring blocks of one panel) fills panel
+ * q's rows r in [b*rows, b*rows + rows): it first works out where each of
+ * its R columns reads the input (image, top-left tap; in private memory),
+ * then per row (c, kh, kw) stores R consecutive floats (a 1x1 stride-1
+ * unpadded conv's panel inside one image: copied whole per row). */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void im2col_panels(__global float *restrict out, __global const float *restrict x,
                    const int n0, const int nb, const int rows, const int C, const int H,
                    const int W, const int KH, const int KW, const int SH, const int SW,
                    const int PH, const int PW, const int OH, const int OW)
 {
-    const int q = get_global_id(0);
+    const int q = get_global_id(1);
     const int P = OH * OW, NP = nb * P, KK = KH * KW, CKK = C * KK, HW = H * W;
-    const int r0 = get_global_id(1) * rows;
+    const int r0 = get_global_id(0) * rows;
     if (q * R >= NP || r0 >= CKK) return;
     const int r1 = min(r0 + rows, CKK);
     int base[R], ih0[R], iw0[R];
@@ -131,6 +133,14 @@ void im2col_panels(__global float *restrict out, __global const float *restrict 
     const int c0 = r0 / KK, k0 = r0 - c0 * KK;
     int kh = k0 / KW, kw = k0 - kh * KW, cb = c0 * HW;
     __global float *o = out + (q * CKK + r0) * R;
+    /* a 1x1 stride-1 unpadded conv whose R columns lie in one image: each
+     * row of the panel is R consecutive floats of a channel plane */
+    if (KK == 1 && SH == 1 && SW == 1 && PH == 0 && PW == 0 && (j0 + R - 1) / P == j0 / P) {
+        const __global float *src = x + base[0] + cb + (j0 - (j0 / P) * P);
+        for (int r = r0; r < r1; r++, o += R, src += HW)
+            for (int j = 0; j < R; j++) o[j] = src[j];
+        return;
+    }
     for (int r = r0; r < r1; r++, o += R) {
         for (int j = 0; j < R; j++) {
             const int ih = ih0[j] + kh, iw = iw0[j] + kw;

@@ -1074,7 +1074,10 @@ static void test_conv_panels(void **state)
         {{3, 5, 9, 9, 7, 3, 3, 1, 1, 1, 1, 1, 0}, 0},   /* NP 243: last panel partial */
         {{3, 5, 11, 10, 7, 3, 3, 2, 2, 1, 1, 1, 0}, 0}, /* stride 2, output 6x5 */
         {{2, 3, 16, 13, 8, 7, 7, 2, 2, 3, 3, 0, 0}, 0}, /* 7x7 stem */
-        {{3, 6, 9, 7, 5, 1, 1, 1, 1, 0, 0, 1, 0}, 0},   /* 1x1, several images */
+        {{3, 6, 9, 7, 5, 1, 1, 1, 1, 0, 0, 1, 0}, 0},   /* 1x1, several images: panels
+                                                           inside an image and across two */
+        {{3, 20, 8, 8, 6, 1, 1, 1, 1, 0, 0, 1, 0}, 0},  /* 1x1, every panel inside an image
+                                                           (rows copied whole), 2 row blocks */
         {{2, 2, 6, 6, 3, 2, 2, 1, 1, 0, 0, 1, 0}, 0},   /* even kernel, pad 0 */
         {{11, 16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 0}, 1}, /* chunks of 6 + 5 images */
         {{5, 3, 2, 2, 9, 3, 3, 1, 1, 1, 1, 0, 0}, 0},   /* 2x2 maps, 45 columns */

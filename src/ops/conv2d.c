@@ -228,7 +228,7 @@ static int launch_panels(rcl_ctx *ctx, cl_mem dst, cl_mem src, int n0, int nb, i
     int rows = rcl_tun(ctx, RCL_TUN_IM2COL_ROWS);
     if (rows < 1) return rcl_fail(RCL_ERR_INVALID, "conv2d: im2col ROWS %d < 1", rows);
     size_t panels = (size_t)(nb * g->P + nwi - 1) / nwi;
-    size_t gl[2] = {panels, (size_t)((g->CKK + rows - 1) / rows)}, lo[2] = {wg, 1};
+    size_t gl[2] = {(size_t)((g->CKK + rows - 1) / rows), panels}, lo[2] = {wg, 1};
     return RCL_LAUNCH(ctx, k, "im2col", 2, gl, lo, RCL_MEM(dst), RCL_MEM(src), RCL_I32(n0),
                       RCL_I32(nb), RCL_I32(rows), RCL_I32(g->C), RCL_I32(g->H), RCL_I32(g->W),
                       RCL_I32(g->KH), RCL_I32(g->KW), RCL_I32(d->sh), RCL_I32(d->sw),
