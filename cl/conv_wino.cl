@@ -36,7 +36,8 @@
  * vector: 4, 8 or 16: the device's vector width), RV (tile rows per
  * vector: 1, 2 or 4, at most VX/4: narrow outputs fill a vector with
  * several tile rows), WC (input channels: the private array's size, <= 64).
- * Tunables (runtime/tunables.def "conv_wino"): OCB, WG, PF (conv_wino4).
+ * Tunables (runtime/tunables.def "conv_wino"): OCB, WG, PF (the prefetch
+ * distance in channels, prefetch_rows).
  * Indices are int: every buffer holds fewer than 2^31 floats. */
 
 /* ---- tunables (runtime/tunables.def "conv_wino") */
@@ -47,7 +48,7 @@
 #error "WG (work-group size) is passed by the host: src/runtime/tunables.def"
 #endif
 #ifndef PF
-#error "PF (conv_wino4's prefetch distance in channels, 0 off) is passed by the host: src/runtime/tunables.def"
+#error "PF (the prefetch distance in channels, 0 off) is passed by the host: src/runtime/tunables.def"
 #endif
 /* ---- the shape (set by the host per conv, not tunables) */
 #if !defined(VX) || !defined(WC) || !defined(RV)
