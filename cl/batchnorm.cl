@@ -44,15 +44,10 @@
 #error "BN_WG (work-group size of the per-channel kernels) is passed by the host: src/runtime/tunables.def"
 #endif
 
-/* The plane kernels ask the cache for the floats `ahead` (pf_ahead) on as
- * they read each 16 floats of a plane (one cache line): a plane of a few
- * KiB starts on a page the hardware prefetchers have not seen (x86-64 and
- * AArch64 compilers; elsewhere nothing) */
-#if defined(__x86_64__) || defined(__aarch64__)
-#define PF(p) __builtin_prefetch(p)
-#else
-#define PF(p) ((void)(p))
-#endif
+/* The plane kernels ask the cache (PREFETCH, cl/common.h) for the floats
+ * `ahead` (pf_ahead) on as they read each 16 floats of a plane (one cache
+ * line): a plane of a few KiB starts on a page the hardware prefetchers
+ * have not seen */
 static int pf_ahead(const int HW) { return max(HW, 256); }
 
 /* Sum and sum of squared deviations from its own mean of p[0 .. n). */
@@ -61,7 +56,7 @@ static float2 plane_moments(__global const float *p, const int n, const int ahea
     float4 a = 0.0f;
     int i = 0;
     for (; i + 4 <= n; i += 4) {
-        if ((i & 15) == 0) PF(p + ahead + i);
+        if ((i & 15) == 0) PREFETCH(p + ahead + i);
         a += vload4(0, p + i);
     }
     float s = (a.x + a.y) + (a.z + a.w);
@@ -157,7 +152,7 @@ void bn_apply(__global float *y, __global const float *x, __global const float *
         const int blk = cpi > 1 ? HW : 16; /* small planes: one block */
         for (int i0 = base; i0 < base + HW; i0 += blk) {
             const int e = min(i0 + blk, base + HW);
-            PF(x + ahead + i0);
+            PREFETCH(x + ahead + i0);
             for (int i = i0; i < e; i++) y[i] = (x[i] - mu) * is * g + b;
         }
     }
@@ -201,7 +196,7 @@ void bn_bwd_plane(__global float *part, __global const float *dy, __global const
         float4 a4 = 0.0f, b4 = 0.0f;
         int i = 0;
         for (; i + 4 <= HW; i += 4) {
-            if ((i & 15) == 0) PF(g + ahead + i), PF(xp + ahead + i);
+            if ((i & 15) == 0) PREFETCH(g + ahead + i), PREFETCH(xp + ahead + i);
             const float4 gv = vload4(0, g + i);
             a4 += gv;
             b4 += gv * ((vload4(0, xp + i) - mu) * is);
@@ -267,7 +262,7 @@ void bn_bwd_dx(__global float *dx, __global const float *dy, __global const floa
         const int blk = cpi > 1 ? HW : 16; /* small planes: one block */
         for (int i0 = base; i0 < base + HW; i0 += blk) {
             const int e = min(i0 + blk, base + HW);
-            PF(x + ahead + i0), PF(dy + ahead + i0);
+            PREFETCH(x + ahead + i0), PREFETCH(dy + ahead + i0);
             for (int i = i0; i < e; i++) {
                 const float xhat = (x[i] - mu) * is;
                 dx[i] = k * (fm * dy[i] - s1 - xhat * s2);
@@ -321,9 +316,9 @@ void bn_apply_relu(__global float *y, __global const float *x, __global const fl
         const int blk = cpi > 1 ? HW : 16; /* small planes: one block */
         for (int i0 = base; i0 < base + HW; i0 += blk) {
             const int e = min(i0 + blk, base + HW);
-            PF(x + ahead + i0);
+            PREFETCH(x + ahead + i0);
             if (has_res) {
-                PF(res + ahead + i0);
+                PREFETCH(res + ahead + i0);
                 for (int i = i0; i < e; i++) {
                     const float t = (x[i] - mu) * is * g + b;
                     y[i] = relu1(t + res[i]);
@@ -381,7 +376,7 @@ void bn_bwd_plane_relu(__global float *part, __global float *dres, __global cons
         float4 a4 = 0.0f, b4 = 0.0f;
         int i = 0;
         for (; i + 4 <= HW; i += 4) {
-            if ((i & 15) == 0) PF(g + ahead + i), PF(yp + ahead + i), PF(xp + ahead + i);
+            if ((i & 15) == 0) PREFETCH(g + ahead + i), PREFETCH(yp + ahead + i), PREFETCH(xp + ahead + i);
             const float4 gv = select((float4)0.0f, vload4(0, g + i), vload4(0, yp + i) > 0.0f);
             if (has_dres) vstore4(gv, 0, dres + base + i);
             a4 += gv;
@@ -434,7 +429,7 @@ void bn_bwd_dx_relu(__global float *dx, __global const float *dy, __global const
         const int blk = cpi > 1 ? HW : 16; /* small planes: one block */
         for (int i0 = base; i0 < base + HW; i0 += blk) {
             const int e = min(i0 + blk, base + HW);
-            PF(x + ahead + i0), PF(y + ahead + i0), PF(dy + ahead + i0);
+            PREFETCH(x + ahead + i0), PREFETCH(y + ahead + i0), PREFETCH(dy + ahead + i0);
             for (int i = i0; i < e; i++) {
                 const float xhat = (x[i] - mu) * is;
                 const float gi = y[i] > 0.0f ? dy[i] : 0.0f;

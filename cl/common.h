@@ -5,6 +5,17 @@
 #ifndef RCL_CL_COMMON_H
 #define RCL_CL_COMMON_H
 
+/* PREFETCH(p): ask the cache for the line of p ahead of its loads (a CPU
+ * compiler for x86-64 or AArch64: one prefetch instruction, never a fault;
+ * elsewhere nothing, HAS_PREFETCH 0). cl/batchnorm.cl, conv_wino.cl */
+#if defined(__x86_64__) || defined(__aarch64__)
+#define HAS_PREFETCH 1
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define HAS_PREFETCH 0
+#define PREFETCH(p) ((void)(p))
+#endif
+
 /* Unrolling by the preprocessor (cl/conv_direct.cl, conv_wino.cl, gemm.cl): n is
  * a literal 1..16 (or a macro that expands to one). */
 #define CAT_(a, b) a##b

@@ -146,7 +146,7 @@ static void row_cols(floatH d[4], const __global float *plane, const int ih, con
 #endif
 }
 
-#if PF && (defined(__x86_64__) || defined(__aarch64__))
+#if PF && HAS_PREFETCH
 /* Ask the cache for rows ih0 .. ih0+n-1 (those inside [0, H)), columns b0
  * .. b0+len-1 of plane (a channel PF ahead of the one being transformed:
  * without it the transforms waited on these loads) */
@@ -155,8 +155,8 @@ static void prefetch_rows(const __global float *plane, const int ih0, const int 
 {
     const int c0 = max(b0, 0), c1 = min(b0 + len, W) - 1;
     for (int r = max(ih0, 0); r < min(ih0 + n, H); r++) {
-        __builtin_prefetch(plane + r * W + c0);
-        __builtin_prefetch(plane + r * W + c1);
+        PREFETCH(plane + r * W + c0);
+        PREFETCH(plane + r * W + c1);
     }
 }
 #endif
@@ -330,7 +330,7 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
     const __global float *xs = x + (n0 + nl) * WC * (H * W);
     for (int ci = 0; ci < WC; ci++) {
         floatV d[16], e[16];
-#if PF && (defined(__x86_64__) || defined(__aarch64__))
+#if PF && HAS_PREFETCH
         /* the rows of channel ci + PF into the cache (prefetch_rows) */
         if (ci + PF < WC) prefetch_rows(xs + PF * (H * W), ih0, 2 + 2 * RV, H, b0, 2 * HV, W);
 #endif
@@ -572,7 +572,7 @@ void conv_wino4(__global float *restrict y, __global const float *restrict x,
     const __global float *xs = x + (n0 + nl) * WC * (H * W);
     for (int ci = 0; ci < WC; ci++) {
         floatV d[36], e[36];
-#if PF && (defined(__x86_64__) || defined(__aarch64__))
+#if PF && HAS_PREFETCH
         if (ci + PF < WC) prefetch_rows(xs + PF * (H * W), ih0, 6, H, b0, 4 * VX, W);
 #endif
         for (int r = 0; r < 6; r++) {
