@@ -78,6 +78,14 @@
                            memory as WGN panels [KB][NWI] (stage_b), and each
                            work-item reads its panel there; no host-side copy */
 #endif
+#ifndef BI
+#define BI 0            /* P > 0 (outer form, not with PB, LB or TB): B holds op(B) as a
+                           batch of images (n, K, P) read in place, column c = pixel
+                           c % P of image c / P: op(B)[k, c] = B[(c/P)*K*P + k*P + c%P]
+                           (a 1x1 stride-1 unpadded conv's input or output gradient);
+                           the host keeps N a multiple of VW and P a multiple of VW
+                           (each vector in one image) or at least VW (BO_INIT) */
+#endif
 #ifndef CP
 #define CP 0            /* P > 0 (outer form only): C is stored as a conv's
                            (nb, M, P) output with its epilogue (above); the
@@ -176,21 +184,32 @@
 #define NV 0
 #endif
 
+/* intV, LANES: the select mask type of floatV and its lane numbers (BI) */
 #if VW == 1
 #define floatV float
+#define intV int
+#define LANES 0
 #define VLOAD(p) (*(p))
 #define VSTORE(x, p) (*(p) = (x))
 #elif VW == 2
 #define floatV float2
+#define intV int2
+#define LANES ((int2)(0, 1))
 #define VSTORE(x, p) vstore2((x), 0, (p))
 #elif VW == 4
 #define floatV float4
+#define intV int4
+#define LANES ((int4)(0, 1, 2, 3))
 #define VSTORE(x, p) vstore4((x), 0, (p))
 #elif VW == 8
 #define floatV float8
+#define intV int8
+#define LANES ((int8)(0, 1, 2, 3, 4, 5, 6, 7))
 #define VSTORE(x, p) vstore8((x), 0, (p))
 #elif VW == 16
 #define floatV float16
+#define intV int16
+#define LANES ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
 #define VSTORE(x, p) vstore16((x), 0, (p))
 #else
 #error "VW must be 1, 2, 4, 8 or 16"
@@ -217,6 +236,9 @@ typedef floatV floatV_u __attribute__((aligned(4)));
 #endif
 #if DOT_FORM && (PA || PB || LB || CO)
 #error "PA, PB, LB, CP, CE: outer form only"
+#endif
+#if BI && (DOT_FORM || PB || LB || TB || (BI % VW != 0 && BI < VW))
+#error "BI: outer form, B not packed, staged or transposed, P a multiple of VW or at least VW"
 #endif
 #if CP && CE
 #error "CP or CE, not both"
@@ -390,12 +412,33 @@ inline void stage_b(__local float *lb, __global const float *B, const int kb, co
 #define B_FAST(v, kk) VLOADL(lbw + ((kk) - kb) * NWI + (v) * VW) /* this work-item's panel */
 #elif PB
 #define B_FAST(v, kk) VLOAD(B + bp + (kk) * NWI + (v) * VW) /* bp = clamped panel start */
+#elif BI
+#define B_FAST(v, kk) VLOAD(B + bo_##v + (kk) * BI)        /* bo_v: BO_INIT */
 #elif TB
 #define B_FAST(v, kk) gather_b(B, (kk), n0 + (v) * VW, N, ldb)
 #else
 #define B_FAST(v, kk) VLOAD(B + (kk) * ldb + n0 + (v) * VW)
 #endif
+#if BI
+/* BI: vector v's first column, clamped to end by N (a vector past N loads
+ * the last one again; its columns are not stored); bo_v where it starts in
+ * B. Where P is not a multiple of VW, a vector may run past its image's
+ * last pixel into the next image (P >= VW: at most two): then its lanes
+ * l >= br_v (the pixels left in its image) come from the load at bq_v, the
+ * next image's row shifted by br_v, blended by the mask bm_v, and the tile
+ * takes the edge loop (full_n 0). Both loads stay inside B: the first runs
+ * on into the next row of its image, the second starts in the row before */
+#define BO_COL(v) min(n0 + (v) * VW, N - VW)
+#define BO_INIT(v, _)                                                           \
+    const int bi_##v = BO_COL(v) / BI, bx_##v = BO_COL(v) % BI;                 \
+    const int bo_##v = bi_##v * K * BI + bx_##v, br_##v = BI - bx_##v;          \
+    const int bq_##v = br_##v < VW ? (bi_##v + 1) * K * BI - br_##v : bo_##v;   \
+    const intV bm_##v = LANES >= (intV)(br_##v);                                \
+    full_n = full_n && br_##v >= VW;
+#define B_EDGE(v, kk) select(VLOAD(B + bo_##v + (kk) * BI), VLOAD(B + bq_##v + (kk) * BI), bm_##v)
+#else
 #define B_EDGE(v, kk) gather_b(B, (kk), n0 + (v) * VW, N, ldb)
+#endif
 
 #define O_ACC_CELL(v, i) floatV acc_##i##_##v = (floatV)(0.0f);
 #define O_ACC_ROW(i, _) REP3(NV, O_ACC_CELL, i)
@@ -467,8 +510,9 @@ void gemm(const int M, const int N, const int K, const float alpha,
 #if KB == 0
     if (m0 >= M || n_own >= N) return;
 #endif
-#if DOT_FORM || PB || LB
-    const int n0 = n_own; /* dot form: no vectors along n; PB/LB: panels are whole */
+#if DOT_FORM || PB || LB || BI
+    const int n0 = n_own; /* dot form: no vectors along n; PB/LB: panels are whole;
+                             BI: each vector placed by BO_INIT */
 #else
     /* a tile crossing N is moved left to end at N, so that all its op(B)
      * loads are whole vectors; it then stores only its own columns n_own.. */
@@ -519,6 +563,9 @@ void gemm(const int M, const int N, const int K, const float alpha,
 #if PB
     const int bp = min(n0, N - 1) / NWI * K * NWI;
     const int full_n = 1;
+#elif BI
+    int full_n = 1; /* 0: a vector of the tile crosses images (BO_INIT) */
+    REP3(NV, BO_INIT, _)
 #elif LB
     /* declared as vectors: a __local float array is only float-aligned, and
      * the panels are read and written as whole floatV (a misaligned vector

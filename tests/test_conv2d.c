@@ -436,6 +436,8 @@ static void test_conv_1x1_per_image(void **state)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             rcl_ctx *ctx = path_ctx(0, 0); /* im2col + GEMM, not the direct kernels */
             T_OK(rcl_ctx_set_param(ctx, "conv", "IMAGE_GEMM_P", thresholds[t]));
+            /* the per-image GEMMs, not one over all images (test_conv_images_b) */
+            T_OK(rcl_ctx_set_param(ctx, "conv", "IMAGES_B", 0));
             const conv_case_t *cc = &cases[i];
             int p = cc->h * cc->w, per_image = thresholds[t] > 0 && p >= thresholds[t];
             memset(tag_count, 0, sizeof tag_count);
@@ -1014,6 +1016,7 @@ static rcl_ctx *panels_ctx(const conv_case_t *cc, int max_p, int budget_mb)
             T_OK(rcl_ctx_set_param(ctx, key, rcl_gemm_tiled_names[f],
                                    *rcl_gemm_tiled_field(&nt, f)));
     }
+    T_OK(rcl_ctx_set_param(ctx, "conv", "IMAGES_B", 0)); /* 1x1 convs copy too */
     T_OK(rcl_ctx_set_param(ctx, "im2col", "PANELS", max_p));
     T_OK(rcl_ctx_set_param(ctx, "im2col", "WPANELS", max_p));
     if (budget_mb > 0) T_OK(rcl_ctx_set_param(ctx, "conv", "COL_BUDGET_MB", budget_mb));
@@ -1124,6 +1127,131 @@ static void test_conv_panels(void **state)
                      on->scratch_bytes[RCL_SCRATCH_COL], (unsigned long long)sc.col);
         for (int c = 0; c < 3; c++) rcl_ctx_destroy(ctx[c]);
         free(x), free(w), free(b);
+    }
+}
+
+/* A context for test_conv_images_b: the im2col path, our GEMM, and the
+ * forward (NN) and data-gradient (TN) GEMM classes of cc with explicit
+ * 4-wide tiles on every device (so that P % 4 decides the chooser); the
+ * forward's op(B) packed (XB 2), the data gradient's read in place (XB 0);
+ * conv.IMAGES_B `mode` */
+static rcl_ctx *images_ctx(const conv_case_t *cc, int mode)
+{
+    rcl_ctx *ctx = path_ctx(0, 0);
+    T_OK(rcl_ctx_set_param(ctx, "gemm", "DEFAULT_PATH", RCL_GEMM_TILED));
+    T_OK(rcl_ctx_set_param(ctx, "conv", "IMAGES_B", mode));
+    int np = cc->n * cc->h * cc->w;
+    const struct {
+        int ta, m, k;
+        rcl_gemm_tiled_params p;
+    } cls[2] = {
+        {0, cc->oc, cc->c,
+         {.mwi = 3, .nwi = 8, .vw = 4, .ku = 2, .wgm = 2, .wgn = 2, .ms = 1, .xb = 2}},
+        {1, cc->c, cc->oc,
+         {.mwi = 5, .nwi = 12, .vw = 4, .ku = 3, .wgm = 2, .wgn = 2, .ms = 0, .xa = 1}},
+    };
+    for (int i = 0; i < 2; i++) {
+        char c[48], key[64];
+        rcl_gemm_class(cls[i].ta, 0, cls[i].m, np, cls[i].k, c, sizeof c);
+        snprintf(key, sizeof key, "gemm.%s", c);
+        assert_true(rcl_gemm_tiled_valid(&cls[i].p, cls[i].ta, 0));
+        T_OK(rcl_ctx_set_param(ctx, key, "PATH", RCL_GEMM_TILED));
+        rcl_gemm_tiled_params p = cls[i].p;
+        for (int f = 0; f < RCL_GEMM_TILED_NPARAMS; f++)
+            T_OK(rcl_ctx_set_param(ctx, key, rcl_gemm_tiled_names[f], *rcl_gemm_tiled_field(&p, f)));
+    }
+    return ctx;
+}
+
+/* cc's fused forward (bias, residual, ReLU) and backward (dx + dx_add, dw,
+ * db) on ctx from the host data; outputs malloc'd into out[0..3] (y, dx,
+ * dw, db); tag_count holds the launches */
+static void images_run(rcl_ctx *ctx, const conv_case_t *cc, float *const in[6], float *out[4])
+{
+    rcl_ctx *keep = T_CTX;
+    T_CTX = ctx;
+    rcl_tensor x, w, b, res, y, dy, add, dx, dw, db;
+    tu_tensor(&x, cc->n, cc->c, cc->h, cc->w, in[0]);
+    tu_tensor(&w, cc->oc, cc->c, 1, 1, in[1]);
+    tu_tensor(&b, cc->oc, 1, 1, 1, in[2]);
+    tu_tensor(&res, cc->n, cc->oc, cc->h, cc->w, in[3]);
+    tu_tensor(&dy, cc->n, cc->oc, cc->h, cc->w, in[4]);
+    tu_tensor(&add, cc->n, cc->c, cc->h, cc->w, in[5]);
+    tu_tensor(&y, cc->n, cc->oc, cc->h, cc->w, NULL);
+    tu_tensor(&dx, cc->n, cc->c, cc->h, cc->w, NULL);
+    tu_tensor(&dw, cc->oc, cc->c, 1, 1, NULL);
+    tu_tensor(&db, cc->oc, 1, 1, 1, NULL);
+    T_OK(rcl_tensor_fill(ctx, &y, 1234.5f));
+    T_OK(rcl_tensor_fill(ctx, &dx, 1234.5f));
+    rcl_conv2d_desc d = {1, 1, 1, 1, 0, 0};
+    memset(tag_count, 0, sizeof tag_count);
+    T_OK(rcl_conv2d_forward_fused(ctx, &y, &x, &w, &b, &res, 1, &d));
+    T_OK(rcl_conv2d_backward_acc(ctx, &dx, &dw, &db, &dy, &x, &w, &add, &d));
+    out[0] = tu_read(&y), out[1] = tu_read(&dx), out[2] = tu_read(&dw), out[3] = tu_read(&db);
+    rcl_tensor *all[] = {&x, &w, &b, &res, &y, &dy, &add, &dx, &dw, &db};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rcl_tensor_destroy(all[i]);
+    T_CTX = keep;
+}
+
+/* 1x1 stride-1 unpadded convs on small maps (the im2col path) with
+ * conv.IMAGES_B: the forward GEMM reads x and the data gradient's reads dy
+ * in place as images (cl/gemm.cl BI; mode 2: vectors across two images
+ * blended), storing y (bias, residual, ReLU) and dx (+ dx_add) themselves:
+ * no im2col for the forward, no reorder, no col2im; bitwise the outputs of
+ * the copying path (mode 0) with the same tiles, exact against the
+ * reference; NP not a multiple of the vector width, P not a multiple of it
+ * (mode 1) or under it (mode 2) keeps the copies (the chooser: each path
+ * reached) */
+static void test_conv_images_b(void **state)
+{
+    (void)state;
+    const conv_case_t cases[] = {
+        {3, 6, 4, 3, 5, 1, 1, 1, 1, 0, 0, 1, 0},  /* P 12, NP 36: the last NN tile half past N */
+        {5, 7, 2, 2, 9, 1, 1, 1, 1, 0, 0, 1, 0},  /* P 4, NP 20: last tiles cut in both */
+        {4, 6, 5, 1, 5, 1, 1, 1, 1, 0, 0, 1, 0},  /* P 5: vectors across two images */
+        {4, 5, 3, 3, 7, 1, 1, 1, 1, 0, 0, 1, 0},  /* P 9, NP 36 */
+        {3, 9, 5, 5, 4, 1, 1, 1, 1, 0, 0, 1, 0},  /* NP 75 not whole vectors: copies */
+        {4, 3, 1, 2, 6, 1, 1, 1, 1, 0, 0, 1, 0},  /* P 2: a vector would span 3 images */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const conv_case_t *cc = &cases[i];
+        int P = cc->h * cc->w, whole = cc->n * P % 4 == 0;
+        int img[3] = {0, whole && P % 4 == 0, whole && P >= 4}; /* per IMAGES_B mode */
+        size_t nx = (size_t)cc->n * cc->c * P, ny = (size_t)cc->n * cc->oc * P;
+        size_t nw = (size_t)cc->oc * cc->c, sz[6] = {nx, nw, (size_t)cc->oc, ny, ny, nx};
+        size_t osz[4] = {ny, nx, nw, (size_t)cc->oc};
+        float *in[6], *out[3][4];
+        tu_rng r = tu_rng_seed(900 + i);
+        for (int k = 0; k < 6; k++) {
+            in[k] = malloc(sz[k] * 4);
+            tu_fill(&r, in[k], sz[k], -1, 1);
+        }
+        for (int mode = 2; mode >= 0; mode--) {
+            rcl_ctx *ctx = images_ctx(cc, mode);
+            int np = cc->n * P, via = img[mode];
+            assert_int_equal(rcl_gemm_images_b_ok(ctx, 0, cc->oc, np, cc->c, P), via);
+            assert_int_equal(rcl_gemm_images_b_ok(ctx, 1, cc->c, np, cc->oc, P), via);
+            images_run(ctx, cc, in, out[mode]);
+            if (via) { /* one GEMM each for y and dx; im2col only for dw */
+                assert_int_equal(tag_count[T_FWD_GEMM], 1);
+                assert_int_equal(tag_count[T_DX_GEMM], 1);
+                assert_int_equal(tag_count[T_COL2IM], 0);
+                assert_int_equal(tag_count[T_IM2COL], 1);
+                assert_int_equal(tag_count[T_ADD], 0);
+            } else {
+                assert_true(tag_count[T_COL2IM] >= 1);
+                assert_true(tag_count[T_IM2COL] >= 2);
+            }
+            if (mode) case_on(ctx, cc, 950 + i);
+            rcl_ctx_destroy(ctx);
+        }
+        for (int k = 0; k < 4; k++) {
+            for (int mode = 1; mode <= 2; mode++)
+                if (memcmp(out[0][k], out[mode][k], osz[k] * 4))
+                    fail_msg("case %zu: output %d differs with IMAGES_B %d and 0", i, k, mode);
+            for (int mode = 0; mode <= 2; mode++) free(out[mode][k]);
+        }
+        for (int k = 0; k < 6; k++) free(in[k]);
     }
 }
 
@@ -1435,6 +1563,7 @@ static void test_conv_fused(void **state)
         rcl_ctx *ctx = path_ctx(c == 0 || c >= 3 ? 0 : 1, 0);
         if (c == 2) T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
         if (c == 3) T_OK(rcl_ctx_set_param(ctx, "conv", "IMAGE_GEMM_P", 16));
+        if (c == 3) T_OK(rcl_ctx_set_param(ctx, "conv", "IMAGES_B", 0)); /* test_conv_images_b */
         if (c == 4) T_OK(rcl_ctx_set_param(ctx, "conv", "FWD_STORE", 0));
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             const conv_case_t *cc = &cases[i];
@@ -2023,6 +2152,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_rules),
     cmocka_unit_test(test_conv_paths),
     cmocka_unit_test(test_conv_panels),
+    cmocka_unit_test(test_conv_images_b),
     cmocka_unit_test(test_conv_paths_multichunk),
     cmocka_unit_test(test_conv_path_rule),
     cmocka_unit_test(test_conv_dead_taps),

@@ -18,9 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
-static void set_point(rcl_ctx *ctx, const int *v)
+/* the first n kernel parameters (the job's nparams) from v */
+static void set_point(rcl_ctx *ctx, const int *v, int n)
 {
-    for (int k = 0; k < TUNE_NKPARAMS; k++)
+    for (int k = 0; k < n && k < TUNE_NKPARAMS; k++)
         if (v[k] != TUNE_KP_DEVICE) /* else as rcl_ctx_create set it for this device */
             rcl_ctx_set_param(ctx, TUNE_KPARAMS[k].key, TUNE_KPARAMS[k].param, v[k]);
 }
@@ -90,7 +91,7 @@ void trial_kernels_child(const trial_job *job, int start, int fd)
     /* reference: point 0 (the defaults) */
     double ref_loss = 0, ref_gsq = 0;
     if (st == RCL_OK && host) {
-        set_point(ctx, job->points);
+        set_point(ctx, job->points, job->nparams);
         st = step(m, &opt, &b, tm->batch, &ref_loss, &ref_gsq, host);
     }
     if (st != RCL_OK || !host || !isfinite(ref_loss)) {
@@ -103,7 +104,7 @@ void trial_kernels_child(const trial_job *job, int start, int fd)
     for (int i = start; i < job->npoints; i++) {
         snprintf(line, sizeof line, "S %d\n", i);
         trial_say(fd, line);
-        set_point(ctx, job->points + (size_t)i * job->nparams);
+        set_point(ctx, job->points + (size_t)i * job->nparams, job->nparams);
         double loss = 0, gsq = 0;
         int status = TRIAL_OK;
         /* first step: compiles what changed; its answer must be the defaults' */

@@ -117,6 +117,7 @@ int tune_kparam_valid(const tune_kparam *kp, int v)
     case RCL_TUN_CONV_WINO_GEMM: return v == 0 || v == 1 || v == 2 || v == 4; /* tile; 1 = 2 */
     case RCL_TUN_CONV_DENSE:
     case RCL_TUN_CONV_FWD_STORE: return v == 0 || v == 1;
+    case RCL_TUN_GEMM_IMAGES_B: return v >= 0 && v <= 2;
     case RCL_TUN_CONV_WINO_OCB: return v >= 1 && v <= 16;
     case RCL_TUN_CONV_WINO_TILE: return v == 2 || v == 4;
     case RCL_TUN_CONV_WINO_VX: return v == 0 || v == 4 || v == 8 || v == 16; /* 0: the device's */

@@ -48,6 +48,9 @@ typedef struct tune_kparam {
 } tune_kparam;
 extern const tune_kparam TUNE_KPARAMS[];
 extern const int TUNE_NKPARAMS;
+/* the most TUNE_KPARAMS phase F times (its point table's width; a row past
+ * it would not be tuned: test_host_tune_space checks the table fits) */
+#define TUNE_NK_MAX 48
 
 /* The constraints on one value of a TUNED parameter (the kernels' own
  * #error checks, declared here so that the tuner never builds a point that

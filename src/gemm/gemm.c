@@ -235,6 +235,40 @@ int rcl_gemm_packed_b(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int 
                                    off_c, ldc, co, NULL, tag);
 }
 
+/* 1 and the class's parameters *p where rcl_gemm runs this shape (op(B)
+ * not transposed) on the tiled kernel with op(B) packed or read in place
+ * (XB 2 or 0; no GEMM hook), valid, its vector width dividing N and P
+ * (conv IMAGES_B 1) or dividing N and at most P (IMAGES_B 2: vectors
+ * across two images, cl/gemm.cl BI) */
+static int images_choice(rcl_ctx *ctx, int trans_a, int M, int N, int K, int P,
+                         rcl_gemm_tiled_params *p)
+{
+    gemm_state *gs = state_of(ctx);
+    int mode = rcl_tun(ctx, RCL_TUN_GEMM_IMAGES_B);
+    return mode > 0 && M > 0 && N > 0 && K > 0 && P > 0 && N % P == 0 && gs && !gs->hook &&
+           tiled_choice(ctx, trans_a, 0, M, N, K, p) && (p->xb == 0 || p->xb == 2) &&
+           rcl_gemm_tiled_valid(p, trans_a, 0) && N % p->vw == 0 &&
+           (P % p->vw == 0 || (mode == 2 && P >= p->vw));
+}
+
+int rcl_gemm_images_b_ok(rcl_ctx *ctx, int trans_a, int M, int N, int K, int P)
+{
+    rcl_gemm_tiled_params p;
+    return images_choice(ctx, trans_a, M, N, K, P, &p);
+}
+
+int rcl_gemm_images_b(rcl_ctx *ctx, int trans_a, int M, int N, int K, float alpha, cl_mem A,
+                      size_t off_a, int lda, cl_mem X, size_t off_x, int P, float beta, cl_mem C,
+                      size_t off_c, int ldc, const rcl_gemm_conv_out *co, const char *tag)
+{
+    rcl_gemm_tiled_params p;
+    if (!images_choice(ctx, trans_a, M, N, K, P, &p))
+        return rcl_fail(RCL_ERR_INVALID, "gemm %s: %dx%dx%d does not read op(B) as images of %d",
+                        tag, M, N, K, P);
+    return rcl_gemm_tiled_images_b(ctx, &p, trans_a, M, N, K, alpha, A, off_a, lda, X, off_x, P,
+                                   beta, C, off_c, ldc, co, tag);
+}
+
 /* a batch's parameters: the class's (panels_class), with op(A) read in
  * place (each GEMM has its own) and panels one vector wide under 8-row
  * tiles: Winograd's GEMMs have few columns (tiles: 64-100 for a batch of

@@ -23,6 +23,16 @@ int rcl_gemm_tiled_packed_b(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int tr
                             const rcl_gemm_conv_out *co, const rcl_gemm_batch *bt,
                             const char *tag);
 
+/* The same with X holding op(B) as a batch of images of P pixels, read
+ * in place (cl/gemm.cl BI): op(B)[k, c] = X[off_x + (c/P)*K*P + k*P + c%P],
+ * the input of a 1x1 stride-1 unpadded conv (or its output gradient); N a
+ * multiple of p->vw, P a multiple of it or at least it, p->xb 0 or 2 (not
+ * packed either way). */
+int rcl_gemm_tiled_images_b(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int M,
+                            int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem X,
+                            size_t off_x, int P, float beta, cl_mem C, size_t off_c, int ldc,
+                            const rcl_gemm_conv_out *co, const char *tag);
+
 /* ---- for callers that write op(B) in the packed layout themselves
  * (conv2d's im2col_panels): the panel width nwi where rcl_gemm would run
  * this shape (M, N, K, trans_b as the caller would pass them) on the tiled
@@ -33,6 +43,17 @@ int rcl_gemm_tiled_packed_b(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int tr
 int rcl_gemm_b_panels(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K);
 int rcl_gemm_packed_b(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
                       cl_mem A, size_t off_a, int lda, cl_mem Bp, float beta, cl_mem C,
+                      size_t off_c, int ldc, const rcl_gemm_conv_out *co, const char *tag);
+
+/* ---- for a 1x1 stride-1 unpadded conv (conv2d.c): 1 where rcl_gemm runs
+ * this shape (op(B) not transposed) on the tiled kernel with op(B) packed
+ * or read in place, and the class's vector width divides N and P (conv
+ * IMAGES_B 1) or divides N and is at most P (IMAGES_B 2), no GEMM hook; then rcl_gemm_images_b runs it reading op(B) from X as
+ * images of P pixels (rcl_gemm_tiled_images_b), no copy of B; co as for
+ * rcl_gemm_packed_b. */
+int rcl_gemm_images_b_ok(rcl_ctx *ctx, int trans_a, int M, int N, int K, int P);
+int rcl_gemm_images_b(rcl_ctx *ctx, int trans_a, int M, int N, int K, float alpha, cl_mem A,
+                      size_t off_a, int lda, cl_mem X, size_t off_x, int P, float beta, cl_mem C,
                       size_t off_c, int ldc, const rcl_gemm_conv_out *co, const char *tag);
 
 /* A batch of GEMMs of one shape in one launch (cl/gemm.cl BA): GEMM z <

@@ -127,20 +127,27 @@ rcl_gemm_tiled_params rcl_gemm_tiled_from_table(const rcl_ctx *ctx, const char *
 }
 
 /* b_packed: B already holds op(B) in XB 2's panels (p->xb is 2), made by
- * the caller; ldb and trans_b are then not read. bt: NULL, or a batch of
+ * the caller; ldb and trans_b are then not read. b_img > 0: B holds op(B)
+ * as images of b_img pixels (cl/gemm.cl BI), read in place whatever XB
+ * (0 or 2) says; ldb and trans_b are not read. bt: NULL, or a batch of
  * GEMMs (b_packed only: B is never copied) */
 static int tiled_run(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int trans_b,
                      int M, int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem B,
-                     size_t off_b, int ldb, int b_packed, float beta, cl_mem C, size_t off_c,
-                     int ldc, const rcl_gemm_conv_out *co, const rcl_gemm_batch *bt,
-                     const char *tag)
+                     size_t off_b, int ldb, int b_packed, int b_img, float beta, cl_mem C,
+                     size_t off_c, int ldc, const rcl_gemm_conv_out *co,
+                     const rcl_gemm_batch *bt, const char *tag)
 {
-    if (b_packed) trans_b = 0, ldb = N; /* as after the pack below */
+    if (b_packed || b_img) trans_b = 0, ldb = N; /* as after the pack below */
     if (bt && (bt->n < 1 || !b_packed || co || p->xa))
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: a batch needs op(B) packed, no conv output "
                         "and op(A) read in place", tag);
-    if (!p || !rcl_gemm_tiled_valid(p, trans_a, trans_b) || (b_packed && p->xb != 2))
+    if (!p || !rcl_gemm_tiled_valid(p, trans_a, trans_b) || (b_packed && p->xb != 2) ||
+        (b_img && (b_packed || (p->xb != 0 && p->xb != 2))))
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: invalid tiled parameters", tag);
+    if (b_img && (b_img < 0 || (b_img % p->vw && b_img < p->vw) || N % b_img || N % p->vw))
+        return rcl_fail(RCL_ERR_INVALID, "gemm %s: op(B) as images of %d pixels needs N (%d) a "
+                        "multiple of it and of the vector width %d, and the pixels a multiple "
+                        "of that width or at least it", tag, b_img, N, p->vw);
     if (co && (co->p < 1 || N % co->p || beta != 0.0f || rcl_gemm_tiled_dot(p, trans_a, trans_b) ||
                ((co->epi & 1) && !co->res) || (!co->row_major && ldc != N)))
         return rcl_fail(RCL_ERR_INVALID, "gemm %s: conv output needs N a multiple of P, beta 0, "
@@ -159,7 +166,9 @@ static int tiled_run(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, 
         za = bt->sa * z, zb = bt->sb * z, zc = bt->sc * z;
     }
     if (!rcl_fits_int(off_a + za, ar, ac, lda) ||
-        (b_packed ? off_b + zb + panels_b > (size_t)INT_MAX : !rcl_fits_int(off_b, br, bc, ldb)) ||
+        (b_packed ? off_b + zb + panels_b > (size_t)INT_MAX
+         : b_img  ? off_b + (size_t)K * N > (size_t)INT_MAX
+                  : !rcl_fits_int(off_b, br, bc, ldb)) ||
         !rcl_fits_int(off_c + zc, M, N, ldc))
         return rcl_fail(RCL_ERR_UNSUPPORTED, "gemm %s: matrix of 2^31 or more floats", tag);
     if (p->xb == 3 && ctx->dev.local_mem &&
@@ -169,7 +178,9 @@ static int tiled_run(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, 
     if ((size_t)p->wgm * p->wgn > ctx->dev.max_wg_size)
         return rcl_fail(RCL_ERR_UNSUPPORTED, "gemm %s: work-group %dx%d exceeds device limit %zu",
                         tag, p->wgn, p->wgm, ctx->dev.max_wg_size);
-    if (p->xb == 2 && !b_packed) { /* op(B) -> panels of nwi columns, K x ceil(N/nwi)*nwi */
+    if (b_img) {
+        /* read in place */
+    } else if (p->xb == 2 && !b_packed) { /* op(B) -> panels of nwi columns, K x ceil(N/nwi)*nwi */
         cl_mem bp;
         RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_GEMM, panels_b * sizeof(float), &bp));
         /* panel q of op(B) = rows q*nwi.. of op(B)^T, which is B read the
@@ -189,13 +200,14 @@ static int tiled_run(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, 
         RCL_TRY(rcl_pack_panels(ctx, ap, A, off_a, lda, trans_a, M, K, p->mwi));
         A = ap, off_a = 0;
     }
-    char opts[240];
+    char opts[256];
     snprintf(opts, sizeof opts,
              "-DTA=%d -DTB=%d -DPA=%d -DPB=%d -DLB=%d -DMWI=%d -DNWI=%d -DVW=%d -DKU=%d "
-             "-DKB=%d -DWGM=%d -DWGN=%d -DMS=%d -DCP=%d -DCE=%d -DBA=%d",
-             trans_a ? 1 : 0, trans_b ? 1 : 0, p->xa, p->xb == 2, p->xb == 3, p->mwi, p->nwi,
-             p->vw, p->ku, p->kb, p->wgm, p->wgn, p->ms, co && !co->row_major ? co->p : 0,
-             co && co->row_major ? co->p : 0, bt != NULL);
+             "-DKB=%d -DWGM=%d -DWGN=%d -DMS=%d -DCP=%d -DCE=%d -DBA=%d -DBI=%d",
+             trans_a ? 1 : 0, trans_b ? 1 : 0, p->xa, p->xb == 2 && !b_img, p->xb == 3, p->mwi,
+             p->nwi, p->vw, p->ku, p->kb, p->wgm, p->wgn, p->ms,
+             co && !co->row_major ? co->p : 0, co && co->row_major ? co->p : 0, bt != NULL,
+             b_img);
     cl_kernel k;
     RCL_TRY(rcl_ctx_kernel(ctx, "gemm.cl", "gemm", opts, &k));
     size_t global[3] = {(size_t)(N + p->nwi - 1) / p->nwi, (size_t)(M + p->mwi - 1) / p->mwi,
@@ -226,7 +238,7 @@ int rcl_gemm_tiled(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, in
                    const rcl_gemm_conv_out *co, const char *tag)
 {
     return tiled_run(ctx, p, trans_a, trans_b, M, N, K, alpha, A, off_a, lda, B, off_b, ldb, 0,
-                     beta, C, off_c, ldc, co, NULL, tag);
+                     0, beta, C, off_c, ldc, co, NULL, tag);
 }
 
 int rcl_gemm_tiled_packed_b(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int M,
@@ -235,6 +247,15 @@ int rcl_gemm_tiled_packed_b(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int tr
                             const rcl_gemm_conv_out *co, const rcl_gemm_batch *bt,
                             const char *tag)
 {
-    return tiled_run(ctx, p, trans_a, 0, M, N, K, alpha, A, off_a, lda, Bp, 0, 0, 1, beta, C,
+    return tiled_run(ctx, p, trans_a, 0, M, N, K, alpha, A, off_a, lda, Bp, 0, 0, 1, 0, beta, C,
                      off_c, ldc, co, bt, tag);
+}
+
+int rcl_gemm_tiled_images_b(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int trans_a, int M,
+                            int N, int K, float alpha, cl_mem A, size_t off_a, int lda, cl_mem X,
+                            size_t off_x, int P, float beta, cl_mem C, size_t off_c, int ldc,
+                            const rcl_gemm_conv_out *co, const char *tag)
+{
+    return tiled_run(ctx, p, trans_a, 0, M, N, K, alpha, A, off_a, lda, X, off_x, 0, 0, P, beta,
+                     C, off_c, ldc, co, NULL, tag);
 }

@@ -16,7 +16,12 @@
  * conv_epilogue); with smaller maps it takes the chunked path (one large
  * GEMM per chunk beats a GEMM per image of few columns by far, even with
  * the layout copies; at 56x56 and 28x28 the copies cost more: resnet50 at
- * 224x224, README "Tuning and speed").
+ * 224x224, README "Tuning and speed"). On the smaller maps, where the
+ * GEMM's vector width divides N*P and P (conv.IMAGES_B, conv_images_pass),
+ * the forward and the data gradient
+ * are one GEMM each over all images that reads x or dy in place as images
+ * (cl/gemm.cl BI) and stores y (bias, residual, ReLU) or dx (+ dx_add)
+ * itself: no im2col, reorder or col2im for them.
  *
  * Chunk of nb images, P = OH*OW, CKK = C*KH*KW, NP = nb*P:
  *   forward      col[CKK,NP] = im2col(x);  Y'[OC,NP] = W[OC,CKK] col;  y <- reorder(Y') (+b)
@@ -407,6 +412,23 @@ static int conv_dense_pass(rcl_ctx *ctx, const conv_geom *g, const rcl_conv2d_de
                              rcl_ctx_device(ctx)->max_alloc);
 }
 
+/* 1 if `pass` (FWD or DX) of this 1x1 stride-1 unpadded conv on the im2col
+ * path runs one GEMM that reads x (FWD) or dy (DX) in place as images
+ * (rcl_gemm_images_b_ok, conv.IMAGES_B) and stores y or dx itself */
+static int conv_images_pass(rcl_ctx *ctx, const conv_geom *g, const rcl_conv2d_desc *d, int pass)
+{
+    /* not on maps of IMAGE_GEMM_P pixels or more (g->direct): rows of
+     * 3136 pixels a k apart read in place ran the GEMM 36% slower than the
+     * per-image GEMMs on packed panels with their copies (resnet50 at
+     * 224x224, README "Session 23") */
+    if (g->direct || g->KH != 1 || g->KW != 1 || d->sh != 1 || d->sw != 1 || d->ph || d->pw)
+        return 0;
+    if (pass == RCL_CONV_FWD)
+        return rcl_tun(ctx, RCL_TUN_CONV_FWD_STORE) &&
+               rcl_gemm_images_b_ok(ctx, 0, g->OC, g->N * g->P, g->C, g->P);
+    return rcl_gemm_images_b_ok(ctx, 1, g->C, g->N * g->P, g->OC, g->P);
+}
+
 /* y = conv(x, w) (+ b), then the epilogue epi (+ res, ReLU): in the
  * reorder pass, or (1x1 stride-1 convs, GEMMs straight into y) the bias
  * pass and the add / ReLU ops */
@@ -418,6 +440,12 @@ static int conv_forward_gemm(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
     if (g.direct) {
         RCL_TRY(conv_forward_direct(ctx, y, x, w, &g));
         return launch_epilogue(ctx, y, b, res, epi, &g);
+    }
+    if (conv_images_pass(ctx, &g, d, RCL_CONV_FWD)) { /* y = W x, x read in place */
+        rcl_gemm_conv_out co = {g.P, 0, b ? b->buf : NULL, res ? res->buf : NULL,
+                                res ? epi : epi & ~RCL_CONV_EPI_RES};
+        return rcl_gemm_images_b(ctx, 0, g.OC, g.N * g.P, g.C, 1.0f, w->buf, 0, g.C, x->buf, 0,
+                                 g.P, 0.0f, y->buf, 0, g.N * g.P, &co, "conv_fwd_gemm");
     }
     int nb;
     cl_mem col, tmp;
@@ -686,8 +714,16 @@ int rcl_conv2d_backward_acc(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_te
     int dw_direct = dw && conv_direct_pass(ctx, &g, d, RCL_CONV_DW);
     rcl_conv_wino_plan wp;
     int dx_wino = dx && !dx_direct && conv_wino_gemm_pass(ctx, &g, d, RCL_CONV_DX, &wp);
-    int dx_fused = dx_direct || dx_wino; /* dx (dx_add included) by these kernels */
+    int dx_img = dx && !dx_direct && !dx_wino && conv_images_pass(ctx, &g, d, RCL_CONV_DX);
+    int dx_fused = dx_direct || dx_wino || dx_img; /* dx (dx_add included) by these */
     rcl_conv_shape s = conv_shape(&g, d);
+    if (dx_img) { /* dx = W^T dy, dy read in place, dx (+ dx_add) stored by the GEMM */
+        rcl_gemm_conv_out co = {g.P, 0, NULL, dx_add ? dx_add->buf : NULL,
+                                dx_add ? RCL_CONV_EPI_RES : 0};
+        RCL_TRY(rcl_gemm_images_b(ctx, 1, g.C, g.N * g.P, g.OC, 1.0f, w->buf, 0, g.C, dy->buf,
+                                  0, g.P, 0.0f, dx->buf, 0, g.N * g.P, &co,
+                                  "conv_bwd_data_gemm"));
+    }
     if (dw_direct) RCL_TRY(rcl_conv_direct_dw(ctx, dw->buf, dy->buf, x->buf, &s));
     if (dx_direct)
         RCL_TRY(rcl_conv_direct_dx(ctx, dx->buf, dy->buf, w->buf, dx_add ? dx_add->buf : NULL,
