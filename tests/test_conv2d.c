@@ -1891,11 +1891,16 @@ static void test_conv_dense(void **state)
         T_OK(rcl_tensor_write(ctx, &b, hb));
         T_OK(rcl_tensor_write(ctx, &res, hr));
         assert_int_equal(rcl_conv2d_dense_prepare(ctx, &dt, &w, cc->h, cc->w, &d), 1);
+        /* packed in panels where the GEMMs default to our kernel on them */
+        int nwi = rcl_gemm_const_b_panels(ctx), ocp = cc->oc * oh * ow;
+        assert_int_equal(dt.c, nwi ? nwi : 1);
         assert_int_equal(dt.h, cc->c * cc->h * cc->w);
-        assert_int_equal(dt.w, cc->oc * oh * ow);
-        /* the estimate drops dead taps first: the 1x1 map's is the identity */
+        assert_int_equal(dt.w, nwi ? (ocp + nwi - 1) / nwi : ocp);
+        /* the estimate drops dead taps first: the 1x1 map's is the identity
+         * (prepared only where packed: w^T in panels) */
+        uint64_t ident_bytes = nwi ? (uint64_t)cc->c * ((cc->oc + nwi - 1) / nwi * nwi) * 4 : 0;
         assert_int_equal(rcl_conv2d_dense_bytes(ctx, cc->c, cc->h, cc->w, cc->oc, &d),
-                         i == 0 ? rcl_tensor_bytes(&dt) : 0);
+                         i == 0 ? rcl_tensor_bytes(&dt) : ident_bytes);
         memset(tag_count, 0, sizeof tag_count);
         T_OK(rcl_conv2d_forward_dense(ctx, &y, &x, &dt, &b, &res, 1, &d));
         assert_int_equal(tag_count[T_DENSE], 0);
@@ -1908,7 +1913,7 @@ static void test_conv_dense(void **state)
                 fail_msg("case %d: prepared y[%zu] = %.9g, fused %.9g", i, j, (double)y0[j],
                          (double)y1[j]);
         /* a D^T of another input size; x of another size than prepared */
-        T_OK(rcl_tensor_create(ctx, &bad, 1, 1, dt.h + 1, dt.w));
+        T_OK(rcl_tensor_create(ctx, &bad, 1, dt.c, dt.h + 1, dt.w));
         assert_int_equal(rcl_conv2d_forward_dense(ctx, &y, &x, &bad, &b, NULL, 0, &d),
                          RCL_ERR_INVALID);
         assert_int_equal(rcl_conv2d_forward_dense(ctx, &y, &res, &dt, &b, NULL, 0, &d),
@@ -1921,13 +1926,32 @@ static void test_conv_dense(void **state)
         assert_null(dt.buf);
         T_OK(rcl_ctx_set_param(ctx, "conv", "DENSE", 1));
         assert_int_equal(rcl_conv2d_dense_prepare(ctx, &dt, &w, 4, 4, &d), 0);
-        rcl_tensor w1 = {NULL, 0, 0, 0, 0};
+        /* the identity: D is w, prepared only where packed once (its
+         * forward then y = x D^T on the panels, bitwise the fused one) */
+        rcl_tensor w1 = {NULL, 0, 0, 0, 0}, x1, y1t, b1;
         T_OK(rcl_tensor_create(ctx, &w1, cc->oc, cc->c, 1, 1));
+        T_OK(rcl_tensor_create(ctx, &x1, cc->n, cc->c, 1, 1));
+        T_OK(rcl_tensor_create(ctx, &y1t, cc->n, cc->oc, 1, 1));
+        T_OK(rcl_tensor_write(ctx, &w1, hw));
+        T_OK(rcl_tensor_write(ctx, &x1, hx));
         rcl_conv2d_desc d1 = {1, 1, 1, 1, 0, 0};
-        assert_int_equal(rcl_conv2d_dense_prepare(ctx, &dt, &w1, 1, 1, &d1), 0);
+        assert_int_equal(rcl_conv2d_dense_prepare(ctx, &dt, &w1, 1, 1, &d1), nwi > 0);
+        assert_int_equal(rcl_conv2d_dense_bytes(ctx, cc->c, 1, 1, cc->oc, &d1),
+                         nwi ? (uint64_t)cc->c * ((cc->oc + nwi - 1) / nwi * nwi) * 4 : 0);
+        if (nwi) {
+            assert_int_equal(dt.c, nwi);
+            b1 = (rcl_tensor){b.buf, cc->oc, 1, 1, 1};
+            size_t n1 = (size_t)cc->n * cc->oc;
+            T_OK(rcl_conv2d_forward_dense(ctx, &y1t, &x1, &dt, &b1, NULL, 1, &d1));
+            T_OK(rcl_tensor_read(ctx, &y1t, y0));
+            T_OK(rcl_conv2d_forward_fused(ctx, &y1t, &x1, &w1, &b1, NULL, 1, &d1));
+            T_OK(rcl_tensor_read(ctx, &y1t, y1));
+            if (memcmp(y0, y1, n1 * 4)) fail_msg("case %d: prepared identity y differs", i);
+            rcl_tensor_destroy(&dt);
+        }
         assert_null(dt.buf);
-        rcl_tensor *all[] = {&x, &w, &b, &res, &y, &w1};
-        for (size_t k = 0; k < 6; k++) rcl_tensor_destroy(all[k]);
+        rcl_tensor *all[] = {&x, &w, &b, &res, &y, &w1, &x1, &y1t};
+        for (size_t k = 0; k < 8; k++) rcl_tensor_destroy(all[k]);
         rcl_ctx_destroy(ctx);
         free(hx), free(hw), free(hb), free(hr), free(hdy), free(ha), free(y0), free(y1);
         free(dx[0]), free(dx[1]), free(dxa);

@@ -54,10 +54,12 @@ int rcl_conv2d_trim(rcl_ctx *ctx, rcl_tensor *wt, rcl_conv2d_desc *t, const rcl_
 /* Convs on small maps run as dense GEMMs (docs/semantics.md "Dense small
  * maps"), building their operator D from w on every call. For weights run
  * many times unchanged (eval's folded copies): on h x w_in inputs, 1 with
- * *dt (1, 1, C*h*w_in, OC*OH*OW; created here, release with
- * rcl_tensor_destroy) holding D^T, for rcl_conv2d_forward_dense; 0 (dt
- * untouched) where the conv does not take the dense path on this context
- * or D is w itself (a 1x1 conv on a 1x1 map); a negative status on bad
+ * *dt (created here, release with rcl_tensor_destroy) holding D^T, for
+ * rcl_conv2d_forward_dense: (1, 1, C*h*w_in, OC*OH*OW), or on devices whose
+ * GEMMs read it packed (CPU drivers) already packed, (1, R, C*h*w_in,
+ * ceil(OC*OH*OW / R)) for panels of R columns; 0 (dt untouched) where the
+ * conv does not take the dense path on this context, or D is w itself (a
+ * 1x1 conv on a 1x1 map) and nothing is packed; a negative status on bad
  * arguments. rcl_conv2d_dense_bytes: dt's size in bytes where the conv
  * of these sizes, its dead taps dropped first (as eval's fold does,
  * rcl_conv2d_trim), would prepare one, else 0 (nothing allocated). */

@@ -269,6 +269,29 @@ int rcl_gemm_images_b(rcl_ctx *ctx, int trans_a, int M, int N, int K, float alph
                                    beta, C, off_c, ldc, co, tag);
 }
 
+int rcl_gemm_const_b_panels(rcl_ctx *ctx)
+{
+    if (rcl_tun(ctx, RCL_TUN_GEMM_DEFAULT_PATH) != RCL_GEMM_TILED) return 0;
+    rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(rcl_gemm_vec_width(ctx), 0, 0);
+    return d.xb == 2 && rcl_gemm_tiled_valid(&d, 0, 0) ? d.nwi : 0;
+}
+
+int rcl_gemm_packed_b_nwi(rcl_ctx *ctx, int M, int N, int K, int nwi, float alpha, cl_mem A,
+                          size_t off_a, int lda, cl_mem Bp, float beta, cl_mem C, size_t off_c,
+                          int ldc, const rcl_gemm_conv_out *co, const char *tag)
+{
+    /* the class's tiles where it runs on our kernel, else the defaults'; the
+     * panel width is Bp's (every output is the same chain of FMAs over k
+     * whatever the tile, cl/gemm.cl's outer form) */
+    rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(rcl_gemm_vec_width(ctx), 0, 0), p = d;
+    gemm_state *gs = state_of(ctx);
+    if (!gs || gs->hook || !tiled_choice(ctx, 0, 0, M, N, K, &p)) p = d;
+    p.nwi = nwi, p.xb = 2;
+    if (!rcl_gemm_tiled_valid(&p, 0, 0)) p = d, p.nwi = nwi, p.xb = 2;
+    return rcl_gemm_tiled_packed_b(ctx, &p, 0, M, N, K, alpha, A, off_a, lda, Bp, beta, C, off_c,
+                                   ldc, co, NULL, tag);
+}
+
 /* a batch's parameters: the class's (panels_class), with op(A) read in
  * place (each GEMM has its own) and panels one vector wide under 8-row
  * tiles: Winograd's GEMMs have few columns (tiles: 64-100 for a batch of

@@ -56,6 +56,18 @@ int rcl_gemm_images_b(rcl_ctx *ctx, int trans_a, int M, int N, int K, float alph
                       size_t off_a, int lda, cl_mem X, size_t off_x, int P, float beta, cl_mem C,
                       size_t off_c, int ldc, const rcl_gemm_conv_out *co, const char *tag);
 
+/* ---- for an op(B) used many times unchanged (eval's prepared dense
+ * convs, src/ops/conv2d.c): the panel width to pack it in once
+ * (rcl_pack_panels of op(B)^T), the default tiles' on devices whose GEMMs
+ * default to our kernel with op(B) packed, else 0 (keep it plain); then
+ * rcl_gemm_packed_b_nwi runs C = alpha op(A) op(B) (+ co) on it, op(A)
+ * not transposed, with the class's tiles (the defaults' where the class
+ * runs elsewhere or cannot take this width) at that panel width. */
+int rcl_gemm_const_b_panels(rcl_ctx *ctx);
+int rcl_gemm_packed_b_nwi(rcl_ctx *ctx, int M, int N, int K, int nwi, float alpha, cl_mem A,
+                          size_t off_a, int lda, cl_mem Bp, float beta, cl_mem C, size_t off_c,
+                          int ldc, const rcl_gemm_conv_out *co, const char *tag);
+
 /* A batch of GEMMs of one shape in one launch (cl/gemm.cl BA): GEMM z <
  * n reads A at off_a + z*sa, the packed op(B) at z*sb, writes C at off_c +
  * z*sc (floats); with the op(B) panels only (rcl_gemm_packed_b_batch) */

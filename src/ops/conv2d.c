@@ -604,9 +604,16 @@ int rcl_conv2d_dense_prepare(rcl_ctx *ctx, rcl_tensor *dt, const rcl_tensor *w, 
     conv_geom g;
     RCL_TRY(conv_geometry(ctx, "conv2d_dense_prepare", &x, w, d, &g));
     rcl_conv_shape s = conv_shape(&g, d);
-    if (!conv_dense_pass(ctx, &g, d) || rcl_conv_dense_identity(&s)) return 0;
-    RCL_TRY(rcl_tensor_create(ctx, dt, 1, 1, g.C * g.H * g.W, g.OC * g.P));
-    int st = rcl_conv_dense_build_t(ctx, dt->buf, w->buf, &s);
+    int nwi = rcl_gemm_const_b_panels(ctx), CQ = g.C * g.H * g.W, OCP = g.OC * g.P;
+    if (!conv_dense_pass(ctx, &g, d) || (rcl_conv_dense_identity(&s) && !nwi)) return 0;
+    int st;
+    if (nwi) { /* packed once for the GEMM: (1, nwi, CQ, panels) */
+        RCL_TRY(rcl_tensor_create(ctx, dt, 1, nwi, CQ, (OCP + nwi - 1) / nwi));
+        st = rcl_conv_dense_pack_t(ctx, dt->buf, w->buf, nwi, &s);
+    } else {
+        RCL_TRY(rcl_tensor_create(ctx, dt, 1, 1, CQ, OCP));
+        st = rcl_conv_dense_build_t(ctx, dt->buf, w->buf, &s);
+    }
     if (st < 0) {
         rcl_tensor_destroy(dt);
         return st;
@@ -630,8 +637,10 @@ uint64_t rcl_conv2d_dense_bytes(const rcl_ctx *cctx, int c, int h, int w_in, int
         d = &t;
     }
     rcl_conv_shape s = conv_shape(&g, d);
-    if (!conv_dense_pass(ctx, &g, d) || rcl_conv_dense_identity(&s)) return 0;
-    return (uint64_t)g.C * g.H * g.W * g.OC * g.P * sizeof(float);
+    int nwi = rcl_gemm_const_b_panels(ctx);
+    if (!conv_dense_pass(ctx, &g, d) || (rcl_conv_dense_identity(&s) && !nwi)) return 0;
+    uint64_t cols = nwi ? ((uint64_t)g.OC * g.P + nwi - 1) / nwi * nwi : (uint64_t)g.OC * g.P;
+    return (uint64_t)g.C * g.H * g.W * cols * sizeof(float);
 }
 
 int rcl_conv2d_forward_dense(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
@@ -647,15 +656,18 @@ int rcl_conv2d_forward_dense(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
     if (!shape_is(y, g.N, g.OC, g.OH, g.OW) || (res && !shape_is(res, g.N, g.OC, g.OH, g.OW)))
         return rcl_fail(RCL_ERR_INVALID, "conv2d_forward_dense: y and res must be (%d,%d,%d,%d)",
                         g.N, g.OC, g.OH, g.OW);
-    if (rcl_t_count(dt) != (size_t)g.C * g.H * g.W * g.OC * g.P || dt->h != g.C * g.H * g.W)
+    int OCP = g.OC * g.P, nwi = dt->c; /* > 1: packed in panels of nwi columns */
+    if (dt->n != 1 || dt->h != g.C * g.H * g.W || dt->c < 1 ||
+        dt->w != (nwi > 1 ? (OCP + nwi - 1) / nwi : OCP))
         return rcl_fail(RCL_ERR_INVALID,
                         "conv2d_forward_dense: dt (%d,%d,%d,%d) is not the D^T of a %dx%d input "
                         "(rcl_conv2d_dense_prepare)", dt->n, dt->c, dt->h, dt->w, g.H, g.W);
     rcl_conv_shape s = conv_shape(&g, d);
     int epi = (res ? RCL_CONV_EPI_RES : 0) | (relu ? RCL_CONV_EPI_RELU : 0);
     rcl_gemm_conv_out co;
-    int st = rcl_conv_dense_forward_t(ctx, y->buf, x->buf, dt->buf, &s,
-                                      dense_epi(ctx, &co, b, res, epi, &g));
+    const rcl_gemm_conv_out *cop = dense_epi(ctx, &co, b, res, epi, &g);
+    int st = nwi > 1 ? rcl_conv_dense_forward_packed(ctx, y->buf, x->buf, dt->buf, nwi, &s, cop)
+                     : rcl_conv_dense_forward_t(ctx, y->buf, x->buf, dt->buf, &s, cop);
     return st < 0 ? st : st ? RCL_OK : launch_epilogue(ctx, y, b, res, epi, &g);
 }
 

@@ -65,6 +65,26 @@ int rcl_conv_dense_forward_t(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem dt,
     return dense_gemm(ctx, 0, y, x, dt, OCP, s->N, OCP, CQ, co);
 }
 
+int rcl_conv_dense_pack_t(rcl_ctx *ctx, cl_mem dtp, cl_mem w, int nwi, const rcl_conv_shape *s)
+{
+    int CQ = s->C * s->H * s->W, OCP = s->OC * s->OH * s->OW;
+    /* panels of op(B) = D^T are rows of D (OCP x CQ): w itself (OC x C)
+     * for the identity, else D^T built plain (CQ x OCP) and read across */
+    if (rcl_conv_dense_identity(s)) return rcl_pack_panels(ctx, dtp, w, 0, CQ, 0, OCP, CQ, nwi);
+    cl_mem dt;
+    RCL_TRY(build_d(ctx, w, s, 1, &dt));
+    return rcl_pack_panels(ctx, dtp, dt, 0, OCP, 1, OCP, CQ, nwi);
+}
+
+int rcl_conv_dense_forward_packed(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem dtp, int nwi,
+                                  const rcl_conv_shape *s, const rcl_gemm_conv_out *co)
+{
+    int CQ = s->C * s->H * s->W, OCP = s->OC * s->OH * s->OW;
+    RCL_TRY(rcl_gemm_packed_b_nwi(ctx, s->N, OCP, CQ, nwi, 1.0f, x, 0, CQ, dtp, 0.0f, y, 0, OCP,
+                                  co, "conv_fwd_gemm"));
+    return co != NULL;
+}
+
 int rcl_conv_dense_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rcl_conv_shape *s,
                            const rcl_gemm_conv_out *co)
 {

@@ -24,6 +24,13 @@ int rcl_conv_dense_build_t(rcl_ctx *ctx, cl_mem dt, cl_mem w, const rcl_conv_sha
  * negative error code. */
 int rcl_conv_dense_forward_t(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem dt,
                              const rcl_conv_shape *s, const rcl_gemm_conv_out *co);
+/* D^T of w packed into dtp in panels of nwi columns (rcl_gemm_const_b_panels;
+ * CQ x ceil(OCP/nwi)*nwi floats), through slot TMP where D^T is not w^T
+ * itself (the identity); then the forward on it, co and the result as
+ * above */
+int rcl_conv_dense_pack_t(rcl_ctx *ctx, cl_mem dtp, cl_mem w, int nwi, const rcl_conv_shape *s);
+int rcl_conv_dense_forward_packed(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem dtp, int nwi,
+                                  const rcl_conv_shape *s, const rcl_gemm_conv_out *co);
 /* y (N, OC*P) = x (N, C*Q) D^T; co and the result as above */
 int rcl_conv_dense_forward(rcl_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rcl_conv_shape *s,
                            const rcl_gemm_conv_out *co);
