@@ -44,8 +44,10 @@
  *                 only padding for every output position.
  *
  * Compile-time shape (set by the host, not tunables): KH, KW, S (1 or 2),
- * KK = KH*KW <= 16 (a literal for the unrolling), VX the vector width of
- * this shape (<= the tunable VW).
+ * KK = KH*KW (conv_dw's WKK = WR*KW taps <= 16, a literal for the
+ * unrolling; the host runs only conv_fwd on kernels of more than 16 taps,
+ * up to 7x7, with WSPLIT 1), VX the vector width of this shape (<= the
+ * tunable VW).
  * Tunables (runtime/tunables.def "conv_direct"; the host always passes
  * them): VW, OCB, WOCB, WG, WSPLIT (conv_dw: WR = 1 kernel row per
  * work-item instead of WR = KH).
@@ -103,8 +105,8 @@
 #else
 #error "VX must be 4, 8 or 16"
 #endif
-#if OCB < 1 || OCB > 16 || WOCB < 1 || WOCB > 6 || KK > 16
-#error "need 1 <= OCB <= 16, 1 <= WOCB <= 6, KH*KW <= 16"
+#if OCB < 1 || OCB > 16 || WOCB < 1 || WOCB > 6 || WKK > 16 || KK > 49
+#error "need 1 <= OCB <= 16, 1 <= WOCB <= 6, WR*KW <= 16, KH*KW <= 49"
 #endif
 
 /* unaligned vector loads (one instruction; vloadn is assembled from pieces

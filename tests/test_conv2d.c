@@ -154,7 +154,8 @@ static void test_conv_3x3(void **state)
 static void test_conv_stem(void **state)
 {
     (void)state;
-    /* ResNet stem: 7x7 stride 2 pad 3 */
+    /* ResNet stem: 7x7 stride 2 pad 3 (the rule: the forward on the direct
+     * kernel, its 49 taps in a loop; the gradients on im2col) */
     conv_case(&(conv_case_t){2, 3, 11, 11, 4, 7, 7, 2, 2, 3, 3, 0, 1}, 11);
     conv_case(&(conv_case_t){2, 3, 16, 13, 8, 7, 7, 2, 2, 3, 3, 1, 0}, 12);
 }
@@ -373,6 +374,22 @@ static void case_on(rcl_ctx *ctx, const conv_case_t *cc, uint64_t seed)
     T_CTX = ctx;
     conv_case(cc, seed);
     T_CTX = keep;
+}
+
+/* The stem forced onto each path (im2col + GEMM, direct): every pass exact
+ * against the reference; the direct path runs the forward alone (its loop
+ * over 49 taps), the gradients on im2col */
+static void test_conv_stem_paths(void **state)
+{
+    (void)state;
+    for (int path = 0; path <= 1; path++) {
+        rcl_ctx *ctx = path_ctx(path, 0);
+        case_on(ctx, &(conv_case_t){3, 3, 19, 17, 10, 7, 7, 2, 2, 3, 3, 1, 0}, 13);
+        assert_int_equal(tag_count[T_FWD_DIRECT] > 0, path == 1);
+        assert_int_equal(tag_count[T_FWD_GEMM] > 0, path == 0);
+        assert_int_equal(tag_count[T_DW_DIRECT] + tag_count[T_DX_DIRECT], 0);
+        rcl_ctx_destroy(ctx);
+    }
 }
 
 /* The scratch the memory estimate predicts for cc (training) is what its
@@ -1416,7 +1433,8 @@ static void test_conv_rules(void **state)
     assert_int_equal(rcl_conv_use_direct(&s2, RCL_CONV_DW, RCL_CONV_PATH_RULE, 64, -1, 16, 256, 0), 1);
     assert_int_equal(rcl_conv_use_direct(&s2, RCL_CONV_DX, RCL_CONV_PATH_RULE, 64, -1, 16, 256, 0), 0);
     assert_int_equal(rcl_conv_use_direct(&s2, RCL_CONV_DX, RCL_CONV_PATH_DIRECT, 64, -1, 16, 256, 0), 1);
-    /* strides that differ per axis or above 2, more than 16 taps: never */
+    /* strides that differ per axis or above 2: never; more than 16 taps:
+     * the forward only (its loop over taps), up to 7x7 */
     rcl_conv_shape c = a;
     c.S = 0;
     assert_int_equal(rcl_conv_use_direct(&c, RCL_CONV_FWD, RCL_CONV_PATH_DIRECT, 64, 1, 16, 256, 0), 0);
@@ -1424,6 +1442,13 @@ static void test_conv_rules(void **state)
     assert_int_equal(rcl_conv_use_direct(&c, RCL_CONV_FWD, RCL_CONV_PATH_DIRECT, 64, 1, 16, 256, 0), 0);
     c = a;
     c.KH = c.KW = 5;
+    assert_int_equal(rcl_conv_use_direct(&c, RCL_CONV_FWD, RCL_CONV_PATH_DIRECT, 64, 1, 16, 256, 0), 1);
+    assert_int_equal(rcl_conv_use_direct(&c, RCL_CONV_DX, RCL_CONV_PATH_DIRECT, 64, 1, 16, 256, 0), 0);
+    assert_int_equal(rcl_conv_use_direct(&c, RCL_CONV_DW, RCL_CONV_PATH_DIRECT, 64, 1, 16, 256, 0), 0);
+    rcl_conv_shape stem = {100, 3, 32, 32, 64, 7, 7, 2, 3, 3, 16, 16}; /* the rule's pick */
+    assert_int_equal(rcl_conv_use_direct(&stem, RCL_CONV_FWD, RCL_CONV_PATH_RULE, 64, -1, 16, 256, 0), 1);
+    assert_int_equal(rcl_conv_use_direct(&stem, RCL_CONV_DW, RCL_CONV_PATH_RULE, 64, -1, 16, 256, 0), 0);
+    c.KH = 7, c.KW = 8;
     assert_int_equal(rcl_conv_use_direct(&c, RCL_CONV_FWD, RCL_CONV_PATH_DIRECT, 64, 1, 16, 256, 0), 0);
     /* plan: vector width narrowed for narrow maps; stride 2 splits rows
      * into even and odd columns (wp even, each half holding a whole tile
@@ -2175,6 +2200,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_invalid),
     cmocka_unit_test(test_conv_rules),
     cmocka_unit_test(test_conv_paths),
+    cmocka_unit_test(test_conv_stem_paths),
     cmocka_unit_test(test_conv_panels),
     cmocka_unit_test(test_conv_images_b),
     cmocka_unit_test(test_conv_paths_multichunk),

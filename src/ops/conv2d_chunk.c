@@ -81,7 +81,11 @@ int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int 
                              uint64_t max_alloc, int units, int chunk_kb, rcl_conv_direct_plan *p)
 {
     if (s->S != 1 && s->S != 2) return 0;
-    if (s->KH * s->KW > 16 || s->KH < 1 || s->KW < 1) return 0;
+    /* the forward loops over the taps (up to 7x7: the ImageNet stem); the
+     * weight gradient unrolls them, the data gradient reuses its kernel */
+    int kk = s->KH * s->KW; /* more than 16: conv_dw's unrolled row alone (KW <= 16) */
+    if (s->KH < 1 || s->KW < 1 || kk > (pass == RCL_CONV_FWD ? 49 : 16) || (kk > 16 && s->KW > 16))
+        return 0;
     int KK = s->KH * s->KW, CKK = s->C * KK, P = s->OH * s->OW;
     /* the im2col path's scratch for the same shape: col and tmp chunks */
     int nbg = rcl_conv_chunk_images(budget_mb, max_alloc, s->N, CKK, s->OC, P);

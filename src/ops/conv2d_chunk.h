@@ -83,7 +83,8 @@ enum { RCL_CONV_FWD = 0, RCL_CONV_DX = 1, RCL_CONV_DW = 2 };
  * even), images per chunk nb and, for the weight gradient, the row groups
  * g (enough work-items for `units` compute units). Returns 0 when the
  * direct path cannot run the pass: stride other than 1 or 2 or unequal per
- * axis, more than 16 taps, or buffers over those of
+ * axis, more than 16 taps (the forward: more than 49, up to 7x7, the
+ * ImageNet stem; its kernel loops over them), or buffers over those of
  * the im2col path for the same shape (its col and reordered-output chunks,
  * by the rule above: the direct path never needs more scratch memory). */
 typedef struct rcl_conv_direct_plan {

@@ -33,7 +33,8 @@ static void options(rcl_ctx *ctx, direct_kernels *k, int kh, int kw, int stride)
              "-DS=%d",
              rcl_tun(ctx, RCL_TUN_CONV_DIRECT_VW), rcl_tun(ctx, RCL_TUN_CONV_DIRECT_OCB),
              rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WOCB), k->wg,
-             rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WSPLIT), k->p.vx, kh, kw, kh * kw, stride);
+             kh * kw > 16 ? 1 : rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WSPLIT), k->p.vx, kh, kw,
+             kh * kw, stride);
 }
 
 static int plan(rcl_ctx *ctx, const rcl_conv_shape *s, int pass, direct_kernels *k)
