@@ -296,12 +296,17 @@ int rcl_gemm_packed_b_nwi(rcl_ctx *ctx, int M, int N, int K, int nwi, float alph
  * place (each GEMM has its own) and panels one vector wide under 8-row
  * tiles: Winograd's GEMMs have few columns (tiles: 64-100 for a batch of
  * CIFAR images on 4x4 maps), which wider panels pad (N = 100 in panels of
- * 48: 144); measured in README "Session 19" */
+ * 48: 144); measured in README "Session 19"; wider with 16-wide vectors */
 static int batch_choice(rcl_ctx *ctx, int trans_a, int M, int N, int K, rcl_gemm_tiled_params *p)
 {
     if (!panels_class(ctx, trans_a, 0, M, N, K, p)) return 0;
     rcl_gemm_tiled_params q = *p;
     q.xa = 0, q.nwi = q.vw, q.mwi = 8;
+    /* 16-wide vectors (AVX-512 drivers: 32 registers): 2 vectors a row
+     * from 2 vectors of columns, 3 from 16 (the 8 x 2 tile's 16
+     * accumulators beat 8 x 1 on a 2-FMA core despite the padding of 100
+     * columns to 128; README "Session 23") */
+    if (q.vw >= 16) q.nwi = (N >= 16 * q.vw ? 3 : N >= 2 * q.vw ? 2 : 1) * q.vw;
     if (rcl_gemm_tiled_valid(&q, trans_a, 0)) *p = q;
     p->xa = 0;
     return rcl_gemm_tiled_valid(p, trans_a, 0);
