@@ -500,6 +500,35 @@ static void test_dispatch(void **state)
         }
 }
 
+/* A deep k range (K >= RCL_GEMM_DEEP_K, a weight gradient's images x
+ * pixels) in the outer form takes k blocks of RCL_GEMM_DEEP_KB unless the
+ * class was tuned (its KB entry wins), and stays exact */
+static void test_deep_k(void **state)
+{
+    (void)state;
+    rcl_ctx *ctx;
+    T_OK(rcl_ctx_create(&ctx, rcl_ctx_device(T_CTX)->index, NULL));
+    T_OK(rcl_ctx_set_param(ctx, "gemm", "DEFAULT_PATH", RCL_GEMM_TILED));
+    rcl_gemm_tiled_params p;
+    rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(rcl_gemm_vec_width(ctx), 0, 1);
+    int nt_outer = !rcl_gemm_tiled_dot(&d, 0, 1) && d.wgm * d.wgn > 1;
+    assert_true(rcl_gemm_tiled_choice(ctx, 0, 1, 64, 147, 25600, &p));
+    assert_int_equal(p.kb, nt_outer ? RCL_GEMM_DEEP_KB : 0);
+    assert_true(rcl_gemm_tiled_choice(ctx, 0, 1, 64, 147, RCL_GEMM_DEEP_K - 1, &p));
+    assert_int_equal(p.kb, 0);
+    T_OK(rcl_ctx_set_param(ctx, "gemm.NT_m6_n7_k13", "KB", 0)); /* tuned: kept */
+    assert_true(rcl_gemm_tiled_choice(ctx, 0, 1, 64, 147, 25600, &p));
+    assert_int_equal(p.kb, 0);
+    /* through the dispatcher, against the reference, K past a block edge */
+    rcl_ctx *keep = T_CTX;
+    T_CTX = ctx;
+    const gcase deep = {5, 19, RCL_GEMM_DEEP_K + 1000 + 3, 1, 2, 3, 1, 1.0f, 0.0f};
+    for (int t = 0; t < 4; t++)
+        assert_true(run_case(&deep, t >> 1, t & 1, VIA_DISPATCH, RCL_GEMM_TILED, NULL, 0, 900 + t));
+    T_CTX = keep;
+    rcl_ctx_destroy(ctx);
+}
+
 /* The tuner's and bench's shapes of a model come from recording the real
  * layer code (rcl_gemm_shapes_model): for resnet18 they must equal the
  * hand-derived list (rcl_gemm_shapes_resnet18), counts included, and
@@ -689,6 +718,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_tiled_params),
     cmocka_unit_test(test_clblast_default),
     cmocka_unit_test(test_dispatch),
+    cmocka_unit_test(test_deep_k),
     cmocka_unit_test(test_shapes_recorded),
     cmocka_unit_test(test_clblast_override),
 };

@@ -195,7 +195,25 @@ static int tiled_choice(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, in
     int fallback = rcl_tun(ctx, RCL_TUN_GEMM_DEFAULT_PATH);
     if (rcl_ctx_param(ctx, key, "PATH", fallback) != RCL_GEMM_TILED) return 0;
     *p = rcl_gemm_tiled_from_table(ctx, key, trans_a, trans_b);
+    /* a deep k range (a weight gradient's K = images x pixels) in the outer
+     * form, its class not tuned for k blocks: every work-item of a group
+     * streams the same op(B) panel, too large for the cache, so the group
+     * sweeps it in blocks of RCL_GEMM_DEEP_KB between barriers (resnet50
+     * at 224x224: the stem's weight gradient 88 -> 27 ms; README
+     * "Session 23") */
+    if (K >= RCL_GEMM_DEEP_K && p->kb == 0 && rcl_ctx_param(ctx, key, "KB", -1) < 0 &&
+        p->wgm * p->wgn > 1 && !rcl_gemm_tiled_dot(p, trans_a, trans_b)) {
+        rcl_gemm_tiled_params q = *p;
+        q.kb = RCL_GEMM_DEEP_KB;
+        if (rcl_gemm_tiled_valid(&q, trans_a, trans_b)) *p = q;
+    }
     return 1;
+}
+
+int rcl_gemm_tiled_choice(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K,
+                          rcl_gemm_tiled_params *p)
+{
+    return tiled_choice(ctx, trans_a, trans_b, M, N, K, p);
 }
 
 /* 1 and the class's parameters *p where rcl_gemm would run this shape on

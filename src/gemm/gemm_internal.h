@@ -33,6 +33,15 @@ int rcl_gemm_tiled_images_b(rcl_ctx *ctx, const rcl_gemm_tiled_params *p, int tr
                             size_t off_x, int P, float beta, cl_mem C, size_t off_c, int ldc,
                             const rcl_gemm_conv_out *co, const char *tag);
 
+/* 1 and the parameters *p where rcl_gemm runs this shape on our kernel
+ * (the class's tune cache entries over the defaults; from K >=
+ * RCL_GEMM_DEEP_K on, in the outer form, k blocks of RCL_GEMM_DEEP_KB where
+ * the class has no KB entry), 0 where on CLBlast */
+#define RCL_GEMM_DEEP_K 8192
+#define RCL_GEMM_DEEP_KB 1024
+int rcl_gemm_tiled_choice(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K,
+                          rcl_gemm_tiled_params *p);
+
 /* ---- for callers that write op(B) in the packed layout themselves
  * (conv2d's im2col_panels): the panel width nwi where rcl_gemm would run
  * this shape (M, N, K, trans_b as the caller would pass them) on the tiled
