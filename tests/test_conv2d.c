@@ -1230,7 +1230,13 @@ static void test_conv_images_b(void **state)
         {3, 9, 5, 5, 4, 1, 1, 1, 1, 0, 0, 1, 0},  /* NP 75 not whole vectors: copies */
         {4, 3, 1, 2, 6, 1, 1, 1, 1, 0, 0, 1, 0},  /* P 2: a vector would span 3 images */
     };
+    /* llvmpipe (scalar vectors) compiles each GEMM variant for seconds (all
+     * six shapes: 106 s cold): there only the shape whose vectors cross
+     * images (the blend, mode 1 refusing it, the copies); every shape on
+     * CPU drivers */
+    int all = rcl_gemm_vec_width(T_CTX) >= 4;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (!all && i != 2) continue;
         const conv_case_t *cc = &cases[i];
         int P = cc->h * cc->w, whole = cc->n * P % 4 == 0;
         int img[3] = {0, whole && P % 4 == 0, whole && P >= 4}; /* per IMAGES_B mode */
