@@ -303,7 +303,7 @@ int rcl_gemm_packed_b_nwi(rcl_ctx *ctx, int M, int N, int K, int nwi, float alph
      * whatever the tile, cl/gemm.cl's outer form) */
     rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(rcl_gemm_vec_width(ctx), 0, 0), p = d;
     gemm_state *gs = state_of(ctx);
-    if (!gs || gs->hook || !tiled_choice(ctx, 0, 0, M, N, K, &p)) p = d;
+    if (gs && !gs->hook) tiled_choice(ctx, 0, 0, M, N, K, &p); /* p untouched where 0 */
     p.nwi = nwi, p.xb = 2;
     if (!rcl_gemm_tiled_valid(&p, 0, 0)) p = d, p.nwi = nwi, p.xb = 2;
     return rcl_gemm_tiled_packed_b(ctx, &p, 0, M, N, K, alpha, A, off_a, lda, Bp, beta, C, off_c,

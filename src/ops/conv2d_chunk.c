@@ -83,10 +83,10 @@ int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int 
     if (s->S != 1 && s->S != 2) return 0;
     /* the forward loops over the taps (up to 7x7: the ImageNet stem); the
      * weight gradient unrolls them, the data gradient reuses its kernel */
-    int kk = s->KH * s->KW; /* more than 16: conv_dw's unrolled row alone (KW <= 16) */
-    if (s->KH < 1 || s->KW < 1 || kk > (pass == RCL_CONV_FWD ? 49 : 16) || (kk > 16 && s->KW > 16))
+    int KK = s->KH * s->KW; /* more than 16: conv_dw's unrolled row alone (KW <= 16) */
+    if (s->KH < 1 || s->KW < 1 || KK > (pass == RCL_CONV_FWD ? 49 : 16) || (KK > 16 && s->KW > 16))
         return 0;
-    int KK = s->KH * s->KW, CKK = s->C * KK, P = s->OH * s->OW;
+    int CKK = s->C * KK, P = s->OH * s->OW;
     /* the im2col path's scratch for the same shape: col and tmp chunks */
     int nbg = rcl_conv_chunk_images(budget_mb, max_alloc, s->N, CKK, s->OC, P);
     uint64_t colf = (uint64_t)CKK * nbg * P, tmpf = (uint64_t)s->OC * nbg * P;
