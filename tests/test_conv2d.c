@@ -2087,6 +2087,28 @@ static void test_conv_wino_gemm(void **state)
             assert_true(est.tmp >= ctx->scratch_bytes[RCL_SCRATCH_TMP]);
             rcl_ctx_destroy(ctx);
         }
+    /* conv_wino.YT (the F(4x4) transforms' tiles per work-item: 1 one tile,
+     * 4/8/16 vectors of consecutive tiles) on the partial-tile and the
+     * one-tile-per-image shapes, with the batched GEMM (vector stores into
+     * V's panels) and per-position GEMMs (V one matrix: the per-lane stores
+     * of a last partial vector), exact as above. CPU drivers every width;
+     * llvmpipe (YT 0 is 1 there: scalar vectors) the 16-wide form once */
+    const int yt_cpu = rcl_gemm_vec_width(T_CTX) >= 4, yts[] = {1, 4, 8, 16}, ycase[] = {0, 4};
+    for (int k = 0; k < 4; k++)
+        for (int route = 1; route < 3; route++)
+            for (int j = 0; j < 2; j++) {
+                if (!yt_cpu && (yts[k] != 16 || route != 1 || j)) continue;
+                rcl_ctx *ctx = path_ctx(0, 0);
+                T_OK(rcl_ctx_set_param(ctx, "conv", "WINO_GEMM", 4));
+                T_OK(rcl_ctx_set_param(ctx, "conv_wino", "YT", yts[k]));
+                if (route == 2) T_OK(rcl_ctx_set_param(ctx, "gemm", "DEFAULT_PATH", RCL_GEMM_CLBLAST));
+                conv_rel_atol = 1e-5;
+                case_on(ctx, &cases[ycase[j]], 1200 + ycase[j]);
+                conv_rel_atol = 0;
+                assert_int_equal(tag_count[T_FWD_GEMM] + tag_count[T_DX_GEMM], 0);
+                assert_true(tag_count[T_FWD_WINO] > 0 && tag_count[T_DX_WINO] > 0);
+                rcl_ctx_destroy(ctx);
+            }
     /* the epilogue (bias + res, ReLU) and dx_add: bitwise the separate ops */
     const conv_case_t e = {2, 66, 7, 9, 67, 3, 3, 1, 1, 1, 1, 1, 0};
     for (int tile = 2; tile <= 4; tile += 2) {

@@ -76,11 +76,22 @@ int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, cl_mem dx_add
 /* the work-group size and build options of the per-tile kernels
  * (conv_wino_vt/_yt and the F(2x2) filter transform): the shape
  * macros of conv_wino's private-memory kernels at dummy values */
+/* tiles per work-item of conv_wino4_vt and conv_wino4_yt (conv_wino.YT): as set (1, 4, 8,
+ * 16; other values the nearest below), 0 the device's float vector width
+ * (at most 16) on drivers that prefer vectors (CPUs), else 1 */
+static int yt_tiles(const rcl_ctx *ctx)
+{
+    int v = rcl_tun(ctx, RCL_TUN_CONV_WINO_YT);
+    if (v <= 0) v = rcl_gemm_vec_width(ctx);
+    return v >= 16 ? 16 : v >= 8 ? 8 : v >= 4 ? 4 : 1;
+}
+
 static size_t tile_kernel_opts(rcl_ctx *ctx, char *opts, size_t n)
 {
     size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_WINO_WG));
-    snprintf(opts, n, "-DOCB=%d -DWG=%zu -DPF=%d -DVX=4 -DRV=1 -DWC=1",
-             rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg, rcl_tun(ctx, RCL_TUN_CONV_WINO_PF));
+    snprintf(opts, n, "-DOCB=%d -DWG=%zu -DPF=%d -DVX=4 -DRV=1 -DWC=1 -DYV=%d",
+             rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg, rcl_tun(ctx, RCL_TUN_CONV_WINO_PF),
+             yt_tiles(ctx));
     return wg;
 }
 
@@ -149,7 +160,8 @@ int rcl_conv_wino_gemm(rcl_ctx *ctx, cl_mem out, cl_mem in, cl_mem w, cl_mem b, 
         int T = cur * tiles, nwi;
         int TP = wino_gemm_tiles(ctx, p, T, &nwi);
         size_t moff = (size_t)np * CI * TP; /* M after V */
-        size_t gv[2] = {((size_t)TP + wg - 1) / wg * wg, (size_t)CI}, lv[2] = {wg, 1};
+        size_t tv = f4 ? ((size_t)TP + yt_tiles(ctx) - 1) / yt_tiles(ctx) : (size_t)TP;
+        size_t gv[2] = {(tv + wg - 1) / wg * wg, (size_t)CI}, lv[2] = {wg, 1};
         if (f4)
             RCL_TRY(RCL_LAUNCH(ctx, kv, tag, 2, gv, lv, RCL_MEM(vm), RCL_MEM(in), RCL_I32(n0),
                                RCL_I32(T), RCL_I32(TP), RCL_I32(nwi ? nwi : T), RCL_I32(CI), RCL_I32(ih),
@@ -171,7 +183,8 @@ int rcl_conv_wino_gemm(rcl_ctx *ctx, cl_mem out, cl_mem in, cl_mem w, cl_mem b, 
                                  (size_t)q * CI * T, T, 0.0f, vm, moff + (size_t)q * CO * T, T,
                                  tag));
         }
-        size_t gy[2] = {((size_t)T + wg - 1) / wg * wg, (size_t)CO};
+        size_t ty = f4 ? ((size_t)T + yt_tiles(ctx) - 1) / yt_tiles(ctx) : (size_t)T;
+        size_t gy[2] = {(ty + wg - 1) / wg * wg, (size_t)CO};
         RCL_TRY(RCL_LAUNCH(ctx, ky, tag, 2, gy, lv, RCL_MEM(out), RCL_MEM(vm), RCL_I32((int)moff),
                            RCL_MEM(b ? b : u), RCL_I32(b != NULL), RCL_MEM(res ? res : out),
                            RCL_I32(res ? epi : epi & ~RCL_CONV_EPI_RES), RCL_I32(n0), RCL_I32(T),
