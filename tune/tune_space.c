@@ -122,6 +122,7 @@ int tune_kparam_valid(const tune_kparam *kp, int v)
     case RCL_TUN_CONV_WINO_TILE: return v == 2 || v == 4;
     case RCL_TUN_CONV_WINO_VX: return v == 0 || v == 4 || v == 8 || v == 16; /* 0: the device's */
     case RCL_TUN_CONV_WINO_PF: return v >= 0 && v <= 8; /* channels ahead; 0 off */
+    case RCL_TUN_CONV_WINO_YT: return v == 0 || v == 1 || v == 4 || v == 8 || v == 16; /* 0: the device's */
     case RCL_TUN_ADAM_VEC:
     case RCL_TUN_SGD_VEC: return v == 1 || v == 4 || v == 8 || v == 16;
     case RCL_TUN_IM2COL_PANELS:
