@@ -652,6 +652,15 @@ static void tile_pos(const int tile, const int TH, const int TT, int *nl, int *t
     *tt = tile - *nl * TH * TT - *th * TT;
 }
 
+/* tile_pos's (nl, th, tt) moved on to the next tile index */
+static void tile_next(const int TH, const int TT, int *nl, int *th, int *tt)
+{
+    if (++*tt == TT) {
+        *tt = 0;
+        if (++*th == TH) *th = 0, ++*nl;
+    }
+}
+
 /* v[p] = M[p, co, tile] for the np positions of M (np, CO, T) */
 static void tile_column(float *v, const int np, const __global float *M, const int co,
                         const int tile, const int T, const int CO)
@@ -818,10 +827,7 @@ void conv_wino4_vt(__global float *restrict V, __global const float *restrict x,
 #pragma unroll
             for (int i = 0; i < 36; i++) dd[i * YV + l] = 0.0f;
         }
-        if (++tt == TT) {
-            tt = 0;
-            if (++th == TH) th = 0, nl++;
-        }
+        tile_next(TH, TT, &nl, &th, &tt);
     }
     floatY d[36], e[36], o[36];
 #pragma unroll
@@ -945,10 +951,7 @@ void conv_wino4_yt(__global float *restrict y, __global const float *restrict M,
                     y[i] = z;
                 }
         }
-        if (++tt == TT) {
-            tt = 0;
-            if (++th == TH) th = 0, nl++;
-        }
+        tile_next(TH, TT, &nl, &th, &tt);
     }
 #else
     const int tile = get_global_id(0);

@@ -73,9 +73,6 @@ int rcl_conv_wino_dx(rcl_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem w, cl_mem dx_add
                     2 - s->PH, 2 - s->PW, s->H, s->W, p);
 }
 
-/* the work-group size and build options of the per-tile kernels
- * (conv_wino_vt/_yt and the F(2x2) filter transform): the shape
- * macros of conv_wino's private-memory kernels at dummy values */
 /* tiles per work-item of conv_wino4_vt and conv_wino4_yt (conv_wino.YT): as set (1, 4, 8,
  * 16; other values the nearest below), 0 the device's float vector width
  * (at most 16) on drivers that prefer vectors (CPUs), else 1 */
@@ -86,12 +83,15 @@ static int yt_tiles(const rcl_ctx *ctx)
     return v >= 16 ? 16 : v >= 8 ? 8 : v >= 4 ? 4 : 1;
 }
 
-static size_t tile_kernel_opts(rcl_ctx *ctx, char *opts, size_t n)
+/* the work-group size and build options of the per-tile kernels
+ * (conv_wino_vt/_yt and the F(2x2) filter transform): the shape
+ * macros of conv_wino's private-memory kernels at dummy values; yv the
+ * F(4x4) transforms' tiles per work-item (yt_tiles) */
+static size_t tile_kernel_opts(rcl_ctx *ctx, int yv, char *opts, size_t n)
 {
     size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_WINO_WG));
     snprintf(opts, n, "-DOCB=%d -DWG=%zu -DPF=%d -DVX=4 -DRV=1 -DWC=1 -DYV=%d",
-             rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg, rcl_tun(ctx, RCL_TUN_CONV_WINO_PF),
-             yt_tiles(ctx));
+             rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg, rcl_tun(ctx, RCL_TUN_CONV_WINO_PF), yv);
     return wg;
 }
 
@@ -141,7 +141,10 @@ int rcl_conv_wino_gemm(rcl_ctx *ctx, cl_mem out, cl_mem in, cl_mem w, cl_mem b, 
     int ph = dx ? 2 - s->PH : s->PH, pw = dx ? 2 - s->PW : s->PW;
     int oh = dx ? s->H : s->OH, ow = dx ? s->W : s->OW;
     char opts[128];
-    size_t wg = tile_kernel_opts(ctx, opts, sizeof opts);
+    /* yv for the build options; per: tiles per work-item of the transforms
+     * (F(2x2)'s take one) */
+    const int yv = yt_tiles(ctx), per = f4 ? yv : 1;
+    size_t wg = tile_kernel_opts(ctx, yv, opts, sizeof opts);
     cl_kernel kw, kv, ky;
     RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", f4 ? "conv_wino4_w" : "conv_wino_w", opts, &kw));
     RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", f4 ? "conv_wino4_vt" : "conv_wino_vt", opts, &kv));
@@ -160,7 +163,7 @@ int rcl_conv_wino_gemm(rcl_ctx *ctx, cl_mem out, cl_mem in, cl_mem w, cl_mem b, 
         int T = cur * tiles, nwi;
         int TP = wino_gemm_tiles(ctx, p, T, &nwi);
         size_t moff = (size_t)np * CI * TP; /* M after V */
-        size_t tv = f4 ? ((size_t)TP + yt_tiles(ctx) - 1) / yt_tiles(ctx) : (size_t)TP;
+        size_t tv = ((size_t)TP + per - 1) / per;
         size_t gv[2] = {(tv + wg - 1) / wg * wg, (size_t)CI}, lv[2] = {wg, 1};
         if (f4)
             RCL_TRY(RCL_LAUNCH(ctx, kv, tag, 2, gv, lv, RCL_MEM(vm), RCL_MEM(in), RCL_I32(n0),
@@ -183,7 +186,7 @@ int rcl_conv_wino_gemm(rcl_ctx *ctx, cl_mem out, cl_mem in, cl_mem w, cl_mem b, 
                                  (size_t)q * CI * T, T, 0.0f, vm, moff + (size_t)q * CO * T, T,
                                  tag));
         }
-        size_t ty = f4 ? ((size_t)T + yt_tiles(ctx) - 1) / yt_tiles(ctx) : (size_t)T;
+        size_t ty = ((size_t)T + per - 1) / per;
         size_t gy[2] = {(ty + wg - 1) / wg * wg, (size_t)CO};
         RCL_TRY(RCL_LAUNCH(ctx, ky, tag, 2, gy, lv, RCL_MEM(out), RCL_MEM(vm), RCL_I32((int)moff),
                            RCL_MEM(b ? b : u), RCL_I32(b != NULL), RCL_MEM(res ? res : out),
