@@ -146,6 +146,60 @@ static void row_cols(floatH d[4], const __global float *plane, const int ih, con
 #endif
 }
 
+#if RV > 1
+/* rows per vector (RV 2, 4: HV 4 or 8): the rows' columns are built from
+ * values, not from row_cols' arrays. PoCL kept those on the stack, stored
+ * in 16-byte halves and read back whole: each read waited on the failed
+ * store forwarding (perf: a quarter of conv_wino's samples on resnet56's
+ * 32x16x16 layer). floatR: the 2*HV inputs of one row from b0. */
+#if HV == 4
+#define floatR float8
+#else
+#define floatR float16
+#endif
+#define EDGE(i) ((uint)(b0 + (i)) < (uint)W ? row[b0 + (i)] : 0.0f)
+#define EDGE8(i)                                                                              \
+    EDGE(i), EDGE(i + 1), EDGE(i + 2), EDGE(i + 3), EDGE(i + 4), EDGE(i + 5), EDGE(i + 6), \
+        EDGE(i + 7)
+
+/* row ih's inputs b0 .. b0+2*HV-1 (0 outside the map): one vector load
+ * inside the row, lane by lane at its ends */
+static inline __attribute__((always_inline)) floatR row_in(const __global float *plane,
+                                                           const int ih, const int H,
+                                                           const int b0, const int W)
+{
+    const __global float *row = plane + clamp(ih, 0, H - 1) * W;
+    const int inside = b0 >= 0 && b0 + 2 * HV <= W;
+#if HV == 4
+    const floatR v = inside ? *(const __global float8_u *)(row + b0) : (floatR)(EDGE8(0));
+#else
+    const floatR v =
+        inside ? *(const __global float16_u *)(row + b0) : (floatR)(EDGE8(0), EDGE8(8));
+#endif
+    return ih >= 0 && ih < H ? v : (floatR)0.0f;
+}
+#undef EDGE8
+#undef EDGE
+
+/* plane[ih, c], 0 outside the map */
+static inline __attribute__((always_inline)) float px_in(const __global float *plane,
+                                                         const int ih, const int H, const int c,
+                                                         const int W)
+{
+    return ih >= 0 && ih < H && c >= 0 && c < W ? plane[ih * W + c] : 0.0f;
+}
+
+/* row_cols' columns 0 (odd inputs one lane up, l: the input left of b0)
+ * and 3 (even inputs one lane down, r: the input at b0 + 2*HV) */
+#if HV == 8
+#define COL0(v, l) shuffle2((v).odd, (float8)(l), (uint8)(8, 0, 1, 2, 3, 4, 5, 6))
+#define COL3(v, r) shuffle2((v).even, (float8)(r), (uint8)(1, 2, 3, 4, 5, 6, 7, 8))
+#else
+#define COL0(v, l) shuffle2((v).odd, (float4)(l), (uint4)(4, 0, 1, 2))
+#define COL3(v, r) shuffle2((v).even, (float4)(r), (uint4)(1, 2, 3, 4))
+#endif
+#endif
+
 #if PF && HAS_PREFETCH
 /* Ask the cache for rows ih0 .. ih0+n-1 (those inside [0, H)), columns b0
  * .. b0+len-1 of plane (a channel PF ahead of the one being transformed:
@@ -338,17 +392,27 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
 #if RV == 1
             row_cols(d + 4 * r, xs, ih0 + r, H, b0, W);
 #else
-            floatH c0[4], c1[4];
-            row_cols(c0, xs, ih0 + r, H, b0, W);
-            row_cols(c1, xs, ih0 + r + 2, H, b0, W);
+            /* rows ih0 + r + 2k of the RV tile rows k */
+#define RROW(k)                                                    \
+    const floatR v##k = row_in(xs, ih0 + r + 2 * k, H, b0, W);     \
+    const float l##k = px_in(xs, ih0 + r + 2 * k, H, b0 - 1, W);   \
+    const float r##k = px_in(xs, ih0 + r + 2 * k, H, b0 + 2 * HV, W);
+            RROW(0)
+            RROW(1)
 #if RV == 2
-            for (int q = 0; q < 4; q++) d[4 * r + q] = (floatV)(c0[q], c1[q]);
+            d[4 * r] = (floatV)(COL0(v0, l0), COL0(v1, l1));
+            d[4 * r + 1] = (floatV)(v0.even, v1.even);
+            d[4 * r + 2] = (floatV)(v0.odd, v1.odd);
+            d[4 * r + 3] = (floatV)(COL3(v0, r0), COL3(v1, r1));
 #else
-            floatH c2[4], c3[4];
-            row_cols(c2, xs, ih0 + r + 4, H, b0, W);
-            row_cols(c3, xs, ih0 + r + 6, H, b0, W);
-            for (int q = 0; q < 4; q++) d[4 * r + q] = (floatV)(c0[q], c1[q], c2[q], c3[q]);
+            RROW(2)
+            RROW(3)
+            d[4 * r] = (floatV)(COL0(v0, l0), COL0(v1, l1), COL0(v2, l2), COL0(v3, l3));
+            d[4 * r + 1] = (floatV)(v0.even, v1.even, v2.even, v3.even);
+            d[4 * r + 2] = (floatV)(v0.odd, v1.odd, v2.odd, v3.odd);
+            d[4 * r + 3] = (floatV)(COL3(v0, r0), COL3(v1, r1), COL3(v2, r2), COL3(v3, r3));
 #endif
+#undef RROW
 #endif
         }
 #define V_OUT(p, value) V[(p) * WC + ci] = (value);
