@@ -297,7 +297,7 @@ void conv_wino_w(__global float *restrict U, __global const float *restrict w, c
  * 1 ReLU) and the store at p of 8 or 16 outputs (only the first n where n
  * is less; none where n <= 0) */
 #define PUT_N(N)                                                                        \
-    static void CAT(put, N)(CAT(float, N) z, __global float *p, const __global float *r, \
+    static inline __attribute__((always_inline)) void CAT(put, N)(CAT(float, N) z, __global float *p, const __global float *r, \
                             const int n, const int epi)                                  \
     {                                                                                    \
         if (n >= N) {                                                                    \
@@ -322,7 +322,7 @@ PUT_N(16)
  * work-item), 2*HV from column 2*t0: ya, yb lanes k*HV .. are the tiles'
  * columns 0 and 1, interleaved here; rows past OH are not stored; off:
  * the offset of the work-item's first output */
-static void put_rows(const floatV ya, const floatV yb, const int a, __global float *y,
+static inline __attribute__((always_inline)) void put_rows(const floatV ya, const floatV yb, const int a, __global float *y,
                      const __global float *res, const int off, const int th, const int OH,
                      const int OW, const int ncol, const int epi)
 {
