@@ -458,35 +458,40 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
 }
 
 /* ---- Winograd F(4x4, 3x3) for the forward pass and the data gradient
- * where the output is at least 17 wide (13 with 4-wide vectors:
- * src/ops/conv2d_chunk.c rcl_conv_wino_plan_for; conv_wino TILE 4). Each
+ * where the output is at least 17 wide (13 with 4-wide vectors, or with
+ * 16-wide ones and 13 rows: src/ops/conv2d_chunk.c rcl_conv_wino_plan_for;
+ * conv_wino TILE 4). Each
  * 4x4 output tile is A^T [ (G g G^T) .* (B^T d B) ] A over its 6x6 input
  * tile d (interpolation points 0, 1, -1, 1/2, -2, infinity: about a third
  * of the float32 error of Lavin & Gray's 0, 1, -1, 2, -2 at 128 to 512
  * input channels, docs/semantics.md), 36 multiplications per tile and
  * channel pair where the direct sum takes 144 and F(2x2, 3x3) 64. Built
- * with RV 1 and VX 4 or 8.
+ * with RV 1 and VX 4 or 8, or VX 16 and RV 2 (8 tiles of two tile rows)
+ * or 4 (4 tiles of four): lanes k*HV .. k*HV+HV-1 hold tile row th+k, as
+ * in conv_wino.
  *
  *   conv_wino4_w  U[p, ci, co] = (G g G^T)[p] (p = 6*i + j, 36 positions),
  *                 FLIP as conv_wino_w.
- *   conv_wino4    y[n0+nl, co, 4*th + a, 4*t + b] (+ bias[co]) for the tile
- *                 row th and VX consecutive tile columns t (one tile per
- *                 vector lane) of one work-item, every output channel, as
+ *   conv_wino4    y[n0+nl, co, 4*th + a, 4*t + b] (+ bias[co]) for the RV
+ *                 tile rows from th and HV = VX/RV consecutive tile columns
+ *                 t (one tile per vector lane) of one work-item, every
+ *                 output channel, as
  *                 conv_wino: V[p, ci] = (B^T d B)[p] for every input
  *                 channel (36*WC vectors in private memory), then per block
  *                 of OCB output channels M[p] = sum_ci U[p, ci, co] *
  *                 V[p, ci], then y = A^T M A and the epilogue. It reads
  *                 the input tensor itself, zero outside (no padded copy):
  *                 tile t's 6 columns are 4*t - OFFW .. 4*t + 5 - OFFW, so
- *                 of tiles t0 .. t0+VX-1 the columns 1 to 4 are a block of
- *                 4*VX consecutive inputs (two or one float16 loads,
- *                 deinterleaved by 4: row_phases), column 0 is column 4
+ *                 of tiles t0 .. t0+HV-1 the columns 1 to 4 are a block of
+ *                 4*HV consecutive inputs (two or one float16 loads,
+ *                 deinterleaved by 4: row_phases, PH4), column 0 is column 4
  *                 one tile to the left and column 5 column 1 one tile to
  *                 the right. Rows outside the input, the block's inputs
  *                 outside the row and lanes past the last tile read 0 (the
  *                 last compute on padding and are not stored). */
 
-#if RV == 1 && VX <= 8 /* (the F(2x2) builds with rows per vector or 16 tiles leave it out) */
+#if (RV == 1 && VX <= 8) || (VX == 16 && RV > 1) /* (the F(2x2) builds with 16 tiles of one row
+                                                    leave it out) */
 
 /* o = B^T d over 6 values d[0], d[S], .., d[5*S] (B^T = [2 -3 -4 3 2 0;
  * 0 -2 1 5 2 0; 0 2 -5 1 2 0; 0 -2 -1 2 1 0; 0 1 -2 -1 2 0;
@@ -559,6 +564,7 @@ void conv_wino4_w(__global float *restrict U, __global const float *restrict w, 
     }
 }
 
+#if RV == 1
 /* The 6 tile columns of the tiles t0 .. t0+VX-1 on one input row, as
  * vectors over the tiles: d[c] lane l = row[b0 + 4*l + c - 1] (0 outside
  * [0, W)), b0 = 4*t0 + 1 - OFFW. The block row[b0 .. b0 + 4*VX) holds
@@ -607,6 +613,8 @@ static void row_phases(floatV d[6], const __global float *row, const int b0, con
 #endif
 }
 
+#endif
+
 /* the 16 outputs of 4 tiles (lanes) on one output row, in column order:
  * a[l], b[l], c[l], d[l] for lane l */
 static float16 zip4(const float4 a, const float4 b, const float4 c, const float4 d)
@@ -615,6 +623,55 @@ static float16 zip4(const float4 a, const float4 b, const float4 c, const float4
     const float8 bd = shuffle2(b, d, (uint8)(0, 4, 1, 5, 2, 6, 3, 7));
     return shuffle2(ac, bd, (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
 }
+
+#if RV > 1
+/* rows per vector (VX 16: RV 2 of 8 tiles, RV 4 of 4): each tile row's
+ * row_phases columns built from values (row_in's reason). row16: the 16
+ * inputs of input row ih from column b (0 outside the map) */
+static inline __attribute__((always_inline)) float16 row16(const __global float *plane,
+                                                           const int ih, const int H,
+                                                           const int b, const int W)
+{
+    const __global float *row = plane + clamp(ih, 0, H - 1) * W;
+#define EDGE(i) ((uint)(b + (i)) < (uint)W ? row[b + (i)] : 0.0f)
+#define EDGE4(i) EDGE(i), EDGE(i + 1), EDGE(i + 2), EDGE(i + 3)
+    const float16 v = b >= 0 && b + 16 <= W
+                          ? *(const __global float16_u *)(row + b)
+                          : (float16)(EDGE4(0), EDGE4(4), EDGE4(8), EDGE4(12));
+#undef EDGE4
+#undef EDGE
+    return ih >= 0 && ih < H ? v : (float16)0.0f;
+}
+
+/* the 6 columns c<k>0 .. c<k>5 (floatH) of tile row k on input row q */
+#if HV == 4
+#define PH4(k, q)                                                                        \
+    const float16 v##k = row16(xs, q, H, b0, W);                                       \
+    const float4 c##k##1 = v##k.s048c, c##k##2 = v##k.s159d, c##k##3 = v##k.s26ae,      \
+                 c##k##4 = v##k.s37bf;                                                  \
+    const float4 c##k##0 =                                                              \
+        shuffle2(c##k##4, (float4)(px_in(xs, q, H, b0 - 1, W)), (uint4)(4, 0, 1, 2));   \
+    const float4 c##k##5 =                                                              \
+        shuffle2(c##k##1, (float4)(px_in(xs, q, H, b0 + 16, W)), (uint4)(1, 2, 3, 4));
+#else
+#define PH4(k, q)                                                                        \
+    const float16 v##k = row16(xs, q, H, b0, W), w##k = row16(xs, q, H, b0 + 16, W);  \
+    const float8 c##k##1 = (float8)(v##k.s048c, w##k.s048c);                            \
+    const float8 c##k##2 = (float8)(v##k.s159d, w##k.s159d);                            \
+    const float8 c##k##3 = (float8)(v##k.s26ae, w##k.s26ae);                            \
+    const float8 c##k##4 = (float8)(v##k.s37bf, w##k.s37bf);                            \
+    const float8 c##k##0 = shuffle2(c##k##4, (float8)(px_in(xs, q, H, b0 - 1, W)),      \
+                                    (uint8)(8, 0, 1, 2, 3, 4, 5, 6));                   \
+    const float8 c##k##5 = shuffle2(c##k##1, (float8)(px_in(xs, q, H, b0 + 32, W)),     \
+                                    (uint8)(1, 2, 3, 4, 5, 6, 7, 8));
+#endif
+/* lanes k*HV .. k*HV+HV-1 of v (tile row th+k) */
+#if RV == 2
+#define SUBV(v, k) ((k) == 0 ? (v).lo : (v).hi)
+#else
+#define SUBV(v, k) ((k) == 0 ? (v).lo.lo : (k) == 1 ? (v).lo.hi : (k) == 2 ? (v).hi.lo : (v).hi.hi)
+#endif
+#endif
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_wino4(__global float *restrict y, __global const float *restrict x,
@@ -627,8 +684,9 @@ void conv_wino4(__global float *restrict y, __global const float *restrict x,
     const int per = TH * TWV;
     const int nl = t / per;
     if (nl >= nb) return;
-    const int th = (t - nl * per) / TWV;
-    const int t0 = (t - nl * per - th * TWV) * VX;
+    const int tr = (t - nl * per) / TWV; /* TH: work-items per column (tile rows / RV) */
+    const int th = tr * RV;
+    const int t0 = (t - nl * per - tr * TWV) * HV;
     const int ih0 = 4 * th - OFFH, b0 = 4 * t0 + 1 - OFFW;
 
     /* V[p * WC + ci] = B^T d B of channel ci */
@@ -640,12 +698,26 @@ void conv_wino4(__global float *restrict y, __global const float *restrict x,
         if (ci + PF < WC) prefetch_rows(xs + PF * (H * W), ih0, 6, H, b0, 4 * VX, W);
 #endif
         for (int r = 0; r < 6; r++) {
+#if RV == 1
             const int ih = ih0 + r;
             if (ih >= 0 && ih < H) {
                 row_phases(d + 6 * r, xs + ih * W, b0, W);
             } else {
                 for (int c = 0; c < 6; c++) d[6 * r + c] = (floatV)0.0f;
             }
+#else /* tile row k's input rows start 4*k further down */
+            PH4(0, ih0 + r)
+            PH4(1, ih0 + 4 + r)
+#if RV == 2
+#define D6(c) d[6 * r + c] = (floatV)(c0##c, c1##c);
+#else
+            PH4(2, ih0 + 8 + r)
+            PH4(3, ih0 + 12 + r)
+#define D6(c) d[6 * r + c] = (floatV)(c0##c, c1##c, c2##c, c3##c);
+#endif
+            D6(0) D6(1) D6(2) D6(3) D6(4) D6(5)
+#undef D6
+#endif
         }
         for (int j = 0; j < 6; j++) BT6((d + j), (e + j), 6) /* columns: e = B^T d */
         floatV *v = V + ci;
@@ -658,7 +730,9 @@ void conv_wino4(__global float *restrict y, __global const float *restrict x,
     }
 
     const int ncol = OW - 4 * t0; /* valid output columns from 4*t0 */
+#if RV == 1
     const int nrow = min(4, OH - 4 * th);
+#endif
     for (int oc0 = 0; oc0 < OC; oc0 += OCB) {
         floatV M[36 * OCB];
 REP(OCB, W_OFF)
@@ -679,6 +753,30 @@ REP(OCB, ACC_OUT)
             for (int j = 0; j < 6; j++) AT6T(floatV, (M + j * OCB + i), 6 * OCB, (r + j), 6)
             const floatV bias = (floatV)(has_bias ? b[oc0 + i] : 0.0f);
             const int off = ((n0 + nl) * OC + oc0 + i) * (OH * OW) + 4 * th * OW + 4 * t0;
+#if RV > 1
+            for (int a = 0; a < 4; a++) {
+                floatV yr[4];
+                AT6T(floatV, (r + 6 * a), 1, yr, 1)
+                const floatV y0 = yr[0] + bias, y1 = yr[1] + bias;
+                const floatV y2 = yr[2] + bias, y3 = yr[3] + bias;
+#pragma unroll
+                for (int k = 0; k < RV; k++) {
+                    if (4 * (th + k) + a >= OH) break; /* rows past the output */
+                    const int ro = off + (4 * k + a) * OW;
+#if HV == 4
+                    put16(zip4(SUBV(y0, k), SUBV(y1, k), SUBV(y2, k), SUBV(y3, k)), y + ro,
+                          res + ro, ncol, epi);
+#else
+                    put16(zip4(SUBV(y0, k).lo, SUBV(y1, k).lo, SUBV(y2, k).lo, SUBV(y3, k).lo),
+                          y + ro, res + ro, ncol, epi);
+                    if (ncol > 16)
+                        put16(zip4(SUBV(y0, k).hi, SUBV(y1, k).hi, SUBV(y2, k).hi,
+                                   SUBV(y3, k).hi),
+                              y + ro + 16, res + ro + 16, ncol - 16, epi);
+#endif
+                }
+            }
+#else
             for (int a = 0; a < nrow; a++) {
                 floatV yr[4];
                 AT6T(floatV, (r + 6 * a), 1, yr, 1)
@@ -694,10 +792,11 @@ REP(OCB, ACC_OUT)
                           epi);
 #endif
             }
+#endif
         }
     }
 }
-#endif /* RV == 1 && VX <= 8 */
+#endif /* (RV == 1 && VX <= 8) || (VX == 16 && RV > 1) */
 
 /* ---- the weight gradient: dw[co, ci] = G^T [ sum over tiles of
  * (A dY A^T) .* (B^T d B) ] G (the forward's U = G g G^T is linear in g),

@@ -820,6 +820,42 @@ static void test_conv_wino_vx(void **state)
         assert_int_equal(tag_count[T_FWD_WINO], 2);
         rcl_ctx_destroy(ctx);
     }
+    /* F(4x4) on 16 lanes (conv_wino VX 16) of several tile rows: 2 rows of
+     * 8 tiles (19x29: 5 tile rows, the last pair's second row past the
+     * output), 4 rows of 4 tiles (17x15: 5 tile rows, the second group's
+     * last three past it), the same with pad 0 (its data gradient, pad 2
+     * over 19x17, takes 2 rows of 5 tiles), 29x29 (the last tile row 1
+     * high), and pad 0 on outputs 32 and 16 wide, whose last tile reads the
+     * input right of the vector's block (col 5 of its last lane). llvmpipe (it never picks 16 lanes itself; each such variant
+     * costs it ~28 s to compile) runs the 17x15 case alone, whose forward
+     * pass and data gradient share one program. */
+    const conv_case_t f4[] = {
+        {2, 5, 19, 29, 5, 3, 3, 1, 1, 1, 1, 1, 0},
+        {2, 5, 17, 15, 5, 3, 3, 1, 1, 1, 1, 0, 0},
+        {2, 5, 19, 17, 5, 3, 3, 1, 1, 0, 0, 0, 0},
+        {2, 5, 29, 29, 5, 3, 3, 1, 1, 1, 1, 0, 0},
+        {2, 5, 10, 34, 5, 3, 3, 1, 1, 0, 0, 1, 0},
+        {2, 5, 18, 18, 5, 3, 3, 1, 1, 0, 0, 1, 0},
+    };
+    const int f4_rows[] = {2, 4, 4, 2, 2, 4};
+    for (int k = 0; k < 6; k++) {
+        if (!cpu && k != 1) continue;
+        rcl_ctx *ctx = path_ctx(1, 0);
+        T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
+        T_OK(rcl_ctx_set_param(ctx, "conv_wino", "TILE", 4));
+        T_OK(rcl_ctx_set_param(ctx, "conv_wino", "VX", 16));
+        case_on(ctx, &f4[k], 960 + (uint64_t)k);
+        assert_int_equal(tag_count[T_FWD_WINO], 2);
+        assert_int_equal(tag_count[T_DX_WINO], 4);
+        rcl_ctx_destroy(ctx);
+        const conv_case_t *c = &f4[k];
+        rcl_conv_shape sh = {c->n, c->c, c->h, c->w, c->oc, 3, 3, 1, c->ph, c->pw,
+                             c->h + 2 * c->ph - 2, c->w + 2 * c->pw - 2};
+        rcl_conv_wino_plan q;
+        assert_true(rcl_conv_wino_plan_for(&sh, RCL_CONV_FWD, 16, 4, 256, 0, &q));
+        assert_int_equal(q.m, 4), assert_int_equal(q.vx, 16);
+        assert_int_equal(q.rows, f4_rows[k]);
+    }
 }
 
 /* Winograd F(2x2, 3x3) (cl/conv_wino.cl) and F(4x4, 3x3)
@@ -1522,26 +1558,41 @@ static void test_conv_rules(void **state)
     assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 1);
     assert_int_equal(q.m, 2), assert_int_equal(q.npos, 16);
     /* TILE 4: F(4x4, 3x3) where a row has more than 4 tiles of 4 (17 wide):
-     * 32 wide: one vector of 8 tiles per row, 8 tile rows, read from the
-     * input itself (no padded chunk: every image in one launch); the weight
-     * gradient and 9-wide outputs keep F(2x2, 3x3) */
+     * 32 wide: one vector of 8 tiles per row (16-wide vectors: of two tile
+     * rows), 8 tile rows, read from the input itself (no padded chunk:
+     * every image in one launch); the weight gradient and 9-wide outputs
+     * keep F(2x2, 3x3) */
     assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 4, 256, 0, &q));
-    assert_int_equal(q.m, 4), assert_int_equal(q.npos, 36), assert_int_equal(q.vx, 8);
-    assert_int_equal(q.twv, 1), assert_int_equal(q.th, 8), assert_int_equal(q.tt, 8);
-    assert_int_equal(q.nb, a.N);
+    assert_int_equal(q.m, 4), assert_int_equal(q.npos, 36), assert_int_equal(q.vx, 16);
+    assert_int_equal(q.rows, 2), assert_int_equal(q.twv, 1), assert_int_equal(q.th, 8);
+    assert_int_equal(q.tt, 8), assert_int_equal(q.nb, a.N);
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 8, 4, 256, 0, &q));
+    assert_int_equal(q.m, 4), assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 1);
+    rcl_conv_shape a1 = a;
+    a1.H = a1.OH = 4; /* one tile row: 8 tiles of it */
+    assert_true(rcl_conv_wino_plan_for(&a1, RCL_CONV_FWD, 16, 4, 256, 0, &q));
+    assert_int_equal(q.m, 4), assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 1);
     assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 4, 256, 0, &q));
     assert_int_equal(q.m, 2), assert_int_equal(q.th, 16);
     assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 4, 256, 0, &q));
     assert_int_equal(q.m, 2);
-    /* 4 tiles of 4 (13 to 16 wide): F(4x4) with 4-wide vectors only (with
-     * 8-wide ones F(2x2)'s 7 or 8 tiles fill a vector where they would
-     * fill half) */
+    /* 4 tiles of 4 (13 to 16 wide): F(4x4) with 4-wide vectors, and with
+     * 16-wide ones where there are 4 tile rows to fill them (resnet20's
+     * 16x16 maps); with 8-wide ones F(2x2) (its 7 or 8 tiles fill a vector
+     * where F(4x4)'s would fill half) */
     rcl_conv_shape e13 = {8, 16, 14, 13, 16, 3, 3, 1, 1, 1, 14, 13}; /* 4 tiles, 4 tile rows */
     assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 4, 4, 256, 0, &q));
     assert_int_equal(q.m, 4), assert_int_equal(q.vx, 4), assert_int_equal(q.twv, 1);
     assert_int_equal(q.th, 4), assert_int_equal(q.nb, e13.N);
     assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 8, 4, 256, 0, &q));
     assert_int_equal(q.m, 2), assert_int_equal(q.vx, 8), assert_int_equal(q.tt, 7);
+    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 16, 4, 256, 0, &q));
+    assert_int_equal(q.m, 4), assert_int_equal(q.vx, 16), assert_int_equal(q.rows, 4);
+    assert_int_equal(q.th, 4), assert_int_equal(q.tt, 4), assert_int_equal(q.twv, 1);
+    rcl_conv_shape e13s = e13;
+    e13s.H = e13s.OH = 12; /* 3 tile rows: F(2x2) */
+    assert_true(rcl_conv_wino_plan_for(&e13s, RCL_CONV_FWD, 16, 4, 256, 0, &q));
+    assert_int_equal(q.m, 2);
     /* F(4x4)'s transformed weights (36 * C * OC floats) outgrow the im2col
      * path's reordered output (OC * N * OH * OW) of 2 images of 64x32x32:
      * F(2x2) (16 * C * OC fits); 4 images: F(4x4) */

@@ -143,16 +143,28 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int ti
     /* F(4x4, 3x3) (the forward and data gradient kernel, cl/conv_wino.cl conv_wino4)
      * where a row has at least 4 tiles of 4, and with 8-wide vectors more
      * than 4 (a row of 4 would leave half of each vector idle where
-     * F(2x2, 3x3) fills it with 8 tiles), else F(2x2, 3x3) */
+     * F(2x2, 3x3) fills it with 8 tiles) unless 16-wide vectors take 4
+     * tile rows of 4 (resnet20's 16x16 maps: 0.7-0.8x the CPU time of
+     * F(2x2) on 8 tiles of 2 rows, PoCL/AVX-512), else F(2x2, 3x3) */
     int t4 = (ow + 3) / 4;
-    p->m = tile == 4 && pass != RCL_CONV_DW && t4 >= 4 && (vw_max < 8 || t4 > 4) ? 4 : 2;
+    int rows4 = vw_max >= 16 && t4 == 4 && (oh + 3) / 4 >= 4;
+    p->m = tile == 4 && pass != RCL_CONV_DW && t4 >= 4 && (vw_max < 8 || t4 > 4 || rows4) ? 4 : 2;
     p->npos = (p->m + 2) * (p->m + 2);
     p->tt = (ow + p->m - 1) / p->m; /* tiles per row */
     p->th = (oh + p->m - 1) / p->m;
     int vmax = vw_max >= 16 ? 16 : vw_max >= 8 ? 8 : 4;
     p->rows = 1;
     if (p->m == 4) {
-        p->vx = vmax >= 8 && p->tt > 4 ? 8 : 4; /* conv_wino4: 4 or 8 tiles of one row */
+        /* conv_wino4: 4 or 8 tiles of one row; on 16-wide vectors 8 tiles
+         * of two tile rows where a row has 5 to 8 tiles (resnet20's 32x32
+         * maps: 0.8x the CPU time of one row on 8-wide vectors) and 4 of
+         * four (rows4) */
+        if (vmax >= 16 && p->tt > 4 && p->tt <= 8 && p->th >= 2)
+            p->vx = 16, p->rows = 2;
+        else if (rows4)
+            p->vx = 16, p->rows = 4;
+        else
+            p->vx = vmax >= 8 && p->tt > 4 ? 8 : 4;
     } else {
         /* F(2x2): the fewest of 4, 8, 16 tiles of a row that hold its
          * tiles, at most vmax; a vector's other lanes take the next tile
