@@ -297,8 +297,9 @@ void conv_wino_w(__global float *restrict U, __global const float *restrict w, c
  * 1 ReLU) and the store at p of 8 or 16 outputs (only the first n where n
  * is less; none where n <= 0) */
 #define PUT_N(N)                                                                        \
-    static inline __attribute__((always_inline)) void CAT(put, N)(CAT(float, N) z, __global float *p, const __global float *r, \
-                            const int n, const int epi)                                  \
+    static inline __attribute__((always_inline)) void CAT(put, N)(                      \
+        CAT(float, N) z, __global float *p, const __global float *r, const int n,        \
+        const int epi)                                                                   \
     {                                                                                    \
         if (n >= N) {                                                                    \
             if (epi & 1) z += *(const __global CAT(CAT(float, N), _u) *)r;               \
@@ -321,10 +322,12 @@ PUT_N(16)
 /* The outputs of tile row th+k's output row 2*(th+k) + a (RV * 2 rows of a
  * work-item), 2*HV from column 2*t0: ya, yb lanes k*HV .. are the tiles'
  * columns 0 and 1, interleaved here; rows past OH are not stored; off:
- * the offset of the work-item's first output */
-static inline __attribute__((always_inline)) void put_rows(const floatV ya, const floatV yb, const int a, __global float *y,
-                     const __global float *res, const int off, const int th, const int OH,
-                     const int OW, const int ncol, const int epi)
+ * the offset of the work-item's first output. Inlined, as put8/put16: as
+ * calls PoCL passed the vectors through the stack (a quarter of put_rows'
+ * samples sat on its entry, resnet56's 32x16x16 layer) */
+static inline __attribute__((always_inline)) void put_rows(
+    const floatV ya, const floatV yb, const int a, __global float *y, const __global float *res,
+    const int off, const int th, const int OH, const int OW, const int ncol, const int epi)
 {
 #define PUT_ROW(K, N, Z)                                          \
     if (2 * (th + (K)) + a < OH) {                                \

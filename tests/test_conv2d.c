@@ -826,9 +826,10 @@ static void test_conv_wino_vx(void **state)
      * last three past it), the same with pad 0 (its data gradient, pad 2
      * over 19x17, takes 2 rows of 5 tiles), 29x29 (the last tile row 1
      * high), and pad 0 on outputs 32 and 16 wide, whose last tile reads the
-     * input right of the vector's block (col 5 of its last lane). llvmpipe (it never picks 16 lanes itself; each such variant
-     * costs it ~28 s to compile) runs the 17x15 case alone, whose forward
-     * pass and data gradient share one program. */
+     * input right of the vector's block (column 5 of its last lane).
+     * llvmpipe (it never picks 16 lanes itself; each such variant costs it
+     * ~30 s to compile) runs the 17x15 case alone, whose forward pass and
+     * data gradient share one program. */
     const conv_case_t f4[] = {
         {2, 5, 19, 29, 5, 3, 3, 1, 1, 1, 1, 1, 0},
         {2, 5, 17, 15, 5, 3, 3, 1, 1, 1, 1, 0, 0},
