@@ -698,7 +698,7 @@ void conv_wino4(__global float *restrict y, __global const float *restrict x,
     for (int ci = 0; ci < WC; ci++) {
         floatV d[36], e[36];
 #if PF && HAS_PREFETCH
-        if (ci + PF < WC) prefetch_rows(xs + PF * (H * W), ih0, 6, H, b0, 4 * VX, W);
+        if (ci + PF < WC) prefetch_rows(xs + PF * (H * W), ih0, 2 + 4 * RV, H, b0, 4 * HV, W);
 #endif
         for (int r = 0; r < 6; r++) {
 #if RV == 1
