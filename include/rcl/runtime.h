@@ -28,6 +28,8 @@ typedef struct rcl_device_info {
     unsigned compute_units;
     size_t max_wg_size;
     int fp32_correct_div_sqrt;  /* offers -cl-fp32-correctly-rounded-divide-sqrt */
+    int own_program_cache;      /* the driver keeps built programs on disk itself (PoCL's
+                                   kernel cache): resnet-cl's program cache stays off */
 } rcl_device_info;
 
 /* Fill `out` (capacity `cap`) with every device of every platform; platforms

@@ -5,7 +5,9 @@
  *   "RCLPROG1" | u64 key_len | u64 bin_len | u64 fnv64(key ++ bin) | key | bin
  * where key = platform version, device name, driver version, options and the
  * full source text. An entry whose size, checksum or key does not match, or
- * that the driver refuses, is counted in stats.cache_rejected and rebuilt. */
+ * that the driver refuses, is counted in stats.cache_rejected and rebuilt.
+ * Off on a driver with a cache of its own (rcl_device_info
+ * own_program_cache: PoCL), where storing a binary costs more than it saves. */
 #include "runtime/internal.h"
 
 #include <stdio.h>
@@ -78,7 +80,9 @@ int rcl_program_entry_check(const unsigned char *entry, size_t len, const char *
 static cl_program load_cached(rcl_ctx *ctx, const char *key, const char *options)
 {
     char path[1024];
-    if (ctx->opt.no_disk_cache || entry_path(ctx, key, path, sizeof path)) return NULL;
+    if (ctx->opt.no_disk_cache || ctx->dev.own_program_cache ||
+        entry_path(ctx, key, path, sizeof path))
+        return NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     cl_program prog = NULL;
@@ -142,7 +146,9 @@ static int write_entry(FILE *f, void *user)
 static void store_cached(rcl_ctx *ctx, const char *key, cl_program prog)
 {
     char path[1024], dir[1024];
-    if (ctx->opt.no_disk_cache || entry_path(ctx, key, path, sizeof path)) return;
+    if (ctx->opt.no_disk_cache || ctx->dev.own_program_cache ||
+        entry_path(ctx, key, path, sizeof path))
+        return;
     size_t bl = 0;
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof bl, &bl, NULL) != CL_SUCCESS || !bl)
         return;
