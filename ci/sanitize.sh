@@ -84,9 +84,19 @@ echo "ci/sanitize.sh: canary reports (leak, undefined shift) captured"
 # that did not happen. Those tests are rerun once; a test whose rerun again
 # ends in the tracer crash runs a third time with leak detection off (ASan
 # and UBSan still on) and is named. Every other report fails the job.
+# A crash in a resnet-cl child fails its test's exit-status check, and the
+# test process, left by cmocka's failed assertion without freeing its
+# buffers, then reports them as leaks: in a run with tracer crashes, leak
+# reports do not stop the rerun (a real leak comes back in it: every failed
+# test reruns with the full leak check). Any other first-run report fails
+# the job whatever the rerun shows.
 tracer_only() { # file: 0 if it holds nothing but a tracer crash
   grep -q 'LeakSanitizer has encountered a fatal error' "$1" &&
     ! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer: detected)|runtime error:|SUMMARY:' "$1"
+}
+leak_only() { # file: 0 if it reports leaks and nothing else
+  grep -q 'ERROR: LeakSanitizer: detected memory leaks' "$1" &&
+    ! grep -qE 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer has encountered' "$1"
 }
 run_ctest() { # log, extra ctest args...
   local log=$1; shift
@@ -101,8 +111,10 @@ rc=$?
 grep -E '^[0-9]+% tests passed|tests failed' "$BUILD/ctest.log"
 reports=$(real_reports)
 tracer=$(( $(find "$LOGS" -type f | wc -l) - $(printf '%s' "$reports" | grep -c .) ))
-if [ $rc -ne 0 ] && [ -z "$reports" ] && [ "$tracer" -gt 0 ]; then
+hard=$(for f in $reports; do leak_only "$f" || echo "$f"; done)
+if [ $rc -ne 0 ] && [ -z "$hard" ] && [ "$tracer" -gt 0 ]; then
   echo "ci/sanitize.sh: LeakSanitizer's tracer crashed in $tracer process(es) (google/sanitizers#1353); rerunning the failed tests"
+  [ -n "$reports" ] && echo "ci/sanitize.sh: leak reports of the first run (judged by the rerun): $(echo $reports)"
   mkdir -p "$LOGS/first" && find "$LOGS" -maxdepth 1 -type f -exec mv {} "$LOGS/first/" \;
   run_ctest ctest-rerun.log --rerun-failed
   rc=$?
