@@ -89,14 +89,14 @@ static void report_startup(const train_opts *o, const train_run *r, double t_sta
                            double t_data)
 {
     rcl_ctx_stats cs = rcl_ctx_get_stats(r->ctx);
+    char progs[80];
     if (rcl_ctx_device(r->ctx)->own_program_cache) /* PoCL: its own cache, not ours */
-        printf("first training step done %.2f s after start (data %.2f s; OpenCL programs: %d "
-               "built through the driver's cache)\n",
-               cli_now_s() - t_start, t_data, cs.programs_built);
+        snprintf(progs, sizeof progs, "%d built through the driver's cache", cs.programs_built);
     else
-        printf("first training step done %.2f s after start (data %.2f s; OpenCL programs: %d "
-               "from cache, %d compiled)\n",
-               cli_now_s() - t_start, t_data, cs.programs_loaded, cs.programs_built);
+        snprintf(progs, sizeof progs, "%d from cache, %d compiled", cs.programs_loaded,
+                 cs.programs_built);
+    printf("first training step done %.2f s after start (data %.2f s; OpenCL programs: %s)\n",
+           cli_now_s() - t_start, t_data, progs);
     if (o->warmup_steps && r->opt.step <= o->warmup_steps)
         printf("warm-up: lr %g for the first %lld updates\n", (double)o->warmup_lr,
                o->warmup_steps);

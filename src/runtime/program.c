@@ -51,9 +51,12 @@ static uint64_t get_u64(const unsigned char *p)
     return v;
 }
 
+/* The entry's path for key; -1 where the disk cache is off for ctx (the
+ * caller's no_disk_cache, or a driver with a cache of its own) or there is
+ * no cache directory. */
 static int entry_path(const rcl_ctx *ctx, const char *key, char *path, size_t cap)
 {
-    (void)ctx;
+    if (ctx->opt.no_disk_cache || ctx->dev.own_program_cache) return -1;
     char dir[900];
     if (!rcl_cache_dir(dir, sizeof dir)) return -1;
     uint64_t h = rcl_fnv1a(RCL_FNV_INIT, key, strlen(key));
@@ -80,9 +83,7 @@ int rcl_program_entry_check(const unsigned char *entry, size_t len, const char *
 static cl_program load_cached(rcl_ctx *ctx, const char *key, const char *options)
 {
     char path[1024];
-    if (ctx->opt.no_disk_cache || ctx->dev.own_program_cache ||
-        entry_path(ctx, key, path, sizeof path))
-        return NULL;
+    if (entry_path(ctx, key, path, sizeof path)) return NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     cl_program prog = NULL;
@@ -146,9 +147,7 @@ static int write_entry(FILE *f, void *user)
 static void store_cached(rcl_ctx *ctx, const char *key, cl_program prog)
 {
     char path[1024], dir[1024];
-    if (ctx->opt.no_disk_cache || ctx->dev.own_program_cache ||
-        entry_path(ctx, key, path, sizeof path))
-        return;
+    if (entry_path(ctx, key, path, sizeof path)) return;
     size_t bl = 0;
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof bl, &bl, NULL) != CL_SUCCESS || !bl)
         return;
