@@ -1,6 +1,6 @@
 /* micro_bn: device time of BatchNorm + ReLU in training (forward, then
- * backward) for one shape, through the public API. README "Tuning and
- * speed", Session 22.
+ * backward) for one shape, through the public API. docs/speed.md,
+ * "Session 22".
  *
  *   build/micro_bn N C H W [calls] [device]
  *

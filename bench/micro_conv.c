@@ -1,5 +1,5 @@
 /* micro_conv: device time of one conv2d pass for one shape, per profiling
- * tag, through the public API. README "Tuning and speed", Session 22.
+ * tag, through the public API. docs/speed.md, "Session 22".
  *
  *   build/micro_conv N C H W OC K STRIDE PAD [--pass fwd|dx|dw]
  *                    [--calls n] [--inputs n] [--device d]

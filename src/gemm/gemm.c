@@ -199,8 +199,8 @@ static int tiled_choice(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, in
      * form, its class not tuned for k blocks: every work-item of a group
      * streams the same op(B) panel, too large for the cache, so the group
      * sweeps it in blocks of RCL_GEMM_DEEP_KB between barriers (resnet50
-     * at 224x224: the stem's weight gradient 88 -> 27 ms; README
-     * "Session 23") */
+     * at 224x224: the stem's weight gradient 88 -> 27 ms;
+     * docs/speed.md "Session 23") */
     if (K >= RCL_GEMM_DEEP_K && p->kb == 0 && rcl_ctx_param(ctx, key, "KB", -1) < 0 &&
         p->wgm * p->wgn > 1 && !rcl_gemm_tiled_dot(p, trans_a, trans_b)) {
         rcl_gemm_tiled_params q = *p;
@@ -314,7 +314,7 @@ int rcl_gemm_packed_b_nwi(rcl_ctx *ctx, int M, int N, int K, int nwi, float alph
  * place (each GEMM has its own) and panels one vector wide under 8-row
  * tiles: Winograd's GEMMs have few columns (tiles: 64-100 for a batch of
  * CIFAR images on 4x4 maps), which wider panels pad (N = 100 in panels of
- * 48: 144); measured in README "Session 19"; wider with 16-wide vectors */
+ * 48: 144); measured in docs/speed.md "Session 19"; wider with 16-wide vectors */
 static int batch_choice(rcl_ctx *ctx, int trans_a, int M, int N, int K, rcl_gemm_tiled_params *p)
 {
     if (!panels_class(ctx, trans_a, 0, M, N, K, p)) return 0;
@@ -323,7 +323,7 @@ static int batch_choice(rcl_ctx *ctx, int trans_a, int M, int N, int K, rcl_gemm
     /* 16-wide vectors (AVX-512 drivers: 32 registers): 2 vectors a row
      * from 2 vectors of columns, 3 from 16 (the 8 x 2 tile's 16
      * accumulators beat 8 x 1 on a 2-FMA core despite the padding of 100
-     * columns to 128; README "Session 23") */
+     * columns to 128; docs/speed.md "Session 23") */
     if (q.vw >= 16) q.nwi = (N >= 16 * q.vw ? 3 : N >= 2 * q.vw ? 2 : 1) * q.vw;
     if (rcl_gemm_tiled_valid(&q, trans_a, 0)) *p = q;
     p->xa = 0;

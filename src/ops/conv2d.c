@@ -16,7 +16,7 @@
  * conv_epilogue); with smaller maps it takes the chunked path (one large
  * GEMM per chunk beats a GEMM per image of few columns by far, even with
  * the layout copies; at 56x56 and 28x28 the copies cost more: resnet50 at
- * 224x224, README "Tuning and speed"). On the smaller maps, where the
+ * 224x224, docs/speed.md). On the smaller maps, where the
  * GEMM's vector width divides N*P and P (conv.IMAGES_B, conv_images_pass),
  * the forward and the data gradient
  * are one GEMM each over all images that reads x or dy in place as images
@@ -420,7 +420,7 @@ static int conv_images_pass(rcl_ctx *ctx, const conv_geom *g, const rcl_conv2d_d
     /* not on maps of IMAGE_GEMM_P pixels or more (g->direct): rows of
      * 3136 pixels a k apart read in place ran the GEMM 36% slower than the
      * per-image GEMMs on packed panels with their copies (resnet50 at
-     * 224x224, README "Session 23") */
+     * 224x224, docs/speed.md "Session 23") */
     if (g->direct || g->KH != 1 || g->KW != 1 || d->sh != 1 || d->sw != 1 || d->ph || d->pw)
         return 0;
     if (pass == RCL_CONV_FWD)

@@ -78,7 +78,7 @@ static void str_info_device(cl_device_id d, cl_device_info what, char *buf, size
  * compile a generic work-group function for every kernel of the program,
  * used or not: test_conv2d's Winograd tests took 127 s from empty caches
  * with resnet-cl's cache and 50-56 s without it; warm, 7.5 s on PoCL's
- * cache alone (README "Session 26"). */
+ * cache alone (README "Cold start and diagnostics"). */
 static int driver_caches_programs(const char *platform_name)
 {
     if (!strstr(platform_name, "Portable Computing Language")) return 0;

@@ -28,7 +28,7 @@ extern const rcl_tunable_info rcl_tunables[RCL_TUN_COUNT];
  * gradient and the weight gradient (tunables.def; src/ops/conv2d_wino.c,
  * conv2d_wino_dw.c). The weight gradient's fused kernel cut resnet20's
  * weight-gradient time per step at batch 128 from 73-106 ms to 49 ms on
- * the 2-core AVX-512 PoCL VM (README "Session 21", bench --param). */
+ * the 2-core AVX-512 PoCL VM (docs/speed.md "Session 21", bench --param). */
 #define RCL_CONV_WINO_CPU_DEFAULT 2
 
 /* conv.WINO_GEMM on the same devices: F(4x4, 3x3) in its GEMM form for
@@ -43,7 +43,7 @@ extern const rcl_tunable_info rcl_tunables[RCL_TUN_COUNT];
  * The table's 3 (9 + 3 + 1) was picked for AVX2's 16 registers; on a
  * 2-core AVX-512 EPYC (Zen 4) 5 took the resnet20 / resnet56 weight
  * gradient from 77-97 / 230-258 ms to 72-73 / 214-222 ms per batch-128
- * step (README "Tuning and speed"). */
+ * step (docs/speed.md). */
 #define RCL_CONV_DIRECT_WOCB_W16 5
 
 /* 1 for the tunables whose default a context sets per device (above; and
