@@ -447,7 +447,7 @@ static int conv_forward_gemm(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
         return rcl_gemm_images_b(ctx, 0, g.OC, g.N * g.P, g.C, 1.0f, w->buf, 0, g.C, x->buf, 0,
                                  g.P, 0.0f, y->buf, 0, g.N * g.P, &co, "conv_fwd_gemm");
     }
-    int nb;
+    int nb = 1; /* (set by conv_chunk_buffers) */
     cl_mem col, tmp;
     RCL_TRY(conv_chunk_buffers(ctx, &g, 1, &nb, &col, &tmp));
     for (int n0 = 0; n0 < g.N; n0 += nb) {
@@ -566,7 +566,7 @@ static int conv_backward_gemm(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, cons
     if (!dx && !dw) return RCL_OK;
     conv_geom g = *gp;
     if (g.direct) return conv_backward_direct(ctx, dx, dw, dy, x, w, &g);
-    int nb;
+    int nb = 1; /* (set by conv_chunk_buffers) */
     cl_mem col, tmp;
     RCL_TRY(conv_chunk_buffers(ctx, &g, 0, &nb, &col, &tmp));
     for (int n0 = 0; n0 < g.N; n0 += nb) {
@@ -846,7 +846,7 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
             out->gemm_b = max64(out->gemm_b, wb.gemm_b);
             continue;
         }
-        int nb; /* as conv_chunk_buffers; the GEMMs' operands: col/Y' and W */
+        int nb = 1; /* as conv_chunk_buffers; the GEMMs' operands: col/Y' and W */
         RCL_TRY(conv_chunk(ctx, &g, &nb));
         uint64_t cb = (uint64_t)g.CKK * nb * g.P * sizeof(float);
         uint64_t tb = (uint64_t)g.OC * nb * g.P * sizeof(float);

@@ -47,7 +47,7 @@ static int linear_bias_ok(const char *what, const rcl_tensor *b, int out)
 int rcl_linear_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const rcl_tensor *w,
                        const rcl_tensor *b)
 {
-    linear_geom g;
+    linear_geom g = {0};
     RCL_TRY(linear_geometry("linear_forward", x, w, &g));
     RCL_TRY(linear_out_ok("linear_forward y", y, &g));
     RCL_TRY(linear_bias_ok("linear_forward", b, g.OUT));
@@ -60,7 +60,7 @@ int rcl_linear_forward(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x, const r
 int rcl_linear_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_tensor *db,
                         const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *w)
 {
-    linear_geom g;
+    linear_geom g = {0};
     RCL_TRY(linear_geometry("linear_backward", x, w, &g));
     RCL_TRY(linear_out_ok("linear_backward dy", dy, &g));
     if (dx) RCL_TRY(rcl_check_same(dx, x, "linear_backward dx"));
