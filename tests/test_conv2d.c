@@ -347,7 +347,8 @@ static rcl_ctx *path_ctx(int path, int budget_mb)
     rcl_ctx *prof;
     rcl_ctx_options opt = {.profiling = 1};
     T_OK(rcl_ctx_create(&prof, rcl_ctx_device(T_CTX)->index, &opt));
-    if (path == 1 && rcl_gemm_vec_width(prof) >= 4) /* CPU drivers (compiling is quick) */
+    const int cpu = rcl_gemm_vec_width(prof) >= 4; /* CPU drivers (compiling is quick) */
+    if (path == 1 && cpu)
         T_OK(rcl_ctx_set_param(prof, "conv_direct", "WOCB",
                                rcl_tun(prof, RCL_TUN_CONV_DIRECT_WOCB) ==
                                        RCL_CONV_DIRECT_WOCB_W16
@@ -356,8 +357,8 @@ static rcl_ctx *path_ctx(int path, int budget_mb)
     if (path == 2) {
         T_OK(rcl_ctx_set_param(prof, "conv_direct", "WSPLIT", 0));
         /* 2 where vectors are narrow (llvmpipe: its JIT took 26-30 s for
-         * each 3x3 variant with 4, 36 accumulators; 13-15 s with 2) */
-        T_OK(rcl_ctx_set_param(prof, "conv_direct", "WOCB", rcl_gemm_vec_width(prof) >= 4 ? 4 : 2));
+         * each 3x3 variant with 4, 36 accumulators; 11-12 s with 2) */
+        T_OK(rcl_ctx_set_param(prof, "conv_direct", "WOCB", cpu ? 4 : 2));
     }
     path = path == 0 ? RCL_CONV_PATH_GEMM : path >= 1 ? RCL_CONV_PATH_DIRECT : RCL_CONV_PATH_RULE;
     T_OK(rcl_ctx_set_param(prof, "conv", "PATH", path));
