@@ -14,7 +14,7 @@
  *
  * ONE_MAP: on 1x1 maps (HW 1) the training kernels loop over the channels
  * of the block with the plane loops written out for one float (the same
- * operations: the float4 partials of a 1-float plane are +0, hence the
+ * operations: the float16 partials of a 1-float plane are +0, hence the
  * 0.0f + ...), which the compiler vectorizes across channels; FOUR_MAP:
  * on 2x2 maps the elementwise ones take a plane as one float4.
  *
@@ -32,7 +32,8 @@
  *                   parts: data with a large mean keeps its variance)
  *   bn_bwd_reduce   sdy[c] = sum_n, sdyx[c] = sum_n (dbeta, dgamma)
  *
- * Plane sums use four interleaved float partials (float4), then the tail.
+ * The plane loops take 16 floats (a cache line) per step as one float16,
+ * then the tail; plane sums keep 16 interleaved partials (hsum16).
  * part holds float2 pairs: part[2*(c*N + n)] and part[2*(c*N + n) + 1].
  */
 
@@ -50,25 +51,36 @@
  * have not seen */
 static int pf_ahead(const int HW) { return max(HW, 256); }
 
-/* Sum and sum of squared deviations from its own mean of p[0 .. n). */
+/* The sum of the 16 lanes of v, as a tree: (lo + hi) halves down to
+ * (x + y) + (z + w). */
+static float hsum16(const float16 v)
+{
+    const float8 a = v.lo + v.hi;
+    const float4 b = a.lo + a.hi;
+    return (b.x + b.y) + (b.z + b.w);
+}
+
+/* Sum and sum of squared deviations from its own mean of p[0 .. n): 16
+ * interleaved partials (one float16, a cache line per step), then the
+ * tail. */
 static float2 plane_moments(__global const float *p, const int n, const int ahead)
 {
-    float4 a = 0.0f;
+    float16 a = 0.0f;
     int i = 0;
-    for (; i + 4 <= n; i += 4) {
-        if ((i & 15) == 0) PREFETCH(p + ahead + i);
-        a += vload4(0, p + i);
+    for (; i + 16 <= n; i += 16) {
+        PREFETCH(p + ahead + i);
+        a += vload16(0, p + i);
     }
-    float s = (a.x + a.y) + (a.z + a.w);
+    float s = hsum16(a);
     for (; i < n; i++) s += p[i];
     const float m = s / (float)n;
-    float4 q4 = 0.0f;
+    float16 q16 = 0.0f;
     i = 0;
-    for (; i + 4 <= n; i += 4) {
-        const float4 d = vload4(0, p + i) - m;
-        q4 += d * d;
+    for (; i + 16 <= n; i += 16) {
+        const float16 d = vload16(0, p + i) - m;
+        q16 += d * d;
     }
-    float q = (q4.x + q4.y) + (q4.z + q4.w);
+    float q = hsum16(q16);
     for (; i < n; i++) {
         const float d = p[i] - m;
         q += d * d;
@@ -148,13 +160,13 @@ void bn_apply(__global float *y, __global const float *x, __global const float *
     }
     for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
         const float mu = mean[c], is = invstd[c], g = gamma[c], b = beta[c];
-        const int base = (n * C + c) * HW, ahead = pf_ahead(HW);
-        const int blk = cpi > 1 ? HW : 16; /* small planes: one block */
-        for (int i0 = base; i0 < base + HW; i0 += blk) {
-            const int e = min(i0 + blk, base + HW);
-            PREFETCH(x + ahead + i0);
-            for (int i = i0; i < e; i++) y[i] = (x[i] - mu) * is * g + b;
+        const int base = (n * C + c) * HW, end = base + HW, ahead = pf_ahead(HW);
+        int i = base;
+        for (; i + 16 <= end; i += 16) {
+            PREFETCH(x + ahead + i);
+            vstore16((vload16(0, x + i) - mu) * is * g + b, 0, y + i);
         }
+        for (; i < end; i++) y[i] = (x[i] - mu) * is * g + b;
     }
 }
 
@@ -193,15 +205,15 @@ void bn_bwd_plane(__global float *part, __global const float *dy, __global const
         __global const float *g = dy + (n * C + c) * HW;
         __global const float *xp = x + (n * C + c) * HW;
         const int ahead = pf_ahead(HW);
-        float4 a4 = 0.0f, b4 = 0.0f;
+        float16 a16 = 0.0f, b16 = 0.0f;
         int i = 0;
-        for (; i + 4 <= HW; i += 4) {
-            if ((i & 15) == 0) PREFETCH(g + ahead + i), PREFETCH(xp + ahead + i);
-            const float4 gv = vload4(0, g + i);
-            a4 += gv;
-            b4 += gv * ((vload4(0, xp + i) - mu) * is);
+        for (; i + 16 <= HW; i += 16) {
+            PREFETCH(g + ahead + i), PREFETCH(xp + ahead + i);
+            const float16 gv = vload16(0, g + i);
+            a16 += gv;
+            b16 += gv * ((vload16(0, xp + i) - mu) * is);
         }
-        float a = (a4.x + a4.y) + (a4.z + a4.w), b = (b4.x + b4.y) + (b4.z + b4.w);
+        float a = hsum16(a16), b = hsum16(b16);
         for (; i < HW; i++) {
             a += g[i];
             b += g[i] * ((xp[i] - mu) * is);
@@ -258,15 +270,16 @@ void bn_bwd_dx(__global float *dx, __global const float *dy, __global const floa
     for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
         const float mu = mean[c], is = invstd[c], fm = (float)N * (float)HW;
         const float k = gamma[c] * is / fm, s1 = sdy[c], s2 = sdyx[c];
-        const int base = (n * C + c) * HW, ahead = pf_ahead(HW);
-        const int blk = cpi > 1 ? HW : 16; /* small planes: one block */
-        for (int i0 = base; i0 < base + HW; i0 += blk) {
-            const int e = min(i0 + blk, base + HW);
-            PREFETCH(x + ahead + i0), PREFETCH(dy + ahead + i0);
-            for (int i = i0; i < e; i++) {
-                const float xhat = (x[i] - mu) * is;
-                dx[i] = k * (fm * dy[i] - s1 - xhat * s2);
-            }
+        const int base = (n * C + c) * HW, end = base + HW, ahead = pf_ahead(HW);
+        int i = base;
+        for (; i + 16 <= end; i += 16) {
+            PREFETCH(x + ahead + i), PREFETCH(dy + ahead + i);
+            const float16 xhat = (vload16(0, x + i) - mu) * is;
+            vstore16(k * (fm * vload16(0, dy + i) - s1 - xhat * s2), 0, dx + i);
+        }
+        for (; i < end; i++) {
+            const float xhat = (x[i] - mu) * is;
+            dx[i] = k * (fm * dy[i] - s1 - xhat * s2);
         }
     }
 }
@@ -312,20 +325,25 @@ void bn_apply_relu(__global float *y, __global const float *x, __global const fl
     }
     for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
         const float mu = mean[c], is = invstd[c], g = gamma[c], b = beta[c];
-        const int base = (n * C + c) * HW, ahead = pf_ahead(HW);
-        const int blk = cpi > 1 ? HW : 16; /* small planes: one block */
-        for (int i0 = base; i0 < base + HW; i0 += blk) {
-            const int e = min(i0 + blk, base + HW);
-            PREFETCH(x + ahead + i0);
-            if (has_res) {
-                PREFETCH(res + ahead + i0);
-                for (int i = i0; i < e; i++) {
-                    const float t = (x[i] - mu) * is * g + b;
-                    y[i] = relu1(t + res[i]);
-                }
-            } else {
-                for (int i = i0; i < e; i++) y[i] = relu1((x[i] - mu) * is * g + b);
+        const int base = (n * C + c) * HW, end = base + HW, ahead = pf_ahead(HW);
+        int i = base;
+        if (has_res) {
+            for (; i + 16 <= end; i += 16) {
+                PREFETCH(x + ahead + i), PREFETCH(res + ahead + i);
+                const float16 z = (vload16(0, x + i) - mu) * is * g + b + vload16(0, res + i);
+                vstore16(select(z, (float16)0.0f, z < 0.0f), 0, y + i);
             }
+            for (; i < end; i++) {
+                const float t = (x[i] - mu) * is * g + b;
+                y[i] = relu1(t + res[i]);
+            }
+        } else {
+            for (; i + 16 <= end; i += 16) {
+                PREFETCH(x + ahead + i);
+                const float16 z = (vload16(0, x + i) - mu) * is * g + b;
+                vstore16(select(z, (float16)0.0f, z < 0.0f), 0, y + i);
+            }
+            for (; i < end; i++) y[i] = relu1((x[i] - mu) * is * g + b);
         }
     }
 }
@@ -373,16 +391,16 @@ void bn_bwd_plane_relu(__global float *part, __global float *dres, __global cons
         __global const float *yp = y + base;
         __global const float *xp = x + base;
         const int ahead = pf_ahead(HW);
-        float4 a4 = 0.0f, b4 = 0.0f;
+        float16 a16 = 0.0f, b16 = 0.0f;
         int i = 0;
-        for (; i + 4 <= HW; i += 4) {
-            if ((i & 15) == 0) PREFETCH(g + ahead + i), PREFETCH(yp + ahead + i), PREFETCH(xp + ahead + i);
-            const float4 gv = select((float4)0.0f, vload4(0, g + i), vload4(0, yp + i) > 0.0f);
-            if (has_dres) vstore4(gv, 0, dres + base + i);
-            a4 += gv;
-            b4 += gv * ((vload4(0, xp + i) - mu) * is);
+        for (; i + 16 <= HW; i += 16) {
+            PREFETCH(g + ahead + i), PREFETCH(yp + ahead + i), PREFETCH(xp + ahead + i);
+            const float16 gv = select((float16)0.0f, vload16(0, g + i), vload16(0, yp + i) > 0.0f);
+            if (has_dres) vstore16(gv, 0, dres + base + i);
+            a16 += gv;
+            b16 += gv * ((vload16(0, xp + i) - mu) * is);
         }
-        float a = (a4.x + a4.y) + (a4.z + a4.w), b = (b4.x + b4.y) + (b4.z + b4.w);
+        float a = hsum16(a16), b = hsum16(b16);
         for (; i < HW; i++) {
             const float gi = yp[i] > 0.0f ? g[i] : 0.0f;
             if (has_dres) dres[base + i] = gi;
@@ -425,16 +443,18 @@ void bn_bwd_dx_relu(__global float *dx, __global const float *dy, __global const
     for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
         const float mu = mean[c], is = invstd[c], fm = (float)N * (float)HW;
         const float k = gamma[c] * is / fm, s1 = sdy[c], s2 = sdyx[c];
-        const int base = (n * C + c) * HW, ahead = pf_ahead(HW);
-        const int blk = cpi > 1 ? HW : 16; /* small planes: one block */
-        for (int i0 = base; i0 < base + HW; i0 += blk) {
-            const int e = min(i0 + blk, base + HW);
-            PREFETCH(x + ahead + i0), PREFETCH(y + ahead + i0), PREFETCH(dy + ahead + i0);
-            for (int i = i0; i < e; i++) {
-                const float xhat = (x[i] - mu) * is;
-                const float gi = y[i] > 0.0f ? dy[i] : 0.0f;
-                dx[i] = k * (fm * gi - s1 - xhat * s2);
-            }
+        const int base = (n * C + c) * HW, end = base + HW, ahead = pf_ahead(HW);
+        int i = base;
+        for (; i + 16 <= end; i += 16) {
+            PREFETCH(x + ahead + i), PREFETCH(y + ahead + i), PREFETCH(dy + ahead + i);
+            const float16 xhat = (vload16(0, x + i) - mu) * is;
+            const float16 gi = select((float16)0.0f, vload16(0, dy + i), vload16(0, y + i) > 0.0f);
+            vstore16(k * (fm * gi - s1 - xhat * s2), 0, dx + i);
+        }
+        for (; i < end; i++) {
+            const float xhat = (x[i] - mu) * is;
+            const float gi = y[i] > 0.0f ? dy[i] : 0.0f;
+            dx[i] = k * (fm * gi - s1 - xhat * s2);
         }
     }
 }

@@ -414,8 +414,8 @@ static void test_bn_relu_fused(void **state)
     bnr_case(2, 3, 5, 3, 0, 1, 42);   /* no residual */
     bnr_case(2, 3, 1, 1, 1, 1, 43);   /* M = 2 */
     bnr_case(5, 300, 2, 3, 1, 0, 44); /* C above the work-group size, HW % 4 != 0 */
-    bnr_case(7, 16, 8, 8, 0, 0, 45);  /* float4 body only */
-    bnr_case(4, 16, 9, 9, 1, 0, 46);  /* float4 body + tail */
+    bnr_case(7, 16, 8, 8, 0, 0, 45);  /* float16 body only */
+    bnr_case(4, 16, 9, 9, 1, 0, 46);  /* float16 body + tail */
     bnr_case(70, 5, 2, 2, 1, 0, 47);  /* 2x2 maps: a float4 per plane */
     bnr_case(3, 4, 2, 2, 0, 1, 48);   /* 2x2 without the residual */
     bnr_case(6, 300, 1, 1, 0, 0, 49); /* 1x1: 256 channels per work-item, then 44 */
