@@ -540,11 +540,15 @@ static void test_shapes_recorded(void **state)
     rcl_gemm_shape rec[CAP], want[CAP];
     int nr = 0, nw = 0;
     /* the hand-derived list is the im2col path's: Winograd's GEMM form off
-     * (the CPU default runs resnet18's 3x3 convs on 4x4 maps as F(4x4)) */
-    const int wgemm = rcl_tun(T_CTX, RCL_TUN_CONV_WINO_GEMM);
+     * (the CPU default runs resnet18's 3x3 convs on 4x4 maps as F(4x4)),
+     * under the table's conv path rule (llvmpipe's contexts start with
+     * PATH 1, im2col + GEMM everywhere: rcl_ctx_create) */
+    const int wgemm = rcl_tun(T_CTX, RCL_TUN_CONV_WINO_GEMM), path = rcl_tun(T_CTX, RCL_TUN_CONV_PATH);
     T_OK(rcl_ctx_set_param(T_CTX, "conv", "WINO_GEMM", 0));
+    T_OK(rcl_ctx_set_param(T_CTX, "conv", "PATH", rcl_tunables[RCL_TUN_CONV_PATH].def));
     T_OK(rcl_gemm_shapes_model(T_CTX, "resnet18", B, 32, 10, rec, CAP, &nr));
     T_OK(rcl_ctx_set_param(T_CTX, "conv", "WINO_GEMM", wgemm));
+    T_OK(rcl_ctx_set_param(T_CTX, "conv", "PATH", path));
     T_OK(rcl_gemm_shapes_resnet18(rcl_ctx_param(T_CTX, "conv", "COL_BUDGET_MB", 256),
                                   rcl_ctx_device(T_CTX)->max_alloc, B, 32, 10, want, CAP, &nw));
     assert_int_equal(nr, nw);

@@ -147,11 +147,16 @@ static void test_defaults_reach_kernels(void **state)
     const int wocb =
         vw >= 16 ? RCL_CONV_DIRECT_WOCB_W16 : rcl_tunables[RCL_TUN_CONV_DIRECT_WOCB].def;
     assert_int_equal(rcl_tun(ctx, RCL_TUN_CONV_DIRECT_WOCB), wocb);
+    /* and the conv path: im2col + GEMM everywhere (1) on CPU drivers that
+     * prefer scalars (rusticl on llvmpipe), the rule (0) elsewhere */
+    const int scalar_cpu = vw < 4 && (rcl_ctx_device(ctx)->type & CL_DEVICE_TYPE_CPU);
+    assert_int_equal(rcl_tun(ctx, RCL_TUN_CONV_PATH), scalar_cpu ? 1 : 0);
     for (int i = 0; i < RCL_TUN_COUNT; i++) {
         assert_int_equal(RCL_TUN_DEVICE_DEFAULT(i), i == RCL_TUN_GEMM_DEFAULT_PATH ||
                                                         i == RCL_TUN_CONV_WINOGRAD ||
                                                         i == RCL_TUN_CONV_DIRECT_WOCB ||
-                                                        i == RCL_TUN_CONV_WINO_GEMM);
+                                                        i == RCL_TUN_CONV_WINO_GEMM ||
+                                                        i == RCL_TUN_CONV_PATH);
         if (!RCL_TUN_DEVICE_DEFAULT(i))
             assert_int_equal(rcl_tun(ctx, (rcl_tunable_id)i), rcl_tunables[i].def);
         /* not set: the by-name lookup still answers its caller's default */

@@ -119,7 +119,13 @@ int rcl_gemm_clblast_override(rcl_ctx *ctx, const int *xgemm, int min_indirect)
 }
 
 /* Apply "gemm.clblast" from the table once per context (all 16 Xgemm
- * names must be present, else CLBlast's database stays). */
+ * names must be present, else CLBlast's database stays). Without an entry,
+ * XGEMM_MIN_INDIRECT_SIZE stays CLBlast's except on CPU drivers that
+ * prefer scalars (rusticl on llvmpipe: its compiler vectorizes across
+ * work-items), where 1 sends every size to the indirect Xgemm: CLBlast's
+ * XgemmDirect kernels ran 2-3x slower there (resnet20 batch 8 with conv
+ * PATH 1, rcl_ctx_create: a training step 4.9 -> 3.5 s; docs/speed.md
+ * "Session 28") */
 static int apply_clblast_table(rcl_ctx *ctx)
 {
     gemm_state *s = state_of(ctx);
@@ -130,7 +136,8 @@ static int apply_clblast_table(rcl_ctx *ctx)
         v[i] = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, rcl_xgemm_names[i], -1);
         if (v[i] < 0) have = 0;
     }
-    int mi = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, "XGEMM_MIN_INDIRECT_SIZE", 0);
+    int scalar_cpu = (rcl_ctx_device(ctx)->type & CL_DEVICE_TYPE_CPU) && rcl_gemm_vec_width(ctx) < 4;
+    int mi = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, "XGEMM_MIN_INDIRECT_SIZE", scalar_cpu);
     s->clblast_applied = 1;
     if (have || mi > 0) RCL_TRY(rcl_gemm_clblast_override(ctx, have ? v : NULL, mi));
     return RCL_OK;

@@ -38,6 +38,15 @@ int rcl_ctx_create(rcl_ctx **out, int index, const rcl_ctx_options *opt)
         ctx->tun[RCL_TUN_CONV_WINO_GEMM] = RCL_CONV_WINO_GEMM_CPU_DEFAULT;
         /* 16-float vectors (AVX-512): twice the registers of AVX2 */
         if (vw >= 16) ctx->tun[RCL_TUN_CONV_DIRECT_WOCB] = RCL_CONV_DIRECT_WOCB_W16;
+    } else if (ctx->dev.type & CL_DEVICE_TYPE_CPU) {
+        /* a CPU driver that prefers scalars (rusticl on llvmpipe) vectorizes
+         * across work-items, where the direct kernels' per-work-item vectors
+         * (cl/conv_direct.cl) become gathers: im2col + GEMM for every conv
+         * (conv PATH 1 = RCL_CONV_PATH_GEMM, ops/conv2d_chunk.h; with
+         * CLBlast's indirect Xgemm, gemm/gemm.c) took a resnet20 training
+         * step at batch 8 from 6.7 to 3.5 s there, resnet18's at 33x33,
+         * batch 3 from 7.8 to 3.2 s (docs/speed.md "Session 28") */
+        ctx->tun[RCL_TUN_CONV_PATH] = 1;
     }
     if (opt) ctx->opt = *opt;
     if (getenv("RESNET_CL_NO_PROGRAM_CACHE")) ctx->opt.no_disk_cache = 1;
