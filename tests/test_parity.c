@@ -6,7 +6,6 @@
  * parameters and BN running stats after 3 Adam and 3 SGD-momentum steps;
  * then the partial batch (5 images on the model built for 8): the same
  * checks but SGD's. */
-#include "gemm/gemm_internal.h" /* rcl_gemm_vec_width */
 #include "harness.h"
 #include "parity_weights.h"
 #include "rcl/optimizer.h"
@@ -447,9 +446,8 @@ static void run_parity(const char *fixture)
      * (llvmpipe: 2-5 s per pass, 13-30 s of optimizer checks per fixture);
      * on PoCL a warm pass takes < 1 s. */
     const char *full = getenv("RESNET_CL_PARITY_FULL");
-    const int scalar_cpu = (rcl_ctx_device(T_CTX)->type & CL_DEVICE_TYPE_CPU) &&
-                           rcl_gemm_vec_width(T_CTX) < 4;
-    int steps = (!strcmp(arch, "resnet20") && bn) || (!scalar_cpu && t[2] - t[1] < 5.0) ||
+    int steps = (!strcmp(arch, "resnet20") && bn) ||
+                (!rcl_ctx_scalar_cpu(T_CTX) && t[2] - t[1] < 5.0) ||
                 (full && atoi(full));
     if (steps) check_steps(&r, RCL_OPTIM_ADAM);
     t[3] = now_s();

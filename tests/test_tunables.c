@@ -150,6 +150,7 @@ static void test_defaults_reach_kernels(void **state)
     /* and the conv path: im2col + GEMM everywhere (1) on CPU drivers that
      * prefer scalars (rusticl on llvmpipe), the rule (0) elsewhere */
     const int scalar_cpu = vw < 4 && (rcl_ctx_device(ctx)->type & CL_DEVICE_TYPE_CPU);
+    assert_int_equal(rcl_ctx_scalar_cpu(ctx), scalar_cpu);
     assert_int_equal(rcl_tun(ctx, RCL_TUN_CONV_PATH), scalar_cpu ? 1 : 0);
     for (int i = 0; i < RCL_TUN_COUNT; i++) {
         assert_int_equal(RCL_TUN_DEVICE_DEFAULT(i), i == RCL_TUN_GEMM_DEFAULT_PATH ||

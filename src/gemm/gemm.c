@@ -136,8 +136,8 @@ static int apply_clblast_table(rcl_ctx *ctx)
         v[i] = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, rcl_xgemm_names[i], -1);
         if (v[i] < 0) have = 0;
     }
-    int scalar_cpu = (rcl_ctx_device(ctx)->type & CL_DEVICE_TYPE_CPU) && rcl_gemm_vec_width(ctx) < 4;
-    int mi = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, "XGEMM_MIN_INDIRECT_SIZE", scalar_cpu);
+    int mi = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, "XGEMM_MIN_INDIRECT_SIZE",
+                           rcl_ctx_scalar_cpu(ctx));
     s->clblast_applied = 1;
     if (have || mi > 0) RCL_TRY(rcl_gemm_clblast_override(ctx, have ? v : NULL, mi));
     return RCL_OK;

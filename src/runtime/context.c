@@ -46,6 +46,7 @@ int rcl_ctx_create(rcl_ctx **out, int index, const rcl_ctx_options *opt)
          * CLBlast's indirect Xgemm, gemm/gemm.c) took a resnet20 training
          * step at batch 8 from 6.7 to 3.5 s there, resnet18's at 33x33,
          * batch 3 from 7.8 to 3.2 s (docs/speed.md "Session 28") */
+        ctx->scalar_cpu = 1;
         ctx->tun[RCL_TUN_CONV_PATH] = 1;
     }
     if (opt) ctx->opt = *opt;
@@ -82,6 +83,7 @@ int rcl_ctx_create_counting(rcl_ctx **out, const rcl_ctx *like)
     if (!ctx) return rcl_fail(RCL_ERR_NOMEM, "context");
     if (like) {
         ctx->dev = like->dev;
+        ctx->scalar_cpu = like->scalar_cpu;
         memcpy(ctx->tun, like->tun, sizeof ctx->tun);
         memcpy(ctx->tun_set, like->tun_set, sizeof ctx->tun_set);
     } else {

@@ -58,6 +58,7 @@ struct rcl_ctx {
     void *prof_user;
     int tun[RCL_TUN_COUNT];             /* tunables by id: defaults, then the tune cache */
     int poison; /* RESNET_CL_POISON: fill new buffers with NaN (-1: not read yet) */
+    int scalar_cpu; /* a CPU driver preferring scalars (rcl_ctx_scalar_cpu) */
     unsigned char tun_set[RCL_TUN_COUNT]; /* set by rcl_ctx_set_param (the tune cache) */
     rcl_param_entry *params;            /* the other tunables, by name */
     int nparams;
@@ -83,6 +84,12 @@ int rcl_ctx_create_counting(rcl_ctx **out, const rcl_ctx *like);
 
 /* Every embedded cl/ source (cmake/embed_cl.cmake), ended by a NULL name. */
 const rcl_cl_source *rcl_cl_source_list(void);
+
+/* 1 on a CPU driver whose preferred float vector width is under 4: its
+ * compiler vectorizes across work-items (rusticl on llvmpipe). Such a
+ * context runs every conv as im2col + GEMM (rcl_ctx_create) and every GEMM
+ * size on CLBlast's indirect Xgemm (gemm/gemm.c). */
+static inline int rcl_ctx_scalar_cpu(const rcl_ctx *ctx) { return ctx->scalar_cpu; }
 
 /* The context's value of tunable `id` (runtime/tunables.def): its default
  * unless the tune cache or rcl_ctx_set_param set it. */

@@ -47,10 +47,10 @@ extern const rcl_tunable_info rcl_tunables[RCL_TUN_COUNT];
 #define RCL_CONV_DIRECT_WOCB_W16 5
 
 /* 1 for the tunables whose default a context sets per device (above; and
- * gemm DEFAULT_PATH and conv PATH, which are not tuned): the tuner's baseline leaves them
- * as the context set them (tune/tune_space.h TUNE_KP_DEVICE), tries the
- * table's default as a candidate, and writes a winning candidate even where
- * it equals the table's default */
+ * gemm DEFAULT_PATH and conv PATH, which are not tuned): the tuner's
+ * baseline leaves them as the context set them (tune/tune_space.h
+ * TUNE_KP_DEVICE), tries the table's default as a candidate, and writes a
+ * winning candidate even where it equals the table's default */
 #define RCL_TUN_DEVICE_DEFAULT(id)                                                  \
     ((id) == RCL_TUN_CONV_WINOGRAD || (id) == RCL_TUN_GEMM_DEFAULT_PATH ||          \
      (id) == RCL_TUN_CONV_DIRECT_WOCB || (id) == RCL_TUN_CONV_WINO_GEMM ||          \
