@@ -152,6 +152,12 @@ static void test_defaults_reach_kernels(void **state)
     const int scalar_cpu = vw < 4 && (rcl_ctx_device(ctx)->type & CL_DEVICE_TYPE_CPU);
     assert_int_equal(rcl_ctx_scalar_cpu(ctx), scalar_cpu);
     assert_int_equal(rcl_tun(ctx, RCL_TUN_CONV_PATH), scalar_cpu ? 1 : 0);
+    /* and CLBlast's XGEMM_MIN_INDIRECT_SIZE (1 there, CLBlast's own elsewhere),
+     * read through the one lookup the library and `bench gemm` share */
+    int xg[RCL_XGEMM_NPARAMS], mi = -1;
+    assert_int_equal(rcl_gemm_clblast_table(ctx, xg, &mi), 0);
+    assert_int_equal(mi, scalar_cpu);
+    for (int i = 0; i < RCL_XGEMM_NPARAMS; i++) assert_int_equal(xg[i], -1);
     for (int i = 0; i < RCL_TUN_COUNT; i++) {
         assert_int_equal(RCL_TUN_DEVICE_DEFAULT(i), i == RCL_TUN_GEMM_DEFAULT_PATH ||
                                                         i == RCL_TUN_CONV_WINOGRAD ||
@@ -200,6 +206,15 @@ static void test_set_by_name_read_by_id(void **state)
     T_OK(rcl_ctx_set_param(ctx, "gemm.NN_m6_n12_k9", "MWI", 6));
     assert_int_equal(rcl_ctx_param(ctx, "gemm.NN_m6_n12_k9", "MWI", -1), 6);
     assert_int_equal(ctx->nparams, 1);
+    /* CLBlast's entry too, through the lookup the library and `bench gemm` share */
+    int xg[RCL_XGEMM_NPARAMS], mi = -1;
+    T_OK(rcl_ctx_set_param(ctx, RCL_GEMM_CLBLAST_KEY, "XGEMM_MIN_INDIRECT_SIZE", 64));
+    assert_int_equal(rcl_gemm_clblast_table(ctx, xg, &mi), 0);
+    assert_int_equal(mi, 64);
+    for (int i = 0; i < RCL_XGEMM_NPARAMS; i++)
+        T_OK(rcl_ctx_set_param(ctx, RCL_GEMM_CLBLAST_KEY, rcl_xgemm_names[i], i + 1));
+    assert_int_equal(rcl_gemm_clblast_table(ctx, xg, &mi), 1);
+    for (int i = 0; i < RCL_XGEMM_NPARAMS; i++) assert_int_equal(xg[i], i + 1);
     rcl_ctx_destroy(ctx);
 }
 

@@ -31,7 +31,9 @@ static void usage(FILE *f)
             "                            [--image-size S] [--reps R] [--rounds N]\n"
             "                            [--no-tune-cache]\n"
             "Times the GEMMs of one training step through each path: CLBlast with its\n"
-            "database (clblast), CLBlast with the tuned parameters (clblast-tuned), our\n"
+            "database (clblast), CLBlast as the library sets it up (clblast-tuned: the\n"
+            "tuned parameters, and on CPU drivers that prefer scalars every size through\n"
+            "the indirect Xgemm), our\n"
             "kernel with default (ours) and tuned (ours-tuned) parameters, the dispatcher\n"
             "as training uses it (auto) and cblas_sgemm (openblas, if built with it).\n"
             "GFLOPS = 2MNK / time, where time is the median wall time of R runs after\n"
@@ -61,17 +63,6 @@ static int tuned_tiled(rcl_ctx *ctx, const rcl_gemm_shape *s, rcl_gemm_tiled_par
     if (rcl_ctx_param(ctx, key, "MWI", -1) < 0) return 0;
     *p = rcl_gemm_tiled_from_table(ctx, key, s->ta, s->tb);
     return 1;
-}
-
-static int clblast_tuned(rcl_ctx *ctx, int *x, int *mi)
-{
-    int have = 1;
-    for (int i = 0; i < RCL_XGEMM_NPARAMS; i++) {
-        x[i] = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, rcl_xgemm_names[i], -1);
-        if (x[i] < 0) have = 0;
-    }
-    *mi = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, "XGEMM_MIN_INDIRECT_SIZE", 0);
-    return have || *mi > 0;
 }
 
 #ifdef RCL_HAVE_BLAS
@@ -167,7 +158,8 @@ int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
     }
     static double secs[MAX_SHAPES][NPATHS], rsecs[MAX_ROUNDS][MAX_SHAPES][NPATHS];
     int xg[RCL_XGEMM_NPARAMS], mi = 0;
-    int have_clb_t = clblast_tuned(ctx, xg, &mi);
+    int have_xg = rcl_gemm_clblast_table(ctx, xg, &mi);
+    int have_clb_t = have_xg || mi > 0; /* the library's overrides differ from CLBlast's own */
     for (int r = 0; r < rounds; r++) {
         for (int p = 0; p < NPATHS; p++) {
             double(*sr)[NPATHS] = rsecs[r];
@@ -180,7 +172,7 @@ int cli_bench_gemm(const cli_globals *g, int argc, char **argv)
 #endif
             if (p == P_CLB_T && !have_clb_t) continue;
             if (p == P_CLB_T) { /* process-wide for the device: after the default runs */
-                st = rcl_gemm_clblast_override(ctx, have_clb_t && xg[0] >= 0 ? xg : NULL, mi);
+                st = rcl_gemm_clblast_override(ctx, have_xg ? xg : NULL, mi);
                 if (st != RCL_OK) {
                     cli_report("applying the tuned CLBlast parameters", st);
                     continue;

@@ -118,6 +118,18 @@ int rcl_gemm_clblast_override(rcl_ctx *ctx, const int *xgemm, int min_indirect)
     return RCL_OK;
 }
 
+int rcl_gemm_clblast_table(rcl_ctx *ctx, int *xgemm, int *min_indirect)
+{
+    int have = 1;
+    for (int i = 0; i < RCL_XGEMM_NPARAMS; i++) {
+        xgemm[i] = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, rcl_xgemm_names[i], -1);
+        if (xgemm[i] < 0) have = 0;
+    }
+    *min_indirect = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, "XGEMM_MIN_INDIRECT_SIZE",
+                                  rcl_ctx_scalar_cpu(ctx));
+    return have;
+}
+
 /* Apply "gemm.clblast" from the table once per context (all 16 Xgemm
  * names must be present, else CLBlast's database stays). Without an entry,
  * XGEMM_MIN_INDIRECT_SIZE stays CLBlast's except on CPU drivers that
@@ -131,13 +143,8 @@ static int apply_clblast_table(rcl_ctx *ctx)
     gemm_state *s = state_of(ctx);
     if (!s) return rcl_fail(RCL_ERR_NOMEM, "gemm state");
     if (s->clblast_applied) return RCL_OK;
-    int v[RCL_XGEMM_NPARAMS], have = 1;
-    for (int i = 0; i < RCL_XGEMM_NPARAMS; i++) {
-        v[i] = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, rcl_xgemm_names[i], -1);
-        if (v[i] < 0) have = 0;
-    }
-    int mi = rcl_ctx_param(ctx, RCL_GEMM_CLBLAST_KEY, "XGEMM_MIN_INDIRECT_SIZE",
-                           rcl_ctx_scalar_cpu(ctx));
+    int v[RCL_XGEMM_NPARAMS], mi;
+    int have = rcl_gemm_clblast_table(ctx, v, &mi);
     s->clblast_applied = 1;
     if (have || mi > 0) RCL_TRY(rcl_gemm_clblast_override(ctx, have ? v : NULL, mi));
     return RCL_OK;

@@ -97,6 +97,12 @@ extern const char *const rcl_xgemm_names[RCL_XGEMM_NPARAMS]; /* "GEMMK", "KREG",
 int rcl_gemm_clblast_override(rcl_ctx *ctx, const int *xgemm, int min_indirect);
 /* 1 if the Xgemm set satisfies CLBlast's kernel constraints (and the trap above). */
 int rcl_xgemm_valid(const int *xgemm);
+/* The CLBlast overrides the library applies for ctx's device: the 16 Xgemm
+ * values of "gemm.clblast" into xgemm (-1 where absent), its
+ * XGEMM_MIN_INDIRECT_SIZE into *min_indirect (absent: 1 on CPU drivers that
+ * prefer scalars, see rcl_ctx_scalar_cpu, else 0 = CLBlast's own). Returns
+ * 1 if all 16 Xgemm values are present. */
+int rcl_gemm_clblast_table(rcl_ctx *ctx, int *xgemm, int *min_indirect);
 
 /* ---- explicit path (tuner, bench); p NULL: the defaults */
 int rcl_gemm_with(rcl_ctx *ctx, rcl_gemm_path path, const rcl_gemm_tiled_params *p, int trans_a,
