@@ -515,6 +515,9 @@ static void test_conv_paths(void **state)
         int cf = direct_chunks(cc, RCL_CONV_FWD), cx = direct_chunks(cc, RCL_CONV_DX);
         int cw = direct_chunks(cc, RCL_CONV_DW);
         for (int path = 0; path <= 2; path++) {
+            /* the covering subset (tu_sweep_all): the weight gradient's
+             * other layout (path 2) on every other case */
+            if (path == 2 && !tu_sweep(i, 2)) continue;
             rcl_ctx *ctx = path_ctx(path, 0);
             case_on(ctx, cc, 100 + (uint64_t)i);
             scratch_as_predicted(ctx, cc, "path", i, path);
@@ -694,6 +697,9 @@ static void test_conv_wino_dw(void **state)
     };
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
     for (int i = 0; i < 2 * ncases; i++) {
+        /* the covering subset (tu_sweep_all): DW_KB 1 on cases 0, 2, 4,
+         * the default on 1, 3, 5 */
+        if (!tu_sweep(i + (i >= ncases), 2)) continue;
         const conv_case_t *cc = &cases[i % ncases];
         rcl_ctx *ctx = path_ctx(1, 0);
         T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 2));
@@ -786,15 +792,14 @@ static void test_conv_wino_vx(void **state)
     /* (VX, case): each layout once, with its cut rows or columns. A driver
      * preferring narrower vectors never picks 16 tiles itself, and
      * llvmpipe spends ~20 s compiling each 16-tile variant at its first
-     * launch: there (rcl_gemm_vec_width < 4, as path_ctx) only the 16-tile
-     * layout of 4 tile rows (resnet's 8x8 maps on AVX-512) runs; the CPU
-     * drivers run every layout */
+     * launch: the CPU drivers run every layout, the others (tu_sweep_all)
+     * those of 8 and 4 tiles */
     const int runs[][2] = {{16, 2}, {16, 0}, {16, 1}, {16, 4}, {8, 1}, {8, 3}, {4, 0}};
-    const int cpu = rcl_gemm_vec_width(T_CTX) >= 4;
+    const int all = tu_sweep_all();
     int seen[17][5] = {{0}}; /* [vx][rows] */
     for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
         const int vx = runs[k][0];
-        if (!cpu && vx == 16 && k > 0) continue;
+        if (!all && vx == 16) continue;
         const conv_case_t *cc = &cases[runs[k][1]];
         rcl_ctx *ctx = path_ctx(1, 0);
         T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
@@ -810,8 +815,8 @@ static void test_conv_wino_vx(void **state)
         assert_true(q.vx <= vx && q.vx / q.rows >= 4);
         seen[q.vx][q.rows]++;
     }
-    assert_true(seen[16][4] && seen[8][1] && seen[8][2] && seen[4][1]);
-    if (cpu) assert_true(seen[16][1] && seen[16][2]);
+    assert_true(seen[8][1] && seen[8][2] && seen[4][1]);
+    if (all) assert_true(seen[16][4] && seen[16][1] && seen[16][2]);
     /* F(4x4) (the 29x29 case at TILE 4) without the prefetch (test_conv_wino
      * runs the default, 2) */
     for (int pf = 0; pf <= 0; pf++) {
@@ -830,9 +835,8 @@ static void test_conv_wino_vx(void **state)
      * over 19x17, takes 2 rows of 5 tiles), 29x29 (the last tile row 1
      * high), and pad 0 on outputs 32 and 16 wide, whose last tile reads the
      * input right of the vector's block (column 5 of its last lane).
-     * llvmpipe (it never picks 16 lanes itself; each such variant costs it
-     * ~30 s to compile) runs the 17x15 case alone, whose forward pass and
-     * data gradient share one program. */
+     * CPU drivers only (tu_sweep_all): llvmpipe never picks 16 lanes itself
+     * and each such variant costs it ~30 s to compile. */
     const conv_case_t f4[] = {
         {2, 5, 19, 29, 5, 3, 3, 1, 1, 1, 1, 1, 0},
         {2, 5, 17, 15, 5, 3, 3, 1, 1, 1, 1, 0, 0},
@@ -843,7 +847,7 @@ static void test_conv_wino_vx(void **state)
     };
     const int f4_rows[] = {2, 4, 4, 2, 2, 4};
     for (int k = 0; k < 6; k++) {
-        if (!cpu && k != 1) continue;
+        if (!all) continue;
         rcl_ctx *ctx = path_ctx(1, 0);
         T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
         T_OK(rcl_ctx_set_param(ctx, "conv_wino", "TILE", 4));
@@ -906,6 +910,16 @@ static void test_conv_wino(void **state)
         int cx = wino_chunks(cc, RCL_CONV_DX, tile, 256, &mx);
         int cw = wino_chunks(cc, RCL_CONV_DW, tile, 256, NULL);
         int dwd = direct_chunks(cc, RCL_CONV_DW) > 0; /* the dw pass takes the direct path */
+        /* the covering subset (tu_sweep_all): a case whose plan takes
+         * F(4x4) at TILE 4 runs there only, the others at TILE 2 only
+         * (TILE 4 runs F(2x2) on them); each compiles its own variants
+         * (the channel count is compiled in: 2-3 s each on llvmpipe) */
+        int f4 = 0, f4x = 0;
+        wino_chunks(cc, RCL_CONV_FWD, 4, 256, &f4), wino_chunks(cc, RCL_CONV_DX, 4, 256, &f4x);
+        const int takes4 = f4 == 4 || f4x == 4;
+        if (tile == 2) fw += cf > 0, xw += cx > 0, ww += cw > 0 && dwd;
+        else m4 += (mf == 4) + (mx == 4);
+        if (!tu_sweep_all() && takes4 != (tile == 4)) continue;
         /* mode 2 (the weight gradient too) on the first two cases: every
          * other case would compile another variant of conv_wino_dwf (5 s
          * each on PoCL), whose paths test_conv_wino_dw covers */
@@ -936,9 +950,6 @@ static void test_conv_wino(void **state)
         if (tile == 2) {
             assert_true(mf <= 2 && mx <= 2);
             assert_true(cf <= 1 && cx <= 1); /* every image in one launch */
-            fw += cf > 0, xw += cx > 0, ww += cw > 0 && dwd;
-        } else {
-            m4 += (mf == 4) + (mx == 4);
         }
     }
     assert_int_equal(fw, ncases - 2); /* not: stride 2, 65 channels */
@@ -1198,7 +1209,7 @@ static rcl_ctx *images_ctx(const conv_case_t *cc, int mode)
     T_OK(rcl_ctx_set_param(ctx, "gemm", "DEFAULT_PATH", RCL_GEMM_TILED));
     T_OK(rcl_ctx_set_param(ctx, "conv", "IMAGES_B", mode));
     int np = cc->n * cc->h * cc->w;
-    const struct {
+    struct {
         int ta, m, k;
         rcl_gemm_tiled_params p;
     } cls[2] = {
@@ -1207,6 +1218,14 @@ static rcl_ctx *images_ctx(const conv_case_t *cc, int mode)
         {1, cc->c, cc->oc,
          {.mwi = 5, .nwi = 12, .vw = 4, .ku = 3, .wgm = 2, .wgn = 2, .ms = 0, .xa = 1}},
     };
+    /* the covering subset (tu_sweep_all): the data gradient's tile 3 x 4,
+     * k unrolled once (the 5 x 12 tile unrolled 3 times took llvmpipe
+     * 13.4 s to compile at its first launch, each of its two variants) */
+    if (!tu_sweep_all()) {
+        cls[1].p.mwi = 3;
+        cls[1].p.nwi = 4;
+        cls[1].p.ku = 1;
+    }
     for (int i = 0; i < 2; i++) {
         char c[48], key[64];
         rcl_gemm_class(cls[i].ta, 0, cls[i].m, np, cls[i].k, c, sizeof c);
@@ -2101,6 +2120,10 @@ static void test_conv_wino_gemm(void **state)
      * the GEMMs on CLBlast (one per position) */
     for (int route = 0; route < 3; route++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            /* the covering subset (tu_sweep_all): F(4x4) on every case,
+             * as the device runs it (route 1) or on CLBlast (route 2) in
+             * turn (where the default GEMM is CLBlast's, the two are one) */
+            if (route && !tu_sweep((int)i + route, 2)) continue;
             const conv_case_t *cc = &cases[i];
             const int tile = route ? 4 : 2;
             int budget = i == 3 ? 1 : 0;

@@ -150,11 +150,18 @@ static void test_tiled_params(void **state)
 {
     (void)state;
     int bad = 0;
-    for (int s = 0; s < NPSETS; s++) {
-        for (int t = 0; t < 4; t++)
-            assert_true(rcl_gemm_tiled_valid(t == 1 ? &PSETS_DOT[s] : &PSETS_OUTER[s], t >> 1, t & 1));
-        bad += run_all2(VIA_PATH, RCL_GEMM_TILED, &PSETS_OUTER[s], &PSETS_DOT[s]);
-    }
+    for (int s = 0; s < NPSETS; s++)
+        for (int t = 0; t < 4; t++) {
+            const rcl_gemm_tiled_params *p = t == 1 ? &PSETS_DOT[s] : &PSETS_OUTER[s];
+            assert_true(rcl_gemm_tiled_valid(p, t >> 1, t & 1));
+            /* the covering subset (tu_sweep_all): kinds s and s ^ 3 of set s,
+             * so each set runs twice, each kind twice, the dot form (NT)
+             * with and without k blocks, the outer form with them (TN) */
+            if (!tu_sweep_all() && t != s && t != (s ^ 3)) continue;
+            for (int i = 0; i < NCASES; i++)
+                bad += !run_case(&CASES[i], t >> 1, t & 1, VIA_PATH, RCL_GEMM_TILED, p, 0,
+                                 (uint64_t)(100 * t + i));
+        }
     assert_int_equal(bad, 0);
     /* the defaults of both device styles are valid */
     for (int t = 0; t < 4; t++)
@@ -177,7 +184,10 @@ static void test_tiled_xb(void **state)
         assert_false(rcl_gemm_tiled_valid(&p, 0, 0)); /* XB needs op(B) = B^T */
         assert_false(rcl_gemm_tiled_valid(&p, 1, 0));
         T_OK(rcl_ctx_set_param(T_CTX, "transpose", "TS", s == 1 ? 3 : 8));
-        for (int t = 1; t < 4; t += 2) bad += run_kind(&p, t, s == 2, (uint64_t)(500 + 100 * t));
+        for (int t = 1; t < 4; t += 2) {
+            if (!tu_sweep_all() && (t == 1) != (s == 1)) continue; /* NT on set 1, TT on 2 */
+            bad += run_kind(&p, t, s == 2, (uint64_t)(500 + 100 * t));
+        }
     }
     T_OK(rcl_ctx_set_param(T_CTX, "transpose", "TS", 8));
     assert_int_equal(bad, 0);
@@ -237,6 +247,8 @@ static void test_tiled_xa(void **state)
             /* first set: all four kinds; then TN, TT; then NN (each kind compiles
              * a variant: slow on llvmpipe) */
             if ((s == 2 && t < 2) || (s == 3 && t > 0)) continue;
+            /* the covering subset: NT and TN of the first set */
+            if (!tu_sweep_all() && s == 1 && (t == 0 || t == 3)) continue;
             p.xb = t & 1; /* NT only through XB (the dot form reads A in place) */
             bad += run_kind(&p, t, s == 2, (uint64_t)(900 + 100 * t));
         }
@@ -267,6 +279,8 @@ static void test_tiled_xb2(void **state)
             /* first set: all four kinds; then NT, TN with XA; then NN, TT
              * with XA (each variant compiles: slow on llvmpipe) */
             if ((s == 2 && (t == 0 || t == 3)) || (s == 3 && (t == 1 || t == 2))) continue;
+            /* the covering subset: NN of the first set (the others with XA) */
+            if (!tu_sweep_all() && s == 1 && t > 0) continue;
             p.xa = s > 1;
             bad += run_kind(&p, t, s == 3, (uint64_t)(1300 + 100 * t));
         }
@@ -302,6 +316,11 @@ static void test_tiled_conv_out(void **state)
             p.xb = 2;
             p.xa = s == 2;
             for (int h = 0; h < (int)(sizeof SH / sizeof SH[0]); h++) {
+                /* P is compiled in: one variant per (set, layout, shape).
+                 * The covering subset runs 8 of the 24: each set and
+                 * layout with one or two shapes, each shape twice, NT
+                 * (odd h, rm 1) and the refusals (h 0) included */
+                if (!tu_sweep(2 * (s - 1) + rm + h, 3)) continue;
                 const int M = SH[h][0], P = SH[h][1], nbi = SH[h][2], K = SH[h][3];
                 const int N = nbi * P, off = 3, ldc = rm ? N + 2 : N, tb = rm && h % 2;
                 const int epi = (s + h + rm) % 4, has_bias = (s + h + rm) % 3 != 0;
@@ -384,6 +403,8 @@ static void test_tiled_xb3(void **state)
         for (int t = 0; t < 4; t++) {
             /* first set: all four kinds; then NT and TN with XA */
             if (s == 2 && (t == 0 || t == 3)) continue;
+            /* the covering subset: NN and TT of the first set (NT, TN with XA) */
+            if (!tu_sweep_all() && s == 1 && (t == 1 || t == 2)) continue;
             p.xa = s == 2;
             bad += run_kind(&p, t, s == 2, (uint64_t)(1700 + 100 * t));
         }

@@ -26,17 +26,21 @@ static int find(const rcl_tune_entry *e, int n, const char *key, const char *par
 static void test_tuner_run(void **state)
 {
     (void)state;
-    /* a private tune cache; compiled programs shared with the suite's cache */
-    char dir[256], sub[300], path[1024], old_programs[1024];
+    /* a private tune cache; compiled programs (ours and PoCL's kernel
+     * cache) shared with the suite's cache */
+    char dir[256], sub[300], path[1024], old_programs[1024], old_pocl[1024];
     const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     snprintf(old_programs, sizeof old_programs, "%s%s/resnet-cl/programs", x && *x ? x : home,
              x && *x ? "" : "/.cache");
+    snprintf(old_pocl, sizeof old_pocl, "%s%s/pocl", x && *x ? x : home, x && *x ? "" : "/.cache");
     snprintf(dir, sizeof dir, "/tmp/rcl-tuner-test-XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(sub, sizeof sub, "%s/resnet-cl", dir);
     assert_int_equal(mkdir(sub, 0755), 0);
     snprintf(sub, sizeof sub, "%s/resnet-cl/programs", dir);
     if (access(old_programs, F_OK) == 0) assert_int_equal(symlink(old_programs, sub), 0);
+    snprintf(sub, sizeof sub, "%s/pocl", dir);
+    if (access(old_pocl, F_OK) == 0) assert_int_equal(symlink(old_pocl, sub), 0);
     assert_int_equal(setenv("XDG_CACHE_HOME", dir, 1), 0);
     /* the pinning of PoCL's workers is part of the cache key: the tuner's
      * rule here too, so that this process computes the tuner's key */
@@ -86,8 +90,8 @@ static void test_tuner_run(void **state)
         fail_msg("resnet-cl-tune --model resnet20,resnet56: rc %d, output:\n%s", rc, out);
     free(out);
 
-    /* the private cache (the programs link, not what it points at; PoCL's
-     * and Mesa's caches of the tuner's run) */
+    /* the private cache (the links, not what they point at; Mesa's cache
+     * of the tuner's run, and PoCL's where the suite had none) */
     assert_int_equal(tu_remove_tree(dir), 0);
 }
 

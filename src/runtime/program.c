@@ -302,7 +302,16 @@ int rcl_ctx_kernel(rcl_ctx *ctx, const char *file, const char *name, const char 
             return RCL_OK;
         }
     cl_int e = CL_SUCCESS;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     cl_kernel k = clCreateKernel(pe->program, name, &e);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* rusticl compiles a kernel here (NIR, then llvmpipe's LLVM), not in
+     * clBuildProgram */
+    if (e == CL_SUCCESS && (ctx->opt.verbose || getenv("RESNET_CL_LOG_BUILDS")))
+        fprintf(stderr, "resnet-cl: created kernel %s of cl/%s [%s] in %.2f s\n", name, file,
+                pe->options ? pe->options : "",
+                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     if (e != CL_SUCCESS)
         return rcl_fail(e == CL_INVALID_KERNEL_NAME ? RCL_ERR_NOT_FOUND : RCL_ERR_OPENCL,
                         "kernel %s in cl/%s: %s", name, file, rcl_cl_error_name(e));

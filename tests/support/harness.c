@@ -1,10 +1,24 @@
 #include "harness.h"
+#include "gemm/gemm_params.h" /* rcl_gemm_vec_width */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 rcl_ctx *T_CTX;
+
+int tu_sweep_all(void)
+{
+    const char *e = getenv("RESNET_CL_TEST_SWEEP");
+    if (e && !strcmp(e, "all")) return 1;
+    if (e && !strcmp(e, "cover")) return 0;
+    return rcl_gemm_vec_width(T_CTX) >= 4;
+}
+
+int tu_sweep(int i, int stride)
+{
+    return tu_sweep_all() || stride <= 1 || i % stride == 0;
+}
 
 /* A software rasterizer posing as an OpenCL device: correct, but far too
  * slow for the CLI training tests. */
