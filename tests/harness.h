@@ -42,8 +42,9 @@ int rcl_test_main_fast(int argc, char **argv, const char *suite, const struct CM
  * drivers (Mesa's llvmpipe JITs one in 3-30 s at its first launch; GPU
  * drivers) run a covering subset: each kernel, parameter value and code
  * branch at least once, not every combination (and not the 16-tile
- * Winograd layouts, which such drivers never pick: test_conv_wino_vx). RESNET_CL_TEST_SWEEP=all runs every combination
- * everywhere, =cover the subset everywhere. tu_sweep_all() says which;
+ * Winograd layouts, which such drivers never pick: test_conv_wino_vx).
+ * RESNET_CL_TEST_SWEEP=all runs every combination everywhere, =cover the
+ * subset everywhere. tu_sweep_all() says which;
  * tu_sweep(i, stride) is 1 if item i of a sweep runs: always under
  * tu_sweep_all(), else when i % stride == 0. */
 int tu_sweep_all(void);

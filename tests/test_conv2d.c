@@ -1292,8 +1292,8 @@ static void test_conv_images_b(void **state)
     /* llvmpipe (scalar vectors) compiles each GEMM variant for seconds (all
      * six shapes: 106 s cold): there only the shape whose vectors cross
      * images (the blend, mode 1 refusing it, the copies); every shape on
-     * CPU drivers */
-    int all = rcl_gemm_vec_width(T_CTX) >= 4;
+     * CPU drivers (tu_sweep_all) */
+    const int all = tu_sweep_all();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (!all && i != 2) continue;
         const conv_case_t *cc = &cases[i];
@@ -2172,11 +2172,11 @@ static void test_conv_wino_gemm(void **state)
      * of a last partial vector), exact as above. CPU drivers every width;
      * llvmpipe (YT 0 is 1 there: scalar vectors) the 4-wide form once (the
      * same code as 16: 4.5 s of JIT cold against 6.5) */
-    const int yt_cpu = rcl_gemm_vec_width(T_CTX) >= 4, yts[] = {1, 4, 8, 16}, ycase[] = {0, 4};
+    const int yt_all = tu_sweep_all(), yts[] = {1, 4, 8, 16}, ycase[] = {0, 4};
     for (int k = 0; k < 4; k++)
         for (int route = 1; route < 3; route++)
             for (int j = 0; j < 2; j++) {
-                if (!yt_cpu && (yts[k] != 4 || route != 1 || j)) continue;
+                if (!yt_all && (yts[k] != 4 || route != 1 || j)) continue;
                 rcl_ctx *ctx = path_ctx(0, 0);
                 T_OK(rcl_ctx_set_param(ctx, "conv", "WINO_GEMM", 4));
                 T_OK(rcl_ctx_set_param(ctx, "conv_wino", "YT", yts[k]));

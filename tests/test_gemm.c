@@ -89,22 +89,14 @@ static int run_case(const gcase *c, int ta, int tb, via_t via, rcl_gemm_path pat
     return ok;
 }
 
-/* every case in every transposition; p_outer / p_dot: tiled parameters of
- * the two kernel forms (NULL: defaults) */
-static int run_all2(via_t via, rcl_gemm_path path, const rcl_gemm_tiled_params *p_outer,
-                    const rcl_gemm_tiled_params *p_dot)
+/* every case in every transposition; p: tiled parameters (NULL: defaults) */
+static int run_all(via_t via, rcl_gemm_path path, const rcl_gemm_tiled_params *p)
 {
     int bad = 0;
     for (int t = 0; t < 4; t++)
         for (int i = 0; i < NCASES; i++)
-            bad += !run_case(&CASES[i], t >> 1, t & 1, via, path, t == 1 ? p_dot : p_outer, 0,
-                             (uint64_t)(100 * t + i));
+            bad += !run_case(&CASES[i], t >> 1, t & 1, via, path, p, 0, (uint64_t)(100 * t + i));
     return bad;
-}
-
-static int run_all(via_t via, rcl_gemm_path path, const rcl_gemm_tiled_params *p)
-{
-    return run_all2(via, path, p, p);
 }
 
 /* every case in transposition t (trans_a = t >> 1, trans_b = t & 1) through
@@ -158,9 +150,7 @@ static void test_tiled_params(void **state)
              * so each set runs twice, each kind twice, the dot form (NT)
              * with and without k blocks, the outer form with them (TN) */
             if (!tu_sweep_all() && t != s && t != (s ^ 3)) continue;
-            for (int i = 0; i < NCASES; i++)
-                bad += !run_case(&CASES[i], t >> 1, t & 1, VIA_PATH, RCL_GEMM_TILED, p, 0,
-                                 (uint64_t)(100 * t + i));
+            bad += run_kind(p, t, 0, (uint64_t)(100 * t));
         }
     assert_int_equal(bad, 0);
     /* the defaults of both device styles are valid */

@@ -28,11 +28,11 @@ static void test_tuner_run(void **state)
     (void)state;
     /* a private tune cache; compiled programs (ours and PoCL's kernel
      * cache) shared with the suite's cache */
-    char dir[256], sub[300], path[1024], old_programs[1024], old_pocl[1024];
+    char dir[256], sub[300], path[1024], cache[700], old_programs[1024], old_pocl[1024];
     const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    snprintf(old_programs, sizeof old_programs, "%s%s/resnet-cl/programs", x && *x ? x : home,
-             x && *x ? "" : "/.cache");
-    snprintf(old_pocl, sizeof old_pocl, "%s%s/pocl", x && *x ? x : home, x && *x ? "" : "/.cache");
+    snprintf(cache, sizeof cache, "%s%s", x && *x ? x : home, x && *x ? "" : "/.cache");
+    snprintf(old_programs, sizeof old_programs, "%s/resnet-cl/programs", cache);
+    snprintf(old_pocl, sizeof old_pocl, "%s/pocl", cache);
     snprintf(dir, sizeof dir, "/tmp/rcl-tuner-test-XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(sub, sizeof sub, "%s/resnet-cl", dir);

@@ -39,6 +39,20 @@ static char *str_dup(const char *s)
     return d;
 }
 
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* RESNET_CL_LOG_BUILDS=1 (or a verbose context): a line per program built
+ * from source and per kernel created, with its seconds */
+static int log_builds(const rcl_ctx *ctx)
+{
+    return ctx->opt.verbose || getenv("RESNET_CL_LOG_BUILDS");
+}
+
 static void put_u64(unsigned char *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
@@ -208,8 +222,7 @@ static int build_program_with(rcl_ctx *ctx, const char *file, const char *option
         *out = prog;
         return RCL_OK;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = now_s();
     cl_int e = CL_SUCCESS;
     const char *texts[1] = {text};
     prog = clCreateProgramWithSource(ctx->context, 1, texts, NULL, &e);
@@ -231,11 +244,9 @@ static int build_program_with(rcl_ctx *ctx, const char *file, const char *option
                         options, ctx->dev.name, rcl_cl_error_name(e), log);
     }
     ctx->stats.programs_built++;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (ctx->opt.verbose || getenv("RESNET_CL_LOG_BUILDS"))
+    if (log_builds(ctx))
         fprintf(stderr, "resnet-cl: built cl/%s [%s] on %s in %.2f s\n", file, options,
-                ctx->dev.name,
-                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+                ctx->dev.name, now_s() - t0);
     store_cached(ctx, key, prog);
     free(key);
     *out = prog;
@@ -302,16 +313,13 @@ int rcl_ctx_kernel(rcl_ctx *ctx, const char *file, const char *name, const char 
             return RCL_OK;
         }
     cl_int e = CL_SUCCESS;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = now_s();
     cl_kernel k = clCreateKernel(pe->program, name, &e);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    /* rusticl compiles a kernel here (NIR, then llvmpipe's LLVM), not in
-     * clBuildProgram */
-    if (e == CL_SUCCESS && (ctx->opt.verbose || getenv("RESNET_CL_LOG_BUILDS")))
+    /* rusticl runs its NIR passes here (llvmpipe generates the code at the
+     * kernel's first launch), not in clBuildProgram */
+    if (e == CL_SUCCESS && log_builds(ctx))
         fprintf(stderr, "resnet-cl: created kernel %s of cl/%s [%s] in %.2f s\n", name, file,
-                pe->options ? pe->options : "",
-                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+                pe->options ? pe->options : "", now_s() - t0);
     if (e != CL_SUCCESS)
         return rcl_fail(e == CL_INVALID_KERNEL_NAME ? RCL_ERR_NOT_FOUND : RCL_ERR_OPENCL,
                         "kernel %s in cl/%s: %s", name, file, rcl_cl_error_name(e));
