@@ -196,9 +196,12 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
                 bad = cli_getopt_bad(&go, "at most 16 --param options");
             else if (sscanf(go.arg, "%63s %31s %d %1s", k, p, &v, extra) != 3)
                 bad = cli_getopt_bad(&go, "KEY PARAM VALUE, e.g. 'conv WINOGRAD 1'");
-            else if (!rcl_tunable_known(k, p) && strncmp(k, "gemm.", 5))
-                bad = cli_getopt_bad(&go, "a tunable of src/runtime/tunables.def or a GEMM class "
-                                          "(gemm.<class>), e.g. 'conv WINOGRAD 1'");
+            else if (!rcl_tunable_known(k, p) && strncmp(k, "gemm.", 5) &&
+                     (strncmp(k, "conv.", 5) ||
+                      (strcmp(p, "FWD") && strcmp(p, "DX") && strcmp(p, "DW"))))
+                bad = cli_getopt_bad(&go, "a tunable of src/runtime/tunables.def, a GEMM class "
+                                          "(gemm.<class>) or a conv's path (conv.<shape> "
+                                          "FWD|DX|DW), e.g. 'conv WINOGRAD 1'");
             else {
                 snprintf(set[nset].key, sizeof set[nset].key, "%s", k);
                 snprintf(set[nset].param, sizeof set[nset].param, "%s", p);
@@ -213,7 +216,11 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
                    "       --no-profile: time the steps without OpenCL profiling events (no\n"
                    "                     per-layer breakdown)\n"
                    "       --param: set a tunable after the tune cache is loaded (repeatable, e.g.\n"
-                   "                --param 'conv WINOGRAD 1': an A/B against the default)\n"
+                   "                --param 'conv WINOGRAD 1': an A/B against the default), a\n"
+                   "                GEMM class (gemm.<class>) or one conv's path: 'conv.<shape>\n"
+                   "                FWD|DX|DW 0|1' (1 the direct kernels, 0 im2col + GEMM; the\n"
+                   "                shape key as the tune cache writes it, e.g.\n"
+                   "                conv.16x32x32_32_3x3s2x2p1x1)\n"
                    "       under MPI (mpirun -np P resnet-cl bench ...): --batch-size is the global\n"
                    "       batch, split over the ranks; per-rank and total images/s and the share\n"
                    "       of the step spent waiting for the gradient all-reduce; --no-overlap:\n"
