@@ -7,6 +7,7 @@
  * then the partial batch (5 images on the model built for 8): the same
  * checks but SGD's. */
 #include "harness.h"
+#include "base/base.h"
 #include "parity_weights.h"
 #include "rcl/optimizer.h"
 #include "runtime/internal.h"
@@ -16,13 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 enum { BATCH = 8, PARTIAL = 5, SIZE = 32, CLASSES = 10, STEPS = 3 };
 
@@ -428,15 +422,15 @@ static void run_parity(const char *fixture)
     check_generator(&r);
     r.n = BATCH;
     double t[5];
-    t[0] = now_s();
+    t[0] = rcl_now_s();
     T_OK(pw_fill_model(r.m));
     const rcl_tensor *logits;
     T_OK(rcl_model_forward(r.m, &r.x, 0, &logits)); /* eval, generated running stats */
     check_logits(&r, C_EVAL, "eval_logits", logits);
-    t[1] = now_s();
+    t[1] = rcl_now_s();
     train_forward_backward(&r, 1, 1);
     check_grads(&r);
-    t[2] = now_s();
+    t[2] = rcl_now_s();
     /* The optimizer checks cost 6 more train passes. On a device where one
      * pass takes seconds they would dominate the suite, so they run there
      * only for resnet20 with BatchNorm (the optimizer kernels themselves
@@ -450,9 +444,9 @@ static void run_parity(const char *fixture)
                 (!rcl_ctx_scalar_cpu(T_CTX) && t[2] - t[1] < 5.0) ||
                 (full && atoi(full));
     if (steps) check_steps(&r, RCL_OPTIM_ADAM);
-    t[3] = now_s();
+    t[3] = rcl_now_s();
     if (steps) check_steps(&r, RCL_OPTIM_SGD);
-    t[4] = now_s();
+    t[4] = rcl_now_s();
     if (!steps)
         printf("  %s: optimizer steps skipped on this slow device (train pass %.0f s; "
                "RESNET_CL_PARITY_FULL=1 runs them)\n", arch, t[2] - t[1]);

@@ -11,6 +11,7 @@
  *    checkpoints and says how to resume, which runs to the end on 2 ranks.
  * Registered only in an MPI build (RCL_MPI). */
 #include "train_mpi_util.h"
+#include "base/base.h"
 
 /* The batch must divide by the ranks: every rank says so, nobody hangs
  * (--accumulate alone: test_train_accumulate). */
@@ -90,7 +91,7 @@ static void test_resume(void **state)
 static int read_until(int fd, char *buf, size_t cap, size_t *n, const char *want, double deadline)
 {
     while (!strstr(buf, want)) {
-        double left = deadline - now_s();
+        double left = deadline - rcl_now_s();
         if (left <= 0) return 0;
         struct pollfd pf = {.fd = fd, .events = POLLIN};
         int pr = poll(&pf, 1, (int)(left * 1000) + 1);
@@ -136,7 +137,7 @@ static void stop_run(int term)
     size_t cap = 1 << 20, n = 0;
     char *buf = calloc(1, cap);
     /* rank 1's pid, then a few steps (a checkpoint each) */
-    double t0 = now_s();
+    double t0 = rcl_now_s();
     int ok = read_until(fds[0], buf, cap, &n, "Epoch [2/200], step [2/4]", t0 + 300);
     const char *line = strstr(buf, "rank 1 of 2 on ");
     const char *pidp = line ? strstr(line, "(pid ") : NULL;
@@ -148,17 +149,17 @@ static void stop_run(int term)
     pid_t victim = (pid_t)atol(pidp + 5);
     assert_true(victim > 0);
     size_t before = n;
-    double t_kill = now_s();
+    double t_kill = rcl_now_s();
     assert_int_equal(kill(victim, term ? SIGTERM : SIGKILL), 0);
     /* everything must end within seconds: read to EOF with a deadline */
     read_until(fds[0], buf, cap, &n, "\x01never\x01", t_kill + 60);
     int status = 0;
     pid_t w = 0;
-    while (now_s() < t_kill + 60 && (w = waitpid(job, &status, WNOHANG)) == 0) {
+    while (rcl_now_s() < t_kill + 60 && (w = waitpid(job, &status, WNOHANG)) == 0) {
         struct timespec ts = {0, 50 * 1000000L}; /* polling a child's exit: no condition to wait on with a deadline */
         nanosleep(&ts, NULL);
     }
-    double took = now_s() - t_kill;
+    double took = rcl_now_s() - t_kill;
     if (w != job) {
         kill(job, SIGKILL);
         waitpid(job, NULL, 0);

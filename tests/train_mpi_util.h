@@ -24,12 +24,6 @@
 
 TM_UNUSED static int dev(void) { return rcl_ctx_device(T_CTX)->index; }
 
-TM_UNUSED static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static char g_dir[1024], g_data[1100];
 

@@ -28,6 +28,7 @@
  * RESNET_CL_TUNE_DEBUG=1 prints every timed candidate of phases D and E
  * (its parameters and each class's time) to stderr. */
 #include "tune_main.h"
+#include "base/base.h"
 #include "tools/cli_env.h"
 #include "tools/cli_model_opts.h"
 #include "tools/cli_parse.h"
@@ -71,7 +72,7 @@ static void progress(void *ud, int done, int total)
 {
     (void)ud;
     char extra[64];
-    snprintf(extra, sizeof extra, "%4.0fs of %.0fs", tune_now() - G.t0, G.budget);
+    snprintf(extra, sizeof extra, "%4.0fs of %.0fs", rcl_now_s() - G.t0, G.budget);
     cli_progress_update(&G.bar, done, total, done, extra);
 }
 
@@ -214,13 +215,13 @@ static int tune_other_kernels(int device, const char *const *models, int nm,
     for (int m = 0; m < nm; m++) {
         int *st_m = status + (size_t)m * NP_MAX;
         double *se_m = secs + (size_t)m * NP_MAX * NT;
-        double left = deadline - tune_now();
+        double left = deadline - rcl_now_s();
         trial_model tm = {models[m], *norm, batch, image, classes, ent, ne, tags};
         trial_results res = {st_m, se_m, 0};
         trial_job jf = {.device = device, .kind = TRIAL_KERNELS, .nshapes = NT, .points = pts,
                         .npoints = np, .nparams = nk, .warm = 1, .reps = 3,
                         .trial_timeout_s = 300,
-                        .deadline = tune_now() + (left > 0 ? left / (nm - m) : 0),
+                        .deadline = rcl_now_s() + (left > 0 ? left / (nm - m) : 0),
                         .min_points = 1, .model = &tm};
         int rc = trial_run(&jf, &res, progress, NULL);
         ran[m] = !rc && st_m[0] == TRIAL_OK;
@@ -435,7 +436,7 @@ int tune_main(int argc, char **argv)
         return 2;
     }
     if (cli_parse_only) return CLI_PARSED;
-    G.t0 = tune_now();
+    G.t0 = rcl_now_s();
     G.budget = budget;
     double deadline = G.t0 + budget;
 
@@ -547,7 +548,7 @@ int tune_main(int argc, char **argv)
         cl[c].t_ours = -1;
         t_default += cl[c].t_default;
     }
-    double remaining = deadline - tune_now();
+    double remaining = deadline - rcl_now_s();
 
     /* ---- B: CLBlast candidates on the (up to) 3 classes with the most time */
     int top[3] = {-1, -1, -1};
@@ -576,7 +577,7 @@ int tune_main(int argc, char **argv)
         phase("B: CLBlast parameters");
         trial_job jb = {.device = device, .kind = TRIAL_CLBLAST, .shapes = sub, .nshapes = nsub,
                         .points = clb_pts, .npoints = nclb, .nparams = 17, .warm = 0, .reps = 2,
-                        .trial_timeout_s = 60 + 3 * t_sub_default, .deadline = tune_now() + 0.25 * remaining,
+                        .trial_timeout_s = 60 + 3 * t_sub_default, .deadline = rcl_now_s() + 0.25 * remaining,
                         .min_points = 1};
         trial_run(&jb, &res, progress, NULL);
         end_phase();
@@ -616,8 +617,8 @@ int tune_main(int argc, char **argv)
     /* phase F (the other kernels, in whole training steps) gets the last
      * 20% of the budget when the shapes come from a model */
     double f_reserve = shapes_arg ? 0 : 0.2 * budget;
-    remaining = 0.85 * (deadline - f_reserve - tune_now());
-    double d_end = tune_now() + remaining;
+    remaining = 0.85 * (deadline - f_reserve - rcl_now_s());
+    double d_end = rcl_now_s() + remaining;
     double kind_t[4] = {0}, all_t = 0;
     for (int c = 0; c < nc; c++) kind_t[cl[c].kind] += cl[c].t_default, all_t += cl[c].t_default;
     static const char *kind_name[4] = {"D: ours NN", "D: ours NT", "D: ours TN", "D: ours TT"};
@@ -668,7 +669,7 @@ int tune_main(int argc, char **argv)
         trial_job jd = {.device = device, .kind = TRIAL_OURS, .shapes = ks, .nshapes = nk,
                         .points = pts, .npoints = np, .nparams = NTP, .warm = 1, .reps = 3,
                         .trial_timeout_s = 60 + 4 * kind_t[kind],
-                        .deadline = tune_now() + share * (remaining > 0 ? remaining : 0),
+                        .deadline = rcl_now_s() + share * (remaining > 0 ? remaining : 0),
                         .min_points = 1};
         trial_run(&jd, &res, progress, NULL);
         end_phase();
@@ -685,7 +686,7 @@ int tune_main(int argc, char **argv)
         }
         printf("%s: %d of %d candidates tried (%d rejected: wrong result, error, crash or "
                "timeout)\n", kind_name[kind] + 3, tried, np, failed);
-        remaining = d_end - tune_now();
+        remaining = d_end - rcl_now_s();
         all_t -= kind_t[kind];
     }
 
@@ -783,7 +784,7 @@ int tune_main(int argc, char **argv)
     if (!shapes_arg)
         ne += tune_other_kernels(device, models, nmodels, &mc.norm, batch, image, classes, ent, ne,
                                  (int)(sizeof ent / sizeof ent[0]), deadline);
-    printf("tuning took %.0f s\n", tune_now() - G.t0);
+    printf("tuning took %.0f s\n", rcl_now_s() - G.t0);
     if (dry) {
         printf("dry run: cache not written\n");
         return 0;

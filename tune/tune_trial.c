@@ -2,6 +2,7 @@
  * line each: "S <i>" when candidate i starts, "R <i> <status> <secs>..." when
  * it is done, "E <message>" if the child cannot set up. */
 #include "tune_trial.h"
+#include "base/base.h"
 
 #include "rcl/tune_cache.h"
 
@@ -16,13 +17,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-double tune_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static void say(int fd, const char *s)
 {
@@ -196,7 +190,7 @@ int trial_run(const trial_job *job, trial_results *res, trial_progress_fn fn, vo
     res->done = 0;
     int start = 0, setup_failures = 0, out_of_budget = 0;
     while (start < job->npoints && !out_of_budget) {
-        if (job->deadline > 0 && tune_now() > job->deadline && start >= job->min_points) break;
+        if (job->deadline > 0 && rcl_now_s() > job->deadline && start >= job->min_points) break;
         int fds[2];
         if (pipe(fds)) return -1;
         fflush(NULL);
@@ -216,9 +210,9 @@ int trial_run(const trial_job *job, trial_results *res, trial_progress_fn fn, vo
         size_t have = 0;
         int cur = -1, eof = 0;
         /* the child's setup (context, reference) gets extra time */
-        double t_mark = tune_now(), limit = job->trial_timeout_s + 120;
+        double t_mark = rcl_now_s(), limit = job->trial_timeout_s + 120;
         while (!eof && !out_of_budget) {
-            double left = t_mark + limit - tune_now();
+            double left = t_mark + limit - rcl_now_s();
             if (left <= 0) { /* hung: kill it, blame the candidate */
                 kill(pid, SIGKILL);
                 if (cur >= 0 && res->status[cur] == TRIAL_NOT_RUN) {
@@ -244,13 +238,13 @@ int trial_run(const trial_job *job, trial_results *res, trial_progress_fn fn, vo
                 *nl = 0;
                 if (buf[0] == 'S') {
                     cur = atoi(buf + 2);
-                    t_mark = tune_now();
+                    t_mark = rcl_now_s();
                     limit = job->trial_timeout_s;
                 } else if (buf[0] == 'R') {
                     parse_result(buf, job, res);
                     res->done++;
                     if (fn) fn(ud, res->done, job->npoints);
-                    if (job->deadline > 0 && tune_now() > job->deadline &&
+                    if (job->deadline > 0 && rcl_now_s() > job->deadline &&
                         res->done >= job->min_points) {
                         kill(pid, SIGKILL);
                         out_of_budget = 1;

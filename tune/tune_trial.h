@@ -7,6 +7,7 @@
 #define RCL_TUNE_TRIAL_H
 
 #include "tools/gemm_tools.h"
+#include "base/base.h"
 #include "rcl.h"
 #include "rcl/tune_cache.h"
 
@@ -49,7 +50,7 @@ typedef struct trial_job {
     int npoints, nparams;
     int warm, reps;
     double trial_timeout_s;  /* per candidate (child setup gets extra) */
-    double deadline;         /* tune_now() after which no new candidate starts; 0: none */
+    double deadline;         /* rcl_now_s() after which no new candidate starts; 0: none */
     int min_points;          /* run at least this many even past the deadline */
     const trial_model *model; /* TRIAL_KERNELS only */
 } trial_job;
@@ -91,7 +92,5 @@ int trial_probe(int device, tune_probe *out);
  * (rcl_gemm_shapes_model). 0 on success; -1 with `err` filled. */
 int trial_collect_shapes(int device, const char *arch, int batch, int hw, int classes,
                          rcl_gemm_shape *out, int cap, int *n, char *err, size_t err_cap);
-
-double tune_now(void);
 
 #endif

@@ -27,6 +27,9 @@ static inline uint64_t rcl_splitmix64_next(uint64_t *state)
     return rcl_splitmix64_mix(*state += RCL_SPLITMIX64_GAMMA);
 }
 
+/* Seconds on the monotonic clock (clock.c): every layer's timings. */
+double rcl_now_s(void);
+
 /* Median of v[0 .. n) (sorts v in place; 0 for n < 1; stats.c). */
 double rcl_median(double *v, int n);
 

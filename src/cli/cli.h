@@ -3,6 +3,7 @@
 #define RCL_CLI_H
 
 #include "tools/cli_parse.h"
+#include "base/base.h"
 #include "rcl.h"
 #include "rcl/checkpoint.h"
 
@@ -10,7 +11,7 @@ typedef struct cli_globals {
     int device;          /* -1: not given on the command line */
     const char *devices; /* --devices 0,1,..: device of each local rank under MPI (NULL) */
     int no_tune_cache;   /* --no-tune-cache */
-    double t_start;      /* cli_now_s() when main() began */
+    double t_start;      /* rcl_now_s() when main() began */
     int argc;            /* main's arguments (study records its command line) */
     char **argv;
     const char *argv0;
@@ -75,9 +76,6 @@ int cli_check_memory(rcl_ctx *ctx, const char *arch, const rcl_model_config *mc,
  * of ckpt itself that failed with a system error: "cannot write checkpoint
  * P: No space left on device; the previous checkpoint is intact". */
 void cli_report_run_failure(const char *what, int status, const char *ckpt, int writing);
-
-/* Monotonic clock in seconds. */
-double cli_now_s(void);
 
 /* One line: the bad index and the devices that exist. */
 void cli_report_bad_device(int idx, const rcl_device_info *devs, int n);

@@ -167,13 +167,6 @@ int cli_getopt_hxw(const cli_getopt *g, int *h, int *w)
     return 0;
 }
 
-double cli_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* "1.50 GiB" */
 static const char *gib(uint64_t b, char *buf, size_t cap)
 {

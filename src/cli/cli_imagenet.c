@@ -3,6 +3,7 @@
  * line about it, the report of the files an epoch skipped, and how a
  * checkpoint's images are prepared. */
 #include "cli/cli.h"
+#include "base/base.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ int cli_index_open(const cli_index_args *a, rcl_file_index *ix)
     }
     rcl_index_options o = {.cache_dir = a->cache_dir, .classes_file = a->classes_file,
                            .no_cache = a->no_cache};
-    double t0 = cli_now_s();
+    double t0 = rcl_now_s();
     int st = rcl_file_index_open(ix, a->data, split, &o);
     if (st != RCL_OK) {
         cli_report("reading the data", st);
@@ -32,7 +33,7 @@ int cli_index_open(const cli_index_args *a, rcl_file_index *ix)
     fprintf(stderr,
             "resnet-cl: %s: %d files, %d of %d classes (labels from %s); index %s in %.2f s%s%s\n",
             ix->dir, ix->n, ix->classes_present, ix->num_classes, ix->class_source,
-            ix->from_cache ? "read from the cache" : "built", cli_now_s() - t0,
+            ix->from_cache ? "read from the cache" : "built", rcl_now_s() - t0,
             ix->cache_path ? ", " : " (not cached)", ix->cache_path ? ix->cache_path : "");
     return 0;
 }

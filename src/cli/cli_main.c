@@ -3,6 +3,7 @@
  * calls cli_main, so that the fuzz target tests/fuzz/fuzz_cli.c can run the
  * same parsing with cli_parse_only set. */
 #include "cli/cli.h"
+#include "base/base.h"
 #include "tools/cli_env.h"
 #include "rcl/dist.h"
 
@@ -37,7 +38,7 @@ static void usage(FILE *f)
 
 int cli_main(int argc, char **argv)
 {
-    cli_globals g = {.device = -1, .t_start = cli_now_s(), .argc = argc, .argv = argv, .argv0 = argv[0]};
+    cli_globals g = {.device = -1, .t_start = rcl_now_s(), .argc = argc, .argv = argv, .argv0 = argv[0]};
     /* before any OpenCL call; not under MPI, where every rank's PoCL would
      * pin its workers to the same first CPUs */
     if (rcl_dist_launch_size(NULL) == 1) cli_env_pin_pocl_workers();

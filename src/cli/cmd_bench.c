@@ -80,15 +80,15 @@ static int bench_dist(const cli_globals *g, const char *model, rcl_model_config 
     for (int i = 0; !st && i < batch; i++) gl[i] = i % classes;
     rcl_step_result r;
     for (int i = 0; !st && i < warmup + steps; i++) {
-        double w0 = t.comm_wait_s, t0 = cli_now_s();
+        double w0 = t.comm_wait_s, t0 = rcl_now_s();
         st = rcl_dist_train_step(&t, gx, gl, batch, &r);
         if (!st) st = rcl_ctx_finish(ctx);
         if (i >= warmup) {
-            step_t[i - warmup] = cli_now_s() - t0;
+            step_t[i - warmup] = rcl_now_s() - t0;
             wait_t[i - warmup] = t.comm_wait_s - w0;
         }
         if (!st && rank == 0 && isatty(fileno(stderr)))
-            fprintf(stderr, "\r  train step %d/%d: %.3f s ", i + 1, warmup + steps, cli_now_s() - t0);
+            fprintf(stderr, "\r  train step %d/%d: %.3f s ", i + 1, warmup + steps, rcl_now_s() - t0);
     }
     if (rank == 0 && isatty(fileno(stderr))) fprintf(stderr, "\r\033[K");
     if (st) {
@@ -280,10 +280,10 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
     double *train_t = calloc((size_t)steps, sizeof(double)), *infer_t = calloc((size_t)steps, sizeof(double));
     rcl_step_result r;
     for (int i = 0; !st && i < warmup + steps; i++) {
-        double t0 = cli_now_s();
+        double t0 = rcl_now_s();
         st = rcl_train_step(m, &opt, &b, batch, &r);
         if (!st) st = rcl_ctx_finish(ctx);
-        double t = cli_now_s() - t0;
+        double t = rcl_now_s() - t0;
         rcl_prof_drain(&prof, i >= warmup);
         if (i >= warmup) train_t[i - warmup] = t;
         if (!st && isatty(fileno(stderr))) fprintf(stderr, "\r  train step %d/%d: %.3f s ", i + 1, warmup + steps, t);
@@ -291,11 +291,11 @@ int cli_bench(const cli_globals *g, int argc, char **argv)
     if (isatty(fileno(stderr))) fprintf(stderr, "\r\033[K");
     rcl_prof_attach(ctx, &iprof);
     for (int i = 0; !st && i < warmup + steps; i++) {
-        double t0 = cli_now_s();
+        double t0 = rcl_now_s();
         st = rcl_eval_step(m, &b, batch, &r);
         if (!st) st = rcl_ctx_finish(ctx);
         rcl_prof_drain(&iprof, i >= warmup);
-        if (i >= warmup) infer_t[i - warmup] = cli_now_s() - t0;
+        if (i >= warmup) infer_t[i - warmup] = rcl_now_s() - t0;
     }
     if (st) cli_report("bench", st);
     else {

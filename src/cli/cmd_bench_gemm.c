@@ -80,11 +80,11 @@ static double time_blas(const rcl_gemm_shape *s, int reps)
     double best[64];
     if (reps > 64) reps = 64;
     for (int r = -1; r < reps; r++) {
-        double t0 = cli_now_s();
+        double t0 = rcl_now_s();
         cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
                     s->tb ? CblasTrans : CblasNoTrans, s->M, s->N, s->K, 1.0f, a, lda, b, ldb,
                     0.0f, c, s->N);
-        if (r >= 0) best[r] = cli_now_s() - t0;
+        if (r >= 0) best[r] = rcl_now_s() - t0;
     }
     free(a), free(b), free(c);
     return rcl_median(best, reps);

@@ -2,6 +2,7 @@
  * (read, decode, resize, crop/augment on --threads workers), with the time
  * each stage took per image. No device is opened. */
 #include "cli/cli.h"
+#include "base/base.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,14 +140,14 @@ int cli_bench_loader(const cli_globals *g, int argc, char **argv)
         }
         done += count;
         if (++batches == 1) {   /* the clock starts after the first batch */
-            t0 = cli_now_s();
+            t0 = rcl_now_s();
             c0 = cpu_s();
             rcl_stream_stats_get(s, &s0);
         } else {
             timed += count;
         }
     }
-    double wall = cli_now_s() - t0, cpu = cpu_s() - c0;
+    double wall = rcl_now_s() - t0, cpu = cpu_s() - c0;
     rcl_stream_stats s1;
     rcl_stream_stats_get(s, &s1);
     if (st != RCL_OK) {

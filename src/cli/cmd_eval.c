@@ -150,14 +150,14 @@ static int eval_imagenet(const cli_globals *g, const char *ckpt, rcl_checkpoint_
                 io->full_decode ? "full decode" : "DCT scaling",
                 so.threads, so.threads == 1 ? "" : "s", batch, batch == 1 ? "" : "s");
     rcl_topk_counts r = {0};
-    double t0 = cli_now_s();
+    double t0 = rcl_now_s();
     if (!st && (st = rcl_evaluate_stream(m, &b, s, crops, &r, NULL, NULL))) {
         if (io->strict && (st == RCL_ERR_FORMAT || st == RCL_ERR_IO))
             fprintf(stderr, "resnet-cl: %s\n", rcl_last_error());
         else
             cli_report("evaluating", st);
     }
-    double secs = cli_now_s() - t0;
+    double secs = rcl_now_s() - t0;
     if (!st) {
         rcl_stream_stats ss;
         rcl_stream_stats_get(s, &ss);

@@ -3,6 +3,7 @@
  * each image's shorter side resized to 256 and its centre 224 x 224 crop,
  * averaged over every image, saved next to the set's index (mean.bin). */
 #include "cli/cli.h"
+#include "base/base.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +80,7 @@ int cli_mean_image(const cli_globals *g, int argc, char **argv)
     int st = sum && x && mean && y ? rcl_stream_create(&s, &ix, &so) : RCL_ERR_NOMEM;
     if (st == RCL_OK) st = rcl_stream_begin_epoch(s, 0);
     long long count = 0;
-    double t0 = cli_now_s();
+    double t0 = rcl_now_s();
     for (int got; st == RCL_OK;) {
         st = rcl_stream_next(s, x, y, &got);
         if (st != RCL_OK || got == 0) break;
@@ -103,7 +104,7 @@ int cli_mean_image(const cli_globals *g, int argc, char **argv)
         if (st != RCL_OK) cli_report("writing the mean image", st);
         else
             printf("mean image of %lld images (%.1f s): %s; channel means R %.4f G %.4f B %.4f\n",
-                   count, cli_now_s() - t0, path, ch[0], ch[1], ch[2]);
+                   count, rcl_now_s() - t0, path, ch[0], ch[1], ch[2]);
     } else {
         cli_report("computing the mean image", st);
     }

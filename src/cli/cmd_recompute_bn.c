@@ -3,6 +3,7 @@
  * "we average the BN statistics over many training batches"; PyTorch's
  * momentum=None), everything else kept (docs/imagenet.md, "Evaluation"). */
 #include "cli/cli.h"
+#include "base/base.h"
 #include "rcl/trainer.h"
 
 #include <stdio.h>
@@ -139,7 +140,7 @@ static int run(const cli_globals *g, const rb_opts *o)
             bad = 1;
         }
     }
-    double t0 = cli_now_s();
+    double t0 = rcl_now_s();
     int done = 0;
     if (!bad) {
         st = src.s ? rcl_stream_begin_epoch(src.s, 0) : rcl_loader_begin_epoch(src.ld, 0);
@@ -170,7 +171,7 @@ static int run(const cli_globals *g, const rb_opts *o)
         if (src.s) cli_report_skipped(src.s, "recompute-bn");
         printf("recompute-bn: BN statistics of %s averaged over %d training batches of up to %d "
                "(%lld images, %.1f s); wrote %s\n", o->ckpt, done, batch, src.images,
-               cli_now_s() - t0, o->out);
+               rcl_now_s() - t0, o->out);
     }
     rcl_batch_free(&b);
     rcl_model_destroy(m);

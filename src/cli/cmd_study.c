@@ -1102,7 +1102,7 @@ static int do_run(study *s, const cli_globals *g, run *r, int idx)
         fclose(lf);
     }
     free(cmd.s);
-    double t0 = cli_now_s();
+    double t0 = rcl_now_s();
     int st = spawn_wait(s->self, a.v, tlog);
     sv_free(&a);
     run_read_log(r);
@@ -1141,7 +1141,7 @@ static int do_run(study *s, const cli_globals *g, run *r, int idx)
         }
         free(out);
     }
-    double secs = cli_now_s() - t0;
+    double secs = rcl_now_s() - t0;
     if (r->status == RUN_DONE)
         printf("study %s: %s: done in %.1f s, final test acc %.2f%%, train loss %.4f\n", s->name, label,
                secs, 100 * r->ep[r->nep - 1].test_acc, r->ep[r->nep - 1].train_loss);

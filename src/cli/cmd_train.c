@@ -96,7 +96,7 @@ static void report_startup(const train_opts *o, const train_run *r, double t_sta
         snprintf(progs, sizeof progs, "%d from cache, %d compiled", cs.programs_loaded,
                  cs.programs_built);
     printf("first training step done %.2f s after start (data %.2f s; OpenCL programs: %s)\n",
-           cli_now_s() - t_start, t_data, progs);
+           rcl_now_s() - t_start, t_data, progs);
     if (o->warmup_steps && r->opt.step <= o->warmup_steps)
         printf("warm-up: lr %g for the first %lld updates\n", (double)o->warmup_lr,
                o->warmup_steps);
@@ -249,7 +249,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
          epoch++) {
         float lr = o->plateau ? (float)r->plateau.lr : rcl_lr_at(&o->sched, epoch);
         rcl_optimizer_set_lr(&r->opt, lr);
-        double t0 = cli_now_s();
+        double t0 = rcl_now_s();
         epoch_pos e = {0};
         if (epoch == start_epoch && resume_pos) e = *resume_pos;
         long long seen0 = e.seen; /* images/s: of this process */
@@ -370,7 +370,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
             }
         }
         cli_progress_finish(&bar, 0);
-        double t_trained = cli_now_s(); /* the epoch's training part ends here */
+        double t_trained = rcl_now_s(); /* the epoch's training part ends here */
         if (log_steps(r, epoch, &e, steps)) return 1; /* the epoch's last partial window */
         e.win_loss = 0;
         e.win = 0;
@@ -395,7 +395,7 @@ static int train_loop(const train_opts *o, train_run *r, int start_epoch, double
         }
         if (st) return cli_report_run_failure("evaluating", st, r->ckpt, 0), 1;
         if (rcl_dist_rank() == 0) train_data_report_skipped(&r->data, epoch + 1, 1);
-        double secs = cli_now_s() - t0, acc = test_total ? (double)test_correct / test_total : 0;
+        double secs = rcl_now_s() - t0, acc = test_total ? (double)test_correct / test_total : 0;
         printf("Test set: Average loss: %.4f, Accuracy: %d/%d (%.0f%%)\n", test_loss, test_correct,
                test_total, 100.0 * acc);
         /* images/s over the training part only (the test pass and the
@@ -599,7 +599,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     }
     install_signal_handlers();
     train_run r = {.g = g};
-    double t_data = cli_now_s();
+    double t_data = rcl_now_s();
     o.dopt.data = data;
     o.dopt.batch = o.batch;
     o.dopt.augment = o.augment;
@@ -608,7 +608,7 @@ int cli_train(const cli_globals *g, int argc, char **argv)
     o.dopt.per_class_test = o.per_class_test;
     if (!o.dopt.threads) o.dopt.threads = cli_online_cpus();
     if (train_data_open(&r.data, &o.dopt, o.resume)) return run_free(&r), 1;
-    t_data = cli_now_s() - t_data;
+    t_data = rcl_now_s() - t_data;
     train_print_recipe(&o);
     if (cli_dist_open_device(g, &r.ctx, NULL, 1)) return run_free(&r), 1;
     cli_dist_quiet_others();

@@ -95,13 +95,6 @@ static sm64 stream_rng(uint64_t seed, int epoch, uint64_t which)
     return r;
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* ---- one sample (worker, no lock held) */
 
 typedef struct stage_times { double read, decode, resize, augment; } stage_times;
@@ -150,19 +143,19 @@ static int prepare(const rcl_stream *s, int idx, int epoch, int pos, float *dst,
         flip = (int)(sm_next(&r) >> 63);
         for (int k = 0; k < 3; k++) alpha[k] = (float)(o->lighting * sm_normal(&r));
     }
-    double t0 = now_s();
+    double t0 = rcl_now_s();
     char *path = rcl_path_join(s->ix->dir, s->ix->paths[idx]);
     if (!path) return rcl_fail(RCL_ERR_NOMEM, "out of memory");
     uint8_t *buf = NULL, *hwc = NULL;
     size_t len = 0;
     int h = 0, w = 0;
     int st = rcl_read_file(path, &buf, &len);
-    double t1 = now_s();
+    double t1 = rcl_now_s();
     if (st == RCL_OK)
         st = rcl_image_decode_hwc(buf, len, path, o->full_decode ? 0 : S, &hwc, &h, &w);
     free(buf);
     free(path);
-    double t2 = now_s();
+    double t2 = rcl_now_s();
     t->read += t1 - t0;
     t->decode += t2 - t1;
     if (st != RCL_OK) return st;
@@ -178,12 +171,12 @@ static int prepare(const rcl_stream *s, int idx, int epoch, int pos, float *dst,
             /* window (top, left) of the flipped image = the mirror of the
              * window (top, rw - left - crop) of the image */
             int f = k >= 5, left = f ? rw - lefts[k - 5] - crop : lefts[k];
-            double a = now_s();
+            double a = rcl_now_s();
             st = rcl_resize_crop_hwc(crop_u8, crop, crop, tops[k % 5], left, rh, rw, hwc, h, w);
-            double b = now_s();
+            double b = rcl_now_s();
             if (st == RCL_OK) to_input(s, dst + (size_t)k * s->crop_sample, crop_u8, f, shift);
             tr += b - a;
-            ta += now_s() - b;
+            ta += rcl_now_s() - b;
         }
         free(hwc);
         t->resize += tr;
@@ -200,11 +193,11 @@ static int prepare(const rcl_stream *s, int idx, int epoch, int pos, float *dst,
     }
     st = rcl_resize_crop_hwc(crop_u8, crop, crop, top, left, rh, rw, hwc, h, w);
     free(hwc);
-    double t3 = now_s();
+    double t3 = rcl_now_s();
     t->resize += t3 - t2;
     if (st != RCL_OK) return st;
     to_input(s, dst, crop_u8, flip, shift);
-    t->augment += now_s() - t3;
+    t->augment += rcl_now_s() - t3;
     return RCL_OK;
 }
 

@@ -16,13 +16,6 @@
 
 static int g_rank = 0, g_size = 1, g_local_rank = 0, g_local_size = 1, g_inited = 0;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int rcl_dist_have_mpi(void) { return RCL_HAVE_MPI; }
 
 static int env_int(const char *name)
@@ -305,10 +298,10 @@ static int grad_ready(void *user, int first_ready)
     }
 #if RCL_HAVE_MPI
     if (t->nreq) {
-        double t0 = now_s();
+        double t0 = rcl_now_s();
         int done;
         MPI_Testall(t->nreq, t->reqs, &done, MPI_STATUSES_IGNORE);
-        t->comm_wait_s += now_s() - t0;
+        t->comm_wait_s += rcl_now_s() - t0;
     }
 #endif
     return RCL_OK;
@@ -352,7 +345,7 @@ static int upload_part(rcl_batch *b, rcl_ctx *ctx, const float *x, const int *la
 int rcl_dist_train_step(rcl_dist_trainer *t, const float *x, const int *labels, int n,
                         rcl_step_result *r)
 {
-    double t_step = now_s();
+    double t_step = rcl_now_s();
     rcl_ctx *ctx = rcl_model_ctx(t->model);
     int K = t->accumulate, parts = g_size * K, st = RCL_OK;
     if (n < parts)
@@ -361,7 +354,7 @@ int rcl_dist_train_step(rcl_dist_trainer *t, const float *x, const int *labels, 
     if (K == 1 && g_size == 1) { /* the plain step, bit for bit */
         st = upload_part(t->batch, ctx, x, labels, 0, n);
         if (!st) st = rcl_train_step(t->model, t->opt, t->batch, n, r);
-        t->step_s += now_s() - t_step;
+        t->step_s += rcl_now_s() - t_step;
         return st;
     }
     double sums[3] = {0, 0, 0}; /* loss * n_i, correct, images */
@@ -388,7 +381,7 @@ int rcl_dist_train_step(rcl_dist_trainer *t, const float *x, const int *labels, 
             sums[2] += k;
         }
     }
-    double t0 = now_s();
+    double t0 = rcl_now_s();
 #if RCL_HAVE_MPI
     if (t->nreq) { /* wait even after a failure: the buffers are in use */
         if (MPI_Waitall(t->nreq, t->reqs, MPI_STATUSES_IGNORE) != MPI_SUCCESS && !st)
@@ -401,16 +394,16 @@ int rcl_dist_train_step(rcl_dist_trainer *t, const float *x, const int *labels, 
         t->buckets = 1;
         RCL_TRY(sum_f32(t->acc.host, t->acc.count));
     }
-    t->comm_wait_s += now_s() - t0;
+    t->comm_wait_s += rcl_now_s() - t0;
     RCL_TRY(rcl_grad_accum_store(&t->acc));
     RCL_TRY(rcl_optimizer_step(t->opt));
-    t0 = now_s();
+    t0 = rcl_now_s();
     RCL_TRY(rcl_dist_sum_f64(sums, 3));
-    t->comm_wait_s += now_s() - t0;
+    t->comm_wait_s += rcl_now_s() - t0;
     r->loss = (float)(sums[0] / sums[2]);
     r->correct = (int)sums[1];
     r->n = (int)sums[2];
-    t->step_s += now_s() - t_step;
+    t->step_s += rcl_now_s() - t_step;
     return RCL_OK;
 }
 

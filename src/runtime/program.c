@@ -9,6 +9,7 @@
  * Off on a driver with a cache of its own (rcl_device_info
  * own_program_cache: PoCL), where storing a binary costs more than it saves. */
 #include "runtime/internal.h"
+#include "base/base.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,13 +38,6 @@ static char *str_dup(const char *s)
     char *d = malloc(n);
     if (d) memcpy(d, s, n);
     return d;
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* RESNET_CL_LOG_BUILDS=1 (or a verbose context): a line per program built
@@ -222,7 +216,7 @@ static int build_program_with(rcl_ctx *ctx, const char *file, const char *option
         *out = prog;
         return RCL_OK;
     }
-    const double t0 = now_s();
+    const double t0 = rcl_now_s();
     cl_int e = CL_SUCCESS;
     const char *texts[1] = {text};
     prog = clCreateProgramWithSource(ctx->context, 1, texts, NULL, &e);
@@ -246,7 +240,7 @@ static int build_program_with(rcl_ctx *ctx, const char *file, const char *option
     ctx->stats.programs_built++;
     if (log_builds(ctx))
         fprintf(stderr, "resnet-cl: built cl/%s [%s] on %s in %.2f s\n", file, options,
-                ctx->dev.name, now_s() - t0);
+                ctx->dev.name, rcl_now_s() - t0);
     store_cached(ctx, key, prog);
     free(key);
     *out = prog;
@@ -313,13 +307,13 @@ int rcl_ctx_kernel(rcl_ctx *ctx, const char *file, const char *name, const char 
             return RCL_OK;
         }
     cl_int e = CL_SUCCESS;
-    const double t0 = now_s();
+    const double t0 = rcl_now_s();
     cl_kernel k = clCreateKernel(pe->program, name, &e);
     /* rusticl runs its NIR passes here (llvmpipe generates the code at the
      * kernel's first launch), not in clBuildProgram */
     if (e == CL_SUCCESS && log_builds(ctx))
         fprintf(stderr, "resnet-cl: created kernel %s of cl/%s [%s] in %.2f s\n", name, file,
-                pe->options ? pe->options : "", now_s() - t0);
+                pe->options ? pe->options : "", rcl_now_s() - t0);
     if (e != CL_SUCCESS)
         return rcl_fail(e == CL_INVALID_KERNEL_NAME ? RCL_ERR_NOT_FOUND : RCL_ERR_OPENCL,
                         "kernel %s in cl/%s: %s", name, file, rcl_cl_error_name(e));

@@ -52,13 +52,6 @@ int rcl_gemm_run_shape(rcl_ctx *ctx, int path, const rcl_gemm_tiled_params *p,
                          0, b->lda, b->B, 0, b->ldb, 0.0f, b->C, 0, b->ldc, "gemm_bench");
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 int rcl_gemm_time_shape(rcl_ctx *ctx, int path, const rcl_gemm_tiled_params *p,
                         const rcl_gemm_shape *s, const rcl_gemm_bufs *b, int warm, int reps,
                         double *median_s)
@@ -69,10 +62,10 @@ int rcl_gemm_time_shape(rcl_ctx *ctx, int path, const rcl_gemm_tiled_params *p,
     double t[64];
     if (reps > 64) reps = 64;
     for (int i = 0; i < reps; i++) {
-        double t0 = now_s();
+        double t0 = rcl_now_s();
         RCL_TRY(rcl_gemm_run_shape(ctx, path, p, s, b));
         RCL_TRY(rcl_ctx_finish(ctx));
-        t[i] = now_s() - t0;
+        t[i] = rcl_now_s() - t0;
     }
     *median_s = rcl_median(t, reps);
     return RCL_OK;

@@ -1,17 +1,11 @@
 /* One progress bar for resnet-cl train and resnet-cl-tune (progress.h). */
 #include "tools/progress.h"
+#include "base/base.h"
 
 #include <time.h>
 #include <unistd.h>
 
 #define BAR_WIDTH 30
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 void cli_progress_start(cli_progress *p, FILE *f, const char *label, const char *unit)
 {
@@ -19,7 +13,7 @@ void cli_progress_start(cli_progress *p, FILE *f, const char *label, const char 
     p->tty = isatty(fileno(f));
     p->label = label;
     p->unit = unit;
-    p->t0 = now_s();
+    p->t0 = rcl_now_s();
     p->t_drawn = -1;
     p->drawn = 0;
     p->pending = 0;
@@ -31,7 +25,7 @@ void cli_progress_start(cli_progress *p, FILE *f, const char *label, const char 
 
 static void draw(cli_progress *p)
 {
-    double t = now_s();
+    double t = rcl_now_s();
     long done = p->done, total = p->total;
     p->t_drawn = t;
     p->pending = 0;
@@ -57,7 +51,7 @@ void cli_progress_update(cli_progress *p, long done, long total, double items, c
     p->items = items;
     snprintf(p->extra, sizeof p->extra, "%s", extra ? extra : "");
     p->pending = 1;
-    if (p->t_drawn >= 0 && now_s() - p->t_drawn < 0.1 && done < total) return;
+    if (p->t_drawn >= 0 && rcl_now_s() - p->t_drawn < 0.1 && done < total) return;
     draw(p);
 }
 
