@@ -176,10 +176,11 @@ void bn_apply(__global float *y, __global const float *x, __global const float *
         int i = base;
         for (; i + 16 <= end; i += 16) {
             PREFETCH(x + ahead + i);
-            vstore16((vload16(0, x + i) - mu) * is * g + b, 0, y + i);
+            STREAM16((vload16(0, x + i) - mu) * is * g + b, y + i);
         }
         for (; i < end; i++) y[i] = (x[i] - mu) * is * g + b;
     }
+    STREAM_FENCE_GROUP();
 }
 
 /* y = (x - rmean[c]) / sqrt(rvar[c] + eps) * gamma[c] + beta[c] (eval mode). */
@@ -292,13 +293,14 @@ void bn_bwd_dx(__global float *dx, __global const float *dy, __global const floa
         for (; i + 16 <= end; i += 16) {
             PREFETCH(x + ahead + i), PREFETCH(dy + ahead + i);
             const float16 xhat = (vload16(0, x + i) - mu) * is;
-            vstore16(k * (fm * vload16(0, dy + i) - s1 - xhat * s2), 0, dx + i);
+            STREAM16(k * (fm * vload16(0, dy + i) - s1 - xhat * s2), dx + i);
         }
         for (; i < end; i++) {
             const float xhat = (x[i] - mu) * is;
             dx[i] = k * (fm * dy[i] - s1 - xhat * s2);
         }
     }
+    STREAM_FENCE_GROUP();
 }
 
 /* ---- Fused BatchNorm + (residual add) + ReLU, the same float operations
@@ -348,7 +350,7 @@ void bn_apply_relu(__global float *y, __global const float *x, __global const fl
             for (; i + 16 <= end; i += 16) {
                 PREFETCH(x + ahead + i), PREFETCH(res + ahead + i);
                 const float16 z = (vload16(0, x + i) - mu) * is * g + b + vload16(0, res + i);
-                vstore16(select(z, (float16)0.0f, z < 0.0f), 0, y + i);
+                STREAM16(select(z, (float16)0.0f, z < 0.0f), y + i);
             }
             for (; i < end; i++) {
                 const float t = (x[i] - mu) * is * g + b;
@@ -358,11 +360,12 @@ void bn_apply_relu(__global float *y, __global const float *x, __global const fl
             for (; i + 16 <= end; i += 16) {
                 PREFETCH(x + ahead + i);
                 const float16 z = (vload16(0, x + i) - mu) * is * g + b;
-                vstore16(select(z, (float16)0.0f, z < 0.0f), 0, y + i);
+                STREAM16(select(z, (float16)0.0f, z < 0.0f), y + i);
             }
             for (; i < end; i++) y[i] = relu1((x[i] - mu) * is * g + b);
         }
     }
+    STREAM_FENCE_GROUP();
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
@@ -413,7 +416,7 @@ void bn_bwd_plane_relu(__global float *part, __global float *dres, __global cons
         for (; i + 16 <= HW; i += 16) {
             PREFETCH(g + ahead + i), PREFETCH(yp + ahead + i), PREFETCH(xp + ahead + i);
             const float16 gv = select((float16)0.0f, vload16(0, g + i), vload16(0, yp + i) > 0.0f);
-            if (has_dres) vstore16(gv, 0, dres + base + i);
+            if (has_dres) STREAM16(gv, dres + base + i);
             const float16 xh = (vload16(0, xp + i) - mu) * is;
             ADD_QUARTERS(a4, gv);
             MAD_QUARTERS(b4, gv, xh);
@@ -433,6 +436,7 @@ void bn_bwd_plane_relu(__global float *part, __global float *dres, __global cons
         }
         vstore2((float2)(a, b), c * N + n, part);
     }
+    STREAM_FENCE_GROUP();
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
@@ -473,7 +477,7 @@ void bn_bwd_dx_relu(__global float *dx, __global const float *dy, __global const
             PREFETCH(x + ahead + i), PREFETCH(y + ahead + i), PREFETCH(dy + ahead + i);
             const float16 xhat = (vload16(0, x + i) - mu) * is;
             const float16 gi = select((float16)0.0f, vload16(0, dy + i), vload16(0, y + i) > 0.0f);
-            vstore16(k * (fm * gi - s1 - xhat * s2), 0, dx + i);
+            STREAM16(k * (fm * gi - s1 - xhat * s2), dx + i);
         }
         for (; i < end; i++) {
             const float xhat = (x[i] - mu) * is;
@@ -481,6 +485,7 @@ void bn_bwd_dx_relu(__global float *dx, __global const float *dy, __global const
             dx[i] = k * (fm * gi - s1 - xhat * s2);
         }
     }
+    STREAM_FENCE_GROUP();
 }
 
 /* BN folded into the conv before it (eval): per output channel o with

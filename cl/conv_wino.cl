@@ -293,6 +293,17 @@ void conv_wino_w(__global float *restrict U, __global const float *restrict w, c
     }
 }
 
+/* a whole 8 or 16 outputs at p: 16 (a cache line where p is aligned) past
+ * the caches (STREAM16: the kernels end with STREAM_FENCE) */
+static inline __attribute__((always_inline)) void store8(const float8 z, __global float *p)
+{
+    *(__global float8_u *)p = z;
+}
+static inline __attribute__((always_inline)) void store16(const float16 z, __global float *p)
+{
+    STREAM16(z, p);
+}
+
 /* the epilogue (conv_fwd's in cl/conv_direct.cl: bit 0 adds res at r, bit
  * 1 ReLU) and the store at p of 8 or 16 outputs (only the first n where n
  * is less; none where n <= 0) */
@@ -304,7 +315,7 @@ void conv_wino_w(__global float *restrict U, __global const float *restrict w, c
         if (n >= N) {                                                                    \
             if (epi & 1) z += *(const __global CAT(CAT(float, N), _u) *)r;               \
             if (epi & 2) z = select(z, (CAT(float, N))0.0f, z < (CAT(float, N))0.0f);    \
-            *(__global CAT(CAT(float, N), _u) *)p = z;                                   \
+            CAT(store, N)(z, p);                                                         \
             return;                                                                      \
         }                                                                                \
         float t[N];                                                                      \
@@ -458,6 +469,7 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
             put_rows(y10, y11, 1, y, res, off, th, OH, OW, ncol, epi);
         }
     }
+    STREAM_FENCE();
 }
 
 /* ---- Winograd F(4x4, 3x3) for the forward pass and the data gradient
@@ -798,6 +810,7 @@ REP(OCB, ACC_OUT)
 #endif
         }
     }
+    STREAM_FENCE();
 }
 #endif /* (RV == 1 && VX <= 8) || (VX == 16 && RV > 1) */
 
