@@ -153,7 +153,7 @@ void bn_stats(__global float *save_mean, __global float *save_invstd,
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_apply(__global float *y, __global const float *x, __global const float *mean,
               __global const float *invstd, __global const float *gamma,
-              __global const float *beta, const int N, const int C, const int HW, const int cpi)
+              __global const float *beta, const int N, const int C, const int HW, const int cpi, const int nt)
 {
     const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
     if (HW == 1) { /* 1x1 maps (ONE_MAP) */
@@ -176,11 +176,11 @@ void bn_apply(__global float *y, __global const float *x, __global const float *
         int i = base;
         for (; i + 16 <= end; i += 16) {
             PREFETCH(x + ahead + i);
-            STREAM16((vload16(0, x + i) - mu) * is * g + b, y + i);
+            STREAM16(nt, (vload16(0, x + i) - mu) * is * g + b, y + i);
         }
         for (; i < end; i++) y[i] = (x[i] - mu) * is * g + b;
     }
-    STREAM_FENCE_GROUP();
+    STREAM_FENCE_GROUP(nt);
 }
 
 /* y = (x - rmean[c]) / sqrt(rvar[c] + eps) * gamma[c] + beta[c] (eval mode). */
@@ -263,7 +263,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_bwd_dx(__global float *dx, __global const float *dy, __global const float *x,
                __global const float *mean, __global const float *invstd,
                __global const float *gamma, __global const float *sdy,
-               __global const float *sdyx, const int N, const int C, const int HW, const int cpi)
+               __global const float *sdyx, const int N, const int C, const int HW, const int cpi, const int nt)
 {
     const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
     if (HW == 1) { /* 1x1 maps (ONE_MAP) */
@@ -293,14 +293,14 @@ void bn_bwd_dx(__global float *dx, __global const float *dy, __global const floa
         for (; i + 16 <= end; i += 16) {
             PREFETCH(x + ahead + i), PREFETCH(dy + ahead + i);
             const float16 xhat = (vload16(0, x + i) - mu) * is;
-            STREAM16(k * (fm * vload16(0, dy + i) - s1 - xhat * s2), dx + i);
+            STREAM16(nt, k * (fm * vload16(0, dy + i) - s1 - xhat * s2), dx + i);
         }
         for (; i < end; i++) {
             const float xhat = (x[i] - mu) * is;
             dx[i] = k * (fm * dy[i] - s1 - xhat * s2);
         }
     }
-    STREAM_FENCE_GROUP();
+    STREAM_FENCE_GROUP(nt);
 }
 
 /* ---- Fused BatchNorm + (residual add) + ReLU, the same float operations
@@ -322,7 +322,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_apply_relu(__global float *y, __global const float *x, __global const float *res,
                    __global const float *mean, __global const float *invstd,
                    __global const float *gamma, __global const float *beta, const int N,
-                   const int C, const int HW, const int has_res, const int cpi)
+                   const int C, const int HW, const int has_res, const int cpi, const int nt)
 {
     const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
     if (HW == 1) { /* 1x1 maps (ONE_MAP) */
@@ -350,7 +350,7 @@ void bn_apply_relu(__global float *y, __global const float *x, __global const fl
             for (; i + 16 <= end; i += 16) {
                 PREFETCH(x + ahead + i), PREFETCH(res + ahead + i);
                 const float16 z = (vload16(0, x + i) - mu) * is * g + b + vload16(0, res + i);
-                STREAM16(select(z, (float16)0.0f, z < 0.0f), y + i);
+                STREAM16(nt, select(z, (float16)0.0f, z < 0.0f), y + i);
             }
             for (; i < end; i++) {
                 const float t = (x[i] - mu) * is * g + b;
@@ -360,12 +360,12 @@ void bn_apply_relu(__global float *y, __global const float *x, __global const fl
             for (; i + 16 <= end; i += 16) {
                 PREFETCH(x + ahead + i);
                 const float16 z = (vload16(0, x + i) - mu) * is * g + b;
-                STREAM16(select(z, (float16)0.0f, z < 0.0f), y + i);
+                STREAM16(nt, select(z, (float16)0.0f, z < 0.0f), y + i);
             }
             for (; i < end; i++) y[i] = relu1((x[i] - mu) * is * g + b);
         }
     }
-    STREAM_FENCE_GROUP();
+    STREAM_FENCE_GROUP(nt);
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
@@ -392,7 +392,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_bwd_plane_relu(__global float *part, __global float *dres, __global const float *dy,
                        __global const float *y, __global const float *x,
                        __global const float *mean, __global const float *invstd, const int N,
-                       const int C, const int HW, const int has_dres, const int cpi)
+                       const int C, const int HW, const int has_dres, const int cpi, const int nt)
 {
     const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
     if (HW == 1) { /* 1x1 maps (ONE_MAP) */
@@ -416,7 +416,7 @@ void bn_bwd_plane_relu(__global float *part, __global float *dres, __global cons
         for (; i + 16 <= HW; i += 16) {
             PREFETCH(g + ahead + i), PREFETCH(yp + ahead + i), PREFETCH(xp + ahead + i);
             const float16 gv = select((float16)0.0f, vload16(0, g + i), vload16(0, yp + i) > 0.0f);
-            if (has_dres) STREAM16(gv, dres + base + i);
+            if (has_dres) STREAM16(nt, gv, dres + base + i);
             const float16 xh = (vload16(0, xp + i) - mu) * is;
             ADD_QUARTERS(a4, gv);
             MAD_QUARTERS(b4, gv, xh);
@@ -436,7 +436,7 @@ void bn_bwd_plane_relu(__global float *part, __global float *dres, __global cons
         }
         vstore2((float2)(a, b), c * N + n, part);
     }
-    STREAM_FENCE_GROUP();
+    STREAM_FENCE_GROUP(nt);
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
@@ -444,7 +444,7 @@ void bn_bwd_dx_relu(__global float *dx, __global const float *dy, __global const
                     __global const float *x, __global const float *mean,
                     __global const float *invstd, __global const float *gamma,
                     __global const float *sdy, __global const float *sdyx, const int N,
-                    const int C, const int HW, const int cpi)
+                    const int C, const int HW, const int cpi, const int nt)
 {
     const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
     if (HW == 1) { /* 1x1 maps (ONE_MAP) */
@@ -477,7 +477,7 @@ void bn_bwd_dx_relu(__global float *dx, __global const float *dy, __global const
             PREFETCH(x + ahead + i), PREFETCH(y + ahead + i), PREFETCH(dy + ahead + i);
             const float16 xhat = (vload16(0, x + i) - mu) * is;
             const float16 gi = select((float16)0.0f, vload16(0, dy + i), vload16(0, y + i) > 0.0f);
-            STREAM16(k * (fm * gi - s1 - xhat * s2), dx + i);
+            STREAM16(nt, k * (fm * gi - s1 - xhat * s2), dx + i);
         }
         for (; i < end; i++) {
             const float xhat = (x[i] - mu) * is;
@@ -485,7 +485,7 @@ void bn_bwd_dx_relu(__global float *dx, __global const float *dy, __global const
             dx[i] = k * (fm * gi - s1 - xhat * s2);
         }
     }
-    STREAM_FENCE_GROUP();
+    STREAM_FENCE_GROUP(nt);
 }
 
 /* BN folded into the conv before it (eval): per output channel o with

@@ -16,44 +16,49 @@
 #define PREFETCH(p) ((void)(p))
 #endif
 
-/* STREAM16(v, p): store the float16 v at p (16 floats) past the caches
- * (a non-temporal store) where p is 64-byte aligned, else vstore16: an
- * output that the next kernel reads from memory anyway then costs no read
- * for ownership first (docs/speed.md, Session 30). x86-64 compilers with
- * the builtins only (HAS_STREAM); elsewhere vstore16. Non-temporal stores
- * are weakly ordered, so a work-item that streamed ends with a fence
- * before the kernel reports done: STREAM_FENCE() (an sfence) in each such
- * work-item, or STREAM_FENCE_GROUP() in a kernel whose every work-item
- * reaches its end: only the group's last work-item fences (a CPU driver
- * runs a group's items in order on one thread; the kernels with many
- * small work-items, cl/batchnorm.cl). */
+/* STREAM16(nt, v, p): store the float16 v at p (16 floats); where nt is
+ * non-zero (the host's choice for large outputs, src/runtime/internal.h
+ * rcl_stream_out) and p is 64-byte aligned, past the caches (a
+ * non-temporal store): an output that the next kernel reads from memory
+ * anyway then costs no read for ownership first (docs/speed.md, Session
+ * 30). x86-64 compilers with the builtins only (HAS_STREAM); elsewhere
+ * vstore16. Non-temporal stores are weakly ordered, so a work-item that
+ * streamed ends with a fence before the kernel reports done:
+ * STREAM_FENCE(nt) (an sfence) in each such work-item, or
+ * STREAM_FENCE_GROUP(nt) in a kernel whose every work-item reaches its
+ * end: only the group's last work-item fences (a CPU driver runs a group's
+ * items in order on one thread; the kernels with many small work-items,
+ * cl/batchnorm.cl). */
 #if defined(__x86_64__) && defined(__has_builtin)
 #if __has_builtin(__builtin_nontemporal_store) && __has_builtin(__builtin_ia32_sfence)
 #define HAS_STREAM 1
 #endif
 #endif
 #ifdef HAS_STREAM
-#define STREAM16(v, p)                                                \
+#define STREAM16(nt, v, p)                                            \
     do {                                                              \
         __global float *p_ = (p);                                     \
-        if (((ulong)p_ & 63) == 0)                                    \
+        if ((nt) && ((ulong)p_ & 63) == 0)                            \
             __builtin_nontemporal_store((v), (__global float16 *)p_); \
         else                                                          \
             vstore16((v), 0, p_);                                     \
     } while (0)
-#define STREAM_FENCE() __builtin_ia32_sfence()
-#define STREAM_FENCE_GROUP()                                            \
+#define STREAM_FENCE(nt)                     \
+    do {                                     \
+        if (nt) __builtin_ia32_sfence();     \
+    } while (0)
+#define STREAM_FENCE_GROUP(nt)                                          \
     do {                                                                \
-        if (get_local_id(0) == get_local_size(0) - 1 &&                 \
+        if ((nt) && get_local_id(0) == get_local_size(0) - 1 &&         \
             get_local_id(1) == get_local_size(1) - 1 &&                 \
             get_local_id(2) == get_local_size(2) - 1)                   \
             __builtin_ia32_sfence();                                    \
     } while (0)
 #else
 #define HAS_STREAM 0
-#define STREAM16(v, p) vstore16((v), 0, (p))
-#define STREAM_FENCE() ((void)0)
-#define STREAM_FENCE_GROUP() ((void)0)
+#define STREAM16(nt, v, p) vstore16((v), 0, (p))
+#define STREAM_FENCE(nt) ((void)(nt))
+#define STREAM_FENCE_GROUP(nt) ((void)(nt))
 #endif
 
 /* Unrolling by the preprocessor (cl/conv_direct.cl, conv_wino.cl, gemm.cl): n is

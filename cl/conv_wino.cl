@@ -293,15 +293,18 @@ void conv_wino_w(__global float *restrict U, __global const float *restrict w, c
     }
 }
 
-/* a whole 8 or 16 outputs at p: 16 (a cache line where p is aligned) past
- * the caches (STREAM16: the kernels end with STREAM_FENCE) */
-static inline __attribute__((always_inline)) void store8(const float8 z, __global float *p)
+/* a whole 8 or 16 outputs at p; 16 (a cache line where p is aligned) past
+ * the caches where nt says so (STREAM16: the kernels end with STREAM_FENCE) */
+static inline __attribute__((always_inline)) void store8(const float8 z, __global float *p,
+                                                         const int nt)
 {
+    (void)nt;
     *(__global float8_u *)p = z;
 }
-static inline __attribute__((always_inline)) void store16(const float16 z, __global float *p)
+static inline __attribute__((always_inline)) void store16(const float16 z, __global float *p,
+                                                          const int nt)
 {
-    STREAM16(z, p);
+    STREAM16(nt, z, p);
 }
 
 /* the epilogue (conv_fwd's in cl/conv_direct.cl: bit 0 adds res at r, bit
@@ -310,12 +313,12 @@ static inline __attribute__((always_inline)) void store16(const float16 z, __glo
 #define PUT_N(N)                                                                        \
     static inline __attribute__((always_inline)) void CAT(put, N)(                      \
         CAT(float, N) z, __global float *p, const __global float *r, const int n,        \
-        const int epi)                                                                   \
+        const int epi, const int nt)                                                     \
     {                                                                                    \
         if (n >= N) {                                                                    \
             if (epi & 1) z += *(const __global CAT(CAT(float, N), _u) *)r;               \
             if (epi & 2) z = select(z, (CAT(float, N))0.0f, z < (CAT(float, N))0.0f);    \
-            CAT(store, N)(z, p);                                                         \
+            CAT(store, N)(z, p, nt);                                                     \
             return;                                                                      \
         }                                                                                \
         float t[N];                                                                      \
@@ -338,12 +341,13 @@ PUT_N(16)
  * samples sat on its entry, resnet56's 32x16x16 layer) */
 static inline __attribute__((always_inline)) void put_rows(
     const floatV ya, const floatV yb, const int a, __global float *y, const __global float *res,
-    const int off, const int th, const int OH, const int OW, const int ncol, const int epi)
+    const int off, const int th, const int OH, const int OW, const int ncol, const int epi,
+    const int nt)
 {
 #define PUT_ROW(K, N, Z)                                          \
     if (2 * (th + (K)) + a < OH) {                                \
         const int o = off + (2 * (K) + a) * OW;                   \
-        CAT(put, N)((Z), y + o, res + o, ncol, epi);              \
+        CAT(put, N)((Z), y + o, res + o, ncol, epi, nt);          \
     }
 #if VX == 4
     PUT_ROW(0, 8, ZIP(ya, yb))
@@ -360,8 +364,8 @@ static inline __attribute__((always_inline)) void put_rows(
 #if RV == 1
     if (2 * th + a < OH) {
         const int o = off + a * OW;
-        put16(zl, y + o, res + o, ncol, epi);
-        put16(zh, y + o + 16, res + o + 16, ncol - 16, epi);
+        put16(zl, y + o, res + o, ncol, epi, nt);
+        put16(zh, y + o + 16, res + o + 16, ncol - 16, epi, nt);
     }
 #elif RV == 2
     PUT_ROW(0, 16, zl)
@@ -381,7 +385,7 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
                __global const float *restrict U, __global const float *restrict b,
                const int has_bias, __global const float *res, const int epi, const int n0,
                const int nb, const int H, const int W, const int OFFH, const int OFFW,
-               const int OC, const int OH, const int OW, const int TWV, const int TH)
+               const int OC, const int OH, const int OW, const int TWV, const int TH, const int nt)
 {
     /* TH: work-items per column of vectors (tile rows / RV, rounded up) */
     const int t = get_global_id(0);
@@ -465,11 +469,11 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
             const floatV y00 = r[0] + r[1] + r[2] + bias, y01 = r[1] - r[2] - r[3] + bias;
             const floatV y10 = r[4] + r[5] + r[6] + bias, y11 = r[5] - r[6] - r[7] + bias;
             const int off = ((n0 + nl) * OC + oc0 + i) * (OH * OW) + 2 * th * OW + 2 * t0;
-            put_rows(y00, y01, 0, y, res, off, th, OH, OW, ncol, epi);
-            put_rows(y10, y11, 1, y, res, off, th, OH, OW, ncol, epi);
+            put_rows(y00, y01, 0, y, res, off, th, OH, OW, ncol, epi, nt);
+            put_rows(y10, y11, 1, y, res, off, th, OH, OW, ncol, epi, nt);
         }
     }
-    STREAM_FENCE();
+    STREAM_FENCE(nt);
 }
 
 /* ---- Winograd F(4x4, 3x3) for the forward pass and the data gradient
@@ -693,7 +697,7 @@ void conv_wino4(__global float *restrict y, __global const float *restrict x,
                 __global const float *restrict U, __global const float *restrict b,
                 const int has_bias, __global const float *res, const int epi, const int n0,
                 const int nb, const int H, const int W, const int OFFH, const int OFFW,
-                const int OC, const int OH, const int OW, const int TWV, const int TH)
+                const int OC, const int OH, const int OW, const int TWV, const int TH, const int nt)
 {
     const int t = get_global_id(0);
     const int per = TH * TWV;
@@ -780,14 +784,14 @@ REP(OCB, ACC_OUT)
                     const int ro = off + (4 * k + a) * OW;
 #if HV == 4
                     put16(zip4(SUBV(y0, k), SUBV(y1, k), SUBV(y2, k), SUBV(y3, k)), y + ro,
-                          res + ro, ncol, epi);
+                          res + ro, ncol, epi, nt);
 #else
                     put16(zip4(SUBV(y0, k).lo, SUBV(y1, k).lo, SUBV(y2, k).lo, SUBV(y3, k).lo),
-                          y + ro, res + ro, ncol, epi);
+                          y + ro, res + ro, ncol, epi, nt);
                     if (ncol > 16)
                         put16(zip4(SUBV(y0, k).hi, SUBV(y1, k).hi, SUBV(y2, k).hi,
                                    SUBV(y3, k).hi),
-                              y + ro + 16, res + ro + 16, ncol - 16, epi);
+                              y + ro + 16, res + ro + 16, ncol - 16, epi, nt);
 #endif
                 }
             }
@@ -799,18 +803,18 @@ REP(OCB, ACC_OUT)
                 const floatV y2 = yr[2] + bias, y3 = yr[3] + bias;
                 const int ro = off + a * OW;
 #if VX == 4
-                put16(zip4(y0, y1, y2, y3), y + ro, res + ro, ncol, epi);
+                put16(zip4(y0, y1, y2, y3), y + ro, res + ro, ncol, epi, nt);
 #else
-                put16(zip4(y0.lo, y1.lo, y2.lo, y3.lo), y + ro, res + ro, ncol, epi);
+                put16(zip4(y0.lo, y1.lo, y2.lo, y3.lo), y + ro, res + ro, ncol, epi, nt);
                 if (ncol > 16)
                     put16(zip4(y0.hi, y1.hi, y2.hi, y3.hi), y + ro + 16, res + ro + 16, ncol - 16,
-                          epi);
+                          epi, nt);
 #endif
             }
 #endif
         }
     }
-    STREAM_FENCE();
+    STREAM_FENCE(nt);
 }
 #endif /* (RV == 1 && VX <= 8) || (VX == 16 && RV > 1) */
 

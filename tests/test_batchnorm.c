@@ -421,6 +421,24 @@ static void test_bn_relu_fused(void **state)
     bnr_case(6, 300, 1, 1, 0, 0, 49); /* 1x1: 256 channels per work-item, then 44 */
 }
 
+/* Non-temporal stores of the elementwise outputs (cl/common.h STREAM16;
+ * `stream MIN_KB` 1: every output streams where the device compiler has
+ * the builtins): the same results on planes of whole aligned cache lines
+ * (8x8, 16x16) and on odd ones (misaligned: stored as before), with and
+ * without the residual, plain and fused */
+static void test_bn_stream(void **state)
+{
+    (void)state;
+    const int kb = rcl_ctx_param(T_CTX, "stream", "MIN_KB", 0);
+    T_OK(rcl_ctx_set_param(T_CTX, "stream", "MIN_KB", 1));
+    bn_case(8, 4, 16, 16, 1.0, 0, 51);
+    bn_case(3, 5, 7, 7, 0.0, 1, 52);
+    bnr_case(7, 16, 8, 8, 1, 0, 53);
+    bnr_case(7, 16, 8, 8, 0, 0, 54);
+    bnr_case(4, 16, 9, 9, 1, 1, 55);
+    T_OK(rcl_ctx_set_param(T_CTX, "stream", "MIN_KB", kb));
+}
+
 /* The fold: conv(x, wf) + bf against the double conv followed by eval BN. */
 static void test_bn_fold(void **state)
 {
@@ -515,6 +533,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bn_eval_single),
     cmocka_unit_test(test_bn_invalid),
     cmocka_unit_test(test_bn_relu_fused),
+    cmocka_unit_test(test_bn_stream),
     cmocka_unit_test(test_bn_fold),
     cmocka_unit_test(test_bn_relu_invalid),
 };

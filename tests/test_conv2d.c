@@ -866,6 +866,32 @@ static void test_conv_wino_vx(void **state)
     }
 }
 
+/* Non-temporal stores of the Winograd kernels' outputs (cl/common.h
+ * STREAM16; `stream MIN_KB` 1: every output streams, where the device
+ * compiler has the builtins): the same results as the cached stores, on
+ * rows of 32 and 16 outputs (whole aligned cache lines: streamed) and on
+ * an odd width (misaligned rows: stored as before), F(2x2) and F(4x4), the
+ * forward pass and the data gradient; the channel counts of
+ * test_conv_wino's cases (their kernel variants) */
+static void test_conv_wino_stream(void **state)
+{
+    (void)state;
+    const conv_case_t cases[] = {
+        {2, 3, 16, 32, 4, 3, 3, 1, 1, 1, 1, 1, 0}, /* 16x32 out: 32-float rows */
+        {3, 5, 16, 16, 7, 3, 3, 1, 1, 1, 1, 0, 0}, /* 16x16 out */
+        {2, 3, 21, 19, 4, 3, 3, 1, 1, 1, 1, 0, 0}, /* odd width */
+    };
+    for (int i = 0; i < 6; i++) {
+        rcl_ctx *ctx = path_ctx(1, 0);
+        T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
+        T_OK(rcl_ctx_set_param(ctx, "conv_wino", "TILE", i < 3 ? 2 : 4));
+        T_OK(rcl_ctx_set_param(ctx, "stream", "MIN_KB", 1));
+        case_on(ctx, &cases[i % 3], 700 + (uint64_t)i);
+        assert_true(tag_count[T_FWD_WINO] > 0 && tag_count[T_DX_WINO] > 0);
+        rcl_ctx_destroy(ctx);
+    }
+}
+
 /* Winograd F(2x2, 3x3) (cl/conv_wino.cl) and F(4x4, 3x3)
  * (conv_wino4 there, conv_wino TILE 4, outputs at least 17 wide; each case
  * runs with TILE 2 and 4): with conv.WINOGRAD 1 and the
@@ -2315,6 +2341,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_dead_taps),
     cmocka_unit_test(test_conv_trim),
     cmocka_unit_test(test_conv_wino),
+    cmocka_unit_test(test_conv_wino_stream),
     cmocka_unit_test(test_conv_wino_vx),
     cmocka_unit_test(test_conv_wino_dw),
     cmocka_unit_test(test_conv_fused),

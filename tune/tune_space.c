@@ -129,6 +129,7 @@ int tune_kparam_valid(const tune_kparam *kp, int v)
     case RCL_TUN_IM2COL_WPANELS:
     case RCL_TUN_CONV_IMAGE_GEMM_P: return v >= 0; /* output pixels per image; 0 off */
     case RCL_TUN_CONV_CHUNK_KB: return v >= 0; /* 0: no cap */
+    case RCL_TUN_STREAM_MIN_KB: return v >= 0; /* 0: never stream */
     default: return v >= 1;
     }
 }

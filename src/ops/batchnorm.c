@@ -97,7 +97,8 @@ int rcl_batchnorm_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_me
                        RCL_I32(update)));
     return RCL_LAUNCH(ctx, ka, "bn", 2, g2, l2, RCL_MEM(y->buf), RCL_MEM(x->buf),
                       RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf),
-                      RCL_MEM(beta->buf), RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(cpi));
+                      RCL_MEM(beta->buf), RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(cpi),
+                      RCL_I32(rcl_stream_out(ctx, rcl_t_count(x) * sizeof(float))));
 }
 
 /* x,y (N,C,H,W); per-channel vectors (C,1,1,1) */
@@ -172,7 +173,7 @@ int rcl_batchnorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, rcl
     return RCL_LAUNCH(ctx, kd, "bn", 2, g2, l2, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
                       RCL_MEM(x->buf), RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf),
                       RCL_MEM(gamma->buf), RCL_MEM(sdy), RCL_MEM(sdyx), RCL_I32(N), RCL_I32(C),
-                      RCL_I32(HW), RCL_I32(cpi));
+                      RCL_I32(HW), RCL_I32(cpi), RCL_I32(rcl_stream_out(ctx, rcl_t_count(x) * sizeof(float))));
 }
 
 /* res must match x when given. */
@@ -232,7 +233,8 @@ int rcl_batchnorm_relu_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *sa
     return RCL_LAUNCH(ctx, ka, "bn", 2, g2, l2, RCL_MEM(y->buf), RCL_MEM(x->buf),
                       RCL_MEM(res ? res->buf : x->buf), RCL_MEM(save_mean->buf),
                       RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf), RCL_MEM(beta->buf),
-                      RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(res != NULL), RCL_I32(cpi));
+                      RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(res != NULL), RCL_I32(cpi),
+                      RCL_I32(rcl_stream_out(ctx, rcl_t_count(x) * sizeof(float))));
 }
 
 int rcl_batchnorm_relu_forward_eval(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
@@ -304,7 +306,8 @@ int rcl_batchnorm_relu_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma
     RCL_TRY(RCL_LAUNCH(ctx, kp, "bn", 2, g2, l2, RCL_MEM(part),
                        RCL_MEM(dres ? dres->buf : part), RCL_MEM(dy->buf), RCL_MEM(y->buf),
                        RCL_MEM(x->buf), RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf),
-                       RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(dres != NULL), RCL_I32(cpi)));
+                       RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(dres != NULL), RCL_I32(cpi),
+                       RCL_I32(rcl_stream_out(ctx, rcl_t_count(x) * sizeof(float)))));
     if (!dx && !dgamma && !dbeta) return RCL_OK;
     size_t gs = (size_t)C;
     RCL_TRY(RCL_LAUNCH(ctx, kr, "bn", 1, &gs, &bn_wg, RCL_MEM(sdy), RCL_MEM(sdyx), RCL_MEM(part),
@@ -315,7 +318,7 @@ int rcl_batchnorm_relu_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma
     return RCL_LAUNCH(ctx, kd, "bn", 2, g2, l2, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
                       RCL_MEM(y->buf), RCL_MEM(x->buf), RCL_MEM(save_mean->buf),
                       RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf), RCL_MEM(sdy),
-                      RCL_MEM(sdyx), RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(cpi));
+                      RCL_MEM(sdyx), RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(cpi), RCL_I32(rcl_stream_out(ctx, rcl_t_count(x) * sizeof(float))));
 }
 
 /* w (O,C,KH,KW) -> wf (same shape), bf (O,1,1,1): the eval BN after the

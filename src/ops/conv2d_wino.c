@@ -44,6 +44,9 @@ static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem
     RCL_TRY(RCL_LAUNCH(ctx, kw, tag, 1, gw, lw, RCL_MEM(u), RCL_MEM(w), RCL_I32(p->ci),
                        RCL_I32(p->co), RCL_I32(flip), RCL_I32(0)));
     int wrows = (p->th + p->rows - 1) / p->rows; /* work-items per column of vectors */
+    /* the whole output past the caches or not (one launch per chunk of
+     * images, each the next's neighbour in memory) */
+    const int nt = rcl_stream_out(ctx, (size_t)N * p->co * oh * ow * sizeof(float));
     for (int n0 = 0; n0 < N; n0 += p->nb) {
         int cur = N - n0 < p->nb ? N - n0 : p->nb;
         size_t gl[1] = {(size_t)cur * wrows * p->twv}, lo[1] = {wg};
@@ -51,7 +54,8 @@ static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem
                            RCL_MEM(b ? b : u), RCL_I32(b != NULL), RCL_MEM(res ? res : out),
                            RCL_I32(res ? epi : epi & ~RCL_CONV_EPI_RES), RCL_I32(n0), RCL_I32(cur),
                            RCL_I32(ih), RCL_I32(iw), RCL_I32(offh), RCL_I32(offw), RCL_I32(p->co),
-                           RCL_I32(oh), RCL_I32(ow), RCL_I32(p->twv), RCL_I32(wrows)));
+                           RCL_I32(oh), RCL_I32(ow), RCL_I32(p->twv), RCL_I32(wrows),
+                           RCL_I32(nt)));
     }
     return RCL_OK;
 }

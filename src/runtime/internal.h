@@ -98,6 +98,16 @@ static inline int rcl_tun(const rcl_ctx *ctx, rcl_tunable_id id)
     return ctx->tun[id];
 }
 
+/* 1 if a kernel's output of `bytes` goes past the caches (cl/common.h
+ * STREAM16, non-temporal stores where the device compiler has them): at
+ * least `stream MIN_KB` KiB (runtime/tunables.def; 0: never). The kernels
+ * that stream take it as their `nt` argument. */
+static inline int rcl_stream_out(const rcl_ctx *ctx, size_t bytes)
+{
+    int kb = rcl_tun(ctx, RCL_TUN_STREAM_MIN_KB);
+    return kb > 0 && bytes >= (size_t)kb * 1024;
+}
+
 /* Map an OpenCL error to a status, recording `what` and the error's name
  * (CL_MEM_OBJECT_ALLOCATION_FAILURE, CL_OUT_OF_RESOURCES,
  * CL_OUT_OF_HOST_MEMORY, CL_INVALID_BUFFER_SIZE: RCL_ERR_DEVICE_NOMEM). */
