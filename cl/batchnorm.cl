@@ -36,6 +36,10 @@
  * then the tail; plane sums keep four interleaved partials in element
  * order (ADD_QUARTERS).
  * part holds float2 pairs: part[2*(c*N + n)] and part[2*(c*N + n) + 1].
+ *
+ * nt (the elementwise kernels and bn_bwd_plane_relu's dres): the host's
+ * choice to store the output past the caches (cl/common.h STREAM16,
+ * src/runtime/internal.h rcl_stream_out); same values either way.
  */
 
 #ifndef WG

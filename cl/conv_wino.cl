@@ -37,7 +37,9 @@
  * vector: 1, 2 or 4, at most VX/4: narrow outputs fill a vector with
  * several tile rows), WC (input channels: the private array's size, <= 64).
  * Tunables (runtime/tunables.def "conv_wino"): OCB, WG, PF (the prefetch
- * distance in channels, prefetch_rows).
+ * distance in channels, prefetch_rows). conv_wino and conv_wino4 take nt,
+ * the host's choice to store whole 16-float rows past the caches
+ * (cl/common.h STREAM16; same values either way).
  * Indices are int: every buffer holds fewer than 2^31 floats. */
 
 /* ---- tunables (runtime/tunables.def "conv_wino") */
