@@ -157,7 +157,8 @@ void bn_stats(__global float *save_mean, __global float *save_invstd,
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_apply(__global float *y, __global const float *x, __global const float *mean,
               __global const float *invstd, __global const float *gamma,
-              __global const float *beta, const int N, const int C, const int HW, const int cpi, const int nt)
+              __global const float *beta, const int N, const int C, const int HW, const int cpi,
+              const int nt)
 {
     const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
     if (HW == 1) { /* 1x1 maps (ONE_MAP) */
@@ -267,7 +268,8 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_bwd_dx(__global float *dx, __global const float *dy, __global const float *x,
                __global const float *mean, __global const float *invstd,
                __global const float *gamma, __global const float *sdy,
-               __global const float *sdyx, const int N, const int C, const int HW, const int cpi, const int nt)
+               __global const float *sdyx, const int N, const int C, const int HW, const int cpi,
+               const int nt)
 {
     const int n = get_global_id(1), c1 = min(((int)get_global_id(0) + 1) * cpi, C);
     if (HW == 1) { /* 1x1 maps (ONE_MAP) */

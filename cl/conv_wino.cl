@@ -387,7 +387,8 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
                __global const float *restrict U, __global const float *restrict b,
                const int has_bias, __global const float *res, const int epi, const int n0,
                const int nb, const int H, const int W, const int OFFH, const int OFFW,
-               const int OC, const int OH, const int OW, const int TWV, const int TH, const int nt)
+               const int OC, const int OH, const int OW, const int TWV, const int TH,
+               const int nt)
 {
     /* TH: work-items per column of vectors (tile rows / RV, rounded up) */
     const int t = get_global_id(0);
@@ -699,7 +700,8 @@ void conv_wino4(__global float *restrict y, __global const float *restrict x,
                 __global const float *restrict U, __global const float *restrict b,
                 const int has_bias, __global const float *res, const int epi, const int n0,
                 const int nb, const int H, const int W, const int OFFH, const int OFFW,
-                const int OC, const int OH, const int OW, const int TWV, const int TH, const int nt)
+                const int OC, const int OH, const int OW, const int TWV, const int TH,
+               const int nt)
 {
     const int t = get_global_id(0);
     const int per = TH * TWV;

@@ -30,6 +30,13 @@ static int bn_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg, s
     return rcl_ctx_kernel(ctx, "batchnorm.cl", name, opts, k);
 }
 
+/* The elementwise kernels' nt argument: outputs shaped as x past the
+ * caches (runtime/internal.h rcl_stream_out) */
+static int bn_nt(const rcl_ctx *ctx, const rcl_tensor *x)
+{
+    return rcl_stream_out(ctx, rcl_t_count(x) * sizeof(float));
+}
+
 /* A per-channel vector must hold exactly C floats, e.g. (C,1,1,1). */
 static int bn_check_vec(const rcl_tensor *t, int c, const char *op, const char *what)
 {
@@ -98,7 +105,7 @@ int rcl_batchnorm_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_me
     return RCL_LAUNCH(ctx, ka, "bn", 2, g2, l2, RCL_MEM(y->buf), RCL_MEM(x->buf),
                       RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf),
                       RCL_MEM(beta->buf), RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(cpi),
-                      RCL_I32(rcl_stream_out(ctx, rcl_t_count(x) * sizeof(float))));
+                      RCL_I32(bn_nt(ctx, x)));
 }
 
 /* x,y (N,C,H,W); per-channel vectors (C,1,1,1) */
@@ -173,7 +180,7 @@ int rcl_batchnorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, rcl
     return RCL_LAUNCH(ctx, kd, "bn", 2, g2, l2, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
                       RCL_MEM(x->buf), RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf),
                       RCL_MEM(gamma->buf), RCL_MEM(sdy), RCL_MEM(sdyx), RCL_I32(N), RCL_I32(C),
-                      RCL_I32(HW), RCL_I32(cpi), RCL_I32(rcl_stream_out(ctx, rcl_t_count(x) * sizeof(float))));
+                      RCL_I32(HW), RCL_I32(cpi), RCL_I32(bn_nt(ctx, x)));
 }
 
 /* res must match x when given. */
@@ -234,7 +241,7 @@ int rcl_batchnorm_relu_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *sa
                       RCL_MEM(res ? res->buf : x->buf), RCL_MEM(save_mean->buf),
                       RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf), RCL_MEM(beta->buf),
                       RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(res != NULL), RCL_I32(cpi),
-                      RCL_I32(rcl_stream_out(ctx, rcl_t_count(x) * sizeof(float))));
+                      RCL_I32(bn_nt(ctx, x)));
 }
 
 int rcl_batchnorm_relu_forward_eval(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
@@ -307,7 +314,7 @@ int rcl_batchnorm_relu_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma
                        RCL_MEM(dres ? dres->buf : part), RCL_MEM(dy->buf), RCL_MEM(y->buf),
                        RCL_MEM(x->buf), RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf),
                        RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(dres != NULL), RCL_I32(cpi),
-                       RCL_I32(rcl_stream_out(ctx, rcl_t_count(x) * sizeof(float)))));
+                       RCL_I32(bn_nt(ctx, x))));
     if (!dx && !dgamma && !dbeta) return RCL_OK;
     size_t gs = (size_t)C;
     RCL_TRY(RCL_LAUNCH(ctx, kr, "bn", 1, &gs, &bn_wg, RCL_MEM(sdy), RCL_MEM(sdyx), RCL_MEM(part),
@@ -318,7 +325,8 @@ int rcl_batchnorm_relu_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma
     return RCL_LAUNCH(ctx, kd, "bn", 2, g2, l2, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
                       RCL_MEM(y->buf), RCL_MEM(x->buf), RCL_MEM(save_mean->buf),
                       RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf), RCL_MEM(sdy),
-                      RCL_MEM(sdyx), RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(cpi), RCL_I32(rcl_stream_out(ctx, rcl_t_count(x) * sizeof(float))));
+                      RCL_MEM(sdyx), RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(cpi),
+                      RCL_I32(bn_nt(ctx, x)));
 }
 
 /* w (O,C,KH,KW) -> wf (same shape), bf (O,1,1,1): the eval BN after the
