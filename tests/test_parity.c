@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum { BATCH = 8, PARTIAL = 5, SIZE = 32, CLASSES = 10, STEPS = 3 };
 

@@ -13,6 +13,8 @@
 #include "train_mpi_util.h"
 #include "base/base.h"
 
+#include <time.h> /* nanosleep */
+
 /* The batch must divide by the ranks: every rank says so, nobody hangs
  * (--accumulate alone: test_train_accumulate). */
 static void test_refusals(void **state)

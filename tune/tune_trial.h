@@ -7,7 +7,6 @@
 #define RCL_TUNE_TRIAL_H
 
 #include "tools/gemm_tools.h"
-#include "base/base.h"
 #include "rcl.h"
 #include "rcl/tune_cache.h"
 

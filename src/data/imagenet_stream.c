@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum { SLOT_FREE = 0, SLOT_FILLING, SLOT_READY, SLOT_TAKING };
 #define MSG_LEN 512

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define COMMON_HEADER "common.h"
 static const char MAGIC[8] = {'R', 'C', 'L', 'P', 'R', 'O', 'G', '1'};

@@ -5,7 +5,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static int fill_buf(rcl_ctx *ctx, cl_mem *m, size_t n, uint64_t *state)
 {

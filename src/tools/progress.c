@@ -2,7 +2,6 @@
 #include "tools/progress.h"
 #include "base/base.h"
 
-#include <time.h>
 #include <unistd.h>
 
 #define BAR_WIDTH 30
