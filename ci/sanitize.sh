@@ -37,6 +37,12 @@ if grep -rnE '\b(v?asprintf)\s*\(' src tune tests --include='*.c' --include='*.h
   echo "ci/sanitize.sh: the code above calls asprintf/vasprintf, which ci/sanitizer/lsan.supp suppresses for Open MPI's sake; use snprintf or drop that entry" >&2
   exit 1
 fi
+# lsan.supp's operator new / libLLVM entries hold only while resnet-cl is C only
+if [ -n "$(find src tests tune include -name '*.cc' -o -name '*.cpp' -o -name '*.cxx' -o -name '*.hpp' | head -1)" ] ||
+   ! grep -qE '^project\(.*LANGUAGES C\)' CMakeLists.txt || grep -rqs enable_language CMakeLists.txt cmake; then
+  echo "ci/sanitize.sh: C++ sources or a C++ language in CMakeLists.txt: ci/sanitizer/lsan.supp suppresses leaks through operator new and LLVM for the OpenCL drivers' sake; review those entries" >&2
+  exit 1
+fi
 # RCL_TEST_DEVICES=1: device tests for device 0 only (PoCL on CI runners)
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRCL_ASAN=ON -DRCL_UBSAN=ON \
   -DRCL_TEST_DEVICES=1 >"$BUILD/configure.log" 2>&1 || { cat "$BUILD/configure.log" >&2; exit 1; }
