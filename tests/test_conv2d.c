@@ -834,7 +834,12 @@ static void test_conv_wino_vx(void **state)
      * last three past it), the same with pad 0 (its data gradient, pad 2
      * over 19x17, takes 2 rows of 5 tiles), 29x29 (the last tile row 1
      * high), and pad 0 on outputs 32 and 16 wide, whose last tile reads the
-     * input right of the vector's block (column 5 of its last lane).
+     * input right of the vector's block (column 5 of its last lane);
+     * rows of more than 8 tiles, two vectors of 2 rows of 8 per row pair
+     * (resnet50's 56x56 maps: 14 tiles): 11x37 (10 tiles, the second
+     * vector's last 6 lanes past the row; 3 tile rows, the last pair cut)
+     * and pad 0 on 9x50 (7x48 out, 12 tiles; its data gradient 13 tiles of
+     * 3 tile rows).
      * CPU drivers only (tu_sweep_all): llvmpipe never picks 16 lanes itself
      * and each such variant costs it ~30 s to compile. */
     const conv_case_t f4[] = {
@@ -844,9 +849,12 @@ static void test_conv_wino_vx(void **state)
         {2, 5, 29, 29, 5, 3, 3, 1, 1, 1, 1, 0, 0},
         {2, 5, 10, 34, 5, 3, 3, 1, 1, 0, 0, 1, 0},
         {2, 5, 18, 18, 5, 3, 3, 1, 1, 0, 0, 1, 0},
+        {2, 5, 11, 37, 5, 3, 3, 1, 1, 1, 1, 1, 0},
+        {2, 5, 9, 50, 5, 3, 3, 1, 1, 0, 0, 0, 0},
     };
-    const int f4_rows[] = {2, 4, 4, 2, 2, 4};
-    for (int k = 0; k < 6; k++) {
+    const int f4_rows[] = {2, 4, 4, 2, 2, 4, 2, 2};
+    const int f4_twv[] = {1, 1, 1, 1, 1, 1, 2, 2}; /* vectors per tile row (pair) */
+    for (int k = 0; k < (int)(sizeof f4 / sizeof f4[0]); k++) {
         if (!all) continue;
         rcl_ctx *ctx = path_ctx(1, 0);
         T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
@@ -863,6 +871,7 @@ static void test_conv_wino_vx(void **state)
         assert_true(rcl_conv_wino_plan_for(&sh, RCL_CONV_FWD, 16, 4, 256, 0, &q));
         assert_int_equal(q.m, 4), assert_int_equal(q.vx, 16);
         assert_int_equal(q.rows, f4_rows[k]);
+        assert_int_equal(q.twv, f4_twv[k]);
     }
 }
 

@@ -156,10 +156,13 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int ti
     p->rows = 1;
     if (p->m == 4) {
         /* conv_wino4: 4 or 8 tiles of one row; on 16-wide vectors 8 tiles
-         * of two tile rows where a row has 5 to 8 tiles (resnet20's 32x32
-         * maps: 0.8x the CPU time of one row on 8-wide vectors) and 4 of
-         * four (rows4) */
-        if (vmax >= 16 && p->tt > 4 && p->tt <= 8 && p->th >= 2)
+         * of two tile rows where a row has more than 4 tiles (resnet20's
+         * 32x32 maps: 0.8x the CPU time of one row on 8-wide vectors;
+         * rows of more than 8 tiles take several such vectors per row
+         * pair, as one row did on 8-wide ones: resnet50's 56x56 maps,
+         * forward 0.7-0.85x, data gradient 0.55-0.7x the time, docs/speed.md
+         * "Session 31") and 4 of four (rows4) */
+        if (vmax >= 16 && p->tt > 4 && p->th >= 2)
             p->vx = 16, p->rows = 2;
         else if (rows4)
             p->vx = 16, p->rows = 4;
