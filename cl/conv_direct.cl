@@ -225,9 +225,9 @@ void conv_fwd(__global float *restrict y, __global const float *restrict xp,
 #define ACC_INIT(i) floatV acc##i = (floatV)(has_bias ? b[min(oc0 + i, OC - 1)] : 0.0f);
     REP(OCB, W_PTR)
     REP(OCB, ACC_INIT)
-    /* the tap loops unrolled (KH, KW are compile-time): unrolled, each tap's
-     * offset is a constant, where the loop computed the stride-2 row
-     * half and column per tap (perf: 6 integer instructions per 8 FMAs;
+    /* the tap loops unrolled (KH, KW are compile-time): each tap's offset
+     * is then a constant, where the loop computed the stride-2 row half
+     * and column per tap (perf: 6 integer instructions per 8 FMAs;
      * resnet20's stride-2 convs 0.8x, the 7x7 stem 0.83x the time,
      * docs/speed.md "Session 31") */
     for (int c = 0; c < C; c++) {
