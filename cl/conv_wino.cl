@@ -18,10 +18,11 @@
  *                k*HV .. k*HV+HV-1 hold tile row th+k) of one work-item,
  *                every output channel:
  *                first V[p, ci] = (B^T d B)[p] for every input channel
- *                (kept in private memory: 16*WC vectors), then per block
- *                of OCB output channels and position p the sums
+ *                (kept in private memory: 16 + 1 slots of SL vectors), then
+ *                per position p and block of OCB output channels the sums
  *                M[p] = sum_ci U[p, ci, co] * V[p, ci] (OCB accumulator
- *                vectors), then y = A^T M A. It reads the input tensor
+ *                vectors; MV: M[p] into V[p - 1]'s slot), then per output
+ *                channel y = A^T M A. It reads the input tensor
  *                itself, zero outside (no padded copy): tile t's 4
  *                columns are 2*t - OFFW .. 2*t + 3 - OFFW, so of the HV
  *                tiles t0 .. t0+HV-1 on a row the columns 1 and 2 are the
@@ -35,7 +36,8 @@
  * Compile-time shape (set by the host, not tunables): VX (tiles per
  * vector: 4, 8 or 16: the device's vector width), RV (tile rows per
  * vector: 1, 2 or 4, at most VX/4: narrow outputs fill a vector with
- * several tile rows), WC (input channels: the private array's size, <= 64).
+ * several tile rows), WC and WO (input and output channels: the private
+ * array's size, each <= 64; OC == WO).
  * Tunables (runtime/tunables.def "conv_wino"): OCB, WG, PF (the prefetch
  * distance in channels, prefetch_rows). conv_wino and conv_wino4 take nt,
  * the host's choice to store whole 16-float rows past the caches
@@ -53,14 +55,14 @@
 #error "PF (the prefetch distance in channels, 0 off) is passed by the host: src/runtime/tunables.def"
 #endif
 /* ---- the shape (set by the host per conv, not tunables) */
-#if !defined(VX) || !defined(WC) || !defined(RV)
-#error "VX (tiles per vector), RV (tile rows per vector) and WC (input channels) come from src/ops/conv2d_wino.c"
+#if !defined(VX) || !defined(WC) || !defined(WO) || !defined(RV)
+#error "VX (tiles per vector), RV (tile rows per vector), WC and WO (input and output channels) come from src/ops/conv2d_wino.c"
 #endif
 #if (RV != 1 && RV != 2 && RV != 4) || VX / RV < 4
 #error "RV must be 1, 2 or 4 with VX / RV >= 4"
 #endif
-#if OCB < 1 || OCB > 16 || WC < 1 || WC > 64
-#error "need 1 <= OCB <= 16, 1 <= WC <= 64"
+#if OCB < 1 || OCB > 16 || WC < 1 || WC > 64 || WO < 1 || WO > 64
+#error "need 1 <= OCB <= 16, 1 <= WC <= 64, 1 <= WO <= 64"
 #endif
 
 #if VX == 4
@@ -382,6 +384,37 @@ static inline __attribute__((always_inline)) void put_rows(
 #undef PUT_ROW
 }
 
+/* The sums M[p, co] = sum_ci U[p, ci, co] * V[p, ci] of NP positions,
+ * position-major: for each p every block of OCB output channels (OCB
+ * accumulator vectors over the WC input channels), so that V[p] and U[p]
+ * stay in the L1 cache over the blocks (block-major, V's 16 to 36 KiB per
+ * block came from L2: 64 channels on 8x8 maps 1.05-1.5x, on 56x56 1.35x
+ * the time, docs/speed.md "Session 32"). V[p] is in slot p + 1 of SL
+ * vectors; M[p] goes to slot p, which V[p - 1] has left (slot 0 is
+ * spare): M[p * SL + co]. Lanes of a block past OC (o clamped to OC - 1)
+ * land in slots below WOP. */
+#define WOP ((WO + OCB - 1) / OCB * OCB)
+#define SL (WC > WOP ? WC : WOP)
+#define W_OFF(i) const int o##i = min(oc0 + i, OC - 1);
+#define ACC_INIT(i) floatV acc##i = (floatV)0.0f;
+#define ACC_FMA(i) acc##i = fma((floatV)(u[o##i]), v, acc##i);
+#define ACC_OUT(i) V[p * SL + oc0 + i] = acc##i;
+#define MV(NP)                                                                 \
+    for (int p = 0; p < (NP); p++) {                                           \
+        const floatV *vp = V + (p + 1) * SL;                                   \
+        for (int oc0 = 0; oc0 < OC; oc0 += OCB) {                              \
+            const __global float *u = U + p * (WC * OC);                       \
+            REP(OCB, W_OFF)                                                    \
+            REP(OCB, ACC_INIT)                                                 \
+            for (int ci = 0; ci < WC; ci++) {                                  \
+                const floatV v = vp[ci];                                       \
+                REP(OCB, ACC_FMA)                                              \
+                u += OC;                                                       \
+            }                                                                  \
+            REP(OCB, ACC_OUT)                                                  \
+        }                                                                      \
+    }
+
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_wino(__global float *restrict y, __global const float *restrict x,
                __global const float *restrict U, __global const float *restrict b,
@@ -400,8 +433,8 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
     const int t0 = (t - nl * per - tr * TWV) * HV;
     const int ih0 = 2 * th - OFFH, b0 = 2 * t0 + 1 - OFFW;
 
-    /* V[p * WC + ci] = B^T d B of channel ci */
-    floatV V[16 * WC];
+    /* V[(p + 1) * SL + ci] = B^T d B of channel ci; slot 0 spare (MV) */
+    floatV V[17 * SL];
     const __global float *xs = x + (n0 + nl) * WC * (H * W);
     for (int ci = 0; ci < WC; ci++) {
         floatV d[16], e[16];
@@ -436,42 +469,26 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
 #undef RROW
 #endif
         }
-#define V_OUT(p, value) V[(p) * WC + ci] = (value);
+#define V_OUT(p, value) V[((p) + 1) * SL + ci] = (value);
         BT_D_B(d, e, V_OUT)
         xs += H * W;
     }
 
     const int ncol = OW - 2 * t0; /* valid output columns from 2*t0 */
-    for (int oc0 = 0; oc0 < OC; oc0 += OCB) {
-        floatV M[16 * OCB];
-#define W_OFF(i) const int o##i = min(oc0 + i, OC - 1);
-        REP(OCB, W_OFF)
-        for (int p = 0; p < 16; p++) {
-            const __global float *u = U + p * (WC * OC);
-            const floatV *vp = V + p * WC;
-#define ACC_INIT(i) floatV acc##i = (floatV)0.0f;
-            REP(OCB, ACC_INIT)
-            for (int ci = 0; ci < WC; ci++) {
-                const floatV v = vp[ci];
-#define ACC_FMA(i) acc##i = fma((floatV)(u[o##i]), v, acc##i);
-                REP(OCB, ACC_FMA)
-                u += OC;
-            }
-#define ACC_OUT(i) M[p * OCB + i] = acc##i;
-            REP(OCB, ACC_OUT)
-        }
-        /* y = A^T M A, A^T = [1 1 1 0; 0 1 -1 -1] */
-        for (int i = 0; i < OCB && oc0 + i < OC; i++) {
+    MV(16)
+    /* y = A^T M A, A^T = [1 1 1 0; 0 1 -1 -1] */
+    for (int oc = 0; oc < OC; oc++) {
+        {
             floatV m[16], r[8];
-            for (int p = 0; p < 16; p++) m[p] = M[p * OCB + i];
+            for (int p = 0; p < 16; p++) m[p] = V[p * SL + oc];
             for (int j = 0; j < 4; j++) {
                 r[j] = m[j] + m[4 + j] + m[8 + j];
                 r[4 + j] = m[4 + j] - m[8 + j] - m[12 + j];
             }
-            const floatV bias = (floatV)(has_bias ? b[oc0 + i] : 0.0f);
+            const floatV bias = (floatV)(has_bias ? b[oc] : 0.0f);
             const floatV y00 = r[0] + r[1] + r[2] + bias, y01 = r[1] - r[2] - r[3] + bias;
             const floatV y10 = r[4] + r[5] + r[6] + bias, y11 = r[5] - r[6] - r[7] + bias;
-            const int off = ((n0 + nl) * OC + oc0 + i) * (OH * OW) + 2 * th * OW + 2 * t0;
+            const int off = ((n0 + nl) * OC + oc) * (OH * OW) + 2 * th * OW + 2 * t0;
             put_rows(y00, y01, 0, y, res, off, th, OH, OW, ncol, epi, nt);
             put_rows(y10, y11, 1, y, res, off, th, OH, OW, ncol, epi, nt);
         }
@@ -499,9 +516,10 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
  *                 t (one tile per vector lane) of one work-item, every
  *                 output channel, as
  *                 conv_wino: V[p, ci] = (B^T d B)[p] for every input
- *                 channel (36*WC vectors in private memory), then per block
- *                 of OCB output channels M[p] = sum_ci U[p, ci, co] *
- *                 V[p, ci], then y = A^T M A and the epilogue. It reads
+ *                 channel (37 slots of SL vectors in private memory), then
+ *                 per position and block of OCB output channels M[p] =
+ *                 sum_ci U[p, ci, co] * V[p, ci] (MV), then per output
+ *                 channel y = A^T M A and the epilogue. It reads
  *                 the input tensor itself, zero outside (no padded copy):
  *                 tile t's 6 columns are 4*t - OFFW .. 4*t + 5 - OFFW, so
  *                 of tiles t0 .. t0+HV-1 the columns 1 to 4 are a block of
@@ -712,8 +730,8 @@ void conv_wino4(__global float *restrict y, __global const float *restrict x,
     const int t0 = (t - nl * per - tr * TWV) * HV;
     const int ih0 = 4 * th - OFFH, b0 = 4 * t0 + 1 - OFFW;
 
-    /* V[p * WC + ci] = B^T d B of channel ci */
-    floatV V[36 * WC];
+    /* V[(p + 1) * SL + ci] = B^T d B of channel ci; slot 0 spare (MV) */
+    floatV V[37 * SL];
     const __global float *xs = x + (n0 + nl) * WC * (H * W);
     for (int ci = 0; ci < WC; ci++) {
         floatV d[36], e[36];
@@ -743,11 +761,11 @@ void conv_wino4(__global float *restrict y, __global const float *restrict x,
 #endif
         }
         for (int j = 0; j < 6; j++) BT6((d + j), (e + j), 6) /* columns: e = B^T d */
-        floatV *v = V + ci;
+        floatV *v = V + SL + ci;
         for (int i = 0; i < 6; i++) {
             floatV o[6];
             BT6((e + 6 * i), o, 1) /* rows: (B^T d) B */
-            for (int j = 0; j < 6; j++) v[(6 * i + j) * WC] = o[j];
+            for (int j = 0; j < 6; j++) v[(6 * i + j) * SL] = o[j];
         }
         xs += H * W;
     }
@@ -756,26 +774,14 @@ void conv_wino4(__global float *restrict y, __global const float *restrict x,
 #if RV == 1
     const int nrow = min(4, OH - 4 * th);
 #endif
-    for (int oc0 = 0; oc0 < OC; oc0 += OCB) {
-        floatV M[36 * OCB];
-REP(OCB, W_OFF)
-        for (int p = 0; p < 36; p++) {
-            const __global float *u = U + p * (WC * OC);
-            const floatV *vp = V + p * WC;
-REP(OCB, ACC_INIT)
-            for (int ci = 0; ci < WC; ci++) {
-                const floatV v = vp[ci];
-REP(OCB, ACC_FMA)
-                u += OC;
-            }
-REP(OCB, ACC_OUT)
-        }
+    MV(36)
+    for (int oc = 0; oc < OC; oc++) {
         /* y = A^T M A (AT6T) */
-        for (int i = 0; i < OCB && oc0 + i < OC; i++) {
+        {
             floatV r[24]; /* A^T M: 4 rows of 6 */
-            for (int j = 0; j < 6; j++) AT6T(floatV, (M + j * OCB + i), 6 * OCB, (r + j), 6)
-            const floatV bias = (floatV)(has_bias ? b[oc0 + i] : 0.0f);
-            const int off = ((n0 + nl) * OC + oc0 + i) * (OH * OW) + 4 * th * OW + 4 * t0;
+            for (int j = 0; j < 6; j++) AT6T(floatV, (V + j * SL + oc), 6 * SL, (r + j), 6)
+            const floatV bias = (floatV)(has_bias ? b[oc] : 0.0f);
+            const int off = ((n0 + nl) * OC + oc) * (OH * OW) + 4 * th * OW + 4 * t0;
 #if RV > 1
             for (int a = 0; a < 4; a++) {
                 floatV yr[4];

@@ -382,6 +382,18 @@ static void bnr_case(int n, int c, int h, int w, int has_res, int fd, uint64_t s
                                      &tsi));
     float *dx2 = tu_read(&tdx);
     assert_true(tu_close_f("bn+relu dx (alone)", dx2, grad, cnt, 1e-4, 1e-4));
+    /* dx from g in dres (bn_bwd_dx), here with dres in place over a copy
+     * of dy, and from dy and y (bn_bwd_dx_relu, dx alone above): the same
+     * floats */
+    double *dx2d = tu_f2d(dx2, cnt);
+    T_OK(rcl_tensor_copy(T_CTX, &tdres, &tdy));
+    T_OK(rcl_tensor_fill(T_CTX, &tdx, 7.0f));
+    T_OK(rcl_batchnorm_relu_backward(T_CTX, &tdx, NULL, NULL, &tdres, &tdres, &ty, &tx, &tg, &tsm,
+                                     &tsi));
+    float *dx3 = tu_read(&tdx);
+    assert_true(tu_close_f("bn+relu dx (from dres) vs (alone)", dx3, dx2d, cnt, 0, 0));
+    free(dx3);
+    free(dx2d);
     T_OK(rcl_tensor_copy(T_CTX, &tdres, &tdy));
     T_OK(rcl_batchnorm_relu_backward(T_CTX, NULL, NULL, NULL, &tdres, &tdres, &ty, &tx, &tg, &tsm,
                                      &tsi));

@@ -321,6 +321,13 @@ int rcl_batchnorm_relu_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma
                        RCL_I32(N), RCL_I32(C)));
     if (!dx) return RCL_OK;
     cl_kernel kd;
+    if (dres) { /* g is in dres: bn_bwd_dx of it reads two tensors, not three */
+        RCL_TRY(bn_kernel(ctx, "bn_bwd_dx", &kd, NULL, NULL));
+        return RCL_LAUNCH(ctx, kd, "bn", 2, g2, l2, RCL_MEM(dx->buf), RCL_MEM(dres->buf),
+                          RCL_MEM(x->buf), RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf),
+                          RCL_MEM(gamma->buf), RCL_MEM(sdy), RCL_MEM(sdyx), RCL_I32(N),
+                          RCL_I32(C), RCL_I32(HW), RCL_I32(cpi), RCL_I32(bn_nt(ctx, x)));
+    }
     RCL_TRY(bn_kernel(ctx, "bn_bwd_dx_relu", &kd, NULL, NULL));
     return RCL_LAUNCH(ctx, kd, "bn", 2, g2, l2, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
                       RCL_MEM(y->buf), RCL_MEM(x->buf), RCL_MEM(save_mean->buf),

@@ -197,8 +197,10 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int ti
     if ((uint64_t)p->npos * s->C * s->OC > tmpf) return WINO_NO_FIT;
 #undef WINO_NO_FIT
     /* a vector's lanes are tiles of one row: fewer than 4 would leave
-     * lanes idle (resnet18's 2x2 and 4x4 maps ran slower than direct) */
-    if (p->ci > RCL_CONV_WINO_MAX_C || p->tt < 4) return 0;
+     * lanes idle (resnet18's 2x2 and 4x4 maps ran slower than direct);
+     * the kernels keep both the transformed input and the sums of every
+     * output channel in private memory */
+    if (p->ci > RCL_CONV_WINO_MAX_C || p->co > RCL_CONV_WINO_MAX_C || p->tt < 4) return 0;
     p->nb = s->N; /* the kernels read the input itself: one launch */
     return 1;
 }

@@ -114,8 +114,8 @@ uint64_t rcl_conv_chunk_cap(uint64_t nb, uint64_t per, int chunk_kb);
  * Weight gradient: th x tt tiles per image (of the output), nb images per
  * chunk. Returns 0 where it cannot run: another kernel or stride; for the
  * forward pass and data gradient more than RCL_CONV_WINO_MAX_C input
- * channels (the kernel keeps a work-item's transformed input in private
- * memory); buffers over the im2col path's for the same shape: the padded
+ * or output channels (the kernel keeps a work-item's transformed input and
+ * its sums in private memory); buffers over the im2col path's for the same shape: the padded
  * chunk (forward, data gradient) or the transformed input and output
  * gradient of a chunk, 16 * (C + OC) floats per tile (weight gradient), in
  * its col bytes, and the transformed weights or their gradient, npos * C *

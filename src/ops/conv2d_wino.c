@@ -30,9 +30,9 @@ static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem
 {
     size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_WINO_WG));
     char opts[128];
-    snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DPF=%d -DVX=%d -DRV=%d -DWC=%d",
+    snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DPF=%d -DVX=%d -DRV=%d -DWC=%d -DWO=%d",
              rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg, rcl_tun(ctx, RCL_TUN_CONV_WINO_PF), p->vx,
-             p->rows, p->ci);
+             p->rows, p->ci, p->co);
     cl_kernel kw, kc;
     RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", p->m == 4 ? "conv_wino4_w" : "conv_wino_w", opts,
                            &kw));
@@ -94,7 +94,7 @@ static int yt_tiles(const rcl_ctx *ctx)
 static size_t tile_kernel_opts(rcl_ctx *ctx, int yv, char *opts, size_t n)
 {
     size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_WINO_WG));
-    snprintf(opts, n, "-DOCB=%d -DWG=%zu -DPF=%d -DVX=4 -DRV=1 -DWC=1 -DYV=%d",
+    snprintf(opts, n, "-DOCB=%d -DWG=%zu -DPF=%d -DVX=4 -DRV=1 -DWC=1 -DWO=1 -DYV=%d",
              rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg, rcl_tun(ctx, RCL_TUN_CONV_WINO_PF), yv);
     return wg;
 }
