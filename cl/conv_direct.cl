@@ -159,6 +159,10 @@ static void store_part(floatV v, __global float *p, const int n)
     for (int l = 0; l < n; l++) p[l] = t[l];
 }
 
+/* unaligned 16- and 8-float vectors (VLOAD's) */
+typedef float16 float16_u __attribute__((aligned(4)));
+typedef float8 float8_u __attribute__((aligned(4)));
+
 /* One work-item per row (nl*C + c, hp) of the padded buffer. SPLIT = 1
  * (stride-2 input): the row's even columns first, then its odd ones, Wp/2
  * each (Wp even); DS = 1 only */
@@ -179,12 +183,25 @@ void conv_pad(__global float *restrict xp, __global const float *restrict x, con
     }
     __global const float *s = x + (n0 * C + pl) * (H * W) + (ih / DS) * W;
     if (SPLIT == 1) {
+        /* columns j and wh + j from inputs 2j - OFFW and the next; where
+         * 8 columns' 16 inputs lie inside the row, one vector load split
+         * into its even and odd lanes */
         const int wh = Wp >> 1;
-        for (int j = 0; j < wh; j++) {
-            const int iw0 = 2 * j - OFFW, iw1 = iw0 + 1;
-            d[j] = iw0 >= 0 && iw0 < W ? s[iw0] : 0.0f;
-            d[wh + j] = iw1 >= 0 && iw1 < W ? s[iw1] : 0.0f;
+        int j = 0;
+#define SPLIT_ONE                                                 \
+    {                                                             \
+        const int iw0 = 2 * j - OFFW, iw1 = iw0 + 1;              \
+        d[j] = iw0 >= 0 && iw0 < W ? s[iw0] : 0.0f;               \
+        d[wh + j] = iw1 >= 0 && iw1 < W ? s[iw1] : 0.0f;          \
+    }
+        for (; j < wh && 2 * j < OFFW; j++) SPLIT_ONE
+        for (; j + 8 <= wh && 2 * j - OFFW + 16 <= W; j += 8) {
+            const float16 v = *(const __global float16_u *)(s + 2 * j - OFFW);
+            *(__global float8_u *)(d + j) = v.even;
+            *(__global float8_u *)(d + wh + j) = v.odd;
         }
+        for (; j < wh; j++) SPLIT_ONE
+#undef SPLIT_ONE
         return;
     }
     if (DS == 1) {

@@ -507,6 +507,9 @@ static void test_conv_paths(void **state)
         {2, 3, 21, 19, 4, 3, 3, 1, 1, 1, 1, 0, 0}, /* several vector tiles per row */
         {2, 3, 7, 7, 4, 3, 3, 1, 1, 0, 0, 1, 0},  /* pad 0 */
         {2, 2, 6, 6, 3, 2, 2, 1, 1, 0, 0, 1, 0},  /* even kernel */
+        {2, 3, 5, 37, 4, 3, 3, 2, 2, 1, 1, 0, 0}, /* stride 2 on 37 columns: conv_pad's split
+                                                     by vectors inside the row, by columns at
+                                                     its ends */
     };
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
     int direct = 0, several = 0;
