@@ -6,8 +6,8 @@
  *                    [--param 'KEY PARAM VALUE']...
  *
  * --inputs (default 8) inputs rotate so that they come from memory as in a
- * training step (1: the same input, warm in the cache); one warm-up call,
- * then --calls (default 10); --param sets a tunable on the context (as
+ * training step (1: the same input, warm in the cache); one warm-up call
+ * per input, then --calls (default 10); --param sets a tunable on the context (as
  * `resnet-cl bench --param`). Prints the mean device time per tag and the
  * total, with the direct conv's FLOPs over it (GFLOPS-equivalent). */
 #include "rcl.h"
@@ -128,7 +128,9 @@ int main(int argc, char **argv)
     }
     rcl_conv2d_desc d = {k, k, s, s, p, p};
     rcl_ctx_set_profiler(ctx, on_launch, NULL);
-    for (int r = 0; r <= calls; r++) {
+    /* a warm-up call per input (the first write of each output faults its
+     * pages in), then `calls` */
+    for (int r = 0; r < inputs + calls; r++) {
         int i = r % inputs;
         st = pass == 0 ? rcl_conv2d_forward(ctx, &y[i], &x[i], &wt, NULL, &d)
                        : rcl_conv2d_backward(ctx, pass == 1 ? &dx : NULL, pass == 2 ? &dw : NULL,
@@ -138,7 +140,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "micro_conv: the conv failed (status %d)\n", st);
             return 1;
         }
-        drain(r > 0);
+        drain(r >= inputs);
     }
     double total = 0, flops = 2.0 * n * oc * oh * ow * (double)c * k * k;
     for (int i = 0; i < ntags; i++) {

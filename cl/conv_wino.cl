@@ -256,24 +256,26 @@ static void load_filter(float g[9], const __global float *w, const int ci, const
     }
 }
 
-/* position 0 of (ci, co)'s transformed filter in U (positions CI*CO
- * apart): LAYOUT 0 U[p, ci, co] (conv_wino, conv_wino4); 1 U[p, co, ci]
- * (the GEMM form's op(A) = U[p], no transpose) */
-static __global float *u_at(__global float *U, const int ci, const int co, const int CI,
-                            const int CO, const int LAYOUT)
-{
-    return U + (LAYOUT ? co * CI + ci : ci * CO + co);
-}
+/* The filter transforms' work-item (f, s) of a 2-D range (dimension 0
+ * rounded up to WG): (ci, co) = (f, s) for LAYOUT 1, U[p, co, ci] (the
+ * GEMM form's op(A) = U[p], no transpose), else (s, f), U[p, ci, co]
+ * (conv_wino, conv_wino4); its transformed filter's position 0 is at
+ * U + s*F + f (positions CI*CO apart): consecutive work-items write
+ * consecutive floats, which the compilers see (PoCL scattered the stores
+ * with 64-bit addresses where ci, co came from one index by / and %) */
+#define FILTER_ITEM                                                  \
+    const int f = get_global_id(0), s = get_global_id(1);            \
+    const int F = LAYOUT ? CI : CO;                                  \
+    if (f >= F) return;                                              \
+    const int ci = LAYOUT ? f : s, co = LAYOUT ? s : f;              \
+    __global float *u = U + s * F + f;
 
-/* one work-item per (ci, co) */
+/* one work-item per (ci, co) (FILTER_ITEM) */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_wino_w(__global float *restrict U, __global const float *restrict w, const int CI,
                  const int CO, const int FLIP, const int LAYOUT)
 {
-    const int i = get_global_id(0);
-    if (i >= CI * CO) return;
-    /* consecutive work-items write consecutive floats of U */
-    const int ci = LAYOUT ? i % CI : i / CO, co = LAYOUT ? i / CI : i % CO;
+    FILTER_ITEM
     float g[9];
     load_filter(g, w, ci, co, CI, CO, FLIP);
     /* t = G g (4x3), then u = t G^T (4x4); G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] */
@@ -286,7 +288,6 @@ void conv_wino_w(__global float *restrict U, __global const float *restrict w, c
         t[9 + j] = g[6 + j];
     }
     const int stride = CI * CO;
-    __global float *u = u_at(U, ci, co, CI, CO, LAYOUT);
 #pragma unroll
     for (int r = 0; r < 4; r++) {
         const float a = t[3 * r], b = t[3 * r + 1], c = t[3 * r + 2];
@@ -565,41 +566,41 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
         o[3 * (SO)] = d12 + (0.125f * m3 - 8.0f * m4) + m[5 * (SI)];          \
     }
 
-/* one work-item per (ci, co) */
+/* one work-item per (ci, co) (FILTER_ITEM) */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_wino4_w(__global float *restrict U, __global const float *restrict w, const int CI,
                   const int CO, const int FLIP, const int LAYOUT)
 {
-    const int i = get_global_id(0);
-    if (i >= CI * CO) return;
-    /* consecutive work-items write consecutive floats of U */
-    const int ci = LAYOUT ? i % CI : i / CO, co = LAYOUT ? i / CI : i % CO;
+    FILTER_ITEM
     float g[9];
     load_filter(g, w, ci, co, CI, CO, FLIP);
     /* t = G g (6x3), then u = t G^T (6x6); G = [1/2 0 0; 1/6 1/6 1/6;
      * -1/6 1/6 -1/6; -16/15 -8/15 -4/15; 1/30 -1/15 2/15; 0 0 1/2] (BT6's
      * points; rows 0-2, 4 and 5 halved against its doubled rows) */
+    /* by the reciprocals (within an ulp of the divisions they replace:
+     * 36 float divisions per (ci, co) made this transform a fifth of a
+     * 512-channel conv's time on PoCL/AVX-512) */
+    const float r6 = 1.0f / 6.0f, r15 = -4.0f / 15.0f, r30 = 1.0f / 30.0f;
     float t[18];
 #pragma unroll
     for (int j = 0; j < 3; j++) {
         const float a = g[j], b = g[3 + j], c = g[6 + j];
         t[j] = 0.5f * a;
-        t[3 + j] = (a + b + c) / 6.0f;
-        t[6 + j] = -(a - b + c) / 6.0f;
-        t[9 + j] = -4.0f * (4.0f * a + 2.0f * b + c) / 15.0f;
-        t[12 + j] = (a - 2.0f * b + 4.0f * c) / 30.0f;
+        t[3 + j] = (a + b + c) * r6;
+        t[6 + j] = -(a - b + c) * r6;
+        t[9 + j] = (4.0f * a + 2.0f * b + c) * r15;
+        t[12 + j] = (a - 2.0f * b + 4.0f * c) * r30;
         t[15 + j] = 0.5f * c;
     }
     const int stride = CI * CO;
-    __global float *u = u_at(U, ci, co, CI, CO, LAYOUT);
 #pragma unroll
     for (int r = 0; r < 6; r++) {
         const float a = t[3 * r], b = t[3 * r + 1], c = t[3 * r + 2];
         u[(6 * r + 0) * stride] = 0.5f * a;
-        u[(6 * r + 1) * stride] = (a + b + c) / 6.0f;
-        u[(6 * r + 2) * stride] = -(a - b + c) / 6.0f;
-        u[(6 * r + 3) * stride] = -4.0f * (4.0f * a + 2.0f * b + c) / 15.0f;
-        u[(6 * r + 4) * stride] = (a - 2.0f * b + 4.0f * c) / 30.0f;
+        u[(6 * r + 1) * stride] = (a + b + c) * r6;
+        u[(6 * r + 2) * stride] = -(a - b + c) * r6;
+        u[(6 * r + 3) * stride] = (4.0f * a + 2.0f * b + c) * r15;
+        u[(6 * r + 4) * stride] = (a - 2.0f * b + 4.0f * c) * r30;
         u[(6 * r + 5) * stride] = 0.5f * c;
     }
 }
@@ -826,6 +827,134 @@ void conv_wino4(__global float *restrict y, __global const float *restrict x,
     }
     STREAM_FENCE(nt);
 }
+
+/* ---- conv_wino4_img: F(4x4, 3x3) on outputs of 5 to 8 rows and columns
+ * (2 x 2 tiles: the CIFAR nets' 8x8 maps, src/ops/conv2d_chunk.c
+ * rcl_conv_wino_plan_for's img), the lanes across images: IMG = VX/4
+ * images per work-item, lane 4*i + 2*tr + tc tile (tr, tc) of image
+ * n0 + IMG*t + i (images past nb read 0 and are not stored). As
+ * conv_wino4 otherwise: V[p, ci] for every input channel, MV's sums, then
+ * per output channel y = A^T M A and the epilogue. Each input row of a
+ * window is loaded once per image and tile row (e: e[k] = the input at
+ * column k - OFFW, 0 outside the row; one vector load where the row is 8
+ * wide from column 0 and OFFW 1), each window column the lanes c and c + 4
+ * of the images' two e. Built with VX 8 (RV 1) or 16 (RV 2). */
+#ifndef IMG
+#define IMG 0
+#endif
+#if IMG
+#if IMG * 4 != VX
+#error "IMG must be VX / 4"
+#endif
+/* e[k] = row[k - OFFW] for k = 0 .. 9 (0 outside [0, W) or where !in) */
+static inline __attribute__((always_inline)) float16 img_row(const __global float *row,
+                                                            const int in, const int W,
+                                                            const int OFFW)
+{
+    if (!in) return (float16)0.0f;
+    if (W == 8 && OFFW == 1)
+        return shuffle2(*(const __global float8_u *)row, (float8)0.0f,
+                        (uint16)(8, 0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 8, 8, 8, 8, 8));
+    float t[16];
+#pragma unroll
+    for (int k = 0; k < 16; k++) {
+        const int w = k - OFFW;
+        const float v = row[clamp(w, 0, W - 1)];
+        t[k] = k < 10 && w >= 0 && w < W ? v : 0.0f;
+    }
+    return vload16(0, t);
+}
+
+/* the float4 of image k's lanes */
+#if VX == 16
+#define QUARTER(v, k) ((k) == 0 ? (v).lo.lo : (k) == 1 ? (v).lo.hi : (k) == 2 ? (v).hi.lo : (v).hi.hi)
+#else
+#define QUARTER(v, k) ((k) == 0 ? (v).lo : (v).hi)
+#endif
+/* window column c of image i: lanes (tr, tc) = e[tr][c + 4*tc] */
+#define IMG_COL(i, c) shuffle2(e##i##0, e##i##1, (uint4)((c), (c) + 4, 16 + (c), 20 + (c)))
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void conv_wino4_img(__global float *restrict y, __global const float *restrict x,
+                    __global const float *restrict U, __global const float *restrict b,
+                    const int has_bias, __global const float *res, const int epi, const int n0,
+                    const int nb, const int H, const int W, const int OFFH, const int OFFW,
+                    const int OC, const int OH, const int OW, const int TWV, const int TH,
+                    const int nt)
+{
+    (void)TWV, (void)TH;
+    const int t = get_global_id(0);
+    if (t * IMG >= nb) return;
+    /* the images' planes of channel 0 (a missing image reads image 0's,
+     * masked to 0 by its `in`) */
+    int ok[IMG];
+    const __global float *xs[IMG];
+#pragma unroll
+    for (int i = 0; i < IMG; i++) {
+        ok[i] = t * IMG + i < nb;
+        xs[i] = x + (n0 + (ok[i] ? t * IMG + i : 0)) * WC * (H * W);
+    }
+    /* V[(p + 1) * SL + ci] = B^T d B of channel ci; slot 0 spare (MV) */
+    floatV V[37 * SL];
+    for (int ci = 0; ci < WC; ci++) {
+        floatV d[36], e[36];
+        for (int r = 0; r < 6; r++) {
+            /* input rows of tile rows 0 and 1 */
+            const int h0 = r - OFFH, h1 = 4 + r - OFFH;
+            const int in0 = h0 >= 0 && h0 < H, in1 = h1 >= 0 && h1 < H;
+            const int o0 = clamp(h0, 0, H - 1) * W, o1 = clamp(h1, 0, H - 1) * W;
+            const float16 e00 = img_row(xs[0] + o0, in0 && ok[0], W, OFFW);
+            const float16 e01 = img_row(xs[0] + o1, in1 && ok[0], W, OFFW);
+            const float16 e10 = img_row(xs[1] + o0, in0 && ok[1], W, OFFW);
+            const float16 e11 = img_row(xs[1] + o1, in1 && ok[1], W, OFFW);
+#if IMG == 4
+            const float16 e20 = img_row(xs[2] + o0, in0 && ok[2], W, OFFW);
+            const float16 e21 = img_row(xs[2] + o1, in1 && ok[2], W, OFFW);
+            const float16 e30 = img_row(xs[3] + o0, in0 && ok[3], W, OFFW);
+            const float16 e31 = img_row(xs[3] + o1, in1 && ok[3], W, OFFW);
+#define D6(c) d[6 * r + c] = (floatV)(IMG_COL(0, c), IMG_COL(1, c), IMG_COL(2, c), IMG_COL(3, c));
+#else
+#define D6(c) d[6 * r + c] = (floatV)(IMG_COL(0, c), IMG_COL(1, c));
+#endif
+            D6(0) D6(1) D6(2) D6(3) D6(4) D6(5)
+#undef D6
+        }
+        for (int j = 0; j < 6; j++) BT6((d + j), (e + j), 6) /* columns: e = B^T d */
+        floatV *v = V + SL + ci;
+        for (int i = 0; i < 6; i++) {
+            floatV o[6];
+            BT6((e + 6 * i), o, 1) /* rows: (B^T d) B */
+            for (int j = 0; j < 6; j++) v[(6 * i + j) * SL] = o[j];
+        }
+#pragma unroll
+        for (int i = 0; i < IMG; i++) xs[i] += H * W;
+    }
+    MV(36)
+    for (int oc = 0; oc < OC; oc++) {
+        floatV r[24]; /* A^T M: 4 rows of 6 */
+        for (int j = 0; j < 6; j++) AT6T(floatV, (V + j * SL + oc), 6 * SL, (r + j), 6)
+        const floatV bias = (floatV)(has_bias ? b[oc] : 0.0f);
+        for (int a = 0; a < 4; a++) {
+            floatV yr[4];
+            AT6T(floatV, (r + 6 * a), 1, yr, 1)
+            const floatV y0 = yr[0] + bias, y1 = yr[1] + bias;
+            const floatV y2 = yr[2] + bias, y3 = yr[3] + bias;
+#pragma unroll
+            for (int i = 0; i < IMG; i++) {
+                if (!ok[i]) break;
+                /* rows a (tile row 0) and 4 + a (tile row 1) of image i */
+                const float16 z = zip4(QUARTER(y0, i), QUARTER(y1, i), QUARTER(y2, i),
+                                       QUARTER(y3, i));
+                const int off = ((n0 + t * IMG + i) * OC + oc) * (OH * OW) + a * OW;
+                if (a < OH) put8(z.lo, y + off, res + off, OW, epi, nt);
+                if (4 + a < OH) put8(z.hi, y + off + 4 * OW, res + off + 4 * OW, OW, epi, nt);
+            }
+        }
+    }
+    STREAM_FENCE(nt);
+}
+#undef IMG_COL
+#endif /* IMG */
 #endif /* (RV == 1 && VX <= 8) || (VX == 16 && RV > 1) */
 
 /* ---- the weight gradient: dw[co, ci] = G^T [ sum over tiles of

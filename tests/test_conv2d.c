@@ -878,6 +878,59 @@ static void test_conv_wino_vx(void **state)
     }
 }
 
+/* F(4x4) with the lanes across images (cl/conv_wino.cl conv_wino4_img:
+ * outputs of 5 to 8 rows and columns, vx/4 images per vector) at VX 8 and
+ * 16, forward and data gradient against the reference: 9 images of 8x8
+ * (pad 1: each window row one vector load; the last vector holds one
+ * image), 7 of 7x6 (the last tile row and column cut, the rows read
+ * element by element), pad 0 on 10x9 (8x7 out; its data gradient, 10x9
+ * out, takes another kernel); the plans' layout, and a 4x4 output (one
+ * tile) left to F(2x2). The 16-lane variants on the CPU drivers only
+ * (tu_sweep_all), as test_conv_wino_vx's. */
+static void test_conv_wino_img(void **state)
+{
+    (void)state;
+    const conv_case_t cases[] = {
+        {9, 6, 8, 8, 5, 3, 3, 1, 1, 1, 1, 1, 0},
+        {7, 5, 7, 6, 6, 3, 3, 1, 1, 1, 1, 0, 0},
+        {6, 5, 10, 9, 5, 3, 3, 1, 1, 0, 0, 1, 0},
+    };
+    const int all = tu_sweep_all();
+    int runs = 0;
+    for (int vx = 8; vx <= 16; vx += 8) {
+        if (!all && vx == 16) continue;
+        for (int k = 0; k < (int)(sizeof cases / sizeof cases[0]); k++) {
+            const conv_case_t *cc = &cases[k];
+            rcl_conv_shape sh = {cc->n, cc->c, cc->h, cc->w, cc->oc, 3, 3, 1, cc->ph, cc->pw,
+                                 cc->h + 2 * cc->ph - 2, cc->w + 2 * cc->pw - 2};
+            rcl_conv_wino_plan qf, qx;
+            assert_true(rcl_conv_wino_plan_for(&sh, RCL_CONV_FWD, vx, 4, 256, 0, &qf));
+            assert_int_equal(qf.m, 4), assert_int_equal(qf.img, vx / 4);
+            assert_int_equal(qf.vx, vx);
+            int dxw = rcl_conv_wino_plan_for(&sh, RCL_CONV_DX, vx, 4, 256, 0, &qx);
+            assert_true(dxw);
+            assert_int_equal(qx.img, k < 2 ? vx / 4 : 0);
+            rcl_ctx *ctx = path_ctx(1, 0);
+            T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
+            T_OK(rcl_ctx_set_param(ctx, "conv_wino", "TILE", 4));
+            T_OK(rcl_ctx_set_param(ctx, "conv_wino", "VX", vx));
+            case_on(ctx, cc, 980 + (uint64_t)(vx + k));
+            assert_int_equal(tag_count[T_FWD_WINO], 2); /* the weight transform, the conv */
+            assert_int_equal(tag_count[T_DX_WINO], 4);
+            rcl_ctx_destroy(ctx);
+            runs++;
+        }
+    }
+    assert_true(runs >= 3);
+    /* one tile of 4 (4x4 outputs): F(2x2) */
+    rcl_conv_shape one = {9, 6, 4, 4, 5, 3, 3, 1, 1, 1, 4, 4};
+    rcl_conv_wino_plan q;
+    if (rcl_conv_wino_plan_for(&one, RCL_CONV_FWD, 16, 4, 256, 0, &q)) {
+        assert_int_equal(q.img, 0);
+        assert_int_equal(q.m, 2);
+    }
+}
+
 /* Non-temporal stores of the Winograd kernels' outputs (cl/common.h
  * STREAM16; `stream MIN_KB` 1: every output streams, where the device
  * compiler has the builtins): the same results as the cached stores, on
@@ -1694,6 +1747,7 @@ static void test_conv_fused(void **state)
         {3, 5, 9, 9, 7, 3, 3, 1, 1, 1, 1, 1, 0},   /* Winograd: 5 tiles a row, 9 = 8 + 1 */
         {2, 6, 7, 7, 5, 3, 3, 1, 1, 1, 1, 1, 0},   /* Winograd: two tile rows a vector */
         {2, 4, 8, 8, 17, 3, 3, 1, 1, 1, 1, 1, 0},  /* the same, 8 wide; OC past OCB blocks */
+        {9, 6, 8, 8, 5, 3, 3, 1, 1, 1, 1, 1, 0},   /* F(4x4) across images (TILE 4) */
         {3, 5, 11, 10, 7, 3, 3, 2, 2, 1, 1, 1, 0}, /* stride 2: the direct kernels */
         {2, 3, 6, 13, 9, 1, 1, 1, 1, 0, 0, 1, 0},  /* 1x1 */
         {1, 3, 6, 13, 9, 1, 1, 1, 1, 0, 0, 1, 0},  /* 1x1, one image: a plain GEMM */
@@ -2355,6 +2409,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_wino),
     cmocka_unit_test(test_conv_wino_stream),
     cmocka_unit_test(test_conv_wino_vx),
+    cmocka_unit_test(test_conv_wino_img),
     cmocka_unit_test(test_conv_wino_dw),
     cmocka_unit_test(test_conv_fused),
     cmocka_unit_test(test_conv_backward_acc),

@@ -148,13 +148,23 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int ti
      * F(2x2) on 8 tiles of 2 rows, PoCL/AVX-512), else F(2x2, 3x3) */
     int t4 = (ow + 3) / 4;
     int rows4 = vw_max >= 16 && t4 == 4 && (oh + 3) / 4 >= 4;
-    p->m = tile == 4 && pass != RCL_CONV_DW && t4 >= 4 && (vw_max < 8 || t4 > 4 || rows4) ? 4 : 2;
+    /* 2 x 2 tiles of 4 (outputs of 5 to 8 rows and columns: the CIFAR
+     * nets' 8x8 maps) on 8- or 16-wide vectors: conv_wino4_img, the lanes
+     * across vx/4 images */
+    int img = tile == 4 && pass != RCL_CONV_DW && vw_max >= 8 && t4 == 2 && (oh + 3) / 4 == 2;
+    p->img = 0;
+    p->m = tile == 4 && pass != RCL_CONV_DW && ((t4 >= 4 && (vw_max < 8 || t4 > 4 || rows4)) || img)
+               ? 4
+               : 2;
     p->npos = (p->m + 2) * (p->m + 2);
     p->tt = (ow + p->m - 1) / p->m; /* tiles per row */
     p->th = (oh + p->m - 1) / p->m;
     int vmax = vw_max >= 16 ? 16 : vw_max >= 8 ? 8 : 4;
     p->rows = 1;
-    if (p->m == 4) {
+    if (img) {
+        /* conv_wino4_img: RV as the other F(4x4) builds of the width */
+        p->vx = vmax, p->rows = vmax == 16 ? 2 : 1, p->img = vmax / 4;
+    } else if (p->m == 4) {
         /* conv_wino4: 4 or 8 tiles of one row; on 16-wide vectors 8 tiles
          * of two tile rows where a row has more than 4 tiles (resnet20's
          * 32x32 maps: 0.8x the CPU time of one row on 8-wide vectors;
@@ -179,7 +189,7 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int ti
         while (rv > 1 && rv > p->th) rv /= 2;
         p->vx = hv * rv, p->rows = rv;
     }
-    int per_row = p->vx / p->rows; /* tiles of one tile row per vector */
+    int per_row = p->img ? 2 : p->vx / p->rows; /* tiles of one tile row per vector */
     p->twv = (p->tt + per_row - 1) / per_row;
     if (pass == RCL_CONV_DW) {
         /* conv_wino_dwf (conv2d_wino_dw.c) chunks its tiles itself; it
@@ -200,7 +210,8 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int ti
      * lanes idle (resnet18's 2x2 and 4x4 maps ran slower than direct);
      * the kernels keep both the transformed input and the sums of every
      * output channel in private memory */
-    if (p->ci > RCL_CONV_WINO_MAX_C || p->co > RCL_CONV_WINO_MAX_C || p->tt < 4) return 0;
+    if (p->ci > RCL_CONV_WINO_MAX_C || p->co > RCL_CONV_WINO_MAX_C || (p->tt < 4 && !p->img))
+        return 0;
     p->nb = s->N; /* the kernels read the input itself: one launch */
     return 1;
 }

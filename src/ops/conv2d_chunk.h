@@ -127,6 +127,7 @@ typedef struct rcl_conv_wino_plan {
     int rows; /* tile rows per vector: 1, 2 or 4 (vx / rows >= 4 tiles of each) */
     int m;    /* output tile: 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3)) */
     int npos; /* (m + 2)^2 positions: the transformed weights' planes */
+    int img;  /* F(4x4) on 2 x 2 tiles: images per vector (vx / 4; conv_wino4_img), else 0 */
 } rcl_conv_wino_plan;
 int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int tile,
                            int budget_mb, uint64_t max_alloc, rcl_conv_wino_plan *p);

@@ -21,6 +21,17 @@ int rcl_conv_wino_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
                                   rcl_ctx_device(ctx)->max_alloc, p);
 }
 
+/* U from w by kernel kw (conv_wino_w or conv_wino4_w: cl/conv_wino.cl
+ * FILTER_ITEM's 2-D range, dimension 0 ci for layout 1, else co) */
+static int filter_transform(rcl_ctx *ctx, cl_kernel kw, const char *tag, cl_mem u, cl_mem w,
+                            int ci, int co, int flip, int layout, size_t wg)
+{
+    size_t f = (size_t)(layout ? ci : co), s = (size_t)(layout ? co : ci);
+    size_t gw[2] = {(f + wg - 1) / wg * wg, s}, lw[2] = {wg, 1};
+    return RCL_LAUNCH(ctx, kw, tag, 2, gw, lw, RCL_MEM(u), RCL_MEM(w), RCL_I32(ci), RCL_I32(co),
+                      RCL_I32(flip), RCL_I32(layout));
+}
+
 /* out (.., co, oh, ow) from in (.., ci, ih, iw) padded by (offh, offw):
  * the weight transform (flip 0: forward, 1: data gradient), then conv_wino
  * (F(2x2)) or conv_wino4 (F(4x4)) on in itself, zero outside */
@@ -30,26 +41,28 @@ static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem
 {
     size_t wg = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_CONV_WINO_WG));
     char opts[128];
-    snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DPF=%d -DVX=%d -DRV=%d -DWC=%d -DWO=%d",
+    snprintf(opts, sizeof opts, "-DOCB=%d -DWG=%zu -DPF=%d -DVX=%d -DRV=%d -DWC=%d -DWO=%d -DIMG=%d",
              rcl_tun(ctx, RCL_TUN_CONV_WINO_OCB), wg, rcl_tun(ctx, RCL_TUN_CONV_WINO_PF), p->vx,
-             p->rows, p->ci, p->co);
+             p->rows, p->ci, p->co, p->img);
     cl_kernel kw, kc;
     RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", p->m == 4 ? "conv_wino4_w" : "conv_wino_w", opts,
                            &kw));
-    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl", p->m == 4 ? "conv_wino4" : "conv_wino", opts, &kc));
+    RCL_TRY(rcl_ctx_kernel(ctx, "conv_wino.cl",
+                           p->img ? "conv_wino4_img" : p->m == 4 ? "conv_wino4" : "conv_wino", opts,
+                           &kc));
     cl_mem u;
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)p->npos * p->ci * p->co * sizeof(float),
                         &u));
-    size_t gw[1] = {(size_t)p->ci * p->co}, lw[1] = {wg};
-    RCL_TRY(RCL_LAUNCH(ctx, kw, tag, 1, gw, lw, RCL_MEM(u), RCL_MEM(w), RCL_I32(p->ci),
-                       RCL_I32(p->co), RCL_I32(flip), RCL_I32(0)));
+    RCL_TRY(filter_transform(ctx, kw, tag, u, w, p->ci, p->co, flip, 0, wg));
     int wrows = (p->th + p->rows - 1) / p->rows; /* work-items per column of vectors */
     /* the whole output past the caches or not (one launch per chunk of
      * images, each the next's neighbour in memory) */
     const int nt = rcl_stream_out(ctx, (size_t)N * p->co * oh * ow * sizeof(float));
     for (int n0 = 0; n0 < N; n0 += p->nb) {
         int cur = N - n0 < p->nb ? N - n0 : p->nb;
-        size_t gl[1] = {(size_t)cur * wrows * p->twv}, lo[1] = {wg};
+        /* conv_wino4_img: a work-item per img images */
+        size_t items = p->img ? (size_t)(cur + p->img - 1) / p->img : (size_t)cur * wrows * p->twv;
+        size_t gl[1] = {items}, lo[1] = {wg};
         RCL_TRY(RCL_LAUNCH(ctx, kc, tag, 1, gl, lo, RCL_MEM(out), RCL_MEM(in), RCL_MEM(u),
                            RCL_MEM(b ? b : u), RCL_I32(b != NULL), RCL_MEM(res ? res : out),
                            RCL_I32(res ? epi : epi & ~RCL_CONV_EPI_RES), RCL_I32(n0), RCL_I32(cur),
@@ -159,9 +172,7 @@ int rcl_conv_wino_gemm(rcl_ctx *ctx, cl_mem out, cl_mem in, cl_mem w, cl_mem b, 
     cl_mem vm, u;
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, sb.col, &vm));
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, sb.tmp, &u));
-    size_t gw[1] = {((size_t)CI * CO + wg - 1) / wg * wg}, lw[1] = {wg};
-    RCL_TRY(RCL_LAUNCH(ctx, kw, tag, 1, gw, lw, RCL_MEM(u), RCL_MEM(w), RCL_I32(CI), RCL_I32(CO),
-                       RCL_I32(dx), RCL_I32(1)));
+    RCL_TRY(filter_transform(ctx, kw, tag, u, w, CI, CO, dx, 1, wg));
     for (int n0 = 0; n0 < s->N; n0 += p->nb) {
         int cur = s->N - n0 < p->nb ? s->N - n0 : p->nb;
         int T = cur * tiles, nwi;
