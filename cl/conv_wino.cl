@@ -577,19 +577,15 @@ void conv_wino4_w(__global float *restrict U, __global const float *restrict w, 
     /* t = G g (6x3), then u = t G^T (6x6); G = [1/2 0 0; 1/6 1/6 1/6;
      * -1/6 1/6 -1/6; -16/15 -8/15 -4/15; 1/30 -1/15 2/15; 0 0 1/2] (BT6's
      * points; rows 0-2, 4 and 5 halved against its doubled rows) */
-    /* by the reciprocals (within an ulp of the divisions they replace:
-     * 36 float divisions per (ci, co) made this transform a fifth of a
-     * 512-channel conv's time on PoCL/AVX-512) */
-    const float r6 = 1.0f / 6.0f, r15 = -4.0f / 15.0f, r30 = 1.0f / 30.0f;
     float t[18];
 #pragma unroll
     for (int j = 0; j < 3; j++) {
         const float a = g[j], b = g[3 + j], c = g[6 + j];
         t[j] = 0.5f * a;
-        t[3 + j] = (a + b + c) * r6;
-        t[6 + j] = -(a - b + c) * r6;
-        t[9 + j] = (4.0f * a + 2.0f * b + c) * r15;
-        t[12 + j] = (a - 2.0f * b + 4.0f * c) * r30;
+        t[3 + j] = (a + b + c) / 6.0f;
+        t[6 + j] = -(a - b + c) / 6.0f;
+        t[9 + j] = -4.0f * (4.0f * a + 2.0f * b + c) / 15.0f;
+        t[12 + j] = (a - 2.0f * b + 4.0f * c) / 30.0f;
         t[15 + j] = 0.5f * c;
     }
     const int stride = CI * CO;
@@ -597,10 +593,10 @@ void conv_wino4_w(__global float *restrict U, __global const float *restrict w, 
     for (int r = 0; r < 6; r++) {
         const float a = t[3 * r], b = t[3 * r + 1], c = t[3 * r + 2];
         u[(6 * r + 0) * stride] = 0.5f * a;
-        u[(6 * r + 1) * stride] = (a + b + c) * r6;
-        u[(6 * r + 2) * stride] = -(a - b + c) * r6;
-        u[(6 * r + 3) * stride] = (4.0f * a + 2.0f * b + c) * r15;
-        u[(6 * r + 4) * stride] = (a - 2.0f * b + 4.0f * c) * r30;
+        u[(6 * r + 1) * stride] = (a + b + c) / 6.0f;
+        u[(6 * r + 2) * stride] = -(a - b + c) / 6.0f;
+        u[(6 * r + 3) * stride] = -4.0f * (4.0f * a + 2.0f * b + c) / 15.0f;
+        u[(6 * r + 4) * stride] = (a - 2.0f * b + 4.0f * c) / 30.0f;
         u[(6 * r + 5) * stride] = 0.5f * c;
     }
 }

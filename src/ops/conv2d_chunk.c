@@ -201,10 +201,14 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int ti
     int CKK = s->C * 9, P = s->OH * s->OW;
     int nbg = rcl_conv_chunk_images(budget_mb, max_alloc, s->N, CKK, s->OC, P);
     uint64_t tmpf = (uint64_t)s->OC * nbg * P;
-    /* F(4x4)'s buffers do not fit where F(2x2)'s may: try that instead */
+    /* F(4x4)'s buffers do not fit where F(2x2)'s may: try that instead.
+     * Not for conv_wino4_img: at most 36 * 64 * 64 floats (576 KiB), and
+     * its plan then holds for any batch (a small one, e.g. a micro-batch
+     * of --accumulate or a rank's share, computes each image as a large
+     * one does) */
 #define WINO_NO_FIT \
     (p->m == 4 ? rcl_conv_wino_plan_for(s, pass, vw_max, 2, budget_mb, max_alloc, p) : 0)
-    if ((uint64_t)p->npos * s->C * s->OC > tmpf) return WINO_NO_FIT;
+    if (!p->img && (uint64_t)p->npos * s->C * s->OC > tmpf) return WINO_NO_FIT;
 #undef WINO_NO_FIT
     /* a vector's lanes are tiles of one row: fewer than 4 would leave
      * lanes idle (resnet18's 2x2 and 4x4 maps ran slower than direct);
