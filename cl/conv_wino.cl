@@ -566,6 +566,30 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
         o[3 * (SO)] = d12 + (0.125f * m3 - 8.0f * m4) + m[5 * (SI)];          \
     }
 
+/* conv_wino4's and conv_wino4_img's shared steps. V4_PUT: V's slots of
+ * channel ci from its 6x6 windows d (e: 36 vectors of scratch), the
+ * columns e = B^T d, then the rows (B^T d) B. M4_COLS: r = A^T M (4 rows
+ * of 6) of output channel oc, M in V's slots (MV). Y4_ROW: row a of the
+ * tiles' outputs, y0 .. y3 its columns, + bias. */
+#define V4_PUT(d, e, ci)                                                  \
+    {                                                                     \
+        for (int j = 0; j < 6; j++) BT6((d + j), (e + j), 6)              \
+        floatV *v = V + SL + (ci);                                        \
+        for (int i = 0; i < 6; i++) {                                     \
+            floatV o[6];                                                  \
+            BT6((e + 6 * i), o, 1)                                        \
+            for (int j = 0; j < 6; j++) v[(6 * i + j) * SL] = o[j];       \
+        }                                                                 \
+    }
+#define M4_COLS(r, oc)                                                    \
+    floatV r[24];                                                         \
+    for (int j = 0; j < 6; j++) AT6T(floatV, (V + j * SL + (oc)), 6 * SL, (r + j), 6)
+#define Y4_ROW(r, a, bias)                                                \
+    floatV yr[4];                                                         \
+    AT6T(floatV, (r + 6 * (a)), 1, yr, 1)                                 \
+    const floatV y0 = yr[0] + (bias), y1 = yr[1] + (bias);                \
+    const floatV y2 = yr[2] + (bias), y3 = yr[3] + (bias);
+
 /* one work-item per (ci, co) (FILTER_ITEM) */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void conv_wino4_w(__global float *restrict U, __global const float *restrict w, const int CI,
@@ -757,13 +781,7 @@ void conv_wino4(__global float *restrict y, __global const float *restrict x,
 #undef D6
 #endif
         }
-        for (int j = 0; j < 6; j++) BT6((d + j), (e + j), 6) /* columns: e = B^T d */
-        floatV *v = V + SL + ci;
-        for (int i = 0; i < 6; i++) {
-            floatV o[6];
-            BT6((e + 6 * i), o, 1) /* rows: (B^T d) B */
-            for (int j = 0; j < 6; j++) v[(6 * i + j) * SL] = o[j];
-        }
+        V4_PUT(d, e, ci)
         xs += H * W;
     }
 
@@ -775,16 +793,12 @@ void conv_wino4(__global float *restrict y, __global const float *restrict x,
     for (int oc = 0; oc < OC; oc++) {
         /* y = A^T M A (AT6T) */
         {
-            floatV r[24]; /* A^T M: 4 rows of 6 */
-            for (int j = 0; j < 6; j++) AT6T(floatV, (V + j * SL + oc), 6 * SL, (r + j), 6)
+            M4_COLS(r, oc)
             const floatV bias = (floatV)(has_bias ? b[oc] : 0.0f);
             const int off = ((n0 + nl) * OC + oc) * (OH * OW) + 4 * th * OW + 4 * t0;
 #if RV > 1
             for (int a = 0; a < 4; a++) {
-                floatV yr[4];
-                AT6T(floatV, (r + 6 * a), 1, yr, 1)
-                const floatV y0 = yr[0] + bias, y1 = yr[1] + bias;
-                const floatV y2 = yr[2] + bias, y3 = yr[3] + bias;
+                Y4_ROW(r, a, bias)
 #pragma unroll
                 for (int k = 0; k < RV; k++) {
                     if (4 * (th + k) + a >= OH) break; /* rows past the output */
@@ -804,10 +818,7 @@ void conv_wino4(__global float *restrict y, __global const float *restrict x,
             }
 #else
             for (int a = 0; a < nrow; a++) {
-                floatV yr[4];
-                AT6T(floatV, (r + 6 * a), 1, yr, 1)
-                const floatV y0 = yr[0] + bias, y1 = yr[1] + bias;
-                const floatV y2 = yr[2] + bias, y3 = yr[3] + bias;
+                Y4_ROW(r, a, bias)
                 const int ro = off + a * OW;
 #if VX == 4
                 put16(zip4(y0, y1, y2, y3), y + ro, res + ro, ncol, epi, nt);
@@ -915,26 +926,16 @@ void conv_wino4_img(__global float *restrict y, __global const float *restrict x
             D6(0) D6(1) D6(2) D6(3) D6(4) D6(5)
 #undef D6
         }
-        for (int j = 0; j < 6; j++) BT6((d + j), (e + j), 6) /* columns: e = B^T d */
-        floatV *v = V + SL + ci;
-        for (int i = 0; i < 6; i++) {
-            floatV o[6];
-            BT6((e + 6 * i), o, 1) /* rows: (B^T d) B */
-            for (int j = 0; j < 6; j++) v[(6 * i + j) * SL] = o[j];
-        }
+        V4_PUT(d, e, ci)
 #pragma unroll
         for (int i = 0; i < IMG; i++) xs[i] += H * W;
     }
     MV(36)
     for (int oc = 0; oc < OC; oc++) {
-        floatV r[24]; /* A^T M: 4 rows of 6 */
-        for (int j = 0; j < 6; j++) AT6T(floatV, (V + j * SL + oc), 6 * SL, (r + j), 6)
+        M4_COLS(r, oc)
         const floatV bias = (floatV)(has_bias ? b[oc] : 0.0f);
         for (int a = 0; a < 4; a++) {
-            floatV yr[4];
-            AT6T(floatV, (r + 6 * a), 1, yr, 1)
-            const floatV y0 = yr[0] + bias, y1 = yr[1] + bias;
-            const floatV y2 = yr[2] + bias, y3 = yr[3] + bias;
+            Y4_ROW(r, a, bias)
 #pragma unroll
             for (int i = 0; i < IMG; i++) {
                 if (!ok[i]) break;
