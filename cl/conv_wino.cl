@@ -1,7 +1,8 @@
 /* Winograd F(2x2, 3x3) convolution for 3x3 stride-1 convs: the forward
  * pass and the data gradient (host side src/ops/conv2d_wino.c, chosen
  * inside the direct path by src/ops/conv2d_direct.c; F(4x4, 3x3) for wide
- * outputs and the weight gradient further below). Lavin & Gray 2016:
+ * outputs, for 8x8 ones across images (conv_wino4_img) and the weight
+ * gradient further below). Lavin & Gray 2016:
  * each 2x2 output tile is A^T [ (G g G^T) .* (B^T d B) ] A over its 4x4
  * input tile d, 16 multiplications per tile and channel pair where the
  * direct sum takes 36.

@@ -1,7 +1,8 @@
 /* Winograd host side (conv2d_wino.h): the transformed weights (npos * C
  * * OC floats) in scratch slot TMP, then one launch of cl/conv_wino.cl's
- * conv_wino (F(2x2, 3x3)) or conv_wino4 (F(4x4, 3x3)), as the plan's tile
- * m says, on the input tensor itself (the kernels pad as they load). */
+ * conv_wino (F(2x2, 3x3)) or conv_wino4 (F(4x4, 3x3); conv_wino4_img
+ * where the plan's img is set), as the plan's tile m says, on the input
+ * tensor itself (the kernels pad as they load). */
 #include "ops/conv2d_wino.h"
 #include "ops/conv2d_direct.h"
 #include "gemm/gemm_internal.h"
@@ -34,7 +35,8 @@ static int filter_transform(rcl_ctx *ctx, cl_kernel kw, const char *tag, cl_mem 
 
 /* out (.., co, oh, ow) from in (.., ci, ih, iw) padded by (offh, offw):
  * the weight transform (flip 0: forward, 1: data gradient), then conv_wino
- * (F(2x2)) or conv_wino4 (F(4x4)) on in itself, zero outside */
+ * (F(2x2)), conv_wino4 or conv_wino4_img (F(4x4)) on in itself, zero
+ * outside */
 static int wino_run(rcl_ctx *ctx, const char *tag, cl_mem out, cl_mem in, cl_mem w, cl_mem b,
                     cl_mem res, int epi, int flip, int N, int ih, int iw, int offh, int offw, int oh, int ow,
                     const rcl_conv_wino_plan *p)
