@@ -480,20 +480,18 @@ void conv_wino(__global float *restrict y, __global const float *restrict x,
     MV(16)
     /* y = A^T M A, A^T = [1 1 1 0; 0 1 -1 -1] */
     for (int oc = 0; oc < OC; oc++) {
-        {
-            floatV m[16], r[8];
-            for (int p = 0; p < 16; p++) m[p] = V[p * SL + oc];
-            for (int j = 0; j < 4; j++) {
-                r[j] = m[j] + m[4 + j] + m[8 + j];
-                r[4 + j] = m[4 + j] - m[8 + j] - m[12 + j];
-            }
-            const floatV bias = (floatV)(has_bias ? b[oc] : 0.0f);
-            const floatV y00 = r[0] + r[1] + r[2] + bias, y01 = r[1] - r[2] - r[3] + bias;
-            const floatV y10 = r[4] + r[5] + r[6] + bias, y11 = r[5] - r[6] - r[7] + bias;
-            const int off = ((n0 + nl) * OC + oc) * (OH * OW) + 2 * th * OW + 2 * t0;
-            put_rows(y00, y01, 0, y, res, off, th, OH, OW, ncol, epi, nt);
-            put_rows(y10, y11, 1, y, res, off, th, OH, OW, ncol, epi, nt);
+        floatV m[16], r[8];
+        for (int p = 0; p < 16; p++) m[p] = V[p * SL + oc];
+        for (int j = 0; j < 4; j++) {
+            r[j] = m[j] + m[4 + j] + m[8 + j];
+            r[4 + j] = m[4 + j] - m[8 + j] - m[12 + j];
         }
+        const floatV bias = (floatV)(has_bias ? b[oc] : 0.0f);
+        const floatV y00 = r[0] + r[1] + r[2] + bias, y01 = r[1] - r[2] - r[3] + bias;
+        const floatV y10 = r[4] + r[5] + r[6] + bias, y11 = r[5] - r[6] - r[7] + bias;
+        const int off = ((n0 + nl) * OC + oc) * (OH * OW) + 2 * th * OW + 2 * t0;
+        put_rows(y00, y01, 0, y, res, off, th, OH, OW, ncol, epi, nt);
+        put_rows(y10, y11, 1, y, res, off, th, OH, OW, ncol, epi, nt);
     }
     STREAM_FENCE(nt);
 }
@@ -793,45 +791,43 @@ void conv_wino4(__global float *restrict y, __global const float *restrict x,
     MV(36)
     for (int oc = 0; oc < OC; oc++) {
         /* y = A^T M A (AT6T) */
-        {
-            M4_COLS(r, oc)
-            const floatV bias = (floatV)(has_bias ? b[oc] : 0.0f);
-            const int off = ((n0 + nl) * OC + oc) * (OH * OW) + 4 * th * OW + 4 * t0;
+        M4_COLS(r, oc)
+        const floatV bias = (floatV)(has_bias ? b[oc] : 0.0f);
+        const int off = ((n0 + nl) * OC + oc) * (OH * OW) + 4 * th * OW + 4 * t0;
 #if RV > 1
-            for (int a = 0; a < 4; a++) {
-                Y4_ROW(r, a, bias)
+        for (int a = 0; a < 4; a++) {
+            Y4_ROW(r, a, bias)
 #pragma unroll
-                for (int k = 0; k < RV; k++) {
-                    if (4 * (th + k) + a >= OH) break; /* rows past the output */
-                    const int ro = off + (4 * k + a) * OW;
+            for (int k = 0; k < RV; k++) {
+                if (4 * (th + k) + a >= OH) break; /* rows past the output */
+                const int ro = off + (4 * k + a) * OW;
 #if HV == 4
-                    put16(zip4(SUBV(y0, k), SUBV(y1, k), SUBV(y2, k), SUBV(y3, k)), y + ro,
-                          res + ro, ncol, epi, nt);
+                put16(zip4(SUBV(y0, k), SUBV(y1, k), SUBV(y2, k), SUBV(y3, k)), y + ro,
+                      res + ro, ncol, epi, nt);
 #else
-                    put16(zip4(SUBV(y0, k).lo, SUBV(y1, k).lo, SUBV(y2, k).lo, SUBV(y3, k).lo),
-                          y + ro, res + ro, ncol, epi, nt);
-                    if (ncol > 16)
-                        put16(zip4(SUBV(y0, k).hi, SUBV(y1, k).hi, SUBV(y2, k).hi,
-                                   SUBV(y3, k).hi),
-                              y + ro + 16, res + ro + 16, ncol - 16, epi, nt);
-#endif
-                }
-            }
-#else
-            for (int a = 0; a < nrow; a++) {
-                Y4_ROW(r, a, bias)
-                const int ro = off + a * OW;
-#if VX == 4
-                put16(zip4(y0, y1, y2, y3), y + ro, res + ro, ncol, epi, nt);
-#else
-                put16(zip4(y0.lo, y1.lo, y2.lo, y3.lo), y + ro, res + ro, ncol, epi, nt);
+                put16(zip4(SUBV(y0, k).lo, SUBV(y1, k).lo, SUBV(y2, k).lo, SUBV(y3, k).lo),
+                      y + ro, res + ro, ncol, epi, nt);
                 if (ncol > 16)
-                    put16(zip4(y0.hi, y1.hi, y2.hi, y3.hi), y + ro + 16, res + ro + 16, ncol - 16,
-                          epi, nt);
+                    put16(zip4(SUBV(y0, k).hi, SUBV(y1, k).hi, SUBV(y2, k).hi,
+                               SUBV(y3, k).hi),
+                          y + ro + 16, res + ro + 16, ncol - 16, epi, nt);
 #endif
             }
+        }
+#else
+        for (int a = 0; a < nrow; a++) {
+            Y4_ROW(r, a, bias)
+            const int ro = off + a * OW;
+#if VX == 4
+            put16(zip4(y0, y1, y2, y3), y + ro, res + ro, ncol, epi, nt);
+#else
+            put16(zip4(y0.lo, y1.lo, y2.lo, y3.lo), y + ro, res + ro, ncol, epi, nt);
+            if (ncol > 16)
+                put16(zip4(y0.hi, y1.hi, y2.hi, y3.hi), y + ro + 16, res + ro + 16, ncol - 16,
+                      epi, nt);
 #endif
         }
+#endif
     }
     STREAM_FENCE(nt);
 }

@@ -134,6 +134,22 @@ int rcl_batchnorm_forward_eval(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
                       RCL_MEM(beta->buf), RCL_F32(eps), RCL_I32(x->n), RCL_I32(C), RCL_I32(HW), RCL_I32(cpi));
 }
 
+/* dx = bn_bwd_dx of the gradient g (dy, or bn+relu's masked dy) over the
+ * plane range g2/l2 of rcl_bn_plane_range (cpi channels per item), from
+ * the sums sdy, sdyx */
+static int bn_dx(rcl_ctx *ctx, const size_t g2[2], const size_t l2[2], int cpi, rcl_tensor *dx,
+                 cl_mem g, const rcl_tensor *x, const rcl_tensor *gamma,
+                 const rcl_tensor *save_mean, const rcl_tensor *save_invstd, cl_mem sdy,
+                 cl_mem sdyx)
+{
+    cl_kernel kd;
+    RCL_TRY(bn_kernel(ctx, "bn_bwd_dx", &kd, NULL, NULL));
+    return RCL_LAUNCH(ctx, kd, "bn", 2, g2, l2, RCL_MEM(dx->buf), RCL_MEM(g), RCL_MEM(x->buf),
+                      RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf),
+                      RCL_MEM(sdy), RCL_MEM(sdyx), RCL_I32(x->n), RCL_I32(x->c),
+                      RCL_I32(x->h * x->w), RCL_I32(cpi), RCL_I32(bn_nt(ctx, x)));
+}
+
 /* dy, x, dx (N,C,H,W); gamma, save_*, dgamma, dbeta (C,1,1,1); dx/dgamma/dbeta may be NULL */
 int rcl_batchnorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, rcl_tensor *dbeta,
                            const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *gamma,
@@ -175,12 +191,7 @@ int rcl_batchnorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, rcl
     RCL_TRY(RCL_LAUNCH(ctx, kr, "bn", 1, &gs, &bn_wg, RCL_MEM(sdy), RCL_MEM(sdyx), RCL_MEM(part),
                        RCL_I32(N), RCL_I32(C)));
     if (!dx) return RCL_OK;
-    cl_kernel kd;
-    RCL_TRY(bn_kernel(ctx, "bn_bwd_dx", &kd, NULL, NULL));
-    return RCL_LAUNCH(ctx, kd, "bn", 2, g2, l2, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
-                      RCL_MEM(x->buf), RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf),
-                      RCL_MEM(gamma->buf), RCL_MEM(sdy), RCL_MEM(sdyx), RCL_I32(N), RCL_I32(C),
-                      RCL_I32(HW), RCL_I32(cpi), RCL_I32(bn_nt(ctx, x)));
+    return bn_dx(ctx, g2, l2, cpi, dx, dy->buf, x, gamma, save_mean, save_invstd, sdy, sdyx);
 }
 
 /* res must match x when given. */
@@ -321,13 +332,9 @@ int rcl_batchnorm_relu_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma
                        RCL_I32(N), RCL_I32(C)));
     if (!dx) return RCL_OK;
     cl_kernel kd;
-    if (dres) { /* g is in dres: bn_bwd_dx of it reads two tensors, not three */
-        RCL_TRY(bn_kernel(ctx, "bn_bwd_dx", &kd, NULL, NULL));
-        return RCL_LAUNCH(ctx, kd, "bn", 2, g2, l2, RCL_MEM(dx->buf), RCL_MEM(dres->buf),
-                          RCL_MEM(x->buf), RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf),
-                          RCL_MEM(gamma->buf), RCL_MEM(sdy), RCL_MEM(sdyx), RCL_I32(N),
-                          RCL_I32(C), RCL_I32(HW), RCL_I32(cpi), RCL_I32(bn_nt(ctx, x)));
-    }
+    if (dres) /* g is in dres: bn_bwd_dx of it reads two tensors, not three */
+        return bn_dx(ctx, g2, l2, cpi, dx, dres->buf, x, gamma, save_mean, save_invstd, sdy,
+                     sdyx);
     RCL_TRY(bn_kernel(ctx, "bn_bwd_dx_relu", &kd, NULL, NULL));
     return RCL_LAUNCH(ctx, kd, "bn", 2, g2, l2, RCL_MEM(dx->buf), RCL_MEM(dy->buf),
                       RCL_MEM(y->buf), RCL_MEM(x->buf), RCL_MEM(save_mean->buf),

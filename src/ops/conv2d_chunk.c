@@ -151,11 +151,10 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int ti
     /* 2 x 2 tiles of 4 (outputs of 5 to 8 rows and columns: the CIFAR
      * nets' 8x8 maps) on 8- or 16-wide vectors: conv_wino4_img, the lanes
      * across vx/4 images */
-    int img = tile == 4 && pass != RCL_CONV_DW && vw_max >= 8 && t4 == 2 && (oh + 3) / 4 == 2;
+    int f4 = tile == 4 && pass != RCL_CONV_DW;
+    int img = f4 && vw_max >= 8 && t4 == 2 && (oh + 3) / 4 == 2;
     p->img = 0;
-    p->m = tile == 4 && pass != RCL_CONV_DW && ((t4 >= 4 && (vw_max < 8 || t4 > 4 || rows4)) || img)
-               ? 4
-               : 2;
+    p->m = f4 && (img || (t4 >= 4 && (vw_max < 8 || t4 > 4 || rows4))) ? 4 : 2;
     p->npos = (p->m + 2) * (p->m + 2);
     p->tt = (ow + p->m - 1) / p->m; /* tiles per row */
     p->th = (oh + p->m - 1) / p->m;
