@@ -79,9 +79,13 @@ rcl_gemm_tiled_params rcl_gemm_tiled_defaults(int vec_width, int trans_a, int tr
                               * (reading it in place strides a page per k);
                               * B is read in place; 6 x 2 vectors (N is as
                               * small as 100 here: 2*vw columns waste less
-                              * of the last tile), groups of 8x8 */
+                              * of the last tile), groups of 8x8; of 8x1
+                              * with 16-wide vectors (AVX-512: the tuner's
+                              * pick on 4 of resnet50's 5 data-gradient
+                              * classes at 224x224, docs/speed.md
+                              * "Session 33") */
         return (rcl_gemm_tiled_params){.mwi = 6, .nwi = 2 * vw, .vw = vw, .ku = 4, .kb = 0,
-                                       .wgm = 8, .wgn = 8, .ms = 0, .xa = 1};
+                                       .wgm = 8, .wgn = vw >= 16 ? 1 : 8, .ms = 0, .xa = 1};
     /* NN, NT, TT: op(B) packed into panels of nwi columns (each work-item
      * then streams one contiguous panel instead of a row of B per k, and
      * NT needs no dot products); a group of 16 work-items goes down M
