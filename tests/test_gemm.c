@@ -540,6 +540,46 @@ static void test_deep_k(void **state)
     rcl_ctx_destroy(ctx);
 }
 
+/* A narrow N (the last panel of 3 vectors' columns more than 1/8 of N in
+ * padding) on 16-wide vectors, its class's tile not tuned, takes 6 rows
+ * of 2 vectors where those panels pad less (rcl_gemm_tiled_choice): NT
+ * 256x64x3136 and NN 64x147x576 do, N = 3136 (1% padding) and a tuned
+ * class do not; exact through the dispatcher against the reference */
+static void test_narrow_n(void **state)
+{
+    (void)state;
+    rcl_ctx *ctx;
+    T_OK(rcl_ctx_create(&ctx, rcl_ctx_device(T_CTX)->index, NULL));
+    T_OK(rcl_ctx_set_param(ctx, "gemm", "DEFAULT_PATH", RCL_GEMM_TILED));
+    rcl_gemm_tiled_params p;
+    for (int t = 0; t < 2; t++) { /* NN, NT */
+        rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(rcl_gemm_vec_width(ctx), 0, t);
+        const int narrow = d.vw >= 16 && d.mwi == 4 && d.nwi == 3 * d.vw &&
+                           !rcl_gemm_tiled_dot(&d, 0, t);
+        assert_true(rcl_gemm_tiled_choice(ctx, 0, t, 256, 64, 3136, &p));
+        assert_int_equal(p.mwi, narrow ? 6 : d.mwi), assert_int_equal(p.nwi, narrow ? 32 : d.nwi);
+        assert_true(rcl_gemm_tiled_choice(ctx, 0, t, 64, 147, 576, &p));
+        assert_int_equal(p.nwi, narrow ? 32 : d.nwi);
+        assert_true(rcl_gemm_tiled_choice(ctx, 0, t, 256, 3136, 64, &p));
+        assert_int_equal(p.mwi, d.mwi), assert_int_equal(p.nwi, d.nwi);
+    }
+    char cls[48], key[64];
+    rcl_gemm_class(0, 1, 256, 64, 3136, cls, sizeof cls);
+    snprintf(key, sizeof key, RCL_GEMM_KEY_PREFIX "%s", cls);
+    T_OK(rcl_ctx_set_param(ctx, key, "MWI", 4)); /* tuned: kept */
+    assert_true(rcl_gemm_tiled_choice(ctx, 0, 1, 256, 64, 3136, &p));
+    assert_int_equal(p.mwi, 4);
+    rcl_ctx *keep = T_CTX;
+    T_CTX = ctx;
+    const gcase cases[] = {{37, 64, 45, 1, 2, 3, 1, 1.0f, 0.0f}, {21, 147, 30, 0, 0, 0, 2, 0.5f, 1.0f}};
+    for (int i = 0; i < 2; i++)
+        for (int t = 0; t < 4; t++)
+            assert_true(run_case(&cases[i], t >> 1, t & 1, VIA_DISPATCH, RCL_GEMM_TILED, NULL, 0,
+                                 950 + 4 * i + t));
+    T_CTX = keep;
+    rcl_ctx_destroy(ctx);
+}
+
 /* The tuner's and bench's shapes of a model come from recording the real
  * layer code (rcl_gemm_shapes_model): for resnet18 they must equal the
  * hand-derived list (rcl_gemm_shapes_resnet18), counts included, and
@@ -734,6 +774,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_clblast_default),
     cmocka_unit_test(test_dispatch),
     cmocka_unit_test(test_deep_k),
+    cmocka_unit_test(test_narrow_n),
     cmocka_unit_test(test_shapes_recorded),
     cmocka_unit_test(test_clblast_override),
 };

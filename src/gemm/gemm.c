@@ -195,13 +195,14 @@ int rcl_gemm_with(rcl_ctx *ctx, rcl_gemm_path path, const rcl_gemm_tiled_params 
 }
 
 /* 1 and the class's parameters *p where rcl_gemm runs this shape on the
- * tiled kernel, 0 where on CLBlast */
-static int tiled_choice(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K,
-                        rcl_gemm_tiled_params *p)
+ * tiled kernel, 0 where on CLBlast; *key its table key. The tile as the
+ * class says (or the defaults), before tiled_choice's narrow-N rule */
+static int tiled_class(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K,
+                       rcl_gemm_tiled_params *p, char key[64])
 {
-    char cls[48], key[64];
+    char cls[48];
     rcl_gemm_class(trans_a, trans_b, M, N, K, cls, sizeof cls);
-    snprintf(key, sizeof key, RCL_GEMM_KEY_PREFIX "%s", cls);
+    snprintf(key, 64, RCL_GEMM_KEY_PREFIX "%s", cls);
     /* A class the tuner did not see takes the path the tuner chose for most
      * of the step's GEMM time on this device ("gemm DEFAULT_PATH"); with no
      * tune cache at all, the device's default (tiled on CPU-like devices,
@@ -220,6 +221,32 @@ static int tiled_choice(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, in
         rcl_gemm_tiled_params q = *p;
         q.kb = RCL_GEMM_DEEP_KB;
         if (rcl_gemm_tiled_valid(&q, trans_a, trans_b)) *p = q;
+    }
+    return 1;
+}
+
+/* tiled_class, and where the class's tile was not tuned, the vectors are
+ * 16 wide (measured with AVX-512 only) and N is narrow
+ * (the last panel of 3 vectors' columns mostly padding: more than 1/8 of
+ * N computed in vain, e.g. a weight gradient's N = C x taps of 64, 128,
+ * 147 or 256) 6 rows of 2 vectors (as many accumulators) where their
+ * panels waste less: resnet50 at 224x224, NT 256x64x3136 (a 1x1 conv's
+ * weight gradient) 1.36x, docs/speed.md "Session 33". The same sums in
+ * the same order: every output is one chain of FMAs over k whatever the
+ * tile (cl/gemm.cl's outer form) */
+static int tiled_choice(rcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K,
+                        rcl_gemm_tiled_params *p)
+{
+    char key[64];
+    if (!tiled_class(ctx, trans_a, trans_b, M, N, K, p, key)) return 0;
+    if (rcl_ctx_param(ctx, key, "NWI", -1) < 0 && rcl_ctx_param(ctx, key, "MWI", -1) < 0 &&
+        p->vw >= 16 && p->mwi == 4 && p->nwi == 3 * p->vw &&
+        !rcl_gemm_tiled_dot(p, trans_a, trans_b)) {
+        const int w3 = (N + p->nwi - 1) / p->nwi * p->nwi - N;
+        const int w2 = (N + 2 * p->vw - 1) / (2 * p->vw) * (2 * p->vw) - N;
+        rcl_gemm_tiled_params q = *p;
+        q.mwi = 6, q.nwi = 2 * p->vw;
+        if (8 * w3 > N && w2 < w3 && rcl_gemm_tiled_valid(&q, trans_a, trans_b)) *p = q;
     }
     return 1;
 }
@@ -317,7 +344,8 @@ int rcl_gemm_packed_b_nwi(rcl_ctx *ctx, int M, int N, int K, int nwi, float alph
      * whatever the tile, cl/gemm.cl's outer form) */
     rcl_gemm_tiled_params d = rcl_gemm_tiled_defaults(rcl_gemm_vec_width(ctx), 0, 0), p = d;
     gemm_state *gs = state_of(ctx);
-    if (gs && !gs->hook) tiled_choice(ctx, 0, 0, M, N, K, &p); /* p untouched where 0 */
+    char key[64];
+    if (gs && !gs->hook) tiled_class(ctx, 0, 0, M, N, K, &p, key); /* p untouched where 0 */
     p.nwi = nwi, p.xb = 2;
     if (!rcl_gemm_tiled_valid(&p, 0, 0)) p = d, p.nwi = nwi, p.xb = 2;
     return rcl_gemm_tiled_packed_b(ctx, &p, 0, M, N, K, alpha, A, off_a, lda, Bp, beta, C, off_c,
