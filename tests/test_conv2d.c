@@ -965,12 +965,11 @@ static void test_conv_wino_stream(void **state)
  * image, reading the input itself: counted by tag), exact against the reference (conv_case) on odd shapes,
  * and with conv.WINOGRAD 2 the weight gradient too (its plan on every
  * case, its kernels on two: test_conv_wino_dw); stride 2 and, for the
- * forward pass and data gradient, more than 64 input or output channels
- * or fewer than 4 tiles per row (outputs under 7 wide) stay on the direct
- * kernels, whatever the batch (one image of 64 channels runs Winograd; a
- * batch's first images give the same bits in a batch twice as large).
- * Then its error against the double reference next to the direct
- * kernels' on a resnet-sized layer (docs/semantics.md). */
+ * forward pass and data gradient, more than 64 input channels or fewer than
+ * 4 tiles per row (outputs under 7 wide) stay on the direct kernels, and so does a pass whose transformed weights (16 *
+ * C * OC floats) outgrow the im2col path's reordered output (a batch of
+ * very few small images). Then its error against the double reference next to
+ * the direct kernels' on a resnet-sized layer (docs/semantics.md). */
 static void test_conv_wino(void **state)
 {
     (void)state;
