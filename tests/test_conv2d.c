@@ -588,14 +588,15 @@ static void test_conv_paths_multichunk(void **state)
  * T_CTX's device with conv_wino TILE `tile` and a column budget of
  * budget_mb MiB, and in *m (unless NULL) the plan's output tile; 0 where
  * they cannot run it */
-static int wino_chunks(const conv_case_t *cc, int pass, int tile, int *m)
+static int wino_chunks(const conv_case_t *cc, int pass, int tile, int budget_mb, int *m)
 {
     int oh = rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph);
     int ow = rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw);
     rcl_conv_shape s = {cc->n, cc->c, cc->h, cc->w, cc->oc, cc->kh, cc->kw,
                         cc->sh == cc->sw ? cc->sh : 0, cc->ph, cc->pw, oh, ow};
     rcl_conv_wino_plan p;
-    if (!rcl_conv_wino_plan_for(&s, pass, rcl_conv_direct_vw(T_CTX), tile, &p))
+    if (!rcl_conv_wino_plan_for(&s, pass, rcl_conv_direct_vw(T_CTX), tile, budget_mb,
+                                rcl_ctx_device(T_CTX)->max_alloc, &p))
         return 0;
     if (m) *m = p.m;
     return (cc->n + p.nb - 1) / p.nb;
@@ -634,7 +635,7 @@ static void wino_error_on(const conv_case_t *cc, uint64_t seed, double e[3][2], 
     ref_conv2d_backward(dxref, dwref, dbref, dyd, xd, wd, &s);
     int mf = 0, mx = 0;
     if (!gemm) {
-        wino_chunks(cc, RCL_CONV_FWD, 4, &mf), wino_chunks(cc, RCL_CONV_DX, 4, &mx);
+        wino_chunks(cc, RCL_CONV_FWD, 4, 256, &mf), wino_chunks(cc, RCL_CONV_DX, 4, 256, &mx);
         assert_int_equal(mf == 4 && mx == 4, f4);
     }
     float *out[3][2];
@@ -813,7 +814,7 @@ static void test_conv_wino_vx(void **state)
         rcl_ctx_destroy(ctx);
         rcl_conv_shape sh = {cc->n, cc->c, cc->h, cc->w, cc->oc, 3, 3, 1, 1, 1, cc->h, cc->w};
         rcl_conv_wino_plan q;
-        assert_true(rcl_conv_wino_plan_for(&sh, RCL_CONV_FWD, vx, 2, &q));
+        assert_true(rcl_conv_wino_plan_for(&sh, RCL_CONV_FWD, vx, 2, 256, 0, &q));
         assert_true(q.vx <= vx && q.vx / q.rows >= 4);
         seen[q.vx][q.rows]++;
     }
@@ -870,7 +871,7 @@ static void test_conv_wino_vx(void **state)
         rcl_conv_shape sh = {c->n, c->c, c->h, c->w, c->oc, 3, 3, 1, c->ph, c->pw,
                              c->h + 2 * c->ph - 2, c->w + 2 * c->pw - 2};
         rcl_conv_wino_plan q;
-        assert_true(rcl_conv_wino_plan_for(&sh, RCL_CONV_FWD, 16, 4, &q));
+        assert_true(rcl_conv_wino_plan_for(&sh, RCL_CONV_FWD, 16, 4, 256, 0, &q));
         assert_int_equal(q.m, 4), assert_int_equal(q.vx, 16);
         assert_int_equal(q.rows, f4_rows[k]);
         assert_int_equal(q.twv, f4_twv[k]);
@@ -904,10 +905,10 @@ static void test_conv_wino_img(void **state)
             rcl_conv_shape sh = {cc->n, cc->c, cc->h, cc->w, cc->oc, 3, 3, 1, cc->ph, cc->pw,
                                  cc->h + 2 * cc->ph - 2, cc->w + 2 * cc->pw - 2};
             rcl_conv_wino_plan qf, qx;
-            assert_true(rcl_conv_wino_plan_for(&sh, RCL_CONV_FWD, vx, 4, &qf));
+            assert_true(rcl_conv_wino_plan_for(&sh, RCL_CONV_FWD, vx, 4, 256, 0, &qf));
             assert_int_equal(qf.m, 4), assert_int_equal(qf.img, vx / 4);
             assert_int_equal(qf.vx, vx);
-            int dxw = rcl_conv_wino_plan_for(&sh, RCL_CONV_DX, vx, 4, &qx);
+            int dxw = rcl_conv_wino_plan_for(&sh, RCL_CONV_DX, vx, 4, 256, 0, &qx);
             assert_true(dxw);
             assert_int_equal(qx.img, k < 2 ? vx / 4 : 0);
             rcl_ctx *ctx = path_ctx(1, 0);
@@ -925,7 +926,7 @@ static void test_conv_wino_img(void **state)
     /* one tile of 4 (4x4 outputs): F(2x2) */
     rcl_conv_shape one = {9, 6, 4, 4, 5, 3, 3, 1, 1, 1, 4, 4};
     rcl_conv_wino_plan q;
-    if (rcl_conv_wino_plan_for(&one, RCL_CONV_FWD, 16, 4, &q)) {
+    if (rcl_conv_wino_plan_for(&one, RCL_CONV_FWD, 16, 4, 256, 0, &q)) {
         assert_int_equal(q.img, 0);
         assert_int_equal(q.m, 2);
     }
@@ -997,16 +998,16 @@ static void test_conv_wino(void **state)
         const conv_case_t *cc = &cases[i % ncases];
         const int tile = i < ncases ? 2 : 4;
         int mf = 0, mx = 0;
-        int cf = wino_chunks(cc, RCL_CONV_FWD, tile, &mf);
-        int cx = wino_chunks(cc, RCL_CONV_DX, tile, &mx);
-        int cw = wino_chunks(cc, RCL_CONV_DW, tile, NULL);
+        int cf = wino_chunks(cc, RCL_CONV_FWD, tile, 256, &mf);
+        int cx = wino_chunks(cc, RCL_CONV_DX, tile, 256, &mx);
+        int cw = wino_chunks(cc, RCL_CONV_DW, tile, 256, NULL);
         int dwd = direct_chunks(cc, RCL_CONV_DW) > 0; /* the dw pass takes the direct path */
         /* the covering subset (tu_sweep_all): a case whose plan takes
          * F(4x4) at TILE 4 runs there only, the others at TILE 2 only
          * (TILE 4 runs F(2x2) on them); each compiles its own variants
          * (the channel count is compiled in: 2-3 s each on llvmpipe) */
         int f4 = 0, f4x = 0;
-        wino_chunks(cc, RCL_CONV_FWD, 4, &f4), wino_chunks(cc, RCL_CONV_DX, 4, &f4x);
+        wino_chunks(cc, RCL_CONV_FWD, 4, 256, &f4), wino_chunks(cc, RCL_CONV_DX, 4, 256, &f4x);
         const int takes4 = f4 == 4 || f4x == 4;
         if (tile == 2) fw += cf > 0, xw += cx > 0, ww += cw > 0 && dwd;
         else m4 += (mf == 4) + (mx == 4);
@@ -1051,20 +1052,21 @@ static void test_conv_wino(void **state)
     assert_int_equal(m4, 8 + (rcl_conv_direct_vw(T_CTX) >= 8 ? 2 : 0));
     /* fewer than 4 tiles per row (outputs under 7 wide): direct */
     assert_int_equal(wino_chunks(&(conv_case_t){8, 4, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, 0},
-                                 RCL_CONV_FWD, 2, NULL), 0);
-    /* one image of 64 channels on 6x10: Winograd as for many (no rule of
-     * the batch), one launch */
+                                 RCL_CONV_FWD, 2, 256, NULL), 0);
+    /* the transformed weights' rule: one image of 64 channels on 6x10 */
     assert_int_equal(wino_chunks(&(conv_case_t){1, 64, 6, 10, 9, 3, 3, 1, 1, 1, 1, 1, 0},
-                                 RCL_CONV_FWD, 2, NULL), 1);
+                                 RCL_CONV_FWD, 2, 256, NULL), 0);
 
     rcl_ctx *ctx;
     /* per image: the outputs and data gradients of images 0-1 are the same
      * bits in a batch of 2 as in a batch of 4 (data-parallel training's
      * ranks see fewer images per conv; test_train_mpi); the 8x8 conv takes
-     * F(4x4) across images where the vectors are 8 wide or more (the last
-     * vector of a batch of 10 partly filled), else F(2x2): the same
-     * kernel at either batch (the plan does not depend on it) */
+     * F(4x4) across images where the vectors are 8 wide or more, the last
+     * vector of a batch of 10 partly filled */
     for (int k = 0; k < 4; k++) {
+        /* (with narrower vectors the 8x8 conv takes F(2x2) from 16 images,
+         * another kernel below: not per image) */
+        if (k == 3 && rcl_conv_direct_vw(T_CTX) < 8) continue;
         const int C[4] = {3, 16, 32, 64}, HW[4] = {32, 32, 16, 8}, OC[4] = {16, 16, 32, 64};
         ctx = path_ctx(k == 3 ? 1 : -1, 0); /* (the rule leaves 64 channels of 2 images to GEMMs) */
         T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", 1));
@@ -1639,49 +1641,49 @@ static void test_conv_rules(void **state)
      * 8-wide vectors); every image in one launch (the kernels read the
      * input itself) */
     rcl_conv_wino_plan q;
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 2, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 2, 256, 0, &q));
     assert_int_equal(q.vx, 16), assert_int_equal(q.rows, 1), assert_int_equal(q.twv, 1);
     assert_int_equal(q.th, 16), assert_int_equal(q.nb, 128);
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 8, 2, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 8, 2, 256, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.twv, 2), assert_int_equal(q.th, 16);
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DX, 4, 2, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DX, 4, 2, 256, 0, &q));
     assert_int_equal(q.vx, 4), assert_int_equal(q.twv, 4), assert_int_equal(q.nb, 128);
     /* the weight gradient: 16x16 tiles of the output per image, no channel
      * limit (its transforms go to global memory, its sums are GEMMs) */
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 2, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 2, 256, 0, &q));
     assert_int_equal(q.th, 16), assert_int_equal(q.tt, 16), assert_int_equal(q.nb, 128);
-    assert_int_equal(rcl_conv_wino_plan_for(&b, RCL_CONV_FWD, 16, 2, &q), 0);
-    assert_true(rcl_conv_wino_plan_for(&b, RCL_CONV_DW, 16, 2, &q));
+    assert_int_equal(rcl_conv_wino_plan_for(&b, RCL_CONV_FWD, 16, 2, 256, 0, &q), 0);
+    assert_true(rcl_conv_wino_plan_for(&b, RCL_CONV_DW, 16, 2, 256, 0, &q));
     assert_int_equal(q.th, 4), assert_int_equal(q.tt, 4), assert_int_equal(q.nb, 100);
-    assert_int_equal(rcl_conv_wino_plan_for(&d, RCL_CONV_FWD, 16, 2, &q), 0);
+    assert_int_equal(rcl_conv_wino_plan_for(&d, RCL_CONV_FWD, 16, 2, 256, 0, &q), 0);
     c = a;
     c.KH = c.KW = 5;
-    assert_int_equal(rcl_conv_wino_plan_for(&c, RCL_CONV_FWD, 16, 2, &q), 0);
+    assert_int_equal(rcl_conv_wino_plan_for(&c, RCL_CONV_FWD, 16, 2, 256, 0, &q), 0);
     /* 4 tiles per row: a vector holds 4 tiles of as many tile rows as it
      * has room for (16-wide: 4, 8-wide: 2), at most the tile rows there
      * are; 4-wide vectors only: 4 */
     rcl_conv_shape e8 = {128, 64, 8, 8, 64, 3, 3, 1, 1, 1, 8, 8};
-    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 16, 2, &q));
+    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 16, 2, 256, 0, &q));
     assert_int_equal(q.vx, 16), assert_int_equal(q.rows, 4), assert_int_equal(q.twv, 1);
     assert_int_equal(q.th, 4);
-    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 8, 2, &q));
+    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 8, 2, 256, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 2), assert_int_equal(q.twv, 1);
-    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 4, 2, &q));
+    assert_true(rcl_conv_wino_plan_for(&e8, RCL_CONV_FWD, 4, 2, 256, 0, &q));
     assert_int_equal(q.vx, 4), assert_int_equal(q.rows, 1), assert_int_equal(q.twv, 1);
     rcl_conv_shape e7 = {8, 16, 7, 7, 16, 3, 3, 1, 1, 1, 7, 7}; /* 4 tile rows, the last half */
-    assert_true(rcl_conv_wino_plan_for(&e7, RCL_CONV_DX, 8, 2, &q));
+    assert_true(rcl_conv_wino_plan_for(&e7, RCL_CONV_DX, 8, 2, 256, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 2), assert_int_equal(q.th, 4);
     rcl_conv_shape e9 = {8, 16, 10, 8, 16, 3, 3, 1, 1, 1, 10, 8}; /* 5 tile rows: the last
                                                                      vector's cut */
-    assert_true(rcl_conv_wino_plan_for(&e9, RCL_CONV_FWD, 16, 2, &q));
+    assert_true(rcl_conv_wino_plan_for(&e9, RCL_CONV_FWD, 16, 2, 256, 0, &q));
     assert_int_equal(q.vx, 16), assert_int_equal(q.rows, 4), assert_int_equal(q.th, 5);
     rcl_conv_shape e2 = {32, 16, 2, 8, 16, 3, 3, 1, 1, 1, 2, 8}; /* one tile row */
-    assert_true(rcl_conv_wino_plan_for(&e2, RCL_CONV_FWD, 16, 2, &q));
+    assert_true(rcl_conv_wino_plan_for(&e2, RCL_CONV_FWD, 16, 2, 256, 0, &q));
     assert_int_equal(q.vx, 4), assert_int_equal(q.rows, 1);
     rcl_conv_shape e16 = {8, 16, 9, 9, 16, 3, 3, 1, 1, 1, 9, 9}; /* 5 tiles: 8 of 2 rows */
-    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 2, &q));
+    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 2, 256, 0, &q));
     assert_int_equal(q.vx, 16), assert_int_equal(q.rows, 2);
-    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 8, 2, &q));
+    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 8, 2, 256, 0, &q));
     assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 1);
     assert_int_equal(q.m, 2), assert_int_equal(q.npos, 16);
     /* TILE 4: F(4x4, 3x3) where a row has more than 4 tiles of 4 (17 wide):
@@ -1689,48 +1691,46 @@ static void test_conv_rules(void **state)
      * rows), 8 tile rows, read from the input itself (no padded chunk:
      * every image in one launch); the weight gradient and 9-wide outputs
      * keep F(2x2, 3x3) */
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 4, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 16, 4, 256, 0, &q));
     assert_int_equal(q.m, 4), assert_int_equal(q.npos, 36), assert_int_equal(q.vx, 16);
     assert_int_equal(q.rows, 2), assert_int_equal(q.twv, 1), assert_int_equal(q.th, 8);
     assert_int_equal(q.tt, 8), assert_int_equal(q.nb, a.N);
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 8, 4, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_FWD, 8, 4, 256, 0, &q));
     assert_int_equal(q.m, 4), assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 1);
     rcl_conv_shape a1 = a;
     a1.H = a1.OH = 4; /* one tile row: 8 tiles of it */
-    assert_true(rcl_conv_wino_plan_for(&a1, RCL_CONV_FWD, 16, 4, &q));
+    assert_true(rcl_conv_wino_plan_for(&a1, RCL_CONV_FWD, 16, 4, 256, 0, &q));
     assert_int_equal(q.m, 4), assert_int_equal(q.vx, 8), assert_int_equal(q.rows, 1);
-    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 4, &q));
+    assert_true(rcl_conv_wino_plan_for(&a, RCL_CONV_DW, 16, 4, 256, 0, &q));
     assert_int_equal(q.m, 2), assert_int_equal(q.th, 16);
-    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 4, &q));
+    assert_true(rcl_conv_wino_plan_for(&e16, RCL_CONV_FWD, 16, 4, 256, 0, &q));
     assert_int_equal(q.m, 2);
     /* 4 tiles of 4 (13 to 16 wide): F(4x4) with 4-wide vectors, and with
      * 16-wide ones where there are 4 tile rows to fill them (resnet20's
      * 16x16 maps); with 8-wide ones F(2x2) (its 7 or 8 tiles fill a vector
      * where F(4x4)'s would fill half) */
     rcl_conv_shape e13 = {8, 16, 14, 13, 16, 3, 3, 1, 1, 1, 14, 13}; /* 4 tiles, 4 tile rows */
-    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 4, 4, &q));
+    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 4, 4, 256, 0, &q));
     assert_int_equal(q.m, 4), assert_int_equal(q.vx, 4), assert_int_equal(q.twv, 1);
     assert_int_equal(q.th, 4), assert_int_equal(q.nb, e13.N);
-    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 8, 4, &q));
+    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 8, 4, 256, 0, &q));
     assert_int_equal(q.m, 2), assert_int_equal(q.vx, 8), assert_int_equal(q.tt, 7);
-    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 16, 4, &q));
+    assert_true(rcl_conv_wino_plan_for(&e13, RCL_CONV_FWD, 16, 4, 256, 0, &q));
     assert_int_equal(q.m, 4), assert_int_equal(q.vx, 16), assert_int_equal(q.rows, 4);
     assert_int_equal(q.th, 4), assert_int_equal(q.tt, 4), assert_int_equal(q.twv, 1);
     rcl_conv_shape e13s = e13;
     e13s.H = e13s.OH = 12; /* 3 tile rows: F(2x2) */
-    assert_true(rcl_conv_wino_plan_for(&e13s, RCL_CONV_FWD, 16, 4, &q));
+    assert_true(rcl_conv_wino_plan_for(&e13s, RCL_CONV_FWD, 16, 4, 256, 0, &q));
     assert_int_equal(q.m, 2);
-    /* the plan does not depend on the batch (F(4x4)'s transformed weights,
-     * at most 576 KiB, are no rule of it): 1 to 9 images and 128 of
-     * 64x32x32 take F(4x4) alike, forward and data gradient */
-    rcl_conv_shape f2 = {1, 64, 32, 32, 64, 3, 3, 1, 1, 1, 32, 32};
-    for (int n = 1; n <= 129; n += n < 9 ? 1 : 120)
-        for (int pass = RCL_CONV_FWD; pass <= RCL_CONV_DX; pass++) {
-            f2.N = n;
-            assert_true(rcl_conv_wino_plan_for(&f2, pass, 16, 4, &q));
-            assert_int_equal(q.m, 4), assert_int_equal(q.npos, 36), assert_int_equal(q.th, 8);
-            assert_int_equal(q.vx, 16), assert_int_equal(q.rows, 2), assert_int_equal(q.nb, n);
-        }
+    /* F(4x4)'s transformed weights (36 * C * OC floats) outgrow the im2col
+     * path's reordered output (OC * N * OH * OW) of 2 images of 64x32x32:
+     * F(2x2) (16 * C * OC fits); 4 images: F(4x4) */
+    rcl_conv_shape f2 = {2, 64, 32, 32, 64, 3, 3, 1, 1, 1, 32, 32};
+    assert_true(rcl_conv_wino_plan_for(&f2, RCL_CONV_FWD, 16, 4, 256, 0, &q));
+    assert_int_equal(q.m, 2), assert_int_equal(q.npos, 16), assert_int_equal(q.th, 16);
+    f2.N = 4;
+    assert_true(rcl_conv_wino_plan_for(&f2, RCL_CONV_FWD, 16, 4, 256, 0, &q));
+    assert_int_equal(q.m, 4), assert_int_equal(q.npos, 36), assert_int_equal(q.th, 8);
 }
 
 /* cc's descriptor, output size and the float counts of x, w and y */
@@ -1924,7 +1924,7 @@ static void test_conv_backward_acc(void **state)
             if (c == 1) assert_int_equal(tag_count[T_DX_WINO], 0);
             if (c == 3 && i == 1) { /* the F(4x4) kernel's epilogue */
                 int m = 0;
-                assert_true(wino_chunks(cc, RCL_CONV_DX, 4, &m) > 0);
+                assert_true(wino_chunks(cc, RCL_CONV_DX, 4, 256, &m) > 0);
                 assert_int_equal(m, 4);
             }
             if (!gemm && c < 2) assert_true(tag_count[T_DX_DIRECT] > 0);

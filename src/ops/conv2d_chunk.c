@@ -133,7 +133,7 @@ int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int 
 }
 
 int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int tile,
-                           rcl_conv_wino_plan *p)
+                           int budget_mb, uint64_t max_alloc, rcl_conv_wino_plan *p)
 {
     if (s->KH != 3 || s->KW != 3 || s->S != 1) return 0;
     int dx = pass == RCL_CONV_DX;
@@ -197,15 +197,22 @@ int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int ti
         p->nb = s->N;
         return s->PW <= 1;
     }
+    int CKK = s->C * 9, P = s->OH * s->OW;
+    int nbg = rcl_conv_chunk_images(budget_mb, max_alloc, s->N, CKK, s->OC, P);
+    uint64_t tmpf = (uint64_t)s->OC * nbg * P;
+    /* F(4x4)'s buffers do not fit where F(2x2)'s may: try that instead.
+     * Not for conv_wino4_img: at most 36 * 64 * 64 floats (576 KiB), and
+     * its plan then holds for any batch (a small one, e.g. a micro-batch
+     * of --accumulate or a rank's share, computes each image as a large
+     * one does) */
+#define WINO_NO_FIT \
+    (p->m == 4 ? rcl_conv_wino_plan_for(s, pass, vw_max, 2, budget_mb, max_alloc, p) : 0)
+    if (!p->img && (uint64_t)p->npos * s->C * s->OC > tmpf) return WINO_NO_FIT;
+#undef WINO_NO_FIT
     /* a vector's lanes are tiles of one row: fewer than 4 would leave
      * lanes idle (resnet18's 2x2 and 4x4 maps ran slower than direct);
      * the kernels keep both the transformed input and the sums of every
-     * output channel in private memory. Their transformed weights (npos *
-     * ci * co floats in scratch TMP, rcl_conv2d_scratch_bytes) are then at
-     * most 36 * 64 * 64 floats (576 KiB), within any budget: no rule of
-     * the batch, so the plan holds for any batch (a micro-batch of
-     * --accumulate or a rank's share computes each image as the whole
-     * batch does; test_conv_wino) */
+     * output channel in private memory */
     if (p->ci > RCL_CONV_WINO_MAX_C || p->co > RCL_CONV_WINO_MAX_C || (p->tt < 4 && !p->img))
         return 0;
     p->nb = s->N; /* the kernels read the input itself: one launch */

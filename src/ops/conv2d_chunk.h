@@ -100,22 +100,27 @@ int rcl_conv_direct_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int 
  * (its three passes) before balancing its chunks. */
 uint64_t rcl_conv_chunk_cap(uint64_t nb, uint64_t per, int chunk_kb);
 
-/* The Winograd kernels' layout (cl/conv_wino.cl) for a pass of a 3x3
- * stride-1 conv: m x m output tiles, m 2 (F(2x2, 3x3), conv_wino) or, where
- * tile (tunable conv_wino TILE) is 4 and the rules in conv2d_chunk.c say a
- * row fills the vectors, 4 (conv_wino4; conv_wino4_img on outputs of 5 to
- * 8 rows and columns with 8-wide vectors or more, img images per vector).
- * Forward pass and data gradient: vx tiles per vector (4, 8 or 16, at most
- * vw_max) of `rows` tile rows, twv vectors of tiles per row, th tile rows,
- * ci input channels (C forward, OC for the data gradient; co the other),
- * nb = N images (one launch: the kernels read the input itself; the plan
- * does not depend on N). Weight gradient (conv_wino_dwf, chunked by
- * rcl_conv_wino_dw_plan_for): th x tt tiles per image. Returns 0 where it
- * cannot run: another kernel or stride; for the forward pass and data
- * gradient more than RCL_CONV_WINO_MAX_C input or output channels (the
- * kernels keep a work-item's transformed input and its sums in private
- * memory) or fewer than 4 tiles per row outside conv_wino4_img; for the
- * weight gradient a column padding over 1. */
+/* The Winograd kernels' layout (cl/conv_wino.cl: F(2x2, 3x3);
+ * its conv_wino4: F(4x4, 3x3), the forward pass and data gradient where
+ * tile (tunable conv_wino TILE) is 4 and the output at least 17 wide, 13
+ * with vw_max 4) for
+ * a pass of a 3x3 stride-1 conv: m x m output tiles. Forward pass and data
+ * gradient: vx tiles per
+ * vector (4, 8 or 16, at most vw_max; 4 or 8 for F(4x4)) of `rows` tile
+ * rows (F(2x2) on outputs narrower than vx tiles; 1 for F(4x4)), twv
+ * vectors of tiles per row, th tile
+ * rows, ci input channels (C forward, OC for the data gradient; co the
+ * other), nb = N images (one launch: the kernels read the input itself).
+ * Weight gradient: th x tt tiles per image (of the output), nb images per
+ * chunk. Returns 0 where it cannot run: another kernel or stride; for the
+ * forward pass and data gradient more than RCL_CONV_WINO_MAX_C input
+ * or output channels (the kernel keeps a work-item's transformed input and
+ * its sums in private memory); buffers over the im2col path's for the same shape: the padded
+ * chunk (forward, data gradient) or the transformed input and output
+ * gradient of a chunk, 16 * (C + OC) floats per tile (weight gradient), in
+ * its col bytes, and the transformed weights or their gradient, npos * C *
+ * OC floats, in its reordered output's. The padded input's rows are split
+ * into their m column phases (conv_pad's SPLIT). */
 #define RCL_CONV_WINO_MAX_C 64
 typedef struct rcl_conv_wino_plan {
     int vx, twv, th, tt, nb, ci, co;
@@ -125,7 +130,7 @@ typedef struct rcl_conv_wino_plan {
     int img;  /* F(4x4) on 2 x 2 tiles: images per vector (vx / 4; conv_wino4_img), else 0 */
 } rcl_conv_wino_plan;
 int rcl_conv_wino_plan_for(const rcl_conv_shape *s, int pass, int vw_max, int tile,
-                           rcl_conv_wino_plan *p);
+                           int budget_mb, uint64_t max_alloc, rcl_conv_wino_plan *p);
 
 /* The GEMM form of Winograd F(m x m, 3x3), m = tile 2 or 4
  * (src/ops/conv2d_wino.c rcl_conv_wino_gemm) for the forward pass or data

@@ -17,7 +17,9 @@ int rcl_conv_wino_choose(const rcl_ctx *ctx, const rcl_conv_shape *s, int pass,
     if (mode < 1 || (pass == RCL_CONV_DW && mode < 2)) return 0;
     int vx = rcl_tun(ctx, RCL_TUN_CONV_WINO_VX);
     return rcl_conv_wino_plan_for(s, pass, vx > 0 ? vx : rcl_conv_direct_vw(ctx),
-                                  rcl_tun(ctx, RCL_TUN_CONV_WINO_TILE), p);
+                                  rcl_tun(ctx, RCL_TUN_CONV_WINO_TILE),
+                                  rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
+                                  rcl_ctx_device(ctx)->max_alloc, p);
 }
 
 /* U from w by kernel kw (conv_wino_w or conv_wino4_w: cl/conv_wino.cl
