@@ -2,11 +2,13 @@
  * backward) for one shape, through the public API. docs/speed.md,
  * "Session 22".
  *
- *   build/micro_bn N C H W [calls] [device]
+ *   build/micro_bn N C H W [calls] [device] [chan]
  *
  * Four inputs rotate so that they come from memory as in a training step;
  * one warm-up call, then `calls` (default 10); prints the mean device time
- * of a call (OpenCL profiling events of every launch). */
+ * of a call (OpenCL profiling events of every launch). chan: bn CHAN
+ * (src/runtime/tunables.def; 0 the plane kernels, 1 the per-channel ones
+ * where they apply), default the tunable's default. */
 #include "rcl.h"
 
 #include <stdio.h>
@@ -41,7 +43,7 @@ static double drain(void)
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: micro_bn N C H W [calls] [device]\n");
+        fprintf(stderr, "usage: micro_bn N C H W [calls] [device] [chan]\n");
         return 2;
     }
     int n = atoi(argv[1]), c = atoi(argv[2]), h = atoi(argv[3]), w = atoi(argv[4]);
@@ -55,6 +57,10 @@ int main(int argc, char **argv)
     if (rcl_ctx_create(&ctx, dev, &opt) != RCL_OK) {
         fprintf(stderr, "micro_bn: no OpenCL device %d (resnet-cl devices lists them)\n", dev);
         return 1;
+    }
+    if (argc > 7 && rcl_ctx_set_param(ctx, "bn", "CHAN", atoi(argv[7])) != RCL_OK) {
+        fprintf(stderr, "micro_bn: bad chan %s (0 or 1)\n", argv[7]);
+        return 2;
     }
     size_t count = (size_t)n * c * h * w;
     float *buf = malloc(count * sizeof(float));

@@ -72,6 +72,8 @@ static int pf_ahead(const int HW) { return max(HW, 256); }
     ((a4) += (u).lo.lo * (v).lo.lo, (a4) += (u).lo.hi * (v).lo.hi,                 \
      (a4) += (u).hi.lo * (v).hi.lo, (a4) += (u).hi.hi * (v).hi.hi)
 
+static float relu1(const float v) { return v < 0.0f ? 0.0f : v; }
+
 /* Sum and sum of squared deviations from its own mean of p[0 .. n). */
 static float2 plane_moments(__global const float *p, const int n, const int ahead)
 {
@@ -104,6 +106,133 @@ static float2 plane_moments(__global const float *p, const int n, const int ahea
     return (float2)(s, q);
 }
 
+/* The generic plane loops (HW not 1 or 4), shared by the plane kernels
+ * and the per-channel ones (bn_chan_*, below) so that both compute the
+ * same floats: the plane of channel c and image n starts at
+ * base = (n*C + c)*HW. */
+
+/* y = (x - mu)*is*g + b over the plane; relu: y = relu(that [+ res]) */
+static void apply_plane(__global float *y, __global const float *x, __global const float *res,
+                        const int base, const int HW, const float mu, const float is,
+                        const float g, const float b, const int relu, const int has_res,
+                        const int nt, const int ahead)
+{
+    const int end = base + HW;
+    int i = base;
+    if (!relu) {
+        for (; i + 16 <= end; i += 16) {
+            PREFETCH(x + ahead + i);
+            STREAM16(nt, (vload16(0, x + i) - mu) * is * g + b, y + i);
+        }
+        for (; i < end; i++) y[i] = (x[i] - mu) * is * g + b;
+    } else if (has_res) {
+        for (; i + 16 <= end; i += 16) {
+            PREFETCH(x + ahead + i), PREFETCH(res + ahead + i);
+            const float16 z = (vload16(0, x + i) - mu) * is * g + b + vload16(0, res + i);
+            STREAM16(nt, select(z, (float16)0.0f, z < 0.0f), y + i);
+        }
+        for (; i < end; i++) {
+            const float t = (x[i] - mu) * is * g + b;
+            y[i] = relu1(t + res[i]);
+        }
+    } else {
+        for (; i + 16 <= end; i += 16) {
+            PREFETCH(x + ahead + i);
+            const float16 z = (vload16(0, x + i) - mu) * is * g + b;
+            STREAM16(nt, select(z, (float16)0.0f, z < 0.0f), y + i);
+        }
+        for (; i < end; i++) y[i] = relu1((x[i] - mu) * is * g + b);
+    }
+}
+
+/* (sum g, sum g*xhat) over the plane, g = dy (relu 0) or (y > 0 ? dy : 0)
+ * (relu 1; with has_dres also dres = g) */
+static float2 bwd_plane_sums(__global float *dres, __global const float *dy,
+                             __global const float *y, __global const float *x, const int base,
+                             const int HW, const float mu, const float is, const int relu,
+                             const int has_dres, const int nt, const int ahead)
+{
+    __global const float *g = dy + base;
+    __global const float *yp = y + base;
+    __global const float *xp = x + base;
+    float4 a4 = 0.0f, b4 = 0.0f;
+    int i = 0;
+    if (!relu) {
+        for (; i + 16 <= HW; i += 16) {
+            PREFETCH(g + ahead + i), PREFETCH(xp + ahead + i);
+            const float16 gv = vload16(0, g + i), xh = (vload16(0, xp + i) - mu) * is;
+            ADD_QUARTERS(a4, gv);
+            MAD_QUARTERS(b4, gv, xh);
+        }
+        for (; i + 4 <= HW; i += 4) {
+            const float4 gv = vload4(0, g + i);
+            a4 += gv;
+            b4 += gv * ((vload4(0, xp + i) - mu) * is);
+        }
+        float a = (a4.x + a4.y) + (a4.z + a4.w), b = (b4.x + b4.y) + (b4.z + b4.w);
+        for (; i < HW; i++) {
+            a += g[i];
+            b += g[i] * ((xp[i] - mu) * is);
+        }
+        return (float2)(a, b);
+    }
+    for (; i + 16 <= HW; i += 16) {
+        PREFETCH(g + ahead + i), PREFETCH(yp + ahead + i), PREFETCH(xp + ahead + i);
+        const float16 gv = select((float16)0.0f, vload16(0, g + i), vload16(0, yp + i) > 0.0f);
+        if (has_dres) STREAM16(nt, gv, dres + base + i);
+        const float16 xh = (vload16(0, xp + i) - mu) * is;
+        ADD_QUARTERS(a4, gv);
+        MAD_QUARTERS(b4, gv, xh);
+    }
+    for (; i + 4 <= HW; i += 4) {
+        const float4 gv = select((float4)0.0f, vload4(0, g + i), vload4(0, yp + i) > 0.0f);
+        if (has_dres) vstore4(gv, 0, dres + base + i);
+        a4 += gv;
+        b4 += gv * ((vload4(0, xp + i) - mu) * is);
+    }
+    float a = (a4.x + a4.y) + (a4.z + a4.w), b = (b4.x + b4.y) + (b4.z + b4.w);
+    for (; i < HW; i++) {
+        const float gi = yp[i] > 0.0f ? g[i] : 0.0f;
+        if (has_dres) dres[base + i] = gi;
+        a += gi;
+        b += gi * ((xp[i] - mu) * is);
+    }
+    return (float2)(a, b);
+}
+
+/* dx = k*(fm*g - s1 - xhat*s2) over the plane, g as in bwd_plane_sums */
+static void dx_plane(__global float *dx, __global const float *dy, __global const float *y,
+                     __global const float *x, const int base, const int HW, const float mu,
+                     const float is, const float k, const float fm, const float s1,
+                     const float s2, const int relu, const int nt, const int ahead)
+{
+    const int end = base + HW;
+    int i = base;
+    if (!relu) {
+        for (; i + 16 <= end; i += 16) {
+            PREFETCH(x + ahead + i), PREFETCH(dy + ahead + i);
+            const float16 xhat = (vload16(0, x + i) - mu) * is;
+            STREAM16(nt, k * (fm * vload16(0, dy + i) - s1 - xhat * s2), dx + i);
+        }
+        for (; i < end; i++) {
+            const float xhat = (x[i] - mu) * is;
+            dx[i] = k * (fm * dy[i] - s1 - xhat * s2);
+        }
+        return;
+    }
+    for (; i + 16 <= end; i += 16) {
+        PREFETCH(x + ahead + i), PREFETCH(y + ahead + i), PREFETCH(dy + ahead + i);
+        const float16 xhat = (vload16(0, x + i) - mu) * is;
+        const float16 gi = select((float16)0.0f, vload16(0, dy + i), vload16(0, y + i) > 0.0f);
+        STREAM16(nt, k * (fm * gi - s1 - xhat * s2), dx + i);
+    }
+    for (; i < end; i++) {
+        const float xhat = (x[i] - mu) * is;
+        const float gi = y[i] > 0.0f ? dy[i] : 0.0f;
+        dx[i] = k * (fm * gi - s1 - xhat * s2);
+    }
+}
+
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_plane_stats(__global float *part, __global const float *x, const int N, const int C,
                     const int HW, const int cpi)
@@ -122,17 +251,15 @@ void bn_plane_stats(__global float *part, __global const float *x, const int N, 
     }
 }
 
-/* Batch mean and 1/sqrt(var_biased + eps) of channel c from the plane
- * partials; with update != 0 also running = (1-momentum)*running +
- * momentum*batch (unbiased variance into running_var). M = N*HW > 1. */
-__kernel __attribute__((reqd_work_group_size(BN_WG, 1, 1)))
-void bn_stats(__global float *save_mean, __global float *save_invstd,
-              __global float *running_mean, __global float *running_var,
-              __global const float *part, const int N, const int C, const int HW,
-              const float momentum, const float eps, const int update)
+/* Batch mean and 1/sqrt(var_biased + eps) of channel c from its N plane
+ * partials, written to save_mean[c] / save_invstd[c] and returned; with
+ * update != 0 also running = (1-momentum)*running + momentum*batch
+ * (unbiased variance into running_var). M = N*HW > 1. */
+static float2 fold_stats(__global float *save_mean, __global float *save_invstd,
+                         __global float *running_mean, __global float *running_var,
+                         __global const float *part, const int N, const int HW,
+                         const float momentum, const float eps, const int update, const int c)
 {
-    const int c = get_global_id(0);
-    if (c >= C) return;
     __global const float *pc = part + 2 * c * N;
     const float M = (float)N * (float)HW;
     float s = 0.0f;
@@ -143,14 +270,27 @@ void bn_stats(__global float *save_mean, __global float *save_invstd,
         const float d = pc[2 * n] / (float)HW - mean;
         q += pc[2 * n + 1] + (float)HW * d * d;
     }
-    const float var = q / M;
+    const float var = q / M, invstd = 1.0f / sqrt(var + eps);
     save_mean[c] = mean;
-    save_invstd[c] = 1.0f / sqrt(var + eps);
+    save_invstd[c] = invstd;
     if (update) {
         const float unbiased = var * (M / (M - 1.0f));
         running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
         running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased;
     }
+    return (float2)(mean, invstd);
+}
+
+__kernel __attribute__((reqd_work_group_size(BN_WG, 1, 1)))
+void bn_stats(__global float *save_mean, __global float *save_invstd,
+              __global float *running_mean, __global float *running_var,
+              __global const float *part, const int N, const int C, const int HW,
+              const float momentum, const float eps, const int update)
+{
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    fold_stats(save_mean, save_invstd, running_mean, running_var, part, N, HW, momentum, eps,
+               update, c);
 }
 
 /* y = (x - mean[c]) * invstd[c] * gamma[c] + beta[c] (training mode). */
@@ -175,16 +315,9 @@ void bn_apply(__global float *y, __global const float *x, __global const float *
         }
         return;
     }
-    for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
-        const float mu = mean[c], is = invstd[c], g = gamma[c], b = beta[c];
-        const int base = (n * C + c) * HW, end = base + HW, ahead = pf_ahead(HW);
-        int i = base;
-        for (; i + 16 <= end; i += 16) {
-            PREFETCH(x + ahead + i);
-            STREAM16(nt, (vload16(0, x + i) - mu) * is * g + b, y + i);
-        }
-        for (; i < end; i++) y[i] = (x[i] - mu) * is * g + b;
-    }
+    for (int c = (int)get_global_id(0) * cpi; c < c1; c++)
+        apply_plane(y, x, x, (n * C + c) * HW, HW, mean[c], invstd[c], gamma[c], beta[c], 0, 0,
+                    nt, pf_ahead(HW));
     STREAM_FENCE_GROUP(nt);
 }
 
@@ -218,31 +351,10 @@ void bn_bwd_plane(__global float *part, __global const float *dy, __global const
         }
         return;
     }
-    for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
-        const float mu = mean[c], is = invstd[c];
-        __global const float *g = dy + (n * C + c) * HW;
-        __global const float *xp = x + (n * C + c) * HW;
-        const int ahead = pf_ahead(HW);
-        float4 a4 = 0.0f, b4 = 0.0f;
-        int i = 0;
-        for (; i + 16 <= HW; i += 16) {
-            PREFETCH(g + ahead + i), PREFETCH(xp + ahead + i);
-            const float16 gv = vload16(0, g + i), xh = (vload16(0, xp + i) - mu) * is;
-            ADD_QUARTERS(a4, gv);
-            MAD_QUARTERS(b4, gv, xh);
-        }
-        for (; i + 4 <= HW; i += 4) {
-            const float4 gv = vload4(0, g + i);
-            a4 += gv;
-            b4 += gv * ((vload4(0, xp + i) - mu) * is);
-        }
-        float a = (a4.x + a4.y) + (a4.z + a4.w), b = (b4.x + b4.y) + (b4.z + b4.w);
-        for (; i < HW; i++) {
-            a += g[i];
-            b += g[i] * ((xp[i] - mu) * is);
-        }
-        vstore2((float2)(a, b), c * N + n, part);
-    }
+    for (int c = (int)get_global_id(0) * cpi; c < c1; c++)
+        vstore2(bwd_plane_sums(part, dy, x, x, (n * C + c) * HW, HW, mean[c], invstd[c], 0, 0, 0,
+                               pf_ahead(HW)),
+                c * N + n, part);
 }
 
 /* Per channel: sdy[c] = sum(dy), sdyx[c] = sum(dy * xhat) from the plane
@@ -292,19 +404,9 @@ void bn_bwd_dx(__global float *dx, __global const float *dy, __global const floa
         return;
     }
     for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
-        const float mu = mean[c], is = invstd[c], fm = (float)N * (float)HW;
-        const float k = gamma[c] * is / fm, s1 = sdy[c], s2 = sdyx[c];
-        const int base = (n * C + c) * HW, end = base + HW, ahead = pf_ahead(HW);
-        int i = base;
-        for (; i + 16 <= end; i += 16) {
-            PREFETCH(x + ahead + i), PREFETCH(dy + ahead + i);
-            const float16 xhat = (vload16(0, x + i) - mu) * is;
-            STREAM16(nt, k * (fm * vload16(0, dy + i) - s1 - xhat * s2), dx + i);
-        }
-        for (; i < end; i++) {
-            const float xhat = (x[i] - mu) * is;
-            dx[i] = k * (fm * dy[i] - s1 - xhat * s2);
-        }
+        const float is = invstd[c], fm = (float)N * (float)HW;
+        dx_plane(dx, dy, x, x, (n * C + c) * HW, HW, mean[c], is, gamma[c] * is / fm, fm, sdy[c],
+                 sdyx[c], 0, nt, pf_ahead(HW));
     }
     STREAM_FENCE_GROUP(nt);
 }
@@ -322,8 +424,6 @@ void bn_bwd_dx(__global float *dx, __global const float *dy, __global const floa
  *
  * res / dres are not touched when has_res / has_dres is 0 (the host passes
  * another buffer of the call in their place). */
-static float relu1(const float v) { return v < 0.0f ? 0.0f : v; }
-
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void bn_apply_relu(__global float *y, __global const float *x, __global const float *res,
                    __global const float *mean, __global const float *invstd,
@@ -348,29 +448,9 @@ void bn_apply_relu(__global float *y, __global const float *x, __global const fl
         }
         return;
     }
-    for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
-        const float mu = mean[c], is = invstd[c], g = gamma[c], b = beta[c];
-        const int base = (n * C + c) * HW, end = base + HW, ahead = pf_ahead(HW);
-        int i = base;
-        if (has_res) {
-            for (; i + 16 <= end; i += 16) {
-                PREFETCH(x + ahead + i), PREFETCH(res + ahead + i);
-                const float16 z = (vload16(0, x + i) - mu) * is * g + b + vload16(0, res + i);
-                STREAM16(nt, select(z, (float16)0.0f, z < 0.0f), y + i);
-            }
-            for (; i < end; i++) {
-                const float t = (x[i] - mu) * is * g + b;
-                y[i] = relu1(t + res[i]);
-            }
-        } else {
-            for (; i + 16 <= end; i += 16) {
-                PREFETCH(x + ahead + i);
-                const float16 z = (vload16(0, x + i) - mu) * is * g + b;
-                STREAM16(nt, select(z, (float16)0.0f, z < 0.0f), y + i);
-            }
-            for (; i < end; i++) y[i] = relu1((x[i] - mu) * is * g + b);
-        }
-    }
+    for (int c = (int)get_global_id(0) * cpi; c < c1; c++)
+        apply_plane(y, x, res, (n * C + c) * HW, HW, mean[c], invstd[c], gamma[c], beta[c], 1,
+                    has_res, nt, pf_ahead(HW));
     STREAM_FENCE_GROUP(nt);
 }
 
@@ -410,38 +490,10 @@ void bn_bwd_plane_relu(__global float *part, __global float *dres, __global cons
         }
         return;
     }
-    for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
-        const float mu = mean[c], is = invstd[c];
-        const int base = (n * C + c) * HW;
-        __global const float *g = dy + base;
-        __global const float *yp = y + base;
-        __global const float *xp = x + base;
-        const int ahead = pf_ahead(HW);
-        float4 a4 = 0.0f, b4 = 0.0f;
-        int i = 0;
-        for (; i + 16 <= HW; i += 16) {
-            PREFETCH(g + ahead + i), PREFETCH(yp + ahead + i), PREFETCH(xp + ahead + i);
-            const float16 gv = select((float16)0.0f, vload16(0, g + i), vload16(0, yp + i) > 0.0f);
-            if (has_dres) STREAM16(nt, gv, dres + base + i);
-            const float16 xh = (vload16(0, xp + i) - mu) * is;
-            ADD_QUARTERS(a4, gv);
-            MAD_QUARTERS(b4, gv, xh);
-        }
-        for (; i + 4 <= HW; i += 4) {
-            const float4 gv = select((float4)0.0f, vload4(0, g + i), vload4(0, yp + i) > 0.0f);
-            if (has_dres) vstore4(gv, 0, dres + base + i);
-            a4 += gv;
-            b4 += gv * ((vload4(0, xp + i) - mu) * is);
-        }
-        float a = (a4.x + a4.y) + (a4.z + a4.w), b = (b4.x + b4.y) + (b4.z + b4.w);
-        for (; i < HW; i++) {
-            const float gi = yp[i] > 0.0f ? g[i] : 0.0f;
-            if (has_dres) dres[base + i] = gi;
-            a += gi;
-            b += gi * ((xp[i] - mu) * is);
-        }
-        vstore2((float2)(a, b), c * N + n, part);
-    }
+    for (int c = (int)get_global_id(0) * cpi; c < c1; c++)
+        vstore2(bwd_plane_sums(dres, dy, y, x, (n * C + c) * HW, HW, mean[c], invstd[c], 1,
+                               has_dres, nt, pf_ahead(HW)),
+                c * N + n, part);
     STREAM_FENCE_GROUP(nt);
 }
 
@@ -475,21 +527,255 @@ void bn_bwd_dx_relu(__global float *dx, __global const float *dy, __global const
         return;
     }
     for (int c = (int)get_global_id(0) * cpi; c < c1; c++) {
-        const float mu = mean[c], is = invstd[c], fm = (float)N * (float)HW;
-        const float k = gamma[c] * is / fm, s1 = sdy[c], s2 = sdyx[c];
-        const int base = (n * C + c) * HW, end = base + HW, ahead = pf_ahead(HW);
-        int i = base;
-        for (; i + 16 <= end; i += 16) {
-            PREFETCH(x + ahead + i), PREFETCH(y + ahead + i), PREFETCH(dy + ahead + i);
-            const float16 xhat = (vload16(0, x + i) - mu) * is;
-            const float16 gi = select((float16)0.0f, vload16(0, dy + i), vload16(0, y + i) > 0.0f);
-            STREAM16(nt, k * (fm * gi - s1 - xhat * s2), dx + i);
+        const float is = invstd[c], fm = (float)N * (float)HW;
+        dx_plane(dx, dy, y, x, (n * C + c) * HW, HW, mean[c], is, gamma[c] * is / fm, fm, sdy[c],
+                 sdyx[c], 1, nt, pf_ahead(HW));
+    }
+    STREAM_FENCE_GROUP(nt);
+}
+
+/* ---- Per-channel kernels (the host's choice where C is large against
+ * the compute units and the planes are not tiny, src/ops/batchnorm.c
+ * rcl_bn_chan_use): work-group c takes channel c whole, its CHAN_WG items
+ * consecutive runs of images (item t: n in [t*N/CHAN_WG,
+ * (t+1)*N/CHAN_WG)), PK planes at a time; the plane sums, a barrier, item
+ * 0's fold of the N plane partials (in order n = 0 .. N-1), a barrier, the
+ * second pass over the same planes while they are still in the core's
+ * cache (the plane kernels read the whole tensor twice). The same
+ * operations in the same order as the plane kernels, so the same floats:
+ *
+ *   bn_chan_train  bn_plane_stats, bn_stats, then bn_apply (relu 0) or
+ *                  bn_apply_relu (relu 1, res when has_res)
+ *   bn_chan_bwd    bn_bwd_plane (relu 0) or bn_bwd_plane_relu (relu 1,
+ *                  dres when has_dres), bn_bwd_reduce into sdy/sdyx, then
+ *                  with has_dx bn_bwd_dx / bn_bwd_dx_relu from dy and y
+ *
+ * The sums of a plane are chains of dependent float4 additions (their
+ * order is the result's rounding, ADD_QUARTERS): one plane at a time runs
+ * at the adder's latency, not its throughput (resnet20's 32x32 maps: the
+ * statistics took twice as long as the normalisation's read and write).
+ * PK planes side by side are PK independent chains. part holds the plane
+ * partials as for the plane kernels (2*C*N floats). */
+#ifndef CHAN_WG
+#error "CHAN_WG (work-group size of bn_chan_*) is passed by the host: src/runtime/tunables.def"
+#endif
+/* Planes summed side by side in bn_chan_*: independent chains of float4
+ * additions (4: the 128-bit adder's latency over its issue rate, with room
+ * in the vector registers for the backward's two chains a plane) */
+#ifndef PK
+#define PK 4
+#endif
+
+/* plane_moments of planes j = 0 .. k-1 at p + j*stride (1 <= k <= PK)
+ * into m[j], side by side: the same operations for each plane (the lanes
+ * j >= k repeat plane k-1 and are dropped). ahead: prefetch distance. */
+static void plane_moments_k(float2 *m, __global const float *p, const int stride, const int k,
+                            const int n, const int ahead)
+{
+    __global const float *q[PK];
+    float4 a[PK], q4[PK];
+    float s[PK], qs[PK], mean[PK];
+#pragma unroll
+    for (int j = 0; j < PK; j++) q[j] = p + min(j, k - 1) * stride, a[j] = 0.0f, q4[j] = 0.0f;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+#pragma unroll
+        for (int j = 0; j < PK; j++) {
+            PREFETCH(q[j] + ahead + i);
+            const float16 v = vload16(0, q[j] + i);
+            ADD_QUARTERS(a[j], v);
         }
-        for (; i < end; i++) {
-            const float xhat = (x[i] - mu) * is;
-            const float gi = y[i] > 0.0f ? dy[i] : 0.0f;
-            dx[i] = k * (fm * gi - s1 - xhat * s2);
+    }
+    const int i16 = i;
+    for (; i + 4 <= n; i += 4) {
+#pragma unroll
+        for (int j = 0; j < PK; j++) a[j] += vload4(0, q[j] + i);
+    }
+    const int i4 = i;
+#pragma unroll
+    for (int j = 0; j < PK; j++) {
+        s[j] = (a[j].x + a[j].y) + (a[j].z + a[j].w);
+        for (int t = i4; t < n; t++) s[j] += q[j][t];
+        mean[j] = s[j] / (float)n;
+    }
+    for (i = 0; i < i16; i += 16) {
+#pragma unroll
+        for (int j = 0; j < PK; j++) {
+            const float16 d = vload16(0, q[j] + i) - mean[j];
+            MAD_QUARTERS(q4[j], d, d);
         }
+    }
+    for (; i < i4; i += 4) {
+#pragma unroll
+        for (int j = 0; j < PK; j++) {
+            const float4 d = vload4(0, q[j] + i) - mean[j];
+            q4[j] += d * d;
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < PK; j++) {
+        qs[j] = (q4[j].x + q4[j].y) + (q4[j].z + q4[j].w);
+        for (int t = i4; t < n; t++) {
+            const float d = q[j][t] - mean[j];
+            qs[j] += d * d;
+        }
+        m[j] = (float2)(s[j], qs[j]);
+    }
+}
+
+/* bwd_plane_sums of planes j = 0 .. k-1 at base + j*stride into r[j],
+ * side by side as plane_moments_k (dres of the dropped lanes j >= k is
+ * the last plane's, written again with the same values) */
+static void bwd_plane_sums_k(float2 *r, __global float *dres, __global const float *dy,
+                             __global const float *y, __global const float *x, const int base,
+                             const int stride, const int k, const int HW, const float mu,
+                             const float is, const int relu, const int has_dres, const int nt,
+                             const int ahead)
+{
+    int o[PK];
+    float4 a4[PK], b4[PK];
+#pragma unroll
+    for (int j = 0; j < PK; j++) o[j] = base + min(j, k - 1) * stride, a4[j] = 0.0f, b4[j] = 0.0f;
+    int i = 0;
+    if (!relu) {
+        for (; i + 16 <= HW; i += 16) {
+#pragma unroll
+            for (int j = 0; j < PK; j++) {
+                __global const float *g = dy + o[j], *xp = x + o[j];
+                PREFETCH(g + ahead + i), PREFETCH(xp + ahead + i);
+                const float16 gv = vload16(0, g + i), xh = (vload16(0, xp + i) - mu) * is;
+                ADD_QUARTERS(a4[j], gv);
+                MAD_QUARTERS(b4[j], gv, xh);
+            }
+        }
+        for (; i + 4 <= HW; i += 4) {
+#pragma unroll
+            for (int j = 0; j < PK; j++) {
+                const float4 gv = vload4(0, dy + o[j] + i);
+                a4[j] += gv;
+                b4[j] += gv * ((vload4(0, x + o[j] + i) - mu) * is);
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < PK; j++) {
+            __global const float *g = dy + o[j], *xp = x + o[j];
+            float a = (a4[j].x + a4[j].y) + (a4[j].z + a4[j].w),
+                  b = (b4[j].x + b4[j].y) + (b4[j].z + b4[j].w);
+            for (int t = i; t < HW; t++) {
+                a += g[t];
+                b += g[t] * ((xp[t] - mu) * is);
+            }
+            r[j] = (float2)(a, b);
+        }
+        return;
+    }
+    for (; i + 16 <= HW; i += 16) {
+#pragma unroll
+        for (int j = 0; j < PK; j++) {
+            __global const float *g = dy + o[j], *yp = y + o[j], *xp = x + o[j];
+            PREFETCH(g + ahead + i), PREFETCH(yp + ahead + i), PREFETCH(xp + ahead + i);
+            const float16 gv =
+                select((float16)0.0f, vload16(0, g + i), vload16(0, yp + i) > 0.0f);
+            if (has_dres) STREAM16(nt, gv, dres + o[j] + i);
+            const float16 xh = (vload16(0, xp + i) - mu) * is;
+            ADD_QUARTERS(a4[j], gv);
+            MAD_QUARTERS(b4[j], gv, xh);
+        }
+    }
+    for (; i + 4 <= HW; i += 4) {
+#pragma unroll
+        for (int j = 0; j < PK; j++) {
+            const float4 gv =
+                select((float4)0.0f, vload4(0, dy + o[j] + i), vload4(0, y + o[j] + i) > 0.0f);
+            if (has_dres) vstore4(gv, 0, dres + o[j] + i);
+            a4[j] += gv;
+            b4[j] += gv * ((vload4(0, x + o[j] + i) - mu) * is);
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < PK; j++) {
+        __global const float *g = dy + o[j], *yp = y + o[j], *xp = x + o[j];
+        float a = (a4[j].x + a4[j].y) + (a4[j].z + a4[j].w),
+              b = (b4[j].x + b4[j].y) + (b4[j].z + b4[j].w);
+        for (int t = i; t < HW; t++) {
+            const float gi = yp[t] > 0.0f ? g[t] : 0.0f;
+            if (has_dres) dres[o[j] + t] = gi;
+            a += gi;
+            b += gi * ((xp[t] - mu) * is);
+        }
+        r[j] = (float2)(a, b);
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(CHAN_WG, 1, 1)))
+void bn_chan_train(__global float *y, __global float *save_mean, __global float *save_invstd,
+                   __global float *running_mean, __global float *running_var,
+                   __global float *part, __global const float *x, __global const float *res,
+                   __global const float *gamma, __global const float *beta, const int N,
+                   const int C, const int HW, const float momentum, const float eps,
+                   const int update, const int relu, const int has_res, const int nt)
+{
+    const int c = get_group_id(0), t = get_local_id(0), CHW = C * HW;
+    const int n0 = t * N / CHAN_WG, n1 = (t + 1) * N / CHAN_WG;
+    __local float stat[2];
+    for (int n = n0; n < n1; n += PK) {
+        const int k = min(PK, n1 - n);
+        float2 m[PK];
+        plane_moments_k(m, x + (n * C + c) * HW, CHW, k, HW, PK * CHW);
+#pragma unroll
+        for (int j = 0; j < PK; j++)
+            if (j < k) vstore2(m[j], c * N + n + j, part);
+    }
+    barrier(CLK_GLOBAL_MEM_FENCE);
+    if (t == 0) {
+        const float2 ms = fold_stats(save_mean, save_invstd, running_mean, running_var, part, N,
+                                     HW, momentum, eps, update, c);
+        stat[0] = ms.x, stat[1] = ms.y;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float mu = stat[0], is = stat[1], g = gamma[c], b = beta[c];
+    for (int n = n0; n < n1; n++)
+        apply_plane(y, x, res, (n * C + c) * HW, HW, mu, is, g, b, relu, has_res, nt, CHW);
+    STREAM_FENCE_GROUP(nt);
+}
+
+__kernel __attribute__((reqd_work_group_size(CHAN_WG, 1, 1)))
+void bn_chan_bwd(__global float *dx, __global float *sdy, __global float *sdyx,
+                 __global float *dres, __global float *part, __global const float *dy,
+                 __global const float *y, __global const float *x, __global const float *mean,
+                 __global const float *invstd, __global const float *gamma, const int N,
+                 const int C, const int HW, const int relu, const int has_dres, const int has_dx,
+                 const int nt)
+{
+    const int c = get_group_id(0), t = get_local_id(0), CHW = C * HW;
+    const int n0 = t * N / CHAN_WG, n1 = (t + 1) * N / CHAN_WG;
+    const float mu = mean[c], is = invstd[c];
+    __local float sums[2];
+    for (int n = n0; n < n1; n += PK) {
+        const int k = min(PK, n1 - n);
+        float2 r[PK];
+        bwd_plane_sums_k(r, dres, dy, y, x, (n * C + c) * HW, CHW, k, HW, mu, is, relu, has_dres,
+                         nt, PK * CHW);
+#pragma unroll
+        for (int j = 0; j < PK; j++)
+            if (j < k) vstore2(r[j], c * N + n + j, part);
+    }
+    barrier(CLK_GLOBAL_MEM_FENCE);
+    if (t == 0) {
+        __global const float *pc = part + 2 * c * N;
+        float a = 0.0f, b = 0.0f;
+        for (int n = 0; n < N; n++) {
+            a += pc[2 * n];
+            b += pc[2 * n + 1];
+        }
+        sdy[c] = a, sdyx[c] = b;
+        sums[0] = a, sums[1] = b;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (has_dx) {
+        const float fm = (float)N * (float)HW, k = gamma[c] * is / fm, s1 = sums[0], s2 = sums[1];
+        for (int n = n0; n < n1; n++)
+            dx_plane(dx, dy, y, x, (n * C + c) * HW, HW, mu, is, k, fm, s1, s2, relu, nt, CHW);
     }
     STREAM_FENCE_GROUP(nt);
 }

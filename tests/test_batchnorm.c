@@ -5,15 +5,21 @@
  * non-default work-group size, and invalid arguments. The fused BN + (add)
  * + ReLU ops: forward (train, eval) and gradients (dx, dgamma, dbeta, the
  * residual's) against the double reference, finite differences and the
- * unfused device ops; the eval fold into conv weights against the reference. */
+ * unfused device ops; the eval fold into conv weights against the reference.
+ * The per-channel kernels (bn CHAN 1, cl/batchnorm.cl bn_chan_*): every
+ * training op bitwise the plane kernels' (bn CHAN 0), the kernel each call
+ * launches, the rule that picks them, and the reference on their path. */
 #include "harness.h"
 #include "ref/ref_add.h"
 #include "ref/ref_batchnorm.h"
 #include "ref/ref_conv2d.h"
 #include "ref/ref_relu.h"
+#include "ops/batchnorm_plane.h"
+#include "runtime/internal.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MOMENTUM 0.1
 #define EPS 1e-5
@@ -538,6 +544,183 @@ static void test_bn_relu_invalid(void **state)
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) rcl_tensor_destroy(ts[i]);
 }
 
+/* ---- The per-channel kernels (bn CHAN; src/ops/batchnorm.c
+ * rcl_bn_chan_use) */
+
+/* The kernel T_CTX launched last (runtime/internal.h ctx->last_kernel) is
+ * `want`. */
+static void bn_expect_kernel(const char *want, const char *what)
+{
+    char name[64] = "";
+    assert_non_null(T_CTX->last_kernel);
+    assert_int_equal(clGetKernelInfo(T_CTX->last_kernel, CL_KERNEL_FUNCTION_NAME, sizeof name,
+                                     name, NULL),
+                     CL_SUCCESS);
+    if (strcmp(name, want) != 0) fail_msg("%s: launched %s, want %s", what, name, want);
+}
+
+/* Append t's values to out at *at. */
+static void bn_take(float *out, size_t *at, const rcl_tensor *t)
+{
+    float *v = tu_read(t);
+    memcpy(out + *at, v, rcl_t_count(t) * sizeof *v);
+    *at += rcl_t_count(t);
+    free(v);
+}
+
+/* Every BatchNorm training op on (n,c,h,w) with bn CHAN = chan: the
+ * forward (plain, + residual + ReLU, + ReLU), the backward (dx + dgamma +
+ * dbeta, dx alone, the sums alone) and the ReLU backward (with dres, without,
+ * in place over dy, the sums alone), each output read back into one
+ * malloc'd array (*len floats). Checks that each call launched the kernel
+ * its path has: bn_chan_* where `chan` and rcl_bn_chan_use allow. */
+static float *bn_chan_run(int n, int c, int h, int w, int chan, uint64_t seed, size_t *len)
+{
+    T_OK(rcl_ctx_set_param(T_CTX, "bn", "CHAN", chan));
+    const int per_chan = rcl_bn_chan_use(T_CTX, c, h * w);
+    assert_int_equal(per_chan, chan && h * w >= RCL_BN_CHAN_MIN_HW &&
+                                   c >= RCL_BN_CHAN_PER_CU *
+                                            (int)rcl_ctx_device(T_CTX)->compute_units);
+    tu_rng r = tu_rng_seed(seed);
+    const size_t cnt = (size_t)n * c * h * w;
+    float *x = malloc(cnt * sizeof *x), *res = malloc(cnt * sizeof *res),
+          *dy = malloc(cnt * sizeof *dy), *v = malloc(4 * (size_t)c * sizeof *v);
+    tu_fill(&r, x, cnt, -1, 2);
+    tu_fill(&r, res, cnt, -1, 1);
+    tu_fill(&r, dy, cnt, -1, 1);
+    tu_fill(&r, v, 2 * (size_t)c, 0.5, 1.5); /* gamma, running var */
+    tu_fill(&r, v + 2 * c, 2 * (size_t)c, -0.5, 0.5); /* beta, running mean */
+    rcl_tensor tx, tres, tdy, ty1, ty2, ty3, tdx, tt, tg, tb, trm, trv, tsm, tsi, tsm2, tsi2, tdg,
+        tdb;
+    tu_tensor(&tx, n, c, h, w, x);
+    tu_tensor(&tres, n, c, h, w, res);
+    tu_tensor(&tdy, n, c, h, w, dy);
+    tu_tensor(&ty1, n, c, h, w, NULL);
+    tu_tensor(&ty2, n, c, h, w, NULL);
+    tu_tensor(&ty3, n, c, h, w, NULL);
+    tu_tensor(&tdx, n, c, h, w, NULL);
+    tu_tensor(&tt, n, c, h, w, NULL);
+    tu_tensor(&tg, c, 1, 1, 1, v);
+    tu_tensor(&trv, c, 1, 1, 1, v + c);
+    tu_tensor(&tb, c, 1, 1, 1, v + 2 * c);
+    tu_tensor(&trm, c, 1, 1, 1, v + 3 * c);
+    tu_tensor(&tsm, c, 1, 1, 1, NULL);
+    tu_tensor(&tsi, c, 1, 1, 1, NULL);
+    tu_tensor(&tsm2, c, 1, 1, 1, NULL);
+    tu_tensor(&tsi2, c, 1, 1, 1, NULL);
+    tu_tensor(&tdg, c, 1, 1, 1, NULL);
+    tu_tensor(&tdb, c, 1, 1, 1, NULL);
+    const size_t cap = 14 * cnt + 16 * (size_t)c;
+    float *out = malloc(cap * sizeof *out);
+    size_t at = 0;
+    const char *fwd = per_chan ? "bn_chan_train" : NULL, *bwd = per_chan ? "bn_chan_bwd" : NULL;
+
+    T_OK(rcl_batchnorm_forward_train(T_CTX, &ty1, &tsm, &tsi, &trm, &trv, &tx, &tg, &tb,
+                                     (float)MOMENTUM, (float)EPS));
+    bn_expect_kernel(fwd ? fwd : "bn_apply", "forward_train");
+    rcl_tensor *f1[] = {&ty1, &tsm, &tsi, &trm, &trv};
+    for (int i = 0; i < 5; i++) bn_take(out, &at, f1[i]);
+    T_OK(rcl_batchnorm_relu_forward_train(T_CTX, &ty2, &tsm2, &tsi2, &trm, &trv, &tx, &tres, &tg,
+                                          &tb, (float)MOMENTUM, (float)EPS));
+    bn_expect_kernel(fwd ? fwd : "bn_apply_relu", "relu_forward_train (residual)");
+    rcl_tensor *f2[] = {&ty2, &tsm2, &tsi2, &trm, &trv};
+    for (int i = 0; i < 5; i++) bn_take(out, &at, f2[i]);
+    T_OK(rcl_batchnorm_relu_forward_train(T_CTX, &ty3, &tsm2, &tsi2, NULL, NULL, &tx, NULL, &tg,
+                                          &tb, (float)MOMENTUM, (float)EPS));
+    bn_expect_kernel(fwd ? fwd : "bn_apply_relu", "relu_forward_train");
+    bn_take(out, &at, &ty3);
+    size_t zeros = 0;
+    for (size_t i = at - cnt; i < at; i++) zeros += out[i] == 0.0f;
+    assert_true(zeros > 0 && zeros < cnt); /* the mask does something */
+
+    T_OK(rcl_batchnorm_backward(T_CTX, &tdx, &tdg, &tdb, &tdy, &tx, &tg, &tsm, &tsi));
+    bn_expect_kernel(bwd ? bwd : "bn_bwd_dx", "backward");
+    rcl_tensor *b1[] = {&tdx, &tdg, &tdb};
+    for (int i = 0; i < 3; i++) bn_take(out, &at, b1[i]);
+    T_OK(rcl_batchnorm_backward(T_CTX, &tdx, NULL, NULL, &tdy, &tx, &tg, &tsm, &tsi));
+    bn_expect_kernel(bwd ? bwd : "bn_bwd_dx", "backward (dx alone)");
+    bn_take(out, &at, &tdx);
+    T_OK(rcl_batchnorm_backward(T_CTX, NULL, &tdg, &tdb, &tdy, &tx, &tg, &tsm, &tsi));
+    bn_expect_kernel(bwd ? bwd : "bn_bwd_reduce", "backward (sums alone)");
+    bn_take(out, &at, &tdg), bn_take(out, &at, &tdb);
+
+    T_OK(rcl_batchnorm_relu_backward(T_CTX, &tdx, &tdg, &tdb, &tt, &tdy, &ty2, &tx, &tg, &tsm2,
+                                     &tsi2));
+    bn_expect_kernel(bwd ? bwd : "bn_bwd_dx", "relu_backward (dres)");
+    rcl_tensor *b2[] = {&tdx, &tdg, &tdb, &tt};
+    for (int i = 0; i < 4; i++) bn_take(out, &at, b2[i]);
+    T_OK(rcl_batchnorm_relu_backward(T_CTX, &tdx, &tdg, &tdb, NULL, &tdy, &ty3, &tx, &tg, &tsm2,
+                                     &tsi2));
+    bn_expect_kernel(bwd ? bwd : "bn_bwd_dx_relu", "relu_backward");
+    for (int i = 0; i < 3; i++) bn_take(out, &at, b2[i]);
+    T_OK(rcl_tensor_copy(T_CTX, &tt, &tdy));
+    T_OK(rcl_batchnorm_relu_backward(T_CTX, &tdx, NULL, NULL, &tt, &tt, &ty2, &tx, &tg, &tsm2,
+                                     &tsi2));
+    bn_expect_kernel(bwd ? bwd : "bn_bwd_dx", "relu_backward (dres in place over dy)");
+    bn_take(out, &at, &tdx), bn_take(out, &at, &tt);
+    T_OK(rcl_batchnorm_relu_backward(T_CTX, NULL, &tdg, &tdb, &tt, &tdy, &ty2, &tx, &tg, &tsm2,
+                                     &tsi2));
+    bn_expect_kernel(bwd ? bwd : "bn_bwd_reduce", "relu_backward (sums, dres)");
+    bn_take(out, &at, &tdg), bn_take(out, &at, &tdb), bn_take(out, &at, &tt);
+    assert_true(at <= cap);
+    *len = at;
+
+    T_OK(rcl_ctx_set_param(T_CTX, "bn", "CHAN", 1));
+    rcl_tensor *ts[] = {&tx, &tres, &tdy, &ty1, &ty2, &ty3, &tdx, &tt, &tg, &tb, &trm, &trv,
+                        &tsm, &tsi, &tsm2, &tsi2, &tdg, &tdb};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) rcl_tensor_destroy(ts[i]);
+    free(x), free(res), free(dy), free(v);
+    return out;
+}
+
+/* bn_chan_run with bn CHAN 0 and 1: the same bits */
+static void bn_chan_same(int n, int c, int h, int w, uint64_t seed)
+{
+    size_t l0, l1;
+    float *a = bn_chan_run(n, c, h, w, 0, seed, &l0), *b = bn_chan_run(n, c, h, w, 1, seed, &l1);
+    assert_int_equal(l0, l1);
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < l0; i++)
+        if (memcmp(&a[i], &b[i], sizeof a[i]) != 0 && !bad++) first = i;
+    if (bad)
+        fail_msg("bn CHAN 1 vs 0 on (%d,%d,%d,%d): %zu of %zu floats differ, first [%zu] %.9g vs "
+                 "%.9g",
+                 n, c, h, w, bad, l0, first, b[first], a[first]);
+    free(a), free(b);
+}
+
+static void test_bn_chan(void **state)
+{
+    (void)state;
+    const int cu = (int)rcl_ctx_device(T_CTX)->compute_units, c = RCL_BN_CHAN_PER_CU * cu;
+    /* the rule: each bound, and bn CHAN 0 */
+    assert_true(rcl_bn_chan_use(T_CTX, c, RCL_BN_CHAN_MIN_HW));
+    assert_false(rcl_bn_chan_use(T_CTX, c - 1, 1024));
+    assert_false(rcl_bn_chan_use(T_CTX, 4096, RCL_BN_CHAN_MIN_HW - 1));
+    T_OK(rcl_ctx_set_param(T_CTX, "bn", "CHAN", 0));
+    assert_false(rcl_bn_chan_use(T_CTX, 4096, 1024));
+    T_OK(rcl_ctx_set_param(T_CTX, "bn", "CHAN", 1));
+
+    bn_chan_same(5, c + 1, 9, 9, 61);  /* float16 body + scalar tail; planes 4 + 1 */
+    bn_chan_same(13, c, 4, 9, 62);     /* float16 x2 + float4; planes 4+4+4+1 */
+    bn_chan_same(3, c + 3, 5, 7, 63);  /* 35: float16 x2 + scalars; fewer images than PK */
+    bn_chan_same(2, c, 16, 16, 64);    /* whole cache lines only */
+    bn_chan_same(4, c, 4, 4, 65);      /* 4x4 maps: the plane kernels either way */
+    bn_chan_same(3, c - 1, 8, 8, 66);  /* too few channels: the plane kernels either way */
+    /* items taking runs of 1 or 2 images (and none: 3 images, 4 items) */
+    const int keep = rcl_tun(T_CTX, RCL_TUN_BN_CHAN_WG);
+    T_OK(rcl_ctx_set_param(T_CTX, "bn_chan", "CHAN_WG", 4));
+    bn_chan_same(6, c, 4, 4, 67);
+    bn_chan_same(3, c, 6, 6, 68);
+    T_OK(rcl_ctx_set_param(T_CTX, "bn_chan", "CHAN_WG", keep));
+    /* the per-channel path against the double reference and finite
+     * differences */
+    assert_true(rcl_bn_chan_use(T_CTX, c + 1, 81));
+    bn_case(5, c + 1, 9, 9, 0.5, 1, 69);
+    bnr_case(5, c + 1, 9, 9, 1, 1, 70);
+    bnr_case(3, c, 4, 9, 0, 1, 71);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bn_small_fd),
     cmocka_unit_test(test_bn_larger),
@@ -548,6 +731,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bn_stream),
     cmocka_unit_test(test_bn_fold),
     cmocka_unit_test(test_bn_relu_invalid),
+    cmocka_unit_test(test_bn_chan),
 };
 
 RCL_TEST_MAIN("batchnorm", tests)

@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 
 int rcl_bn_plane_range(int N, int C, int HW, size_t wg, size_t g[2], size_t l[2])
 {
@@ -17,15 +18,17 @@ int rcl_bn_plane_range(int N, int C, int HW, size_t wg, size_t g[2], size_t l[2]
     return cpi;
 }
 
-/* Kernel `name` of batchnorm.cl; *wg receives the plane-kernel work-group
- * size, *bn_wg the per-channel one. One program per option pair. */
+/* Kernel `name` of batchnorm.cl; *wg receives its work-group size (the
+ * plane kernels' WG, or CHAN_WG for bn_chan_*), *bn_wg that of the
+ * per-channel folds. One program per option triple. */
 static int bn_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg, size_t *bn_wg)
 {
     size_t w = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_BN_WG));
     size_t b = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_BN_STATS_WG));
-    char opts[64];
-    snprintf(opts, sizeof opts, "-DWG=%zu -DBN_WG=%zu", w, b);
-    if (wg) *wg = w;
+    size_t cw = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_BN_CHAN_WG));
+    char opts[96];
+    snprintf(opts, sizeof opts, "-DWG=%zu -DBN_WG=%zu -DCHAN_WG=%zu", w, b, cw);
+    if (wg) *wg = strncmp(name, "bn_chan_", 8) == 0 ? cw : w;
     if (bn_wg) *bn_wg = b;
     return rcl_ctx_kernel(ctx, "batchnorm.cl", name, opts, k);
 }
@@ -35,6 +38,58 @@ static int bn_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg, s
 static int bn_nt(const rcl_ctx *ctx, const rcl_tensor *x)
 {
     return rcl_stream_out(ctx, rcl_t_count(x) * sizeof(float));
+}
+
+/* The per-channel kernels (cl/batchnorm.cl bn_chan_*) for this shape: bn
+ * CHAN 1, planes of at least RCL_BN_CHAN_MIN_HW floats (smaller ones take
+ * several channels a work-item in the plane kernels) and at least
+ * RCL_BN_CHAN_PER_CU channels a compute unit (enough work-groups to share
+ * out: a GPU's many units keep the plane kernels' N*C items) */
+int rcl_bn_chan_use(const rcl_ctx *ctx, int C, int HW)
+{
+    return rcl_tun(ctx, RCL_TUN_BN_CHAN) && HW >= RCL_BN_CHAN_MIN_HW &&
+           C >= RCL_BN_CHAN_PER_CU * (int)rcl_ctx_device(ctx)->compute_units;
+}
+
+/* bn_chan_train over C work-groups (relu 0: bn_apply's y, 1: bn_apply_relu's) */
+static int bn_chan_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_mean,
+                         rcl_tensor *save_invstd, rcl_tensor *running_mean,
+                         rcl_tensor *running_var, const rcl_tensor *x, const rcl_tensor *res,
+                         const rcl_tensor *gamma, const rcl_tensor *beta, float momentum,
+                         float eps, int relu, cl_mem part)
+{
+    cl_kernel k;
+    size_t wg;
+    RCL_TRY(bn_kernel(ctx, "bn_chan_train", &k, &wg, NULL));
+    const int update = running_mean || running_var;
+    size_t gs = (size_t)x->c * wg;
+    return RCL_LAUNCH(ctx, k, "bn", 1, &gs, &wg, RCL_MEM(y->buf), RCL_MEM(save_mean->buf),
+                      RCL_MEM(save_invstd->buf),
+                      RCL_MEM(update ? running_mean->buf : save_mean->buf),
+                      RCL_MEM(update ? running_var->buf : save_invstd->buf), RCL_MEM(part),
+                      RCL_MEM(x->buf), RCL_MEM(res ? res->buf : x->buf), RCL_MEM(gamma->buf),
+                      RCL_MEM(beta->buf), RCL_I32(x->n), RCL_I32(x->c), RCL_I32(x->h * x->w),
+                      RCL_F32(momentum), RCL_F32(eps), RCL_I32(update), RCL_I32(relu),
+                      RCL_I32(res != NULL), RCL_I32(bn_nt(ctx, x)));
+}
+
+/* bn_chan_bwd over C work-groups: the sums into sdy/sdyx, dx when given;
+ * relu 1: of g = (y > 0 ? dy : 0), also dres = g when given */
+static int bn_chan_bwd(rcl_ctx *ctx, rcl_tensor *dx, cl_mem sdy, cl_mem sdyx, rcl_tensor *dres,
+                       const rcl_tensor *dy, const rcl_tensor *y, const rcl_tensor *x,
+                       const rcl_tensor *gamma, const rcl_tensor *save_mean,
+                       const rcl_tensor *save_invstd, int relu, cl_mem part)
+{
+    cl_kernel k;
+    size_t wg;
+    RCL_TRY(bn_kernel(ctx, "bn_chan_bwd", &k, &wg, NULL));
+    size_t gs = (size_t)x->c * wg;
+    return RCL_LAUNCH(ctx, k, "bn", 1, &gs, &wg, RCL_MEM(dx ? dx->buf : part), RCL_MEM(sdy),
+                      RCL_MEM(sdyx), RCL_MEM(dres ? dres->buf : part), RCL_MEM(part),
+                      RCL_MEM(dy->buf), RCL_MEM(y ? y->buf : x->buf), RCL_MEM(x->buf),
+                      RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf),
+                      RCL_I32(x->n), RCL_I32(x->c), RCL_I32(x->h * x->w), RCL_I32(relu),
+                      RCL_I32(dres != NULL), RCL_I32(dx != NULL), RCL_I32(bn_nt(ctx, x)));
 }
 
 /* A per-channel vector must hold exactly C floats, e.g. (C,1,1,1). */
@@ -83,14 +138,17 @@ int rcl_batchnorm_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_me
         RCL_TRY(bn_check_vec(running_var, C, op, "running_var"));
     }
 
+    const int N = x->n;
+    cl_mem part;
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
+    if (rcl_bn_chan_use(ctx, C, HW))
+        return bn_chan_train(ctx, y, save_mean, save_invstd, running_mean, running_var, x, NULL,
+                             gamma, beta, momentum, eps, 0, part);
     cl_kernel kp, ks, ka;
     size_t wg, bn_wg;
     RCL_TRY(bn_kernel(ctx, "bn_plane_stats", &kp, &wg, &bn_wg));
     RCL_TRY(bn_kernel(ctx, "bn_stats", &ks, NULL, NULL));
     RCL_TRY(bn_kernel(ctx, "bn_apply", &ka, NULL, NULL));
-    const int N = x->n;
-    cl_mem part;
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
     size_t g2[2], l2[2];
     const int cpi = rcl_bn_plane_range(N, C, HW, wg, g2, l2);
     RCL_TRY(RCL_LAUNCH(ctx, kp, "bn", 2, g2, l2, RCL_MEM(part), RCL_MEM(x->buf), RCL_I32(N),
@@ -175,13 +233,16 @@ int rcl_batchnorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, rcl
     if (dgamma) sdyx = dgamma->buf;
     else RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)C * sizeof(float), &sdyx));
 
+    const int N = x->n;
+    cl_mem part;
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
+    if (rcl_bn_chan_use(ctx, C, HW))
+        return bn_chan_bwd(ctx, dx, sdy, sdyx, NULL, dy, NULL, x, gamma, save_mean, save_invstd,
+                           0, part);
     cl_kernel kp, kr;
     size_t wg, bn_wg;
     RCL_TRY(bn_kernel(ctx, "bn_bwd_plane", &kp, &wg, &bn_wg));
     RCL_TRY(bn_kernel(ctx, "bn_bwd_reduce", &kr, NULL, NULL));
-    const int N = x->n;
-    cl_mem part;
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
     size_t g2[2], l2[2];
     const int cpi = rcl_bn_plane_range(N, C, HW, wg, g2, l2);
     RCL_TRY(RCL_LAUNCH(ctx, kp, "bn", 2, g2, l2, RCL_MEM(part), RCL_MEM(dy->buf),
@@ -229,14 +290,17 @@ int rcl_batchnorm_relu_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *sa
         RCL_TRY(bn_check_vec(running_mean, C, op, "running_mean"));
         RCL_TRY(bn_check_vec(running_var, C, op, "running_var"));
     }
+    const int N = x->n;
+    cl_mem part;
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
+    if (rcl_bn_chan_use(ctx, C, HW))
+        return bn_chan_train(ctx, y, save_mean, save_invstd, running_mean, running_var, x, res,
+                             gamma, beta, momentum, eps, 1, part);
     cl_kernel kp, ks, ka;
     size_t wg, bn_wg;
     RCL_TRY(bn_kernel(ctx, "bn_plane_stats", &kp, &wg, &bn_wg));
     RCL_TRY(bn_kernel(ctx, "bn_stats", &ks, NULL, NULL));
     RCL_TRY(bn_kernel(ctx, "bn_apply_relu", &ka, NULL, NULL));
-    const int N = x->n;
-    cl_mem part;
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
     size_t g2[2], l2[2];
     const int cpi = rcl_bn_plane_range(N, C, HW, wg, g2, l2);
     RCL_TRY(RCL_LAUNCH(ctx, kp, "bn", 2, g2, l2, RCL_MEM(part), RCL_MEM(x->buf), RCL_I32(N),
@@ -312,13 +376,17 @@ int rcl_batchnorm_relu_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma
     if (dgamma) sdyx = dgamma->buf;
     else RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)C * sizeof(float), &sdyx));
 
+    const int N = x->n;
+    cl_mem part;
+    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
+    /* (dres alone: the plane kernel's one pass) */
+    if ((dx || dgamma || dbeta) && rcl_bn_chan_use(ctx, C, HW))
+        return bn_chan_bwd(ctx, dx, sdy, sdyx, dres, dy, y, x, gamma, save_mean, save_invstd, 1,
+                           part);
     cl_kernel kp, kr;
     size_t wg, bn_wg;
     RCL_TRY(bn_kernel(ctx, "bn_bwd_plane_relu", &kp, &wg, &bn_wg));
     RCL_TRY(bn_kernel(ctx, "bn_bwd_reduce", &kr, NULL, NULL));
-    const int N = x->n;
-    cl_mem part;
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
     size_t g2[2], l2[2];
     const int cpi = rcl_bn_plane_range(N, C, HW, wg, g2, l2);
     RCL_TRY(RCL_LAUNCH(ctx, kp, "bn", 2, g2, l2, RCL_MEM(part),

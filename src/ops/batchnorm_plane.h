@@ -15,4 +15,14 @@
  * the N images */
 int rcl_bn_plane_range(int N, int C, int HW, size_t wg, size_t g[2], size_t l[2]);
 
+/* batchnorm.c's per-channel kernels (bn_chan_*): planes of at least this
+ * many floats, at least this many channels a compute unit */
+#define RCL_BN_CHAN_MIN_HW 32
+#define RCL_BN_CHAN_PER_CU 4
+
+struct rcl_ctx;
+/* 1 where BatchNorm of C channels on planes of HW floats runs the
+ * per-channel kernels (src/ops/batchnorm.c) */
+int rcl_bn_chan_use(const struct rcl_ctx *ctx, int C, int HW);
+
 #endif

@@ -19,8 +19,10 @@ static int brn_kernel(rcl_ctx *ctx, const char *file, const char *name, cl_kerne
 {
     size_t w = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_BRN_WG));
     size_t b = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_BRN_STATS_WG));
-    char opts[64];
-    snprintf(opts, sizeof opts, "-DWG=%zu -DBN_WG=%zu", w, b);
+    size_t cw = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_BN_CHAN_WG));
+    char opts[96];
+    /* (CHAN_WG: batchnorm.cl's per-channel kernels, built with the file, not run here) */
+    snprintf(opts, sizeof opts, "-DWG=%zu -DBN_WG=%zu -DCHAN_WG=%zu", w, b, cw);
     if (wg) *wg = w;
     if (bn_wg) *bn_wg = b;
     return rcl_ctx_kernel(ctx, file, name, opts, k);
