@@ -1465,6 +1465,24 @@ static void test_conv_path_rule(void **state)
     assert_int_equal(tag_count[T_DX_GEMM], 2);
     assert_int_equal(tag_count[T_DW_DIRECT], 2 * 2);
     assert_int_equal(tag_count[T_FWD_GEMM] + tag_count[T_DX_DIRECT] + tag_count[T_DW_GEMM], 0);
+    /* a weight gradient that Winograd's F(2x2) takes (conv.WINOGRAD 2):
+     * direct (so F(2x2)) up to conv_wino DW_MAX_C channels each way on
+     * outputs at least 8 wide, the forward and dx still by DIRECT_MAX_C;
+     * not without Winograd's weight gradient (WINOGRAD 1), nor above
+     * DW_MAX_C, nor on a 7-wide map */
+    static const int cases[4][4] = {/* WINOGRAD, DW_MAX_C, map, F(2x2) dw */
+                                    {2, 16, 9, 1}, {1, 16, 9, 0}, {2, 9, 9, 0}, {2, 16, 7, 0}};
+    for (int i = 0; i < 4; i++) {
+        T_OK(rcl_ctx_set_param(ctx, "conv", "WINOGRAD", cases[i][0]));
+        T_OK(rcl_ctx_set_param(ctx, "conv_wino", "DW_MAX_C", cases[i][1]));
+        memset(tag_count, 0, sizeof tag_count);
+        const int m = cases[i][2];
+        case_on(ctx, &(conv_case_t){2, 6, m, m, 10, 3, 3, 1, 1, 1, 1, 1, 0}, 304 + i);
+        assert_int_equal(tag_count[T_FWD_GEMM], 1);
+        assert_int_equal(tag_count[T_DX_GEMM], 2);
+        assert_int_equal(tag_count[T_DW_WINO] > 0, cases[i][3]);
+        assert_int_equal(tag_count[T_DW_GEMM] > 0, !cases[i][3]);
+    }
     rcl_ctx_destroy(ctx);
 }
 

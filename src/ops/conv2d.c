@@ -302,8 +302,16 @@ static int conv_direct_pass(rcl_ctx *ctx, const conv_geom *g, const rcl_conv2d_d
              g->KH, g->KW, d->sh, d->sw, d->ph, d->pw);
     static const char *const names[3] = {"FWD", "DX", "DW"};
     int mode = rcl_tun(ctx, RCL_TUN_CONV_PATH), own = rcl_ctx_param(ctx, key, names[pass], -1);
-    return rcl_conv_use_direct(&s, pass, mode, rcl_tun(ctx, RCL_TUN_CONV_DIRECT_MAX_C), own,
-                               rcl_conv_direct_vw(ctx), rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
+    int max_c = rcl_tun(ctx, RCL_TUN_CONV_DIRECT_MAX_C);
+    /* a weight gradient that Winograd's F(2x2) takes on the direct path:
+     * up to conv_wino DW_MAX_C channels on outputs at least 8 wide
+     * (runtime/tunables.def) */
+    rcl_conv_wino_plan wp;
+    if (pass == RCL_CONV_DW && rcl_tun(ctx, RCL_TUN_CONV_WINO_DW_MAX_C) > max_c && s.OW >= 8 &&
+        rcl_conv_wino_choose(ctx, &s, RCL_CONV_DW, &wp))
+        max_c = rcl_tun(ctx, RCL_TUN_CONV_WINO_DW_MAX_C);
+    return rcl_conv_use_direct(&s, pass, mode, max_c, own, rcl_conv_direct_vw(ctx),
+                               rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
                                rcl_ctx_device(ctx)->max_alloc);
 }
 
