@@ -111,18 +111,28 @@ static int bn_check_x(const rcl_tensor *x, const char *op)
     return RCL_OK;
 }
 
-/* x,y (N,C,H,W); per-channel vectors (C,1,1,1); running_* may both be NULL
- * (no running-stat update, as track_running_stats=False). */
-int rcl_batchnorm_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_mean,
-                                rcl_tensor *save_invstd, rcl_tensor *running_mean,
-                                rcl_tensor *running_var, const rcl_tensor *x,
-                                const rcl_tensor *gamma, const rcl_tensor *beta, float momentum,
-                                float eps)
+/* res must match x when given. */
+static int bn_check_res(const rcl_tensor *res, const rcl_tensor *x, const char *op)
 {
-    static const char op[] = "batchnorm_forward_train";
+    if (!res) return RCL_OK;
+    if (!res->buf) return rcl_fail(RCL_ERR_INVALID, "%s: residual has no buffer", op);
+    return rcl_check_same(res, x, op);
+}
+
+/* The training forward of rcl_batchnorm_forward_train (relu 0: y =
+ * bn_train(x)) and rcl_batchnorm_relu_forward_train (relu 1: y =
+ * relu(bn_train(x) [+ res])): the statistics, then one pass for normalise
+ * (add, ReLU); or both in bn_chan_train where rcl_bn_chan_use says. */
+static int bn_forward_train(rcl_ctx *ctx, const char *op, rcl_tensor *y, rcl_tensor *save_mean,
+                            rcl_tensor *save_invstd, rcl_tensor *running_mean,
+                            rcl_tensor *running_var, const rcl_tensor *x, const rcl_tensor *res,
+                            const rcl_tensor *gamma, const rcl_tensor *beta, float momentum,
+                            float eps, int relu)
+{
     RCL_TRY(bn_check_x(x, op));
     if (!y) return rcl_fail(RCL_ERR_INVALID, "%s: y missing", op);
     RCL_TRY(rcl_check_same(y, x, op));
+    RCL_TRY(bn_check_res(res, x, op));
     const int C = x->c, HW = x->h * x->w, M = x->n * HW;
     if (M < 2)
         return rcl_fail(RCL_ERR_INVALID,
@@ -142,13 +152,13 @@ int rcl_batchnorm_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_me
     cl_mem part;
     RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
     if (rcl_bn_chan_use(ctx, C, HW))
-        return bn_chan_train(ctx, y, save_mean, save_invstd, running_mean, running_var, x, NULL,
-                             gamma, beta, momentum, eps, 0, part);
+        return bn_chan_train(ctx, y, save_mean, save_invstd, running_mean, running_var, x, res,
+                             gamma, beta, momentum, eps, relu, part);
     cl_kernel kp, ks, ka;
     size_t wg, bn_wg;
     RCL_TRY(bn_kernel(ctx, "bn_plane_stats", &kp, &wg, &bn_wg));
     RCL_TRY(bn_kernel(ctx, "bn_stats", &ks, NULL, NULL));
-    RCL_TRY(bn_kernel(ctx, "bn_apply", &ka, NULL, NULL));
+    RCL_TRY(bn_kernel(ctx, relu ? "bn_apply_relu" : "bn_apply", &ka, NULL, NULL));
     size_t g2[2], l2[2];
     const int cpi = rcl_bn_plane_range(N, C, HW, wg, g2, l2);
     RCL_TRY(RCL_LAUNCH(ctx, kp, "bn", 2, g2, l2, RCL_MEM(part), RCL_MEM(x->buf), RCL_I32(N),
@@ -160,10 +170,28 @@ int rcl_batchnorm_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_me
                        RCL_MEM(save_invstd->buf), RCL_MEM(rm), RCL_MEM(rv), RCL_MEM(part),
                        RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_F32(momentum), RCL_F32(eps),
                        RCL_I32(update)));
+    if (!relu)
+        return RCL_LAUNCH(ctx, ka, "bn", 2, g2, l2, RCL_MEM(y->buf), RCL_MEM(x->buf),
+                          RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf),
+                          RCL_MEM(gamma->buf), RCL_MEM(beta->buf), RCL_I32(N), RCL_I32(C),
+                          RCL_I32(HW), RCL_I32(cpi), RCL_I32(bn_nt(ctx, x)));
     return RCL_LAUNCH(ctx, ka, "bn", 2, g2, l2, RCL_MEM(y->buf), RCL_MEM(x->buf),
-                      RCL_MEM(save_mean->buf), RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf),
-                      RCL_MEM(beta->buf), RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(cpi),
+                      RCL_MEM(res ? res->buf : x->buf), RCL_MEM(save_mean->buf),
+                      RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf), RCL_MEM(beta->buf),
+                      RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(res != NULL), RCL_I32(cpi),
                       RCL_I32(bn_nt(ctx, x)));
+}
+
+/* x,y (N,C,H,W); per-channel vectors (C,1,1,1); running_* may both be NULL
+ * (no running-stat update, as track_running_stats=False). */
+int rcl_batchnorm_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_mean,
+                                rcl_tensor *save_invstd, rcl_tensor *running_mean,
+                                rcl_tensor *running_var, const rcl_tensor *x,
+                                const rcl_tensor *gamma, const rcl_tensor *beta, float momentum,
+                                float eps)
+{
+    return bn_forward_train(ctx, "batchnorm_forward_train", y, save_mean, save_invstd,
+                            running_mean, running_var, x, NULL, gamma, beta, momentum, eps, 0);
 }
 
 /* x,y (N,C,H,W); per-channel vectors (C,1,1,1) */
@@ -255,14 +283,6 @@ int rcl_batchnorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, rcl
     return bn_dx(ctx, g2, l2, cpi, dx, dy->buf, x, gamma, save_mean, save_invstd, sdy, sdyx);
 }
 
-/* res must match x when given. */
-static int bn_check_res(const rcl_tensor *res, const rcl_tensor *x, const char *op)
-{
-    if (!res) return RCL_OK;
-    if (!res->buf) return rcl_fail(RCL_ERR_INVALID, "%s: residual has no buffer", op);
-    return rcl_check_same(res, x, op);
-}
-
 /* y = relu(bn_train(x) [+ res]): rcl_batchnorm_forward_train's statistics,
  * then one pass for normalise, add and ReLU. */
 int rcl_batchnorm_relu_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_mean,
@@ -271,52 +291,8 @@ int rcl_batchnorm_relu_forward_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *sa
                                      const rcl_tensor *res, const rcl_tensor *gamma,
                                      const rcl_tensor *beta, float momentum, float eps)
 {
-    static const char op[] = "batchnorm_relu_forward_train";
-    RCL_TRY(bn_check_x(x, op));
-    if (!y) return rcl_fail(RCL_ERR_INVALID, "%s: y missing", op);
-    RCL_TRY(rcl_check_same(y, x, op));
-    RCL_TRY(bn_check_res(res, x, op));
-    const int C = x->c, HW = x->h * x->w, M = x->n * HW;
-    if (M < 2)
-        return rcl_fail(RCL_ERR_INVALID,
-                        "%s: need more than 1 value per channel in training (N*H*W = %d)", op, M);
-    if (!(eps > 0.0f)) return rcl_fail(RCL_ERR_INVALID, "%s: eps must be > 0", op);
-    RCL_TRY(bn_check_vec(save_mean, C, op, "save_mean"));
-    RCL_TRY(bn_check_vec(save_invstd, C, op, "save_invstd"));
-    RCL_TRY(bn_check_vec(gamma, C, op, "gamma"));
-    RCL_TRY(bn_check_vec(beta, C, op, "beta"));
-    const int update = running_mean || running_var;
-    if (update) {
-        RCL_TRY(bn_check_vec(running_mean, C, op, "running_mean"));
-        RCL_TRY(bn_check_vec(running_var, C, op, "running_var"));
-    }
-    const int N = x->n;
-    cl_mem part;
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
-    if (rcl_bn_chan_use(ctx, C, HW))
-        return bn_chan_train(ctx, y, save_mean, save_invstd, running_mean, running_var, x, res,
-                             gamma, beta, momentum, eps, 1, part);
-    cl_kernel kp, ks, ka;
-    size_t wg, bn_wg;
-    RCL_TRY(bn_kernel(ctx, "bn_plane_stats", &kp, &wg, &bn_wg));
-    RCL_TRY(bn_kernel(ctx, "bn_stats", &ks, NULL, NULL));
-    RCL_TRY(bn_kernel(ctx, "bn_apply_relu", &ka, NULL, NULL));
-    size_t g2[2], l2[2];
-    const int cpi = rcl_bn_plane_range(N, C, HW, wg, g2, l2);
-    RCL_TRY(RCL_LAUNCH(ctx, kp, "bn", 2, g2, l2, RCL_MEM(part), RCL_MEM(x->buf), RCL_I32(N),
-                       RCL_I32(C), RCL_I32(HW), RCL_I32(cpi)));
-    size_t gs = (size_t)C;
-    cl_mem rm = update ? running_mean->buf : save_mean->buf;
-    cl_mem rv = update ? running_var->buf : save_invstd->buf;
-    RCL_TRY(RCL_LAUNCH(ctx, ks, "bn", 1, &gs, &bn_wg, RCL_MEM(save_mean->buf),
-                       RCL_MEM(save_invstd->buf), RCL_MEM(rm), RCL_MEM(rv), RCL_MEM(part),
-                       RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_F32(momentum), RCL_F32(eps),
-                       RCL_I32(update)));
-    return RCL_LAUNCH(ctx, ka, "bn", 2, g2, l2, RCL_MEM(y->buf), RCL_MEM(x->buf),
-                      RCL_MEM(res ? res->buf : x->buf), RCL_MEM(save_mean->buf),
-                      RCL_MEM(save_invstd->buf), RCL_MEM(gamma->buf), RCL_MEM(beta->buf),
-                      RCL_I32(N), RCL_I32(C), RCL_I32(HW), RCL_I32(res != NULL), RCL_I32(cpi),
-                      RCL_I32(bn_nt(ctx, x)));
+    return bn_forward_train(ctx, "batchnorm_relu_forward_train", y, save_mean, save_invstd,
+                            running_mean, running_var, x, res, gamma, beta, momentum, eps, 1);
 }
 
 int rcl_batchnorm_relu_forward_eval(rcl_ctx *ctx, rcl_tensor *y, const rcl_tensor *x,
