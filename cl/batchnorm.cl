@@ -74,36 +74,177 @@ static int pf_ahead(const int HW) { return max(HW, 256); }
 
 static float relu1(const float v) { return v < 0.0f ? 0.0f : v; }
 
-/* Sum and sum of squared deviations from its own mean of p[0 .. n). */
-static float2 plane_moments(__global const float *p, const int n, const int ahead)
+/* Planes summed side by side in bn_chan_*: independent chains of float4
+ * additions (4: the 128-bit adder's latency over its issue rate, with room
+ * in the vector registers for the backward's two chains a plane). The
+ * plane kernels sum one plane at a time (lanes 1) with the same code. */
+#ifndef PK
+#define PK 4
+#endif
+
+/* Sum and sum of squared deviations from its own mean of each plane of n
+ * floats j = 0 .. k-1 at p + j*stride (1 <= k <= lanes) into m[j], the
+ * planes side by side: the same operations for each plane (the lanes
+ * j >= k repeat plane k-1 and are dropped). lanes: 1 or PK, a constant at
+ * every call (the loops over j unrolled, the arrays in registers); ahead:
+ * prefetch distance. */
+static void plane_moments_k(float2 *m, __global const float *p, const int stride, const int k,
+                            const int n, const int ahead, const int lanes)
 {
-    float4 a = 0.0f;
+    __global const float *q[PK];
+    float4 a[PK], q4[PK];
+    float s[PK], qs[PK], mean[PK];
+#pragma unroll
+    for (int j = 0; j < lanes; j++) q[j] = p + min(j, k - 1) * stride, a[j] = 0.0f, q4[j] = 0.0f;
     int i = 0;
     for (; i + 16 <= n; i += 16) {
-        PREFETCH(p + ahead + i);
-        const float16 v = vload16(0, p + i);
-        ADD_QUARTERS(a, v);
+#pragma unroll
+        for (int j = 0; j < lanes; j++) {
+            PREFETCH(q[j] + ahead + i);
+            const float16 v = vload16(0, q[j] + i);
+            ADD_QUARTERS(a[j], v);
+        }
     }
-    for (; i + 4 <= n; i += 4) a += vload4(0, p + i);
-    float s = (a.x + a.y) + (a.z + a.w);
-    for (; i < n; i++) s += p[i];
-    const float m = s / (float)n;
-    float4 q4 = 0.0f;
-    i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const float16 d = vload16(0, p + i) - m;
-        MAD_QUARTERS(q4, d, d);
-    }
+    const int i16 = i;
     for (; i + 4 <= n; i += 4) {
-        const float4 d = vload4(0, p + i) - m;
-        q4 += d * d;
+#pragma unroll
+        for (int j = 0; j < lanes; j++) a[j] += vload4(0, q[j] + i);
     }
-    float q = (q4.x + q4.y) + (q4.z + q4.w);
-    for (; i < n; i++) {
-        const float d = p[i] - m;
-        q += d * d;
+    const int i4 = i;
+#pragma unroll
+    for (int j = 0; j < lanes; j++) {
+        s[j] = (a[j].x + a[j].y) + (a[j].z + a[j].w);
+        for (int t = i4; t < n; t++) s[j] += q[j][t];
+        mean[j] = s[j] / (float)n;
     }
-    return (float2)(s, q);
+    for (i = 0; i < i16; i += 16) {
+#pragma unroll
+        for (int j = 0; j < lanes; j++) {
+            const float16 d = vload16(0, q[j] + i) - mean[j];
+            MAD_QUARTERS(q4[j], d, d);
+        }
+    }
+    for (; i < i4; i += 4) {
+#pragma unroll
+        for (int j = 0; j < lanes; j++) {
+            const float4 d = vload4(0, q[j] + i) - mean[j];
+            q4[j] += d * d;
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < lanes; j++) {
+        qs[j] = (q4[j].x + q4[j].y) + (q4[j].z + q4[j].w);
+        for (int t = i4; t < n; t++) {
+            const float d = q[j][t] - mean[j];
+            qs[j] += d * d;
+        }
+        m[j] = (float2)(s[j], qs[j]);
+    }
+}
+
+/* (sum g, sum g*xhat) of each plane of HW floats j = 0 .. k-1 at base +
+ * j*stride into r[j], g = dy (relu 0) or (y > 0 ? dy : 0) (relu 1; with
+ * has_dres also dres = g), side by side as plane_moments_k (dres of the
+ * dropped lanes j >= k is the last plane's, written again with the same
+ * values) */
+static void bwd_plane_sums_k(float2 *r, __global float *dres, __global const float *dy,
+                             __global const float *y, __global const float *x, const int base,
+                             const int stride, const int k, const int HW, const float mu,
+                             const float is, const int relu, const int has_dres, const int nt,
+                             const int ahead, const int lanes)
+{
+    int o[PK];
+    float4 a4[PK], b4[PK];
+#pragma unroll
+    for (int j = 0; j < lanes; j++) o[j] = base + min(j, k - 1) * stride, a4[j] = 0.0f, b4[j] = 0.0f;
+    int i = 0;
+    if (!relu) {
+        for (; i + 16 <= HW; i += 16) {
+#pragma unroll
+            for (int j = 0; j < lanes; j++) {
+                __global const float *g = dy + o[j], *xp = x + o[j];
+                PREFETCH(g + ahead + i), PREFETCH(xp + ahead + i);
+                const float16 gv = vload16(0, g + i), xh = (vload16(0, xp + i) - mu) * is;
+                ADD_QUARTERS(a4[j], gv);
+                MAD_QUARTERS(b4[j], gv, xh);
+            }
+        }
+        for (; i + 4 <= HW; i += 4) {
+#pragma unroll
+            for (int j = 0; j < lanes; j++) {
+                const float4 gv = vload4(0, dy + o[j] + i);
+                a4[j] += gv;
+                b4[j] += gv * ((vload4(0, x + o[j] + i) - mu) * is);
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < lanes; j++) {
+            __global const float *g = dy + o[j], *xp = x + o[j];
+            float a = (a4[j].x + a4[j].y) + (a4[j].z + a4[j].w),
+                  b = (b4[j].x + b4[j].y) + (b4[j].z + b4[j].w);
+            for (int t = i; t < HW; t++) {
+                a += g[t];
+                b += g[t] * ((xp[t] - mu) * is);
+            }
+            r[j] = (float2)(a, b);
+        }
+        return;
+    }
+    for (; i + 16 <= HW; i += 16) {
+#pragma unroll
+        for (int j = 0; j < lanes; j++) {
+            __global const float *g = dy + o[j], *yp = y + o[j], *xp = x + o[j];
+            PREFETCH(g + ahead + i), PREFETCH(yp + ahead + i), PREFETCH(xp + ahead + i);
+            const float16 gv =
+                select((float16)0.0f, vload16(0, g + i), vload16(0, yp + i) > 0.0f);
+            if (has_dres) STREAM16(nt, gv, dres + o[j] + i);
+            const float16 xh = (vload16(0, xp + i) - mu) * is;
+            ADD_QUARTERS(a4[j], gv);
+            MAD_QUARTERS(b4[j], gv, xh);
+        }
+    }
+    for (; i + 4 <= HW; i += 4) {
+#pragma unroll
+        for (int j = 0; j < lanes; j++) {
+            const float4 gv =
+                select((float4)0.0f, vload4(0, dy + o[j] + i), vload4(0, y + o[j] + i) > 0.0f);
+            if (has_dres) vstore4(gv, 0, dres + o[j] + i);
+            a4[j] += gv;
+            b4[j] += gv * ((vload4(0, x + o[j] + i) - mu) * is);
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < lanes; j++) {
+        __global const float *g = dy + o[j], *yp = y + o[j], *xp = x + o[j];
+        float a = (a4[j].x + a4[j].y) + (a4[j].z + a4[j].w),
+              b = (b4[j].x + b4[j].y) + (b4[j].z + b4[j].w);
+        for (int t = i; t < HW; t++) {
+            const float gi = yp[t] > 0.0f ? g[t] : 0.0f;
+            if (has_dres) dres[o[j] + t] = gi;
+            a += gi;
+            b += gi * ((xp[t] - mu) * is);
+        }
+        r[j] = (float2)(a, b);
+    }
+}
+
+/* One plane: plane_moments_k's sums of p[0 .. n) */
+static float2 plane_moments(__global const float *p, const int n, const int ahead)
+{
+    float2 m[PK];
+    plane_moments_k(m, p, 0, 1, n, ahead, 1);
+    return m[0];
+}
+
+/* One plane: bwd_plane_sums_k's sums of the plane at base */
+static float2 bwd_plane_sums(__global float *dres, __global const float *dy,
+                             __global const float *y, __global const float *x, const int base,
+                             const int HW, const float mu, const float is, const int relu,
+                             const int has_dres, const int nt, const int ahead)
+{
+    float2 r[PK];
+    bwd_plane_sums_k(r, dres, dy, y, x, base, 0, 1, HW, mu, is, relu, has_dres, nt, ahead, 1);
+    return r[0];
 }
 
 /* The generic plane loops (HW not 1 or 4), shared by the plane kernels
@@ -143,61 +284,6 @@ static void apply_plane(__global float *y, __global const float *x, __global con
         }
         for (; i < end; i++) y[i] = relu1((x[i] - mu) * is * g + b);
     }
-}
-
-/* (sum g, sum g*xhat) over the plane, g = dy (relu 0) or (y > 0 ? dy : 0)
- * (relu 1; with has_dres also dres = g) */
-static float2 bwd_plane_sums(__global float *dres, __global const float *dy,
-                             __global const float *y, __global const float *x, const int base,
-                             const int HW, const float mu, const float is, const int relu,
-                             const int has_dres, const int nt, const int ahead)
-{
-    __global const float *g = dy + base;
-    __global const float *yp = y + base;
-    __global const float *xp = x + base;
-    float4 a4 = 0.0f, b4 = 0.0f;
-    int i = 0;
-    if (!relu) {
-        for (; i + 16 <= HW; i += 16) {
-            PREFETCH(g + ahead + i), PREFETCH(xp + ahead + i);
-            const float16 gv = vload16(0, g + i), xh = (vload16(0, xp + i) - mu) * is;
-            ADD_QUARTERS(a4, gv);
-            MAD_QUARTERS(b4, gv, xh);
-        }
-        for (; i + 4 <= HW; i += 4) {
-            const float4 gv = vload4(0, g + i);
-            a4 += gv;
-            b4 += gv * ((vload4(0, xp + i) - mu) * is);
-        }
-        float a = (a4.x + a4.y) + (a4.z + a4.w), b = (b4.x + b4.y) + (b4.z + b4.w);
-        for (; i < HW; i++) {
-            a += g[i];
-            b += g[i] * ((xp[i] - mu) * is);
-        }
-        return (float2)(a, b);
-    }
-    for (; i + 16 <= HW; i += 16) {
-        PREFETCH(g + ahead + i), PREFETCH(yp + ahead + i), PREFETCH(xp + ahead + i);
-        const float16 gv = select((float16)0.0f, vload16(0, g + i), vload16(0, yp + i) > 0.0f);
-        if (has_dres) STREAM16(nt, gv, dres + base + i);
-        const float16 xh = (vload16(0, xp + i) - mu) * is;
-        ADD_QUARTERS(a4, gv);
-        MAD_QUARTERS(b4, gv, xh);
-    }
-    for (; i + 4 <= HW; i += 4) {
-        const float4 gv = select((float4)0.0f, vload4(0, g + i), vload4(0, yp + i) > 0.0f);
-        if (has_dres) vstore4(gv, 0, dres + base + i);
-        a4 += gv;
-        b4 += gv * ((vload4(0, xp + i) - mu) * is);
-    }
-    float a = (a4.x + a4.y) + (a4.z + a4.w), b = (b4.x + b4.y) + (b4.z + b4.w);
-    for (; i < HW; i++) {
-        const float gi = yp[i] > 0.0f ? g[i] : 0.0f;
-        if (has_dres) dres[base + i] = gi;
-        a += gi;
-        b += gi * ((xp[i] - mu) * is);
-    }
-    return (float2)(a, b);
 }
 
 /* dx = k*(fm*g - s1 - xhat*s2) over the plane, g as in bwd_plane_sums */
@@ -559,154 +645,6 @@ void bn_bwd_dx_relu(__global float *dx, __global const float *dy, __global const
 #ifndef CHAN_WG
 #error "CHAN_WG (work-group size of bn_chan_*) is passed by the host: src/runtime/tunables.def"
 #endif
-/* Planes summed side by side in bn_chan_*: independent chains of float4
- * additions (4: the 128-bit adder's latency over its issue rate, with room
- * in the vector registers for the backward's two chains a plane) */
-#ifndef PK
-#define PK 4
-#endif
-
-/* plane_moments of planes j = 0 .. k-1 at p + j*stride (1 <= k <= PK)
- * into m[j], side by side: the same operations for each plane (the lanes
- * j >= k repeat plane k-1 and are dropped). ahead: prefetch distance. */
-static void plane_moments_k(float2 *m, __global const float *p, const int stride, const int k,
-                            const int n, const int ahead)
-{
-    __global const float *q[PK];
-    float4 a[PK], q4[PK];
-    float s[PK], qs[PK], mean[PK];
-#pragma unroll
-    for (int j = 0; j < PK; j++) q[j] = p + min(j, k - 1) * stride, a[j] = 0.0f, q4[j] = 0.0f;
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-#pragma unroll
-        for (int j = 0; j < PK; j++) {
-            PREFETCH(q[j] + ahead + i);
-            const float16 v = vload16(0, q[j] + i);
-            ADD_QUARTERS(a[j], v);
-        }
-    }
-    const int i16 = i;
-    for (; i + 4 <= n; i += 4) {
-#pragma unroll
-        for (int j = 0; j < PK; j++) a[j] += vload4(0, q[j] + i);
-    }
-    const int i4 = i;
-#pragma unroll
-    for (int j = 0; j < PK; j++) {
-        s[j] = (a[j].x + a[j].y) + (a[j].z + a[j].w);
-        for (int t = i4; t < n; t++) s[j] += q[j][t];
-        mean[j] = s[j] / (float)n;
-    }
-    for (i = 0; i < i16; i += 16) {
-#pragma unroll
-        for (int j = 0; j < PK; j++) {
-            const float16 d = vload16(0, q[j] + i) - mean[j];
-            MAD_QUARTERS(q4[j], d, d);
-        }
-    }
-    for (; i < i4; i += 4) {
-#pragma unroll
-        for (int j = 0; j < PK; j++) {
-            const float4 d = vload4(0, q[j] + i) - mean[j];
-            q4[j] += d * d;
-        }
-    }
-#pragma unroll
-    for (int j = 0; j < PK; j++) {
-        qs[j] = (q4[j].x + q4[j].y) + (q4[j].z + q4[j].w);
-        for (int t = i4; t < n; t++) {
-            const float d = q[j][t] - mean[j];
-            qs[j] += d * d;
-        }
-        m[j] = (float2)(s[j], qs[j]);
-    }
-}
-
-/* bwd_plane_sums of planes j = 0 .. k-1 at base + j*stride into r[j],
- * side by side as plane_moments_k (dres of the dropped lanes j >= k is
- * the last plane's, written again with the same values) */
-static void bwd_plane_sums_k(float2 *r, __global float *dres, __global const float *dy,
-                             __global const float *y, __global const float *x, const int base,
-                             const int stride, const int k, const int HW, const float mu,
-                             const float is, const int relu, const int has_dres, const int nt,
-                             const int ahead)
-{
-    int o[PK];
-    float4 a4[PK], b4[PK];
-#pragma unroll
-    for (int j = 0; j < PK; j++) o[j] = base + min(j, k - 1) * stride, a4[j] = 0.0f, b4[j] = 0.0f;
-    int i = 0;
-    if (!relu) {
-        for (; i + 16 <= HW; i += 16) {
-#pragma unroll
-            for (int j = 0; j < PK; j++) {
-                __global const float *g = dy + o[j], *xp = x + o[j];
-                PREFETCH(g + ahead + i), PREFETCH(xp + ahead + i);
-                const float16 gv = vload16(0, g + i), xh = (vload16(0, xp + i) - mu) * is;
-                ADD_QUARTERS(a4[j], gv);
-                MAD_QUARTERS(b4[j], gv, xh);
-            }
-        }
-        for (; i + 4 <= HW; i += 4) {
-#pragma unroll
-            for (int j = 0; j < PK; j++) {
-                const float4 gv = vload4(0, dy + o[j] + i);
-                a4[j] += gv;
-                b4[j] += gv * ((vload4(0, x + o[j] + i) - mu) * is);
-            }
-        }
-#pragma unroll
-        for (int j = 0; j < PK; j++) {
-            __global const float *g = dy + o[j], *xp = x + o[j];
-            float a = (a4[j].x + a4[j].y) + (a4[j].z + a4[j].w),
-                  b = (b4[j].x + b4[j].y) + (b4[j].z + b4[j].w);
-            for (int t = i; t < HW; t++) {
-                a += g[t];
-                b += g[t] * ((xp[t] - mu) * is);
-            }
-            r[j] = (float2)(a, b);
-        }
-        return;
-    }
-    for (; i + 16 <= HW; i += 16) {
-#pragma unroll
-        for (int j = 0; j < PK; j++) {
-            __global const float *g = dy + o[j], *yp = y + o[j], *xp = x + o[j];
-            PREFETCH(g + ahead + i), PREFETCH(yp + ahead + i), PREFETCH(xp + ahead + i);
-            const float16 gv =
-                select((float16)0.0f, vload16(0, g + i), vload16(0, yp + i) > 0.0f);
-            if (has_dres) STREAM16(nt, gv, dres + o[j] + i);
-            const float16 xh = (vload16(0, xp + i) - mu) * is;
-            ADD_QUARTERS(a4[j], gv);
-            MAD_QUARTERS(b4[j], gv, xh);
-        }
-    }
-    for (; i + 4 <= HW; i += 4) {
-#pragma unroll
-        for (int j = 0; j < PK; j++) {
-            const float4 gv =
-                select((float4)0.0f, vload4(0, dy + o[j] + i), vload4(0, y + o[j] + i) > 0.0f);
-            if (has_dres) vstore4(gv, 0, dres + o[j] + i);
-            a4[j] += gv;
-            b4[j] += gv * ((vload4(0, x + o[j] + i) - mu) * is);
-        }
-    }
-#pragma unroll
-    for (int j = 0; j < PK; j++) {
-        __global const float *g = dy + o[j], *yp = y + o[j], *xp = x + o[j];
-        float a = (a4[j].x + a4[j].y) + (a4[j].z + a4[j].w),
-              b = (b4[j].x + b4[j].y) + (b4[j].z + b4[j].w);
-        for (int t = i; t < HW; t++) {
-            const float gi = yp[t] > 0.0f ? g[t] : 0.0f;
-            if (has_dres) dres[o[j] + t] = gi;
-            a += gi;
-            b += gi * ((xp[t] - mu) * is);
-        }
-        r[j] = (float2)(a, b);
-    }
-}
-
 __kernel __attribute__((reqd_work_group_size(CHAN_WG, 1, 1)))
 void bn_chan_train(__global float *y, __global float *save_mean, __global float *save_invstd,
                    __global float *running_mean, __global float *running_var,
@@ -721,7 +659,7 @@ void bn_chan_train(__global float *y, __global float *save_mean, __global float 
     for (int n = n0; n < n1; n += PK) {
         const int k = min(PK, n1 - n);
         float2 m[PK];
-        plane_moments_k(m, x + (n * C + c) * HW, CHW, k, HW, PK * CHW);
+        plane_moments_k(m, x + (n * C + c) * HW, CHW, k, HW, PK * CHW, PK);
 #pragma unroll
         for (int j = 0; j < PK; j++)
             if (j < k) vstore2(m[j], c * N + n + j, part);
@@ -755,7 +693,7 @@ void bn_chan_bwd(__global float *dx, __global float *sdy, __global float *sdyx,
         const int k = min(PK, n1 - n);
         float2 r[PK];
         bwd_plane_sums_k(r, dres, dy, y, x, (n * C + c) * HW, CHW, k, HW, mu, is, relu, has_dres,
-                         nt, PK * CHW);
+                         nt, PK * CHW, PK);
 #pragma unroll
         for (int j = 0; j < PK; j++)
             if (j < k) vstore2(r[j], c * N + n + j, part);
