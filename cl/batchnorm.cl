@@ -443,14 +443,11 @@ void bn_bwd_plane(__global float *part, __global const float *dy, __global const
                 c * N + n, part);
 }
 
-/* Per channel: sdy[c] = sum(dy), sdyx[c] = sum(dy * xhat) from the plane
- * partials. These are dbeta and dgamma. */
-__kernel __attribute__((reqd_work_group_size(BN_WG, 1, 1)))
-void bn_bwd_reduce(__global float *sdy, __global float *sdyx, __global const float *part,
-                   const int N, const int C)
+/* sdy[c], sdyx[c] = the sums of channel c's N plane partials, in order
+ * n = 0 .. N-1, also returned */
+static float2 fold_sums(__global float *sdy, __global float *sdyx, __global const float *part,
+                        const int N, const int c)
 {
-    const int c = get_global_id(0);
-    if (c >= C) return;
     __global const float *pc = part + 2 * c * N;
     float a = 0.0f, b = 0.0f;
     for (int n = 0; n < N; n++) {
@@ -459,6 +456,18 @@ void bn_bwd_reduce(__global float *sdy, __global float *sdyx, __global const flo
     }
     sdy[c] = a;
     sdyx[c] = b;
+    return (float2)(a, b);
+}
+
+/* Per channel: sdy[c] = sum(dy), sdyx[c] = sum(dy * xhat) from the plane
+ * partials. These are dbeta and dgamma. */
+__kernel __attribute__((reqd_work_group_size(BN_WG, 1, 1)))
+void bn_bwd_reduce(__global float *sdy, __global float *sdyx, __global const float *part,
+                   const int N, const int C)
+{
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    fold_sums(sdy, sdyx, part, N, c);
 }
 
 /* dx = gamma*invstd/M * (M*dy - sum(dy) - xhat*sum(dy*xhat)). */
@@ -700,14 +709,8 @@ void bn_chan_bwd(__global float *dx, __global float *sdy, __global float *sdyx,
     }
     barrier(CLK_GLOBAL_MEM_FENCE);
     if (t == 0) {
-        __global const float *pc = part + 2 * c * N;
-        float a = 0.0f, b = 0.0f;
-        for (int n = 0; n < N; n++) {
-            a += pc[2 * n];
-            b += pc[2 * n + 1];
-        }
-        sdy[c] = a, sdyx[c] = b;
-        sums[0] = a, sums[1] = b;
+        const float2 ab = fold_sums(sdy, sdyx, part, N, c);
+        sums[0] = ab.x, sums[1] = ab.y;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     if (has_dx) {
