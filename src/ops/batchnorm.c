@@ -7,7 +7,6 @@
 
 #include <limits.h>
 #include <stdio.h>
-#include <string.h>
 
 int rcl_bn_plane_range(int N, int C, int HW, size_t wg, size_t g[2], size_t l[2])
 {
@@ -18,17 +17,22 @@ int rcl_bn_plane_range(int N, int C, int HW, size_t wg, size_t g[2], size_t l[2]
     return cpi;
 }
 
-/* Kernel `name` of batchnorm.cl; *wg receives its work-group size (the
- * plane kernels' WG, or CHAN_WG for bn_chan_*), *bn_wg that of the
- * per-channel folds. One program per option triple. */
+/* The per-channel kernels' work-group size (bn_chan CHAN_WG) */
+static size_t bn_chan_wg(rcl_ctx *ctx)
+{
+    return rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_BN_CHAN_WG));
+}
+
+/* Kernel `name` of batchnorm.cl; *wg receives the plane kernels' work-group
+ * size (WG), *bn_wg that of the per-channel folds (the per-channel kernels
+ * take bn_chan_wg). One program per option triple. */
 static int bn_kernel(rcl_ctx *ctx, const char *name, cl_kernel *k, size_t *wg, size_t *bn_wg)
 {
     size_t w = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_BN_WG));
     size_t b = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_BN_STATS_WG));
-    size_t cw = rcl_wg_clamp(ctx, (size_t)rcl_tun(ctx, RCL_TUN_BN_CHAN_WG));
     char opts[96];
-    snprintf(opts, sizeof opts, "-DWG=%zu -DBN_WG=%zu -DCHAN_WG=%zu", w, b, cw);
-    if (wg) *wg = strncmp(name, "bn_chan_", 8) == 0 ? cw : w;
+    snprintf(opts, sizeof opts, "-DWG=%zu -DBN_WG=%zu -DCHAN_WG=%zu", w, b, bn_chan_wg(ctx));
+    if (wg) *wg = w;
     if (bn_wg) *bn_wg = b;
     return rcl_ctx_kernel(ctx, "batchnorm.cl", name, opts, k);
 }
@@ -59,8 +63,8 @@ static int bn_chan_train(rcl_ctx *ctx, rcl_tensor *y, rcl_tensor *save_mean,
                          float eps, int relu, cl_mem part)
 {
     cl_kernel k;
-    size_t wg;
-    RCL_TRY(bn_kernel(ctx, "bn_chan_train", &k, &wg, NULL));
+    size_t wg = bn_chan_wg(ctx);
+    RCL_TRY(bn_kernel(ctx, "bn_chan_train", &k, NULL, NULL));
     const int update = running_mean || running_var;
     size_t gs = (size_t)x->c * wg;
     return RCL_LAUNCH(ctx, k, "bn", 1, &gs, &wg, RCL_MEM(y->buf), RCL_MEM(save_mean->buf),
@@ -81,8 +85,8 @@ static int bn_chan_bwd(rcl_ctx *ctx, rcl_tensor *dx, cl_mem sdy, cl_mem sdyx, rc
                        const rcl_tensor *save_invstd, int relu, cl_mem part)
 {
     cl_kernel k;
-    size_t wg;
-    RCL_TRY(bn_kernel(ctx, "bn_chan_bwd", &k, &wg, NULL));
+    size_t wg = bn_chan_wg(ctx);
+    RCL_TRY(bn_kernel(ctx, "bn_chan_bwd", &k, NULL, NULL));
     size_t gs = (size_t)x->c * wg;
     return RCL_LAUNCH(ctx, k, "bn", 1, &gs, &wg, RCL_MEM(dx ? dx->buf : part), RCL_MEM(sdy),
                       RCL_MEM(sdyx), RCL_MEM(dres ? dres->buf : part), RCL_MEM(part),
@@ -236,6 +240,33 @@ static int bn_dx(rcl_ctx *ctx, const size_t g2[2], const size_t l2[2], int cpi, 
                       RCL_I32(x->h * x->w), RCL_I32(cpi), RCL_I32(bn_nt(ctx, x)));
 }
 
+/* The backward's vectors (C,1,1,1): gamma, save_mean, save_invstd, and
+ * dgamma / dbeta where given */
+static int bn_bwd_vecs(const char *op, int C, const rcl_tensor *gamma,
+                       const rcl_tensor *save_mean, const rcl_tensor *save_invstd,
+                       const rcl_tensor *dgamma, const rcl_tensor *dbeta)
+{
+    RCL_TRY(bn_check_vec(gamma, C, op, "gamma"));
+    RCL_TRY(bn_check_vec(save_mean, C, op, "save_mean"));
+    RCL_TRY(bn_check_vec(save_invstd, C, op, "save_invstd"));
+    if (dgamma) RCL_TRY(bn_check_vec(dgamma, C, op, "dgamma"));
+    if (dbeta) RCL_TRY(bn_check_vec(dbeta, C, op, "dbeta"));
+    return RCL_OK;
+}
+
+/* Where the backward's sums land: *sdy in dbeta, *sdyx in dgamma when given,
+ * else in scratch; *part the per-plane partial sums (2 x N x C floats) */
+static int bn_bwd_scratch(rcl_ctx *ctx, const rcl_tensor *x, const rcl_tensor *dgamma,
+                          const rcl_tensor *dbeta, cl_mem *sdy, cl_mem *sdyx, cl_mem *part)
+{
+    const size_t C = (size_t)x->c;
+    if (dbeta) *sdy = dbeta->buf;
+    else RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_RED, C * sizeof(float), sdy));
+    if (dgamma) *sdyx = dgamma->buf;
+    else RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, C * sizeof(float), sdyx));
+    return rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)x->n * C * sizeof(float), part);
+}
+
 /* dy, x, dx (N,C,H,W); gamma, save_*, dgamma, dbeta (C,1,1,1); dx/dgamma/dbeta may be NULL */
 int rcl_batchnorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, rcl_tensor *dbeta,
                            const rcl_tensor *dy, const rcl_tensor *x, const rcl_tensor *gamma,
@@ -247,23 +278,12 @@ int rcl_batchnorm_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma, rcl
     RCL_TRY(rcl_check_same(dy, x, op));
     if (dx) RCL_TRY(rcl_check_same(dx, x, op));
     const int C = x->c, HW = x->h * x->w;
-    RCL_TRY(bn_check_vec(gamma, C, op, "gamma"));
-    RCL_TRY(bn_check_vec(save_mean, C, op, "save_mean"));
-    RCL_TRY(bn_check_vec(save_invstd, C, op, "save_invstd"));
-    if (dgamma) RCL_TRY(bn_check_vec(dgamma, C, op, "dgamma"));
-    if (dbeta) RCL_TRY(bn_check_vec(dbeta, C, op, "dbeta"));
+    RCL_TRY(bn_bwd_vecs(op, C, gamma, save_mean, save_invstd, dgamma, dbeta));
     if (!dx && !dgamma && !dbeta) return RCL_OK;
 
-    /* the sums land in dbeta/dgamma when given, else in scratch */
-    cl_mem sdy, sdyx;
-    if (dbeta) sdy = dbeta->buf;
-    else RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_RED, (size_t)C * sizeof(float), &sdy));
-    if (dgamma) sdyx = dgamma->buf;
-    else RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)C * sizeof(float), &sdyx));
-
     const int N = x->n;
-    cl_mem part;
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
+    cl_mem sdy, sdyx, part;
+    RCL_TRY(bn_bwd_scratch(ctx, x, dgamma, dbeta, &sdy, &sdyx, &part));
     if (rcl_bn_chan_use(ctx, C, HW))
         return bn_chan_bwd(ctx, dx, sdy, sdyx, NULL, dy, NULL, x, gamma, save_mean, save_invstd,
                            0, part);
@@ -339,22 +359,12 @@ int rcl_batchnorm_relu_backward(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dgamma
     if (dx) RCL_TRY(rcl_check_same(dx, x, op));
     RCL_TRY(bn_check_res(dres, x, op));
     const int C = x->c, HW = x->h * x->w;
-    RCL_TRY(bn_check_vec(gamma, C, op, "gamma"));
-    RCL_TRY(bn_check_vec(save_mean, C, op, "save_mean"));
-    RCL_TRY(bn_check_vec(save_invstd, C, op, "save_invstd"));
-    if (dgamma) RCL_TRY(bn_check_vec(dgamma, C, op, "dgamma"));
-    if (dbeta) RCL_TRY(bn_check_vec(dbeta, C, op, "dbeta"));
+    RCL_TRY(bn_bwd_vecs(op, C, gamma, save_mean, save_invstd, dgamma, dbeta));
     if (!dx && !dgamma && !dbeta && !dres) return RCL_OK;
 
-    cl_mem sdy, sdyx;
-    if (dbeta) sdy = dbeta->buf;
-    else RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_RED, (size_t)C * sizeof(float), &sdy));
-    if (dgamma) sdyx = dgamma->buf;
-    else RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_TMP, (size_t)C * sizeof(float), &sdyx));
-
     const int N = x->n;
-    cl_mem part;
-    RCL_TRY(rcl_scratch(ctx, RCL_SCRATCH_COL, 2 * (size_t)N * C * sizeof(float), &part));
+    cl_mem sdy, sdyx, part;
+    RCL_TRY(bn_bwd_scratch(ctx, x, dgamma, dbeta, &sdy, &sdyx, &part));
     /* (dres alone: the plane kernel's one pass) */
     if ((dx || dgamma || dbeta) && rcl_bn_chan_use(ctx, C, HW))
         return bn_chan_bwd(ctx, dx, sdy, sdyx, dres, dy, y, x, gamma, save_mean, save_invstd, 1,
