@@ -28,15 +28,21 @@
  *                    over the p whose tap (kh, kw) reads inside the map
  *                    (p ascending; 0 for a tap no p reads)
  *
- * Kernels, one work-item per (oc, c) pair: its KH*KW weights (or their
- * gradients) in private memory, its P x Q block of D (or dD) read or
- * written in runs of Q (D) or P (D^T) consecutive floats; the loops over the
- * block are unrolled (compile-time geometry, below):
+ * Kernels, one work-item per (oc, c) pair: its P x Q block of D (or dD)
+ * read or written in runs of Q (D) or P (D^T) consecutive floats; the loops
+ * over the block are unrolled (compile-time geometry, below):
  *   conv_dense_w     TR 0: D with rows p*OC + oc, item (c, oc)
  *                    (neighbouring items: runs Q apart); TR 1: D^T (C*Q x
- *                    OC*P), item (oc, c) (runs P apart).
- *   conv_dense_fold  item (c, oc): the gather above (p ascending),
- *                    deterministic, no atomics.
+ *                    OC*P), item (oc, c) (runs P apart). Each weight is
+ *                    read where the block uses it, so a 1x1 map reads only
+ *                    the centre taps (all KH*KW first: twice the time).
+ *   conv_dense_fold  item (c, oc): the gather above (p ascending) into
+ *                    KH*KW sums in private memory, deterministic, no
+ *                    atomics; a run of Q = 4 read as one vector and 3x3
+ *                    gradients stored as a run of 8 and one (per-float
+ *                    accesses 4 or 9 floats apart in neighbouring items
+ *                    become gathers and scatters across the vectorised
+ *                    work-items: twice the time, docs/speed.md "Session 35").
  * The geometry is compile-time (the host passes it; a few shapes per
  * model): PoCL vectorises a kernel across work-items, and a division by a
  * run-time value then runs lane by lane; an element per work-item with its
@@ -68,22 +74,22 @@ void conv_dense_w(__global float *restrict d, __global const float *restrict w, 
     if (a >= (tr ? OC : C)) return;
     const int oc = tr ? a : b, c = tr ? b : a;
     __global const float *wp = w + (oc * C + c) * KK;
-    float t[KK];
-    for (int k = 0; k < KK; k++) t[k] = wp[k];
+    /* each tap read where it is used: the geometry is compile-time, so a
+     * map of few pixels reads only its live taps (a 1x1 map: the centre) */
+#define WT(p, q) (TAP(p, q) >= 0 ? wp[TAP(p, q) >= 0 ? TAP(p, q) : 0] : 0.0f)
     if (tr) {
         __global float *o = d + (c * DQ) * (OC * DP) + oc * DP;
         for (int q = 0; q < DQ; q++) {
 #if DP == 4
             float4 v;
-            v.s0 = TAP(0, q) >= 0 ? t[TAP(0, q)] : 0.0f;
-            v.s1 = TAP(1, q) >= 0 ? t[TAP(1, q)] : 0.0f;
-            v.s2 = TAP(2, q) >= 0 ? t[TAP(2, q)] : 0.0f;
-            v.s3 = TAP(3, q) >= 0 ? t[TAP(3, q)] : 0.0f;
+            v.s0 = WT(0, q);
+            v.s1 = WT(1, q);
+            v.s2 = WT(2, q);
+            v.s3 = WT(3, q);
             vstore4(v, 0, o + q * (OC * DP));
 #else
             for (int p = 0; p < DP; p++) {
-                const int k = TAP(p, q);
-                o[q * (OC * DP) + p] = k >= 0 ? t[k] : 0.0f;
+                o[q * (OC * DP) + p] = WT(p, q);
             }
 #endif
         }
@@ -93,15 +99,14 @@ void conv_dense_w(__global float *restrict d, __global const float *restrict w, 
     for (int p = 0; p < DP; p++) {
 #if DQ == 4
         float4 v;
-        v.s0 = TAP(p, 0) >= 0 ? t[TAP(p, 0)] : 0.0f;
-        v.s1 = TAP(p, 1) >= 0 ? t[TAP(p, 1)] : 0.0f;
-        v.s2 = TAP(p, 2) >= 0 ? t[TAP(p, 2)] : 0.0f;
-        v.s3 = TAP(p, 3) >= 0 ? t[TAP(p, 3)] : 0.0f;
+        v.s0 = WT(p, 0);
+        v.s1 = WT(p, 1);
+        v.s2 = WT(p, 2);
+        v.s3 = WT(p, 3);
         vstore4(v, 0, o + p * (OC * C * DQ));
 #else
         for (int q = 0; q < DQ; q++) {
-            const int k = TAP(p, q);
-            o[p * (OC * C * DQ) + q] = k >= 0 ? t[k] : 0.0f;
+            o[p * (OC * C * DQ) + q] = WT(p, q);
         }
 #endif
     }
@@ -116,11 +121,24 @@ void conv_dense_fold(__global float *restrict dw, __global const float *restrict
     __global const float *src = dd + (oc * DP) * (C * DQ) + c * DQ;
     float t[KK];
     for (int k = 0; k < KK; k++) t[k] = 0.0f;
-    for (int p = 0; p < DP; p++)
+    for (int p = 0; p < DP; p++) {
+#if DQ == 4 /* the row's run as one vector load, not a gather per pixel */
+        const float4 v = vload4(0, src + p * (C * DQ));
+#define FOLD_Q(q, e) if (TAP(p, q) >= 0) t[TAP(p, q) >= 0 ? TAP(p, q) : 0] += v.e;
+        FOLD_Q(0, s0) FOLD_Q(1, s1) FOLD_Q(2, s2) FOLD_Q(3, s3)
+#else
         for (int q = 0; q < DQ; q++) {
             const int k = TAP(p, q);
             if (k >= 0) t[k] += src[p * (C * DQ) + q];
         }
+#endif
+    }
     __global float *o = dw + (oc * C + c) * KK;
+#if KK == 9 /* a run of 8 and one: vector stores, where a store per tap
+               would scatter across the work-items' slots 9 floats apart */
+    vstore8((float8)(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]), 0, o);
+    o[8] = t[8];
+#else
     for (int k = 0; k < KK; k++) o[k] = t[k];
+#endif
 }
