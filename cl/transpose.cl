@@ -1,6 +1,7 @@
-/* Matrix transpose (host side src/transpose.c), used by the GEMM dispatcher
- * to turn op(B) = B^T into a plain K x N operand:
- *   out[c*rows + r] = in[off + r*ld + c]     r < rows, c < cols
+/* Matrix transpose (host side src/gemm/transpose.c), used by the GEMM
+ * dispatcher to turn op(B) = B^T into a plain K x N operand, and of a batch
+ * of matrices one after the other (get_global_id(2) = b):
+ *   out[b*rows*cols + c*rows + r] = in[off + b*rows*ld + r*ld + c]     r < rows, c < cols
  * Work-item (i0, i1) = (get_global_id(0), get_global_id(1)) moves one
  * TS x TS block through private memory:
  *
@@ -23,9 +24,10 @@
 __kernel void transpose(__global float *out, __global const float *in, const int off,
                         const int ld, const int rows, const int cols)
 {
-    const int c0 = get_global_id(0) * TS, r0 = get_global_id(1) * TS;
+    const int c0 = get_global_id(0) * TS, r0 = get_global_id(1) * TS, b = get_global_id(2);
     if (r0 >= rows || c0 >= cols) return;
-    in += off;
+    in += off + b * rows * ld;
+    out += b * rows * cols;
     float t[TS][TS];
     if (r0 + TS <= rows && c0 + TS <= cols) {
         for (int i = 0; i < TS; i++)

@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "ref/ref_conv2d.h"
 #include "ops/conv2d_direct.h"
+#include "ops/conv2d_dw_rows.h"
 #include "ops/conv2d_wino.h"
 #include "gemm/gemm_internal.h"
 
@@ -192,14 +193,15 @@ static void count_im2col(void *user, const char *tag, cl_event ev)
 /* launches per profiling tag of the path test below */
 enum { T_FWD_GEMM, T_DX_GEMM, T_DW_GEMM, T_FWD_DIRECT, T_DX_DIRECT, T_DW_DIRECT, T_PAD, T_TAPS,
        T_FWD_WINO, T_DX_WINO, T_DW_WINO, T_RELU, T_ADD, T_IM2COL, T_COL2IM, T_REORDER,
-       T_DENSE, T_TRANSPOSE, T_NTAGS };
+       T_DENSE, T_TRANSPOSE, T_DW_ROWS, T_NTAGS };
 static const char *const tag_names[T_NTAGS] = {
     "conv_fwd_gemm",       "conv_bwd_data_gemm",   "conv_bwd_weight_gemm",
     "conv_fwd_direct",     "conv_bwd_data_direct", "conv_bwd_weight_direct",
     "conv_pad",            "conv_taps",            "conv_fwd_wino",
     "conv_bwd_data_wino",  "conv_bwd_weight_wino", "relu",
     "add",                 "im2col",               "col2im",
-    "reorder",             "conv_dense",           "transpose"};
+    "reorder",             "conv_dense",           "transpose",
+    "conv_bwd_weight_rows"};
 static int tag_count[T_NTAGS];
 static void count_tags(void *user, const char *tag, cl_event ev)
 {
@@ -412,6 +414,70 @@ static void scratch_as_predicted(rcl_ctx *ctx, const conv_case_t *cc, const char
                  ctx->scratch_bytes[RCL_SCRATCH_TMP], ctx->scratch_bytes[RCL_SCRATCH_CONV_W],
                  (unsigned long long)sc.col, (unsigned long long)sc.tmp,
                  (unsigned long long)sc.conv_w);
+}
+
+/* The weight gradient on input rows (conv.DW_ROWS; on every device with
+ * mode 2, and from the first product with DW_ROWS_MIN_K 1): each case exact
+ * against the reference (forward, dx, dw, db; finite differences on the
+ * first), the rows kernel launched and no weight-gradient GEMM, the scratch
+ * as predicted; in one chunk, in chunks of the default size, and one row a
+ * chunk (DW_ROWS_KB 0: the sum over chunks); then the rule's bounds */
+static void test_conv_dw_rows(void **state)
+{
+    (void)state;
+    const conv_case_t cases[] = {
+        {3, 3, 19, 17, 8, 7, 7, 2, 2, 3, 3, 1, 1},   /* the stem on an odd map */
+        {2, 2, 9, 11, 12, 5, 5, 1, 1, 2, 2, 0, 0},   /* 5x5 stride 1: 12 channels, 4-wide */
+        {3, 1, 8, 13, 16, 7, 5, 2, 2, 3, 1, 1, 0},   /* 7x5, pads 3 and 1 */
+        {5, 3, 23, 21, 32, 7, 7, 2, 2, 3, 3, 0, 0},  /* two vectors an item where 16 wide */
+        {2, 2, 6, 5, 8, 5, 5, 1, 1, 0, 0, 0, 0},     /* no padding: a row shorter than 2 taps' */
+    };
+    const int ncases = (int)(sizeof cases / sizeof cases[0]);
+    for (int kb = 0; kb < 3; kb++) {
+        for (int i = 0; i < ncases; i++) {
+            const conv_case_t *cc = &cases[i];
+            rcl_ctx *ctx = path_ctx(-1, 0);
+            T_OK(rcl_ctx_set_param(ctx, "conv", "DW_ROWS", 2));
+            T_OK(rcl_ctx_set_param(ctx, "conv", "DW_ROWS_MIN_K", 1));
+            if (kb != 1) T_OK(rcl_ctx_set_param(ctx, "conv", "DW_ROWS_KB", kb ? 1 << 20 : 0));
+            rcl_conv_shape s = {cc->n, cc->c, cc->h, cc->w, cc->oc, cc->kh, cc->kw, cc->sh,
+                                cc->ph, cc->pw, rcl_conv_out_size(cc->h, cc->kh, cc->sh, cc->ph),
+                                rcl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pw)};
+            rcl_conv_dw_rows_plan p;
+            assert_true(rcl_conv_dw_rows_plan_for(ctx, &s, &p));
+            if (kb == 0) assert_int_equal(p.g, s.N * s.OH); /* one row a chunk */
+            if (kb == 2) assert_true(p.g <= 16 * (int)rcl_ctx_device(ctx)->compute_units);
+            case_on(ctx, cc, 1300 + (uint64_t)i + 10 * (uint64_t)kb);
+            assert_true(tag_count[T_DW_ROWS] > 0);
+            assert_int_equal(tag_count[T_DW_GEMM] + tag_count[T_DW_DIRECT], 0);
+            scratch_as_predicted(ctx, cc, "DW_ROWS_KB", i, kb);
+            rcl_ctx_destroy(ctx);
+        }
+    }
+    /* the rule: more than 16 taps, OC a multiple of 4, a reduction of at
+     * least DW_ROWS_MIN_K, on vector devices (mode 1) or all (2); else the
+     * GEMM, exact too */
+    rcl_ctx *ctx = path_ctx(-1, 0);
+    rcl_conv_shape stem = {8, 3, 32, 32, 64, 7, 7, 2, 3, 3, 16, 16}; /* K 2048 */
+    assert_int_equal(rcl_tun(ctx, RCL_TUN_CONV_DW_ROWS_MIN_K), 8192);
+    assert_false(rcl_conv_dw_rows_use(ctx, &stem)); /* a parity fixture's batch */
+    stem.N = 32;
+    assert_int_equal(rcl_conv_dw_rows_use(ctx, &stem), rcl_gemm_vec_width(ctx) >= 4);
+    T_OK(rcl_ctx_set_param(ctx, "conv", "DW_ROWS", 2));
+    assert_true(rcl_conv_dw_rows_use(ctx, &stem));
+    rcl_conv_shape k3 = {64, 16, 32, 32, 16, 3, 3, 1, 1, 1, 32, 32}, oc6 = stem, s0 = stem;
+    assert_false(rcl_conv_dw_rows_use(ctx, &k3)); /* 9 taps: the direct kernels' */
+    oc6.OC = 6;
+    assert_false(rcl_conv_dw_rows_use(ctx, &oc6));
+    s0.S = 0; /* strides that differ per axis */
+    assert_false(rcl_conv_dw_rows_use(ctx, &s0));
+    T_OK(rcl_ctx_set_param(ctx, "conv", "DW_ROWS", 0));
+    assert_false(rcl_conv_dw_rows_use(ctx, &stem));
+    T_OK(rcl_ctx_set_param(ctx, "conv", "DW_ROWS_MIN_K", 1));
+    case_on(ctx, &cases[0], 1399);
+    assert_int_equal(tag_count[T_DW_ROWS], 0);
+    assert_true(tag_count[T_DW_GEMM] > 0);
+    rcl_ctx_destroy(ctx);
 }
 
 /* Chunks of the direct path for `pass` of cc on T_CTX's device with the
@@ -2433,6 +2499,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_rules),
     cmocka_unit_test(test_conv_paths),
     cmocka_unit_test(test_conv_stem_paths),
+    cmocka_unit_test(test_conv_dw_rows),
     cmocka_unit_test(test_conv_panels),
     cmocka_unit_test(test_conv_images_b),
     cmocka_unit_test(test_conv_paths_multichunk),

@@ -191,7 +191,8 @@ static int tune_other_kernels(int device, const char *const *models, int nm,
                                        "conv_bwd_weight_gemm", "conv_pad", "conv_fwd_direct",
                                        "conv_bwd_data_direct", "conv_bwd_weight_direct",
                                        "conv_taps", "conv_fwd_wino", "conv_bwd_data_wino",
-                                       "conv_bwd_weight_wino", "conv_dense"};
+                                       "conv_bwd_weight_wino", "conv_dense",
+                                       "conv_bwd_weight_rows"};
     enum { NT = sizeof tags / sizeof tags[0], NK_MAX = TUNE_NK_MAX, NP_MAX = 1 + NK_MAX * TUNE_MAX_VALUES };
     int nk = TUNE_NKPARAMS < NK_MAX ? TUNE_NKPARAMS : NK_MAX;
     static int pts[NP_MAX * NK_MAX];

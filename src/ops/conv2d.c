@@ -38,6 +38,7 @@
 #include "ops/conv2d_chunk.h"
 #include "ops/conv2d_dense.h"
 #include "ops/conv2d_direct.h"
+#include "ops/conv2d_dw_rows.h"
 #include "ops/conv2d_wino.h"
 #include "gemm/gemm_internal.h"
 #include "runtime/internal.h"
@@ -292,14 +293,20 @@ static rcl_conv_shape conv_shape(const conv_geom *g, const rcl_conv2d_desc *d)
                             d->sh == d->sw ? d->sh : 0, d->ph, d->pw, g->OH, g->OW};
 }
 
+/* The shape's own key in the tunable table ("conv.<shape>": FWD DX DW) */
+static void conv_key(const conv_geom *g, const rcl_conv2d_desc *d, char key[64])
+{
+    snprintf(key, 64, "conv.%dx%dx%d_%d_%dx%ds%dx%dp%dx%d", g->C, g->H, g->W, g->OC, g->KH,
+             g->KW, d->sh, d->sw, d->ph, d->pw);
+}
+
 /* 1 if `pass` of this conv takes the direct path */
 static int conv_direct_pass(rcl_ctx *ctx, const conv_geom *g, const rcl_conv2d_desc *d, int pass)
 {
     if (g->direct) return 0; /* one GEMM on the tensors themselves */
     rcl_conv_shape s = conv_shape(g, d);
     char key[64];
-    snprintf(key, sizeof key, "conv.%dx%dx%d_%d_%dx%ds%dx%dp%dx%d", g->C, g->H, g->W, g->OC,
-             g->KH, g->KW, d->sh, d->sw, d->ph, d->pw);
+    conv_key(g, d, key);
     static const char *const names[3] = {"FWD", "DX", "DW"};
     int mode = rcl_tun(ctx, RCL_TUN_CONV_PATH), own = rcl_ctx_param(ctx, key, names[pass], -1);
     int max_c = rcl_tun(ctx, RCL_TUN_CONV_DIRECT_MAX_C);
@@ -313,6 +320,18 @@ static int conv_direct_pass(rcl_ctx *ctx, const conv_geom *g, const rcl_conv2d_d
     return rcl_conv_use_direct(&s, pass, mode, max_c, own, rcl_conv_direct_vw(ctx),
                                rcl_tun(ctx, RCL_TUN_CONV_COL_BUDGET_MB),
                                rcl_ctx_device(ctx)->max_alloc);
+}
+
+/* 1 if the weight gradient of this conv, off the direct path, runs on input
+ * rows (rcl_conv_dw_rows_use: more than 16 taps) under the rule, the shape
+ * without a DW entry of its own */
+static int conv_dw_rows_pass(rcl_ctx *ctx, const conv_geom *g, const rcl_conv2d_desc *d)
+{
+    if (g->direct || rcl_tun(ctx, RCL_TUN_CONV_PATH) != RCL_CONV_PATH_RULE) return 0;
+    char key[64];
+    conv_key(g, d, key);
+    rcl_conv_shape s = conv_shape(g, d);
+    return rcl_ctx_param(ctx, key, "DW", -1) < 0 && rcl_conv_dw_rows_use(ctx, &s);
 }
 
 /* 1 and *p if `pass` (FWD or DX) of this conv, off the direct path, takes
@@ -732,6 +751,7 @@ int rcl_conv2d_backward_acc(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_te
     }
     int dx_direct = dx && conv_direct_pass(ctx, &g, d, RCL_CONV_DX);
     int dw_direct = dw && conv_direct_pass(ctx, &g, d, RCL_CONV_DW);
+    int dw_rows = dw && !dw_direct && conv_dw_rows_pass(ctx, &g, d);
     rcl_conv_wino_plan wp;
     int dx_wino = dx && !dx_direct && conv_wino_gemm_pass(ctx, &g, d, RCL_CONV_DX, &wp);
     int dx_img = dx && !dx_direct && !dx_wino && conv_images_pass(ctx, &g, d, RCL_CONV_DX);
@@ -745,6 +765,7 @@ int rcl_conv2d_backward_acc(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_te
                                   "conv_bwd_data_gemm"));
     }
     if (dw_direct) RCL_TRY(rcl_conv_direct_dw(ctx, dw->buf, dy->buf, x->buf, &s));
+    if (dw_rows) RCL_TRY(rcl_conv_dw_rows(ctx, dw->buf, dy->buf, x->buf, &s));
     if (dx_direct)
         RCL_TRY(rcl_conv_direct_dx(ctx, dx->buf, dy->buf, w->buf, dx_add ? dx_add->buf : NULL,
                                    &s));
@@ -752,7 +773,8 @@ int rcl_conv2d_backward_acc(rcl_ctx *ctx, rcl_tensor *dx, rcl_tensor *dw, rcl_te
         RCL_TRY(rcl_conv_wino_gemm(ctx, dx->buf, dy->buf, w->buf, NULL,
                                    dx_add ? dx_add->buf : NULL, dx_add ? RCL_CONV_EPI_RES : 0, &s,
                                    RCL_CONV_DX, &wp));
-    RCL_TRY(conv_backward_gemm(ctx, dx_fused ? NULL : dx, dw_direct ? NULL : dw, dy, x, w, d, &g));
+    RCL_TRY(conv_backward_gemm(ctx, dx_fused ? NULL : dx, dw_direct || dw_rows ? NULL : dw, dy,
+                               x, w, d, &g));
     if (dx_add && !dx_fused) RCL_TRY(rcl_add(ctx, dx, dx, dx_add));
     if (trim && dw) {
         /* compact gradient -> slot CONV_W (the slice is no longer read) ->
@@ -844,6 +866,14 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
             if (pass == RCL_CONV_DW) out->tmp = max64(out->tmp, (uint64_t)pl.g * M * sizeof(float));
             continue;
         }
+        if (pass == RCL_CONV_DW && conv_dw_rows_pass(ctx, &g, d)) { /* as rcl_conv_dw_rows */
+            rcl_conv_shape s = conv_shape(&g, d);
+            rcl_conv_dw_rows_plan rp;
+            rcl_conv_dw_rows_plan_for(ctx, &s, &rp);
+            out->col = max64(out->col, rp.col);
+            out->tmp = max64(out->tmp, rp.tmp);
+            continue;
+        }
         rcl_conv_wino_plan gp; /* as rcl_conv_wino_gemm: V and M, U, the GEMMs' operands */
         if (pass != RCL_CONV_DW && conv_wino_gemm_pass(ctx, &g, d, pass, &gp)) {
             rcl_conv_wino_bytes wb;
@@ -860,7 +890,8 @@ int rcl_conv2d_scratch_bytes(const rcl_ctx *cctx, int n, int c, int h, int w, in
         uint64_t tb = (uint64_t)g.OC * nb * g.P * sizeof(float);
         uint64_t cols = pass == RCL_CONV_FWD ? (uint64_t)fwd_col_cols(ctx, &g, nb) : 0;
         out->col = max64(out->col, max64(cb, (uint64_t)g.CKK * cols * sizeof(float)));
-        if (pass == RCL_CONV_DW) /* the weight gradient's panels (conv_backward_gemm) */
+        if (pass != RCL_CONV_FWD) /* the backward's chunks hold the weight gradient's
+                                     panels (conv_backward_gemm), dx alone too */
             out->col = max64(out->col, bwd_col_floats(ctx, &g, nb) * sizeof(float));
         out->tmp = max64(out->tmp, tb);
         out->gemm_b = max64(out->gemm_b, max64(cb, tb));

@@ -176,6 +176,10 @@ static inline int rcl_fits_int(size_t off, int rows, int cols, int ld)
  * row-major matrix with stride ld becomes cols x rows, tight); cl/transpose.cl,
  * tunable "transpose" TS, profiling tag "transpose". */
 int rcl_transpose(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int rows, int cols);
+/* The same for `batch` matrices one after the other: matrix b of in at off +
+ * b*rows*ld, its transpose at b*rows*cols of out */
+int rcl_transpose_batch(rcl_ctx *ctx, cl_mem out, cl_mem in, size_t off, int ld, int rows,
+                        int cols, int batch);
 
 /* out[p*K*R + k*R + i] = op(A)[p*R + i, k] for p < ceil(M/R), i < R, k < K,
  * zero for rows p*R + i >= M; op(A)[m, k] = trans ? in[off + k*ld + m] :
