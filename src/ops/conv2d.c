@@ -8,6 +8,9 @@
  * dropped (a 3x3 pad-1 conv on a 1x1 map is a 1x1 conv on its centre tap):
  * the conv runs with the smaller kernel on the weights' slice (slot
  * CONV_W), and the weight gradient is scattered back with zeros there.
+ * The weight gradient of kernels of more than 16 taps (the ImageNet stem),
+ * which the direct kernels do not take, runs on input rows where
+ * conv.DW_ROWS says so (conv2d_dw_rows.c: no column matrix).
  *
  * On the im2col path, a 1x1 stride-1 pad-0 conv of a single image, or of
  * maps of at least conv.IMAGE_GEMM_P output pixels, skips im2col and runs
