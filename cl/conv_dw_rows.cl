@@ -13,21 +13,25 @@
  * VW output channels of one pixel are one vector load and a row's pixels
  * follow each other:
  *
- *   conv_dw_rows     work-item (c*KH + kh, oc block, g): the KW sums of its
- *                    VW output channels (KW vector accumulators) over rows
- *                    (n, oh) g*R .. g*R+R-1 (r = n*OH + oh ascending; rows
- *                    whose input row ih = oh*S + kh - PH is padding are
- *                    skipped): the input row copied into private memory
- *                    with its padding (XW floats), then for ow ascending one
- *                    vector of dy and KW multiply-adds; stores its KW x VW
- *                    partial sums to part[g, oc, c, kh, kw].
+ *   conv_dw_rows     work-item (c*KH + kh, block of NV vectors of VW output
+ *                    channels, g): NV x KW vector sums over rows (n, oh)
+ *                    g*R .. g*R+R-1 (r = n*OH + oh ascending; rows whose
+ *                    input row ih = oh*S + kh - PH is padding skipped), for
+ *                    ow ascending NV vectors of dy and NV x KW multiply-adds
+ *                    with the row's KW taps (read in place, bounds checked
+ *                    only where ow*S - PW + kw can leave the row: its ends);
+ *                    stores its partial sums to part[g, oc, c, kh, kw] (to
+ *                    dw itself where there is one chunk). The chunks are
+ *                    about DW_ROWS_KB of dy (the host's plan), so that a
+ *                    chunk's work-items, which run one after the other,
+ *                    read its rows of dy from the cache.
  *   conv_dw_rows_sum dw[i] = sum over g ascending of part[g, i]
  *                    (deterministic, no atomics).
  *
- * Build options (host): VW (4, 8 or 16: output channels per vector; OC a
- * multiple of it), KW, S, XW (the padded row: at least W + 2*PW and
- * (OW-1)*S + KW). Work-groups of one item (the kernel's vectors are
- * explicit). Indices are int: every buffer holds fewer than 2^31 floats. */
+ * Build options (host): VW (4, 8 or 16: output channels per vector), NV
+ * (vectors a work-item; OC a multiple of NV*VW), KW, S. Work-groups of one
+ * item (the kernel's vectors are explicit). Indices are int: every buffer
+ * holds fewer than 2^31 floats. */
 
 #if !defined(VW) || !defined(NV) || !defined(KW) || !defined(S)
 #error "VW, NV, KW and S are passed by the host (src/ops/conv2d_dw_rows.c)"

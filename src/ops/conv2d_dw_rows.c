@@ -4,9 +4,8 @@
 #include "gemm/gemm_internal.h" /* rcl_gemm_vec_width */
 #include "ops/conv2d_direct.h"  /* rcl_conv_direct_vw */
 
+#include <limits.h>
 #include <stdio.h>
-
-#define DW_ROWS_MAX_XW 512 /* the padded row in private memory */
 
 int rcl_conv_dw_rows_plan_for(const rcl_ctx *ctx, const rcl_conv_shape *s,
                               rcl_conv_dw_rows_plan *p)
@@ -15,9 +14,6 @@ int rcl_conv_dw_rows_plan_for(const rcl_ctx *ctx, const rcl_conv_shape *s,
     int vw = rcl_conv_direct_vw(ctx);
     while (vw > 4 && s->OC % vw) vw /= 2;
     if (s->OC % vw) return 0;
-    int xw = s->W + 2 * s->PW, need = (s->OW - 1) * s->S + s->KW;
-    if (need > xw) xw = need;
-    if (xw > DW_ROWS_MAX_XW) return 0;
     /* vectors of output channels a work-item: as many as the accumulators
      * (NV x KW vectors) leave registers for, each reading dy once */
     int nv = rcl_tun(ctx, RCL_TUN_CONV_DW_ROWS_NV);
@@ -35,8 +31,10 @@ int rcl_conv_dw_rows_plan_for(const rcl_ctx *ctx, const rcl_conv_shape *s,
     int gmin = (16 * (units > 0 ? units : 1) + items - 1) / items;
     if (g < gmin) g = gmin;
     if (g > rows) g = rows;
+    int64_t M = (int64_t)s->OC * s->C * s->KH * s->KW; /* the partial sums' int indices */
+    if ((int64_t)g * M > INT_MAX) g = (int)(INT_MAX / M);
     if (g < 1) g = 1;
-    p->vw = vw, p->nv = nv, p->xw = xw;
+    p->vw = vw, p->nv = nv;
     p->r = (rows + g - 1) / g;
     p->g = (rows + p->r - 1) / p->r;
     p->col = (uint64_t)s->N * s->OC * s->OH * s->OW * sizeof(float);

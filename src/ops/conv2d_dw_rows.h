@@ -8,14 +8,15 @@
 #include "ops/conv2d_chunk.h"
 #include "runtime/internal.h"
 
-/* The plan for shape s: the vector width (output channels a vector), the
- * padded row's width, the chunks of rows (their count g and rows each r),
- * and the scratch: dy transposed (col bytes) and the partial sums (tmp
- * bytes). 0 where the kernel cannot run the shape (stride not 1 or 2, OC
- * not a multiple of a vector width of 4 or more, a padded row of more
- * than 512 floats). */
+/* The plan for shape s: the vector width (output channels a vector) and
+ * the vectors a work-item (at most conv.DW_ROWS_NV), the chunks of rows
+ * (their count g and rows each r: about conv.DW_ROWS_KB of dy each, at
+ * least 16 work-items a compute unit), and the scratch: dy transposed (col
+ * bytes) and the partial sums (tmp bytes, 0 with one chunk). 0 where the
+ * kernel cannot run the shape (stride not 1 or 2, OC not a multiple of a
+ * vector width of 4 or more). */
 typedef struct rcl_conv_dw_rows_plan {
-    int vw, nv, xw, g, r;
+    int vw, nv, g, r;
     uint64_t col, tmp;
 } rcl_conv_dw_rows_plan;
 int rcl_conv_dw_rows_plan_for(const rcl_ctx *ctx, const rcl_conv_shape *s,
